@@ -1,0 +1,113 @@
+"""Who may see and do what: the role rules of the contract in one place.
+
+A caller who is no member of an organization sees nothing of it, exactly as if it did
+not exist (`NotFound`); a member without the needed role is `Forbidden`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.errors import Forbidden, NotFound
+from app.organizations.models import (
+    ORGANIZATION_ADMIN_ROLES,
+    Membership,
+    Organization,
+    OrganizationRole,
+)
+from app.systems.models import System, SystemMembership, SystemRole
+
+
+@dataclass(frozen=True)
+class OrganizationAccess:
+    organization: Organization
+    role: OrganizationRole
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in ORGANIZATION_ADMIN_ROLES
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role is OrganizationRole.OWNER
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("Only owners and admins of the organization may do this.")
+
+    def require_owner(self) -> None:
+        if not self.is_owner:
+            raise Forbidden("Only owners of the organization may do this.")
+
+
+@dataclass(frozen=True)
+class SystemAccess:
+    system: System
+    organization_role: OrganizationRole
+    system_role: SystemRole | None
+
+    @property
+    def is_admin(self) -> bool:
+        return (
+            self.organization_role in ORGANIZATION_ADMIN_ROLES
+            or self.system_role is SystemRole.ADMIN
+        )
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("Only admins of the system may do this.")
+
+
+def is_system_admin(
+    organization_role: OrganizationRole | None, system_role: SystemRole | None
+) -> bool:
+    return organization_role in ORGANIZATION_ADMIN_ROLES or system_role is SystemRole.ADMIN
+
+
+async def organization_access(
+    *, user_id: int, organization_id: int, field: str = "organizationId", for_update: bool = False
+) -> OrganizationAccess:
+    """The caller's role in the organization; `NotFound` if they are no member of it."""
+    query = Membership.filter(user_id=user_id, organization_id=organization_id)
+    membership = await query.first()
+    if membership is None:
+        raise NotFound("No organization with this id.", field=field)
+    organizations = Organization.filter(id=organization_id)
+    if for_update:
+        organizations = organizations.select_for_update()
+    organization = await organizations.get()
+    return OrganizationAccess(organization=organization, role=membership.role)
+
+
+async def system_access(*, user_id: int, system_id: int, field: str = "systemId") -> SystemAccess:
+    """The caller's roles for the system; `NotFound` if they cannot see it."""
+    system = await System.get_or_none(id=system_id)
+    membership = (
+        await Membership.get_or_none(user_id=user_id, organization_id=system.organization_id)  # type: ignore[attr-defined]
+        if system
+        else None
+    )
+    if system is None or membership is None:
+        raise NotFound("No system with this id.", field=field)
+    system_membership = await SystemMembership.get_or_none(user_id=user_id, system_id=system_id)
+    return SystemAccess(
+        system=system,
+        organization_role=membership.role,
+        system_role=system_membership.role if system_membership else None,
+    )
+
+
+async def require_audit_reader(
+    *, user_id: int, organization_id: int, system_id: int | None = None
+) -> None:
+    """Organization owners and admins read every entry; a system's admins read its own."""
+    membership = await Membership.get_or_none(user_id=user_id, organization_id=organization_id)
+    if membership is None:
+        raise NotFound("No organization with this id.", field="organizationId")
+    if membership.role in ORGANIZATION_ADMIN_ROLES:
+        return
+    if system_id is not None and await SystemMembership.exists(
+        user_id=user_id, system_id=system_id, role=SystemRole.ADMIN
+    ):
+        return
+    raise Forbidden("Only owners and admins may read the audit log.")

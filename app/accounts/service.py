@@ -1,0 +1,107 @@
+"""Accounts: sign-up, login, sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.accounts.models import LoginEvent, Session, User
+from app.accounts.passwords import hash_password, verify_password
+from app.errors import Conflict, InvalidCredentials, InvalidInput
+from app.validation import MAX_PASSWORD_LENGTH, check_password, clean_email, clean_name
+
+INVALID_CREDENTIALS = "Invalid email or password."
+
+
+def _token_hash(token: str) -> str:
+    # Tokens carry 256 random bits, so a plain SHA-256 is enough to make the stored
+    # value useless to whoever reads the table.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_user(*, email: str, password: str, name: str | None = None) -> User:
+    """A new account; the email must be valid and not taken."""
+    email = clean_email(email)
+    check_password(password)
+    name = clean_name(name if name is not None else email.split("@")[0], field="name")
+    if await User.exists(email=email):
+        raise Conflict("An account with this email already exists.", field="email")
+    password_hash = await hash_password(password)
+    try:
+        return await User.create(email=email, name=name, password_hash=password_hash)
+    except IntegrityError:  # a concurrent sign-up won the race
+        raise Conflict("An account with this email already exists.", field="email") from None
+
+
+async def get_user_by_email(*, email: str) -> User | None:
+    try:
+        email = clean_email(email)
+    except InvalidInput:
+        return None
+    return await User.get_or_none(email=email)
+
+
+async def start_session(*, user: User, ttl: timedelta) -> str:
+    """A new session for the user; returns the bearer token (stored only as a hash)."""
+    token = secrets.token_urlsafe(32)
+    await Session.create(
+        user=user, token_hash=_token_hash(token), expires_at=datetime.now(UTC) + ttl
+    )
+    return token
+
+
+async def sign_up(*, email: str, password: str, name: str, ttl: timedelta) -> tuple[User, str]:
+    """Creates the account and logs it in."""
+    async with in_transaction():
+        user = await create_user(email=email, password=password, name=name)
+        return user, await start_session(user=user, ttl=ttl)
+
+
+async def login(
+    *,
+    email: str,
+    password: str,
+    ttl: timedelta,
+    ip_address: str | None = None,
+    user_agent: str | None = None,
+) -> tuple[User, str]:
+    """A session for valid credentials; one message for every failure, whatever its cause."""
+    user = await get_user_by_email(email=email)
+    # Over-long passwords are refused without hashing them, after the same lookup.
+    ok = len(password) <= MAX_PASSWORD_LENGTH and await verify_password(
+        password, user.password_hash if user else None
+    )
+    await LoginEvent.create(
+        user=user,
+        email=email.strip().lower()[:254],
+        succeeded=ok,
+        ip_address=ip_address,
+        user_agent=user_agent[:500] if user_agent else None,
+    )
+    if not ok or user is None:
+        raise InvalidCredentials(INVALID_CREDENTIALS)
+    return user, await start_session(user=user, ttl=ttl)
+
+
+async def authenticate(*, token: str) -> Session | None:
+    """The live session for a bearer token, with its user, or None."""
+    session = (
+        await Session.filter(token_hash=_token_hash(token), ended_at=None)
+        .select_related("user")
+        .first()
+    )
+    if session is None or session.expires_at <= datetime.now(UTC):
+        return None
+    return session
+
+
+async def logout(*, session: Session) -> None:
+    await Session.filter(id=session.id).update(ended_at=datetime.now(UTC))
+
+
+async def users_by_ids(ids: list[int]) -> dict[int, User]:
+    return {user.id: user for user in await User.filter(id__in=ids)}

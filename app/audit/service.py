@@ -1,0 +1,171 @@
+"""The audit log: append-only, one hash chain per organization.
+
+`record` must run inside the transaction of the change it describes, so that the
+change and its entry commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.audit.actions import AuditAction
+from app.audit.models import AuditEntry
+from app.context import Actor
+from app.organizations.models import Organization
+
+GENESIS_HASH = "0" * 64
+
+
+def _content(entry: AuditEntry) -> str:
+    """The canonical text the entry's hash covers."""
+    return json.dumps(
+        {
+            "organization": entry.organization_id,  # type: ignore[attr-defined]
+            "sequence": entry.sequence,
+            "action": entry.action,
+            "occurred_at": entry.occurred_at.astimezone(UTC).isoformat(),
+            "actor": entry.actor_id,  # type: ignore[attr-defined]
+            "system": entry.system_id,  # type: ignore[attr-defined]
+            "key_set": entry.key_set_id,  # type: ignore[attr-defined]
+            "target_label": entry.target_label,
+            "ip_address": entry.ip_address,
+            "user_agent": entry.user_agent,
+            "details": entry.details,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    return hashlib.sha256((entry.prev_hash + _content(entry)).encode()).hexdigest()
+
+
+async def record(
+    *,
+    organization_id: int,
+    action: AuditAction,
+    actor: Actor | None,
+    system_id: int | None = None,
+    key_set_id: int | None = None,
+    target_label: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Appends an entry to the organization's chain (call inside the change's transaction)."""
+    # The row lock serialises writers per organization (a no-op on SQLite, where the
+    # transaction already holds the only connection).
+    organization = await Organization.select_for_update().get(id=organization_id)
+    entry = AuditEntry(
+        organization_id=organization_id,
+        sequence=organization.audit_sequence + 1,
+        action=action.value,
+        occurred_at=datetime.now(UTC),
+        actor_id=actor.user.id if actor else None,
+        system_id=system_id,
+        key_set_id=key_set_id,
+        target_label=target_label,
+        ip_address=actor.ip_address if actor else None,
+        user_agent=actor.user_agent[:500] if actor and actor.user_agent else None,
+        details=dict(details or {}),
+        prev_hash=organization.audit_head_hash or GENESIS_HASH,
+    )
+    entry.hash = entry_hash(entry)
+    await entry.save()
+    await Organization.filter(id=organization_id).update(
+        audit_sequence=entry.sequence, audit_head_hash=entry.hash
+    )
+    return entry
+
+
+@dataclass(frozen=True)
+class Integrity:
+    valid: bool
+    checked_entries: int
+    first_broken_sequence: int | None
+
+
+async def verify_chain(*, organization_id: int, batch_size: int = 1000) -> Integrity:
+    """Recomputes the organization's chain; reports the first entry that does not hold."""
+    expected_prev = GENESIS_HASH
+    expected_sequence = 1
+    checked = 0
+    while True:
+        batch = (
+            await AuditEntry.filter(
+                organization_id=organization_id, sequence__gte=expected_sequence
+            )
+            .order_by("sequence")
+            .limit(batch_size)
+        )
+        for entry in batch:
+            if (
+                entry.sequence != expected_sequence
+                or entry.prev_hash != expected_prev
+                or entry.hash != entry_hash(entry)
+            ):
+                return Integrity(False, checked, expected_sequence)
+            checked += 1
+            expected_prev = entry.hash
+            expected_sequence += 1
+        if len(batch) < batch_size:
+            break
+    organization = await Organization.get(id=organization_id)
+    if organization.audit_sequence != checked or (
+        checked and organization.audit_head_hash != expected_prev
+    ):
+        # Entries were removed from the end of the chain.
+        return Integrity(False, checked, checked + 1)
+    return Integrity(True, checked, None)
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    actions: list[str] | None = None
+    actor_id: int | None = None
+    system_id: int | None = None
+    key_set_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def list_entries(
+    *, organization_id: int, query: AuditQuery, before: int | None, first: int
+) -> tuple[list[AuditEntry], bool]:
+    """Newest first, by sequence; `before` is the sequence of the last entry already seen."""
+    entries = AuditEntry.filter(organization_id=organization_id)
+    if before is not None:
+        entries = entries.filter(sequence__lt=before)
+    if query.actions:
+        entries = entries.filter(action__in=query.actions)
+    if query.actor_id is not None:
+        entries = entries.filter(actor_id=query.actor_id)
+    if query.system_id is not None:
+        entries = entries.filter(system_id=query.system_id)
+    if query.key_set_id is not None:
+        entries = entries.filter(key_set_id=query.key_set_id)
+    if query.since is not None:
+        entries = entries.filter(occurred_at__gte=query.since)
+    if query.until is not None:
+        entries = entries.filter(occurred_at__lt=query.until)
+    rows = await entries.order_by("-sequence").limit(first + 1)
+    return rows[:first], len(rows) > first
+
+
+async def get_visible_entry(*, user_id: int, entry_id: int) -> AuditEntry | None:
+    """The entry if the user owns or administers its organization."""
+    from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership
+
+    entry = await AuditEntry.get_or_none(id=entry_id)
+    if entry is None:
+        return None
+    membership = await Membership.get_or_none(
+        user_id=user_id,
+        organization_id=entry.organization_id,  # type: ignore[attr-defined]
+    )
+    return entry if membership and membership.role in ORGANIZATION_ADMIN_ROLES else None

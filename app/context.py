@@ -1,0 +1,14 @@
+"""Who is acting, and from where: passed from the transport into services for the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.accounts.models import User
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: User
+    ip_address: str | None = None
+    user_agent: str | None = None

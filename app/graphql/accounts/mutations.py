@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import strawberry
+
+from app.accounts import service
+from app.graphql.accounts.types import UserType
+from app.graphql.context import Info
+from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.permissions import IsAuthenticated
+
+
+@strawberry.input
+class SignUpInput:
+    email: str
+    password: str
+    name: str
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class LoginInput:
+    email: str
+    password: str
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class LogoutInput:
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class AuthPayload:
+    token: str | None = None
+    user: UserType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class LogoutPayload:
+    ended: bool = False
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+def _ttl(info: Info) -> timedelta:
+    return timedelta(seconds=info.context.settings.session_ttl_seconds)
+
+
+@strawberry.type
+class AccountMutations:
+    @strawberry.mutation(extensions=[ReportUserErrors()])
+    async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:
+        user, token = await service.sign_up(
+            email=input.email, password=input.password, name=input.name, ttl=_ttl(info)
+        )
+        return AuthPayload(token=token, user=UserType.from_model(user))
+
+    @strawberry.mutation(extensions=[ReportUserErrors()])
+    async def login(self, info: Info, input: LoginInput) -> AuthPayload:
+        request = info.context.request
+        user, token = await service.login(
+            email=input.email,
+            password=input.password,
+            ttl=_ttl(info),
+            ip_address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
+        return AuthPayload(token=token, user=UserType.from_model(user))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Ends the session whose token made this request.",
+    )
+    async def logout(self, info: Info, input: LogoutInput) -> LogoutPayload:
+        assert info.context.session is not None
+        await service.logout(session=info.context.session)
+        return LogoutPayload(ended=True)

@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.access import require_audit_reader
+from app.audit import service
+from app.audit.models import AuditEntry
+from app.graphql.accounts.types import UserType
+from app.graphql.context import Info
+from app.graphql.enums import AuditAction
+from app.graphql.errors import BadUserInput
+from app.graphql.ids import AUDIT_ENTRY, KEY_SET, SYSTEM, USER
+from app.graphql.relay import Edge, Node, PageInfo, decode_cursor, encode_cursor, page_size
+from app.ids import from_global_id, to_global_id
+
+if TYPE_CHECKING:
+    from app.graphql.keysets.types import KeySetType
+    from app.graphql.organizations.types import OrganizationType
+    from app.graphql.systems.types import SystemType
+
+
+@strawberry.type(name="AuditEntry")
+class AuditEntryType(Node):
+    id: strawberry.ID
+    sequence: int
+    action: AuditAction
+    occurred_at: datetime
+    target_label: str | None
+    ip_address: str | None
+    user_agent: str | None
+    details: JSON
+    entry: strawberry.Private[AuditEntry]
+
+    @classmethod
+    def from_model(cls, entry: AuditEntry) -> AuditEntryType:
+        return cls(
+            id=strawberry.ID(to_global_id(AUDIT_ENTRY, entry.id)),
+            sequence=entry.sequence,
+            action=AuditAction(entry.action),
+            occurred_at=entry.occurred_at,
+            target_label=entry.target_label,
+            ip_address=entry.ip_address,
+            user_agent=entry.user_agent,
+            details=entry.details,
+            entry=entry,
+        )
+
+    @strawberry.field
+    async def actor(self, info: Info) -> UserType | None:
+        actor_id = self.entry.actor_id  # type: ignore[attr-defined]
+        user = await info.context.loaders.users_by_id.load(actor_id) if actor_id else None
+        return UserType.from_model(user) if user else None
+
+    @strawberry.field
+    async def organization(
+        self, info: Info
+    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
+        from app.graphql.organizations.types import OrganizationType
+
+        organization = await info.context.loaders.organizations_by_id.load(
+            self.entry.organization_id  # type: ignore[attr-defined]
+        )
+        assert organization is not None
+        return OrganizationType.from_model(organization)
+
+    @strawberry.field
+    async def system(
+        self, info: Info
+    ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
+        from app.graphql.systems.types import SystemType
+
+        system_id = self.entry.system_id  # type: ignore[attr-defined]
+        system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
+        return SystemType.from_model(system) if system else None
+
+    @strawberry.field
+    async def key_set(
+        self, info: Info
+    ) -> Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")] | None:
+        from app.graphql.keysets.types import KeySetType
+
+        key_set_id = self.entry.key_set_id  # type: ignore[attr-defined]
+        key_set = await info.context.loaders.key_sets_by_id.load(key_set_id) if key_set_id else None
+        return KeySetType.from_model(key_set) if key_set else None
+
+
+@strawberry.type
+class AuditEntryConnection:
+    edges: list[Edge[AuditEntryType]]
+    page_info: PageInfo
+
+
+@strawberry.input
+class AuditFilter:
+    actions: list[AuditAction] | None = None
+    actor_id: strawberry.ID | None = None
+    system_id: strawberry.ID | None = None
+    key_set_id: strawberry.ID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@strawberry.type
+class AuditIntegrity:
+    valid: bool
+    checked_entries: int
+    first_broken_sequence: int | None
+
+
+def _filter_pk(global_id: strawberry.ID | None, type_name: str, name: str) -> int | None:
+    if global_id is None:
+        return None
+    decoded = from_global_id(global_id)
+    if decoded is None or decoded[0] != type_name:
+        raise BadUserInput(f"filter.{name} is not a {type_name} id.")
+    return decoded[1]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+
+
+def _query(
+    filter: AuditFilter | None, *, system_id: int | None, key_set_id: int | None
+) -> service.AuditQuery:
+    f = filter or AuditFilter()
+    since, until = _aware(f.since), _aware(f.until)
+    if since and until and until < since:
+        raise BadUserInput("filter.until must not be before filter.since.")
+    wanted_system = _filter_pk(f.system_id, SYSTEM, "systemId")
+    wanted_key_set = _filter_pk(f.key_set_id, KEY_SET, "keySetId")
+    return service.AuditQuery(
+        actions=[a.value for a in f.actions] if f.actions else None,
+        actor_id=_filter_pk(f.actor_id, USER, "actorId"),
+        # A System or KeySet log keeps its own object, whatever the filter asks.
+        system_id=system_id if system_id is not None else wanted_system,
+        key_set_id=key_set_id if key_set_id is not None else wanted_key_set,
+        since=since,
+        until=until,
+    )
+
+
+async def resolve_audit_log(
+    info: Info,
+    *,
+    organization_id: int,
+    system_id: int | None = None,
+    key_set_id: int | None = None,
+    first: int | None,
+    after: str | None,
+    filter: AuditFilter | None,
+) -> AuditEntryConnection:
+    await require_audit_reader(
+        user_id=info.context.actor.user.id, organization_id=organization_id, system_id=system_id
+    )
+    size = page_size(first)
+    before = decode_cursor(after)
+    entries, has_next = await service.list_entries(
+        organization_id=organization_id,
+        query=_query(filter, system_id=system_id, key_set_id=key_set_id),
+        before=before,
+        first=size,
+    )
+    edges = [
+        Edge(cursor=encode_cursor(entry.sequence), node=AuditEntryType.from_model(entry))
+        for entry in entries
+    ]
+    return AuditEntryConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=before is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
+
+
+async def resolve_audit_integrity(info: Info, *, organization_id: int) -> AuditIntegrity:
+    await require_audit_reader(user_id=info.context.actor.user.id, organization_id=organization_id)
+    result = await service.verify_chain(organization_id=organization_id)
+    return AuditIntegrity(
+        valid=result.valid,
+        checked_entries=result.checked_entries,
+        first_broken_sequence=result.first_broken_sequence,
+    )

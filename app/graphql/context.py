@@ -1,0 +1,50 @@
+"""The typed request context every resolver receives as `info.context`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.types import Info as StrawberryInfo
+
+from app.accounts.models import Session, User
+from app.context import Actor
+from app.errors import NotAuthenticated
+from app.graphql.loaders import Loaders
+from app.keysets.keys import KeyMaterial
+from app.settings import Settings
+
+
+@dataclass
+class Context:
+    request: Request
+    response: Response | None
+    settings: Settings
+    keys: KeyMaterial
+    session: Session | None
+    token_rejected: bool
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.user)
+
+    @property
+    def user(self) -> User | None:
+        return self.session.user if self.session else None
+
+    @property
+    def actor(self) -> Actor:
+        """The authenticated caller, with where the request came from (for the audit log)."""
+        if self.session is None:
+            raise NotAuthenticated(
+                "Invalid or expired session token." if self.token_rejected else None
+            )
+        return Actor(
+            user=self.session.user,
+            ip_address=self.request.client.host if self.request.client else None,
+            user_agent=self.request.headers.get("user-agent"),
+        )
+
+
+Info = StrawberryInfo[Context, None]

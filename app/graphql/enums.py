@@ -1,0 +1,31 @@
+"""Domain enums exposed as GraphQL enums (same names and values)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.audit.actions import AuditAction
+from app.keysets.models import KeySetScope, KeySetStatus, KeySlot
+from app.keysets.permissions import KeyPermission
+from app.organizations.models import KeyReveal, OrganizationRole
+from app.systems.models import SystemRole
+
+strawberry.enum(KeyReveal, description="Whether admins may view key values again later.")
+strawberry.enum(OrganizationRole)
+strawberry.enum(SystemRole)
+strawberry.enum(KeySetScope)
+strawberry.enum(KeySetStatus)
+strawberry.enum(KeySlot)
+strawberry.enum(KeyPermission)
+strawberry.enum(AuditAction)
+
+__all__ = [
+    "AuditAction",
+    "KeyPermission",
+    "KeyReveal",
+    "KeySetScope",
+    "KeySetStatus",
+    "KeySlot",
+    "OrganizationRole",
+    "SystemRole",
+]

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import strawberry
+
+from app.graphql.context import Info
+from app.graphql.ids import KEY_SET
+from app.graphql.keysets.types import KeySetType
+from app.graphql.permissions import IsAuthenticated
+from app.ids import pk_of
+from app.keysets import service
+
+
+@strawberry.type
+class KeySetQueries:
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def key_set(self, info: Info, id: strawberry.ID) -> KeySetType | None:
+        pk = pk_of(id, KEY_SET)
+        if pk is None:
+            return None
+        key_set = await service.get_visible_key_set(user=info.context.actor.user, key_set_id=pk)
+        return KeySetType.from_model(key_set) if key_set else None

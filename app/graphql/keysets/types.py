@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.permission import PermissionExtension
+
+from app.graphql.accounts.types import UserType
+from app.graphql.context import Info
+from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot
+from app.graphql.ids import KEY_SET
+from app.graphql.permissions import IsKeySetAdmin
+from app.graphql.relay import Node
+from app.ids import to_global_id
+from app.keysets import service
+from app.keysets.models import ApiKey, KeySet
+from app.keysets.rules import status_of
+
+if TYPE_CHECKING:
+    from app.graphql.audit.types import AuditEntryConnection, AuditFilter
+    from app.graphql.organizations.types import OrganizationType
+    from app.graphql.systems.types import SystemType
+
+
+async def _user(info: Info, user_id: int | None) -> UserType | None:
+    user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
+    return UserType.from_model(user) if user else None
+
+
+@strawberry.type(name="ApiKey", description="One key of a key set. Its value is for admins only.")
+class ApiKeyType:
+    slot: KeySlot
+    hint: str = strawberry.field(description="The key's beginning and end, e.g. kro_AbCd…wXyZ.")
+    created_at: datetime
+    last_used_at: datetime | None
+    key_set_id: strawberry.Private[int]
+    key: strawberry.Private[ApiKey]
+
+    @classmethod
+    def from_model(cls, key: ApiKey) -> ApiKeyType:
+        return cls(
+            slot=key.slot,
+            hint=key.hint,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            key_set_id=key.key_set_id,  # type: ignore[attr-defined]
+            key=key,
+        )
+
+    @strawberry.field
+    async def created_by(self, info: Info) -> UserType | None:
+        return await _user(info, self.key.created_by_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(
+        description=(
+            "The plaintext key. Null for non-admins, under 'show once', and once revoked. "
+            "Every value served is recorded in the audit log as KEY_REVEALED."
+        ),
+        extensions=[
+            PermissionExtension([IsKeySetAdmin()], fail_silently=True, use_directives=True)
+        ],
+    )
+    async def value(self, info: Info) -> str | None:
+        return await service.reveal_key(
+            actor=info.context.actor, keys=info.context.keys, api_key=self.key
+        )
+
+
+@strawberry.type(name="KeySet")
+class KeySetType(Node):
+    id: strawberry.ID
+    label: str
+    description: str
+    scope: KeySetScope
+    permissions: list[KeyPermission]
+    status: KeySetStatus
+    enabled: bool
+    allowed_cidrs: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    revoke_reason: str | None
+    model: strawberry.Private[KeySet]
+
+    @classmethod
+    def from_model(cls, key_set: KeySet) -> KeySetType:
+        return cls(
+            id=strawberry.ID(to_global_id(KEY_SET, key_set.id)),
+            label=key_set.label,
+            description=key_set.description,
+            scope=key_set.scope,
+            permissions=[KeyPermission(p) for p in key_set.permissions],
+            status=status_of(key_set),
+            enabled=key_set.enabled,
+            allowed_cidrs=list(key_set.allowed_cidrs),
+            created_at=key_set.created_at,
+            expires_at=key_set.expires_at,
+            last_used_at=key_set.last_used_at,
+            revoked_at=key_set.revoked_at,
+            revoke_reason=key_set.revoke_reason,
+            model=key_set,
+        )
+
+    @strawberry.field
+    async def organization(
+        self, info: Info
+    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
+        from app.graphql.organizations.types import OrganizationType
+
+        organization = await info.context.loaders.organizations_by_id.load(
+            self.model.organization_id  # type: ignore[attr-defined]
+        )
+        assert organization is not None
+        return OrganizationType.from_model(organization)
+
+    @strawberry.field
+    async def system(
+        self, info: Info
+    ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
+        from app.graphql.systems.types import SystemType
+
+        system_id = self.model.system_id  # type: ignore[attr-defined]
+        system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
+        return SystemType.from_model(system) if system else None
+
+    @strawberry.field
+    async def created_by(self, info: Info) -> UserType | None:
+        return await _user(info, self.model.created_by_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def revoked_by(self, info: Info) -> UserType | None:
+        return await _user(info, self.model.revoked_by_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Whether the caller administers this key set's scope.")
+    async def viewer_is_admin(self, info: Info) -> bool:
+        return bool(await info.context.loaders.viewer_admin_flags_by_key_set_id.load(self.model.id))
+
+    async def _key(self, info: Info, slot: KeySlot) -> ApiKeyType:
+        keys = await info.context.loaders.current_keys_by_key_set_id.load(self.model.id)
+        assert keys is not None and slot in keys, "every key set has a current key per slot"
+        return ApiKeyType.from_model(keys[slot])
+
+    @strawberry.field
+    async def primary_key(self, info: Info) -> ApiKeyType:
+        return await self._key(info, KeySlot.PRIMARY)
+
+    @strawberry.field
+    async def secondary_key(self, info: Info) -> ApiKeyType:
+        return await self._key(info, KeySlot.SECONDARY)
+
+    @strawberry.field(description="This key set's audit history, newest first; admins only.")
+    async def audit_log(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None = None,
+    ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")]:
+        from app.graphql.audit.types import resolve_audit_log
+
+        return await resolve_audit_log(
+            info,
+            organization_id=self.model.organization_id,  # type: ignore[attr-defined]
+            system_id=self.model.system_id,  # type: ignore[attr-defined]
+            key_set_id=self.model.id,
+            first=first,
+            after=after,
+            filter=filter,
+        )

@@ -1,0 +1,47 @@
+"""`node(id)`: any object by its global id, with the same visibility as its own query."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.audit import service as audit
+from app.graphql import ids
+from app.graphql.accounts.types import UserType
+from app.graphql.audit.types import AuditEntryType
+from app.graphql.context import Info
+from app.graphql.keysets.types import KeySetType
+from app.graphql.organizations.types import OrganizationType
+from app.graphql.permissions import IsAuthenticated
+from app.graphql.relay import Node
+from app.graphql.systems.types import SystemType
+from app.ids import from_global_id
+from app.keysets import service as keysets
+from app.organizations import service as organizations
+from app.systems import service as systems
+
+
+@strawberry.type
+class NodeQueries:
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        decoded = from_global_id(id)
+        if decoded is None:
+            return None
+        type_name, pk = decoded
+        user = info.context.actor.user
+        if type_name == ids.ORGANIZATION:
+            org = await organizations.get_visible_organization(user=user, organization_id=pk)
+            return OrganizationType.from_model(org) if org else None
+        if type_name == ids.SYSTEM:
+            system = await systems.get_visible_system(user=user, system_id=pk)
+            return SystemType.from_model(system) if system else None
+        if type_name == ids.KEY_SET:
+            key_set = await keysets.get_visible_key_set(user=user, key_set_id=pk)
+            return KeySetType.from_model(key_set) if key_set else None
+        if type_name == ids.USER:
+            found = await organizations.get_visible_user(viewer=user, user_id=pk)
+            return UserType.from_model(found) if found else None
+        if type_name == ids.AUDIT_ENTRY:
+            entry = await audit.get_visible_entry(user_id=user.id, entry_id=pk)
+            return AuditEntryType.from_model(entry) if entry else None
+        return None

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import strawberry
+
+from app.graphql.accounts.types import UserType
+from app.graphql.context import Info
+from app.graphql.enums import KeyReveal, OrganizationRole
+from app.graphql.ids import ORGANIZATION, USER, input_pk
+from app.graphql.organizations.types import Member, OrganizationType
+from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.permissions import IsAuthenticated
+from app.organizations import service
+from app.organizations.models import Membership
+
+
+@strawberry.input
+class CreateOrganizationInput:
+    name: str
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class UpdateOrganizationInput:
+    organization_id: strawberry.ID
+    name: str | None = None
+    key_reveal: KeyReveal | None = strawberry.field(
+        default=None, description="Owners only. ONCE destroys every stored key value."
+    )
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class AddMemberInput:
+    organization_id: strawberry.ID
+    email: str
+    role: OrganizationRole = OrganizationRole.MEMBER
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class ChangeMemberRoleInput:
+    organization_id: strawberry.ID
+    user_id: strawberry.ID
+    role: OrganizationRole
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class RemoveMemberInput:
+    organization_id: strawberry.ID
+    user_id: strawberry.ID
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class OrganizationPayload:
+    organization: OrganizationType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class MemberPayload:
+    member: Member | None = None
+    organization: OrganizationType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class RemoveMemberPayload:
+    removed_user_id: strawberry.ID | None = None
+    organization: OrganizationType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+def _member(membership: Membership) -> Member:
+    return Member(
+        user=UserType.from_model(membership.user),
+        role=membership.role,
+        joined_at=membership.created_at,
+    )
+
+
+async def _organization(info: Info, organization_id: int) -> OrganizationType | None:
+    organization = await info.context.loaders.organizations_by_id.load(organization_id)
+    return OrganizationType.from_model(organization) if organization else None
+
+
+@strawberry.type
+class OrganizationMutations:
+    @strawberry.mutation(permission_classes=[IsAuthenticated], extensions=[ReportUserErrors()])
+    async def create_organization(
+        self, info: Info, input: CreateOrganizationInput
+    ) -> OrganizationPayload:
+        organization = await service.create_organization(actor=info.context.actor, name=input.name)
+        return OrganizationPayload(organization=OrganizationType.from_model(organization))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated], extensions=[ReportUserErrors()])
+    async def update_organization(
+        self, info: Info, input: UpdateOrganizationInput
+    ) -> OrganizationPayload:
+        organization = await service.update_organization(
+            actor=info.context.actor,
+            organization_id=input_pk(input.organization_id, ORGANIZATION, field="organizationId"),
+            name=input.name,
+            key_reveal=input.key_reveal,
+        )
+        return OrganizationPayload(organization=OrganizationType.from_model(organization))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Adds an existing user (by email). Only owners may add owners.",
+    )
+    async def add_member(self, info: Info, input: AddMemberInput) -> MemberPayload:
+        organization_id = input_pk(input.organization_id, ORGANIZATION, field="organizationId")
+        membership = await service.add_member(
+            actor=info.context.actor,
+            organization_id=organization_id,
+            email=input.email,
+            role=input.role,
+        )
+        await membership.fetch_related("user")
+        return MemberPayload(
+            member=_member(membership), organization=await _organization(info, organization_id)
+        )
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated], extensions=[ReportUserErrors()])
+    async def change_member_role(self, info: Info, input: ChangeMemberRoleInput) -> MemberPayload:
+        organization_id = input_pk(input.organization_id, ORGANIZATION, field="organizationId")
+        membership = await service.change_member_role(
+            actor=info.context.actor,
+            organization_id=organization_id,
+            user_id=input_pk(input.user_id, USER, field="userId"),
+            role=input.role,
+        )
+        return MemberPayload(
+            member=_member(membership), organization=await _organization(info, organization_id)
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Removes a member and their system roles. Members may remove themselves.",
+    )
+    async def remove_member(self, info: Info, input: RemoveMemberInput) -> RemoveMemberPayload:
+        organization_id = input_pk(input.organization_id, ORGANIZATION, field="organizationId")
+        await service.remove_member(
+            actor=info.context.actor,
+            organization_id=organization_id,
+            user_id=input_pk(input.user_id, USER, field="userId"),
+        )
+        return RemoveMemberPayload(
+            removed_user_id=input.user_id, organization=await _organization(info, organization_id)
+        )

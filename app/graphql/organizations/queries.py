@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import strawberry
+
+from app.graphql.context import Info
+from app.graphql.ids import ORGANIZATION
+from app.graphql.organizations.types import OrganizationType
+from app.graphql.permissions import IsAuthenticated
+from app.graphql.relay import Connection, decode_cursor, page_size, to_connection
+from app.ids import pk_of
+from app.organizations import service
+
+
+@strawberry.type
+class OrganizationQueries:
+    @strawberry.field(
+        permission_classes=[IsAuthenticated], description="The caller's organizations."
+    )
+    async def organizations(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[OrganizationType]:
+        user = info.context.actor.user
+        position = decode_cursor(after)
+        page = await service.list_organizations(user=user, after=position, first=page_size(first))
+        return to_connection(page, OrganizationType.from_model, after=position)
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def organization(self, info: Info, id: strawberry.ID) -> OrganizationType | None:
+        pk = pk_of(id, ORGANIZATION)
+        if pk is None:
+            return None
+        organization = await service.get_visible_organization(
+            user=info.context.actor.user, organization_id=pk
+        )
+        return OrganizationType.from_model(organization) if organization else None

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from app.graphql.accounts.types import UserType
+from app.graphql.context import Info
+from app.graphql.enums import KeyReveal, KeySetStatus, OrganizationRole
+from app.graphql.ids import ORGANIZATION
+from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
+from app.ids import to_global_id
+from app.keysets import service as keysets
+from app.organizations import service
+from app.organizations.models import Membership, Organization
+from app.systems import service as systems
+
+if TYPE_CHECKING:
+    from app.graphql.audit.types import AuditEntryConnection, AuditFilter, AuditIntegrity
+    from app.graphql.keysets.types import KeySetType
+    from app.graphql.systems.types import SystemType
+
+
+@strawberry.type
+class Member:
+    user: UserType
+    role: OrganizationRole
+    joined_at: datetime
+
+
+@strawberry.type(name="Organization")
+class OrganizationType(Node):
+    id: strawberry.ID
+    name: str
+    created_at: datetime
+    key_reveal: KeyReveal
+    pk: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, organization: Organization) -> OrganizationType:
+        return cls(
+            id=strawberry.ID(to_global_id(ORGANIZATION, organization.id)),
+            name=organization.name,
+            created_at=organization.created_at,
+            key_reveal=organization.key_reveal,
+            pk=organization.id,
+        )
+
+    @strawberry.field(description="The caller's role here.")
+    async def viewer_role(self, info: Info) -> OrganizationRole | None:
+        return await info.context.loaders.viewer_roles_by_organization_id.load(self.pk)
+
+    @strawberry.field
+    async def systems(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")]]:
+        from app.graphql.systems.types import SystemType
+
+        position = decode_cursor(after)
+        page = await systems.list_systems(
+            organization_id=self.pk, after=position, first=page_size(first)
+        )
+        return to_connection(page, SystemType.from_model, after=position)
+
+    @strawberry.field(
+        description="Key sets of the organization itself; with includeSystems, its systems' too."
+    )
+    async def key_sets(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        include_systems: bool = False,
+        status: list[KeySetStatus] | None = None,
+    ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
+        from app.graphql.keysets.types import KeySetType
+
+        position = decode_cursor(after)
+        page = await keysets.list_key_sets(
+            organization_id=self.pk,
+            include_systems=include_systems,
+            statuses=status,
+            after=position,
+            first=page_size(first),
+        )
+        return to_connection(page, KeySetType.from_model, after=position)
+
+    @strawberry.field
+    async def members(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Member]:
+        position = decode_cursor(after)
+        page = await service.list_members(
+            organization_id=self.pk, after=position, first=page_size(first)
+        )
+
+        def member(membership: Membership) -> Member:
+            return Member(
+                user=UserType.from_model(membership.user),
+                role=membership.role,
+                joined_at=membership.created_at,
+            )
+
+        return to_connection(page, member, after=position)
+
+    @strawberry.field(description="Newest first; owners and admins only.")
+    async def audit_log(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None = None,
+    ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")]:
+        from app.graphql.audit.types import resolve_audit_log
+
+        return await resolve_audit_log(
+            info, organization_id=self.pk, first=first, after=after, filter=filter
+        )
+
+    @strawberry.field(description="Recomputes the audit hash chain; owners and admins only.")
+    async def audit_integrity(
+        self, info: Info
+    ) -> Annotated[AuditIntegrity, strawberry.lazy("app.graphql.audit.types")]:
+        from app.graphql.audit.types import resolve_audit_integrity
+
+        return await resolve_audit_integrity(info, organization_id=self.pk)

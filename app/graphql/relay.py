@@ -1,0 +1,90 @@
+"""Relay building blocks: the Node interface, cursor connections, and their arguments."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import strawberry
+
+from app.graphql.errors import BadUserInput
+from app.pagination import Page
+
+T = TypeVar("T")
+M = TypeVar("M")
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+_CURSOR_PREFIX = "cursor:v1:"
+
+
+@strawberry.interface(description="An object with a global, opaque id.")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{position}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The position a cursor stands for; a cursor we did not issue is an error."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode() if len(cursor) < 100 else ""
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    position = raw.removeprefix(_CURSOR_PREFIX)
+    if not raw.startswith(_CURSOR_PREFIX) or not position.isdigit() or not position.isascii():
+        raise BadUserInput("Invalid cursor: pass an endCursor or edge cursor from this connection.")
+    return int(position)
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise BadUserInput(f"first must be between 1 and {MAX_PAGE_SIZE}.")
+    return first
+
+
+def to_connection(
+    page: Page[M],  # type: ignore[type-var]
+    node: Callable[[M], T],
+    *,
+    after: int | None,
+    position: Callable[[M], int] = lambda item: item.id,  # type: ignore[attr-defined]
+) -> Connection[T]:
+    edges = [Edge(cursor=encode_cursor(position(item)), node=node(item)) for item in page.items]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

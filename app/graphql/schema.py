@@ -1,0 +1,48 @@
+"""The root schema: it only combines the per-domain parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+
+from app.graphql.accounts.mutations import AccountMutations
+from app.graphql.accounts.queries import AccountQueries
+from app.graphql.errors import ErrorPolicy
+from app.graphql.keysets.mutations import KeySetMutations
+from app.graphql.keysets.queries import KeySetQueries
+from app.graphql.node import NodeQueries
+from app.graphql.organizations.mutations import OrganizationMutations
+from app.graphql.organizations.queries import OrganizationQueries
+from app.graphql.systems.mutations import SystemMutations
+from app.graphql.systems.queries import SystemQueries
+
+
+@strawberry.type
+class Query(AccountQueries, OrganizationQueries, SystemQueries, KeySetQueries, NodeQueries):
+    pass
+
+
+@strawberry.type
+class Mutation(AccountMutations, OrganizationMutations, SystemMutations, KeySetMutations):
+    pass
+
+
+class KeyrackSchema(strawberry.Schema):
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        # `ErrorPolicy` logs unexpected errors with their traceback; expected ones
+        # (bad input, permissions) are answers, not incidents, and are not logged.
+        return None
+
+
+def build_schema() -> strawberry.Schema:
+    return KeyrackSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[ErrorPolicy],
+        config=StrawberryConfig(sort_schema=True),
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from app.access import is_system_admin
+from app.graphql.context import Info
+from app.graphql.enums import KeySetStatus, SystemRole
+from app.graphql.ids import SYSTEM
+from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
+from app.ids import to_global_id
+from app.keysets import service as keysets
+from app.systems.models import System
+
+if TYPE_CHECKING:
+    from app.graphql.audit.types import AuditEntryConnection, AuditFilter
+    from app.graphql.keysets.types import KeySetType
+    from app.graphql.organizations.types import OrganizationType
+
+
+@strawberry.type(name="System")
+class SystemType(Node):
+    id: strawberry.ID
+    name: str
+    created_at: datetime
+    pk: strawberry.Private[int]
+    organization_pk: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, system: System) -> SystemType:
+        return cls(
+            id=strawberry.ID(to_global_id(SYSTEM, system.id)),
+            name=system.name,
+            created_at=system.created_at,
+            pk=system.id,
+            organization_pk=system.organization_id,  # type: ignore[attr-defined]
+        )
+
+    @strawberry.field
+    async def organization(
+        self, info: Info
+    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
+        from app.graphql.organizations.types import OrganizationType
+
+        organization = await info.context.loaders.organizations_by_id.load(self.organization_pk)
+        assert organization is not None
+        return OrganizationType.from_model(organization)
+
+    @strawberry.field(description="The caller's own role on this system, if any.")
+    async def viewer_role(self, info: Info) -> SystemRole | None:
+        return await info.context.loaders.viewer_roles_by_system_id.load(self.pk)
+
+    @strawberry.field(description="Whether the caller administers this system.")
+    async def viewer_is_admin(self, info: Info) -> bool:
+        loaders = info.context.loaders
+        return is_system_admin(
+            await loaders.viewer_roles_by_organization_id.load(self.organization_pk),
+            await loaders.viewer_roles_by_system_id.load(self.pk),
+        )
+
+    @strawberry.field
+    async def key_sets(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: list[KeySetStatus] | None = None,
+    ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
+        from app.graphql.keysets.types import KeySetType
+
+        position = decode_cursor(after)
+        page = await keysets.list_key_sets(
+            organization_id=self.organization_pk,
+            system_id=self.pk,
+            statuses=status,
+            after=position,
+            first=page_size(first),
+        )
+        return to_connection(page, KeySetType.from_model, after=position)
+
+    @strawberry.field(description="This system's audit history, newest first; admins only.")
+    async def audit_log(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None = None,
+    ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")]:
+        from app.graphql.audit.types import resolve_audit_log
+
+        return await resolve_audit_log(
+            info,
+            organization_id=self.organization_pk,
+            system_id=self.pk,
+            first=first,
+            after=after,
+            filter=filter,
+        )

@@ -1,0 +1,40 @@
+"""The `/graphql` endpoint: strawberry's ASGI view with our context."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from app.auth import RejectedToken, SessionUser
+from app.graphql.context import Context
+from app.keysets.keys import KeyMaterial
+from app.settings import Settings
+
+
+class KeyrackGraphQL(GraphQL[Context, None]):
+    def __init__(self, *, settings: Settings, keys: KeyMaterial, **kwargs: object) -> None:
+        from app.graphql.schema import schema
+
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self.settings = settings
+        self.keys = keys
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket | None
+    ) -> Context:
+        user = request.scope.get("user")
+        assert isinstance(request, Request)
+        return Context(
+            request=request,
+            response=response if isinstance(response, Response) else None,
+            settings=self.settings,
+            keys=self.keys,
+            session=user.session if isinstance(user, SessionUser) else None,
+            token_rejected=isinstance(user, RejectedToken),
+        )

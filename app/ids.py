@@ -1,0 +1,34 @@
+"""Opaque global ids (`base64("Type:pk")`), shared by GraphQL and the verify endpoint."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+MAX_GLOBAL_ID_LENGTH = 100
+
+
+def to_global_id(type_name: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def from_global_id(global_id: str) -> tuple[str, int] | None:
+    """(type name, pk) for a well-formed id, else None."""
+    if not global_id or len(global_id) > MAX_GLOBAL_ID_LENGTH:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    type_name, sep, pk = raw.partition(":")
+    if not sep or not pk.isdigit() or not pk.isascii() or len(pk) > 18:
+        return None
+    return type_name, int(pk)
+
+
+def pk_of(global_id: str, type_name: str) -> int | None:
+    """The pk if `global_id` is a well-formed id of `type_name`, else None."""
+    decoded = from_global_id(global_id)
+    if decoded is None or decoded[0] != type_name:
+        return None
+    return decoded[1]

@@ -1,0 +1,192 @@
+"""API key format, lookup hashing and at-rest encryption.
+
+A key is ``kro_`` (organization) or ``krs_`` (system), then 32 random bytes in base62,
+then a base62 CRC32 of everything before it::
+
+    kro_ + 43 chars (256 random bits) + 6 chars (CRC32)  ->  53 chars
+
+Both base62 parts are fixed width (left-padded with ``0``), so every key has the same
+length and a length comparison rejects most garbage before any other work. The checksum
+lets verification reject typos and made-up keys with no database round trip. It is not
+a secret and not a MAC; the key's strength is the 256 random bits.
+
+Keys are stored as an HMAC-SHA256 lookup hash under a pepper derived from
+``KEYRACK_SECRET_KEY``, and optionally as AES-256-GCM ciphertext whose associated data
+binds it to its key set and slot, so a ciphertext copied into another row fails to
+decrypt. Nothing in this module puts a plaintext key in an exception message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import zlib
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+Scope = Literal["ORGANIZATION", "SYSTEM"]
+
+ORG_PREFIX: Final = "kro_"
+SYSTEM_PREFIX: Final = "krs_"
+_PREFIX_BY_SCOPE: Final[dict[str, str]] = {"ORGANIZATION": ORG_PREFIX, "SYSTEM": SYSTEM_PREFIX}
+_SCOPE_BY_PREFIX: Final[dict[str, Scope]] = {ORG_PREFIX: "ORGANIZATION", SYSTEM_PREFIX: "SYSTEM"}
+
+# In ASCII order, so comparing two fixed-width base62 strings compares their values.
+BASE62_ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+RANDOM_BYTES: Final = 32
+PREFIX_LENGTH: Final = 4
+RANDOM_PART_LENGTH: Final = 43  # smallest n with 62**n >= 2**256
+CHECKSUM_LENGTH: Final = 6  # smallest n with 62**n >= 2**32
+KEY_LENGTH: Final = PREFIX_LENGTH + RANDOM_PART_LENGTH + CHECKSUM_LENGTH
+
+_BODY_LENGTH: Final = PREFIX_LENGTH + RANDOM_PART_LENGTH
+_HINT_EDGE: Final = 4
+_NONCE_LENGTH: Final = 12
+_DERIVED_KEY_LENGTH: Final = 32
+_HKDF_SALT: Final = b"keyrack"
+_PEPPER_INFO: Final = b"keyrack/lookup-pepper/v1"
+_ENCRYPTION_INFO: Final = b"keyrack/key-encryption/v1"
+
+
+def _base62(value: int, width: int) -> str:
+    digits = ["0"] * width
+    for i in range(width - 1, -1, -1):
+        value, remainder = divmod(value, 62)
+        digits[i] = BASE62_ALPHABET[remainder]
+    if value:
+        raise ValueError("value does not fit the base62 width")
+    return "".join(digits)
+
+
+# 62**43 slightly exceeds 2**256; a random part above this cannot come from 32 bytes.
+_MAX_RANDOM_PART: Final = _base62(2 ** (8 * RANDOM_BYTES) - 1, RANDOM_PART_LENGTH)
+
+
+def _checksum(body: str) -> str:
+    return _base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
+
+
+def generate_key(scope: Scope) -> str:
+    """Return a new random key for ``scope`` ("ORGANIZATION" or "SYSTEM")."""
+    prefix = _PREFIX_BY_SCOPE.get(scope)
+    if prefix is None:
+        raise ValueError("scope must be 'ORGANIZATION' or 'SYSTEM'")
+    random_value = int.from_bytes(secrets.token_bytes(RANDOM_BYTES), "big")
+    body = prefix + _base62(random_value, RANDOM_PART_LENGTH)
+    return body + _checksum(body)
+
+
+def is_well_formed(key: object) -> bool:
+    """Whether ``key`` has the shape of a Keyrack key with a valid checksum.
+
+    Cheap and total: never raises, whatever ``key`` is.
+    """
+    if not isinstance(key, str) or len(key) != KEY_LENGTH:
+        return False
+    if key[:PREFIX_LENGTH] not in _SCOPE_BY_PREFIX:
+        return False
+    rest = key[PREFIX_LENGTH:]
+    # isalnum alone would accept non-ASCII letters and digits.
+    if not (rest.isascii() and rest.isalnum()):
+        return False
+    if key[PREFIX_LENGTH:_BODY_LENGTH] > _MAX_RANDOM_PART:
+        return False
+    return _checksum(key[:_BODY_LENGTH]) == key[_BODY_LENGTH:]
+
+
+def _require_well_formed(key: str) -> None:
+    if not is_well_formed(key):
+        # Deliberately does not echo the input: it may be a real key with a typo.
+        raise ValueError("not a well-formed Keyrack key")
+
+
+def scope_of(key: str) -> Scope:
+    """Return "ORGANIZATION" or "SYSTEM" for a well-formed key; ValueError otherwise."""
+    _require_well_formed(key)
+    return _SCOPE_BY_PREFIX[key[:PREFIX_LENGTH]]
+
+
+def hint(key: str) -> str:
+    """Return the displayable beginning and end of a well-formed key, e.g. ``kro_AbCd…wXyZ``."""
+    _require_well_formed(key)
+    return key[: PREFIX_LENGTH + _HINT_EDGE] + "…" + key[-_HINT_EDGE:]
+
+
+class KeyDecryptionError(Exception):
+    """A stored key ciphertext could not be decrypted (tampered, misbound or wrong secret)."""
+
+
+def _associated_data(key_set_id: int, slot: str) -> bytes:
+    # key_set_id is an int and cannot contain "/", so the encoding is unambiguous.
+    return f"keyrack/key/v1/{int(key_set_id)}/{slot}".encode()
+
+
+def _hkdf(master: bytes, info: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=_DERIVED_KEY_LENGTH, salt=_HKDF_SALT, info=info
+    ).derive(master)
+
+
+@dataclass(frozen=True, repr=False)
+class KeyMaterial:
+    """Secrets derived from KEYRACK_SECRET_KEY; its repr shows nothing."""
+
+    pepper: bytes
+    encryption_key: bytes
+
+    def __post_init__(self) -> None:
+        if (
+            len(self.pepper) != _DERIVED_KEY_LENGTH
+            or len(self.encryption_key) != _DERIVED_KEY_LENGTH
+        ):
+            raise ValueError("pepper and encryption_key must be 32 bytes each")
+
+    def __repr__(self) -> str:
+        return "KeyMaterial(<redacted>)"
+
+    @classmethod
+    def derive(cls, master_secret: str) -> KeyMaterial:
+        """Derive the lookup pepper and encryption key from the master secret (HKDF-SHA256)."""
+        if not master_secret:
+            raise ValueError("the master secret must not be empty")
+        master = master_secret.encode("utf-8")
+        return cls(
+            pepper=_hkdf(master, _PEPPER_INFO),
+            encryption_key=_hkdf(master, _ENCRYPTION_INFO),
+        )
+
+    def lookup_hash(self, key: str) -> str:
+        """Return the hex HMAC-SHA256 of ``key`` under the pepper (64 chars)."""
+        return hmac.digest(self.pepper, key.encode("utf-8"), hashlib.sha256).hex()
+
+    def encrypt(self, key: str, *, key_set_id: int, slot: str) -> bytes:
+        """Encrypt ``key`` bound to ``key_set_id`` and ``slot``; returns nonce + ciphertext."""
+        nonce = secrets.token_bytes(_NONCE_LENGTH)
+        ciphertext = AESGCM(self.encryption_key).encrypt(
+            nonce, key.encode("utf-8"), _associated_data(key_set_id, slot)
+        )
+        return nonce + ciphertext
+
+    def decrypt(self, blob: bytes, *, key_set_id: int, slot: str) -> str:
+        """Decrypt a blob from :meth:`encrypt`; KeyDecryptionError unless everything matches."""
+        nonce, ciphertext = blob[:_NONCE_LENGTH], blob[_NONCE_LENGTH:]
+        if len(nonce) != _NONCE_LENGTH:
+            raise KeyDecryptionError("key ciphertext is too short")
+        try:
+            plaintext = AESGCM(self.encryption_key).decrypt(
+                nonce, ciphertext, _associated_data(key_set_id, slot)
+            )
+            return plaintext.decode("utf-8")
+        except (InvalidTag, UnicodeDecodeError):
+            # from None: the cause adds nothing useful and must not carry plaintext.
+            raise KeyDecryptionError(
+                "key ciphertext failed authentication (tampered, wrong key set or slot, "
+                "or a different KEYRACK_SECRET_KEY)"
+            ) from None

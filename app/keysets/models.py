@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from app.accounts.models import User
+from app.organizations.models import Organization
+from app.systems.models import System
+
+
+class KeySetScope(StrEnum):
+    ORGANIZATION = "ORGANIZATION"
+    SYSTEM = "SYSTEM"
+
+
+class KeySlot(StrEnum):
+    PRIMARY = "PRIMARY"
+    SECONDARY = "SECONDARY"
+
+
+class KeySetStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    DISABLED = "DISABLED"
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
+
+
+class KeySet(Model):
+    id = fields.IntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="key_sets", on_delete=fields.CASCADE
+    )
+    system: fields.ForeignKeyNullableRelation[System] = fields.ForeignKeyField(
+        "models.System", related_name="key_sets", null=True, on_delete=fields.CASCADE
+    )
+    scope = fields.CharEnumField(KeySetScope, max_length=16)
+    # "org:<id>" or "sys:<id>": one non-null column naming the scope, so that the
+    # unique index below can hold labels unique per scope (a NULL system would not).
+    scope_key = fields.CharField(max_length=32)
+    label = fields.CharField(max_length=100)
+    # True while the set is not revoked, NULL afterwards: NULLs never collide in a
+    # unique index, so a revoked set's label can be used again.
+    live = fields.BooleanField(null=True, default=True)
+    description = fields.CharField(max_length=1000, default="")
+    permissions: fields.Field[list[str]] = fields.JSONField(default=list)
+    allowed_cidrs: fields.Field[list[str]] = fields.JSONField(default=list)
+    enabled = fields.BooleanField(default=True)
+    expires_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    updated_at = fields.DatetimeField(auto_now=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    revoked_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    revoke_reason = fields.CharField(max_length=500, null=True)
+
+    class Meta:
+        table = "key_sets"
+        unique_together = (("scope_key", "label", "live"),)
+        indexes = (("organization", "system"),)
+
+
+class ApiKey(Model):
+    """One key of a set. A regenerated slot keeps its old row until the grace ends."""
+
+    id = fields.IntField(primary_key=True)
+    key_set: fields.ForeignKeyRelation[KeySet] = fields.ForeignKeyField(
+        "models.KeySet", related_name="keys", on_delete=fields.CASCADE
+    )
+    slot = fields.CharEnumField(KeySlot, max_length=16)
+    # True for the slot's current key, NULL once replaced: the unique index then
+    # allows exactly one current key per slot, whatever races happen above it.
+    current = fields.BooleanField(null=True, default=True)
+    # HMAC of the plaintext; NULL once the key material is destroyed (revocation).
+    lookup_hash = fields.CharField(max_length=64, null=True, unique=True)
+    hint = fields.CharField(max_length=32)
+    # AES-GCM ciphertext, only while the organization lets admins view keys again.
+    ciphertext = fields.BinaryField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    last_used_at = fields.DatetimeField(null=True)
+    replaced_at = fields.DatetimeField(null=True)
+    # When a replaced key stops verifying (the end of its grace period).
+    valid_until = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_keys"
+        unique_together = (("key_set", "slot", "current"),)

@@ -1,0 +1,115 @@
+"""Validation of key-set fields, and the status every reader derives the same way."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from app.errors import InvalidInput
+from app.keysets.models import KeySet, KeySetScope, KeySetStatus
+from app.keysets.permissions import PERMISSION_SCOPE, KeyPermission
+from app.validation import clean_name
+
+MAX_LABEL_LENGTH = 100
+MAX_DESCRIPTION_LENGTH = 1000
+MAX_REASON_LENGTH = 500
+MAX_CIDRS = 100
+MAX_GRACE_SECONDS = 7 * 24 * 3600
+
+
+def status_of(key_set: KeySet, now: datetime | None = None) -> KeySetStatus:
+    """REVOKED > DISABLED > EXPIRED > ACTIVE."""
+    if key_set.revoked_at is not None:
+        return KeySetStatus.REVOKED
+    if not key_set.enabled:
+        return KeySetStatus.DISABLED
+    if key_set.expires_at is not None and key_set.expires_at <= (now or datetime.now(UTC)):
+        return KeySetStatus.EXPIRED
+    return KeySetStatus.ACTIVE
+
+
+def clean_label(label: str) -> str:
+    return clean_name(label, field="label", max_length=MAX_LABEL_LENGTH)
+
+
+def clean_description(description: str | None) -> str:
+    cleaned = (description or "").strip()
+    if len(cleaned) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidInput(
+            f"description must be at most {MAX_DESCRIPTION_LENGTH} characters.",
+            field="description",
+        )
+    return cleaned
+
+
+def clean_reason(reason: str | None) -> str | None:
+    cleaned = (reason or "").strip()
+    if len(cleaned) > MAX_REASON_LENGTH:
+        raise InvalidInput(
+            f"reason must be at most {MAX_REASON_LENGTH} characters.", field="reason"
+        )
+    return cleaned or None
+
+
+def clean_permissions(permissions: Iterable[str], scope: KeySetScope) -> list[str]:
+    """Known permissions of the key set's scope, de-duplicated, in catalog order."""
+    wanted = set()
+    for name in permissions:
+        try:
+            permission = KeyPermission(name)
+        except ValueError:
+            raise InvalidInput(f"Unknown permission {name[:50]!r}.", field="permissions") from None
+        if PERMISSION_SCOPE[permission] is not scope:
+            raise InvalidInput(
+                f"{permission.value} belongs to {PERMISSION_SCOPE[permission].value.lower()} "
+                f"key sets, not {scope.value.lower()} ones.",
+                field="permissions",
+            )
+        wanted.add(permission)
+    return [p.value for p in KeyPermission if p in wanted]
+
+
+def clean_expiry(expires_at: datetime | None, now: datetime | None = None) -> datetime | None:
+    if expires_at is None:
+        return None
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    if expires_at <= (now or datetime.now(UTC)):
+        raise InvalidInput("expiresAt must be in the future.", field="expiresAt")
+    return expires_at
+
+
+def clean_cidrs(cidrs: Iterable[str]) -> list[str]:
+    """Normalised IPv4/IPv6 networks; a bare address means just that address."""
+    networks: list[str] = []
+    for raw in cidrs:
+        text = raw.strip()
+        try:
+            network = ipaddress.ip_network(text, strict=True)
+        except ValueError:
+            shown = text[:60]
+            try:
+                suggestion = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise InvalidInput(
+                    f"{shown!r} is not an IPv4 or IPv6 network.", field="allowedCidrs"
+                ) from None
+            raise InvalidInput(
+                f"{shown!r} has host bits set; did you mean {suggestion}?", field="allowedCidrs"
+            ) from None
+        if str(network) not in networks:
+            networks.append(str(network))
+    if len(networks) > MAX_CIDRS:
+        raise InvalidInput(f"At most {MAX_CIDRS} networks are allowed.", field="allowedCidrs")
+    return networks
+
+
+def clean_grace(seconds: int | None) -> int:
+    seconds = seconds or 0
+    if not 0 <= seconds <= MAX_GRACE_SECONDS:
+        raise InvalidInput(
+            f"gracePeriodSeconds must be between 0 and {MAX_GRACE_SECONDS} (7 days).",
+            field="gracePeriodSeconds",
+        )
+    return seconds

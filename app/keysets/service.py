@@ -1,0 +1,468 @@
+"""Key sets: creation, reading, regeneration, revocation and updates."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.access import is_system_admin, organization_access, system_access
+from app.accounts.models import User
+from app.audit import service as audit
+from app.audit.actions import AuditAction
+from app.context import Actor
+from app.errors import Conflict, Forbidden, InvalidInput, InvalidState, LabelMismatch, NotFound
+from app.keysets import keys as keyformat
+from app.keysets.keys import KeyMaterial
+from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySetStatus, KeySlot
+from app.keysets.rules import (
+    clean_cidrs,
+    clean_description,
+    clean_expiry,
+    clean_grace,
+    clean_label,
+    clean_permissions,
+    clean_reason,
+    status_of,
+)
+from app.organizations.models import KeyReveal, Membership, Organization
+from app.pagination import Page, paginate
+from app.systems.models import SystemMembership
+from app.validation import UNCHANGED, Unchanged
+
+LABEL_TAKEN = "A key set with this label already exists here."
+
+
+@dataclass(frozen=True)
+class CreatedKeySet:
+    key_set: KeySet
+    primary_key: str
+    secondary_key: str
+
+
+@dataclass(frozen=True)
+class RegeneratedKey:
+    key_set: KeySet
+    key: str
+
+
+def scope_key(organization_id: int, system_id: int | None) -> str:
+    return f"sys:{system_id}" if system_id is not None else f"org:{organization_id}"
+
+
+async def caller_is_admin(*, user_id: int, key_set: KeySet) -> bool:
+    """True if the user administers the key set's scope."""
+    membership = await Membership.get_or_none(
+        user_id=user_id,
+        organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+    )
+    if membership is None:
+        return False
+    system_role = None
+    if key_set.system_id is not None:  # type: ignore[attr-defined]
+        system_membership = await SystemMembership.get_or_none(
+            user_id=user_id,
+            system_id=key_set.system_id,  # type: ignore[attr-defined]
+        )
+        system_role = system_membership.role if system_membership else None
+    return is_system_admin(membership.role, system_role)
+
+
+async def get_visible_key_set(*, user: User, key_set_id: int) -> KeySet | None:
+    """The key set if the user is a member of its organization, else None."""
+    key_set = await KeySet.get_or_none(id=key_set_id)
+    if key_set is None or not await Membership.exists(
+        user_id=user.id,
+        organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+    ):
+        return None
+    return key_set
+
+
+async def _admin_key_set(actor: Actor, key_set_id: int, *, lock: bool = False) -> KeySet:
+    """The key set, locked for the transaction, if the actor administers it."""
+    query = KeySet.filter(id=key_set_id)
+    if lock:
+        query = query.select_for_update()
+    key_set = await query.first()
+    if key_set is None or not await Membership.exists(
+        user_id=actor.user.id,
+        organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+    ):
+        raise NotFound("No key set with this id.", field="keySetId")
+    if not await caller_is_admin(user_id=actor.user.id, key_set=key_set):
+        raise Forbidden("Only admins of the key set's scope may do this.")
+    return key_set
+
+
+async def list_key_sets(
+    *,
+    organization_id: int,
+    system_id: int | None = None,
+    include_systems: bool = False,
+    statuses: Sequence[KeySetStatus] | None = None,
+    after: int | None,
+    first: int,
+) -> Page[KeySet]:
+    """Key sets of an organization (its own, or with its systems') or of one system."""
+    query = KeySet.filter(organization_id=organization_id)
+    if system_id is not None:
+        query = query.filter(system_id=system_id)
+    elif not include_systems:
+        query = query.filter(system_id=None)
+    if statuses:
+        now = datetime.now(UTC)
+        wanted = set(statuses)
+        # Status is derived; translate each wanted status into its defining condition.
+        from tortoise.expressions import Q
+
+        conditions = []
+        if KeySetStatus.REVOKED in wanted:
+            conditions.append(Q(revoked_at__not_isnull=True))
+        if KeySetStatus.DISABLED in wanted:
+            conditions.append(Q(revoked_at=None, enabled=False))
+        if KeySetStatus.EXPIRED in wanted:
+            conditions.append(Q(revoked_at=None, enabled=True, expires_at__lte=now))
+        if KeySetStatus.ACTIVE in wanted:
+            conditions.append(
+                Q(revoked_at=None, enabled=True) & (Q(expires_at=None) | Q(expires_at__gt=now))
+            )
+        query = query.filter(Q(*conditions, join_type="OR"))
+    return await paginate(query, after=after, first=first)
+
+
+def _new_key(
+    keys: KeyMaterial,
+    *,
+    key_set: KeySet,
+    slot: KeySlot,
+    reveal: KeyReveal,
+    user: User,
+) -> tuple[ApiKey, str]:
+    plaintext = keyformat.generate_key(key_set.scope.value)  # type: ignore[arg-type]
+    api_key = ApiKey(
+        key_set=key_set,
+        slot=slot,
+        lookup_hash=keys.lookup_hash(plaintext),
+        hint=keyformat.hint(plaintext),
+        ciphertext=(
+            keys.encrypt(plaintext, key_set_id=key_set.id, slot=slot.value)
+            if reveal is KeyReveal.ADMINS
+            else None
+        ),
+        created_by=user,
+    )
+    return api_key, plaintext
+
+
+async def create_key_set(
+    *,
+    actor: Actor,
+    keys: KeyMaterial,
+    organization_id: int | None,
+    system_id: int | None,
+    label: str,
+    permissions: Sequence[str] = (),
+    description: str | None = None,
+    expires_at: datetime | None = None,
+    allowed_cidrs: Sequence[str] = (),
+) -> CreatedKeySet:
+    """A key set with fresh primary and secondary keys, returned once in plaintext."""
+    if (organization_id is None) == (system_id is None):
+        raise InvalidInput(
+            "Give exactly one of organizationId and systemId.", field="organizationId"
+        )
+    scope = KeySetScope.SYSTEM if system_id is not None else KeySetScope.ORGANIZATION
+    label = clean_label(label)
+    clean_perms = clean_permissions(permissions, scope)
+    description = clean_description(description)
+    expires_at = clean_expiry(expires_at)
+    cidrs = clean_cidrs(allowed_cidrs)
+    async with in_transaction():
+        if system_id is not None:
+            access = await system_access(user_id=actor.user.id, system_id=system_id)
+            access.require_admin()
+            organization_id = access.system.organization_id  # type: ignore[attr-defined]
+        else:
+            assert organization_id is not None
+            org_access = await organization_access(
+                user_id=actor.user.id, organization_id=organization_id
+            )
+            org_access.require_admin()
+        assert organization_id is not None
+        organization = await Organization.get(id=organization_id)
+        key_scope = scope_key(organization_id, system_id)
+        if await KeySet.exists(scope_key=key_scope, label=label, live=True):
+            raise Conflict(LABEL_TAKEN, field="label")
+        try:
+            key_set = await KeySet.create(
+                organization_id=organization_id,
+                system_id=system_id,
+                scope=scope,
+                scope_key=key_scope,
+                label=label,
+                description=description,
+                permissions=clean_perms,
+                allowed_cidrs=cidrs,
+                expires_at=expires_at,
+                created_by=actor.user,
+            )
+        except IntegrityError:
+            raise Conflict(LABEL_TAKEN, field="label") from None
+        plaintexts: dict[KeySlot, str] = {}
+        for slot in KeySlot:
+            api_key, plaintexts[slot] = _new_key(
+                keys, key_set=key_set, slot=slot, reveal=organization.key_reveal, user=actor.user
+            )
+            await api_key.save()
+        await audit.record(
+            organization_id=organization_id,
+            action=AuditAction.KEY_SET_CREATED,
+            actor=actor,
+            system_id=system_id,
+            key_set_id=key_set.id,
+            target_label=label,
+            details={
+                "scope": scope.value,
+                "permissions": clean_perms,
+                "expiresAt": expires_at.isoformat() if expires_at else None,
+                "allowedCidrs": cidrs,
+                "primaryKeyHint": keyformat.hint(plaintexts[KeySlot.PRIMARY]),
+                "secondaryKeyHint": keyformat.hint(plaintexts[KeySlot.SECONDARY]),
+            },
+        )
+    return CreatedKeySet(key_set, plaintexts[KeySlot.PRIMARY], plaintexts[KeySlot.SECONDARY])
+
+
+def _confirm(key_set: KeySet, confirm_label: str) -> None:
+    # Exact, case-sensitive comparison: the point is that the caller typed this label.
+    if not hmac.compare_digest(confirm_label.encode(), key_set.label.encode()):
+        raise LabelMismatch(
+            "confirmLabel does not match the key set's label.", field="confirmLabel"
+        )
+
+
+def _require_not_revoked(key_set: KeySet) -> None:
+    if key_set.revoked_at is not None:
+        raise InvalidState("This key set is revoked.", field="keySetId", code="REVOKED")
+
+
+async def regenerate_key(
+    *,
+    actor: Actor,
+    keys: KeyMaterial,
+    key_set_id: int,
+    slot: KeySlot,
+    confirm_label: str,
+    grace_period_seconds: int | None = 0,
+) -> RegeneratedKey:
+    """Replaces one slot's key; the old one verifies for the grace period, if any."""
+    grace = clean_grace(grace_period_seconds)
+    async with in_transaction():
+        # The row lock serialises regenerations and revocations of one key set.
+        key_set = await _admin_key_set(actor, key_set_id, lock=True)
+        _require_not_revoked(key_set)
+        _confirm(key_set, confirm_label)
+        organization = await Organization.get(id=key_set.organization_id)  # type: ignore[attr-defined]
+        now = datetime.now(UTC)
+        old = await ApiKey.get_or_none(key_set_id=key_set.id, slot=slot, current=True)
+        if old is not None:
+            old.current = None
+            old.replaced_at = now
+            old.valid_until = now + timedelta(seconds=grace)
+            old.ciphertext = None
+            if grace == 0:
+                old.lookup_hash = None
+            await old.save(
+                update_fields=["current", "replaced_at", "valid_until", "ciphertext", "lookup_hash"]
+            )
+        new, plaintext = _new_key(
+            keys, key_set=key_set, slot=slot, reveal=organization.key_reveal, user=actor.user
+        )
+        await new.save()
+        await audit.record(
+            organization_id=organization.id,
+            action=AuditAction.KEY_REGENERATED,
+            actor=actor,
+            system_id=key_set.system_id,  # type: ignore[attr-defined]
+            key_set_id=key_set.id,
+            target_label=key_set.label,
+            details={
+                "slot": slot.value,
+                "gracePeriodSeconds": grace,
+                "oldKeyHint": old.hint if old else None,
+                "newKeyHint": new.hint,
+                "oldKeyValidUntil": old.valid_until.isoformat() if old and grace else None,
+            },
+        )
+    return RegeneratedKey(key_set, plaintext)
+
+
+async def revoke_key_set(
+    *, actor: Actor, key_set_id: int, confirm_label: str, reason: str | None = None
+) -> KeySet:
+    """Revokes the set: both keys stop at once and their material is destroyed."""
+    reason = clean_reason(reason)
+    async with in_transaction():
+        key_set = await _admin_key_set(actor, key_set_id, lock=True)
+        _require_not_revoked(key_set)
+        _confirm(key_set, confirm_label)
+        now = datetime.now(UTC)
+        await ApiKey.filter(key_set_id=key_set.id).update(lookup_hash=None, ciphertext=None)
+        await ApiKey.filter(key_set_id=key_set.id, valid_until__gt=now).update(valid_until=now)
+        key_set.revoked_at = now
+        key_set.revoked_by = actor.user
+        key_set.revoke_reason = reason
+        key_set.live = None
+        await key_set.save(update_fields=["revoked_at", "revoked_by_id", "revoke_reason", "live"])
+        await audit.record(
+            organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+            action=AuditAction.KEY_SET_REVOKED,
+            actor=actor,
+            system_id=key_set.system_id,  # type: ignore[attr-defined]
+            key_set_id=key_set.id,
+            target_label=key_set.label,
+            details={"reason": reason},
+        )
+    return key_set
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def update_key_set(
+    *,
+    actor: Actor,
+    key_set_id: int,
+    label: str | Unchanged = UNCHANGED,
+    description: str | Unchanged | None = UNCHANGED,
+    permissions: Sequence[str] | Unchanged = UNCHANGED,
+    expires_at: datetime | Unchanged | None = UNCHANGED,
+    enabled: bool | Unchanged = UNCHANGED,
+    allowed_cidrs: Sequence[str] | Unchanged = UNCHANGED,
+) -> KeySet:
+    """Changes what is given; each change is audited with its old and new value."""
+    async with in_transaction():
+        key_set = await _admin_key_set(actor, key_set_id, lock=True)
+        _require_not_revoked(key_set)
+        changes: dict[str, dict[str, object]] = {}
+
+        def change(name: str, old: object, new: object) -> None:
+            if old != new:
+                changes[name] = {"old": old, "new": new}
+
+        if not isinstance(label, Unchanged):
+            new_label = clean_label(label)
+            if new_label != key_set.label and await KeySet.exists(
+                scope_key=key_set.scope_key, label=new_label, live=True
+            ):
+                raise Conflict(LABEL_TAKEN, field="label")
+            change("label", key_set.label, new_label)
+            key_set.label = new_label
+        if not isinstance(description, Unchanged):
+            new_description = clean_description(description)
+            change("description", key_set.description, new_description)
+            key_set.description = new_description
+        if not isinstance(permissions, Unchanged):
+            new_permissions = clean_permissions(permissions, key_set.scope)
+            change("permissions", key_set.permissions, new_permissions)
+            key_set.permissions = new_permissions
+        if not isinstance(expires_at, Unchanged):
+            new_expiry = clean_expiry(expires_at)
+            change("expiresAt", _iso(key_set.expires_at), _iso(new_expiry))
+            key_set.expires_at = new_expiry
+        if not isinstance(allowed_cidrs, Unchanged):
+            new_cidrs = clean_cidrs(allowed_cidrs)
+            change("allowedCidrs", key_set.allowed_cidrs, new_cidrs)
+            key_set.allowed_cidrs = new_cidrs
+        enabled_changed = not isinstance(enabled, Unchanged) and enabled != key_set.enabled
+        if not changes and not enabled_changed:
+            return key_set
+        if not isinstance(enabled, Unchanged):
+            key_set.enabled = enabled
+        try:
+            await key_set.save()
+        except IntegrityError:
+            raise Conflict(LABEL_TAKEN, field="label") from None
+        common = {
+            "organization_id": key_set.organization_id,  # type: ignore[attr-defined]
+            "actor": actor,
+            "system_id": key_set.system_id,  # type: ignore[attr-defined]
+            "key_set_id": key_set.id,
+            "target_label": key_set.label,
+        }
+        if changes:
+            await audit.record(action=AuditAction.KEY_SET_UPDATED, details=changes, **common)  # type: ignore[arg-type]
+        if enabled_changed:
+            action = (
+                AuditAction.KEY_SET_ENABLED if key_set.enabled else AuditAction.KEY_SET_DISABLED
+            )
+            await audit.record(action=action, details={"enabled": key_set.enabled}, **common)  # type: ignore[arg-type]
+    return key_set
+
+
+async def reveal_key(*, actor: Actor, keys: KeyMaterial, api_key: ApiKey) -> str | None:
+    """The key's plaintext for an admin of its scope, audited; None where nothing is kept."""
+    if api_key.ciphertext is None or api_key.current is None:
+        return None
+    async with in_transaction():
+        key_set = await KeySet.get(id=api_key.key_set_id)  # type: ignore[attr-defined]
+        if key_set.revoked_at is not None:
+            return None
+        if not await caller_is_admin(user_id=actor.user.id, key_set=key_set):
+            return None
+        organization = await Organization.get(id=key_set.organization_id)  # type: ignore[attr-defined]
+        if organization.key_reveal is not KeyReveal.ADMINS:
+            return None
+        plaintext = keys.decrypt(api_key.ciphertext, key_set_id=key_set.id, slot=api_key.slot.value)
+        await audit.record(
+            organization_id=organization.id,
+            action=AuditAction.KEY_REVEALED,
+            actor=actor,
+            system_id=key_set.system_id,  # type: ignore[attr-defined]
+            key_set_id=key_set.id,
+            target_label=key_set.label,
+            details={"slot": api_key.slot.value, "keyHint": api_key.hint},
+        )
+    return plaintext
+
+
+async def current_keys(key_set_ids: Sequence[int]) -> list[ApiKey]:
+    """The current key of each slot of the given key sets."""
+    return await ApiKey.filter(key_set_id__in=list(key_set_ids), current=True)
+
+
+async def key_sets_by_ids(ids: Sequence[int]) -> dict[int, KeySet]:
+    return {key_set.id: key_set for key_set in await KeySet.filter(id__in=list(ids))}
+
+
+async def admin_flags(*, user_id: int, key_set_ids: Sequence[int]) -> dict[int, bool]:
+    """For each key set, whether the user administers its scope (three queries in all)."""
+    key_sets = await KeySet.filter(id__in=list(key_set_ids)).only(
+        "id", "organization_id", "system_id"
+    )
+    org_ids = {ks.organization_id for ks in key_sets}  # type: ignore[attr-defined]
+    system_ids = {ks.system_id for ks in key_sets if ks.system_id}  # type: ignore[attr-defined]
+    org_roles = {
+        m.organization_id: m.role  # type: ignore[attr-defined]
+        for m in await Membership.filter(user_id=user_id, organization_id__in=list(org_ids))
+    }
+    system_roles = {
+        m.system_id: m.role  # type: ignore[attr-defined]
+        for m in await SystemMembership.filter(user_id=user_id, system_id__in=list(system_ids))
+    }
+    return {
+        ks.id: is_system_admin(
+            org_roles.get(ks.organization_id),  # type: ignore[attr-defined]
+            system_roles.get(ks.system_id),  # type: ignore[attr-defined]
+        )
+        for ks in key_sets
+    }
+
+
+__all__ = ["status_of"]

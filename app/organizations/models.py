@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from app.accounts.models import User
+
+
+class KeyReveal(StrEnum):
+    ADMINS = "ADMINS"  # admins may view key values again later
+    ONCE = "ONCE"  # values exist only in the payload that created them
+
+
+class OrganizationRole(StrEnum):
+    OWNER = "OWNER"
+    ADMIN = "ADMIN"
+    MEMBER = "MEMBER"
+
+
+ORGANIZATION_ADMIN_ROLES = frozenset({OrganizationRole.OWNER, OrganizationRole.ADMIN})
+
+
+class Organization(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    key_reveal = fields.CharEnumField(KeyReveal, max_length=16, default=KeyReveal.ADMINS)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    # Head of the audit hash chain. Appending an entry locks this row, which is what
+    # keeps sequences gap-free and the chain linear under concurrent writers.
+    audit_sequence = fields.IntField(default=0)
+    audit_head_hash = fields.CharField(max_length=64, default="")
+
+    class Meta:
+        table = "organizations"
+
+
+class Membership(Model):
+    id = fields.IntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="memberships", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="memberships", on_delete=fields.CASCADE
+    )
+    role = fields.CharEnumField(OrganizationRole, max_length=16)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "memberships"
+        unique_together = (("organization", "user"),)

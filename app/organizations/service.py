@@ -1,0 +1,253 @@
+"""Organizations and their members."""
+
+from __future__ import annotations
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.access import organization_access
+from app.accounts.models import User
+from app.audit import service as audit
+from app.audit.actions import AuditAction
+from app.context import Actor
+from app.errors import Conflict, Forbidden, InvalidState, NotFound
+from app.keysets.models import ApiKey
+from app.organizations.models import KeyReveal, Membership, Organization, OrganizationRole
+from app.pagination import Page, paginate
+from app.systems.models import SystemMembership
+from app.validation import clean_email, clean_name
+
+
+async def get_visible_organization(*, user: User, organization_id: int) -> Organization | None:
+    """The organization if the user is a member of it, else None."""
+    if not await Membership.exists(user_id=user.id, organization_id=organization_id):
+        return None
+    return await Organization.get_or_none(id=organization_id)
+
+
+async def list_organizations(*, user: User, after: int | None, first: int) -> Page[Organization]:
+    return await paginate(
+        Organization.filter(memberships__user_id=user.id), after=after, first=first
+    )
+
+
+async def list_members(*, organization_id: int, after: int | None, first: int) -> Page[Membership]:
+    return await paginate(
+        Membership.filter(organization_id=organization_id).select_related("user"),
+        after=after,
+        first=first,
+    )
+
+
+async def create_organization(*, actor: Actor, name: str) -> Organization:
+    """A new organization whose creator is its OWNER."""
+    name = clean_name(name, field="name")
+    async with in_transaction():
+        organization = await Organization.create(name=name, created_by=actor.user)
+        await Membership.create(
+            organization=organization, user=actor.user, role=OrganizationRole.OWNER
+        )
+        await audit.record(
+            organization_id=organization.id,
+            action=AuditAction.ORGANIZATION_CREATED,
+            actor=actor,
+            target_label=name,
+            details={"name": name},
+        )
+        await audit.record(
+            organization_id=organization.id,
+            action=AuditAction.MEMBER_ADDED,
+            actor=actor,
+            target_label=actor.user.email,
+            details={"userId": actor.user.id, "email": actor.user.email, "role": "OWNER"},
+        )
+    return await Organization.get(id=organization.id)
+
+
+async def update_organization(
+    *,
+    actor: Actor,
+    organization_id: int,
+    name: str | None = None,
+    key_reveal: KeyReveal | None = None,
+) -> Organization:
+    """Renames (owners and admins) or changes the key-reveal policy (owners only)."""
+    if name is not None:
+        name = clean_name(name, field="name")
+    async with in_transaction():
+        access = await organization_access(
+            user_id=actor.user.id, organization_id=organization_id, for_update=True
+        )
+        access.require_admin()
+        if key_reveal is not None:
+            access.require_owner()
+        organization = access.organization
+        if name is not None and name != organization.name:
+            await audit.record(
+                organization_id=organization.id,
+                action=AuditAction.ORGANIZATION_UPDATED,
+                actor=actor,
+                target_label=name,
+                details={"name": {"old": organization.name, "new": name}},
+            )
+            organization.name = name
+        if key_reveal is not None and key_reveal != organization.key_reveal:
+            destroyed = 0
+            if key_reveal is KeyReveal.ONCE:
+                # "Show once" keeps nothing reversible: the stored ciphertexts go now.
+                destroyed = await ApiKey.filter(
+                    key_set__organization_id=organization.id, ciphertext__not_isnull=True
+                ).update(ciphertext=None)
+            await audit.record(
+                organization_id=organization.id,
+                action=AuditAction.KEY_REVEAL_POLICY_CHANGED,
+                actor=actor,
+                target_label=organization.name,
+                details={
+                    "keyReveal": {"old": organization.key_reveal.value, "new": key_reveal.value},
+                    "destroyedCiphertexts": destroyed,
+                },
+            )
+            organization.key_reveal = key_reveal
+        await organization.save(update_fields=["name", "key_reveal"])
+    return organization
+
+
+async def _owner_count(organization_id: int) -> int:
+    return await Membership.filter(
+        organization_id=organization_id, role=OrganizationRole.OWNER
+    ).count()
+
+
+async def add_member(
+    *, actor: Actor, organization_id: int, email: str, role: OrganizationRole
+) -> Membership:
+    """Adds an existing user; only owners may add owners."""
+    email = clean_email(email)
+    async with in_transaction():
+        access = await organization_access(user_id=actor.user.id, organization_id=organization_id)
+        access.require_admin()
+        if role is OrganizationRole.OWNER:
+            access.require_owner()
+        user = await User.get_or_none(email=email)
+        if user is None:
+            raise NotFound("No user with this email. They need to sign up first.", field="email")
+        if await Membership.exists(organization_id=organization_id, user_id=user.id):
+            raise Conflict("This user is already a member.", field="email")
+        try:
+            membership = await Membership.create(
+                organization_id=organization_id, user=user, role=role
+            )
+        except IntegrityError:
+            raise Conflict("This user is already a member.", field="email") from None
+        await audit.record(
+            organization_id=organization_id,
+            action=AuditAction.MEMBER_ADDED,
+            actor=actor,
+            target_label=user.email,
+            details={"userId": user.id, "email": user.email, "role": role.value},
+        )
+    return membership
+
+
+async def _target_membership(organization_id: int, user_id: int) -> Membership:
+    membership = (
+        await Membership.filter(organization_id=organization_id, user_id=user_id)
+        .select_related("user")
+        .first()
+    )
+    if membership is None:
+        raise NotFound("No member with this id.", field="userId")
+    return membership
+
+
+async def change_member_role(
+    *, actor: Actor, organization_id: int, user_id: int, role: OrganizationRole
+) -> Membership:
+    """Changes a member's role; owners alone grant or take OWNER, and one always remains."""
+    async with in_transaction():
+        # Locking the organization serialises role changes, so two owners demoting
+        # each other at once cannot leave it without one.
+        access = await organization_access(
+            user_id=actor.user.id, organization_id=organization_id, for_update=True
+        )
+        access.require_admin()
+        membership = await _target_membership(organization_id, user_id)
+        old_role = membership.role
+        if OrganizationRole.OWNER in (role, old_role):
+            access.require_owner()
+        if old_role == role:
+            return membership
+        if old_role is OrganizationRole.OWNER and await _owner_count(organization_id) <= 1:
+            raise InvalidState(
+                "An organization needs an owner: make someone else owner first.",
+                field="role",
+                code="LAST_OWNER",
+            )
+        membership.role = role
+        await membership.save(update_fields=["role"])
+        await audit.record(
+            organization_id=organization_id,
+            action=AuditAction.MEMBER_ROLE_CHANGED,
+            actor=actor,
+            target_label=membership.user.email,
+            details={"userId": user_id, "role": {"old": old_role.value, "new": role.value}},
+        )
+    return membership
+
+
+async def remove_member(*, actor: Actor, organization_id: int, user_id: int) -> Membership:
+    """Removes a member (admins, or the member themself) with their system roles."""
+    async with in_transaction():
+        access = await organization_access(
+            user_id=actor.user.id, organization_id=organization_id, for_update=True
+        )
+        leaving = user_id == actor.user.id
+        if not leaving:
+            access.require_admin()
+        membership = await _target_membership(organization_id, user_id)
+        if membership.role is OrganizationRole.OWNER:
+            if not leaving and not access.is_owner:
+                raise Forbidden("Only owners may remove an owner.")
+            if await _owner_count(organization_id) <= 1:
+                raise InvalidState(
+                    "An organization needs an owner: make someone else owner first.",
+                    field="userId",
+                    code="LAST_OWNER",
+                )
+        await SystemMembership.filter(
+            user_id=user_id, system__organization_id=organization_id
+        ).delete()
+        await membership.delete()
+        await audit.record(
+            organization_id=organization_id,
+            action=AuditAction.MEMBER_REMOVED,
+            actor=actor,
+            target_label=membership.user.email,
+            details={"userId": user_id, "role": membership.role.value},
+        )
+    return membership
+
+
+async def organizations_by_ids(ids: list[int]) -> dict[int, Organization]:
+    return {org.id: org for org in await Organization.filter(id__in=ids)}
+
+
+async def roles_of_user(
+    *, user_id: int, organization_ids: list[int]
+) -> dict[int, OrganizationRole]:
+    memberships = await Membership.filter(user_id=user_id, organization_id__in=organization_ids)
+    return {m.organization_id: m.role for m in memberships}  # type: ignore[attr-defined]
+
+
+async def get_visible_user(*, viewer: User, user_id: int) -> User | None:
+    """The user if it is the viewer or shares an organization with them."""
+    if user_id == viewer.id:
+        return viewer
+    shared = await Membership.filter(
+        user_id=user_id,
+        organization_id__in=Membership.filter(user_id=viewer.id).values_list(
+            "organization_id", flat=True
+        ),
+    ).exists()
+    return await User.get_or_none(id=user_id) if shared else None

@@ -1,0 +1,92 @@
+"""Configuration from the environment (and a `.env` file in the working directory).
+
+Secrets are held as `SecretStr`, so they never show in a repr, a traceback or a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.errors import ConfigurationError
+
+logger = logging.getLogger("keyrack.settings")
+
+DEFAULT_SQLITE_FILE = "keyrack.db"
+SECRET_FILE_NAME = "keyrack.secret"
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KEYRACK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(default="", description="Tortoise URL; empty means ./keyrack.db")
+    secret_key: SecretStr | None = None
+    session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    verify_rate_limit: int = Field(default=100_000, ge=0, description="per key set and minute")
+    verify_cache_ttl_seconds: float = Field(default=5.0, ge=0)
+    graphiql: bool = True
+    introspection: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite://{Path.cwd() / DEFAULT_SQLITE_FILE}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite://")
+
+
+@dataclass(frozen=True, repr=False)
+class Secret:
+    """Holds the master secret; its repr never shows the value."""
+
+    value: str
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+
+def resolve_secret(settings: Settings) -> Secret:
+    """The master secret: configured, or (SQLite only) generated once beside the database."""
+    if settings.secret_key is not None:
+        value = settings.secret_key.get_secret_value()
+        if len(value) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(
+                f"KEYRACK_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters long"
+            )
+        return Secret(value)
+    if not settings.is_sqlite:
+        raise ConfigurationError(
+            "KEYRACK_SECRET_KEY is required when KEYRACK_DATABASE_URL is not SQLite"
+        )
+    db_path = settings.resolved_database_url.removeprefix("sqlite://")
+    if db_path in ("", ":memory:"):
+        return Secret(secrets.token_urlsafe(48))
+    secret_file = Path(db_path).resolve().parent / SECRET_FILE_NAME
+    if secret_file.exists():
+        return Secret(secret_file.read_text(encoding="utf-8").strip())
+    secret_file.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once must not each write a different secret.
+    try:
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return Secret(secret_file.read_text(encoding="utf-8").strip())
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    logger.warning(
+        "KEYRACK_SECRET_KEY is not set: generated one into %s. Keep that file with the "
+        "database; without it stored keys cannot be verified or revealed.",
+        secret_file,
+    )
+    return Secret(value)

@@ -1,0 +1,129 @@
+"""Systems inside organizations, and their per-system roles."""
+
+from __future__ import annotations
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.access import organization_access, system_access
+from app.accounts.models import User
+from app.audit import service as audit
+from app.audit.actions import AuditAction
+from app.context import Actor
+from app.errors import Conflict, InvalidState, NotFound
+from app.organizations.models import Membership
+from app.pagination import Page, paginate
+from app.systems.models import System, SystemMembership, SystemRole
+from app.validation import clean_email, clean_name
+
+
+async def get_visible_system(*, user: User, system_id: int) -> System | None:
+    """The system if the user is a member of its organization, else None."""
+    system = await System.get_or_none(id=system_id)
+    if system is None or not await Membership.exists(
+        user_id=user.id,
+        organization_id=system.organization_id,  # type: ignore[attr-defined]
+    ):
+        return None
+    return system
+
+
+async def list_systems(*, organization_id: int, after: int | None, first: int) -> Page[System]:
+    return await paginate(System.filter(organization_id=organization_id), after=after, first=first)
+
+
+async def create_system(*, actor: Actor, organization_id: int, name: str) -> System:
+    """A new system; names are unique within the organization."""
+    name = clean_name(name, field="name")
+    async with in_transaction():
+        access = await organization_access(user_id=actor.user.id, organization_id=organization_id)
+        access.require_admin()
+        if await System.exists(organization_id=organization_id, name=name):
+            raise Conflict("A system with this name already exists.", field="name")
+        try:
+            system = await System.create(
+                organization_id=organization_id, name=name, created_by=actor.user
+            )
+        except IntegrityError:
+            raise Conflict("A system with this name already exists.", field="name") from None
+        await audit.record(
+            organization_id=organization_id,
+            action=AuditAction.SYSTEM_CREATED,
+            actor=actor,
+            system_id=system.id,
+            target_label=name,
+            details={"name": name},
+        )
+    return system
+
+
+async def grant_system_role(
+    *, actor: Actor, system_id: int, email: str, role: SystemRole
+) -> SystemMembership:
+    """Gives a member of the organization a role on the system (or changes it)."""
+    email = clean_email(email)
+    async with in_transaction():
+        access = await system_access(user_id=actor.user.id, system_id=system_id)
+        access.require_admin()
+        organization_id: int = access.system.organization_id  # type: ignore[attr-defined]
+        user = await User.get_or_none(email=email)
+        if user is None:
+            raise NotFound("No user with this email.", field="email")
+        if not await Membership.exists(organization_id=organization_id, user_id=user.id):
+            raise InvalidState(
+                "Add the user to the organization before giving them a system role.",
+                field="email",
+                code="NOT_A_MEMBER",
+            )
+        existing = await SystemMembership.get_or_none(system_id=system_id, user_id=user.id)
+        old_role = existing.role.value if existing else None
+        if existing is not None:
+            if existing.role == role:
+                return existing
+            existing.role = role
+            await existing.save(update_fields=["role"])
+            membership = existing
+        else:
+            membership = await SystemMembership.create(system_id=system_id, user=user, role=role)
+        await audit.record(
+            organization_id=organization_id,
+            action=AuditAction.SYSTEM_ROLE_GRANTED,
+            actor=actor,
+            system_id=system_id,
+            target_label=user.email,
+            details={"userId": user.id, "role": {"old": old_role, "new": role.value}},
+        )
+    membership.user = user
+    return membership
+
+
+async def revoke_system_role(*, actor: Actor, system_id: int, user_id: int) -> SystemMembership:
+    async with in_transaction():
+        access = await system_access(user_id=actor.user.id, system_id=system_id)
+        access.require_admin()
+        membership = (
+            await SystemMembership.filter(system_id=system_id, user_id=user_id)
+            .select_related("user")
+            .first()
+        )
+        if membership is None:
+            raise NotFound("This user has no role on the system.", field="userId")
+        await membership.delete()
+        await audit.record(
+            organization_id=access.system.organization_id,  # type: ignore[attr-defined]
+            action=AuditAction.SYSTEM_ROLE_REVOKED,
+            actor=actor,
+            system_id=system_id,
+            target_label=membership.user.email,
+            details={"userId": user_id, "role": membership.role.value},
+        )
+    return membership
+
+
+async def systems_by_ids(ids: list[int]) -> dict[int, System]:
+    return {system.id: system for system in await System.filter(id__in=ids)}
+
+
+async def system_roles_of_user(*, user_id: int, system_ids: list[int]) -> dict[int, SystemRole]:
+    memberships = await SystemMembership.filter(user_id=user_id, system_id__in=system_ids)
+    return {m.system_id: m.role for m in memberships}  # type: ignore[attr-defined]

@@ -1,0 +1,64 @@
+"""Input rules shared by every domain: trimmed names, emails, passwords, ids."""
+
+from __future__ import annotations
+
+import re
+
+from app.errors import InvalidInput
+
+MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 254
+MIN_PASSWORD_LENGTH = 10
+# Long enough for any passphrase, short enough that hashing it is not a lever for abuse.
+MAX_PASSWORD_LENGTH = 256
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+
+
+def clean_name(value: str, *, field: str, max_length: int = MAX_NAME_LENGTH) -> str:
+    """Trimmed name or label; blank or too long is invalid."""
+    cleaned = value.strip()
+    if not cleaned:
+        raise InvalidInput(f"{field} must not be blank.", field=field)
+    if len(cleaned) > max_length:
+        raise InvalidInput(f"{field} must be at most {max_length} characters.", field=field)
+    return cleaned
+
+
+def clean_email(value: str, *, field: str = "email") -> str:
+    cleaned = value.strip().lower()
+    if len(cleaned) > MAX_EMAIL_LENGTH or not _EMAIL.match(cleaned):
+        raise InvalidInput("Enter a valid email address.", field=field)
+    return cleaned
+
+
+def check_password(value: str, *, field: str = "password") -> str:
+    if len(value) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", field=field
+        )
+    if len(value) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"Password must be at most {MAX_PASSWORD_LENGTH} characters.", field=field
+        )
+    return value
+
+
+class Unchanged:
+    """Marks an update field the caller left out (as opposed to setting it to None)."""
+
+    _instance: Unchanged | None = None
+
+    def __new__(cls) -> Unchanged:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNCHANGED = Unchanged()

@@ -1,0 +1,124 @@
+"""Key verification: is this key valid, for this permission, from this address?"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from app.ids import to_global_id
+from app.keysets import keys as keyformat
+from app.keysets.keys import KeyMaterial
+from app.keysets.models import ApiKey, KeySet
+
+
+class VerifyCode(StrEnum):
+    VALID = "VALID"
+    NOT_FOUND = "NOT_FOUND"
+    EXPIRED = "EXPIRED"
+    DISABLED = "DISABLED"
+    FORBIDDEN_IP = "FORBIDDEN_IP"
+    INSUFFICIENT_PERMISSION = "INSUFFICIENT_PERMISSION"
+    RATE_LIMITED = "RATE_LIMITED"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: VerifyCode
+    key_set_id: int | None = None
+    key_set_label: str | None = None
+    organization_id: int | None = None
+    system_id: int | None = None
+    permissions: tuple[str, ...] = ()
+    slot: str | None = None
+    expires_at: datetime | None = None
+    deprecated: bool = False
+    valid_until: datetime | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.code is VerifyCode.VALID
+
+    def as_json(self) -> dict[str, object]:
+        """The wire shape of the contract, with global ids."""
+        found = self.key_set_id is not None
+        return {
+            "valid": self.valid,
+            "code": self.code.value,
+            "keySet": (
+                {"id": to_global_id("KeySet", self.key_set_id), "label": self.key_set_label}
+                if self.key_set_id is not None
+                else None
+            ),
+            "organizationId": (
+                to_global_id("Organization", self.organization_id) if self.organization_id else None
+            ),
+            "systemId": to_global_id("System", self.system_id) if self.system_id else None,
+            "permissions": list(self.permissions) if found else None,
+            "slot": self.slot,
+            "expiresAt": self.expires_at.isoformat() if self.expires_at else None,
+            "deprecated": self.deprecated,
+            "validUntil": self.valid_until.isoformat() if self.valid_until else None,
+        }
+
+
+NOT_FOUND = Verdict(VerifyCode.NOT_FOUND)
+
+
+def judge(
+    key: ApiKey,
+    key_set: KeySet,
+    *,
+    permission: str | None,
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
+    now: datetime,
+) -> Verdict:
+    """The verdict for a found key, in the contract's order of checks."""
+    if key_set.revoked_at is not None or (
+        key.current is None and (key.valid_until is None or key.valid_until <= now)
+    ):
+        return NOT_FOUND
+    deprecated = key.current is None
+
+    def verdict(code: VerifyCode) -> Verdict:
+        return Verdict(
+            code=code,
+            key_set_id=key_set.id,
+            key_set_label=key_set.label,
+            organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+            system_id=key_set.system_id,  # type: ignore[attr-defined]
+            permissions=tuple(key_set.permissions),
+            slot=key.slot.value,
+            expires_at=key_set.expires_at,
+            deprecated=deprecated,
+            valid_until=key.valid_until if deprecated else None,
+        )
+
+    if not key_set.enabled:
+        return verdict(VerifyCode.DISABLED)
+    if key_set.expires_at is not None and key_set.expires_at <= now:
+        return verdict(VerifyCode.EXPIRED)
+    if key_set.allowed_cidrs and (
+        ip is None or not any(ip in ipaddress.ip_network(cidr) for cidr in key_set.allowed_cidrs)
+    ):
+        return verdict(VerifyCode.FORBIDDEN_IP)
+    if permission is not None and permission not in key_set.permissions:
+        return verdict(VerifyCode.INSUFFICIENT_PERMISSION)
+    return verdict(VerifyCode.VALID)
+
+
+async def verify_key(
+    *,
+    keys: KeyMaterial,
+    key: str,
+    permission: str | None = None,
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None,
+) -> Verdict:
+    """Shape and checksum first (no database work for a malformed key), then the lookup."""
+    if not keyformat.is_well_formed(key):
+        return NOT_FOUND
+    found = await ApiKey.filter(lookup_hash=keys.lookup_hash(key)).select_related("key_set").first()
+    if found is None:
+        return NOT_FOUND
+    return judge(found, found.key_set, permission=permission, ip=ip, now=datetime.now(UTC))

@@ -1,0 +1,127 @@
+"""The suite runs once per database: embedded SQLite, and a throwaway PostgreSQL server.
+
+Every test that uses `gql`, `http` or `app` is parametrised by the session-scoped
+`backend` fixture, so `pytest` runs it on both; `-k sqlite` or `-k postgres` picks one.
+PostgreSQL binaries missing: those tests skip with the reason, except in CI (`CI` set),
+where they fail.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from tortoise import Tortoise, connections
+
+from app.db import apply_migrations
+from app.main import create_app
+from app.settings import Settings
+from pgcluster import PostgresCluster, PostgresUnavailable, start_cluster
+from support import GraphQL
+
+BACKENDS = ["sqlite", "postgres"]
+KEY_PATTERN = re.compile(r"kr[os]_[0-9A-Za-z]{49}")
+LOG_FILE_NAME = "keyrack-test.log"
+
+
+@pytest.fixture(scope="session")
+def log_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Everything logged during the suite; at the end it must hold no key value."""
+    path = tmp_path_factory.getbasetemp() / LOG_FILE_NAME
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous_level = root.level
+    root.setLevel(logging.INFO)
+    yield path
+    root.removeHandler(handler)
+    root.setLevel(previous_level)
+    handler.close()
+    leaked = KEY_PATTERN.findall(path.read_text(encoding="utf-8"))
+    assert not leaked, f"{len(leaked)} key value(s) reached the logs"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    try:
+        cluster = start_cluster()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL server binaries not available: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    if backend == "sqlite":
+        return f"sqlite://{tmp_path_factory.mktemp('sqlite') / 'keyrack.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
+    return cluster.url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        secret_key=secrets.token_urlsafe(48),
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, backend: str, log_file: Path) -> AsyncIterator[Starlette]:
+    await apply_migrations(settings.resolved_database_url, connection=backend)
+    await Tortoise.close_connections()
+    application = create_app(settings, connection_name=backend)
+    # httpx's ASGI transport does not run the lifespan, so the session runs it.
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+async def _truncate_all(connection_name: str) -> None:
+    connection = connections.get(connection_name)
+    tables = [
+        model._meta.db_table
+        for model in Tortoise.apps["models"].values()
+        if model._meta.db_table != "aerich"
+    ]
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_script(
+            f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE;"
+        )
+    else:
+        statements = "".join(f'DELETE FROM "{table}";' for table in tables)
+        await connection.execute_script(
+            f"PRAGMA foreign_keys=OFF;{statements}DELETE FROM sqlite_sequence;PRAGMA foreign_keys=ON;"
+        )
+
+
+@pytest.fixture
+async def http(app: Starlette, backend: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the app, on a clean database."""
+    await _truncate_all(backend)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 51000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as client:
+        yield client
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient) -> GraphQL:
+    return GraphQL(http)

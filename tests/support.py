@@ -1,0 +1,173 @@
+"""Test helpers: a GraphQL-over-HTTP client and short ways to build a world."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+PASSWORD = "correct horse battery staple"
+_emails = itertools.count(1)
+
+SIGN_UP = """
+mutation SignUp($input: SignUpInput!) {
+  signUp(input: $input) { token user { id email name } userErrors { code field message } }
+}
+"""
+CREATE_ORGANIZATION = """
+mutation CreateOrganization($input: CreateOrganizationInput!) {
+  createOrganization(input: $input) {
+    organization { id name viewerRole keyReveal }
+    userErrors { code field message }
+  }
+}
+"""
+ADD_MEMBER = """
+mutation AddMember($input: AddMemberInput!) {
+  addMember(input: $input) { member { user { id email } role } userErrors { code field message } }
+}
+"""
+CREATE_SYSTEM = """
+mutation CreateSystem($input: CreateSystemInput!) {
+  createSystem(input: $input) { system { id name } userErrors { code field message } }
+}
+"""
+GRANT_SYSTEM_ROLE = """
+mutation Grant($input: GrantSystemRoleInput!) {
+  grantSystemRole(input: $input) { assignment { role } userErrors { code field message } }
+}
+"""
+CREATE_KEY_SET = """
+mutation CreateKeySet($input: CreateKeySetInput!) {
+  createKeySet(input: $input) {
+    keySet { id label status scope permissions }
+    primaryKey
+    secondaryKey
+    userErrors { code field message }
+  }
+}
+"""
+
+
+class GraphQLError(AssertionError):
+    pass
+
+
+class GraphQL:
+    """Posts GraphQL documents to /graphql, as one user (`token`) or anonymously."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str | None = None) -> None:
+        self.http = http
+        self.token = token
+
+    def as_user(self, token: str | None) -> GraphQL:
+        return GraphQL(self.http, token)
+
+    async def raw(
+        self, query: str, variables: dict[str, Any] | None = None, **headers: str
+    ) -> httpx.Response:
+        if self.token:
+            headers.setdefault("authorization", f"Bearer {self.token}")
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def result(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The whole response body: `data` and `errors`."""
+        response = await self.raw(query, variables)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """`data`, asserting that there were no top-level errors."""
+        body = await self.result(query, variables)
+        if body.get("errors"):
+            raise GraphQLError(body["errors"])
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def mutate(self, name: str, query: str, input: dict[str, Any]) -> dict[str, Any]:
+        """A mutation's payload, asserting that it reported no userErrors."""
+        payload: dict[str, Any] = (await self(query, {"input": input}))[name]
+        assert payload["userErrors"] == [], payload["userErrors"]
+        return payload
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [error.get("extensions", {}).get("code") for error in body.get("errors") or []]
+
+
+@dataclass
+class Person:
+    gql: GraphQL
+    id: str
+    email: str
+    token: str
+
+
+async def sign_up(gql: GraphQL, name: str = "user") -> Person:
+    email = f"{name}-{next(_emails)}@example.com"
+    payload = await GraphQL(gql.http).mutate(
+        "signUp", SIGN_UP, {"email": email, "password": PASSWORD, "name": name.title()}
+    )
+    return Person(gql.as_user(payload["token"]), payload["user"]["id"], email, payload["token"])
+
+
+async def create_organization(person: Person, name: str = "Acme") -> str:
+    payload = await person.gql.mutate("createOrganization", CREATE_ORGANIZATION, {"name": name})
+    return str(payload["organization"]["id"])
+
+
+async def add_member(admin: Person, organization_id: str, member: Person, role: str) -> None:
+    await admin.gql.mutate(
+        "addMember",
+        ADD_MEMBER,
+        {"organizationId": organization_id, "email": member.email, "role": role},
+    )
+
+
+async def create_system(admin: Person, organization_id: str, name: str = "Payments") -> str:
+    payload = await admin.gql.mutate(
+        "createSystem", CREATE_SYSTEM, {"organizationId": organization_id, "name": name}
+    )
+    return str(payload["system"]["id"])
+
+
+async def create_key_set(admin: Person, **input: Any) -> dict[str, Any]:
+    return await admin.gql.mutate("createKeySet", CREATE_KEY_SET, input)
+
+
+@dataclass
+class World:
+    """One organization with a system, and a person in every role."""
+
+    owner: Person
+    admin: Person
+    member: Person
+    system_admin: Person
+    outsider: Person
+    organization_id: str
+    system_id: str
+
+
+async def build_world(gql: GraphQL) -> World:
+    owner = await sign_up(gql, "owner")
+    admin = await sign_up(gql, "admin")
+    member = await sign_up(gql, "member")
+    system_admin = await sign_up(gql, "sysadmin")
+    outsider = await sign_up(gql, "outsider")
+    organization_id = await create_organization(owner)
+    await add_member(owner, organization_id, admin, "ADMIN")
+    await add_member(owner, organization_id, member, "MEMBER")
+    await add_member(owner, organization_id, system_admin, "MEMBER")
+    system_id = await create_system(owner, organization_id)
+    await owner.gql.mutate(
+        "grantSystemRole",
+        GRANT_SYSTEM_ROLE,
+        {"systemId": system_id, "email": system_admin.email, "role": "ADMIN"},
+    )
+    await create_organization(outsider, "Other Corp")
+    return World(owner, admin, member, system_admin, outsider, organization_id, system_id)
