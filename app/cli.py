@@ -61,8 +61,7 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    # Generate the SQLite secret (if needed) and migrate once, before any worker starts.
-    resolve_secret(settings)
+    # Migrate once, before any worker starts.
     asyncio.run(_with_database(settings, _noop))
     if settings.is_sqlite and args.workers > 1:
         logger.warning("SQLite serves one writer at a time: use PostgreSQL for several workers.")
@@ -108,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
         _configure_logging(settings)
+        # Every command checks the secret first (and, on SQLite, generates it once), so a
+        # misconfigured deployment fails at its first command, not at its first key.
+        resolve_secret(settings)
         handler: Callable[[Settings, argparse.Namespace], int] = args.handler
         return handler(settings, args)
     except ConfigurationError as exc:

@@ -103,9 +103,7 @@ async def _truncate_all(connection_name: str) -> None:
         if model._meta.db_table != "aerich"
     ]
     if connection.capabilities.dialect == "postgres":
-        await connection.execute_script(
-            f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE;"
-        )
+        await connection.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE;")
     else:
         statements = "".join(f'DELETE FROM "{table}";' for table in tables)
         await connection.execute_script(

@@ -46,3 +46,7 @@ def build_schema() -> strawberry.Schema:
 
 
 schema = build_schema()
+
+
+if __name__ == "__main__":  # python -m app.graphql.schema > schema.graphql
+    print(schema.as_str())

@@ -1,0 +1,240 @@
+"""The `keyrack` command as a newcomer runs it: in an empty directory, on a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from pgcluster import PostgresCluster
+
+SECRET = "s" * 48
+PASSWORD = "correct horse battery staple"
+
+
+def keyrack_command() -> list[str]:
+    script = Path(sys.executable).parent / "keyrack"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("KEYRACK_")}
+    environment.update(extra or {})
+    return environment
+
+
+def run(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*keyrack_command(), *args],
+        cwd=cwd,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def postgres_env(pg_cluster: PostgresCluster) -> dict[str, str]:
+    """A fresh, empty PostgreSQL database for one CLI test."""
+    name = f"cli_{os.getpid()}_{time.monotonic_ns()}"
+
+    async def create_database() -> None:
+        connection = await asyncpg.connect(pg_cluster.url)
+        try:
+            await connection.execute(f"CREATE DATABASE {name}")
+        finally:
+            await connection.close()
+
+    asyncio.run(create_database())
+    return {"KEYRACK_DATABASE_URL": pg_cluster.dsn_for(name), "KEYRACK_SECRET_KEY": SECRET}
+
+
+def test_migrate_creates_the_sqlite_database_and_a_private_secret(tmp_path: Path) -> None:
+    # when
+    first = run(tmp_path, "migrate")
+    second = run(tmp_path, "migrate")
+
+    # then
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "keyrack.db").exists()
+    secret_file = tmp_path / "keyrack.secret"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    assert "generated one into" in first.stderr
+    assert "generated one into" not in second.stderr
+    assert secret_file.read_text().strip() not in first.stderr + first.stdout
+
+
+def test_create_user_then_refuse_the_same_email(tmp_path: Path) -> None:
+    # when
+    created = run(tmp_path, "create-user", "--email", "Ada@Example.com", "--password", PASSWORD)
+    again = run(tmp_path, "create-user", "--email", "ada@example.com", "--password", PASSWORD)
+
+    # then
+    assert created.returncode == 0, created.stderr
+    assert "ada@example.com" in created.stdout
+    assert again.returncode != 0
+    last_line = again.stderr.strip().splitlines()[-1]
+    assert last_line == "keyrack: An account with this email already exists."
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        ("not-an-email", PASSWORD, "Enter a valid email address."),
+        ("bob@example.com", "short", "Password must be at least 10 characters."),
+    ],
+)
+def test_create_user_rejects_bad_input_in_one_line(
+    tmp_path: Path, email: str, password: str, message: str
+) -> None:
+    result = run(tmp_path, "create-user", "--email", email, "--password", password)
+
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == f"keyrack: {message}"
+
+
+def test_postgres_needs_a_configured_secret(postgres_env: dict[str, str], tmp_path: Path) -> None:
+    # given
+    env = {"KEYRACK_DATABASE_URL": postgres_env["KEYRACK_DATABASE_URL"]}
+
+    # when
+    result = run(tmp_path, "migrate", env=env)
+
+    # then
+    assert result.returncode == 2
+    assert "KEYRACK_SECRET_KEY is required" in result.stderr
+    assert not (tmp_path / "keyrack.secret").exists()
+
+
+def test_migrate_and_create_user_on_postgres(postgres_env: dict[str, str], tmp_path: Path) -> None:
+    migrated = run(tmp_path, "migrate", env=postgres_env)
+    created = run(
+        tmp_path,
+        "create-user",
+        "--email",
+        "pg@example.com",
+        "--password",
+        PASSWORD,
+        env=postgres_env,
+    )
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert created.returncode == 0, created.stderr
+    assert not (tmp_path / "keyrack.db").exists()
+
+
+def test_secret_from_a_dotenv_file_is_used_and_never_printed(tmp_path: Path) -> None:
+    # given
+    (tmp_path / ".env").write_text(f"KEYRACK_SECRET_KEY={SECRET}\n")
+
+    # when
+    result = run(tmp_path, "migrate")
+
+    # then
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "keyrack.secret").exists()
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_a_short_secret_is_refused(tmp_path: Path) -> None:
+    result = run(tmp_path, "migrate", env={"KEYRACK_SECRET_KEY": "too-short"})
+
+    assert result.returncode == 2
+    assert "at least 32 characters" in result.stderr
+    assert "too-short" not in result.stderr
+
+
+def serve(cwd: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*keyrack_command(), "serve", "--port", str(port)],
+        cwd=cwd,
+        env=clean_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("keyrack serve did not start within 60 s")
+        yield base
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert "Traceback" not in stderr
+
+
+@pytest.fixture
+def served_sqlite(tmp_path: Path) -> Iterator[str]:
+    yield from serve(tmp_path)
+
+
+@pytest.fixture
+def served_postgres(tmp_path: Path, postgres_env: dict[str, str]) -> Iterator[str]:
+    yield from serve(tmp_path, postgres_env)
+
+
+SIGN_UP = "mutation($i: SignUpInput!) { signUp(input: $i) { token userErrors { code } } }"
+CREATE_ORGANIZATION = (
+    'mutation { createOrganization(input: {name: "Acme"}) { organization { viewerRole } } }'
+)
+
+
+def first_session(base: str) -> None:
+    health = httpx.get(f"{base}/healthz")
+    ready = httpx.get(f"{base}/readyz")
+    graphiql = httpx.get(f"{base}/graphql", headers={"accept": "text/html"})
+    signed_up = httpx.post(
+        f"{base}/graphql",
+        json={
+            "query": SIGN_UP,
+            "variables": {"i": {"email": "new@example.com", "password": PASSWORD, "name": "New"}},
+        },
+    ).json()["data"]["signUp"]
+    created = httpx.post(
+        f"{base}/graphql",
+        json={"query": CREATE_ORGANIZATION},
+        headers={"authorization": f"Bearer {signed_up['token']}"},
+    ).json()
+
+    assert health.json() == {"status": "ok"}
+    assert ready.json() == {"status": "ready"}
+    assert "graphiql" in graphiql.text.lower()
+    assert signed_up["userErrors"] == []
+    assert created["data"]["createOrganization"]["organization"]["viewerRole"] == "OWNER"
+
+
+def test_serve_on_the_embedded_default(served_sqlite: str) -> None:
+    first_session(served_sqlite)
+
+
+def test_serve_on_postgres(served_postgres: str) -> None:
+    first_session(served_postgres)
