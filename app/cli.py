@@ -1,4 +1,4 @@
-"""The `keyrack` command: serve, migrate, create-user."""
+"""The `keyrack` command: serve, migrate, create-user, audit verify|export."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 
 from tortoise import Tortoise
 
@@ -58,6 +59,67 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _organization_pk(value: str) -> int:
+    """An organization given as its global id (as GraphQL shows it) or its number."""
+    from app.ids import pk_of
+
+    if value.isdigit():
+        return int(value)
+    pk = pk_of(value, "Organization")
+    if pk is None:
+        raise argparse.ArgumentTypeError(f"{value[:60]!r} is not an organization id")
+    return pk
+
+
+def _timestamp(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value[:60]!r} is not an ISO 8601 time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit import service as audit
+    from app.ids import to_global_id
+
+    broken = 0
+
+    async def verify() -> None:
+        nonlocal broken
+        ids = [args.organization] if args.organization else await audit.organization_ids()
+        for organization_id in ids:
+            result = await audit.verify_chain(organization_id=organization_id)
+            gid = to_global_id("Organization", organization_id)
+            if result.valid:
+                print(f"{gid}: ok, {result.checked_entries} entries")
+            else:
+                broken += 1
+                print(
+                    f"{gid}: BROKEN at sequence {result.first_broken_sequence} "
+                    f"({result.checked_entries} entries intact before it)"
+                )
+
+    asyncio.run(_with_database(settings, verify))
+    return 1 if broken else 0
+
+
+def _audit_export(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit import export
+    from app.audit import service as audit
+
+    async def write() -> None:
+        entries = audit.iter_entries(
+            organization_id=args.organization, since=args.since, until=args.until
+        )
+        lines = export.csv_lines(entries) if args.format == "csv" else export.jsonl_lines(entries)
+        async for line in lines:
+            sys.stdout.write(line)
+
+    asyncio.run(_with_database(settings, write))
+    return 0
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -99,6 +161,18 @@ def _parser() -> argparse.ArgumentParser:
     create_user.add_argument("--password", required=True)
     create_user.add_argument("--name")
     create_user.set_defaults(handler=_create_user)
+
+    audit = commands.add_parser("audit", help="verify or export the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser("verify", help="recompute the hash chains")
+    verify.add_argument("--organization", type=_organization_pk, help="id; default: all")
+    verify.set_defaults(handler=_audit_verify)
+    export = audit_commands.add_parser("export", help="stream entries, oldest first")
+    export.add_argument("--organization", type=_organization_pk, required=True)
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--since", type=_timestamp, help="ISO 8601 time, inclusive")
+    export.add_argument("--until", type=_timestamp, help="ISO 8601 time, exclusive")
+    export.set_defaults(handler=_audit_export)
     return parser
 
 

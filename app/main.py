@@ -19,7 +19,13 @@ from app.db import tortoise_config
 from app.graphql.view import KeyrackGraphQL
 from app.keysets.keys import KeyMaterial
 from app.settings import Settings, resolve_secret
+from app.keysets import events
+from app.verify.cache import VerificationCache
 from app.verify.endpoint import verify
+from app.verify.listener import ChangeListener, asyncpg_dsn
+from app.verify.ratelimit import VerifyRateLimits
+from app.verify.service import Verifier
+from app.verify.usage import UsageRecorder
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
@@ -40,13 +46,40 @@ async def readyz(request: Request) -> JSONResponse:
 def create_app(settings: Settings | None = None, *, connection_name: str = "default") -> Starlette:
     settings = settings or Settings()
     keys = KeyMaterial.derive(resolve_secret(settings).value)
-    graphql = KeyrackGraphQL(settings=settings, keys=keys)
+    verifier = Verifier(
+        keys=keys,
+        cache=VerificationCache(ttl_seconds=settings.verify_cache_ttl_seconds),
+        usage=UsageRecorder(flush_interval_seconds=settings.usage_flush_seconds),
+        limits=VerifyRateLimits(
+            per_key_set=settings.verify_rate_limit,
+            per_address=settings.verify_address_rate_limit,
+        ),
+    )
+    graphql = KeyrackGraphQL(settings=settings, keys=keys, verifier=verifier)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         config = tortoise_config(settings.resolved_database_url, connection=connection_name)
+        listener = None
+        if not settings.is_sqlite:
+            # Other processes' changes arrive by NOTIFY; on SQLite the cache TTL bounds them.
+            listener = ChangeListener(
+                asyncpg_dsn(settings.resolved_database_url),
+                on_change=verifier.cache.evict_key_set,
+                on_reconnect=verifier.cache.clear,
+            )
+        unsubscribe = events.subscribe(verifier.cache.evict_key_set)
         async with RegisterTortoise(app, config=config):
-            yield
+            verifier.usage.start()
+            if listener is not None:
+                listener.start()
+            try:
+                yield
+            finally:
+                if listener is not None:
+                    await listener.stop()
+                await verifier.usage.stop()
+                unsubscribe()
 
     app = Starlette(
         routes=[
@@ -59,5 +92,6 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     )
     app.state.settings = settings
     app.state.keys = keys
+    app.state.verifier = verifier
     app.state.connection_name = connection_name
     return app

@@ -31,8 +31,11 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="Tortoise URL; empty means ./keyrack.db")
     secret_key: SecretStr | None = None
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
-    verify_rate_limit: int = Field(default=100_000, ge=0, description="per key set and minute")
+    # Requests per minute and process; 0 turns a limit off.
+    verify_rate_limit: int = Field(default=60_000, ge=0)
+    verify_address_rate_limit: int = Field(default=120_000, ge=0)
     verify_cache_ttl_seconds: float = Field(default=5.0, ge=0)
+    usage_flush_seconds: float = Field(default=2.0, gt=0)
     graphiql: bool = True
     introspection: bool = True
     log_level: str = "INFO"

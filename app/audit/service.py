@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -169,3 +169,30 @@ async def get_visible_entry(*, user_id: int, entry_id: int) -> AuditEntry | None
         organization_id=entry.organization_id,  # type: ignore[attr-defined]
     )
     return entry if membership and membership.role in ORGANIZATION_ADMIN_ROLES else None
+
+
+async def iter_entries(
+    *,
+    organization_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    batch_size: int = 1000,
+) -> AsyncIterator[AuditEntry]:
+    """Every entry in sequence order, fetched in batches so memory stays flat."""
+    last = 0
+    while True:
+        query = AuditEntry.filter(organization_id=organization_id, sequence__gt=last)
+        if since is not None:
+            query = query.filter(occurred_at__gte=since)
+        if until is not None:
+            query = query.filter(occurred_at__lt=until)
+        batch = await query.order_by("sequence").limit(batch_size)
+        for entry in batch:
+            yield entry
+        if len(batch) < batch_size:
+            return
+        last = batch[-1].sequence
+
+
+async def organization_ids() -> list[int]:
+    return list(await Organization.all().order_by("id").values_list("id", flat=True))

@@ -14,6 +14,7 @@ from app.errors import NotAuthenticated
 from app.graphql.loaders import Loaders
 from app.keysets.keys import KeyMaterial
 from app.settings import Settings
+from app.verify.service import Verifier
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Context:
     response: Response | None
     settings: Settings
     keys: KeyMaterial
+    verifier: Verifier
     session: Session | None
     token_rejected: bool
     loaders: Loaders = field(init=False)

@@ -17,10 +17,13 @@ from app.graphql.organizations.mutations import OrganizationMutations
 from app.graphql.organizations.queries import OrganizationQueries
 from app.graphql.systems.mutations import SystemMutations
 from app.graphql.systems.queries import SystemQueries
+from app.graphql.verify import VerifyQueries
 
 
 @strawberry.type
-class Query(AccountQueries, OrganizationQueries, SystemQueries, KeySetQueries, NodeQueries):
+class Query(
+    AccountQueries, OrganizationQueries, SystemQueries, KeySetQueries, NodeQueries, VerifyQueries
+):
     pass
 
 

@@ -11,10 +11,13 @@ from app.auth import RejectedToken, SessionUser
 from app.graphql.context import Context
 from app.keysets.keys import KeyMaterial
 from app.settings import Settings
+from app.verify.service import Verifier
 
 
 class KeyrackGraphQL(GraphQL[Context, None]):
-    def __init__(self, *, settings: Settings, keys: KeyMaterial, **kwargs: object) -> None:
+    def __init__(
+        self, *, settings: Settings, keys: KeyMaterial, verifier: Verifier, **kwargs: object
+    ) -> None:
         from app.graphql.schema import schema
 
         super().__init__(
@@ -24,6 +27,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
         self.keys = keys
+        self.verifier = verifier
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -35,6 +39,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
             response=response if isinstance(response, Response) else None,
             settings=self.settings,
             keys=self.keys,
+            verifier=self.verifier,
             session=user.session if isinstance(user, SessionUser) else None,
             token_rejected=isinstance(user, RejectedToken),
         )

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.keysets.permissions import KeyPermission
-from app.verify.service import verify_key
+from app.verify.service import Verifier
 
 MAX_BODY_BYTES = 64 * 1024
 _PERMISSIONS = frozenset(p.value for p in KeyPermission)
@@ -70,7 +70,15 @@ async def verify(request: Request) -> Response:
             ip = ipaddress.ip_address(data["ip"])
         except ValueError:
             return _error(400, '"ip" is not a valid IPv4 or IPv6 address.')
-    verdict = await verify_key(
-        keys=request.app.state.keys, key=data["key"], permission=permission, ip=ip
+    verifier: Verifier = request.app.state.verifier
+    verdict = await verifier.verify(
+        key=data["key"],
+        permission=permission,
+        ip=ip,
+        client_address=request.client.host if request.client else None,
     )
+    if verdict.retry_after is not None:
+        return JSONResponse(
+            verdict.as_json(), status_code=429, headers={"Retry-After": str(verdict.retry_after)}
+        )
     return JSONResponse(verdict.as_json())

@@ -11,6 +11,9 @@ from app.ids import to_global_id
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey, KeySet
+from app.verify.cache import Lookup, VerificationCache
+from app.verify.ratelimit import VerifyRateLimits
+from app.verify.usage import UsageRecorder
 
 
 class VerifyCode(StrEnum):
@@ -35,6 +38,7 @@ class Verdict:
     expires_at: datetime | None = None
     deprecated: bool = False
     valid_until: datetime | None = None
+    retry_after: int | None = None
 
     @property
     def valid(self) -> bool:
@@ -108,17 +112,55 @@ def judge(
     return verdict(VerifyCode.VALID)
 
 
-async def verify_key(
-    *,
-    keys: KeyMaterial,
-    key: str,
-    permission: str | None = None,
-    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None,
-) -> Verdict:
-    """Shape and checksum first (no database work for a malformed key), then the lookup."""
-    if not keyformat.is_well_formed(key):
-        return NOT_FOUND
-    found = await ApiKey.filter(lookup_hash=keys.lookup_hash(key)).select_related("key_set").first()
-    if found is None:
-        return NOT_FOUND
-    return judge(found, found.key_set, permission=permission, ip=ip, now=datetime.now(UTC))
+class Verifier:
+    """The verification pipeline: limits, shape, cached lookup, verdict, usage."""
+
+    def __init__(
+        self,
+        *,
+        keys: KeyMaterial,
+        cache: VerificationCache,
+        usage: UsageRecorder,
+        limits: VerifyRateLimits,
+    ) -> None:
+        self.keys = keys
+        self.cache = cache
+        self.usage = usage
+        self.limits = limits
+
+    async def _lookup(self, lookup_hash: str) -> Lookup | None:
+        hit, found = self.cache.get(lookup_hash)
+        if hit:
+            return found
+        epoch = self.cache.epoch
+        key = await ApiKey.filter(lookup_hash=lookup_hash).select_related("key_set").first()
+        found = Lookup(key=key, key_set=key.key_set) if key else None
+        self.cache.put(lookup_hash, found, epoch=epoch)
+        return found
+
+    async def verify(
+        self,
+        *,
+        key: str,
+        permission: str | None = None,
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None,
+        client_address: str | None = None,
+    ) -> Verdict:
+        """Shape and checksum first (no database work for a malformed key), then the lookup."""
+        if client_address is not None:
+            retry_after = self.limits.hit_address(client_address)
+            if retry_after is not None:
+                return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
+        if not keyformat.is_well_formed(key):
+            return NOT_FOUND
+        found = await self._lookup(self.keys.lookup_hash(key))
+        if found is None:
+            return NOT_FOUND
+        retry_after = self.limits.hit_key_set(found.key_set.id)
+        if retry_after is not None:
+            return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
+        now = datetime.now(UTC)
+        verdict = judge(found.key, found.key_set, permission=permission, ip=ip, now=now)
+        if verdict.valid:
+            self.usage.record(key_id=found.key.id, key_set_id=found.key_set.id, at=now)
+        return verdict

@@ -1,0 +1,60 @@
+"""In-process cache of verification lookups, evicted the moment a key set changes.
+
+Keyed by lookup hash (never by plaintext). Unknown hashes are cached too, so a flood of
+made-up but well-formed keys costs one query per key per TTL, not one per request.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from app.keysets.models import ApiKey, KeySet
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What verification needs of a key and its set, detached from the ORM."""
+
+    key: ApiKey
+    key_set: KeySet
+
+
+class VerificationCache:
+    def __init__(self, ttl_seconds: float, max_entries: int = 100_000) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Lookup | None]] = {}
+        self._hashes_by_key_set: dict[int, set[str]] = {}
+        # Bumped by every eviction: a lookup that started before an eviction must not
+        # store what it read, or it could put back the state the eviction removed.
+        self.epoch = 0
+
+    def get(self, lookup_hash: str) -> tuple[bool, Lookup | None]:
+        """(hit, value); a miss or an expired entry is (False, None)."""
+        entry = self._entries.get(lookup_hash)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, lookup_hash: str, value: Lookup | None, *, epoch: int) -> None:
+        if self.ttl <= 0 or epoch != self.epoch:
+            return
+        if len(self._entries) >= self.max_entries:
+            self.clear()
+        self._entries[lookup_hash] = (time.monotonic() + self.ttl, value)
+        if value is not None:
+            self._hashes_by_key_set.setdefault(value.key_set.id, set()).add(lookup_hash)
+
+    def evict_key_set(self, key_set_id: int) -> None:
+        self.epoch += 1
+        for lookup_hash in self._hashes_by_key_set.pop(key_set_id, ()):
+            self._entries.pop(lookup_hash, None)
+
+    def clear(self) -> None:
+        self.epoch += 1
+        self._entries.clear()
+        self._hashes_by_key_set.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

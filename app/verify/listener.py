@@ -1,0 +1,74 @@
+"""Listens for key-set changes made by other processes (PostgreSQL LISTEN/NOTIFY)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from app.keysets.events import CHANNEL
+
+logger = logging.getLogger("keyrack.verify.listener")
+RETRY_SECONDS = 1.0
+
+
+def asyncpg_dsn(tortoise_url: str) -> str:
+    """The Tortoise URL without its Tortoise-only query options."""
+    parts = urlsplit(tortoise_url)
+    return urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
+
+
+class ChangeListener:
+    def __init__(
+        self, dsn: str, *, on_change: Callable[[int], None], on_reconnect: Callable[[], None]
+    ) -> None:
+        self.dsn = dsn
+        self.on_change = on_change
+        self.on_reconnect = on_reconnect
+        self.connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def _notified(self, connection: object, pid: int, channel: str, payload: str) -> None:
+        if payload.isdigit():
+            self.on_change(int(payload))
+
+    async def _listen_once(self) -> None:
+        connection = await asyncpg.connect(self.dsn)
+        closed = asyncio.Event()
+        connection.add_termination_listener(lambda _: closed.set())
+        try:
+            await connection.add_listener(CHANNEL, self._notified)
+            # Changes made while we were not listening are unknown: forget everything.
+            self.on_reconnect()
+            self.connected.set()
+            await closed.wait()
+        finally:
+            self.connected.clear()
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=1)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._listen_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is away; try again shortly
+                logger.warning("Key-set change listener disconnected: %s", type(exc).__name__)
+            self.on_reconnect()
+            await asyncio.sleep(RETRY_SECONDS)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="keyrack-change-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

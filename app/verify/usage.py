@@ -1,0 +1,80 @@
+"""Last-use times, buffered in memory and written in batches instead of once per request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from app.keysets.models import ApiKey, KeySet
+
+logger = logging.getLogger("keyrack.verify.usage")
+
+
+class UsageRecorder:
+    def __init__(self, flush_interval_seconds: float) -> None:
+        self.flush_interval = flush_interval_seconds
+        self._keys: dict[int, datetime] = {}
+        self._key_sets: dict[int, datetime] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, *, key_id: int, key_set_id: int, at: datetime) -> None:
+        self._keys[key_id] = at
+        self._key_sets[key_set_id] = at
+
+    async def flush(self) -> int:
+        """Writes what was buffered; returns how many keys were updated."""
+        keys, key_sets = self._keys, self._key_sets
+        if not keys:
+            return 0
+        self._keys, self._key_sets = {}, {}
+        try:
+            async with in_transaction():
+                # Never move a time backwards: another process may have written a later one.
+                for key_id, at in keys.items():
+                    await ApiKey.filter(Q(last_used_at=None) | Q(last_used_at__lt=at), id=key_id).update(
+                        last_used_at=at
+                    )
+                for key_set_id, at in key_sets.items():
+                    await KeySet.filter(
+                        Q(last_used_at=None) | Q(last_used_at__lt=at), id=key_set_id
+                    ).update(last_used_at=at)
+        except Exception:
+            # Keep the times for the next flush rather than lose them to a blip;
+            # newer uses recorded meanwhile win.
+            for key_id, at in keys.items():
+                self._keys.setdefault(key_id, at)
+            for key_set_id, at in key_sets.items():
+                self._key_sets.setdefault(key_set_id, at)
+            raise
+        return len(keys)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            try:
+                await self.flush()
+            except Exception:
+                logger.warning("Could not record key usage; will retry", exc_info=True)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="keyrack-usage-flush")
+
+    async def stop(self) -> None:
+        """Stops the periodic flush and writes what is left."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        try:
+            await self.flush()
+        except Exception:
+            logger.warning("Could not record key usage at shutdown", exc_info=True)
+
