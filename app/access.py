@@ -68,14 +68,19 @@ async def organization_access(
     *, user_id: int, organization_id: int, field: str = "organizationId", for_update: bool = False
 ) -> OrganizationAccess:
     """The caller's role in the organization; `NotFound` if they are no member of it."""
-    query = Membership.filter(user_id=user_id, organization_id=organization_id)
-    membership = await query.first()
-    if membership is None:
-        raise NotFound("No organization with this id.", field=field)
     organizations = Organization.filter(id=organization_id)
     if for_update:
         organizations = organizations.select_for_update()
-    organization = await organizations.get()
+    # The role is read after the lock is taken, so a concurrent change to it is seen
+    # rather than acted on stale.
+    organization = await organizations.first()
+    membership = (
+        await Membership.get_or_none(user_id=user_id, organization_id=organization_id)
+        if organization
+        else None
+    )
+    if organization is None or membership is None:
+        raise NotFound("No organization with this id.", field=field)
     return OrganizationAccess(organization=organization, role=membership.role)
 
 

@@ -63,7 +63,7 @@ def _organization_pk(value: str) -> int:
     """An organization given as its global id (as GraphQL shows it) or its number."""
     from app.ids import pk_of
 
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return int(value)
     pk = pk_of(value, "Organization")
     if pk is None:
@@ -79,14 +79,23 @@ def _timestamp(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+NO_SUCH_ORGANIZATION = "keyrack: No organization with this id."
+
+
 def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     from app.audit import service as audit
     from app.ids import to_global_id
 
     broken = 0
+    missing = False
 
     async def verify() -> None:
-        nonlocal broken
+        nonlocal broken, missing
+        if args.organization is not None and not await audit.organization_exists(
+            organization_id=args.organization
+        ):
+            missing = True
+            return
         ids = [args.organization] if args.organization else await audit.organization_ids()
         for organization_id in ids:
             result = await audit.verify_chain(organization_id=organization_id)
@@ -101,6 +110,9 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
                 )
 
     asyncio.run(_with_database(settings, verify))
+    if missing:
+        print(NO_SUCH_ORGANIZATION, file=sys.stderr)
+        return 1
     return 1 if broken else 0
 
 
@@ -108,7 +120,13 @@ def _audit_export(settings: Settings, args: argparse.Namespace) -> int:
     from app.audit import export
     from app.audit import service as audit
 
+    missing = False
+
     async def write() -> None:
+        nonlocal missing
+        if not await audit.organization_exists(organization_id=args.organization):
+            missing = True
+            return
         entries = audit.iter_entries(
             organization_id=args.organization, since=args.since, until=args.until
         )
@@ -117,6 +135,9 @@ def _audit_export(settings: Settings, args: argparse.Namespace) -> int:
             sys.stdout.write(line)
 
     asyncio.run(_with_database(settings, write))
+    if missing:
+        print(NO_SUCH_ORGANIZATION, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -6,6 +6,9 @@ import base64
 import binascii
 
 MAX_GLOBAL_ID_LENGTH = 100
+MAX_INT = 2**31 - 1  # primary keys are 32-bit integers...
+MAX_BIGINT = 2**63 - 1  # ...except the audit log's
+_BIGINT_TYPES = frozenset({"AuditEntry"})
 
 
 def to_global_id(type_name: str, pk: int) -> str:
@@ -21,9 +24,14 @@ def from_global_id(global_id: str) -> tuple[str, int] | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     type_name, sep, pk = raw.partition(":")
-    if not sep or not pk.isdigit() or not pk.isascii() or len(pk) > 18:
+    if not sep or not pk.isdigit() or not pk.isascii() or len(pk) > 19:
         return None
-    return type_name, int(pk)
+    value = int(pk)
+    limit = MAX_BIGINT if type_name in _BIGINT_TYPES else MAX_INT
+    # One object, one id: "Organization:01" or padded variants are not ids we issued.
+    if value > limit or to_global_id(type_name, value) != global_id:
+        return None
+    return type_name, value
 
 
 def pk_of(global_id: str, type_name: str) -> int | None:

@@ -32,8 +32,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     # Requests per minute and process; 0 turns a limit off.
-    verify_rate_limit: int = Field(default=60_000, ge=0)
-    verify_address_rate_limit: int = Field(default=120_000, ge=0)
+    verify_rate_limit: int = Field(default=600_000, ge=0)
+    verify_address_rate_limit: int = Field(default=1_200_000, ge=0)
     verify_cache_ttl_seconds: float = Field(default=5.0, ge=0)
     usage_flush_seconds: float = Field(default=2.0, gt=0)
     graphiql: bool = True

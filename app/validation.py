@@ -13,11 +13,21 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+# Control characters (NUL cannot even be stored in PostgreSQL text) and lone surrogates
+# (not encodable as UTF-8) have no place in names, labels, emails or passwords.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def check_text(value: str, *, field: str) -> str:
+    """Refuses text that no database can store faithfully."""
+    if _UNSTORABLE.search(value):
+        raise InvalidInput(f"{field} contains characters that are not allowed.", field=field)
+    return value
 
 
 def clean_name(value: str, *, field: str, max_length: int = MAX_NAME_LENGTH) -> str:
     """Trimmed name or label; blank or too long is invalid."""
-    cleaned = value.strip()
+    cleaned = check_text(value, field=field).strip()
     if not cleaned:
         raise InvalidInput(f"{field} must not be blank.", field=field)
     if len(cleaned) > max_length:
@@ -27,12 +37,13 @@ def clean_name(value: str, *, field: str, max_length: int = MAX_NAME_LENGTH) -> 
 
 def clean_email(value: str, *, field: str = "email") -> str:
     cleaned = value.strip().lower()
-    if len(cleaned) > MAX_EMAIL_LENGTH or not _EMAIL.match(cleaned):
+    if len(cleaned) > MAX_EMAIL_LENGTH or _UNSTORABLE.search(cleaned) or not _EMAIL.match(cleaned):
         raise InvalidInput("Enter a valid email address.", field=field)
     return cleaned
 
 
 def check_password(value: str, *, field: str = "password") -> str:
+    check_text(value, field=field)
     if len(value) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
             f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", field=field

@@ -37,10 +37,23 @@ async def create_user(*, email: str, password: str, name: str | None = None) -> 
         raise Conflict("An account with this email already exists.", field="email") from None
 
 
+def _encodable(text: str) -> bool:
+    """False for text holding lone surrogates, which UTF-8, and so every database, refuses."""
+    return not any("\ud800" <= char <= "\udfff" for char in text)
+
+
+def _attempted_email(email: str) -> str:
+    """The email as typed at a login, made fit to be recorded with the attempt."""
+    # PostgreSQL text cannot hold NUL either.
+    return "".join(c for c in email.strip().lower()[:254] if c != "\x00" and _encodable(c))
+
+
 async def get_user_by_email(*, email: str) -> User | None:
     try:
         email = clean_email(email)
     except InvalidInput:
+        return None
+    if "\x00" in email or not _encodable(email):  # no account has one; querying would fail
         return None
     return await User.get_or_none(email=email)
 
@@ -71,13 +84,16 @@ async def login(
 ) -> tuple[User, str]:
     """A session for valid credentials; one message for every failure, whatever its cause."""
     user = await get_user_by_email(email=email)
-    # Over-long passwords are refused without hashing them, after the same lookup.
-    ok = len(password) <= MAX_PASSWORD_LENGTH and await verify_password(
-        password, user.password_hash if user else None
+    # Over-long and unencodable passwords are refused without hashing them, after the
+    # same lookup: no stored hash can match them.
+    ok = (
+        len(password) <= MAX_PASSWORD_LENGTH
+        and _encodable(password)
+        and await verify_password(password, user.password_hash if user else None)
     )
     await LoginEvent.create(
         user=user,
-        email=email.strip().lower()[:254],
+        email=_attempted_email(email),
         succeeded=ok,
         ip_address=ip_address,
         user_agent=user_agent[:500] if user_agent else None,

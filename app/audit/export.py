@@ -69,5 +69,3 @@ async def csv_lines(entries: AsyncIterator[AuditEntry]) -> AsyncIterator[str]:
         record = as_record(entry)
         record["details"] = json.dumps(record["details"], ensure_ascii=False, sort_keys=True)
         yield _csv_line([record[column] for column in COLUMNS])
-
-

@@ -13,12 +13,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise.queryset import QuerySet
+
 from app.audit.actions import AuditAction
 from app.audit.models import AuditEntry
 from app.context import Actor
 from app.organizations.models import Organization
 
 GENESIS_HASH = "0" * 64
+# Ids and sequences are 32-bit columns: a larger number names nothing that can exist,
+# and PostgreSQL refuses it as a parameter instead of matching no row.
+MAX_ID = 2**31 - 1
 
 
 def _content(entry: AuditEntry) -> str:
@@ -59,8 +64,10 @@ async def record(
 ) -> AuditEntry:
     """Appends an entry to the organization's chain (call inside the change's transaction)."""
     # The row lock serialises writers per organization (a no-op on SQLite, where the
-    # transaction already holds the only connection).
-    organization = await Organization.select_for_update().get(id=organization_id)
+    # transaction already holds the only connection). NO KEY UPDATE, not UPDATE: the
+    # change being recorded has usually inserted a row referencing the organization,
+    # which holds KEY SHARE on it, and two such writers upgrading to FOR UPDATE deadlock.
+    organization = await Organization.select_for_update(no_key=True).get(id=organization_id)
     entry = AuditEntry(
         organization_id=organization_id,
         sequence=organization.audit_sequence + 1,
@@ -69,8 +76,8 @@ async def record(
         actor_id=actor.user.id if actor else None,
         system_id=system_id,
         key_set_id=key_set_id,
-        target_label=target_label,
-        ip_address=actor.ip_address if actor else None,
+        target_label=target_label[:200] if target_label else target_label,
+        ip_address=actor.ip_address[:45] if actor and actor.ip_address else None,
         user_agent=actor.user_agent[:500] if actor and actor.user_agent else None,
         details=dict(details or {}),
         prev_hash=organization.audit_head_hash or GENESIS_HASH,
@@ -115,12 +122,15 @@ async def verify_chain(*, organization_id: int, batch_size: int = 1000) -> Integ
             expected_sequence += 1
         if len(batch) < batch_size:
             break
+    # The organization row holds the head of the chain: it catches entries removed from
+    # (or forged onto) the end, and a last entry rewritten with a recomputed hash.
     organization = await Organization.get(id=organization_id)
-    if organization.audit_sequence != checked or (
-        checked and organization.audit_head_hash != expected_prev
-    ):
-        # Entries were removed from the end of the chain.
-        return Integrity(False, checked, checked + 1)
+    head = organization.audit_sequence
+    if head != checked:
+        intact = min(head, checked)
+        return Integrity(False, intact, intact + 1)
+    if checked and organization.audit_head_hash != expected_prev:
+        return Integrity(False, checked - 1, checked)
     return Integrity(True, checked, None)
 
 
@@ -134,13 +144,29 @@ class AuditQuery:
     until: datetime | None = None
 
 
-async def list_entries(
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite compares the stored text, so every bound must be in the stored zone (UTC).
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _matches_nothing(query: AuditQuery) -> bool:
+    ids = (query.actor_id, query.system_id, query.key_set_id)
+    return any(pk is not None and not 0 < pk <= MAX_ID for pk in ids)
+
+
+def page_query(
     *, organization_id: int, query: AuditQuery, before: int | None, first: int
-) -> tuple[list[AuditEntry], bool]:
-    """Newest first, by sequence; `before` is the sequence of the last entry already seen."""
+) -> QuerySet[AuditEntry]:
+    """The SQL behind one page, newest first: a keyset seek on (organization, sequence).
+
+    `first + 1` rows tell whether another page follows. Public so that the benchmark
+    can EXPLAIN exactly what the API runs.
+    """
     entries = AuditEntry.filter(organization_id=organization_id)
     if before is not None:
-        entries = entries.filter(sequence__lt=before)
+        entries = entries.filter(sequence__lt=min(before, MAX_ID))
     if query.actions:
         entries = entries.filter(action__in=query.actions)
     if query.actor_id is not None:
@@ -150,10 +176,21 @@ async def list_entries(
     if query.key_set_id is not None:
         entries = entries.filter(key_set_id=query.key_set_id)
     if query.since is not None:
-        entries = entries.filter(occurred_at__gte=query.since)
+        entries = entries.filter(occurred_at__gte=_utc(query.since))
     if query.until is not None:
-        entries = entries.filter(occurred_at__lt=query.until)
-    rows = await entries.order_by("-sequence").limit(first + 1)
+        entries = entries.filter(occurred_at__lt=_utc(query.until))
+    return entries.order_by("-sequence").limit(first + 1)
+
+
+async def list_entries(
+    *, organization_id: int, query: AuditQuery, before: int | None, first: int
+) -> tuple[list[AuditEntry], bool]:
+    """Newest first, by sequence; `before` is the sequence of the last entry already seen."""
+    if _matches_nothing(query):
+        return [], False
+    rows = await page_query(
+        organization_id=organization_id, query=query, before=before, first=first
+    )
     return rows[:first], len(rows) > first
 
 
@@ -183,9 +220,9 @@ async def iter_entries(
     while True:
         query = AuditEntry.filter(organization_id=organization_id, sequence__gt=last)
         if since is not None:
-            query = query.filter(occurred_at__gte=since)
+            query = query.filter(occurred_at__gte=_utc(since))
         if until is not None:
-            query = query.filter(occurred_at__lt=until)
+            query = query.filter(occurred_at__lt=_utc(until))
         batch = await query.order_by("sequence").limit(batch_size)
         for entry in batch:
             yield entry
@@ -195,4 +232,9 @@ async def iter_entries(
 
 
 async def organization_ids() -> list[int]:
-    return list(await Organization.all().order_by("id").values_list("id", flat=True))
+    ids = await Organization.all().order_by("id").values_list("id", flat=True)
+    return [int(pk) for pk in ids]  # type: ignore[call-overload]
+
+
+async def organization_exists(*, organization_id: int) -> bool:
+    return 0 < organization_id <= MAX_ID and await Organization.exists(id=organization_id)

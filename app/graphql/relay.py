@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from app.graphql.errors import BadUserInput
+from app.ids import MAX_INT
 from app.pagination import Page
 
 T = TypeVar("T")
@@ -58,7 +59,13 @@ def decode_cursor(cursor: str | None) -> int | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raw = ""
     position = raw.removeprefix(_CURSOR_PREFIX)
-    if not raw.startswith(_CURSOR_PREFIX) or not position.isdigit() or not position.isascii():
+    if (
+        not raw.startswith(_CURSOR_PREFIX)
+        or not position.isdigit()
+        or not position.isascii()
+        or len(position) > 10
+        or int(position) > MAX_INT
+    ):
         raise BadUserInput("Invalid cursor: pass an endCursor or edge cursor from this connection.")
     return int(position)
 

@@ -79,7 +79,7 @@ class VerifyQueries:
         request = info.context.request
         verdict = await info.context.verifier.verify(
             key=key,
-            permission=permission.value if permission else None,
+            permission=KeyPermission(permission).value if permission else None,
             ip=address,
             client_address=request.client.host if request.client else None,
         )

@@ -6,6 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from app.auth import RejectedToken, SessionUser
 from app.graphql.context import Context
@@ -28,6 +30,16 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.keys = keys
         self.verifier = verifier
+
+    async def process_result(
+        self, request: Request | WebSocket, result: ExecutionResult | None
+    ) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)  # type: ignore[arg-type]
+        # Errors raised while coercing variables never reach the schema extensions.
+        for error in response.get("errors") or []:
+            extensions = error.setdefault("extensions", {})
+            extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
+        return response
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from app.access import organization_access
@@ -246,8 +247,8 @@ async def get_visible_user(*, viewer: User, user_id: int) -> User | None:
         return viewer
     shared = await Membership.filter(
         user_id=user_id,
-        organization_id__in=Membership.filter(user_id=viewer.id).values_list(
-            "organization_id", flat=True
+        organization_id__in=Subquery(
+            Membership.filter(user_id=viewer.id).values("organization_id")
         ),
     ).exists()
     return await User.get_or_none(id=user_id) if shared else None

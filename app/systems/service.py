@@ -79,6 +79,7 @@ async def grant_system_role(
         old_role = existing.role.value if existing else None
         if existing is not None:
             if existing.role == role:
+                existing.user = user
                 return existing
             existing.role = role
             await existing.save(update_fields=["role"])

@@ -5,6 +5,7 @@ from datetime import timedelta
 import strawberry
 
 from app.accounts import service
+from app.errors import NotAuthenticated
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.payloads import ReportUserErrors, UserError
@@ -77,6 +78,8 @@ class AccountMutations:
         description="Ends the session whose token made this request.",
     )
     async def logout(self, info: Info, input: LogoutInput) -> LogoutPayload:
-        assert info.context.session is not None
-        await service.logout(session=info.context.session)
+        session = info.context.session
+        if session is None:  # IsAuthenticated refuses such requests before they get here
+            raise NotAuthenticated()
+        await service.logout(session=session)
         return LogoutPayload(ended=True)

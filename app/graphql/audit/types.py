@@ -45,7 +45,7 @@ class AuditEntryType(Node):
             target_label=entry.target_label,
             ip_address=entry.ip_address,
             user_agent=entry.user_agent,
-            details=entry.details,
+            details=JSON(entry.details),
             entry=entry,
         )
 
@@ -64,7 +64,8 @@ class AuditEntryType(Node):
         organization = await info.context.loaders.organizations_by_id.load(
             self.entry.organization_id  # type: ignore[attr-defined]
         )
-        assert organization is not None
+        if organization is None:  # entries are deleted with their organization
+            raise LookupError("audit entry without an organization")
         return OrganizationType.from_model(organization)
 
     @strawberry.field
@@ -126,17 +127,23 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _query(
     filter: AuditFilter | None, *, system_id: int | None, key_set_id: int | None
-) -> service.AuditQuery:
+) -> service.AuditQuery | None:
+    """The service query; None when the filter asks for something outside this log."""
     f = filter or AuditFilter()
     since, until = _aware(f.since), _aware(f.until)
     if since and until and until < since:
         raise BadUserInput("filter.until must not be before filter.since.")
     wanted_system = _filter_pk(f.system_id, SYSTEM, "systemId")
     wanted_key_set = _filter_pk(f.key_set_id, KEY_SET, "keySetId")
+    actor_id = _filter_pk(f.actor_id, USER, "actorId")
+    if (system_id is not None and wanted_system not in (None, system_id)) or (
+        key_set_id is not None and wanted_key_set not in (None, key_set_id)
+    ):
+        return None
     return service.AuditQuery(
-        actions=[a.value for a in f.actions] if f.actions else None,
-        actor_id=_filter_pk(f.actor_id, USER, "actorId"),
-        # A System or KeySet log keeps its own object, whatever the filter asks.
+        # Through the lazy annotation strawberry hands over the enum values, not members.
+        actions=[AuditAction(a).value for a in f.actions] if f.actions else None,
+        actor_id=actor_id,
         system_id=system_id if system_id is not None else wanted_system,
         key_set_id=key_set_id if key_set_id is not None else wanted_key_set,
         since=since,
@@ -159,11 +166,15 @@ async def resolve_audit_log(
     )
     size = page_size(first)
     before = decode_cursor(after)
-    entries, has_next = await service.list_entries(
-        organization_id=organization_id,
-        query=_query(filter, system_id=system_id, key_set_id=key_set_id),
-        before=before,
-        first=size,
+    if before is not None and before > service.MAX_ID:
+        raise BadUserInput("Invalid cursor: pass an endCursor or edge cursor from this connection.")
+    query = _query(filter, system_id=system_id, key_set_id=key_set_id)
+    entries, has_next = (
+        await service.list_entries(
+            organization_id=organization_id, query=query, before=before, first=size
+        )
+        if query is not None
+        else ([], False)
     )
     edges = [
         Edge(cursor=encode_cursor(entry.sequence), node=AuditEntryType.from_model(entry))

@@ -88,6 +88,8 @@ async def _organization(info: Info, organization_id: int) -> OrganizationType | 
     return OrganizationType.from_model(organization) if organization else None
 
 
+# Enum inputs may arrive as plain names (the sorted schema loses strawberry's
+# name-to-member mapping), so each is turned into its domain enum explicitly.
 @strawberry.type
 class OrganizationMutations:
     @strawberry.mutation(permission_classes=[IsAuthenticated], extensions=[ReportUserErrors()])
@@ -105,7 +107,7 @@ class OrganizationMutations:
             actor=info.context.actor,
             organization_id=input_pk(input.organization_id, ORGANIZATION, field="organizationId"),
             name=input.name,
-            key_reveal=input.key_reveal,
+            key_reveal=KeyReveal(input.key_reveal) if input.key_reveal is not None else None,
         )
         return OrganizationPayload(organization=OrganizationType.from_model(organization))
 
@@ -120,7 +122,7 @@ class OrganizationMutations:
             actor=info.context.actor,
             organization_id=organization_id,
             email=input.email,
-            role=input.role,
+            role=OrganizationRole(input.role),
         )
         await membership.fetch_related("user")
         return MemberPayload(
@@ -134,7 +136,7 @@ class OrganizationMutations:
             actor=info.context.actor,
             organization_id=organization_id,
             user_id=input_pk(input.user_id, USER, field="userId"),
-            role=input.role,
+            role=OrganizationRole(input.role),
         )
         return MemberPayload(
             member=_member(membership), organization=await _organization(info, organization_id)
@@ -147,11 +149,12 @@ class OrganizationMutations:
     )
     async def remove_member(self, info: Info, input: RemoveMemberInput) -> RemoveMemberPayload:
         organization_id = input_pk(input.organization_id, ORGANIZATION, field="organizationId")
-        await service.remove_member(
-            actor=info.context.actor,
-            organization_id=organization_id,
-            user_id=input_pk(input.user_id, USER, field="userId"),
-        )
+        actor = info.context.actor
+        user_id = input_pk(input.user_id, USER, field="userId")
+        await service.remove_member(actor=actor, organization_id=organization_id, user_id=user_id)
+        # Whoever just left is no member any more, and sees nothing of the organization.
+        left = user_id == actor.user.id
         return RemoveMemberPayload(
-            removed_user_id=input.user_id, organization=await _organization(info, organization_id)
+            removed_user_id=input.user_id,
+            organization=None if left else await _organization(info, organization_id),
         )

@@ -82,7 +82,12 @@ class SystemMutations:
     async def grant_system_role(self, info: Info, input: GrantSystemRoleInput) -> SystemRolePayload:
         system_id = input_pk(input.system_id, SYSTEM, field="systemId")
         membership = await service.grant_system_role(
-            actor=info.context.actor, system_id=system_id, email=input.email, role=input.role
+            actor=info.context.actor,
+            system_id=system_id,
+            email=input.email,
+            # Enum inputs may arrive as plain names: the sorted schema loses strawberry's
+            # name-to-member mapping.
+            role=SystemRole(input.role),
         )
         return SystemRolePayload(
             system=await _system(info, system_id),

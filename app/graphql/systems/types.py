@@ -45,7 +45,8 @@ class SystemType(Node):
         from app.graphql.organizations.types import OrganizationType
 
         organization = await info.context.loaders.organizations_by_id.load(self.organization_pk)
-        assert organization is not None
+        if organization is None:  # cannot happen: systems are deleted with their organization
+            raise LookupError(f"System {self.pk} has no organization.")
         return OrganizationType.from_model(organization)
 
     @strawberry.field(description="The caller's own role on this system, if any.")

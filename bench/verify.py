@@ -1,0 +1,249 @@
+"""Load-test POST /v1/keys/verify with wrk, next to a bare Starlette endpoint.
+
+Starts `keyrack serve` (production settings: one uvicorn process, default limits and
+cache) on SQLite and on a throwaway PostgreSQL server, creates a key set through the
+GraphQL API, then drives the endpoint with wrk at several concurrencies for a valid
+key, a key with a bad checksum and a well-formed unknown key. The yardstick,
+bench/bare_app.py, runs under the same uvicorn settings.
+
+    python bench/verify.py [--duration 8] [--connections 10,50,100]
+
+Needs wrk (Debian package `wrk`) and PostgreSQL server binaries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from app.keysets import keys as keyformat  # noqa: E402
+from pgcluster import start_cluster  # noqa: E402
+
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(base: str, path: str = "/healthz", method: str = "GET") -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.request(method, base + path, timeout=1, json={"key": "x"})
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{base} did not come up")
+
+
+def keyrack(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def graphql(base: str, query: str, variables: dict[str, object], token: str | None = None) -> dict:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    response = httpx.post(
+        f"{base}/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
+    body = response.json()
+    if body.get("errors"):
+        raise RuntimeError(body["errors"])
+    return body["data"]
+
+
+def create_key(base: str) -> str:
+    token = graphql(
+        base,
+        "mutation($i: SignUpInput!) { signUp(input: $i) { token } }",
+        {
+            "i": {
+                "email": f"bench-{secrets.token_hex(4)}@example.com",
+                "password": PASSWORD,
+                "name": "Bench",
+            }
+        },
+    )["signUp"]["token"]
+    org = graphql(
+        base,
+        'mutation { createOrganization(input: {name: "Bench"}) { organization { id } } }',
+        {},
+        token,
+    )["createOrganization"]["organization"]["id"]
+    return graphql(
+        base,
+        "mutation($i: CreateKeySetInput!) { createKeySet(input: $i) { primaryKey } }",
+        {"i": {"organizationId": org, "label": "bench", "permissions": ["REGISTER_CATALOG_ITEMS"]}},
+        token,
+    )["createKeySet"]["primaryKey"]
+
+
+@dataclass
+class Result:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not match:
+        raise ValueError(text)
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_wrk(url: str, body: str, connections: int, duration: int, workdir: Path) -> Result:
+    script = workdir / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(body)}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{duration}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Result(rps, p50, p99, int(non_2xx.group(1)) if non_2xx else 0)
+
+
+def bad_checksum(key: str) -> str:
+    last = key[-1]
+    return key[:-1] + ("0" if last != "0" else "1")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--connections", default="10,50,100")
+    args = parser.parse_args()
+    concurrencies = [int(c) for c in args.connections.split(",")]
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian package `wrk`)")
+
+    rows: list[tuple[str, str, int, Result]] = []
+    cluster = start_cluster()
+    workdir = Path(tempfile.mkdtemp(prefix="keyrack-bench-"))
+    try:
+        backends = {
+            "sqlite": {"KEYRACK_DATABASE_URL": f"sqlite://{workdir / 'keyrack.db'}"},
+            "postgres": {"KEYRACK_DATABASE_URL": cluster.url},
+        }
+        for backend, extra in backends.items():
+            env = {k: v for k, v in os.environ.items() if not k.startswith("KEYRACK_")}
+            env.update(extra, KEYRACK_SECRET_KEY=secrets.token_urlsafe(48), PYTHONPATH=str(ROOT))
+            port = free_port()
+            server = keyrack(workdir, env, "serve", "--port", str(port))
+            base = f"http://127.0.0.1:{port}"
+            try:
+                wait_until_up(base)
+                key = create_key(base)
+                unknown = keyformat.generate_key("ORGANIZATION")
+                cases = {"valid": key, "bad-checksum": bad_checksum(key), "unknown": unknown}
+                for case, value in cases.items():
+                    body = json.dumps({"key": value})
+                    for connections in concurrencies:
+                        result = run_wrk(
+                            f"{base}/v1/keys/verify", body, connections, args.duration, workdir
+                        )
+                        rows.append((backend, case, connections, result))
+                        print(f"{backend:8} {case:13} c={connections:<4} {result}", flush=True)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+
+        port = free_port()
+        bare = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.bare_app:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--log-level",
+                "info",
+                "--no-server-header",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(base, "/v1/keys/verify", "POST")
+            for connections in concurrencies:
+                result = run_wrk(
+                    f"{base}/v1/keys/verify", '{"key": "x"}', connections, args.duration, workdir
+                )
+                rows.append(("bare", "constant", connections, result))
+                print(f"bare     constant      c={connections:<4} {result}", flush=True)
+        finally:
+            bare.terminate()
+            bare.wait(timeout=30)
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    bare_at = {c: r for (b, _, c, r) in rows if b == "bare"}
+    print(
+        "\n| backend | key | connections | requests/s | p50 ms | p99 ms | non-2xx | vs bare rps | vs bare p99 |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for backend, case, connections, r in rows:
+        ref = bare_at[connections]
+        print(
+            f"| {backend} | {case} | {connections} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} "
+            f"| {r.p99_ms:.2f} | {r.non_2xx} | {r.requests_per_second / ref.requests_per_second:.2f}x "
+            f"| {r.p99_ms / ref.p99_ms:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+"""POST /v1/keys/verify as a service calls it: bad input, caching, limits, last use."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from support import GraphQL, Person, create_key_set, create_organization, sign_up
+
+from app.keysets.keys import generate_key
+from app.main import create_app
+from app.settings import Settings
+
+REVOKE_KEY_SET = """
+mutation Revoke($input: RevokeKeySetInput!) {
+  revokeKeySet(input: $input) { keySet { status } userErrors { code } }
+}
+"""
+UPDATE_KEY_SET = """
+mutation Update($input: UpdateKeySetInput!) {
+  updateKeySet(input: $input) { keySet { status } userErrors { code } }
+}
+"""
+LAST_USED = """
+query LastUsed($id: ID!) {
+  keySet(id: $id) { lastUsedAt primaryKey { lastUsedAt } secondaryKey { lastUsedAt } }
+}
+"""
+VERIFY_KEY = """
+query Verify($key: String!, $permission: KeyPermission, $ip: String) {
+  verifyKey(key: $key, permission: $permission, ip: $ip) {
+    valid code keySet { id label } organizationId systemId permissions slot expiresAt
+    deprecated validUntil
+  }
+}
+"""
+
+
+async def owner_and_key_set(gql: GraphQL, **input: Any) -> tuple[Person, dict[str, Any]]:
+    owner = await sign_up(gql, "owner")
+    organization_id = await create_organization(owner)
+    input.setdefault("label", "ci")
+    input.setdefault("permissions", ["REGISTER_CATALOG_ITEMS"])
+    return owner, await create_key_set(owner, organizationId=organization_id, **input)
+
+
+async def verify(http: httpx.AsyncClient, key: str, **extra: Any) -> dict[str, Any]:
+    response = await http.post("/v1/keys/verify", json={"key": key, **extra})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "message"),
+    [
+        (b"", 400, "Body must be JSON"),
+        (b"key=kro_x", 400, "Body must be JSON"),
+        (b"\xff\xfe", 400, "Body must be JSON"),
+        (b"[1, 2]", 400, "Body must be a JSON object"),
+        (b"{}", 400, '"key" is required'),
+        (b'{"key": 12}', 400, '"key" is required'),
+        (b'{"key": null}', 400, '"key" is required'),
+        (b'{"key": "kro_x", "ip": 7}', 400, '"ip" must be a string'),
+        (b'{"key": "kro_x", "ip": "300.1.1.1"}', 400, '"ip" is not a valid'),
+        (b'{"key": "kro_x", "permission": "ROOT"}', 400, '"permission" is not a known'),
+        (b'{"key": "' + b"k" * (65 * 1024) + b'"}', 413, "at most 65536 bytes"),
+    ],
+)
+async def test_malformed_requests_get_a_json_error_and_never_a_500(
+    http: httpx.AsyncClient, content: bytes, status: int, message: str
+) -> None:
+    # when
+    response = await http.post(
+        "/v1/keys/verify", content=content, headers={"content-type": "application/json"}
+    )
+
+    # then
+    assert response.status_code == status
+    assert message in response.json()["error"]
+
+
+async def test_an_oversized_streamed_body_is_refused_without_a_content_length(
+    http: httpx.AsyncClient,
+) -> None:
+    async def chunks() -> Any:
+        for _ in range(80):
+            yield b"x" * 1024
+
+    response = await http.post("/v1/keys/verify", content=chunks())
+
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", "k" * 10_000, "kro_" + "A" * 49, "krs_short", "not a key at all", "kro_" + "é" * 49],
+)
+async def test_keys_that_are_not_keys_are_not_found_and_never_echoed(
+    http: httpx.AsyncClient, key: str
+) -> None:
+    # when
+    response = await http.post("/v1/keys/verify", json={"key": key})
+
+    # then
+    assert response.status_code == 200
+    assert response.json()["code"] == "NOT_FOUND"
+    assert response.json()["valid"] is False
+    if key:
+        assert key not in response.text
+
+
+async def test_a_revoke_takes_effect_on_a_cached_answer_at_once(
+    gql: GraphQL, http: httpx.AsyncClient
+) -> None:
+    # given: the key's VALID answer is in the cache
+    owner, created = await owner_and_key_set(gql)
+    key = created["primaryKey"]
+    assert (await verify(http, key))["code"] == "VALID"
+    assert (await verify(http, key))["code"] == "VALID"
+
+    # when
+    await owner.gql.mutate(
+        "revokeKeySet",
+        REVOKE_KEY_SET,
+        {"keySetId": created["keySet"]["id"], "confirmLabel": "ci"},
+    )
+
+    # then
+    assert (await verify(http, key))["code"] == "NOT_FOUND"
+
+
+async def test_disabling_takes_effect_on_a_cached_answer_at_once(
+    gql: GraphQL, http: httpx.AsyncClient
+) -> None:
+    owner, created = await owner_and_key_set(gql)
+    key = created["secondaryKey"]
+    assert (await verify(http, key))["code"] == "VALID"
+
+    await owner.gql.mutate(
+        "updateKeySet", UPDATE_KEY_SET, {"keySetId": created["keySet"]["id"], "enabled": False}
+    )
+
+    assert (await verify(http, key))["code"] == "DISABLED"
+
+
+async def test_verify_key_in_graphql_gives_the_same_answer_as_the_endpoint(
+    gql: GraphQL, http: httpx.AsyncClient
+) -> None:
+    # given
+    _, created = await owner_and_key_set(gql, allowedCidrs=["203.0.113.0/24"])
+    key = created["primaryKey"]
+
+    for extra in (
+        {"ip": "203.0.113.9"},
+        {"ip": "198.51.100.1"},
+        {"ip": "203.0.113.9", "permission": "ADD_SYSTEM"},
+        {"ip": "203.0.113.9", "permission": "REGISTER_CATALOG_ITEMS"},
+    ):
+        # when
+        endpoint = await verify(http, key, **extra)
+        graphql = (await gql(VERIFY_KEY, {"key": key, **extra}))["verifyKey"]
+
+        # then
+        assert graphql == endpoint
+
+
+async def test_verify_key_in_graphql_rejects_an_invalid_ip(gql: GraphQL) -> None:
+    body = await gql.result(VERIFY_KEY, {"key": generate_key("ORGANIZATION"), "ip": "nope"})
+
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_last_use_is_recorded_in_batches_not_per_request(
+    gql: GraphQL, settings: Settings, backend: str
+) -> None:
+    # given: an app whose periodic flush will not run during the test
+    owner, created = await owner_and_key_set(gql)
+    key_set_id = created["keySet"]["id"]
+    quiet = create_app(
+        settings.model_copy(update={"usage_flush_seconds": 3600}), connection_name=backend
+    )
+    transport = httpx.ASGITransport(app=quiet)
+    async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as client:
+        # when: the key is used, then the buffer is flushed
+        assert (await verify(client, created["primaryKey"]))["valid"] is True
+        assert (await verify(client, created["primaryKey"]))["valid"] is True
+        before = (await owner.gql(LAST_USED, {"id": key_set_id}))["keySet"]
+        written = await quiet.state.verifier.usage.flush()
+    after = (await owner.gql(LAST_USED, {"id": key_set_id}))["keySet"]
+
+    # then: nothing was written per request; one flush wrote the one key used
+    assert before["lastUsedAt"] is None
+    assert written == 1
+    assert after["lastUsedAt"] is not None
+    assert after["primaryKey"]["lastUsedAt"] == after["lastUsedAt"]
+    assert after["secondaryKey"]["lastUsedAt"] is None
+
+
+async def test_last_use_is_written_at_shutdown(
+    gql: GraphQL, settings: Settings, backend: str
+) -> None:
+    # given: a second app instance with a flush interval far beyond the test
+    owner, created = await owner_and_key_set(gql)
+    quiet = create_app(
+        settings.model_copy(update={"usage_flush_seconds": 3600}), connection_name=backend
+    )
+    verifier = quiet.state.verifier
+
+    # when: it serves a verification, then stops
+    verifier.usage.start()
+    verdict = await verifier.verify(key=created["primaryKey"])
+    await verifier.usage.stop()
+
+    # then
+    assert verdict.valid
+    last_used = (await owner.gql(LAST_USED, {"id": created["keySet"]["id"]}))["keySet"]
+    assert last_used["lastUsedAt"] is not None
+
+
+async def test_a_key_set_over_its_rate_limit_gets_429_with_retry_after(
+    gql: GraphQL, settings: Settings, backend: str
+) -> None:
+    # given: an app allowing 3 verifications per key set and minute
+    _, created = await owner_and_key_set(gql)
+    limited = create_app(
+        settings.model_copy(update={"verify_rate_limit": 3}), connection_name=backend
+    )
+    transport = httpx.ASGITransport(app=limited)
+    async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as client:
+        # when
+        answers = [
+            await client.post("/v1/keys/verify", json={"key": created["primaryKey"]})
+            for _ in range(4)
+        ]
+        other_set = await client.post("/v1/keys/verify", json={"key": generate_key("ORGANIZATION")})
+
+    # then
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[3].json()["code"] == "RATE_LIMITED"
+    assert answers[3].json()["valid"] is False
+    assert 1 <= int(answers[3].headers["retry-after"]) <= 60
+    assert other_set.status_code == 200
+
+
+async def test_a_client_address_over_its_rate_limit_gets_429(
+    settings: Settings, backend: str, http: httpx.AsyncClient
+) -> None:
+    limited = create_app(
+        settings.model_copy(update={"verify_address_rate_limit": 2}), connection_name=backend
+    )
+    transport = httpx.ASGITransport(app=limited, client=("198.51.100.7", 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as client:
+        codes = [
+            (await client.post("/v1/keys/verify", json={"key": "kro_nope"})).status_code
+            for _ in range(3)
+        ]
+
+    assert codes == [200, 200, 429]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def second_process(settings: Settings, backend: str, tmp_path: Path) -> Iterator[str]:
+    """Another `keyrack serve` process on the same PostgreSQL database."""
+    if backend == "sqlite":
+        pytest.skip("cross-process eviction uses PostgreSQL LISTEN/NOTIFY")
+    assert settings.secret_key is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYRACK_")}
+    env.update(
+        KEYRACK_DATABASE_URL=settings.resolved_database_url,
+        KEYRACK_SECRET_KEY=settings.secret_key.get_secret_value(),
+        KEYRACK_VERIFY_CACHE_TTL_SECONDS="600",
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the second process did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def test_another_process_stops_accepting_a_revoked_key_within_a_second(
+    gql: GraphQL, second_process: str
+) -> None:
+    # given: the other process has the key's VALID answer cached for ten minutes
+    owner, created = await owner_and_key_set(gql)
+    key = created["primaryKey"]
+    async with httpx.AsyncClient(base_url=second_process) as other:
+        first = (await other.post("/v1/keys/verify", json={"key": key})).json()
+        cached = (await other.post("/v1/keys/verify", json={"key": key})).json()
+
+        # when: the key set is revoked through this process
+        await owner.gql.mutate(
+            "revokeKeySet",
+            REVOKE_KEY_SET,
+            {"keySetId": created["keySet"]["id"], "confirmLabel": "ci"},
+        )
+        revoked_at = time.monotonic()
+        answer = cached
+        while answer["code"] == "VALID" and time.monotonic() - revoked_at < 1.0:
+            await asyncio.sleep(0.02)
+            answer = (await other.post("/v1/keys/verify", json={"key": key})).json()
+
+    # then
+    assert first["code"] == cached["code"] == "VALID"
+    assert answer["code"] == "NOT_FOUND", "the other process still accepted the key after 1 s"
