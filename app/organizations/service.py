@@ -12,6 +12,7 @@ from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import Conflict, Forbidden, InvalidState, NotFound
+from app.ids import to_global_id
 from app.keysets.models import ApiKey
 from app.organizations.models import KeyReveal, Membership, Organization, OrganizationRole
 from app.pagination import Page, paginate
@@ -60,7 +61,11 @@ async def create_organization(*, actor: Actor, name: str) -> Organization:
             action=AuditAction.MEMBER_ADDED,
             actor=actor,
             target_label=actor.user.email,
-            details={"userId": actor.user.id, "email": actor.user.email, "role": "OWNER"},
+            details={
+                "userId": to_global_id("User", actor.user.id),
+                "email": actor.user.email,
+                "role": "OWNER",
+            },
         )
     return await Organization.get(id=organization.id)
 
@@ -146,7 +151,11 @@ async def add_member(
             action=AuditAction.MEMBER_ADDED,
             actor=actor,
             target_label=user.email,
-            details={"userId": user.id, "email": user.email, "role": role.value},
+            details={
+                "userId": to_global_id("User", user.id),
+                "email": user.email,
+                "role": role.value,
+            },
         )
     return membership
 
@@ -192,7 +201,10 @@ async def change_member_role(
             action=AuditAction.MEMBER_ROLE_CHANGED,
             actor=actor,
             target_label=membership.user.email,
-            details={"userId": user_id, "role": {"old": old_role.value, "new": role.value}},
+            details={
+                "userId": to_global_id("User", user_id),
+                "role": {"old": old_role.value, "new": role.value},
+            },
         )
     return membership
 
@@ -225,7 +237,7 @@ async def remove_member(*, actor: Actor, organization_id: int, user_id: int) -> 
             action=AuditAction.MEMBER_REMOVED,
             actor=actor,
             target_label=membership.user.email,
-            details={"userId": user_id, "role": membership.role.value},
+            details={"userId": to_global_id("User", user_id), "role": membership.role.value},
         )
     return membership
 

@@ -11,6 +11,7 @@ from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import Conflict, InvalidState, NotFound
+from app.ids import to_global_id
 from app.organizations.models import Membership
 from app.pagination import Page, paginate
 from app.systems.models import System, SystemMembership, SystemRole
@@ -92,7 +93,10 @@ async def grant_system_role(
             actor=actor,
             system_id=system_id,
             target_label=user.email,
-            details={"userId": user.id, "role": {"old": old_role, "new": role.value}},
+            details={
+                "userId": to_global_id("User", user.id),
+                "role": {"old": old_role, "new": role.value},
+            },
         )
     membership.user = user
     return membership
@@ -116,7 +120,7 @@ async def revoke_system_role(*, actor: Actor, system_id: int, user_id: int) -> S
             actor=actor,
             system_id=system_id,
             target_label=membership.user.email,
-            details={"userId": user_id, "role": membership.role.value},
+            details={"userId": to_global_id("User", user_id), "role": membership.role.value},
         )
     return membership
 

@@ -187,7 +187,7 @@ async def test_creating_an_organization_records_its_creation_and_its_owner(gql: 
             owner,
             organization_id,
             label=owner.email,
-            details={"userId": pk_of(owner.id, "User"), "email": owner.email, "role": "OWNER"},
+            details={"userId": owner.id, "email": owner.email, "role": "OWNER"},
         ),
     ]
 
@@ -270,7 +270,7 @@ async def test_adding_a_member_records_who_was_added_with_which_role(gql: GraphQ
         owner,
         organization_id,
         label=newcomer.email,
-        details={"userId": pk_of(newcomer.id, "User"), "email": newcomer.email, "role": "ADMIN"},
+        details={"userId": newcomer.id, "email": newcomer.email, "role": "ADMIN"},
     )
 
 
@@ -294,7 +294,7 @@ async def test_changing_a_member_role_records_the_old_and_new_role(gql: GraphQL)
         owner,
         organization_id,
         label=member.email,
-        details={"userId": pk_of(member.id, "User"), "role": {"old": "MEMBER", "new": "ADMIN"}},
+        details={"userId": member.id, "role": {"old": "MEMBER", "new": "ADMIN"}},
     )
 
 
@@ -316,7 +316,7 @@ async def test_removing_a_member_records_who_left_and_their_role(gql: GraphQL) -
         owner,
         organization_id,
         label=member.email,
-        details={"userId": pk_of(member.id, "User"), "role": "MEMBER"},
+        details={"userId": member.id, "role": "MEMBER"},
     )
 
 
@@ -352,7 +352,7 @@ async def test_granting_then_changing_a_system_role_records_old_and_new_role(
     await add_member(owner, organization_id, member, "MEMBER")
     system_id = await create_system(owner, organization_id)
     before, started = await head_sequence(owner, organization_id), datetime.now(UTC)
-    user_pk = pk_of(member.id, "User")
+    user_pk = member.id
 
     # when
     for role in ("ADMIN", "MEMBER"):
@@ -407,7 +407,7 @@ async def test_revoking_a_system_role_records_whose_role_it_was(gql: GraphQL) ->
         organization_id,
         system_id=system_id,
         label=member.email,
-        details={"userId": pk_of(member.id, "User"), "role": "ADMIN"},
+        details={"userId": member.id, "role": "ADMIN"},
     )
 
 
@@ -779,5 +779,5 @@ async def test_a_long_email_is_recorded_in_full_and_its_label_shortened(gql: Gra
         owner,
         organization_id,
         label=email[:200],
-        details={"userId": pk_of(newcomer.id, "User"), "email": email, "role": "MEMBER"},
+        details={"userId": newcomer.id, "email": email, "role": "MEMBER"},
     )
