@@ -17,9 +17,9 @@ from tortoise.contrib.starlette import RegisterTortoise
 from app.auth import SessionBackend
 from app.db import tortoise_config
 from app.graphql.view import KeyrackGraphQL
+from app.keysets import events
 from app.keysets.keys import KeyMaterial
 from app.settings import Settings, resolve_secret
-from app.keysets import events
 from app.verify.cache import VerificationCache
 from app.verify.endpoint import verify
 from app.verify.listener import ChangeListener, asyncpg_dsn

@@ -19,7 +19,7 @@ from app.errors import ConfigurationError
 logger = logging.getLogger("keyrack.settings")
 
 DEFAULT_SQLITE_FILE = "keyrack.db"
-SECRET_FILE_NAME = "keyrack.secret"
+SECRET_FILE_NAME = "keyrack.secret"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_LENGTH = 32
 
 

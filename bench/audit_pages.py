@@ -36,7 +36,6 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from pgcluster import start_cluster  # noqa: E402
 from tortoise import Tortoise, connections  # noqa: E402
 
 from app.accounts.service import create_user, start_session  # noqa: E402
@@ -49,6 +48,7 @@ from app.main import create_app  # noqa: E402
 from app.organizations.models import Organization  # noqa: E402
 from app.organizations.service import create_organization  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from pgcluster import start_cluster  # noqa: E402
 
 PAGE = 50
 CHUNK = 100_000

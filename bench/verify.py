@@ -233,14 +233,16 @@ def main() -> None:
 
     bare_at = {c: r for (b, _, c, r) in rows if b == "bare"}
     print(
-        "\n| backend | key | connections | requests/s | p50 ms | p99 ms | non-2xx | vs bare rps | vs bare p99 |"
+        "\n| backend | key | connections | requests/s | p50 ms | p99 ms | non-2xx "
+        "| vs bare rps | vs bare p99 |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for backend, case, connections, r in rows:
         ref = bare_at[connections]
         print(
             f"| {backend} | {case} | {connections} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} "
-            f"| {r.p99_ms:.2f} | {r.non_2xx} | {r.requests_per_second / ref.requests_per_second:.2f}x "
+            f"| {r.p99_ms:.2f} | {r.non_2xx} "
+            f"| {r.requests_per_second / ref.requests_per_second:.2f}x "
             f"| {r.p99_ms / ref.p99_ms:.2f}x |"
         )
 

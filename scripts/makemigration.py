@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from aerich import Command
-from pgcluster import start_cluster
 from tortoise import Tortoise
 
 from app.db import tortoise_config
+from pgcluster import start_cluster
 
 MIGRATIONS = ROOT / "migrations"
 _FUNCS = re.compile(r"(async def upgrade.*?)(?=\nMODELS_STATE)", re.S)

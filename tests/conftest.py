@@ -107,7 +107,7 @@ async def _truncate_all(connection_name: str) -> None:
     else:
         statements = "".join(f'DELETE FROM "{table}";' for table in tables)
         await connection.execute_script(
-            f"PRAGMA foreign_keys=OFF;{statements}DELETE FROM sqlite_sequence;PRAGMA foreign_keys=ON;"
+            f"PRAGMA foreign_keys=OFF;{statements}PRAGMA foreign_keys=ON;"
         )
 
 

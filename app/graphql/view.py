@@ -37,7 +37,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         response = await super().process_result(request, result)  # type: ignore[arg-type]
         # Errors raised while coercing variables never reach the schema extensions.
         for error in response.get("errors") or []:
-            extensions = error.setdefault("extensions", {})
+            extensions: dict[str, object] = error.setdefault("extensions", {})  # type: ignore[attr-defined]
             extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
         return response
 
@@ -45,7 +45,8 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:
         user = request.scope.get("user")
-        assert isinstance(request, Request)
+        if not isinstance(request, Request):
+            raise TypeError("Keyrack serves GraphQL over HTTP only")
         return Context(
             request=request,
             response=response if isinstance(response, Response) else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime
 
@@ -35,9 +36,9 @@ class UsageRecorder:
             async with in_transaction():
                 # Never move a time backwards: another process may have written a later one.
                 for key_id, at in keys.items():
-                    await ApiKey.filter(Q(last_used_at=None) | Q(last_used_at__lt=at), id=key_id).update(
-                        last_used_at=at
-                    )
+                    await ApiKey.filter(
+                        Q(last_used_at=None) | Q(last_used_at__lt=at), id=key_id
+                    ).update(last_used_at=at)
                 for key_set_id, at in key_sets.items():
                     await KeySet.filter(
                         Q(last_used_at=None) | Q(last_used_at__lt=at), id=key_set_id
@@ -68,13 +69,10 @@ class UsageRecorder:
         """Stops the periodic flush and writes what is left."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         try:
             await self.flush()
         except Exception:
             logger.warning("Could not record key usage at shutdown", exc_info=True)
-

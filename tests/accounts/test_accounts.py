@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import pytest
+
 from support import PASSWORD, SIGN_UP, GraphQL, error_codes, sign_up
 
 LOGIN = """

@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from support import Person
-
 from app.ids import pk_of
 from app.settings import Settings
+from support import Person
 
 ENTRY_FIELDS = """
   id sequence action occurredAt targetLabel ipAddress userAgent details

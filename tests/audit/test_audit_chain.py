@@ -7,6 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tortoise import connections
+
+from app.audit.models import AuditEntry
+from app.audit.service import entry_hash
+from app.ids import to_global_id
+from app.settings import Settings
+from audit import head_sequence, integrity, keyrack, organization_pk
 from support import (
     GraphQL,
     Person,
@@ -17,13 +24,6 @@ from support import (
     error_codes,
     sign_up,
 )
-from tortoise import connections
-
-from app.audit.models import AuditEntry
-from app.audit.service import entry_hash
-from app.ids import to_global_id
-from app.settings import Settings
-from audit import head_sequence, integrity, keyrack, organization_pk
 
 UPDATE_ORGANIZATION = """
 mutation UpdateOrganization($input: UpdateOrganizationInput!) {
@@ -111,7 +111,7 @@ async def test_a_row_edited_in_the_database_breaks_the_chain_at_that_row(
     pk = organization_pk(organization_id)
 
     # when
-    await execute(backend, f"UPDATE audit_entries SET {TAMPERING[column]} {where(pk, 4)}")  # noqa: S608
+    await execute(backend, f"UPDATE audit_entries SET {TAMPERING[column]} {where(pk, 4)}")
 
     # then
     assert await integrity(owner, organization_id) == {
@@ -170,7 +170,7 @@ async def test_a_deleted_row_breaks_the_chain_where_it_was(
     pk = organization_pk(organization_id)
 
     # when
-    await execute(backend, f"DELETE FROM audit_entries {where(pk, sequence)}")  # noqa: S608
+    await execute(backend, f"DELETE FROM audit_entries {where(pk, sequence)}")
 
     # then
     assert await integrity(owner, organization_id) == {
@@ -214,7 +214,7 @@ async def test_the_cli_verifies_every_organization_and_exits_non_zero_at_a_break
     other = await create_organization(owner, "Other Corp")
     intact = await keyrack(settings, tmp_path, "audit", "verify")
     pk = organization_pk(organization_id)
-    await execute(backend, f"UPDATE audit_entries SET target_label = 'x' {where(pk, 5)}")  # noqa: S608
+    await execute(backend, f"UPDATE audit_entries SET target_label = 'x' {where(pk, 5)}")
 
     # when
     everything = await keyrack(settings, tmp_path, "audit", "verify")

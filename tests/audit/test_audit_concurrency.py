@@ -6,6 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
+
+from audit import all_entries, head_sequence, integrity
 from support import (
     ADD_MEMBER,
     CREATE_KEY_SET,
@@ -15,8 +17,6 @@ from support import (
     create_organization,
     sign_up,
 )
-
-from audit import all_entries, head_sequence, integrity
 
 UPDATE_ORGANIZATION = """
 mutation UpdateOrganization($input: UpdateOrganizationInput!) {

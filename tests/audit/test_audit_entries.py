@@ -9,6 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+
+from app.accounts.models import LoginEvent
+from app.ids import pk_of
+from audit import all_entries, entries_after, head_sequence
 from support import (
     PASSWORD,
     SIGN_UP,
@@ -21,10 +25,6 @@ from support import (
     error_codes,
     sign_up,
 )
-
-from app.accounts.models import LoginEvent
-from app.ids import pk_of
-from audit import all_entries, entries_after, head_sequence
 
 KEY_PATTERN = re.compile(r"kr[os]_[0-9A-Za-z]{49}")
 CLIENT_IP = "203.0.113.10"  # the `http` fixture's client address

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import GraphQL, Person, create_key_set, create_organization, create_system, sign_up
 
 from app.audit.models import AuditEntry
 from app.cli import main
 from app.settings import Settings
 from audit import all_entries, keyrack, organization_pk
+from support import GraphQL, Person, create_key_set, create_organization, create_system, sign_up
 
 KEY_PATTERN = re.compile(r"kr[os]_[0-9A-Za-z]{49}")
 COLUMNS = [

@@ -7,6 +7,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+
+from app.ids import to_global_id
+from audit import CONNECTION_FIELDS, ORGANIZATION_AUDIT_LOG, all_entries, audit_page
 from support import (
     GraphQL,
     World,
@@ -17,9 +20,6 @@ from support import (
     error_codes,
     sign_up,
 )
-
-from app.ids import to_global_id
-from audit import CONNECTION_FIELDS, ORGANIZATION_AUDIT_LOG, all_entries, audit_page
 
 SYSTEM_AUDIT_LOG = f"""
 query SystemAuditLog($id: ID!, $first: Int, $after: String, $filter: AuditFilter) {{

@@ -15,6 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+from app.accounts.models import Session
+from app.ids import to_global_id
 from support import (
     PASSWORD,
     GraphQL,
@@ -26,9 +29,6 @@ from support import (
     error_codes,
     sign_up,
 )
-
-from app.accounts.models import Session
-from app.ids import to_global_id
 
 NODE = """
 query Node($id: ID!) {
@@ -224,8 +224,6 @@ CURSORS_WE_DID_NOT_ISSUE = {
 }
 
 
-
-
 @dataclass
 class Objects:
     """One of every kind of node, seen by its owner, a plain member and an outsider."""
@@ -362,9 +360,7 @@ async def test_node_with_an_id_that_names_nothing_is_null(gql: GraphQL) -> None:
     assert bodies == {key: {"data": {"node": None}} for key in IDS_THAT_NAME_NOTHING}
 
 
-async def test_an_id_beyond_the_integer_range_is_null(
-    gql: GraphQL
-) -> None:
+async def test_an_id_beyond_the_integer_range_is_null(gql: GraphQL) -> None:
     # given
     ada = await sign_up(gql, "ada")
     asked = {
@@ -390,9 +386,7 @@ async def test_an_id_beyond_the_integer_range_is_null(
     }
 
 
-async def test_an_input_id_beyond_the_integer_range_is_not_found(
-    gql: GraphQL
-) -> None:
+async def test_an_input_id_beyond_the_integer_range_is_not_found(gql: GraphQL) -> None:
     # given
     ada = await sign_up(gql, "ada")
     organization_id = await create_organization(ada)
@@ -594,7 +588,7 @@ async def test_a_cursor_we_did_not_issue_is_a_bad_user_input(
 
 
 async def test_a_cursor_beyond_the_integer_range_is_answered(
-    owner_with_system: tuple[Person, str, str]
+    owner_with_system: tuple[Person, str, str],
 ) -> None:
     # given
     owner, organization_id, _ = owner_with_system

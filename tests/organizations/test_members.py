@@ -4,6 +4,8 @@ import asyncio
 from typing import Any
 
 import pytest
+
+from app.ids import to_global_id
 from support import (
     ADD_MEMBER,
     GRANT_SYSTEM_ROLE,
@@ -16,8 +18,6 @@ from support import (
     error_codes,
     sign_up,
 )
-
-from app.ids import to_global_id
 
 MEMBERS = """
 query Members($id: ID!) {

@@ -4,6 +4,8 @@ import base64
 from typing import Any
 
 import pytest
+
+from app.ids import to_global_id
 from support import (
     CREATE_ORGANIZATION,
     GraphQL,
@@ -14,8 +16,6 @@ from support import (
     error_codes,
     sign_up,
 )
-
-from app.ids import to_global_id
 
 ORGANIZATION = """
 query Organization($id: ID!) {

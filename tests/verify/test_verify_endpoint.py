@@ -14,12 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from support import GraphQL, Person, create_key_set, create_organization, sign_up
 
 from app.keysets.keys import generate_key
 from app.main import create_app
 from app.settings import Settings
+from support import GraphQL, Person, create_key_set, create_organization, sign_up
 
 REVOKE_KEY_SET = """
 mutation Revoke($input: RevokeKeySetInput!) {
