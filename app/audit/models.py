@@ -45,4 +45,6 @@ class AuditEntry(Model):
             ("organization", "actor", "sequence"),
             ("organization", "system", "sequence"),
             ("organization", "key_set", "sequence"),
+            # For `since`/`until` filters on their own.
+            ("organization", "occurred_at"),
         )

@@ -296,6 +296,13 @@ async def test_an_unknown_action_is_refused_by_the_schema(gql: GraphQL) -> None:
         assert "'KEY_EATEN' does not exist in 'AuditAction' enum" in error["message"]
 
 
+AUDIT_LOG_QUERY_FOR_ERRORS = """
+query Audit($id: ID!, $filter: AuditFilter) {
+  organization(id: $id) { auditLog(filter: $filter) { edges { node { sequence } } } }
+}
+"""
+
+
 async def test_ids_of_another_organization_or_of_nothing_match_no_entries(world: World) -> None:
     # given: the outsider's organization has a system and key sets of its own
     outsider_organization = (
@@ -308,13 +315,13 @@ async def test_ids_of_another_organization_or_of_nothing_match_no_entries(world:
         "systemId": outsider_system,
         "keySetId": outsider_set["keySet"]["id"],
     }
-    impossible = {
-        "actorId": to_global_id("User", 10**17),
-        "systemId": to_global_id("System", 2**31),
+    never_issued = {
+        "actorId": to_global_id("User", 2**31 - 1),
+        "systemId": to_global_id("System", 0),
         "keySetId": to_global_id("KeySet", 0),
     }
 
-    for field, global_id in [*foreign.items(), *impossible.items()]:
+    for field, global_id in [*foreign.items(), *never_issued.items()]:
         # when
         page = await audit_page(
             world.owner, world.organization_id, first=100, filter={field: global_id}
@@ -323,6 +330,19 @@ async def test_ids_of_another_organization_or_of_nothing_match_no_entries(world:
         # then
         assert page["edges"] == [], (field, global_id)
         assert page["pageInfo"]["hasNextPage"] is False
+
+
+async def test_ids_beyond_the_id_range_are_a_clear_error(world: World) -> None:
+    for field, type_name in [("actorId", "User"), ("systemId", "System"), ("keySetId", "KeySet")]:
+        # when
+        body = await world.owner.gql.result(
+            AUDIT_LOG_QUERY_FOR_ERRORS,
+            {"id": world.organization_id, "filter": {field: to_global_id(type_name, 2**31)}},
+        )
+
+        # then
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert f"filter.{field}" in body["errors"][0]["message"]
 
 
 async def test_an_entry_is_a_node_for_owners_and_admins_only(world: World) -> None:

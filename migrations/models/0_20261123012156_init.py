@@ -137,6 +137,7 @@ CREATE INDEX IF NOT EXISTS "idx_audit_entri_organiz_ad9d34" ON "audit_entries" (
 CREATE INDEX IF NOT EXISTS "idx_audit_entri_organiz_572e3c" ON "audit_entries" ("organization_id", "actor_id", "sequence");
 CREATE INDEX IF NOT EXISTS "idx_audit_entri_organiz_6a0e0e" ON "audit_entries" ("organization_id", "system_id", "sequence");
 CREATE INDEX IF NOT EXISTS "idx_audit_entri_organiz_b0dc9e" ON "audit_entries" ("organization_id", "key_set_id", "sequence");
+CREATE INDEX IF NOT EXISTS "idx_audit_entri_organiz_17208d" ON "audit_entries" ("organization_id", "occurred_at");
 CREATE TABLE IF NOT EXISTS "aerich" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     "version" VARCHAR(255) NOT NULL,
@@ -278,6 +279,7 @@ CREATE INDEX IF NOT EXISTS "idx_audit_entri_organiz_ad9d34" ON "audit_entries" (
 CREATE INDEX IF NOT EXISTS "idx_audit_entri_organiz_572e3c" ON "audit_entries" ("organization_id", "actor_id", "sequence");
 CREATE INDEX IF NOT EXISTS "idx_audit_entri_organiz_6a0e0e" ON "audit_entries" ("organization_id", "system_id", "sequence");
 CREATE INDEX IF NOT EXISTS "idx_audit_entri_organiz_b0dc9e" ON "audit_entries" ("organization_id", "key_set_id", "sequence");
+CREATE INDEX IF NOT EXISTS "idx_audit_entri_organiz_17208d" ON "audit_entries" ("organization_id", "occurred_at");
 COMMENT ON TABLE "audit_entries" IS 'One link of an organization''s append-only, hash-chained audit log.';
 CREATE TABLE IF NOT EXISTS "aerich" (
     "id" SERIAL NOT NULL PRIMARY KEY,
@@ -341,12 +343,12 @@ MODELS_STATE = (
     "sg7t1CvL2bQ9u72UlqZGxcpiupIcLB3F62+ybkZPdNgrufg6sNBFUm2KlCgp3dH2itWFfe"
     "0nlWuX9m4/tn0pc4Ce8L8CZW9VfkhQqO6ca88mWy164OBDdkFt5qjqNIrt+0w9VCJuCcA9"
     "bx5MPFTlkbmDzyk9AERJeWfzmA3goR/b1JjGULsON/77UZhQTpgN8KGOY0/Wz165sslEd3"
-    "9YsSL+8jg1pSqAVS65n2y9XC5TS/XvQMuPCwhfeyXeDpW9nO9nO7fXx82j48Pjnrdk5Pu2"
-    "eHK3szeSnP8LwYfGS2ZyvqCCiw6a38D5vs5ydNKm7wC+F3Ld22z/kxEy1jYWnChqpOESdW"
-    "J9uH1Um4sEyNH4VfxzUcE21g7KdJzmEX2nQpVEvvT4zLNc81vJX85dhiyqH6S7GDs8EWpZ"
-    "oHdadbZP7qZs9f3TjOPNMRNYrLJUwQpZqH81aiHTpyITZKbYKLiFRj+xu7bWO2v1mUspdO"
-    "xiIINdBE2kI2lpIIS3BLgMv5crkoSVREBkmqc6i44bDKeLQMmdYEVBkyrULIdOUKlmGnHG"
-    "ijq3mBgJ6MQxfENTsOnQ7sHnJk1BTZnBQZ+07i0EM21mZKWgzQu9LKjf+FdTaawiEWXJOp"
-    "GHaZiuEJ2U7JEEpEpIEctt0t4oSktbLdvd2EG5INqhII+9UbiO5WjvzTO7qpHt5sz2NEZP"
-    "eex/2EpDbmY0zQh10uZj/+D3t/VtM="
+    "9YsSL+8jg1pSqAVS65n2y9XC5TS/XvQMeG5FU+NHWrmjptxmtws8fSv73X5ut4+PT9uHxy"
+    "dn3c7paffscGWQJi/lWaYXg4/MOG1FPQUFdsWV/+WT/fzmScUZgRCf19KN/5xfO9EyVp4m"
+    "7LjqFPFydbKdXJ2Ejys6sSRQzvcdx0QbGBxqkvfYhTZdK9XSGxjjcs3zHW8lwTm2mHKo/l"
+    "IM5WywRanmQd3pFpm/utnzVzeOM0+FRK3mchkVRKnm4byVcIiOXIiNUrvkIiLV2B/HbtuY"
+    "/XEW5fSls7UIQg00kbaQrqUkwhLcEuByQl0ujBIVkVGU6pw6bjisMmAtY6o1AVXGVKsQU1"
+    "35imVcKgfa6GpeIOInA9UFcc0OVKcDu4ckGjVFNieHxr6zPPSQjbWZkhYk9K60cgOEYZ2N"
+    "5niIRd9kroZd5mp4QrZTMoQSEWkgh213izghaa1sd2834YZkg6oEwn71BqK7lZwA9I5uqo"
+    "c32/MYEdm953E/IamN+RgT9GGXi9mP/wPlz2JL"
 )
