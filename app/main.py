@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -26,6 +28,7 @@ from app.verify.listener import ChangeListener, asyncpg_dsn
 from app.verify.ratelimit import VerifyRateLimits
 from app.verify.service import Verifier
 from app.verify.usage import UsageRecorder
+from app.web import BodySizeLimit, SecurityHeaders
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
@@ -81,9 +84,26 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
                 await verifier.usage.stop()
                 unsubscribe()
 
+    graphql_endpoint = BodySizeLimit(
+        AuthenticationMiddleware(graphql, backend=SessionBackend()),
+        max_bytes=settings.max_request_bytes,
+    )
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    middleware = [Middleware(SecurityHeaders)]
+    if origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+                max_age=600,
+            )
+        )
     app = Starlette(
+        middleware=middleware,
         routes=[
-            Route("/graphql", AuthenticationMiddleware(graphql, backend=SessionBackend())),
+            Route("/graphql", graphql_endpoint),
             Route("/v1/keys/verify", verify, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

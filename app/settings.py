@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     usage_flush_seconds: float = Field(default=2.0, gt=0)
     graphiql: bool = True
     introspection: bool = True
+    max_query_depth: int = Field(default=12, ge=1)
+    max_query_aliases: int = Field(default=30, ge=1)
+    max_query_tokens: int = Field(default=2000, ge=1)
+    max_query_cost: int = Field(default=20_000, ge=1)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS")
     log_level: str = "INFO"
 
     @property

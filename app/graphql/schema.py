@@ -12,12 +12,14 @@ from app.graphql.accounts.queries import AccountQueries
 from app.graphql.errors import ErrorPolicy
 from app.graphql.keysets.mutations import KeySetMutations
 from app.graphql.keysets.queries import KeySetQueries
+from app.graphql.limits import query_limits
 from app.graphql.node import NodeQueries
 from app.graphql.organizations.mutations import OrganizationMutations
 from app.graphql.organizations.queries import OrganizationQueries
 from app.graphql.systems.mutations import SystemMutations
 from app.graphql.systems.queries import SystemQueries
 from app.graphql.verify import VerifyQueries
+from app.settings import Settings
 
 
 @strawberry.type
@@ -39,11 +41,20 @@ class KeyrackSchema(strawberry.Schema):
         return None
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema, with the query limits of `settings` (defaults when None)."""
+    settings = settings or Settings(_env_file=None)
+    limits = query_limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_query_aliases,
+        max_tokens=settings.max_query_tokens,
+        max_cost=settings.max_query_cost,
+        introspection=settings.introspection,
+    )
     return KeyrackSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[ErrorPolicy],
+        extensions=[*limits, ErrorPolicy],
         # Not `sort_schema=True`: in strawberry 0.341 it rebuilds enums as plain
         # graphql-core types, and enum arguments then reach resolvers as bare strings.
         # The printed schema follows definition order, which is just as stable.

@@ -20,10 +20,10 @@ class KeyrackGraphQL(GraphQL[Context, None]):
     def __init__(
         self, *, settings: Settings, keys: KeyMaterial, verifier: Verifier, **kwargs: object
     ) -> None:
-        from app.graphql.schema import schema
+        from app.graphql.schema import build_schema
 
         super().__init__(
-            schema,
+            build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
             **kwargs,  # type: ignore[arg-type]
         )

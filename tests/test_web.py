@@ -1,0 +1,87 @@
+"""HTTP hardening: strict headers everywhere, CORS for configured origins, size limits."""
+
+from __future__ import annotations
+
+import httpx
+from starlette.applications import Starlette
+
+from app.main import create_app
+from app.settings import Settings
+
+
+def client_for(app: Starlette) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://keyrack.test")
+
+
+async def test_api_responses_carry_strict_headers(http: httpx.AsyncClient) -> None:
+    for response in (
+        await http.post("/graphql", json={"query": "{ viewer { id } }"}),
+        await http.post("/v1/keys/verify", json={"key": "kro_x"}),
+        await http.get("/healthz"),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+async def test_graphiql_page_is_not_blocked_by_the_api_policy(http: httpx.AsyncClient) -> None:
+    response = await http.get("/graphql", headers={"accept": "text/html"})
+
+    assert response.status_code == 200
+    assert "content-security-policy" not in response.headers
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+async def test_cors_admits_configured_origins_only(settings: Settings, backend: str) -> None:
+    # given
+    spa = create_app(
+        settings.model_copy(update={"cors_origins": "https://app.example.com"}),
+        connection_name=backend,
+    )
+    preflight = {
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type",
+    }
+
+    # when
+    async with client_for(spa) as client:
+        allowed = await client.options(
+            "/graphql", headers={"origin": "https://app.example.com", **preflight}
+        )
+        refused = await client.options(
+            "/graphql", headers={"origin": "https://evil.example.net", **preflight}
+        )
+
+    # then
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert refused.status_code == 400
+    assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_no_cors_headers_without_configured_origins(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        "/graphql",
+        json={"query": "{ viewer { id } }"},
+        headers={"origin": "https://app.example.com"},
+    )
+
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_an_oversized_graphql_request_gets_413(http: httpx.AsyncClient) -> None:
+    query = "{ viewer { id } }" + " " * (1024 * 1024)
+
+    response = await http.post("/graphql", json={"query": query})
+
+    assert response.status_code == 413
+    assert "at most" in response.json()["error"]
+
+
+async def test_malformed_json_to_graphql_is_a_400(http: httpx.AsyncClient) -> None:
+    response = await http.post(
+        "/graphql", content=b"{not json", headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
