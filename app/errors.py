@@ -78,3 +78,7 @@ class InvalidState(UserInputError):
 
 class InvalidCredentials(UserInputError):
     code = "INVALID_CREDENTIALS"
+
+
+class TooManyAttempts(UserInputError):
+    code = "TOO_MANY_ATTEMPTS"

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="Tortoise URL; empty means ./keyrack.db")
     secret_key: SecretStr | None = None
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    # Failed logins allowed per window before further attempts are refused.
+    login_failures_per_account: int = Field(default=10, ge=1)
+    login_failures_per_address: int = Field(default=50, ge=1)
+    login_throttle_window_seconds: int = Field(default=900, ge=1)
     # Requests per minute and process; 0 turns a limit off.
     verify_rate_limit: int = Field(default=600_000, ge=0)
     verify_address_rate_limit: int = Field(default=1_200_000, ge=0)

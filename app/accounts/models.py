@@ -47,4 +47,4 @@ class LoginEvent(Model):
 
     class Meta:
         table = "login_events"
-        indexes = (("email", "occurred_at"),)
+        indexes = (("email", "occurred_at"), ("ip_address", "occurred_at"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
@@ -11,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from app.accounts.models import LoginEvent, Session, User
 from app.accounts.passwords import hash_password, verify_password
-from app.errors import Conflict, InvalidCredentials, InvalidInput
+from app.errors import Conflict, InvalidCredentials, InvalidInput, TooManyAttempts
 from app.validation import MAX_PASSWORD_LENGTH, check_password, clean_email, clean_name
 
 INVALID_CREDENTIALS = "Invalid email or password."
@@ -74,6 +75,28 @@ async def sign_up(*, email: str, password: str, name: str, ttl: timedelta) -> tu
         return user, await start_session(user=user, ttl=ttl)
 
 
+@dataclass(frozen=True)
+class LoginThrottle:
+    """How many failed logins an account or an address may make per window."""
+
+    per_account: int = 10
+    per_address: int = 50
+    window: timedelta = timedelta(minutes=15)
+
+
+async def _throttled(email: str, ip_address: str | None, throttle: LoginThrottle) -> bool:
+    # Counted in the database, so every server process sees the same attempts. Keyed by
+    # the email as typed, so an unknown email is throttled exactly like a known one.
+    since = datetime.now(UTC) - throttle.window
+    failures = LoginEvent.filter(succeeded=False, occurred_at__gte=since)
+    if await failures.filter(email=email).count() >= throttle.per_account:
+        return True
+    return (
+        ip_address is not None
+        and await failures.filter(ip_address=ip_address).count() >= throttle.per_address
+    )
+
+
 async def login(
     *,
     email: str,
@@ -81,8 +104,11 @@ async def login(
     ttl: timedelta,
     ip_address: str | None = None,
     user_agent: str | None = None,
+    throttle: LoginThrottle | None = None,
 ) -> tuple[User, str]:
     """A session for valid credentials; one message for every failure, whatever its cause."""
+    if await _throttled(_attempted_email(email), ip_address, throttle or LoginThrottle()):
+        raise TooManyAttempts("Too many failed logins. Try again in a few minutes.")
     user = await get_user_by_email(email=email)
     # Over-long and unencodable passwords are refused without hashing them, after the
     # same lookup: no stored hash can match them.

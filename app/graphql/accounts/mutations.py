@@ -47,6 +47,15 @@ class LogoutPayload:
     client_mutation_id: str | None = None
 
 
+def _throttle(info: Info) -> service.LoginThrottle:
+    settings = info.context.settings
+    return service.LoginThrottle(
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+        window=timedelta(seconds=settings.login_throttle_window_seconds),
+    )
+
+
 def _ttl(info: Info) -> timedelta:
     return timedelta(seconds=info.context.settings.session_ttl_seconds)
 
@@ -69,6 +78,7 @@ class AccountMutations:
             ttl=_ttl(info),
             ip_address=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
+            throttle=_throttle(info),
         )
         return AuthPayload(token=token, user=UserType.from_model(user))
 
