@@ -16,6 +16,7 @@ from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import Conflict, Forbidden, InvalidInput, InvalidState, LabelMismatch, NotFound
+from app.keysets import events
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySetStatus, KeySlot
@@ -83,6 +84,14 @@ async def get_visible_key_set(*, user: User, key_set_id: int) -> KeySet | None:
     return key_set
 
 
+async def _lock_organization(organization_id: int) -> Organization:
+    """The organization, its row locked until commit: its keyReveal cannot change meanwhile."""
+    # Taken before any key row is written, in the order updateOrganization uses
+    # (organization, then keys): a switch to ONCE then either happens before we read
+    # the policy or sees, and destroys, what we store; and the two cannot deadlock.
+    return await Organization.select_for_update(no_key=True).get(id=organization_id)
+
+
 async def _admin_key_set(actor: Actor, key_set_id: int, *, lock: bool = False) -> KeySet:
     """The key set, locked for the transaction, if the actor administers it."""
     query = KeySet.filter(id=key_set_id)
@@ -143,7 +152,7 @@ def _new_key(
     reveal: KeyReveal,
     user: User,
 ) -> tuple[ApiKey, str]:
-    plaintext = keyformat.generate_key(key_set.scope.value)  # type: ignore[arg-type]
+    plaintext = keyformat.generate_key(key_set.scope.value)
     api_key = ApiKey(
         key_set=key_set,
         slot=slot,
@@ -157,6 +166,23 @@ def _new_key(
         created_by=user,
     )
     return api_key, plaintext
+
+
+async def _require_scope_admin(
+    actor: Actor, *, organization_id: int | None, system_id: int | None
+) -> int:
+    """The scope's organization id, if the actor administers the scope."""
+    if system_id is not None:
+        access = await system_access(user_id=actor.user.id, system_id=system_id)
+        access.require_admin()
+        return int(access.system.organization_id)  # type: ignore[attr-defined]
+    if organization_id is None:
+        raise InvalidInput(
+            "Give exactly one of organizationId and systemId.", field="organizationId"
+        )
+    org_access = await organization_access(user_id=actor.user.id, organization_id=organization_id)
+    org_access.require_admin()
+    return organization_id
 
 
 async def create_key_set(
@@ -183,18 +209,10 @@ async def create_key_set(
     expires_at = clean_expiry(expires_at)
     cidrs = clean_cidrs(allowed_cidrs)
     async with in_transaction():
-        if system_id is not None:
-            access = await system_access(user_id=actor.user.id, system_id=system_id)
-            access.require_admin()
-            organization_id = access.system.organization_id  # type: ignore[attr-defined]
-        else:
-            assert organization_id is not None
-            org_access = await organization_access(
-                user_id=actor.user.id, organization_id=organization_id
-            )
-            org_access.require_admin()
-        assert organization_id is not None
-        organization = await Organization.get(id=organization_id)
+        organization_id = await _require_scope_admin(
+            actor, organization_id=organization_id, system_id=system_id
+        )
+        organization = await _lock_organization(organization_id)
         key_scope = scope_key(organization_id, system_id)
         if await KeySet.exists(scope_key=key_scope, label=label, live=True):
             raise Conflict(LABEL_TAKEN, field="label")
@@ -262,18 +280,25 @@ async def regenerate_key(
 ) -> RegeneratedKey:
     """Replaces one slot's key; the old one verifies for the grace period, if any."""
     grace = clean_grace(grace_period_seconds)
-    async with in_transaction():
+    async with in_transaction() as connection:
         # The row lock serialises regenerations and revocations of one key set.
         key_set = await _admin_key_set(actor, key_set_id, lock=True)
         _require_not_revoked(key_set)
         _confirm(key_set, confirm_label)
-        organization = await Organization.get(id=key_set.organization_id)  # type: ignore[attr-defined]
+        organization = await _lock_organization(key_set.organization_id)  # type: ignore[attr-defined]
         now = datetime.now(UTC)
+        valid_until = now + timedelta(seconds=grace)
+        # Rotating again also ends the grace of keys this slot replaced earlier, no later
+        # than the one replaced now: it is how an admin cuts off a key that leaked.
+        replaced = ApiKey.filter(key_set_id=key_set.id, slot=slot, current=None)
+        await replaced.filter(valid_until__gt=valid_until).update(valid_until=valid_until)
+        if grace == 0:
+            await replaced.filter(lookup_hash__not_isnull=True).update(lookup_hash=None)
         old = await ApiKey.get_or_none(key_set_id=key_set.id, slot=slot, current=True)
         if old is not None:
             old.current = None
             old.replaced_at = now
-            old.valid_until = now + timedelta(seconds=grace)
+            old.valid_until = valid_until
             old.ciphertext = None
             if grace == 0:
                 old.lookup_hash = None
@@ -296,9 +321,11 @@ async def regenerate_key(
                 "gracePeriodSeconds": grace,
                 "oldKeyHint": old.hint if old else None,
                 "newKeyHint": new.hint,
-                "oldKeyValidUntil": old.valid_until.isoformat() if old and grace else None,
+                "oldKeyValidUntil": valid_until.isoformat() if old and grace else None,
             },
         )
+        await events.announce(connection, key_set.id)
+    events.changed(key_set.id)
     return RegeneratedKey(key_set, plaintext)
 
 
@@ -307,10 +334,11 @@ async def revoke_key_set(
 ) -> KeySet:
     """Revokes the set: both keys stop at once and their material is destroyed."""
     reason = clean_reason(reason)
-    async with in_transaction():
+    async with in_transaction() as connection:
         key_set = await _admin_key_set(actor, key_set_id, lock=True)
         _require_not_revoked(key_set)
         _confirm(key_set, confirm_label)
+        await _lock_organization(key_set.organization_id)  # type: ignore[attr-defined]
         now = datetime.now(UTC)
         await ApiKey.filter(key_set_id=key_set.id).update(lookup_hash=None, ciphertext=None)
         await ApiKey.filter(key_set_id=key_set.id, valid_until__gt=now).update(valid_until=now)
@@ -328,6 +356,8 @@ async def revoke_key_set(
             target_label=key_set.label,
             details={"reason": reason},
         )
+        await events.announce(connection, key_set.id)
+    events.changed(key_set.id)
     return key_set
 
 
@@ -347,7 +377,7 @@ async def update_key_set(
     allowed_cidrs: Sequence[str] | Unchanged = UNCHANGED,
 ) -> KeySet:
     """Changes what is given; each change is audited with its old and new value."""
-    async with in_transaction():
+    async with in_transaction() as connection:
         key_set = await _admin_key_set(actor, key_set_id, lock=True)
         _require_not_revoked(key_set)
         changes: dict[str, dict[str, object]] = {}
@@ -397,12 +427,14 @@ async def update_key_set(
             "target_label": key_set.label,
         }
         if changes:
-            await audit.record(action=AuditAction.KEY_SET_UPDATED, details=changes, **common)  # type: ignore[arg-type]
+            await audit.record(action=AuditAction.KEY_SET_UPDATED, details=changes, **common)
         if enabled_changed:
             action = (
                 AuditAction.KEY_SET_ENABLED if key_set.enabled else AuditAction.KEY_SET_DISABLED
             )
-            await audit.record(action=action, details={"enabled": key_set.enabled}, **common)  # type: ignore[arg-type]
+            await audit.record(action=action, details={"enabled": key_set.enabled}, **common)
+        await events.announce(connection, key_set.id)
+    events.changed(key_set.id)
     return key_set
 
 

@@ -8,7 +8,6 @@ import logging
 from datetime import datetime
 
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from app.keysets.models import ApiKey, KeySet
 
@@ -33,16 +32,18 @@ class UsageRecorder:
             return 0
         self._keys, self._key_sets = {}, {}
         try:
-            async with in_transaction():
-                # Never move a time backwards: another process may have written a later one.
-                for key_id, at in keys.items():
-                    await ApiKey.filter(
-                        Q(last_used_at=None) | Q(last_used_at__lt=at), id=key_id
-                    ).update(last_used_at=at)
-                for key_set_id, at in key_sets.items():
-                    await KeySet.filter(
-                        Q(last_used_at=None) | Q(last_used_at__lt=at), id=key_set_id
-                    ).update(last_used_at=at)
+            # One statement per row, each committing on its own: holding no locks across
+            # rows, a flush can never deadlock with a regenerate or revoke. Key sets first,
+            # in id order, like every other writer. Never move a time backwards: another
+            # process may have written a later one.
+            for key_set_id, at in sorted(key_sets.items()):
+                await KeySet.filter(
+                    Q(last_used_at=None) | Q(last_used_at__lt=at), id=key_set_id
+                ).update(last_used_at=at)
+            for key_id, at in sorted(keys.items()):
+                await ApiKey.filter(
+                    Q(last_used_at=None) | Q(last_used_at__lt=at), id=key_id
+                ).update(last_used_at=at)
         except Exception:
             # Keep the times for the next flush rather than lose them to a blip;
             # newer uses recorded meanwhile win.

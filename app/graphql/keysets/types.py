@@ -112,7 +112,8 @@ class KeySetType(Node):
         organization = await info.context.loaders.organizations_by_id.load(
             self.model.organization_id  # type: ignore[attr-defined]
         )
-        assert organization is not None
+        if organization is None:  # cannot happen: key sets are deleted with their organization
+            raise LookupError(f"Key set {self.model.id} has no organization.")
         return OrganizationType.from_model(organization)
 
     @strawberry.field
@@ -139,7 +140,8 @@ class KeySetType(Node):
 
     async def _key(self, info: Info, slot: KeySlot) -> ApiKeyType:
         keys = await info.context.loaders.current_keys_by_key_set_id.load(self.model.id)
-        assert keys is not None and slot in keys, "every key set has a current key per slot"
+        if keys is None or slot not in keys:  # cannot happen: each slot always has a current key
+            raise LookupError(f"Key set {self.model.id} has no current {slot.value} key.")
         return ApiKeyType.from_model(keys[slot])
 
     @strawberry.field
