@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from app.errors import InvalidInput
 from app.keysets.models import KeySet, KeySetScope, KeySetStatus
 from app.keysets.permissions import PERMISSION_SCOPE, KeyPermission
-from app.validation import clean_name
+from app.validation import check_text, clean_name
 
 MAX_LABEL_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 1000
@@ -34,7 +34,7 @@ def clean_label(label: str) -> str:
 
 
 def clean_description(description: str | None) -> str:
-    cleaned = (description or "").strip()
+    cleaned = check_text(description or "", field="description").strip()
     if len(cleaned) > MAX_DESCRIPTION_LENGTH:
         raise InvalidInput(
             f"description must be at most {MAX_DESCRIPTION_LENGTH} characters.",
@@ -44,7 +44,7 @@ def clean_description(description: str | None) -> str:
 
 
 def clean_reason(reason: str | None) -> str | None:
-    cleaned = (reason or "").strip()
+    cleaned = check_text(reason or "", field="reason").strip()
     if len(cleaned) > MAX_REASON_LENGTH:
         raise InvalidInput(
             f"reason must be at most {MAX_REASON_LENGTH} characters.", field="reason"

@@ -29,11 +29,10 @@ async def mutate(person: Person, name: str, document: str, input: dict[str, Any]
     await person.gql.mutate(name, document, input)
 
 
+@pytest.mark.postgres_only
 async def test_concurrent_mutations_leave_gap_free_sequences_and_an_intact_chain(
     gql: GraphQL, backend: str
 ) -> None:
-    if backend == "sqlite":
-        pytest.skip("needs PostgreSQL row locks")
     # given
     owner = await sign_up(gql, "owner")
     admin = await sign_up(gql, "admin")

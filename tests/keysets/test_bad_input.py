@@ -259,7 +259,13 @@ async def test_a_label_of_exactly_one_hundred_characters_is_accepted(scene: Scen
     assert payload["keySet"]["label"] == "x" * 100
 
 
-async def test_an_overlong_description_is_invalid(scene: Scene) -> None:
+@pytest.mark.parametrize(
+    "description",
+    [pytest.param("x" * 1001, id="overlong"), pytest.param("a\x00b", id="nul")],
+)
+async def test_an_overlong_or_unstorable_description_is_invalid(
+    scene: Scene, description: str
+) -> None:
     # given
     before = await scene.key_set()
 
@@ -267,10 +273,10 @@ async def test_an_overlong_description_is_invalid(scene: Scene) -> None:
     created = await scene.payload(
         "createKeySet",
         CREATE_KEY_SET,
-        {"organizationId": scene.organization_id, "label": "New", "description": "x" * 1001},
+        {"organizationId": scene.organization_id, "label": "New", "description": description},
     )
     updated = await scene.payload(
-        "updateKeySet", UPDATE_KEY_SET, {"keySetId": scene.key_set_id, "description": "x" * 1001}
+        "updateKeySet", UPDATE_KEY_SET, {"keySetId": scene.key_set_id, "description": description}
     )
 
     # then

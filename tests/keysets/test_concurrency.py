@@ -17,7 +17,6 @@ ROUNDS = 5
 # Enough rounds that a lock-order deadlock, if there is one, shows up in practically
 # every run (it did in each of many runs), so the expected failure below is reliable.
 USAGE_ROUNDS = 20
-SKIP_REASON = "needs PostgreSQL row locks"
 
 REGENERATE_KEY = """
 mutation Regenerate($input: RegenerateKeyInput!) {
@@ -80,11 +79,10 @@ async def owner_with_system(gql: GraphQL) -> tuple[Person, str, str]:
     return owner, organization_id, await create_system(owner, organization_id)
 
 
+@pytest.mark.postgres_only
 async def test_two_regenerations_of_one_slot_leave_exactly_one_current_key(
     backend: str, gql: GraphQL, http: httpx.AsyncClient, app: Starlette
 ) -> None:
-    if backend == "sqlite":
-        pytest.skip(f"a race {SKIP_REASON}")
     # given
     owner, organization_id, _ = await owner_with_system(gql)
     created = await create_key_set(owner, organizationId=organization_id, label="Hot")
@@ -114,11 +112,10 @@ async def test_two_regenerations_of_one_slot_leave_exactly_one_current_key(
     assert await verify(http, created["secondaryKey"]) == "VALID"
 
 
+@pytest.mark.postgres_only
 async def test_a_regeneration_racing_a_revocation_never_revives_the_key_set(
     backend: str, gql: GraphQL, http: httpx.AsyncClient
 ) -> None:
-    if backend == "sqlite":
-        pytest.skip(f"a race {SKIP_REASON}")
     # given
     owner, organization_id, system_id = await owner_with_system(gql)
 
@@ -166,8 +163,6 @@ async def test_a_regeneration_racing_a_revocation_never_revives_the_key_set(
 async def test_a_key_change_racing_a_switch_to_show_once_leaves_no_stored_value(
     backend: str, gql: GraphQL, http: httpx.AsyncClient, mutation: str
 ) -> None:
-    if backend == "sqlite":
-        pytest.skip(f"a race {SKIP_REASON}")
     for round_ in range(ROUNDS):
         # given
         owner, organization_id, _ = await owner_with_system(gql)
@@ -205,11 +200,10 @@ async def test_a_key_change_racing_a_switch_to_show_once_leaves_no_stored_value(
         assert stored == 0, f"round {round_}: a key value survived the switch to ONCE"
 
 
+@pytest.mark.postgres_only
 async def test_a_creation_racing_a_switch_to_show_once_leaves_no_stored_value(
     backend: str, gql: GraphQL
 ) -> None:
-    if backend == "sqlite":
-        pytest.skip(f"a race {SKIP_REASON}")
     for round_ in range(ROUNDS):
         # given
         owner, organization_id, system_id = await owner_with_system(gql)
@@ -231,11 +225,10 @@ async def test_a_creation_racing_a_switch_to_show_once_leaves_no_stored_value(
         assert stored == 0, f"round {round_}: a key value survived the switch to ONCE"
 
 
+@pytest.mark.postgres_only
 async def test_two_creations_with_one_label_at_once_make_one_key_set(
     backend: str, gql: GraphQL
 ) -> None:
-    if backend == "sqlite":
-        pytest.skip(f"a race {SKIP_REASON}")
     # given
     owner, organization_id, system_id = await owner_with_system(gql)
 
@@ -267,8 +260,6 @@ async def test_two_creations_with_one_label_at_once_make_one_key_set(
 async def test_a_key_change_racing_the_write_of_key_usage_never_fails(
     backend: str, gql: GraphQL, http: httpx.AsyncClient, app: Starlette, mutation: str
 ) -> None:
-    if backend == "sqlite":
-        pytest.skip(f"a race {SKIP_REASON}")
     # given
     owner, organization_id, _ = await owner_with_system(gql)
     failures: list[str] = []

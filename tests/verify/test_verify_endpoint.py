@@ -277,8 +277,6 @@ def free_port() -> int:
 @pytest.fixture
 def second_process(settings: Settings, backend: str, tmp_path: Path) -> Iterator[str]:
     """Another `keyrack serve` process on the same PostgreSQL database."""
-    if backend == "sqlite":
-        pytest.skip("cross-process eviction uses PostgreSQL LISTEN/NOTIFY")
     assert settings.secret_key is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYRACK_")}
     env.update(
@@ -311,6 +309,7 @@ def second_process(settings: Settings, backend: str, tmp_path: Path) -> Iterator
         process.wait(timeout=30)
 
 
+@pytest.mark.postgres_only
 async def test_another_process_stops_accepting_a_revoked_key_within_a_second(
     gql: GraphQL, second_process: str
 ) -> None:
