@@ -155,6 +155,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
+        access_log=settings.access_log,
         server_header=False,
     )
     return 0

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS")
     log_level: str = "INFO"
+    # One line per request is a lot on the verification hot path; off unless asked for.
+    access_log: bool = False
 
     @property
     def resolved_database_url(self) -> str:

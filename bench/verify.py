@@ -207,8 +207,10 @@ def main() -> None:
                 "--factory",
                 "--port",
                 str(port),
+                # The same settings `keyrack serve` gives uvicorn by default.
                 "--log-level",
                 "info",
+                "--no-access-log",
                 "--no-server-header",
             ],
             cwd=ROOT,

@@ -148,7 +148,7 @@ class Verifier:
     ) -> Verdict:
         """Shape and checksum first (no database work for a malformed key), then the lookup."""
         if client_address is not None:
-            retry_after = self.limits.hit_address(client_address)
+            retry_after = await self.limits.hit_address(client_address)
             if retry_after is not None:
                 return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
         if not keyformat.is_well_formed(key):
@@ -156,7 +156,7 @@ class Verifier:
         found = await self._lookup(self.keys.lookup_hash(key))
         if found is None:
             return NOT_FOUND
-        retry_after = self.limits.hit_key_set(found.key_set.id)
+        retry_after = await self.limits.hit_key_set(found.key_set.id)
         if retry_after is not None:
             return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
         now = datetime.now(UTC)
