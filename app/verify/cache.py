@@ -6,6 +6,7 @@ made-up but well-formed keys costs one query per key per TTL, not one per reques
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ class VerificationCache:
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, Lookup | None]] = {}
         self._hashes_by_key_set: dict[int, set[str]] = {}
+        # Lookups on their way from the database: when an entry expires under load, the
+        # requests that miss it wait for one query instead of each running their own.
+        self.inflight: dict[str, asyncio.Future[Lookup | None]] = {}
         # Bumped by every eviction: a lookup that started before an eviction must not
         # store what it read, or it could put back the state the eviction removed.
         self.epoch = 0
@@ -48,11 +52,13 @@ class VerificationCache:
 
     def evict_key_set(self, key_set_id: int) -> None:
         self.epoch += 1
+        self.inflight.clear()  # a query already running may have read the old state
         for lookup_hash in self._hashes_by_key_set.pop(key_set_id, ()):
             self._entries.pop(lookup_hash, None)
 
     def clear(self) -> None:
         self.epoch += 1
+        self.inflight.clear()
         self._entries.clear()
         self._hashes_by_key_set.clear()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -132,9 +133,23 @@ class Verifier:
         hit, found = self.cache.get(lookup_hash)
         if hit:
             return found
+        pending = self.cache.inflight.get(lookup_hash)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Lookup | None] = asyncio.get_running_loop().create_future()
+        self.cache.inflight[lookup_hash] = future
         epoch = self.cache.epoch
-        key = await ApiKey.filter(lookup_hash=lookup_hash).select_related("key_set").first()
+        try:
+            key = await ApiKey.filter(lookup_hash=lookup_hash).select_related("key_set").first()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # marks it retrieved when nobody was waiting
+            raise
+        finally:
+            if self.cache.inflight.get(lookup_hash) is future:
+                del self.cache.inflight[lookup_hash]
         found = Lookup(key=key, key_set=key.key_set) if key else None
+        future.set_result(found)
         self.cache.put(lookup_hash, found, epoch=epoch)
         return found
 
