@@ -85,3 +85,13 @@ async def test_malformed_json_to_graphql_is_a_400(http: httpx.AsyncClient) -> No
     )
 
     assert response.status_code == 400
+
+
+async def test_absurdly_nested_json_to_graphql_is_a_400(http: httpx.AsyncClient) -> None:
+    body = b'{"query": "{ viewer { id } }", "variables": {"a": ' + b"[" * 200_000 + b"}"
+
+    response = await http.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400

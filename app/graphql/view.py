@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -30,6 +32,12 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.keys = keys
         self.verifier = verifier
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return super().decode_json(data)
+        except RecursionError:  # absurdly nested JSON: a bad request, not a crash
+            raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
     async def process_result(
         self, request: Request | WebSocket, result: ExecutionResult | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -29,8 +30,18 @@ def status_of(key_set: KeySet, now: datetime | None = None) -> KeySetStatus:
     return KeySetStatus.ACTIVE
 
 
+# Free text is copied into the audit log; a key pasted into it by mistake must not be.
+_KEY_LIKE = re.compile(r"kr[os]_[0-9A-Za-z]{49}")
+
+
+def _refuse_keys(text: str, field: str) -> str:
+    if _KEY_LIKE.search(text):
+        raise InvalidInput(f"{field} must not contain an API key.", field=field)
+    return text
+
+
 def clean_label(label: str) -> str:
-    return clean_name(label, field="label", max_length=MAX_LABEL_LENGTH)
+    return _refuse_keys(clean_name(label, field="label", max_length=MAX_LABEL_LENGTH), "label")
 
 
 def clean_description(description: str | None) -> str:
@@ -40,7 +51,7 @@ def clean_description(description: str | None) -> str:
             f"description must be at most {MAX_DESCRIPTION_LENGTH} characters.",
             field="description",
         )
-    return cleaned
+    return _refuse_keys(cleaned, "description")
 
 
 def clean_reason(reason: str | None) -> str | None:
@@ -49,7 +60,7 @@ def clean_reason(reason: str | None) -> str | None:
         raise InvalidInput(
             f"reason must be at most {MAX_REASON_LENGTH} characters.", field="reason"
         )
-    return cleaned or None
+    return _refuse_keys(cleaned, "reason") or None
 
 
 def clean_permissions(permissions: Iterable[str], scope: KeySetScope) -> list[str]:
@@ -75,6 +86,10 @@ def clean_expiry(expires_at: datetime | None, now: datetime | None = None) -> da
         return None
     if expires_at.tzinfo is None:
         expires_at = expires_at.replace(tzinfo=UTC)
+    try:
+        expires_at = expires_at.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("expiresAt is out of range.", field="expiresAt") from None
     if expires_at <= (now or datetime.now(UTC)):
         raise InvalidInput("expiresAt must be in the future.", field="expiresAt")
     return expires_at

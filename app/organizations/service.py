@@ -131,7 +131,9 @@ async def add_member(
     """Adds an existing user; only owners may add owners."""
     email = clean_email(email)
     async with in_transaction():
-        access = await organization_access(user_id=actor.user.id, organization_id=organization_id)
+        access = await organization_access(
+            user_id=actor.user.id, organization_id=organization_id, for_update=True
+        )
         access.require_admin()
         if role is OrganizationRole.OWNER:
             access.require_owner()

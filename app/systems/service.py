@@ -12,7 +12,7 @@ from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import Conflict, InvalidState, NotFound
 from app.ids import to_global_id
-from app.organizations.models import Membership
+from app.organizations.models import Membership, Organization
 from app.pagination import Page, paginate
 from app.systems.models import System, SystemMembership, SystemRole
 from app.validation import clean_email, clean_name
@@ -67,6 +67,9 @@ async def grant_system_role(
         access = await system_access(user_id=actor.user.id, system_id=system_id)
         access.require_admin()
         organization_id: int = access.system.organization_id  # type: ignore[attr-defined]
+        # Serialises with removeMember, which locks the same row: a role granted while
+        # its holder is being removed would otherwise outlive the membership.
+        await Organization.select_for_update(no_key=True).get(id=organization_id)
         user = await User.get_or_none(email=email)
         if user is None:
             raise NotFound("No user with this email.", field="email")
@@ -86,7 +89,12 @@ async def grant_system_role(
             await existing.save(update_fields=["role"])
             membership = existing
         else:
-            membership = await SystemMembership.create(system_id=system_id, user=user, role=role)
+            try:
+                membership = await SystemMembership.create(
+                    system_id=system_id, user=user, role=role
+                )
+            except IntegrityError:
+                raise Conflict("This user was given a role here at the same moment.") from None
         await audit.record(
             organization_id=organization_id,
             action=AuditAction.SYSTEM_ROLE_GRANTED,

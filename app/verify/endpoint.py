@@ -29,7 +29,7 @@ class BodyTooLarge(Exception):
 def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None, 'Body must be JSON: {"key": "...", "permission": ..., "ip": ...}.'
     if not isinstance(data, dict):
         return None, "Body must be a JSON object."

@@ -246,6 +246,8 @@ async def test_a_system_admin_reads_the_history_of_their_system_and_its_key_sets
         ),
         ({"filter": {"systemId": to_global_id("User", 1)}}, "BAD_USER_INPUT"),
         ({"filter": {"actorId": "garbage"}}, "BAD_USER_INPUT"),
+        ({"filter": {"since": "9999-12-31T23:00:00-05:00"}}, "BAD_USER_INPUT"),
+        ({"filter": {"until": "0001-01-01T00:30:00+01:00"}}, "BAD_USER_INPUT"),
     ],
     ids=[
         "garbage cursor",
@@ -256,6 +258,8 @@ async def test_a_system_admin_reads_the_history_of_their_system_and_its_key_sets
         "until before since",
         "id of another type",
         "malformed id",
+        "since beyond the calendar",
+        "until before the calendar",
     ],
 )
 async def test_bad_arguments_are_clear_errors(

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
 import pytest
 
 from app.ids import to_global_id
+from app.systems.models import SystemMembership
 from support import (
     CREATE_SYSTEM,
     GraphQL,
@@ -551,3 +553,50 @@ async def test_revoke_of_a_user_without_a_role_is_not_found(world: World) -> Non
         kind: [("NOT_FOUND", ["input", "userId"])] for kind in user_ids
     }
     assert await is_admin_of(world.system_admin, world.system_id) is True
+
+
+@pytest.mark.postgres_only
+async def test_a_grant_racing_the_removal_of_its_member_never_outlives_the_membership(
+    gql: GraphQL,
+) -> None:
+    # given
+    owner = await sign_up(gql, "owner")
+    organization_id = await create_organization(owner)
+    system_id = await create_system(owner, organization_id)
+    people = [await sign_up(gql, f"racer{i}") for i in range(4)]
+    for person in people:
+        await add_member(owner, organization_id, person, "MEMBER")
+
+    # when: each is granted a system role while being removed
+    await asyncio.gather(
+        *(
+            call
+            for person in people
+            for call in (
+                owner.gql.result(
+                    RACE_GRANT,
+                    {"input": {"systemId": system_id, "email": person.email, "role": "ADMIN"}},
+                ),
+                owner.gql.result(
+                    RACE_REMOVE,
+                    {"input": {"organizationId": organization_id, "userId": person.id}},
+                ),
+            )
+        )
+    )
+
+    # then: nobody removed keeps a role on the system
+    members = await SystemMembership.filter(system_id__gt=0).values_list("user__email", flat=True)
+    assert not set(members) & {person.email for person in people}
+
+
+RACE_GRANT = """
+mutation Grant($input: GrantSystemRoleInput!) {
+  grantSystemRole(input: $input) { userErrors { code } }
+}
+"""
+RACE_REMOVE = """
+mutation Remove($input: RemoveMemberInput!) {
+  removeMember(input: $input) { userErrors { code } }
+}
+"""

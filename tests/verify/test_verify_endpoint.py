@@ -75,6 +75,7 @@ async def verify(http: httpx.AsyncClient, key: str, **extra: Any) -> dict[str, A
         (b'{"key": "kro_x", "ip": "300.1.1.1"}', 400, '"ip" is not a valid'),
         (b'{"key": "kro_x", "permission": "ROOT"}', 400, '"permission" is not a known'),
         (b'{"key": "' + b"k" * (65 * 1024) + b'"}', 413, "at most 65536 bytes"),
+        (b"[" * 60_000, 400, "Body must be JSON"),
     ],
 )
 async def test_malformed_requests_get_a_json_error_and_never_a_500(

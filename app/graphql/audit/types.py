@@ -121,8 +121,13 @@ def _filter_pk(global_id: strawberry.ID | None, type_name: str, name: str) -> in
     return decoded[1]
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise BadUserInput(f"filter.{name} is out of range.") from None
 
 
 def _query(
@@ -130,7 +135,7 @@ def _query(
 ) -> service.AuditQuery | None:
     """The service query; None when the filter asks for something outside this log."""
     f = filter or AuditFilter()
-    since, until = _aware(f.since), _aware(f.until)
+    since, until = _aware(f.since, "since"), _aware(f.until, "until")
     if since and until and until < since:
         raise BadUserInput("filter.until must not be before filter.since.")
     wanted_system = _filter_pk(f.system_id, SYSTEM, "systemId")
