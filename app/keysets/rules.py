@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from tortoise.expressions import Q
+
 from app.errors import InvalidInput
 from app.keysets.models import KeySet, KeySetScope, KeySetStatus
 from app.keysets.permissions import PERMISSION_SCOPE, KeyPermission
@@ -38,6 +40,18 @@ def _refuse_keys(text: str, field: str) -> str:
     if _KEY_LIKE.search(text):
         raise InvalidInput(f"{field} must not contain an API key.", field=field)
     return text
+
+
+def status_condition(statuses: Iterable[KeySetStatus], now: datetime) -> Q:
+    """The query condition for key sets in any of `statuses`, mirroring `status_of`."""
+    by_status = {
+        KeySetStatus.REVOKED: Q(revoked_at__not_isnull=True),
+        KeySetStatus.DISABLED: Q(revoked_at=None, enabled=False),
+        KeySetStatus.EXPIRED: Q(revoked_at=None, enabled=True, expires_at__lte=now),
+        KeySetStatus.ACTIVE: Q(revoked_at=None, enabled=True)
+        & (Q(expires_at=None) | Q(expires_at__gt=now)),
+    }
+    return Q(*(by_status[status] for status in set(statuses)), join_type="OR")
 
 
 def clean_label(label: str) -> str:

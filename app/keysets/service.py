@@ -28,7 +28,7 @@ from app.keysets.rules import (
     clean_label,
     clean_permissions,
     clean_reason,
-    status_of,
+    status_condition,
 )
 from app.organizations.models import KeyReveal, Membership, Organization
 from app.pagination import Page, paginate
@@ -124,23 +124,7 @@ async def list_key_sets(
     elif not include_systems:
         query = query.filter(system_id=None)
     if statuses:
-        now = datetime.now(UTC)
-        wanted = set(statuses)
-        # Status is derived; translate each wanted status into its defining condition.
-        from tortoise.expressions import Q
-
-        conditions = []
-        if KeySetStatus.REVOKED in wanted:
-            conditions.append(Q(revoked_at__not_isnull=True))
-        if KeySetStatus.DISABLED in wanted:
-            conditions.append(Q(revoked_at=None, enabled=False))
-        if KeySetStatus.EXPIRED in wanted:
-            conditions.append(Q(revoked_at=None, enabled=True, expires_at__lte=now))
-        if KeySetStatus.ACTIVE in wanted:
-            conditions.append(
-                Q(revoked_at=None, enabled=True) & (Q(expires_at=None) | Q(expires_at__gt=now))
-            )
-        query = query.filter(Q(*conditions, join_type="OR"))
+        query = query.filter(status_condition(statuses, datetime.now(UTC)))
     return await paginate(query, after=after, first=first)
 
 
@@ -495,6 +479,3 @@ async def admin_flags(*, user_id: int, key_set_ids: Sequence[int]) -> dict[int, 
         )
         for ks in key_sets
     }
-
-
-__all__ = ["status_of"]
