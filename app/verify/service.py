@@ -153,6 +153,16 @@ class Verifier:
         self.cache.put(lookup_hash, found, epoch=epoch)
         return found
 
+    async def _not_found(self, client_address: str | None) -> Verdict:
+        """NOT_FOUND, or RATE_LIMITED for an address that keeps presenting keys we don't
+        know: that is what guessing looks like. Keys that are found count against their
+        key set's limit instead, which keeps the common path to one limiter hit."""
+        if client_address is not None:
+            retry_after = await self.limits.hit_address(client_address)
+            if retry_after is not None:
+                return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
+        return NOT_FOUND
+
     async def verify(
         self,
         *,
@@ -162,15 +172,11 @@ class Verifier:
         client_address: str | None = None,
     ) -> Verdict:
         """Shape and checksum first (no database work for a malformed key), then the lookup."""
-        if client_address is not None:
-            retry_after = await self.limits.hit_address(client_address)
-            if retry_after is not None:
-                return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
         if not keyformat.is_well_formed(key):
-            return NOT_FOUND
+            return await self._not_found(client_address)
         found = await self._lookup(self.keys.lookup_hash(key))
         if found is None:
-            return NOT_FOUND
+            return await self._not_found(client_address)
         retry_after = await self.limits.hit_key_set(found.key_set.id)
         if retry_after is not None:
             return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)

@@ -254,20 +254,29 @@ async def test_a_key_set_over_its_rate_limit_gets_429_with_retry_after(
     assert other_set.status_code == 200
 
 
-async def test_a_client_address_over_its_rate_limit_gets_429(
-    settings: Settings, backend: str, http: httpx.AsyncClient
+async def test_an_address_presenting_keys_that_are_not_found_gets_429(
+    gql: GraphQL, settings: Settings, backend: str
 ) -> None:
+    # given: an app allowing two not-found answers per address and minute
+    _, created = await owner_and_key_set(gql)
     limited = create_app(
         settings.model_copy(update={"verify_address_rate_limit": 2}), connection_name=backend
     )
     transport = httpx.ASGITransport(app=limited, client=("198.51.100.7", 4000))
     async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as client:
-        codes = [
-            (await client.post("/v1/keys/verify", json={"key": "kro_nope"})).status_code
-            for _ in range(3)
+        # when: a malformed key, an unknown one, then a third guess, then a real key
+        guesses = [
+            await client.post("/v1/keys/verify", json={"key": key})
+            for key in ("kro_nope", generate_key("SYSTEM"), generate_key("ORGANIZATION"))
         ]
+        real = await client.post("/v1/keys/verify", json={"key": created["primaryKey"]})
 
-    assert codes == [200, 200, 429]
+    # then: guessing is limited, using a key that exists is not
+    assert [g.status_code for g in guesses] == [200, 200, 429]
+    assert guesses[2].json()["code"] == "RATE_LIMITED"
+    assert "retry-after" in guesses[2].headers
+    assert real.status_code == 200
+    assert real.json()["code"] == "VALID"
 
 
 def free_port() -> int:
