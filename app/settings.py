@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     login_throttle_window_seconds: int = Field(default=900, ge=1)
     # Requests per minute and process; 0 turns a limit off.
     verify_rate_limit: int = Field(default=600_000, ge=0)
-    verify_address_rate_limit: int = Field(default=60_000, ge=0)
+    verify_address_rate_limit: int = Field(default=1_200_000, ge=0)
     verify_cache_ttl_seconds: float = Field(default=5.0, ge=0)
     usage_flush_seconds: float = Field(default=2.0, gt=0)
     graphiql: bool = True
