@@ -6,6 +6,7 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -14,6 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -45,6 +47,27 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception:  # any failure means "not ready"; the reason is not the caller's business
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ready"})
+
+
+class KeyrackApp(Starlette):
+    """Starlette, with the verification hot path answered before its middleware stack.
+
+    `/v1/keys/verify` sets its own headers and handles its own errors, so the generic
+    layers (error pages, exception handlers, header rewriting, routing) only cost it time.
+    CORS does not apply to it either: it is for services, not browsers.
+    """
+
+    verify_path = "/v1/keys/verify"
+
+    def __init__(self, *, verify: VerifyEndpoint, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.verify = verify
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == self.verify_path:
+            await self.verify(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, connection_name: str = "default") -> Starlette:
@@ -106,11 +129,11 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
                 max_age=600,
             )
         )
-    app = Starlette(
+    app = KeyrackApp(
+        verify=VerifyEndpoint(verifier),
         middleware=middleware,
         routes=[
             Route("/graphql", graphql_endpoint),
-            Route("/v1/keys/verify", VerifyEndpoint(verifier)),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -16,6 +17,8 @@ from starlette.types import Receive, Scope, Send
 from app.keysets.permissions import KeyPermission
 from app.verify.service import Verifier
 from app.web import SECURITY_HEADER_PAIRS
+
+logger = logging.getLogger("keyrack.verify")
 
 MAX_BODY_BYTES = 64 * 1024
 _PERMISSIONS = frozenset(p.value for p in KeyPermission)
@@ -77,6 +80,14 @@ class VerifyEndpoint:
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._handle(scope, receive, send)
+        except Exception:
+            # Served ahead of Starlette's error middleware: answer and log here.
+            logger.exception("Unexpected error in key verification")
+            await self._send(send, 500, {"error": "Internal server error."})
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
             await self._send(send, 405, {"error": "Use POST."}, [(b"allow", b"POST")])
             return

@@ -1,7 +1,10 @@
 """Rate limits for verification, per key set and per client address (the `limits` package).
 
 The asyncio flavour of `limits`' memory storage: the threaded one starts a timer thread
-every few milliseconds under load, which costs the event loop a third of its throughput.
+every few milliseconds under load, which cost the event loop a third of its throughput.
+Hits are also counted in batches of a thousandth of the limit (exactly, for limits under
+2 000): at the default 600 000 a minute the storage is consulted once per 600
+verifications of a key set, and a window may overshoot by at most 0.1 %.
 """
 
 from __future__ import annotations
@@ -13,23 +16,58 @@ from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import FixedWindowRateLimiter
 
+_MAX_TRACKED = 100_000  # identifiers with pending counts, before they are dropped
+
+
+class _BatchedLimit:
+    def __init__(self, limiter: FixedWindowRateLimiter, item: RateLimitItemPerMinute) -> None:
+        self.limiter = limiter
+        self.item = item
+        self.batch = max(1, item.amount // 1000)
+        self.pending: dict[str, int] = {}
+        self.blocked_until: dict[str, float] = {}
+
+    async def hit(self, *identifiers: str) -> int | None:
+        """Seconds to wait if over the limit, else None."""
+        key = "/".join(identifiers)
+        now = time.time()
+        until = self.blocked_until.get(key)
+        if until is not None:
+            if until > now:
+                return max(1, math.ceil(until - now))
+            del self.blocked_until[key]
+        count = self.pending.get(key, 0) + 1
+        if count < self.batch:
+            if len(self.pending) >= _MAX_TRACKED:
+                self.pending.clear()
+            self.pending[key] = count
+            return None
+        self.pending.pop(key, None)
+        if await self.limiter.hit(self.item, *identifiers, cost=count):
+            return None
+        reset = (await self.limiter.get_window_stats(self.item, *identifiers)).reset_time
+        if len(self.blocked_until) >= _MAX_TRACKED:
+            self.blocked_until.clear()
+        self.blocked_until[key] = reset
+        return max(1, math.ceil(reset - now))
+
 
 class VerifyRateLimits:
     """Per-process limits; 0 turns a limit off. The hits return seconds to wait, or None."""
 
     def __init__(self, *, per_key_set: int, per_address: int) -> None:
-        self._limiter = FixedWindowRateLimiter(MemoryStorage())
-        self._per_key_set = RateLimitItemPerMinute(per_key_set) if per_key_set else None
-        self._per_address = RateLimitItemPerMinute(per_address) if per_address else None
-
-    async def _hit(self, item: RateLimitItemPerMinute | None, *identifiers: str) -> int | None:
-        if item is None or await self._limiter.hit(item, *identifiers):
-            return None
-        reset = (await self._limiter.get_window_stats(item, *identifiers)).reset_time
-        return max(1, math.ceil(reset - time.time()))
+        limiter = FixedWindowRateLimiter(MemoryStorage())
+        self._per_key_set = (
+            _BatchedLimit(limiter, RateLimitItemPerMinute(per_key_set)) if per_key_set else None
+        )
+        self._per_address = (
+            _BatchedLimit(limiter, RateLimitItemPerMinute(per_address)) if per_address else None
+        )
 
     async def hit_address(self, address: str) -> int | None:
-        return await self._hit(self._per_address, "ip", address)
+        return await self._per_address.hit("ip", address) if self._per_address else None
 
     async def hit_key_set(self, key_set_id: int) -> int | None:
-        return await self._hit(self._per_key_set, "key-set", str(key_set_id))
+        if self._per_key_set is None:
+            return None
+        return await self._per_key_set.hit("key-set", str(key_set_id))
