@@ -15,7 +15,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from app.keysets.permissions import KeyPermission
-from app.verify.service import Verifier
+from app.verify.service import Verdict, Verifier
 from app.web import SECURITY_HEADER_PAIRS
 
 logger = logging.getLogger("keyrack.verify")
@@ -23,6 +23,13 @@ logger = logging.getLogger("keyrack.verify")
 MAX_BODY_BYTES = 64 * 1024
 _PERMISSIONS = frozenset(p.value for p in KeyPermission)
 _JSON_HEADERS = [(b"content-type", b"application/json"), *SECURITY_HEADER_PAIRS]
+
+
+_MAX_RENDERED = 10_000
+
+
+def _encode(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 class BodyTooLarge(Exception):
@@ -50,6 +57,7 @@ def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
 class VerifyEndpoint:
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
+        self._bodies: dict[Verdict, bytes] = {}
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         for name, value in scope["headers"]:
@@ -67,14 +75,25 @@ class VerifyEndpoint:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
+    def _render(self, verdict: Verdict) -> bytes:
+        # Verdicts are frozen values and few distinct ones are live at a time: encode
+        # each once. The answer is entirely determined by the verdict, so never stale.
+        body = self._bodies.get(verdict)
+        if body is None:
+            body = _encode(verdict.as_json())
+            if len(self._bodies) >= _MAX_RENDERED:
+                self._bodies.clear()
+            self._bodies[verdict] = body
+        return body
+
     async def _send(
         self,
         send: Send,
         status: int,
-        payload: dict[str, Any],
+        payload: dict[str, Any] | bytes,
         extra: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = payload if isinstance(payload, bytes) else _encode(payload)
         headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode()), *(extra or [])]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -116,6 +135,6 @@ class VerifyEndpoint:
         )
         if verdict.retry_after is not None:
             retry = [(b"retry-after", str(verdict.retry_after).encode())]
-            await self._send(send, 429, verdict.as_json(), retry)
+            await self._send(send, 429, self._render(verdict), retry)
             return
-        await self._send(send, 200, verdict.as_json())
+        await self._send(send, 200, self._render(verdict))
