@@ -18,12 +18,13 @@ from tortoise.queryset import QuerySet
 from app.audit.actions import AuditAction
 from app.audit.models import AuditEntry
 from app.context import Actor
+from app.ids import MAX_INT
 from app.organizations.models import Organization
 
 GENESIS_HASH = "0" * 64
-# Ids and sequences are 32-bit columns: a larger number names nothing that can exist,
-# and PostgreSQL refuses it as a parameter instead of matching no row.
-MAX_ID = 2**31 - 1
+# Ids and sequences are 32-bit columns (app.ids.MAX_INT): a larger number names nothing
+# that can exist, and PostgreSQL refuses it as a parameter instead of matching no row.
+MAX_ID = MAX_INT
 
 
 def _content(entry: AuditEntry) -> str:

@@ -7,10 +7,13 @@ made-up but well-formed keys costs one query per key per TTL, not one per reques
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.keysets.models import ApiKey, KeySet
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,14 @@ class Lookup:
 
     key: ApiKey
     key_set: KeySet
+    # The allow-list, parsed once per lookup rather than on every request.
+    networks: tuple[Network, ...] = field(default=())
+
+    @classmethod
+    def of(cls, key: ApiKey) -> Lookup:
+        key_set: KeySet = key.key_set
+        networks = tuple(ipaddress.ip_network(cidr) for cidr in key_set.allowed_cidrs)
+        return cls(key=key, key_set=key_set, networks=networks)
 
 
 class VerificationCache:

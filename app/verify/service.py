@@ -11,7 +11,7 @@ from enum import StrEnum
 from app.ids import to_global_id
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
-from app.keysets.models import ApiKey, KeySet
+from app.keysets.models import ApiKey
 from app.verify.cache import Lookup, VerificationCache
 from app.verify.ratelimit import VerifyRateLimits
 from app.verify.usage import UsageRecorder
@@ -72,14 +72,14 @@ NOT_FOUND = Verdict(VerifyCode.NOT_FOUND)
 
 
 def judge(
-    key: ApiKey,
-    key_set: KeySet,
+    found: Lookup,
     *,
     permission: str | None,
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
     now: datetime,
 ) -> Verdict:
     """The verdict for a found key, in the contract's order of checks."""
+    key, key_set = found.key, found.key_set
     if key_set.revoked_at is not None or (
         key.current is None and (key.valid_until is None or key.valid_until <= now)
     ):
@@ -104,9 +104,7 @@ def judge(
         return verdict(VerifyCode.DISABLED)
     if key_set.expires_at is not None and key_set.expires_at <= now:
         return verdict(VerifyCode.EXPIRED)
-    if key_set.allowed_cidrs and (
-        ip is None or not any(ip in ipaddress.ip_network(cidr) for cidr in key_set.allowed_cidrs)
-    ):
+    if found.networks and (ip is None or not any(ip in network for network in found.networks)):
         return verdict(VerifyCode.FORBIDDEN_IP)
     if permission is not None and permission not in key_set.permissions:
         return verdict(VerifyCode.INSUFFICIENT_PERMISSION)
@@ -148,7 +146,7 @@ class Verifier:
         finally:
             if self.cache.inflight.get(lookup_hash) is future:
                 del self.cache.inflight[lookup_hash]
-        found = Lookup(key=key, key_set=key.key_set) if key else None
+        found = Lookup.of(key) if key else None
         future.set_result(found)
         self.cache.put(lookup_hash, found, epoch=epoch)
         return found
@@ -181,7 +179,7 @@ class Verifier:
         if retry_after is not None:
             return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
         now = datetime.now(UTC)
-        verdict = judge(found.key, found.key_set, permission=permission, ip=ip, now=now)
+        verdict = judge(found, permission=permission, ip=ip, now=now)
         if verdict.valid:
             self.usage.record(key_id=found.key.id, key_set_id=found.key_set.id, at=now)
         return verdict
