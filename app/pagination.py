@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from pypika_tortoise.analytics import RowNumber
+from pypika_tortoise.queries import Table
+from pypika_tortoise.terms import Field
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -25,3 +29,46 @@ async def paginate(
         queryset = queryset.filter(**{f"{field}__gt": after})
     rows = await queryset.order_by(field).limit(first + 1)
     return Page(items=rows[:first], has_next=len(rows) > first)
+
+
+async def paginate_each(
+    queryset: QuerySet[M],
+    *,
+    parent: str,
+    parent_ids: Collection[int],
+    after: int | None,
+    first: int,
+) -> dict[int, Page[M]]:
+    """A page of `queryset` for each parent, in two statements however many parents there are.
+
+    `parent` is the foreign-key column (e.g. `organization_id`). The first statement numbers
+    each parent's rows with `ROW_NUMBER() OVER (PARTITION BY parent ORDER BY id)` and keeps
+    the first `first + 1`; the second loads those rows. Tortoise has no window functions or
+    subqueries in FROM, so the ranking is a pypika term and the wrapping is done on the
+    query it builds. Every parent asked for gets a page, empty if it has no rows.
+    """
+    if not parent_ids:
+        return {}
+    ranked = queryset.filter(**{f"{parent}__in": sorted(set(parent_ids))})
+    if after is not None:
+        ranked = ranked.filter(id__gt=after)
+    ranks = ranked.annotate(_rank=RowNumber().over(Field(parent)).orderby(Field("id"))).values(
+        "id", "_rank"
+    )
+    ranks.sql()  # builds `ranks.query` for the connection the query would run on
+    db = queryset.model._meta.db
+    window = Table("ranked")
+    statement = (
+        db.query_class.from_(ranks.query.as_("ranked"))
+        .select(Field("id", table=window))
+        .where(Field("_rank", table=window) <= first + 1)
+    )
+    rows = await db.execute_query_dict(*statement.get_parameterized_sql())
+    pages: dict[int, list[M]] = {parent_id: [] for parent_id in parent_ids}
+    if rows:
+        for item in await queryset.filter(id__in=[row["id"] for row in rows]).order_by("id"):
+            pages[getattr(item, parent)].append(item)
+    return {
+        parent_id: Page(items=items[:first], has_next=len(items) > first)
+        for parent_id, items in pages.items()
+    }

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,3 +174,30 @@ async def build_world(gql: GraphQL) -> World:
     )
     await create_organization(outsider, "Other Corp")
     return World(owner, admin, member, system_admin, outsider, organization_id, system_id)
+
+
+class StatementCounter(logging.Handler):
+    """Counts the SQL statements Tortoise sends, as its client logs them at DEBUG."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.lstrip().split(" ", 1)[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
+            self.statements.append(message)
+
+
+@contextmanager
+def counting_statements() -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    logger = logging.getLogger("tortoise.db_client")
+    previous = logger.level
+    logger.addHandler(counter)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(previous)

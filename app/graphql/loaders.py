@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
+from tortoise.models import Model
 
 from app.accounts import service as accounts
 from app.accounts.models import User
 from app.keysets import service as keysets
-from app.keysets.models import ApiKey, KeySet, KeySlot
+from app.keysets.models import ApiKey, KeySet, KeySetStatus, KeySlot
 from app.organizations import service as organizations
-from app.organizations.models import Organization, OrganizationRole
+from app.organizations.models import Membership, Organization, OrganizationRole
+from app.pagination import Page
 from app.systems import service as systems
 from app.systems.models import System, SystemRole
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+M = TypeVar("M", bound=Model)
 
 
 def _by_key(
@@ -28,6 +32,47 @@ def _by_key(
         return [found.get(key) for key in keys]
 
     return load
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One parent's page of a nested connection; `options` holds the field's other arguments."""
+
+    parent: int
+    after: int | None
+    first: int
+    options: tuple[Hashable, ...] = ()
+
+
+Options = tuple[Hashable, ...]
+PageFetch = Callable[[list[int], int | None, int, Options], Awaitable[Mapping[int, Page[M]]]]
+
+
+def _paged(fetch: PageFetch[M]) -> Callable[[list[PageRequest]], Awaitable[list[Page[M]]]]:
+    """Pages for many parents: one fetch per distinct set of arguments, not one per parent."""
+
+    async def load(requests: list[PageRequest]) -> list[Page[M]]:
+        parents: dict[tuple[int | None, int, tuple[Hashable, ...]], list[int]] = {}
+        for request in requests:
+            parents.setdefault((request.after, request.first, request.options), []).append(
+                request.parent
+            )
+        pages: dict[PageRequest, Page[M]] = {}
+        for (after, first, options), ids in parents.items():
+            for parent, page in (await fetch(ids, after, first, options)).items():
+                pages[PageRequest(parent, after, first, options)] = page
+        return [pages[request] for request in requests]
+
+    return load
+
+
+def status_options(statuses: Sequence[str] | None) -> tuple[str, ...]:
+    """A `status` argument as part of a page request: distinct values in a stable order."""
+    return tuple(sorted({KeySetStatus(status).value for status in statuses or ()}))
+
+
+def _statuses(options: tuple[Hashable, ...]) -> list[KeySetStatus] | None:
+    return [KeySetStatus(status) for status in options if isinstance(status, str)] or None
 
 
 class Loaders:
@@ -55,6 +100,49 @@ class Loaders:
                 grouped.setdefault(key.key_set_id, {})[key.slot] = key  # type: ignore[attr-defined]
             return grouped
 
+        async def systems_of(
+            ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
+        ) -> Mapping[int, Page[System]]:
+            return await systems.list_systems(organization_ids=ids, after=after, first=first)
+
+        async def members_of(
+            ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
+        ) -> Mapping[int, Page[Membership]]:
+            return await organizations.list_members(organization_ids=ids, after=after, first=first)
+
+        async def organization_key_sets(
+            ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
+        ) -> Mapping[int, Page[KeySet]]:
+            include_systems, *statuses = options
+            return await keysets.list_key_sets(
+                organization_ids=ids,
+                include_systems=bool(include_systems),
+                statuses=_statuses(tuple(statuses)),
+                after=after,
+                first=first,
+            )
+
+        async def system_key_sets(
+            ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
+        ) -> Mapping[int, Page[KeySet]]:
+            return await keysets.list_key_sets(
+                system_ids=ids, statuses=_statuses(options), after=after, first=first
+            )
+
+        # Pages are batched but not cached: a later mutation in the same request must see
+        # its own writes.
+        self.systems_of_organization: DataLoader[PageRequest, Page[System]] = DataLoader(
+            _paged(systems_of), cache=False
+        )
+        self.members_of_organization: DataLoader[PageRequest, Page[Membership]] = DataLoader(
+            _paged(members_of), cache=False
+        )
+        self.key_sets_of_organization: DataLoader[PageRequest, Page[KeySet]] = DataLoader(
+            _paged(organization_key_sets), cache=False
+        )
+        self.key_sets_of_system: DataLoader[PageRequest, Page[KeySet]] = DataLoader(
+            _paged(system_key_sets), cache=False
+        )
         self.users_by_id: DataLoader[int, User | None] = DataLoader(_by_key(accounts.users_by_ids))
         self.organizations_by_id: DataLoader[int, Organization | None] = DataLoader(
             _by_key(organizations.organizations_by_ids)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +31,7 @@ from app.keysets.rules import (
     status_condition,
 )
 from app.organizations.models import KeyReveal, Membership, Organization
-from app.pagination import Page, paginate
+from app.pagination import Page, paginate_each
 from app.systems.models import SystemMembership
 from app.validation import UNCHANGED, Unchanged
 
@@ -110,22 +110,31 @@ async def _admin_key_set(actor: Actor, key_set_id: int, *, lock: bool = False) -
 
 async def list_key_sets(
     *,
-    organization_id: int,
-    system_id: int | None = None,
+    organization_ids: Collection[int] = (),
+    system_ids: Collection[int] = (),
     include_systems: bool = False,
     statuses: Sequence[KeySetStatus] | None = None,
     after: int | None,
     first: int,
-) -> Page[KeySet]:
-    """Key sets of an organization (its own, or with its systems') or of one system."""
-    query = KeySet.filter(organization_id=organization_id)
-    if system_id is not None:
-        query = query.filter(system_id=system_id)
-    elif not include_systems:
-        query = query.filter(system_id=None)
+) -> dict[int, Page[KeySet]]:
+    """A page of key sets for each organization (its own, or with its systems') or system.
+
+    Pass organization ids or system ids, not both; pages are keyed by the ids passed.
+    """
+    if organization_ids and system_ids:
+        raise ValueError("list key sets of organizations or of systems, not both")
+    query = KeySet.all()
     if statuses:
         query = query.filter(status_condition(statuses, datetime.now(UTC)))
-    return await paginate(query, after=after, first=first)
+    if system_ids:
+        return await paginate_each(
+            query, parent="system_id", parent_ids=system_ids, after=after, first=first
+        )
+    if not include_systems:
+        query = query.filter(system_id=None)
+    return await paginate_each(
+        query, parent="organization_id", parent_ids=organization_ids, after=after, first=first
+    )
 
 
 def _new_key(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
@@ -15,7 +17,7 @@ from app.errors import Conflict, Forbidden, InvalidState, NotFound
 from app.ids import to_global_id
 from app.keysets.models import ApiKey
 from app.organizations.models import KeyReveal, Membership, Organization, OrganizationRole
-from app.pagination import Page, paginate
+from app.pagination import Page, paginate, paginate_each
 from app.systems.models import SystemMembership
 from app.validation import clean_email, clean_name
 
@@ -33,9 +35,14 @@ async def list_organizations(*, user: User, after: int | None, first: int) -> Pa
     )
 
 
-async def list_members(*, organization_id: int, after: int | None, first: int) -> Page[Membership]:
-    return await paginate(
-        Membership.filter(organization_id=organization_id).select_related("user"),
+async def list_members(
+    *, organization_ids: Collection[int], after: int | None, first: int
+) -> dict[int, Page[Membership]]:
+    """A page of memberships, with their users, for each organization."""
+    return await paginate_each(
+        Membership.all().select_related("user"),
+        parent="organization_id",
+        parent_ids=organization_ids,
         after=after,
         first=first,
     )

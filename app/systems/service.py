@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -13,7 +15,7 @@ from app.context import Actor
 from app.errors import Conflict, InvalidState, NotFound
 from app.ids import to_global_id
 from app.organizations.models import Membership, Organization
-from app.pagination import Page, paginate
+from app.pagination import Page, paginate_each
 from app.systems.models import System, SystemMembership, SystemRole
 from app.validation import clean_email, clean_name
 
@@ -29,8 +31,17 @@ async def get_visible_system(*, user: User, system_id: int) -> System | None:
     return system
 
 
-async def list_systems(*, organization_id: int, after: int | None, first: int) -> Page[System]:
-    return await paginate(System.filter(organization_id=organization_id), after=after, first=first)
+async def list_systems(
+    *, organization_ids: Collection[int], after: int | None, first: int
+) -> dict[int, Page[System]]:
+    """A page of systems for each organization, in a constant number of queries."""
+    return await paginate_each(
+        System.all(),
+        parent="organization_id",
+        parent_ids=organization_ids,
+        after=after,
+        first=first,
+    )
 
 
 async def create_system(*, actor: Actor, organization_id: int, name: str) -> System:

@@ -9,12 +9,10 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, KeySetStatus, OrganizationRole
 from app.graphql.ids import ORGANIZATION
+from app.graphql.loaders import PageRequest, status_options
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
-from app.keysets import service as keysets
-from app.organizations import service
 from app.organizations.models import Membership, Organization
-from app.systems import service as systems
 
 if TYPE_CHECKING:
     from app.graphql.audit.types import AuditEntryConnection, AuditFilter, AuditIntegrity
@@ -58,8 +56,8 @@ class OrganizationType(Node):
         from app.graphql.systems.types import SystemType
 
         position = decode_cursor(after)
-        page = await systems.list_systems(
-            organization_id=self.pk, after=position, first=page_size(first)
+        page = await info.context.loaders.systems_of_organization.load(
+            PageRequest(self.pk, position, page_size(first))
         )
         return to_connection(page, SystemType.from_model, after=position)
 
@@ -77,12 +75,10 @@ class OrganizationType(Node):
         from app.graphql.keysets.types import KeySetType
 
         position = decode_cursor(after)
-        page = await keysets.list_key_sets(
-            organization_id=self.pk,
-            include_systems=include_systems,
-            statuses=status,
-            after=position,
-            first=page_size(first),
+        page = await info.context.loaders.key_sets_of_organization.load(
+            PageRequest(
+                self.pk, position, page_size(first), (include_systems, *status_options(status))
+            )
         )
         return to_connection(page, KeySetType.from_model, after=position)
 
@@ -91,8 +87,8 @@ class OrganizationType(Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Member]:
         position = decode_cursor(after)
-        page = await service.list_members(
-            organization_id=self.pk, after=position, first=page_size(first)
+        page = await info.context.loaders.members_of_organization.load(
+            PageRequest(self.pk, position, page_size(first))
         )
 
         def member(membership: Membership) -> Member:

@@ -9,9 +9,9 @@ from app.access import is_system_admin
 from app.graphql.context import Info
 from app.graphql.enums import KeySetStatus, SystemRole
 from app.graphql.ids import SYSTEM
+from app.graphql.loaders import PageRequest, status_options
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
-from app.keysets import service as keysets
 from app.systems.models import System
 
 if TYPE_CHECKING:
@@ -72,12 +72,8 @@ class SystemType(Node):
         from app.graphql.keysets.types import KeySetType
 
         position = decode_cursor(after)
-        page = await keysets.list_key_sets(
-            organization_id=self.organization_pk,
-            system_id=self.pk,
-            statuses=status,
-            after=position,
-            first=page_size(first),
+        page = await info.context.loaders.key_sets_of_system.load(
+            PageRequest(self.pk, position, page_size(first), status_options(status))
         )
         return to_connection(page, KeySetType.from_model, after=position)
 

@@ -1,0 +1,178 @@
+"""No N+1: the SQL statements behind a nested list query do not grow with the data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+
+from app.accounts.models import User
+from app.context import Actor
+from app.keysets import service as keysets
+from app.organizations import service as organizations
+from app.organizations.models import OrganizationRole
+from app.systems import service as systems
+from support import (
+    GraphQL,
+    Person,
+    counting_statements,
+    create_organization,
+    create_system,
+    sign_up,
+)
+
+NESTED = """
+query Nested {
+  organizations(first: 10) {
+    edges { node {
+      name viewerRole
+      members(first: 10) { edges { node { role user { email } } } }
+      keySets(first: 10) { edges { node { label createdBy { email } } } }
+      systems(first: 10) {
+        edges { node {
+          name viewerRole viewerIsAdmin
+          organization { name }
+          keySets(first: 25) {
+            edges { node {
+              label status viewerIsAdmin
+              createdBy { email }
+              system { name }
+              primaryKey { hint createdBy { email } }
+              secondaryKey { hint createdBy { email } }
+            } }
+          }
+        } }
+      }
+    } }
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Shape:
+    organizations: int
+    systems: int  # per organization
+    key_sets: int  # per system, and as many again of the organization's own
+    members: int  # per organization, besides the owner
+
+
+async def seed(app: Starlette, owner: Person, others: list[User], shape: Shape) -> None:
+    """Builds the data through the services, which is quicker than a request per row."""
+    user = await User.get(email=owner.email)
+    actor = Actor(user=user)
+    for o in range(shape.organizations):
+        organization = await organizations.create_organization(actor=actor, name=f"Org {o}")
+        for other in others[: shape.members]:
+            await organizations.add_member(
+                actor=actor,
+                organization_id=organization.id,
+                email=other.email,
+                role=OrganizationRole.MEMBER,
+            )
+        for k in range(shape.key_sets):
+            await keysets.create_key_set(
+                actor=actor,
+                keys=app.state.keys,
+                organization_id=organization.id,
+                system_id=None,
+                label=f"org key {k}",
+            )
+        for s in range(shape.systems):
+            system = await systems.create_system(
+                actor=actor, organization_id=organization.id, name=f"System {s}"
+            )
+            for k in range(shape.key_sets):
+                await keysets.create_key_set(
+                    actor=actor,
+                    keys=app.state.keys,
+                    organization_id=None,
+                    system_id=system.id,
+                    label=f"key {k}",
+                )
+
+
+async def statements_for(gql: GraphQL, app: Starlette, shape: Shape) -> tuple[int, int]:
+    """The statements the nested query runs over `shape`, and the key sets it returned."""
+    owner = await sign_up(gql, "owner")
+    others = [await User.get(email=(await sign_up(gql, "member")).email) for _ in range(3)]
+    await seed(app, owner, others, shape)
+    with counting_statements() as counter:
+        data = await owner.gql(NESTED)
+    key_sets = [
+        key_set
+        for organization in data["organizations"]["edges"]
+        for system in organization["node"]["systems"]["edges"]
+        for key_set in system["node"]["keySets"]["edges"]
+    ]
+    return len(counter.statements), len(key_sets)
+
+
+async def test_a_nested_list_query_runs_as_many_statements_for_1000_rows_as_for_10(
+    gql: GraphQL, app: Starlette
+) -> None:
+    # given: the same query over 10 system key sets, then over 1000 (a new owner each time,
+    # so the second query does not see the first one's organizations)
+    small = Shape(organizations=1, systems=2, key_sets=5, members=1)
+    large = Shape(organizations=4, systems=10, key_sets=25, members=3)
+
+    # when
+    small_statements, small_rows = await statements_for(gql, app, small)
+    large_statements, large_rows = await statements_for(gql, app, large)
+
+    # then: every row came back, and the statement count did not move
+    assert (small_rows, large_rows) == (10, 1000)
+    assert small_statements == large_statements, (small_statements, large_statements)
+    assert large_statements <= 20  # about two per relation in the query
+
+
+PAGES_PER_ORGANIZATION = """
+query Pages($after: String) {
+  organizations(first: 10) {
+    edges { node {
+      name
+      systems(first: 2, after: $after) {
+        edges { node { name } }
+        pageInfo { hasNextPage endCursor }
+      }
+    } }
+  }
+}
+"""
+
+
+async def test_batched_pages_are_each_organizations_own(gql: GraphQL) -> None:
+    # given: three organizations with three, one and no systems, loaded in one batch
+    owner = await sign_up(gql, "owner")
+    counts = {"Three": 3, "One": 1, "None": 0}
+    for name, count in counts.items():
+        organization_id = await create_organization(owner, name)
+        for s in range(count):
+            await create_system(owner, organization_id, f"{name} {s}")
+
+    # when
+    data = await owner.gql(PAGES_PER_ORGANIZATION)
+
+    # then: each organization has its own first page
+    pages = {
+        edge["node"]["name"]: edge["node"]["systems"] for edge in data["organizations"]["edges"]
+    }
+    assert {name: [e["node"]["name"] for e in page["edges"]] for name, page in pages.items()} == {
+        "Three": ["Three 0", "Three 1"],
+        "One": ["One 0"],
+        "None": [],
+    }
+    assert {name: page["pageInfo"]["hasNextPage"] for name, page in pages.items()} == {
+        "Three": True,
+        "One": False,
+        "None": False,
+    }
+
+    # and: a cursor is a position in creation order, applied to every organization's
+    # systems alike ("One 0" was created after "Three 1")
+    after = pages["Three"]["pageInfo"]["endCursor"]
+    rest = await owner.gql(PAGES_PER_ORGANIZATION, {"after": after})
+    assert {
+        edge["node"]["name"]: [e["node"]["name"] for e in edge["node"]["systems"]["edges"]]
+        for edge in rest["organizations"]["edges"]
+    } == {"Three": ["Three 2"], "One": ["One 0"], "None": []}
