@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -75,6 +76,19 @@ def _statuses(options: tuple[Hashable, ...]) -> list[KeySetStatus] | None:
     return [KeySetStatus(status) for status in options if isinstance(status, str)] or None
 
 
+class Loader(DataLoader[K, V]):
+    """A DataLoader whose shared futures survive one caller's cancellation.
+
+    The loader hands every caller of a key the same future. graphql-core cancels the
+    sibling fields of a field that failed, and cancelling a task cancels the future it
+    awaits, so without the shield an unrelated field elsewhere in the query, waiting on
+    the same key, would receive CancelledError and fail the whole request.
+    """
+
+    def load(self, key: K) -> Awaitable[V]:
+        return asyncio.shield(super().load(key))
+
+
 class Loaders:
     def __init__(self, viewer: User | None) -> None:
         viewer_id = viewer.id if viewer else None
@@ -131,38 +145,36 @@ class Loaders:
 
         # Pages are batched but not cached: a later mutation in the same request must see
         # its own writes.
-        self.systems_of_organization: DataLoader[PageRequest, Page[System]] = DataLoader(
+        self.systems_of_organization: DataLoader[PageRequest, Page[System]] = Loader(
             _paged(systems_of), cache=False
         )
-        self.members_of_organization: DataLoader[PageRequest, Page[Membership]] = DataLoader(
+        self.members_of_organization: DataLoader[PageRequest, Page[Membership]] = Loader(
             _paged(members_of), cache=False
         )
-        self.key_sets_of_organization: DataLoader[PageRequest, Page[KeySet]] = DataLoader(
+        self.key_sets_of_organization: DataLoader[PageRequest, Page[KeySet]] = Loader(
             _paged(organization_key_sets), cache=False
         )
-        self.key_sets_of_system: DataLoader[PageRequest, Page[KeySet]] = DataLoader(
+        self.key_sets_of_system: DataLoader[PageRequest, Page[KeySet]] = Loader(
             _paged(system_key_sets), cache=False
         )
-        self.users_by_id: DataLoader[int, User | None] = DataLoader(_by_key(accounts.users_by_ids))
-        self.organizations_by_id: DataLoader[int, Organization | None] = DataLoader(
+        self.users_by_id: DataLoader[int, User | None] = Loader(_by_key(accounts.users_by_ids))
+        self.organizations_by_id: DataLoader[int, Organization | None] = Loader(
             _by_key(organizations.organizations_by_ids)
         )
-        self.systems_by_id: DataLoader[int, System | None] = DataLoader(
-            _by_key(systems.systems_by_ids)
-        )
-        self.key_sets_by_id: DataLoader[int, KeySet | None] = DataLoader(
+        self.systems_by_id: DataLoader[int, System | None] = Loader(_by_key(systems.systems_by_ids))
+        self.key_sets_by_id: DataLoader[int, KeySet | None] = Loader(
             _by_key(keysets.key_sets_by_ids)
         )
-        self.viewer_roles_by_organization_id: DataLoader[int, OrganizationRole | None] = DataLoader(
+        self.viewer_roles_by_organization_id: DataLoader[int, OrganizationRole | None] = Loader(
             _by_key(org_roles)
         )
-        self.viewer_roles_by_system_id: DataLoader[int, SystemRole | None] = DataLoader(
+        self.viewer_roles_by_system_id: DataLoader[int, SystemRole | None] = Loader(
             _by_key(system_roles)
         )
-        self.viewer_admin_flags_by_key_set_id: DataLoader[int, bool | None] = DataLoader(
+        self.viewer_admin_flags_by_key_set_id: DataLoader[int, bool | None] = Loader(
             _by_key(admin_flags)
         )
-        self.current_keys_by_key_set_id: DataLoader[int, dict[KeySlot, ApiKey] | None] = DataLoader(
+        self.current_keys_by_key_set_id: DataLoader[int, dict[KeySlot, ApiKey] | None] = Loader(
             _by_key(current_keys)
         )
 

@@ -587,6 +587,30 @@ async def test_a_cursor_we_did_not_issue_is_a_bad_user_input(
         assert_no_internals(body)
 
 
+async def test_a_failing_field_leaves_the_others_their_answers(
+    owner_with_system: tuple[Person, str, str],
+) -> None:
+    # given: two fields that load the same value, one of them beside a field that fails
+    # (found by fuzzing: graphql-core cancels a failed field's siblings, and the shared
+    # dataloader future went with them)
+    owner, organization_id, _ = owner_with_system
+    query = """
+    query Both($id: ID!) {
+      organization(id: $id) { viewerRole }
+      node(id: $id) {
+        ... on Organization { viewerRole members(after: "not a cursor") { edges { cursor } } }
+      }
+    }
+    """
+
+    # when
+    body = await owner.gql.result(query, {"id": organization_id})
+
+    # then: the bad cursor is reported, the other field keeps its answer
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["data"] == {"organization": {"viewerRole": "OWNER"}, "node": None}
+
+
 async def test_a_cursor_beyond_the_integer_range_is_answered(
     owner_with_system: tuple[Person, str, str],
 ) -> None:
