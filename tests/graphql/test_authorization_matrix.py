@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
+from tortoise import Tortoise
 
 from support import (
     ADD_MEMBER,
@@ -64,6 +65,10 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
     "node(Organization)": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "node(System)": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "node(KeySet)": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
+    # A user is visible to whoever shares an organization with them.
+    "node(User)": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
+    # Audit entries are for the organization's owners and admins.
+    "node(AuditEntry)": {"own": (UNAUTH, NULL, NULL, NULL, OK, OK), "other": UNSEEN},
     "organizations": {
         "own": (UNAUTH, ABSENT, OK, OK, OK, OK),
         "other": (UNAUTH, ABSENT, ABSENT, ABSENT, ABSENT, ABSENT),
@@ -219,6 +224,7 @@ class Organization:
     system_id: str
     key_sets: dict[str, dict[str, Any]]  # "organization" / "system" -> createKeySet payload
     spare: Person  # a plain member, the object of system role grants
+    audit_entry_id: str  # the entry recording the organization's creation
 
 
 @dataclass
@@ -238,7 +244,9 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
         ),
         "system": await create_key_set(owner, systemId=system_id, label="Deployer"),
     }
-    return Organization(owner, organization_id, system_id, key_sets, spare)
+    log = await owner.gql(ORGANIZATION_AUDIT_LOG, {"id": organization_id})
+    first_entry = log["organization"]["auditLog"]["edges"][-1]["node"]["id"]
+    return Organization(owner, organization_id, system_id, key_sets, spare, first_entry)
 
 
 @pytest.fixture
@@ -304,15 +312,27 @@ async def read(caller: GraphQL, query: str, variables: dict[str, Any], *path: st
     return OK
 
 
+async def snapshot() -> dict[str, list[dict[str, Any]]]:
+    """Every row the API's data lives in; sessions and login events are the caller's own."""
+    return {
+        name: await model.all().order_by("id").values()
+        for name, model in Tortoise.apps["models"].items()
+        if name not in {"Session", "LoginEvent", "Aerich"}
+    }
+
+
 async def mutate(caller: GraphQL, name: str, query: str, input: dict[str, Any]) -> Outcome | str:
+    before = await snapshot()
     body = await caller.result(query, {"input": input})
     if refused := refusal(body):
-        # A refused mutation yields no payload at all.
-        return refused if body.get("data") is None else f"{refused} with data"
-    codes = [error["code"] for error in body["data"][name]["userErrors"]]
-    if not codes:
-        return OK
-    return NF if codes == ["NOT_FOUND"] else f"userErrors {codes}"
+        outcome: Outcome | str = refused if body.get("data") is None else f"{refused} with data"
+    else:
+        codes = [error["code"] for error in body["data"][name]["userErrors"]]
+        if not codes:
+            return OK
+        outcome = NF if codes == ["NOT_FOUND"] else f"userErrors {codes}"
+    # A refusal changes nothing at all.
+    return outcome if await snapshot() == before else f"{outcome}, but the data changed"
 
 
 async def member_of(organization: Organization, gql: GraphQL) -> Person:
@@ -427,6 +447,8 @@ CELLS: dict[str, Cell] = {
     "node(Organization)": lambda w, c, o: read(c, NODE, {"id": o.id}, "node"),
     "node(System)": lambda w, c, o: read(c, NODE, {"id": o.system_id}, "node"),
     "node(KeySet)": lambda w, c, o: read(c, NODE, {"id": key_set_id(o, "system")}, "node"),
+    "node(User)": lambda w, c, o: read(c, NODE, {"id": o.spare.id}, "node"),
+    "node(AuditEntry)": lambda w, c, o: read(c, NODE, {"id": o.audit_entry_id}, "node"),
     "organizations": organizations,
     "Organization.members": lambda w, c, o: read(
         c, ORGANIZATION_MEMBERS, {"id": o.id}, "organization", "members"
