@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,22 +12,12 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from processes import clean_env, keyrack_command, serving
 
 from pgcluster import PostgresCluster
 
 SECRET = "s" * 48
 PASSWORD = "correct horse battery staple"
-
-
-def keyrack_command() -> list[str]:
-    script = Path(sys.executable).parent / "keyrack"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
-
-
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("KEYRACK_")}
-    environment.update(extra or {})
-    return environment
 
 
 def run(
@@ -44,12 +32,6 @@ def run(
         timeout=120,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -165,31 +147,9 @@ def test_a_short_secret_is_refused(tmp_path: Path) -> None:
 
 
 def serve(cwd: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [*keyrack_command(), "serve", "--port", str(port)],
-        cwd=cwd,
-        env=clean_env(env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("keyrack serve did not start within 60 s")
-        yield base
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=30)
-    assert "Traceback" not in stderr
+    with serving(cwd, env) as served:
+        yield served.base
+    assert "Traceback" not in served.log()
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ The documents and readers below are shared by the audit test modules.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from processes import clean_env, keyrack_command
 
 from app.ids import pk_of
 from app.settings import Settings
@@ -84,17 +84,15 @@ async def integrity(person: Person, organization_id: str) -> dict[str, Any]:
     return result
 
 
-def keyrack_command() -> list[str]:
-    script = Path(sys.executable).parent / "keyrack"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
-
-
 async def keyrack(settings: Settings, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Runs the real `keyrack` command against the test session's database."""
     assert settings.secret_key is not None
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("KEYRACK_")}
-    environment["KEYRACK_DATABASE_URL"] = settings.resolved_database_url
-    environment["KEYRACK_SECRET_KEY"] = settings.secret_key.get_secret_value()
+    environment = clean_env(
+        {
+            "KEYRACK_DATABASE_URL": settings.resolved_database_url,
+            "KEYRACK_SECRET_KEY": settings.secret_key.get_secret_value(),
+        }
+    )
     return await asyncio.to_thread(
         subprocess.run,
         [*keyrack_command(), *args],

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from processes import serving
 
 from app.keysets.keys import generate_key
 from app.main import create_app
@@ -285,45 +282,17 @@ async def test_an_address_presenting_keys_that_are_not_found_gets_429(
     assert real.json()["code"] == "VALID"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def second_process(settings: Settings, backend: str, tmp_path: Path) -> Iterator[str]:
     """Another `keyrack serve` process on the same PostgreSQL database."""
     assert settings.secret_key is not None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYRACK_")}
-    env.update(
-        KEYRACK_DATABASE_URL=settings.resolved_database_url,
-        KEYRACK_SECRET_KEY=settings.secret_key.get_secret_value(),
-        KEYRACK_VERIFY_CACHE_TTL_SECONDS="600",
-    )
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the second process did not start")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    env = {
+        "KEYRACK_DATABASE_URL": settings.resolved_database_url,
+        "KEYRACK_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "KEYRACK_VERIFY_CACHE_TTL_SECONDS": "600",
+    }
+    with serving(tmp_path, env, ready_path="/readyz") as served:
+        yield served.base
 
 
 @pytest.mark.postgres_only

@@ -1,0 +1,84 @@
+"""The real `keyrack` command, run as a child process the way an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def keyrack_command() -> list[str]:
+    script = Path(sys.executable).parent / "keyrack"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any KEYRACK_ setting, plus `extra`."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("KEYRACK_")}
+    environment.update(extra or {})
+    return environment
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running `keyrack serve`: where it answers, and where its log goes."""
+
+    base: str
+    log_file: Path
+
+    def log(self) -> str:
+        return self.log_file.read_text(encoding="utf-8", errors="replace")
+
+
+@contextmanager
+def serving(
+    cwd: Path, env: dict[str, str] | None = None, *, ready_path: str = "/healthz"
+) -> Iterator[Served]:
+    """`keyrack serve` on a free port, once `ready_path` answers 200; stopped on exit.
+
+    Its output goes to a file (a pipe nobody reads would fill up and stall the server).
+    """
+    port = free_port()
+    served = Served(f"http://127.0.0.1:{port}", cwd / f"keyrack-serve-{port}.log")
+    with served.log_file.open("w", encoding="utf-8") as output:
+        process = subprocess.Popen(
+            [*keyrack_command(), "serve", "--port", str(port)],
+            cwd=cwd,
+            env=clean_env(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{served.base}{ready_path}", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            else:
+                pytest.fail(f"keyrack serve did not answer {ready_path} within 60 s")
+            yield served
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
