@@ -14,10 +14,11 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 __all__ = ["PostgresCluster", "PostgresUnavailable", "find_bindir", "start_cluster"]
@@ -99,12 +100,21 @@ class PostgresCluster:
     url: str
     port: int
 
-    def __init__(self, *, port: int, tmpdir: Path, bindir: str, run_as: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        port: int,
+        tmpdir: Path,
+        bindir: str,
+        run_as: str | None,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
         self.port = port
         self.url = self.dsn_for("postgres")
         self._tmpdir = tmpdir
         self._bindir = bindir
         self._run_as = run_as
+        self._settings = dict(settings or {})
         self._stopped = False
 
     @property
@@ -162,6 +172,8 @@ class PostgresCluster:
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c max_connections=200"
         )
+        # Given later, these win over the defaults above.
+        server_opts += "".join(f" -c {name}={value}" for name, value in self._settings.items())
         args = ["pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file)]
         args += ["-w", "-t", str(_START_TIMEOUT), "-o", server_opts, "start"]
         try:
@@ -175,6 +187,55 @@ class PostgresCluster:
                 f"pg_ctl start failed (exit {result.returncode}):\n"
                 f"{result.stdout}{result.stderr}\nserver log tail:\n{_tail(self.log_file)}"
             )
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server but keep its files, so :meth:`start_server` can bring it back.
+
+        `mode` is pg_ctl's shutdown mode: ``smart``, ``fast`` or ``immediate``.
+        """
+        result = self._run(
+            ["pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "-t", "60", "stop"],
+            timeout=90,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"pg_ctl stop failed (exit {result.returncode}):\n{result.stdout}{result.stderr}"
+            )
+
+    def start_server(self) -> None:
+        """Start a server stopped by :meth:`stop_server` again, on the same port."""
+        self._start()
+
+    def _children(self, pid: int) -> list[int]:
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                children.append(int(stat.parent.name))
+        return children
+
+    def freeze_server(self) -> None:
+        """SIGSTOP the server's processes: connections stay open and nothing answers them,
+        as when the network to the database fails. Linux only; undo with :meth:`thaw_server`.
+        """
+        postmaster = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGSTOP)  # first, so that it forks no new backend
+        for pid in self._children(postmaster):
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw_server(self) -> None:
+        """SIGCONT what :meth:`freeze_server` stopped; harmless on a server that runs."""
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        postmaster = int(pid_file.read_text().split()[0])
+        for pid in [*self._children(postmaster), postmaster]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def stop(self) -> None:
         """Stop the server (immediate mode) and delete its files; idempotent."""
@@ -197,8 +258,11 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
             os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
 
 
-def start_cluster() -> PostgresCluster:
-    """initdb a fresh cluster in a temp dir and start it on a free 127.0.0.1 port."""
+def start_cluster(*, settings: Mapping[str, str] | None = None) -> PostgresCluster:
+    """initdb a fresh cluster in a temp dir and start it on a free 127.0.0.1 port.
+
+    `settings` are extra server settings (``-c name=value``), e.g. to make commits durable.
+    """
     bindir = find_bindir()
     run_as: str | None = None
     owner: pwd.struct_passwd | None = None
@@ -220,7 +284,9 @@ def start_cluster() -> PostgresCluster:
     # Explicitly /tmp rather than $TMPDIR: the postgres user must be able to
     # traverse every parent directory, which e.g. /root/tmp would not allow.
     tmpdir = Path(tempfile.mkdtemp(prefix="keyrack-pg-", dir="/tmp"))
-    cluster = PostgresCluster(port=_free_port(), tmpdir=tmpdir, bindir=bindir, run_as=run_as)
+    cluster = PostgresCluster(
+        port=_free_port(), tmpdir=tmpdir, bindir=bindir, run_as=run_as, settings=settings
+    )
     try:
         tmpdir.chmod(0o755)
         cluster.socket_dir.mkdir(mode=0o700)
