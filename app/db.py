@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.exceptions import DBConnectionError
+
 MODEL_MODULES = [
     "app.accounts.models",
     "app.organizations.models",
@@ -15,14 +19,51 @@ MODEL_MODULES = [
 ]
 
 
-def tortoise_config(database_url: str, *, connection: str = "default") -> dict[str, Any]:
-    """Tortoise config; `connection` names the connection (Tortoise caches SQL per name)."""
+def tortoise_config(
+    database_url: str, *, connection: str = "default", timeout: float | None = None
+) -> dict[str, Any]:
+    """Tortoise config; `connection` names the connection (Tortoise caches SQL per name).
+
+    With `timeout`, a PostgreSQL statement or connection attempt that takes longer fails
+    instead of waiting for a server that stopped answering.
+    """
+    target: str | dict[str, Any] = database_url
+    if timeout is not None and not database_url.startswith("sqlite"):
+        target = expand_db_url(database_url)
+        target["credentials"].update(timeout=timeout, command_timeout=timeout)
     return {
-        "connections": {connection: database_url},
+        "connections": {connection: target},
         "apps": {"models": {"models": MODEL_MODULES, "default_connection": connection}},
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+_UNAVAILABLE = (
+    OSError,  # refused, reset, unreachable
+    TimeoutError,  # a statement or connection attempt past the timeout
+    DBConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+    asyncpg.InterfaceError,  # the connection went away under the driver
+    asyncpg.exceptions.InternalClientError,
+)
+
+
+UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
+UNAVAILABLE_RETRY_AFTER_SECONDS = 1
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether an exception means the database could not be reached or did not answer."""
+    seen: BaseException | None = error
+    for _ in range(5):  # the error itself, and what it was raised from
+        if seen is None:
+            return False
+        if isinstance(seen, _UNAVAILABLE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def migrations_location() -> Path:

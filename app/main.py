@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
-from app.auth import SessionBackend
+from app.auth import SessionBackend, auth_error
 from app.db import tortoise_config
 from app.graphql.view import KeyrackGraphQL
 from app.keysets import events
@@ -40,10 +40,20 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+def _forget(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so that a late failure is not reported as unhandled
+
+
 async def readyz(request: Request) -> JSONResponse:
+    connection = connections.get(request.app.state.connection_name)
+    probe = asyncio.ensure_future(connection.execute_query("SELECT 1"))
+    probe.add_done_callback(_forget)
     try:
-        connection = connections.get(request.app.state.connection_name)
-        await asyncio.wait_for(connection.execute_query("SELECT 1"), READINESS_TIMEOUT_SECONDS)
+        # Shielded: cancelling the probe would wait for the driver to clean up after it,
+        # which, against a server that stopped answering, takes as long as the server.
+        # The probe itself ends at the statement timeout.
+        await asyncio.wait_for(asyncio.shield(probe), READINESS_TIMEOUT_SECONDS)
     except Exception:  # any failure means "not ready"; the reason is not the caller's business
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ready"})
@@ -86,7 +96,11 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        config = tortoise_config(settings.resolved_database_url, connection=connection_name)
+        config = tortoise_config(
+            settings.resolved_database_url,
+            connection=connection_name,
+            timeout=settings.database_timeout_seconds,
+        )
         listener = None
         if not settings.is_sqlite:
             # Other processes' changes arrive by NOTIFY; on SQLite the cache TTL bounds them.
@@ -114,7 +128,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
                 unsubscribe()
 
     graphql_endpoint = BodySizeLimit(
-        AuthenticationMiddleware(graphql, backend=SessionBackend()),
+        AuthenticationMiddleware(graphql, backend=SessionBackend(), on_error=auth_error),
         max_bytes=settings.max_request_bytes,
     )
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]

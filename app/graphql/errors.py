@@ -2,7 +2,8 @@
 
 Expected failures in mutations become `userErrors` (see `payloads.ReportUserErrors`);
 `NotAuthenticated` and `Forbidden` become top-level errors with `extensions.code`;
-anything unexpected is masked, logged server-side and answered with a generic message.
+anything unexpected is masked, logged server-side and answered with a generic message,
+except a database that cannot be reached, which is `SERVICE_UNAVAILABLE`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
+from app.db import UNAVAILABLE_MESSAGE, is_unavailable
 from app.errors import Forbidden, KeyrackError, NotAuthenticated, UserInputError
 
 logger = logging.getLogger("keyrack.graphql")
@@ -58,6 +60,19 @@ class ErrorPolicy(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
+        if original is not None and is_unavailable(original):
+            # Expected while the database restarts: one line, not a traceback per request.
+            logger.warning(
+                "Database unavailable in %s: %s",
+                ".".join(str(p) for p in error.path or []),
+                type(original).__name__,
+            )
+            return GraphQLError(
+                UNAVAILABLE_MESSAGE,
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": "SERVICE_UNAVAILABLE"},
+            )
         logger.error(
             "Unexpected error in %s: %s",
             ".".join(str(p) for p in error.path or []),

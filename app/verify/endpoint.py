@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
+from app.db import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS, is_unavailable
 from app.keysets.permissions import KeyPermission
 from app.verify.service import Verdict, Verifier
 from app.web import SECURITY_HEADER_PAIRS
@@ -23,6 +24,7 @@ logger = logging.getLogger("keyrack.verify")
 MAX_BODY_BYTES = 64 * 1024
 _PERMISSIONS = frozenset(p.value for p in KeyPermission)
 _JSON_HEADERS = [(b"content-type", b"application/json"), *SECURITY_HEADER_PAIRS]
+_RETRY_AFTER = [(b"retry-after", str(UNAVAILABLE_RETRY_AFTER_SECONDS).encode())]
 
 
 _MAX_RENDERED = 10_000
@@ -101,8 +103,13 @@ class VerifyEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self._handle(scope, receive, send)
-        except Exception:
+        except Exception as error:
             # Served ahead of Starlette's error middleware: answer and log here.
+            if is_unavailable(error):
+                # The caller cannot tell a valid key from an invalid one: fail closed.
+                logger.warning("Database unavailable in key verification: %s", type(error).__name__)
+                await self._send(send, 503, {"error": UNAVAILABLE_MESSAGE}, _RETRY_AFTER)
+                return
             logger.exception("Unexpected error in key verification")
             await self._send(send, 500, {"error": "Internal server error."})
 

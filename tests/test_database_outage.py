@@ -1,0 +1,197 @@
+"""PostgreSQL goes away under a running `keyrack serve`, and comes back.
+
+The test has a cluster of its own (the session's is shared by every other test), runs
+the real command and talks real HTTP. While the database is down or stops answering,
+every request gets an error answer within the configured database timeout, never a hang
+or a bare 500, and `/readyz` says so; once the database is back, the same process serves
+again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.keysets.keys import generate_key
+from pgcluster import PostgresCluster, PostgresUnavailable, start_cluster
+from processes import Served, serving
+from support import PASSWORD
+
+TIMEOUT_SECONDS = 2  # KEYRACK_DATABASE_TIMEOUT_SECONDS of the server under test
+# The longest acceptable answer while the database is away: the timeout plus slack for
+# a loaded 2-core machine. A hang runs into the client's own, much longer, timeout.
+ANSWER_WITHIN = TIMEOUT_SECONDS + 4
+RECOVER_WITHIN = 30
+
+SIGN_UP = """
+mutation($input: SignUpInput!) { signUp(input: $input) { token userErrors { code } } }
+"""
+LOGIN = """
+mutation($input: LoginInput!) { login(input: $input) { token userErrors { code } } }
+"""
+VIEWER = "{ viewer { email } }"
+CREATE_ORGANIZATION = """
+mutation { createOrganization(input: {name: "Outage"}) { organization { id } } }
+"""
+CREATE_KEY_SET = """
+mutation($input: CreateKeySetInput!) {
+  createKeySet(input: $input) { primaryKey userErrors { code } }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PostgresCluster]:
+    try:
+        cluster = start_cluster()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL server binaries not available: {exc}")
+    yield cluster
+    cluster.thaw_server()
+    cluster.stop()
+
+
+@pytest.fixture
+def server(cluster: PostgresCluster, tmp_path: Path) -> Iterator[Served]:
+    env = {
+        "KEYRACK_DATABASE_URL": cluster.url,
+        "KEYRACK_SECRET_KEY": "o" * 48,
+        "KEYRACK_DATABASE_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
+    }
+    with serving(tmp_path, env, ready_path="/readyz") as served:
+        yield served
+    cluster.thaw_server()
+
+
+class Client:
+    """One user of the server under test, with a generous timeout of its own."""
+
+    def __init__(self, served: Served) -> None:
+        self.http = httpx.Client(base_url=served.base, timeout=60)
+        self.token: str | None = None
+
+    def graphql(
+        self, query: str, variables: dict[str, Any] | None = None, *, anonymous: bool = False
+    ) -> httpx.Response:
+        headers = {"authorization": f"Bearer {self.token}"} if self.token and not anonymous else {}
+        return self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    def verify(self, key: str) -> httpx.Response:
+        return self.http.post("/v1/keys/verify", json={"key": key})
+
+    def ready(self) -> httpx.Response:
+        return self.http.get("/readyz")
+
+    def set_up(self, email: str) -> str:
+        """Signs up, creates an organization and a key set; returns its primary key."""
+        input = {"email": email, "password": PASSWORD, "name": "Ops"}
+        self.token = self.graphql(SIGN_UP, {"input": input}).json()["data"]["signUp"]["token"]
+        organization = self.graphql(CREATE_ORGANIZATION).json()["data"]["createOrganization"]
+        return self.create_key_set(organization["organization"]["id"])
+
+    def create_key_set(self, organization_id: str) -> str:
+        input = {"organizationId": organization_id, "label": f"ci-{time.monotonic_ns()}"}
+        payload = self.graphql(CREATE_KEY_SET, {"input": input}).json()["data"]["createKeySet"]
+        assert payload["userErrors"] == []
+        return str(payload["primaryKey"])
+
+
+def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+def codes(response: httpx.Response) -> list[str]:
+    return [e["extensions"]["code"] for e in response.json().get("errors") or []]
+
+
+def assert_answers_while_away(client: Client) -> None:
+    """Every surface answers an error, promptly, while the database is unreachable."""
+    ready, ready_took = timed(client.ready)
+    viewer, viewer_took = timed(lambda: client.graphql(VIEWER))
+    login_input = {"email": "someone@example.com", "password": PASSWORD}
+    login, login_took = timed(lambda: client.graphql(LOGIN, {"input": login_input}, anonymous=True))
+    unknown, unknown_took = timed(lambda: client.verify(generate_key("ORGANIZATION")))
+
+    assert (ready.status_code, ready.json()) == (503, {"status": "unavailable"})
+    # Authenticating the token is the first thing that needs the database.
+    assert (viewer.status_code, codes(viewer)) == (503, ["SERVICE_UNAVAILABLE"])
+    assert viewer.headers["retry-after"] == "1"
+    # An anonymous request reaches the resolver, whose error says the same.
+    assert (login.status_code, codes(login)) == (200, ["SERVICE_UNAVAILABLE"])
+    assert unknown.status_code == 503
+    assert unknown.headers["retry-after"] == "1"
+    assert "error" in unknown.json()
+    took = {"readyz": ready_took, "viewer": viewer_took, "login": login_took}
+    took["verify"] = unknown_took
+    assert max(took.values()) < ANSWER_WITHIN, took
+
+
+def assert_recovers(client: Client, organization_key: str) -> None:
+    """The same process serves again once the database is back."""
+    deadline = time.monotonic() + RECOVER_WITHIN
+    while client.ready().status_code != 200:
+        assert time.monotonic() < deadline, f"/readyz not 200 within {RECOVER_WITHIN} s"
+        time.sleep(0.2)
+    assert client.graphql(VIEWER).json()["data"]["viewer"]["email"].endswith("@example.com")
+    assert client.verify(organization_key).json()["code"] == "VALID"
+
+
+def assert_logged_as_expected(server: Served) -> None:
+    """The outage is logged as warnings, one line each, never as an unexpected error.
+
+    (asyncpg's pool logs its own failed reconnections with a traceback, at WARNING.)
+    """
+    log = server.log()
+    assert "WARNING keyrack.auth: Database unavailable to authenticate" in log
+    assert " ERROR " not in log
+    assert "Exception in ASGI application" not in log
+
+
+def test_postgres_stopped_and_started_again(cluster: PostgresCluster, server: Served) -> None:
+    # given: a user with a key set, and a server that has served them
+    client = Client(server)
+    key = client.set_up("stopped@example.com")
+    assert client.verify(key).json()["code"] == "VALID"
+
+    # when: PostgreSQL shuts down
+    cluster.stop_server("fast")
+    try:
+        # then
+        assert_answers_while_away(client)
+    finally:
+        cluster.start_server()
+
+    # and: back without restarting keyrack
+    assert_recovers(client, key)
+    assert_logged_as_expected(server)
+
+
+def test_postgres_that_stops_answering(cluster: PostgresCluster, server: Served) -> None:
+    # given
+    client = Client(server)
+    key = client.set_up("frozen@example.com")
+
+    # when: PostgreSQL keeps its connections open but answers nothing, as when the
+    # network to it fails
+    cluster.freeze_server()
+    try:
+        # then: the statement timeout turns waiting into an answer
+        assert_answers_while_away(client)
+    finally:
+        cluster.thaw_server()
+
+    # and
+    assert_recovers(client, key)
+    assert_logged_as_expected(server)
