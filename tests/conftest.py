@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from app.db import apply_migrations
 from app.main import create_app
 from app.settings import Settings
 from pgcluster import PostgresCluster, PostgresUnavailable, start_cluster
-from support import GraphQL
+from support import KEY_PATTERN, GraphQL
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -42,7 +41,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
-KEY_PATTERN = re.compile(r"kr[os]_[0-9A-Za-z]{49}")
 LOG_FILE_NAME = "keyrack-test.log"
 
 
