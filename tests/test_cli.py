@@ -12,9 +12,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from processes import clean_env, keyrack_command, serving
 
 from pgcluster import PostgresCluster
+from processes import clean_env, keyrack_command, serving
 
 SECRET = "s" * 48
 PASSWORD = "correct horse battery staple"

@@ -159,9 +159,17 @@ def assert_logged_as_expected(server: Served) -> None:
     assert "Exception in ASGI application" not in log
 
 
-def test_postgres_stopped_and_started_again(cluster: PostgresCluster, server: Served) -> None:
-    # given: a user with a key set, and a server that has served them
+@pytest.fixture
+def client(server: Served) -> Iterator[Client]:
     client = Client(server)
+    yield client
+    client.http.close()
+
+
+def test_postgres_stopped_and_started_again(
+    cluster: PostgresCluster, server: Served, client: Client
+) -> None:
+    # given: a user with a key set, and a server that has served them
     key = client.set_up("stopped@example.com")
     assert client.verify(key).json()["code"] == "VALID"
 
@@ -178,9 +186,10 @@ def test_postgres_stopped_and_started_again(cluster: PostgresCluster, server: Se
     assert_logged_as_expected(server)
 
 
-def test_postgres_that_stops_answering(cluster: PostgresCluster, server: Served) -> None:
+def test_postgres_that_stops_answering(
+    cluster: PostgresCluster, server: Served, client: Client
+) -> None:
     # given
-    client = Client(server)
     key = client.set_up("frozen@example.com")
 
     # when: PostgreSQL keeps its connections open but answers nothing, as when the

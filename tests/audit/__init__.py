@@ -10,10 +10,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from processes import clean_env, keyrack_command
-
 from app.ids import pk_of
 from app.settings import Settings
+from processes import clean_env, keyrack_command
 from support import Person
 
 ENTRY_FIELDS = """

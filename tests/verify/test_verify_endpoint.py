@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import serving
 
 from app.keysets.keys import generate_key
 from app.main import create_app
 from app.settings import Settings
+from processes import serving
 from support import (
     GraphQL,
     Person,
