@@ -24,12 +24,14 @@ def tortoise_config(
 ) -> dict[str, Any]:
     """Tortoise config; `connection` names the connection (Tortoise caches SQL per name).
 
-    With `timeout`, a PostgreSQL statement or connection attempt that takes longer fails
-    instead of waiting for a server that stopped answering.
+    With `timeout`, a PostgreSQL statement, connection attempt or wait for a pooled
+    connection that takes longer fails instead of waiting for a server that stopped
+    answering (see app/db_postgres.py).
     """
     target: str | dict[str, Any] = database_url
     if timeout is not None and not database_url.startswith("sqlite"):
         target = expand_db_url(database_url)
+        target["engine"] = "app.db_postgres"
         target["credentials"].update(timeout=timeout, command_timeout=timeout)
     return {
         "connections": {connection: target},

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     verify_cache_ttl_seconds: float = Field(default=5.0, ge=0)
     usage_flush_seconds: float = Field(default=2.0, gt=0)
     # How long one database statement (and a new connection) may take while serving.
-    database_timeout_seconds: float = Field(default=10.0, gt=0)
+    database_timeout_seconds: float = Field(default=5.0, gt=0)
     graphiql: bool = True
     introspection: bool = True
     max_query_depth: int = Field(default=12, ge=1)

@@ -23,6 +23,7 @@ every acknowledged key, `auditIntegrity` and `keyrack audit verify`.
 
     python bench/load_faults.py [--duration 30] [--clients 16] [--outage 5]
                                 [--stop-mode fast|immediate|freeze] [--seed N]
+                                [--database-timeout 3]
 
 PostgreSQL runs with synchronous_commit=on here (the test suite's cluster has it off);
 with `--synchronous-commit off --stop-mode immediate` PostgreSQL itself may forget the
@@ -1076,7 +1077,18 @@ def main() -> int:
     )
     parser.add_argument("--request-timeout", type=float, default=15)
     parser.add_argument(
-        "--hang-after", type=float, default=5, help="a mutation slower than this hangs"
+        "--database-timeout",
+        type=float,
+        default=3,
+        help="keyrack's KEYRACK_DATABASE_TIMEOUT_SECONDS: how long a statement may wait",
+    )
+    parser.add_argument(
+        "--hang-after",
+        type=float,
+        help=(
+            "a mutation slower than this hangs (default: twice the database timeout, which"
+            " bounds the wait for a pooled connection and then for a statement, plus 2 s)"
+        ),
     )
     parser.add_argument(
         "--ready-within",
@@ -1089,6 +1101,8 @@ def main() -> int:
         "--server-log", type=Path, help="keep keyrack's output here (default: a temp file)"
     )
     args = parser.parse_args()
+    if args.hang_after is None:
+        args.hang_after = 2 * args.database_timeout + 2
     # `kill` ends the run as Ctrl-C does: through the finally blocks that stop the servers.
     signal.signal(signal.SIGTERM, _interrupted)
 
@@ -1104,7 +1118,10 @@ def main() -> int:
         secret = secrets.token_urlsafe(48)
         env = {k: v for k, v in os.environ.items() if not k.startswith("KEYRACK_")}
         env.update(
-            KEYRACK_DATABASE_URL=cluster.url, KEYRACK_SECRET_KEY=secret, PYTHONPATH=str(ROOT)
+            KEYRACK_DATABASE_URL=cluster.url,
+            KEYRACK_SECRET_KEY=secret,
+            KEYRACK_DATABASE_TIMEOUT_SECONDS=str(args.database_timeout),
+            PYTHONPATH=str(ROOT),
         )
         port = free_port()
         base = f"http://127.0.0.1:{port}"
