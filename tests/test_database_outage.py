@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ TIMEOUT_SECONDS = 2  # KEYRACK_DATABASE_TIMEOUT_SECONDS of the server under test
 # a loaded 2-core machine. A hang runs into the client's own, much longer, timeout.
 ANSWER_WITHIN = TIMEOUT_SECONDS + 4
 RECOVER_WITHIN = 30
+CONCURRENT = 12
 
 SIGN_UP = """
 mutation($input: SignUpInput!) { signUp(input: $input) { token userErrors { code } } }
@@ -198,6 +200,14 @@ def test_postgres_that_stops_answering(
     try:
         # then: the statement timeout turns waiting into an answer
         assert_answers_while_away(client)
+        # and: more requests at once than the pool has connections (5) are all answered
+        # too: waiting for a connection is bounded like a statement
+        with ThreadPoolExecutor(max_workers=CONCURRENT) as pool:
+            answers = list(
+                pool.map(lambda _: timed(lambda: client.graphql(VIEWER)), range(CONCURRENT))
+            )
+        assert {response.status_code for response, _ in answers} == {503}
+        assert max(took for _, took in answers) < 2 * TIMEOUT_SECONDS + ANSWER_WITHIN
     finally:
         cluster.thaw_server()
 
