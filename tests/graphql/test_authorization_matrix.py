@@ -118,6 +118,10 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
         "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
         "other": UNFOUND,
     },
+    "updateOrganization(requireStepUp)": {
+        "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+        "other": UNFOUND,
+    },
     "addMember": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
     "changeMemberRole": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
     "removeMember": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
@@ -524,6 +528,13 @@ CELLS: dict[str, Cell] = {
         "updateOrganization",
         UPDATE_ORGANIZATION,
         {"organizationId": o.id, "keyReveal": "ADMINS"},
+    ),
+    # Off is the default already: an allowed call changes nothing the next cell sees.
+    "updateOrganization(requireStepUp)": lambda w, c, o: mutate(
+        c,
+        "updateOrganization",
+        UPDATE_ORGANIZATION,
+        {"organizationId": o.id, "requireStepUp": False},
     ),
     "addMember": add_someone,
     "changeMemberRole": change_role,
