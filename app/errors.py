@@ -10,6 +10,10 @@ KeyrackError
     ├── Conflict            uniqueness: a taken email, label or name
     ├── LabelMismatch       a destructive action confirmed with the wrong label
     ├── InvalidCredentials  a failed login (never says which part was wrong)
+    ├── TooManyAttempts     too many recent failures: wait before trying again
+    ├── OtpRequired         a step-up action sent without a one-time code
+    ├── OtpRejected         a one-time code that is wrong or expired
+    │   └── OtpReused       ...or that was already accepted once
     └── InvalidState        the object's state forbids it (revoked, last owner...)
 """
 
@@ -82,3 +86,15 @@ class InvalidCredentials(UserInputError):
 
 class TooManyAttempts(UserInputError):
     code = "TOO_MANY_ATTEMPTS"
+
+
+class OtpRequired(UserInputError):
+    code = "OTP_REQUIRED"
+
+
+class OtpRejected(UserInputError):
+    code = "OTP_INVALID"
+
+
+class OtpReused(OtpRejected):
+    code = "OTP_REUSED"

@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from app.accounts.totp import TotpCipher
 from app.auth import SessionBackend, auth_error
 from app.db import tortoise_config
 from app.graphql.view import KeyrackGraphQL
@@ -82,7 +83,8 @@ class KeyrackApp(Starlette):
 
 def create_app(settings: Settings | None = None, *, connection_name: str = "default") -> Starlette:
     settings = settings or Settings()
-    keys = KeyMaterial.derive(resolve_secret(settings).value)
+    master_secret = resolve_secret(settings).value
+    keys = KeyMaterial.derive(master_secret)
     verifier = Verifier(
         keys=keys,
         cache=VerificationCache(ttl_seconds=settings.verify_cache_ttl_seconds),
@@ -92,7 +94,9 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             per_address=settings.verify_address_rate_limit,
         ),
     )
-    graphql = KeyrackGraphQL(settings=settings, keys=keys, verifier=verifier)
+    graphql = KeyrackGraphQL(
+        settings=settings, keys=keys, totp=TotpCipher.derive(master_secret), verifier=verifier
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pyotp
 
 PASSWORD = "correct horse battery staple"
 # A key value as Keyrack hands it out: never in a log line, never to a non-admin.
@@ -53,6 +56,23 @@ mutation CreateKeySet($input: CreateKeySetInput!) {
     secondaryKey
     userErrors { code field message }
   }
+}
+"""
+ENROLL_TOTP = """
+mutation EnrollTotp($input: EnrollTotpInput!) {
+  enrollTotp(input: $input) {
+    secret provisioningUri user { id totpEnabled } userErrors { code field message }
+  }
+}
+"""
+CONFIRM_TOTP = """
+mutation ConfirmTotp($input: ConfirmTotpInput!) {
+  confirmTotp(input: $input) { user { id totpEnabled } userErrors { code field message } }
+}
+"""
+DISABLE_TOTP = """
+mutation DisableTotp($input: DisableTotpInput!) {
+  disableTotp(input: $input) { user { id totpEnabled } userErrors { code field message } }
 }
 """
 
@@ -177,6 +197,50 @@ async def build_world(gql: GraphQL) -> World:
     )
     await create_organization(outsider, "Other Corp")
     return World(owner, admin, member, system_admin, outsider, organization_id, system_id)
+
+
+class Authenticator:
+    """An authenticator app: pyotp holding the secret enrollTotp handed out.
+
+    Keyrack accepts a step's code once, for the current step and one either side.
+    `next_code` is the code of the earliest step not yet handed out that is not in the
+    past, so successive codes are always accepted; past the window it waits for the clock.
+    """
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.totp = pyotp.TOTP(secret)
+        self.last_step = -1
+        self.last_code: str | None = None
+
+    def _now(self) -> int:
+        return int(time.time()) // self.totp.interval
+
+    async def next_code(self) -> str:
+        step = max(self._now(), self.last_step + 1)
+        if step > self._now() + 1:  # at most one step ahead: the window starts with the next
+            await asyncio.sleep((step - 1) * self.totp.interval - time.time() + 0.05)
+        self.last_step = step
+        self.last_code = self.totp.generate_otp(step)
+        return self.last_code
+
+    def wrong_code(self) -> str:
+        """Six digits that are no code of any step Keyrack would accept now or soon."""
+        now = self._now()
+        near = {self.totp.generate_otp(step) for step in range(now - 2, now + 4)}
+        return next(c for c in ("000000", "111111", "222222", "333333") if c not in near)
+
+
+async def enroll_totp(caller: GraphQL) -> Authenticator:
+    payload = await caller.mutate("enrollTotp", ENROLL_TOTP, {"password": PASSWORD})
+    return Authenticator(payload["secret"])
+
+
+async def enable_totp(caller: GraphQL) -> Authenticator:
+    """Enrols and confirms an authenticator for the signed-in caller."""
+    authenticator = await enroll_totp(caller)
+    await caller.mutate("confirmTotp", CONFIRM_TOTP, {"code": await authenticator.next_code()})
+    return authenticator
 
 
 class StatementCounter(logging.Handler):

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -48,3 +51,48 @@ class LoginEvent(Model):
     class Meta:
         table = "login_events"
         indexes = (("email", "occurred_at"), ("ip_address", "occurred_at"))
+
+
+class TotpAuthenticator(Model):
+    """A user's TOTP authenticator: pending until a first code confirms it."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.OneToOneRelation[User] = fields.OneToOneField(
+        "models.User", related_name="totp_authenticator", on_delete=fields.CASCADE
+    )
+    # The base32 secret, AES-GCM encrypted and bound to the user (app.accounts.totp).
+    secret_ciphertext = fields.BinaryField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    confirmed_at = fields.DatetimeField(null=True)
+    # The last time step whose code was accepted: a code is good once (RFC 6238, 5.2).
+    last_step = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "totp_authenticators"
+
+
+class AccountAction(StrEnum):
+    TOTP_ENABLED = "TOTP_ENABLED"
+    TOTP_DISABLED = "TOTP_DISABLED"
+    # A wrong or reused code, or a wrong password when enrolling an authenticator.
+    STEP_UP_FAILED = "STEP_UP_FAILED"
+
+
+class AccountEvent(Model):
+    """Security events of an account besides logins: authenticator changes, failed step-ups."""
+
+    # Never a secret or a code in `details`.
+
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="account_events", on_delete=fields.CASCADE
+    )
+    action = fields.CharEnumField(AccountAction, max_length=32)
+    occurred_at = fields.DatetimeField(auto_now_add=True)
+    ip_address = fields.CharField(max_length=45, null=True)
+    user_agent = fields.CharField(max_length=500, null=True)
+    details: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "account_events"
+        indexes = (("user", "action", "occurred_at"),)

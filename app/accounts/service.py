@@ -49,6 +49,15 @@ def _attempted_email(email: str) -> str:
     return "".join(c for c in email.strip().lower()[:254] if c != "\x00" and _encodable(c))
 
 
+async def password_matches(*, user: User, password: str) -> bool:
+    """Whether this is the user's password; over-long or unencodable ones are not hashed."""
+    return (
+        len(password) <= MAX_PASSWORD_LENGTH
+        and _encodable(password)
+        and await verify_password(password, user.password_hash)
+    )
+
+
 async def get_user_by_email(*, email: str) -> User | None:
     try:
         email = clean_email(email)

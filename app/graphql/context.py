@@ -9,6 +9,7 @@ from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from app.accounts.models import Session, User
+from app.accounts.totp import TotpCipher
 from app.context import Actor
 from app.errors import NotAuthenticated
 from app.graphql.loaders import Loaders
@@ -23,6 +24,7 @@ class Context:
     response: Response | None
     settings: Settings
     keys: KeyMaterial
+    totp: TotpCipher
     verifier: Verifier
     session: Session | None
     token_rejected: bool

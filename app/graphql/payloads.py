@@ -25,6 +25,11 @@ class UserErrorCode(StrEnum):
     LAST_OWNER = "LAST_OWNER"
     NOT_A_MEMBER = "NOT_A_MEMBER"
     REVOKED = "REVOKED"
+    OTP_REQUIRED = "OTP_REQUIRED"
+    OTP_INVALID = "OTP_INVALID"
+    OTP_REUSED = "OTP_REUSED"
+    TOTP_NOT_ENROLLED = "TOTP_NOT_ENROLLED"
+    TOTP_ALREADY_ENABLED = "TOTP_ALREADY_ENABLED"
 
 
 @strawberry.type(description="An expected failure: nothing was changed.")

@@ -11,6 +11,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from app.accounts.totp import TotpCipher
 from app.auth import RejectedToken, SessionUser
 from app.graphql.context import Context
 from app.keysets.keys import KeyMaterial
@@ -20,7 +21,13 @@ from app.verify.service import Verifier
 
 class KeyrackGraphQL(GraphQL[Context, None]):
     def __init__(
-        self, *, settings: Settings, keys: KeyMaterial, verifier: Verifier, **kwargs: object
+        self,
+        *,
+        settings: Settings,
+        keys: KeyMaterial,
+        totp: TotpCipher,
+        verifier: Verifier,
+        **kwargs: object,
     ) -> None:
         from app.graphql.schema import build_schema
 
@@ -31,6 +38,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
         self.keys = keys
+        self.totp = totp
         self.verifier = verifier
 
     def decode_json(self, data: str | bytes) -> object:
@@ -60,6 +68,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
             response=response if isinstance(response, Response) else None,
             settings=self.settings,
             keys=self.keys,
+            totp=self.totp,
             verifier=self.verifier,
             session=user.session if isinstance(user, SessionUser) else None,
             token_rejected=isinstance(user, RejectedToken),

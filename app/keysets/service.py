@@ -11,11 +11,14 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.access import is_system_admin, organization_access, system_access
+from app.accounts import step_up
 from app.accounts.models import User
+from app.accounts.totp import TotpCipher
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import Conflict, Forbidden, InvalidInput, InvalidState, LabelMismatch, NotFound
+from app.ids import to_global_id
 from app.keysets import events
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
@@ -266,19 +269,33 @@ async def regenerate_key(
     *,
     actor: Actor,
     keys: KeyMaterial,
+    totp: TotpCipher,
     key_set_id: int,
     slot: KeySlot,
     confirm_label: str,
     grace_period_seconds: int | None = 0,
+    otp: str | None = None,
 ) -> RegeneratedKey:
-    """Replaces one slot's key; the old one verifies for the grace period, if any."""
+    """Replaces one slot's key; the old one verifies for the grace period, if any.
+
+    Where the organization requires step-up, `otp` must be a current code.
+    """
     grace = clean_grace(grace_period_seconds)
-    async with in_transaction() as connection:
+    otp = step_up.clean_otp(otp)
+    async with (
+        step_up.failures_recorded(
+            actor, operation="regenerateKey", keySetId=to_global_id("KeySet", key_set_id)
+        ),
+        in_transaction() as connection,
+    ):
         # The row lock serialises regenerations and revocations of one key set.
         key_set = await _admin_key_set(actor, key_set_id, lock=True)
         _require_not_revoked(key_set)
         _confirm(key_set, confirm_label)
         organization = await _lock_organization(key_set.organization_id)  # type: ignore[attr-defined]
+        await step_up.check_otp(
+            actor=actor, cipher=totp, otp=otp, required=organization.require_step_up
+        )
         now = datetime.now(UTC)
         valid_until = now + timedelta(seconds=grace)
         # Rotating again also ends the grace of keys this slot replaced earlier, no later
@@ -323,15 +340,33 @@ async def regenerate_key(
 
 
 async def revoke_key_set(
-    *, actor: Actor, key_set_id: int, confirm_label: str, reason: str | None = None
+    *,
+    actor: Actor,
+    totp: TotpCipher,
+    key_set_id: int,
+    confirm_label: str,
+    reason: str | None = None,
+    otp: str | None = None,
 ) -> KeySet:
-    """Revokes the set: both keys stop at once and their material is destroyed."""
+    """Revokes the set: both keys stop at once and their material is destroyed.
+
+    Where the organization requires step-up, `otp` must be a current code.
+    """
     reason = clean_reason(reason)
-    async with in_transaction() as connection:
+    otp = step_up.clean_otp(otp)
+    async with (
+        step_up.failures_recorded(
+            actor, operation="revokeKeySet", keySetId=to_global_id("KeySet", key_set_id)
+        ),
+        in_transaction() as connection,
+    ):
         key_set = await _admin_key_set(actor, key_set_id, lock=True)
         _require_not_revoked(key_set)
         _confirm(key_set, confirm_label)
-        await _lock_organization(key_set.organization_id)  # type: ignore[attr-defined]
+        organization = await _lock_organization(key_set.organization_id)  # type: ignore[attr-defined]
+        await step_up.check_otp(
+            actor=actor, cipher=totp, otp=otp, required=organization.require_step_up
+        )
         now = datetime.now(UTC)
         await ApiKey.filter(key_set_id=key_set.id).update(lookup_hash=None, ciphertext=None)
         await ApiKey.filter(key_set_id=key_set.id, valid_until__gt=now).update(valid_until=now)

@@ -26,6 +26,8 @@ class Organization(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200)
     key_reveal = fields.CharEnumField(KeyReveal, max_length=16, default=KeyReveal.ADMINS)
+    # Whether regenerating and revoking keys needs a current TOTP code from the admin.
+    require_step_up = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL

@@ -239,6 +239,28 @@ async def test_changing_the_key_reveal_policy_records_it_and_the_values_destroye
     )
 
 
+async def test_requiring_step_up_records_the_change(gql: GraphQL) -> None:
+    # given
+    owner, organization_id = await owner_and_organization(gql)
+    before, started = await head_sequence(owner, organization_id), datetime.now(UTC)
+
+    # when
+    await owner.gql.mutate(
+        "updateOrganization",
+        UPDATE_ORGANIZATION,
+        {"organizationId": organization_id, "requireStepUp": True},
+    )
+
+    # then
+    assert await only_new_entry(owner, organization_id, before, started) == expected(
+        "STEP_UP_POLICY_CHANGED",
+        owner,
+        organization_id,
+        label="Acme",
+        details={"requireStepUp": {"old": False, "new": True}},
+    )
+
+
 async def test_an_update_that_changes_nothing_records_nothing(gql: GraphQL) -> None:
     # given
     owner, organization_id = await owner_and_organization(gql)
@@ -248,7 +270,12 @@ async def test_an_update_that_changes_nothing_records_nothing(gql: GraphQL) -> N
     await owner.gql.mutate(
         "updateOrganization",
         UPDATE_ORGANIZATION,
-        {"organizationId": organization_id, "name": " Acme ", "keyReveal": "ADMINS"},
+        {
+            "organizationId": organization_id,
+            "name": " Acme ",
+            "keyReveal": "ADMINS",
+            "requireStepUp": False,
+        },
     )
 
     # then

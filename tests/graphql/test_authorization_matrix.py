@@ -5,6 +5,7 @@ foreign to all of them. Expectations come from the contract: an anonymous caller
 authenticate; whoever is no member sees nothing (queries return null, mutations answer
 NOT_FOUND); a member without the role a mutation or an admin-only field needs gets
 FORBIDDEN; `ApiKey.value` is null without an error for non-admins of the key set's scope.
+The TOTP mutations act on the caller's own account only, whatever their roles.
 """
 
 from __future__ import annotations
@@ -20,15 +21,22 @@ from tortoise import Tortoise
 
 from support import (
     ADD_MEMBER,
+    CONFIRM_TOTP,
     CREATE_KEY_SET,
     CREATE_SYSTEM,
+    DISABLE_TOTP,
+    ENROLL_TOTP,
     GRANT_SYSTEM_ROLE,
+    PASSWORD,
+    Authenticator,
     GraphQL,
     Person,
     add_member,
     create_key_set,
     create_organization,
     create_system,
+    enable_totp,
+    enroll_totp,
     error_codes,
     sign_up,
 )
@@ -53,6 +61,8 @@ TARGETS = ("own", "other")
 # In an organization that is not theirs, every signed-in role sees nothing of it.
 UNSEEN = (UNAUTH, NULL, NULL, NULL, NULL, NULL)
 UNFOUND = (UNAUTH, NF, NF, NF, NF, NF)
+# What only concerns the caller's own account: no organization is involved, no role needed.
+OWN_ACCOUNT = (UNAUTH, OK, OK, OK, OK, OK)
 
 # operation: {target: outcomes in ROLES order}
 # "system admin" is a MEMBER of the organization with ADMIN on its system; key sets
@@ -108,6 +118,10 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
         "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
         "other": UNFOUND,
     },
+    "updateOrganization(requireStepUp)": {
+        "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK),
+        "other": UNFOUND,
+    },
     "addMember": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
     "changeMemberRole": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
     "removeMember": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
@@ -134,6 +148,11 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
         "other": UNFOUND,
     },
     "updateKeySet(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
+    # The caller's own authenticator, the same in either organization: there is no way
+    # to name another user's.
+    "enrollTotp": {"own": OWN_ACCOUNT, "other": OWN_ACCOUNT},
+    "confirmTotp": {"own": OWN_ACCOUNT, "other": OWN_ACCOUNT},
+    "disableTotp": {"own": OWN_ACCOUNT, "other": OWN_ACCOUNT},
 }
 
 # Cells where the code is known to break the contract: (operation, role, target) -> why.
@@ -440,6 +459,27 @@ def update_in(scope: str) -> Cell:
     return cell
 
 
+async def enroll(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+    return await mutate(caller, "enrollTotp", ENROLL_TOTP, {"password": PASSWORD})
+
+
+async def confirm(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+    if caller.token is None:
+        return await mutate(caller, "confirmTotp", CONFIRM_TOTP, {"code": "123456"})
+    authenticator = await enroll_totp(caller)
+    code = await authenticator.next_code()
+    outcome = await mutate(caller, "confirmTotp", CONFIRM_TOTP, {"code": code})
+    if outcome is OK:  # as it was, so that the next cell can enrol again
+        await caller.mutate("disableTotp", DISABLE_TOTP, {"code": await authenticator.next_code()})
+    return outcome
+
+
+async def disable(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+    authenticator = await enable_totp(caller) if caller.token else Authenticator("A" * 32)
+    code = await authenticator.next_code()
+    return await mutate(caller, "disableTotp", DISABLE_TOTP, {"code": code})
+
+
 CELLS: dict[str, Cell] = {
     "organization": lambda w, c, o: read(c, ORGANIZATION, {"id": o.id}, "organization"),
     "system": lambda w, c, o: read(c, SYSTEM, {"id": o.system_id}, "system"),
@@ -489,6 +529,13 @@ CELLS: dict[str, Cell] = {
         UPDATE_ORGANIZATION,
         {"organizationId": o.id, "keyReveal": "ADMINS"},
     ),
+    # Off is the default already: an allowed call changes nothing the next cell sees.
+    "updateOrganization(requireStepUp)": lambda w, c, o: mutate(
+        c,
+        "updateOrganization",
+        UPDATE_ORGANIZATION,
+        {"organizationId": o.id, "requireStepUp": False},
+    ),
     "addMember": add_someone,
     "changeMemberRole": change_role,
     "removeMember": remove_someone,
@@ -510,6 +557,9 @@ CELLS: dict[str, Cell] = {
     "revokeKeySet(system)": revoke_in("system"),
     "updateKeySet(organization)": update_in("organization"),
     "updateKeySet(system)": update_in("system"),
+    "enrollTotp": enroll,
+    "confirmTotp": confirm,
+    "disableTotp": disable,
 }
 
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import strawberry
 
-from app.accounts import service
+from app.accounts import service, step_up
 from app.errors import NotAuthenticated
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
@@ -32,6 +32,24 @@ class LogoutInput:
     client_mutation_id: str | None = None
 
 
+@strawberry.input
+class EnrollTotpInput:
+    password: str = strawberry.field(description="The account's password, asked again.")
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class ConfirmTotpInput:
+    code: str = strawberry.field(description="The code the authenticator app shows now.")
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class DisableTotpInput:
+    code: str = strawberry.field(description="The code the authenticator app shows now.")
+    client_mutation_id: str | None = None
+
+
 @strawberry.type
 class AuthPayload:
     token: str | None = None
@@ -43,6 +61,33 @@ class AuthPayload:
 @strawberry.type
 class LogoutPayload:
     ended: bool = False
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class EnrollTotpPayload:
+    secret: str | None = strawberry.field(
+        default=None, description="Base32 secret for the authenticator app. Shown only here."
+    )
+    provisioning_uri: str | None = strawberry.field(
+        default=None, description="otpauth:// URI carrying the secret, to show as a QR code."
+    )
+    user: UserType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class ConfirmTotpPayload:
+    user: UserType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class DisableTotpPayload:
+    user: UserType | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
@@ -93,3 +138,42 @@ class AccountMutations:
             raise NotAuthenticated()
         await service.logout(session=session)
         return LogoutPayload(ended=True)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description=(
+            "Starts enrolling a TOTP authenticator app; it is used once confirmTotp confirms "
+            "it. Enrolling again before that replaces the pending secret."
+        ),
+    )
+    async def enroll_totp(self, info: Info, input: EnrollTotpInput) -> EnrollTotpPayload:
+        actor = info.context.actor
+        enrolment = await step_up.enroll_totp(
+            actor=actor, cipher=info.context.totp, password=input.password
+        )
+        return EnrollTotpPayload(
+            secret=enrolment.secret,
+            provisioning_uri=enrolment.provisioning_uri,
+            user=UserType.from_model(actor.user),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Enables the enrolled authenticator with a code it shows now.",
+    )
+    async def confirm_totp(self, info: Info, input: ConfirmTotpInput) -> ConfirmTotpPayload:
+        actor = info.context.actor
+        await step_up.confirm_totp(actor=actor, cipher=info.context.totp, code=input.code)
+        return ConfirmTotpPayload(user=UserType.from_model(actor.user))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Removes the authenticator; takes a code it shows now.",
+    )
+    async def disable_totp(self, info: Info, input: DisableTotpInput) -> DisableTotpPayload:
+        actor = info.context.actor
+        await step_up.disable_totp(actor=actor, cipher=info.context.totp, code=input.code)
+        return DisableTotpPayload(user=UserType.from_model(actor.user))

@@ -39,6 +39,13 @@ class RegenerateKeyInput:
     grace_period_seconds: int | None = strawberry.field(
         default=0, description="How long the replaced key keeps verifying (0 to 604800)."
     )
+    otp: str | None = strawberry.field(
+        default=None,
+        description=(
+            "A current code from your authenticator app. Required where the organization "
+            "requires step-up; checked whenever given."
+        ),
+    )
     client_mutation_id: str | None = None
 
 
@@ -47,6 +54,13 @@ class RevokeKeySetInput:
     key_set_id: strawberry.ID
     confirm_label: str = strawberry.field(description="Must equal the key set's label exactly.")
     reason: str | None = None
+    otp: str | None = strawberry.field(
+        default=None,
+        description=(
+            "A current code from your authenticator app. Required where the organization "
+            "requires step-up; checked whenever given."
+        ),
+    )
     client_mutation_id: str | None = None
 
 
@@ -137,10 +151,12 @@ class KeySetMutations:
         regenerated = await service.regenerate_key(
             actor=info.context.actor,
             keys=info.context.keys,
+            totp=info.context.totp,
             key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
             slot=input.slot,
             confirm_label=input.confirm_label,
             grace_period_seconds=input.grace_period_seconds,
+            otp=input.otp,
         )
         return RegenerateKeyPayload(
             key_set=KeySetType.from_model(regenerated.key_set), key=regenerated.key
@@ -154,9 +170,11 @@ class KeySetMutations:
     async def revoke_key_set(self, info: Info, input: RevokeKeySetInput) -> KeySetPayload:
         key_set = await service.revoke_key_set(
             actor=info.context.actor,
+            totp=info.context.totp,
             key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
             confirm_label=input.confirm_label,
             reason=input.reason,
+            otp=input.otp,
         )
         return KeySetPayload(key_set=KeySetType.from_model(key_set))
 

@@ -26,6 +26,17 @@ class UpdateOrganizationInput:
     key_reveal: KeyReveal | None = strawberry.field(
         default=None, description="Owners only. ONCE destroys every stored key value."
     )
+    require_step_up: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "Owners only. When true, regenerateKey and revokeKeySet need a current TOTP code "
+            "(otp); turning it off needs one too."
+        ),
+    )
+    otp: str | None = strawberry.field(
+        default=None,
+        description="A current code from your authenticator app, where one is needed.",
+    )
     client_mutation_id: str | None = None
 
 
@@ -108,6 +119,9 @@ class OrganizationMutations:
             organization_id=input_pk(input.organization_id, ORGANIZATION, field="organizationId"),
             name=input.name,
             key_reveal=KeyReveal(input.key_reveal) if input.key_reveal is not None else None,
+            require_step_up=input.require_step_up,
+            otp=input.otp,
+            totp=info.context.totp,
         )
         return OrganizationPayload(organization=OrganizationType.from_model(organization))
 

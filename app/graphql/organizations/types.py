@@ -33,6 +33,9 @@ class OrganizationType(Node):
     name: str
     created_at: datetime
     key_reveal: KeyReveal
+    require_step_up: bool = strawberry.field(
+        description="Whether regenerateKey and revokeKeySet need a current TOTP code (otp)."
+    )
     pk: strawberry.Private[int]
 
     @classmethod
@@ -42,6 +45,7 @@ class OrganizationType(Node):
             name=organization.name,
             created_at=organization.created_at,
             key_reveal=organization.key_reveal,
+            require_step_up=organization.require_step_up,
             pk=organization.id,
         )
 

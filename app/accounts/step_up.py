@@ -1,0 +1,215 @@
+"""Step-up: enrolling a TOTP authenticator, and the one-time codes that confirm actions.
+
+A code is accepted once: the authenticator row keeps the last time step accepted, and a
+conditional UPDATE moves it forward, so two requests racing with one code cannot both
+pass. Failed proofs (a wrong or reused code, a wrong password when enrolling) are
+recorded as account events after the change they guarded has rolled back, and too many
+of them in a while refuse further attempts, as failed logins do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from app.accounts import totp
+from app.accounts.models import AccountAction, AccountEvent, TotpAuthenticator, User
+from app.accounts.service import password_matches
+from app.accounts.totp import TotpCipher
+from app.context import Actor
+from app.errors import (
+    InvalidCredentials,
+    InvalidState,
+    OtpRejected,
+    OtpRequired,
+    OtpReused,
+    TooManyAttempts,
+)
+
+# Failed proofs allowed per account and window: 10 guesses at a 6-digit code, with three
+# steps accepted, succeed about once in 33 000 windows.
+MAX_FAILURES = 10
+FAILURE_WINDOW = timedelta(minutes=15)
+
+ALREADY_ENABLED = "An authenticator is already enabled. Disable it first to enrol another."
+
+
+@dataclass(frozen=True, repr=False)
+class Enrolment:
+    """A pending authenticator's secret, handed to the user once; its repr shows nothing."""
+
+    secret: str
+    provisioning_uri: str
+
+    def __repr__(self) -> str:
+        return "Enrolment(<redacted>)"
+
+
+async def totp_enabled(*, user_id: int) -> bool:
+    return await TotpAuthenticator.exists(user_id=user_id, confirmed_at__not_isnull=True)
+
+
+async def _record(actor: Actor, action: AccountAction, details: dict[str, Any]) -> None:
+    await AccountEvent.create(
+        user_id=actor.user.id,
+        action=action,
+        ip_address=actor.ip_address[:45] if actor.ip_address else None,
+        user_agent=actor.user_agent[:500] if actor.user_agent else None,
+        details=details,
+    )
+
+
+@asynccontextmanager
+async def failures_recorded(actor: Actor, *, operation: str, **details: Any) -> AsyncIterator[None]:
+    """Records a rejected proof as STEP_UP_FAILED. Wrap the change's transaction in it,
+    so that the event outlives the change's rollback."""
+    try:
+        yield
+    except (OtpRejected, InvalidCredentials) as exc:
+        await _record(
+            actor,
+            AccountAction.STEP_UP_FAILED,
+            {"operation": operation, "reason": exc.code, **details},
+        )
+        raise
+
+
+async def _require_not_throttled(user_id: int, *, field: str) -> None:
+    since = datetime.now(UTC) - FAILURE_WINDOW
+    failures = await AccountEvent.filter(
+        user_id=user_id, action=AccountAction.STEP_UP_FAILED, occurred_at__gte=since
+    ).count()
+    if failures >= MAX_FAILURES:
+        raise TooManyAttempts("Too many failed attempts. Try again in a few minutes.", field=field)
+
+
+async def _lock_user(user_id: int) -> None:
+    # Serialises one user's enrolments, confirmations and disablings. NO KEY: rows that
+    # merely reference the user (sessions, events) can still be written meanwhile.
+    await User.select_for_update(no_key=True).get(id=user_id)
+
+
+async def _use_code(
+    actor: Actor,
+    cipher: TotpCipher,
+    authenticator: TotpAuthenticator,
+    code: str,
+    *,
+    field: str,
+    **also: Any,
+) -> None:
+    """Accepts `code` once, or raises; `also` is written with the accepted step."""
+    await _require_not_throttled(actor.user.id, field=field)
+    secret = cipher.decrypt(authenticator.secret_ciphertext, user_id=actor.user.id)
+    step = totp.matching_step(secret, code)
+    if step is None:
+        raise OtpRejected("This code is wrong or has expired.", field=field)
+    # Of two requests racing with one code, the second's UPDATE waits for the first's
+    # row lock and then finds the step taken: it matches no row.
+    accepted = await TotpAuthenticator.filter(id=authenticator.id, last_step__lt=step).update(
+        last_step=step, **also
+    )
+    if not accepted:
+        raise OtpReused("This code was already used. Wait for the next one.", field=field)
+
+
+async def check_otp(
+    *, actor: Actor, cipher: TotpCipher, otp: str | None, required: bool, field: str = "otp"
+) -> None:
+    """Checks and uses up `otp` (a cleaned code, or None) in the caller's transaction.
+
+    When not required, a code given is checked all the same: a client that sends a bad
+    one learns it at once, not on the day step-up becomes required.
+    """
+    if otp is None and not required:
+        return
+    authenticator = await TotpAuthenticator.get_or_none(
+        user_id=actor.user.id, confirmed_at__not_isnull=True
+    )
+    if authenticator is None:
+        raise InvalidState(
+            "This organization requires a code from an authenticator app for this action: "
+            "enrol one with enrollTotp and confirmTotp first."
+            if required
+            else "otp was given, but you have no authenticator enabled: leave otp out.",
+            field=field,
+            code="TOTP_NOT_ENROLLED",
+        )
+    if otp is None:
+        raise OtpRequired(
+            "This organization requires a current code from your authenticator app (otp).",
+            field=field,
+        )
+    await _use_code(actor, cipher, authenticator, otp, field=field)
+
+
+def clean_otp(otp: str | None, *, field: str = "otp") -> str | None:
+    """An optional code: blank counts as absent (forms send ""), anything else must be one."""
+    if otp is None or not otp.strip():
+        return None
+    return totp.clean_code(otp, field=field)
+
+
+async def enroll_totp(*, actor: Actor, cipher: TotpCipher, password: str) -> Enrolment:
+    """A new pending authenticator for the caller, replacing a pending one.
+
+    The password is asked so that a stolen session alone cannot enrol an authenticator
+    and so pass the step-up meant to stop it.
+    """
+    user = actor.user
+    async with failures_recorded(actor, operation="enrollTotp"):
+        await _require_not_throttled(user.id, field="password")
+        if not await password_matches(user=user, password=password):
+            raise InvalidCredentials("Wrong password.", field="password")
+    secret = totp.new_secret()
+    async with in_transaction():
+        await _lock_user(user.id)
+        if await totp_enabled(user_id=user.id):
+            raise InvalidState(ALREADY_ENABLED, code="TOTP_ALREADY_ENABLED")
+        await TotpAuthenticator.filter(user_id=user.id).delete()
+        await TotpAuthenticator.create(
+            user_id=user.id, secret_ciphertext=cipher.encrypt(secret, user_id=user.id)
+        )
+    return Enrolment(secret, totp.provisioning_uri(secret, account=user.email))
+
+
+async def confirm_totp(*, actor: Actor, cipher: TotpCipher, code: str) -> None:
+    """Enables the pending authenticator if `code` is current."""
+    code = totp.clean_code(code, field="code")
+    async with failures_recorded(actor, operation="confirmTotp"), in_transaction():
+        await _lock_user(actor.user.id)
+        authenticator = await TotpAuthenticator.get_or_none(user_id=actor.user.id)
+        if authenticator is None:
+            raise InvalidState(
+                "There is no authenticator to confirm: start with enrollTotp.",
+                field="code",
+                code="TOTP_NOT_ENROLLED",
+            )
+        if authenticator.confirmed_at is not None:
+            raise InvalidState(ALREADY_ENABLED, code="TOTP_ALREADY_ENABLED")
+        await _use_code(
+            actor, cipher, authenticator, code, field="code", confirmed_at=datetime.now(UTC)
+        )
+        await _record(actor, AccountAction.TOTP_ENABLED, {})
+
+
+async def disable_totp(*, actor: Actor, cipher: TotpCipher, code: str) -> None:
+    """Removes the enabled authenticator if `code` is current."""
+    code = totp.clean_code(code, field="code")
+    async with failures_recorded(actor, operation="disableTotp"), in_transaction():
+        await _lock_user(actor.user.id)
+        authenticator = await TotpAuthenticator.get_or_none(
+            user_id=actor.user.id, confirmed_at__not_isnull=True
+        )
+        if authenticator is None:
+            raise InvalidState(
+                "No authenticator is enabled.", field="code", code="TOTP_NOT_ENROLLED"
+            )
+        await _use_code(actor, cipher, authenticator, code, field="code")
+        await authenticator.delete()
+        await _record(actor, AccountAction.TOTP_DISABLED, {})
