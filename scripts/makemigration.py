@@ -36,13 +36,20 @@ async def _generate(url: str, location: Path, name: str) -> Path | None:
         shutil.copytree(MIGRATIONS, location, dirs_exist_ok=True)
     command = Command(tortoise_config(url), app="models", location=str(location))
     before = set((location / "models").glob("*.py")) if (location / "models").exists() else set()
-    if not before:
-        await command.init_db(safe=True)
-    else:
-        await command.init()
-        await command.upgrade(run_in_transaction=True)
-        await command.migrate(name, no_input=True)
-    await Tortoise.close_connections()
+    try:
+        if not before:
+            await command.init_db(safe=True)
+        else:
+            await command.init()
+            await command.upgrade(run_in_transaction=True)
+            # aerich reads the last applied version when it initialises: again, now that
+            # the database has one (on the fresh database it found none, and `migrate`
+            # then failed).
+            await command.init()
+            await command.migrate(name, no_input=True)
+    finally:
+        # An open SQLite connection's thread would keep this process alive after an error.
+        await Tortoise.close_connections()
     created = set((location / "models").glob("*.py")) - before
     return created.pop() if created else None
 
