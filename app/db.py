@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "app.systems.models",
     "app.keysets.models",
     "app.audit.models",
+    "app.notifications.models",
     "aerich.models",
 ]
 

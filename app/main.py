@@ -25,6 +25,8 @@ from app.db import tortoise_config
 from app.graphql.view import KeyrackGraphQL
 from app.keysets import events
 from app.keysets.keys import KeyMaterial
+from app.notifications.mail import Mailer
+from app.notifications.notifier import ExpiryNotifier
 from app.settings import Settings, resolve_secret
 from app.verify.cache import VerificationCache
 from app.verify.endpoint import VerifyEndpoint
@@ -97,6 +99,16 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     graphql = KeyrackGraphQL(
         settings=settings, keys=keys, totp=TotpCipher.derive(master_secret), verifier=verifier
     )
+    mailer = Mailer.from_settings(settings)
+    notifier = (
+        ExpiryNotifier(
+            mailer,
+            lead_seconds=settings.expiry_notice_seconds,
+            interval_seconds=settings.notification_interval_seconds,
+        )
+        if mailer is not None
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -123,9 +135,13 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             verifier.usage.start()
             if listener is not None:
                 listener.start()
+            if notifier is not None:
+                notifier.start()
             try:
                 yield
             finally:
+                if notifier is not None:
+                    await notifier.stop()
                 if listener is not None:
                     await listener.stop()
                 await verifier.usage.stop()
@@ -160,5 +176,6 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     app.state.settings = settings
     app.state.keys = keys
     app.state.verifier = verifier
+    app.state.notifier = notifier
     app.state.connection_name = connection_name
     return app

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     max_query_cost: int = Field(default=20_000, ge=1)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS")
+    # Expiry notifications by email; no SMTP host means none are sent.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "keyrack@localhost"
+    expiry_notice_seconds: int = Field(default=2 * 24 * 3600, ge=60)
+    notification_interval_seconds: float = Field(default=60.0, gt=0)
     log_level: str = "INFO"
     # One line per request is a lot on the verification hot path; off unless asked for.
     access_log: bool = False

@@ -1,0 +1,1 @@
+"""Email to people: a key set about to expire, and one that has expired."""

@@ -1,0 +1,149 @@
+"""Expiry notices: who is told, when, and making sure each notice goes out once.
+
+A round finds key sets whose expiry is within the lead time (EXPIRING) or has passed
+(EXPIRED), claims a notice for each by inserting a row that is unique per key set, kind
+and expiry, then mails the key set's creator and the admins of its scope. Several
+processes may run rounds at once: the unique row decides which one sends. A notice
+claimed but not sent (the mail server refused, the process died) is claimed again by a
+later round once `retry_after` has passed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+
+from app.accounts.models import User
+from app.keysets.models import KeySet
+from app.notifications.mail import Mailer
+from app.notifications.models import ExpiryNotice, NoticeKind
+from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership
+from app.systems.models import SystemMembership, SystemRole
+
+logger = logging.getLogger("keyrack.notifications")
+
+# Key sets that expired longer ago than this get no notice: a newly configured mail
+# server should not announce every expiry in the organization's history.
+EXPIRED_LOOKBACK = timedelta(days=7)
+RETRY_AFTER = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    sent: int  # notices mailed
+    failed: int  # notices claimed but not mailed; retried later
+
+
+async def _claim(
+    key_set: KeySet, kind: NoticeKind, expires_at: datetime, now: datetime
+) -> ExpiryNotice | None:
+    """This process's claim on the notice, or None when another process has it."""
+    existing = await ExpiryNotice.get_or_none(
+        key_set_id=key_set.id, kind=kind, expires_at=expires_at
+    )
+    if existing is None:
+        try:
+            return await ExpiryNotice.create(
+                key_set_id=key_set.id, kind=kind, expires_at=expires_at, claimed_at=now
+            )
+        except IntegrityError:
+            return None  # another process claimed it first
+    if existing.sent_at is not None or existing.claimed_at > now - RETRY_AFTER:
+        return None
+    # Claimed long ago and never sent: take it over, unless another process just did.
+    taken = await ExpiryNotice.filter(id=existing.id, claimed_at=existing.claimed_at).update(
+        claimed_at=now
+    )
+    if not taken:
+        return None
+    existing.claimed_at = now
+    return existing
+
+
+async def recipients(key_set: KeySet) -> list[User]:
+    """The creator, while still a member, and the admins of the key set's scope."""
+    organization_id = key_set.organization_id  # type: ignore[attr-defined]
+    members = await Membership.filter(organization_id=organization_id).select_related("user")
+    member_ids = {m.user_id for m in members}  # type: ignore[attr-defined]
+    chosen = {m.user.id: m.user for m in members if m.role in ORGANIZATION_ADMIN_ROLES}
+    system_id = key_set.system_id  # type: ignore[attr-defined]
+    if system_id is not None:
+        for grant in await SystemMembership.filter(
+            system_id=system_id, role=SystemRole.ADMIN
+        ).select_related("user"):
+            if grant.user.id in member_ids:
+                chosen[grant.user.id] = grant.user
+    creator_id = key_set.created_by_id  # type: ignore[attr-defined]
+    if creator_id in member_ids and creator_id not in chosen:
+        creator = await User.get_or_none(id=creator_id)
+        if creator is not None:
+            chosen[creator.id] = creator
+    return sorted(chosen.values(), key=lambda user: user.email)
+
+
+def _message(key_set: KeySet, kind: NoticeKind, expires_at: datetime, to: User) -> EmailMessage:
+    when = expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    label = " ".join(key_set.label.split())  # one line, whatever the label holds
+    organization = key_set.organization.name
+    scope = f"{organization} / {key_set.system.name}" if key_set.system else organization
+    message = EmailMessage()
+    message["To"] = to.email
+    if kind is NoticeKind.EXPIRING:
+        message["Subject"] = f'[Keyrack] Key set "{label}" expires {when}'
+        body = (
+            f'The key set "{label}" in {scope} expires at {when}.\n\n'
+            "Services using its keys will be refused from then on. Move its expiry with\n"
+            "extendKeySet, or create a replacement and move your pipelines over.\n"
+        )
+    else:
+        message["Subject"] = f'[Keyrack] Key set "{label}" expired {when}'
+        body = (
+            f'The key set "{label}" in {scope} expired at {when}.\n\n'
+            "Its keys are refused. Move its expiry with extendKeySet if it is still\n"
+            "needed, or revoke it.\n"
+        )
+    message.set_content(body)
+    return message
+
+
+async def run_round(mailer: Mailer, *, lead: timedelta, now: datetime | None = None) -> RoundResult:
+    """One pass over the key sets whose notices are due."""
+    now = now or datetime.now(UTC)
+    due = (
+        await KeySet.filter(
+            Q(revoked_at=None),
+            Q(expires_at__not_isnull=True),
+            Q(expires_at__lte=now + lead),
+            Q(expires_at__gt=now - EXPIRED_LOOKBACK),
+        )
+        .select_related("organization", "system")
+        .order_by("expires_at", "id")
+    )
+    sent = failed = 0
+    for key_set in due:
+        expires_at = key_set.expires_at
+        if expires_at is None:  # excluded by the query; narrows the type
+            continue
+        kind = NoticeKind.EXPIRED if expires_at <= now else NoticeKind.EXPIRING
+        notice = await _claim(key_set, kind, expires_at, now)
+        if notice is None:
+            continue
+        people = await recipients(key_set)
+        try:
+            await mailer.send([_message(key_set, kind, expires_at, p) for p in people])
+        except Exception as error:  # the server is away or refused: a later round retries
+            logger.warning(
+                "Expiry notice for key set %s not sent: %s", key_set.id, type(error).__name__
+            )
+            failed += 1
+            continue
+        notice.sent_at = datetime.now(UTC)
+        notice.recipients = len(people)
+        await notice.save(update_fields=["sent_at", "recipients"])
+        sent += 1
+    return RoundResult(sent=sent, failed=failed)
