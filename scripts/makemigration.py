@@ -36,13 +36,19 @@ async def _generate(url: str, location: Path, name: str) -> Path | None:
         shutil.copytree(MIGRATIONS, location, dirs_exist_ok=True)
     command = Command(tortoise_config(url), app="models", location=str(location))
     before = set((location / "models").glob("*.py")) if (location / "models").exists() else set()
-    if not before:
-        await command.init_db(safe=True)
-    else:
-        await command.init()
-        await command.upgrade(run_in_transaction=True)
-        await command.migrate(name, no_input=True)
-    await Tortoise.close_connections()
+    try:
+        if not before:
+            await command.init_db(safe=True)
+        else:
+            await command.init()
+            await command.upgrade(run_in_transaction=True)
+            # Again: aerich reads the last applied models state at init, and before the
+            # upgrade the fresh database had none, which leaves `migrate` nothing to diff.
+            await command.init()
+            await command.migrate(name, no_input=True)
+    finally:
+        # An open aiosqlite connection's thread would keep a failed run alive forever.
+        await Tortoise.close_connections()
     created = set((location / "models").glob("*.py")) - before
     return created.pop() if created else None
 
