@@ -25,6 +25,8 @@ class UserErrorCode(StrEnum):
     LAST_OWNER = "LAST_OWNER"
     NOT_A_MEMBER = "NOT_A_MEMBER"
     REVOKED = "REVOKED"
+    IN_USE = "IN_USE"
+    POLICY_VIOLATION = "POLICY_VIOLATION"
 
 
 @strawberry.type(description="An expected failure: nothing was changed.")

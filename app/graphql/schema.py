@@ -10,6 +10,7 @@ from strawberry.schema.config import StrawberryConfig
 from app.graphql.accounts.mutations import AccountMutations
 from app.graphql.accounts.queries import AccountQueries
 from app.graphql.errors import ErrorPolicy
+from app.graphql.groups.mutations import PermissionGroupMutations
 from app.graphql.keysets.mutations import KeySetMutations
 from app.graphql.keysets.queries import KeySetQueries
 from app.graphql.limits import query_limits
@@ -30,7 +31,13 @@ class Query(
 
 
 @strawberry.type
-class Mutation(AccountMutations, OrganizationMutations, SystemMutations, KeySetMutations):
+class Mutation(
+    AccountMutations,
+    OrganizationMutations,
+    SystemMutations,
+    KeySetMutations,
+    PermissionGroupMutations,
+):
     pass
 
 

@@ -16,7 +16,7 @@ from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import Conflict, Forbidden, InvalidInput, InvalidState, LabelMismatch, NotFound
-from app.keysets import events
+from app.keysets import events, groups
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySetStatus, KeySlot
@@ -189,6 +189,7 @@ async def create_key_set(
     description: str | None = None,
     expires_at: datetime | None = None,
     allowed_cidrs: Sequence[str] = (),
+    group_ids: Sequence[int] = (),
 ) -> CreatedKeySet:
     """A key set with fresh primary and secondary keys, returned once in plaintext."""
     if (organization_id is None) == (system_id is None):
@@ -204,6 +205,9 @@ async def create_key_set(
     async with in_transaction():
         organization_id = await _require_scope_admin(
             actor, organization_id=organization_id, system_id=system_id
+        )
+        given_groups = await groups.groups_for_key_set(
+            organization_id=organization_id, scope=scope, group_ids=group_ids
         )
         organization = await _lock_organization(organization_id)
         key_scope = scope_key(organization_id, system_id)
@@ -224,6 +228,7 @@ async def create_key_set(
             )
         except IntegrityError:
             raise Conflict(LABEL_TAKEN, field="label") from None
+        await groups.set_groups(key_set, given_groups)
         plaintexts: dict[KeySlot, str] = {}
         for slot in KeySlot:
             api_key, plaintexts[slot] = _new_key(
@@ -240,6 +245,7 @@ async def create_key_set(
             details={
                 "scope": scope.value,
                 "permissions": clean_perms,
+                "groups": [groups.group_ref(group) for group in given_groups],
                 "expiresAt": expires_at.isoformat() if expires_at else None,
                 "allowedCidrs": cidrs,
                 "primaryKeyHint": keyformat.hint(plaintexts[KeySlot.PRIMARY]),
@@ -368,6 +374,7 @@ async def update_key_set(
     expires_at: datetime | Unchanged | None = UNCHANGED,
     enabled: bool | Unchanged = UNCHANGED,
     allowed_cidrs: Sequence[str] | Unchanged = UNCHANGED,
+    group_ids: Sequence[int] | Unchanged = UNCHANGED,
 ) -> KeySet:
     """Changes what is given; each change is audited with its old and new value."""
     async with in_transaction() as connection:
@@ -395,6 +402,19 @@ async def update_key_set(
             new_permissions = clean_permissions(permissions, key_set.scope)
             change("permissions", key_set.permissions, new_permissions)
             key_set.permissions = new_permissions
+        new_groups = None
+        if not isinstance(group_ids, Unchanged):
+            new_groups = await groups.groups_for_key_set(
+                organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+                scope=key_set.scope,
+                group_ids=group_ids,
+            )
+            old_groups = (await groups.groups_of_key_sets([key_set.id]))[key_set.id]
+            change(
+                "groups",
+                [groups.group_ref(group) for group in old_groups],
+                [groups.group_ref(group) for group in new_groups],
+            )
         if not isinstance(expires_at, Unchanged):
             new_expiry = clean_expiry(expires_at)
             change("expiresAt", _iso(key_set.expires_at), _iso(new_expiry))
@@ -412,6 +432,8 @@ async def update_key_set(
             await key_set.save()
         except IntegrityError:
             raise Conflict(LABEL_TAKEN, field="label") from None
+        if new_groups is not None and "groups" in changes:
+            await groups.set_groups(key_set, new_groups)
         common = {
             "organization_id": key_set.organization_id,  # type: ignore[attr-defined]
             "actor": actor,

@@ -67,6 +67,7 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
     "node(KeySet)": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     # A user is visible to whoever shares an organization with them.
     "node(User)": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
+    "node(PermissionGroup)": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     # Audit entries are for the organization's owners and admins.
     "node(AuditEntry)": {"own": (UNAUTH, NULL, NULL, NULL, OK, OK), "other": UNSEEN},
     "organizations": {
@@ -76,6 +77,7 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
     "Organization.members": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "Organization.systems": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "Organization.keySets": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
+    "Organization.permissionGroups": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "Organization.auditLog": {
         "own": (UNAUTH, NULL, FORBIDDEN, FORBIDDEN, OK, OK),
         "other": UNSEEN,
@@ -134,6 +136,10 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
         "other": UNFOUND,
     },
     "updateKeySet(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
+    # Permission groups are the organization's: its owners and admins manage them.
+    "createPermissionGroup": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
+    "updatePermissionGroup": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
+    "deletePermissionGroup": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
 }
 
 # Cells where the code is known to break the contract: (operation, role, target) -> why.
@@ -213,6 +219,26 @@ mutation($input: UpdateKeySetInput!) {
   updateKeySet(input: $input) { keySet { description } userErrors { code } }
 }
 """
+ORGANIZATION_PERMISSION_GROUPS = """
+query($id: ID!) {
+  organization(id: $id) { permissionGroups(first: 100) { edges { node { id } } } }
+}
+"""
+CREATE_PERMISSION_GROUP = """
+mutation($input: CreatePermissionGroupInput!) {
+  createPermissionGroup(input: $input) { permissionGroup { id } userErrors { code } }
+}
+"""
+UPDATE_PERMISSION_GROUP = """
+mutation($input: UpdatePermissionGroupInput!) {
+  updatePermissionGroup(input: $input) { permissionGroup { id } userErrors { code } }
+}
+"""
+DELETE_PERMISSION_GROUP = """
+mutation($input: DeletePermissionGroupInput!) {
+  deletePermissionGroup(input: $input) { deletedGroupId userErrors { code } }
+}
+"""
 
 _names = itertools.count(1)
 
@@ -225,6 +251,7 @@ class Organization:
     key_sets: dict[str, dict[str, Any]]  # "organization" / "system" -> createKeySet payload
     spare: Person  # a plain member, the object of system role grants
     audit_entry_id: str  # the entry recording the organization's creation
+    group_id: str  # a permission group, given to the system key set
 
 
 @dataclass
@@ -238,15 +265,27 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
     organization_id = await create_organization(owner, f"Org {next(_names)}")
     await add_member(owner, organization_id, spare, "MEMBER")
     system_id = await create_system(owner, organization_id)
+    group_id = await new_group(owner.gql, organization_id)
     key_sets = {
         "organization": await create_key_set(
             owner, organizationId=organization_id, label="Catalog sync"
         ),
-        "system": await create_key_set(owner, systemId=system_id, label="Deployer"),
+        "system": await create_key_set(
+            owner, systemId=system_id, label="Deployer", groupIds=[group_id]
+        ),
     }
     log = await owner.gql(ORGANIZATION_AUDIT_LOG, {"id": organization_id})
     first_entry = log["organization"]["auditLog"]["edges"][-1]["node"]["id"]
-    return Organization(owner, organization_id, system_id, key_sets, spare, first_entry)
+    return Organization(owner, organization_id, system_id, key_sets, spare, first_entry, group_id)
+
+
+async def new_group(admin: GraphQL, organization_id: str) -> str:
+    payload = await admin.mutate(
+        "createPermissionGroup",
+        CREATE_PERMISSION_GROUP,
+        {"organizationId": organization_id, "name": f"Group {next(_names)}", "scope": "SYSTEM"},
+    )
+    return str(payload["permissionGroup"]["id"])
 
 
 @pytest.fixture
@@ -440,6 +479,13 @@ def update_in(scope: str) -> Cell:
     return cell
 
 
+async def delete_group(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+    group_id = await new_group(org.owner.gql, org.id)
+    return await mutate(
+        caller, "deletePermissionGroup", DELETE_PERMISSION_GROUP, {"groupId": group_id}
+    )
+
+
 CELLS: dict[str, Cell] = {
     "organization": lambda w, c, o: read(c, ORGANIZATION, {"id": o.id}, "organization"),
     "system": lambda w, c, o: read(c, SYSTEM, {"id": o.system_id}, "system"),
@@ -510,6 +556,23 @@ CELLS: dict[str, Cell] = {
     "revokeKeySet(system)": revoke_in("system"),
     "updateKeySet(organization)": update_in("organization"),
     "updateKeySet(system)": update_in("system"),
+    "node(PermissionGroup)": lambda w, c, o: read(c, NODE, {"id": o.group_id}, "node"),
+    "Organization.permissionGroups": lambda w, c, o: read(
+        c, ORGANIZATION_PERMISSION_GROUPS, {"id": o.id}, "organization", "permissionGroups"
+    ),
+    "createPermissionGroup": lambda w, c, o: mutate(
+        c,
+        "createPermissionGroup",
+        CREATE_PERMISSION_GROUP,
+        {"organizationId": o.id, "name": f"G {next(_names)}", "scope": "SYSTEM"},
+    ),
+    "updatePermissionGroup": lambda w, c, o: mutate(
+        c,
+        "updatePermissionGroup",
+        UPDATE_PERMISSION_GROUP,
+        {"groupId": o.group_id, "description": f"Note {next(_names)}"},
+    ),
+    "deletePermissionGroup": delete_group,
 }
 
 

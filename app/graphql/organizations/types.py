@@ -16,6 +16,7 @@ from app.organizations.models import Membership, Organization
 
 if TYPE_CHECKING:
     from app.graphql.audit.types import AuditEntryConnection, AuditFilter, AuditIntegrity
+    from app.graphql.groups.types import PermissionGroupType
     from app.graphql.keysets.types import KeySetType
     from app.graphql.systems.types import SystemType
 
@@ -81,6 +82,18 @@ class OrganizationType(Node):
             )
         )
         return to_connection(page, KeySetType.from_model, after=position)
+
+    @strawberry.field(description="The organization's permission groups, visible to every member.")
+    async def permission_groups(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[PermissionGroupType, strawberry.lazy("app.graphql.groups.types")]]:
+        from app.graphql.groups.types import PermissionGroupType
+
+        position = decode_cursor(after)
+        page = await info.context.loaders.permission_groups_of_organization.load(
+            PageRequest(self.pk, position, page_size(first))
+        )
+        return to_connection(page, PermissionGroupType.from_model, after=position)
 
     @strawberry.field
     async def members(
