@@ -12,9 +12,16 @@ from tortoise.models import Model
 
 from app.accounts import service as accounts
 from app.accounts.models import User
-from app.keysets import groups
+from app.keysets import groups, policy
 from app.keysets import service as keysets
-from app.keysets.models import ApiKey, KeySet, KeySetStatus, KeySlot, PermissionGroup
+from app.keysets.models import (
+    ApiKey,
+    KeyPolicy,
+    KeySet,
+    KeySetStatus,
+    KeySlot,
+    PermissionGroup,
+)
 from app.organizations import service as organizations
 from app.organizations.models import Membership, Organization, OrganizationRole
 from app.pagination import Page
@@ -167,6 +174,9 @@ class Loaders:
             Loader(_paged(groups_of), cache=False)
         )
         # Not cached either: a mutation may change a key set's groups, or a group.
+        self.key_policies_by_scope_key: DataLoader[str, KeyPolicy | None] = Loader(
+            _by_key(policy.policy_rows), cache=False
+        )
         self.groups_by_key_set_id: DataLoader[int, list[PermissionGroup] | None] = Loader(
             _by_key(groups.groups_of_key_sets), cache=False
         )

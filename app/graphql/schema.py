@@ -17,6 +17,7 @@ from app.graphql.limits import query_limits
 from app.graphql.node import NodeQueries
 from app.graphql.organizations.mutations import OrganizationMutations
 from app.graphql.organizations.queries import OrganizationQueries
+from app.graphql.policy.mutations import KeyPolicyMutations
 from app.graphql.systems.mutations import SystemMutations
 from app.graphql.systems.queries import SystemQueries
 from app.graphql.verify import VerifyQueries
@@ -37,6 +38,7 @@ class Mutation(
     SystemMutations,
     KeySetMutations,
     PermissionGroupMutations,
+    KeyPolicyMutations,
 ):
     pass
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -78,6 +79,8 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
     "Organization.systems": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "Organization.keySets": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "Organization.permissionGroups": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
+    "Organization.keyPolicy": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
+    "System.keyPolicy": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "Organization.auditLog": {
         "own": (UNAUTH, NULL, FORBIDDEN, FORBIDDEN, OK, OK),
         "other": UNSEEN,
@@ -140,6 +143,18 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
     "createPermissionGroup": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
     "updatePermissionGroup": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
     "deletePermissionGroup": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
+    # An organization's policy is for its owners and admins; a system's override also for
+    # the system's admins. (Members' own key sets are covered in tests/keysets.)
+    "updateKeyPolicy(organization)": {
+        "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNFOUND,
+    },
+    "updateKeyPolicy(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
+    "extendKeySet(organization)": {
+        "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNFOUND,
+    },
+    "extendKeySet(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
 }
 
 # Cells where the code is known to break the contract: (operation, role, target) -> why.
@@ -222,6 +237,20 @@ mutation($input: UpdateKeySetInput!) {
 ORGANIZATION_PERMISSION_GROUPS = """
 query($id: ID!) {
   organization(id: $id) { permissionGroups(first: 100) { edges { node { id } } } }
+}
+"""
+ORGANIZATION_KEY_POLICY = """
+query($id: ID!) { organization(id: $id) { keyPolicy { maxGracePeriodSeconds } } }
+"""
+SYSTEM_KEY_POLICY = "query($id: ID!) { system(id: $id) { keyPolicy { maxGracePeriodSeconds } } }"
+UPDATE_KEY_POLICY = """
+mutation($input: UpdateKeyPolicyInput!) {
+  updateKeyPolicy(input: $input) { keyPolicy { memberKeySetLimit } userErrors { code } }
+}
+"""
+EXTEND_KEY_SET = """
+mutation($input: ExtendKeySetInput!) {
+  extendKeySet(input: $input) { keySet { expiresAt } userErrors { code } }
 }
 """
 CREATE_PERMISSION_GROUP = """
@@ -486,6 +515,15 @@ async def delete_group(world: World, caller: GraphQL, org: Organization) -> Outc
     )
 
 
+def extend_in(scope: str) -> Cell:
+    async def cell(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+        later = datetime.now(UTC) + timedelta(days=next(_names))
+        input = {"keySetId": key_set_id(org, scope), "expiresAt": later.isoformat()}
+        return await mutate(caller, "extendKeySet", EXTEND_KEY_SET, input)
+
+    return cell
+
+
 CELLS: dict[str, Cell] = {
     "organization": lambda w, c, o: read(c, ORGANIZATION, {"id": o.id}, "organization"),
     "system": lambda w, c, o: read(c, SYSTEM, {"id": o.system_id}, "system"),
@@ -573,6 +611,27 @@ CELLS: dict[str, Cell] = {
         {"groupId": o.group_id, "description": f"Note {next(_names)}"},
     ),
     "deletePermissionGroup": delete_group,
+    "Organization.keyPolicy": lambda w, c, o: read(
+        c, ORGANIZATION_KEY_POLICY, {"id": o.id}, "organization", "keyPolicy"
+    ),
+    "System.keyPolicy": lambda w, c, o: read(
+        c, SYSTEM_KEY_POLICY, {"id": o.system_id}, "system", "keyPolicy"
+    ),
+    # Each allowed call sets a new grace limit, so it always changes something.
+    "updateKeyPolicy(organization)": lambda w, c, o: mutate(
+        c,
+        "updateKeyPolicy",
+        UPDATE_KEY_POLICY,
+        {"organizationId": o.id, "maxGracePeriodSeconds": 600_000 - next(_names)},
+    ),
+    "updateKeyPolicy(system)": lambda w, c, o: mutate(
+        c,
+        "updateKeyPolicy",
+        UPDATE_KEY_POLICY,
+        {"systemId": o.system_id, "maxGracePeriodSeconds": 500_000 - next(_names)},
+    ),
+    "extendKeySet(organization)": extend_in("organization"),
+    "extendKeySet(system)": extend_in("system"),
 }
 
 

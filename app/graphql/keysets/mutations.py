@@ -71,6 +71,15 @@ class UpdateKeySetInput:
     client_mutation_id: str | None = None
 
 
+@strawberry.input
+class ExtendKeySetInput:
+    key_set_id: strawberry.ID
+    expires_at: datetime = strawberry.field(
+        description="The new expiry: in the future, and within the key policy's maxLifetimeSeconds."
+    )
+    client_mutation_id: str | None = None
+
+
 @strawberry.type
 class CreateKeySetPayload:
     key_set: KeySetType | None = None
@@ -169,6 +178,19 @@ class KeySetMutations:
             key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
             confirm_label=input.confirm_label,
             reason=input.reason,
+        )
+        return KeySetPayload(key_set=KeySetType.from_model(key_set))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Moves the expiry within the key policy; also revives an expired key set.",
+    )
+    async def extend_key_set(self, info: Info, input: ExtendKeySetInput) -> KeySetPayload:
+        key_set = await service.extend_key_set(
+            actor=info.context.actor,
+            key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
+            expires_at=input.expires_at,
         )
         return KeySetPayload(key_set=KeySetType.from_model(key_set))
 
