@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from app.audit.actions import AuditAction
+from app.keysets.groups import InUseKeySets
 from app.keysets.models import KeySetScope, KeySetStatus, KeySlot
 from app.keysets.permissions import KeyPermission
 from app.organizations.models import KeyReveal, OrganizationRole
@@ -18,9 +19,13 @@ strawberry.enum(KeySetStatus)
 strawberry.enum(KeySlot)
 strawberry.enum(KeyPermission)
 strawberry.enum(AuditAction)
+strawberry.enum(
+    InUseKeySets, description="What deleting a permission group does to the key sets using it."
+)
 
 __all__ = [
     "AuditAction",
+    "InUseKeySets",
     "KeyPermission",
     "KeyReveal",
     "KeySetScope",

@@ -10,6 +10,7 @@ SYSTEM = "System"
 KEY_SET = "KeySet"
 USER = "User"
 AUDIT_ENTRY = "AuditEntry"
+PERMISSION_GROUP = "PermissionGroup"
 
 
 def input_pk(global_id: str, type_name: str, *, field: str) -> int:

@@ -12,8 +12,16 @@ from tortoise.models import Model
 
 from app.accounts import service as accounts
 from app.accounts.models import User
+from app.keysets import groups, policy
 from app.keysets import service as keysets
-from app.keysets.models import ApiKey, KeySet, KeySetStatus, KeySlot
+from app.keysets.models import (
+    ApiKey,
+    KeyPolicy,
+    KeySet,
+    KeySetStatus,
+    KeySlot,
+    PermissionGroup,
+)
 from app.organizations import service as organizations
 from app.organizations.models import Membership, Organization, OrganizationRole
 from app.pagination import Page
@@ -143,6 +151,11 @@ class Loaders:
                 system_ids=ids, statuses=_statuses(options), after=after, first=first
             )
 
+        async def groups_of(
+            ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
+        ) -> Mapping[int, Page[PermissionGroup]]:
+            return await groups.list_groups(organization_ids=ids, after=after, first=first)
+
         # Pages are batched but not cached: a later mutation in the same request must see
         # its own writes.
         self.systems_of_organization: DataLoader[PageRequest, Page[System]] = Loader(
@@ -156,6 +169,16 @@ class Loaders:
         )
         self.key_sets_of_system: DataLoader[PageRequest, Page[KeySet]] = Loader(
             _paged(system_key_sets), cache=False
+        )
+        self.permission_groups_of_organization: DataLoader[PageRequest, Page[PermissionGroup]] = (
+            Loader(_paged(groups_of), cache=False)
+        )
+        # Not cached either: a mutation may change a key set's groups, or a group.
+        self.key_policies_by_scope_key: DataLoader[str, KeyPolicy | None] = Loader(
+            _by_key(policy.policy_rows), cache=False
+        )
+        self.groups_by_key_set_id: DataLoader[int, list[PermissionGroup] | None] = Loader(
+            _by_key(groups.groups_of_key_sets), cache=False
         )
         self.users_by_id: DataLoader[int, User | None] = Loader(_by_key(accounts.users_by_ids))
         self.organizations_by_id: DataLoader[int, Organization | None] = Loader(

@@ -9,12 +9,14 @@ from app.graphql import ids
 from app.graphql.accounts.types import UserType
 from app.graphql.audit.types import AuditEntryType
 from app.graphql.context import Info
+from app.graphql.groups.types import PermissionGroupType
 from app.graphql.keysets.types import KeySetType
 from app.graphql.organizations.types import OrganizationType
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.relay import Node
 from app.graphql.systems.types import SystemType
 from app.ids import from_global_id
+from app.keysets import groups
 from app.keysets import service as keysets
 from app.organizations import service as organizations
 from app.systems import service as systems
@@ -38,6 +40,9 @@ class NodeQueries:
         if type_name == ids.KEY_SET:
             key_set = await keysets.get_visible_key_set(user=user, key_set_id=pk)
             return KeySetType.from_model(key_set) if key_set else None
+        if type_name == ids.PERMISSION_GROUP:
+            group = await groups.get_visible_group(user=user, group_id=pk)
+            return PermissionGroupType.from_model(group) if group else None
         if type_name == ids.USER:
             found = await organizations.get_visible_user(viewer=user, user_id=pk)
             return UserType.from_model(found) if found else None

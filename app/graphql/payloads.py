@@ -30,6 +30,8 @@ class UserErrorCode(StrEnum):
     OTP_REUSED = "OTP_REUSED"
     TOTP_NOT_ENROLLED = "TOTP_NOT_ENROLLED"
     TOTP_ALREADY_ENABLED = "TOTP_ALREADY_ENABLED"
+    IN_USE = "IN_USE"
+    POLICY_VIOLATION = "POLICY_VIOLATION"
 
 
 @strawberry.type(description="An expected failure: nothing was changed.")

@@ -10,12 +10,14 @@ from strawberry.schema.config import StrawberryConfig
 from app.graphql.accounts.mutations import AccountMutations
 from app.graphql.accounts.queries import AccountQueries
 from app.graphql.errors import ErrorPolicy
+from app.graphql.groups.mutations import PermissionGroupMutations
 from app.graphql.keysets.mutations import KeySetMutations
 from app.graphql.keysets.queries import KeySetQueries
 from app.graphql.limits import query_limits
 from app.graphql.node import NodeQueries
 from app.graphql.organizations.mutations import OrganizationMutations
 from app.graphql.organizations.queries import OrganizationQueries
+from app.graphql.policy.mutations import KeyPolicyMutations
 from app.graphql.systems.mutations import SystemMutations
 from app.graphql.systems.queries import SystemQueries
 from app.graphql.verify import VerifyQueries
@@ -30,7 +32,14 @@ class Query(
 
 
 @strawberry.type
-class Mutation(AccountMutations, OrganizationMutations, SystemMutations, KeySetMutations):
+class Mutation(
+    AccountMutations,
+    OrganizationMutations,
+    SystemMutations,
+    KeySetMutations,
+    PermissionGroupMutations,
+    KeyPolicyMutations,
+):
     pass
 
 

@@ -59,6 +59,11 @@ class KeySet(Model):
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
     revoke_reason = fields.CharField(max_length=500, null=True)
+    # The plain member who created the set for themselves under the key policy's
+    # memberKeySetLimit: they manage it as an admin would. NULL for admins' key sets.
+    owned_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
 
     class Meta:
         table = "key_sets"
@@ -94,3 +99,71 @@ class ApiKey(Model):
     class Meta:
         table = "api_keys"
         unique_together = (("key_set", "slot", "current"),)
+
+
+class PermissionGroup(Model):
+    """A named set of permissions of one scope, given to key sets of that scope."""
+
+    id = fields.IntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="permission_groups", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=100)
+    description = fields.CharField(max_length=1000, default="")
+    # Fixed at creation: every key set using the group is of this scope, so a change to
+    # the group's permissions can never give a key set a permission of the wrong scope.
+    scope = fields.CharEnumField(KeySetScope, max_length=16)
+    permissions: fields.Field[list[str]] = fields.JSONField(default=list)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "permission_groups"
+        unique_together = (("organization", "name"),)
+
+
+class KeySetGroup(Model):
+    """A permission group given to a key set."""
+
+    id = fields.IntField(primary_key=True)
+    key_set: fields.ForeignKeyRelation[KeySet] = fields.ForeignKeyField(
+        "models.KeySet", related_name="group_links", on_delete=fields.CASCADE
+    )
+    group: fields.ForeignKeyRelation[PermissionGroup] = fields.ForeignKeyField(
+        "models.PermissionGroup", related_name="key_set_links", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "key_set_groups"
+        unique_together = (("key_set", "group"),)
+        indexes = (("group", "key_set"),)
+
+
+class KeyPolicy(Model):
+    """An organization's key policy, or a system's override of it (which only tightens).
+
+    NULL in a system's row means "as the organization"; in the organization's row it
+    means "no limit" (no default lifetime, for default_lifetime_seconds).
+    """
+
+    id = fields.IntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="key_policies", on_delete=fields.CASCADE
+    )
+    system: fields.ForeignKeyNullableRelation[System] = fields.ForeignKeyField(
+        "models.System", related_name="key_policies", null=True, on_delete=fields.CASCADE
+    )
+    # "org:<id>" or "sys:<id>", as KeySet.scope_key: one row per scope.
+    scope_key = fields.CharField(max_length=32, unique=True)
+    expiry_required = fields.BooleanField(null=True)
+    max_lifetime_seconds = fields.IntField(null=True)
+    default_lifetime_seconds = fields.IntField(null=True)
+    max_grace_period_seconds = fields.IntField(null=True)
+    member_key_set_limit = fields.IntField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "key_policies"

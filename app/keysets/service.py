@@ -19,7 +19,7 @@ from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import Conflict, Forbidden, InvalidInput, InvalidState, LabelMismatch, NotFound
 from app.ids import to_global_id
-from app.keysets import events
+from app.keysets import events, groups, policy
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySetStatus, KeySlot
@@ -66,6 +66,8 @@ async def caller_is_admin(*, user_id: int, key_set: KeySet) -> bool:
     )
     if membership is None:
         return False
+    if key_set.owned_by_id == user_id:  # type: ignore[attr-defined]
+        return True
     system_role = None
     if key_set.system_id is not None:  # type: ignore[attr-defined]
         system_membership = await SystemMembership.get_or_none(
@@ -164,21 +166,47 @@ def _new_key(
     return api_key, plaintext
 
 
-async def _require_scope_admin(
+async def _creator_access(
     actor: Actor, *, organization_id: int | None, system_id: int | None
-) -> int:
-    """The scope's organization id, if the actor administers the scope."""
+) -> tuple[int, bool]:
+    """The scope's organization id, and whether the actor is a plain member creating a
+    key set for themselves (allowed only as far as the key policy's memberKeySetLimit)."""
     if system_id is not None:
         access = await system_access(user_id=actor.user.id, system_id=system_id)
-        access.require_admin()
-        return int(access.system.organization_id)  # type: ignore[attr-defined]
+        return int(access.system.organization_id), not access.is_admin  # type: ignore[attr-defined]
     if organization_id is None:
         raise InvalidInput(
             "Give exactly one of organizationId and systemId.", field="organizationId"
         )
     org_access = await organization_access(user_id=actor.user.id, organization_id=organization_id)
-    org_access.require_admin()
-    return organization_id
+    return organization_id, not org_access.is_admin
+
+
+async def _check_member_limit(
+    actor: Actor, *, organization_id: int, system_id: int | None, rules: policy.EffectivePolicy
+) -> None:
+    """A plain member may own as many live key sets as the key policy allows: across the
+    organization under its policy, and within a system under the system's too."""
+    own = KeySet.filter(organization_id=organization_id, owned_by_id=actor.user.id, live=True)
+    organization_rules = (
+        rules
+        if system_id is None
+        else await policy.effective_policy(organization_id=organization_id)
+    )
+    limits = [(organization_rules.member_key_set_limit, await own.count(), "in the organization")]
+    if system_id is not None:
+        limits.append(
+            (rules.member_key_set_limit, await own.filter(system_id=system_id).count(), "here")
+        )
+    for limit, owned, where in limits:
+        if limit.value == 0:
+            raise Forbidden("Only admins of the scope may create key sets here.")
+        if owned >= limit.value:
+            raise policy.PolicyViolation(
+                f"You have {owned} key set(s) of your own {where}; the {limit.source} key "
+                f"policy allows members {limit.value} (memberKeySetLimit).",
+                field="organizationId" if system_id is None else "systemId",
+            )
 
 
 async def create_key_set(
@@ -192,6 +220,7 @@ async def create_key_set(
     description: str | None = None,
     expires_at: datetime | None = None,
     allowed_cidrs: Sequence[str] = (),
+    group_ids: Sequence[int] = (),
 ) -> CreatedKeySet:
     """A key set with fresh primary and secondary keys, returned once in plaintext."""
     if (organization_id is None) == (system_id is None):
@@ -205,10 +234,19 @@ async def create_key_set(
     expires_at = clean_expiry(expires_at)
     cidrs = clean_cidrs(allowed_cidrs)
     async with in_transaction():
-        organization_id = await _require_scope_admin(
+        organization_id, for_themselves = await _creator_access(
             actor, organization_id=organization_id, system_id=system_id
         )
+        given_groups = await groups.groups_for_key_set(
+            organization_id=organization_id, scope=scope, group_ids=group_ids
+        )
         organization = await _lock_organization(organization_id)
+        rules = await policy.effective_policy(organization_id=organization_id, system_id=system_id)
+        if for_themselves:
+            await _check_member_limit(
+                actor, organization_id=organization_id, system_id=system_id, rules=rules
+            )
+        expires_at = rules.expiry_for(expires_at, now=datetime.now(UTC))
         key_scope = scope_key(organization_id, system_id)
         if await KeySet.exists(scope_key=key_scope, label=label, live=True):
             raise Conflict(LABEL_TAKEN, field="label")
@@ -224,9 +262,11 @@ async def create_key_set(
                 allowed_cidrs=cidrs,
                 expires_at=expires_at,
                 created_by=actor.user,
+                owned_by=actor.user if for_themselves else None,
             )
         except IntegrityError:
             raise Conflict(LABEL_TAKEN, field="label") from None
+        await groups.set_groups(key_set, given_groups)
         plaintexts: dict[KeySlot, str] = {}
         for slot in KeySlot:
             api_key, plaintexts[slot] = _new_key(
@@ -243,8 +283,10 @@ async def create_key_set(
             details={
                 "scope": scope.value,
                 "permissions": clean_perms,
+                "groups": [groups.group_ref(group) for group in given_groups],
                 "expiresAt": expires_at.isoformat() if expires_at else None,
                 "allowedCidrs": cidrs,
+                "ownedBy": to_global_id("User", actor.user.id) if for_themselves else None,
                 "primaryKeyHint": keyformat.hint(plaintexts[KeySlot.PRIMARY]),
                 "secondaryKeyHint": keyformat.hint(plaintexts[KeySlot.SECONDARY]),
             },
@@ -293,6 +335,8 @@ async def regenerate_key(
         _require_not_revoked(key_set)
         _confirm(key_set, confirm_label)
         organization = await _lock_organization(key_set.organization_id)  # type: ignore[attr-defined]
+        rules = await _policy_of(key_set)
+        rules.check_grace(grace)
         await step_up.check_otp(
             actor=actor, cipher=totp, otp=otp, required=organization.require_step_up
         )
@@ -389,6 +433,38 @@ async def revoke_key_set(
     return key_set
 
 
+async def _policy_of(key_set: KeySet) -> policy.EffectivePolicy:
+    return await policy.effective_policy(
+        organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+        system_id=key_set.system_id,  # type: ignore[attr-defined]
+    )
+
+
+async def extend_key_set(*, actor: Actor, key_set_id: int, expires_at: datetime) -> KeySet:
+    """Moves the expiry to a later moment within the key policy; also revives an expired set."""
+    new_expiry = clean_expiry(expires_at)
+    async with in_transaction() as connection:
+        key_set = await _admin_key_set(actor, key_set_id, lock=True)
+        _require_not_revoked(key_set)
+        await _lock_organization(key_set.organization_id)  # type: ignore[attr-defined]
+        new_expiry = (await _policy_of(key_set)).expiry_for(new_expiry, now=datetime.now(UTC))
+        old_expiry = key_set.expires_at
+        key_set.expires_at = new_expiry
+        await key_set.save(update_fields=["expires_at", "updated_at"])
+        await audit.record(
+            organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+            action=AuditAction.KEY_SET_EXTENDED,
+            actor=actor,
+            system_id=key_set.system_id,  # type: ignore[attr-defined]
+            key_set_id=key_set.id,
+            target_label=key_set.label,
+            details={"expiresAt": {"old": _iso(old_expiry), "new": _iso(new_expiry)}},
+        )
+        await events.announce(connection, key_set.id)
+    events.changed(key_set.id)
+    return key_set
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -403,6 +479,7 @@ async def update_key_set(
     expires_at: datetime | Unchanged | None = UNCHANGED,
     enabled: bool | Unchanged = UNCHANGED,
     allowed_cidrs: Sequence[str] | Unchanged = UNCHANGED,
+    group_ids: Sequence[int] | Unchanged = UNCHANGED,
 ) -> KeySet:
     """Changes what is given; each change is audited with its old and new value."""
     async with in_transaction() as connection:
@@ -430,8 +507,24 @@ async def update_key_set(
             new_permissions = clean_permissions(permissions, key_set.scope)
             change("permissions", key_set.permissions, new_permissions)
             key_set.permissions = new_permissions
+        new_groups = None
+        if not isinstance(group_ids, Unchanged):
+            new_groups = await groups.groups_for_key_set(
+                organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+                scope=key_set.scope,
+                group_ids=group_ids,
+            )
+            old_groups = (await groups.groups_of_key_sets([key_set.id]))[key_set.id]
+            change(
+                "groups",
+                [groups.group_ref(group) for group in old_groups],
+                [groups.group_ref(group) for group in new_groups],
+            )
         if not isinstance(expires_at, Unchanged):
-            new_expiry = clean_expiry(expires_at)
+            # No default on update: null still means "no expiry", where the policy allows it.
+            new_expiry = (await _policy_of(key_set)).expiry_for(
+                clean_expiry(expires_at), now=datetime.now(UTC), apply_default=False
+            )
             change("expiresAt", _iso(key_set.expires_at), _iso(new_expiry))
             key_set.expires_at = new_expiry
         if not isinstance(allowed_cidrs, Unchanged):
@@ -447,6 +540,8 @@ async def update_key_set(
             await key_set.save()
         except IntegrityError:
             raise Conflict(LABEL_TAKEN, field="label") from None
+        if new_groups is not None and "groups" in changes:
+            await groups.set_groups(key_set, new_groups)
         common = {
             "organization_id": key_set.organization_id,  # type: ignore[attr-defined]
             "actor": actor,
@@ -504,7 +599,7 @@ async def key_sets_by_ids(ids: Sequence[int]) -> dict[int, KeySet]:
 async def admin_flags(*, user_id: int, key_set_ids: Sequence[int]) -> dict[int, bool]:
     """For each key set, whether the user administers its scope (three queries in all)."""
     key_sets = await KeySet.filter(id__in=list(key_set_ids)).only(
-        "id", "organization_id", "system_id"
+        "id", "organization_id", "system_id", "owned_by_id"
     )
     org_ids = {ks.organization_id for ks in key_sets}  # type: ignore[attr-defined]
     system_ids = {ks.system_id for ks in key_sets if ks.system_id}  # type: ignore[attr-defined]
@@ -521,5 +616,7 @@ async def admin_flags(*, user_id: int, key_set_ids: Sequence[int]) -> dict[int, 
             org_roles.get(ks.organization_id),  # type: ignore[attr-defined]
             system_roles.get(ks.system_id),  # type: ignore[attr-defined]
         )
+        # A member's own key set, while they are a member.
+        or (ks.owned_by_id == user_id and ks.organization_id in org_roles)  # type: ignore[attr-defined]
         for ks in key_sets
     }

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from app.keysets.groups import effective_permissions
 from app.keysets.models import ApiKey, KeySet
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -24,12 +26,20 @@ class Lookup:
     key_set: KeySet
     # The allow-list, parsed once per lookup rather than on every request.
     networks: tuple[Network, ...] = field(default=())
+    # The set's own permissions and its groups', in catalog order.
+    permissions: tuple[str, ...] = field(default=())
 
     @classmethod
-    def of(cls, key: ApiKey) -> Lookup:
+    def of(cls, key: ApiKey, group_permissions: Iterable[Iterable[str]] = ()) -> Lookup:
         key_set: KeySet = key.key_set
         networks = tuple(ipaddress.ip_network(cidr) for cidr in key_set.allowed_cidrs)
-        return cls(key=key, key_set=key_set, networks=networks)
+        held = set(key_set.permissions).union(*group_permissions)
+        return cls(
+            key=key,
+            key_set=key_set,
+            networks=networks,
+            permissions=tuple(effective_permissions(held, ())),
+        )
 
 
 class VerificationCache:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from app.ids import to_global_id
+from app.keysets import groups
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey
@@ -93,7 +94,7 @@ def judge(
             key_set_label=key_set.label,
             organization_id=key_set.organization_id,  # type: ignore[attr-defined]
             system_id=key_set.system_id,  # type: ignore[attr-defined]
-            permissions=tuple(key_set.permissions),
+            permissions=found.permissions,
             slot=key.slot.value,
             expires_at=key_set.expires_at,
             deprecated=deprecated,
@@ -106,7 +107,7 @@ def judge(
         return verdict(VerifyCode.EXPIRED)
     if found.networks and (ip is None or not any(ip in network for network in found.networks)):
         return verdict(VerifyCode.FORBIDDEN_IP)
-    if permission is not None and permission not in key_set.permissions:
+    if permission is not None and permission not in found.permissions:
         return verdict(VerifyCode.INSUFFICIENT_PERMISSION)
     return verdict(VerifyCode.VALID)
 
@@ -139,6 +140,12 @@ class Verifier:
         epoch = self.cache.epoch
         try:
             key = await ApiKey.filter(lookup_hash=lookup_hash).select_related("key_set").first()
+            # A second, small query only on a cache miss: the key set's groups.
+            group_permissions = (
+                await groups.group_permissions_of(key.key_set_id)  # type: ignore[attr-defined]
+                if key
+                else []
+            )
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # marks it retrieved when nobody was waiting
@@ -146,7 +153,7 @@ class Verifier:
         finally:
             if self.cache.inflight.get(lookup_hash) is future:
                 del self.cache.inflight[lookup_hash]
-        found = Lookup.of(key) if key else None
+        found = Lookup.of(key, group_permissions) if key else None
         future.set_result(found)
         self.cache.put(lookup_hash, found, epoch=epoch)
         return found

@@ -470,8 +470,10 @@ async def test_creating_a_key_set_records_its_settings_and_key_hints_only(gql: G
         details={
             "scope": "SYSTEM",
             "permissions": ["DEPLOY_PACKAGES"],
+            "groups": [],
             "expiresAt": "2099-01-01T00:00:00+00:00",
             "allowedCidrs": ["198.51.100.0/24"],
+            "ownedBy": None,  # an admin's key set, not a member's own
             "primaryKeyHint": primary_hint,
             "secondaryKeyHint": secondary_hint,
         },

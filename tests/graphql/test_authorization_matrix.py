@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -77,6 +78,7 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
     "node(KeySet)": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     # A user is visible to whoever shares an organization with them.
     "node(User)": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
+    "node(PermissionGroup)": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     # Audit entries are for the organization's owners and admins.
     "node(AuditEntry)": {"own": (UNAUTH, NULL, NULL, NULL, OK, OK), "other": UNSEEN},
     "organizations": {
@@ -86,6 +88,9 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
     "Organization.members": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "Organization.systems": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "Organization.keySets": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
+    "Organization.permissionGroups": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
+    "Organization.keyPolicy": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
+    "System.keyPolicy": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "Organization.auditLog": {
         "own": (UNAUTH, NULL, FORBIDDEN, FORBIDDEN, OK, OK),
         "other": UNSEEN,
@@ -153,6 +158,22 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
     "enrollTotp": {"own": OWN_ACCOUNT, "other": OWN_ACCOUNT},
     "confirmTotp": {"own": OWN_ACCOUNT, "other": OWN_ACCOUNT},
     "disableTotp": {"own": OWN_ACCOUNT, "other": OWN_ACCOUNT},
+    # Permission groups are the organization's: its owners and admins manage them.
+    "createPermissionGroup": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
+    "updatePermissionGroup": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
+    "deletePermissionGroup": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
+    # An organization's policy is for its owners and admins; a system's override also for
+    # the system's admins. (Members' own key sets are covered in tests/keysets.)
+    "updateKeyPolicy(organization)": {
+        "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNFOUND,
+    },
+    "updateKeyPolicy(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
+    "extendKeySet(organization)": {
+        "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNFOUND,
+    },
+    "extendKeySet(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
 }
 
 # Cells where the code is known to break the contract: (operation, role, target) -> why.
@@ -232,6 +253,40 @@ mutation($input: UpdateKeySetInput!) {
   updateKeySet(input: $input) { keySet { description } userErrors { code } }
 }
 """
+ORGANIZATION_PERMISSION_GROUPS = """
+query($id: ID!) {
+  organization(id: $id) { permissionGroups(first: 100) { edges { node { id } } } }
+}
+"""
+ORGANIZATION_KEY_POLICY = """
+query($id: ID!) { organization(id: $id) { keyPolicy { maxGracePeriodSeconds } } }
+"""
+SYSTEM_KEY_POLICY = "query($id: ID!) { system(id: $id) { keyPolicy { maxGracePeriodSeconds } } }"
+UPDATE_KEY_POLICY = """
+mutation($input: UpdateKeyPolicyInput!) {
+  updateKeyPolicy(input: $input) { keyPolicy { memberKeySetLimit } userErrors { code } }
+}
+"""
+EXTEND_KEY_SET = """
+mutation($input: ExtendKeySetInput!) {
+  extendKeySet(input: $input) { keySet { expiresAt } userErrors { code } }
+}
+"""
+CREATE_PERMISSION_GROUP = """
+mutation($input: CreatePermissionGroupInput!) {
+  createPermissionGroup(input: $input) { permissionGroup { id } userErrors { code } }
+}
+"""
+UPDATE_PERMISSION_GROUP = """
+mutation($input: UpdatePermissionGroupInput!) {
+  updatePermissionGroup(input: $input) { permissionGroup { id } userErrors { code } }
+}
+"""
+DELETE_PERMISSION_GROUP = """
+mutation($input: DeletePermissionGroupInput!) {
+  deletePermissionGroup(input: $input) { deletedGroupId userErrors { code } }
+}
+"""
 
 _names = itertools.count(1)
 
@@ -244,6 +299,7 @@ class Organization:
     key_sets: dict[str, dict[str, Any]]  # "organization" / "system" -> createKeySet payload
     spare: Person  # a plain member, the object of system role grants
     audit_entry_id: str  # the entry recording the organization's creation
+    group_id: str  # a permission group, given to the system key set
 
 
 @dataclass
@@ -257,15 +313,27 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
     organization_id = await create_organization(owner, f"Org {next(_names)}")
     await add_member(owner, organization_id, spare, "MEMBER")
     system_id = await create_system(owner, organization_id)
+    group_id = await new_group(owner.gql, organization_id)
     key_sets = {
         "organization": await create_key_set(
             owner, organizationId=organization_id, label="Catalog sync"
         ),
-        "system": await create_key_set(owner, systemId=system_id, label="Deployer"),
+        "system": await create_key_set(
+            owner, systemId=system_id, label="Deployer", groupIds=[group_id]
+        ),
     }
     log = await owner.gql(ORGANIZATION_AUDIT_LOG, {"id": organization_id})
     first_entry = log["organization"]["auditLog"]["edges"][-1]["node"]["id"]
-    return Organization(owner, organization_id, system_id, key_sets, spare, first_entry)
+    return Organization(owner, organization_id, system_id, key_sets, spare, first_entry, group_id)
+
+
+async def new_group(admin: GraphQL, organization_id: str) -> str:
+    payload = await admin.mutate(
+        "createPermissionGroup",
+        CREATE_PERMISSION_GROUP,
+        {"organizationId": organization_id, "name": f"Group {next(_names)}", "scope": "SYSTEM"},
+    )
+    return str(payload["permissionGroup"]["id"])
 
 
 @pytest.fixture
@@ -480,6 +548,22 @@ async def disable(world: World, caller: GraphQL, org: Organization) -> Outcome |
     return await mutate(caller, "disableTotp", DISABLE_TOTP, {"code": code})
 
 
+async def delete_group(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+    group_id = await new_group(org.owner.gql, org.id)
+    return await mutate(
+        caller, "deletePermissionGroup", DELETE_PERMISSION_GROUP, {"groupId": group_id}
+    )
+
+
+def extend_in(scope: str) -> Cell:
+    async def cell(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+        later = datetime.now(UTC) + timedelta(days=next(_names))
+        input = {"keySetId": key_set_id(org, scope), "expiresAt": later.isoformat()}
+        return await mutate(caller, "extendKeySet", EXTEND_KEY_SET, input)
+
+    return cell
+
+
 CELLS: dict[str, Cell] = {
     "organization": lambda w, c, o: read(c, ORGANIZATION, {"id": o.id}, "organization"),
     "system": lambda w, c, o: read(c, SYSTEM, {"id": o.system_id}, "system"),
@@ -560,6 +644,44 @@ CELLS: dict[str, Cell] = {
     "enrollTotp": enroll,
     "confirmTotp": confirm,
     "disableTotp": disable,
+    "node(PermissionGroup)": lambda w, c, o: read(c, NODE, {"id": o.group_id}, "node"),
+    "Organization.permissionGroups": lambda w, c, o: read(
+        c, ORGANIZATION_PERMISSION_GROUPS, {"id": o.id}, "organization", "permissionGroups"
+    ),
+    "createPermissionGroup": lambda w, c, o: mutate(
+        c,
+        "createPermissionGroup",
+        CREATE_PERMISSION_GROUP,
+        {"organizationId": o.id, "name": f"G {next(_names)}", "scope": "SYSTEM"},
+    ),
+    "updatePermissionGroup": lambda w, c, o: mutate(
+        c,
+        "updatePermissionGroup",
+        UPDATE_PERMISSION_GROUP,
+        {"groupId": o.group_id, "description": f"Note {next(_names)}"},
+    ),
+    "deletePermissionGroup": delete_group,
+    "Organization.keyPolicy": lambda w, c, o: read(
+        c, ORGANIZATION_KEY_POLICY, {"id": o.id}, "organization", "keyPolicy"
+    ),
+    "System.keyPolicy": lambda w, c, o: read(
+        c, SYSTEM_KEY_POLICY, {"id": o.system_id}, "system", "keyPolicy"
+    ),
+    # Each allowed call sets a new grace limit, so it always changes something.
+    "updateKeyPolicy(organization)": lambda w, c, o: mutate(
+        c,
+        "updateKeyPolicy",
+        UPDATE_KEY_POLICY,
+        {"organizationId": o.id, "maxGracePeriodSeconds": 600_000 - next(_names)},
+    ),
+    "updateKeyPolicy(system)": lambda w, c, o: mutate(
+        c,
+        "updateKeyPolicy",
+        UPDATE_KEY_POLICY,
+        {"systemId": o.system_id, "maxGracePeriodSeconds": 500_000 - next(_names)},
+    ),
+    "extendKeySet(organization)": extend_in("organization"),
+    "extendKeySet(system)": extend_in("system"),
 }
 
 

@@ -8,7 +8,9 @@ from starlette.applications import Starlette
 
 from app.accounts.models import User
 from app.context import Actor
+from app.keysets import groups
 from app.keysets import service as keysets
+from app.keysets.models import KeySetScope
 from app.organizations import service as organizations
 from app.organizations.models import OrganizationRole
 from app.systems import service as systems
@@ -26,15 +28,20 @@ query Nested {
   organizations(first: 10) {
     edges { node {
       name viewerRole
+      keyPolicy { memberKeySetLimit }
       members(first: 10) { edges { node { role user { email } } } }
       keySets(first: 10) { edges { node { label createdBy { email } } } }
       systems(first: 10) {
         edges { node {
           name viewerRole viewerIsAdmin
+          keyPolicy { maxLifetimeSeconds }
+          keyPolicyOverride { maxLifetimeSeconds }
           organization { name }
           keySets(first: 25) {
             edges { node {
               label status viewerIsAdmin
+              groups { name permissions }
+              effectivePermissions
               createdBy { email }
               system { name }
               primaryKey { hint createdBy { email } }
@@ -78,6 +85,13 @@ async def seed(app: Starlette, owner: Person, others: list[User], shape: Shape) 
                 system_id=None,
                 label=f"org key {k}",
             )
+        group = await groups.create_group(
+            actor=actor,
+            organization_id=organization.id,
+            name="Deployers",
+            scope=KeySetScope.SYSTEM,
+            permissions=["DEPLOY_PACKAGES"],
+        )
         for s in range(shape.systems):
             system = await systems.create_system(
                 actor=actor, organization_id=organization.id, name=f"System {s}"
@@ -89,6 +103,7 @@ async def seed(app: Starlette, owner: Person, others: list[User], shape: Shape) 
                     organization_id=None,
                     system_id=system.id,
                     label=f"key {k}",
+                    group_ids=[group.id],
                 )
 
 
@@ -105,6 +120,10 @@ async def statements_for(gql: GraphQL, app: Starlette, shape: Shape) -> tuple[in
         for system in organization["node"]["systems"]["edges"]
         for key_set in system["node"]["keySets"]["edges"]
     ]
+    # Every system key set was given its organization's group, and shows it.
+    assert {
+        (str(ks["node"]["groups"]), str(ks["node"]["effectivePermissions"])) for ks in key_sets
+    } == {("[{'name': 'Deployers', 'permissions': ['DEPLOY_PACKAGES']}]", "['DEPLOY_PACKAGES']")}
     return len(counter.statements), len(key_sets)
 
 
@@ -123,7 +142,7 @@ async def test_a_nested_list_query_runs_as_many_statements_for_1000_rows_as_for_
     # then: every row came back, and the statement count did not move
     assert (small_rows, large_rows) == (10, 1000)
     assert small_statements == large_statements, (small_statements, large_statements)
-    assert large_statements <= 20  # about two per relation in the query
+    assert large_statements <= 22  # about two per relation, one per group or policy lookup
 
 
 PAGES_PER_ORGANIZATION = """

@@ -7,7 +7,7 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySlot
-from app.graphql.ids import KEY_SET, ORGANIZATION, SYSTEM, input_pk
+from app.graphql.ids import KEY_SET, ORGANIZATION, PERMISSION_GROUP, SYSTEM, input_pk
 from app.graphql.keysets.types import KeySetType
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
@@ -27,6 +27,10 @@ class CreateKeySetInput:
     expires_at: datetime | None = None
     allowed_cidrs: list[str] = strawberry.field(
         default_factory=list, description="IPv4/IPv6 networks allowed to use the keys; empty: any."
+    )
+    group_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list,
+        description="Permission groups of the organization, of the key set's scope.",
     )
     client_mutation_id: str | None = None
 
@@ -75,6 +79,18 @@ class UpdateKeySetInput:
     )
     enabled: bool | None = strawberry.UNSET
     allowed_cidrs: list[str] | None = strawberry.UNSET
+    group_ids: list[strawberry.ID] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces the set's groups; [] removes them all."
+    )
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class ExtendKeySetInput:
+    key_set_id: strawberry.ID
+    expires_at: datetime = strawberry.field(
+        description="The new expiry: in the future, and within the key policy's maxLifetimeSeconds."
+    )
     client_mutation_id: str | None = None
 
 
@@ -106,6 +122,10 @@ class KeySetPayload:
     client_mutation_id: str | None = None
 
 
+def _group_pks(ids: list[strawberry.ID]) -> list[int]:
+    return [input_pk(group_id, PERMISSION_GROUP, field="groupIds") for group_id in ids]
+
+
 def _given(value: Any, *, nullable: bool = True) -> Any:
     """UNSET (omitted) means unchanged; null on a non-nullable field also means unchanged."""
     if value is strawberry.UNSET or (value is None and not nullable):
@@ -135,6 +155,7 @@ class KeySetMutations:
             description=input.description,
             expires_at=input.expires_at,
             allowed_cidrs=input.allowed_cidrs,
+            group_ids=_group_pks(input.group_ids),
         )
         return CreateKeySetPayload(
             key_set=KeySetType.from_model(created.key_set),
@@ -178,9 +199,23 @@ class KeySetMutations:
         )
         return KeySetPayload(key_set=KeySetType.from_model(key_set))
 
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Moves the expiry within the key policy; also revives an expired key set.",
+    )
+    async def extend_key_set(self, info: Info, input: ExtendKeySetInput) -> KeySetPayload:
+        key_set = await service.extend_key_set(
+            actor=info.context.actor,
+            key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
+            expires_at=input.expires_at,
+        )
+        return KeySetPayload(key_set=KeySetType.from_model(key_set))
+
     @strawberry.mutation(permission_classes=[IsAuthenticated], extensions=[ReportUserErrors()])
     async def update_key_set(self, info: Info, input: UpdateKeySetInput) -> KeySetPayload:
         permissions = _given(input.permissions, nullable=False)
+        group_ids = _given(input.group_ids, nullable=False)
         key_set = await service.update_key_set(
             actor=info.context.actor,
             key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
@@ -190,5 +225,6 @@ class KeySetMutations:
             expires_at=_given(input.expires_at),
             enabled=_given(input.enabled, nullable=False),
             allowed_cidrs=_given(input.allowed_cidrs, nullable=False),
+            group_ids=group_ids if group_ids is UNCHANGED else _group_pks(group_ids),
         )
         return KeySetPayload(key_set=KeySetType.from_model(key_set))

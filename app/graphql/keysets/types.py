@@ -14,11 +14,13 @@ from app.graphql.permissions import IsKeySetAdmin
 from app.graphql.relay import Node
 from app.ids import to_global_id
 from app.keysets import service
+from app.keysets.groups import effective_permissions
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.rules import status_of
 
 if TYPE_CHECKING:
     from app.graphql.audit.types import AuditEntryConnection, AuditFilter
+    from app.graphql.groups.types import PermissionGroupType
     from app.graphql.organizations.types import OrganizationType
     from app.graphql.systems.types import SystemType
 
@@ -73,7 +75,9 @@ class KeySetType(Node):
     label: str
     description: str
     scope: KeySetScope
-    permissions: list[KeyPermission]
+    permissions: list[KeyPermission] = strawberry.field(
+        description="The permissions given to the set directly; see effectivePermissions."
+    )
     status: KeySetStatus
     enabled: bool
     allowed_cidrs: list[str]
@@ -133,6 +137,27 @@ class KeySetType(Node):
     @strawberry.field
     async def revoked_by(self, info: Info) -> UserType | None:
         return await _user(info, self.model.revoked_by_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="The permission groups the set is given, by name.")
+    async def groups(
+        self, info: Info
+    ) -> list[Annotated[PermissionGroupType, strawberry.lazy("app.graphql.groups.types")]]:
+        from app.graphql.groups.types import PermissionGroupType
+
+        groups = await info.context.loaders.groups_by_key_set_id.load(self.model.id)
+        return [PermissionGroupType.from_model(group) for group in groups or []]
+
+    @strawberry.field(
+        description=(
+            "What the keys may do, and what verification checks: the set's own "
+            "permissions and its groups', in catalog order."
+        )
+    )
+    async def effective_permissions(self, info: Info) -> list[KeyPermission]:
+        groups = await info.context.loaders.groups_by_key_set_id.load(self.model.id)
+        return [
+            KeyPermission(p) for p in effective_permissions(self.model.permissions, groups or [])
+        ]
 
     @strawberry.field(description="Whether the caller administers this key set's scope.")
     async def viewer_is_admin(self, info: Info) -> bool:

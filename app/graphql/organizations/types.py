@@ -12,11 +12,14 @@ from app.graphql.ids import ORGANIZATION
 from app.graphql.loaders import PageRequest, status_options
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
+from app.keysets.policy import combine, policy_key
 from app.organizations.models import Membership, Organization
 
 if TYPE_CHECKING:
     from app.graphql.audit.types import AuditEntryConnection, AuditFilter, AuditIntegrity
+    from app.graphql.groups.types import PermissionGroupType
     from app.graphql.keysets.types import KeySetType
+    from app.graphql.policy.types import KeyPolicyType
     from app.graphql.systems.types import SystemType
 
 
@@ -85,6 +88,27 @@ class OrganizationType(Node):
             )
         )
         return to_connection(page, KeySetType.from_model, after=position)
+
+    @strawberry.field(description="The rules for the organization's key sets.")
+    async def key_policy(
+        self, info: Info
+    ) -> Annotated[KeyPolicyType, strawberry.lazy("app.graphql.policy.types")]:
+        from app.graphql.policy.types import KeyPolicyType
+
+        row = await info.context.loaders.key_policies_by_scope_key.load(policy_key(self.pk, None))
+        return KeyPolicyType.from_policy(combine(row))
+
+    @strawberry.field(description="The organization's permission groups, visible to every member.")
+    async def permission_groups(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[PermissionGroupType, strawberry.lazy("app.graphql.groups.types")]]:
+        from app.graphql.groups.types import PermissionGroupType
+
+        position = decode_cursor(after)
+        page = await info.context.loaders.permission_groups_of_organization.load(
+            PageRequest(self.pk, position, page_size(first))
+        )
+        return to_connection(page, PermissionGroupType.from_model, after=position)
 
     @strawberry.field
     async def members(

@@ -12,12 +12,14 @@ from app.graphql.ids import SYSTEM
 from app.graphql.loaders import PageRequest, status_options
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
+from app.keysets.policy import combine, policy_key
 from app.systems.models import System
 
 if TYPE_CHECKING:
     from app.graphql.audit.types import AuditEntryConnection, AuditFilter
     from app.graphql.keysets.types import KeySetType
     from app.graphql.organizations.types import OrganizationType
+    from app.graphql.policy.types import KeyPolicyOverride, KeyPolicyType
 
 
 @strawberry.type(name="System")
@@ -76,6 +78,30 @@ class SystemType(Node):
             PageRequest(self.pk, position, page_size(first), status_options(status))
         )
         return to_connection(page, KeySetType.from_model, after=position)
+
+    @strawberry.field(
+        description="The rules in force for this system's key sets: the organization's, tightened."
+    )
+    async def key_policy(
+        self, info: Info
+    ) -> Annotated[KeyPolicyType, strawberry.lazy("app.graphql.policy.types")]:
+        from app.graphql.policy.types import KeyPolicyType
+
+        loader = info.context.loaders.key_policies_by_scope_key
+        organization, override = await loader.load_many(
+            [policy_key(self.organization_pk, None), policy_key(self.organization_pk, self.pk)]
+        )
+        return KeyPolicyType.from_policy(combine(organization, override))
+
+    @strawberry.field(description="What this system sets itself, if anything.")
+    async def key_policy_override(
+        self, info: Info
+    ) -> Annotated[KeyPolicyOverride, strawberry.lazy("app.graphql.policy.types")] | None:
+        from app.graphql.policy.types import KeyPolicyOverride
+
+        loader = info.context.loaders.key_policies_by_scope_key
+        row = await loader.load(policy_key(self.organization_pk, self.pk))
+        return KeyPolicyOverride.from_model(row) if row else None
 
     @strawberry.field(description="This system's audit history, newest first; admins only.")
     async def audit_log(

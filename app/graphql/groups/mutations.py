@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import strawberry
+
+from app.graphql.context import Info
+from app.graphql.enums import InUseKeySets, KeyPermission, KeySetScope
+from app.graphql.groups.types import PermissionGroupType
+from app.graphql.ids import ORGANIZATION, PERMISSION_GROUP, input_pk
+from app.graphql.organizations.types import OrganizationType
+from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.permissions import IsAuthenticated
+from app.keysets import groups as service
+from app.validation import UNCHANGED
+
+
+@strawberry.input
+class CreatePermissionGroupInput:
+    organization_id: strawberry.ID
+    name: str
+    scope: KeySetScope = strawberry.field(
+        description="ORGANIZATION or SYSTEM: which key sets the group is for; fixed."
+    )
+    permissions: list[KeyPermission] = strawberry.field(
+        default_factory=list, description="Permissions of the group's scope only."
+    )
+    description: str | None = None
+    client_mutation_id: str | None = None
+
+
+@strawberry.input(description="Every field but groupId is optional; an omitted one is unchanged.")
+class UpdatePermissionGroupInput:
+    group_id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    permissions: list[KeyPermission] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Applies at once to every key set using the group, verification included.",
+    )
+    description: str | None = strawberry.UNSET
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class DeletePermissionGroupInput:
+    group_id: strawberry.ID
+    key_sets: InUseKeySets | None = strawberry.field(
+        default=None,
+        description=(
+            "Required when live key sets use the group (else IN_USE): DETACH removes it "
+            "and its permissions from them, INLINE makes its permissions their own."
+        ),
+    )
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class PermissionGroupPayload:
+    permission_group: PermissionGroupType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class DeletePermissionGroupPayload:
+    deleted_group_id: strawberry.ID | None = None
+    affected_key_sets: int | None = strawberry.field(
+        default=None, description="How many live key sets used the group."
+    )
+    organization: OrganizationType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+def _permissions(values: list[KeyPermission] | None) -> list[str] | None:
+    return None if values is None else [KeyPermission(p).value for p in values]
+
+
+@strawberry.type
+class PermissionGroupMutations:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Owners and admins of the organization only.",
+    )
+    async def create_permission_group(
+        self, info: Info, input: CreatePermissionGroupInput
+    ) -> PermissionGroupPayload:
+        group = await service.create_group(
+            actor=info.context.actor,
+            organization_id=input_pk(input.organization_id, ORGANIZATION, field="organizationId"),
+            name=input.name,
+            scope=KeySetScope(input.scope),
+            permissions=_permissions(input.permissions) or [],
+            description=input.description,
+        )
+        return PermissionGroupPayload(permission_group=PermissionGroupType.from_model(group))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Owners and admins of the organization only.",
+    )
+    async def update_permission_group(
+        self, info: Info, input: UpdatePermissionGroupInput
+    ) -> PermissionGroupPayload:
+        group = await service.update_group(
+            actor=info.context.actor,
+            group_id=input_pk(input.group_id, PERMISSION_GROUP, field="groupId"),
+            name=UNCHANGED if input.name in (None, strawberry.UNSET) else input.name,
+            permissions=(
+                UNCHANGED
+                if input.permissions in (None, strawberry.UNSET)
+                else _permissions(input.permissions) or []
+            ),
+            description=UNCHANGED if input.description is strawberry.UNSET else input.description,
+        )
+        return PermissionGroupPayload(permission_group=PermissionGroupType.from_model(group))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Owners and admins of the organization only.",
+    )
+    async def delete_permission_group(
+        self, info: Info, input: DeletePermissionGroupInput
+    ) -> DeletePermissionGroupPayload:
+        deleted = await service.delete_group(
+            actor=info.context.actor,
+            group_id=input_pk(input.group_id, PERMISSION_GROUP, field="groupId"),
+            key_sets=InUseKeySets(input.key_sets) if input.key_sets is not None else None,
+        )
+        organization = await info.context.loaders.organizations_by_id.load(
+            deleted.group.organization_id  # type: ignore[attr-defined]
+        )
+        return DeletePermissionGroupPayload(
+            deleted_group_id=input.group_id,
+            affected_key_sets=deleted.affected_key_sets,
+            organization=OrganizationType.from_model(organization) if organization else None,
+        )

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from app.graphql.accounts.types import UserType
+from app.graphql.context import Info
+from app.graphql.enums import KeyPermission, KeySetScope
+from app.graphql.ids import PERMISSION_GROUP
+from app.graphql.relay import Node
+from app.ids import to_global_id
+from app.keysets.models import PermissionGroup
+
+if TYPE_CHECKING:
+    from app.graphql.organizations.types import OrganizationType
+
+
+@strawberry.type(
+    name="PermissionGroup",
+    description=(
+        "A named set of permissions of one scope. Key sets of that scope given the group "
+        "hold its permissions besides their own; a change to the group applies to them at once."
+    ),
+)
+class PermissionGroupType(Node):
+    id: strawberry.ID
+    name: str
+    description: str
+    scope: KeySetScope = strawberry.field(
+        description="Fixed at creation: the group holds, and is given to, this scope only."
+    )
+    permissions: list[KeyPermission]
+    created_at: datetime
+    updated_at: datetime
+    model: strawberry.Private[PermissionGroup]
+
+    @classmethod
+    def from_model(cls, group: PermissionGroup) -> PermissionGroupType:
+        return cls(
+            id=strawberry.ID(to_global_id(PERMISSION_GROUP, group.id)),
+            name=group.name,
+            description=group.description,
+            scope=group.scope,
+            permissions=[KeyPermission(p) for p in group.permissions],
+            created_at=group.created_at,
+            updated_at=group.updated_at,
+            model=group,
+        )
+
+    @strawberry.field
+    async def organization(
+        self, info: Info
+    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
+        from app.graphql.organizations.types import OrganizationType
+
+        organization = await info.context.loaders.organizations_by_id.load(
+            self.model.organization_id  # type: ignore[attr-defined]
+        )
+        if organization is None:  # cannot happen: groups are deleted with their organization
+            raise LookupError(f"Permission group {self.model.id} has no organization.")
+        return OrganizationType.from_model(organization)
+
+    @strawberry.field
+    async def created_by(self, info: Info) -> UserType | None:
+        user_id = self.model.created_by_id  # type: ignore[attr-defined]
+        user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
+        return UserType.from_model(user) if user else None

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from app.graphql.context import Info
+from app.graphql.ids import ORGANIZATION, SYSTEM, input_pk
+from app.graphql.organizations.types import OrganizationType
+from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.permissions import IsAuthenticated
+from app.graphql.policy.types import KeyPolicyType
+from app.graphql.systems.types import SystemType
+from app.keysets import policy as service
+from app.validation import UNCHANGED
+
+
+@strawberry.input(
+    description=(
+        "Give exactly one of organizationId and systemId. Omitted fields stay as they are; "
+        "null removes a limit, or in a system's override follows the organization."
+    )
+)
+class UpdateKeyPolicyInput:
+    organization_id: strawberry.ID | None = None
+    system_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A system's override: it may only tighten the organization's."
+    )
+    expiry_required: bool | None = strawberry.UNSET
+    max_lifetime_seconds: int | None = strawberry.field(
+        default=strawberry.UNSET, description="60 to 315360000 (ten years)."
+    )
+    default_lifetime_seconds: int | None = strawberry.field(
+        default=strawberry.UNSET, description="60 to 315360000; at most maxLifetimeSeconds."
+    )
+    max_grace_period_seconds: int | None = strawberry.field(
+        default=strawberry.UNSET, description="0 to 604800 (7 days)."
+    )
+    member_key_set_limit: int | None = strawberry.field(
+        default=strawberry.UNSET, description="0 to 1000. 0: members create no key sets."
+    )
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class KeyPolicyPayload:
+    key_policy: KeyPolicyType | None = strawberry.field(
+        default=None, description="The policy now in force for the organization or system."
+    )
+    organization: OrganizationType | None = None
+    system: SystemType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+def _given(value: Any) -> Any:
+    return UNCHANGED if value is strawberry.UNSET else value
+
+
+@strawberry.type
+class KeyPolicyMutations:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description=(
+            "Organization owners and admins set its policy; a system's admins set the "
+            "system's override. Existing key sets are not changed."
+        ),
+    )
+    async def update_key_policy(self, info: Info, input: UpdateKeyPolicyInput) -> KeyPolicyPayload:
+        organization_id = (
+            input_pk(input.organization_id, ORGANIZATION, field="organizationId")
+            if input.organization_id is not None
+            else None
+        )
+        system_id = (
+            input_pk(input.system_id, SYSTEM, field="systemId")
+            if input.system_id is not None
+            else None
+        )
+        updated = await service.update_policy(
+            actor=info.context.actor,
+            organization_id=organization_id,
+            system_id=system_id,
+            expiry_required=_given(input.expiry_required),
+            max_lifetime_seconds=_given(input.max_lifetime_seconds),
+            default_lifetime_seconds=_given(input.default_lifetime_seconds),
+            max_grace_period_seconds=_given(input.max_grace_period_seconds),
+            member_key_set_limit=_given(input.member_key_set_limit),
+        )
+        loaders = info.context.loaders
+        system = await loaders.systems_by_id.load(system_id) if system_id is not None else None
+        organization = await loaders.organizations_by_id.load(updated.organization_id)
+        return KeyPolicyPayload(
+            key_policy=KeyPolicyType.from_policy(updated.policy),
+            organization=OrganizationType.from_model(organization) if organization else None,
+            system=SystemType.from_model(system) if system else None,
+        )
