@@ -9,6 +9,7 @@ from app.keysets.models import KeySetScope, KeySetStatus, KeySlot
 from app.keysets.permissions import KeyPermission
 from app.organizations.models import KeyReveal, OrganizationRole
 from app.systems.models import SystemRole
+from app.webhooks.models import DeliveryStatus, WebhookEvent
 
 strawberry.enum(KeyReveal, description="Whether admins may view key values again later.")
 strawberry.enum(OrganizationRole)
@@ -18,9 +19,12 @@ strawberry.enum(KeySetStatus)
 strawberry.enum(KeySlot)
 strawberry.enum(KeyPermission)
 strawberry.enum(AuditAction)
+strawberry.enum(WebhookEvent, description="What happened, as a webhook is told.")
+strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
 
 __all__ = [
     "AuditAction",
+    "DeliveryStatus",
     "KeyPermission",
     "KeyReveal",
     "KeySetScope",
@@ -28,4 +32,5 @@ __all__ = [
     "KeySlot",
     "OrganizationRole",
     "SystemRole",
+    "WebhookEvent",
 ]

@@ -10,6 +10,8 @@ SYSTEM = "System"
 KEY_SET = "KeySet"
 USER = "User"
 AUDIT_ENTRY = "AuditEntry"
+WEBHOOK = "Webhook"
+WEBHOOK_DELIVERY = "WebhookDelivery"
 
 
 def input_pk(global_id: str, type_name: str, *, field: str) -> int:

@@ -19,6 +19,7 @@ from app.graphql.organizations.queries import OrganizationQueries
 from app.graphql.systems.mutations import SystemMutations
 from app.graphql.systems.queries import SystemQueries
 from app.graphql.verify import VerifyQueries
+from app.graphql.webhooks.mutations import WebhookMutations
 from app.settings import Settings
 
 
@@ -30,7 +31,9 @@ class Query(
 
 
 @strawberry.type
-class Mutation(AccountMutations, OrganizationMutations, SystemMutations, KeySetMutations):
+class Mutation(
+    AccountMutations, OrganizationMutations, SystemMutations, KeySetMutations, WebhookMutations
+):
     pass
 
 
