@@ -58,7 +58,8 @@ class _Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-async def _claim(now: datetime, limit: int) -> list[WebhookDelivery]:
+async def claim(now: datetime, limit: int) -> list[WebhookDelivery]:
+    """Due deliveries, leased to this caller: no other round takes them until `LEASE` ends."""
     async with in_transaction():
         due = (
             await WebhookDelivery.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
@@ -89,7 +90,7 @@ class WebhookWorker:
     async def run_once(self, now: datetime | None = None) -> DeliveryRound:
         """Sends the deliveries due at `now` (a batch of them)."""
         now = now or datetime.now(UTC)
-        due = await _claim(now, BATCH_SIZE)
+        due = await claim(now, BATCH_SIZE)
         if not due:
             return DeliveryRound(0, 0, 0)
         webhooks = {
