@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+import httpx
+
 from app.errors import InvalidInput
 from app.webhooks.models import WebhookEvent
 
@@ -48,6 +50,10 @@ def clean_url(url: str, *, server: tuple[str, int] | None) -> str:
         raise InvalidInput("The URL's port is not a valid port number.", field="url") from None
     if port == 0:
         raise InvalidInput("The URL's port is not a valid port number.", field="url")
+    try:
+        httpx.URL(url)  # what the worker will parse: an invalid host (IDNA...) fails here
+    except (httpx.InvalidURL, ValueError):
+        raise InvalidInput("The URL is not valid.", field="url") from None
     if server is not None and _netloc(parts.hostname, port, parts.scheme.lower()) == server:
         raise InvalidInput("A webhook must not point at Keyrack itself.", field="url")
     return url

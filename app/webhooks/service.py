@@ -25,6 +25,7 @@ from app.ids import to_global_id
 from app.keysets.models import KeySet
 from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership
 from app.pagination import Page, paginate
+from app.validation import UNCHANGED, Unchanged
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
 from app.webhooks.rules import clean_events, clean_url
 from app.webhooks.signing import WebhookSigning
@@ -109,6 +110,42 @@ async def _admin_webhook(actor: Actor, webhook_id: int) -> Webhook:
     except NotFound:
         raise NotFound("No webhook with this id.", field="webhookId") from None
     access.require_admin()
+    return webhook
+
+
+async def update_webhook(
+    *,
+    actor: Actor,
+    webhook_id: int,
+    url: str | Unchanged = UNCHANGED,
+    events: list[str] | Unchanged = UNCHANGED,
+    enabled: bool | Unchanged = UNCHANGED,
+    server: tuple[str, int] | None = None,
+) -> Webhook:
+    """Changes what is given. A disabled webhook is queued nothing and sent nothing more."""
+    new_url = clean_url(url, server=server) if not isinstance(url, Unchanged) else UNCHANGED
+    new_events = clean_events(events) if not isinstance(events, Unchanged) else UNCHANGED
+    async with in_transaction():
+        webhook = await _admin_webhook(actor, webhook_id)
+        changes: dict[str, object] = {}
+        if not isinstance(new_url, Unchanged) and new_url != webhook.url:
+            changes["host"] = {"old": _host(webhook.url), "new": _host(new_url)}
+            webhook.url = new_url
+        if not isinstance(new_events, Unchanged) and new_events != webhook.events:
+            changes["events"] = {"old": webhook.events, "new": new_events}
+            webhook.events = new_events
+        if not isinstance(enabled, Unchanged) and enabled != webhook.enabled:
+            changes["enabled"] = {"old": webhook.enabled, "new": enabled}
+            webhook.enabled = enabled
+        if not changes:
+            return webhook
+        await webhook.save(update_fields=["url", "events", "enabled"])
+        await audit.record(
+            organization_id=webhook.organization_id,  # type: ignore[attr-defined]
+            action=AuditAction.WEBHOOK_UPDATED,
+            actor=actor,
+            details={"webhookId": to_global_id("Webhook", webhook.id), **changes},
+        )
     return webhook
 
 

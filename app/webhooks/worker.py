@@ -52,6 +52,7 @@ class DeliveryRound:
 class _Outcome:
     status_code: int | None
     error: str | None
+    final: bool = False  # no further attempt is to be made
 
     @property
     def ok(self) -> bool:
@@ -116,8 +117,8 @@ class WebhookWorker:
     ) -> _Outcome | None:
         if webhook is None:  # deleted since: its deliveries went with it
             return None
-        if not webhook.enabled:
-            return _Outcome(None, "Webhook disabled")
+        if not webhook.enabled:  # disabled since it was queued: nothing more is sent
+            return _Outcome(None, "Webhook disabled", final=True)
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
         secret = self.signing.secret_for(webhook_id=webhook.id, nonce=webhook.secret_nonce)
         timestamp = int(datetime.now(UTC).timestamp())
@@ -134,7 +135,7 @@ class WebhookWorker:
                 return _Outcome(
                     reply.status_code, None if reply.is_success else f"HTTP {reply.status_code}"
                 )
-        except httpx.HTTPError as error:
+        except Exception as error:  # whatever went wrong is this delivery's failure alone
             # The type only: messages can quote the URL, whose query may hold a token.
             return _Outcome(None, type(error).__name__)
 
@@ -175,7 +176,7 @@ async def _record(delivery: WebhookDelivery, outcome: _Outcome | None, now: date
     if outcome.ok:
         kind = "delivered"
         changes.update(status=DeliveryStatus.DELIVERED, delivered_at=finished)
-    elif attempts >= MAX_ATTEMPTS:
+    elif attempts >= MAX_ATTEMPTS or outcome.final:
         kind = "failed"
         changes.update(status=DeliveryStatus.FAILED)
     else:

@@ -157,6 +157,7 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
     },
     "updateKeySet(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
     "createWebhook": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
+    "updateWebhook": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
     "deleteWebhook": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
     # The caller's own authenticator, the same in either organization: there is no way
     # to name another user's.
@@ -218,6 +219,11 @@ query($id: ID!) {
 CREATE_WEBHOOK = """
 mutation($input: CreateWebhookInput!) {
   createWebhook(input: $input) { webhook { id } signingSecret userErrors { code } }
+}
+"""
+UPDATE_WEBHOOK = """
+mutation($input: UpdateWebhookInput!) {
+  updateWebhook(input: $input) { webhook { url } userErrors { code } }
 }
 """
 DELETE_WEBHOOK = """
@@ -622,6 +628,12 @@ CELLS: dict[str, Cell] = {
         "createWebhook",
         CREATE_WEBHOOK,
         {"organizationId": o.id, "url": WEBHOOK_URL, "events": ["KEY_SET_REVOKED"]},
+    ),
+    "updateWebhook": lambda w, c, o: mutate(
+        c,
+        "updateWebhook",
+        UPDATE_WEBHOOK,
+        {"webhookId": o.webhook_id, "url": f"{WEBHOOK_URL}/{next(_names)}"},
     ),
     "deleteWebhook": delete_webhook,
     "enrollTotp": enroll,

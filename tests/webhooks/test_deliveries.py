@@ -210,6 +210,34 @@ async def test_a_change_that_rolls_back_or_is_not_subscribed_queues_nothing(
     assert receiver.events() == ["KEY_SET_CREATED"]
 
 
+UPDATE_WEBHOOK = """
+mutation($input: UpdateWebhookInput!) { updateWebhook(input: $input) { userErrors { code } } }
+"""
+
+
+async def test_a_disabled_webhook_is_sent_nothing_more(
+    gql: GraphQL, receiver: Receiver, worker: WebhookWorker
+) -> None:
+    # given: a delivery queued, then the webhook disabled
+    world = await build_world(gql)
+    hook = await create_webhook(world.owner, world.organization_id, receiver.url)
+    hook_id = hook["webhook"]["id"]
+    await create_key_set(world.owner, organizationId=world.organization_id, label="a")
+    await world.owner.gql.mutate(
+        "updateWebhook", UPDATE_WEBHOOK, {"webhookId": hook_id, "enabled": False}
+    )
+
+    # when: another change, and a round
+    await create_key_set(world.owner, organizationId=world.organization_id, label="b")
+    result = await worker.run_once()
+
+    # then: the queued one is given up without a request; the later one never queued
+    assert receiver.received == []
+    assert result.failed == 1
+    [delivery] = await deliveries(world.owner.gql, hook_id)
+    assert (delivery["status"], delivery["lastError"]) == ("FAILED", "Webhook disabled")
+
+
 async def test_expiry_rounds_queue_events_without_any_mail_server(
     gql: GraphQL, receiver: Receiver, worker: WebhookWorker
 ) -> None:

@@ -24,6 +24,11 @@ mutation($input: DeleteWebhookInput!) {
   deleteWebhook(input: $input) { deletedWebhookId userErrors { code field } }
 }
 """
+UPDATE_WEBHOOK = """
+mutation($input: UpdateWebhookInput!) {
+  updateWebhook(input: $input) { webhook { id url events enabled } userErrors { code field } }
+}
+"""
 AUDIT_LOG = """
 query($id: ID!) {
   organization(id: $id) { auditLog(first: 5) { edges { node { action details } } } }
@@ -126,6 +131,7 @@ async def test_members_are_refused_and_outsiders_see_nothing(gql: GraphQL) -> No
         ("https://hooks.example.com/a b", "space"),
         ("http://keyrack.test/graphql", "the server itself"),
         ("http://KEYRACK.test:80/hook", "the server itself"),
+        ("https://☃.net/hook", "a host that is no valid IDNA name"),
         ("", "blank"),
     ],
 )
@@ -199,3 +205,48 @@ async def test_deleting_a_webhook_removes_it_and_its_deliveries(gql: GraphQL) ->
     assert len(await listed(world.outsider.gql, other_id)) == 1
     audit = await world.owner.gql(AUDIT_LOG, {"id": world.organization_id})
     assert audit["organization"]["auditLog"]["edges"][0]["node"]["action"] == "WEBHOOK_DELETED"
+
+
+async def test_an_admin_changes_a_webhooks_url_events_and_enabled(gql: GraphQL) -> None:
+    # given
+    world = await build_world(gql)
+    created = await create_webhook(world.owner, world.organization_id, HOOK)
+    hook_id = created["webhook"]["id"]
+
+    # when
+    changed = await world.admin.gql(
+        UPDATE_WEBHOOK,
+        {
+            "input": {
+                "webhookId": hook_id,
+                "url": "https://other.example.com/in",
+                "events": ["KEY_SET_EXPIRED"],
+                "enabled": False,
+            }
+        },
+    )
+    bad = await world.admin.gql(
+        UPDATE_WEBHOOK, {"input": {"webhookId": hook_id, "url": "http://keyrack.test/"}}
+    )
+    by_member = await world.member.gql.result(
+        UPDATE_WEBHOOK, {"input": {"webhookId": hook_id, "enabled": True}}
+    )
+
+    # then
+    assert changed["updateWebhook"] == {
+        "webhook": {
+            "id": hook_id,
+            "url": "https://other.example.com/in",
+            "events": ["KEY_SET_EXPIRED"],
+            "enabled": False,
+        },
+        "userErrors": [],
+    }
+    assert bad["updateWebhook"]["userErrors"] == [{"code": "INVALID", "field": ["input", "url"]}]
+    assert error_codes(by_member) == ["FORBIDDEN"]
+    [hook] = await listed(world.owner.gql, world.organization_id)
+    assert (hook["url"], hook["enabled"]) == ("https://other.example.com/in", False)
+    audit = await world.owner.gql(AUDIT_LOG, {"id": world.organization_id})
+    entry = audit["organization"]["auditLog"]["edges"][0]["node"]
+    assert entry["action"] == "WEBHOOK_UPDATED"
+    assert entry["details"]["host"] == {"old": "hooks.example.com", "new": "other.example.com"}

@@ -8,6 +8,7 @@ from app.graphql.ids import ORGANIZATION, WEBHOOK, input_pk
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.webhooks.types import WebhookType
+from app.validation import UNCHANGED
 from app.webhooks import service
 from app.webhooks.rules import server_address
 
@@ -17,6 +18,24 @@ class CreateWebhookInput:
     organization_id: strawberry.ID
     url: str = strawberry.field(description="http(s) URL that receives signed POSTs.")
     events: list[WebhookEvent]
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class UpdateWebhookInput:
+    webhook_id: strawberry.ID
+    url: str | None = None
+    events: list[WebhookEvent] | None = None
+    enabled: bool | None = strawberry.field(
+        default=None, description="false: nothing more is queued or sent to it."
+    )
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class WebhookPayload:
+    webhook: WebhookType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
@@ -63,6 +82,26 @@ class WebhookMutations:
         return CreateWebhookPayload(
             webhook=WebhookType.from_model(created.webhook), signing_secret=created.signing_secret
         )
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Changes a webhook's URL, events or whether it is enabled; the secret stays.",
+    )
+    async def update_webhook(self, info: Info, input: UpdateWebhookInput) -> WebhookPayload:
+        webhook = await service.update_webhook(
+            actor=info.context.actor,
+            webhook_id=input_pk(input.webhook_id, WEBHOOK, field="webhookId"),
+            url=input.url if input.url is not None else UNCHANGED,
+            events=(
+                [WebhookEvent(event).value for event in input.events]
+                if input.events is not None
+                else UNCHANGED
+            ),
+            enabled=input.enabled if input.enabled is not None else UNCHANGED,
+            server=server_address(str(info.context.request.base_url)),
+        )
+        return WebhookPayload(webhook=WebhookType.from_model(webhook))
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
