@@ -27,7 +27,8 @@ from app.webhooks.signing import WebhookSigning, signature_header
 
 logger = logging.getLogger("keyrack.webhooks")
 
-LEASE: Final = timedelta(seconds=60)
+# Longer than the longest POST (the timeout, at most 60 s, bounds the whole exchange).
+LEASE: Final = timedelta(seconds=120)
 MAX_ATTEMPTS: Final = 8
 FIRST_RETRY: Final = timedelta(seconds=30)
 LONGEST_RETRY: Final = timedelta(hours=1)
@@ -130,8 +131,13 @@ class WebhookWorker:
             "keyrack-signature": signature_header(secret, timestamp=timestamp, body=body),
         }
         try:
-            # Streamed and closed unread: the receiver's answer body is not our business.
-            async with client.stream("POST", webhook.url, content=body, headers=headers) as reply:
+            # httpx's timeout applies to each phase; this bounds the whole exchange, so that
+            # it ends well within the lease. Streamed and closed unread: the receiver's
+            # answer body is not our business.
+            async with (
+                asyncio.timeout(self.timeout),
+                client.stream("POST", webhook.url, content=body, headers=headers) as reply,
+            ):
                 return _Outcome(
                     reply.status_code, None if reply.is_success else f"HTTP {reply.status_code}"
                 )

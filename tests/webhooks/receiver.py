@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -58,6 +59,7 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.failures = 0
+        self.delay_seconds = 0.0  # how long to wait before answering
         self._lock = threading.Lock()
         receiver = self
 
@@ -71,6 +73,7 @@ class Receiver:
                     )
                     failing = receiver.failures > 0
                     receiver.failures -= 1 if failing else 0
+                time.sleep(receiver.delay_seconds)
                 self.send_response(500 if failing else 204)
                 self.send_header("content-length", "0")
                 self.end_headers()

@@ -184,6 +184,26 @@ async def test_an_unreachable_endpoint_is_retried_and_reported_without_its_url(
     assert delivery["lastError"] == "ConnectError"
 
 
+async def test_a_receiver_that_does_not_answer_in_time_is_retried(
+    gql: GraphQL, receiver: Receiver, app: Any
+) -> None:
+    # given: an endpoint that takes longer to answer than the worker waits
+    world = await build_world(gql)
+    hook = await create_webhook(world.owner, world.organization_id, receiver.url)
+    receiver.delay_seconds = 2
+    await create_key_set(world.owner, organizationId=world.organization_id, label="slow")
+    impatient = WebhookWorker(app.state.webhook_signing, timeout_seconds=0.3)
+
+    # when
+    result = await impatient.run_once()
+
+    # then
+    assert result.retrying == 1
+    [delivery] = await deliveries(world.owner.gql, hook["webhook"]["id"])
+    assert (delivery["status"], delivery["lastStatusCode"]) == ("PENDING", None)
+    assert delivery["lastError"] in {"TimeoutError", "ReadTimeout"}
+
+
 async def test_a_change_that_rolls_back_or_is_not_subscribed_queues_nothing(
     gql: GraphQL, receiver: Receiver, worker: WebhookWorker
 ) -> None:
