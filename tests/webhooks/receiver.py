@@ -53,6 +53,11 @@ class Received:
         return hmac.compare_digest(expected, parts["v1"])
 
 
+class _Server(ThreadingHTTPServer):
+    # A worker posts a whole batch at once; the default backlog of 5 would reset some.
+    request_queue_size = 128
+
+
 class Receiver:
     """Records every POST; answers 500 to the first `failures` of them, then 204."""
 
@@ -81,7 +86,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/keyrack"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
