@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "app.keysets.models",
     "app.audit.models",
     "app.notifications.models",
+    "app.webhooks.models",
     "aerich.models",
 ]
 

@@ -35,6 +35,8 @@ from app.verify.ratelimit import VerifyRateLimits
 from app.verify.service import Verifier
 from app.verify.usage import UsageRecorder
 from app.web import BodySizeLimit, SecurityHeaders
+from app.webhooks.signing import WebhookSigning
+from app.webhooks.worker import WebhookWorker
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
@@ -96,17 +98,32 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             per_address=settings.verify_address_rate_limit,
         ),
     )
+    webhook_signing = WebhookSigning.derive(master_secret)
     graphql = KeyrackGraphQL(
-        settings=settings, keys=keys, totp=TotpCipher.derive(master_secret), verifier=verifier
+        settings=settings,
+        keys=keys,
+        totp=TotpCipher.derive(master_secret),
+        verifier=verifier,
+        webhook_signing=webhook_signing,
     )
     mailer = Mailer.from_settings(settings)
+    # Expiry rounds feed both email and webhooks (KEY_SET_EXPIRING/EXPIRED).
     notifier = (
         ExpiryNotifier(
             mailer,
             lead_seconds=settings.expiry_notice_seconds,
             interval_seconds=settings.notification_interval_seconds,
         )
-        if mailer is not None
+        if mailer is not None or settings.webhook_delivery
+        else None
+    )
+    webhook_worker = (
+        WebhookWorker(
+            webhook_signing,
+            interval_seconds=settings.webhook_interval_seconds,
+            timeout_seconds=settings.webhook_timeout_seconds,
+        )
+        if settings.webhook_delivery
         else None
     )
 
@@ -137,9 +154,13 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
                 listener.start()
             if notifier is not None:
                 notifier.start()
+            if webhook_worker is not None:
+                webhook_worker.start()
             try:
                 yield
             finally:
+                if webhook_worker is not None:
+                    await webhook_worker.stop()
                 if notifier is not None:
                     await notifier.stop()
                 if listener is not None:
@@ -177,5 +198,6 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     app.state.keys = keys
     app.state.verifier = verifier
     app.state.notifier = notifier
+    app.state.webhook_signing = webhook_signing
     app.state.connection_name = connection_name
     return app

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     mail_from: str = "keyrack@localhost"
     expiry_notice_seconds: int = Field(default=2 * 24 * 3600, ge=60)
     notification_interval_seconds: float = Field(default=60.0, gt=0)
+    # Webhooks: this process sends queued deliveries (and runs expiry rounds for them).
+    webhook_delivery: bool = True
+    webhook_interval_seconds: float = Field(default=1.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     log_level: str = "INFO"
     # One line per request is a lot on the verification hot path; off unless asked for.
     access_log: bool = False

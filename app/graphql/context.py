@@ -16,6 +16,7 @@ from app.graphql.loaders import Loaders
 from app.keysets.keys import KeyMaterial
 from app.settings import Settings
 from app.verify.service import Verifier
+from app.webhooks.signing import WebhookSigning
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Context:
     keys: KeyMaterial
     totp: TotpCipher
     verifier: Verifier
+    webhook_signing: WebhookSigning
     session: Session | None
     token_rejected: bool
     loaders: Loaders = field(init=False)

@@ -10,6 +10,7 @@ from app.keysets.models import KeySetScope, KeySetStatus, KeySlot
 from app.keysets.permissions import KeyPermission
 from app.organizations.models import KeyReveal, OrganizationRole
 from app.systems.models import SystemRole
+from app.webhooks.models import DeliveryStatus, WebhookEvent
 
 strawberry.enum(KeyReveal, description="Whether admins may view key values again later.")
 strawberry.enum(OrganizationRole)
@@ -22,9 +23,12 @@ strawberry.enum(AuditAction)
 strawberry.enum(
     InUseKeySets, description="What deleting a permission group does to the key sets using it."
 )
+strawberry.enum(WebhookEvent, description="What happened, as a webhook is told.")
+strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
 
 __all__ = [
     "AuditAction",
+    "DeliveryStatus",
     "InUseKeySets",
     "KeyPermission",
     "KeyReveal",
@@ -33,4 +37,5 @@ __all__ = [
     "KeySlot",
     "OrganizationRole",
     "SystemRole",
+    "WebhookEvent",
 ]

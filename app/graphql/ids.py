@@ -11,6 +11,8 @@ KEY_SET = "KeySet"
 USER = "User"
 AUDIT_ENTRY = "AuditEntry"
 PERMISSION_GROUP = "PermissionGroup"
+WEBHOOK = "Webhook"
+WEBHOOK_DELIVERY = "WebhookDelivery"
 
 
 def input_pk(global_id: str, type_name: str, *, field: str) -> int:

@@ -15,11 +15,13 @@ from app.graphql.organizations.types import OrganizationType
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.relay import Node
 from app.graphql.systems.types import SystemType
+from app.graphql.webhooks.types import WebhookDeliveryType, WebhookType
 from app.ids import from_global_id
 from app.keysets import groups
 from app.keysets import service as keysets
 from app.organizations import service as organizations
 from app.systems import service as systems
+from app.webhooks import service as webhooks
 
 
 @strawberry.type
@@ -49,4 +51,10 @@ class NodeQueries:
         if type_name == ids.AUDIT_ENTRY:
             entry = await audit.get_visible_entry(user_id=user.id, entry_id=pk)
             return AuditEntryType.from_model(entry) if entry else None
+        if type_name == ids.WEBHOOK:
+            webhook = await webhooks.get_visible_webhook(user_id=user.id, webhook_id=pk)
+            return WebhookType.from_model(webhook) if webhook else None
+        if type_name == ids.WEBHOOK_DELIVERY:
+            delivery = await webhooks.get_visible_delivery(user_id=user.id, delivery_id=pk)
+            return WebhookDeliveryType.from_model(delivery) if delivery else None
         return None

@@ -21,6 +21,7 @@ from app.graphql.policy.mutations import KeyPolicyMutations
 from app.graphql.systems.mutations import SystemMutations
 from app.graphql.systems.queries import SystemQueries
 from app.graphql.verify import VerifyQueries
+from app.graphql.webhooks.mutations import WebhookMutations
 from app.settings import Settings
 
 
@@ -39,6 +40,7 @@ class Mutation(
     KeySetMutations,
     PermissionGroupMutations,
     KeyPolicyMutations,
+    WebhookMutations,
 ):
     pass
 

@@ -17,6 +17,7 @@ from app.graphql.context import Context
 from app.keysets.keys import KeyMaterial
 from app.settings import Settings
 from app.verify.service import Verifier
+from app.webhooks.signing import WebhookSigning
 
 
 class KeyrackGraphQL(GraphQL[Context, None]):
@@ -27,6 +28,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         keys: KeyMaterial,
         totp: TotpCipher,
         verifier: Verifier,
+        webhook_signing: WebhookSigning,
         **kwargs: object,
     ) -> None:
         from app.graphql.schema import build_schema
@@ -40,6 +42,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         self.keys = keys
         self.totp = totp
         self.verifier = verifier
+        self.webhook_signing = webhook_signing
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -70,6 +73,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
             keys=self.keys,
             totp=self.totp,
             verifier=self.verifier,
+            webhook_signing=self.webhook_signing,
             session=user.session if isinstance(user, SessionUser) else None,
             token_rejected=isinstance(user, RejectedToken),
         )

@@ -37,6 +37,8 @@ from app.organizations.models import KeyReveal, Membership, Organization
 from app.pagination import Page, paginate_each
 from app.systems.models import SystemMembership
 from app.validation import UNCHANGED, Unchanged
+from app.webhooks import service as webhooks
+from app.webhooks.models import WebhookEvent
 
 LABEL_TAKEN = "A key set with this label already exists here."
 
@@ -291,6 +293,7 @@ async def create_key_set(
                 "secondaryKeyHint": keyformat.hint(plaintexts[KeySlot.SECONDARY]),
             },
         )
+        await webhooks.key_set_event(key_set, WebhookEvent.KEY_SET_CREATED)
     return CreatedKeySet(key_set, plaintexts[KeySlot.PRIMARY], plaintexts[KeySlot.SECONDARY])
 
 
@@ -378,6 +381,7 @@ async def regenerate_key(
                 "oldKeyValidUntil": valid_until.isoformat() if old and grace else None,
             },
         )
+        await webhooks.key_set_event(key_set, WebhookEvent.KEY_REGENERATED, slot=slot.value)
         await events.announce(connection, key_set.id)
     events.changed(key_set.id)
     return RegeneratedKey(key_set, plaintext)
@@ -428,6 +432,7 @@ async def revoke_key_set(
             target_label=key_set.label,
             details={"reason": reason},
         )
+        await webhooks.key_set_event(key_set, WebhookEvent.KEY_SET_REVOKED)
         await events.announce(connection, key_set.id)
     events.changed(key_set.id)
     return key_set

@@ -14,7 +14,9 @@ logger = logging.getLogger("keyrack.notifications")
 
 
 class ExpiryNotifier:
-    def __init__(self, mailer: Mailer, *, lead_seconds: int, interval_seconds: float) -> None:
+    def __init__(
+        self, mailer: Mailer | None, *, lead_seconds: int, interval_seconds: float
+    ) -> None:
         self.mailer = mailer
         self.lead = timedelta(seconds=lead_seconds)
         self.interval = interval_seconds

@@ -5,7 +5,9 @@ A round finds key sets whose expiry is within the lead time (EXPIRING) or has pa
 and expiry, then mails the key set's creator and the admins of its scope. Several
 processes may run rounds at once: the unique row decides which one sends. A notice
 claimed but not sent (the mail server refused, the process died) is claimed again by a
-later round once `retry_after` has passed.
+later round once `retry_after` has passed. Webhook deliveries of a notice
+(KEY_SET_EXPIRING, KEY_SET_EXPIRED) are queued in the transaction that first claims it,
+so they are queued once, whether mail is configured or not.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from email.message import EmailMessage
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
 from app.accounts.models import User
 from app.keysets.models import KeySet
@@ -24,6 +27,8 @@ from app.notifications.mail import Mailer
 from app.notifications.models import ExpiryNotice, NoticeKind
 from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership
 from app.systems.models import SystemMembership, SystemRole
+from app.webhooks import service as webhooks
+from app.webhooks.models import WebhookEvent
 
 logger = logging.getLogger("keyrack.notifications")
 
@@ -31,11 +36,15 @@ logger = logging.getLogger("keyrack.notifications")
 # server should not announce every expiry in the organization's history.
 EXPIRED_LOOKBACK = timedelta(days=7)
 RETRY_AFTER = timedelta(minutes=5)
+_EVENTS = {
+    NoticeKind.EXPIRING: WebhookEvent.KEY_SET_EXPIRING,
+    NoticeKind.EXPIRED: WebhookEvent.KEY_SET_EXPIRED,
+}
 
 
 @dataclass(frozen=True)
 class RoundResult:
-    sent: int  # notices mailed
+    sent: int  # notices handled: mailed (when mail is configured), webhooks queued
     failed: int  # notices claimed but not mailed; retried later
 
 
@@ -48,9 +57,13 @@ async def _claim(
     )
     if existing is None:
         try:
-            return await ExpiryNotice.create(
-                key_set_id=key_set.id, kind=kind, expires_at=expires_at, claimed_at=now
-            )
+            # The webhook deliveries are queued with the first claim, and only with it.
+            async with in_transaction():
+                notice = await ExpiryNotice.create(
+                    key_set_id=key_set.id, kind=kind, expires_at=expires_at, claimed_at=now
+                )
+                await webhooks.key_set_event(key_set, _EVENTS[kind])
+            return notice
         except IntegrityError:
             return None  # another process claimed it first
     if existing.sent_at is not None or existing.claimed_at > now - RETRY_AFTER:
@@ -111,8 +124,13 @@ def _message(key_set: KeySet, kind: NoticeKind, expires_at: datetime, to: User) 
     return message
 
 
-async def run_round(mailer: Mailer, *, lead: timedelta, now: datetime | None = None) -> RoundResult:
-    """One pass over the key sets whose notices are due."""
+async def run_round(
+    mailer: Mailer | None, *, lead: timedelta, now: datetime | None = None
+) -> RoundResult:
+    """One pass over the key sets whose notices are due.
+
+    Without a mailer, only notices some webhook wants are claimed (and queued for it).
+    """
     now = now or datetime.now(UTC)
     due = (
         await KeySet.filter(
@@ -130,12 +148,18 @@ async def run_round(mailer: Mailer, *, lead: timedelta, now: datetime | None = N
         if expires_at is None:  # excluded by the query; narrows the type
             continue
         kind = NoticeKind.EXPIRED if expires_at <= now else NoticeKind.EXPIRING
+        if mailer is None and not await webhooks.subscribed(
+            organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+            event=_EVENTS[kind],
+        ):
+            continue
         notice = await _claim(key_set, kind, expires_at, now)
         if notice is None:
             continue
-        people = await recipients(key_set)
+        people = await recipients(key_set) if mailer is not None else []
         try:
-            await mailer.send([_message(key_set, kind, expires_at, p) for p in people])
+            if mailer is not None:
+                await mailer.send([_message(key_set, kind, expires_at, p) for p in people])
         except Exception as error:  # the server is away or refused: a later round retries
             logger.warning(
                 "Expiry notice for key set %s not sent: %s", key_set.id, type(error).__name__

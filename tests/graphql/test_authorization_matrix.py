@@ -99,6 +99,14 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
         "own": (UNAUTH, NULL, FORBIDDEN, FORBIDDEN, OK, OK),
         "other": UNSEEN,
     },
+    # Webhooks are for the organization's owners and admins, like its audit log.
+    "node(Webhook)": {"own": (UNAUTH, NULL, NULL, NULL, OK, OK), "other": UNSEEN},
+    "node(WebhookDelivery)": {"own": (UNAUTH, NULL, NULL, NULL, OK, OK), "other": UNSEEN},
+    "Organization.webhooks": {
+        "own": (UNAUTH, NULL, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNSEEN,
+    },
+    "Webhook.deliveries": {"own": (UNAUTH, NULL, NULL, NULL, OK, OK), "other": UNSEEN},
     "System.keySets": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "System.auditLog": {"own": (UNAUTH, NULL, FORBIDDEN, OK, OK, OK), "other": UNSEEN},
     "KeySet.auditLog(organization)": {
@@ -153,6 +161,9 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
         "other": UNFOUND,
     },
     "updateKeySet(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
+    "createWebhook": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
+    "updateWebhook": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
+    "deleteWebhook": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
     # The caller's own authenticator, the same in either organization: there is no way
     # to name another user's.
     "enrollTotp": {"own": OWN_ACCOUNT, "other": OWN_ACCOUNT},
@@ -218,6 +229,29 @@ KEY_SET_AUDIT_LOG = """
 query($id: ID!) { keySet(id: $id) { auditLog(first: 100) { edges { node { id } } } } }
 """
 KEY_VALUE = "query($id: ID!) { keySet(id: $id) { primaryKey { hint value } } }"
+ORGANIZATION_WEBHOOKS = """
+query($id: ID!) { organization(id: $id) { webhooks(first: 100) { edges { node { id } } } } }
+"""
+WEBHOOK_DELIVERIES = """
+query($id: ID!) {
+  node(id: $id) { ... on Webhook { deliveries(first: 100) { edges { node { id } } } } }
+}
+"""
+CREATE_WEBHOOK = """
+mutation($input: CreateWebhookInput!) {
+  createWebhook(input: $input) { webhook { id } signingSecret userErrors { code } }
+}
+"""
+UPDATE_WEBHOOK = """
+mutation($input: UpdateWebhookInput!) {
+  updateWebhook(input: $input) { webhook { url } userErrors { code } }
+}
+"""
+DELETE_WEBHOOK = """
+mutation($input: DeleteWebhookInput!) {
+  deleteWebhook(input: $input) { deletedWebhookId userErrors { code } }
+}
+"""
 UPDATE_ORGANIZATION = """
 mutation($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { organization { id } userErrors { code } }
@@ -289,6 +323,8 @@ mutation($input: DeletePermissionGroupInput!) {
 """
 
 _names = itertools.count(1)
+# Never called: the test app sends no webhooks.
+WEBHOOK_URL = "https://hooks.example.com/keyrack"
 
 
 @dataclass
@@ -300,6 +336,8 @@ class Organization:
     spare: Person  # a plain member, the object of system role grants
     audit_entry_id: str  # the entry recording the organization's creation
     group_id: str  # a permission group, given to the system key set
+    webhook_id: str  # registered before the key sets, so it has their deliveries
+    delivery_id: str
 
 
 @dataclass
@@ -314,6 +352,12 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
     await add_member(owner, organization_id, spare, "MEMBER")
     system_id = await create_system(owner, organization_id)
     group_id = await new_group(owner.gql, organization_id)
+    webhook = await owner.gql.mutate(
+        "createWebhook",
+        CREATE_WEBHOOK,
+        {"organizationId": organization_id, "url": WEBHOOK_URL, "events": ["KEY_SET_CREATED"]},
+    )
+    webhook_id = webhook["webhook"]["id"]
     key_sets = {
         "organization": await create_key_set(
             owner, organizationId=organization_id, label="Catalog sync"
@@ -324,7 +368,19 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
     }
     log = await owner.gql(ORGANIZATION_AUDIT_LOG, {"id": organization_id})
     first_entry = log["organization"]["auditLog"]["edges"][-1]["node"]["id"]
-    return Organization(owner, organization_id, system_id, key_sets, spare, first_entry, group_id)
+    deliveries = await owner.gql(WEBHOOK_DELIVERIES, {"id": webhook_id})
+    delivery_id = deliveries["node"]["deliveries"]["edges"][0]["node"]["id"]
+    return Organization(
+        owner,
+        organization_id,
+        system_id,
+        key_sets,
+        spare,
+        first_entry,
+        group_id,
+        webhook_id,
+        delivery_id,
+    )
 
 
 async def new_group(admin: GraphQL, organization_id: str) -> str:
@@ -527,6 +583,16 @@ def update_in(scope: str) -> Cell:
     return cell
 
 
+async def delete_webhook(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+    created = await org.owner.gql.mutate(
+        "createWebhook",
+        CREATE_WEBHOOK,
+        {"organizationId": org.id, "url": WEBHOOK_URL, "events": ["KEY_SET_REVOKED"]},
+    )
+    input = {"webhookId": created["webhook"]["id"]}
+    return await mutate(caller, "deleteWebhook", DELETE_WEBHOOK, input)
+
+
 async def enroll(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
     return await mutate(caller, "enrollTotp", ENROLL_TOTP, {"password": PASSWORD})
 
@@ -601,6 +667,14 @@ CELLS: dict[str, Cell] = {
     "KeySet.auditLog(system)": lambda w, c, o: read(
         c, KEY_SET_AUDIT_LOG, {"id": key_set_id(o, "system")}, "keySet", "auditLog"
     ),
+    "node(Webhook)": lambda w, c, o: read(c, NODE, {"id": o.webhook_id}, "node"),
+    "node(WebhookDelivery)": lambda w, c, o: read(c, NODE, {"id": o.delivery_id}, "node"),
+    "Organization.webhooks": lambda w, c, o: read(
+        c, ORGANIZATION_WEBHOOKS, {"id": o.id}, "organization", "webhooks"
+    ),
+    "Webhook.deliveries": lambda w, c, o: read(
+        c, WEBHOOK_DELIVERIES, {"id": o.webhook_id}, "node", "deliveries"
+    ),
     "ApiKey.value(organization)": lambda w, c, o: key_value(c, o, "organization"),
     "ApiKey.value(system)": lambda w, c, o: key_value(c, o, "system"),
     "updateOrganization(name)": lambda w, c, o: mutate(
@@ -641,6 +715,19 @@ CELLS: dict[str, Cell] = {
     "revokeKeySet(system)": revoke_in("system"),
     "updateKeySet(organization)": update_in("organization"),
     "updateKeySet(system)": update_in("system"),
+    "createWebhook": lambda w, c, o: mutate(
+        c,
+        "createWebhook",
+        CREATE_WEBHOOK,
+        {"organizationId": o.id, "url": WEBHOOK_URL, "events": ["KEY_SET_REVOKED"]},
+    ),
+    "updateWebhook": lambda w, c, o: mutate(
+        c,
+        "updateWebhook",
+        UPDATE_WEBHOOK,
+        {"webhookId": o.webhook_id, "url": f"{WEBHOOK_URL}/{next(_names)}"},
+    ),
+    "deleteWebhook": delete_webhook,
     "enrollTotp": enroll,
     "confirmTotp": confirm,
     "disableTotp": disable,

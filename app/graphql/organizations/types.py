@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from app.graphql.keysets.types import KeySetType
     from app.graphql.policy.types import KeyPolicyType
     from app.graphql.systems.types import SystemType
+    from app.graphql.webhooks.types import WebhookType
 
 
 @strawberry.type
@@ -149,3 +150,11 @@ class OrganizationType(Node):
         from app.graphql.audit.types import resolve_audit_integrity
 
         return await resolve_audit_integrity(info, organization_id=self.pk)
+
+    @strawberry.field(description="Endpoints told about its key sets; owners and admins only.")
+    async def webhooks(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[WebhookType, strawberry.lazy("app.graphql.webhooks.types")]]:
+        from app.graphql.webhooks.types import resolve_webhooks
+
+        return await resolve_webhooks(info, organization_id=self.pk, first=first, after=after)

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import strawberry
+
+from app.graphql.context import Info
+from app.graphql.enums import WebhookEvent
+from app.graphql.ids import ORGANIZATION, WEBHOOK, input_pk
+from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.permissions import IsAuthenticated
+from app.graphql.webhooks.types import WebhookType
+from app.validation import UNCHANGED
+from app.webhooks import service
+from app.webhooks.rules import server_address
+
+
+@strawberry.input
+class CreateWebhookInput:
+    organization_id: strawberry.ID
+    url: str = strawberry.field(description="http(s) URL that receives signed POSTs.")
+    events: list[WebhookEvent]
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class UpdateWebhookInput:
+    webhook_id: strawberry.ID
+    url: str | None = None
+    events: list[WebhookEvent] | None = None
+    enabled: bool | None = strawberry.field(
+        default=None, description="false: nothing more is queued or sent to it."
+    )
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class WebhookPayload:
+    webhook: WebhookType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class DeleteWebhookInput:
+    webhook_id: strawberry.ID
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class CreateWebhookPayload:
+    webhook: WebhookType | None = None
+    signing_secret: str | None = strawberry.field(
+        default=None,
+        description="Key for verifying Keyrack-Signature. Shown here only: store it now.",
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class DeleteWebhookPayload:
+    deleted_webhook_id: strawberry.ID | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class WebhookMutations:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Registers an endpoint for the organization's events; owners and admins.",
+    )
+    async def create_webhook(self, info: Info, input: CreateWebhookInput) -> CreateWebhookPayload:
+        created = await service.create_webhook(
+            actor=info.context.actor,
+            signing=info.context.webhook_signing,
+            organization_id=input_pk(input.organization_id, ORGANIZATION, field="organizationId"),
+            url=input.url,
+            events=[WebhookEvent(event).value for event in input.events],
+            server=server_address(str(info.context.request.base_url)),
+        )
+        return CreateWebhookPayload(
+            webhook=WebhookType.from_model(created.webhook), signing_secret=created.signing_secret
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Changes a webhook's URL, events or whether it is enabled; the secret stays.",
+    )
+    async def update_webhook(self, info: Info, input: UpdateWebhookInput) -> WebhookPayload:
+        webhook = await service.update_webhook(
+            actor=info.context.actor,
+            webhook_id=input_pk(input.webhook_id, WEBHOOK, field="webhookId"),
+            url=input.url if input.url is not None else UNCHANGED,
+            events=(
+                [WebhookEvent(event).value for event in input.events]
+                if input.events is not None
+                else UNCHANGED
+            ),
+            enabled=input.enabled if input.enabled is not None else UNCHANGED,
+            server=server_address(str(info.context.request.base_url)),
+        )
+        return WebhookPayload(webhook=WebhookType.from_model(webhook))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Deletes a webhook with its deliveries; pending ones are not sent.",
+    )
+    async def delete_webhook(self, info: Info, input: DeleteWebhookInput) -> DeleteWebhookPayload:
+        await service.delete_webhook(
+            actor=info.context.actor,
+            webhook_id=input_pk(input.webhook_id, WEBHOOK, field="webhookId"),
+        )
+        return DeleteWebhookPayload(deleted_webhook_id=input.webhook_id)

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.graphql.accounts.types import UserType
+from app.graphql.context import Info
+from app.graphql.enums import DeliveryStatus, WebhookEvent
+from app.graphql.ids import WEBHOOK, WEBHOOK_DELIVERY
+from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
+from app.ids import to_global_id
+from app.webhooks import service
+from app.webhooks.models import Webhook, WebhookDelivery
+
+
+@strawberry.type(
+    name="WebhookDelivery",
+    description="One event sent (or to be sent) to one webhook; seen by org owners and admins.",
+)
+class WebhookDeliveryType(Node):
+    id: strawberry.ID
+    event: WebhookEvent
+    status: DeliveryStatus
+    attempts: int
+    payload: JSON = strawberry.field(description="The JSON body sent; never holds a key.")
+    created_at: datetime
+    next_attempt_at: datetime | None = strawberry.field(
+        description="When it is tried next; null once delivered or failed."
+    )
+    last_attempt_at: datetime | None
+    last_status_code: int | None = strawberry.field(
+        description="HTTP status of the last attempt; null if no answer came."
+    )
+    last_error: str | None
+    delivered_at: datetime | None
+
+    @classmethod
+    def from_model(cls, delivery: WebhookDelivery) -> WebhookDeliveryType:
+        pending = delivery.status is DeliveryStatus.PENDING
+        return cls(
+            id=strawberry.ID(to_global_id(WEBHOOK_DELIVERY, delivery.id)),
+            event=WebhookEvent(delivery.event),
+            status=DeliveryStatus(delivery.status),
+            attempts=delivery.attempts,
+            payload=JSON(delivery.payload),
+            created_at=delivery.created_at,
+            next_attempt_at=delivery.next_attempt_at if pending else None,
+            last_attempt_at=delivery.last_attempt_at,
+            last_status_code=delivery.last_status_code,
+            last_error=delivery.last_error,
+            delivered_at=delivery.delivered_at,
+        )
+
+
+@strawberry.type(
+    name="Webhook",
+    description="An HTTP(S) endpoint told about the organization's key sets; owners and admins.",
+)
+class WebhookType(Node):
+    id: strawberry.ID
+    url: str
+    events: list[WebhookEvent]
+    enabled: bool
+    created_at: datetime
+    model: strawberry.Private[Webhook]
+
+    @classmethod
+    def from_model(cls, webhook: Webhook) -> WebhookType:
+        return cls(
+            id=strawberry.ID(to_global_id(WEBHOOK, webhook.id)),
+            url=webhook.url,
+            events=[WebhookEvent(event) for event in webhook.events],
+            enabled=webhook.enabled,
+            created_at=webhook.created_at,
+            model=webhook,
+        )
+
+    @strawberry.field
+    async def created_by(self, info: Info) -> UserType | None:
+        user_id = self.model.created_by_id  # type: ignore[attr-defined]
+        user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
+        return UserType.from_model(user) if user else None
+
+    @strawberry.field(description="Newest first.")
+    async def deliveries(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: DeliveryStatus | None = None,
+    ) -> Connection[WebhookDeliveryType]:
+        position = decode_cursor(after)
+        page = await service.list_deliveries(
+            webhook_id=self.model.id,
+            status=DeliveryStatus(status) if status is not None else None,
+            before=position,
+            first=page_size(first),
+        )
+        return to_connection(page, WebhookDeliveryType.from_model, after=position)
+
+
+async def resolve_webhooks(
+    info: Info, *, organization_id: int, first: int | None, after: str | None
+) -> Connection[WebhookType]:
+    position = decode_cursor(after)
+    page = await service.list_webhooks(
+        user_id=info.context.actor.user.id,
+        organization_id=organization_id,
+        after=position,
+        first=page_size(first),
+    )
+    return to_connection(page, WebhookType.from_model, after=position)

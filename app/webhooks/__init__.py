@@ -1,0 +1,1 @@
+"""Webhooks: HTTP endpoints an organization registers, and the outbox of their deliveries."""

@@ -1,0 +1,50 @@
+"""Webhook signing secrets, derived rather than stored, and the signature header.
+
+A webhook's secret is HKDF(master secret, info="keyrack/webhook-signing/v1:<id>:<nonce>"):
+nothing reversible is kept, yet every server process can sign. The signature covers the
+timestamp and the exact body: `Keyrack-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`
+of `f"{t}.{body}"`, keyed with the secret's UTF-8 bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Final
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a prefix, not a secret
+_HKDF_SALT: Final = b"keyrack"
+_HKDF_INFO: Final = b"keyrack/webhook-signing/v1"
+
+
+@dataclass(frozen=True, repr=False)
+class WebhookSigning:
+    """Derives each webhook's signing secret from the master secret; its repr shows nothing."""
+
+    master: bytes
+
+    def __repr__(self) -> str:
+        return "WebhookSigning(<redacted>)"
+
+    @classmethod
+    def derive(cls, master_secret: str) -> WebhookSigning:
+        if not master_secret:
+            raise ValueError("the master secret must not be empty")
+        return cls(master=master_secret.encode("utf-8"))
+
+    def secret_for(self, *, webhook_id: int, nonce: str) -> str:
+        info = _HKDF_INFO + f":{int(webhook_id)}:{nonce}".encode("ascii")
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=info)
+        raw = hkdf.derive(self.master)
+        return SECRET_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def signature_header(secret: str, *, timestamp: int, body: bytes) -> str:
+    signed = f"{timestamp}.".encode("ascii") + body
+    digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"

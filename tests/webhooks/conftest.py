@@ -1,0 +1,22 @@
+"""Fixtures: a receiver on loopback, and a delivery worker the tests drive themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.applications import Starlette
+
+from app.webhooks.worker import WebhookWorker
+from webhooks.receiver import Receiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def worker(app: Starlette) -> WebhookWorker:
+    return WebhookWorker(app.state.webhook_signing, timeout_seconds=5)
