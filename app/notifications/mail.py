@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -9,6 +10,8 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from app.settings import Settings
+
+logger = logging.getLogger("keyrack.notifications")
 
 SMTP_TIMEOUT_SECONDS = 30
 
@@ -40,7 +43,11 @@ class Mailer:
         return f"Mailer(host={self.host!r}, port={self.port}, sender={self.sender!r})"
 
     async def send(self, messages: Sequence[EmailMessage]) -> None:
-        """Sends every message over one connection; raises if the server refuses one."""
+        """Sends every message over one connection.
+
+        A recipient the server refuses is skipped; a connection that fails raises, and the
+        caller retries the whole notice later.
+        """
         if not messages:
             return
         async with aiosmtplib.SMTP(
@@ -53,4 +60,9 @@ class Mailer:
         ) as smtp:
             for message in messages:
                 message["From"] = self.sender
-                await smtp.send_message(message)
+                try:
+                    await smtp.send_message(message)
+                except aiosmtplib.SMTPRecipientsRefused:
+                    # A refusal of the address itself is final: retrying would only mail
+                    # the others again. One line, without the address.
+                    logger.warning("Mail server refused a recipient of %s", message["Subject"])

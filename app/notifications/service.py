@@ -36,6 +36,8 @@ logger = logging.getLogger("keyrack.notifications")
 # server should not announce every expiry in the organization's history.
 EXPIRED_LOOKBACK = timedelta(days=7)
 RETRY_AFTER = timedelta(minutes=5)
+# The claim time of a notice whose webhooks are queued but whose email nobody has tried.
+UNCLAIMED = datetime(1970, 1, 1, tzinfo=UTC)
 _EVENTS = {
     NoticeKind.EXPIRING: WebhookEvent.KEY_SET_EXPIRING,
     NoticeKind.EXPIRED: WebhookEvent.KEY_SET_EXPIRED,
@@ -49,9 +51,12 @@ class RoundResult:
 
 
 async def _claim(
-    key_set: KeySet, kind: NoticeKind, expires_at: datetime, now: datetime
+    key_set: KeySet, kind: NoticeKind, expires_at: datetime, now: datetime, *, take_over: bool
 ) -> ExpiryNotice | None:
-    """This process's claim on the notice, or None when another process has it."""
+    """This process's claim on the notice, or None when another process has it.
+
+    `take_over`: also claim a notice another process claimed long ago and never sent.
+    """
     existing = await ExpiryNotice.get_or_none(
         key_set_id=key_set.id, kind=kind, expires_at=expires_at
     )
@@ -66,7 +71,7 @@ async def _claim(
             return notice
         except IntegrityError:
             return None  # another process claimed it first
-    if existing.sent_at is not None or existing.claimed_at > now - RETRY_AFTER:
+    if not take_over or existing.sent_at is not None or existing.claimed_at > now - RETRY_AFTER:
         return None
     # Claimed long ago and never sent: take it over, unless another process just did.
     taken = await ExpiryNotice.filter(id=existing.id, claimed_at=existing.claimed_at).update(
@@ -153,14 +158,20 @@ async def run_round(
             event=_EVENTS[kind],
         ):
             continue
-        notice = await _claim(key_set, kind, expires_at, now)
+        notice = await _claim(key_set, kind, expires_at, now, take_over=mailer is not None)
         if notice is None:
             continue
-        people = await recipients(key_set) if mailer is not None else []
+        if mailer is None:
+            # Its webhooks are queued; the email is left to a process that can send it,
+            # which may take the claim over at once.
+            notice.claimed_at = UNCLAIMED
+            await notice.save(update_fields=["claimed_at"])
+            sent += 1
+            continue
+        people = await recipients(key_set)
         try:
-            if mailer is not None:
-                await mailer.send([_message(key_set, kind, expires_at, p) for p in people])
-        except Exception as error:  # the server is away or refused: a later round retries
+            await mailer.send([_message(key_set, kind, expires_at, p) for p in people])
+        except Exception as error:  # the server is away: a later round retries
             logger.warning(
                 "Expiry notice for key set %s not sent: %s", key_set.id, type(error).__name__
             )

@@ -35,10 +35,14 @@ def clean_url(url: str, *, server: tuple[str, int] | None) -> str:
         raise InvalidInput(f"The URL may be at most {MAX_URL_LENGTH} characters.", field="url")
     if any(ch.isspace() or not ch.isprintable() for ch in url):
         raise InvalidInput("The URL must not contain spaces or control characters.", field="url")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname  # parsed lazily: "http://[::1" fails only here
+    except ValueError:
+        raise InvalidInput("The URL is not valid.", field="url") from None
     if parts.scheme.lower() not in _DEFAULT_PORTS:
         raise InvalidInput("The URL must start with http:// or https://.", field="url")
-    if not parts.hostname:
+    if not hostname:
         raise InvalidInput("The URL must name a host.", field="url")
     if parts.username is not None or parts.password is not None:
         raise InvalidInput(
@@ -54,7 +58,7 @@ def clean_url(url: str, *, server: tuple[str, int] | None) -> str:
         httpx.URL(url)  # what the worker will parse: an invalid host (IDNA...) fails here
     except (httpx.InvalidURL, ValueError):
         raise InvalidInput("The URL is not valid.", field="url") from None
-    if server is not None and _netloc(parts.hostname, port, parts.scheme.lower()) == server:
+    if server is not None and _netloc(hostname, port, parts.scheme.lower()) == server:
         raise InvalidInput("A webhook must not point at Keyrack itself.", field="url")
     return url
 

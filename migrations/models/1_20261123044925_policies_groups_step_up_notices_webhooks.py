@@ -2,7 +2,8 @@
 
 Edited by hand: SQLite cannot add a foreign-key constraint to an existing table, so its
 upgrade declares key_sets.owned_by_id's reference in the ADD COLUMN itself (aerich wrote
-ADD CONSTRAINT, which only PostgreSQL accepts).
+ADD CONSTRAINT, which only PostgreSQL accepts). The downgrades drop tables children
+first, so that no foreign key still points at a table being dropped.
 """
 
 from tortoise import BaseDBAsyncClient
@@ -116,14 +117,14 @@ async def _sqlite_downgrade(db: BaseDBAsyncClient) -> str:
     return """
         ALTER TABLE "organizations" DROP COLUMN "require_step_up";
         ALTER TABLE "key_sets" DROP COLUMN "owned_by_id";
-        DROP TABLE IF EXISTS "totp_authenticators";
-        DROP TABLE IF EXISTS "key_set_groups";
-        DROP TABLE IF EXISTS "webhooks";
-        DROP TABLE IF EXISTS "account_events";
-        DROP TABLE IF EXISTS "permission_groups";
         DROP TABLE IF EXISTS "webhook_deliveries";
+        DROP TABLE IF EXISTS "webhooks";
+        DROP TABLE IF EXISTS "key_set_groups";
+        DROP TABLE IF EXISTS "permission_groups";
         DROP TABLE IF EXISTS "expiry_notices";
-        DROP TABLE IF EXISTS "key_policies";"""
+        DROP TABLE IF EXISTS "key_policies";
+        DROP TABLE IF EXISTS "totp_authenticators";
+        DROP TABLE IF EXISTS "account_events";"""
 
 
 async def _postgres_upgrade(db: BaseDBAsyncClient) -> str:
@@ -235,14 +236,14 @@ async def _postgres_downgrade(db: BaseDBAsyncClient) -> str:
         ALTER TABLE "key_sets" DROP CONSTRAINT IF EXISTS "fk_key_sets_users_864e9a6e";
         ALTER TABLE "key_sets" DROP COLUMN "owned_by_id";
         ALTER TABLE "organizations" DROP COLUMN "require_step_up";
-        DROP TABLE IF EXISTS "account_events";
         DROP TABLE IF EXISTS "webhook_deliveries";
-        DROP TABLE IF EXISTS "permission_groups";
-        DROP TABLE IF EXISTS "totp_authenticators";
-        DROP TABLE IF EXISTS "key_set_groups";
-        DROP TABLE IF EXISTS "expiry_notices";
         DROP TABLE IF EXISTS "webhooks";
-        DROP TABLE IF EXISTS "key_policies";"""
+        DROP TABLE IF EXISTS "key_set_groups";
+        DROP TABLE IF EXISTS "permission_groups";
+        DROP TABLE IF EXISTS "expiry_notices";
+        DROP TABLE IF EXISTS "key_policies";
+        DROP TABLE IF EXISTS "totp_authenticators";
+        DROP TABLE IF EXISTS "account_events";"""
 
 
 MODELS_STATE = (

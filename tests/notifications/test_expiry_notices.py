@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from webhooks.receiver import create_webhook
 
 from app.notifications.mail import Mailer
 from app.notifications.service import RETRY_AFTER, run_round
@@ -244,3 +245,64 @@ def test_a_running_server_mails_without_being_asked(
     # then
     assert inbox.to('"nightly" expires') == ["ops@example.com"]
     assert inbox.messages[0]["From"] == "keys@example.com"
+
+
+class Picky(Inbox):
+    """An inbox whose server refuses one address outright."""
+
+    def __init__(self, refused: str) -> None:
+        super().__init__()
+        self.refused = refused
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address == self.refused:
+            return "550 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+async def test_an_address_the_server_refuses_does_not_repeat_the_others_mail(
+    gql: GraphQL,
+) -> None:
+    # given: a mail server that refuses the admin's address
+    world = await build_world(gql)
+    inbox, port = Picky(world.admin.email), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        picky = Mailer(host="127.0.0.1", port=port, sender="keyrack@example.com")
+        await expiring(world, "picky", system=False, after=timedelta(days=1))
+
+        # when: a round, and another after the retry delay
+        first = await run_round(picky, lead=LEAD)
+        later = await run_round(picky, lead=LEAD, now=datetime.now(UTC) + RETRY_AFTER * 2)
+    finally:
+        controller.stop()
+
+    # then: the owner was mailed once; the refusal was final
+    assert (first.sent, first.failed, later.sent) == (1, 0, 0)
+    assert inbox.to('"picky" expires') == [world.owner.email]
+
+
+async def test_a_process_without_mail_leaves_the_email_to_one_with_it(
+    gql: GraphQL, smtp: tuple[Inbox, int], mailer: Mailer
+) -> None:
+    # given: a webhook that wants expiry events, and a key set coming due
+    inbox, _ = smtp
+    world = await build_world(gql)
+    await create_webhook(
+        world.owner, world.organization_id, "https://hooks.example.com/k", ["KEY_SET_EXPIRING"]
+    )
+    await expiring(world, "shared", system=False, after=timedelta(days=1))
+
+    # when: a process without SMTP runs its round first (it queues the webhook), then
+    # one with SMTP
+    without = await run_round(None, lead=LEAD)
+    with_mail = await run_round(mailer, lead=LEAD)
+    again = await run_round(None, lead=LEAD)
+
+    # then: the email still went out, once
+    assert (without.sent, with_mail.sent, again.sent) == (1, 1, 0)
+    assert inbox.to('"shared" expires') == sorted([world.owner.email, world.admin.email])

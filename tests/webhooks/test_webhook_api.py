@@ -132,6 +132,8 @@ async def test_members_are_refused_and_outsiders_see_nothing(gql: GraphQL) -> No
         ("http://keyrack.test/graphql", "the server itself"),
         ("http://KEYRACK.test:80/hook", "the server itself"),
         ("https://☃.net/hook", "a host that is no valid IDNA name"),
+        ("http://[::1/hook", "an unclosed IPv6 bracket"),
+        ("http://[zz]/hook", "an IPv6 literal that is none"),
         ("", "blank"),
     ],
 )
