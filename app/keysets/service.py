@@ -454,6 +454,11 @@ async def extend_key_set(*, actor: Actor, key_set_id: int, expires_at: datetime)
         await _lock_organization(key_set.organization_id)  # type: ignore[attr-defined]
         new_expiry = (await _policy_of(key_set)).expiry_for(new_expiry, now=datetime.now(UTC))
         old_expiry = key_set.expires_at
+        if old_expiry is not None and new_expiry is not None and new_expiry <= old_expiry:
+            raise InvalidInput(
+                "expiresAt must be later than the current expiry; updateKeySet shortens it.",
+                field="expiresAt",
+            )
         key_set.expires_at = new_expiry
         await key_set.save(update_fields=["expires_at", "updated_at"])
         await audit.record(

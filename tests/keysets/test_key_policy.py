@@ -298,6 +298,28 @@ async def test_extend_refuses_the_past_and_revoked_key_sets(gql: GraphQL) -> Non
     assert await audit(world, "KEY_SET_EXTENDED") == []
 
 
+async def test_extend_only_moves_an_expiry_later(gql: GraphQL) -> None:
+    # given: a key set expiring in ten days
+    world = await build_world(gql)
+    in_ten_days = datetime.now(UTC) + timedelta(days=10)
+    created = await create_key_set(
+        world.admin, organizationId=world.organization_id, label="ci", expiresAt=iso(in_ten_days)
+    )
+    key_set_id = created["keySet"]["id"]
+
+    # when: "extended" to a moment before its expiry
+    earlier = await errors(
+        world.admin,
+        EXTEND_KEY_SET,
+        "extendKeySet",
+        {"keySetId": key_set_id, "expiresAt": iso(in_ten_days - timedelta(days=5))},
+    )
+
+    # then
+    assert [(c, f) for c, f, _ in earlier] == [("INVALID", ["input", "expiresAt"])]
+    assert await audit(world, "KEY_SET_EXTENDED") == []
+
+
 async def test_the_maximum_grace_period_bounds_regeneration(gql: GraphQL) -> None:
     # given
     world = await build_world(gql)
