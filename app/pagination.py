@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from pypika_tortoise.analytics import RowNumber
+from pypika_tortoise.enums import Order
 from pypika_tortoise.queries import Table
 from pypika_tortoise.terms import Field
 from tortoise.models import Model
@@ -38,8 +39,12 @@ async def paginate_each(
     parent_ids: Collection[int],
     after: int | None,
     first: int,
+    newest_first: bool = False,
 ) -> dict[int, Page[M]]:
     """A page of `queryset` for each parent, in two statements however many parents there are.
+
+    Pages run in ascending id order after `after`, or with `newest_first` in descending
+    order before it.
 
     `parent` is the foreign-key column (e.g. `organization_id`). The first statement numbers
     each parent's rows with `ROW_NUMBER() OVER (PARTITION BY parent ORDER BY id)` and keeps
@@ -51,10 +56,11 @@ async def paginate_each(
         return {}
     ranked = queryset.filter(**{f"{parent}__in": sorted(set(parent_ids))})
     if after is not None:
-        ranked = ranked.filter(id__gt=after)
-    ranks = ranked.annotate(_rank=RowNumber().over(Field(parent)).orderby(Field("id"))).values(
-        "id", "_rank"
-    )
+        ranked = ranked.filter(**{"id__lt" if newest_first else "id__gt": after})
+    order = Order.desc if newest_first else Order.asc
+    ranks = ranked.annotate(
+        _rank=RowNumber().over(Field(parent)).orderby(Field("id"), order=order)
+    ).values("id", "_rank")
     ranks.sql()  # builds `ranks.query` for the connection the query would run on
     db = queryset.model._meta.db
     window = Table("ranked")
@@ -66,7 +72,8 @@ async def paginate_each(
     rows = await db.execute_query_dict(*statement.get_parameterized_sql())
     pages: dict[int, list[M]] = {parent_id: [] for parent_id in parent_ids}
     if rows:
-        for item in await queryset.filter(id__in=[row["id"] for row in rows]).order_by("id"):
+        wanted = queryset.filter(id__in=[row["id"] for row in rows])
+        for item in await wanted.order_by("-id" if newest_first else "id"):
             pages[getattr(item, parent)].append(item)
     return {
         parent_id: Page(items=items[:first], has_next=len(items) > first)

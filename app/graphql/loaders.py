@@ -27,6 +27,8 @@ from app.organizations.models import Membership, Organization, OrganizationRole
 from app.pagination import Page
 from app.systems import service as systems
 from app.systems.models import System, SystemRole
+from app.webhooks import service as webhooks
+from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -156,6 +158,19 @@ class Loaders:
         ) -> Mapping[int, Page[PermissionGroup]]:
             return await groups.list_groups(organization_ids=ids, after=after, first=first)
 
+        async def webhooks_of(
+            ids: list[int], after: int | None, first: int, options: Options
+        ) -> Mapping[int, Page[Webhook]]:
+            return await webhooks.list_webhooks(organization_ids=ids, after=after, first=first)
+
+        async def deliveries_of(
+            ids: list[int], before: int | None, first: int, options: Options
+        ) -> Mapping[int, Page[WebhookDelivery]]:
+            status = DeliveryStatus(str(options[0])) if options else None
+            return await webhooks.list_deliveries(
+                webhook_ids=ids, status=status, before=before, first=first
+            )
+
         # Pages are batched but not cached: a later mutation in the same request must see
         # its own writes.
         self.systems_of_organization: DataLoader[PageRequest, Page[System]] = Loader(
@@ -172,6 +187,12 @@ class Loaders:
         )
         self.permission_groups_of_organization: DataLoader[PageRequest, Page[PermissionGroup]] = (
             Loader(_paged(groups_of), cache=False)
+        )
+        self.webhooks_of_organization: DataLoader[PageRequest, Page[Webhook]] = Loader(
+            _paged(webhooks_of), cache=False
+        )
+        self.deliveries_of_webhook: DataLoader[PageRequest, Page[WebhookDelivery]] = Loader(
+            _paged(deliveries_of), cache=False
         )
         # Not cached either: a mutation may change a key set's groups, or a group.
         self.key_policies_by_scope_key: DataLoader[str, KeyPolicy | None] = Loader(

@@ -8,7 +8,7 @@ sends them afterwards.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from app.errors import InvalidInput, NotFound
 from app.ids import to_global_id
 from app.keysets.models import KeySet
 from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership
-from app.pagination import Page, paginate
+from app.pagination import Page, paginate_each
 from app.validation import UNCHANGED, Unchanged
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
 from app.webhooks.rules import clean_events, clean_url
@@ -164,12 +164,16 @@ async def delete_webhook(*, actor: Actor, webhook_id: int) -> Webhook:
 
 
 async def list_webhooks(
-    *, user_id: int, organization_id: int, after: int | None, first: int
-) -> Page[Webhook]:
-    """The organization's webhooks, oldest first; owners and admins only."""
-    access = await organization_access(user_id=user_id, organization_id=organization_id)
-    access.require_admin()
-    return await paginate(Webhook.filter(organization_id=organization_id), after=after, first=first)
+    *, organization_ids: Collection[int], after: int | None, first: int
+) -> dict[int, Page[Webhook]]:
+    """A page of webhooks for each organization, oldest first (the caller checks access)."""
+    return await paginate_each(
+        Webhook.all(),
+        parent="organization_id",
+        parent_ids=organization_ids,
+        after=after,
+        first=first,
+    )
 
 
 async def get_visible_webhook(*, user_id: int, webhook_id: int) -> Webhook | None:
@@ -195,16 +199,24 @@ async def get_visible_delivery(*, user_id: int, delivery_id: int) -> WebhookDeli
 
 
 async def list_deliveries(
-    *, webhook_id: int, status: DeliveryStatus | None, before: int | None, first: int
-) -> Page[WebhookDelivery]:
-    """A page of the webhook's deliveries, newest first (the caller has seen the webhook)."""
-    query = WebhookDelivery.filter(webhook_id=webhook_id)
+    *,
+    webhook_ids: Collection[int],
+    status: DeliveryStatus | None,
+    before: int | None,
+    first: int,
+) -> dict[int, Page[WebhookDelivery]]:
+    """A page of deliveries for each webhook, newest first (the caller has seen them)."""
+    query = WebhookDelivery.all()
     if status is not None:
         query = query.filter(status=status)
-    if before is not None:
-        query = query.filter(id__lt=before)
-    rows = await query.order_by("-id").limit(first + 1)
-    return Page(items=rows[:first], has_next=len(rows) > first)
+    return await paginate_each(
+        query,
+        parent="webhook_id",
+        parent_ids=webhook_ids,
+        after=before,
+        first=first,
+        newest_first=True,
+    )
 
 
 async def enqueue(*, organization_id: int, event: WebhookEvent, payload: Mapping[str, Any]) -> int:

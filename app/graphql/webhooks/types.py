@@ -5,13 +5,15 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from app.errors import Forbidden
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import DeliveryStatus, WebhookEvent
 from app.graphql.ids import WEBHOOK, WEBHOOK_DELIVERY
+from app.graphql.loaders import PageRequest
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
-from app.webhooks import service
+from app.organizations.models import ORGANIZATION_ADMIN_ROLES
 from app.webhooks.models import Webhook, WebhookDelivery
 
 
@@ -92,11 +94,9 @@ class WebhookType(Node):
         status: DeliveryStatus | None = None,
     ) -> Connection[WebhookDeliveryType]:
         position = decode_cursor(after)
-        page = await service.list_deliveries(
-            webhook_id=self.model.id,
-            status=DeliveryStatus(status) if status is not None else None,
-            before=position,
-            first=page_size(first),
+        options = (DeliveryStatus(status).value,) if status is not None else ()
+        page = await info.context.loaders.deliveries_of_webhook.load(
+            PageRequest(self.model.id, position, page_size(first), options)
         )
         return to_connection(page, WebhookDeliveryType.from_model, after=position)
 
@@ -104,11 +104,13 @@ class WebhookType(Node):
 async def resolve_webhooks(
     info: Info, *, organization_id: int, first: int | None, after: str | None
 ) -> Connection[WebhookType]:
+    """The organization's webhooks, for its owners and admins (the caller can see it)."""
+    loaders = info.context.loaders
+    role = await loaders.viewer_roles_by_organization_id.load(organization_id)
+    if role not in ORGANIZATION_ADMIN_ROLES:
+        raise Forbidden("Only owners and admins of the organization may see its webhooks.")
     position = decode_cursor(after)
-    page = await service.list_webhooks(
-        user_id=info.context.actor.user.id,
-        organization_id=organization_id,
-        after=position,
-        first=page_size(first),
+    page = await loaders.webhooks_of_organization.load(
+        PageRequest(organization_id, position, page_size(first))
     )
     return to_connection(page, WebhookType.from_model, after=position)
