@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
+from app.background import BackgroundTask
 from app.notifications.mail import Mailer
 from app.notifications.service import RoundResult, run_round
 
@@ -20,7 +20,7 @@ class ExpiryNotifier:
         self.mailer = mailer
         self.lead = timedelta(seconds=lead_seconds)
         self.interval = interval_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask(self._run, name="keyrack-expiry-notifier")
 
     async def run_once(self) -> RoundResult:
         return await run_round(self.mailer, lead=self.lead)
@@ -34,12 +34,7 @@ class ExpiryNotifier:
             await asyncio.sleep(self.interval)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="keyrack-expiry-notifier")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()

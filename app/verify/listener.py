@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from app.background import BackgroundTask
 from app.keysets.events import CHANNEL
 
 logger = logging.getLogger("keyrack.verify.listener")
@@ -30,7 +31,7 @@ class ChangeListener:
         self.on_change = on_change
         self.on_reconnect = on_reconnect
         self.connected = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask(self._run, name="keyrack-change-listener")
 
     def _notified(self, connection: object, pid: int, channel: str, payload: str) -> None:
         if payload.isdigit():
@@ -63,12 +64,7 @@ class ChangeListener:
             await asyncio.sleep(RETRY_SECONDS)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="keyrack-change-listener")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 
 from tortoise.expressions import Q
 
+from app.background import BackgroundTask
 from app.keysets.models import ApiKey, KeySet
 
 logger = logging.getLogger("keyrack.verify.usage")
@@ -19,7 +19,7 @@ class UsageRecorder:
         self.flush_interval = flush_interval_seconds
         self._keys: dict[int, datetime] = {}
         self._key_sets: dict[int, datetime] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask(self._run, name="keyrack-usage-flush")
 
     def record(self, *, key_id: int, key_set_id: int, at: datetime) -> None:
         self._keys[key_id] = at
@@ -63,16 +63,11 @@ class UsageRecorder:
                 logger.warning("Could not record key usage; will retry", exc_info=True)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="keyrack-usage-flush")
+        self._background.start()
 
     async def stop(self) -> None:
         """Stops the periodic flush and writes what is left."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
         try:
             await self.flush()
         except Exception:

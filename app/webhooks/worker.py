@@ -11,7 +11,6 @@ again. Delivery is therefore at least once; receivers deduplicate on the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Final
 import httpx
 from tortoise.transactions import in_transaction
 
+from app.background import BackgroundTask
 from app.ids import to_global_id
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 from app.webhooks.signing import WebhookSigning, signature_header
@@ -87,7 +87,7 @@ class WebhookWorker:
         self.signing = signing
         self.interval = interval_seconds
         self.timeout = timeout_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask(self._run, name="keyrack-webhook-worker")
 
     async def run_once(self, now: datetime | None = None) -> DeliveryRound:
         """Sends the deliveries due at `now` (a batch of them)."""
@@ -156,15 +156,10 @@ class WebhookWorker:
                 await asyncio.sleep(self.interval)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="keyrack-webhook-worker")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
 
 
 async def _record(delivery: WebhookDelivery, outcome: _Outcome | None, now: datetime) -> str:
