@@ -46,7 +46,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -69,6 +68,7 @@ from app.ids import pk_of, to_global_id  # noqa: E402
 from app.keysets import keys as keyformat  # noqa: E402
 from app.keysets.keys import KeyMaterial  # noqa: E402
 from pgcluster import PostgresCluster, start_cluster  # noqa: E402
+from processes import free_port  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 SLOTS = ("PRIMARY", "SECONDARY")
@@ -1001,12 +1001,6 @@ def summarize(
 
 
 # --- Processes -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> None:

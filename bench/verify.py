@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,14 +33,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from app.keysets import keys as keyformat  # noqa: E402
 from pgcluster import start_cluster  # noqa: E402
+from processes import free_port  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_up(base: str, path: str = "/healthz", method: str = "GET") -> None:

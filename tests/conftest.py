@@ -9,7 +9,6 @@ where they fail.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,7 +21,8 @@ from tortoise import Tortoise, connections
 from app.db import apply_migrations
 from app.main import create_app
 from app.settings import Settings
-from pgcluster import PostgresCluster, PostgresUnavailable, start_cluster
+from pgcluster import PostgresCluster
+from processes import cluster_or_skip
 from support import KEY_PATTERN, GraphQL
 
 BACKENDS = ["sqlite", "postgres"]
@@ -66,12 +66,7 @@ def log_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PostgresCluster]:
-    try:
-        cluster = start_cluster()
-    except PostgresUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL server binaries not available: {exc}")
+    cluster = cluster_or_skip()
     yield cluster
     cluster.stop()
 

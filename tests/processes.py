@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pgcluster import PostgresCluster, PostgresUnavailable, start_cluster
+
 
 def keyrack_command() -> list[str]:
     script = Path(sys.executable).parent / "keyrack"
@@ -26,6 +28,17 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("KEYRACK_")}
     environment.update(extra or {})
     return environment
+
+
+def cluster_or_skip() -> PostgresCluster:
+    """A fresh throwaway PostgreSQL server; without its binaries the test is skipped, or
+    fails in CI (`CI` set), where PostgreSQL must be there."""
+    try:
+        return start_cluster()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL server binaries not available: {exc}")
 
 
 def free_port() -> int:

@@ -9,7 +9,6 @@ again.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +19,8 @@ import httpx
 import pytest
 
 from app.keysets.keys import generate_key
-from pgcluster import PostgresCluster, PostgresUnavailable, start_cluster
-from processes import Served, serving
+from pgcluster import PostgresCluster
+from processes import Served, cluster_or_skip, serving
 from support import PASSWORD
 
 TIMEOUT_SECONDS = 2  # KEYRACK_DATABASE_TIMEOUT_SECONDS of the server under test
@@ -50,12 +49,7 @@ mutation($input: CreateKeySetInput!) {
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[PostgresCluster]:
-    try:
-        cluster = start_cluster()
-    except PostgresUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL server binaries not available: {exc}")
+    cluster = cluster_or_skip()
     yield cluster
     cluster.thaw_server()
     cluster.stop()
