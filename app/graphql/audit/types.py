@@ -59,14 +59,10 @@ class AuditEntryType(Node):
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import OrganizationType
+        from app.graphql.organizations.types import organization_of
 
-        organization = await info.context.loaders.organizations_by_id.load(
-            self.entry.organization_id  # type: ignore[attr-defined]
-        )
-        if organization is None:  # entries are deleted with their organization
-            raise LookupError("audit entry without an organization")
-        return OrganizationType.from_model(organization)
+        organization_id = self.entry.organization_id  # type: ignore[attr-defined]
+        return await organization_of(info, organization_id, what=f"Audit entry {self.entry.id}")
 
     @strawberry.field
     async def system(

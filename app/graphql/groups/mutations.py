@@ -6,7 +6,7 @@ from app.graphql.context import Info
 from app.graphql.enums import InUseKeySets, KeyPermission, KeySetScope
 from app.graphql.groups.types import PermissionGroupType
 from app.graphql.ids import ORGANIZATION, PERMISSION_GROUP, input_pk
-from app.graphql.organizations.types import OrganizationType
+from app.graphql.organizations.types import OrganizationType, load_organization
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
 from app.keysets import groups as service
@@ -128,11 +128,9 @@ class PermissionGroupMutations:
             group_id=input_pk(input.group_id, PERMISSION_GROUP, field="groupId"),
             key_sets=InUseKeySets(input.key_sets) if input.key_sets is not None else None,
         )
-        organization = await info.context.loaders.organizations_by_id.load(
-            deleted.group.organization_id  # type: ignore[attr-defined]
-        )
+        organization_id = deleted.group.organization_id  # type: ignore[attr-defined]
         return DeletePermissionGroupPayload(
             deleted_group_id=input.group_id,
             affected_key_sets=deleted.affected_key_sets,
-            organization=OrganizationType.from_model(organization) if organization else None,
+            organization=await load_organization(info, organization_id),
         )

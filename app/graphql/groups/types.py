@@ -53,14 +53,12 @@ class PermissionGroupType(Node):
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import OrganizationType
+        from app.graphql.organizations.types import organization_of
 
-        organization = await info.context.loaders.organizations_by_id.load(
-            self.model.organization_id  # type: ignore[attr-defined]
+        organization_id = self.model.organization_id  # type: ignore[attr-defined]
+        return await organization_of(
+            info, organization_id, what=f"Permission group {self.model.id}"
         )
-        if organization is None:  # cannot happen: groups are deleted with their organization
-            raise LookupError(f"Permission group {self.model.id} has no organization.")
-        return OrganizationType.from_model(organization)
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:

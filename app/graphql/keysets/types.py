@@ -111,14 +111,10 @@ class KeySetType(Node):
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import OrganizationType
+        from app.graphql.organizations.types import organization_of
 
-        organization = await info.context.loaders.organizations_by_id.load(
-            self.model.organization_id  # type: ignore[attr-defined]
-        )
-        if organization is None:  # cannot happen: key sets are deleted with their organization
-            raise LookupError(f"Key set {self.model.id} has no organization.")
-        return OrganizationType.from_model(organization)
+        organization_id = self.model.organization_id  # type: ignore[attr-defined]
+        return await organization_of(info, organization_id, what=f"Key set {self.model.id}")
 
     @strawberry.field
     async def system(

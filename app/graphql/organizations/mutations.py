@@ -6,7 +6,7 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, OrganizationRole
 from app.graphql.ids import ORGANIZATION, USER, input_pk
-from app.graphql.organizations.types import Member, OrganizationType
+from app.graphql.organizations.types import Member, OrganizationType, load_organization
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
 from app.organizations import service
@@ -94,11 +94,6 @@ def _member(membership: Membership) -> Member:
     )
 
 
-async def _organization(info: Info, organization_id: int) -> OrganizationType | None:
-    organization = await info.context.loaders.organizations_by_id.load(organization_id)
-    return OrganizationType.from_model(organization) if organization else None
-
-
 # Enum inputs may arrive as plain names (the sorted schema loses strawberry's
 # name-to-member mapping), so each is turned into its domain enum explicitly.
 @strawberry.type
@@ -140,7 +135,7 @@ class OrganizationMutations:
         )
         await membership.fetch_related("user")
         return MemberPayload(
-            member=_member(membership), organization=await _organization(info, organization_id)
+            member=_member(membership), organization=await load_organization(info, organization_id)
         )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated], extensions=[ReportUserErrors()])
@@ -153,7 +148,7 @@ class OrganizationMutations:
             role=OrganizationRole(input.role),
         )
         return MemberPayload(
-            member=_member(membership), organization=await _organization(info, organization_id)
+            member=_member(membership), organization=await load_organization(info, organization_id)
         )
 
     @strawberry.mutation(
@@ -170,5 +165,5 @@ class OrganizationMutations:
         left = user_id == actor.user.id
         return RemoveMemberPayload(
             removed_user_id=input.user_id,
-            organization=None if left else await _organization(info, organization_id),
+            organization=None if left else await load_organization(info, organization_id),
         )

@@ -158,3 +158,18 @@ class OrganizationType(Node):
         from app.graphql.webhooks.types import resolve_webhooks
 
         return await resolve_webhooks(info, organization_id=self.pk, first=first, after=after)
+
+
+async def load_organization(info: Info, organization_id: int) -> OrganizationType | None:
+    """An organization through the request's loader, as its GraphQL type."""
+    organization = await info.context.loaders.organizations_by_id.load(organization_id)
+    return OrganizationType.from_model(organization) if organization else None
+
+
+async def organization_of(info: Info, organization_id: int, *, what: str) -> OrganizationType:
+    """The organization `what` belongs to: there always is one, since everything in an
+    organization is deleted with it."""
+    organization = await load_organization(info, organization_id)
+    if organization is None:
+        raise LookupError(f"{what} has no organization.")
+    return organization

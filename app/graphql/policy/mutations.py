@@ -6,7 +6,7 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.ids import ORGANIZATION, SYSTEM, input_pk
-from app.graphql.organizations.types import OrganizationType
+from app.graphql.organizations.types import OrganizationType, load_organization
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.policy.types import KeyPolicyType
@@ -90,9 +90,8 @@ class KeyPolicyMutations:
         )
         loaders = info.context.loaders
         system = await loaders.systems_by_id.load(system_id) if system_id is not None else None
-        organization = await loaders.organizations_by_id.load(updated.organization_id)
         return KeyPolicyPayload(
             key_policy=KeyPolicyType.from_policy(updated.policy),
-            organization=OrganizationType.from_model(organization) if organization else None,
+            organization=await load_organization(info, updated.organization_id),
             system=SystemType.from_model(system) if system else None,
         )

@@ -44,12 +44,9 @@ class SystemType(Node):
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import OrganizationType
+        from app.graphql.organizations.types import organization_of
 
-        organization = await info.context.loaders.organizations_by_id.load(self.organization_pk)
-        if organization is None:  # cannot happen: systems are deleted with their organization
-            raise LookupError(f"System {self.pk} has no organization.")
-        return OrganizationType.from_model(organization)
+        return await organization_of(info, self.organization_pk, what=f"System {self.pk}")
 
     @strawberry.field(description="The caller's own role on this system, if any.")
     async def viewer_role(self, info: Info) -> SystemRole | None:
