@@ -17,11 +17,10 @@ from typing import Final
 
 import pyotp
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from app.errors import InvalidInput
+from app.subkeys import SUBKEY_LENGTH, derive_subkey
 
 ISSUER: Final = "Keyrack"
 DIGITS: Final = 6
@@ -30,9 +29,7 @@ VALID_WINDOW: Final = 1  # steps of clock drift accepted either way
 # Longer input is refused before it is even cleaned: no code is that long.
 MAX_CODE_INPUT: Final = 32
 
-_KEY_LENGTH: Final = 32
 _NONCE_LENGTH: Final = 12
-_HKDF_SALT: Final = b"keyrack"
 _HKDF_INFO: Final = b"keyrack/totp-secret/v1"
 _CODE_MESSAGE: Final = "Enter the 6-digit code your authenticator app shows."
 
@@ -52,7 +49,7 @@ class TotpCipher:
     key: bytes
 
     def __post_init__(self) -> None:
-        if len(self.key) != _KEY_LENGTH:
+        if len(self.key) != SUBKEY_LENGTH:
             raise ValueError("the TOTP encryption key must be 32 bytes")
 
     def __repr__(self) -> str:
@@ -62,8 +59,7 @@ class TotpCipher:
     def derive(cls, master_secret: str) -> TotpCipher:
         if not master_secret:
             raise ValueError("the master secret must not be empty")
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=_KEY_LENGTH, salt=_HKDF_SALT, info=_HKDF_INFO)
-        return cls(key=hkdf.derive(master_secret.encode("utf-8")))
+        return cls(key=derive_subkey(master_secret.encode("utf-8"), _HKDF_INFO))
 
     def encrypt(self, secret: str, *, user_id: int) -> bytes:
         """nonce + ciphertext of ``secret``, bound to ``user_id``."""

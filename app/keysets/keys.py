@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from app.subkeys import SUBKEY_LENGTH, derive_subkey
 
 Scope = Literal["ORGANIZATION", "SYSTEM"]
 
@@ -49,8 +49,6 @@ KEY_LENGTH: Final = PREFIX_LENGTH + RANDOM_PART_LENGTH + CHECKSUM_LENGTH
 _BODY_LENGTH: Final = PREFIX_LENGTH + RANDOM_PART_LENGTH
 _HINT_EDGE: Final = 4
 _NONCE_LENGTH: Final = 12
-_DERIVED_KEY_LENGTH: Final = 32
-_HKDF_SALT: Final = b"keyrack"
 _PEPPER_INFO: Final = b"keyrack/lookup-pepper/v1"
 _ENCRYPTION_INFO: Final = b"keyrack/key-encryption/v1"
 
@@ -128,12 +126,6 @@ def _associated_data(key_set_id: int, slot: str) -> bytes:
     return f"keyrack/key/v1/{int(key_set_id)}/{slot}".encode()
 
 
-def _hkdf(master: bytes, info: bytes) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(), length=_DERIVED_KEY_LENGTH, salt=_HKDF_SALT, info=info
-    ).derive(master)
-
-
 @dataclass(frozen=True, repr=False)
 class KeyMaterial:
     """Secrets derived from KEYRACK_SECRET_KEY; its repr shows nothing."""
@@ -142,10 +134,7 @@ class KeyMaterial:
     encryption_key: bytes
 
     def __post_init__(self) -> None:
-        if (
-            len(self.pepper) != _DERIVED_KEY_LENGTH
-            or len(self.encryption_key) != _DERIVED_KEY_LENGTH
-        ):
+        if len(self.pepper) != SUBKEY_LENGTH or len(self.encryption_key) != SUBKEY_LENGTH:
             raise ValueError("pepper and encryption_key must be 32 bytes each")
 
     def __repr__(self) -> str:
@@ -158,8 +147,8 @@ class KeyMaterial:
             raise ValueError("the master secret must not be empty")
         master = master_secret.encode("utf-8")
         return cls(
-            pepper=_hkdf(master, _PEPPER_INFO),
-            encryption_key=_hkdf(master, _ENCRYPTION_INFO),
+            pepper=derive_subkey(master, _PEPPER_INFO),
+            encryption_key=derive_subkey(master, _ENCRYPTION_INFO),
         )
 
     def lookup_hash(self, key: str) -> str:

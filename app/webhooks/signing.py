@@ -14,11 +14,9 @@ import hmac
 from dataclasses import dataclass
 from typing import Final
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from app.subkeys import derive_subkey
 
 SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a prefix, not a secret
-_HKDF_SALT: Final = b"keyrack"
 _HKDF_INFO: Final = b"keyrack/webhook-signing/v1"
 
 
@@ -39,8 +37,7 @@ class WebhookSigning:
 
     def secret_for(self, *, webhook_id: int, nonce: str) -> str:
         info = _HKDF_INFO + f":{int(webhook_id)}:{nonce}".encode("ascii")
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=info)
-        raw = hkdf.derive(self.master)
+        raw = derive_subkey(self.master, info)
         return SECRET_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
