@@ -147,12 +147,22 @@ async def run_round(
         .select_related("organization", "system")
         .order_by("expires_at", "id")
     )
+    # Every round sees the notices of earlier rounds again: one query tells which are
+    # done (sent), or, for a process that cannot mail, already claimed by anyone.
+    notices = await ExpiryNotice.filter(key_set_id__in=[k.id for k in due])
+    known = {
+        (n.key_set_id, n.kind, n.expires_at): n.sent_at is not None  # type: ignore[attr-defined]
+        for n in notices
+    }
     sent = failed = 0
     for key_set in due:
         expires_at = key_set.expires_at
         if expires_at is None:  # excluded by the query; narrows the type
             continue
         kind = NoticeKind.EXPIRED if expires_at <= now else NoticeKind.EXPIRING
+        done = known.get((key_set.id, kind, expires_at))
+        if done or (mailer is None and done is not None):
+            continue
         if mailer is None and not await webhooks.subscribed(
             organization_id=key_set.organization_id,  # type: ignore[attr-defined]
             event=_EVENTS[kind],

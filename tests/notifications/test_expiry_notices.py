@@ -19,7 +19,14 @@ from webhooks.receiver import create_webhook
 from app.notifications.mail import Mailer
 from app.notifications.service import RETRY_AFTER, run_round
 from processes import free_port, serving
-from support import PASSWORD, GraphQL, World, build_world, create_key_set
+from support import (
+    PASSWORD,
+    GraphQL,
+    World,
+    build_world,
+    counting_statements,
+    create_key_set,
+)
 
 LEAD = timedelta(days=2)
 
@@ -90,7 +97,8 @@ async def test_the_creator_and_the_scopes_admins_are_told_once_before_expiry(
 
     # when: two rounds
     first = await run_round(mailer, lead=LEAD)
-    second = await run_round(mailer, lead=LEAD)
+    with counting_statements() as counter:
+        second = await run_round(mailer, lead=LEAD)
 
     # then: the owner and admin for the organization's key set; the system admin, who
     # created the system key set, as well for that one; plain members never
@@ -100,6 +108,8 @@ async def test_the_creator_and_the_scopes_admins_are_told_once_before_expiry(
         [world.owner.email, world.admin.email, world.system_admin.email]
     )
     assert inbox.to("org-later") == []
+    # the second round read the notices once, not once per key set
+    assert len([q for q in counter.statements if '"expiry_notices"' in q]) == 1
     assert all(m["From"] == "keyrack@example.com" for m in inbox.messages)
     body = inbox.messages[0].get_content()
     assert "extendKeySet" in body
