@@ -31,7 +31,17 @@ MIGRATIONS = ROOT / "migrations"
 _FUNCS = re.compile(r"(async def upgrade.*?)(?=\nMODELS_STATE)", re.S)
 
 
+def _ignore_sqlite_comments() -> None:
+    """SQLite keeps no column comments, yet aerich refuses to "alter" one there, which a
+    new value of an enum column (its comment lists the values) makes it try."""
+    from aerich.ddl.sqlite import SqliteDDL
+
+    SqliteDDL.set_comment = lambda self, model, field_describe: ""  # type: ignore[method-assign,assignment]
+
+
 async def _generate(url: str, location: Path, name: str) -> Path | None:
+    if url.startswith("sqlite://"):
+        _ignore_sqlite_comments()
     if (MIGRATIONS / "models").exists():
         shutil.copytree(MIGRATIONS, location, dirs_exist_ok=True)
     command = Command(tortoise_config(url), app="models", location=str(location))

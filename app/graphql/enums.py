@@ -10,6 +10,7 @@ from app.keysets.models import KeySetScope, KeySetStatus, KeySlot
 from app.keysets.permissions import KeyPermission
 from app.organizations.models import KeyReveal, OrganizationRole
 from app.systems.models import SystemRole
+from app.verifiers.models import VerifierScope
 from app.webhooks.models import DeliveryStatus, WebhookEvent
 
 strawberry.enum(KeyReveal, description="Whether admins may view key values again later.")
@@ -25,6 +26,7 @@ strawberry.enum(
 )
 strawberry.enum(WebhookEvent, description="What happened, as a webhook is told.")
 strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
+strawberry.enum(VerifierScope, description="What a verifier may check.")
 
 __all__ = [
     "AuditAction",
@@ -37,5 +39,6 @@ __all__ = [
     "KeySlot",
     "OrganizationRole",
     "SystemRole",
+    "VerifierScope",
     "WebhookEvent",
 ]
