@@ -83,6 +83,9 @@ CREATE_ORGANIZATION = """
 mutation($i: CreateOrganizationInput!) {
   createOrganization(input: $i) { organization { id } userErrors { code } }
 }"""
+CREATE_VERIFIER = """
+mutation($i: CreateVerifierInput!) { createVerifier(input: $i) { token userErrors { code } } }
+"""
 CREATE_SYSTEM = """
 mutation($i: CreateSystemInput!) { createSystem(input: $i) { system { id } userErrors { code } } }
 """
@@ -605,6 +608,7 @@ async def check_api(
     db: Snapshot,
     keys: KeyMaterial,
     verify_concurrency: int,
+    verifier_token: str,
 ) -> tuple[list[str], int, int]:
     """Disagreements between the API and the database; key sets listed; keys verified."""
     problems: list[str] = []
@@ -658,7 +662,11 @@ async def check_api(
             and stored.lookup_hash == keys.lookup_hash(key)
         )
         async with limit:
-            response = await api.http.post("/v1/keys/verify", json={"key": key})
+            response = await api.http.post(
+                "/v1/keys/verify",
+                json={"key": key},
+                headers={"authorization": f"Bearer {verifier_token}"},
+            )
         code = response.json().get("code")
         if code != ("VALID" if valid else "NOT_FOUND"):
             problems.append(
@@ -703,6 +711,7 @@ class Setup:
     organization: str
     system: str
     setup_sequence: int  # audit entries up to here were written by the setup
+    verifier_token: str  # what /v1/keys/verify is called with
 
 
 async def set_up(base: str, request_timeout: float, dsn: str) -> Setup:
@@ -731,6 +740,11 @@ async def set_up(base: str, request_timeout: float, dsn: str) -> Setup:
                 CREATE_SYSTEM, {"i": {"organizationId": organization, "name": "Load"}}
             )
         )["createSystem"]["system"]["id"]
+        verifier_token = (
+            await owner.query(
+                CREATE_VERIFIER, {"i": {"organizationId": organization, "name": "load check"}}
+            )
+        )["createVerifier"]["token"]
     finally:
         await owner.close()
     connection = await asyncpg.connect(dsn)
@@ -741,7 +755,7 @@ async def set_up(base: str, request_timeout: float, dsn: str) -> Setup:
         )
     finally:
         await connection.close()
-    return Setup(token, organization, system, int(sequence))
+    return Setup(token, organization, system, int(sequence), verifier_token)
 
 
 @dataclass
@@ -817,7 +831,7 @@ async def run(
     owner = Api(base, setup.token, args.request_timeout)
     try:
         api_problems, listed, verified = await check_api(
-            owner, setup.organization, operations, db, keys, args.clients
+            owner, setup.organization, operations, db, keys, args.clients, setup.verifier_token
         )
         integrity_valid, integrity_checked = await audit_integrity(owner, setup.organization)
     finally:
