@@ -88,38 +88,34 @@ async def _announce(verifier: Verifier, actor: Actor | None, *, revoked: bool) -
 async def _scope_of(
     actor: Actor | None, *, organization_id: int | None, system_id: int | None
 ) -> tuple[VerifierScope, int | None]:
-    """The new verifier's scope and organization, once the actor may create it there.
+    """The new verifier's scope and organization, once the actor may create it there:
+    owners and admins of the organization, or admins of the system.
 
     `actor` None is the operator, who may create any verifier, instance-wide included.
     """
-    if organization_id is not None and system_id is not None:
+    if (organization_id is not None and system_id is not None) or (
+        actor is not None and organization_id is None and system_id is None
+    ):
         raise InvalidInput(
             "Give exactly one of organizationId and systemId.", field="organizationId"
         )
     if system_id is not None:
-        if actor is None:
-            system = await System.get_or_none(id=system_id)
-            if system is None:
-                raise NotFound("No system with this id.", field="systemId")
-        else:
+        if actor is not None:
             access = await system_access(user_id=actor.user.id, system_id=system_id)
             access.require_admin()
-            system = access.system
+        system = await System.get_or_none(id=system_id)
+        if system is None:
+            raise NotFound("No system with this id.", field="systemId")
         return VerifierScope.SYSTEM, system.organization_id  # type: ignore[attr-defined]
     if organization_id is not None:
-        if actor is None:
-            if not await Organization.exists(id=organization_id):
-                raise NotFound("No organization with this id.", field="organizationId")
-        else:
-            access_ = await organization_access(
+        if actor is not None:
+            org_access = await organization_access(
                 user_id=actor.user.id, organization_id=organization_id
             )
-            access_.require_admin()
+            org_access.require_admin()
+        elif not await Organization.exists(id=organization_id):
+            raise NotFound("No organization with this id.", field="organizationId")
         return VerifierScope.ORGANIZATION, organization_id
-    if actor is not None:
-        raise InvalidInput(
-            "Give exactly one of organizationId and systemId.", field="organizationId"
-        )
     return VerifierScope.INSTANCE, None
 
 
