@@ -340,3 +340,37 @@ def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
         "keyrack: --workers above 1 needs PostgreSQL (KEYRACK_DATABASE_URL): on SQLite a "
         "revoked key or verifier would stay valid in the other workers."
     )
+
+
+def test_a_verifier_revoked_on_the_command_line_is_refused_by_a_running_postgres_server(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    # given: a server that caches verifier tokens for ten minutes, and has just accepted one
+    env = {**postgres_env, "KEYRACK_VERIFY_CACHE_TTL_SECONDS": "600"}
+    with serving(tmp_path, env) as served:
+        owner = Owner(served.base, "pg-owner@example.com")
+        created = run(
+            tmp_path,
+            "create-verifier",
+            "--name",
+            "billing",
+            "--organization",
+            owner.organization_id,
+            env=env,
+        )
+        token = created.stdout.strip().splitlines()[-1]
+        before = [owner.verify(token).status_code for _ in range(2)]
+
+        # when: the operator revokes it from another process
+        revoked = run(tmp_path, "revoke-verifier", created.stdout.split()[2], env=env)
+        revoked_at = time.monotonic()
+        status = 200
+        while status == 200 and time.monotonic() - revoked_at < 1.0:
+            time.sleep(0.02)
+            status = owner.verify(token).status_code
+
+    # then: the server heard of it (NOTIFY at commit), well before its cache expired
+    assert created.returncode == 0, created.stderr
+    assert revoked.returncode == 0, revoked.stderr
+    assert before == [200, 200]
+    assert status == 401
