@@ -185,6 +185,25 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
         "other": UNFOUND,
     },
     "extendKeySet(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
+    # Verifiers: the organization's owners and admins manage its own and its systems';
+    # a system's admins those of the system.
+    "node(Verifier)(organization)": {"own": (UNAUTH, NULL, NULL, NULL, OK, OK), "other": UNSEEN},
+    "node(Verifier)(system)": {"own": (UNAUTH, NULL, NULL, OK, OK, OK), "other": UNSEEN},
+    "Organization.verifiers": {
+        "own": (UNAUTH, NULL, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNSEEN,
+    },
+    "System.verifiers": {"own": (UNAUTH, NULL, FORBIDDEN, OK, OK, OK), "other": UNSEEN},
+    "createVerifier(organization)": {
+        "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNFOUND,
+    },
+    "createVerifier(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
+    "revokeVerifier(organization)": {
+        "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNFOUND,
+    },
+    "revokeVerifier(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
 }
 
 # Cells where the code is known to break the contract: (operation, role, target) -> why.
@@ -316,6 +335,22 @@ mutation($input: UpdatePermissionGroupInput!) {
   updatePermissionGroup(input: $input) { permissionGroup { id } userErrors { code } }
 }
 """
+ORGANIZATION_VERIFIERS = """
+query($id: ID!) { organization(id: $id) { verifiers(first: 100) { edges { node { id } } } } }
+"""
+SYSTEM_VERIFIERS = """
+query($id: ID!) { system(id: $id) { verifiers(first: 100) { edges { node { id } } } } }
+"""
+CREATE_VERIFIER = """
+mutation($input: CreateVerifierInput!) {
+  createVerifier(input: $input) { verifier { id } token userErrors { code } }
+}
+"""
+REVOKE_VERIFIER = """
+mutation($input: RevokeVerifierInput!) {
+  revokeVerifier(input: $input) { verifier { revokedAt } userErrors { code } }
+}
+"""
 DELETE_PERMISSION_GROUP = """
 mutation($input: DeletePermissionGroupInput!) {
   deletePermissionGroup(input: $input) { deletedGroupId userErrors { code } }
@@ -338,6 +373,7 @@ class Organization:
     group_id: str  # a permission group, given to the system key set
     webhook_id: str  # registered before the key sets, so it has their deliveries
     delivery_id: str
+    verifier_ids: dict[str, str]  # "organization" / "system" -> a live verifier's id
 
 
 @dataclass
@@ -370,6 +406,10 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
     first_entry = log["organization"]["auditLog"]["edges"][-1]["node"]["id"]
     deliveries = await owner.gql(WEBHOOK_DELIVERIES, {"id": webhook_id})
     delivery_id = deliveries["node"]["deliveries"]["edges"][0]["node"]["id"]
+    verifier_ids = {
+        scope: await new_verifier(owner.gql, organization_id, system_id, scope)
+        for scope in ("organization", "system")
+    }
     return Organization(
         owner,
         organization_id,
@@ -380,7 +420,23 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
         group_id,
         webhook_id,
         delivery_id,
+        verifier_ids,
     )
+
+
+def verifier_scope(organization_id: str, system_id: str, scope: str) -> dict[str, str]:
+    return (
+        {"organizationId": organization_id} if scope == "organization" else {"systemId": system_id}
+    )
+
+
+async def new_verifier(admin: GraphQL, organization_id: str, system_id: str, scope: str) -> str:
+    payload = await admin.mutate(
+        "createVerifier",
+        CREATE_VERIFIER,
+        {"name": f"Verifier {next(_names)}", **verifier_scope(organization_id, system_id, scope)},
+    )
+    return str(payload["verifier"]["id"])
 
 
 async def new_group(admin: GraphQL, organization_id: str) -> str:
@@ -593,6 +649,22 @@ async def delete_webhook(world: World, caller: GraphQL, org: Organization) -> Ou
     return await mutate(caller, "deleteWebhook", DELETE_WEBHOOK, input)
 
 
+def create_verifier_in(scope: str) -> Cell:
+    async def cell(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+        input = {"name": f"V {next(_names)}", **verifier_scope(org.id, org.system_id, scope)}
+        return await mutate(caller, "createVerifier", CREATE_VERIFIER, input)
+
+    return cell
+
+
+def revoke_verifier_in(scope: str) -> Cell:
+    async def cell(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+        verifier_id = await new_verifier(org.owner.gql, org.id, org.system_id, scope)
+        return await mutate(caller, "revokeVerifier", REVOKE_VERIFIER, {"verifierId": verifier_id})
+
+    return cell
+
+
 async def enroll(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
     return await mutate(caller, "enrollTotp", ENROLL_TOTP, {"password": PASSWORD})
 
@@ -728,6 +800,22 @@ CELLS: dict[str, Cell] = {
         {"webhookId": o.webhook_id, "url": f"{WEBHOOK_URL}/{next(_names)}"},
     ),
     "deleteWebhook": delete_webhook,
+    "node(Verifier)(organization)": lambda w, c, o: read(
+        c, NODE, {"id": o.verifier_ids["organization"]}, "node"
+    ),
+    "node(Verifier)(system)": lambda w, c, o: read(
+        c, NODE, {"id": o.verifier_ids["system"]}, "node"
+    ),
+    "Organization.verifiers": lambda w, c, o: read(
+        c, ORGANIZATION_VERIFIERS, {"id": o.id}, "organization", "verifiers"
+    ),
+    "System.verifiers": lambda w, c, o: read(
+        c, SYSTEM_VERIFIERS, {"id": o.system_id}, "system", "verifiers"
+    ),
+    "createVerifier(organization)": create_verifier_in("organization"),
+    "createVerifier(system)": create_verifier_in("system"),
+    "revokeVerifier(organization)": revoke_verifier_in("organization"),
+    "revokeVerifier(system)": revoke_verifier_in("system"),
     "enrollTotp": enroll,
     "confirmTotp": confirm,
     "disableTotp": disable,
