@@ -227,7 +227,7 @@ async def _require_admin(
     if system_id is not None:
         access = await system_access(user_id=actor.user.id, system_id=system_id)
         access.require_admin()
-        return int(access.system.organization_id)  # type: ignore[attr-defined]
+        return int(access.system.organization_id)
     if organization_id is None:
         raise InvalidInput(
             "Give exactly one of organizationId and systemId.", field="organizationId"

@@ -293,7 +293,7 @@ async def roles_of_user(
     *, user_id: int, organization_ids: list[int]
 ) -> dict[int, OrganizationRole]:
     memberships = await Membership.filter(user_id=user_id, organization_id__in=organization_ids)
-    return {m.organization_id: m.role for m in memberships}  # type: ignore[attr-defined]
+    return {m.organization_id: m.role for m in memberships}
 
 
 async def get_visible_user(*, viewer: User, user_id: int) -> User | None:
