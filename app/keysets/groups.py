@@ -24,7 +24,7 @@ from app.accounts.models import User
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import Conflict, InvalidInput, InvalidState, NotFound
+from app.errors import Conflict, ErrorCode, InvalidInput, InvalidState, NotFound
 from app.ids import to_global_id
 from app.keysets import events
 from app.keysets.models import KeySet, KeySetGroup, KeySetScope, PermissionGroup
@@ -313,7 +313,7 @@ async def delete_group(
                 "keySets: DETACH removes the group and its permissions from them, "
                 "INLINE makes its permissions their own.",
                 field="keySets",
-                code="IN_USE",
+                code=ErrorCode.IN_USE,
             )
         organization_id: int = group.organization_id
         for key_set in live:

@@ -18,7 +18,16 @@ from app.accounts.totp import TotpCipher
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import Conflict, Forbidden, InvalidInput, InvalidState, LabelMismatch, NotFound
+from app.errors import (
+    Conflict,
+    ErrorCode,
+    Forbidden,
+    InvalidInput,
+    InvalidState,
+    LabelMismatch,
+    NotFound,
+    PolicyViolation,
+)
 from app.ids import to_global_id
 from app.keysets import events, groups, policy
 from app.keysets import keys as keyformat
@@ -205,7 +214,7 @@ async def _check_member_limit(
         if limit.value == 0:
             raise Forbidden("Only admins of the scope may create key sets here.")
         if owned >= limit.value:
-            raise policy.PolicyViolation(
+            raise PolicyViolation(
                 f"You have {owned} key set(s) of your own {where}; the {limit.source} key "
                 f"policy allows members {limit.value} (memberKeySetLimit).",
                 field="organizationId" if system_id is None else "systemId",
@@ -308,7 +317,7 @@ def _confirm(key_set: KeySet, confirm_label: str) -> None:
 
 def _require_not_revoked(key_set: KeySet) -> None:
     if key_set.revoked_at is not None:
-        raise InvalidState("This key set is revoked.", field="keySetId", code="REVOKED")
+        raise InvalidState("This key set is revoked.", field="keySetId", code=ErrorCode.REVOKED)
 
 
 async def regenerate_key(

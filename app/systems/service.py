@@ -12,7 +12,7 @@ from app.accounts.models import User
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import Conflict, InvalidState, NotFound
+from app.errors import Conflict, ErrorCode, InvalidState, NotFound
 from app.ids import to_global_id
 from app.organizations.models import Membership, Organization
 from app.pagination import Page, paginate_each
@@ -88,7 +88,7 @@ async def grant_system_role(
             raise InvalidState(
                 "Add the user to the organization before giving them a system role.",
                 field="email",
-                code="NOT_A_MEMBER",
+                code=ErrorCode.NOT_A_MEMBER,
             )
         existing = await SystemMembership.get_or_none(system_id=system_id, user_id=user.id)
         old_role = existing.role.value if existing else None
