@@ -67,6 +67,9 @@ def test_migrate_creates_the_sqlite_database_and_a_private_secret(tmp_path: Path
 
 
 def test_create_user_then_refuse_the_same_email(tmp_path: Path) -> None:
+    # given
+    assert run(tmp_path, "migrate").returncode == 0
+
     # when
     created = run(tmp_path, "create-user", "--email", "Ada@Example.com", "--password", PASSWORD)
     again = run(tmp_path, "create-user", "--email", "ada@example.com", "--password", PASSWORD)
@@ -89,10 +92,31 @@ def test_create_user_then_refuse_the_same_email(tmp_path: Path) -> None:
 def test_create_user_rejects_bad_input_in_one_line(
     tmp_path: Path, email: str, password: str, message: str
 ) -> None:
+    assert run(tmp_path, "migrate").returncode == 0
     result = run(tmp_path, "create-user", "--email", email, "--password", password)
 
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == f"keyrack: {message}"
+
+
+def test_a_command_run_where_no_database_is_creates_none(tmp_path: Path) -> None:
+    # given: the server's directory, and a terminal opened somewhere else
+    served_from, elsewhere = tmp_path / "server", tmp_path / "home"
+    served_from.mkdir()
+    elsewhere.mkdir()
+    assert run(served_from, "migrate").returncode == 0
+
+    # when
+    result = run(elsewhere, "create-user", "--email", "ada@example.com", "--password", PASSWORD)
+
+    # then
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"keyrack: no database at {elsewhere / 'keyrack.db'}. Run this in the directory where "
+        "`keyrack serve` runs (it keeps keyrack.db there), or set KEYRACK_DATABASE_URL; "
+        "`keyrack migrate` creates a new database."
+    ]
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_postgres_needs_a_configured_secret(postgres_env: dict[str, str], tmp_path: Path) -> None:
