@@ -227,6 +227,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"keyrack: {exc}", file=sys.stderr)
         return 2
+    except PermissionError as exc:
+        # Typically a container whose mounted /data belongs to another user.
+        print(
+            f"keyrack: cannot write {exc.filename or 'a file it needs'}: permission denied. "
+            "Make the database's directory writable for this user (the container runs as "
+            "uid 10001: `chown 10001 DIR` on the mounted directory), or set "
+            "KEYRACK_DATABASE_URL to a PostgreSQL database.",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

@@ -170,6 +170,30 @@ def test_a_short_secret_is_refused(tmp_path: Path) -> None:
     assert "too-short" not in result.stderr
 
 
+def _unwritable_directory(tmp_path: Path) -> Path:
+    """A directory this process cannot create files in (root ignores mode bits, not sysfs)."""
+    if os.geteuid() == 0:
+        return Path("/sys/kernel")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    return locked
+
+
+def test_an_unwritable_data_directory_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    # given: what a container sees when the mounted /data belongs to another user
+    directory = _unwritable_directory(tmp_path)
+
+    # when
+    result = run(directory, "migrate")
+
+    # then
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "permission denied" in result.stderr
+    assert "uid 10001" in result.stderr
+
+
 def serve(cwd: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     with serving(cwd, env) as served:
         yield served.base
