@@ -52,12 +52,11 @@ def _chromium_or_skip() -> str:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    subprocess.run(
-        [*keyrack_command(), "create-user", "--email", EMAIL, "--password", PASSWORD],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-    )
+    # The operator's order: the database first, then an account in it.
+    for command in (["migrate"], ["create-user", "--email", EMAIL, "--password", PASSWORD]):
+        subprocess.run(
+            [*keyrack_command(), *command], cwd=tmp_path, check=True, capture_output=True
+        )
     with serving(tmp_path) as server:
         yield server
 
