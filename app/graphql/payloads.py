@@ -10,10 +10,32 @@ from strawberry.extensions import FieldExtension
 from strawberry.types.field import StrawberryField
 
 from app.errors import ErrorCode, UserInputError
+from app.graphql.enums import documented
 
 # The domain's codes, as they are: a code raised anywhere is in the schema.
-UserErrorCode = strawberry.enum(
-    ErrorCode, name="UserErrorCode", description="Why a mutation refused its input."
+UserErrorCode = documented(
+    ErrorCode,
+    "Why a mutation refused its input. Nothing was changed.",
+    {
+        "INVALID": "A value is malformed or out of range; the message says which and why.",
+        "NOT_FOUND": "No such object, or one the caller may not see (the two look the same).",
+        "TAKEN": "The email, label or name is already in use where it must be unique.",
+        "LABEL_MISMATCH": "confirmLabel is not the key set's label exactly.",
+        "INVALID_CREDENTIALS": "Wrong email or password (never says which).",
+        "TOO_MANY_ATTEMPTS": "Too many recent failures: wait, then try again.",
+        "INVALID_STATE": "The object's state forbids this (the message says why).",
+        "LAST_OWNER": "An organization keeps at least one owner.",
+        "NOT_A_MEMBER": "System roles go to members of the organization only.",
+        "REVOKED": "The key set is revoked: nothing about it can change any more.",
+        "OTP_REQUIRED": "The organization requires step-up: pass otp, or elevate the session.",
+        "OTP_INVALID": "The one-time code is wrong, or too old or too new.",
+        "OTP_REUSED": "The one-time code was already used once: wait for the next one.",
+        "TOTP_NOT_ENROLLED": "A second factor is needed, and the caller has no authenticator.",
+        "TOTP_ALREADY_ENABLED": "An authenticator is enabled already: disable it first.",
+        "IN_USE": "The permission group is used by key sets: choose DETACH or INLINE.",
+        "POLICY_VIOLATION": "The key policy forbids it; the message names the rule and its owner.",
+    },
+    name="UserErrorCode",
 )
 
 
