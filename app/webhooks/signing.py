@@ -45,3 +45,13 @@ def signature_header(secret: str, *, timestamp: int, body: bytes) -> str:
     signed = f"{timestamp}.".encode("ascii") + body
     digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
+
+
+def delivery_headers(
+    secret: str, *, delivery_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    """The headers that identify and sign one delivery."""
+    return {
+        "keyrack-delivery": delivery_id,
+        "keyrack-signature": signature_header(secret, timestamp=timestamp, body=body),
+    }

@@ -1,4 +1,4 @@
-"""A real HTTP receiver on loopback, and a short way to register a webhook."""
+"""A real HTTP receiver on loopback, and short ways to register a webhook and build a worker."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from starlette.applications import Starlette
+
+from app.webhooks.worker import WebhookWorker
 from support import Person
 
 CREATE_WEBHOOK = """
@@ -112,3 +115,9 @@ async def create_webhook(
         CREATE_WEBHOOK,
         {"organizationId": organization_id, "url": url, "events": events or ALL_EVENTS},
     )
+
+
+def worker_for(app: Starlette, **changes: object) -> WebhookWorker:
+    """A worker configured as `app` is (private targets allowed in tests), with `changes`."""
+    settings = app.state.settings.model_copy(update=changes)
+    return WebhookWorker.from_settings(app.state.webhook_signing, settings)

@@ -77,6 +77,7 @@ class WebhookMutations:
             organization_id=input_pk(input.organization_id, ORGANIZATION, field="organizationId"),
             url=input.url,
             events=[WebhookEvent(event).value for event in input.events],
+            destinations=info.context.settings.webhook_destinations,
             server=server_address(str(info.context.request.base_url)),
         )
         return CreateWebhookPayload(
@@ -99,6 +100,7 @@ class WebhookMutations:
                 else UNCHANGED
             ),
             enabled=input.enabled if input.enabled is not None else UNCHANGED,
+            destinations=info.context.settings.webhook_destinations,
             server=server_address(str(info.context.request.base_url)),
         )
         return WebhookPayload(webhook=WebhookType.from_model(webhook))
