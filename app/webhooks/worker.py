@@ -156,9 +156,12 @@ class WebhookWorker:
         self._background = BackgroundTask(self._run, name="keyrack-webhook-worker")
 
     @classmethod
-    def from_settings(cls, signing: WebhookSigning, settings: Settings) -> WebhookWorker:
+    def from_settings(
+        cls, signing: WebhookSigning, settings: Settings, *, resolver: Resolver = system_resolver
+    ) -> WebhookWorker:
         return cls(
             signing,
+            resolver=resolver,
             interval_seconds=settings.webhook_interval_seconds,
             timeout_seconds=settings.webhook_timeout_seconds,
             destinations=settings.webhook_destinations,

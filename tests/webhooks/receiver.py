@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from app.webhooks.destinations import Resolver, system_resolver
 from app.webhooks.worker import WebhookWorker
 from support import Person
 
@@ -62,12 +63,16 @@ class _Server(ThreadingHTTPServer):
 
 
 class Receiver:
-    """Records every POST; answers 500 to the first `failures` of them, then 204."""
+    """Records every POST; answers 500 to the first `failures` of them, then `status`."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.failures = 0
+        self.status = 204
+        self.location: str | None = None  # sent with the answer, for redirects
         self.delay_seconds = 0.0  # how long to wait before answering
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests it was answering at once
         self._lock = threading.Lock()
         receiver = self
 
@@ -81,10 +86,18 @@ class Receiver:
                     )
                     failing = receiver.failures > 0
                     receiver.failures -= 1 if failing else 0
-                time.sleep(receiver.delay_seconds)
-                self.send_response(500 if failing else 204)
-                self.send_header("content-length", "0")
-                self.end_headers()
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+                try:
+                    time.sleep(receiver.delay_seconds)
+                    self.send_response(500 if failing else receiver.status)
+                    if receiver.location is not None:
+                        self.send_header("location", receiver.location)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                finally:
+                    with receiver._lock:
+                        receiver.in_flight -= 1
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -117,7 +130,9 @@ async def create_webhook(
     )
 
 
-def worker_for(app: Starlette, **changes: object) -> WebhookWorker:
+def worker_for(
+    app: Starlette, *, resolver: Resolver = system_resolver, **changes: object
+) -> WebhookWorker:
     """A worker configured as `app` is (private targets allowed in tests), with `changes`."""
     settings = app.state.settings.model_copy(update=changes)
-    return WebhookWorker.from_settings(app.state.webhook_signing, settings)
+    return WebhookWorker.from_settings(app.state.webhook_signing, settings, resolver=resolver)
