@@ -29,7 +29,7 @@ from app.validation import UNCHANGED, Unchanged
 from app.webhooks.destinations import DestinationPolicy
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
 from app.webhooks.rules import clean_events, clean_url, host_and_port
-from app.webhooks.signing import WebhookSigning
+from app.webhooks.signing import STANDARD_NONCE_PREFIX, WebhookSigning
 
 MAX_WEBHOOKS_PER_ORGANIZATION = 20
 
@@ -79,7 +79,7 @@ async def create_webhook(
             organization_id=organization_id,
             url=url,
             events=wanted,
-            secret_nonce=secrets.token_urlsafe(24),
+            secret_nonce=STANDARD_NONCE_PREFIX + secrets.token_urlsafe(24),
             created_by=actor.user,
         )
         # The URL may carry a token in its query: the audit log keeps only where it goes.

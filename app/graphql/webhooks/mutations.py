@@ -50,7 +50,10 @@ class CreateWebhookPayload:
     webhook: WebhookType | None = None
     signing_secret: str | None = strawberry.field(
         default=None,
-        description="Key for verifying Keyrack-Signature. Shown here only: store it now.",
+        description=(
+            "Key for verifying webhook-signature (Standard Webhooks) and Keyrack-Signature. "
+            "Shown here only: store it now."
+        ),
     )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
