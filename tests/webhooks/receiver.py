@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ class _Server(ThreadingHTTPServer):
 class Receiver:
     """Records every POST; answers 500 to the first `failures` of them, then `status`."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.received: list[Received] = []
         self.failures = 0
         self.status = 204
@@ -104,7 +105,14 @@ class Receiver:
 
         self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/keyrack"
+        self.port = self.server.server_address[1]
+        scheme = "http"
+        if tls is not None:  # https: the handshake happens in the handler's thread
+            self.server.socket = tls.wrap_socket(
+                self.server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.port}/hooks/keyrack"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> Receiver:

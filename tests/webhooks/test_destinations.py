@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import trustme
 from starlette.applications import Starlette
 
 from app.main import create_app
@@ -264,6 +267,44 @@ async def test_a_name_that_resolves_to_a_refused_address_at_delivery_is_not_cont
     assert receiver.received == []
     [delivery] = await deliveries(world.owner.gql, created["webhook"]["id"])
     assert delivery["lastError"] == "Destination not allowed"
+
+
+async def test_https_to_the_pinned_address_checks_the_certificate_for_the_name(
+    app: Starlette,
+    gql: GraphQL,
+    strict: GraphQL,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: an https receiver on loopback whose certificate names hooks.example.invalid,
+    # issued by a CA the worker trusts; one webhook by that name, one by another name
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("hooks.example.invalid").configure_cert(server_tls)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    world = await build_world(gql)
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    with Receiver(tls=server_tls) as receiver:
+        named = await try_create(strict, world, f"https://hooks.example.invalid:{receiver.port}/in")
+        misnamed = await try_create(
+            strict, world, f"https://other.example.invalid:{receiver.port}/in"
+        )
+        await create_key_set(world.owner, organizationId=world.organization_id, label="ci")
+
+        # when
+        result = await worker_for(app, resolver=resolve).run_once()
+
+    # then: SNI and the certificate check used the name; the wrong name got nothing
+    assert named["userErrors"] == misnamed["userErrors"] == []
+    assert (result.delivered, result.retrying) == (1, 1)
+    [request] = receiver.received
+    assert request.headers["host"] == f"hooks.example.invalid:{receiver.port}"
+    [failed] = await deliveries(world.owner.gql, misnamed["webhook"]["id"])
+    assert (failed["lastStatusCode"], failed["lastError"]) == (None, "Connection failed")
 
 
 async def test_redirects_are_not_followed(gql: GraphQL, receiver: Receiver, worker: Any) -> None:
