@@ -210,8 +210,13 @@ class WebhookWorker:
 
         def release(done: asyncio.Task[str]) -> None:
             self._in_flight.discard(done)
-            self._by_webhook[webhook.id] -= 1
-            self._by_organization[organization_id] -= 1
+            for counts, key in (
+                (self._by_webhook, webhook.id),
+                (self._by_organization, organization_id),
+            ):
+                counts[key] -= 1
+                if counts[key] <= 0:
+                    del counts[key]
             self._slot_freed.set()
 
         task.add_done_callback(release)
@@ -220,7 +225,15 @@ class WebhookWorker:
     async def _attempt(self, delivery: WebhookDelivery, webhook: Webhook, now: datetime) -> str:
         started = datetime.now(UTC)
         outcome = await self._post(delivery, webhook)
-        return await _record(delivery, outcome, now, started)
+        try:
+            return await _record(delivery, outcome, now, started)
+        except Exception as error:  # the database is away: the lease brings it back
+            logger.warning(
+                "Webhook delivery %s: the attempt could not be recorded: %s",
+                delivery.id,
+                type(error).__name__,
+            )
+            return "retrying"
 
     async def _post(self, delivery: WebhookDelivery, webhook: Webhook) -> _Outcome:
         if not webhook.enabled:  # disabled since it was queued: nothing more is sent
