@@ -157,11 +157,12 @@ class DestinationPolicy:
             return
         name = host.lower().rstrip(".")
         if name in _LOCAL_NAMES or name.endswith(".localhost"):
-            raise InvalidInput(_REFUSED, field="url")
-        try:
-            addresses = await resolver(host, port)
-        except ResolutionFailed:
-            return
+            addresses = ["127.0.0.1"]  # whatever this machine's resolver says
+        else:
+            try:
+                addresses = await resolver(host, port)
+            except ResolutionFailed:
+                return
         try:
             self.pick(addresses)
         except DestinationRefused:
