@@ -21,7 +21,7 @@ from app.access import organization_access, system_access
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import Forbidden, InvalidInput, InvalidState, NotFound
+from app.errors import ErrorCode, Forbidden, InvalidInput, InvalidState, NotFound
 from app.ids import to_global_id
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
@@ -106,7 +106,7 @@ async def _scope_of(
         system = await System.get_or_none(id=system_id)
         if system is None:
             raise NotFound("No system with this id.", field="systemId")
-        return VerifierScope.SYSTEM, system.organization_id  # type: ignore[attr-defined]
+        return VerifierScope.SYSTEM, system.organization_id
     if organization_id is not None:
         if actor is not None:
             org_access = await organization_access(
@@ -179,7 +179,7 @@ async def revoke_verifier(*, actor: Actor | None, verifier_id: int) -> Verifier:
             await _require_manager(actor, verifier)
         if verifier.revoked_at is not None:
             raise InvalidState(
-                "This verifier is already revoked.", field="verifierId", code="REVOKED"
+                "This verifier is already revoked.", field="verifierId", code=ErrorCode.REVOKED
             )
         verifier.revoked_at = datetime.now(UTC)
         verifier.revoked_by = actor.user if actor else None

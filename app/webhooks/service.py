@@ -26,9 +26,10 @@ from app.keysets.models import KeySet
 from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership
 from app.pagination import Page, paginate_each
 from app.validation import UNCHANGED, Unchanged
+from app.webhooks.destinations import DestinationPolicy
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
-from app.webhooks.rules import clean_events, clean_url
-from app.webhooks.signing import WebhookSigning
+from app.webhooks.rules import clean_events, clean_url, host_and_port
+from app.webhooks.signing import STANDARD_NONCE_PREFIX, WebhookSigning
 
 MAX_WEBHOOKS_PER_ORGANIZATION = 20
 
@@ -52,13 +53,15 @@ async def create_webhook(
     organization_id: int,
     url: str,
     events: list[str],
+    destinations: DestinationPolicy,
     server: tuple[str, int] | None = None,
 ) -> CreatedWebhook:
     """A webhook and its signing secret, which is returned here only.
 
-    `server` is the (host, port) the API was called on: a webhook may not point there.
+    `server` is the (host, port) the API was called on: a webhook may not point there;
+    nor anywhere `destinations` refuses.
     """
-    url = clean_url(url, server=server)
+    url = await _clean_destination(url, destinations=destinations, server=server)
     wanted = clean_events(events)
     async with in_transaction():
         access = await organization_access(
@@ -76,7 +79,7 @@ async def create_webhook(
             organization_id=organization_id,
             url=url,
             events=wanted,
-            secret_nonce=secrets.token_urlsafe(24),
+            secret_nonce=STANDARD_NONCE_PREFIX + secrets.token_urlsafe(24),
             created_by=actor.user,
         )
         # The URL may carry a token in its query: the audit log keeps only where it goes.
@@ -94,6 +97,15 @@ async def create_webhook(
     return CreatedWebhook(webhook, secret)
 
 
+async def _clean_destination(
+    url: str, *, destinations: DestinationPolicy, server: tuple[str, int] | None
+) -> str:
+    url = clean_url(url, server=server)
+    host, port = host_and_port(url)
+    await destinations.check_registration(host, port)
+    return url
+
+
 def _host(url: str) -> str:
     return urlsplit(url).hostname or ""
 
@@ -102,7 +114,7 @@ async def _admin_webhook(actor: Actor, webhook_id: int) -> Webhook:
     webhook = await Webhook.get_or_none(id=webhook_id)
     if webhook is None:
         raise NotFound("No webhook with this id.", field="webhookId")
-    organization_id = webhook.organization_id  # type: ignore[attr-defined]
+    organization_id = webhook.organization_id
     try:
         access = await organization_access(
             user_id=actor.user.id, organization_id=organization_id, field="webhookId"
@@ -120,10 +132,15 @@ async def update_webhook(
     url: str | Unchanged = UNCHANGED,
     events: list[str] | Unchanged = UNCHANGED,
     enabled: bool | Unchanged = UNCHANGED,
+    destinations: DestinationPolicy,
     server: tuple[str, int] | None = None,
 ) -> Webhook:
     """Changes what is given. A disabled webhook is queued nothing and sent nothing more."""
-    new_url = clean_url(url, server=server) if not isinstance(url, Unchanged) else UNCHANGED
+    new_url = (
+        await _clean_destination(url, destinations=destinations, server=server)
+        if not isinstance(url, Unchanged)
+        else UNCHANGED
+    )
     new_events = clean_events(events) if not isinstance(events, Unchanged) else UNCHANGED
     async with in_transaction():
         webhook = await _admin_webhook(actor, webhook_id)
@@ -141,7 +158,7 @@ async def update_webhook(
             return webhook
         await webhook.save(update_fields=["url", "events", "enabled"])
         await audit.record(
-            organization_id=webhook.organization_id,  # type: ignore[attr-defined]
+            organization_id=webhook.organization_id,
             action=AuditAction.WEBHOOK_UPDATED,
             actor=actor,
             details={"webhookId": to_global_id("Webhook", webhook.id), **changes},
@@ -154,7 +171,7 @@ async def delete_webhook(*, actor: Actor, webhook_id: int) -> Webhook:
     async with in_transaction():
         webhook = await _admin_webhook(actor, webhook_id)
         await audit.record(
-            organization_id=webhook.organization_id,  # type: ignore[attr-defined]
+            organization_id=webhook.organization_id,
             action=AuditAction.WEBHOOK_DELETED,
             actor=actor,
             details={"webhookId": to_global_id("Webhook", webhook.id), "host": _host(webhook.url)},
@@ -181,7 +198,7 @@ async def get_visible_webhook(*, user_id: int, webhook_id: int) -> Webhook | Non
     webhook = await Webhook.get_or_none(id=webhook_id)
     if webhook is None or not await _is_organization_admin(
         user_id=user_id,
-        organization_id=webhook.organization_id,  # type: ignore[attr-defined]
+        organization_id=webhook.organization_id,
     ):
         return None
     return webhook
@@ -192,7 +209,7 @@ async def get_visible_delivery(*, user_id: int, delivery_id: int) -> WebhookDeli
     delivery = await WebhookDelivery.get_or_none(id=delivery_id).select_related("webhook")
     if delivery is None or not await _is_organization_admin(
         user_id=user_id,
-        organization_id=delivery.webhook.organization_id,  # type: ignore[attr-defined]
+        organization_id=delivery.webhook.organization_id,
     ):
         return None
     return delivery
@@ -256,7 +273,7 @@ async def subscribed(*, organization_id: int, event: WebhookEvent) -> bool:
 
 def key_set_payload(key_set: KeySet) -> dict[str, Any]:
     """What an event says about a key set: never a key, a hint or a hash."""
-    system_id = key_set.system_id  # type: ignore[attr-defined]
+    system_id = key_set.system_id
     return {
         "keySet": {
             "id": to_global_id("KeySet", key_set.id),
@@ -271,7 +288,7 @@ def key_set_payload(key_set: KeySet) -> dict[str, Any]:
 async def key_set_event(key_set: KeySet, event: WebhookEvent, **extra: Any) -> int:
     """Queues `event` about `key_set` (inside the change's transaction)."""
     return await enqueue(
-        organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+        organization_id=key_set.organization_id,
         event=event,
         payload={**key_set_payload(key_set), **extra},
     )
