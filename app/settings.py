@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     login_failures_per_account: int = Field(default=10, ge=1)
     login_failures_per_address: int = Field(default=50, ge=1)
     login_throttle_window_seconds: int = Field(default=900, ge=1)
+    # Sign-ups (successful or not) allowed per address and window.
+    signups_per_address: int = Field(default=20, ge=1)
+    signup_window_seconds: int = Field(default=3600, ge=1)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated
+    # addresses or networks (uvicorn's forwarded_allow_ips). Empty: nobody's.
+    trusted_proxies: str = ""
     # Requests per minute and process; 0 turns a limit off.
     verify_rate_limit: int = Field(default=600_000, ge=0)
     verify_address_rate_limit: int = Field(default=1_200_000, ge=0)

@@ -101,6 +101,14 @@ def _throttle(info: Info) -> service.LoginThrottle:
     )
 
 
+def _sign_up_throttle(info: Info) -> service.SignUpThrottle:
+    settings = info.context.settings
+    return service.SignUpThrottle(
+        per_address=settings.signups_per_address,
+        window=timedelta(seconds=settings.signup_window_seconds),
+    )
+
+
 def _ttl(info: Info) -> timedelta:
     return timedelta(seconds=info.context.settings.session_ttl_seconds)
 
@@ -109,8 +117,15 @@ def _ttl(info: Info) -> timedelta:
 class AccountMutations:
     @strawberry.mutation(extensions=[ReportUserErrors()])
     async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:
+        request = info.context.request
         user, token = await service.sign_up(
-            email=input.email, password=input.password, name=input.name, ttl=_ttl(info)
+            email=input.email,
+            password=input.password,
+            name=input.name,
+            ttl=_ttl(info),
+            ip_address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            throttle=_sign_up_throttle(info),
         )
         return AuthPayload(token=token, user=UserType.from_model(user))
 
