@@ -10,12 +10,13 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.sensitive import ONCE_PER_REQUEST, SECRET
 
 
 @strawberry.input
 class SignUpInput:
     email: str
-    password: str
+    password: str = strawberry.field(metadata=SECRET)
     name: str
     client_mutation_id: str | None = None
 
@@ -23,7 +24,7 @@ class SignUpInput:
 @strawberry.input
 class LoginInput:
     email: str
-    password: str
+    password: str = strawberry.field(metadata=SECRET)
     client_mutation_id: str | None = None
 
 
@@ -34,19 +35,25 @@ class LogoutInput:
 
 @strawberry.input
 class EnrollTotpInput:
-    password: str = strawberry.field(description="The account's password, asked again.")
+    password: str = strawberry.field(
+        description="The account's password, asked again.", metadata=SECRET
+    )
     client_mutation_id: str | None = None
 
 
 @strawberry.input
 class ConfirmTotpInput:
-    code: str = strawberry.field(description="The code the authenticator app shows now.")
+    code: str = strawberry.field(
+        description="The code the authenticator app shows now.", metadata=SECRET
+    )
     client_mutation_id: str | None = None
 
 
 @strawberry.input
 class DisableTotpInput:
-    code: str = strawberry.field(description="The code the authenticator app shows now.")
+    code: str = strawberry.field(
+        description="The code the authenticator app shows now.", metadata=SECRET
+    )
     client_mutation_id: str | None = None
 
 
@@ -115,7 +122,7 @@ def _ttl(info: Info) -> timedelta:
 
 @strawberry.type
 class AccountMutations:
-    @strawberry.mutation(extensions=[ReportUserErrors()])
+    @strawberry.mutation(extensions=[ReportUserErrors()], metadata=ONCE_PER_REQUEST)
     async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:
         request = info.context.request
         user, token = await service.sign_up(
@@ -129,7 +136,7 @@ class AccountMutations:
         )
         return AuthPayload(token=token, user=UserType.from_model(user))
 
-    @strawberry.mutation(extensions=[ReportUserErrors()])
+    @strawberry.mutation(extensions=[ReportUserErrors()], metadata=ONCE_PER_REQUEST)
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
         request = info.context.request
         user, token = await service.login(
