@@ -5,6 +5,7 @@ Secrets are held as `SecretStr`, so they never show in a repr, a traceback or a 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -36,6 +37,12 @@ class Settings(BaseSettings):
     login_failures_per_account: int = Field(default=10, ge=1)
     login_failures_per_address: int = Field(default=50, ge=1)
     login_throttle_window_seconds: int = Field(default=900, ge=1)
+    # Sign-ups (successful or not) allowed per address and window.
+    signups_per_address: int = Field(default=20, ge=1)
+    signup_window_seconds: int = Field(default=3600, ge=1)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated
+    # addresses or networks (uvicorn's forwarded_allow_ips). Empty: nobody's.
+    trusted_proxies: str = ""
     # Requests per minute and process; 0 turns a limit off.
     verify_rate_limit: int = Field(default=600_000, ge=0)
     verify_address_rate_limit: int = Field(default=1_200_000, ge=0)
@@ -89,6 +96,23 @@ class Settings(BaseSettings):
             allow_private=self.webhook_allow_private,
             allowed_networks=self.webhook_allowed_networks,
         )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for entry in (e.strip() for e in value.split(",")):
+            if entry and entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"KEYRACK_TRUSTED_PROXIES: {entry[:60]!r} is not an address or network"
+                    ) from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [e.strip() for e in self.trusted_proxies.split(",") if e.strip()]
 
     @property
     def resolved_database_url(self) -> str:

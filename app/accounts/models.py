@@ -100,3 +100,18 @@ class AccountEvent(Model):
     class Meta:
         table = "account_events"
         indexes = (("user", "action", "occurred_at"),)
+
+
+class AttemptCounter(Model):
+    """Attempts counted against one bucket (an account, an address...) in a fixed window.
+
+    Written only by `app.accounts.throttle`, one atomic statement per change.
+    """
+
+    bucket = fields.CharField(max_length=300, primary_key=True)
+    # Unix seconds; an integer compares the same way in every database.
+    window_start = fields.BigIntField()
+    count = fields.IntField(default=0)
+
+    class Meta:
+        table = "attempt_counters"

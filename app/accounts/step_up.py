@@ -3,23 +3,27 @@
 A code is accepted once: the authenticator row keeps the last time step accepted, and a
 conditional UPDATE moves it forward, so two requests racing with one code cannot both
 pass. Failed proofs (a wrong or reused code, a wrong password when enrolling) are
-recorded as account events after the change they guarded has rolled back, and too many
-of them in a while refuse further attempts, as failed logins do.
+recorded as account events after the change they guarded has rolled back. Each proof
+takes a place among the account's allowed failures before it is checked, counted and
+decided in one statement, so too many of them in a while refuse further attempts, however
+many arrive at once, as failed logins do.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from app.accounts import totp
+from app.accounts import throttle, totp
 from app.accounts.models import AccountAction, AccountEvent, TotpAuthenticator, User
 from app.accounts.service import password_matches
+from app.accounts.throttle import Limit, Place
 from app.accounts.totp import TotpCipher
 from app.context import Actor
 from app.errors import (
@@ -36,6 +40,7 @@ from app.errors import (
 # steps accepted, succeed about once in 33 000 windows.
 MAX_FAILURES = 10
 FAILURE_WINDOW = timedelta(minutes=15)
+LIMIT = Limit(MAX_FAILURES, FAILURE_WINDOW)
 
 ALREADY_ENABLED = "An authenticator is already enabled. Disable it first to enrol another."
 
@@ -65,10 +70,23 @@ async def _record(actor: Actor, action: AccountAction, details: dict[str, Any]) 
     )
 
 
+_PLACE: ContextVar[Place | None] = ContextVar("keyrack_step_up_place", default=None)
+
+
 @asynccontextmanager
-async def failures_recorded(actor: Actor, *, operation: str, **details: Any) -> AsyncIterator[None]:
-    """Records a rejected proof as STEP_UP_FAILED. Wrap the change's transaction in it,
-    so that the event outlives the change's rollback."""
+async def failures_recorded(
+    actor: Actor, *, operation: str, checks_proof: bool, **details: Any
+) -> AsyncIterator[None]:
+    """Guards the proof (a code, a password) that the change inside will check.
+
+    Wrap the change's transaction in it. With `checks_proof`, a place among the account's
+    allowed failures is reserved before the transaction (`app.accounts.throttle`), so
+    concurrent guesses cannot all pass the limit; the check inside refuses to run when the
+    place is past it. A rejected proof keeps its place and is recorded as STEP_UP_FAILED,
+    after the change's rollback; anything else hands the place back.
+    """
+    place = await throttle.reserve(f"step-up:user:{actor.user.id}", LIMIT) if checks_proof else None
+    token = _PLACE.set(place)
     try:
         yield
     except (OtpRejected, InvalidCredentials) as exc:
@@ -78,14 +96,23 @@ async def failures_recorded(actor: Actor, *, operation: str, **details: Any) -> 
             {"operation": operation, "reason": exc.code, **details},
         )
         raise
+    except BaseException:
+        if place is not None:
+            await throttle.release(place)
+        raise
+    else:
+        if place is not None:
+            await throttle.release(place)
+    finally:
+        _PLACE.reset(token)
 
 
-async def _require_not_throttled(user_id: int, *, field: str) -> None:
-    since = datetime.now(UTC) - FAILURE_WINDOW
-    failures = await AccountEvent.filter(
-        user_id=user_id, action=AccountAction.STEP_UP_FAILED, occurred_at__gte=since
-    ).count()
-    if failures >= MAX_FAILURES:
+def _require_place(*, field: str) -> None:
+    """Refuses to check a proof past the limit, or one no `failures_recorded` counts."""
+    place = _PLACE.get()
+    if place is None:
+        raise RuntimeError("a proof checked outside failures_recorded(checks_proof=True)")
+    if not place.within:
         raise TooManyAttempts("Too many failed attempts. Try again in a few minutes.", field=field)
 
 
@@ -105,7 +132,7 @@ async def _use_code(
     **also: Any,
 ) -> None:
     """Accepts `code` once, or raises; `also` is written with the accepted step."""
-    await _require_not_throttled(actor.user.id, field=field)
+    _require_place(field=field)
     secret = cipher.decrypt(authenticator.secret_ciphertext, user_id=actor.user.id)
     step = totp.matching_step(secret, code)
     if step is None:
@@ -163,8 +190,8 @@ async def enroll_totp(*, actor: Actor, cipher: TotpCipher, password: str) -> Enr
     and so pass the step-up meant to stop it.
     """
     user = actor.user
-    async with failures_recorded(actor, operation="enrollTotp"):
-        await _require_not_throttled(user.id, field="password")
+    async with failures_recorded(actor, operation="enrollTotp", checks_proof=True):
+        _require_place(field="password")
         if not await password_matches(user=user, password=password):
             raise InvalidCredentials("Wrong password.", field="password")
     secret = totp.new_secret()
@@ -182,7 +209,10 @@ async def enroll_totp(*, actor: Actor, cipher: TotpCipher, password: str) -> Enr
 async def confirm_totp(*, actor: Actor, cipher: TotpCipher, code: str) -> None:
     """Enables the pending authenticator if `code` is current."""
     code = totp.clean_code(code, field="code")
-    async with failures_recorded(actor, operation="confirmTotp"), in_transaction():
+    async with (
+        failures_recorded(actor, operation="confirmTotp", checks_proof=True),
+        in_transaction(),
+    ):
         await _lock_user(actor.user.id)
         authenticator = await TotpAuthenticator.get_or_none(user_id=actor.user.id)
         if authenticator is None:
@@ -202,7 +232,10 @@ async def confirm_totp(*, actor: Actor, cipher: TotpCipher, code: str) -> None:
 async def disable_totp(*, actor: Actor, cipher: TotpCipher, code: str) -> None:
     """Removes the enabled authenticator if `code` is current."""
     code = totp.clean_code(code, field="code")
-    async with failures_recorded(actor, operation="disableTotp"), in_transaction():
+    async with (
+        failures_recorded(actor, operation="disableTotp", checks_proof=True),
+        in_transaction(),
+    ):
         await _lock_user(actor.user.id)
         authenticator = await TotpAuthenticator.get_or_none(
             user_id=actor.user.id, confirmed_at__not_isnull=True

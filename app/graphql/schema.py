@@ -19,6 +19,7 @@ from app.graphql.node import NodeQueries
 from app.graphql.organizations.mutations import OrganizationMutations
 from app.graphql.organizations.queries import OrganizationQueries
 from app.graphql.policy.mutations import KeyPolicyMutations
+from app.graphql.sensitive import TransportRules
 from app.graphql.systems.mutations import SystemMutations
 from app.graphql.systems.queries import SystemQueries
 from app.graphql.verify import VerifyQueries
@@ -66,7 +67,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     built = KeyrackSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[*limits, ErrorPolicy],
+        extensions=[*limits, TransportRules, ErrorPolicy],
         # Not `sort_schema=True`: in strawberry 0.341 it rebuilds enums as plain
         # graphql-core types, and enum arguments then reach resolvers as bare strings.
         # The printed schema follows definition order, which is just as stable.

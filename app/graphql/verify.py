@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySlot, documented
 from app.graphql.errors import BadUserInput
+from app.graphql.sensitive import SECRET
 from app.verify.service import Verdict, VerifyCode
 
 documented(
@@ -81,7 +83,7 @@ class VerifyQueries:
     async def verify_key(
         self,
         info: Info,
-        key: str,
+        key: Annotated[str, strawberry.argument(metadata=SECRET)],
         permission: KeyPermission | None = None,
         ip: str | None = None,
     ) -> KeyVerification:

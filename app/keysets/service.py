@@ -339,7 +339,10 @@ async def regenerate_key(
     otp = step_up.clean_otp(otp)
     async with (
         step_up.failures_recorded(
-            actor, operation="regenerateKey", keySetId=to_global_id("KeySet", key_set_id)
+            actor,
+            operation="regenerateKey",
+            checks_proof=otp is not None,
+            keySetId=to_global_id("KeySet", key_set_id),
         ),
         in_transaction() as connection,
     ):
@@ -414,7 +417,10 @@ async def revoke_key_set(
     otp = step_up.clean_otp(otp)
     async with (
         step_up.failures_recorded(
-            actor, operation="revokeKeySet", keySetId=to_global_id("KeySet", key_set_id)
+            actor,
+            operation="revokeKeySet",
+            checks_proof=otp is not None,
+            keySetId=to_global_id("KeySet", key_set_id),
         ),
         in_transaction() as connection,
     ):

@@ -101,6 +101,7 @@ async def update_organization(
         step_up.failures_recorded(
             actor,
             operation="updateOrganization",
+            checks_proof=otp is not None,
             organizationId=to_global_id("Organization", organization_id),
         ),
         in_transaction(),

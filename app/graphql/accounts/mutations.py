@@ -10,12 +10,13 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.sensitive import ONCE_PER_REQUEST, SECRET
 
 
 @strawberry.input
 class SignUpInput:
     email: str
-    password: str
+    password: str = strawberry.field(metadata=SECRET)
     name: str
     client_mutation_id: str | None = None
 
@@ -23,7 +24,7 @@ class SignUpInput:
 @strawberry.input
 class LoginInput:
     email: str
-    password: str
+    password: str = strawberry.field(metadata=SECRET)
     client_mutation_id: str | None = None
 
 
@@ -34,19 +35,25 @@ class LogoutInput:
 
 @strawberry.input
 class EnrollTotpInput:
-    password: str = strawberry.field(description="The account's password, asked again.")
+    password: str = strawberry.field(
+        description="The account's password, asked again.", metadata=SECRET
+    )
     client_mutation_id: str | None = None
 
 
 @strawberry.input
 class ConfirmTotpInput:
-    code: str = strawberry.field(description="The code the authenticator app shows now.")
+    code: str = strawberry.field(
+        description="The code the authenticator app shows now.", metadata=SECRET
+    )
     client_mutation_id: str | None = None
 
 
 @strawberry.input
 class DisableTotpInput:
-    code: str = strawberry.field(description="The code the authenticator app shows now.")
+    code: str = strawberry.field(
+        description="The code the authenticator app shows now.", metadata=SECRET
+    )
     client_mutation_id: str | None = None
 
 
@@ -101,20 +108,35 @@ def _throttle(info: Info) -> service.LoginThrottle:
     )
 
 
+def _sign_up_throttle(info: Info) -> service.SignUpThrottle:
+    settings = info.context.settings
+    return service.SignUpThrottle(
+        per_address=settings.signups_per_address,
+        window=timedelta(seconds=settings.signup_window_seconds),
+    )
+
+
 def _ttl(info: Info) -> timedelta:
     return timedelta(seconds=info.context.settings.session_ttl_seconds)
 
 
 @strawberry.type
 class AccountMutations:
-    @strawberry.mutation(extensions=[ReportUserErrors()])
+    @strawberry.mutation(extensions=[ReportUserErrors()], metadata=ONCE_PER_REQUEST)
     async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:
+        request = info.context.request
         user, token = await service.sign_up(
-            email=input.email, password=input.password, name=input.name, ttl=_ttl(info)
+            email=input.email,
+            password=input.password,
+            name=input.name,
+            ttl=_ttl(info),
+            ip_address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            throttle=_sign_up_throttle(info),
         )
         return AuthPayload(token=token, user=UserType.from_model(user))
 
-    @strawberry.mutation(extensions=[ReportUserErrors()])
+    @strawberry.mutation(extensions=[ReportUserErrors()], metadata=ONCE_PER_REQUEST)
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
         request = info.context.request
         user, token = await service.login(

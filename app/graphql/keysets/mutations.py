@@ -11,6 +11,7 @@ from app.graphql.ids import KEY_SET, ORGANIZATION, PERMISSION_GROUP, SYSTEM, inp
 from app.graphql.keysets.types import KeySetType
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.sensitive import SECRET
 from app.keysets import service
 from app.validation import UNCHANGED
 
@@ -44,6 +45,7 @@ class RegenerateKeyInput:
         default=0, description="How long the replaced key keeps verifying (0 to 604800)."
     )
     otp: str | None = strawberry.field(
+        metadata=SECRET,
         default=None,
         description=(
             "A current code from your authenticator app. Required where the organization "
@@ -59,6 +61,7 @@ class RevokeKeySetInput:
     confirm_label: str = strawberry.field(description="Must equal the key set's label exactly.")
     reason: str | None = None
     otp: str | None = strawberry.field(
+        metadata=SECRET,
         default=None,
         description=(
             "A current code from your authenticator app. Required where the organization "

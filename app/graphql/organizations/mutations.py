@@ -9,6 +9,7 @@ from app.graphql.ids import ORGANIZATION, USER, input_pk
 from app.graphql.organizations.types import Member, OrganizationType, load_organization
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.sensitive import SECRET
 from app.organizations import service
 from app.organizations.models import Membership
 
@@ -34,6 +35,7 @@ class UpdateOrganizationInput:
         ),
     )
     otp: str | None = strawberry.field(
+        metadata=SECRET,
         default=None,
         description="A current code from your authenticator app, where one is needed.",
     )
