@@ -14,6 +14,7 @@ KeyrackError
     ├── OtpRequired         a step-up action sent without a one-time code
     ├── OtpRejected         a one-time code that is wrong or expired
     │   └── OtpReused       ...or that was already accepted once
+    ├── RevealLimitReached  more key values asked for in one request than allowed
     └── InvalidState        the object's state forbids it (revoked, last owner...)
 """
 
@@ -98,3 +99,7 @@ class OtpRejected(UserInputError):
 
 class OtpReused(OtpRejected):
     code = "OTP_REUSED"
+
+
+class RevealLimitReached(UserInputError):
+    code = "REVEAL_LIMIT_REACHED"

@@ -23,6 +23,7 @@ from app.keysets import events, groups, policy
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySetStatus, KeySlot
+from app.keysets.reveals import RevealAllowance
 from app.keysets.rules import (
     clean_cidrs,
     clean_description,
@@ -571,8 +572,11 @@ async def update_key_set(
     return key_set
 
 
-async def reveal_key(*, actor: Actor, keys: KeyMaterial, api_key: ApiKey) -> str | None:
-    """The key's plaintext for an admin of its scope, audited; None where nothing is kept."""
+async def reveal_key(
+    *, actor: Actor, keys: KeyMaterial, api_key: ApiKey, allowance: RevealAllowance
+) -> str | None:
+    """The key's plaintext for an admin of its scope, audited; None where nothing is kept.
+    Raises `RevealLimitReached` once the request's `allowance` is spent."""
     if api_key.ciphertext is None or api_key.current is None:
         return None
     async with in_transaction():
@@ -584,6 +588,7 @@ async def reveal_key(*, actor: Actor, keys: KeyMaterial, api_key: ApiKey) -> str
         organization = await Organization.get(id=key_set.organization_id)  # type: ignore[attr-defined]
         if organization.key_reveal is not KeyReveal.ADMINS:
             return None
+        allowance.take()
         plaintext = keys.decrypt(api_key.ciphertext, key_set_id=key_set.id, slot=api_key.slot.value)
         await audit.record(
             organization_id=organization.id,
