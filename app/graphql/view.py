@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from app.accounts.totp import TotpCipher
 from app.auth import RejectedToken, SessionUser
@@ -18,6 +20,8 @@ from app.keysets.keys import KeyMaterial
 from app.settings import Settings
 from app.verify.service import Verifier
 from app.webhooks.signing import WebhookSigning
+
+_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class KeyrackGraphQL(GraphQL[Context, None]):
@@ -43,6 +47,39 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         self.totp = totp
         self.verifier = verifier
         self.webhook_signing = webhook_signing
+
+    async def run(  # type: ignore[override]  # one body for strawberry's two overloads
+        self,
+        request: Request | WebSocket,
+        context: Context | None = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        try:
+            return await super().run(request, context, root_value)  # type: ignore[arg-type]
+        except HTTPException as error:
+            # Strawberry answers these in plain text; clients parse our errors as JSON.
+            return JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "message": error.reason,
+                            "extensions": {
+                                "code": _HTTP_CODES.get(error.status_code, "BAD_REQUEST")
+                            },
+                        }
+                    ]
+                },
+                status_code=error.status_code,
+            )
+
+    def parse_json(self, data: str | bytes) -> object:
+        parsed = super().parse_json(data)
+        # `null`, `5`, `"x"` or `true` would reach strawberry's `data.get(...)`: a 500.
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(
+                400, 'The request body must be a JSON object: {"query": "...", "variables": {}}.'
+            )
+        return parsed
 
     def decode_json(self, data: str | bytes) -> object:
         try:
