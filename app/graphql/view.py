@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from cross_web import HTTPException
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from app.settings import Settings
 from app.verify.service import Verifier
 from app.webhooks.signing import WebhookSigning
 
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 _HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
@@ -93,8 +95,14 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         response = await super().process_result(request, result)  # type: ignore[arg-type]
         # Errors raised while coercing variables never reach the schema extensions.
         for error in response.get("errors") or []:
-            extensions: dict[str, object] = error.setdefault("extensions", {})  # type: ignore[attr-defined]
+            if not isinstance(error, dict):  # always a `GraphQLFormattedError`
+                continue
+            extensions: dict[str, object] = error.setdefault("extensions", {})
             extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
+            if not self.settings.introspection:
+                # Validation runs without suggestions (`QueryGuard`); variable coercion
+                # has no such switch in strawberry, and its suggestions name enum values.
+                error["message"] = _SUGGESTION.sub("", error["message"])
         return response
 
     async def get_context(

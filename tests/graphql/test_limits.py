@@ -25,6 +25,15 @@ NESTED = """
       keySets(first: 100) { edges { node { id } } } } } } } } } }
 """
 INTROSPECTION = "{ __schema { types { name } } }"
+MISSPELLED = [
+    ("{ viewr { id } }", {}),
+    ("{ organizations(frist: 1) { edges { node { id } } } }", {}),
+    (
+        'query($p: KeyPermission) { verifyKey(key: "kro_x", permission: $p) { code } }',
+        {"p": "ADD_SYSTEMS"},
+    ),
+    ('{ verifyKey(key: "kro_x", permission: ADD_SYSTEMS) { code } }', {}),
+]
 FRAGMENT_CYCLE = """
 fragment A on User { id ...B }
 fragment B on User { name ...A }
@@ -252,6 +261,30 @@ async def test_introspection_can_be_turned_off(
     assert refused["errors"]
     assert refused.get("data") is None
     assert allowed["data"]["__schema"]["types"]
+
+
+@pytest.mark.parametrize(("query", "variables"), MISSPELLED)
+async def test_with_introspection_off_errors_suggest_no_names(
+    gql: GraphQL, settings: Settings, backend: str, query: str, variables: dict[str, str]
+) -> None:
+    # given
+    closed = create_app(
+        settings.model_copy(update={"introspection": False}), connection_name=backend
+    )
+
+    # when
+    async with client_for(closed) as client:
+        refused = (
+            await client.post("/graphql", json={"query": query, "variables": variables})
+        ).json()
+    suggested = await gql.result(query, variables)
+
+    # then: the same error, without the names it would have suggested
+    assert "Did you mean" in suggested["errors"][0]["message"]
+    [error] = refused["errors"]
+    assert error["message"]
+    assert "Did you mean" not in error["message"]
+    assert error["message"] in suggested["errors"][0]["message"]
 
 
 async def test_graphiql_can_be_turned_off(settings: Settings, backend: str) -> None:
