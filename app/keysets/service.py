@@ -37,7 +37,7 @@ from app.keysets.rules import (
 from app.organizations.models import KeyReveal, Membership, Organization
 from app.pagination import Page, paginate_each
 from app.systems.models import SystemMembership
-from app.validation import UNCHANGED, Unchanged
+from app.validation import UNCHANGED, Unchanged, canonical_text
 from app.webhooks import service as webhooks
 from app.webhooks.models import WebhookEvent
 
@@ -299,8 +299,11 @@ async def create_key_set(
 
 
 def _confirm(key_set: KeySet, confirm_label: str) -> None:
-    # Exact, case-sensitive comparison: the point is that the caller typed this label.
-    if not hmac.compare_digest(confirm_label.encode(), key_set.label.encode()):
+    # Case-sensitive, the point being that the caller typed this label; in canonical
+    # spelling on both sides, as labels are compared for uniqueness (and labels stored
+    # before that existed may not be canonical).
+    typed = canonical_text(confirm_label).encode()
+    if not hmac.compare_digest(typed, canonical_text(key_set.label).encode()):
         raise LabelMismatch(
             "confirmLabel does not match the key set's label.", field="confirmLabel"
         )
