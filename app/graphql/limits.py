@@ -225,7 +225,16 @@ class QueryGuard(SchemaExtension):
         # Strawberry skips its own validation once `pre_execution_errors` is set.
         if document is not None and context.pre_execution_errors is None:
             schema = context.schema._schema
-            context.pre_execution_errors = limit_errors(schema, document, self.limits) or validate(
+            try:
+                errors = limit_errors(schema, document, self.limits)
+            except RecursionError:  # only with a token limit raised far past the default
+                errors = [
+                    GraphQLError(
+                        "The document is nested too deeply.",
+                        extensions={"code": "QUERY_TOO_COMPLEX"},
+                    )
+                ]
+            context.pre_execution_errors = errors or validate(
                 schema,
                 document,
                 (*context.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule),
