@@ -146,6 +146,25 @@ async def test_a_fragment_chain_bomb_is_refused_at_once(gql: GraphQL, levels: in
     assert f"expands to {2**levels + 1} fields" in body["errors"][0]["message"]
 
 
+async def test_a_chain_nested_past_the_recursion_limit_is_refused(
+    settings: Settings, backend: str
+) -> None:
+    # given: a token limit raised far past its default, and 1,500 nested fragments
+    loose = create_app(
+        settings.model_copy(update={"max_query_tokens": 100_000}), connection_name=backend
+    )
+    chain = [f"fragment F{n} on User {{ a {{ ...F{n + 1} }} }}" for n in range(1500)]
+    document = "\n".join([*chain, "fragment F1500 on User { id }", "{ viewer { ...F0 } }"])
+
+    # when
+    async with client_for(loose) as client:
+        response = await client.post("/graphql", json={"query": document})
+
+    # then
+    assert response.status_code == 200
+    assert error_codes(response.json()) == ["QUERY_TOO_COMPLEX"]
+
+
 async def test_a_cycle_of_fragments_is_an_error_not_a_hang(gql: GraphQL) -> None:
     # when
     body = await gql.result(FRAGMENT_CYCLE)
