@@ -15,6 +15,7 @@ KeyrackError
     ├── OtpRejected         a one-time code that is wrong or expired
     │   └── OtpReused       ...or that was already accepted once
     ├── PolicyViolation     the key policy of the organization or system forbids it
+    ├── RevealLimitReached  more key values asked for in one request than allowed
     └── InvalidState        the object's state forbids it (revoked, last owner...)
 
 Every `UserInputError` carries an `ErrorCode`; GraphQL's `UserErrorCode` is built from
@@ -47,6 +48,7 @@ class ErrorCode(StrEnum):
     TOTP_ALREADY_ENABLED = "TOTP_ALREADY_ENABLED"
     IN_USE = "IN_USE"
     POLICY_VIOLATION = "POLICY_VIOLATION"
+    REVEAL_LIMIT_REACHED = "REVEAL_LIMIT_REACHED"
 
 
 class KeyrackError(Exception):
@@ -133,3 +135,7 @@ class OtpReused(OtpRejected):
 
 class PolicyViolation(UserInputError):
     code = ErrorCode.POLICY_VIOLATION
+
+
+class RevealLimitReached(UserInputError):
+    code = ErrorCode.REVEAL_LIMIT_REACHED

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     max_query_aliases: int = Field(default=30, ge=1)
     max_query_tokens: int = Field(default=2000, ge=1)
     max_query_cost: int = Field(default=20_000, ge=1)
+    # Fields once every fragment spread is expanded: a fragment chain bomb is refused
+    # before any other validation runs.
+    max_query_fields: int = Field(default=5_000, ge=1)
+    # Key values one request may reveal (each one an audited decryption).
+    max_reveals_per_request: int = Field(default=10, ge=1)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS")
     # Expiry notifications by email; no SMTP host means none are sent.

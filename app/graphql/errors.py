@@ -15,7 +15,13 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from app.db import UNAVAILABLE_MESSAGE, is_unavailable
-from app.errors import Forbidden, KeyrackError, NotAuthenticated, UserInputError
+from app.errors import (
+    Forbidden,
+    KeyrackError,
+    NotAuthenticated,
+    RevealLimitReached,
+    UserInputError,
+)
 
 logger = logging.getLogger("keyrack.graphql")
 
@@ -35,6 +41,7 @@ class Unauthenticated(GraphQLError):
 _CODES: list[tuple[type[Exception], str]] = [
     (NotAuthenticated, "UNAUTHENTICATED"),
     (Forbidden, "FORBIDDEN"),
+    (RevealLimitReached, RevealLimitReached.code),
     (UserInputError, "BAD_USER_INPUT"),
 ]
 

@@ -33,6 +33,7 @@ from app.keysets import events, groups, policy
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySetStatus, KeySlot
+from app.keysets.reveals import RevealAllowance
 from app.keysets.rules import (
     clean_cidrs,
     clean_description,
@@ -46,7 +47,7 @@ from app.keysets.rules import (
 from app.organizations.models import KeyReveal, Membership, Organization
 from app.pagination import Page, paginate_each
 from app.systems.models import SystemMembership
-from app.validation import UNCHANGED, Unchanged
+from app.validation import UNCHANGED, Unchanged, canonical_text
 from app.webhooks import service as webhooks
 from app.webhooks.models import WebhookEvent
 
@@ -308,8 +309,11 @@ async def create_key_set(
 
 
 def _confirm(key_set: KeySet, confirm_label: str) -> None:
-    # Exact, case-sensitive comparison: the point is that the caller typed this label.
-    if not hmac.compare_digest(confirm_label.encode(), key_set.label.encode()):
+    # Case-sensitive, the point being that the caller typed this label; in canonical
+    # spelling on both sides, as labels are compared for uniqueness (and labels stored
+    # before that existed may not be canonical).
+    typed = canonical_text(confirm_label).encode()
+    if not hmac.compare_digest(typed, canonical_text(key_set.label).encode()):
         raise LabelMismatch(
             "confirmLabel does not match the key set's label.", field="confirmLabel"
         )
@@ -588,8 +592,11 @@ async def update_key_set(
     return key_set
 
 
-async def reveal_key(*, actor: Actor, keys: KeyMaterial, api_key: ApiKey) -> str | None:
-    """The key's plaintext for an admin of its scope, audited; None where nothing is kept."""
+async def reveal_key(
+    *, actor: Actor, keys: KeyMaterial, api_key: ApiKey, allowance: RevealAllowance
+) -> str | None:
+    """The key's plaintext for an admin of its scope, audited; None where nothing is kept.
+    Raises `RevealLimitReached` once the request's `allowance` is spent."""
     if api_key.ciphertext is None or api_key.current is None:
         return None
     async with in_transaction():
@@ -601,6 +608,7 @@ async def reveal_key(*, actor: Actor, keys: KeyMaterial, api_key: ApiKey) -> str
         organization = await Organization.get(id=key_set.organization_id)
         if organization.key_reveal is not KeyReveal.ADMINS:
             return None
+        allowance.take()
         plaintext = keys.decrypt(api_key.ciphertext, key_set_id=key_set.id, slot=api_key.slot.value)
         await audit.record(
             organization_id=organization.id,

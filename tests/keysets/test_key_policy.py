@@ -415,6 +415,36 @@ async def test_a_system_override_may_tighten_but_never_loosen(gql: GraphQL) -> N
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
 
 
+async def test_an_override_stays_editable_after_the_organization_tightens_below_it(
+    gql: GraphQL,
+) -> None:
+    # given: owner 30 days, the system's override 7 days, then the owner tightens to 1 day
+    world = await build_world(gql)
+    await set_policy(world.owner, organizationId=world.organization_id, maxLifetimeSeconds=30 * DAY)
+    await set_policy(world.system_admin, systemId=world.system_id, maxLifetimeSeconds=7 * DAY)
+    await set_policy(world.owner, organizationId=world.organization_id, maxLifetimeSeconds=DAY)
+
+    # when: the system's admin tightens only the grace period
+    payload = await world.system_admin.gql(
+        UPDATE_POLICY,
+        {"input": {"systemId": world.system_id, "maxGracePeriodSeconds": 3600}},
+    )
+
+    # then: the change is judged on its own field, and the tighter lifetime still wins
+    result = payload["updateKeyPolicy"]
+    assert result["userErrors"] == []
+    assert result["keyPolicy"]["maxGracePeriodSeconds"] == 3600
+    assert result["keyPolicy"]["maxLifetimeSeconds"] == DAY
+    # and: loosening the field it does send is still refused
+    [(code, field, _)] = await errors(
+        world.system_admin,
+        UPDATE_POLICY,
+        "updateKeyPolicy",
+        {"systemId": world.system_id, "maxLifetimeSeconds": 2 * DAY},
+    )
+    assert (code, field) == ("POLICY_VIOLATION", ["input", "maxLifetimeSeconds"])
+
+
 async def test_out_of_range_policy_values_are_refused(gql: GraphQL) -> None:
     # given
     world = await build_world(gql)

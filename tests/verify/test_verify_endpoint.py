@@ -338,3 +338,28 @@ async def test_a_burst_of_misses_for_one_key_runs_one_query(
     # then
     assert {v.code.value for v in verdicts} == {"VALID"}
     assert len([s for s in counter.statements if '"api_keys"' in s]) == 1
+
+
+@pytest.mark.parametrize(
+    ("allowed", "ip", "code"),
+    [
+        ("203.0.113.0/24", "::ffff:203.0.113.7", "VALID"),
+        ("203.0.113.0/24", "::FFFF:cb00:7107", "VALID"),
+        ("203.0.113.0/24", "::ffff:198.51.100.7", "FORBIDDEN_IP"),
+        ("::ffff:192.0.2.0/120", "192.0.2.5", "VALID"),
+        ("::ffff:192.0.2.0/120", "198.51.100.5", "FORBIDDEN_IP"),
+    ],
+)
+async def test_an_ipv4_mapped_ipv6_address_is_the_ipv4_address(
+    gql: GraphQL, http: httpx.AsyncClient, allowed: str, ip: str, code: str
+) -> None:
+    # given
+    _, created = await owner_and_key_set(gql, allowedCidrs=[allowed])
+    key = created["primaryKey"]
+
+    # when
+    endpoint = await verify(http, key, ip=ip)
+    graphql = (await gql(VERIFY_KEY, {"key": key, "ip": ip}))["verifyKey"]
+
+    # then
+    assert endpoint["code"] == graphql["code"] == code
