@@ -455,79 +455,120 @@ async def verify(http: httpx.AsyncClient, key: str) -> str:
     return str(response.json()["code"])
 
 
+def attack(scene: Scene, attacker: Person) -> list[tuple[str, str, str, dict[str, Any], str]]:
+    """The steps of issue 14's attack, in order: (step, document, field, input, refusal)."""
+    organization_id = scene.organization_id
+    key_set_id = scene.key_set["keySet"]["id"]
+    label = scene.key_set["keySet"]["label"]
+    return [
+        (
+            "add the attacker's own account as an admin",
+            ADD_MEMBER,
+            "addMember",
+            {"organizationId": organization_id, "email": attacker.email, "role": "ADMIN"},
+            "OTP_REQUIRED",
+        ),
+        (
+            "create keys",
+            CREATE_KEY_SET,
+            "createKeySet",
+            {"organizationId": organization_id, "label": "Mine"},
+            "OTP_REQUIRED",
+        ),
+        (
+            "disable a key set",
+            UPDATE_KEY_SET,
+            "updateKeySet",
+            {"keySetId": key_set_id, "enabled": False},
+            "OTP_REQUIRED",
+        ),
+        (
+            "expire it now",
+            UPDATE_KEY_SET,
+            "updateKeySet",
+            {"keySetId": key_set_id, "expiresAt": datetime.now(UTC).isoformat()},
+            "OTP_REQUIRED",
+        ),
+        (
+            "lock it to an impossible network",
+            UPDATE_KEY_SET,
+            "updateKeySet",
+            {"keySetId": key_set_id, "allowedCidrs": [IMPOSSIBLE_NETWORK]},
+            "OTP_REQUIRED",
+        ),
+        (
+            "destroy the stored values (keyReveal ONCE)",
+            UPDATE_ORGANIZATION,
+            "updateOrganization",
+            {"organizationId": organization_id, "keyReveal": "ONCE"},
+            "OTP_REQUIRED",
+        ),
+        (
+            "regenerate a key",
+            REGENERATE_KEY,
+            "regenerateKey",
+            {"keySetId": key_set_id, "slot": "PRIMARY", "confirmLabel": label},
+            "OTP_REQUIRED",
+        ),
+        (
+            "revoke a key set",
+            REVOKE_KEY_SET,
+            "revokeKeySet",
+            {"keySetId": key_set_id, "confirmLabel": label},
+            "OTP_REQUIRED",
+        ),
+        (
+            "turn step-up off",
+            UPDATE_ORGANIZATION,
+            "updateOrganization",
+            {"organizationId": organization_id, "requireStepUp": False},
+            "OTP_REQUIRED",
+        ),
+        (
+            "guess a code to elevate the session",
+            ELEVATE_SESSION,
+            "elevateSession",
+            {"otp": scene.app.wrong_code()},
+            "OTP_INVALID",
+        ),
+        (
+            "enrol an authenticator of the attacker's on the account",
+            ENROLL_TOTP,
+            "enrollTotp",
+            {"password": "a guess at the password"},
+            "INVALID_CREDENTIALS",
+        ),
+    ]
+
+
 async def test_the_stolen_session_attack_fails_at_every_step(
     scene: Scene, gql: GraphQL, http: httpx.AsyncClient
 ) -> None:
     # given: an attacker with an account of their own, and the owner's bearer token
     attacker = await sign_up(gql, "attacker")
     stolen = gql.as_user(scene.owner.token)
-    key_set_id = scene.key_set["keySet"]["id"]
     before = await snapshot()
     audit_before = await audit_actions(scene)
 
-    async def refused(document: str, field: str, input: dict[str, Any]) -> list[str]:
-        data = await stolen(document, {"input": input})
-        return [error["code"] for error in data[field]["userErrors"]]
-
-    # when: the attacker adds their own account as an admin
-    add = await refused(
-        ADD_MEMBER,
-        "addMember",
-        {"organizationId": scene.organization_id, "email": attacker.email, "role": "ADMIN"},
-    )
-    # ...reads every key value
+    # when: the attacker reads every key value
     values = await stolen.result(KEY_VALUES, {"id": scene.organization_id})
-    # ...creates keys, disables, expires now, locks to an impossible network
-    create = await refused(
-        CREATE_KEY_SET, "createKeySet", {"organizationId": scene.organization_id, "label": "Mine"}
-    )
-    disable = await refused(
-        UPDATE_KEY_SET, "updateKeySet", {"keySetId": key_set_id, "enabled": False}
-    )
-    expire = await refused(
-        UPDATE_KEY_SET,
-        "updateKeySet",
-        {"keySetId": key_set_id, "expiresAt": datetime.now(UTC).isoformat()},
-    )
-    lock_out = await refused(
-        UPDATE_KEY_SET,
-        "updateKeySet",
-        {"keySetId": key_set_id, "allowedCidrs": [IMPOSSIBLE_NETWORK]},
-    )
-    # ...destroys the stored values, regenerates and revokes
-    once = await refused(
-        UPDATE_ORGANIZATION,
-        "updateOrganization",
-        {"organizationId": scene.organization_id, "keyReveal": "ONCE"},
-    )
-    regenerate = await refused(
-        REGENERATE_KEY,
-        "regenerateKey",
-        {"keySetId": key_set_id, "slot": "PRIMARY", "confirmLabel": "Catalog sync"},
-    )
-    revoke = await refused(
-        REVOKE_KEY_SET, "revokeKeySet", {"keySetId": key_set_id, "confirmLabel": "Catalog sync"}
-    )
-    # ...and tries to get past step-up itself: turn it off, guess a code, enrol an app
-    turn_off = await refused(
-        UPDATE_ORGANIZATION,
-        "updateOrganization",
-        {"organizationId": scene.organization_id, "requireStepUp": False},
-    )
-    guess = await refused(ELEVATE_SESSION, "elevateSession", {"otp": scene.app.wrong_code()})
-    enrol = await refused(ENROLL_TOTP, "enrollTotp", {"password": "a guess at the password"})
 
-    # then: each step was refused
-    assert add == create == disable == expire == lock_out == ["OTP_REQUIRED"]
-    assert once == regenerate == revoke == turn_off == ["OTP_REQUIRED"]
-    assert guess == ["OTP_INVALID"]
-    assert enrol == ["INVALID_CREDENTIALS"]
+    # then
     assert (
         values["data"]["organization"]["keySets"]["edges"]
         == [{"node": {"primaryKey": {"value": None}, "secondaryKey": {"value": None}}}] * 2
     )
     assert set(error_codes(values)) == {"STEP_UP_REQUIRED"}
-    # ...and nothing changed: no member, no key, no audit entry; the keys still work
+
+    for step, document, field, input, refusal in attack(scene, attacker):
+        # when
+        data = await stolen(document, {"input": input})
+
+        # then
+        codes = [error["code"] for error in data[field]["userErrors"]]
+        assert codes == [refusal], step
+
+    # then: nothing changed — no member, no key, no audit entry — and the keys still work
     after = await snapshot()
     failed_proofs = after.pop("AccountEvent")[len(before.pop("AccountEvent")) :]
     assert after == before
