@@ -550,7 +550,15 @@ async def test_the_stolen_session_attack_fails_at_every_step(
     before = await snapshot()
     audit_before = await audit_actions(scene)
 
-    # when: the attacker reads every key value
+    for step, document, field, input, refusal in attack(scene, attacker):
+        # when
+        data = await stolen(document, {"input": input})
+
+        # then
+        codes = [error["code"] for error in data[field]["userErrors"]]
+        assert codes == [refusal], step
+
+    # when: the attacker reads every key value too
     values = await stolen.result(KEY_VALUES, {"id": scene.organization_id})
 
     # then
@@ -559,14 +567,6 @@ async def test_the_stolen_session_attack_fails_at_every_step(
         == [{"node": {"primaryKey": {"value": None}, "secondaryKey": {"value": None}}}] * 2
     )
     assert set(error_codes(values)) == {"STEP_UP_REQUIRED"}
-
-    for step, document, field, input, refusal in attack(scene, attacker):
-        # when
-        data = await stolen(document, {"input": input})
-
-        # then
-        codes = [error["code"] for error in data[field]["userErrors"]]
-        assert codes == [refusal], step
 
     # then: nothing changed — no member, no key, no audit entry — and the keys still work
     after = await snapshot()
