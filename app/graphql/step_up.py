@@ -23,6 +23,7 @@ from app import access
 from app.accounts import step_up
 from app.context import Actor
 from app.graphql.ids import KEY_SET, ORGANIZATION, PERMISSION_GROUP, SYSTEM, WEBHOOK
+from app.graphql.payloads import ReportUserErrors
 from app.ids import pk_of
 
 # Input fields that name the object acted on, and the type of their global ids.
@@ -67,6 +68,10 @@ class StepUp(FieldExtension):
         self.when = when
 
     def apply(self, field: StrawberryField) -> None:
+        # Refusals are UserInputErrors: an outer ReportUserErrors turns them into userErrors.
+        later = field.extensions[field.extensions.index(self) + 1 :]
+        if not any(isinstance(extension, ReportUserErrors) for extension in later):
+            raise TypeError(f"{field.python_name}: list StepUp before ReportUserErrors")
         [argument] = [a for a in field.arguments if a.python_name == "input"]
         definition = get_object_definition(argument.type, strict=True)
         names = {f.python_name for f in definition.fields}

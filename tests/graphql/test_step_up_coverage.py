@@ -373,6 +373,35 @@ NOT_COVERED: dict[str, tuple[str, str, Input, Callable[[Scene], Person]]] = {
 }
 
 
+# Mutations that need no step-up anywhere: the caller's own account, and creating things
+# that hand out nothing.
+UNGUARDED = {
+    "signUp",
+    "login",
+    "logout",
+    "enrollTotp",
+    "confirmTotp",
+    "disableTotp",
+    "elevateSession",
+    "createOrganization",
+    "createSystem",
+}
+MUTATIONS = "{ __schema { mutationType { fields { name description } } } }"
+
+
+async def test_every_mutation_is_guarded_or_declared_harmless(gql: GraphQL) -> None:
+    # when
+    data = await gql(MUTATIONS)
+
+    # then: a new mutation must be declared one or the other
+    fields = data["__schema"]["mutationType"]["fields"]
+    guarded = {
+        f["name"] for f in fields if "needs a fresh second factor" in (f["description"] or "")
+    }
+    assert guarded == {field for field, _, _ in COVERED.values()}
+    assert {f["name"] for f in fields} - guarded == UNGUARDED
+
+
 async def snapshot() -> dict[str, list[dict[str, Any]]]:
     """Every row of every table but the callers' own sessions and logins."""
     return {
