@@ -1,4 +1,5 @@
-FROM python:3.11-slim
+# Pinned: a rebuild months later must not pick up a new Python or Debian release.
+FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 

@@ -100,7 +100,7 @@ async def system_access(*, user_id: int, system_id: int, field: str = "systemId"
     """The caller's roles for the system; `NotFound` if they cannot see it."""
     system = await System.get_or_none(id=system_id)
     membership = (
-        await Membership.get_or_none(user_id=user_id, organization_id=system.organization_id)  # type: ignore[attr-defined]
+        await Membership.get_or_none(user_id=user_id, organization_id=system.organization_id)
         if system
         else None
     )

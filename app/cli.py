@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from tortoise import Tortoise
 
@@ -168,15 +169,17 @@ async def _noop() -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="keyrack", description="Keyrack API-key manager.")
     commands = parser.add_subparsers(dest="command", required=True)
+    # Only these two may create a database; the others work on the one that exists.
+    parser.set_defaults(creates_database=False)
 
     serve = commands.add_parser("serve", help="apply pending migrations, then serve")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.set_defaults(handler=_serve)
+    serve.set_defaults(handler=_serve, creates_database=True)
 
     migrate = commands.add_parser("migrate", help="apply pending migrations and exit")
-    migrate.set_defaults(handler=_migrate)
+    migrate.set_defaults(handler=_migrate, creates_database=True)
 
     create_user = commands.add_parser("create-user", help="create a user account")
     create_user.add_argument("--email", required=True)
@@ -198,11 +201,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _require_existing_database(settings: Settings) -> None:
+    """An SQLite file that is not there is a command run from the wrong directory."""
+    path = settings.resolved_database_url.removeprefix("sqlite://")
+    if settings.is_sqlite and path not in ("", ":memory:") and not Path(path).exists():
+        raise ConfigurationError(
+            f"no database at {path}. Run this in the directory where `keyrack serve` runs "
+            "(it keeps keyrack.db there), or set KEYRACK_DATABASE_URL; `keyrack migrate` "
+            "creates a new database."
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings()
         _configure_logging(settings)
+        if not args.creates_database:
+            _require_existing_database(settings)
         # Every command checks the secret first (and, on SQLite, generates it once), so a
         # misconfigured deployment fails at its first command, not at its first key.
         resolve_secret(settings)
@@ -210,6 +226,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(settings, args)
     except ConfigurationError as exc:
         print(f"keyrack: {exc}", file=sys.stderr)
+        return 2
+    except PermissionError as exc:
+        # Typically a container whose mounted /data belongs to another user.
+        print(
+            f"keyrack: cannot write {exc.filename or 'a file it needs'}: permission denied. "
+            "Make the database's directory writable for this user (the container runs as "
+            "uid 10001: `chown 10001 DIR` on the mounted directory), or set "
+            "KEYRACK_DATABASE_URL to a PostgreSQL database.",
+            file=sys.stderr,
+        )
         return 2
 
 

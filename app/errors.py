@@ -15,12 +15,39 @@ KeyrackError
     ├── OtpRequired         a step-up action sent without a one-time code
     ├── OtpRejected         a one-time code that is wrong or expired
     │   └── OtpReused       ...or that was already accepted once
+    ├── PolicyViolation     the key policy of the organization or system forbids it
     └── InvalidState        the object's state forbids it (revoked, last owner...)
+
+Every `UserInputError` carries an `ErrorCode`; GraphQL's `UserErrorCode` is built from
+that enum, so a code cannot be raised that clients were never told about.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Why an expected failure happened; the `code` of a GraphQL `UserError`."""
+
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    TAKEN = "TAKEN"
+    LABEL_MISMATCH = "LABEL_MISMATCH"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    INVALID_STATE = "INVALID_STATE"
+    LAST_OWNER = "LAST_OWNER"
+    NOT_A_MEMBER = "NOT_A_MEMBER"
+    REVOKED = "REVOKED"
+    OTP_REQUIRED = "OTP_REQUIRED"
+    OTP_INVALID = "OTP_INVALID"
+    OTP_REUSED = "OTP_REUSED"
+    TOTP_NOT_ENROLLED = "TOTP_NOT_ENROLLED"
+    TOTP_ALREADY_ENABLED = "TOTP_ALREADY_ENABLED"
+    IN_USE = "IN_USE"
+    POLICY_VIOLATION = "POLICY_VIOLATION"
 
 
 class KeyrackError(Exception):
@@ -51,7 +78,7 @@ class StepUpRequired(KeyrackError):
 
 
 class UserInputError(KeyrackError):
-    code = "INVALID"
+    code: ErrorCode = ErrorCode.INVALID
 
     def __init__(self, message: str, *, field: Sequence[str] | str | None = None) -> None:
         super().__init__(message)
@@ -62,26 +89,30 @@ class UserInputError(KeyrackError):
 
 
 class NotFound(UserInputError):
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
 
 
 class InvalidInput(UserInputError):
-    code = "INVALID"
+    code = ErrorCode.INVALID
 
 
 class Conflict(UserInputError):
-    code = "TAKEN"
+    code = ErrorCode.TAKEN
 
 
 class LabelMismatch(UserInputError):
-    code = "LABEL_MISMATCH"
+    code = ErrorCode.LABEL_MISMATCH
 
 
 class InvalidState(UserInputError):
-    code = "INVALID_STATE"
+    code = ErrorCode.INVALID_STATE
 
     def __init__(
-        self, message: str, *, field: Sequence[str] | str | None = None, code: str | None = None
+        self,
+        message: str,
+        *,
+        field: Sequence[str] | str | None = None,
+        code: ErrorCode | None = None,
     ) -> None:
         super().__init__(message, field=field)
         if code is not None:
@@ -89,20 +120,24 @@ class InvalidState(UserInputError):
 
 
 class InvalidCredentials(UserInputError):
-    code = "INVALID_CREDENTIALS"
+    code = ErrorCode.INVALID_CREDENTIALS
 
 
 class TooManyAttempts(UserInputError):
-    code = "TOO_MANY_ATTEMPTS"
+    code = ErrorCode.TOO_MANY_ATTEMPTS
 
 
 class OtpRequired(UserInputError):
-    code = "OTP_REQUIRED"
+    code = ErrorCode.OTP_REQUIRED
 
 
 class OtpRejected(UserInputError):
-    code = "OTP_INVALID"
+    code = ErrorCode.OTP_INVALID
 
 
 class OtpReused(OtpRejected):
-    code = "OTP_REUSED"
+    code = ErrorCode.OTP_REUSED
+
+
+class PolicyViolation(UserInputError):
+    code = ErrorCode.POLICY_VIOLATION

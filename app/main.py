@@ -14,7 +14,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
@@ -22,6 +22,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from app.accounts.totp import TotpCipher
 from app.auth import SessionBackend, auth_error
 from app.db import tortoise_config
+from app.graphql.ide import ASSETS_PATH, graphiql_assets
 from app.graphql.view import KeyrackGraphQL
 from app.keysets import events
 from app.keysets.keys import KeyMaterial
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             Route("/graphql", graphql_endpoint),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *([Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []),
         ],
         lifespan=lifespan,
     )

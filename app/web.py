@@ -14,7 +14,7 @@ SECURITY_HEADERS = {
     # Responses can carry key values: never keep them in a cache.
     "cache-control": "no-store",
 }
-# GraphiQL's page loads its scripts from a CDN; every other response is data only.
+# Every response but the GraphiQL page (which sets its own) is data only.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 SECURITY_HEADER_PAIRS = [
     (name.encode(), value.encode())

@@ -67,6 +67,9 @@ def test_migrate_creates_the_sqlite_database_and_a_private_secret(tmp_path: Path
 
 
 def test_create_user_then_refuse_the_same_email(tmp_path: Path) -> None:
+    # given
+    assert run(tmp_path, "migrate").returncode == 0
+
     # when
     created = run(tmp_path, "create-user", "--email", "Ada@Example.com", "--password", PASSWORD)
     again = run(tmp_path, "create-user", "--email", "ada@example.com", "--password", PASSWORD)
@@ -89,10 +92,31 @@ def test_create_user_then_refuse_the_same_email(tmp_path: Path) -> None:
 def test_create_user_rejects_bad_input_in_one_line(
     tmp_path: Path, email: str, password: str, message: str
 ) -> None:
+    assert run(tmp_path, "migrate").returncode == 0
     result = run(tmp_path, "create-user", "--email", email, "--password", password)
 
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == f"keyrack: {message}"
+
+
+def test_a_command_run_where_no_database_is_creates_none(tmp_path: Path) -> None:
+    # given: the server's directory, and a terminal opened somewhere else
+    served_from, elsewhere = tmp_path / "server", tmp_path / "home"
+    served_from.mkdir()
+    elsewhere.mkdir()
+    assert run(served_from, "migrate").returncode == 0
+
+    # when
+    result = run(elsewhere, "create-user", "--email", "ada@example.com", "--password", PASSWORD)
+
+    # then
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"keyrack: no database at {elsewhere / 'keyrack.db'}. Run this in the directory where "
+        "`keyrack serve` runs (it keeps keyrack.db there), or set KEYRACK_DATABASE_URL; "
+        "`keyrack migrate` creates a new database."
+    ]
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_postgres_needs_a_configured_secret(postgres_env: dict[str, str], tmp_path: Path) -> None:
@@ -144,6 +168,30 @@ def test_a_short_secret_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "at least 32 characters" in result.stderr
     assert "too-short" not in result.stderr
+
+
+def _unwritable_directory(tmp_path: Path) -> Path:
+    """A directory this process cannot create files in (root ignores mode bits, not sysfs)."""
+    if os.geteuid() == 0:
+        return Path("/sys/kernel")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    return locked
+
+
+def test_an_unwritable_data_directory_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    # given: what a container sees when the mounted /data belongs to another user
+    directory = _unwritable_directory(tmp_path)
+
+    # when
+    result = run(directory, "migrate")
+
+    # then
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "permission denied" in result.stderr
+    assert "uid 10001" in result.stderr
 
 
 def serve(cwd: Path, env: dict[str, str] | None = None) -> Iterator[str]:

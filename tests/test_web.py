@@ -25,12 +25,23 @@ async def test_api_responses_carry_strict_headers(http: httpx.AsyncClient) -> No
         assert response.headers["content-security-policy"].startswith("default-src 'none'")
 
 
-async def test_graphiql_page_is_not_blocked_by_the_api_policy(http: httpx.AsyncClient) -> None:
-    response = await http.get("/graphql", headers={"accept": "text/html"})
+async def test_graphiql_page_loads_only_its_own_assets(http: httpx.AsyncClient) -> None:
+    # when
+    page = await http.get("/graphql", headers={"accept": "text/html"})
+    script = await http.get("/graphiql/graphiql.min.js", headers={"accept-encoding": "gzip"})
 
-    assert response.status_code == 200
-    assert "content-security-policy" not in response.headers
-    assert response.headers["x-frame-options"] == "DENY"
+    # then
+    policy = page.headers["content-security-policy"]
+    assert page.status_code == 200
+    assert "default-src 'none'" in policy
+    assert "script-src 'self';" in policy
+    assert "unsafe-inline" not in policy
+    assert "unpkg.com" not in page.text
+    assert "<script>" not in page.text  # no inline script: the policy would refuse it
+    assert page.headers["x-frame-options"] == "DENY"
+    assert script.status_code == 200
+    assert script.headers["content-encoding"] == "gzip"
+    assert "GraphiQL" in script.text
 
 
 async def test_cors_admits_configured_origins_only(settings: Settings, backend: str) -> None:

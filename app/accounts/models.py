@@ -26,6 +26,7 @@ class Session(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="sessions", on_delete=fields.CASCADE
     )
+    user_id: int
     token_hash = fields.CharField(max_length=64, unique=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField(db_index=True)
@@ -46,6 +47,7 @@ class LoginEvent(Model):
     user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="login_events", null=True, on_delete=fields.CASCADE
     )
+    user_id: int | None
     email = fields.CharField(max_length=254)
     succeeded = fields.BooleanField()
     occurred_at = fields.DatetimeField(auto_now_add=True)
@@ -64,6 +66,7 @@ class TotpAuthenticator(Model):
     user: fields.OneToOneRelation[User] = fields.OneToOneField(
         "models.User", related_name="totp_authenticator", on_delete=fields.CASCADE
     )
+    user_id: int
     # The base32 secret, AES-GCM encrypted and bound to the user (app.accounts.totp).
     secret_ciphertext = fields.BinaryField()
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -93,6 +96,7 @@ class AccountEvent(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="account_events", on_delete=fields.CASCADE
     )
+    user_id: int
     action = fields.CharEnumField(AccountAction, max_length=32)
     occurred_at = fields.DatetimeField(auto_now_add=True)
     ip_address = fields.CharField(max_length=45, null=True)

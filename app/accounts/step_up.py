@@ -28,6 +28,7 @@ from app.accounts.service import password_matches
 from app.accounts.totp import TotpCipher
 from app.context import Actor
 from app.errors import (
+    ErrorCode,
     InvalidCredentials,
     InvalidState,
     NotAuthenticated,
@@ -149,7 +150,7 @@ async def check_otp(
             if required
             else "otp was given, but you have no authenticator enabled: leave otp out.",
             field=field,
-            code="TOTP_NOT_ENROLLED",
+            code=ErrorCode.TOTP_NOT_ENROLLED,
         )
     if otp is None:
         raise OtpRequired(
@@ -218,7 +219,7 @@ async def elevate_session(
                 "You have no authenticator enabled: enrol one with enrollTotp and confirmTotp "
                 "first.",
                 field="otp",
-                code="TOTP_NOT_ENROLLED",
+                code=ErrorCode.TOTP_NOT_ENROLLED,
             )
         await _use_code(actor, cipher, authenticator, code, field="otp")
         session = await Session.get(id=actor.session_id)
@@ -266,7 +267,7 @@ async def enroll_totp(*, actor: Actor, cipher: TotpCipher, password: str) -> Enr
     async with in_transaction():
         await _lock_user(user.id)
         if await totp_enabled(user_id=user.id):
-            raise InvalidState(ALREADY_ENABLED, code="TOTP_ALREADY_ENABLED")
+            raise InvalidState(ALREADY_ENABLED, code=ErrorCode.TOTP_ALREADY_ENABLED)
         await TotpAuthenticator.filter(user_id=user.id).delete()
         await TotpAuthenticator.create(
             user_id=user.id, secret_ciphertext=cipher.encrypt(secret, user_id=user.id)
@@ -284,10 +285,10 @@ async def confirm_totp(*, actor: Actor, cipher: TotpCipher, code: str) -> None:
             raise InvalidState(
                 "There is no authenticator to confirm: start with enrollTotp.",
                 field="code",
-                code="TOTP_NOT_ENROLLED",
+                code=ErrorCode.TOTP_NOT_ENROLLED,
             )
         if authenticator.confirmed_at is not None:
-            raise InvalidState(ALREADY_ENABLED, code="TOTP_ALREADY_ENABLED")
+            raise InvalidState(ALREADY_ENABLED, code=ErrorCode.TOTP_ALREADY_ENABLED)
         await _use_code(
             actor, cipher, authenticator, code, field="code", confirmed_at=datetime.now(UTC)
         )
@@ -304,7 +305,7 @@ async def disable_totp(*, actor: Actor, cipher: TotpCipher, code: str) -> None:
         )
         if authenticator is None:
             raise InvalidState(
-                "No authenticator is enabled.", field="code", code="TOTP_NOT_ENROLLED"
+                "No authenticator is enabled.", field="code", code=ErrorCode.TOTP_NOT_ENROLLED
             )
         await _use_code(actor, cipher, authenticator, code, field="code")
         await authenticator.delete()

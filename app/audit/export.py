@@ -39,10 +39,10 @@ def as_record(entry: AuditEntry) -> dict[str, Any]:
         "sequence": entry.sequence,
         "action": entry.action,
         "occurredAt": entry.occurred_at.isoformat(),
-        "actorId": _gid("User", entry.actor_id),  # type: ignore[attr-defined]
-        "organizationId": _gid("Organization", entry.organization_id),  # type: ignore[attr-defined]
-        "systemId": _gid("System", entry.system_id),  # type: ignore[attr-defined]
-        "keySetId": _gid("KeySet", entry.key_set_id),  # type: ignore[attr-defined]
+        "actorId": _gid("User", entry.actor_id),
+        "organizationId": _gid("Organization", entry.organization_id),
+        "systemId": _gid("System", entry.system_id),
+        "keySetId": _gid("KeySet", entry.key_set_id),
         "targetLabel": entry.target_label,
         "ipAddress": entry.ip_address,
         "userAgent": entry.user_agent,

@@ -18,18 +18,22 @@ class AuditEntry(Model):
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="audit_entries", on_delete=fields.CASCADE
     )
+    organization_id: int
     sequence = fields.IntField()
     action = fields.CharField(max_length=40)
     occurred_at = fields.DatetimeField()
     actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    actor_id: int | None
     system: fields.ForeignKeyNullableRelation[System] = fields.ForeignKeyField(
         "models.System", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    system_id: int | None
     key_set: fields.ForeignKeyNullableRelation[KeySet] = fields.ForeignKeyField(
         "models.KeySet", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    key_set_id: int | None
     target_label = fields.CharField(max_length=200, null=True)
     ip_address = fields.CharField(max_length=45, null=True)
     user_agent = fields.CharField(max_length=500, null=True)

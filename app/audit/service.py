@@ -31,13 +31,13 @@ def _content(entry: AuditEntry) -> str:
     """The canonical text the entry's hash covers."""
     return json.dumps(
         {
-            "organization": entry.organization_id,  # type: ignore[attr-defined]
+            "organization": entry.organization_id,
             "sequence": entry.sequence,
             "action": entry.action,
             "occurred_at": entry.occurred_at.astimezone(UTC).isoformat(),
-            "actor": entry.actor_id,  # type: ignore[attr-defined]
-            "system": entry.system_id,  # type: ignore[attr-defined]
-            "key_set": entry.key_set_id,  # type: ignore[attr-defined]
+            "actor": entry.actor_id,
+            "system": entry.system_id,
+            "key_set": entry.key_set_id,
             "target_label": entry.target_label,
             "ip_address": entry.ip_address,
             "user_agent": entry.user_agent,
@@ -204,7 +204,7 @@ async def get_visible_entry(*, user_id: int, entry_id: int) -> AuditEntry | None
         return None
     membership = await Membership.get_or_none(
         user_id=user_id,
-        organization_id=entry.organization_id,  # type: ignore[attr-defined]
+        organization_id=entry.organization_id,
     )
     return entry if membership and membership.role in ORGANIZATION_ADMIN_ROLES else None
 

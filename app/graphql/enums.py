@@ -1,6 +1,11 @@
-"""Domain enums exposed as GraphQL enums (same names and values)."""
+"""Domain enums exposed as GraphQL enums (same names and values), each value described."""
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from enum import Enum
+from typing import TypeVar
 
 import strawberry
 
@@ -12,19 +17,165 @@ from app.organizations.models import KeyReveal, OrganizationRole
 from app.systems.models import SystemRole
 from app.webhooks.models import DeliveryStatus, WebhookEvent
 
-strawberry.enum(KeyReveal, description="Whether admins may view key values again later.")
-strawberry.enum(OrganizationRole)
-strawberry.enum(SystemRole)
-strawberry.enum(KeySetScope)
-strawberry.enum(KeySetStatus)
-strawberry.enum(KeySlot)
-strawberry.enum(KeyPermission)
-strawberry.enum(AuditAction)
-strawberry.enum(
-    InUseKeySets, description="What deleting a permission group does to the key sets using it."
+E = TypeVar("E", bound=Enum)
+
+
+def documented(
+    enum: type[E], description: str, values: Mapping[str, str], *, name: str | None = None
+) -> type[E]:
+    """`strawberry.enum`, with a description for each value (the domain enums stay plain)."""
+    strawberry.enum(enum, name=name, description=description)
+    definition = enum.__strawberry_definition__  # type: ignore[attr-defined]
+    definition.values = [
+        dataclasses.replace(value, description=values.get(value.name))
+        for value in definition.values
+    ]
+    return enum
+
+
+documented(
+    KeyReveal,
+    "Whether admins may view key values again later.",
+    {
+        "ADMINS": (
+            "Admins of a key set's scope may read its key values at any time (each read is "
+            "audited as KEY_REVEALED); values are stored AES-256-GCM encrypted."
+        ),
+        "ONCE": (
+            "Key values exist only in the createKeySet or regenerateKey payload that made "
+            "them; only a lookup hash is stored, and ApiKey.value is always null."
+        ),
+    },
 )
-strawberry.enum(WebhookEvent, description="What happened, as a webhook is told.")
-strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
+documented(
+    OrganizationRole,
+    "A member's role in an organization.",
+    {
+        "OWNER": (
+            "Everything an admin may, plus adding, promoting and removing owners, keyReveal "
+            "and requireStepUp. Every organization keeps at least one."
+        ),
+        "ADMIN": (
+            "Manages members (not owners), systems, verifiers, webhooks, permission groups, "
+            "the key policy, and every key set of the organization and its systems."
+        ),
+        "MEMBER": (
+            "Reads the organization, its systems and key sets, never key values; may manage "
+            "key sets of their own where the key policy allows."
+        ),
+    },
+)
+documented(
+    SystemRole,
+    "A role on one system, given to members of its organization.",
+    {
+        "ADMIN": "Administers this system's key sets, verifiers and key policy override.",
+        "MEMBER": "Reads this system and its key sets, never key values.",
+    },
+)
+documented(
+    KeySetScope,
+    "What a key set belongs to, and so which permissions it may hold.",
+    {
+        "ORGANIZATION": "The organization itself; its keys start with kro_.",
+        "SYSTEM": "One system of the organization; its keys start with krs_.",
+    },
+)
+documented(
+    KeySetStatus,
+    "Whether a key set's keys verify: the first that applies of REVOKED, DISABLED, EXPIRED.",
+    {
+        "ACTIVE": "Its keys verify (subject to permissions and the IP allow-list).",
+        "DISABLED": "Switched off with updateKeySet(enabled: false); it can be switched on.",
+        "EXPIRED": "Past expiresAt; extendKeySet moves the expiry and it verifies again.",
+        "REVOKED": "Revoked for good: its key material is destroyed; it stays listed.",
+    },
+)
+documented(
+    KeySlot,
+    "Each key set has two keys, so that one can be replaced while the other is in use.",
+    {
+        "PRIMARY": "The first key.",
+        "SECONDARY": "The second key, e.g. for the next deployment while PRIMARY is in use.",
+    },
+)
+documented(
+    KeyPermission,
+    "What a key may be used for. Each permission belongs to one key set scope.",
+    {
+        "REGISTER_CATALOG_ITEMS": "Register items in the catalog (organization key sets).",
+        "CHANGE_CATALOG_PUBLISHING_STATE": (
+            "Publish and unpublish catalog items (organization key sets)."
+        ),
+        "ADD_SYSTEM": "Add systems to the organization (organization key sets).",
+        "DEPLOY_PACKAGES": "Deploy packages to the system (system key sets).",
+        "DEPLOY_AUTOMATION_SCRIPTS": "Deploy automation scripts to the system (system key sets).",
+    },
+)
+documented(
+    AuditAction,
+    "What an audit entry records. Entries name the actor, the time and the address.",
+    {
+        "ORGANIZATION_CREATED": "The organization was created.",
+        "ORGANIZATION_UPDATED": "The organization was renamed.",
+        "KEY_REVEAL_POLICY_CHANGED": "keyReveal changed; to ONCE, stored key values are destroyed.",
+        "STEP_UP_POLICY_CHANGED": "requireStepUp was turned on or off.",
+        "MEMBER_ADDED": "Someone became a member of the organization.",
+        "MEMBER_ROLE_CHANGED": "A member's organization role changed.",
+        "MEMBER_REMOVED": "A member was removed, or left.",
+        "SYSTEM_CREATED": "A system was created.",
+        "SYSTEM_ROLE_GRANTED": "A member was given a role on a system.",
+        "SYSTEM_ROLE_REVOKED": "A member's role on a system was taken away.",
+        "KEY_SET_CREATED": "A key set was created (details: permissions, groups, expiry).",
+        "KEY_SET_UPDATED": (
+            "A key set's label, description, permissions, groups, expiry or allow-list "
+            "changed (details: old and new values)."
+        ),
+        "KEY_SET_ENABLED": "A disabled key set was switched on.",
+        "KEY_SET_DISABLED": "A key set was switched off.",
+        "KEY_REGENERATED": "A key was replaced (details: slot, grace period).",
+        "KEY_SET_REVOKED": "A key set was revoked (details: reason).",
+        "KEY_REVEALED": "A key value was served to an admin.",
+        "KEY_SET_EXTENDED": "A key set's expiry was moved later.",
+        "PERMISSION_GROUP_CREATED": "A permission group was created.",
+        "PERMISSION_GROUP_UPDATED": "A permission group changed (details: affected key sets).",
+        "PERMISSION_GROUP_DELETED": "A permission group was deleted (details: DETACH or INLINE).",
+        "KEY_POLICY_CHANGED": "The organization's key policy or a system's override changed.",
+        "WEBHOOK_CREATED": "A webhook was registered.",
+        "WEBHOOK_UPDATED": "A webhook's URL, events or enabled flag changed.",
+        "WEBHOOK_DELETED": "A webhook was deleted.",
+    },
+)
+documented(
+    InUseKeySets,
+    "What deleting a permission group does to the key sets using it.",
+    {
+        "DETACH": "They lose the group, and with it the permissions it gave them, at once.",
+        "INLINE": "The group's permissions become their own: nothing changes for them.",
+    },
+)
+documented(
+    WebhookEvent,
+    "What happened, as a webhook is told.",
+    {
+        "KEY_SET_CREATED": "A key set was created.",
+        "KEY_REGENERATED": "A key of a key set was replaced by a new one.",
+        "KEY_SET_REVOKED": "A key set was revoked.",
+        "KEY_SET_EXPIRING": "A key set expires within two days.",
+        "KEY_SET_EXPIRED": "A key set has expired.",
+    },
+)
+documented(
+    DeliveryStatus,
+    "Where a webhook delivery stands.",
+    {
+        "PENDING": "Waiting for its next attempt, or being attempted.",
+        "DELIVERED": "The endpoint answered with a 2xx status.",
+        "FAILED": "Every attempt failed; no more will be made.",
+    },
+    name="WebhookDeliveryStatus",
+)
+
 
 __all__ = [
     "AuditAction",

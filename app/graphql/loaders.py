@@ -121,7 +121,7 @@ class Loaders:
         async def current_keys(ids: list[int]) -> Mapping[int, dict[KeySlot, ApiKey]]:
             grouped: dict[int, dict[KeySlot, ApiKey]] = {}
             for key in await keysets.current_keys(ids):
-                grouped.setdefault(key.key_set_id, {})[key.slot] = key  # type: ignore[attr-defined]
+                grouped.setdefault(key.key_set_id, {})[key.slot] = key
             return grouped
 
         async def systems_of(

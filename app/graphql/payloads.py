@@ -3,40 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from enum import StrEnum
 from typing import Any
 
 import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.types.field import StrawberryField
 
-from app.errors import UserInputError
+from app.errors import ErrorCode, UserInputError
+from app.graphql.enums import documented
 
-
-@strawberry.enum(description="Why a mutation refused its input.")
-class UserErrorCode(StrEnum):
-    INVALID = "INVALID"
-    NOT_FOUND = "NOT_FOUND"
-    TAKEN = "TAKEN"
-    LABEL_MISMATCH = "LABEL_MISMATCH"
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
-    INVALID_STATE = "INVALID_STATE"
-    LAST_OWNER = "LAST_OWNER"
-    NOT_A_MEMBER = "NOT_A_MEMBER"
-    REVOKED = "REVOKED"
-    OTP_REQUIRED = "OTP_REQUIRED"
-    OTP_INVALID = "OTP_INVALID"
-    OTP_REUSED = "OTP_REUSED"
-    TOTP_NOT_ENROLLED = "TOTP_NOT_ENROLLED"
-    TOTP_ALREADY_ENABLED = "TOTP_ALREADY_ENABLED"
-    IN_USE = "IN_USE"
-    POLICY_VIOLATION = "POLICY_VIOLATION"
+# The domain's codes, as they are: a code raised anywhere is in the schema.
+UserErrorCode = documented(
+    ErrorCode,
+    "Why a mutation refused its input. Nothing was changed.",
+    {
+        "INVALID": "A value is malformed or out of range; the message says which and why.",
+        "NOT_FOUND": "No such object, or one the caller may not see (the two look the same).",
+        "TAKEN": "The email, label or name is already in use where it must be unique.",
+        "LABEL_MISMATCH": "confirmLabel is not the key set's label exactly.",
+        "INVALID_CREDENTIALS": "Wrong email or password (never says which).",
+        "TOO_MANY_ATTEMPTS": "Too many recent failures: wait, then try again.",
+        "INVALID_STATE": "The object's state forbids this (the message says why).",
+        "LAST_OWNER": "An organization keeps at least one owner.",
+        "NOT_A_MEMBER": "System roles go to members of the organization only.",
+        "REVOKED": "The key set is revoked: nothing about it can change any more.",
+        "OTP_REQUIRED": "The organization requires step-up: pass otp, or elevate the session.",
+        "OTP_INVALID": "The one-time code is wrong, or too old or too new.",
+        "OTP_REUSED": "The one-time code was already used once: wait for the next one.",
+        "TOTP_NOT_ENROLLED": "A second factor is needed, and the caller has no authenticator.",
+        "TOTP_ALREADY_ENABLED": "An authenticator is enabled already: disable it first.",
+        "IN_USE": "The permission group is used by key sets: choose DETACH or INLINE.",
+        "POLICY_VIOLATION": "The key policy forbids it; the message names the rule and its owner.",
+    },
+    name="UserErrorCode",
+)
 
 
 @strawberry.type(description="An expected failure: nothing was changed.")
 class UserError:
-    code: UserErrorCode
+    code: ErrorCode
     field: list[str] | None = strawberry.field(
         description='Path to the input field at fault, e.g. ["input", "label"].'
     )
@@ -45,7 +50,7 @@ class UserError:
     @classmethod
     def from_exception(cls, exc: UserInputError) -> UserError:
         return cls(
-            code=UserErrorCode(exc.code),
+            code=exc.code,
             field=["input", *exc.field] if exc.field else None,
             message=exc.message,
         )

@@ -10,11 +10,18 @@ from strawberry.permission import BasePermission
 from strawberry.schema_directive import Location
 
 from app.graphql.context import Info
+from app.graphql.enums import documented
 
 
-@strawberry.enum
 class Role(StrEnum):
     ADMIN = "ADMIN"
+
+
+documented(
+    Role,
+    "A role that @hasRole asks of the caller, on the object's scope.",
+    {"ADMIN": "An owner or admin of the organization, or an admin of the system."},
+)
 
 
 @strawberry.schema_directive(

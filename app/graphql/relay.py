@@ -26,21 +26,34 @@ class Node:
     id: strawberry.ID
 
 
-@strawberry.type
+@strawberry.type(description="Where a page of a connection sits among all the items.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="Whether items follow this page: fetch them with `after: endCursor`."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="Whether items precede this page (true when `after` was given)."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of this page's first item; null for an empty page."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of this page's last item: pass it as `after` for the next page."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One item of a connection, with the cursor that points at it.")
 class Edge(Generic[T]):
     cursor: str
     node: T
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "A page of a list: `first` (1 to 100, default 20) items after the `after` cursor. "
+        "Follow pageInfo.endCursor while pageInfo.hasNextPage is true."
+    )
+)
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo

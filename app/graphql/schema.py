@@ -9,6 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.graphql.accounts.mutations import AccountMutations
 from app.graphql.accounts.queries import AccountQueries
+from app.graphql.conventions import document_conventions
 from app.graphql.errors import ErrorPolicy
 from app.graphql.groups.mutations import PermissionGroupMutations
 from app.graphql.keysets.mutations import KeySetMutations
@@ -62,7 +63,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         max_cost=settings.max_query_cost,
         introspection=settings.introspection,
     )
-    return KeyrackSchema(
+    built = KeyrackSchema(
         query=Query,
         mutation=Mutation,
         extensions=[*limits, ErrorPolicy],
@@ -71,6 +72,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         # The printed schema follows definition order, which is just as stable.
         config=StrawberryConfig(),
     )
+    document_conventions(built._schema)
+    return built
 
 
 schema = build_schema()

@@ -8,11 +8,26 @@ from datetime import datetime
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.enums import KeyPermission, KeySlot
+from app.graphql.enums import KeyPermission, KeySlot, documented
 from app.graphql.errors import BadUserInput
 from app.verify.service import Verdict, VerifyCode
 
-strawberry.enum(VerifyCode, description="The outcome of a key verification.")
+documented(
+    VerifyCode,
+    "The outcome of a key verification; only VALID means the key may be used.",
+    {
+        "VALID": "The key is live, allowed from this address and holds the permission asked.",
+        "NOT_FOUND": (
+            "No such key for this caller: unknown, malformed, bad checksum, out of scope, "
+            "revoked, or replaced and past its grace period. Never says which."
+        ),
+        "EXPIRED": "The key set is past its expiry.",
+        "DISABLED": "The key set is switched off.",
+        "FORBIDDEN_IP": "The key set has an IP allow-list; the address is missing or outside it.",
+        "INSUFFICIENT_PERMISSION": "The key set does not hold the permission asked for.",
+        "RATE_LIMITED": "Too many verifications of this key set (or unknown keys): retry later.",
+    },
+)
 
 
 @strawberry.type

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -14,6 +14,7 @@ from strawberry.types import ExecutionResult
 from app.accounts.totp import TotpCipher
 from app.auth import RejectedToken, SessionUser
 from app.graphql.context import Context
+from app.graphql.ide import graphiql_page
 from app.keysets.keys import KeyMaterial
 from app.settings import Settings
 from app.verify.service import Verifier
@@ -43,6 +44,9 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         self.totp = totp
         self.verifier = verifier
         self.webhook_signing = webhook_signing
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return graphiql_page()
 
     def decode_json(self, data: str | bytes) -> object:
         try:

@@ -24,7 +24,7 @@ from app.accounts.models import User
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import Conflict, InvalidInput, InvalidState, NotFound
+from app.errors import Conflict, ErrorCode, InvalidInput, InvalidState, NotFound
 from app.ids import to_global_id
 from app.keysets import events
 from app.keysets.models import KeySet, KeySetGroup, KeySetScope, PermissionGroup
@@ -68,7 +68,7 @@ async def get_visible_group(*, user: User, group_id: int) -> PermissionGroup | N
     group = await PermissionGroup.get_or_none(id=group_id)
     if group is None or not await Membership.exists(
         user_id=user.id,
-        organization_id=group.organization_id,  # type: ignore[attr-defined]
+        organization_id=group.organization_id,
     ):
         return None
     return group
@@ -96,7 +96,7 @@ async def groups_of_key_sets(key_set_ids: Sequence[int]) -> dict[int, list[Permi
     )
     grouped: dict[int, list[PermissionGroup]] = {pk: [] for pk in key_set_ids}
     for link in links:
-        grouped[link.key_set_id].append(link.group)  # type: ignore[attr-defined]
+        grouped[link.key_set_id].append(link.group)
     return grouped
 
 
@@ -203,7 +203,7 @@ async def _admin_group(actor: Actor, group_id: int) -> PermissionGroup:
         raise NotFound("No permission group with this id.", field="groupId")
     access = await organization_access(
         user_id=actor.user.id,
-        organization_id=group.organization_id,  # type: ignore[attr-defined]
+        organization_id=group.organization_id,
         field="groupId",
     )
     access.require_admin()
@@ -239,7 +239,7 @@ async def update_group(
             new_name = _clean_group_name(name)
             if new_name != group.name:
                 if await PermissionGroup.exists(
-                    organization_id=group.organization_id,  # type: ignore[attr-defined]
+                    organization_id=group.organization_id,
                     name=new_name,
                 ):
                     raise Conflict(NAME_TAKEN, field="name")
@@ -265,7 +265,7 @@ async def update_group(
             raise Conflict(NAME_TAKEN, field="name") from None
         affected = await _user_ids(group.id)
         await audit.record(
-            organization_id=group.organization_id,  # type: ignore[attr-defined]
+            organization_id=group.organization_id,
             action=AuditAction.PERMISSION_GROUP_UPDATED,
             actor=actor,
             target_label=group.name,
@@ -313,9 +313,9 @@ async def delete_group(
                 "keySets: DETACH removes the group and its permissions from them, "
                 "INLINE makes its permissions their own.",
                 field="keySets",
-                code="IN_USE",
+                code=ErrorCode.IN_USE,
             )
-        organization_id: int = group.organization_id  # type: ignore[attr-defined]
+        organization_id: int = group.organization_id
         for key_set in live:
             groups_before = (await groups_of_key_sets([key_set.id]))[key_set.id]
             changes: dict[str, Any] = {
@@ -335,7 +335,7 @@ async def delete_group(
                 organization_id=organization_id,
                 action=AuditAction.KEY_SET_UPDATED,
                 actor=actor,
-                system_id=key_set.system_id,  # type: ignore[attr-defined]
+                system_id=key_set.system_id,
                 key_set_id=key_set.id,
                 target_label=key_set.label,
                 details=changes,

@@ -32,9 +32,11 @@ class KeySet(Model):
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="key_sets", on_delete=fields.CASCADE
     )
+    organization_id: int
     system: fields.ForeignKeyNullableRelation[System] = fields.ForeignKeyField(
         "models.System", related_name="key_sets", null=True, on_delete=fields.CASCADE
     )
+    system_id: int | None
     scope = fields.CharEnumField(KeySetScope, max_length=16)
     # "org:<id>" or "sys:<id>": one non-null column naming the scope, so that the
     # unique index below can hold labels unique per scope (a NULL system would not).
@@ -52,18 +54,21 @@ class KeySet(Model):
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    created_by_id: int | None
     updated_at = fields.DatetimeField(auto_now=True)
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
     revoked_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    revoked_by_id: int | None
     revoke_reason = fields.CharField(max_length=500, null=True)
     # The plain member who created the set for themselves under the key policy's
     # memberKeySetLimit: they manage it as an admin would. NULL for admins' key sets.
     owned_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    owned_by_id: int | None
 
     class Meta:
         table = "key_sets"
@@ -78,6 +83,7 @@ class ApiKey(Model):
     key_set: fields.ForeignKeyRelation[KeySet] = fields.ForeignKeyField(
         "models.KeySet", related_name="keys", on_delete=fields.CASCADE
     )
+    key_set_id: int
     slot = fields.CharEnumField(KeySlot, max_length=16)
     # True for the slot's current key, NULL once replaced: the unique index then
     # allows exactly one current key per slot, whatever races happen above it.
@@ -91,6 +97,7 @@ class ApiKey(Model):
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    created_by_id: int | None
     last_used_at = fields.DatetimeField(null=True)
     replaced_at = fields.DatetimeField(null=True)
     # When a replaced key stops verifying (the end of its grace period).
@@ -108,6 +115,7 @@ class PermissionGroup(Model):
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="permission_groups", on_delete=fields.CASCADE
     )
+    organization_id: int
     name = fields.CharField(max_length=100)
     description = fields.CharField(max_length=1000, default="")
     # Fixed at creation: every key set using the group is of this scope, so a change to
@@ -118,6 +126,7 @@ class PermissionGroup(Model):
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    created_by_id: int | None
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
@@ -132,9 +141,11 @@ class KeySetGroup(Model):
     key_set: fields.ForeignKeyRelation[KeySet] = fields.ForeignKeyField(
         "models.KeySet", related_name="group_links", on_delete=fields.CASCADE
     )
+    key_set_id: int
     group: fields.ForeignKeyRelation[PermissionGroup] = fields.ForeignKeyField(
         "models.PermissionGroup", related_name="key_set_links", on_delete=fields.CASCADE
     )
+    group_id: int
 
     class Meta:
         table = "key_set_groups"
@@ -153,9 +164,11 @@ class KeyPolicy(Model):
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="key_policies", on_delete=fields.CASCADE
     )
+    organization_id: int
     system: fields.ForeignKeyNullableRelation[System] = fields.ForeignKeyField(
         "models.System", related_name="key_policies", null=True, on_delete=fields.CASCADE
     )
+    system_id: int | None
     # "org:<id>" or "sys:<id>", as KeySet.scope_key: one row per scope.
     scope_key = fields.CharField(max_length=32, unique=True)
     expiry_required = fields.BooleanField(null=True)

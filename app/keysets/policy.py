@@ -19,7 +19,7 @@ from app.access import organization_access, system_access
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import InvalidInput, UserInputError
+from app.errors import InvalidInput, PolicyViolation
 from app.keysets.models import KeyPolicy
 from app.keysets.rules import MAX_GRACE_SECONDS
 from app.organizations.models import Organization
@@ -31,10 +31,6 @@ MAX_MEMBER_KEY_SET_LIMIT = 1000
 
 ORGANIZATION = "organization's"
 SYSTEM = "system's"
-
-
-class PolicyViolation(UserInputError):
-    code = "POLICY_VIOLATION"
 
 
 @dataclass(frozen=True)
@@ -255,7 +251,7 @@ async def _require_admin(
     if system_id is not None:
         access = await system_access(user_id=actor.user.id, system_id=system_id)
         access.require_admin()
-        return int(access.system.organization_id)  # type: ignore[attr-defined]
+        return int(access.system.organization_id)
     if organization_id is None:
         raise InvalidInput(
             "Give exactly one of organizationId and systemId.", field="organizationId"

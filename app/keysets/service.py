@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -18,11 +19,13 @@ from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import (
     Conflict,
+    ErrorCode,
     Forbidden,
     InvalidInput,
     InvalidState,
     LabelMismatch,
     NotFound,
+    PolicyViolation,
     StepUpRequired,
 )
 from app.ids import to_global_id
@@ -71,17 +74,17 @@ async def caller_is_admin(*, user_id: int, key_set: KeySet) -> bool:
     """True if the user administers the key set's scope."""
     membership = await Membership.get_or_none(
         user_id=user_id,
-        organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+        organization_id=key_set.organization_id,
     )
     if membership is None:
         return False
-    if key_set.owned_by_id == user_id:  # type: ignore[attr-defined]
+    if key_set.owned_by_id == user_id:
         return True
     system_role = None
-    if key_set.system_id is not None:  # type: ignore[attr-defined]
+    if key_set.system_id is not None:
         system_membership = await SystemMembership.get_or_none(
             user_id=user_id,
-            system_id=key_set.system_id,  # type: ignore[attr-defined]
+            system_id=key_set.system_id,
         )
         system_role = system_membership.role if system_membership else None
     return is_system_admin(membership.role, system_role)
@@ -92,7 +95,7 @@ async def get_visible_key_set(*, user: User, key_set_id: int) -> KeySet | None:
     key_set = await KeySet.get_or_none(id=key_set_id)
     if key_set is None or not await Membership.exists(
         user_id=user.id,
-        organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+        organization_id=key_set.organization_id,
     ):
         return None
     return key_set
@@ -114,7 +117,7 @@ async def _admin_key_set(actor: Actor, key_set_id: int, *, lock: bool = False) -
     key_set = await query.first()
     if key_set is None or not await Membership.exists(
         user_id=actor.user.id,
-        organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+        organization_id=key_set.organization_id,
     ):
         raise NotFound("No key set with this id.", field="keySetId")
     if not await caller_is_admin(user_id=actor.user.id, key_set=key_set):
@@ -182,7 +185,7 @@ async def _creator_access(
     key set for themselves (allowed only as far as the key policy's memberKeySetLimit)."""
     if system_id is not None:
         access = await system_access(user_id=actor.user.id, system_id=system_id)
-        return int(access.system.organization_id), not access.is_admin  # type: ignore[attr-defined]
+        return int(access.system.organization_id), not access.is_admin
     if organization_id is None:
         raise InvalidInput(
             "Give exactly one of organizationId and systemId.", field="organizationId"
@@ -211,7 +214,7 @@ async def _check_member_limit(
         if limit.value == 0:
             raise Forbidden("Only admins of the scope may create key sets here.")
         if owned >= limit.value:
-            raise policy.PolicyViolation(
+            raise PolicyViolation(
                 f"You have {owned} key set(s) of your own {where}; the {limit.source} key "
                 f"policy allows members {limit.value} (memberKeySetLimit).",
                 field="organizationId" if system_id is None else "systemId",
@@ -314,7 +317,7 @@ def _confirm(key_set: KeySet, confirm_label: str) -> None:
 
 def _require_not_revoked(key_set: KeySet) -> None:
     if key_set.revoked_at is not None:
-        raise InvalidState("This key set is revoked.", field="keySetId", code="REVOKED")
+        raise InvalidState("This key set is revoked.", field="keySetId", code=ErrorCode.REVOKED)
 
 
 async def regenerate_key(
@@ -337,7 +340,7 @@ async def regenerate_key(
         key_set = await _admin_key_set(actor, key_set_id, lock=True)
         _require_not_revoked(key_set)
         _confirm(key_set, confirm_label)
-        organization = await _lock_organization(key_set.organization_id)  # type: ignore[attr-defined]
+        organization = await _lock_organization(key_set.organization_id)
         now = datetime.now(UTC)
         rules = await _policy_of(key_set)
         rules.check_grace(grace)
@@ -368,7 +371,7 @@ async def regenerate_key(
             organization_id=organization.id,
             action=AuditAction.KEY_REGENERATED,
             actor=actor,
-            system_id=key_set.system_id,  # type: ignore[attr-defined]
+            system_id=key_set.system_id,
             key_set_id=key_set.id,
             target_label=key_set.label,
             details={
@@ -398,7 +401,7 @@ async def revoke_key_set(
         key_set = await _admin_key_set(actor, key_set_id, lock=True)
         _require_not_revoked(key_set)
         _confirm(key_set, confirm_label)
-        await _lock_organization(key_set.organization_id)  # type: ignore[attr-defined]
+        await _lock_organization(key_set.organization_id)
         now = datetime.now(UTC)
         await ApiKey.filter(key_set_id=key_set.id).update(lookup_hash=None, ciphertext=None)
         await ApiKey.filter(key_set_id=key_set.id, valid_until__gt=now).update(valid_until=now)
@@ -408,10 +411,10 @@ async def revoke_key_set(
         key_set.live = None
         await key_set.save(update_fields=["revoked_at", "revoked_by_id", "revoke_reason", "live"])
         await audit.record(
-            organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+            organization_id=key_set.organization_id,
             action=AuditAction.KEY_SET_REVOKED,
             actor=actor,
-            system_id=key_set.system_id,  # type: ignore[attr-defined]
+            system_id=key_set.system_id,
             key_set_id=key_set.id,
             target_label=key_set.label,
             details={"reason": reason},
@@ -424,8 +427,8 @@ async def revoke_key_set(
 
 async def _policy_of(key_set: KeySet) -> policy.EffectivePolicy:
     return await policy.effective_policy(
-        organization_id=key_set.organization_id,  # type: ignore[attr-defined]
-        system_id=key_set.system_id,  # type: ignore[attr-defined]
+        organization_id=key_set.organization_id,
+        system_id=key_set.system_id,
     )
 
 
@@ -435,7 +438,7 @@ async def extend_key_set(*, actor: Actor, key_set_id: int, expires_at: datetime)
     async with in_transaction() as connection:
         key_set = await _admin_key_set(actor, key_set_id, lock=True)
         _require_not_revoked(key_set)
-        await _lock_organization(key_set.organization_id)  # type: ignore[attr-defined]
+        await _lock_organization(key_set.organization_id)
         new_expiry = (await _policy_of(key_set)).expiry_for(new_expiry, now=datetime.now(UTC))
         old_expiry = key_set.expires_at
         if old_expiry is not None and new_expiry is not None and new_expiry <= old_expiry:
@@ -446,10 +449,10 @@ async def extend_key_set(*, actor: Actor, key_set_id: int, expires_at: datetime)
         key_set.expires_at = new_expiry
         await key_set.save(update_fields=["expires_at", "updated_at"])
         await audit.record(
-            organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+            organization_id=key_set.organization_id,
             action=AuditAction.KEY_SET_EXTENDED,
             actor=actor,
-            system_id=key_set.system_id,  # type: ignore[attr-defined]
+            system_id=key_set.system_id,
             key_set_id=key_set.id,
             target_label=key_set.label,
             details={"expiresAt": {"old": _iso(old_expiry), "new": _iso(new_expiry)}},
@@ -504,7 +507,7 @@ async def update_key_set(
         new_groups = None
         if not isinstance(group_ids, Unchanged):
             new_groups = await groups.groups_for_key_set(
-                organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+                organization_id=key_set.organization_id,
                 scope=key_set.scope,
                 group_ids=group_ids,
             )
@@ -536,20 +539,21 @@ async def update_key_set(
             raise Conflict(LABEL_TAKEN, field="label") from None
         if new_groups is not None and "groups" in changes:
             await groups.set_groups(key_set, new_groups)
-        common = {
-            "organization_id": key_set.organization_id,  # type: ignore[attr-defined]
-            "actor": actor,
-            "system_id": key_set.system_id,  # type: ignore[attr-defined]
-            "key_set_id": key_set.id,
-            "target_label": key_set.label,
-        }
+        recorded = functools.partial(
+            audit.record,
+            organization_id=key_set.organization_id,
+            actor=actor,
+            system_id=key_set.system_id,
+            key_set_id=key_set.id,
+            target_label=key_set.label,
+        )
         if changes:
-            await audit.record(action=AuditAction.KEY_SET_UPDATED, details=changes, **common)
+            await recorded(action=AuditAction.KEY_SET_UPDATED, details=changes)
         if enabled_changed:
             action = (
                 AuditAction.KEY_SET_ENABLED if key_set.enabled else AuditAction.KEY_SET_DISABLED
             )
-            await audit.record(action=action, details={"enabled": key_set.enabled}, **common)
+            await recorded(action=action, details={"enabled": key_set.enabled})
         await events.announce(connection, key_set.id)
     events.changed(key_set.id)
     return key_set
@@ -563,12 +567,12 @@ async def reveal_key(*, actor: Actor, keys: KeyMaterial, api_key: ApiKey) -> str
     if api_key.ciphertext is None or api_key.current is None:
         return None
     async with in_transaction():
-        key_set = await KeySet.get(id=api_key.key_set_id)  # type: ignore[attr-defined]
+        key_set = await KeySet.get(id=api_key.key_set_id)
         if key_set.revoked_at is not None:
             return None
         if not await caller_is_admin(user_id=actor.user.id, key_set=key_set):
             return None
-        organization = await Organization.get(id=key_set.organization_id)  # type: ignore[attr-defined]
+        organization = await Organization.get(id=key_set.organization_id)
         if organization.key_reveal is not KeyReveal.ADMINS:
             return None
         if organization.require_step_up and not await step_up.session_elevated(actor):
@@ -581,7 +585,7 @@ async def reveal_key(*, actor: Actor, keys: KeyMaterial, api_key: ApiKey) -> str
             organization_id=organization.id,
             action=AuditAction.KEY_REVEALED,
             actor=actor,
-            system_id=key_set.system_id,  # type: ignore[attr-defined]
+            system_id=key_set.system_id,
             key_set_id=key_set.id,
             target_label=key_set.label,
             details={"slot": api_key.slot.value, "keyHint": api_key.hint},
@@ -603,22 +607,22 @@ async def admin_flags(*, user_id: int, key_set_ids: Sequence[int]) -> dict[int, 
     key_sets = await KeySet.filter(id__in=list(key_set_ids)).only(
         "id", "organization_id", "system_id", "owned_by_id"
     )
-    org_ids = {ks.organization_id for ks in key_sets}  # type: ignore[attr-defined]
-    system_ids = {ks.system_id for ks in key_sets if ks.system_id}  # type: ignore[attr-defined]
+    org_ids = {ks.organization_id for ks in key_sets}
+    system_ids = {ks.system_id for ks in key_sets if ks.system_id}
     org_roles = {
-        m.organization_id: m.role  # type: ignore[attr-defined]
+        m.organization_id: m.role
         for m in await Membership.filter(user_id=user_id, organization_id__in=list(org_ids))
     }
     system_roles = {
-        m.system_id: m.role  # type: ignore[attr-defined]
+        m.system_id: m.role
         for m in await SystemMembership.filter(user_id=user_id, system_id__in=list(system_ids))
     }
     return {
         ks.id: is_system_admin(
-            org_roles.get(ks.organization_id),  # type: ignore[attr-defined]
-            system_roles.get(ks.system_id),  # type: ignore[attr-defined]
+            org_roles.get(ks.organization_id),
+            system_roles.get(ks.system_id) if ks.system_id else None,
         )
         # A member's own key set, while they are a member.
-        or (ks.owned_by_id == user_id and ks.organization_id in org_roles)  # type: ignore[attr-defined]
+        or (ks.owned_by_id == user_id and ks.organization_id in org_roles)
         for ks in key_sets
     }

@@ -24,6 +24,7 @@ class ExpiryNotice(Model):
     key_set: fields.ForeignKeyRelation[KeySet] = fields.ForeignKeyField(
         "models.KeySet", related_name=False, on_delete=fields.CASCADE
     )
+    key_set_id: int
     kind = fields.CharEnumField(NoticeKind, max_length=16)
     expires_at = fields.DatetimeField()
     claimed_at = fields.DatetimeField()

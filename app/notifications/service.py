@@ -85,18 +85,18 @@ async def _claim(
 
 async def recipients(key_set: KeySet) -> list[User]:
     """The creator, while still a member, and the admins of the key set's scope."""
-    organization_id = key_set.organization_id  # type: ignore[attr-defined]
+    organization_id = key_set.organization_id
     members = await Membership.filter(organization_id=organization_id).select_related("user")
-    member_ids = {m.user_id for m in members}  # type: ignore[attr-defined]
+    member_ids = {m.user_id for m in members}
     chosen = {m.user.id: m.user for m in members if m.role in ORGANIZATION_ADMIN_ROLES}
-    system_id = key_set.system_id  # type: ignore[attr-defined]
+    system_id = key_set.system_id
     if system_id is not None:
         for grant in await SystemMembership.filter(
             system_id=system_id, role=SystemRole.ADMIN
         ).select_related("user"):
             if grant.user.id in member_ids:
                 chosen[grant.user.id] = grant.user
-    creator_id = key_set.created_by_id  # type: ignore[attr-defined]
+    creator_id = key_set.created_by_id
     if creator_id in member_ids and creator_id not in chosen:
         creator = await User.get_or_none(id=creator_id)
         if creator is not None:
@@ -150,10 +150,7 @@ async def run_round(
     # Every round sees the notices of earlier rounds again: one query tells which are
     # done (sent), or, for a process that cannot mail, already claimed by anyone.
     notices = await ExpiryNotice.filter(key_set_id__in=[k.id for k in due])
-    known = {
-        (n.key_set_id, n.kind, n.expires_at): n.sent_at is not None  # type: ignore[attr-defined]
-        for n in notices
-    }
+    known = {(n.key_set_id, n.kind, n.expires_at): n.sent_at is not None for n in notices}
     sent = failed = 0
     for key_set in due:
         expires_at = key_set.expires_at
@@ -164,7 +161,7 @@ async def run_round(
         if done or (mailer is None and done is not None):
             continue
         if mailer is None and not await webhooks.subscribed(
-            organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+            organization_id=key_set.organization_id,
             event=_EVENTS[kind],
         ):
             continue

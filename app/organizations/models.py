@@ -32,6 +32,7 @@ class Organization(Model):
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    created_by_id: int | None
     # Head of the audit hash chain. Appending an entry locks this row, which is what
     # keeps sequences gap-free and the chain linear under concurrent writers.
     audit_sequence = fields.IntField(default=0)
@@ -46,9 +47,11 @@ class Membership(Model):
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="memberships", on_delete=fields.CASCADE
     )
+    organization_id: int
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="memberships", on_delete=fields.CASCADE
     )
+    user_id: int
     role = fields.CharEnumField(OrganizationRole, max_length=16)
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -13,7 +13,7 @@ from app.accounts.models import User
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import Conflict, Forbidden, InvalidState, NotFound
+from app.errors import Conflict, ErrorCode, Forbidden, InvalidState, NotFound
 from app.ids import to_global_id
 from app.keysets.models import ApiKey
 from app.organizations.models import KeyReveal, Membership, Organization, OrganizationRole
@@ -213,7 +213,7 @@ async def change_member_role(
             raise InvalidState(
                 "An organization needs an owner: make someone else owner first.",
                 field="role",
-                code="LAST_OWNER",
+                code=ErrorCode.LAST_OWNER,
             )
         membership.role = role
         await membership.save(update_fields=["role"])
@@ -247,7 +247,7 @@ async def remove_member(*, actor: Actor, organization_id: int, user_id: int) -> 
                 raise InvalidState(
                     "An organization needs an owner: make someone else owner first.",
                     field="userId",
-                    code="LAST_OWNER",
+                    code=ErrorCode.LAST_OWNER,
                 )
         await SystemMembership.filter(
             user_id=user_id, system__organization_id=organization_id
@@ -271,7 +271,7 @@ async def roles_of_user(
     *, user_id: int, organization_ids: list[int]
 ) -> dict[int, OrganizationRole]:
     memberships = await Membership.filter(user_id=user_id, organization_id__in=organization_ids)
-    return {m.organization_id: m.role for m in memberships}  # type: ignore[attr-defined]
+    return {m.organization_id: m.role for m in memberships}
 
 
 async def get_visible_user(*, viewer: User, user_id: int) -> User | None:

@@ -19,11 +19,13 @@ class System(Model):
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="systems", on_delete=fields.CASCADE
     )
+    organization_id: int
     name = fields.CharField(max_length=200)
     created_at = fields.DatetimeField(auto_now_add=True)
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    created_by_id: int | None
 
     class Meta:
         table = "systems"
@@ -35,9 +37,11 @@ class SystemMembership(Model):
     system: fields.ForeignKeyRelation[System] = fields.ForeignKeyField(
         "models.System", related_name="memberships", on_delete=fields.CASCADE
     )
+    system_id: int
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="system_memberships", on_delete=fields.CASCADE
     )
+    user_id: int
     role = fields.CharEnumField(SystemRole, max_length=16)
     created_at = fields.DatetimeField(auto_now_add=True)
 

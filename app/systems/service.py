@@ -12,7 +12,7 @@ from app.accounts.models import User
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import Conflict, InvalidState, NotFound
+from app.errors import Conflict, ErrorCode, InvalidState, NotFound
 from app.ids import to_global_id
 from app.organizations.models import Membership, Organization
 from app.pagination import Page, paginate_each
@@ -25,7 +25,7 @@ async def get_visible_system(*, user: User, system_id: int) -> System | None:
     system = await System.get_or_none(id=system_id)
     if system is None or not await Membership.exists(
         user_id=user.id,
-        organization_id=system.organization_id,  # type: ignore[attr-defined]
+        organization_id=system.organization_id,
     ):
         return None
     return system
@@ -77,7 +77,7 @@ async def grant_system_role(
     async with in_transaction():
         access = await system_access(user_id=actor.user.id, system_id=system_id)
         access.require_admin()
-        organization_id: int = access.system.organization_id  # type: ignore[attr-defined]
+        organization_id: int = access.system.organization_id
         # Serialises with removeMember, which locks the same row: a role granted while
         # its holder is being removed would otherwise outlive the membership.
         await Organization.select_for_update(no_key=True).get(id=organization_id)
@@ -88,7 +88,7 @@ async def grant_system_role(
             raise InvalidState(
                 "Add the user to the organization before giving them a system role.",
                 field="email",
-                code="NOT_A_MEMBER",
+                code=ErrorCode.NOT_A_MEMBER,
             )
         existing = await SystemMembership.get_or_none(system_id=system_id, user_id=user.id)
         old_role = existing.role.value if existing else None
@@ -134,7 +134,7 @@ async def revoke_system_role(*, actor: Actor, system_id: int, user_id: int) -> S
             raise NotFound("This user has no role on the system.", field="userId")
         await membership.delete()
         await audit.record(
-            organization_id=access.system.organization_id,  # type: ignore[attr-defined]
+            organization_id=access.system.organization_id,
             action=AuditAction.SYSTEM_ROLE_REVOKED,
             actor=actor,
             system_id=system_id,
@@ -150,4 +150,4 @@ async def systems_by_ids(ids: list[int]) -> dict[int, System]:
 
 async def system_roles_of_user(*, user_id: int, system_ids: list[int]) -> dict[int, SystemRole]:
     memberships = await SystemMembership.filter(user_id=user_id, system_id__in=system_ids)
-    return {m.system_id: m.role for m in memberships}  # type: ignore[attr-defined]
+    return {m.system_id: m.role for m in memberships}

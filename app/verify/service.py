@@ -92,8 +92,8 @@ def judge(
             code=code,
             key_set_id=key_set.id,
             key_set_label=key_set.label,
-            organization_id=key_set.organization_id,  # type: ignore[attr-defined]
-            system_id=key_set.system_id,  # type: ignore[attr-defined]
+            organization_id=key_set.organization_id,
+            system_id=key_set.system_id,
             permissions=found.permissions,
             slot=key.slot.value,
             expires_at=key_set.expires_at,
@@ -141,11 +141,7 @@ class Verifier:
         try:
             key = await ApiKey.filter(lookup_hash=lookup_hash).select_related("key_set").first()
             # A second, small query only on a cache miss: the key set's groups.
-            group_permissions = (
-                await groups.group_permissions_of(key.key_set_id)  # type: ignore[attr-defined]
-                if key
-                else []
-            )
+            group_permissions = await groups.group_permissions_of(key.key_set_id) if key else []
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # marks it retrieved when nobody was waiting

@@ -35,6 +35,7 @@ class Webhook(Model):
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name=False, on_delete=fields.CASCADE
     )
+    organization_id: int
     url = fields.CharField(max_length=2048)
     events: fields.Field[list[str]] = fields.JSONField()
     enabled = fields.BooleanField(default=True)
@@ -43,6 +44,7 @@ class Webhook(Model):
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    created_by_id: int | None
 
     class Meta:
         table = "webhooks"
@@ -55,6 +57,7 @@ class WebhookDelivery(Model):
     webhook: fields.ForeignKeyRelation[Webhook] = fields.ForeignKeyField(
         "models.Webhook", related_name=False, on_delete=fields.CASCADE
     )
+    webhook_id: int
     event = fields.CharEnumField(WebhookEvent, max_length=32)
     payload: fields.Field[dict[str, Any]] = fields.JSONField()
     status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.PENDING)

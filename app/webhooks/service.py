@@ -102,7 +102,7 @@ async def _admin_webhook(actor: Actor, webhook_id: int) -> Webhook:
     webhook = await Webhook.get_or_none(id=webhook_id)
     if webhook is None:
         raise NotFound("No webhook with this id.", field="webhookId")
-    organization_id = webhook.organization_id  # type: ignore[attr-defined]
+    organization_id = webhook.organization_id
     try:
         access = await organization_access(
             user_id=actor.user.id, organization_id=organization_id, field="webhookId"
@@ -141,7 +141,7 @@ async def update_webhook(
             return webhook
         await webhook.save(update_fields=["url", "events", "enabled"])
         await audit.record(
-            organization_id=webhook.organization_id,  # type: ignore[attr-defined]
+            organization_id=webhook.organization_id,
             action=AuditAction.WEBHOOK_UPDATED,
             actor=actor,
             details={"webhookId": to_global_id("Webhook", webhook.id), **changes},
@@ -154,7 +154,7 @@ async def delete_webhook(*, actor: Actor, webhook_id: int) -> Webhook:
     async with in_transaction():
         webhook = await _admin_webhook(actor, webhook_id)
         await audit.record(
-            organization_id=webhook.organization_id,  # type: ignore[attr-defined]
+            organization_id=webhook.organization_id,
             action=AuditAction.WEBHOOK_DELETED,
             actor=actor,
             details={"webhookId": to_global_id("Webhook", webhook.id), "host": _host(webhook.url)},
@@ -181,7 +181,7 @@ async def get_visible_webhook(*, user_id: int, webhook_id: int) -> Webhook | Non
     webhook = await Webhook.get_or_none(id=webhook_id)
     if webhook is None or not await _is_organization_admin(
         user_id=user_id,
-        organization_id=webhook.organization_id,  # type: ignore[attr-defined]
+        organization_id=webhook.organization_id,
     ):
         return None
     return webhook
@@ -192,7 +192,7 @@ async def get_visible_delivery(*, user_id: int, delivery_id: int) -> WebhookDeli
     delivery = await WebhookDelivery.get_or_none(id=delivery_id).select_related("webhook")
     if delivery is None or not await _is_organization_admin(
         user_id=user_id,
-        organization_id=delivery.webhook.organization_id,  # type: ignore[attr-defined]
+        organization_id=delivery.webhook.organization_id,
     ):
         return None
     return delivery
@@ -256,7 +256,7 @@ async def subscribed(*, organization_id: int, event: WebhookEvent) -> bool:
 
 def key_set_payload(key_set: KeySet) -> dict[str, Any]:
     """What an event says about a key set: never a key, a hint or a hash."""
-    system_id = key_set.system_id  # type: ignore[attr-defined]
+    system_id = key_set.system_id
     return {
         "keySet": {
             "id": to_global_id("KeySet", key_set.id),
@@ -271,7 +271,7 @@ def key_set_payload(key_set: KeySet) -> dict[str, Any]:
 async def key_set_event(key_set: KeySet, event: WebhookEvent, **extra: Any) -> int:
     """Queues `event` about `key_set` (inside the change's transaction)."""
     return await enqueue(
-        organization_id=key_set.organization_id,  # type: ignore[attr-defined]
+        organization_id=key_set.organization_id,
         event=event,
         payload={**key_set_payload(key_set), **extra},
     )

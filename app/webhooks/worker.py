@@ -95,16 +95,13 @@ class WebhookWorker:
         due = await claim(now, BATCH_SIZE)
         if not due:
             return DeliveryRound(0, 0, 0)
-        webhooks = {
-            w.id: w
-            for w in await Webhook.filter(id__in={d.webhook_id for d in due})  # type: ignore[attr-defined]
-        }
+        webhooks = {w.id: w for w in await Webhook.filter(id__in={d.webhook_id for d in due})}
         async with httpx.AsyncClient(
             timeout=self.timeout, follow_redirects=False, trust_env=False
         ) as client:
             outcomes = await asyncio.gather(
                 *(
-                    self._post(client, delivery, webhooks.get(delivery.webhook_id))  # type: ignore[attr-defined]
+                    self._post(client, delivery, webhooks.get(delivery.webhook_id))
                     for delivery in due
                 )
             )

@@ -145,8 +145,10 @@ async def test_graphiql_can_be_turned_off(settings: Settings, backend: str) -> N
 
     async with client_for(quiet) as client:
         response = await client.get("/graphql", headers={"accept": "text/html"})
+        assets = await client.get("/graphiql/graphiql.min.js")
 
     assert "graphiql" not in response.text.lower()
+    assert assets.status_code == 404
 
 
 async def test_batched_requests_are_refused(http: httpx.AsyncClient) -> None:

@@ -51,7 +51,7 @@ class AuditEntryType(Node):
 
     @strawberry.field
     async def actor(self, info: Info) -> UserType | None:
-        actor_id = self.entry.actor_id  # type: ignore[attr-defined]
+        actor_id = self.entry.actor_id
         user = await info.context.loaders.users_by_id.load(actor_id) if actor_id else None
         return UserType.from_model(user) if user else None
 
@@ -61,7 +61,7 @@ class AuditEntryType(Node):
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
         from app.graphql.organizations.types import organization_of
 
-        organization_id = self.entry.organization_id  # type: ignore[attr-defined]
+        organization_id = self.entry.organization_id
         return await organization_of(info, organization_id, what=f"Audit entry {self.entry.id}")
 
     @strawberry.field
@@ -70,7 +70,7 @@ class AuditEntryType(Node):
     ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
         from app.graphql.systems.types import SystemType
 
-        system_id = self.entry.system_id  # type: ignore[attr-defined]
+        system_id = self.entry.system_id
         system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
         return SystemType.from_model(system) if system else None
 
@@ -80,7 +80,7 @@ class AuditEntryType(Node):
     ) -> Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")] | None:
         from app.graphql.keysets.types import KeySetType
 
-        key_set_id = self.entry.key_set_id  # type: ignore[attr-defined]
+        key_set_id = self.entry.key_set_id
         key_set = await info.context.loaders.key_sets_by_id.load(key_set_id) if key_set_id else None
         return KeySetType.from_model(key_set) if key_set else None
 

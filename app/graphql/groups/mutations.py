@@ -132,7 +132,7 @@ class PermissionGroupMutations:
             group_id=input_pk(input.group_id, PERMISSION_GROUP, field="groupId"),
             key_sets=InUseKeySets(input.key_sets) if input.key_sets is not None else None,
         )
-        organization_id = deleted.group.organization_id  # type: ignore[attr-defined]
+        organization_id = deleted.group.organization_id
         return DeletePermissionGroupPayload(
             deleted_group_id=input.group_id,
             affected_key_sets=deleted.affected_key_sets,

@@ -55,13 +55,13 @@ class PermissionGroupType(Node):
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
         from app.graphql.organizations.types import organization_of
 
-        organization_id = self.model.organization_id  # type: ignore[attr-defined]
+        organization_id = self.model.organization_id
         return await organization_of(
             info, organization_id, what=f"Permission group {self.model.id}"
         )
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:
-        user_id = self.model.created_by_id  # type: ignore[attr-defined]
+        user_id = self.model.created_by_id
         user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
         return UserType.from_model(user) if user else None

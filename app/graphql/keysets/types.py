@@ -46,13 +46,13 @@ class ApiKeyType:
             hint=key.hint,
             created_at=key.created_at,
             last_used_at=key.last_used_at,
-            key_set_id=key.key_set_id,  # type: ignore[attr-defined]
+            key_set_id=key.key_set_id,
             key=key,
         )
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:
-        return await _user(info, self.key.created_by_id)  # type: ignore[attr-defined]
+        return await _user(info, self.key.created_by_id)
 
     @strawberry.field(
         description=(
@@ -113,7 +113,7 @@ class KeySetType(Node):
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
         from app.graphql.organizations.types import organization_of
 
-        organization_id = self.model.organization_id  # type: ignore[attr-defined]
+        organization_id = self.model.organization_id
         return await organization_of(info, organization_id, what=f"Key set {self.model.id}")
 
     @strawberry.field
@@ -122,17 +122,17 @@ class KeySetType(Node):
     ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
         from app.graphql.systems.types import SystemType
 
-        system_id = self.model.system_id  # type: ignore[attr-defined]
+        system_id = self.model.system_id
         system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
         return SystemType.from_model(system) if system else None
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:
-        return await _user(info, self.model.created_by_id)  # type: ignore[attr-defined]
+        return await _user(info, self.model.created_by_id)
 
     @strawberry.field
     async def revoked_by(self, info: Info) -> UserType | None:
-        return await _user(info, self.model.revoked_by_id)  # type: ignore[attr-defined]
+        return await _user(info, self.model.revoked_by_id)
 
     @strawberry.field(description="The permission groups the set is given, by name.")
     async def groups(
@@ -185,8 +185,8 @@ class KeySetType(Node):
 
         return await resolve_audit_log(
             info,
-            organization_id=self.model.organization_id,  # type: ignore[attr-defined]
-            system_id=self.model.system_id,  # type: ignore[attr-defined]
+            organization_id=self.model.organization_id,
+            system_id=self.model.system_id,
             key_set_id=self.model.id,
             first=first,
             after=after,

@@ -37,7 +37,7 @@ class SystemType(Node):
             name=system.name,
             created_at=system.created_at,
             pk=system.id,
-            organization_pk=system.organization_id,  # type: ignore[attr-defined]
+            organization_pk=system.organization_id,
         )
 
     @strawberry.field

@@ -81,7 +81,7 @@ class WebhookType(Node):
 
     @strawberry.field
     async def created_by(self, info: Info) -> UserType | None:
-        user_id = self.model.created_by_id  # type: ignore[attr-defined]
+        user_id = self.model.created_by_id
         user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
         return UserType.from_model(user) if user else None
 
