@@ -118,15 +118,9 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
         if mailer is not None or settings.webhook_delivery
         else None
     )
-    webhook_worker = (
-        WebhookWorker(
-            webhook_signing,
-            interval_seconds=settings.webhook_interval_seconds,
-            timeout_seconds=settings.webhook_timeout_seconds,
-        )
-        if settings.webhook_delivery
-        else None
-    )
+    webhook_worker = None
+    if settings.webhook_delivery:
+        webhook_worker = WebhookWorker.from_settings(webhook_signing, settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -11,10 +11,11 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import ConfigurationError
+from app.webhooks.destinations import DestinationPolicy
 
 logger = logging.getLogger("keyrack.settings")
 
@@ -65,9 +66,31 @@ class Settings(BaseSettings):
     webhook_delivery: bool = True
     webhook_interval_seconds: float = Field(default=1.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Deliveries go to public addresses only, unless these open private ones (all of them,
+    # or the comma-separated CIDRs listed).
+    webhook_allow_private: bool = False
+    webhook_allowed_networks: str = ""
+    # POSTs in flight per process: in all, per organization, per endpoint.
+    webhook_concurrency: int = Field(default=50, ge=1)
+    webhook_organization_concurrency: int = Field(default=10, ge=1)
+    webhook_endpoint_concurrency: int = Field(default=4, ge=1)
     log_level: str = "INFO"
     # One line per request is a lot on the verification hot path; off unless asked for.
     access_log: bool = False
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        DestinationPolicy.parse(allow_private=False, allowed_networks=value)  # ValueError
+        return value
+
+    @property
+    def webhook_destinations(self) -> DestinationPolicy:
+        """Where webhook deliveries may go."""
+        return DestinationPolicy.parse(
+            allow_private=self.webhook_allow_private,
+            allowed_networks=self.webhook_allowed_networks,
+        )
 
     @property
     def resolved_database_url(self) -> str:

@@ -95,6 +95,9 @@ def settings(database_url: str) -> Settings:
         # Tests drive the webhook worker (and expiry rounds) themselves: the fuzzer
         # registers webhooks pointing anywhere, and nothing may leave loopback.
         webhook_delivery=False,
+        # The receivers of tests/webhooks listen on loopback; tests of the default build
+        # their own app or worker with `webhook_allow_private=False`.
+        webhook_allow_private=True,
     )
 
 

@@ -63,6 +63,12 @@ def clean_url(url: str, *, server: tuple[str, int] | None) -> str:
     return url
 
 
+def host_and_port(url: str) -> tuple[str, int]:
+    """The host (IDNA-encoded, IPv6 without brackets) and port a clean URL connects to."""
+    parsed = httpx.URL(url)
+    return parsed.raw_host.decode("ascii"), parsed.port or _DEFAULT_PORTS[parsed.scheme]
+
+
 def clean_events(events: Sequence[str]) -> list[str]:
     """The events, known and without repeats, in their declared order; at least one."""
     wanted = set()

@@ -26,9 +26,10 @@ from app.keysets.models import KeySet
 from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership
 from app.pagination import Page, paginate_each
 from app.validation import UNCHANGED, Unchanged
+from app.webhooks.destinations import DestinationPolicy
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
-from app.webhooks.rules import clean_events, clean_url
-from app.webhooks.signing import WebhookSigning
+from app.webhooks.rules import clean_events, clean_url, host_and_port
+from app.webhooks.signing import STANDARD_NONCE_PREFIX, WebhookSigning
 
 MAX_WEBHOOKS_PER_ORGANIZATION = 20
 
@@ -52,13 +53,15 @@ async def create_webhook(
     organization_id: int,
     url: str,
     events: list[str],
+    destinations: DestinationPolicy,
     server: tuple[str, int] | None = None,
 ) -> CreatedWebhook:
     """A webhook and its signing secret, which is returned here only.
 
-    `server` is the (host, port) the API was called on: a webhook may not point there.
+    `server` is the (host, port) the API was called on: a webhook may not point there;
+    nor anywhere `destinations` refuses.
     """
-    url = clean_url(url, server=server)
+    url = await _clean_destination(url, destinations=destinations, server=server)
     wanted = clean_events(events)
     async with in_transaction():
         access = await organization_access(
@@ -76,7 +79,7 @@ async def create_webhook(
             organization_id=organization_id,
             url=url,
             events=wanted,
-            secret_nonce=secrets.token_urlsafe(24),
+            secret_nonce=STANDARD_NONCE_PREFIX + secrets.token_urlsafe(24),
             created_by=actor.user,
         )
         # The URL may carry a token in its query: the audit log keeps only where it goes.
@@ -92,6 +95,15 @@ async def create_webhook(
         )
     secret = signing.secret_for(webhook_id=webhook.id, nonce=webhook.secret_nonce)
     return CreatedWebhook(webhook, secret)
+
+
+async def _clean_destination(
+    url: str, *, destinations: DestinationPolicy, server: tuple[str, int] | None
+) -> str:
+    url = clean_url(url, server=server)
+    host, port = host_and_port(url)
+    await destinations.check_registration(host, port)
+    return url
 
 
 def _host(url: str) -> str:
@@ -120,10 +132,15 @@ async def update_webhook(
     url: str | Unchanged = UNCHANGED,
     events: list[str] | Unchanged = UNCHANGED,
     enabled: bool | Unchanged = UNCHANGED,
+    destinations: DestinationPolicy,
     server: tuple[str, int] | None = None,
 ) -> Webhook:
     """Changes what is given. A disabled webhook is queued nothing and sent nothing more."""
-    new_url = clean_url(url, server=server) if not isinstance(url, Unchanged) else UNCHANGED
+    new_url = (
+        await _clean_destination(url, destinations=destinations, server=server)
+        if not isinstance(url, Unchanged)
+        else UNCHANGED
+    )
     new_events = clean_events(events) if not isinstance(events, Unchanged) else UNCHANGED
     async with in_transaction():
         webhook = await _admin_webhook(actor, webhook_id)

@@ -1,9 +1,18 @@
-"""Webhook signing secrets, derived rather than stored, and the signature header.
+"""Webhook signing secrets, derived rather than stored, and the headers that sign deliveries.
 
 A webhook's secret is HKDF(master secret, info="keyrack/webhook-signing/v1:<id>:<nonce>"):
-nothing reversible is kept, yet every server process can sign. The signature covers the
-timestamp and the exact body: `Keyrack-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`
-of `f"{t}.{body}"`, keyed with the secret's UTF-8 bytes.
+nothing reversible is kept, yet every server process can sign. It is handed out as
+`whsec_` and the derived bytes in base64, as the Standard Webhooks specification has it
+(webhooks registered before that have URL-safe base64; their bytes are the same).
+
+Each delivery carries two signatures over the exact body:
+- Standard Webhooks: `webhook-id` (the delivery, the same on every retry),
+  `webhook-timestamp` (unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256>` of
+  `f"{id}.{timestamp}.{body}"`, keyed with the secret's decoded bytes; any Standard
+  Webhooks library verifies it.
+- Keyrack's own, kept for one release: `Keyrack-Delivery` and `Keyrack-Signature:
+  t=<unix seconds>,v1=<hex HMAC-SHA256>` of `f"{t}.{body}"`, keyed with the secret's
+  UTF-8 bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +26,8 @@ from typing import Final
 from app.subkeys import derive_subkey
 
 SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a prefix, not a secret
+# Marks the nonce of a webhook whose secret is written in standard base64.
+STANDARD_NONCE_PREFIX: Final = "s1."
 _HKDF_INFO: Final = b"keyrack/webhook-signing/v1"
 
 
@@ -38,10 +49,41 @@ class WebhookSigning:
     def secret_for(self, *, webhook_id: int, nonce: str) -> str:
         info = _HKDF_INFO + f":{int(webhook_id)}:{nonce}".encode("ascii")
         raw = derive_subkey(self.master, info)
+        if nonce.startswith(STANDARD_NONCE_PREFIX):
+            return SECRET_PREFIX + base64.b64encode(raw).decode("ascii")
+        # Secrets handed out before the standard headers: they must stay what they were.
         return SECRET_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _secret_bytes(secret: str) -> bytes:
+    """The bytes a secret stands for, whichever base64 alphabet wrote it."""
+    body = secret.removeprefix(SECRET_PREFIX).rstrip("=")
+    body += "=" * (-len(body) % 4)
+    return base64.urlsafe_b64decode(body) if "-" in body or "_" in body else base64.b64decode(body)
 
 
 def signature_header(secret: str, *, timestamp: int, body: bytes) -> str:
     signed = f"{timestamp}.".encode("ascii") + body
     digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
+
+
+def standard_signature(secret: str, *, message_id: str, timestamp: int, body: bytes) -> str:
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_secret_bytes(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def delivery_headers(
+    secret: str, *, delivery_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    """The headers that identify and sign one delivery, both ways."""
+    return {
+        "webhook-id": delivery_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": standard_signature(
+            secret, message_id=delivery_id, timestamp=timestamp, body=body
+        ),
+        "keyrack-delivery": delivery_id,
+        "keyrack-signature": signature_header(secret, timestamp=timestamp, body=body),
+    }

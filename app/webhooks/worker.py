@@ -1,29 +1,51 @@
 """Sending queued deliveries: claimed under a lease, posted, retried with backoff.
 
-A round claims due rows in a short transaction (`FOR UPDATE SKIP LOCKED`, so several
-processes on PostgreSQL take disjoint rows) and moves their next attempt a lease ahead
-before committing. The POSTs happen outside any transaction. A process that dies
+Sends run concurrently, bounded per process, per organization and per endpoint, so that
+one organization's slow endpoints (a tarpit) hold only that organization's share of the
+worker: each round visits the webhooks that have something due, oldest first, and claims
+for each only as many rows as its free slots allow; other organizations' deliveries start
+in the next round, whatever is still in flight.
+
+A claim is a short transaction (`FOR UPDATE SKIP LOCKED`, so several processes on
+PostgreSQL take disjoint rows) that moves the rows' next attempt a lease ahead before
+committing. The POSTs happen outside any transaction. A process that dies or stops
 mid-delivery leaves the row PENDING: once the lease is over another round sends it
-again. Delivery is therefore at least once; receivers deduplicate on the
-`Keyrack-Delivery` header.
+again. Delivery is therefore at least once; receivers deduplicate on the `webhook-id`
+(or `Keyrack-Delivery`) header.
+
+Each POST goes to the address app.webhooks.destinations judged, never to a second
+resolution of the name, follows no redirect, and what is recorded of a failure is a
+coarse class ("Connection failed", "HTTP 503"), not a scanner's view of the target.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import httpx
+from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
 from app.background import BackgroundTask
 from app.ids import to_global_id
+from app.settings import Settings
+from app.webhooks.destinations import (
+    DestinationPolicy,
+    DestinationRefused,
+    ResolutionFailed,
+    Resolver,
+    system_resolver,
+)
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
-from app.webhooks.signing import WebhookSigning, signature_header
+from app.webhooks.rules import host_and_port
+from app.webhooks.signing import WebhookSigning, delivery_headers
 
 logger = logging.getLogger("keyrack.webhooks")
 
@@ -32,14 +54,27 @@ LEASE: Final = timedelta(seconds=120)
 MAX_ATTEMPTS: Final = 8
 FIRST_RETRY: Final = timedelta(seconds=30)
 LONGEST_RETRY: Final = timedelta(hours=1)
-BATCH_SIZE: Final = 20
 USER_AGENT: Final = "Keyrack-Webhooks/1"
+# How many webhooks with due deliveries one round looks at (oldest due first).
+WEBHOOKS_PER_ROUND: Final = 1000
+
+REFUSED: Final = "Destination not allowed"
+CONNECTION_FAILED: Final = "Connection failed"
 
 
 def retry_delay(attempts: int) -> timedelta:
     """How long after its `attempts`-th failed attempt a delivery is tried again."""
     delay: timedelta = FIRST_RETRY * 2 ** (attempts - 1)
     return min(delay, LONGEST_RETRY)
+
+
+@dataclass(frozen=True)
+class DeliveryBounds:
+    """How many POSTs one process has in flight: in all, per organization, per endpoint."""
+
+    total: int = 50
+    per_organization: int = 10
+    per_endpoint: int = 4
 
 
 @dataclass(frozen=True)
@@ -60,12 +95,16 @@ class _Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-async def claim(now: datetime, limit: int) -> list[WebhookDelivery]:
-    """Due deliveries, leased to this caller: no other round takes them until `LEASE` ends."""
+async def claim(
+    now: datetime, limit: int, *, webhook_id: int | None = None
+) -> list[WebhookDelivery]:
+    """Due deliveries (of one webhook, if given), leased: no other round takes them for `LEASE`."""
     async with in_transaction():
+        query = WebhookDelivery.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        if webhook_id is not None:
+            query = query.filter(webhook_id=webhook_id)
         due = (
-            await WebhookDelivery.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-            .order_by("next_attempt_at", "id")
+            await query.order_by("next_attempt_at", "id")
             .limit(limit)
             .select_for_update(skip_locked=True)
         )
@@ -76,6 +115,21 @@ async def claim(now: datetime, limit: int) -> list[WebhookDelivery]:
     return due
 
 
+async def _webhooks_with_due_deliveries(now: datetime) -> list[Webhook]:
+    """Webhooks that have deliveries due at `now`, the one waiting longest first."""
+    rows = (
+        await WebhookDelivery.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .annotate(oldest=Min("next_attempt_at"))
+        .group_by("webhook_id")
+        .order_by("oldest")
+        .limit(WEBHOOKS_PER_ROUND)
+        .values_list("webhook_id", flat=True)
+    )
+    ids = [int(row) for row in rows]  # type: ignore[call-overload]
+    webhooks = {w.id: w for w in await Webhook.filter(id__in=ids)}
+    return [webhooks[i] for i in ids if i in webhooks]
+
+
 class WebhookWorker:
     def __init__(
         self,
@@ -83,74 +137,183 @@ class WebhookWorker:
         *,
         interval_seconds: float = 1.0,
         timeout_seconds: float = 10.0,
+        destinations: DestinationPolicy | None = None,
+        bounds: DeliveryBounds | None = None,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.signing = signing
         self.interval = interval_seconds
         self.timeout = timeout_seconds
+        self.destinations = destinations or DestinationPolicy()
+        self.bounds = bounds or DeliveryBounds()
+        self.resolver = resolver
+        # One TLS context for every POST: building one reads the CA bundle.
+        self._tls = httpx.create_ssl_context()
+        self._by_organization: Counter[int] = Counter()
+        self._by_webhook: Counter[int] = Counter()
+        self._in_flight: set[asyncio.Task[str]] = set()
+        self._slot_freed = asyncio.Event()
         self._background = BackgroundTask(self._run, name="keyrack-webhook-worker")
 
-    async def run_once(self, now: datetime | None = None) -> DeliveryRound:
-        """Sends the deliveries due at `now` (a batch of them)."""
-        now = now or datetime.now(UTC)
-        due = await claim(now, BATCH_SIZE)
-        if not due:
-            return DeliveryRound(0, 0, 0)
-        webhooks = {w.id: w for w in await Webhook.filter(id__in={d.webhook_id for d in due})}
-        async with httpx.AsyncClient(
-            timeout=self.timeout, follow_redirects=False, trust_env=False
-        ) as client:
-            outcomes = await asyncio.gather(
-                *(
-                    self._post(client, delivery, webhooks.get(delivery.webhook_id))
-                    for delivery in due
-                )
-            )
-        counts = {"delivered": 0, "retrying": 0, "failed": 0}
-        for delivery, outcome in zip(due, outcomes, strict=True):
-            counts[await _record(delivery, outcome, now)] += 1
-        return DeliveryRound(**counts)
+    @classmethod
+    def from_settings(
+        cls, signing: WebhookSigning, settings: Settings, *, resolver: Resolver = system_resolver
+    ) -> WebhookWorker:
+        return cls(
+            signing,
+            resolver=resolver,
+            interval_seconds=settings.webhook_interval_seconds,
+            timeout_seconds=settings.webhook_timeout_seconds,
+            destinations=settings.webhook_destinations,
+            bounds=DeliveryBounds(
+                total=settings.webhook_concurrency,
+                per_organization=settings.webhook_organization_concurrency,
+                per_endpoint=settings.webhook_endpoint_concurrency,
+            ),
+        )
 
-    async def _post(
-        self, client: httpx.AsyncClient, delivery: WebhookDelivery, webhook: Webhook | None
-    ) -> _Outcome | None:
-        if webhook is None:  # deleted since: its deliveries went with it
-            return None
+    async def run_once(self, now: datetime | None = None) -> DeliveryRound:
+        """Sends what is due at `now` (as much as the bounds allow) and waits for those sends."""
+        kinds = await asyncio.gather(*await self._dispatch(now or datetime.now(UTC)))
+        counts = Counter(kinds)
+        return DeliveryRound(counts["delivered"], counts["retrying"], counts["failed"])
+
+    async def _dispatch(self, now: datetime) -> list[asyncio.Task[str]]:
+        """Claims and starts what the free slots allow; returns the sends it started."""
+        started: list[asyncio.Task[str]] = []
+        free = self.bounds.total - len(self._in_flight)
+        if free <= 0:
+            return started
+        for webhook in await _webhooks_with_due_deliveries(now):
+            organization_id: int = webhook.organization_id
+            slots = min(
+                free,
+                self.bounds.per_endpoint - self._by_webhook[webhook.id],
+                self.bounds.per_organization - self._by_organization[organization_id],
+            )
+            if slots <= 0:
+                continue
+            for delivery in await claim(now, slots, webhook_id=webhook.id):
+                started.append(self._start(delivery, webhook, organization_id, now))
+            free = self.bounds.total - len(self._in_flight)
+            if free <= 0:
+                break
+        return started
+
+    def _start(
+        self, delivery: WebhookDelivery, webhook: Webhook, organization_id: int, now: datetime
+    ) -> asyncio.Task[str]:
+        self._by_webhook[webhook.id] += 1
+        self._by_organization[organization_id] += 1
+        task = asyncio.create_task(self._attempt(delivery, webhook, now))
+        self._in_flight.add(task)
+
+        def release(done: asyncio.Task[str]) -> None:
+            self._in_flight.discard(done)
+            for counts, key in (
+                (self._by_webhook, webhook.id),
+                (self._by_organization, organization_id),
+            ):
+                counts[key] -= 1
+                if counts[key] <= 0:
+                    del counts[key]
+            self._slot_freed.set()
+
+        task.add_done_callback(release)
+        return task
+
+    async def _attempt(self, delivery: WebhookDelivery, webhook: Webhook, now: datetime) -> str:
+        started = datetime.now(UTC)
+        outcome = await self._post(delivery, webhook)
+        try:
+            return await _record(delivery, outcome, now, started)
+        except Exception as error:  # the database is away: the lease brings it back
+            logger.warning(
+                "Webhook delivery %s: the attempt could not be recorded: %s",
+                delivery.id,
+                type(error).__name__,
+            )
+            return "retrying"
+
+    async def _post(self, delivery: WebhookDelivery, webhook: Webhook) -> _Outcome:
         if not webhook.enabled:  # disabled since it was queued: nothing more is sent
             return _Outcome(None, "Webhook disabled", final=True)
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
         secret = self.signing.secret_for(webhook_id=webhook.id, nonce=webhook.secret_nonce)
-        timestamp = int(datetime.now(UTC).timestamp())
         headers = {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
             "keyrack-event": delivery.event.value,
-            "keyrack-delivery": to_global_id("WebhookDelivery", delivery.id),
-            "keyrack-signature": signature_header(secret, timestamp=timestamp, body=body),
+            **delivery_headers(
+                secret,
+                delivery_id=to_global_id("WebhookDelivery", delivery.id),
+                timestamp=int(datetime.now(UTC).timestamp()),
+                body=body,
+            ),
         }
         try:
-            # httpx's timeout applies to each phase; this bounds the whole exchange, so that
-            # it ends well within the lease. Streamed and closed unread: the receiver's
-            # answer body is not our business.
-            async with (
-                asyncio.timeout(self.timeout),
-                client.stream("POST", webhook.url, content=body, headers=headers) as reply,
-            ):
-                return _Outcome(
-                    reply.status_code, None if reply.is_success else f"HTTP {reply.status_code}"
-                )
+            # Resolving is part of the exchange: the timeout bounds it all, well within
+            # the lease. The reply is streamed and closed unread: its body is not our
+            # business.
+            async with asyncio.timeout(self.timeout):
+                url, pinned_headers, extensions = await self._pin(webhook.url, headers)
+                async with httpx.AsyncClient(
+                    timeout=self.timeout,
+                    follow_redirects=False,
+                    trust_env=False,  # a proxy would resolve the name again
+                    verify=self._tls,
+                ) as client:
+                    request = client.build_request(
+                        "POST", url, content=body, headers=pinned_headers, extensions=extensions
+                    )
+                    reply = await client.send(request, stream=True)
+                    await reply.aclose()
+            return _Outcome(
+                reply.status_code, None if reply.is_success else f"HTTP {reply.status_code}"
+            )
+        except DestinationRefused:
+            return _Outcome(None, REFUSED)
+        except (ResolutionFailed, httpx.TransportError, TimeoutError, OSError):
+            # Refused, reset, timed out, unresolvable or a bad certificate look alike, so
+            # that the log of deliveries is no port scanner.
+            return _Outcome(None, CONNECTION_FAILED)
         except Exception as error:  # whatever went wrong is this delivery's failure alone
             # The type only: messages can quote the URL, whose query may hold a token.
-            return _Outcome(None, type(error).__name__)
+            logger.warning("Webhook delivery %s failed: %s", delivery.id, type(error).__name__)
+            return _Outcome(None, "Delivery failed")
+
+    async def _pin(
+        self, url: str, headers: dict[str, str]
+    ) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
+        """The URL with its host replaced by the address judged for it, the headers
+        naming the host, and for https the name for SNI and the certificate check."""
+        target = httpx.URL(url)
+        host, port = host_and_port(url)
+        address = self.destinations.pick(await self.resolver(host, port))
+        extensions = {"sni_hostname": host} if target.scheme == "https" else {}
+        return (
+            target.copy_with(host=address),
+            {**headers, "host": target.netloc.decode("ascii")},
+            extensions,
+        )
 
     async def _run(self) -> None:
-        while True:
-            try:
-                result = await self.run_once()
-            except Exception as error:  # the database is away: the next round tries again
-                logger.warning("Webhook delivery round failed: %s", type(error).__name__)
-                result = DeliveryRound(0, 0, 0)
-            if sum((result.delivered, result.retrying, result.failed)) < BATCH_SIZE:
-                await asyncio.sleep(self.interval)
+        try:
+            while True:
+                self._slot_freed.clear()
+                try:
+                    await self._dispatch(datetime.now(UTC))
+                except Exception as error:  # the database is away: the next round tries again
+                    logger.warning("Webhook delivery round failed: %s", type(error).__name__)
+                # The next round when the interval is over, or sooner when a send ends.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.interval):
+                        await self._slot_freed.wait()
+        finally:
+            # Sends cut short stay leased and PENDING: a later round sends them again.
+            for task in list(self._in_flight):
+                task.cancel()
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     def start(self) -> None:
         self._background.start()
@@ -159,21 +322,24 @@ class WebhookWorker:
         await self._background.stop()
 
 
-async def _record(delivery: WebhookDelivery, outcome: _Outcome | None, now: datetime) -> str:
-    """Writes the attempt's result; returns which count it belongs to."""
-    if outcome is None:
-        return "failed"
+async def _record(
+    delivery: WebhookDelivery, outcome: _Outcome, now: datetime, started: datetime
+) -> str:
+    """Writes the attempt's result; returns which count it belongs to.
+
+    `lastAttemptAt` is when the attempt began: how long a failure took would tell a
+    refused port from a filtered one.
+    """
     attempts = delivery.attempts + 1
-    finished = datetime.now(UTC)
     changes: dict[str, object] = {
         "attempts": attempts,
-        "last_attempt_at": finished,
+        "last_attempt_at": started,
         "last_status_code": outcome.status_code,
         "last_error": outcome.error,
     }
     if outcome.ok:
         kind = "delivered"
-        changes.update(status=DeliveryStatus.DELIVERED, delivered_at=finished)
+        changes.update(status=DeliveryStatus.DELIVERED, delivered_at=datetime.now(UTC))
     elif attempts >= MAX_ATTEMPTS or outcome.final:
         kind = "failed"
         changes.update(status=DeliveryStatus.FAILED)

@@ -8,7 +8,7 @@ import pytest
 from starlette.applications import Starlette
 
 from app.webhooks.worker import WebhookWorker
-from webhooks.receiver import Receiver
+from webhooks.receiver import Receiver, worker_for
 
 
 @pytest.fixture
@@ -19,4 +19,4 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def worker(app: Starlette) -> WebhookWorker:
-    return WebhookWorker(app.state.webhook_signing, timeout_seconds=5)
+    return worker_for(app, webhook_timeout_seconds=5)

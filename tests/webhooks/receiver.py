@@ -1,16 +1,21 @@
-"""A real HTTP receiver on loopback, and a short way to register a webhook."""
+"""A real HTTP receiver on loopback, and short ways to register a webhook and build a worker."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from starlette.applications import Starlette
+
+from app.webhooks.destinations import Resolver, system_resolver
+from app.webhooks.worker import WebhookWorker
 from support import Person
 
 CREATE_WEBHOOK = """
@@ -59,12 +64,16 @@ class _Server(ThreadingHTTPServer):
 
 
 class Receiver:
-    """Records every POST; answers 500 to the first `failures` of them, then 204."""
+    """Records every POST; answers 500 to the first `failures` of them, then `status`."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.received: list[Received] = []
         self.failures = 0
+        self.status = 204
+        self.location: str | None = None  # sent with the answer, for redirects
         self.delay_seconds = 0.0  # how long to wait before answering
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests it was answering at once
         self._lock = threading.Lock()
         receiver = self
 
@@ -78,17 +87,32 @@ class Receiver:
                     )
                     failing = receiver.failures > 0
                     receiver.failures -= 1 if failing else 0
-                time.sleep(receiver.delay_seconds)
-                self.send_response(500 if failing else 204)
-                self.send_header("content-length", "0")
-                self.end_headers()
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+                try:
+                    time.sleep(receiver.delay_seconds)
+                    self.send_response(500 if failing else receiver.status)
+                    if receiver.location is not None:
+                        self.send_header("location", receiver.location)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                finally:
+                    with receiver._lock:
+                        receiver.in_flight -= 1
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/keyrack"
+        self.port = self.server.server_address[1]
+        scheme = "http"
+        if tls is not None:  # https: the handshake happens in the handler's thread
+            self.server.socket = tls.wrap_socket(
+                self.server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.port}/hooks/keyrack"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> Receiver:
@@ -112,3 +136,11 @@ async def create_webhook(
         CREATE_WEBHOOK,
         {"organizationId": organization_id, "url": url, "events": events or ALL_EVENTS},
     )
+
+
+def worker_for(
+    app: Starlette, *, resolver: Resolver = system_resolver, **changes: object
+) -> WebhookWorker:
+    """A worker configured as `app` is (private targets allowed in tests), with `changes`."""
+    settings = app.state.settings.model_copy(update=changes)
+    return WebhookWorker.from_settings(app.state.webhook_signing, settings, resolver=resolver)

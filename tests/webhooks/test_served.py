@@ -12,6 +12,9 @@ from processes import serving
 from support import PASSWORD
 from webhooks.receiver import ALL_EVENTS, Receiver
 
+# The receiver listens on loopback, which deliveries are refused by default.
+OPEN = {"KEYRACK_WEBHOOK_ALLOW_PRIVATE": "true"}
+
 
 class Client:
     def __init__(self, http: httpx.Client) -> None:
@@ -40,7 +43,7 @@ def test_events_queued_before_a_restart_are_sent_after_it(
     # given: a server that does not deliver, where a webhook is registered and a key set
     # created; a webhook pointing at the server itself is refused
     with (
-        serving(tmp_path, {"KEYRACK_WEBHOOK_DELIVERY": "false"}) as served,
+        serving(tmp_path, {"KEYRACK_WEBHOOK_DELIVERY": "false", **OPEN}) as served,
         httpx.Client(base_url=served.base) as http,
     ):
         graphql = Client(http)
@@ -73,7 +76,7 @@ def test_events_queued_before_a_restart_are_sent_after_it(
         sent_meanwhile = len(receiver.received)
 
     # when: the server runs again, delivering
-    with serving(tmp_path, {"KEYRACK_WEBHOOK_INTERVAL_SECONDS": "0.2"}) as served:
+    with serving(tmp_path, {"KEYRACK_WEBHOOK_INTERVAL_SECONDS": "0.2", **OPEN}) as served:
         wait_for(receiver, 1)
         queued_before = list(receiver.received)
         with httpx.Client(base_url=served.base) as http:

@@ -54,7 +54,10 @@ class CreateWebhookPayload:
     webhook: WebhookType | None = None
     signing_secret: str | None = strawberry.field(
         default=None,
-        description="Key for verifying Keyrack-Signature. Shown here only: store it now.",
+        description=(
+            "Key for verifying webhook-signature (Standard Webhooks) and Keyrack-Signature. "
+            "Shown here only: store it now."
+        ),
     )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
@@ -81,6 +84,7 @@ class WebhookMutations:
             organization_id=input_pk(input.organization_id, ORGANIZATION, field="organizationId"),
             url=input.url,
             events=[WebhookEvent(event).value for event in input.events],
+            destinations=info.context.settings.webhook_destinations,
             server=server_address(str(info.context.request.base_url)),
         )
         return CreateWebhookPayload(
@@ -103,6 +107,7 @@ class WebhookMutations:
                 else UNCHANGED
             ),
             enabled=input.enabled if input.enabled is not None else UNCHANGED,
+            destinations=info.context.settings.webhook_destinations,
             server=server_address(str(info.context.request.base_url)),
         )
         return WebhookPayload(webhook=WebhookType.from_model(webhook))
