@@ -4,6 +4,7 @@ KeyrackError
 ├── ConfigurationError      settings that cannot work (startup only)
 ├── NotAuthenticated        no valid session where one is needed
 ├── Forbidden               a member without the role the action needs
+├── StepUpRequired          a key value asked for without a fresh second factor
 └── UserInputError          an expected failure, reported as a `userError`
     ├── NotFound            unknown id, or an object the caller may not see
     ├── InvalidInput        validation of one field failed
@@ -68,6 +69,13 @@ class NotAuthenticated(KeyrackError):
 
 class Forbidden(KeyrackError):
     def __init__(self, message: str = "You do not have the role this action needs.") -> None:
+        super().__init__(message)
+
+
+class StepUpRequired(KeyrackError):
+    """Where a mutation would answer OTP_REQUIRED, a query field (`ApiKey.value`) raises this."""
+
+    def __init__(self, message: str) -> None:
         super().__init__(message)
 
 

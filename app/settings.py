@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="Tortoise URL; empty means ./keyrack.db")
     secret_key: SecretStr | None = None
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    # How long elevateSession lets a session act without a code where step-up is required.
+    step_up_ttl_seconds: int = Field(default=15 * 60, ge=30, le=12 * 3600)
     # Failed logins allowed per window before further attempts are refused.
     login_failures_per_account: int = Field(default=10, ge=1)
     login_failures_per_address: int = Field(default=50, ge=1)

@@ -192,11 +192,13 @@ async def create_organization(person: Person, name: str = "Acme") -> str:
     return str(payload["organization"]["id"])
 
 
-async def add_member(admin: Person, organization_id: str, member: Person, role: str) -> None:
+async def add_member(
+    admin: Person, organization_id: str, member: Person, role: str, **extra: Any
+) -> None:
     await admin.gql.mutate(
         "addMember",
         ADD_MEMBER,
-        {"organizationId": organization_id, "email": member.email, "role": role},
+        {"organizationId": organization_id, "email": member.email, "role": role} | extra,
     )
 
 

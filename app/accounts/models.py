@@ -31,6 +31,10 @@ class Session(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField(db_index=True)
     ended_at = fields.DatetimeField(null=True)
+    # Until when a second factor proven in this session stands in for step-up's code
+    # (elevateSession); cleared by logout, by disabling the authenticator, and by
+    # step_up.end_elevation (a password change must call it).
+    elevated_until = fields.DatetimeField(null=True)
 
     class Meta:
         table = "sessions"
@@ -79,6 +83,8 @@ class AccountAction(StrEnum):
     TOTP_DISABLED = "TOTP_DISABLED"
     # A wrong or reused code, or a wrong password when enrolling an authenticator.
     STEP_UP_FAILED = "STEP_UP_FAILED"
+    # elevateSession accepted a code: the session may act without one for a while.
+    SESSION_ELEVATED = "SESSION_ELEVATED"
 
 
 class AccountEvent(Model):

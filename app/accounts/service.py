@@ -224,7 +224,8 @@ async def authenticate(*, token: str) -> Session | None:
 
 
 async def logout(*, session: Session) -> None:
-    await Session.filter(id=session.id).update(ended_at=datetime.now(UTC))
+    """Ends the session, and with it any step-up elevation it held."""
+    await Session.filter(id=session.id).update(ended_at=datetime.now(UTC), elevated_until=None)
 
 
 async def users_by_ids(ids: list[int]) -> dict[int, User]:

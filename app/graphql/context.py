@@ -51,6 +51,7 @@ class Context:
             )
         return Actor(
             user=self.session.user,
+            session_id=self.session.id,
             ip_address=self.request.client.host if self.request.client else None,
             user_agent=self.request.headers.get("user-agent"),
         )

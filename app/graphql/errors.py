@@ -1,7 +1,7 @@
 """Domain exceptions become GraphQL errors here, and nowhere else.
 
 Expected failures in mutations become `userErrors` (see `payloads.ReportUserErrors`);
-`NotAuthenticated` and `Forbidden` become top-level errors with `extensions.code`;
+`NotAuthenticated`, `Forbidden` and `StepUpRequired` become top-level errors with `extensions.code`;
 anything unexpected is masked, logged server-side and answered with a generic message,
 except a database that cannot be reached, which is `SERVICE_UNAVAILABLE`.
 """
@@ -20,6 +20,7 @@ from app.errors import (
     KeyrackError,
     NotAuthenticated,
     RevealLimitReached,
+    StepUpRequired,
     UserInputError,
 )
 
@@ -42,6 +43,7 @@ _CODES: list[tuple[type[Exception], str]] = [
     (NotAuthenticated, "UNAUTHENTICATED"),
     (Forbidden, "FORBIDDEN"),
     (RevealLimitReached, RevealLimitReached.code),
+    (StepUpRequired, "STEP_UP_REQUIRED"),
     (UserInputError, "BAD_USER_INPUT"),
 ]
 

@@ -80,6 +80,34 @@ class EffectivePolicy:
             )
         return expires_at
 
+    def check_regeneration(self, expires_at: datetime | None, *, now: datetime) -> None:
+        """A fresh key gets the key set's expiry: it must be one the policy allows today,
+        or regenerating would hand out never-expiring (or too long-lived) keys."""
+        required, longest = self.expiry_required, self.max_lifetime_seconds
+        if expires_at is None and (required.value or longest.value is not None):
+            rule = (
+                f"the {required.source} key policy requires an expiry (expiryRequired)"
+                if required.value
+                else f"the {longest.source} key policy limits a key set's lifetime to "
+                f"{_span(longest.value)} (maxLifetimeSeconds)"
+            )
+            raise PolicyViolation(
+                f"This key set never expires, and {rule}: give it an expiry with extendKeySet "
+                "or updateKeySet(expiresAt) first, then regenerate.",
+                field="keySetId",
+            )
+        if (
+            expires_at is not None
+            and longest.value is not None
+            and expires_at > now + timedelta(seconds=longest.value)
+        ):
+            raise PolicyViolation(
+                f"This key set expires more than {_span(longest.value)} from now, later than "
+                f"the {longest.source} key policy allows (maxLifetimeSeconds): bring its expiry "
+                "closer with updateKeySet(expiresAt) first, then regenerate.",
+                field="keySetId",
+            )
+
     def check_grace(self, seconds: int) -> None:
         longest = self.max_grace_period_seconds
         if seconds > longest.value:

@@ -14,7 +14,6 @@ from tortoise.transactions import in_transaction
 from app.access import is_system_admin, organization_access, system_access
 from app.accounts import step_up
 from app.accounts.models import User
-from app.accounts.totp import TotpCipher
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
@@ -27,6 +26,7 @@ from app.errors import (
     LabelMismatch,
     NotFound,
     PolicyViolation,
+    StepUpRequired,
 )
 from app.ids import to_global_id
 from app.keysets import events, groups, policy
@@ -328,39 +328,27 @@ async def regenerate_key(
     *,
     actor: Actor,
     keys: KeyMaterial,
-    totp: TotpCipher,
     key_set_id: int,
     slot: KeySlot,
     confirm_label: str,
     grace_period_seconds: int | None = 0,
-    otp: str | None = None,
 ) -> RegeneratedKey:
     """Replaces one slot's key; the old one verifies for the grace period, if any.
 
-    Where the organization requires step-up, `otp` must be a current code.
+    The key policy applies to the fresh key as to a new key set: no never-expiring keys
+    where an expiry is required.
     """
     grace = clean_grace(grace_period_seconds)
-    otp = step_up.clean_otp(otp)
-    async with (
-        step_up.failures_recorded(
-            actor,
-            operation="regenerateKey",
-            checks_proof=otp is not None,
-            keySetId=to_global_id("KeySet", key_set_id),
-        ),
-        in_transaction() as connection,
-    ):
+    async with in_transaction() as connection:
         # The row lock serialises regenerations and revocations of one key set.
         key_set = await _admin_key_set(actor, key_set_id, lock=True)
         _require_not_revoked(key_set)
         _confirm(key_set, confirm_label)
         organization = await _lock_organization(key_set.organization_id)
+        now = datetime.now(UTC)
         rules = await _policy_of(key_set)
         rules.check_grace(grace)
-        await step_up.check_otp(
-            actor=actor, cipher=totp, otp=otp, required=organization.require_step_up
-        )
-        now = datetime.now(UTC)
+        rules.check_regeneration(key_set.expires_at, now=now)
         valid_until = now + timedelta(seconds=grace)
         # Rotating again also ends the grace of keys this slot replaced earlier, no later
         # than the one replaced now: it is how an admin cuts off a key that leaked.
@@ -407,34 +395,17 @@ async def regenerate_key(
 async def revoke_key_set(
     *,
     actor: Actor,
-    totp: TotpCipher,
     key_set_id: int,
     confirm_label: str,
     reason: str | None = None,
-    otp: str | None = None,
 ) -> KeySet:
-    """Revokes the set: both keys stop at once and their material is destroyed.
-
-    Where the organization requires step-up, `otp` must be a current code.
-    """
+    """Revokes the set: both keys stop at once and their material is destroyed."""
     reason = clean_reason(reason)
-    otp = step_up.clean_otp(otp)
-    async with (
-        step_up.failures_recorded(
-            actor,
-            operation="revokeKeySet",
-            checks_proof=otp is not None,
-            keySetId=to_global_id("KeySet", key_set_id),
-        ),
-        in_transaction() as connection,
-    ):
+    async with in_transaction() as connection:
         key_set = await _admin_key_set(actor, key_set_id, lock=True)
         _require_not_revoked(key_set)
         _confirm(key_set, confirm_label)
-        organization = await _lock_organization(key_set.organization_id)
-        await step_up.check_otp(
-            actor=actor, cipher=totp, otp=otp, required=organization.require_step_up
-        )
+        await _lock_organization(key_set.organization_id)
         now = datetime.now(UTC)
         await ApiKey.filter(key_set_id=key_set.id).update(lookup_hash=None, ciphertext=None)
         await ApiKey.filter(key_set_id=key_set.id, valid_until__gt=now).update(valid_until=now)
@@ -596,7 +567,10 @@ async def reveal_key(
     *, actor: Actor, keys: KeyMaterial, api_key: ApiKey, allowance: RevealAllowance
 ) -> str | None:
     """The key's plaintext for an admin of its scope, audited; None where nothing is kept.
-    Raises `RevealLimitReached` once the request's `allowance` is spent."""
+
+    Where the organization requires step-up, only an elevated session is served it.
+    Raises `RevealLimitReached` once the request's `allowance` is spent.
+    """
     if api_key.ciphertext is None or api_key.current is None:
         return None
     async with in_transaction():
@@ -608,6 +582,11 @@ async def reveal_key(
         organization = await Organization.get(id=key_set.organization_id)
         if organization.key_reveal is not KeyReveal.ADMINS:
             return None
+        if organization.require_step_up and not await step_up.session_elevated(actor):
+            raise StepUpRequired(
+                "This organization requires step-up to see key values: elevate your session "
+                "with elevateSession and a code from your authenticator app first."
+            )
         allowance.take()
         plaintext = keys.decrypt(api_key.ciphertext, key_set_id=key_set.id, slot=api_key.slot.value)
         await audit.record(

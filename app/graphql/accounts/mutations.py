@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import strawberry
 
@@ -57,6 +57,12 @@ class DisableTotpInput:
     client_mutation_id: str | None = None
 
 
+@strawberry.input
+class ElevateSessionInput:
+    otp: str = strawberry.field(description="The code your authenticator app shows now.")
+    client_mutation_id: str | None = None
+
+
 @strawberry.type
 class AuthPayload:
     token: str | None = None
@@ -95,6 +101,16 @@ class ConfirmTotpPayload:
 @strawberry.type
 class DisableTotpPayload:
     user: UserType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class ElevateSessionPayload:
+    elevated_until: datetime | None = strawberry.field(
+        default=None,
+        description="Until when this session acts without a code where step-up is required.",
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
@@ -199,3 +215,23 @@ class AccountMutations:
         actor = info.context.actor
         await step_up.disable_totp(actor=actor, cipher=info.context.totp, code=input.code)
         return DisableTotpPayload(user=UserType.from_model(actor.user))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description=(
+            "Proves your second factor once for this session (sudo mode): until elevatedUntil "
+            "(KEYRACK_STEP_UP_TTL_SECONDS, default 15 minutes) step-up actions need no otp and "
+            "key values are served. Ended by logout and by disabling the authenticator."
+        ),
+    )
+    async def elevate_session(
+        self, info: Info, input: ElevateSessionInput
+    ) -> ElevateSessionPayload:
+        until = await step_up.elevate_session(
+            actor=info.context.actor,
+            cipher=info.context.totp,
+            otp=input.otp,
+            ttl=timedelta(seconds=info.context.settings.step_up_ttl_seconds),
+        )
+        return ElevateSessionPayload(elevated_until=until)
