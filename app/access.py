@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tortoise.models import Model
+
 from app.errors import Forbidden, NotFound
+from app.keysets.models import KeySet, PermissionGroup
 from app.organizations.models import (
     ORGANIZATION_ADMIN_ROLES,
     Membership,
@@ -16,6 +19,17 @@ from app.organizations.models import (
     OrganizationRole,
 )
 from app.systems.models import System, SystemMembership, SystemRole
+from app.verifiers.models import Verifier
+from app.webhooks.models import Webhook
+
+# Objects that belong to an organization, by the type name of their global id.
+_BELONGING_TO_ORGANIZATIONS: dict[str, type[Model]] = {
+    "System": System,
+    "KeySet": KeySet,
+    "PermissionGroup": PermissionGroup,
+    "Webhook": Webhook,
+    "Verifier": Verifier,
+}
 
 
 @dataclass(frozen=True)
@@ -116,3 +130,19 @@ async def require_audit_reader(
     ):
         return
     raise Forbidden("Only owners and admins may read the audit log.")
+
+
+async def organization_of(*, user_id: int, kind: str, pk: int) -> int | None:
+    """The id of the organization that the object (of global id type `kind`) belongs to,
+    or that it is; None if there is none or the user is no member of it."""
+    if kind == "Organization":
+        organization_id: int | None = pk
+    else:
+        model = _BELONGING_TO_ORGANIZATIONS[kind]
+        row = await model.filter(id=pk).only("id", "organization_id").first()
+        organization_id = row.organization_id if row else None  # type: ignore[attr-defined]
+    if organization_id is None or not await Membership.exists(
+        user_id=user_id, organization_id=organization_id
+    ):
+        return None
+    return organization_id

@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import ValidationError
 from tortoise import Tortoise
 
 from app.db import apply_migrations
 from app.errors import ConfigurationError, UserInputError
+from app.logs import quiet_third_party_loggers, uvicorn_log_config
 from app.settings import Settings, resolve_secret
 
 logger = logging.getLogger("keyrack")
@@ -27,6 +29,7 @@ def _configure_logging(settings: Settings) -> None:
     )
     # Tortoise announces every connect and shutdown at INFO.
     logging.getLogger("tortoise").setLevel(logging.WARNING)
+    quiet_third_party_loggers()
 
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
@@ -234,8 +237,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(),
         access_log=settings.access_log,
         server_header=False,
+        # X-Forwarded-For names the client only when a proxy we trust sent it; uvicorn
+        # would otherwise believe any caller on loopback.
+        proxy_headers=bool(settings.trusted_proxy_list),
+        forwarded_allow_ips=settings.trusted_proxy_list or None,
     )
     return 0
 
@@ -334,6 +342,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "KEYRACK_DATABASE_URL to a PostgreSQL database.",
             file=sys.stderr,
         )
+        return 2
+    except ValidationError as exc:  # a setting of the wrong form; its value is not echoed
+        for error in exc.errors(include_input=False):
+            print(f"keyrack: {error['msg']}", file=sys.stderr)
         return 2
 
 

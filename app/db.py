@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import DBConnectionError
+
+logger = logging.getLogger("keyrack.db")
 
 MODEL_MODULES = [
     "app.accounts.models",
@@ -31,6 +37,7 @@ def tortoise_config(
     connection that takes longer fails instead of waiting for a server that stopped
     answering (see app/db_postgres.py).
     """
+    private_sqlite_file(database_url)
     target: str | dict[str, Any] = database_url
     if timeout is not None and not database_url.startswith("sqlite"):
         target = expand_db_url(database_url)
@@ -42,6 +49,30 @@ def tortoise_config(
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def private_sqlite_file(database_url: str) -> None:
+    """Creates an SQLite database file readable by its owner only (0600, like
+    keyrack.secret); SQLite gives its -wal and -shm files the mode of the database file.
+    Existing files readable by others are tightened. Other URLs are left alone."""
+    if not database_url.startswith("sqlite://"):
+        return
+    location = database_url.removeprefix("sqlite://").split("?", 1)[0]
+    if location in ("", ":memory:"):
+        return
+    database = Path(location)
+    if not database.parent.is_dir():
+        return  # SQLite reports that, as before
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            logger.warning("%s was readable by other users: made private (0600).", path)
+            path.chmod(stat.S_IMODE(mode) & 0o700)
 
 
 _UNAVAILABLE = (

@@ -4,6 +4,7 @@ KeyrackError
 ├── ConfigurationError      settings that cannot work (startup only)
 ├── NotAuthenticated        no valid session where one is needed
 ├── Forbidden               a member without the role the action needs
+├── StepUpRequired          a key value asked for without a fresh second factor
 └── UserInputError          an expected failure, reported as a `userError`
     ├── NotFound            unknown id, or an object the caller may not see
     ├── InvalidInput        validation of one field failed
@@ -15,6 +16,7 @@ KeyrackError
     ├── OtpRejected         a one-time code that is wrong or expired
     │   └── OtpReused       ...or that was already accepted once
     ├── PolicyViolation     the key policy of the organization or system forbids it
+    ├── RevealLimitReached  more key values asked for in one request than allowed
     └── InvalidState        the object's state forbids it (revoked, last owner...)
 
 Every `UserInputError` carries an `ErrorCode`; GraphQL's `UserErrorCode` is built from
@@ -47,6 +49,7 @@ class ErrorCode(StrEnum):
     TOTP_ALREADY_ENABLED = "TOTP_ALREADY_ENABLED"
     IN_USE = "IN_USE"
     POLICY_VIOLATION = "POLICY_VIOLATION"
+    REVEAL_LIMIT_REACHED = "REVEAL_LIMIT_REACHED"
 
 
 class KeyrackError(Exception):
@@ -66,6 +69,13 @@ class NotAuthenticated(KeyrackError):
 
 class Forbidden(KeyrackError):
     def __init__(self, message: str = "You do not have the role this action needs.") -> None:
+        super().__init__(message)
+
+
+class StepUpRequired(KeyrackError):
+    """Where a mutation would answer OTP_REQUIRED, a query field (`ApiKey.value`) raises this."""
+
+    def __init__(self, message: str) -> None:
         super().__init__(message)
 
 
@@ -133,3 +143,7 @@ class OtpReused(OtpRejected):
 
 class PolicyViolation(UserInputError):
     code = ErrorCode.POLICY_VIOLATION
+
+
+class RevealLimitReached(UserInputError):
+    code = ErrorCode.REVEAL_LIMIT_REACHED

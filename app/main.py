@@ -26,6 +26,7 @@ from app.graphql.ide import ASSETS_PATH, graphiql_assets
 from app.graphql.view import KeyrackGraphQL
 from app.keysets import events
 from app.keysets.keys import KeyMaterial
+from app.logs import quiet_third_party_loggers
 from app.notifications.mail import Mailer
 from app.notifications.notifier import ExpiryNotifier
 from app.settings import Settings, resolve_secret
@@ -89,6 +90,7 @@ class KeyrackApp(Starlette):
 
 def create_app(settings: Settings | None = None, *, connection_name: str = "default") -> Starlette:
     settings = settings or Settings()
+    quiet_third_party_loggers()
     master_secret = resolve_secret(settings).value
     keys = KeyMaterial.derive(master_secret)
     verifier = Verifier(

@@ -5,6 +5,7 @@ Secrets are held as `SecretStr`, so they never show in a repr, a traceback or a 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -32,10 +33,18 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="Tortoise URL; empty means ./keyrack.db")
     secret_key: SecretStr | None = None
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    # How long elevateSession lets a session act without a code where step-up is required.
+    step_up_ttl_seconds: int = Field(default=15 * 60, ge=30, le=12 * 3600)
     # Failed logins allowed per window before further attempts are refused.
     login_failures_per_account: int = Field(default=10, ge=1)
     login_failures_per_address: int = Field(default=50, ge=1)
     login_throttle_window_seconds: int = Field(default=900, ge=1)
+    # Sign-ups (successful or not) allowed per address and window.
+    signups_per_address: int = Field(default=20, ge=1)
+    signup_window_seconds: int = Field(default=3600, ge=1)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated
+    # addresses or networks (uvicorn's forwarded_allow_ips). Empty: nobody's.
+    trusted_proxies: str = ""
     # Requests per minute and process; 0 turns a limit off.
     verify_rate_limit: int = Field(default=600_000, ge=0)
     # Unknown (or out-of-scope) keys, per verifier; failed verifier authentication, per address.
@@ -51,6 +60,11 @@ class Settings(BaseSettings):
     max_query_aliases: int = Field(default=30, ge=1)
     max_query_tokens: int = Field(default=2000, ge=1)
     max_query_cost: int = Field(default=20_000, ge=1)
+    # Fields once every fragment spread is expanded: a fragment chain bomb is refused
+    # before any other validation runs.
+    max_query_fields: int = Field(default=5_000, ge=1)
+    # Key values one request may reveal (each one an audited decryption).
+    max_reveals_per_request: int = Field(default=10, ge=1)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     cors_origins: str = Field(default="", description="comma-separated origins allowed by CORS")
     # Expiry notifications by email; no SMTP host means none are sent.
@@ -91,6 +105,23 @@ class Settings(BaseSettings):
             allow_private=self.webhook_allow_private,
             allowed_networks=self.webhook_allowed_networks,
         )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for entry in (e.strip() for e in value.split(",")):
+            if entry and entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"KEYRACK_TRUSTED_PROXIES: {entry[:60]!r} is not an address or network"
+                    ) from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [e.strip() for e in self.trusted_proxies.split(",") if e.strip()]
 
     @property
     def resolved_database_url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from app.errors import InvalidInput
 
@@ -18,6 +19,22 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
+# Default_Ignorable_Code_Point (Unicode's DerivedCoreProperties): zero-width spaces and
+# joiners, soft hyphens, bidirectional marks, variation selectors, tags... Invisible, so
+# two names that differ only by them look the same to whoever reads or types them.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+
+
+def canonical_text(value: str) -> str:
+    """One spelling for text that reads the same: NFKC (full-width letters, ligatures and
+    other compatibility forms become plain ones), then invisible characters removed."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", value))
+
+
 def check_text(value: str, *, field: str) -> str:
     """Refuses text that no database can store faithfully."""
     if _UNSTORABLE.search(value):
@@ -26,8 +43,9 @@ def check_text(value: str, *, field: str) -> str:
 
 
 def clean_name(value: str, *, field: str, max_length: int = MAX_NAME_LENGTH) -> str:
-    """Trimmed name or label; blank or too long is invalid."""
-    cleaned = check_text(value, field=field).strip()
+    """Trimmed name or label in its canonical spelling (so lookalikes collide as the
+    duplicates they are); blank or too long is invalid."""
+    cleaned = check_text(canonical_text(check_text(value, field=field)), field=field).strip()
     if not cleaned:
         raise InvalidInput(f"{field} must not be blank.", field=field)
     if len(cleaned) > max_length:

@@ -24,7 +24,7 @@ from app.settings import Settings
 from app.verifiers.service import create_verifier
 from pgcluster import PostgresCluster
 from processes import cluster_or_skip
-from support import KEY_PATTERN, GraphQL, verifying_client
+from support import KEY_PATTERN, SECRETS_USED, GraphQL, remember_secret, verifying_client
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -47,7 +47,10 @@ LOG_FILE_NAME = "keyrack-test.log"
 
 @pytest.fixture(scope="session")
 def log_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Everything logged during the suite; at the end it must hold no key value."""
+    """Everything logged during the suite; at the end it must hold no key value, nor any
+    secret the tests used (`support.SECRETS_USED`: passwords, tokens, keys, secrets).
+
+    Per process: each process logs to its own file and scans it for its own secrets."""
     path = tmp_path_factory.getbasetemp() / LOG_FILE_NAME
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
@@ -63,6 +66,12 @@ def log_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert written, "nothing was logged: the scan below would prove nothing"
     leaked = KEY_PATTERN.findall(written)
     assert not leaked, f"{len(leaked)} key value(s) reached the logs"
+    secrets_leaked = [secret for secret in SECRETS_USED if secret in written]
+    # Only how many: the message must not print them again.
+    assert not secrets_leaked, (
+        f"{len(secrets_leaked)} of the {len(SECRETS_USED)} secrets the tests used reached "
+        f"the logs (lengths {sorted(len(s) for s in secrets_leaked)})"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -150,6 +159,7 @@ async def instance_verifier(app: Starlette, http: httpx.AsyncClient) -> str:
     """The token of an instance-wide verifier, made as `keyrack create-verifier` makes it
     (tests/test_cli.py runs the command itself)."""
     created = await create_verifier(actor=None, keys=app.state.keys, name="test suite")
+    remember_secret(created.token)
     return created.token
 
 

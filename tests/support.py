@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import re
@@ -20,6 +21,46 @@ PASSWORD = "correct horse battery staple"
 # non-admin.
 KEY_PATTERN = re.compile(r"kr[osv]_[0-9A-Za-z]{49}")
 _emails = itertools.count(1)
+
+# Every secret this process's tests used or were handed: passwords sent, and tokens, keys,
+# signing and TOTP secrets received. The session's log must hold none of them (conftest).
+SECRETS_USED: set[str] = {PASSWORD}
+# Response fields that hold a secret the server handed out.
+SECRET_RESPONSE_FIELDS = frozenset(
+    {
+        "token",
+        "primaryKey",
+        "secondaryKey",
+        "key",
+        "value",
+        "secret",
+        "signingSecret",
+        "invitationToken",
+    }
+)
+# Variables that carry a password; codes are one-time and too short to search a log for.
+SECRET_VARIABLES = frozenset({"password", "currentPassword", "newPassword"})
+# Shorter strings could occur in a log line by chance: nothing the server hands out is.
+_MIN_SECRET_LENGTH = 12
+
+
+def remember_secret(value: object) -> None:
+    """Adds a secret to SECRETS_USED, for the end-of-session log scan."""
+    if isinstance(value, str) and len(value) >= _MIN_SECRET_LENGTH:
+        SECRETS_USED.add(value)
+
+
+def remember_secrets_in(data: object, fields: frozenset[str]) -> None:
+    """Remembers the string values of `fields`, wherever they are nested in `data`."""
+    if isinstance(data, dict):
+        for name, value in data.items():
+            if name in fields:
+                remember_secret(value)
+            remember_secrets_in(value, fields)
+    elif isinstance(data, list):
+        for item in data:
+            remember_secrets_in(item, fields)
+
 
 SIGN_UP = """
 mutation SignUp($input: SignUpInput!) {
@@ -106,9 +147,13 @@ class GraphQL:
     ) -> httpx.Response:
         if self.token:
             headers.setdefault("authorization", f"Bearer {self.token}")
-        return await self.http.post(
+        remember_secrets_in(variables, SECRET_VARIABLES)
+        response = await self.http.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
         )
+        with contextlib.suppress(ValueError):  # not JSON: nothing handed out
+            remember_secrets_in(response.json(), SECRET_RESPONSE_FIELDS)
+        return response
 
     async def result(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """The whole response body: `data` and `errors`."""
@@ -157,11 +202,13 @@ async def create_organization(person: Person, name: str = "Acme") -> str:
     return str(payload["organization"]["id"])
 
 
-async def add_member(admin: Person, organization_id: str, member: Person, role: str) -> None:
+async def add_member(
+    admin: Person, organization_id: str, member: Person, role: str, **extra: Any
+) -> None:
     await admin.gql.mutate(
         "addMember",
         ADD_MEMBER,
-        {"organizationId": organization_id, "email": member.email, "role": role},
+        {"organizationId": organization_id, "email": member.email, "role": role} | extra,
     )
 
 
@@ -236,6 +283,7 @@ class Authenticator:
     """
 
     def __init__(self, secret: str) -> None:
+        remember_secret(secret)
         self.secret = secret
         self.totp = pyotp.TOTP(secret)
         self.last_step = -1

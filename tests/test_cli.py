@@ -60,7 +60,7 @@ def test_migrate_creates_the_sqlite_database_and_a_private_secret(tmp_path: Path
     # then
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
-    assert (tmp_path / "keyrack.db").exists()
+    assert (tmp_path / "keyrack.db").stat().st_mode & 0o777 == 0o600
     secret_file = tmp_path / "keyrack.secret"
     assert secret_file.stat().st_mode & 0o777 == 0o600
     assert "generated one into" in first.stderr
@@ -244,6 +244,34 @@ def first_session(base: str) -> None:
 
 def test_serve_on_the_embedded_default(served_sqlite: str) -> None:
     first_session(served_sqlite)
+
+
+def test_the_sqlite_database_and_its_wal_files_are_private(tmp_path: Path) -> None:
+    # given: a new working directory, and a database an older version left world-readable
+    new, old = tmp_path / "new", tmp_path / "old"
+    new.mkdir()
+    old.mkdir()
+    assert run(old, "migrate").returncode == 0
+    (old / "keyrack.db").chmod(0o644)
+
+    # when: each is served and written to
+    modes: dict[str, dict[str, int]] = {}
+    logs: dict[str, str] = {}
+    for cwd in (new, old):
+        with serving(cwd) as served:
+            first_session(served.base)
+            modes[cwd.name] = {p.name: p.stat().st_mode & 0o777 for p in cwd.glob("keyrack.db*")}
+        logs[cwd.name] = served.log()
+
+    # then: the database, its WAL and its shared memory are the owner's alone
+    for name in ("new", "old"):
+        assert modes[name] == {
+            "keyrack.db": 0o600,
+            "keyrack.db-wal": 0o600,
+            "keyrack.db-shm": 0o600,
+        }
+    assert "made private (0600)" in logs["old"]
+    assert "made private" not in logs["new"]
 
 
 def test_serve_on_postgres(served_postgres: str) -> None:

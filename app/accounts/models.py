@@ -31,6 +31,10 @@ class Session(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField(db_index=True)
     ended_at = fields.DatetimeField(null=True)
+    # Until when a second factor proven in this session stands in for step-up's code
+    # (elevateSession); cleared by logout, by disabling the authenticator, and by
+    # step_up.end_elevation (a password change must call it).
+    elevated_until = fields.DatetimeField(null=True)
 
     class Meta:
         table = "sessions"
@@ -79,6 +83,8 @@ class AccountAction(StrEnum):
     TOTP_DISABLED = "TOTP_DISABLED"
     # A wrong or reused code, or a wrong password when enrolling an authenticator.
     STEP_UP_FAILED = "STEP_UP_FAILED"
+    # elevateSession accepted a code: the session may act without one for a while.
+    SESSION_ELEVATED = "SESSION_ELEVATED"
 
 
 class AccountEvent(Model):
@@ -100,3 +106,18 @@ class AccountEvent(Model):
     class Meta:
         table = "account_events"
         indexes = (("user", "action", "occurred_at"),)
+
+
+class AttemptCounter(Model):
+    """Attempts counted against one bucket (an account, an address...) in a fixed window.
+
+    Written only by `app.accounts.throttle`, one atomic statement per change.
+    """
+
+    bucket = fields.CharField(max_length=300, primary_key=True)
+    # Unix seconds; an integer compares the same way in every database.
+    window_start = fields.BigIntField()
+    count = fields.IntField(default=0)
+
+    class Meta:
+        table = "attempt_counters"

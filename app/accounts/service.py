@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app.accounts import throttle as throttle_
 from app.accounts.models import LoginEvent, Session, User
 from app.accounts.passwords import hash_password, verify_password
+from app.accounts.throttle import Limit
 from app.errors import Conflict, InvalidCredentials, InvalidInput, TooManyAttempts
 from app.validation import MAX_PASSWORD_LENGTH, check_password, clean_email, clean_name
 
@@ -77,10 +79,34 @@ async def start_session(*, user: User, ttl: timedelta) -> str:
     return token
 
 
-async def sign_up(*, email: str, password: str, name: str, ttl: timedelta) -> tuple[User, str]:
-    """Creates the account and logs it in."""
+async def sign_up(
+    *,
+    email: str,
+    password: str,
+    name: str,
+    ttl: timedelta,
+    ip_address: str | None = None,
+    user_agent: str | None = None,
+    throttle: SignUpThrottle | None = None,
+) -> tuple[User, str]:
+    """Creates the account and logs it in; an address may try only so many per window."""
+    throttle = throttle or SignUpThrottle()
+    if ip_address is not None:
+        place = await throttle_.reserve(
+            f"signup:address:{ip_address}", Limit(throttle.per_address, throttle.window)
+        )
+        if not place.within:
+            raise TooManyAttempts("Too many sign-ups from this address. Try again later.")
     async with in_transaction():
         user = await create_user(email=email, password=password, name=name)
+        # Recorded as a login: the address it came from is the account's own (see login).
+        await LoginEvent.create(
+            user=user,
+            email=user.email,
+            succeeded=True,
+            ip_address=ip_address,
+            user_agent=user_agent[:500] if user_agent else None,
+        )
         return user, await start_session(user=user, ttl=ttl)
 
 
@@ -91,19 +117,60 @@ class LoginThrottle:
     per_account: int = 10
     per_address: int = 50
     window: timedelta = timedelta(minutes=15)
+    # Logins within this long make an address an account's own (see `login`).
+    known_address_for: timedelta = timedelta(days=90)
+
+    @property
+    def limits(self) -> tuple[Limit, Limit]:
+        return Limit(self.per_account, self.window), Limit(self.per_address, self.window)
 
 
-async def _throttled(email: str, ip_address: str | None, throttle: LoginThrottle) -> bool:
-    # Counted in the database, so every server process sees the same attempts. Keyed by
-    # the email as typed, so an unknown email is throttled exactly like a known one.
-    since = datetime.now(UTC) - throttle.window
-    failures = LoginEvent.filter(succeeded=False, occurred_at__gte=since)
-    if await failures.filter(email=email).count() >= throttle.per_account:
-        return True
-    return (
-        ip_address is not None
-        and await failures.filter(ip_address=ip_address).count() >= throttle.per_address
+@dataclass(frozen=True)
+class SignUpThrottle:
+    """How many sign-ups (whatever their outcome) an address may make per window."""
+
+    per_address: int = 20
+    window: timedelta = timedelta(hours=1)
+
+
+TOO_MANY_LOGINS = "Too many failed logins. Try again in a few minutes."
+
+
+async def _known_address(email: str, ip_address: str, since: timedelta) -> bool:
+    """Whether this account signed up or logged in from this address lately."""
+    return await LoginEvent.exists(
+        email=email,
+        ip_address=ip_address,
+        succeeded=True,
+        occurred_at__gte=datetime.now(UTC) - since,
     )
+
+
+async def _reserve_login(
+    email: str, ip_address: str | None, throttle: LoginThrottle
+) -> throttle_.Reservations:
+    """Places for one login attempt, or TooManyAttempts (having handed them back).
+
+    The account's bucket is keyed by the email as typed, so an unknown email is throttled
+    exactly like a known one. An address over its limit is still let through to an
+    account it has logged in to lately: an attacker hammering other accounts from behind
+    the same NAT does not lock out the people who work there.
+    """
+    per_account, per_address = throttle.limits
+    places = throttle_.Reservations()
+    try:
+        if not (await places.add(f"login:account:{email}", per_account)).within:
+            raise TooManyAttempts(TOO_MANY_LOGINS)
+        if (
+            ip_address is not None
+            and not (await places.add(f"login:address:{ip_address}", per_address)).within
+            and not await _known_address(email, ip_address, throttle.known_address_for)
+        ):
+            raise TooManyAttempts(TOO_MANY_LOGINS)
+    except BaseException:
+        await places.release()
+        raise
+    return places
 
 
 async def login(
@@ -115,9 +182,14 @@ async def login(
     user_agent: str | None = None,
     throttle: LoginThrottle | None = None,
 ) -> tuple[User, str]:
-    """A session for valid credentials; one message for every failure, whatever its cause."""
-    if await _throttled(_attempted_email(email), ip_address, throttle or LoginThrottle()):
-        raise TooManyAttempts("Too many failed logins. Try again in a few minutes.")
+    """A session for valid credentials; one message for every failure, whatever its cause.
+
+    Counting and deciding are one step (`app.accounts.throttle`): of any number of
+    concurrent guesses, no more than the limit are checked.
+    """
+    attempted = _attempted_email(email)
+    places = await _reserve_login(attempted, ip_address, throttle or LoginThrottle())
+    # A failure keeps its places, and so does an attempt cut short by an error.
     user = await get_user_by_email(email=email)
     # Over-long and unencodable passwords are refused without hashing them, after the
     # same lookup: no stored hash can match them.
@@ -128,13 +200,14 @@ async def login(
     )
     await LoginEvent.create(
         user=user,
-        email=_attempted_email(email),
+        email=attempted,
         succeeded=ok,
         ip_address=ip_address,
         user_agent=user_agent[:500] if user_agent else None,
     )
     if not ok or user is None:
         raise InvalidCredentials(INVALID_CREDENTIALS)
+    await places.release()
     return user, await start_session(user=user, ttl=ttl)
 
 
@@ -151,7 +224,8 @@ async def authenticate(*, token: str) -> Session | None:
 
 
 async def logout(*, session: Session) -> None:
-    await Session.filter(id=session.id).update(ended_at=datetime.now(UTC))
+    """Ends the session, and with it any step-up elevation it held."""
+    await Session.filter(id=session.id).update(ended_at=datetime.now(UTC), elevated_until=None)
 
 
 async def users_by_ids(ids: list[int]) -> dict[int, User]:

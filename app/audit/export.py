@@ -57,9 +57,21 @@ async def jsonl_lines(entries: AsyncIterator[AuditEntry]) -> AsyncIterator[str]:
         yield json.dumps(as_record(entry), ensure_ascii=False) + "\n"
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV
+# injection"); labels and user agents are anyone's text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """The value, with a leading apostrophe if a spreadsheet would take it for a formula."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_line(values: list[Any]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(values)
+    csv.writer(buffer).writerow([_cell(value) for value in values])
     return buffer.getvalue()
 
 

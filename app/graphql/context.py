@@ -14,6 +14,7 @@ from app.context import Actor
 from app.errors import NotAuthenticated
 from app.graphql.loaders import Loaders
 from app.keysets.keys import KeyMaterial
+from app.keysets.reveals import RevealAllowance
 from app.settings import Settings
 from app.verify.service import Verifier
 from app.webhooks.signing import WebhookSigning
@@ -31,9 +32,11 @@ class Context:
     session: Session | None
     token_rejected: bool
     loaders: Loaders = field(init=False)
+    reveals: RevealAllowance = field(init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.user)
+        self.reveals = RevealAllowance(self.settings.max_reveals_per_request)
 
     @property
     def user(self) -> User | None:
@@ -48,6 +51,7 @@ class Context:
             )
         return Actor(
             user=self.session.user,
+            session_id=self.session.id,
             ip_address=self.request.client.host if self.request.client else None,
             user_agent=self.request.headers.get("user-agent"),
         )

@@ -1,7 +1,7 @@
 """Domain exceptions become GraphQL errors here, and nowhere else.
 
 Expected failures in mutations become `userErrors` (see `payloads.ReportUserErrors`);
-`NotAuthenticated` and `Forbidden` become top-level errors with `extensions.code`;
+`NotAuthenticated`, `Forbidden` and `StepUpRequired` become top-level errors with `extensions.code`;
 anything unexpected is masked, logged server-side and answered with a generic message,
 except a database that cannot be reached, which is `SERVICE_UNAVAILABLE`.
 """
@@ -15,7 +15,14 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from app.db import UNAVAILABLE_MESSAGE, is_unavailable
-from app.errors import Forbidden, KeyrackError, NotAuthenticated, UserInputError
+from app.errors import (
+    Forbidden,
+    KeyrackError,
+    NotAuthenticated,
+    RevealLimitReached,
+    StepUpRequired,
+    UserInputError,
+)
 
 logger = logging.getLogger("keyrack.graphql")
 
@@ -35,6 +42,8 @@ class Unauthenticated(GraphQLError):
 _CODES: list[tuple[type[Exception], str]] = [
     (NotAuthenticated, "UNAUTHENTICATED"),
     (Forbidden, "FORBIDDEN"),
+    (RevealLimitReached, RevealLimitReached.code),
+    (StepUpRequired, "STEP_UP_REQUIRED"),
     (UserInputError, "BAD_USER_INPUT"),
 ]
 

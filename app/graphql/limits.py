@@ -1,43 +1,86 @@
-"""Query limits, checked during validation, before any resolver runs.
+"""Query limits, checked before graphql-core's validation and before any resolver runs.
 
-Depth, aliases and tokens use strawberry's extensions. Cost is our own rule: every
-connection field costs the number of nodes it may return (`first`, 20 by default, the
-maximum when given by a variable), multiplied by the sizes of the connections it is
-nested in, so `organizations(first: 100) { systems(first: 100) { ... } }` costs 10 100.
+One pass measures every operation of a document: its fields once every fragment spread is
+expanded, its depth, its aliases and its cost. Each fragment is measured once, however
+often it is spread, so the pass is linear in the document: a chain of fragments that each
+spread the previous one twice (`fragment F1 on User { ...F0 ...F0 }`, 40 levels in 1 KB)
+expands to 2^40 fields, and is measured as that in 40 steps, then refused. Only a
+document within every limit goes on to graphql-core's rules.
+
+Cost: every connection field costs the number of nodes it may return (`first`, 20 by
+default, the maximum when given by a variable), multiplied by the sizes of the connections
+it is nested in, so `organizations(first: 100) { systems(first: 100) { ... } }` costs
+10 100. A field that does more than read a row declares its own cost (`field_cost`): a key
+reveal is an audited write, an integrity check reads a whole audit chain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationContext,
-    ValidationRule,
     get_named_type,
+    validate,
 )
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types.field import StrawberryField
 
 from app.graphql.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+COST = "cost"
+# A reveal decrypts a key and writes an audit entry; an integrity check reads and hashes
+# the organization's whole audit chain, so only a few fit in one request.
+REVEAL_COST = 100
+INTEGRITY_CHECK_COST = 5_000
+
+
+def field_cost(cost: int) -> dict[str, int]:
+    """Field metadata: what one instance of the field costs (`strawberry.field(metadata=)`)."""
+    return {COST: cost}
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    max_depth: int
+    max_aliases: int
+    max_fields: int
+    max_cost: int
+
+
+@dataclass(frozen=True)
+class _Measure:
+    fields: int = 0
+    depth: int = 0
+    aliases: int = 0
+    # At a multiplier of one: cost is linear in the multiplier, so a fragment's cost
+    # holds wherever it is spread.
+    cost: int = 0
+
+    def __add__(self, other: _Measure) -> _Measure:
+        return _Measure(
+            fields=self.fields + other.fields,
+            depth=max(self.depth, other.depth),
+            aliases=self.aliases + other.aliases,
+            cost=self.cost + other.cost,
+        )
 
 
 def _page_size(field: FieldNode) -> int:
@@ -50,81 +93,165 @@ def _page_size(field: FieldNode) -> int:
     return DEFAULT_PAGE_SIZE
 
 
-class _CostCounter:
-    def __init__(self, context: ValidationContext) -> None:
-        self.schema = context.schema
-        self.fragments: dict[str, FragmentDefinitionNode] = {
-            d.name.value: d
-            for d in context.document.definitions
-            if isinstance(d, FragmentDefinitionNode)
-        }
+def _own_cost(definition: GraphQLField) -> int:
+    strawberry_field = (definition.extensions or {}).get("strawberry-definition")
+    if isinstance(strawberry_field, StrawberryField) and strawberry_field.metadata:
+        return int(strawberry_field.metadata.get(COST, 0))
+    return 0
 
-    def cost(
-        self,
-        selection_set: SelectionSetNode | None,
-        parent: GraphQLNamedType | None,
-        multiplier: int,
-        seen: frozenset[str] = frozenset(),
-    ) -> int:
-        if selection_set is None or parent is None:
-            return 0
-        total = 0
-        for selection in selection_set.selections:
+
+class _DocumentMeasure:
+    """Measures selections; each fragment once (unknown or cyclic spreads count nothing:
+    graphql-core's rules report them)."""
+
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
+        self.schema = schema
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.measured: dict[str, _Measure] = {}
+        self.in_progress: set[str] = set()
+
+    def fragment(self, name: str) -> _Measure:
+        if name in self.measured:
+            return self.measured[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.in_progress:
+            return _Measure()
+        self.in_progress.add(name)
+        target = self.schema.get_type(fragment.type_condition.name.value)
+        measure = self.selections(fragment.selection_set, target)
+        self.in_progress.discard(name)
+        self.measured[name] = measure
+        return measure
+
+    def selections(
+        self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None
+    ) -> _Measure:
+        total = _Measure()
+        for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
-                if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
-                    continue
-                definition = parent.fields.get(selection.name.value)
-                if definition is None:
-                    continue
-                size = multiplier
-                if "first" in definition.args:
-                    size = multiplier * _page_size(selection)
-                    total += size
-                total += self.cost(
-                    selection.selection_set, get_named_type(definition.type), size, seen
-                )
+                total += self.field(selection, parent)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 target = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.cost(selection.selection_set, target, multiplier, seen)
+                total += self.selections(selection.selection_set, target)
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in seen:  # other rules report these
-                    continue
-                target = self.schema.get_type(fragment.type_condition.name.value)
-                total += self.cost(fragment.selection_set, target, multiplier, seen | {name})
+                total += self.fragment(selection.name.value)
         return total
 
+    def field(self, node: FieldNode, parent: GraphQLNamedType | None) -> _Measure:
+        name = node.name.value
+        definition = (
+            parent.fields.get(name)
+            if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)
+            else None
+        )
+        child_type = get_named_type(definition.type) if definition is not None else None
+        child = self.selections(node.selection_set, child_type)
+        cost = child.cost
+        if definition is not None:
+            cost += _own_cost(definition)
+            if "first" in definition.args:
+                size = _page_size(node)
+                cost = size + size * cost
+        introspection = name.startswith("__")
+        return _Measure(
+            fields=1 + child.fields,
+            depth=0 if introspection or node.selection_set is None else 1 + child.depth,
+            aliases=(1 if node.alias else 0) + child.aliases,
+            cost=cost,
+        )
 
-def cost_rule(max_cost: int) -> type[ValidationRule]:
-    class QueryCostRule(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            root = self.context.schema.get_root_type(node.operation)
-            cost = _CostCounter(self.context).cost(node.selection_set, root, 1)
-            if cost > max_cost:
-                self.report_error(
+
+def limit_errors(
+    schema: GraphQLSchema, document: DocumentNode, limits: QueryLimits
+) -> list[GraphQLError]:
+    """Every limit the document's operations exceed, measured in one linear pass."""
+    measure = _DocumentMeasure(schema, document)
+    errors: list[GraphQLError] = []
+    fields = aliases = 0
+    for operation in document.definitions:
+        if not isinstance(operation, OperationDefinitionNode):
+            continue
+        root = schema.get_root_type(operation.operation)
+        measured = measure.selections(operation.selection_set, root)
+        fields += measured.fields
+        aliases += measured.aliases
+        name = operation.name.value if operation.name else "anonymous"
+        if measured.depth > limits.max_depth:
+            errors.append(
+                GraphQLError(
+                    f"'{name}' exceeds maximum operation depth of {limits.max_depth}", operation
+                )
+            )
+        if measured.cost > limits.max_cost:
+            errors.append(
+                GraphQLError(
+                    f"Query cost {measured.cost} exceeds the limit of {limits.max_cost}: ask "
+                    "for smaller pages (first), fewer nested connections, fewer key values "
+                    "or integrity checks.",
+                    operation,
+                    extensions={"code": "QUERY_TOO_COMPLEX"},
+                )
+            )
+    if aliases > limits.max_aliases:
+        errors.insert(0, GraphQLError(f"{aliases} aliases found. Allowed: {limits.max_aliases}"))
+    if fields > limits.max_fields:
+        errors.insert(
+            0,
+            GraphQLError(
+                f"The document expands to {fields} fields, over the limit of "
+                f"{limits.max_fields}: every fragment spread counts its fragment's fields "
+                "again.",
+                extensions={"code": "QUERY_TOO_COMPLEX"},
+            ),
+        )
+    return errors
+
+
+class QueryGuard(SchemaExtension):
+    """Refuses a document over the limits before graphql-core's validation runs, then
+    runs that validation itself: strawberry's own call cannot hide suggestions
+    ("Did you mean ...?"), which name fields when introspection is off."""
+
+    def __init__(self, *, limits: QueryLimits, hide_suggestions: bool) -> None:
+        self.limits = limits
+        self.hide_suggestions = hide_suggestions
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        # Strawberry skips its own validation once `pre_execution_errors` is set.
+        if document is not None and context.pre_execution_errors is None:
+            schema = context.schema._schema
+            try:
+                errors = limit_errors(schema, document, self.limits)
+            except RecursionError:  # only with a token limit raised far past the default
+                errors = [
                     GraphQLError(
-                        f"Query cost {cost} exceeds the limit of {max_cost}: ask for smaller "
-                        "pages (first) or fewer nested connections.",
-                        node,
+                        "The document is nested too deeply.",
                         extensions={"code": "QUERY_TOO_COMPLEX"},
                     )
-                )
-
-    return QueryCostRule
+                ]
+            context.pre_execution_errors = errors or validate(
+                schema,
+                document,
+                (*context.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule),
+                hide_suggestions=self.hide_suggestions,
+            )
+        yield
 
 
 def query_limits(
-    *, max_depth: int, max_aliases: int, max_tokens: int, max_cost: int, introspection: bool
+    *, limits: QueryLimits, max_tokens: int, introspection: bool
 ) -> list[Callable[[], SchemaExtension]]:
     """Extension factories: strawberry builds fresh instances for every request."""
     extensions: list[Callable[[], SchemaExtension]] = [
+        # The parser stops at the limit, so parsing is bounded too.
         partial(MaxTokensLimiter, max_token_count=max_tokens),
-        partial(QueryDepthLimiter, max_depth=max_depth),
-        partial(MaxAliasesLimiter, max_alias_count=max_aliases),
-        partial(AddValidationRules, [cost_rule(max_cost)]),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
+    extensions.append(partial(QueryGuard, limits=limits, hide_suggestions=not introspection))
     return extensions

@@ -34,6 +34,10 @@ UserErrorCode = documented(
         "TOTP_ALREADY_ENABLED": "An authenticator is enabled already: disable it first.",
         "IN_USE": "The permission group is used by key sets: choose DETACH or INLINE.",
         "POLICY_VIOLATION": "The key policy forbids it; the message names the rule and its owner.",
+        "REVEAL_LIMIT_REACHED": (
+            "More key values were asked for in one request than KEYRACK_MAX_REVEALS_PER_REQUEST "
+            "allows (a field error on ApiKey.value): ask for fewer at a time."
+        ),
     },
     name="UserErrorCode",
 )

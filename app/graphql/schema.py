@@ -14,11 +14,12 @@ from app.graphql.errors import ErrorPolicy
 from app.graphql.groups.mutations import PermissionGroupMutations
 from app.graphql.keysets.mutations import KeySetMutations
 from app.graphql.keysets.queries import KeySetQueries
-from app.graphql.limits import query_limits
+from app.graphql.limits import QueryLimits, query_limits
 from app.graphql.node import NodeQueries
 from app.graphql.organizations.mutations import OrganizationMutations
 from app.graphql.organizations.queries import OrganizationQueries
 from app.graphql.policy.mutations import KeyPolicyMutations
+from app.graphql.sensitive import TransportRules
 from app.graphql.systems.mutations import SystemMutations
 from app.graphql.systems.queries import SystemQueries
 from app.graphql.verifiers.mutations import VerifierMutations
@@ -59,16 +60,19 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema, with the query limits of `settings` (defaults when None)."""
     settings = settings or Settings(_env_file=None)
     limits = query_limits(
-        max_depth=settings.max_query_depth,
-        max_aliases=settings.max_query_aliases,
+        limits=QueryLimits(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_query_aliases,
+            max_fields=settings.max_query_fields,
+            max_cost=settings.max_query_cost,
+        ),
         max_tokens=settings.max_query_tokens,
-        max_cost=settings.max_query_cost,
         introspection=settings.introspection,
     )
     built = KeyrackSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[*limits, ErrorPolicy],
+        extensions=[*limits, TransportRules, ErrorPolicy],
         # Not `sort_schema=True`: in strawberry 0.341 it rebuilds enums as plain
         # graphql-core types, and enum arguments then reach resolvers as bare strings.
         # The printed schema follows definition order, which is just as stable.

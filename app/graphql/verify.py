@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -11,6 +12,7 @@ from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySlot, documented
 from app.graphql.errors import BadUserInput
 from app.graphql.ids import ORGANIZATION, SYSTEM
+from app.graphql.sensitive import SECRET
 from app.ids import pk_of
 from app.verify.service import Verdict, VerifyCode, audience_of_member
 
@@ -95,7 +97,7 @@ class VerifyQueries:
     async def verify_key(
         self,
         info: Info,
-        key: str,
+        key: Annotated[str, strawberry.argument(metadata=SECRET)],
         permission: KeyPermission | None = None,
         ip: str | None = None,
         organization_id: strawberry.ID | None = None,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 
+from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from app.accounts.totp import TotpCipher
 from app.auth import RejectedToken, SessionUser
@@ -19,6 +22,9 @@ from app.keysets.keys import KeyMaterial
 from app.settings import Settings
 from app.verify.service import Verifier
 from app.webhooks.signing import WebhookSigning
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+_HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class KeyrackGraphQL(GraphQL[Context, None]):
@@ -48,6 +54,39 @@ class KeyrackGraphQL(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return graphiql_page()
 
+    async def run(  # type: ignore[override]  # one body for strawberry's two overloads
+        self,
+        request: Request | WebSocket,
+        context: Context | None = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        try:
+            return await super().run(request, context, root_value)  # type: ignore[arg-type]
+        except HTTPException as error:
+            # Strawberry answers these in plain text; clients parse our errors as JSON.
+            return JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "message": error.reason,
+                            "extensions": {
+                                "code": _HTTP_CODES.get(error.status_code, "BAD_REQUEST")
+                            },
+                        }
+                    ]
+                },
+                status_code=error.status_code,
+            )
+
+    def parse_json(self, data: str | bytes) -> object:
+        parsed = super().parse_json(data)
+        # `null`, `5`, `"x"` or `true` would reach strawberry's `data.get(...)`: a 500.
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(
+                400, 'The request body must be a JSON object: {"query": "...", "variables": {}}.'
+            )
+        return parsed
+
     def decode_json(self, data: str | bytes) -> object:
         try:
             return super().decode_json(data)
@@ -60,8 +99,14 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         response = await super().process_result(request, result)  # type: ignore[arg-type]
         # Errors raised while coercing variables never reach the schema extensions.
         for error in response.get("errors") or []:
-            extensions: dict[str, object] = error.setdefault("extensions", {})  # type: ignore[attr-defined]
+            if not isinstance(error, dict):  # always a `GraphQLFormattedError`
+                continue
+            extensions: dict[str, object] = error.setdefault("extensions", {})
             extensions.setdefault("code", "GRAPHQL_VALIDATION_FAILED")
+            if not self.settings.introspection:
+                # Validation runs without suggestions (`QueryGuard`); variable coercion
+                # has no such switch in strawberry, and its suggestions name enum values.
+                error["message"] = _SUGGESTION.sub("", error["message"])
         return response
 
     async def get_context(

@@ -80,6 +80,34 @@ class EffectivePolicy:
             )
         return expires_at
 
+    def check_regeneration(self, expires_at: datetime | None, *, now: datetime) -> None:
+        """A fresh key gets the key set's expiry: it must be one the policy allows today,
+        or regenerating would hand out never-expiring (or too long-lived) keys."""
+        required, longest = self.expiry_required, self.max_lifetime_seconds
+        if expires_at is None and (required.value or longest.value is not None):
+            rule = (
+                f"the {required.source} key policy requires an expiry (expiryRequired)"
+                if required.value
+                else f"the {longest.source} key policy limits a key set's lifetime to "
+                f"{_span(longest.value)} (maxLifetimeSeconds)"
+            )
+            raise PolicyViolation(
+                f"This key set never expires, and {rule}: give it an expiry with extendKeySet "
+                "or updateKeySet(expiresAt) first, then regenerate.",
+                field="keySetId",
+            )
+        if (
+            expires_at is not None
+            and longest.value is not None
+            and expires_at > now + timedelta(seconds=longest.value)
+        ):
+            raise PolicyViolation(
+                f"This key set expires more than {_span(longest.value)} from now, later than "
+                f"the {longest.source} key policy allows (maxLifetimeSeconds): bring its expiry "
+                "closer with updateKeySet(expiresAt) first, then regenerate.",
+                field="keySetId",
+            )
+
     def check_grace(self, seconds: int) -> None:
         longest = self.max_grace_period_seconds
         if seconds > longest.value:
@@ -188,8 +216,15 @@ _RULES = (
 )
 
 
-def _check_not_looser(row: KeyPolicy, organization: EffectivePolicy) -> None:
-    """A system's override may only tighten the organization's policy."""
+def _check_not_looser(
+    row: KeyPolicy, organization: EffectivePolicy, *, changed: Collection[str]
+) -> None:
+    """A system's override may only tighten the organization's policy.
+
+    Only the rules being `changed` are judged: when the organization tightens below an
+    existing override, the tighter value simply wins, and that must not lock the override
+    against edits of its other rules.
+    """
 
     def looser(name: str, theirs: object) -> PolicyViolation:
         return PolicyViolation(
@@ -197,21 +232,30 @@ def _check_not_looser(row: KeyPolicy, organization: EffectivePolicy) -> None:
             field=name,
         )
 
-    if row.expiry_required is False and organization.expiry_required.value:
+    if (
+        "expiry_required" in changed
+        and row.expiry_required is False
+        and organization.expiry_required.value
+    ):
         raise looser("expiryRequired", "expiry required")
     org_longest = organization.max_lifetime_seconds.value
     if (
-        row.max_lifetime_seconds is not None
+        "max_lifetime_seconds" in changed
+        and row.max_lifetime_seconds is not None
         and org_longest is not None
         and row.max_lifetime_seconds > org_longest
     ):
         raise looser("maxLifetimeSeconds", org_longest)
-    if row.max_grace_period_seconds is not None and (
-        row.max_grace_period_seconds > organization.max_grace_period_seconds.value
+    if (
+        "max_grace_period_seconds" in changed
+        and row.max_grace_period_seconds is not None
+        and row.max_grace_period_seconds > organization.max_grace_period_seconds.value
     ):
         raise looser("maxGracePeriodSeconds", organization.max_grace_period_seconds.value)
-    if row.member_key_set_limit is not None and (
-        row.member_key_set_limit > organization.member_key_set_limit.value
+    if (
+        "member_key_set_limit" in changed
+        and row.member_key_set_limit is not None
+        and row.member_key_set_limit > organization.member_key_set_limit.value
     ):
         raise looser("memberKeySetLimit", organization.member_key_set_limit.value)
 
@@ -284,14 +328,18 @@ async def update_policy(
             organization_id=organization_id, system_id=system_id, scope_key=key
         )
         changes: dict[str, dict[str, Any]] = {}
+        changed: set[str] = set()
         for attribute, name in _RULES:
             value = given[attribute]
             if isinstance(value, Unchanged) or value == getattr(row, attribute):
                 continue
             changes[name] = {"old": getattr(row, attribute), "new": value}
+            changed.add(attribute)
             setattr(row, attribute, value)
+        lifetimes = {"default_lifetime_seconds", "max_lifetime_seconds"}
         if (
-            row.default_lifetime_seconds is not None
+            changed & lifetimes
+            and row.default_lifetime_seconds is not None
             and row.max_lifetime_seconds is not None
             and row.default_lifetime_seconds > row.max_lifetime_seconds
         ):
@@ -301,11 +349,12 @@ async def update_policy(
             )
         organization_policy = combine(rows.get(policy_key(organization_id, None)))
         if system_id is not None:
-            _check_not_looser(row, organization_policy)
+            _check_not_looser(row, organization_policy, changed=changed)
             effective = combine(rows.get(policy_key(organization_id, None)), row)
             longest = effective.max_lifetime_seconds.value
             if (
-                row.default_lifetime_seconds is not None
+                "default_lifetime_seconds" in changed
+                and row.default_lifetime_seconds is not None
                 and longest is not None
                 and row.default_lifetime_seconds > longest
             ):

@@ -14,7 +14,6 @@ from tortoise.transactions import in_transaction
 from app.access import is_system_admin, organization_access, system_access
 from app.accounts import step_up
 from app.accounts.models import User
-from app.accounts.totp import TotpCipher
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
@@ -27,12 +26,14 @@ from app.errors import (
     LabelMismatch,
     NotFound,
     PolicyViolation,
+    StepUpRequired,
 )
 from app.ids import to_global_id
 from app.keysets import events, groups, policy
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySetStatus, KeySlot
+from app.keysets.reveals import RevealAllowance
 from app.keysets.rules import (
     clean_cidrs,
     clean_description,
@@ -46,7 +47,7 @@ from app.keysets.rules import (
 from app.organizations.models import KeyReveal, Membership, Organization
 from app.pagination import Page, paginate_each
 from app.systems.models import SystemMembership
-from app.validation import UNCHANGED, Unchanged
+from app.validation import UNCHANGED, Unchanged, canonical_text
 from app.webhooks import service as webhooks
 from app.webhooks.models import WebhookEvent
 
@@ -308,8 +309,11 @@ async def create_key_set(
 
 
 def _confirm(key_set: KeySet, confirm_label: str) -> None:
-    # Exact, case-sensitive comparison: the point is that the caller typed this label.
-    if not hmac.compare_digest(confirm_label.encode(), key_set.label.encode()):
+    # Case-sensitive, the point being that the caller typed this label; in canonical
+    # spelling on both sides, as labels are compared for uniqueness (and labels stored
+    # before that existed may not be canonical).
+    typed = canonical_text(confirm_label).encode()
+    if not hmac.compare_digest(typed, canonical_text(key_set.label).encode()):
         raise LabelMismatch(
             "confirmLabel does not match the key set's label.", field="confirmLabel"
         )
@@ -324,36 +328,27 @@ async def regenerate_key(
     *,
     actor: Actor,
     keys: KeyMaterial,
-    totp: TotpCipher,
     key_set_id: int,
     slot: KeySlot,
     confirm_label: str,
     grace_period_seconds: int | None = 0,
-    otp: str | None = None,
 ) -> RegeneratedKey:
     """Replaces one slot's key; the old one verifies for the grace period, if any.
 
-    Where the organization requires step-up, `otp` must be a current code.
+    The key policy applies to the fresh key as to a new key set: no never-expiring keys
+    where an expiry is required.
     """
     grace = clean_grace(grace_period_seconds)
-    otp = step_up.clean_otp(otp)
-    async with (
-        step_up.failures_recorded(
-            actor, operation="regenerateKey", keySetId=to_global_id("KeySet", key_set_id)
-        ),
-        in_transaction() as connection,
-    ):
+    async with in_transaction() as connection:
         # The row lock serialises regenerations and revocations of one key set.
         key_set = await _admin_key_set(actor, key_set_id, lock=True)
         _require_not_revoked(key_set)
         _confirm(key_set, confirm_label)
         organization = await _lock_organization(key_set.organization_id)
+        now = datetime.now(UTC)
         rules = await _policy_of(key_set)
         rules.check_grace(grace)
-        await step_up.check_otp(
-            actor=actor, cipher=totp, otp=otp, required=organization.require_step_up
-        )
-        now = datetime.now(UTC)
+        rules.check_regeneration(key_set.expires_at, now=now)
         valid_until = now + timedelta(seconds=grace)
         # Rotating again also ends the grace of keys this slot replaced earlier, no later
         # than the one replaced now: it is how an admin cuts off a key that leaked.
@@ -400,31 +395,17 @@ async def regenerate_key(
 async def revoke_key_set(
     *,
     actor: Actor,
-    totp: TotpCipher,
     key_set_id: int,
     confirm_label: str,
     reason: str | None = None,
-    otp: str | None = None,
 ) -> KeySet:
-    """Revokes the set: both keys stop at once and their material is destroyed.
-
-    Where the organization requires step-up, `otp` must be a current code.
-    """
+    """Revokes the set: both keys stop at once and their material is destroyed."""
     reason = clean_reason(reason)
-    otp = step_up.clean_otp(otp)
-    async with (
-        step_up.failures_recorded(
-            actor, operation="revokeKeySet", keySetId=to_global_id("KeySet", key_set_id)
-        ),
-        in_transaction() as connection,
-    ):
+    async with in_transaction() as connection:
         key_set = await _admin_key_set(actor, key_set_id, lock=True)
         _require_not_revoked(key_set)
         _confirm(key_set, confirm_label)
-        organization = await _lock_organization(key_set.organization_id)
-        await step_up.check_otp(
-            actor=actor, cipher=totp, otp=otp, required=organization.require_step_up
-        )
+        await _lock_organization(key_set.organization_id)
         now = datetime.now(UTC)
         await ApiKey.filter(key_set_id=key_set.id).update(lookup_hash=None, ciphertext=None)
         await ApiKey.filter(key_set_id=key_set.id, valid_until__gt=now).update(valid_until=now)
@@ -582,8 +563,14 @@ async def update_key_set(
     return key_set
 
 
-async def reveal_key(*, actor: Actor, keys: KeyMaterial, api_key: ApiKey) -> str | None:
-    """The key's plaintext for an admin of its scope, audited; None where nothing is kept."""
+async def reveal_key(
+    *, actor: Actor, keys: KeyMaterial, api_key: ApiKey, allowance: RevealAllowance
+) -> str | None:
+    """The key's plaintext for an admin of its scope, audited; None where nothing is kept.
+
+    Where the organization requires step-up, only an elevated session is served it.
+    Raises `RevealLimitReached` once the request's `allowance` is spent.
+    """
     if api_key.ciphertext is None or api_key.current is None:
         return None
     async with in_transaction():
@@ -595,6 +582,12 @@ async def reveal_key(*, actor: Actor, keys: KeyMaterial, api_key: ApiKey) -> str
         organization = await Organization.get(id=key_set.organization_id)
         if organization.key_reveal is not KeyReveal.ADMINS:
             return None
+        if organization.require_step_up and not await step_up.session_elevated(actor):
+            raise StepUpRequired(
+                "This organization requires step-up to see key values: elevate your session "
+                "with elevateSession and a code from your authenticator app first."
+            )
+        allowance.take()
         plaintext = keys.decrypt(api_key.ciphertext, key_set_id=key_set.id, slot=api_key.slot.value)
         await audit.record(
             organization_id=organization.id,

@@ -9,9 +9,7 @@ from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from app.access import organization_access
-from app.accounts import step_up
 from app.accounts.models import User
-from app.accounts.totp import TotpCipher
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
@@ -82,29 +80,15 @@ async def create_organization(*, actor: Actor, name: str) -> Organization:
 async def update_organization(
     *,
     actor: Actor,
-    totp: TotpCipher,
     organization_id: int,
     name: str | None = None,
     key_reveal: KeyReveal | None = None,
     require_step_up: bool | None = None,
-    otp: str | None = None,
 ) -> Organization:
-    """Renames (owners and admins), or changes the key-reveal or step-up policy (owners).
-
-    Turning step-up off while it is on takes a current code (`otp`): it would otherwise
-    be the first thing a stolen session did.
-    """
+    """Renames (owners and admins), or changes the key-reveal or step-up policy (owners)."""
     if name is not None:
         name = clean_name(name, field="name")
-    otp = step_up.clean_otp(otp)
-    async with (
-        step_up.failures_recorded(
-            actor,
-            operation="updateOrganization",
-            organizationId=to_global_id("Organization", organization_id),
-        ),
-        in_transaction(),
-    ):
+    async with in_transaction():
         access = await organization_access(
             user_id=actor.user.id, organization_id=organization_id, for_update=True
         )
@@ -112,12 +96,6 @@ async def update_organization(
         if key_reveal is not None or require_step_up is not None:
             access.require_owner()
         organization = access.organization
-        await step_up.check_otp(
-            actor=actor,
-            cipher=totp,
-            otp=otp,
-            required=organization.require_step_up and require_step_up is False,
-        )
         if name is not None and name != organization.name:
             await audit.record(
                 organization_id=organization.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -107,11 +108,25 @@ def judge(
         return verdict(VerifyCode.DISABLED)
     if key_set.expires_at is not None and key_set.expires_at <= now:
         return verdict(VerifyCode.EXPIRED)
-    if found.networks and (ip is None or not any(ip in network for network in found.networks)):
+    if found.networks and (ip is None or not _within(ip, found.networks)):
         return verdict(VerifyCode.FORBIDDEN_IP)
     if permission is not None and permission not in found.permissions:
         return verdict(VerifyCode.INSUFFICIENT_PERMISSION)
     return verdict(VerifyCode.VALID)
+
+
+def _within(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> bool:
+    """Whether `ip` is in one of `networks`. An IPv4 address and its IPv4-mapped IPv6 form
+    (`::ffff:203.0.113.7`, as dual-stack sockets report IPv4 callers) are one address."""
+    forms: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        forms.append(ip.ipv4_mapped)
+    elif isinstance(ip, ipaddress.IPv4Address):
+        forms.append(ipaddress.IPv6Address(f"::ffff:{ip}"))
+    return any(form in network for network in networks for form in forms)
 
 
 def audience_of(verifier: VerifierRow) -> Audience:

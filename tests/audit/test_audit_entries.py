@@ -783,6 +783,7 @@ async def test_logins_are_recorded_per_user_and_not_in_organization_logs(gql: Gr
     assert succeeded["login"]["token"]
     events = await LoginEvent.filter(user_id=pk_of(owner.id, "User")).order_by("id")
     assert [(e.succeeded, e.ip_address, e.user_agent) for e in events] == [
+        (True, CLIENT_IP, USER_AGENT),  # the sign-up, which logged the owner in
         (False, CLIENT_IP, USER_AGENT),
         (True, CLIENT_IP, USER_AGENT),
     ]

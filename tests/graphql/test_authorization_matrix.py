@@ -514,7 +514,7 @@ async def read(caller: GraphQL, query: str, variables: dict[str, Any], *path: st
 async def snapshot() -> dict[str, list[dict[str, Any]]]:
     """Every row the API's data lives in; sessions and login events are the caller's own."""
     return {
-        name: await model.all().order_by("id").values()
+        name: await model.all().order_by(model._meta.pk_attr).values()
         for name, model in Tortoise.apps["models"].items()
         if name not in {"Session", "LoginEvent", "Aerich"}
     }

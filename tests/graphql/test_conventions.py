@@ -905,6 +905,11 @@ async def test_errors_carry_a_code_and_nothing_about_the_server(gql: GraphQL) ->
         pytest.param(b"[1, 2]", id="json-array"),
         pytest.param(b'{"variables": {}}', id="no-query"),
         pytest.param(b"\xff\xfe", id="not-utf8"),
+        pytest.param(b"null", id="null"),
+        pytest.param(b'"x"', id="string"),
+        pytest.param(b"5", id="number"),
+        pytest.param(b"true", id="true"),
+        pytest.param(b"[]", id="empty-array"),
     ],
 )
 async def test_a_request_that_is_not_graphql_gets_400_without_internals(
@@ -918,6 +923,9 @@ async def test_a_request_that_is_not_graphql_gets_400_without_internals(
     # then
     assert response.status_code == 400
     assert_no_internals(response.text)
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert error["message"]
 
 
 async def test_queries_work_over_get_but_mutations_do_not(gql: GraphQL) -> None:

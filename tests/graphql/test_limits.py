@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import Settings
-from support import CREATE_ORGANIZATION, GraphQL, error_codes, sign_up
+from support import (
+    CREATE_ORGANIZATION,
+    GraphQL,
+    create_organization,
+    error_codes,
+    sign_up,
+)
 
 ORGANIZATIONS = "{ organizations { edges { node { id } } } }"
 NESTED = """
@@ -17,6 +25,52 @@ NESTED = """
       keySets(first: 100) { edges { node { id } } } } } } } } } }
 """
 INTROSPECTION = "{ __schema { types { name } } }"
+MISSPELLED = [
+    ("{ viewr { id } }", {}),
+    ("{ organizations(frist: 1) { edges { node { id } } } }", {}),
+    (
+        'query($p: KeyPermission) { verifyKey(key: "kro_x", permission: $p) { code } }',
+        {"p": "ADD_SYSTEMS"},
+    ),
+    ('{ verifyKey(key: "kro_x", permission: ADD_SYSTEMS) { code } }', {}),
+]
+FRAGMENT_CYCLE = """
+fragment A on User { id ...B }
+fragment B on User { name ...A }
+{ viewer { ...A } }
+"""
+# 20 aliases, spread twice, and one more: 41 aliases once expanded.
+ALIASES_IN_A_FRAGMENT = (
+    "fragment Names on User { "
+    + " ".join(f"n{i}: name" for i in range(20))
+    + " } { viewer { ...Names } again: viewer { ...Names } }"
+)
+# Depth 4 in a fragment, spread under 9 more levels of nesting: 13 in all.
+DEEP_FRAGMENT = """
+fragment Sets on System { keySets { edges { node { system { id } } } } }
+{ organizations { edges { node { systems { edges { node { organization {
+    systems { edges { node { ...Sets } } } } } } } } } } }
+"""
+AUDIT_INTEGRITY_30_TIMES = (
+    "query($id: ID!) { organization(id: $id) { "
+    + " ".join(f"check{i}: auditIntegrity {{ valid }}" for i in range(30))
+    + " } }"
+)
+AUDIT_INTEGRITY_ONCE = "query($id: ID!) { organization(id: $id) { auditIntegrity { valid } } }"
+REVEAL_EVERY_KEY = """
+{ organizations(first: 100) { edges { node { keySets(first: 100) { edges { node {
+    primaryKey { value } secondaryKey { value } } } } } } } }
+"""
+
+
+def fragment_bomb(levels: int) -> str:
+    """Each fragment spreads the previous one twice: `levels` fragments expand to
+    2^levels fields in a document of a few hundred bytes."""
+    fragments = ["fragment F0 on User { id }"]
+    fragments += [
+        f"fragment F{n} on User {{ ...F{n - 1} ...F{n - 1} }}" for n in range(1, levels + 1)
+    ]
+    return "\n".join([*fragments, f"{{ viewer {{ ...F{levels} }} }}"])
 
 
 def client_for(app: Starlette) -> httpx.AsyncClient:
@@ -72,6 +126,94 @@ async def test_a_modest_nested_query_runs(gql: GraphQL) -> None:
 
     assert "errors" not in body
     assert body["data"]["organizations"]["edges"] == []
+
+
+@pytest.mark.parametrize("levels", [22, 40])
+async def test_a_fragment_chain_bomb_is_refused_at_once(gql: GraphQL, levels: int) -> None:
+    # given: a document that expands to 2^levels fields (22 levels took 25 s to refuse)
+    bomb = fragment_bomb(levels)
+    assert len(bomb.encode()) < 2048
+
+    # when
+    started = time.monotonic()
+    body = await gql.result(bomb)
+    elapsed = time.monotonic() - started
+
+    # then
+    assert elapsed < 3
+    assert body.get("data") is None
+    assert error_codes(body) == ["QUERY_TOO_COMPLEX"]
+    assert f"expands to {2**levels + 1} fields" in body["errors"][0]["message"]
+
+
+async def test_a_chain_nested_past_the_recursion_limit_is_refused(
+    settings: Settings, backend: str
+) -> None:
+    # given: a token limit raised far past its default, and 1,500 nested fragments
+    loose = create_app(
+        settings.model_copy(update={"max_query_tokens": 100_000}), connection_name=backend
+    )
+    chain = [f"fragment F{n} on User {{ a {{ ...F{n + 1} }} }}" for n in range(1500)]
+    document = "\n".join([*chain, "fragment F1500 on User { id }", "{ viewer { ...F0 } }"])
+
+    # when
+    async with client_for(loose) as client:
+        response = await client.post("/graphql", json={"query": document})
+
+    # then
+    assert response.status_code == 200
+    assert error_codes(response.json()) == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_a_cycle_of_fragments_is_an_error_not_a_hang(gql: GraphQL) -> None:
+    # when
+    body = await gql.result(FRAGMENT_CYCLE)
+
+    # then
+    assert body.get("data") is None
+    assert "Cannot spread fragment 'A' within itself via 'B'" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [(ALIASES_IN_A_FRAGMENT, "41 aliases found"), (DEEP_FRAGMENT, "maximum operation depth")],
+)
+async def test_fragments_count_wherever_they_are_spread(
+    gql: GraphQL, query: str, message: str
+) -> None:
+    body = await gql.result(query)
+
+    assert body.get("data") is None
+    assert message in body["errors"][0]["message"]
+
+
+async def test_an_integrity_check_costs_what_it_does(gql: GraphQL) -> None:
+    # given
+    ada = await sign_up(gql, "ada")
+    organization_id = await create_organization(ada)
+
+    # when
+    aliased = await ada.gql.result(AUDIT_INTEGRITY_30_TIMES, {"id": organization_id})
+    once = await ada.gql(AUDIT_INTEGRITY_ONCE, {"id": organization_id})
+
+    # then
+    assert aliased.get("data") is None
+    assert error_codes(aliased) == ["QUERY_TOO_COMPLEX"]
+    assert "Query cost 150000" in aliased["errors"][0]["message"]
+    assert once["organization"]["auditIntegrity"] == {"valid": True}
+
+
+async def test_revealing_every_key_of_every_organization_is_refused_unrun(gql: GraphQL) -> None:
+    # given
+    ada = await sign_up(gql, "ada")
+
+    # when
+    body = await ada.gql.result(REVEAL_EVERY_KEY)
+
+    # then: two reveals under each of 100 x 100 key sets, each an audited decryption
+    assert body.get("data") is None
+    assert error_codes(body) == ["QUERY_TOO_COMPLEX"]
+    assert "Query cost 2010100" in body["errors"][0]["message"]
 
 
 @pytest.mark.parametrize(
@@ -138,6 +280,30 @@ async def test_introspection_can_be_turned_off(
     assert refused["errors"]
     assert refused.get("data") is None
     assert allowed["data"]["__schema"]["types"]
+
+
+@pytest.mark.parametrize(("query", "variables"), MISSPELLED)
+async def test_with_introspection_off_errors_suggest_no_names(
+    gql: GraphQL, settings: Settings, backend: str, query: str, variables: dict[str, str]
+) -> None:
+    # given
+    closed = create_app(
+        settings.model_copy(update={"introspection": False}), connection_name=backend
+    )
+
+    # when
+    async with client_for(closed) as client:
+        refused = (
+            await client.post("/graphql", json={"query": query, "variables": variables})
+        ).json()
+    suggested = await gql.result(query, variables)
+
+    # then: the same error, without the names it would have suggested
+    assert "Did you mean" in suggested["errors"][0]["message"]
+    [error] = refused["errors"]
+    assert error["message"]
+    assert "Did you mean" not in error["message"]
+    assert error["message"] in suggested["errors"][0]["message"]
 
 
 async def test_graphiql_can_be_turned_off(settings: Settings, backend: str) -> None:

@@ -11,6 +11,7 @@ import httpx
 from support import GraphQL, Person, World, build_world, create_key_set
 
 DAY = 86400
+DAY_ = timedelta(days=1)
 UPDATE_POLICY = """
 mutation Policy($input: UpdateKeyPolicyInput!) {
   updateKeyPolicy(input: $input) {
@@ -343,6 +344,87 @@ async def test_the_maximum_grace_period_bounds_regeneration(gql: GraphQL) -> Non
     assert len(await audit(world, "KEY_REGENERATED")) == 1
 
 
+async def test_a_key_set_without_the_required_expiry_gets_no_fresh_keys(
+    gql: GraphQL, verifier_http: httpx.AsyncClient
+) -> None:
+    # given: a key set made without an expiry, before one became required
+    world = await build_world(gql)
+    created = await create_key_set(world.admin, organizationId=world.organization_id, label="old")
+    await set_policy(world.owner, organizationId=world.organization_id, expiryRequired=True)
+    input = {"keySetId": created["keySet"]["id"], "slot": "PRIMARY", "confirmLabel": "old"}
+
+    # when
+    refused = await errors(world.admin, REGENERATE_KEY, "regenerateKey", input)
+
+    # then: the caller is told what to do, and nothing changed
+    assert refused == [
+        (
+            "POLICY_VIOLATION",
+            ["input", "keySetId"],
+            "This key set never expires, and the organization's key policy requires an expiry "
+            "(expiryRequired): give it an expiry with extendKeySet or updateKeySet(expiresAt) "
+            "first, then regenerate.",
+        )
+    ]
+    answer = await verifier_http.post("/v1/keys/verify", json={"key": created["primaryKey"]})
+    assert answer.json()["code"] == "VALID"
+    assert await audit(world, "KEY_REGENERATED") == []
+
+    # when: the caller does as told
+    await world.admin.gql.mutate(
+        "extendKeySet",
+        EXTEND_KEY_SET,
+        {"keySetId": created["keySet"]["id"], "expiresAt": iso(datetime.now(UTC) + 7 * DAY_)},
+    )
+    allowed = await errors(world.admin, REGENERATE_KEY, "regenerateKey", input)
+
+    # then
+    assert allowed == []
+    assert len(await audit(world, "KEY_REGENERATED")) == 1
+
+
+async def test_a_key_set_living_longer_than_the_maximum_gets_no_fresh_keys(gql: GraphQL) -> None:
+    # given: a key set expiring in a year, then a system override allowing a day
+    world = await build_world(gql)
+    created = await create_key_set(
+        world.admin,
+        systemId=world.system_id,
+        label="long",
+        expiresAt=iso(datetime.now(UTC) + 365 * DAY_),
+    )
+    never = await create_key_set(world.admin, systemId=world.system_id, label="never")
+    await set_policy(world.system_admin, systemId=world.system_id, maxLifetimeSeconds=DAY)
+
+    # when
+    too_long = await errors(
+        world.admin,
+        REGENERATE_KEY,
+        "regenerateKey",
+        {"keySetId": created["keySet"]["id"], "slot": "SECONDARY", "confirmLabel": "long"},
+    )
+    without = await errors(
+        world.admin,
+        REGENERATE_KEY,
+        "regenerateKey",
+        {"keySetId": never["keySet"]["id"], "slot": "SECONDARY", "confirmLabel": "never"},
+    )
+
+    # then
+    assert too_long == [
+        (
+            "POLICY_VIOLATION",
+            ["input", "keySetId"],
+            "This key set expires more than 1 day(s) from now, later than the system's key "
+            "policy allows (maxLifetimeSeconds): bring its expiry closer with "
+            "updateKeySet(expiresAt) first, then regenerate.",
+        )
+    ]
+    [(code, field, message)] = without
+    assert (code, field) == ("POLICY_VIOLATION", ["input", "keySetId"])
+    assert "system's key policy limits a key set's lifetime to 1 day(s)" in message
+    assert await audit(world, "KEY_REGENERATED") == []
+
+
 async def test_a_system_override_may_tighten_but_never_loosen(gql: GraphQL) -> None:
     # given
     world = await build_world(gql)
@@ -413,6 +495,36 @@ async def test_a_system_override_may_tighten_but_never_loosen(gql: GraphQL) -> N
         {"input": {"organizationId": world.organization_id, "maxLifetimeSeconds": DAY}},
     )
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+
+
+async def test_an_override_stays_editable_after_the_organization_tightens_below_it(
+    gql: GraphQL,
+) -> None:
+    # given: owner 30 days, the system's override 7 days, then the owner tightens to 1 day
+    world = await build_world(gql)
+    await set_policy(world.owner, organizationId=world.organization_id, maxLifetimeSeconds=30 * DAY)
+    await set_policy(world.system_admin, systemId=world.system_id, maxLifetimeSeconds=7 * DAY)
+    await set_policy(world.owner, organizationId=world.organization_id, maxLifetimeSeconds=DAY)
+
+    # when: the system's admin tightens only the grace period
+    payload = await world.system_admin.gql(
+        UPDATE_POLICY,
+        {"input": {"systemId": world.system_id, "maxGracePeriodSeconds": 3600}},
+    )
+
+    # then: the change is judged on its own field, and the tighter lifetime still wins
+    result = payload["updateKeyPolicy"]
+    assert result["userErrors"] == []
+    assert result["keyPolicy"]["maxGracePeriodSeconds"] == 3600
+    assert result["keyPolicy"]["maxLifetimeSeconds"] == DAY
+    # and: loosening the field it does send is still refused
+    [(code, field, _)] = await errors(
+        world.system_admin,
+        UPDATE_POLICY,
+        "updateKeyPolicy",
+        {"systemId": world.system_id, "maxLifetimeSeconds": 2 * DAY},
+    )
+    assert (code, field) == ("POLICY_VIOLATION", ["input", "maxLifetimeSeconds"])
 
 
 async def test_out_of_range_policy_values_are_refused(gql: GraphQL) -> None:

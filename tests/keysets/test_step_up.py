@@ -1,4 +1,8 @@
-"""Organizations that require step-up: regenerating and revoking keys take a current TOTP code."""
+"""Organizations that require step-up: regenerating and revoking keys take a current TOTP code.
+
+(Every other action step-up covers, elevated sessions and the stolen-session attack are in
+tests/graphql/test_step_up_coverage.py and tests/accounts/test_elevation.py.)
+"""
 
 from __future__ import annotations
 
@@ -66,6 +70,7 @@ class Scene:
     organization_id: str
     system_id: str
     key_set: dict[str, Any]  # the createKeySet payload of an organization key set
+    other: dict[str, Any]  # another one, created (as key_set) before step-up was required
 
 
 async def verify(http: httpx.AsyncClient, key: str) -> str:
@@ -98,9 +103,10 @@ async def scene(gql: GraphQL) -> Scene:
     organization_id = await create_organization(owner)
     system_id = await create_system(owner, organization_id)
     key_set = await create_key_set(owner, organizationId=organization_id, label="Deployer")
+    other = await create_key_set(owner, organizationId=organization_id, label="Other")
     app = await enable_totp(owner.gql)
     await require_step_up(owner, organization_id)
-    return Scene(owner, app, organization_id, system_id, key_set)
+    return Scene(owner, app, organization_id, system_id, key_set, other)
 
 
 def regenerate(key_set: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -285,9 +291,8 @@ async def test_a_code_is_accepted_once(
     scene: Scene, verifier_http: httpx.AsyncClient, operation: str
 ) -> None:
     # given: a code that has just regenerated a key of another set
-    other = await create_key_set(scene.owner, organizationId=scene.organization_id, label="Other")
     code = await scene.app.next_code()
-    first = await attempt(scene.owner, "regenerateKey", other, otp=code)
+    first = await attempt(scene.owner, "regenerateKey", scene.other, otp=code)
     assert errors(first) == []
     before = await audit_log(scene.owner, scene.organization_id)
 
@@ -325,7 +330,9 @@ async def test_an_admin_without_an_authenticator_is_told_to_enrol(
 ) -> None:
     # given
     admin = await sign_up(gql, "admin")
-    await add_member(scene.owner, scene.organization_id, admin, "ADMIN")
+    await add_member(
+        scene.owner, scene.organization_id, admin, "ADMIN", otp=await scene.app.next_code()
+    )
     before = await audit_log(scene.owner, scene.organization_id)
 
     # when
@@ -341,16 +348,25 @@ async def test_an_admin_without_an_authenticator_is_told_to_enrol(
 async def test_system_key_sets_of_the_organization_need_a_code_too(
     scene: Scene, gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
-    # given: a system admin with an authenticator
+    # given: a system admin with an authenticator (made one with the owner's code)
     system_admin = await sign_up(gql, "sysadmin")
-    await add_member(scene.owner, scene.organization_id, system_admin, "MEMBER")
+    await add_member(
+        scene.owner, scene.organization_id, system_admin, "MEMBER", otp=await scene.app.next_code()
+    )
     await scene.owner.gql.mutate(
         "grantSystemRole",
         GRANT_SYSTEM_ROLE,
-        {"systemId": scene.system_id, "email": system_admin.email, "role": "ADMIN"},
+        {
+            "systemId": scene.system_id,
+            "email": system_admin.email,
+            "role": "ADMIN",
+            "otp": await scene.app.next_code(),
+        },
     )
     app = await enable_totp(system_admin.gql)
-    key_set = await create_key_set(system_admin, systemId=scene.system_id, label="Pipeline")
+    key_set = await create_key_set(
+        system_admin, systemId=scene.system_id, label="Pipeline", otp=await app.next_code()
+    )
 
     # when
     without = await attempt(system_admin, "regenerateKey", key_set)
@@ -455,8 +471,9 @@ RACERS = 4
 async def guarded_key_set(owner: Person, name: str) -> dict[str, Any]:
     """A key set in a new organization of the owner's that requires step-up."""
     organization_id = await create_organization(owner, name)
+    key_set = await create_key_set(owner, organizationId=organization_id, label="Deployer")
     await require_step_up(owner, organization_id)
-    return await create_key_set(owner, organizationId=organization_id, label="Deployer")
+    return key_set
 
 
 @pytest.mark.postgres_only

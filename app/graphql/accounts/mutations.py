@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import strawberry
 
@@ -10,12 +10,13 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.sensitive import ONCE_PER_REQUEST, SECRET
 
 
 @strawberry.input
 class SignUpInput:
     email: str
-    password: str
+    password: str = strawberry.field(metadata=SECRET)
     name: str
     client_mutation_id: str | None = None
 
@@ -23,7 +24,7 @@ class SignUpInput:
 @strawberry.input
 class LoginInput:
     email: str
-    password: str
+    password: str = strawberry.field(metadata=SECRET)
     client_mutation_id: str | None = None
 
 
@@ -34,19 +35,31 @@ class LogoutInput:
 
 @strawberry.input
 class EnrollTotpInput:
-    password: str = strawberry.field(description="The account's password, asked again.")
+    password: str = strawberry.field(
+        description="The account's password, asked again.", metadata=SECRET
+    )
     client_mutation_id: str | None = None
 
 
 @strawberry.input
 class ConfirmTotpInput:
-    code: str = strawberry.field(description="The code the authenticator app shows now.")
+    code: str = strawberry.field(
+        description="The code the authenticator app shows now.", metadata=SECRET
+    )
     client_mutation_id: str | None = None
 
 
 @strawberry.input
 class DisableTotpInput:
-    code: str = strawberry.field(description="The code the authenticator app shows now.")
+    code: str = strawberry.field(
+        description="The code the authenticator app shows now.", metadata=SECRET
+    )
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class ElevateSessionInput:
+    otp: str = strawberry.field(description="The code your authenticator app shows now.")
     client_mutation_id: str | None = None
 
 
@@ -92,6 +105,16 @@ class DisableTotpPayload:
     client_mutation_id: str | None = None
 
 
+@strawberry.type
+class ElevateSessionPayload:
+    elevated_until: datetime | None = strawberry.field(
+        default=None,
+        description="Until when this session acts without a code where step-up is required.",
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
 def _throttle(info: Info) -> service.LoginThrottle:
     settings = info.context.settings
     return service.LoginThrottle(
@@ -101,20 +124,35 @@ def _throttle(info: Info) -> service.LoginThrottle:
     )
 
 
+def _sign_up_throttle(info: Info) -> service.SignUpThrottle:
+    settings = info.context.settings
+    return service.SignUpThrottle(
+        per_address=settings.signups_per_address,
+        window=timedelta(seconds=settings.signup_window_seconds),
+    )
+
+
 def _ttl(info: Info) -> timedelta:
     return timedelta(seconds=info.context.settings.session_ttl_seconds)
 
 
 @strawberry.type
 class AccountMutations:
-    @strawberry.mutation(extensions=[ReportUserErrors()])
+    @strawberry.mutation(extensions=[ReportUserErrors()], metadata=ONCE_PER_REQUEST)
     async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:
+        request = info.context.request
         user, token = await service.sign_up(
-            email=input.email, password=input.password, name=input.name, ttl=_ttl(info)
+            email=input.email,
+            password=input.password,
+            name=input.name,
+            ttl=_ttl(info),
+            ip_address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            throttle=_sign_up_throttle(info),
         )
         return AuthPayload(token=token, user=UserType.from_model(user))
 
-    @strawberry.mutation(extensions=[ReportUserErrors()])
+    @strawberry.mutation(extensions=[ReportUserErrors()], metadata=ONCE_PER_REQUEST)
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
         request = info.context.request
         user, token = await service.login(
@@ -177,3 +215,23 @@ class AccountMutations:
         actor = info.context.actor
         await step_up.disable_totp(actor=actor, cipher=info.context.totp, code=input.code)
         return DisableTotpPayload(user=UserType.from_model(actor.user))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description=(
+            "Proves your second factor once for this session (sudo mode): until elevatedUntil "
+            "(KEYRACK_STEP_UP_TTL_SECONDS, default 15 minutes) step-up actions need no otp and "
+            "key values are served. Ended by logout and by disabling the authenticator."
+        ),
+    )
+    async def elevate_session(
+        self, info: Info, input: ElevateSessionInput
+    ) -> ElevateSessionPayload:
+        until = await step_up.elevate_session(
+            actor=info.context.actor,
+            cipher=info.context.totp,
+            otp=input.otp,
+            ttl=timedelta(seconds=info.context.settings.step_up_ttl_seconds),
+        )
+        return ElevateSessionPayload(elevated_until=until)

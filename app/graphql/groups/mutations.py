@@ -9,6 +9,7 @@ from app.graphql.ids import ORGANIZATION, PERMISSION_GROUP, input_pk
 from app.graphql.organizations.types import OrganizationType, load_organization
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.step_up import StepUp, otp_field
 from app.keysets import groups as service
 from app.validation import UNCHANGED
 
@@ -24,6 +25,7 @@ class CreatePermissionGroupInput:
         default_factory=list, description="Permissions of the group's scope only."
     )
     description: str | None = None
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -36,6 +38,7 @@ class UpdatePermissionGroupInput:
         description="Applies at once to every key set using the group, verification included.",
     )
     description: str | None = strawberry.UNSET
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -49,6 +52,7 @@ class DeletePermissionGroupInput:
             "and its permissions from them, INLINE makes its permissions their own."
         ),
     )
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -78,7 +82,7 @@ def _permissions(values: list[KeyPermission] | None) -> list[str] | None:
 class PermissionGroupMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("organization_id"), ReportUserErrors()],
         description="Owners and admins of the organization only.",
     )
     async def create_permission_group(
@@ -96,7 +100,7 @@ class PermissionGroupMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("group_id"), ReportUserErrors()],
         description="Owners and admins of the organization only.",
     )
     async def update_permission_group(
@@ -117,7 +121,7 @@ class PermissionGroupMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("group_id"), ReportUserErrors()],
         description="Owners and admins of the organization only.",
     )
     async def delete_permission_group(

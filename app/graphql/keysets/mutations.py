@@ -11,6 +11,7 @@ from app.graphql.ids import KEY_SET, ORGANIZATION, PERMISSION_GROUP, SYSTEM, inp
 from app.graphql.keysets.types import KeySetType
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.step_up import StepUp, otp_field
 from app.keysets import service
 from app.validation import UNCHANGED
 
@@ -32,6 +33,7 @@ class CreateKeySetInput:
         default_factory=list,
         description="Permission groups of the organization, of the key set's scope.",
     )
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -43,13 +45,7 @@ class RegenerateKeyInput:
     grace_period_seconds: int | None = strawberry.field(
         default=0, description="How long the replaced key keeps verifying (0 to 604800)."
     )
-    otp: str | None = strawberry.field(
-        default=None,
-        description=(
-            "A current code from your authenticator app. Required where the organization "
-            "requires step-up; checked whenever given."
-        ),
-    )
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -58,13 +54,7 @@ class RevokeKeySetInput:
     key_set_id: strawberry.ID
     confirm_label: str = strawberry.field(description="Must equal the key set's label exactly.")
     reason: str | None = None
-    otp: str | None = strawberry.field(
-        default=None,
-        description=(
-            "A current code from your authenticator app. Required where the organization "
-            "requires step-up; checked whenever given."
-        ),
-    )
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -82,6 +72,7 @@ class UpdateKeySetInput:
     group_ids: list[strawberry.ID] | None = strawberry.field(
         default=strawberry.UNSET, description="Replaces the set's groups; [] removes them all."
     )
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -91,6 +82,7 @@ class ExtendKeySetInput:
     expires_at: datetime = strawberry.field(
         description="The new expiry: in the future, and within the key policy's maxLifetimeSeconds."
     )
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -135,7 +127,10 @@ def _given(value: Any, *, nullable: bool = True) -> Any:
 
 @strawberry.type
 class KeySetMutations:
-    @strawberry.mutation(permission_classes=[IsAuthenticated], extensions=[ReportUserErrors()])
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[StepUp("organization_id", "system_id"), ReportUserErrors()],
+    )
     async def create_key_set(self, info: Info, input: CreateKeySetInput) -> CreateKeySetPayload:
         created = await service.create_key_set(
             actor=info.context.actor,
@@ -165,19 +160,17 @@ class KeySetMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("key_set_id"), ReportUserErrors()],
         description="Replaces one key. Confirm by typing the label; optional grace period.",
     )
     async def regenerate_key(self, info: Info, input: RegenerateKeyInput) -> RegenerateKeyPayload:
         regenerated = await service.regenerate_key(
             actor=info.context.actor,
             keys=info.context.keys,
-            totp=info.context.totp,
             key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
             slot=input.slot,
             confirm_label=input.confirm_label,
             grace_period_seconds=input.grace_period_seconds,
-            otp=input.otp,
         )
         return RegenerateKeyPayload(
             key_set=KeySetType.from_model(regenerated.key_set), key=regenerated.key
@@ -185,23 +178,21 @@ class KeySetMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("key_set_id"), ReportUserErrors()],
         description="Revokes both keys at once and destroys them. Confirm by typing the label.",
     )
     async def revoke_key_set(self, info: Info, input: RevokeKeySetInput) -> KeySetPayload:
         key_set = await service.revoke_key_set(
             actor=info.context.actor,
-            totp=info.context.totp,
             key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
             confirm_label=input.confirm_label,
             reason=input.reason,
-            otp=input.otp,
         )
         return KeySetPayload(key_set=KeySetType.from_model(key_set))
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("key_set_id"), ReportUserErrors()],
         description="Moves the expiry within the key policy; also revives an expired key set.",
     )
     async def extend_key_set(self, info: Info, input: ExtendKeySetInput) -> KeySetPayload:
@@ -212,7 +203,9 @@ class KeySetMutations:
         )
         return KeySetPayload(key_set=KeySetType.from_model(key_set))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated], extensions=[ReportUserErrors()])
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated], extensions=[StepUp("key_set_id"), ReportUserErrors()]
+    )
     async def update_key_set(self, info: Info, input: UpdateKeySetInput) -> KeySetPayload:
         permissions = _given(input.permissions, nullable=False)
         group_ids = _given(input.group_ids, nullable=False)

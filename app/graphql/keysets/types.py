@@ -10,6 +10,7 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot
 from app.graphql.ids import KEY_SET
+from app.graphql.limits import REVEAL_COST, field_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.graphql.relay import Node
 from app.ids import to_global_id
@@ -57,15 +58,21 @@ class ApiKeyType:
     @strawberry.field(
         description=(
             "The plaintext key. Null for non-admins, under 'show once', and once revoked. "
-            "Every value served is recorded in the audit log as KEY_REVEALED."
+            "Every value served is recorded in the audit log as KEY_REVEALED. One request "
+            "reveals at most KEYRACK_MAX_REVEALS_PER_REQUEST values (default 10); past it "
+            "the value is null with an error whose code is REVEAL_LIMIT_REACHED."
         ),
+        metadata=field_cost(REVEAL_COST),
         extensions=[
             PermissionExtension([IsKeySetAdmin()], fail_silently=True, use_directives=True)
         ],
     )
     async def value(self, info: Info) -> str | None:
         return await service.reveal_key(
-            actor=info.context.actor, keys=info.context.keys, api_key=self.key
+            actor=info.context.actor,
+            keys=info.context.keys,
+            api_key=self.key,
+            allowance=info.context.reveals,
         )
 
 

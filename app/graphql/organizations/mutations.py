@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.context import Actor
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, OrganizationRole
@@ -9,8 +10,20 @@ from app.graphql.ids import ORGANIZATION, USER, input_pk
 from app.graphql.organizations.types import Member, OrganizationType, load_organization
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.step_up import StepUp, otp_field
+from app.ids import pk_of
 from app.organizations import service
 from app.organizations.models import Membership
+
+
+def _changes_access_policy(input: UpdateOrganizationInput, actor: Actor) -> bool:
+    """keyReveal, and turning step-up off; a rename or turning it on needs no code."""
+    return input.key_reveal is not None or input.require_step_up is False
+
+
+def _removes_someone_else(input: RemoveMemberInput, actor: Actor) -> bool:
+    # Leaving takes no code: a member without an authenticator can always leave.
+    return pk_of(str(input.user_id), USER) != actor.user.id
 
 
 @strawberry.input
@@ -29,14 +42,11 @@ class UpdateOrganizationInput:
     require_step_up: bool | None = strawberry.field(
         default=None,
         description=(
-            "Owners only. When true, regenerateKey and revokeKeySet need a current TOTP code "
-            "(otp); turning it off needs one too."
+            "Owners only. When true, every action that can hand out, reveal, weaken or "
+            "destroy access needs a fresh second factor; turning it off needs one too."
         ),
     )
-    otp: str | None = strawberry.field(
-        default=None,
-        description="A current code from your authenticator app, where one is needed.",
-    )
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -45,6 +55,7 @@ class AddMemberInput:
     organization_id: strawberry.ID
     email: str
     role: OrganizationRole = OrganizationRole.MEMBER
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -53,6 +64,7 @@ class ChangeMemberRoleInput:
     organization_id: strawberry.ID
     user_id: strawberry.ID
     role: OrganizationRole
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -60,6 +72,7 @@ class ChangeMemberRoleInput:
 class RemoveMemberInput:
     organization_id: strawberry.ID
     user_id: strawberry.ID
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -105,7 +118,10 @@ class OrganizationMutations:
         organization = await service.create_organization(actor=info.context.actor, name=input.name)
         return OrganizationPayload(organization=OrganizationType.from_model(organization))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated], extensions=[ReportUserErrors()])
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[StepUp("organization_id", when=_changes_access_policy), ReportUserErrors()],
+    )
     async def update_organization(
         self, info: Info, input: UpdateOrganizationInput
     ) -> OrganizationPayload:
@@ -115,14 +131,12 @@ class OrganizationMutations:
             name=input.name,
             key_reveal=KeyReveal(input.key_reveal) if input.key_reveal is not None else None,
             require_step_up=input.require_step_up,
-            otp=input.otp,
-            totp=info.context.totp,
         )
         return OrganizationPayload(organization=OrganizationType.from_model(organization))
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("organization_id"), ReportUserErrors()],
         description="Adds an existing user (by email). Only owners may add owners.",
     )
     async def add_member(self, info: Info, input: AddMemberInput) -> MemberPayload:
@@ -138,7 +152,10 @@ class OrganizationMutations:
             member=_member(membership), organization=await load_organization(info, organization_id)
         )
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated], extensions=[ReportUserErrors()])
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[StepUp("organization_id"), ReportUserErrors()],
+    )
     async def change_member_role(self, info: Info, input: ChangeMemberRoleInput) -> MemberPayload:
         organization_id = input_pk(input.organization_id, ORGANIZATION, field="organizationId")
         membership = await service.change_member_role(
@@ -153,7 +170,7 @@ class OrganizationMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("organization_id", when=_removes_someone_else), ReportUserErrors()],
         description="Removes a member and their system roles. Members may remove themselves.",
     )
     async def remove_member(self, info: Info, input: RemoveMemberInput) -> RemoveMemberPayload:

@@ -9,6 +9,7 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, KeySetStatus, OrganizationRole
 from app.graphql.ids import ORGANIZATION
+from app.graphql.limits import INTEGRITY_CHECK_COST, field_cost
 from app.graphql.loaders import PageRequest, status_options
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
@@ -144,7 +145,10 @@ class OrganizationType(Node):
             info, organization_id=self.pk, first=first, after=after, filter=filter
         )
 
-    @strawberry.field(description="Recomputes the audit hash chain; owners and admins only.")
+    @strawberry.field(
+        description="Recomputes the audit hash chain; owners and admins only.",
+        metadata=field_cost(INTEGRITY_CHECK_COST),
+    )
     async def audit_integrity(
         self, info: Info
     ) -> Annotated[AuditIntegrity, strawberry.lazy("app.graphql.audit.types")]:

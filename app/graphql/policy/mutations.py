@@ -10,6 +10,7 @@ from app.graphql.organizations.types import OrganizationType, load_organization
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.policy.types import KeyPolicyType
+from app.graphql.step_up import StepUp, otp_field
 from app.graphql.systems.types import SystemType
 from app.keysets import policy as service
 from app.validation import UNCHANGED
@@ -39,6 +40,7 @@ class UpdateKeyPolicyInput:
     member_key_set_limit: int | None = strawberry.field(
         default=strawberry.UNSET, description="0 to 1000. 0: members create no key sets."
     )
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -61,7 +63,7 @@ def _given(value: Any) -> Any:
 class KeyPolicyMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("organization_id", "system_id"), ReportUserErrors()],
         description=(
             "Organization owners and admins set its policy; a system's admins set the "
             "system's override. Existing key sets are not changed."

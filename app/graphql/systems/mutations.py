@@ -4,12 +4,14 @@ from datetime import datetime
 
 import strawberry
 
+from app.context import Actor
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import SystemRole
 from app.graphql.ids import ORGANIZATION, SYSTEM, USER, input_pk
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.step_up import StepUp, otp_field
 from app.graphql.systems.types import SystemType
 from app.systems import service
 
@@ -26,6 +28,7 @@ class GrantSystemRoleInput:
     system_id: strawberry.ID
     email: str
     role: SystemRole
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -33,7 +36,12 @@ class GrantSystemRoleInput:
 class RevokeSystemRoleInput:
     system_id: strawberry.ID
     user_id: strawberry.ID
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
+
+
+def _grants_admin(input: GrantSystemRoleInput, actor: Actor) -> bool:
+    return SystemRole(input.role) is SystemRole.ADMIN
 
 
 @strawberry.type
@@ -76,7 +84,7 @@ class SystemMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("system_id", when=_grants_admin), ReportUserErrors()],
         description="Gives a member of the organization a role on the system, or changes it.",
     )
     async def grant_system_role(self, info: Info, input: GrantSystemRoleInput) -> SystemRolePayload:
@@ -98,7 +106,9 @@ class SystemMutations:
             ),
         )
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated], extensions=[ReportUserErrors()])
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated], extensions=[StepUp("system_id"), ReportUserErrors()]
+    )
     async def revoke_system_role(
         self, info: Info, input: RevokeSystemRoleInput
     ) -> SystemRolePayload:

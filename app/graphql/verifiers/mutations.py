@@ -6,6 +6,7 @@ from app.graphql.context import Info
 from app.graphql.ids import ORGANIZATION, SYSTEM, VERIFIER, input_pk
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.step_up import StepUp, otp_field
 from app.graphql.verifiers.types import VerifierType
 from app.verifiers import service
 
@@ -19,6 +20,7 @@ class CreateVerifierInput:
         default=None, description="For this system's key sets only."
     )
     name: str = strawberry.field(description="Which service holds it, e.g. 'billing-api'.")
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -36,6 +38,7 @@ class CreateVerifierPayload:
 @strawberry.input
 class RevokeVerifierInput:
     verifier_id: strawberry.ID
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -50,7 +53,7 @@ class RevokeVerifierPayload:
 class VerifierMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("organization_id", "system_id"), ReportUserErrors()],
         description=(
             "A credential for POST /v1/keys/verify, scoped to an organization (with its "
             "systems) or a system; organization owners and admins, or the system's admins."
@@ -80,7 +83,7 @@ class VerifierMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("verifier_id"), ReportUserErrors()],
         description="Revokes a verifier: every process refuses its token from now on.",
     )
     async def revoke_verifier(

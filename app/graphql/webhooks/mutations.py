@@ -7,6 +7,7 @@ from app.graphql.enums import WebhookEvent
 from app.graphql.ids import ORGANIZATION, WEBHOOK, input_pk
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.step_up import StepUp, otp_field
 from app.graphql.webhooks.types import WebhookType
 from app.validation import UNCHANGED
 from app.webhooks import service
@@ -18,6 +19,7 @@ class CreateWebhookInput:
     organization_id: strawberry.ID
     url: str = strawberry.field(description="http(s) URL that receives signed POSTs.")
     events: list[WebhookEvent]
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -29,6 +31,7 @@ class UpdateWebhookInput:
     enabled: bool | None = strawberry.field(
         default=None, description="false: nothing more is queued or sent to it."
     )
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -42,6 +45,7 @@ class WebhookPayload:
 @strawberry.input
 class DeleteWebhookInput:
     webhook_id: strawberry.ID
+    otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
@@ -70,7 +74,7 @@ class DeleteWebhookPayload:
 class WebhookMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("organization_id"), ReportUserErrors()],
         description="Registers an endpoint for the organization's events; owners and admins.",
     )
     async def create_webhook(self, info: Info, input: CreateWebhookInput) -> CreateWebhookPayload:
@@ -89,7 +93,7 @@ class WebhookMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("webhook_id"), ReportUserErrors()],
         description="Changes a webhook's URL, events or whether it is enabled; the secret stays.",
     )
     async def update_webhook(self, info: Info, input: UpdateWebhookInput) -> WebhookPayload:
@@ -110,7 +114,7 @@ class WebhookMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[ReportUserErrors()],
+        extensions=[StepUp("webhook_id"), ReportUserErrors()],
         description="Deletes a webhook with its deliveries; pending ones are not sent.",
     )
     async def delete_webhook(self, info: Info, input: DeleteWebhookInput) -> DeleteWebhookPayload:
