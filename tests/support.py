@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pyotp
+from tortoise import Tortoise
 
 PASSWORD = "correct horse battery staple"
 # A key value or verifier token as Keyrack hands it out: never in a log line, never to a
@@ -344,3 +345,13 @@ def counting_statements() -> Iterator[StatementCounter]:
     finally:
         logger.removeHandler(counter)
         logger.setLevel(previous)
+
+
+async def snapshot_tables() -> dict[str, list[dict[str, Any]]]:
+    """Every row the API's data lives in. Sessions, login events and the throttles' attempt
+    counters are the callers' own bookkeeping, not data anything was refused on."""
+    return {
+        name: await model.all().order_by(model._meta.pk_attr).values()
+        for name, model in Tortoise.apps["models"].items()
+        if name not in {"Session", "LoginEvent", "AttemptCounter", "Aerich"}
+    }

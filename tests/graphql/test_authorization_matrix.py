@@ -18,7 +18,6 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
-from tortoise import Tortoise
 
 from support import (
     ADD_MEMBER,
@@ -40,6 +39,7 @@ from support import (
     enroll_totp,
     error_codes,
     sign_up,
+    snapshot_tables,
 )
 
 
@@ -511,17 +511,8 @@ async def read(caller: GraphQL, query: str, variables: dict[str, Any], *path: st
     return OK
 
 
-async def snapshot() -> dict[str, list[dict[str, Any]]]:
-    """Every row the API's data lives in; sessions and login events are the caller's own."""
-    return {
-        name: await model.all().order_by(model._meta.pk_attr).values()
-        for name, model in Tortoise.apps["models"].items()
-        if name not in {"Session", "LoginEvent", "Aerich"}
-    }
-
-
 async def mutate(caller: GraphQL, name: str, query: str, input: dict[str, Any]) -> Outcome | str:
-    before = await snapshot()
+    before = await snapshot_tables()
     body = await caller.result(query, {"input": input})
     if refused := refusal(body):
         outcome: Outcome | str = refused if body.get("data") is None else f"{refused} with data"
@@ -531,7 +522,7 @@ async def mutate(caller: GraphQL, name: str, query: str, input: dict[str, Any]) 
             return OK
         outcome = NF if codes == ["NOT_FOUND"] else f"userErrors {codes}"
     # A refusal changes nothing at all.
-    return outcome if await snapshot() == before else f"{outcome}, but the data changed"
+    return outcome if await snapshot_tables() == before else f"{outcome}, but the data changed"
 
 
 async def member_of(organization: Organization, gql: GraphQL) -> Person:

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tortoise import Tortoise
 
 from support import (
     CONFIRM_TOTP,
@@ -31,6 +30,7 @@ from support import (
     enable_totp,
     error_codes,
     sign_up,
+    snapshot_tables,
 )
 
 ADD_MEMBER = """
@@ -135,7 +135,7 @@ mutation($input: UpdateOrganizationInput!) {
 KEY_VALUES = """
 query($id: ID!) {
   organization(id: $id) {
-    keySets(first: 100, includeSystems: true) {
+    keySets(first: 10, includeSystems: true) {
       edges { node { primaryKey { value } secondaryKey { value } } }
     }
   }
@@ -429,15 +429,6 @@ async def test_every_mutation_is_guarded_or_declared_harmless(gql: GraphQL) -> N
     assert {f["name"] for f in fields} - guarded == UNGUARDED
 
 
-async def snapshot() -> dict[str, list[dict[str, Any]]]:
-    """Every row of every table but the callers' own sessions and logins."""
-    return {
-        name: await model.all().order_by(model._meta.pk_attr).values()
-        for name, model in Tortoise.apps["models"].items()
-        if name not in {"Session", "LoginEvent", "Aerich"}
-    }
-
-
 async def attempt(caller: Person, name: str, extra: dict[str, Any], scene: Scene) -> list[Any]:
     """The userErrors' (code, field) of one covered mutation; top-level errors fail the test."""
     field, document, make_input = COVERED[name]
@@ -448,7 +439,7 @@ async def attempt(caller: Person, name: str, extra: dict[str, Any], scene: Scene
 @pytest.mark.parametrize("name", COVERED)
 async def test_a_stolen_session_alone_changes_nothing(scene: Scene, name: str) -> None:
     # given
-    before = await snapshot()
+    before = await snapshot_tables()
 
     # when
     refused = await attempt(scene.owner, name, {}, scene)
@@ -456,20 +447,20 @@ async def test_a_stolen_session_alone_changes_nothing(scene: Scene, name: str) -
 
     # then
     assert refused == blank == [("OTP_REQUIRED", ["input", "otp"])]
-    assert await snapshot() == before
+    assert await snapshot_tables() == before
 
 
 @pytest.mark.parametrize("name", COVERED)
 async def test_an_admin_without_an_authenticator_is_told_to_enrol(scene: Scene, name: str) -> None:
     # given
-    before = await snapshot()
+    before = await snapshot_tables()
 
     # when
     refused = await attempt(scene.admin, name, {}, scene)
 
     # then
     assert refused == [("TOTP_NOT_ENROLLED", ["input", "otp"])]
-    assert await snapshot() == before
+    assert await snapshot_tables() == before
 
 
 @pytest.mark.parametrize("name", COVERED)
@@ -603,7 +594,7 @@ async def test_the_stolen_session_attack_fails_at_every_step(
     # given: an attacker with an account of their own, and the owner's bearer token
     attacker = await sign_up(gql, "attacker")
     stolen = gql.as_user(scene.owner.token)
-    before = await snapshot()
+    before = await snapshot_tables()
     audit_before = await audit_actions(scene)
 
     for step, document, field, input, refusal in attack(scene, attacker):
@@ -625,7 +616,7 @@ async def test_the_stolen_session_attack_fails_at_every_step(
     assert set(error_codes(values)) == {"STEP_UP_REQUIRED"}
 
     # then: nothing changed — no member, no key, no audit entry — and the keys still work
-    after = await snapshot()
+    after = await snapshot_tables()
     failed_proofs = after.pop("AccountEvent")[len(before.pop("AccountEvent")) :]
     assert after == before
     assert [event["action"] for event in failed_proofs] == ["STEP_UP_FAILED"] * 2
