@@ -10,6 +10,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="Tortoise URL; empty means ./keyrack.db")
     secret_key: SecretStr | None = None
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    # Who may sign up through the API (app.accounts.signup): open, invite or closed.
+    signup: Literal["open", "invite", "closed"] = "open"
     # Failed logins allowed per window before further attempts are refused.
     login_failures_per_account: int = Field(default=10, ge=1)
     login_failures_per_address: int = Field(default=50, ge=1)

@@ -35,7 +35,19 @@ mutation CreateOrganization($input: CreateOrganizationInput!) {
 """
 ADD_MEMBER = """
 mutation AddMember($input: AddMemberInput!) {
-  addMember(input: $input) { member { user { id email } role } userErrors { code field message } }
+  addMember(input: $input) {
+    invitation { id email role status expiresAt }
+    invitationToken
+    userErrors { code field message }
+  }
+}
+"""
+ACCEPT_INVITATION = """
+mutation AcceptInvitation($input: AcceptInvitationInput!) {
+  acceptInvitation(input: $input) {
+    member { user { id email } role }
+    userErrors { code field message }
+  }
 }
 """
 CREATE_SYSTEM = """
@@ -147,12 +159,20 @@ async def create_organization(person: Person, name: str = "Acme") -> str:
     return str(payload["organization"]["id"])
 
 
-async def add_member(admin: Person, organization_id: str, member: Person, role: str) -> None:
-    await admin.gql.mutate(
-        "addMember",
-        ADD_MEMBER,
-        {"organizationId": organization_id, "email": member.email, "role": role},
+async def invite(admin: Person, organization_id: str, email: str, role: str) -> str:
+    """Invites `email` (no SMTP configured) and returns the invitation token."""
+    payload = await admin.gql.mutate(
+        "addMember", ADD_MEMBER, {"organizationId": organization_id, "email": email, "role": role}
     )
+    assert payload["invitation"]["status"] == "PENDING"
+    return str(payload["invitationToken"])
+
+
+async def add_member(admin: Person, organization_id: str, member: Person, role: str) -> None:
+    """Makes `member` a member the only way there is: invited, then accepting."""
+    token = await invite(admin, organization_id, member.email, role)
+    payload = await member.gql.mutate("acceptInvitation", ACCEPT_INVITATION, {"token": token})
+    assert payload["member"]["role"] == role
 
 
 async def create_system(admin: Person, organization_id: str, name: str = "Payments") -> str:

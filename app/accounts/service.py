@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
+from tortoise.queryset import QuerySet
 
 from app.accounts.models import LoginEvent, Session, User
 from app.accounts.passwords import hash_password, verify_password
-from app.errors import Conflict, InvalidCredentials, InvalidInput, TooManyAttempts
+from app.accounts.tokens import new_token, token_hash
+from app.errors import Conflict, InvalidCredentials, InvalidInput, NotFound, TooManyAttempts
+from app.pagination import Page, paginate
 from app.validation import MAX_PASSWORD_LENGTH, check_password, clean_email, clean_name
 
 INVALID_CREDENTIALS = "Invalid email or password."
-
-
-def _token_hash(token: str) -> str:
-    # Tokens carry 256 random bits, so a plain SHA-256 is enough to make the stored
-    # value useless to whoever reads the table.
-    return hashlib.sha256(token.encode()).hexdigest()
+# How stale Session.last_used_at may be: a write per minute and session, not per request.
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 async def create_user(*, email: str, password: str, name: str | None = None) -> User:
@@ -68,20 +64,21 @@ async def get_user_by_email(*, email: str) -> User | None:
     return await User.get_or_none(email=email)
 
 
-async def start_session(*, user: User, ttl: timedelta) -> str:
+async def start_session(
+    *, user: User, ttl: timedelta, ip_address: str | None = None, user_agent: str | None = None
+) -> str:
     """A new session for the user; returns the bearer token (stored only as a hash)."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
+    now = datetime.now(UTC)
     await Session.create(
-        user=user, token_hash=_token_hash(token), expires_at=datetime.now(UTC) + ttl
+        user=user,
+        token_hash=token_hash(token),
+        expires_at=now + ttl,
+        last_used_at=now,
+        ip_address=ip_address[:45] if ip_address else None,
+        user_agent=user_agent[:500] if user_agent else None,
     )
     return token
-
-
-async def sign_up(*, email: str, password: str, name: str, ttl: timedelta) -> tuple[User, str]:
-    """Creates the account and logs it in."""
-    async with in_transaction():
-        user = await create_user(email=email, password=password, name=name)
-        return user, await start_session(user=user, ttl=ttl)
 
 
 @dataclass(frozen=True)
@@ -135,23 +132,54 @@ async def login(
     )
     if not ok or user is None:
         raise InvalidCredentials(INVALID_CREDENTIALS)
-    return user, await start_session(user=user, ttl=ttl)
+    return user, await start_session(
+        user=user, ttl=ttl, ip_address=ip_address, user_agent=user_agent
+    )
 
 
 async def authenticate(*, token: str) -> Session | None:
     """The live session for a bearer token, with its user, or None."""
     session = (
-        await Session.filter(token_hash=_token_hash(token), ended_at=None)
+        await Session.filter(token_hash=token_hash(token), ended_at=None)
         .select_related("user")
         .first()
     )
-    if session is None or session.expires_at <= datetime.now(UTC):
+    now = datetime.now(UTC)
+    if session is None or session.expires_at <= now:
         return None
+    if session.last_used_at is None or session.last_used_at <= now - LAST_USED_PRECISION:
+        # At most one write a minute per session, not one per request.
+        session.last_used_at = now
+        await Session.filter(id=session.id).update(last_used_at=now)
     return session
 
 
 async def logout(*, session: Session) -> None:
     await Session.filter(id=session.id).update(ended_at=datetime.now(UTC))
+
+
+def _live_sessions(user_id: int) -> QuerySet[Session]:
+    return Session.filter(user_id=user_id, ended_at=None, expires_at__gt=datetime.now(UTC))
+
+
+async def list_sessions(*, user_id: int, after: int | None, first: int) -> Page[Session]:
+    """The user's sessions that can still be used, oldest first."""
+    return await paginate(_live_sessions(user_id), after=after, first=first)
+
+
+async def end_session(*, user_id: int, session_id: int) -> None:
+    """Ends one of the user's live sessions; any other id is `NotFound`."""
+    ended = await _live_sessions(user_id).filter(id=session_id).update(ended_at=datetime.now(UTC))
+    if not ended:
+        raise NotFound("No session with this id.", field="sessionId")
+
+
+async def end_sessions(*, user_id: int, keep: int | None = None) -> int:
+    """Ends every live session of the user but `keep`; returns how many ended."""
+    sessions = Session.filter(user_id=user_id, ended_at=None)
+    if keep is not None:
+        sessions = sessions.exclude(id=keep)
+    return await sessions.update(ended_at=datetime.now(UTC))
 
 
 async def users_by_ids(ids: list[int]) -> dict[int, User]:

@@ -14,6 +14,7 @@ from app.context import Actor
 from app.errors import NotAuthenticated
 from app.graphql.loaders import Loaders
 from app.keysets.keys import KeyMaterial
+from app.notifications.mail import Mailer
 from app.settings import Settings
 from app.verify.service import Verifier
 from app.webhooks.signing import WebhookSigning
@@ -28,6 +29,7 @@ class Context:
     totp: TotpCipher
     verifier: Verifier
     webhook_signing: WebhookSigning
+    mailer: Mailer | None
     session: Session | None
     token_rejected: bool
     loaders: Loaders = field(init=False)

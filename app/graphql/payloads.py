@@ -32,6 +32,11 @@ class UserErrorCode(StrEnum):
     TOTP_ALREADY_ENABLED = "TOTP_ALREADY_ENABLED"
     IN_USE = "IN_USE"
     POLICY_VIOLATION = "POLICY_VIOLATION"
+    EXPIRED = "EXPIRED"
+    WRONG_ACCOUNT = "WRONG_ACCOUNT"
+    SIGN_UP_CLOSED = "SIGN_UP_CLOSED"
+    INVITATION_REQUIRED = "INVITATION_REQUIRED"
+    UNAVAILABLE = "UNAVAILABLE"
 
 
 @strawberry.type(description="An expected failure: nothing was changed.")

@@ -15,6 +15,7 @@ from app.accounts.totp import TotpCipher
 from app.auth import RejectedToken, SessionUser
 from app.graphql.context import Context
 from app.keysets.keys import KeyMaterial
+from app.notifications.mail import Mailer
 from app.settings import Settings
 from app.verify.service import Verifier
 from app.webhooks.signing import WebhookSigning
@@ -29,6 +30,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         totp: TotpCipher,
         verifier: Verifier,
         webhook_signing: WebhookSigning,
+        mailer: Mailer | None,
         **kwargs: object,
     ) -> None:
         from app.graphql.schema import build_schema
@@ -43,6 +45,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         self.totp = totp
         self.verifier = verifier
         self.webhook_signing = webhook_signing
+        self.mailer = mailer
 
     def decode_json(self, data: str | bytes) -> object:
         try:
@@ -74,6 +77,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
             totp=self.totp,
             verifier=self.verifier,
             webhook_signing=self.webhook_signing,
+            mailer=self.mailer,
             session=user.session if isinstance(user, SessionUser) else None,
             token_rejected=isinstance(user, RejectedToken),
         )

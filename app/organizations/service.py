@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
@@ -15,13 +14,13 @@ from app.accounts.totp import TotpCipher
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import Conflict, Forbidden, InvalidState, NotFound
+from app.errors import Forbidden, InvalidState, NotFound
 from app.ids import to_global_id
 from app.keysets.models import ApiKey
 from app.organizations.models import KeyReveal, Membership, Organization, OrganizationRole
 from app.pagination import Page, paginate, paginate_each
 from app.systems.models import SystemMembership
-from app.validation import clean_email, clean_name
+from app.validation import clean_name
 
 
 async def get_visible_organization(*, user: User, organization_id: int) -> Organization | None:
@@ -164,43 +163,6 @@ async def _owner_count(organization_id: int) -> int:
     return await Membership.filter(
         organization_id=organization_id, role=OrganizationRole.OWNER
     ).count()
-
-
-async def add_member(
-    *, actor: Actor, organization_id: int, email: str, role: OrganizationRole
-) -> Membership:
-    """Adds an existing user; only owners may add owners."""
-    email = clean_email(email)
-    async with in_transaction():
-        access = await organization_access(
-            user_id=actor.user.id, organization_id=organization_id, for_update=True
-        )
-        access.require_admin()
-        if role is OrganizationRole.OWNER:
-            access.require_owner()
-        user = await User.get_or_none(email=email)
-        if user is None:
-            raise NotFound("No user with this email. They need to sign up first.", field="email")
-        if await Membership.exists(organization_id=organization_id, user_id=user.id):
-            raise Conflict("This user is already a member.", field="email")
-        try:
-            membership = await Membership.create(
-                organization_id=organization_id, user=user, role=role
-            )
-        except IntegrityError:
-            raise Conflict("This user is already a member.", field="email") from None
-        await audit.record(
-            organization_id=organization_id,
-            action=AuditAction.MEMBER_ADDED,
-            actor=actor,
-            target_label=user.email,
-            details={
-                "userId": to_global_id("User", user.id),
-                "email": user.email,
-                "role": role.value,
-            },
-        )
-    return membership
 
 
 async def _target_membership(organization_id: int, user_id: int) -> Membership:
