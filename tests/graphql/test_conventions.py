@@ -141,7 +141,7 @@ mutation UpdateOrganization($input: UpdateOrganizationInput!) {
 """
 ADD_MEMBER = """
 mutation AddMember($input: AddMemberInput!) {
-  addMember(input: $input) { member { role } userErrors { code field } }
+  addMember(input: $input) { invitation { role } userErrors { code field } }
 }
 """
 CHANGE_MEMBER_ROLE = """
