@@ -167,6 +167,11 @@ async def list_sessions(*, user_id: int, after: int | None, first: int) -> Page[
     return await paginate(_live_sessions(user_id), after=after, first=first)
 
 
+async def get_own_session(*, user_id: int, session_id: int) -> Session | None:
+    """One of the user's live sessions, or None."""
+    return await _live_sessions(user_id).filter(id=session_id).first()
+
+
 async def end_session(*, user_id: int, session_id: int) -> None:
     """Ends one of the user's live sessions; any other id is `NotFound`."""
     ended = await _live_sessions(user_id).filter(id=session_id).update(ended_at=datetime.now(UTC))

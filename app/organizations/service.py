@@ -16,6 +16,8 @@ from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import Forbidden, InvalidState, NotFound
 from app.ids import to_global_id
+from app.keysets import events
+from app.keysets import service as keysets
 from app.keysets.models import ApiKey
 from app.organizations.models import KeyReveal, Membership, Organization, OrganizationRole
 from app.pagination import Page, paginate, paginate_each
@@ -215,8 +217,9 @@ async def change_member_role(
 
 
 async def remove_member(*, actor: Actor, organization_id: int, user_id: int) -> Membership:
-    """Removes a member (admins, or the member themself) with their system roles."""
-    async with in_transaction():
+    """Removes a member (admins, or the member themself) with their system roles, and
+    revokes the key sets they own as a member: their access ends with their membership."""
+    async with in_transaction() as connection:
         access = await organization_access(
             user_id=actor.user.id, organization_id=organization_id, for_update=True
         )
@@ -244,6 +247,11 @@ async def remove_member(*, actor: Actor, organization_id: int, user_id: int) -> 
             target_label=membership.user.email,
             details={"userId": to_global_id("User", user_id), "role": membership.role.value},
         )
+        revoked = await keysets.revoke_owned_by(
+            connection=connection, actor=actor, organization_id=organization_id, user_id=user_id
+        )
+    for key_set in revoked:
+        events.changed(key_set.id)
     return membership
 
 
