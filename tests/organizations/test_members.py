@@ -15,6 +15,7 @@ from support import (
     World,
     add_member,
     build_world,
+    create_key_set,
     create_organization,
     error_codes,
     sign_up,
@@ -689,3 +690,77 @@ async def test_remove_someone_of_another_organization_is_not_found(world: World)
     # then
     assert codes_and_fields(payload) == [("NOT_FOUND", ["input", "userId"])]
     assert (await world.outsider.gql(ORGANIZATIONS))["organizations"]["edges"] != []
+
+
+# --- leaving ends access -----------------------------------------------------------
+
+SET_KEY_POLICY = """
+mutation Policy($input: UpdateKeyPolicyInput!) {
+  updateKeyPolicy(input: $input) { userErrors { code field message } }
+}
+"""
+KEY_SET_STATUS = """
+query KeySet($id: ID!) { keySet(id: $id) { status revokeReason revokedBy { id } } }
+"""
+VERIFY_KEY = "query Verify($key: String!) { verifyKey(key: $key) { valid code } }"
+REMOVAL_AUDIT = """
+query Audit($id: ID!) {
+  organization(id: $id) {
+    auditLog(first: 3) { edges { node { action keySet { id } actor { id } details } } }
+  }
+}
+"""
+VIEWER = "{ viewer { email } }"
+
+
+@pytest.mark.parametrize("remover", ["owner", "themself"])
+async def test_removing_a_member_revokes_the_key_sets_they_own_and_nothing_else(
+    world: World, remover: str
+) -> None:
+    # given: the member owns two key sets; an admin created one for the organization
+    await world.admin.gql.mutate(
+        "updateKeyPolicy",
+        SET_KEY_POLICY,
+        {"organizationId": world.organization_id, "memberKeySetLimit": 2},
+    )
+    own = await create_key_set(world.member, organizationId=world.organization_id, label="m1")
+    own_system = await create_key_set(world.member, systemId=world.system_id, label="m2")
+    theirs = await create_key_set(world.admin, organizationId=world.organization_id, label="adm")
+    actor = world.owner if remover == "owner" else world.member
+
+    # when
+    await actor.gql.mutate(
+        "removeMember",
+        REMOVE_MEMBER,
+        {"organizationId": world.organization_id, "userId": world.member.id},
+    )
+
+    # then: the member's own key sets are revoked, with the reason, and stop verifying
+    for created in (own, own_system):
+        key_set = (await world.owner.gql(KEY_SET_STATUS, {"id": created["keySet"]["id"]}))["keySet"]
+        assert key_set == {
+            "status": "REVOKED",
+            "revokeReason": "Its owner left the organization.",
+            "revokedBy": {"id": actor.id},
+        }
+        verdict = (await world.owner.gql(VERIFY_KEY, {"key": created["primaryKey"]}))["verifyKey"]
+        assert verdict == {"valid": False, "code": "NOT_FOUND"}
+    audit = await world.owner.gql(REMOVAL_AUDIT, {"id": world.organization_id})
+    entries = [edge["node"] for edge in audit["organization"]["auditLog"]["edges"]]
+    assert [(e["action"], e["keySet"]) for e in entries] == [
+        ("KEY_SET_REVOKED", {"id": own_system["keySet"]["id"]}),
+        ("KEY_SET_REVOKED", {"id": own["keySet"]["id"]}),
+        ("MEMBER_REMOVED", None),
+    ]
+    assert entries[0]["details"] == {
+        "reason": "Its owner left the organization.",
+        "cause": "OWNER_LEFT",
+        "ownerId": world.member.id,
+    }
+    # and nothing else ends: the organization's key set, and the member's own account
+    assert (await world.owner.gql(KEY_SET_STATUS, {"id": theirs["keySet"]["id"]}))["keySet"][
+        "status"
+    ] == "ACTIVE"
+    verdict = (await world.owner.gql(VERIFY_KEY, {"key": theirs["primaryKey"]}))["verifyKey"]
+    assert verdict == {"valid": True, "code": "VALID"}
+    assert (await world.member.gql(VIEWER))["viewer"] == {"email": world.member.email}
