@@ -30,6 +30,7 @@ RESET_TTL = timedelta(hours=1)
 # Reset mails per account and window, so that nobody can flood a mailbox through us.
 RESETS_PER_WINDOW = 3
 RESET_WINDOW = timedelta(hours=1)
+START_DELAY_SECONDS = 0.05
 UNKNOWN_RESET_TOKEN = "This reset token is unknown or malformed."  # noqa: S105 - a message
 
 # Mail tasks in flight: asyncio keeps only weak references to tasks.
@@ -75,6 +76,9 @@ def _message(user: User, token: str, expires_at: datetime) -> EmailMessage:
 
 
 async def _mail_reset(email: str, mailer: Mailer) -> None:
+    # Started a moment later, so that the answer has left before any of this competes
+    # with it for the database: its timing must not depend on whether the email is known.
+    await asyncio.sleep(START_DELAY_SECONDS)
     try:
         user = await get_user_by_email(email=email)
         if user is None:
