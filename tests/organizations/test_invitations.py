@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from support import (
     ACCEPT_INVITATION,
     ADD_MEMBER,
     GRANT_SYSTEM_ROLE,
+    PASSWORD,
     GraphQL,
     Person,
     World,
@@ -429,3 +431,25 @@ async def test_with_the_mail_server_away_the_inviter_gets_the_token(
 
 def test_invitation_ids_are_their_own_type() -> None:
     assert pk_of(to_global_id("Invitation", 7), "Invitation") == 7
+
+
+@pytest.mark.postgres_only
+async def test_one_token_raced_from_two_sessions_joins_once(world: World, gql: GraphQL) -> None:
+    # given: bob holds the token in two sessions at once
+    bob = await sign_up(gql, "bob")
+    token = await invite(world.owner, world.organization_id, bob.email, "MEMBER")
+    login = await GraphQL(gql.http).mutate(
+        "login",
+        "mutation($input: LoginInput!) { login(input: $input) { token userErrors { code } } }",
+        {"email": bob.email, "password": PASSWORD},
+    )
+    sessions = [bob, Person(gql.as_user(login["token"]), bob.id, bob.email, login["token"])]
+
+    # when
+    results = await asyncio.gather(*(accept(person, token) for person in sessions))
+
+    # then
+    assert sorted(len(result["userErrors"]) for result in results) == [0, 1]
+    actions = await audit_actions(world.owner, world.organization_id)
+    assert actions[:2] == ["MEMBER_ADDED", "MEMBER_INVITED"]
+    assert bob.email in await member_emails(world.owner, world.organization_id)
