@@ -102,14 +102,15 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
         ),
     )
     webhook_signing = WebhookSigning.derive(master_secret)
+    mailer = Mailer.from_settings(settings)
     graphql = KeyrackGraphQL(
         settings=settings,
         keys=keys,
         totp=TotpCipher.derive(master_secret),
         verifier=verifier,
         webhook_signing=webhook_signing,
+        mailer=mailer,
     )
-    mailer = Mailer.from_settings(settings)
     # Expiry rounds feed both email and webhooks (KEY_SET_EXPIRING/EXPIRED).
     notifier = (
         ExpiryNotifier(

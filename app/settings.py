@@ -11,6 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     # How long elevateSession lets a session act without a code where step-up is required.
     step_up_ttl_seconds: int = Field(default=15 * 60, ge=30, le=12 * 3600)
+    # Who may sign up through the API (app.accounts.signup): open, invite or closed.
+    signup: Literal["open", "invite", "closed"] = "open"
     # Failed logins allowed per window before further attempts are refused.
     login_failures_per_account: int = Field(default=10, ge=1)
     login_failures_per_address: int = Field(default=50, ge=1)

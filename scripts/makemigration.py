@@ -31,7 +31,25 @@ MIGRATIONS = ROOT / "migrations"
 _FUNCS = re.compile(r"(async def upgrade.*?)(?=\nMODELS_STATE)", re.S)
 
 
+def _ignore_comments_on_sqlite() -> None:
+    """SQLite has no column comments, so a changed one (a CharEnumField gaining a value
+    changes its comment) needs no SQL there; aerich refuses it instead."""
+    from aerich.ddl.sqlite import SqliteDDL
+    from aerich.migrate import Migrate
+
+    SqliteDDL.set_comment = lambda self, model, field_describe: ""  # type: ignore[method-assign]
+    add_operator = Migrate._add_operator.__func__  # type: ignore[attr-defined]
+
+    def skip_empty(cls: type[Migrate], operator: str, *args: object, **kwargs: object) -> None:
+        if operator:
+            add_operator(cls, operator, *args, **kwargs)
+
+    Migrate._add_operator = classmethod(skip_empty)  # type: ignore[method-assign,assignment,arg-type]
+
+
 async def _generate(url: str, location: Path, name: str) -> Path | None:
+    if url.startswith("sqlite://"):
+        _ignore_comments_on_sqlite()
     if (MIGRATIONS / "models").exists():
         shutil.copytree(MIGRATIONS, location, dirs_exist_ok=True)
     command = Command(tortoise_config(url), app="models", location=str(location))

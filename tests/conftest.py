@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -151,3 +153,23 @@ async def http(app: Starlette, backend: str) -> AsyncIterator[httpx.AsyncClient]
 @pytest.fixture
 def gql(http: httpx.AsyncClient) -> GraphQL:
     return GraphQL(http)
+
+
+Configured = Callable[..., Awaitable[GraphQL]]
+
+
+@pytest.fixture
+async def configured(
+    settings: Settings, backend: str, http: httpx.AsyncClient
+) -> AsyncIterator[Configured]:
+    """`configured(smtp_host=..., signup=...)`: GraphQL over HTTP to a second app built
+    with those settings changed, on the same clean database as `gql`."""
+    async with AsyncExitStack() as stack:
+
+        async def build(**overrides: Any) -> GraphQL:
+            application = create_app(settings.model_copy(update=overrides), connection_name=backend)
+            transport = httpx.ASGITransport(app=application, client=("203.0.113.10", 51000))
+            client = httpx.AsyncClient(transport=transport, base_url="http://keyrack.test")
+            return GraphQL(await stack.enter_async_context(client))
+
+        yield build

@@ -106,6 +106,13 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
         "own": (UNAUTH, NULL, FORBIDDEN, FORBIDDEN, OK, OK),
         "other": UNSEEN,
     },
+    # Invitations are for the organization's owners and admins, and for their invitee.
+    "Organization.invitations": {
+        "own": (UNAUTH, NULL, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNSEEN,
+    },
+    "node(Invitation)": {"own": (UNAUTH, NULL, NULL, NULL, OK, OK), "other": UNSEEN},
+    "revokeInvitation": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
     "Webhook.deliveries": {"own": (UNAUTH, NULL, NULL, NULL, OK, OK), "other": UNSEEN},
     "System.keySets": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "System.auditLog": {"own": (UNAUTH, NULL, FORBIDDEN, OK, OK, OK), "other": UNSEEN},
@@ -229,6 +236,14 @@ KEY_SET_AUDIT_LOG = """
 query($id: ID!) { keySet(id: $id) { auditLog(first: 100) { edges { node { id } } } } }
 """
 KEY_VALUE = "query($id: ID!) { keySet(id: $id) { primaryKey { hint value } } }"
+ORGANIZATION_INVITATIONS = """
+query($id: ID!) { organization(id: $id) { invitations { edges { node { id } } } } }
+"""
+REVOKE_INVITATION = """
+mutation($input: RevokeInvitationInput!) {
+  revokeInvitation(input: $input) { invitation { status } userErrors { code field message } }
+}
+"""
 ORGANIZATION_WEBHOOKS = """
 query($id: ID!) { organization(id: $id) { webhooks(first: 100) { edges { node { id } } } } }
 """
@@ -338,6 +353,7 @@ class Organization:
     group_id: str  # a permission group, given to the system key set
     webhook_id: str  # registered before the key sets, so it has their deliveries
     delivery_id: str
+    invitation_id: str  # a pending invitation to someone who is no caller here
 
 
 @dataclass
@@ -370,6 +386,7 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
     first_entry = log["organization"]["auditLog"]["edges"][-1]["node"]["id"]
     deliveries = await owner.gql(WEBHOOK_DELIVERIES, {"id": webhook_id})
     delivery_id = deliveries["node"]["deliveries"]["edges"][0]["node"]["id"]
+    invitation_id = await new_invitation(owner, organization_id)
     return Organization(
         owner,
         organization_id,
@@ -380,7 +397,17 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
         group_id,
         webhook_id,
         delivery_id,
+        invitation_id,
     )
+
+
+async def new_invitation(owner: Person, organization_id: str) -> str:
+    payload = await owner.gql.mutate(
+        "addMember",
+        ADD_MEMBER,
+        {"organizationId": organization_id, "email": f"invitee-{next(_names)}@example.com"},
+    )
+    return str(payload["invitation"]["id"])
 
 
 async def new_group(admin: GraphQL, organization_id: str) -> str:
@@ -519,6 +546,13 @@ async def add_someone(world: World, caller: GraphQL, org: Organization) -> Outco
     newcomer = await sign_up(world.gql, "newcomer")
     input = {"organizationId": org.id, "email": newcomer.email, "role": "MEMBER"}
     return await mutate(caller, "addMember", ADD_MEMBER, input)
+
+
+async def revoke_invitation(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+    invitation_id = await new_invitation(org.owner, org.id)
+    return await mutate(
+        caller, "revokeInvitation", REVOKE_INVITATION, {"invitationId": invitation_id}
+    )
 
 
 async def change_role(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
@@ -686,6 +720,11 @@ CELLS: dict[str, Cell] = {
         {"organizationId": o.id, "requireStepUp": False},
     ),
     "addMember": add_someone,
+    "Organization.invitations": lambda w, c, o: read(
+        c, ORGANIZATION_INVITATIONS, {"id": o.id}, "organization", "invitations"
+    ),
+    "node(Invitation)": lambda w, c, o: read(c, NODE, {"id": o.invitation_id}, "node"),
+    "revokeInvitation": revoke_invitation,
     "changeMemberRole": change_role,
     "removeMember": remove_someone,
     "createSystem": lambda w, c, o: mutate(

@@ -13,6 +13,7 @@ from app.ids import to_global_id
 from app.keysets import groups
 from app.keysets import service as keysets
 from app.keysets.models import KeySetScope
+from app.organizations import invitations
 from app.organizations import service as organizations
 from app.organizations.models import OrganizationRole
 from app.systems import service as systems
@@ -86,12 +87,15 @@ async def seed(app: Starlette, owner: Person, others: list[User], shape: Shape) 
             ["KEY_SET_CREATED"],
         )
         for other in others[: shape.members]:
-            await organizations.add_member(
+            invited = await invitations.invite(
                 actor=actor,
                 organization_id=organization.id,
                 email=other.email,
                 role=OrganizationRole.MEMBER,
+                mailer=None,
             )
+            assert invited.token is not None
+            await invitations.accept(actor=Actor(user=other), token=invited.token)
         for k in range(shape.key_sets):
             await keysets.create_key_set(
                 actor=actor,

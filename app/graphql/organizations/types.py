@@ -5,16 +5,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.errors import Forbidden
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, KeySetStatus, OrganizationRole
 from app.graphql.ids import ORGANIZATION
 from app.graphql.limits import INTEGRITY_CHECK_COST, field_cost
 from app.graphql.loaders import PageRequest, status_options
+from app.graphql.organizations.invitations import InvitationType
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
 from app.keysets.policy import combine, policy_key
-from app.organizations.models import Membership, Organization
+from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership, Organization
 
 if TYPE_CHECKING:
     from app.graphql.audit.types import AuditEntryConnection, AuditFilter, AuditIntegrity
@@ -129,6 +131,29 @@ class OrganizationType(Node):
             )
 
         return to_connection(page, member, after=position)
+
+    @strawberry.field(
+        description=(
+            "Invitations to join, oldest first; owners and admins only. pendingOnly (the "
+            "default) leaves out accepted, revoked and expired ones."
+        )
+    )
+    async def invitations(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        pending_only: bool = True,
+    ) -> Connection[InvitationType]:
+        loaders = info.context.loaders
+        role = await loaders.viewer_roles_by_organization_id.load(self.pk)
+        if role not in ORGANIZATION_ADMIN_ROLES:
+            raise Forbidden("Only owners and admins of the organization may see its invitations.")
+        position = decode_cursor(after)
+        page = await loaders.invitations_of_organization.load(
+            PageRequest(self.pk, position, page_size(first), (pending_only,))
+        )
+        return to_connection(page, InvitationType.from_model, after=position)
 
     @strawberry.field(description="Newest first; owners and admins only.")
     async def audit_log(
