@@ -385,6 +385,13 @@ UNGUARDED = {
     "elevateSession",
     "createOrganization",
     "createSystem",
+    # The caller's own account, or taking back an invitation nobody has used:
+    "changePassword",
+    "endSession",
+    "requestPasswordReset",
+    "resetPassword",
+    "acceptInvitation",
+    "revokeInvitation",
 }
 MUTATIONS = "{ __schema { mutationType { fields { name description } } } }"
 
