@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,13 @@ from support import (
 )
 
 SCHEMA = (Path(__file__).resolve().parents[2] / "schema.graphql").read_text(encoding="utf-8")
+_BUILT = graphql.build_schema(SCHEMA)
 # logout would end the caller's session and leave the rest of the run anonymous.
 ROOT_FIELDS = [
     name
-    for root in ("Query", "Mutation")
-    for name in graphql.build_schema(SCHEMA).get_type(root).fields  # type: ignore[union-attr]
+    for root in (_BUILT.query_type, _BUILT.mutation_type)
+    if root is not None
+    for name in root.fields
     if name != "logout"
 ]
 EXAMPLES = int(os.environ.get("KEYRACK_FUZZ_EXAMPLES", "60"))
@@ -155,7 +158,7 @@ async def fuzz_world(gql: GraphQL) -> FuzzWorld:
     return await _world(gql)
 
 
-def _fuzz(mode: Mode):  # type: ignore[no-untyped-def]
+def _fuzz(mode: Mode) -> Callable[..., Any]:
     @settings(
         max_examples=EXAMPLES,
         derandomize=SEED is None,

@@ -418,7 +418,7 @@ async def test_a_system_override_may_tighten_but_never_loosen(gql: GraphQL) -> N
 async def test_out_of_range_policy_values_are_refused(gql: GraphQL) -> None:
     # given
     world = await build_world(gql)
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"maxLifetimeSeconds": -1}, "maxLifetimeSeconds"),
         ({"maxLifetimeSeconds": 0}, "maxLifetimeSeconds"),
         ({"maxLifetimeSeconds": 3650 * DAY + 1}, "maxLifetimeSeconds"),
