@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,8 @@ class FuzzWorld:
     emails: list[str]
     # key value -> what may receive it: the roles that administer its key set
     keys: dict[str, set[str]]
+    # Built once per test, not once per example: a fifth of the run went into rebuilding.
+    strategies: dict[Mode, st.SearchStrategy[str]] = field(default_factory=dict)
 
 
 async def _world(gql: GraphQL) -> FuzzWorld:
@@ -168,8 +170,9 @@ def _fuzz(mode: Mode) -> Callable[..., Any]:
     )
     @given(data=st.data())
     async def fuzz(fuzz_world: FuzzWorld, log_file: Path, role: str, data: st.DataObject) -> None:
-        strategy = _strategy(fuzz_world, mode)
-        operation = data.draw(strategy, label="operation")
+        if mode not in fuzz_world.strategies:
+            fuzz_world.strategies[mode] = _strategy(fuzz_world, mode)
+        operation = data.draw(fuzz_world.strategies[mode], label="operation")
         await _check(fuzz_world, role, operation, log_file)
 
     return seed(int(SEED))(fuzz) if SEED else fuzz
