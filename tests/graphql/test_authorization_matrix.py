@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 from tortoise import Tortoise, connections
 from tortoise.transactions import in_transaction
 
@@ -418,19 +419,22 @@ async def build_world(gql: GraphQL) -> World:
 
 
 # Every operation's test starts from the same world, which takes some 30 requests to
-# build. The first test on a backend builds it over HTTP and keeps a copy of every row;
-# each later test (on a database emptied by the `http` fixture) gets those rows back,
-# ids and all, and so starts from exactly the data the first one did.
-_worlds: dict[str, tuple[World, dict[str, Rows]]] = {}
+# build. The first test on an app builds it over HTTP and keeps a copy of every row;
+# each later test on that app (on a database emptied by the `http` fixture) gets those
+# rows back, ids and all, and so starts from exactly the data the first one did. Keyed
+# by the app itself: a worker that switches backends back and forth gets a new app, a
+# new database and a new secret key, under which the old rows would mean nothing.
+_worlds: dict[str, tuple[Starlette, World, dict[str, Rows]]] = {}
 
 
 @pytest.fixture
-async def world(gql: GraphQL, backend: str) -> World:
-    if backend not in _worlds:
+async def world(gql: GraphQL, app: Starlette, backend: str) -> World:
+    saved = _worlds.get(backend)
+    if saved is None or saved[0] is not app:
         built = await build_world(gql)
-        _worlds[backend] = (built, await copy_rows(backend))
+        _worlds[backend] = (app, built, await copy_rows(backend))
         return built
-    built, rows = _worlds[backend]
+    _, built, rows = saved
     await restore_rows(backend, rows)
     return with_client(built, gql)
 
