@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from tortoise import Tortoise, connections
+from tortoise.transactions import in_transaction
 
 from support import (
     ADD_MEMBER,
@@ -419,8 +422,7 @@ async def new_group(admin: GraphQL, organization_id: str) -> str:
     return str(payload["permissionGroup"]["id"])
 
 
-@pytest.fixture
-async def world(gql: GraphQL) -> World:
+async def build_world(gql: GraphQL) -> World:
     people = {
         name: await sign_up(gql, name)
         for name in ("owner", "admin", "member", "sysadmin", "outsider", "stranger", "spare")
@@ -442,6 +444,91 @@ async def world(gql: GraphQL) -> World:
         "owner": people["owner"].gql,
     }
     return World(gql, callers, {"own": own, "other": other})
+
+
+# Every operation's test starts from the same world, which takes some 30 requests to
+# build. The first test on an app builds it over HTTP and keeps a copy of every row;
+# each later test on that app (on a database emptied by the `http` fixture) gets those
+# rows back, ids and all, and so starts from exactly the data the first one did. Keyed
+# by the app itself: a worker that switches backends back and forth gets a new app, a
+# new database and a new secret key, under which the old rows would mean nothing.
+_worlds: dict[str, tuple[Starlette, World, dict[str, Rows]]] = {}
+
+
+@pytest.fixture
+async def world(gql: GraphQL, app: Starlette, backend: str) -> World:
+    saved = _worlds.get(backend)
+    if saved is None or saved[0] is not app:
+        built = await build_world(gql)
+        _worlds[backend] = (app, built, await copy_rows(backend))
+        return built
+    _, built, rows = saved
+    await restore_rows(backend, rows)
+    return with_client(built, gql)
+
+
+def with_client(world: World, gql: GraphQL) -> World:
+    """The same callers, sending over `gql`'s HTTP client (this test's)."""
+
+    def person(someone: Person) -> Person:
+        return replace(someone, gql=gql.as_user(someone.token))
+
+    return World(
+        gql,
+        {role: gql.as_user(caller.token) for role, caller in world.callers.items()},
+        {
+            target: replace(org, owner=person(org.owner), spare=person(org.spare))
+            for target, org in world.organizations.items()
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Rows:
+    columns: list[str]
+    values: list[list[Any]]
+
+
+def _tables() -> list[str]:
+    return [
+        model._meta.db_table
+        for model in Tortoise.apps["models"].values()
+        if model._meta.db_table != "aerich"
+    ]
+
+
+async def copy_rows(backend: str) -> dict[str, Rows]:
+    connection = connections.get(backend)
+    copied = {}
+    for table in _tables():
+        found = await connection.execute_query_dict(f'SELECT * FROM "{table}"')
+        if found:
+            copied[table] = Rows(list(found[0]), [list(row.values()) for row in found])
+    return copied
+
+
+async def restore_rows(backend: str, rows: dict[str, Rows]) -> None:
+    """Inserts `rows` into the empty tables; foreign keys hold once all are in."""
+    async with in_transaction(backend) as connection:
+        postgres = connection.capabilities.dialect == "postgres"
+        if postgres:
+            await connection.execute_query("SET LOCAL session_replication_role = replica")
+        else:
+            await connection.execute_query("PRAGMA defer_foreign_keys = ON")
+        for table, copied in rows.items():
+            names = ", ".join(f'"{column}"' for column in copied.columns)
+            marks = ", ".join(
+                f"${n}" if postgres else "?" for n in range(1, len(copied.columns) + 1)
+            )
+            await connection.execute_many(
+                f'INSERT INTO "{table}" ({names}) VALUES ({marks})', copied.values
+            )
+        if postgres:  # the next id of each table follows the restored ones
+            for table in rows:
+                await connection.execute_query(
+                    f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'),"
+                    f' (SELECT max(id) FROM "{table}"))'
+                )
 
 
 async def grant(admin: GraphQL, system_id: str, email: str, role: str) -> None:
