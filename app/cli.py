@@ -8,7 +8,6 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 from pydantic import ValidationError
 from tortoise import Tortoise
@@ -16,7 +15,7 @@ from tortoise import Tortoise
 from app.db import apply_migrations
 from app.errors import ConfigurationError, UserInputError
 from app.logs import quiet_third_party_loggers, uvicorn_log_config
-from app.settings import Settings, resolve_secret
+from app.settings import Settings, resolve_secret, sqlite_file
 
 logger = logging.getLogger("keyrack")
 
@@ -211,8 +210,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _require_existing_database(settings: Settings) -> None:
     """An SQLite file that is not there is a command run from the wrong directory."""
-    path = settings.resolved_database_url.removeprefix("sqlite://")
-    if settings.is_sqlite and path not in ("", ":memory:") and not Path(path).exists():
+    path = sqlite_file(settings.resolved_database_url)
+    if path is not None and not path.exists():
         raise ConfigurationError(
             f"no database at {path}. Run this in the directory where `keyrack serve` runs "
             "(it keeps keyrack.db there), or set KEYRACK_DATABASE_URL; `keyrack migrate` "

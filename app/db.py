@@ -13,6 +13,8 @@ import asyncpg
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import DBConnectionError
 
+from app.settings import sqlite_file
+
 logger = logging.getLogger("keyrack.db")
 
 MODEL_MODULES = [
@@ -54,12 +56,9 @@ def private_sqlite_file(database_url: str) -> None:
     """Creates an SQLite database file readable by its owner only (0600, like
     keyrack.secret); SQLite gives its -wal and -shm files the mode of the database file.
     Existing files readable by others are tightened. Other URLs are left alone."""
-    if not database_url.startswith("sqlite://"):
+    database = sqlite_file(database_url)
+    if database is None:
         return
-    location = database_url.removeprefix("sqlite://").split("?", 1)[0]
-    if location in ("", ":memory:"):
-        return
-    database = Path(location)
     if not database.parent.is_dir():
         return  # SQLite reports that, as before
     with contextlib.suppress(FileExistsError):

@@ -143,6 +143,15 @@ class Secret:
         return "Secret('**********')"
 
 
+def sqlite_file(database_url: str) -> Path | None:
+    """The file an SQLite URL names (its options after `?` left out); None for another
+    database or an in-memory one."""
+    if not database_url.startswith("sqlite://"):
+        return None
+    location = database_url.removeprefix("sqlite://").split("?", 1)[0]
+    return None if location in ("", ":memory:") else Path(location)
+
+
 def resolve_secret(settings: Settings) -> Secret:
     """The master secret: configured, or (SQLite only) generated once beside the database."""
     if settings.secret_key is not None:
@@ -156,10 +165,10 @@ def resolve_secret(settings: Settings) -> Secret:
         raise ConfigurationError(
             "KEYRACK_SECRET_KEY is required when KEYRACK_DATABASE_URL is not SQLite"
         )
-    db_path = settings.resolved_database_url.removeprefix("sqlite://")
-    if db_path in ("", ":memory:"):
+    db_path = sqlite_file(settings.resolved_database_url)
+    if db_path is None:
         return Secret(secrets.token_urlsafe(48))
-    secret_file = Path(db_path).resolve().parent / SECRET_FILE_NAME
+    secret_file = db_path.resolve().parent / SECRET_FILE_NAME
     if secret_file.exists():
         return Secret(secret_file.read_text(encoding="utf-8").strip())
     secret_file.parent.mkdir(parents=True, exist_ok=True)

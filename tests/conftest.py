@@ -167,7 +167,12 @@ async def _truncate_all(connection_name: str) -> None:
         # key checks, as `foreign_keys=OFF` does on SQLite; the ids restart as after
         # TRUNCATE ... RESTART IDENTITY.
         statements = "".join(f'DELETE FROM "{table}";' for table in tables)
-        names = ", ".join(f"'{table}'" for table in tables)
+        serial = [
+            model._meta.db_table
+            for model in Tortoise.apps["models"].values()
+            if model._meta.db_table != "aerich" and model._meta.db_pk_column == "id"
+        ]
+        names = ", ".join(f"'{table}'" for table in serial)
         await connection.execute_script(
             f"BEGIN;SET LOCAL session_replication_role = replica;{statements}"
             f"SELECT setval(pg_get_serial_sequence(quote_ident(name), 'id'), 1, false)"

@@ -280,6 +280,7 @@ def test_serve_on_postgres(served_postgres: str) -> None:
 def test_with_sign_up_closed_accounts_come_only_from_create_user(tmp_path: Path) -> None:
     # given
     env = {"KEYRACK_SIGNUP": "closed"}
+    assert run(tmp_path, "migrate", env=env).returncode == 0
     created = run(
         tmp_path, "create-user", "--email", "ops@example.com", "--password", PASSWORD, env=env
     )
