@@ -121,14 +121,14 @@ class WebhookWorker:
         if not webhook.enabled:  # disabled since it was queued: nothing more is sent
             return _Outcome(None, "Webhook disabled", final=True)
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
-        secret = self.signing.secret_for(webhook_id=webhook.id, nonce=webhook.secret_nonce)
+        secrets = self.signing.secrets_for(webhook_id=webhook.id, nonce=webhook.secret_nonce)
         timestamp = int(datetime.now(UTC).timestamp())
         headers = {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
             "keyrack-event": delivery.event.value,
             "keyrack-delivery": to_global_id("WebhookDelivery", delivery.id),
-            "keyrack-signature": signature_header(secret, timestamp=timestamp, body=body),
+            "keyrack-signature": signature_header(secrets, timestamp=timestamp, body=body),
         }
         try:
             # httpx's timeout applies to each phase; this bounds the whole exchange, so that
