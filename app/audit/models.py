@@ -62,11 +62,9 @@ class AuditChainState(Model):
     were plain SHA-256 and were re-chained by the migration that introduced the key).
     """
 
+    id = fields.IntField(primary_key=True)
     organization: fields.OneToOneRelation[Organization] = fields.OneToOneField(
-        "models.Organization",
-        related_name=False,
-        on_delete=fields.CASCADE,
-        primary_key=True,
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
     )
     organization_id: int
     keyed_from = fields.IntField(default=1)
