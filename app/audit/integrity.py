@@ -20,7 +20,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from app.audit import custody
-from app.audit.chain import GENESIS_HASH, ChainKeyring, entry_hash
+from app.audit.chain import CONTENT_FIELDS, GENESIS_HASH, ChainKeyring, content_of
 from app.audit.models import AuditChainState, AuditEntry
 from app.audit.signing import Checkpoint
 from app.ids import to_global_id
@@ -64,19 +64,25 @@ async def _walk(
         query = AuditEntry.filter(organization_id=organization_id, sequence__gt=last.sequence)
         if until is not None:
             query = query.filter(sequence__lte=until)
-        batch = await query.order_by("sequence").limit(batch_size)
-        for entry in batch:
-            generation = keyring.generation(entry.chain_key_id)
+        batch = (
+            await query.order_by("sequence")
+            .limit(batch_size)
+            .values(*CONTENT_FIELDS, "prev_hash", "hash", "chain_key_id")
+        )
+        for row in batch:
+            generation = keyring.generation(row["chain_key_id"])
             if (
-                entry.sequence != last.sequence + 1
-                or entry.prev_hash != last.hash
+                row["sequence"] != last.sequence + 1
+                or row["prev_hash"] != last.hash
                 or generation is None
                 # Keys move forward along a chain: a retired key cannot follow a newer one.
                 or generation > last.generation
-                or not hmac.compare_digest(entry.hash, entry_hash(entry, keyring.keys[generation]))
+                or not hmac.compare_digest(
+                    row["hash"], keyring.keys[generation].mac(row["prev_hash"], content_of(row))
+                )
             ):
                 return _Walk(last, last.sequence + 1)
-            last = _Position(entry.sequence, entry.hash, generation)
+            last = _Position(row["sequence"], row["hash"], generation)
         if len(batch) < batch_size:
             break
     return _Walk(last, None)
