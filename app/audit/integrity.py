@@ -124,19 +124,47 @@ async def _store_verified(organization_id: int, keyring: ChainKeyring, position:
         await AuditChainState.create(organization_id=organization_id, **values)
 
 
-async def _check_head(organization_id: int, walk: _Walk) -> Integrity:
-    """The organization row holds the head: it catches entries removed from (or forged
-    onto) the end, and a last entry rewritten with a recomputed hash."""
-    if walk.broken_at is not None:
-        return Integrity(False, walk.broken_at - 1, walk.broken_at)
-    organization = await Organization.get(id=organization_id)
+async def _walk_to_head(
+    *, organization_id: int, start: _Position, keyring: ChainKeyring, batch_size: int
+) -> Integrity:
+    """Walks from `start` to the end, then holds the result to the organization's head.
+
+    The organization row holds the head: it catches entries removed from (or forged
+    onto) the end, and a last entry rewritten with a recomputed hash. Entries committed
+    while the walk ran move the head on: the walk then goes on to them.
+    """
+    walk = await _walk(
+        organization_id=organization_id,
+        start=start,
+        until=None,
+        keyring=keyring,
+        batch_size=batch_size,
+    )
+    for _ in range(3):
+        if walk.broken_at is not None:
+            return Integrity(False, walk.broken_at - 1, walk.broken_at)
+        organization = await Organization.get(id=organization_id)
+        if organization.audit_sequence <= walk.last.sequence:
+            break
+        walk = await _walk(
+            organization_id=organization_id,
+            start=walk.last,
+            until=None,
+            keyring=keyring,
+            batch_size=batch_size,
+        )
     head, checked = organization.audit_sequence, walk.last.sequence
     if head != checked:
         intact = min(head, checked)
         return Integrity(False, intact, intact + 1)
     if checked and organization.audit_head_hash != walk.last.hash:
         return Integrity(False, checked - 1, checked)
-    return Integrity(True, checked, None)
+    return _Verified(True, checked, None, walk.last)
+
+
+@dataclass(frozen=True)
+class _Verified(Integrity):
+    last: _Position
 
 
 _START = _Position(0, GENESIS_HASH, _GENESIS_GENERATION)
@@ -145,28 +173,25 @@ _START = _Position(0, GENESIS_HASH, _GENESIS_GENERATION)
 async def verify_chain(*, organization_id: int, batch_size: int = 1000) -> Integrity:
     """Recomputes the whole chain; a stored verified position beyond the head is a break."""
     keyring = custody.keyring()
-    walk = await _walk(
-        organization_id=organization_id,
-        start=_START,
-        until=None,
-        keyring=keyring,
-        batch_size=batch_size,
+    result = await _walk_to_head(
+        organization_id=organization_id, start=_START, keyring=keyring, batch_size=batch_size
     )
-    result = await _check_head(organization_id, walk)
+    if not isinstance(result, _Verified):
+        return result
+    last = result.last
     stored = await _verified_position(organization_id, keyring)
-    if result.valid and stored is not None:
+    if stored is not None:
         position = stored[0]
-        if position.sequence > walk.last.sequence:
+        if position.sequence > last.sequence:
             # Entries that were verified once are gone: the head was rewound.
-            return Integrity(False, walk.last.sequence, walk.last.sequence + 1)
+            return Integrity(False, last.sequence, last.sequence + 1)
         entry = await AuditEntry.get_or_none(
             organization_id=organization_id, sequence=position.sequence
         )
         if entry is None or entry.hash != position.hash:
             return Integrity(False, position.sequence - 1, position.sequence)
-    if result.valid:
-        await _store_verified(organization_id, keyring, walk.last)
-    return result
+    await _store_verified(organization_id, keyring, last)
+    return Integrity(True, last.sequence, None)
 
 
 async def verify_incrementally(*, organization_id: int, batch_size: int = 1000) -> Integrity:
@@ -187,17 +212,14 @@ async def verify_incrementally(*, organization_id: int, batch_size: int = 1000) 
         organization = await Organization.get(id=organization_id)
         intact = min(position.sequence - 1, organization.audit_sequence)
         return Integrity(False, intact, intact + 1)
-    walk = await _walk(
-        organization_id=organization_id,
-        start=position,
-        until=None,
-        keyring=keyring,
-        batch_size=batch_size,
+    result = await _walk_to_head(
+        organization_id=organization_id, start=position, keyring=keyring, batch_size=batch_size
     )
-    result = await _check_head(organization_id, walk)
-    if result.valid and walk.last.sequence > position.sequence:
-        await _store_verified(organization_id, keyring, walk.last)
-    return result
+    if not isinstance(result, _Verified):
+        return result
+    if result.last.sequence > position.sequence:
+        await _store_verified(organization_id, keyring, result.last)
+    return Integrity(True, result.last.sequence, None)
 
 
 async def keyed_from(*, organization_id: int) -> int:
