@@ -190,3 +190,25 @@ async def test_two_rotations_lose_no_key_value_or_authenticator(
     assert second_report["lookup hashes of keys with no stored value"] == 2
     assert last.returncode == 0, last.stderr
     assert counts(last.stdout)["lookup hashes of keys with no stored value"] == 0
+
+
+def test_a_previous_secret_too_short_is_refused_without_echoing_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # given
+    assert settings.secret_key is not None
+    env = {
+        "KEYRACK_DATABASE_URL": settings.resolved_database_url,
+        "KEYRACK_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "KEYRACK_PREVIOUS_SECRET_KEYS": "too-short-to-be-a-secret",
+    }
+
+    # when
+    result = run_keyrack(tmp_path, env, "rotate-secret")
+
+    # then
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "keyrack: every KEYRACK_PREVIOUS_SECRET_KEYS entry must be at least 32 characters long"
+    ]
