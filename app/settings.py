@@ -33,6 +33,9 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default="", description="Tortoise URL; empty means ./keyrack.db")
     secret_key: SecretStr | None = None
+    # Comma-separated secrets this one replaced, newest first: still honoured for lookups,
+    # decryption, TOTP and the audit chain until `keyrack rotate-secret` has moved off them.
+    previous_secret_keys: SecretStr | None = None
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     # How long elevateSession lets a session act without a code where step-up is required.
     step_up_ttl_seconds: int = Field(default=15 * 60, ge=30, le=12 * 3600)
@@ -89,6 +92,8 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=50, ge=1)
     webhook_organization_concurrency: int = Field(default=10, ge=1)
     webhook_endpoint_concurrency: int = Field(default=4, ge=1)
+    # How often organizations' signed audit checkpoints go to AUDIT_CHECKPOINT webhooks.
+    audit_checkpoint_interval_seconds: float = Field(default=3600.0, gt=0)
     log_level: str = "INFO"
     # One line per request is a lot on the verification hot path; off unless asked for.
     access_log: bool = False
@@ -186,3 +191,32 @@ def resolve_secret(settings: Settings) -> Secret:
         secret_file,
     )
     return Secret(value)
+
+
+@dataclass(frozen=True, repr=False)
+class MasterSecrets:
+    """The current master secret and the ones it replaced (newest first); repr shows nothing."""
+
+    current: str
+    previous: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"MasterSecrets(<current>, <{len(self.previous)} previous>)"
+
+
+def resolve_secrets(settings: Settings) -> MasterSecrets:
+    """The current secret (see `resolve_secret`) and KEYRACK_PREVIOUS_SECRET_KEYS."""
+    current = resolve_secret(settings).value
+    previous: list[str] = []
+    if settings.previous_secret_keys is not None:
+        for value in settings.previous_secret_keys.get_secret_value().split(","):
+            value = value.strip()
+            if not value or value == current or value in previous:
+                continue
+            if len(value) < MIN_SECRET_LENGTH:
+                raise ConfigurationError(
+                    "every KEYRACK_PREVIOUS_SECRET_KEYS entry must be at least "
+                    f"{MIN_SECRET_LENGTH} characters long"
+                )
+            previous.append(value)
+    return MasterSecrets(current, tuple(previous))

@@ -135,6 +135,11 @@ def main(name: str) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--generate"]:
+        from aerich.ddl.sqlite import SqliteDDL
+
+        # SQLite keeps no column comments (aerich writes enum members into them): a new
+        # enum member is no schema change there, but aerich refuses to "alter" one.
+        SqliteDDL.set_comment = lambda self, model, field_describe: ""  # type: ignore[method-assign]
         created = asyncio.run(_generate(sys.argv[2], Path(sys.argv[3]), sys.argv[4]))
         print(created or "")
     else:

@@ -27,7 +27,7 @@ from tortoise import Tortoise, connections
 
 from app.db import apply_migrations
 from app.main import create_app
-from app.settings import Settings
+from app.settings import Settings, resolve_secrets
 from pgcluster import PostgresCluster
 from processes import cluster_or_skip
 from support import KEY_PATTERN, SECRETS_USED, GraphQL
@@ -146,7 +146,9 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings, backend: str, log_file: Path) -> AsyncIterator[Starlette]:
-    await apply_migrations(settings.resolved_database_url, connection=backend)
+    await apply_migrations(
+        settings.resolved_database_url, connection=backend, secrets=resolve_secrets(settings)
+    )
     await Tortoise.close_connections()
     application = create_app(settings, connection_name=backend)
     # httpx's ASGI transport does not run the lifespan, so the session runs it.

@@ -31,3 +31,5 @@ class AuditAction(StrEnum):
     WEBHOOK_CREATED = "WEBHOOK_CREATED"
     WEBHOOK_UPDATED = "WEBHOOK_UPDATED"
     WEBHOOK_DELETED = "WEBHOOK_DELETED"
+    # Written by `keyrack rotate-secret`: its keyed hash seals the entries before it.
+    AUDIT_CHAIN_KEY_ROTATED = "AUDIT_CHAIN_KEY_ROTATED"

@@ -170,6 +170,7 @@ def _new_key(
         key_set=key_set,
         slot=slot,
         lookup_hash=keys.lookup_hash(plaintext),
+        lookup_key_id=keys.pepper_id,
         hint=keyformat.hint(plaintext),
         ciphertext=(
             keys.encrypt(plaintext, key_set_id=key_set.id, slot=slot.value)

@@ -16,6 +16,7 @@ class WebhookEvent(StrEnum):
     KEY_SET_REVOKED = "KEY_SET_REVOKED"
     KEY_SET_EXPIRING = "KEY_SET_EXPIRING"
     KEY_SET_EXPIRED = "KEY_SET_EXPIRED"
+    AUDIT_CHECKPOINT = "AUDIT_CHECKPOINT"  # a signed checkpoint of the audit chain head
 
 
 class DeliveryStatus(StrEnum):

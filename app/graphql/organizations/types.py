@@ -19,7 +19,12 @@ from app.keysets.policy import combine, policy_key
 from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership, Organization
 
 if TYPE_CHECKING:
-    from app.graphql.audit.types import AuditEntryConnection, AuditFilter, AuditIntegrity
+    from app.graphql.audit.types import (
+        AuditCheckpoint,
+        AuditEntryConnection,
+        AuditFilter,
+        AuditIntegrity,
+    )
     from app.graphql.groups.types import PermissionGroupType
     from app.graphql.keysets.types import KeySetType
     from app.graphql.policy.types import KeyPolicyType
@@ -170,7 +175,8 @@ class OrganizationType(Node):
         )
 
     @strawberry.field(
-        description="Recomputes the audit hash chain; owners and admins only.",
+        description="Checks the audit chain from the last verified position on (the full "
+        "recomputation is `keyrack audit verify`); owners and admins only.",
         metadata=field_cost(INTEGRITY_CHECK_COST),
     )
     async def audit_integrity(
@@ -179,6 +185,17 @@ class OrganizationType(Node):
         from app.graphql.audit.types import resolve_audit_integrity
 
         return await resolve_audit_integrity(info, organization_id=self.pk)
+
+    @strawberry.field(
+        description="A signed checkpoint of the audit chain head; null while the chain does "
+        "not verify. Owners and admins only."
+    )
+    async def audit_checkpoint(
+        self, info: Info
+    ) -> Annotated[AuditCheckpoint, strawberry.lazy("app.graphql.audit.types")] | None:
+        from app.graphql.audit.types import resolve_audit_checkpoint
+
+        return await resolve_audit_checkpoint(info, organization_id=self.pk)
 
     @strawberry.field(description="Endpoints told about its key sets; owners and admins only.")
     async def webhooks(
