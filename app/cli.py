@@ -1,23 +1,26 @@
 """The `keyrack` command: serve, migrate, create-user, create-verifier, revoke-verifier,
-audit verify|export."""
+audit verify|export|public-key, rotate-secret."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from tortoise import Tortoise
 
+from app.audit import custody
 from app.db import apply_migrations
 from app.errors import ConfigurationError, UserInputError
 from app.logs import quiet_third_party_loggers, uvicorn_log_config
-from app.settings import Settings, resolve_secret
+from app.settings import Settings, resolve_secrets, sqlite_file
 
 logger = logging.getLogger("keyrack")
 
@@ -34,7 +37,9 @@ def _configure_logging(settings: Settings) -> None:
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
     try:
-        applied = await apply_migrations(settings.resolved_database_url)
+        applied = await apply_migrations(
+            settings.resolved_database_url, secrets=resolve_secrets(settings)
+        )
         for name in applied:
             logger.info("Applied migration %s", name)
         await work()
@@ -68,7 +73,7 @@ def _create_verifier(settings: Settings, args: argparse.Namespace) -> int:
     from app.keysets.keys import KeyMaterial
     from app.verifiers.service import create_verifier
 
-    keys = KeyMaterial.derive(resolve_secret(settings).value)
+    keys = KeyMaterial.derive_all(resolve_secrets(settings))
 
     async def create() -> None:
         created = await create_verifier(
@@ -158,6 +163,9 @@ NO_SUCH_ORGANIZATION = "keyrack: No organization with this id."
 
 
 def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    if args.checkpoint is not None:
+        return _audit_verify_checkpoint(settings, args)
+    from app.audit import integrity
     from app.audit import service as audit
     from app.ids import to_global_id
 
@@ -173,7 +181,7 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
             return
         ids = [args.organization] if args.organization else await audit.organization_ids()
         for organization_id in ids:
-            result = await audit.verify_chain(organization_id=organization_id)
+            result = await integrity.verify_chain(organization_id=organization_id)
             gid = to_global_id("Organization", organization_id)
             if result.valid:
                 print(f"{gid}: ok, {result.checked_entries} entries")
@@ -191,28 +199,152 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if broken else 0
 
 
+def _find_checkpoint(value: Any) -> dict[str, Any] | None:
+    """The checkpoint object in `value`: itself, or nested in a GraphQL response."""
+    if isinstance(value, dict):
+        if {"sequence", "hash", "issuedAt", "keyId", "signature"} <= value.keys():
+            return value
+        for child in value.values():
+            found = _find_checkpoint(child)
+            if found is not None:
+                return found
+    return None
+
+
+def _read_checkpoint(path: Path, organization_gid: str) -> Any:
+    """The checkpoint in a JSON file (as auditCheckpoint returns it); ValueError if none."""
+    from app.audit.signing import Checkpoint
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read a JSON checkpoint from {str(path)[:200]!r}") from error
+    found = _find_checkpoint(document)
+    if found is None:
+        raise ValueError(
+            "the file holds no checkpoint (sequence, hash, issuedAt, keyId, signature)"
+        )
+    try:
+        return Checkpoint(
+            organization_id=str(found.get("organizationId") or organization_gid),
+            sequence=int(found["sequence"]),
+            hash=str(found["hash"]),
+            issued_at=str(found["issuedAt"]),
+            key_id=str(found["keyId"]),
+            signature=str(found["signature"]),
+        )
+    except (TypeError, ValueError):
+        raise ValueError("the checkpoint's sequence is not a number") from None
+
+
+def _audit_verify_checkpoint(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit import integrity
+    from app.audit import service as audit
+    from app.ids import to_global_id
+
+    if args.organization is None:
+        print("keyrack: --checkpoint needs --organization.", file=sys.stderr)
+        return 2
+    gid = to_global_id("Organization", args.organization)
+    try:
+        checkpoint = _read_checkpoint(args.checkpoint, gid)
+    except ValueError as error:
+        print(f"keyrack: {error}", file=sys.stderr)
+        return 2
+    outcome: list[str] = []
+
+    async def verify() -> None:
+        if not await audit.organization_exists(organization_id=args.organization):
+            return
+        check = await integrity.verify_checkpoint(
+            organization_id=args.organization, checkpoint=checkpoint
+        )
+        if check.holds:
+            keyed = await integrity.keyed_from(organization_id=args.organization)
+            note = f"; keyed chain from sequence {keyed}" if keyed > 1 else ""
+            outcome.append(
+                f"{gid}: ok, checkpoint at sequence {checkpoint.sequence} holds, "
+                f"{check.integrity.checked_entries} entries{note}"
+            )
+        else:
+            outcome.append(f"{gid}: CHECKPOINT FAILS: {check.problem}")
+
+    asyncio.run(_with_database(settings, verify))
+    if not outcome:
+        print(NO_SUCH_ORGANIZATION, file=sys.stderr)
+        return 1
+    print(outcome[0])
+    return 0 if ": ok," in outcome[0] else 1
+
+
+def _audit_public_key(settings: Settings, args: argparse.Namespace) -> int:
+    current, *previous = custody.signer().public_keys
+    print(json.dumps({**current.as_json(), "previous": [key.as_json() for key in previous]}))
+    return 0
+
+
 def _audit_export(settings: Settings, args: argparse.Namespace) -> int:
+    from collections.abc import AsyncIterator
+
     from app.audit import export
     from app.audit import service as audit
+    from app.audit.checkpoints import issue_checkpoint
+    from app.audit.models import AuditEntry
 
     missing = False
+    failed: list[str] = []
 
     async def write() -> None:
         nonlocal missing
         if not await audit.organization_exists(organization_id=args.organization):
             missing = True
             return
-        entries = audit.iter_entries(
-            organization_id=args.organization, since=args.since, until=args.until
-        )
+        last: list[int] = []
+
+        async def exported() -> AsyncIterator[AuditEntry]:
+            async for entry in audit.iter_entries(
+                organization_id=args.organization, since=args.since, until=args.until
+            ):
+                last[:] = [entry.sequence]
+                yield entry
+
+        entries = exported()
         lines = export.csv_lines(entries) if args.format == "csv" else export.jsonl_lines(entries)
         async for line in lines:
             sys.stdout.write(line)
+        if args.checkpoint is not None:
+            checkpoint = await issue_checkpoint(
+                organization_id=args.organization, sequence=last[0] if last else None
+            )
+            if checkpoint is None:
+                failed.append("the audit chain does not verify: no checkpoint was written")
+                return
+            args.checkpoint.write_text(json.dumps(checkpoint.as_json(), indent=2) + "\n")
 
     asyncio.run(_with_database(settings, write))
     if missing:
         print(NO_SUCH_ORGANIZATION, file=sys.stderr)
         return 1
+    if failed:
+        print(f"keyrack: {failed[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _rotate_secret(settings: Settings, args: argparse.Namespace) -> int:
+    from app.accounts.totp import TotpCipher
+    from app.keysets.keys import KeyMaterial
+    from app.rotation import rotate_secret
+
+    secrets = resolve_secrets(settings)
+    keys, totp = KeyMaterial.derive_all(secrets), TotpCipher.derive_all(secrets)
+
+    async def rotate() -> None:
+        report = await rotate_secret(keys=keys, totp=totp)
+        for line in report.lines():
+            print(line)
+
+    asyncio.run(_with_database(settings, rotate))
     return 0
 
 
@@ -297,20 +429,43 @@ def _parser() -> argparse.ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser("verify", help="recompute the hash chains")
     verify.add_argument("--organization", type=_organization_pk, help="id; default: all")
+    verify.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="a checkpoint kept elsewhere (JSON, as auditCheckpoint returns it) to check against",
+    )
     verify.set_defaults(handler=_audit_verify)
+    public_key = audit_commands.add_parser(
+        "public-key", help="print the public key that signs audit checkpoints (JSON)"
+    )
+    public_key.set_defaults(handler=_audit_public_key)
     export = audit_commands.add_parser("export", help="stream entries, oldest first")
     export.add_argument("--organization", type=_organization_pk, required=True)
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     export.add_argument("--since", type=_timestamp, help="ISO 8601 time, inclusive")
     export.add_argument("--until", type=_timestamp, help="ISO 8601 time, exclusive")
+    export.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="also write a signed checkpoint of the last exported entry to FILE",
+    )
     export.set_defaults(handler=_audit_export)
+
+    rotate = commands.add_parser(
+        "rotate-secret",
+        help="move stored values to the current KEYRACK_SECRET_KEY and list what still "
+        "depends on KEYRACK_PREVIOUS_SECRET_KEYS",
+    )
+    rotate.set_defaults(handler=_rotate_secret)
     return parser
 
 
 def _require_existing_database(settings: Settings) -> None:
     """An SQLite file that is not there is a command run from the wrong directory."""
-    path = settings.resolved_database_url.removeprefix("sqlite://")
-    if settings.is_sqlite and path not in ("", ":memory:") and not Path(path).exists():
+    path = sqlite_file(settings.resolved_database_url)
+    if path is not None and not path.exists():
         raise ConfigurationError(
             f"no database at {path}. Run this in the directory where `keyrack serve` runs "
             "(it keeps keyrack.db there), or set KEYRACK_DATABASE_URL; `keyrack migrate` "
@@ -327,7 +482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _require_existing_database(settings)
         # Every command checks the secret first (and, on SQLite, generates it once), so a
         # misconfigured deployment fails at its first command, not at its first key.
-        resolve_secret(settings)
+        custody.configure(resolve_secrets(settings))
         handler: Callable[[Settings, argparse.Namespace], int] = args.handler
         return handler(settings, args)
     except ConfigurationError as exc:

@@ -6,12 +6,18 @@ import contextlib
 import logging
 import os
 import stat
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import DBConnectionError
+
+from app.settings import sqlite_file
+
+if TYPE_CHECKING:
+    from app.settings import MasterSecrets
 
 logger = logging.getLogger("keyrack.db")
 
@@ -55,12 +61,9 @@ def private_sqlite_file(database_url: str) -> None:
     """Creates an SQLite database file readable by its owner only (0600, like
     keyrack.secret); SQLite gives its -wal and -shm files the mode of the database file.
     Existing files readable by others are tightened. Other URLs are left alone."""
-    if not database_url.startswith("sqlite://"):
+    database = sqlite_file(database_url)
+    if database is None:
         return
-    location = database_url.removeprefix("sqlite://").split("?", 1)[0]
-    if location in ("", ":memory:"):
-        return
-    database = Path(location)
     if not database.parent.is_dir():
         return  # SQLite reports that, as before
     with contextlib.suppress(FileExistsError):
@@ -119,10 +122,32 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-async def apply_migrations(database_url: str, *, connection: str = "default") -> list[str]:
+_migration_secrets: ContextVar[MasterSecrets | None] = ContextVar(
+    "keyrack_migration_secrets", default=None
+)
+
+
+def migration_secrets() -> MasterSecrets:
+    """The master secrets for a migration's data step (re-chaining needs the chain key):
+    those handed to `apply_migrations`, else the settings' (environment, `.env`, or the
+    SQLite secret file), exactly as `keyrack migrate` and `keyrack serve` read them."""
+    given = _migration_secrets.get()
+    if given is not None:
+        return given
+    from app.settings import Settings, resolve_secrets
+
+    return resolve_secrets(Settings())
+
+
+async def apply_migrations(
+    database_url: str, *, connection: str = "default", secrets: MasterSecrets | None = None
+) -> list[str]:
     """Applies pending aerich migrations; returns the files applied. Leaves Tortoise open."""
     from aerich import Command
     from tortoise import Tortoise
+
+    if secrets is not None:
+        _migration_secrets.set(secrets)
 
     config = tortoise_config(database_url, connection=connection)
     # Initialised here rather than by aerich, which skips init when Tortoise already is.

@@ -20,6 +20,8 @@ from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from app.accounts.totp import TotpCipher
+from app.audit import custody
+from app.audit.checkpoints import CheckpointEmitter
 from app.auth import SessionBackend, auth_error
 from app.db import tortoise_config
 from app.graphql.ide import ASSETS_PATH, graphiql_assets
@@ -29,7 +31,7 @@ from app.keysets.keys import KeyMaterial
 from app.logs import quiet_third_party_loggers
 from app.notifications.mail import Mailer
 from app.notifications.notifier import ExpiryNotifier
-from app.settings import Settings, resolve_secret
+from app.settings import Settings, resolve_secrets
 from app.verifiers import events as verifier_events
 from app.verify.cache import VerificationCache, VerifierCache
 from app.verify.endpoint import VerifyEndpoint
@@ -67,6 +69,13 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
+async def audit_public_key(request: Request) -> JSONResponse:
+    """The key that signs audit checkpoints, and those of previous secrets."""
+    signer = custody.signer()
+    current, *previous = signer.public_keys
+    return JSONResponse({**current.as_json(), "previous": [key.as_json() for key in previous]})
+
+
 class KeyrackApp(Starlette):
     """Starlette, with the verification hot path answered before its middleware stack.
 
@@ -91,8 +100,9 @@ class KeyrackApp(Starlette):
 def create_app(settings: Settings | None = None, *, connection_name: str = "default") -> Starlette:
     settings = settings or Settings()
     quiet_third_party_loggers()
-    master_secret = resolve_secret(settings).value
-    keys = KeyMaterial.derive(master_secret)
+    secrets = resolve_secrets(settings)
+    custody.configure(secrets)
+    keys = KeyMaterial.derive_all(secrets)
     verifier = Verifier(
         keys=keys,
         cache=VerificationCache(ttl_seconds=settings.verify_cache_ttl_seconds),
@@ -104,15 +114,16 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
         ),
         verifiers=VerifierCache(ttl_seconds=settings.verify_cache_ttl_seconds),
     )
-    webhook_signing = WebhookSigning.derive(master_secret)
+    webhook_signing = WebhookSigning.derive_all(secrets)
+    mailer = Mailer.from_settings(settings)
     graphql = KeyrackGraphQL(
         settings=settings,
         keys=keys,
-        totp=TotpCipher.derive(master_secret),
+        totp=TotpCipher.derive_all(secrets),
         verifier=verifier,
         webhook_signing=webhook_signing,
+        mailer=mailer,
     )
-    mailer = Mailer.from_settings(settings)
     # Expiry rounds feed both email and webhooks (KEY_SET_EXPIRING/EXPIRED).
     notifier = (
         ExpiryNotifier(
@@ -123,9 +134,16 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
         if mailer is not None or settings.webhook_delivery
         else None
     )
-    webhook_worker = None
-    if settings.webhook_delivery:
-        webhook_worker = WebhookWorker.from_settings(webhook_signing, settings)
+    webhook_worker = (
+        WebhookWorker.from_settings(webhook_signing, settings)
+        if settings.webhook_delivery
+        else None
+    )
+    checkpoint_emitter = (
+        CheckpointEmitter(interval_seconds=settings.audit_checkpoint_interval_seconds)
+        if settings.webhook_delivery
+        else None
+    )
 
     def forget_everything() -> None:
         verifier.cache.clear()
@@ -162,9 +180,13 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
                 notifier.start()
             if webhook_worker is not None:
                 webhook_worker.start()
+            if checkpoint_emitter is not None:
+                checkpoint_emitter.start()
             try:
                 yield
             finally:
+                if checkpoint_emitter is not None:
+                    await checkpoint_emitter.stop()
                 if webhook_worker is not None:
                     await webhook_worker.stop()
                 if notifier is not None:
@@ -199,6 +221,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *([Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []),
+            Route("/v1/audit/public-key", audit_public_key, methods=["GET"]),
         ],
         lifespan=lifespan,
     )
@@ -207,5 +230,6 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     app.state.verifier = verifier
     app.state.notifier = notifier
     app.state.webhook_signing = webhook_signing
+    app.state.checkpoint_emitter = checkpoint_emitter
     app.state.connection_name = connection_name
     return app

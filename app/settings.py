@@ -11,6 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,9 +33,14 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default="", description="Tortoise URL; empty means ./keyrack.db")
     secret_key: SecretStr | None = None
+    # Comma-separated secrets this one replaced, newest first: still honoured for lookups,
+    # decryption, TOTP and the audit chain until `keyrack rotate-secret` has moved off them.
+    previous_secret_keys: SecretStr | None = None
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     # How long elevateSession lets a session act without a code where step-up is required.
     step_up_ttl_seconds: int = Field(default=15 * 60, ge=30, le=12 * 3600)
+    # Who may sign up through the API (app.accounts.signup): open, invite or closed.
+    signup: Literal["open", "invite", "closed"] = "open"
     # Failed logins allowed per window before further attempts are refused.
     login_failures_per_account: int = Field(default=10, ge=1)
     login_failures_per_address: int = Field(default=50, ge=1)
@@ -88,6 +94,8 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=50, ge=1)
     webhook_organization_concurrency: int = Field(default=10, ge=1)
     webhook_endpoint_concurrency: int = Field(default=4, ge=1)
+    # How often organizations' signed audit checkpoints go to AUDIT_CHECKPOINT webhooks.
+    audit_checkpoint_interval_seconds: float = Field(default=3600.0, gt=0)
     log_level: str = "INFO"
     # One line per request is a lot on the verification hot path; off unless asked for.
     access_log: bool = False
@@ -142,6 +150,15 @@ class Secret:
         return "Secret('**********')"
 
 
+def sqlite_file(database_url: str) -> Path | None:
+    """The file an SQLite URL names (its options after `?` left out); None for another
+    database or an in-memory one."""
+    if not database_url.startswith("sqlite://"):
+        return None
+    location = database_url.removeprefix("sqlite://").split("?", 1)[0]
+    return None if location in ("", ":memory:") else Path(location)
+
+
 def resolve_secret(settings: Settings) -> Secret:
     """The master secret: configured, or (SQLite only) generated once beside the database."""
     if settings.secret_key is not None:
@@ -155,10 +172,10 @@ def resolve_secret(settings: Settings) -> Secret:
         raise ConfigurationError(
             "KEYRACK_SECRET_KEY is required when KEYRACK_DATABASE_URL is not SQLite"
         )
-    db_path = settings.resolved_database_url.removeprefix("sqlite://")
-    if db_path in ("", ":memory:"):
+    db_path = sqlite_file(settings.resolved_database_url)
+    if db_path is None:
         return Secret(secrets.token_urlsafe(48))
-    secret_file = Path(db_path).resolve().parent / SECRET_FILE_NAME
+    secret_file = db_path.resolve().parent / SECRET_FILE_NAME
     if secret_file.exists():
         return Secret(secret_file.read_text(encoding="utf-8").strip())
     secret_file.parent.mkdir(parents=True, exist_ok=True)
@@ -176,3 +193,32 @@ def resolve_secret(settings: Settings) -> Secret:
         secret_file,
     )
     return Secret(value)
+
+
+@dataclass(frozen=True, repr=False)
+class MasterSecrets:
+    """The current master secret and the ones it replaced (newest first); repr shows nothing."""
+
+    current: str
+    previous: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"MasterSecrets(<current>, <{len(self.previous)} previous>)"
+
+
+def resolve_secrets(settings: Settings) -> MasterSecrets:
+    """The current secret (see `resolve_secret`) and KEYRACK_PREVIOUS_SECRET_KEYS."""
+    current = resolve_secret(settings).value
+    previous: list[str] = []
+    if settings.previous_secret_keys is not None:
+        for value in settings.previous_secret_keys.get_secret_value().split(","):
+            value = value.strip()
+            if not value or value == current or value in previous:
+                continue
+            if len(value) < MIN_SECRET_LENGTH:
+                raise ConfigurationError(
+                    "every KEYRACK_PREVIOUS_SECRET_KEYS entry must be at least "
+                    f"{MIN_SECRET_LENGTH} characters long"
+                )
+            previous.append(value)
+    return MasterSecrets(current, tuple(previous))

@@ -39,6 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from tortoise import Tortoise, connections  # noqa: E402
 
 from app.accounts.service import create_user, start_session  # noqa: E402
+from app.audit import custody  # noqa: E402
 from app.audit import service as audit  # noqa: E402
 from app.context import Actor  # noqa: E402
 from app.db import apply_migrations  # noqa: E402
@@ -47,7 +48,7 @@ from app.ids import to_global_id  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.organizations.models import Organization  # noqa: E402
 from app.organizations.service import create_organization  # noqa: E402
-from app.settings import Settings  # noqa: E402
+from app.settings import Settings, resolve_secrets  # noqa: E402
 from pgcluster import start_cluster  # noqa: E402
 
 PAGE = 50
@@ -200,7 +201,9 @@ async def run_backend(backend: str, url: str, entries: int, repeat: int) -> list
         database_url=url,
         secret_key=secrets.token_urlsafe(48),
     )
-    await apply_migrations(url, connection=backend)
+    master = resolve_secrets(settings)
+    custody.configure(master)  # the organization's first entries are keyed
+    await apply_migrations(url, connection=backend, secrets=master)
     user = await create_user(email=f"bench-{backend}@example.com", password="x" * 16)
     token = await start_session(user=user, ttl=timedelta(hours=2))
     organization = await create_organization(actor=Actor(user=user), name="Bench Corp")

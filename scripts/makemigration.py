@@ -31,17 +31,25 @@ MIGRATIONS = ROOT / "migrations"
 _FUNCS = re.compile(r"(async def upgrade.*?)(?=\nMODELS_STATE)", re.S)
 
 
-def _ignore_sqlite_comments() -> None:
-    """SQLite keeps no column comments, yet aerich refuses to "alter" one there, which a
-    new value of an enum column (its comment lists the values) makes it try."""
+def _ignore_comments_on_sqlite() -> None:
+    """SQLite has no column comments, so a changed one (a CharEnumField gaining a value
+    changes its comment) needs no SQL there; aerich refuses it instead."""
     from aerich.ddl.sqlite import SqliteDDL
+    from aerich.migrate import Migrate
 
-    SqliteDDL.set_comment = lambda self, model, field_describe: ""  # type: ignore[method-assign,assignment]
+    SqliteDDL.set_comment = lambda self, model, field_describe: ""  # type: ignore[method-assign]
+    add_operator = Migrate._add_operator.__func__  # type: ignore[attr-defined]
+
+    def skip_empty(cls: type[Migrate], operator: str, *args: object, **kwargs: object) -> None:
+        if operator:
+            add_operator(cls, operator, *args, **kwargs)
+
+    Migrate._add_operator = classmethod(skip_empty)  # type: ignore[method-assign,assignment,arg-type]
 
 
 async def _generate(url: str, location: Path, name: str) -> Path | None:
     if url.startswith("sqlite://"):
-        _ignore_sqlite_comments()
+        _ignore_comments_on_sqlite()
     if (MIGRATIONS / "models").exists():
         shutil.copytree(MIGRATIONS, location, dirs_exist_ok=True)
     command = Command(tortoise_config(url), app="models", location=str(location))
@@ -127,6 +135,11 @@ def main(name: str) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--generate"]:
+        from aerich.ddl.sqlite import SqliteDDL
+
+        # SQLite keeps no column comments (aerich writes enum members into them): a new
+        # enum member is no schema change there, but aerich refuses to "alter" one.
+        SqliteDDL.set_comment = lambda self, model, field_describe: ""  # type: ignore[method-assign]
         created = asyncio.run(_generate(sys.argv[2], Path(sys.argv[3]), sys.argv[4]))
         print(created or "")
     else:

@@ -213,6 +213,7 @@ def served_postgres(tmp_path: Path, postgres_env: dict[str, str]) -> Iterator[st
 
 
 SIGN_UP = "mutation($i: SignUpInput!) { signUp(input: $i) { token userErrors { code } } }"
+LOGIN = "mutation($i: LoginInput!) { login(input: $i) { token userErrors { code } } }"
 CREATE_ORGANIZATION = (
     'mutation { createOrganization(input: {name: "Acme"}) { organization { viewerRole } } }'
 )
@@ -276,6 +277,36 @@ def test_the_sqlite_database_and_its_wal_files_are_private(tmp_path: Path) -> No
 
 def test_serve_on_postgres(served_postgres: str) -> None:
     first_session(served_postgres)
+
+
+def test_with_sign_up_closed_accounts_come_only_from_create_user(tmp_path: Path) -> None:
+    # given
+    env = {"KEYRACK_SIGNUP": "closed"}
+    assert run(tmp_path, "migrate", env=env).returncode == 0
+    created = run(
+        tmp_path, "create-user", "--email", "ops@example.com", "--password", PASSWORD, env=env
+    )
+    credentials = {"email": "ops@example.com", "password": PASSWORD}
+
+    # when
+    with serving(tmp_path, env) as served:
+        signed_up = httpx.post(
+            f"{served.base}/graphql",
+            json={
+                "query": SIGN_UP,
+                "variables": {"i": {**credentials, "email": "new@example.com", "name": "New"}},
+            },
+        ).json()["data"]["signUp"]
+        logged_in = httpx.post(
+            f"{served.base}/graphql",
+            json={"query": LOGIN, "variables": {"i": credentials}},
+        ).json()["data"]["login"]
+
+    # then
+    assert created.returncode == 0, created.stderr
+    assert signed_up == {"token": None, "userErrors": [{"code": "SIGN_UP_CLOSED"}]}
+    assert logged_in["userErrors"] == []
+    assert logged_in["token"]
 
 
 CREATE_ORGANIZATION_ID = (

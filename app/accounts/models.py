@@ -35,9 +35,31 @@ class Session(Model):
     # (elevateSession); cleared by logout, by disabling the authenticator, and by
     # step_up.end_elevation (a password change must call it).
     elevated_until = fields.DatetimeField(null=True)
+    # Written at most once a minute (app.accounts.service.authenticate), not per request.
+    last_used_at = fields.DatetimeField(null=True)
+    ip_address = fields.CharField(max_length=45, null=True)
+    user_agent = fields.CharField(max_length=500, null=True)
 
     class Meta:
         table = "sessions"
+
+
+class PasswordReset(Model):
+    """A password reset mailed to the account's owner: single-use, stored only as a hash."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.CASCADE
+    )
+    user_id: int
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "password_resets"
+        indexes = (("user", "created_at"),)
 
 
 class LoginEvent(Model):
@@ -85,6 +107,8 @@ class AccountAction(StrEnum):
     STEP_UP_FAILED = "STEP_UP_FAILED"
     # elevateSession accepted a code: the session may act without one for a while.
     SESSION_ELEVATED = "SESSION_ELEVATED"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"  # noqa: S105 - an event name
+    PASSWORD_RESET = "PASSWORD_RESET"  # noqa: S105 - a mailed reset token was used
 
 
 class AccountEvent(Model):

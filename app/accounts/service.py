@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
+from tortoise.queryset import QuerySet
 
 from app.accounts import throttle as throttle_
 from app.accounts.models import LoginEvent, Session, User
 from app.accounts.passwords import hash_password, verify_password
 from app.accounts.throttle import Limit
-from app.errors import Conflict, InvalidCredentials, InvalidInput, TooManyAttempts
+from app.accounts.tokens import new_token, token_hash
+from app.errors import Conflict, InvalidCredentials, InvalidInput, NotFound, TooManyAttempts
+from app.pagination import Page, paginate
 from app.validation import MAX_PASSWORD_LENGTH, check_password, clean_email, clean_name
 
 INVALID_CREDENTIALS = "Invalid email or password."
-
-
-def _token_hash(token: str) -> str:
-    # Tokens carry 256 random bits, so a plain SHA-256 is enough to make the stored
-    # value useless to whoever reads the table.
-    return hashlib.sha256(token.encode()).hexdigest()
+# How stale Session.last_used_at may be: a write per minute and session, not per request.
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 async def create_user(*, email: str, password: str, name: str | None = None) -> User:
@@ -70,44 +66,21 @@ async def get_user_by_email(*, email: str) -> User | None:
     return await User.get_or_none(email=email)
 
 
-async def start_session(*, user: User, ttl: timedelta) -> str:
+async def start_session(
+    *, user: User, ttl: timedelta, ip_address: str | None = None, user_agent: str | None = None
+) -> str:
     """A new session for the user; returns the bearer token (stored only as a hash)."""
-    token = secrets.token_urlsafe(32)
+    token = new_token()
+    now = datetime.now(UTC)
     await Session.create(
-        user=user, token_hash=_token_hash(token), expires_at=datetime.now(UTC) + ttl
+        user=user,
+        token_hash=token_hash(token),
+        expires_at=now + ttl,
+        last_used_at=now,
+        ip_address=ip_address[:45] if ip_address else None,
+        user_agent=user_agent[:500] if user_agent else None,
     )
     return token
-
-
-async def sign_up(
-    *,
-    email: str,
-    password: str,
-    name: str,
-    ttl: timedelta,
-    ip_address: str | None = None,
-    user_agent: str | None = None,
-    throttle: SignUpThrottle | None = None,
-) -> tuple[User, str]:
-    """Creates the account and logs it in; an address may try only so many per window."""
-    throttle = throttle or SignUpThrottle()
-    if ip_address is not None:
-        place = await throttle_.reserve(
-            f"signup:address:{ip_address}", Limit(throttle.per_address, throttle.window)
-        )
-        if not place.within:
-            raise TooManyAttempts("Too many sign-ups from this address. Try again later.")
-    async with in_transaction():
-        user = await create_user(email=email, password=password, name=name)
-        # Recorded as a login: the address it came from is the account's own (see login).
-        await LoginEvent.create(
-            user=user,
-            email=user.email,
-            succeeded=True,
-            ip_address=ip_address,
-            user_agent=user_agent[:500] if user_agent else None,
-        )
-        return user, await start_session(user=user, ttl=ttl)
 
 
 @dataclass(frozen=True)
@@ -123,14 +96,6 @@ class LoginThrottle:
     @property
     def limits(self) -> tuple[Limit, Limit]:
         return Limit(self.per_account, self.window), Limit(self.per_address, self.window)
-
-
-@dataclass(frozen=True)
-class SignUpThrottle:
-    """How many sign-ups (whatever their outcome) an address may make per window."""
-
-    per_address: int = 20
-    window: timedelta = timedelta(hours=1)
 
 
 TOO_MANY_LOGINS = "Too many failed logins. Try again in a few minutes."
@@ -208,24 +173,60 @@ async def login(
     if not ok or user is None:
         raise InvalidCredentials(INVALID_CREDENTIALS)
     await places.release()
-    return user, await start_session(user=user, ttl=ttl)
+    return user, await start_session(
+        user=user, ttl=ttl, ip_address=ip_address, user_agent=user_agent
+    )
 
 
 async def authenticate(*, token: str) -> Session | None:
     """The live session for a bearer token, with its user, or None."""
     session = (
-        await Session.filter(token_hash=_token_hash(token), ended_at=None)
+        await Session.filter(token_hash=token_hash(token), ended_at=None)
         .select_related("user")
         .first()
     )
-    if session is None or session.expires_at <= datetime.now(UTC):
+    now = datetime.now(UTC)
+    if session is None or session.expires_at <= now:
         return None
+    if session.last_used_at is None or session.last_used_at <= now - LAST_USED_PRECISION:
+        # At most one write a minute per session, not one per request.
+        session.last_used_at = now
+        await Session.filter(id=session.id).update(last_used_at=now)
     return session
 
 
 async def logout(*, session: Session) -> None:
     """Ends the session, and with it any step-up elevation it held."""
     await Session.filter(id=session.id).update(ended_at=datetime.now(UTC), elevated_until=None)
+
+
+def _live_sessions(user_id: int) -> QuerySet[Session]:
+    return Session.filter(user_id=user_id, ended_at=None, expires_at__gt=datetime.now(UTC))
+
+
+async def list_sessions(*, user_id: int, after: int | None, first: int) -> Page[Session]:
+    """The user's sessions that can still be used, oldest first."""
+    return await paginate(_live_sessions(user_id), after=after, first=first)
+
+
+async def get_own_session(*, user_id: int, session_id: int) -> Session | None:
+    """One of the user's live sessions, or None."""
+    return await _live_sessions(user_id).filter(id=session_id).first()
+
+
+async def end_session(*, user_id: int, session_id: int) -> None:
+    """Ends one of the user's live sessions; any other id is `NotFound`."""
+    ended = await _live_sessions(user_id).filter(id=session_id).update(ended_at=datetime.now(UTC))
+    if not ended:
+        raise NotFound("No session with this id.", field="sessionId")
+
+
+async def end_sessions(*, user_id: int, keep: int | None = None) -> int:
+    """Ends every live session of the user but `keep`; returns how many ended."""
+    sessions = Session.filter(user_id=user_id, ended_at=None)
+    if keep is not None:
+        sessions = sessions.exclude(id=keep)
+    return await sessions.update(ended_at=datetime.now(UTC))
 
 
 async def users_by_ids(ids: list[int]) -> dict[int, User]:

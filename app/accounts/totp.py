@@ -13,7 +13,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import pyotp
 from cryptography.exceptions import InvalidTag
@@ -21,6 +21,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.errors import InvalidInput
 from app.subkeys import SUBKEY_LENGTH, derive_subkey
+
+if TYPE_CHECKING:
+    from app.settings import MasterSecrets
 
 ISSUER: Final = "Keyrack"
 DIGITS: Final = 6
@@ -47,9 +50,11 @@ class TotpCipher:
     """Encrypts TOTP secrets with a key derived from KEYRACK_SECRET_KEY; its repr shows nothing."""
 
     key: bytes
+    # The keys of KEYRACK_PREVIOUS_SECRET_KEYS, newest first: decryption falls back on them.
+    previous: tuple[bytes, ...] = ()
 
     def __post_init__(self) -> None:
-        if len(self.key) != SUBKEY_LENGTH:
+        if any(len(key) != SUBKEY_LENGTH for key in (self.key, *self.previous)):
             raise ValueError("the TOTP encryption key must be 32 bytes")
 
     def __repr__(self) -> str:
@@ -61,6 +66,11 @@ class TotpCipher:
             raise ValueError("the master secret must not be empty")
         return cls(key=derive_subkey(master_secret.encode("utf-8"), _HKDF_INFO))
 
+    @classmethod
+    def derive_all(cls, secrets: MasterSecrets) -> TotpCipher:
+        previous = tuple(cls.derive(secret).key for secret in secrets.previous)
+        return cls(key=cls.derive(secrets.current).key, previous=previous)
+
     def encrypt(self, secret: str, *, user_id: int) -> bytes:
         """nonce + ciphertext of ``secret``, bound to ``user_id``."""
         nonce = secrets.token_bytes(_NONCE_LENGTH)
@@ -69,15 +79,22 @@ class TotpCipher:
         )
 
     def decrypt(self, blob: bytes, *, user_id: int) -> str:
+        """The secret, decrypted under the current key or a previous one."""
+        return self.decrypt_with_generation(blob, user_id=user_id)[0]
+
+    def decrypt_with_generation(self, blob: bytes, *, user_id: int) -> tuple[str, int]:
+        """The secret and which key opened it: 0 the current, 1 the previous..."""
         nonce, ciphertext = blob[:_NONCE_LENGTH], blob[_NONCE_LENGTH:]
-        try:
-            plaintext = AESGCM(self.key).decrypt(nonce, ciphertext, _associated_data(user_id))
-            return plaintext.decode("ascii")
-        except (InvalidTag, ValueError):
-            raise TotpDecryptionError(
-                "TOTP secret failed authentication (tampered, another user's, "
-                "or a different KEYRACK_SECRET_KEY)"
-            ) from None
+        for generation, key in enumerate((self.key, *self.previous)):
+            try:
+                plaintext = AESGCM(key).decrypt(nonce, ciphertext, _associated_data(user_id))
+                return plaintext.decode("ascii"), generation
+            except (InvalidTag, ValueError):
+                continue
+        raise TotpDecryptionError(
+            "TOTP secret failed authentication (tampered, another user's, "
+            "or a different KEYRACK_SECRET_KEY)"
+        ) from None
 
 
 def new_secret() -> str:

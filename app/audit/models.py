@@ -40,6 +40,8 @@ class AuditEntry(Model):
     details: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
     prev_hash = fields.CharField(max_length=64)
     hash = fields.CharField(max_length=64)
+    # Which chain key (app.audit.chain) `hash` was computed under.
+    chain_key_id = fields.CharField(max_length=16)
 
     class Meta:
         table = "audit_entries"
@@ -52,3 +54,30 @@ class AuditEntry(Model):
             # For `since`/`until` filters on their own.
             ("organization", "occurred_at"),
         )
+
+
+class AuditChainState(Model):
+    """What is known about an organization's chain beyond its rows.
+
+    `verified_*` is the furthest position a full or incremental check has verified, with
+    a MAC under the chain key (`verified_tag`) so that a forged position is recognised
+    and ignored; `emitted_sequence` is the head last sent to AUDIT_CHECKPOINT webhooks;
+    `keyed_from` is the first sequence written under a keyed chain (entries before it
+    were plain SHA-256 and were re-chained by the migration that introduced the key).
+    """
+
+    id = fields.IntField(primary_key=True)
+    organization: fields.OneToOneRelation[Organization] = fields.OneToOneField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    organization_id: int
+    keyed_from = fields.IntField(default=1)
+    verified_sequence = fields.IntField(default=0)
+    verified_hash = fields.CharField(max_length=64, default="")
+    verified_key_id = fields.CharField(max_length=16, default="")
+    verified_tag = fields.CharField(max_length=64, default="")
+    verified_at = fields.DatetimeField(null=True)
+    emitted_sequence = fields.IntField(default=0)
+
+    class Meta:
+        table = "audit_chain_states"

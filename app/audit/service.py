@@ -6,8 +6,6 @@ change and its entry commit or roll back together.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,42 +13,17 @@ from typing import Any
 
 from tortoise.queryset import QuerySet
 
+from app.audit import custody
 from app.audit.actions import AuditAction
+from app.audit.chain import GENESIS_HASH, entry_hash
 from app.audit.models import AuditEntry
 from app.context import Actor
 from app.ids import MAX_INT
 from app.organizations.models import Organization
 
-GENESIS_HASH = "0" * 64
 # Ids and sequences are 32-bit columns (app.ids.MAX_INT): a larger number names nothing
 # that can exist, and PostgreSQL refuses it as a parameter instead of matching no row.
 MAX_ID = MAX_INT
-
-
-def _content(entry: AuditEntry) -> str:
-    """The canonical text the entry's hash covers."""
-    return json.dumps(
-        {
-            "organization": entry.organization_id,
-            "sequence": entry.sequence,
-            "action": entry.action,
-            "occurred_at": entry.occurred_at.astimezone(UTC).isoformat(),
-            "actor": entry.actor_id,
-            "system": entry.system_id,
-            "key_set": entry.key_set_id,
-            "target_label": entry.target_label,
-            "ip_address": entry.ip_address,
-            "user_agent": entry.user_agent,
-            "details": entry.details,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-
-
-def entry_hash(entry: AuditEntry) -> str:
-    return hashlib.sha256((entry.prev_hash + _content(entry)).encode()).hexdigest()
 
 
 async def record(
@@ -83,56 +56,14 @@ async def record(
         details=dict(details or {}),
         prev_hash=organization.audit_head_hash or GENESIS_HASH,
     )
-    entry.hash = entry_hash(entry)
+    key = custody.keyring().current
+    entry.chain_key_id = key.key_id
+    entry.hash = entry_hash(entry, key)
     await entry.save()
     await Organization.filter(id=organization_id).update(
         audit_sequence=entry.sequence, audit_head_hash=entry.hash
     )
     return entry
-
-
-@dataclass(frozen=True)
-class Integrity:
-    valid: bool
-    checked_entries: int
-    first_broken_sequence: int | None
-
-
-async def verify_chain(*, organization_id: int, batch_size: int = 1000) -> Integrity:
-    """Recomputes the organization's chain; reports the first entry that does not hold."""
-    expected_prev = GENESIS_HASH
-    expected_sequence = 1
-    checked = 0
-    while True:
-        batch = (
-            await AuditEntry.filter(
-                organization_id=organization_id, sequence__gte=expected_sequence
-            )
-            .order_by("sequence")
-            .limit(batch_size)
-        )
-        for entry in batch:
-            if (
-                entry.sequence != expected_sequence
-                or entry.prev_hash != expected_prev
-                or entry.hash != entry_hash(entry)
-            ):
-                return Integrity(False, checked, expected_sequence)
-            checked += 1
-            expected_prev = entry.hash
-            expected_sequence += 1
-        if len(batch) < batch_size:
-            break
-    # The organization row holds the head of the chain: it catches entries removed from
-    # (or forged onto) the end, and a last entry rewritten with a recomputed hash.
-    organization = await Organization.get(id=organization_id)
-    head = organization.audit_sequence
-    if head != checked:
-        intact = min(head, checked)
-        return Integrity(False, intact, intact + 1)
-    if checked and organization.audit_head_hash != expected_prev:
-        return Integrity(False, checked - 1, checked)
-    return Integrity(True, checked, None)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from app.errors import NotAuthenticated
 from app.graphql.loaders import Loaders
 from app.keysets.keys import KeyMaterial
 from app.keysets.reveals import RevealAllowance
+from app.notifications.mail import Mailer
 from app.settings import Settings
 from app.verify.service import Verifier
 from app.webhooks.signing import WebhookSigning
@@ -29,6 +30,7 @@ class Context:
     totp: TotpCipher
     verifier: Verifier
     webhook_signing: WebhookSigning
+    mailer: Mailer | None
     session: Session | None
     token_rejected: bool
     loaders: Loaders = field(init=False)

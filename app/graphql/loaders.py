@@ -22,8 +22,9 @@ from app.keysets.models import (
     KeySlot,
     PermissionGroup,
 )
+from app.organizations import invitations
 from app.organizations import service as organizations
-from app.organizations.models import Membership, Organization, OrganizationRole
+from app.organizations.models import Invitation, Membership, Organization, OrganizationRole
 from app.pagination import Page
 from app.systems import service as systems
 from app.systems.models import System, SystemRole
@@ -136,6 +137,13 @@ class Loaders:
         ) -> Mapping[int, Page[Membership]]:
             return await organizations.list_members(organization_ids=ids, after=after, first=first)
 
+        async def invitations_of(
+            ids: list[int], after: int | None, first: int, options: Options
+        ) -> Mapping[int, Page[Invitation]]:
+            return await invitations.list_invitations(
+                organization_ids=ids, pending_only=bool(options[0]), after=after, first=first
+            )
+
         async def organization_key_sets(
             ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
         ) -> Mapping[int, Page[KeySet]]:
@@ -190,6 +198,9 @@ class Loaders:
         )
         self.members_of_organization: DataLoader[PageRequest, Page[Membership]] = Loader(
             _paged(members_of), cache=False
+        )
+        self.invitations_of_organization: DataLoader[PageRequest, Page[Invitation]] = Loader(
+            _paged(invitations_of), cache=False
         )
         self.key_sets_of_organization: DataLoader[PageRequest, Page[KeySet]] = Loader(
             _paged(organization_key_sets), cache=False

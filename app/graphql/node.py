@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import strawberry
 
+from app.accounts import service as accounts
 from app.audit import service as audit
 from app.graphql import ids
-from app.graphql.accounts.types import UserType
+from app.graphql.accounts.types import SessionType, UserType
 from app.graphql.audit.types import AuditEntryType
 from app.graphql.context import Info
 from app.graphql.groups.types import PermissionGroupType
 from app.graphql.keysets.types import KeySetType
+from app.graphql.organizations.invitations import InvitationType
 from app.graphql.organizations.types import OrganizationType
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.relay import Node
@@ -20,6 +22,7 @@ from app.graphql.webhooks.types import WebhookDeliveryType, WebhookType
 from app.ids import from_global_id
 from app.keysets import groups
 from app.keysets import service as keysets
+from app.organizations import invitations
 from app.organizations import service as organizations
 from app.systems import service as systems
 from app.verifiers import service as verifiers
@@ -50,6 +53,17 @@ class NodeQueries:
         if type_name == ids.USER:
             found = await organizations.get_visible_user(viewer=user, user_id=pk)
             return UserType.from_model(found) if found else None
+        if type_name == ids.INVITATION:
+            invitation = await invitations.get_visible_invitation(user=user, invitation_id=pk)
+            return InvitationType.from_model(invitation) if invitation else None
+        if type_name == ids.SESSION:
+            session = await accounts.get_own_session(user_id=user.id, session_id=pk)
+            current = info.context.session
+            return (
+                SessionType.from_model(session, current_id=current.id if current else None)
+                if session
+                else None
+            )
         if type_name == ids.AUDIT_ENTRY:
             entry = await audit.get_visible_entry(user_id=user.id, entry_id=pk)
             return AuditEntryType.from_model(entry) if entry else None

@@ -38,6 +38,13 @@ UserErrorCode = documented(
             "More key values were asked for in one request than KEYRACK_MAX_REVEALS_PER_REQUEST "
             "allows (a field error on ApiKey.value): ask for fewer at a time."
         ),
+        "EXPIRED": "The invitation or reset token has expired: ask for a new one.",
+        "WRONG_ACCOUNT": (
+            "The invitation was sent to another email address: log in with that account."
+        ),
+        "SIGN_UP_CLOSED": "Accounts are created by the operator (keyrack create-user) only.",
+        "INVITATION_REQUIRED": "Sign-up needs an invitation: pass the invitationToken you got.",
+        "UNAVAILABLE": "The server cannot send email, so this needs the operator.",
     },
     name="UserErrorCode",
 )

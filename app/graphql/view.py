@@ -19,6 +19,7 @@ from app.auth import RejectedToken, SessionUser
 from app.graphql.context import Context
 from app.graphql.ide import graphiql_page
 from app.keysets.keys import KeyMaterial
+from app.notifications.mail import Mailer
 from app.settings import Settings
 from app.verify.service import Verifier
 from app.webhooks.signing import WebhookSigning
@@ -36,6 +37,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         totp: TotpCipher,
         verifier: Verifier,
         webhook_signing: WebhookSigning,
+        mailer: Mailer | None,
         **kwargs: object,
     ) -> None:
         from app.graphql.schema import build_schema
@@ -50,6 +52,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         self.totp = totp
         self.verifier = verifier
         self.webhook_signing = webhook_signing
+        self.mailer = mailer
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return graphiql_page()
@@ -123,6 +126,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
             totp=self.totp,
             verifier=self.verifier,
             webhook_signing=self.webhook_signing,
+            mailer=self.mailer,
             session=user.session if isinstance(user, SessionUser) else None,
             token_rejected=isinstance(user, RejectedToken),
         )

@@ -24,12 +24,15 @@ import secrets
 import zlib
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.subkeys import SUBKEY_LENGTH, derive_subkey
+
+if TYPE_CHECKING:
+    from app.settings import MasterSecrets
 
 Scope = Literal["ORGANIZATION", "SYSTEM"]
 
@@ -152,10 +155,16 @@ def _associated_data(key_set_id: int, slot: str) -> bytes:
 
 @dataclass(frozen=True, repr=False)
 class KeyMaterial:
-    """Secrets derived from KEYRACK_SECRET_KEY; its repr shows nothing."""
+    """Secrets derived from KEYRACK_SECRET_KEY; its repr shows nothing.
+
+    `previous` holds the material of KEYRACK_PREVIOUS_SECRET_KEYS, newest first: new
+    hashes and ciphertexts always use the current secret, while lookups and decryption
+    fall back on the previous ones (see `lookup_hashes` and `decrypt`).
+    """
 
     pepper: bytes
     encryption_key: bytes
+    previous: tuple[KeyMaterial, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.pepper) != SUBKEY_LENGTH or len(self.encryption_key) != SUBKEY_LENGTH:
@@ -175,9 +184,25 @@ class KeyMaterial:
             encryption_key=derive_subkey(master, _ENCRYPTION_INFO),
         )
 
+    @classmethod
+    def derive_all(cls, secrets: MasterSecrets) -> KeyMaterial:
+        """The current secret's material, with that of the previous secrets behind it."""
+        current = cls.derive(secrets.current)
+        previous = tuple(cls.derive(secret) for secret in secrets.previous)
+        return cls(current.pepper, current.encryption_key, previous)
+
+    @property
+    def pepper_id(self) -> str:
+        """A public name for the pepper (a MAC of a label under it): which secret hashed."""
+        return hmac.digest(self.pepper, b"keyrack/pepper-id", hashlib.sha256).hex()[:16]
+
     def lookup_hash(self, key: str) -> str:
         """Return the hex HMAC-SHA256 of ``key`` under the pepper (64 chars)."""
         return hmac.digest(self.pepper, key.encode("utf-8"), hashlib.sha256).hex()
+
+    def previous_lookup_hashes(self, key: str) -> list[str]:
+        """The lookup hashes ``key`` had under the previous secrets, newest first."""
+        return [older.lookup_hash(key) for older in self.previous]
 
     def encrypt(self, key: str, *, key_set_id: int, slot: str) -> bytes:
         """Encrypt ``key`` bound to ``key_set_id`` and ``slot``; returns nonce + ciphertext."""
@@ -188,7 +213,25 @@ class KeyMaterial:
         return nonce + ciphertext
 
     def decrypt(self, blob: bytes, *, key_set_id: int, slot: str) -> str:
-        """Decrypt a blob from :meth:`encrypt`; KeyDecryptionError unless everything matches."""
+        """Decrypt a blob from :meth:`encrypt`, under the current secret or a previous one;
+        KeyDecryptionError unless everything matches."""
+        return self.decrypt_with_generation(blob, key_set_id=key_set_id, slot=slot)[0]
+
+    def decrypt_with_generation(
+        self, blob: bytes, *, key_set_id: int, slot: str
+    ) -> tuple[str, int]:
+        """The plaintext and which secret opened it: 0 the current, 1 the previous..."""
+        for generation, material in enumerate((self, *self.previous)):
+            try:
+                return material._decrypt(blob, key_set_id=key_set_id, slot=slot), generation
+            except KeyDecryptionError:
+                continue
+        raise KeyDecryptionError(
+            "key ciphertext failed authentication (tampered, wrong key set or slot, "
+            "or a different KEYRACK_SECRET_KEY)"
+        )
+
+    def _decrypt(self, blob: bytes, *, key_set_id: int, slot: str) -> str:
         nonce, ciphertext = blob[:_NONCE_LENGTH], blob[_NONCE_LENGTH:]
         if len(nonce) != _NONCE_LENGTH:
             raise KeyDecryptionError("key ciphertext is too short")

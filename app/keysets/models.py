@@ -90,6 +90,9 @@ class ApiKey(Model):
     current = fields.BooleanField(null=True, default=True)
     # HMAC of the plaintext; NULL once the key material is destroyed (revocation).
     lookup_hash = fields.CharField(max_length=64, null=True, unique=True)
+    # Which master secret's pepper `lookup_hash` is under (KeyMaterial.pepper_id), so that
+    # `keyrack rotate-secret` can tell which keys still depend on a previous secret.
+    lookup_key_id = fields.CharField(max_length=16, null=True)
     hint = fields.CharField(max_length=32)
     # AES-GCM ciphertext, only while the organization lets admins view keys again.
     ciphertext = fields.BinaryField(null=True)

@@ -7,7 +7,9 @@ import hmac
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from tortoise import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -168,6 +170,7 @@ def _new_key(
         key_set=key_set,
         slot=slot,
         lookup_hash=keys.lookup_hash(plaintext),
+        lookup_key_id=keys.pepper_id,
         hint=keyformat.hint(plaintext),
         ciphertext=(
             keys.encrypt(plaintext, key_set_id=key_set.id, slot=slot.value)
@@ -406,27 +409,65 @@ async def revoke_key_set(
         _require_not_revoked(key_set)
         _confirm(key_set, confirm_label)
         await _lock_organization(key_set.organization_id)
-        now = datetime.now(UTC)
-        await ApiKey.filter(key_set_id=key_set.id).update(lookup_hash=None, ciphertext=None)
-        await ApiKey.filter(key_set_id=key_set.id, valid_until__gt=now).update(valid_until=now)
-        key_set.revoked_at = now
-        key_set.revoked_by = actor.user
-        key_set.revoke_reason = reason
-        key_set.live = None
-        await key_set.save(update_fields=["revoked_at", "revoked_by_id", "revoke_reason", "live"])
-        await audit.record(
-            organization_id=key_set.organization_id,
-            action=AuditAction.KEY_SET_REVOKED,
-            actor=actor,
-            system_id=key_set.system_id,
-            key_set_id=key_set.id,
-            target_label=key_set.label,
-            details={"reason": reason},
-        )
-        await webhooks.key_set_event(key_set, WebhookEvent.KEY_SET_REVOKED)
-        await events.announce(connection, key_set.id)
+        await _revoke(connection, actor, key_set, reason=reason)
     events.changed(key_set.id)
     return key_set
+
+
+async def _revoke(
+    connection: BaseDBAsyncClient,
+    actor: Actor,
+    key_set: KeySet,
+    *,
+    reason: str | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Revokes a locked, live key set in the caller's transaction; the caller calls
+    `events.changed` once it commits."""
+    now = datetime.now(UTC)
+    await ApiKey.filter(key_set_id=key_set.id).update(lookup_hash=None, ciphertext=None)
+    await ApiKey.filter(key_set_id=key_set.id, valid_until__gt=now).update(valid_until=now)
+    key_set.revoked_at = now
+    key_set.revoked_by = actor.user
+    key_set.revoke_reason = reason
+    key_set.live = None
+    await key_set.save(update_fields=["revoked_at", "revoked_by_id", "revoke_reason", "live"])
+    await audit.record(
+        organization_id=key_set.organization_id,
+        action=AuditAction.KEY_SET_REVOKED,
+        actor=actor,
+        system_id=key_set.system_id,
+        key_set_id=key_set.id,
+        target_label=key_set.label,
+        details={"reason": reason, **(details or {})},
+    )
+    await webhooks.key_set_event(key_set, WebhookEvent.KEY_SET_REVOKED)
+    await events.announce(connection, key_set.id)
+
+
+async def revoke_owned_by(
+    *, connection: BaseDBAsyncClient, actor: Actor, organization_id: int, user_id: int
+) -> list[KeySet]:
+    """Revokes the live key sets a member owns in the organization, as they leave it.
+
+    Runs in the caller's transaction, which has locked the organization; the caller
+    calls `events.changed` for each once it commits. Key sets they created as an admin
+    are the organization's and stay.
+    """
+    owned = (
+        await KeySet.filter(organization_id=organization_id, owned_by_id=user_id, live=True)
+        .select_for_update()
+        .order_by("id")
+    )
+    for key_set in owned:
+        await _revoke(
+            connection,
+            actor,
+            key_set,
+            reason="Its owner left the organization.",
+            details={"cause": "OWNER_LEFT", "ownerId": to_global_id("User", user_id)},
+        )
+    return owned
 
 
 async def _policy_of(key_set: KeySet) -> policy.EffectivePolicy:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from tortoise import fields
@@ -40,6 +41,52 @@ class Organization(Model):
 
     class Meta:
         table = "organizations"
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    REVOKED = "REVOKED"
+    EXPIRED = "EXPIRED"
+
+
+class Invitation(Model):
+    """An invitation to join, bound to an email; only a hash of its token is stored."""
+
+    id = fields.IntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="invitations", on_delete=fields.CASCADE
+    )
+    organization_id: int
+    # Stored lower-cased, as User.email is.
+    email = fields.CharField(max_length=254)
+    role = fields.CharEnumField(OrganizationRole, max_length=16)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    invited_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    invited_by_id: int | None
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    accepted_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    # True until accepted, revoked or replaced, then NULL: the unique index allows one
+    # open invitation per email and organization (NULLs never collide).
+    open = fields.BooleanField(null=True, default=True)
+
+    class Meta:
+        table = "invitations"
+        unique_together = (("organization", "email", "open"),)
+        indexes = (("email", "open"),)
+
+    def status(self, now: datetime) -> InvitationStatus:
+        if self.accepted_at is not None:
+            return InvitationStatus.ACCEPTED
+        if self.revoked_at is not None:
+            return InvitationStatus.REVOKED
+        if self.expires_at <= now:
+            return InvitationStatus.EXPIRED
+        return InvitationStatus.PENDING
 
 
 class Membership(Model):

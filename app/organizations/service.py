@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
@@ -13,13 +12,15 @@ from app.accounts.models import User
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import Conflict, ErrorCode, Forbidden, InvalidState, NotFound
+from app.errors import ErrorCode, Forbidden, InvalidState, NotFound
 from app.ids import to_global_id
+from app.keysets import events
+from app.keysets import service as keysets
 from app.keysets.models import ApiKey
 from app.organizations.models import KeyReveal, Membership, Organization, OrganizationRole
 from app.pagination import Page, paginate, paginate_each
 from app.systems.models import SystemMembership
-from app.validation import clean_email, clean_name
+from app.validation import clean_name
 
 
 async def get_visible_organization(*, user: User, organization_id: int) -> Organization | None:
@@ -144,43 +145,6 @@ async def _owner_count(organization_id: int) -> int:
     ).count()
 
 
-async def add_member(
-    *, actor: Actor, organization_id: int, email: str, role: OrganizationRole
-) -> Membership:
-    """Adds an existing user; only owners may add owners."""
-    email = clean_email(email)
-    async with in_transaction():
-        access = await organization_access(
-            user_id=actor.user.id, organization_id=organization_id, for_update=True
-        )
-        access.require_admin()
-        if role is OrganizationRole.OWNER:
-            access.require_owner()
-        user = await User.get_or_none(email=email)
-        if user is None:
-            raise NotFound("No user with this email. They need to sign up first.", field="email")
-        if await Membership.exists(organization_id=organization_id, user_id=user.id):
-            raise Conflict("This user is already a member.", field="email")
-        try:
-            membership = await Membership.create(
-                organization_id=organization_id, user=user, role=role
-            )
-        except IntegrityError:
-            raise Conflict("This user is already a member.", field="email") from None
-        await audit.record(
-            organization_id=organization_id,
-            action=AuditAction.MEMBER_ADDED,
-            actor=actor,
-            target_label=user.email,
-            details={
-                "userId": to_global_id("User", user.id),
-                "email": user.email,
-                "role": role.value,
-            },
-        )
-    return membership
-
-
 async def _target_membership(organization_id: int, user_id: int) -> Membership:
     membership = (
         await Membership.filter(organization_id=organization_id, user_id=user_id)
@@ -231,8 +195,9 @@ async def change_member_role(
 
 
 async def remove_member(*, actor: Actor, organization_id: int, user_id: int) -> Membership:
-    """Removes a member (admins, or the member themself) with their system roles."""
-    async with in_transaction():
+    """Removes a member (admins, or the member themself) with their system roles, and
+    revokes the key sets they own as a member: their access ends with their membership."""
+    async with in_transaction() as connection:
         access = await organization_access(
             user_id=actor.user.id, organization_id=organization_id, for_update=True
         )
@@ -260,6 +225,11 @@ async def remove_member(*, actor: Actor, organization_id: int, user_id: int) -> 
             target_label=membership.user.email,
             details={"userId": to_global_id("User", user_id), "role": membership.role.value},
         )
+        revoked = await keysets.revoke_owned_by(
+            connection=connection, actor=actor, organization_id=organization_id, user_id=user_id
+        )
+    for key_set in revoked:
+        events.changed(key_set.id)
     return membership
 
 

@@ -13,6 +13,7 @@ from app.ids import to_global_id
 from app.keysets import groups
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
+from app.keysets.lookup import find_by_lookup_hash, move_lookup_hash
 from app.keysets.models import ApiKey
 from app.organizations.models import Membership
 from app.verifiers.models import Verifier as VerifierRow
@@ -192,7 +193,7 @@ class Verifier:
             self.usage.record_verifier(verifier_id=audience.verifier_id, at=datetime.now(UTC))
         return audience
 
-    async def _lookup(self, lookup_hash: str) -> Lookup | None:
+    async def _lookup(self, lookup_hash: str, key: str) -> Lookup | None:
         hit, found = self.cache.get(lookup_hash)
         if hit:
             return found
@@ -203,9 +204,19 @@ class Verifier:
         self.cache.inflight[lookup_hash] = future
         epoch = self.cache.epoch
         try:
-            key = await ApiKey.filter(lookup_hash=lookup_hash).select_related("key_set").first()
+            if self.keys.previous:
+                hit_row = await find_by_lookup_hash(
+                    ApiKey, keys=self.keys, plaintext=key, related=("key_set",)
+                )
+                api_key = hit_row.row if hit_row else None
+            else:  # the common case: one exact match on the unique index
+                api_key = (
+                    await ApiKey.filter(lookup_hash=lookup_hash).select_related("key_set").first()
+                )
             # A second, small query only on a cache miss: the key set's groups.
-            group_permissions = await groups.group_permissions_of(key.key_set_id) if key else []
+            group_permissions = (
+                await groups.group_permissions_of(api_key.key_set_id) if api_key else []
+            )
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # marks it retrieved when nobody was waiting
@@ -213,7 +224,7 @@ class Verifier:
         finally:
             if self.cache.inflight.get(lookup_hash) is future:
                 del self.cache.inflight[lookup_hash]
-        found = Lookup.of(key, group_permissions) if key else None
+        found = Lookup.of(api_key, group_permissions) if api_key else None
         future.set_result(found)
         self.cache.put(lookup_hash, found, epoch=epoch)
         return found
@@ -245,7 +256,7 @@ class Verifier:
         """
         if not keyformat.is_well_formed(key):
             return await self._not_found(audience)
-        found = await self._lookup(self.keys.lookup_hash(key))
+        found = await self._lookup(self.keys.lookup_hash(key), key)
         if found is None:
             return await self._not_found(audience)
         key_set = found.key_set
@@ -263,4 +274,8 @@ class Verifier:
         verdict = judge(found, permission=permission, ip=ip, now=now)
         if verdict.valid:
             self.usage.record(key_id=found.key.id, key_set_id=found.key_set.id, at=now)
+            if self.keys.previous and found.key.lookup_hash != self.keys.lookup_hash(key):
+                # Verified under a previous secret: the plaintext is here, so move it on.
+                await move_lookup_hash(ApiKey, pk=found.key.id, keys=self.keys, plaintext=key)
+                found.key.lookup_hash = self.keys.lookup_hash(key)
         return verdict

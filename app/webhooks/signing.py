@@ -13,6 +13,12 @@ Each delivery carries two signatures over the exact body:
 - Keyrack's own, kept for one release: `Keyrack-Delivery` and `Keyrack-Signature:
   t=<unix seconds>,v1=<hex HMAC-SHA256>` of `f"{t}.{body}"`, keyed with the secret's
   UTF-8 bytes.
+
+Rotating the master secret therefore changes every webhook's secret. While the old one
+is in KEYRACK_PREVIOUS_SECRET_KEYS a delivery carries one signature per secret, current
+first (`v1=` pairs in Keyrack-Signature, space-separated `v1,` entries in
+webhook-signature), so a receiver still holding the old webhook secret keeps accepting
+deliveries until it is given the new one.
 """
 
 from __future__ import annotations
@@ -21,9 +27,12 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from app.subkeys import derive_subkey
+
+if TYPE_CHECKING:
+    from app.settings import MasterSecrets
 
 SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - a prefix, not a secret
 # Marks the nonce of a webhook whose secret is written in standard base64.
@@ -36,6 +45,7 @@ class WebhookSigning:
     """Derives each webhook's signing secret from the master secret; its repr shows nothing."""
 
     master: bytes
+    previous: tuple[bytes, ...] = ()
 
     def __repr__(self) -> str:
         return "WebhookSigning(<redacted>)"
@@ -46,13 +56,29 @@ class WebhookSigning:
             raise ValueError("the master secret must not be empty")
         return cls(master=master_secret.encode("utf-8"))
 
+    @classmethod
+    def derive_all(cls, secrets: MasterSecrets) -> WebhookSigning:
+        previous = tuple(secret.encode("utf-8") for secret in secrets.previous)
+        return cls(master=secrets.current.encode("utf-8"), previous=previous)
+
     def secret_for(self, *, webhook_id: int, nonce: str) -> str:
-        info = _HKDF_INFO + f":{int(webhook_id)}:{nonce}".encode("ascii")
-        raw = derive_subkey(self.master, info)
-        if nonce.startswith(STANDARD_NONCE_PREFIX):
-            return SECRET_PREFIX + base64.b64encode(raw).decode("ascii")
-        # Secrets handed out before the standard headers: they must stay what they were.
-        return SECRET_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+        return _secret(self.master, webhook_id=webhook_id, nonce=nonce)
+
+    def secrets_for(self, *, webhook_id: int, nonce: str) -> list[str]:
+        """The webhook's secret under the current master secret, then the previous ones."""
+        return [
+            _secret(master, webhook_id=webhook_id, nonce=nonce)
+            for master in (self.master, *self.previous)
+        ]
+
+
+def _secret(master: bytes, *, webhook_id: int, nonce: str) -> str:
+    info = _HKDF_INFO + f":{int(webhook_id)}:{nonce}".encode("ascii")
+    raw = derive_subkey(master, info)
+    if nonce.startswith(STANDARD_NONCE_PREFIX):
+        return SECRET_PREFIX + base64.b64encode(raw).decode("ascii")
+    # Secrets handed out before the standard headers: they must stay what they were.
+    return SECRET_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 def _secret_bytes(secret: str) -> bytes:
@@ -62,20 +88,31 @@ def _secret_bytes(secret: str) -> bytes:
     return base64.urlsafe_b64decode(body) if "-" in body or "_" in body else base64.b64decode(body)
 
 
-def signature_header(secret: str, *, timestamp: int, body: bytes) -> str:
+def _all(secret: str | list[str]) -> list[str]:
+    return [secret] if isinstance(secret, str) else secret
+
+
+def signature_header(secret: str | list[str], *, timestamp: int, body: bytes) -> str:
     signed = f"{timestamp}.".encode("ascii") + body
-    digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    digests = [
+        hmac.new(s.encode("utf-8"), signed, hashlib.sha256).hexdigest() for s in _all(secret)
+    ]
+    return ",".join([f"t={timestamp}", *(f"v1={digest}" for digest in digests)])
 
 
-def standard_signature(secret: str, *, message_id: str, timestamp: int, body: bytes) -> str:
+def standard_signature(
+    secret: str | list[str], *, message_id: str, timestamp: int, body: bytes
+) -> str:
     signed = f"{message_id}.{timestamp}.".encode() + body
-    digest = hmac.new(_secret_bytes(secret), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode("ascii")
+    return " ".join(
+        "v1,"
+        + base64.b64encode(hmac.new(_secret_bytes(s), signed, hashlib.sha256).digest()).decode()
+        for s in _all(secret)
+    )
 
 
 def delivery_headers(
-    secret: str, *, delivery_id: str, timestamp: int, body: bytes
+    secret: str | list[str], *, delivery_id: str, timestamp: int, body: bytes
 ) -> dict[str, str]:
     """The headers that identify and sign one delivery, both ways."""
     return {

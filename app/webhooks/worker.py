@@ -239,13 +239,13 @@ class WebhookWorker:
         if not webhook.enabled:  # disabled since it was queued: nothing more is sent
             return _Outcome(None, "Webhook disabled", final=True)
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
-        secret = self.signing.secret_for(webhook_id=webhook.id, nonce=webhook.secret_nonce)
+        secrets = self.signing.secrets_for(webhook_id=webhook.id, nonce=webhook.secret_nonce)
         headers = {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
             "keyrack-event": delivery.event.value,
             **delivery_headers(
-                secret,
+                secrets,
                 delivery_id=to_global_id("WebhookDelivery", delivery.id),
                 timestamp=int(datetime.now(UTC).timestamp()),
                 body=body,

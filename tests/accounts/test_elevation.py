@@ -94,7 +94,9 @@ def user_pk(person: Person) -> int:
 
 async def session_row(person: Person) -> Session:
     """The person's first session: the one `sign_up` started."""
-    return await Session.filter(user_id=user_pk(person)).order_by("id").first().get()
+    session = await Session.filter(user_id=user_pk(person)).order_by("id").first()
+    assert session is not None, "the person has no session"
+    return session
 
 
 async def test_an_elevated_session_needs_no_code_and_the_elevation_is_recorded(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from starlette.applications import Starlette
 
@@ -16,15 +18,14 @@ mutation Login($input: LoginInput!) {
 """
 
 
-async def attempt(gql: GraphQL, email: str, password: str) -> dict[str, object]:
-    payload: dict[str, object] = (
-        await gql(LOGIN, {"input": {"email": email, "password": password}})
-    )["login"]
+async def attempt(gql: GraphQL, email: str, password: str) -> dict[str, Any]:
+    data = await gql(LOGIN, {"input": {"email": email, "password": password}})
+    payload: dict[str, Any] = data["login"]
     return payload
 
 
-def codes(payload: dict[str, object]) -> list[object]:
-    return [error["code"] for error in payload["userErrors"]]  # type: ignore[attr-defined, index]
+def codes(payload: dict[str, Any]) -> list[str]:
+    return [error["code"] for error in payload["userErrors"]]
 
 
 async def test_an_account_is_locked_after_ten_failures_even_for_the_right_password(

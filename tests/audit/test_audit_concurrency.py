@@ -9,12 +9,14 @@ import pytest
 
 from audit import all_entries, head_sequence, integrity
 from support import (
-    ADD_MEMBER,
+    ACCEPT_INVITATION,
     CREATE_KEY_SET,
     CREATE_SYSTEM,
     GraphQL,
     Person,
+    add_member,
     create_organization,
+    invite,
     sign_up,
 )
 
@@ -37,13 +39,9 @@ async def test_concurrent_mutations_leave_gap_free_sequences_and_an_intact_chain
     owner = await sign_up(gql, "owner")
     admin = await sign_up(gql, "admin")
     organization_id = await create_organization(owner)
-    await mutate(
-        owner,
-        "addMember",
-        ADD_MEMBER,
-        {"organizationId": organization_id, "email": admin.email, "role": "ADMIN"},
-    )
+    await add_member(owner, organization_id, admin, "ADMIN")
     newcomers = await asyncio.gather(*(sign_up(gql, f"newcomer{i}") for i in range(6)))
+    tokens = [await invite(owner, organization_id, person.email, "MEMBER") for person in newcomers]
     before = await head_sequence(owner, organization_id)
     writes = [
         *(
@@ -65,13 +63,8 @@ async def test_concurrent_mutations_leave_gap_free_sequences_and_an_intact_chain
             for i in range(10)
         ),
         *(
-            mutate(
-                owner,
-                "addMember",
-                ADD_MEMBER,
-                {"organizationId": organization_id, "email": person.email, "role": "MEMBER"},
-            )
-            for person in newcomers
+            mutate(person, "acceptInvitation", ACCEPT_INVITATION, {"token": token})
+            for person, token in zip(newcomers, tokens, strict=True)
         ),
         *(
             mutate(

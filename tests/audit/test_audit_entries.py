@@ -14,6 +14,8 @@ from app.accounts.models import LoginEvent
 from app.ids import pk_of
 from audit import all_entries, entries_after, head_sequence
 from support import (
+    ACCEPT_INVITATION,
+    ADD_MEMBER,
     PASSWORD,
     SIGN_UP,
     GraphQL,
@@ -289,16 +291,44 @@ async def test_adding_a_member_records_who_was_added_with_which_role(gql: GraphQ
     before, started = await head_sequence(owner, organization_id), datetime.now(UTC)
 
     # when
-    await add_member(owner, organization_id, newcomer, "ADMIN")
+    invited = await owner.gql.mutate(
+        "addMember",
+        ADD_MEMBER,
+        {"organizationId": organization_id, "email": newcomer.email, "role": "ADMIN"},
+    )
+    await newcomer.gql.mutate(
+        "acceptInvitation", ACCEPT_INVITATION, {"token": invited["invitationToken"]}
+    )
 
     # then
-    assert await only_new_entry(owner, organization_id, before, started) == expected(
-        "MEMBER_ADDED",
-        owner,
-        organization_id,
-        label=newcomer.email,
-        details={"userId": newcomer.id, "email": newcomer.email, "role": "ADMIN"},
-    )
+    invitation = invited["invitation"]
+    assert await new_entries(owner, organization_id, before, started) == [
+        expected(
+            "MEMBER_INVITED",
+            owner,
+            organization_id,
+            label=newcomer.email,
+            details={
+                "invitationId": invitation["id"],
+                "email": newcomer.email,
+                "role": "ADMIN",
+                "expiresAt": invitation["expiresAt"],
+            },
+        ),
+        expected(
+            "MEMBER_ADDED",
+            newcomer,
+            organization_id,
+            label=newcomer.email,
+            details={
+                "userId": newcomer.id,
+                "invitationId": invitation["id"],
+                "email": newcomer.email,
+                "role": "ADMIN",
+                "invitedBy": owner.id,
+            },
+        ),
+    ]
 
 
 async def test_changing_a_member_role_records_the_old_and_new_role(gql: GraphQL) -> None:
@@ -797,17 +827,16 @@ async def test_a_long_email_is_recorded_in_full_and_its_label_shortened(gql: Gra
     signed_up = await GraphQL(gql.http).mutate(
         "signUp", SIGN_UP, {"email": email, "password": PASSWORD, "name": "Long"}
     )
-    newcomer = Person(gql, signed_up["user"]["id"], email, signed_up["token"])
+    newcomer = Person(
+        gql.as_user(signed_up["token"]), signed_up["user"]["id"], email, signed_up["token"]
+    )
     before, started = await head_sequence(owner, organization_id), datetime.now(UTC)
 
     # when
     await add_member(owner, organization_id, newcomer, "MEMBER")
 
     # then
-    assert await only_new_entry(owner, organization_id, before, started) == expected(
-        "MEMBER_ADDED",
-        owner,
-        organization_id,
-        label=email[:200],
-        details={"userId": newcomer.id, "email": email, "role": "MEMBER"},
-    )
+    invited, joined = await new_entries(owner, organization_id, before, started)
+    assert (invited["action"], invited["targetLabel"]) == ("MEMBER_INVITED", email[:200])
+    assert (invited["details"]["email"], joined["details"]["email"]) == (email, email)
+    assert (joined["action"], joined["targetLabel"]) == ("MEMBER_ADDED", email[:200])

@@ -227,6 +227,7 @@ async def test_an_export_longer_than_one_batch_streams_every_entry_once(
                 details={"n": sequence},
                 prev_hash="-",
                 hash="-",
+                chain_key_id="-",
             )
             for sequence in range(3, 2501)
         ],

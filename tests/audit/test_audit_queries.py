@@ -45,8 +45,11 @@ query Node($id: ID!) { node(id: $id) { id ... on AuditEntry { sequence action } 
 WORLD_ACTIONS = [
     "ORGANIZATION_CREATED",
     "MEMBER_ADDED",
+    "MEMBER_INVITED",
     "MEMBER_ADDED",
+    "MEMBER_INVITED",
     "MEMBER_ADDED",
+    "MEMBER_INVITED",
     "MEMBER_ADDED",
     "SYSTEM_CREATED",
     "SYSTEM_ROLE_GRANTED",
@@ -84,8 +87,8 @@ async def test_pages_run_newest_first_and_cursors_continue_without_gaps_or_repea
         pages.append(await audit_page(world.owner, world.organization_id, first=3, after=after))
 
     # then
-    assert [sequences(page) for page in pages] == [[7, 6, 5], [4, 3, 2], [1]]
-    assert [page["pageInfo"]["hasPreviousPage"] for page in pages] == [False, True, True]
+    assert [sequences(page) for page in pages] == [[10, 9, 8], [7, 6, 5], [4, 3, 2], [1]]
+    assert [page["pageInfo"]["hasPreviousPage"] for page in pages] == [False, True, True, True]
     for page in pages:
         assert page["pageInfo"]["startCursor"] == page["edges"][0]["cursor"]
         assert page["pageInfo"]["endCursor"] == page["edges"][-1]["cursor"]
@@ -106,9 +109,9 @@ async def test_pagination_is_stable_while_entries_are_added(world: World) -> Non
     fresh_first_page = await audit_page(world.owner, world.organization_id, first=3)
 
     # then
-    assert sequences(first_page) == [7, 6, 5]
-    assert sequences(second_page) == [4, 3, 2]
-    assert sequences(fresh_first_page) == [12, 11, 10]
+    assert sequences(first_page) == [10, 9, 8]
+    assert sequences(second_page) == [7, 6, 5]
+    assert sequences(fresh_first_page) == [15, 14, 13]
 
 
 async def test_owners_and_admins_read_the_log_and_everyone_else_is_refused(
@@ -127,7 +130,7 @@ async def test_owners_and_admins_read_the_log_and_everyone_else_is_refused(
     as_outsider = await world.outsider.gql(ORGANIZATION_AUDIT_LOG, {"id": world.organization_id})
 
     # then
-    assert sequences(as_owner) == sequences(as_admin) == [7, 6, 5, 4, 3, 2, 1]
+    assert sequences(as_owner) == sequences(as_admin) == list(range(10, 0, -1))
     for name, bodies in refused.items():
         for body in bodies:
             assert error_codes(body) == ["FORBIDDEN"], name
@@ -158,25 +161,30 @@ async def test_each_filter_narrows_the_log_to_matching_entries(world: World) -> 
     everything = await matching(actions=[])
 
     # then
-    assert by_action == [(9, "KEY_SET_CREATED"), (8, "KEY_SET_CREATED"), (6, "SYSTEM_CREATED")]
-    assert by_actor == [(9, "KEY_SET_CREATED")]
-    assert by_system == [(9, "KEY_SET_CREATED"), (7, "SYSTEM_ROLE_GRANTED"), (6, "SYSTEM_CREATED")]
-    assert by_key_set == [(8, "KEY_SET_CREATED")]
-    assert combined == [(8, "KEY_SET_CREATED")]
+    assert by_action == [(12, "KEY_SET_CREATED"), (11, "KEY_SET_CREATED"), (9, "SYSTEM_CREATED")]
+    # The system admin acted twice: joining (accepting their invitation) and creating a key set.
+    assert by_actor == [(12, "KEY_SET_CREATED"), (8, "MEMBER_ADDED")]
+    assert by_system == [
+        (12, "KEY_SET_CREATED"),
+        (10, "SYSTEM_ROLE_GRANTED"),
+        (9, "SYSTEM_CREATED"),
+    ]
+    assert by_key_set == [(11, "KEY_SET_CREATED")]
+    assert combined == [(11, "KEY_SET_CREATED")]
     assert no_match == []
-    assert [sequence for sequence, _ in everything] == list(range(9, 0, -1))
+    assert [sequence for sequence, _ in everything] == list(range(12, 0, -1))
     entries = await log_of(world, KEY_SET_AUDIT_LOG, system_set_id)
-    assert [(e["sequence"], e["keySet"]["id"]) for e in entries] == [(9, system_set_id)]
+    assert [(e["sequence"], e["keySet"]["id"]) for e in entries] == [(12, system_set_id)]
 
 
 async def test_since_and_until_bound_the_time_in_any_zone(world: World) -> None:
     # given
     entries = await all_entries(world.owner, world.organization_id)
-    fifth = datetime.fromisoformat(entries[2]["occurredAt"])  # sequence 5
-    assert entries[2]["sequence"] == 5
-    in_utc = fifth.isoformat()
-    in_new_york = fifth.astimezone(timezone(timedelta(hours=-5))).isoformat()
-    in_tokyo = fifth.astimezone(timezone(timedelta(hours=9))).isoformat()
+    eighth = datetime.fromisoformat(entries[2]["occurredAt"])  # sequence 8
+    assert entries[2]["sequence"] == 8
+    in_utc = eighth.isoformat()
+    in_new_york = eighth.astimezone(timezone(timedelta(hours=-5))).isoformat()
+    in_tokyo = eighth.astimezone(timezone(timedelta(hours=9))).isoformat()
 
     async def matching(**filter: Any) -> list[int]:
         return [
@@ -185,11 +193,11 @@ async def test_since_and_until_bound_the_time_in_any_zone(world: World) -> None:
 
     # then
     for moment in (in_utc, in_new_york, in_tokyo):
-        assert await matching(since=moment) == [7, 6, 5], moment
-        assert await matching(until=moment) == [4, 3, 2, 1], moment
+        assert await matching(since=moment) == [10, 9, 8], moment
+        assert await matching(until=moment) == [7, 6, 5, 4, 3, 2, 1], moment
         assert await matching(since=moment, until=moment) == [], moment
-    later = (fifth + timedelta(days=1)).isoformat()
-    assert await matching(since=in_tokyo, until=later, actions=["MEMBER_ADDED"]) == [5]
+    later = (eighth + timedelta(days=1)).isoformat()
+    assert await matching(since=in_tokyo, until=later, actions=["MEMBER_ADDED"]) == [8]
 
 
 async def test_a_system_admin_reads_the_history_of_their_system_and_its_key_sets(
@@ -221,13 +229,13 @@ async def test_a_system_admin_reads_the_history_of_their_system_and_its_key_sets
     # then
     system_entries = [edge["node"] for edge in system_log["system"]["auditLog"]["edges"]]
     assert [(e["sequence"], e["action"]) for e in system_entries] == [
-        (8, "KEY_SET_CREATED"),
-        (7, "SYSTEM_ROLE_GRANTED"),
-        (6, "SYSTEM_CREATED"),
+        (11, "KEY_SET_CREATED"),
+        (10, "SYSTEM_ROLE_GRANTED"),
+        (9, "SYSTEM_CREATED"),
     ]
     assert {e["system"]["id"] for e in system_entries} == {world.system_id}
     key_set_entries = [edge["node"] for edge in key_set_log["keySet"]["auditLog"]["edges"]]
-    assert [(e["sequence"], e["keySet"]["id"]) for e in key_set_entries] == [(8, system_set_id)]
+    assert [(e["sequence"], e["keySet"]["id"]) for e in key_set_entries] == [(11, system_set_id)]
     assert sequences(escaping["system"]["auditLog"]) == []
     assert [error_codes(body) for body in refused] == [["FORBIDDEN"]] * 4
 
@@ -359,6 +367,6 @@ async def test_an_entry_is_a_node_for_owners_and_admins_only(world: World) -> No
     as_outsider = await world.outsider.gql(NODE, {"id": newest["id"]})
 
     # then
-    assert as_admin["node"] == {"id": newest["id"], "sequence": 7, "action": "SYSTEM_ROLE_GRANTED"}
+    assert as_admin["node"] == {"id": newest["id"], "sequence": 10, "action": "SYSTEM_ROLE_GRANTED"}
     assert as_member["node"] is None
     assert as_outsider["node"] is None

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from tortoise import Tortoise, connections
+from tortoise.transactions import in_transaction
 
 from support import (
     ADD_MEMBER,
@@ -106,6 +109,13 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
         "own": (UNAUTH, NULL, FORBIDDEN, FORBIDDEN, OK, OK),
         "other": UNSEEN,
     },
+    # Invitations are for the organization's owners and admins, and for their invitee.
+    "Organization.invitations": {
+        "own": (UNAUTH, NULL, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNSEEN,
+    },
+    "node(Invitation)": {"own": (UNAUTH, NULL, NULL, NULL, OK, OK), "other": UNSEEN},
+    "revokeInvitation": {"own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK), "other": UNFOUND},
     "Webhook.deliveries": {"own": (UNAUTH, NULL, NULL, NULL, OK, OK), "other": UNSEEN},
     "System.keySets": {"own": (UNAUTH, NULL, OK, OK, OK, OK), "other": UNSEEN},
     "System.auditLog": {"own": (UNAUTH, NULL, FORBIDDEN, OK, OK, OK), "other": UNSEEN},
@@ -248,6 +258,14 @@ KEY_SET_AUDIT_LOG = """
 query($id: ID!) { keySet(id: $id) { auditLog(first: 100) { edges { node { id } } } } }
 """
 KEY_VALUE = "query($id: ID!) { keySet(id: $id) { primaryKey { hint value } } }"
+ORGANIZATION_INVITATIONS = """
+query($id: ID!) { organization(id: $id) { invitations { edges { node { id } } } } }
+"""
+REVOKE_INVITATION = """
+mutation($input: RevokeInvitationInput!) {
+  revokeInvitation(input: $input) { invitation { status } userErrors { code field message } }
+}
+"""
 ORGANIZATION_WEBHOOKS = """
 query($id: ID!) { organization(id: $id) { webhooks(first: 100) { edges { node { id } } } } }
 """
@@ -373,6 +391,7 @@ class Organization:
     group_id: str  # a permission group, given to the system key set
     webhook_id: str  # registered before the key sets, so it has their deliveries
     delivery_id: str
+    invitation_id: str  # a pending invitation to someone who is no caller here
     verifier_ids: dict[str, str]  # "organization" / "system" -> a live verifier's id
 
 
@@ -406,6 +425,7 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
     first_entry = log["organization"]["auditLog"]["edges"][-1]["node"]["id"]
     deliveries = await owner.gql(WEBHOOK_DELIVERIES, {"id": webhook_id})
     delivery_id = deliveries["node"]["deliveries"]["edges"][0]["node"]["id"]
+    invitation_id = await new_invitation(owner, organization_id)
     verifier_ids = {
         scope: await new_verifier(owner.gql, organization_id, system_id, scope)
         for scope in ("organization", "system")
@@ -420,8 +440,18 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
         group_id,
         webhook_id,
         delivery_id,
+        invitation_id,
         verifier_ids,
     )
+
+
+async def new_invitation(owner: Person, organization_id: str) -> str:
+    payload = await owner.gql.mutate(
+        "addMember",
+        ADD_MEMBER,
+        {"organizationId": organization_id, "email": f"invitee-{next(_names)}@example.com"},
+    )
+    return str(payload["invitation"]["id"])
 
 
 def verifier_scope(organization_id: str, system_id: str, scope: str) -> dict[str, str]:
@@ -448,8 +478,7 @@ async def new_group(admin: GraphQL, organization_id: str) -> str:
     return str(payload["permissionGroup"]["id"])
 
 
-@pytest.fixture
-async def world(gql: GraphQL) -> World:
+async def build_world(gql: GraphQL) -> World:
     people = {
         name: await sign_up(gql, name)
         for name in ("owner", "admin", "member", "sysadmin", "outsider", "stranger", "spare")
@@ -471,6 +500,91 @@ async def world(gql: GraphQL) -> World:
         "owner": people["owner"].gql,
     }
     return World(gql, callers, {"own": own, "other": other})
+
+
+# Every operation's test starts from the same world, which takes some 30 requests to
+# build. The first test on an app builds it over HTTP and keeps a copy of every row;
+# each later test on that app (on a database emptied by the `http` fixture) gets those
+# rows back, ids and all, and so starts from exactly the data the first one did. Keyed
+# by the app itself: a worker that switches backends back and forth gets a new app, a
+# new database and a new secret key, under which the old rows would mean nothing.
+_worlds: dict[str, tuple[Starlette, World, dict[str, Rows]]] = {}
+
+
+@pytest.fixture
+async def world(gql: GraphQL, app: Starlette, backend: str) -> World:
+    saved = _worlds.get(backend)
+    if saved is None or saved[0] is not app:
+        built = await build_world(gql)
+        _worlds[backend] = (app, built, await copy_rows(backend))
+        return built
+    _, built, rows = saved
+    await restore_rows(backend, rows)
+    return with_client(built, gql)
+
+
+def with_client(world: World, gql: GraphQL) -> World:
+    """The same callers, sending over `gql`'s HTTP client (this test's)."""
+
+    def person(someone: Person) -> Person:
+        return replace(someone, gql=gql.as_user(someone.token))
+
+    return World(
+        gql,
+        {role: gql.as_user(caller.token) for role, caller in world.callers.items()},
+        {
+            target: replace(org, owner=person(org.owner), spare=person(org.spare))
+            for target, org in world.organizations.items()
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Rows:
+    columns: list[str]
+    values: list[list[Any]]
+
+
+def _tables() -> list[str]:
+    return [
+        model._meta.db_table
+        for model in Tortoise.apps["models"].values()
+        if model._meta.db_table != "aerich"
+    ]
+
+
+async def copy_rows(backend: str) -> dict[str, Rows]:
+    connection = connections.get(backend)
+    copied = {}
+    for table in _tables():
+        found = await connection.execute_query_dict(f'SELECT * FROM "{table}"')
+        if found:
+            copied[table] = Rows(list(found[0]), [list(row.values()) for row in found])
+    return copied
+
+
+async def restore_rows(backend: str, rows: dict[str, Rows]) -> None:
+    """Inserts `rows` into the empty tables; foreign keys hold once all are in."""
+    async with in_transaction(backend) as connection:
+        postgres = connection.capabilities.dialect == "postgres"
+        if postgres:
+            await connection.execute_query("SET LOCAL session_replication_role = replica")
+        else:
+            await connection.execute_query("PRAGMA defer_foreign_keys = ON")
+        for table, copied in rows.items():
+            names = ", ".join(f'"{column}"' for column in copied.columns)
+            marks = ", ".join(
+                f"${n}" if postgres else "?" for n in range(1, len(copied.columns) + 1)
+            )
+            await connection.execute_many(
+                f'INSERT INTO "{table}" ({names}) VALUES ({marks})', copied.values
+            )
+        if postgres:  # the next id of each table follows the restored ones
+            for table in rows:
+                await connection.execute_query(
+                    f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'),"
+                    f' (SELECT max(id) FROM "{table}"))'
+                )
 
 
 async def grant(admin: GraphQL, system_id: str, email: str, role: str) -> None:
@@ -575,6 +689,13 @@ async def add_someone(world: World, caller: GraphQL, org: Organization) -> Outco
     newcomer = await sign_up(world.gql, "newcomer")
     input = {"organizationId": org.id, "email": newcomer.email, "role": "MEMBER"}
     return await mutate(caller, "addMember", ADD_MEMBER, input)
+
+
+async def revoke_invitation(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+    invitation_id = await new_invitation(org.owner, org.id)
+    return await mutate(
+        caller, "revokeInvitation", REVOKE_INVITATION, {"invitationId": invitation_id}
+    )
 
 
 async def change_role(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
@@ -758,6 +879,11 @@ CELLS: dict[str, Cell] = {
         {"organizationId": o.id, "requireStepUp": False},
     ),
     "addMember": add_someone,
+    "Organization.invitations": lambda w, c, o: read(
+        c, ORGANIZATION_INVITATIONS, {"id": o.id}, "organization", "invitations"
+    ),
+    "node(Invitation)": lambda w, c, o: read(c, NODE, {"id": o.invitation_id}, "node"),
+    "revokeInvitation": revoke_invitation,
     "changeMemberRole": change_role,
     "removeMember": remove_someone,
     "createSystem": lambda w, c, o: mutate(

@@ -141,7 +141,7 @@ mutation UpdateOrganization($input: UpdateOrganizationInput!) {
 """
 ADD_MEMBER = """
 mutation AddMember($input: AddMemberInput!) {
-  addMember(input: $input) { member { role } userErrors { code field } }
+  addMember(input: $input) { invitation { role } userErrors { code field } }
 }
 """
 CHANGE_MEMBER_ROLE = """
@@ -186,7 +186,7 @@ def b64(text: str | bytes) -> str:
 
 
 IDS_THAT_NAME_NOTHING = {
-    "session": to_global_id("Session", 1),
+    "unknown-session": to_global_id("Session", 999),
     "membership": to_global_id("Membership", 1),
     "api-key": to_global_id("ApiKey", 1),
     "login-event": to_global_id("LoginEvent", 1),

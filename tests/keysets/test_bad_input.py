@@ -518,11 +518,12 @@ async def test_every_change_to_a_revoked_key_set_is_refused(scene: Scene) -> Non
         REVOKE_KEY_SET,
         {"keySetId": scene.key_set_id, "confirmLabel": "Catalog sync"},
     )
+    changes: list[dict[str, Any]] = [{"enabled": True}, {"label": "Revived"}, {"permissions": []}]
     updates = [
         await scene.payload(
             "updateKeySet", UPDATE_KEY_SET, {"keySetId": scene.key_set_id, **change}
         )
-        for change in ({"enabled": True}, {"label": "Revived"}, {"permissions": []})
+        for change in changes
     ]
 
     # then

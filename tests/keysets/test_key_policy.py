@@ -530,7 +530,7 @@ async def test_an_override_stays_editable_after_the_organization_tightens_below_
 async def test_out_of_range_policy_values_are_refused(gql: GraphQL) -> None:
     # given
     world = await build_world(gql)
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"maxLifetimeSeconds": -1}, "maxLifetimeSeconds"),
         ({"maxLifetimeSeconds": 0}, "maxLifetimeSeconds"),
         ({"maxLifetimeSeconds": 3650 * DAY + 1}, "maxLifetimeSeconds"),

@@ -306,7 +306,7 @@ async def test_bad_group_input_is_refused(gql: GraphQL) -> None:
     # given
     world = await build_world(gql)
     await create_group(world.owner, world.organization_id, name="Taken")
-    cases = [
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"name": "   "}, "INVALID", "name"),
         ({"name": "x" * 101}, "INVALID", "name"),
         ({"name": " Taken "}, "TAKEN", "name"),

@@ -6,14 +6,13 @@ import asyncio
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from smtpbox import Inbox, smtp_server
 from webhooks.receiver import create_webhook
 
 from app.notifications.mail import Mailer
@@ -38,30 +37,10 @@ mutation($input: RevokeKeySetInput!) { revokeKeySet(input: $input) { userErrors 
 """
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        return "250 Message accepted for delivery"
-
-    def to(self, subject_part: str) -> list[str]:
-        """Who received a message whose subject contains `subject_part`, sorted."""
-        return sorted(str(m["To"]) for m in self.messages if subject_part in str(m["Subject"]))
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture

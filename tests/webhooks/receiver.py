@@ -51,11 +51,13 @@ class Received:
         return self.headers["keyrack-event"]
 
     def signed_with(self, secret: str) -> bool:
-        """What a receiver does: recompute the HMAC over `t.body` and compare."""
-        parts = dict(item.split("=", 1) for item in self.headers["keyrack-signature"].split(","))
-        signed = parts["t"].encode() + b"." + self.body
+        """What a receiver does: recompute the HMAC over `t.body` and compare it with each
+        `v1` (there is one per master secret while a rotation is under way)."""
+        parts = [item.split("=", 1) for item in self.headers["keyrack-signature"].split(",")]
+        timestamp = next(value for name, value in parts if name == "t")
+        signed = timestamp.encode() + b"." + self.body
         expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, parts["v1"])
+        return any(hmac.compare_digest(expected, v) for name, v in parts if name == "v1")
 
 
 class _Server(ThreadingHTTPServer):

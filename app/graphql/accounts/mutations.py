@@ -4,10 +4,11 @@ from datetime import datetime, timedelta
 
 import strawberry
 
-from app.accounts import service, step_up
+from app.accounts import credentials, service, signup, step_up
 from app.errors import NotAuthenticated
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
+from app.graphql.ids import SESSION, input_pk
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.sensitive import ONCE_PER_REQUEST, SECRET
@@ -18,6 +19,14 @@ class SignUpInput:
     email: str
     password: str = strawberry.field(metadata=SECRET)
     name: str
+    invitation_token: str | None = strawberry.field(
+        default=None,
+        description=(
+            "An invitation to this email: the new account joins its organization. Required "
+            "when the server's sign-up mode is invite."
+        ),
+        metadata=SECRET,
+    )
     client_mutation_id: str | None = None
 
 
@@ -30,6 +39,38 @@ class LoginInput:
 
 @strawberry.input
 class LogoutInput:
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class ChangePasswordInput:
+    current_password: str = strawberry.field(
+        description="The password the account has now.", metadata=SECRET
+    )
+    new_password: str = strawberry.field(
+        description="The new password: at least 10 characters.", metadata=SECRET
+    )
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class EndSessionInput:
+    session_id: strawberry.ID
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class RequestPasswordResetInput:
+    email: str
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class ResetPasswordInput:
+    token: str = strawberry.field(description="The reset token from the email.", metadata=SECRET)
+    new_password: str = strawberry.field(
+        description="The new password: at least 10 characters.", metadata=SECRET
+    )
     client_mutation_id: str | None = None
 
 
@@ -59,7 +100,9 @@ class DisableTotpInput:
 
 @strawberry.input
 class ElevateSessionInput:
-    otp: str = strawberry.field(description="The code your authenticator app shows now.")
+    otp: str = strawberry.field(
+        description="The code your authenticator app shows now.", metadata=SECRET
+    )
     client_mutation_id: str | None = None
 
 
@@ -74,6 +117,36 @@ class AuthPayload:
 @strawberry.type
 class LogoutPayload:
     ended: bool = False
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class ChangePasswordPayload:
+    user: UserType | None = None
+    ended_sessions: int | None = strawberry.field(
+        default=None, description="How many other sessions were ended."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class EndSessionPayload:
+    ended_session_id: strawberry.ID | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class RequestPasswordResetPayload:
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class ResetPasswordPayload:
+    user: UserType | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
@@ -124,9 +197,9 @@ def _throttle(info: Info) -> service.LoginThrottle:
     )
 
 
-def _sign_up_throttle(info: Info) -> service.SignUpThrottle:
+def _sign_up_throttle(info: Info) -> signup.SignUpThrottle:
     settings = info.context.settings
-    return service.SignUpThrottle(
+    return signup.SignUpThrottle(
         per_address=settings.signups_per_address,
         window=timedelta(seconds=settings.signup_window_seconds),
     )
@@ -136,34 +209,111 @@ def _ttl(info: Info) -> timedelta:
     return timedelta(seconds=info.context.settings.session_ttl_seconds)
 
 
+def _client(info: Info) -> tuple[str | None, str | None]:
+    """The request's address and user agent."""
+    request = info.context.request
+    return request.client.host if request.client else None, request.headers.get("user-agent")
+
+
 @strawberry.type
 class AccountMutations:
-    @strawberry.mutation(extensions=[ReportUserErrors()], metadata=ONCE_PER_REQUEST)
+    @strawberry.mutation(
+        extensions=[ReportUserErrors()],
+        metadata=ONCE_PER_REQUEST,
+        description="Creates an account and logs it in, as the server's sign-up mode allows.",
+    )
     async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:
-        request = info.context.request
-        user, token = await service.sign_up(
+        ip_address, user_agent = _client(info)
+        user, token = await signup.sign_up(
+            mode=signup.SignUpMode(info.context.settings.signup),
             email=input.email,
             password=input.password,
             name=input.name,
+            invitation_token=input.invitation_token,
             ttl=_ttl(info),
-            ip_address=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
+            ip_address=ip_address,
+            user_agent=user_agent,
             throttle=_sign_up_throttle(info),
         )
         return AuthPayload(token=token, user=UserType.from_model(user))
 
     @strawberry.mutation(extensions=[ReportUserErrors()], metadata=ONCE_PER_REQUEST)
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
-        request = info.context.request
+        ip_address, user_agent = _client(info)
         user, token = await service.login(
             email=input.email,
             password=input.password,
             ttl=_ttl(info),
-            ip_address=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
+            ip_address=ip_address,
+            user_agent=user_agent,
             throttle=_throttle(info),
         )
         return AuthPayload(token=token, user=UserType.from_model(user))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        metadata=ONCE_PER_REQUEST,
+        description=(
+            "Changes the caller's password, asking for the current one; every other "
+            "session of the account ends."
+        ),
+    )
+    async def change_password(
+        self, info: Info, input: ChangePasswordInput
+    ) -> ChangePasswordPayload:
+        actor = info.context.actor
+        session = info.context.session
+        if session is None:  # IsAuthenticated refuses such requests before they get here
+            raise NotAuthenticated()
+        ended = await credentials.change_password(
+            actor=actor,
+            session_id=session.id,
+            current_password=input.current_password,
+            new_password=input.new_password,
+        )
+        return ChangePasswordPayload(user=UserType.from_model(actor.user), ended_sessions=ended)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Ends one of the caller's sessions (see viewer.sessions).",
+    )
+    async def end_session(self, info: Info, input: EndSessionInput) -> EndSessionPayload:
+        await service.end_session(
+            user_id=info.context.actor.user.id,
+            session_id=input_pk(input.session_id, SESSION, field="sessionId"),
+        )
+        return EndSessionPayload(ended_session_id=input.session_id)
+
+    @strawberry.mutation(
+        extensions=[ReportUserErrors()],
+        metadata=ONCE_PER_REQUEST,
+        description=(
+            "Mails a single-use reset token if the email has an account, and answers the "
+            "same either way. UNAVAILABLE where no mail server is configured."
+        ),
+    )
+    async def request_password_reset(
+        self, info: Info, input: RequestPasswordResetInput
+    ) -> RequestPasswordResetPayload:
+        credentials.request_password_reset(email=input.email, mailer=info.context.mailer)
+        return RequestPasswordResetPayload()
+
+    @strawberry.mutation(
+        extensions=[ReportUserErrors()],
+        metadata=ONCE_PER_REQUEST,
+        description="Sets a new password with a mailed reset token; every session ends.",
+    )
+    async def reset_password(self, info: Info, input: ResetPasswordInput) -> ResetPasswordPayload:
+        ip_address, user_agent = _client(info)
+        user = await credentials.reset_password(
+            token=input.token,
+            new_password=input.new_password,
+            ip_address=ip_address,
+            user_agent=user_agent,
+        )
+        return ResetPasswordPayload(user=UserType.from_model(user))
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
@@ -219,6 +369,7 @@ class AccountMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[ReportUserErrors()],
+        metadata=ONCE_PER_REQUEST,
         description=(
             "Proves your second factor once for this session (sudo mode): until elevatedUntil "
             "(KEYRACK_STEP_UP_TTL_SECONDS, default 15 minutes) step-up actions need no otp and "

@@ -1,15 +1,45 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from app.accounts import step_up
-from app.accounts.models import User
+from app.accounts import service, step_up
+from app.accounts.models import Session, User
 from app.graphql.context import Info
-from app.graphql.ids import USER
-from app.graphql.relay import Node
+from app.graphql.ids import SESSION, USER
+from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
+from app.organizations import invitations
+
+if TYPE_CHECKING:
+    from app.graphql.organizations.invitations import InvitationType
+
+
+@strawberry.type(name="Session", description="A login of the caller's, usable until it ends.")
+class SessionType(Node):
+    id: strawberry.ID
+    created_at: datetime
+    last_used_at: datetime | None = strawberry.field(
+        description="When it last made a request; kept to the minute."
+    )
+    expires_at: datetime
+    ip_address: str | None = strawberry.field(description="The address it logged in from.")
+    user_agent: str | None = strawberry.field(description="The client it logged in with.")
+    current: bool = strawberry.field(description="Whether this request came with it.")
+
+    @classmethod
+    def from_model(cls, session: Session, *, current_id: int | None) -> SessionType:
+        return cls(
+            id=strawberry.ID(to_global_id(SESSION, session.id)),
+            created_at=session.created_at,
+            last_used_at=session.last_used_at,
+            expires_at=session.expires_at,
+            ip_address=session.ip_address,
+            user_agent=session.user_agent,
+            current=session.id == current_id,
+        )
 
 
 @strawberry.type(name="User")
@@ -41,3 +71,46 @@ class UserType(Node):
         if viewer is None or viewer.id != self.pk:
             return None
         return await step_up.totp_enabled(user_id=self.pk)
+
+    @strawberry.field(
+        description=(
+            "The user's live sessions, oldest first. Shown to the user themself only: null "
+            "for anyone else."
+        )
+    )
+    async def sessions(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[SessionType] | None:
+        session = info.context.session
+        if session is None or session.user.id != self.pk:
+            return None
+        position = decode_cursor(after)
+        page = await service.list_sessions(user_id=self.pk, after=position, first=page_size(first))
+        return to_connection(
+            page, lambda s: SessionType.from_model(s, current_id=session.id), after=position
+        )
+
+    @strawberry.field(
+        description=(
+            "Pending invitations sent to the user's email, oldest first. Shown to the user "
+            "themself only: null for anyone else."
+        )
+    )
+    async def invitations(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> (
+        Connection[
+            Annotated[InvitationType, strawberry.lazy("app.graphql.organizations.invitations")]
+        ]
+        | None
+    ):
+        from app.graphql.organizations.invitations import InvitationType
+
+        viewer = info.context.user
+        if viewer is None or viewer.id != self.pk:
+            return None
+        position = decode_cursor(after)
+        page = await invitations.list_for_invitee(
+            user=viewer, after=position, first=page_size(first)
+        )
+        return to_connection(page, InvitationType.from_model, after=position)

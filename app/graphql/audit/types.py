@@ -7,8 +7,10 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.access import require_audit_reader
-from app.audit import service
+from app.audit import integrity, service
+from app.audit.checkpoints import issue_checkpoint
 from app.audit.models import AuditEntry
+from app.audit.signing import Checkpoint
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import AuditAction
@@ -108,6 +110,30 @@ class AuditIntegrity:
     first_broken_sequence: int | None
 
 
+@strawberry.type(
+    description="The chain head signed with the server's Ed25519 key (see GET "
+    "/v1/audit/public-key); keep it outside Keyrack and check it with `keyrack audit verify`."
+)
+class AuditCheckpoint:
+    organization_id: strawberry.ID
+    sequence: int
+    hash: str
+    issued_at: datetime
+    key_id: str
+    signature: str = strawberry.field(description="Base64 Ed25519 signature (see the README).")
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint) -> AuditCheckpoint:
+        return cls(
+            organization_id=strawberry.ID(checkpoint.organization_id),
+            sequence=checkpoint.sequence,
+            hash=checkpoint.hash,
+            issued_at=datetime.fromisoformat(checkpoint.issued_at),
+            key_id=checkpoint.key_id,
+            signature=checkpoint.signature,
+        )
+
+
 def _filter_pk(global_id: strawberry.ID | None, type_name: str, name: str) -> int | None:
     if global_id is None:
         return None
@@ -192,9 +218,15 @@ async def resolve_audit_log(
 
 async def resolve_audit_integrity(info: Info, *, organization_id: int) -> AuditIntegrity:
     await require_audit_reader(user_id=info.context.actor.user.id, organization_id=organization_id)
-    result = await service.verify_chain(organization_id=organization_id)
+    result = await integrity.verify_incrementally(organization_id=organization_id)
     return AuditIntegrity(
         valid=result.valid,
         checked_entries=result.checked_entries,
         first_broken_sequence=result.first_broken_sequence,
     )
+
+
+async def resolve_audit_checkpoint(info: Info, *, organization_id: int) -> AuditCheckpoint | None:
+    await require_audit_reader(user_id=info.context.actor.user.id, organization_id=organization_id)
+    checkpoint = await issue_checkpoint(organization_id=organization_id)
+    return AuditCheckpoint.from_checkpoint(checkpoint) if checkpoint else None

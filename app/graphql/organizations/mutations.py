@@ -6,13 +6,15 @@ from app.context import Actor
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, OrganizationRole
-from app.graphql.ids import ORGANIZATION, USER, input_pk
+from app.graphql.ids import INVITATION, ORGANIZATION, USER, input_pk
+from app.graphql.organizations.invitations import InvitationType
 from app.graphql.organizations.types import Member, OrganizationType, load_organization
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.sensitive import SECRET
 from app.graphql.step_up import StepUp, otp_field
 from app.ids import pk_of
-from app.organizations import service
+from app.organizations import invitations, service
 from app.organizations.models import Membership
 
 
@@ -60,6 +62,20 @@ class AddMemberInput:
 
 
 @strawberry.input
+class AcceptInvitationInput:
+    token: str = strawberry.field(
+        description="The invitation token, as mailed or handed on.", metadata=SECRET
+    )
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
+class RevokeInvitationInput:
+    invitation_id: strawberry.ID
+    client_mutation_id: str | None = None
+
+
+@strawberry.input
 class ChangeMemberRoleInput:
     organization_id: strawberry.ID
     user_id: strawberry.ID
@@ -87,6 +103,28 @@ class OrganizationPayload:
 class MemberPayload:
     member: Member | None = None
     organization: OrganizationType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class AddMemberPayload:
+    invitation: InvitationType | None = None
+    invitation_token: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The invitation's token when it was not mailed (no SMTP configured, or the mail "
+            "server was away): pass it to the invitee. Shown only here."
+        ),
+    )
+    organization: OrganizationType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class InvitationPayload:
+    invitation: InvitationType | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
@@ -137,20 +175,59 @@ class OrganizationMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("organization_id"), ReportUserErrors()],
-        description="Adds an existing user (by email). Only owners may add owners.",
+        description=(
+            "Invites an email to join; nobody becomes a member before accepting with "
+            "acceptInvitation. Only owners may invite owners."
+        ),
     )
-    async def add_member(self, info: Info, input: AddMemberInput) -> MemberPayload:
+    async def add_member(self, info: Info, input: AddMemberInput) -> AddMemberPayload:
         organization_id = input_pk(input.organization_id, ORGANIZATION, field="organizationId")
-        membership = await service.add_member(
+        invited = await invitations.invite(
             actor=info.context.actor,
             organization_id=organization_id,
             email=input.email,
             role=OrganizationRole(input.role),
+            mailer=info.context.mailer,
         )
+        await invited.invitation.fetch_related("organization")
+        return AddMemberPayload(
+            invitation=InvitationType.from_model(invited.invitation),
+            invitation_token=invited.token,
+            organization=await load_organization(info, organization_id),
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Joins the organization an invitation to the caller's email is for.",
+    )
+    async def accept_invitation(self, info: Info, input: AcceptInvitationInput) -> MemberPayload:
+        membership = await invitations.accept(actor=info.context.actor, token=input.token)
         await membership.fetch_related("user")
         return MemberPayload(
-            member=_member(membership), organization=await load_organization(info, organization_id)
+            member=_member(membership),
+            organization=await load_organization(
+                info,
+                membership.organization_id,
+            ),
         )
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description=(
+            "Revokes a pending invitation: its token stops working. Admins of the "
+            "organization, or the invitee, declining it."
+        ),
+    )
+    async def revoke_invitation(
+        self, info: Info, input: RevokeInvitationInput
+    ) -> InvitationPayload:
+        invitation = await invitations.revoke(
+            actor=info.context.actor,
+            invitation_id=input_pk(input.invitation_id, INVITATION, field="invitationId"),
+        )
+        return InvitationPayload(invitation=InvitationType.from_model(invitation))
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

@@ -5,19 +5,26 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.errors import Forbidden
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, KeySetStatus, OrganizationRole
 from app.graphql.ids import ORGANIZATION
 from app.graphql.limits import INTEGRITY_CHECK_COST, field_cost
 from app.graphql.loaders import PageRequest, status_options
+from app.graphql.organizations.invitations import InvitationType
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
 from app.keysets.policy import combine, policy_key
-from app.organizations.models import Membership, Organization
+from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership, Organization
 
 if TYPE_CHECKING:
-    from app.graphql.audit.types import AuditEntryConnection, AuditFilter, AuditIntegrity
+    from app.graphql.audit.types import (
+        AuditCheckpoint,
+        AuditEntryConnection,
+        AuditFilter,
+        AuditIntegrity,
+    )
     from app.graphql.groups.types import PermissionGroupType
     from app.graphql.keysets.types import KeySetType
     from app.graphql.policy.types import KeyPolicyType
@@ -131,6 +138,29 @@ class OrganizationType(Node):
 
         return to_connection(page, member, after=position)
 
+    @strawberry.field(
+        description=(
+            "Invitations to join, oldest first; owners and admins only. pendingOnly (the "
+            "default) leaves out accepted, revoked and expired ones."
+        )
+    )
+    async def invitations(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        pending_only: bool = True,
+    ) -> Connection[InvitationType]:
+        loaders = info.context.loaders
+        role = await loaders.viewer_roles_by_organization_id.load(self.pk)
+        if role not in ORGANIZATION_ADMIN_ROLES:
+            raise Forbidden("Only owners and admins of the organization may see its invitations.")
+        position = decode_cursor(after)
+        page = await loaders.invitations_of_organization.load(
+            PageRequest(self.pk, position, page_size(first), (pending_only,))
+        )
+        return to_connection(page, InvitationType.from_model, after=position)
+
     @strawberry.field(description="Newest first; owners and admins only.")
     async def audit_log(
         self,
@@ -146,7 +176,8 @@ class OrganizationType(Node):
         )
 
     @strawberry.field(
-        description="Recomputes the audit hash chain; owners and admins only.",
+        description="Checks the audit chain from the last verified position on (the full "
+        "recomputation is `keyrack audit verify`); owners and admins only.",
         metadata=field_cost(INTEGRITY_CHECK_COST),
     )
     async def audit_integrity(
@@ -155,6 +186,17 @@ class OrganizationType(Node):
         from app.graphql.audit.types import resolve_audit_integrity
 
         return await resolve_audit_integrity(info, organization_id=self.pk)
+
+    @strawberry.field(
+        description="A signed checkpoint of the audit chain head; null while the chain does "
+        "not verify. Owners and admins only."
+    )
+    async def audit_checkpoint(
+        self, info: Info
+    ) -> Annotated[AuditCheckpoint, strawberry.lazy("app.graphql.audit.types")] | None:
+        from app.graphql.audit.types import resolve_audit_checkpoint
+
+        return await resolve_audit_checkpoint(info, organization_id=self.pk)
 
     @strawberry.field(description="Endpoints told about its key sets; owners and admins only.")
     async def webhooks(

@@ -1,0 +1,278 @@
+"""Checking an organization's chain: in full, incrementally, and against a checkpoint.
+
+A full check recomputes every entry's keyed hash from the genesis. An incremental check
+starts from the last verified position (kept in `AuditChainState` with a MAC, so that a
+position forged in the database is ignored and a full check runs instead): it confirms
+the entry there still has the verified hash, then recomputes only what was appended
+since. It cannot see an older entry edited with its `hash` column left alone — the full
+check (`keyrack audit verify`) and checkpoint verification can.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from app.audit import custody
+from app.audit.chain import CONTENT_FIELDS, GENESIS_HASH, ChainKeyring, content_of
+from app.audit.models import AuditChainState, AuditEntry
+from app.audit.signing import Checkpoint
+from app.ids import to_global_id
+from app.organizations.models import Organization
+
+
+@dataclass(frozen=True)
+class Integrity:
+    valid: bool
+    checked_entries: int
+    first_broken_sequence: int | None
+
+
+@dataclass(frozen=True)
+class _Position:
+    sequence: int
+    hash: str
+    generation: int  # of the chain key the entry there was hashed under
+
+
+_GENESIS_GENERATION = 1 << 30  # older than any key: the first entry may use any of them
+
+
+@dataclass(frozen=True)
+class _Walk:
+    last: _Position
+    broken_at: int | None
+
+
+async def _walk(
+    *,
+    organization_id: int,
+    start: _Position,
+    until: int | None,
+    keyring: ChainKeyring,
+    batch_size: int,
+) -> _Walk:
+    """Recomputes entries after `start` (up to `until`); stops at the first that fails."""
+    last = start
+    while until is None or last.sequence < until:
+        query = AuditEntry.filter(organization_id=organization_id, sequence__gt=last.sequence)
+        if until is not None:
+            query = query.filter(sequence__lte=until)
+        batch = (
+            await query.order_by("sequence")
+            .limit(batch_size)
+            .values(*CONTENT_FIELDS, "prev_hash", "hash", "chain_key_id")
+        )
+        for row in batch:
+            generation = keyring.generation(row["chain_key_id"])
+            if (
+                row["sequence"] != last.sequence + 1
+                or row["prev_hash"] != last.hash
+                or generation is None
+                # Keys move forward along a chain: a retired key cannot follow a newer one.
+                or generation > last.generation
+                or not hmac.compare_digest(
+                    row["hash"], keyring.keys[generation].mac(row["prev_hash"], content_of(row))
+                )
+            ):
+                return _Walk(last, last.sequence + 1)
+            last = _Position(row["sequence"], row["hash"], generation)
+        if len(batch) < batch_size:
+            break
+    return _Walk(last, None)
+
+
+def _tag(keyring: ChainKeyring, organization_id: int, position: _Position, key_id: str) -> str:
+    message = f"verified/{organization_id}/{position.sequence}/{position.hash}/{key_id}"
+    return hmac.digest(keyring.current.key, message.encode(), hashlib.sha256).hex()
+
+
+async def _verified_position(
+    organization_id: int, keyring: ChainKeyring
+) -> tuple[_Position, int] | None:
+    """The stored verified position and `keyed_from`, if its MAC holds."""
+    state = await AuditChainState.get_or_none(organization_id=organization_id)
+    if state is None or state.verified_sequence == 0:
+        return None
+    generation = keyring.generation(state.verified_key_id)
+    position = _Position(state.verified_sequence, state.verified_hash, generation or 0)
+    expected = _tag(keyring, organization_id, position, state.verified_key_id)
+    if generation is None or not hmac.compare_digest(expected, state.verified_tag):
+        return None
+    return position, state.keyed_from
+
+
+async def _store_verified(organization_id: int, keyring: ChainKeyring, position: _Position) -> None:
+    key_id = keyring.keys[position.generation].key_id if position.sequence else ""
+    values: dict[str, Any] = {
+        "verified_sequence": position.sequence,
+        "verified_hash": position.hash,
+        "verified_key_id": key_id,
+        "verified_tag": _tag(keyring, organization_id, position, key_id),
+        "verified_at": datetime.now(UTC),
+    }
+    if await AuditChainState.filter(organization_id=organization_id).update(**values):
+        return
+    # A concurrent check may have created it: its position is as good.
+    with contextlib.suppress(IntegrityError):
+        await AuditChainState.create(organization_id=organization_id, **values)
+
+
+async def _walk_to_head(
+    *, organization_id: int, start: _Position, keyring: ChainKeyring, batch_size: int
+) -> Integrity:
+    """Walks from `start` to the end, then holds the result to the organization's head.
+
+    The organization row holds the head: it catches entries removed from (or forged
+    onto) the end, and a last entry rewritten with a recomputed hash. Entries committed
+    while the walk ran move the head on: the walk then goes on to them.
+    """
+    walk = await _walk(
+        organization_id=organization_id,
+        start=start,
+        until=None,
+        keyring=keyring,
+        batch_size=batch_size,
+    )
+    for _ in range(3):
+        if walk.broken_at is not None:
+            return Integrity(False, walk.broken_at - 1, walk.broken_at)
+        organization = await Organization.get(id=organization_id)
+        if organization.audit_sequence <= walk.last.sequence:
+            break
+        walk = await _walk(
+            organization_id=organization_id,
+            start=walk.last,
+            until=None,
+            keyring=keyring,
+            batch_size=batch_size,
+        )
+    head, checked = organization.audit_sequence, walk.last.sequence
+    if head != checked:
+        intact = min(head, checked)
+        return Integrity(False, intact, intact + 1)
+    if checked and organization.audit_head_hash != walk.last.hash:
+        return Integrity(False, checked - 1, checked)
+    return _Verified(True, checked, None, walk.last)
+
+
+@dataclass(frozen=True)
+class _Verified(Integrity):
+    last: _Position
+
+
+_START = _Position(0, GENESIS_HASH, _GENESIS_GENERATION)
+
+
+async def verify_chain(*, organization_id: int, batch_size: int = 1000) -> Integrity:
+    """Recomputes the whole chain; a stored verified position beyond the head is a break."""
+    keyring = custody.keyring()
+    result = await _walk_to_head(
+        organization_id=organization_id, start=_START, keyring=keyring, batch_size=batch_size
+    )
+    if not isinstance(result, _Verified):
+        return result
+    last = result.last
+    stored = await _verified_position(organization_id, keyring)
+    if stored is not None:
+        position = stored[0]
+        if position.sequence > last.sequence:
+            # Entries that were verified once are gone: the head was rewound.
+            return Integrity(False, last.sequence, last.sequence + 1)
+        entry = await AuditEntry.get_or_none(
+            organization_id=organization_id, sequence=position.sequence
+        )
+        if entry is None or entry.hash != position.hash:
+            return Integrity(False, position.sequence - 1, position.sequence)
+    await _store_verified(organization_id, keyring, last)
+    return Integrity(True, last.sequence, None)
+
+
+async def verify_incrementally(*, organization_id: int, batch_size: int = 1000) -> Integrity:
+    """Recomputes only what was appended since the last verified position (see module)."""
+    keyring = custody.keyring()
+    stored = await _verified_position(organization_id, keyring)
+    if stored is None:
+        return await verify_chain(organization_id=organization_id, batch_size=batch_size)
+    position = stored[0]
+    entry = await AuditEntry.get_or_none(
+        organization_id=organization_id, sequence=position.sequence
+    )
+    if (
+        entry is None
+        or entry.hash != position.hash
+        or entry.chain_key_id != (keyring.keys[position.generation].key_id)
+    ):
+        organization = await Organization.get(id=organization_id)
+        intact = min(position.sequence - 1, organization.audit_sequence)
+        return Integrity(False, intact, intact + 1)
+    result = await _walk_to_head(
+        organization_id=organization_id, start=position, keyring=keyring, batch_size=batch_size
+    )
+    if not isinstance(result, _Verified):
+        return result
+    if result.last.sequence > position.sequence:
+        await _store_verified(organization_id, keyring, result.last)
+    return Integrity(True, result.last.sequence, None)
+
+
+async def keyed_from(*, organization_id: int) -> int:
+    """The first sequence written under a keyed chain (1 for logs that began keyed)."""
+    state = await AuditChainState.get_or_none(organization_id=organization_id)
+    return state.keyed_from if state else 1
+
+
+@dataclass(frozen=True)
+class CheckpointCheck:
+    holds: bool
+    problem: str | None
+    integrity: Integrity
+
+
+async def verify_checkpoint(*, organization_id: int, checkpoint: Checkpoint) -> CheckpointCheck:
+    """Whether the stored chain still contains `checkpoint`, unchanged up to and after it."""
+    gid = to_global_id("Organization", organization_id)
+    signer = custody.signer()
+
+    def fails(problem: str, integrity: Integrity) -> CheckpointCheck:
+        return CheckpointCheck(False, problem, integrity)
+
+    if checkpoint.organization_id != gid:
+        return fails("the checkpoint is for another organization", Integrity(False, 0, None))
+    if not signer.signature_valid(checkpoint):
+        known = any(k.key_id == checkpoint.key_id for k in signer.public_keys)
+        problem = (
+            "the checkpoint's signature does not verify"
+            if known
+            else f"the checkpoint is signed by an unknown key {checkpoint.key_id[:16]!r}"
+        )
+        return fails(problem, Integrity(False, 0, None))
+    integrity = await verify_chain(organization_id=organization_id)
+    head = (await Organization.get(id=organization_id)).audit_sequence
+    if head < checkpoint.sequence:
+        return fails(
+            f"entries are missing: the log ends at sequence {head}, the checkpoint is at "
+            f"{checkpoint.sequence} (truncated, head rewound)",
+            integrity,
+        )
+    entry = await AuditEntry.get_or_none(
+        organization_id=organization_id, sequence=checkpoint.sequence
+    )
+    if entry is None:
+        return fails(f"entry {checkpoint.sequence} is missing", integrity)
+    if entry.hash != checkpoint.hash:
+        return fails(
+            f"entry {checkpoint.sequence} no longer has the checkpoint's hash (rewritten)",
+            integrity,
+        )
+    if not integrity.valid:
+        return fails(
+            f"the chain is broken at sequence {integrity.first_broken_sequence}", integrity
+        )
+    return CheckpointCheck(True, None, integrity)
