@@ -580,7 +580,8 @@ async def restore_rows(backend: str, rows: dict[str, Rows]) -> None:
                 f'INSERT INTO "{table}" ({names}) VALUES ({marks})', copied.values
             )
         if postgres:  # the next id of each table follows the restored ones
-            for table in rows:
+            # (attempt_counters, keyed by bucket, has no id and no sequence)
+            for table in (table for table, copied in rows.items() if "id" in copied.columns):
                 await connection.execute_query(
                     f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'),"
                     f' (SELECT max(id) FROM "{table}"))'
