@@ -187,11 +187,24 @@ class Verifier:
                 return None
             epoch = self.verifiers.epoch
             row = await VerifierRow.get_or_none(lookup_hash=lookup_hash, revoked_at=None)
+            if row is None and self.keys.previous:
+                row = await self._rehash_verifier(token, lookup_hash)
             audience = audience_of(row) if row is not None else None
             self.verifiers.put(lookup_hash, audience, epoch=epoch)
         if audience is not None and audience.verifier_id is not None:
             self.usage.record_verifier(verifier_id=audience.verifier_id, at=datetime.now(UTC))
         return audience
+
+    async def _rehash_verifier(self, token: str, lookup_hash: str) -> VerifierRow | None:
+        """A verifier stored under a previous secret (KEYRACK_PREVIOUS_SECRET_KEYS), moved
+        to the current one now that its plaintext is here, as keys are."""
+        older = self.keys.previous_lookup_hashes(token)
+        row = await VerifierRow.filter(lookup_hash__in=older, revoked_at=None).first()
+        if row is not None:
+            await VerifierRow.filter(id=row.id, lookup_hash=row.lookup_hash).update(
+                lookup_hash=lookup_hash
+            )
+        return row
 
     async def _lookup(self, lookup_hash: str, key: str) -> Lookup | None:
         hit, found = self.cache.get(lookup_hash)

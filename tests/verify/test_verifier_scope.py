@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from app.ids import to_global_id
@@ -481,3 +482,37 @@ async def test_a_system_verifier_keeps_its_scope_on_a_cold_cache(
     # then
     assert sibling_answer["code"] == "NOT_FOUND"
     assert own_answer["code"] == "VALID"
+
+
+async def test_a_verifier_keeps_working_across_a_master_secret_rotation(
+    gql: GraphQL, settings: Settings, backend: str
+) -> None:
+    # given: a verifier and a key made under the current secret
+    tenant = await Tenant.create(gql, "Acme")
+    token = await create_verifier(tenant.owner, organizationId=tenant.organization_id)
+    assert settings.secret_key is not None
+    old_secret = settings.secret_key.get_secret_value()
+    rotated = create_app(
+        settings.model_copy(
+            update={
+                "secret_key": SecretStr("n" * 48),
+                "previous_secret_keys": SecretStr(old_secret),
+            }
+        ),
+        connection_name=backend,
+    )
+    only_new = create_app(
+        settings.model_copy(update={"secret_key": SecretStr("n" * 48)}), connection_name=backend
+    )
+
+    # when: a process with a new secret (the old one still honoured) sees the token, then
+    # one that knows only the new secret
+    async with verifying_client(httpx.ASGITransport(app=rotated), token) as client:
+        first = await client.post("/v1/keys/verify", json={"key": tenant.keys["system"]})
+    async with verifying_client(httpx.ASGITransport(app=only_new), token) as client:
+        after = await client.post("/v1/keys/verify", json={"key": tenant.keys["system"]})
+
+    # then: accepted under the old secret, and moved to the new one on the way
+    assert first.status_code == 200
+    assert first.json()["code"] == "VALID"
+    assert after.status_code == 200
