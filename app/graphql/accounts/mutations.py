@@ -257,7 +257,8 @@ class AccountMutations:
         description=(
             "Creates an account and logs it in, as the server's sign-up mode allows "
             "(SIGN_UP_CLOSED, INVITATION_REQUIRED); with an invitationToken it also joins that "
-            "organization. TAKEN for a used email, TOO_MANY_ATTEMPTS past the per-address limit."
+            "organization (NOT_FOUND, WRONG_ACCOUNT or EXPIRED for a bad token). TAKEN for a "
+            "used email, TOO_MANY_ATTEMPTS past the per-address limit."
         ),
     )
     async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:

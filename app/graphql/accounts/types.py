@@ -64,8 +64,9 @@ class SessionType(Node):
 @strawberry.type(
     name="User",
     description=(
-        "An account. Visible to itself and to members of the organizations it belongs to; "
-        "node(id) answers null for anyone else."
+        "An account. node(id) finds it for itself and for those who share an organization "
+        "with it, null for anyone else; it also appears as an invitation's sender or an "
+        "audit entry's actor."
     ),
 )
 class UserType(Node):

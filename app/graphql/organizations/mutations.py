@@ -210,7 +210,8 @@ class OrganizationMutations:
         extensions=[StepUp("organization_id", when=_changes_access_policy), ReportUserErrors()],
         description=(
             "Renames (owners and admins) or changes keyReveal and requireStepUp (owners); "
-            "other members get FORBIDDEN. Step-up applies to keyReveal and to turning it off."
+            "other members get FORBIDDEN. Changing keyReveal, or turning requireStepUp off, "
+            "needs step-up."
         ),
     )
     async def update_organization(
@@ -275,7 +276,8 @@ class OrganizationMutations:
         extensions=[ReportUserErrors()],
         description=(
             "Revokes a pending invitation: its token stops working. Admins of the "
-            "organization, or the invitee, declining it."
+            "organization (other members get FORBIDDEN), or the invitee, declining it. "
+            "INVALID_STATE or EXPIRED once it is no longer pending."
         ),
     )
     async def revoke_invitation(
