@@ -55,7 +55,9 @@ class Member:
     name="Organization",
     description=(
         "A tenant: its members, systems and key sets. Only its members see it; to anyone "
-        "else it does not exist (null, or NOT_FOUND in mutations)."
+        "else it does not exist (null, or NOT_FOUND in mutations). Fields for owners and "
+        "admins only answer other members with a FORBIDDEN error, and as most are non-null, "
+        "the whole organization then comes back null: ask for them in a query of their own."
     ),
 )
 class OrganizationType(Node):
@@ -179,12 +181,7 @@ class OrganizationType(Node):
 
         return to_connection(page, member, after=position)
 
-    @strawberry.field(
-        description=(
-            "Invitations to join, oldest first. Owners and admins only: other members get "
-            "null and a FORBIDDEN error."
-        )
-    )
+    @strawberry.field(description=("Invitations to join, oldest first; owners and admins only."))
     async def invitations(
         self,
         info: Info,
