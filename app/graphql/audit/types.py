@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     name="AuditEntry",
     description=(
         "One recorded change, a link in the organization's hash chain; entries are never "
-        "edited or deleted. Read by organization owners and admins (a system's admins in "
-        "that system's auditLog)."
+        "edited, and go only with their organization. Read by organization owners and "
+        "admins (a system's admins in that system's auditLog)."
     ),
 )
 class AuditEntryType(Node):

@@ -46,7 +46,9 @@ class UpdateWebhookInput:
     )
     enabled: bool | None = strawberry.field(
         default=None,
-        description="false: nothing more is queued or sent to it; true: it is sent again.",
+        description=(
+            "false: nothing more is queued or sent to it; true: new events are queued again."
+        ),
     )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
