@@ -30,15 +30,17 @@ if TYPE_CHECKING:
     ),
 )
 class VerifierType(Node):
-    id: strawberry.ID
-    name: str
-    scope: VerifierScope
+    id: strawberry.ID = strawberry.field(description="Global id, for node(id:).")
+    name: str = strawberry.field(description="Which service holds it, as given at creation.")
+    scope: VerifierScope = strawberry.field(description="Whose keys it may check.")
     hint: str = strawberry.field(description="The token's beginning and end, e.g. krv_AbCd…wXyZ.")
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When it was created (UTC, ISO 8601).")
     last_used_at: datetime | None = strawberry.field(
         description="Last authenticated request; written every few seconds, not per request."
     )
-    revoked_at: datetime | None
+    revoked_at: datetime | None = strawberry.field(
+        description="When it was revoked, after which its token is refused; null while live."
+    )
     model: strawberry.Private[Verifier]
 
     @classmethod
@@ -54,7 +56,9 @@ class VerifierType(Node):
             model=verifier,
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="The organization whose keys (or system's keys) it checks; null for INSTANCE."
+    )
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")] | None:
@@ -63,7 +67,7 @@ class VerifierType(Node):
         organization_id = self.model.organization_id
         return await load_organization(info, organization_id) if organization_id else None
 
-    @strawberry.field
+    @strawberry.field(description="The system whose keys it checks; null unless scope is SYSTEM.")
     async def system(
         self, info: Info
     ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
@@ -73,7 +77,11 @@ class VerifierType(Node):
         system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
         return SystemType.from_model(system) if system else None
 
-    @strawberry.field
+    @strawberry.field(
+        description=(
+            "Who created it; null when made on the command line, or once that user was deleted."
+        )
+    )
     async def created_by(self, info: Info) -> UserType | None:
         user_id = self.model.created_by_id
         user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
