@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from graphql.pyutils import AwaitableOrValue
 from strawberry.permission import PermissionExtension
+from strawberry.types.nodes import Selection
 
+from app.accounts.models import User
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot
@@ -29,6 +35,32 @@ if TYPE_CHECKING:
 async def _user(info: Info, user_id: int | None) -> UserType | None:
     user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
     return UserType.from_model(user) if user else None
+
+
+@dataclass(frozen=True)
+class Preloaded:
+    """A key set's current keys and creator, loaded with its page: the fields that read
+    them then answer at once, with no loader hop of their own (`key_set_nodes`)."""
+
+    keys: dict[KeySlot, ApiKey]
+    created_by: User | None
+
+
+_PRELOADED_FIELDS = frozenset({"createdBy", "primaryKey", "secondaryKey"})
+
+
+def _node_fields(selections: Iterable[Selection], path: tuple[str, ...]) -> set[str]:
+    """The field names selected at `path` (e.g. edges, node) below `selections`, through
+    fragments."""
+    names: set[str] = set()
+    for selection in selections:
+        if not isinstance(selection, strawberry.types.nodes.SelectedField):
+            names |= _node_fields(selection.selections, path)
+        elif not path:
+            names.add(selection.name)
+        elif selection.name == path[0]:
+            names |= _node_fields(selection.selections, path[1:])
+    return names
 
 
 @strawberry.type(name="ApiKey", description="One key of a key set. Its value is for admins only.")
@@ -94,9 +126,10 @@ class KeySetType(Node):
     revoked_at: datetime | None
     revoke_reason: str | None
     model: strawberry.Private[KeySet]
+    preloaded: strawberry.Private[Preloaded | None] = None
 
     @classmethod
-    def from_model(cls, key_set: KeySet) -> KeySetType:
+    def from_model(cls, key_set: KeySet, preloaded: Preloaded | None = None) -> KeySetType:
         return cls(
             id=strawberry.ID(to_global_id(KEY_SET, key_set.id)),
             label=key_set.label,
@@ -112,6 +145,7 @@ class KeySetType(Node):
             revoked_at=key_set.revoked_at,
             revoke_reason=key_set.revoke_reason,
             model=key_set,
+            preloaded=preloaded,
         )
 
     @strawberry.field
@@ -133,9 +167,12 @@ class KeySetType(Node):
         system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
         return SystemType.from_model(system) if system else None
 
-    @strawberry.field
-    async def created_by(self, info: Info) -> UserType | None:
-        return await _user(info, self.model.created_by_id)
+    @strawberry.field(graphql_type=UserType | None)
+    def created_by(self, info: Info) -> AwaitableOrValue[UserType | None]:
+        if self.preloaded is not None:
+            creator = self.preloaded.created_by
+            return UserType.from_model(creator) if creator else None
+        return _user(info, self.model.created_by_id)
 
     @strawberry.field
     async def revoked_by(self, info: Info) -> UserType | None:
@@ -166,19 +203,27 @@ class KeySetType(Node):
     async def viewer_is_admin(self, info: Info) -> bool:
         return bool(await info.context.loaders.viewer_admin_flags_by_key_set_id.load(self.model.id))
 
-    async def _key(self, info: Info, slot: KeySlot) -> ApiKeyType:
-        keys = await info.context.loaders.current_keys_by_key_set_id.load(self.model.id)
+    def _current_key(self, keys: dict[KeySlot, ApiKey] | None, slot: KeySlot) -> ApiKeyType:
         if keys is None or slot not in keys:  # cannot happen: each slot always has a current key
             raise LookupError(f"Key set {self.model.id} has no current {slot.value} key.")
         return ApiKeyType.from_model(keys[slot])
 
-    @strawberry.field
-    async def primary_key(self, info: Info) -> ApiKeyType:
-        return await self._key(info, KeySlot.PRIMARY)
+    async def _load_key(self, info: Info, slot: KeySlot) -> ApiKeyType:
+        keys = await info.context.loaders.current_keys_by_key_set_id.load(self.model.id)
+        return self._current_key(keys, slot)
 
-    @strawberry.field
-    async def secondary_key(self, info: Info) -> ApiKeyType:
-        return await self._key(info, KeySlot.SECONDARY)
+    def _key(self, info: Info, slot: KeySlot) -> AwaitableOrValue[ApiKeyType]:
+        if self.preloaded is not None:
+            return self._current_key(self.preloaded.keys, slot)
+        return self._load_key(info, slot)
+
+    @strawberry.field(graphql_type=ApiKeyType)
+    def primary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
+        return self._key(info, KeySlot.PRIMARY)
+
+    @strawberry.field(graphql_type=ApiKeyType)
+    def secondary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
+        return self._key(info, KeySlot.SECONDARY)
 
     @strawberry.field(description="This key set's audit history, newest first; admins only.")
     async def audit_log(
@@ -199,3 +244,27 @@ class KeySetType(Node):
             after=after,
             filter=filter,
         )
+
+
+async def key_set_nodes(info: Info, key_sets: list[KeySet]) -> Callable[[KeySet], KeySetType]:
+    """How a connection resolver turns its page into nodes: when the query asks for a key
+    set's creator or current keys, they are loaded for the whole page at once (batched
+    with the sibling pages) and the nodes carry them."""
+    wanted = _node_fields(info.selected_fields, ("edges", "node"))
+    if not key_sets or not _PRELOADED_FIELDS & wanted:
+        return KeySetType.from_model
+    loaders = info.context.loaders
+    creator_ids = sorted({k.created_by_id for k in key_sets if k.created_by_id is not None})
+    keys, creators = await asyncio.gather(
+        loaders.current_keys_by_key_set_id.load_many([key_set.id for key_set in key_sets]),
+        loaders.users_by_id.load_many(creator_ids),
+    )
+    users = {user.id: user for user in creators if user is not None}
+    preloaded = {
+        key_set.id: Preloaded(
+            keys=found or {},
+            created_by=users.get(key_set.created_by_id) if key_set.created_by_id else None,
+        )
+        for key_set, found in zip(key_sets, keys, strict=True)
+    }
+    return lambda key_set: KeySetType.from_model(key_set, preloaded[key_set.id])
