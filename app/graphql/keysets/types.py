@@ -250,7 +250,11 @@ async def key_set_nodes(info: Info, key_sets: list[KeySet]) -> Callable[[KeySet]
     """How a connection resolver turns its page into nodes: when the query asks for a key
     set's creator or current keys, they are loaded for the whole page at once (batched
     with the sibling pages) and the nodes carry them."""
-    wanted = _node_fields(info.selected_fields, ("edges", "node"))
+    # `selected_fields` holds the connection field itself, once per place it is selected.
+    wanted = _node_fields(
+        (selection for field in info.selected_fields for selection in field.selections),
+        ("edges", "node"),
+    )
     if not key_sets or not _PRELOADED_FIELDS & wanted:
         return KeySetType.from_model
     loaders = info.context.loaders
