@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,14 +38,11 @@ async def _user(info: Info, user_id: int | None) -> UserType | None:
 
 @dataclass(frozen=True)
 class Preloaded:
-    """A key set's current keys and creator, loaded with its page: the fields that read
-    them then answer at once, with no loader hop of their own (`key_set_nodes`)."""
+    """What was loaded with a key set's page, so that the fields reading it answer at once,
+    with no loader hop of their own (`key_set_nodes`). None: not asked for, not loaded."""
 
-    keys: dict[KeySlot, ApiKey]
-    created_by: User | None
-
-
-_PRELOADED_FIELDS = frozenset({"createdBy", "primaryKey", "secondaryKey"})
+    keys: dict[KeySlot, ApiKey] | None
+    created_by: tuple[User | None] | None
 
 
 def _node_fields(selections: Iterable[Selection], path: tuple[str, ...]) -> set[str]:
@@ -169,8 +165,8 @@ class KeySetType(Node):
 
     @strawberry.field(graphql_type=UserType | None)
     def created_by(self, info: Info) -> AwaitableOrValue[UserType | None]:
-        if self.preloaded is not None:
-            creator = self.preloaded.created_by
+        if self.preloaded is not None and self.preloaded.created_by is not None:
+            (creator,) = self.preloaded.created_by
             return UserType.from_model(creator) if creator else None
         return _user(info, self.model.created_by_id)
 
@@ -213,7 +209,7 @@ class KeySetType(Node):
         return self._current_key(keys, slot)
 
     def _key(self, info: Info, slot: KeySlot) -> AwaitableOrValue[ApiKeyType]:
-        if self.preloaded is not None:
+        if self.preloaded is not None and self.preloaded.keys is not None:
             return self._current_key(self.preloaded.keys, slot)
         return self._load_key(info, slot)
 
@@ -255,19 +251,31 @@ async def key_set_nodes(info: Info, key_sets: list[KeySet]) -> Callable[[KeySet]
         (selection for field in info.selected_fields for selection in field.selections),
         ("edges", "node"),
     )
-    if not key_sets or not _PRELOADED_FIELDS & wanted:
+    with_keys = bool(wanted & {"primaryKey", "secondaryKey"})
+    with_creator = "createdBy" in wanted
+    if not key_sets or not (with_keys or with_creator):
         return KeySetType.from_model
     loaders = info.context.loaders
-    creator_ids = sorted({k.created_by_id for k in key_sets if k.created_by_id is not None})
-    keys, creators = await asyncio.gather(
-        loaders.current_keys_by_key_set_id.load_many([key_set.id for key_set in key_sets]),
-        loaders.users_by_id.load_many(creator_ids),
-    )
-    users = {user.id: user for user in creators if user is not None}
+    keys: list[dict[KeySlot, ApiKey] | None] = [None] * len(key_sets)
+    if with_keys:
+        keys = await loaders.current_keys_by_key_set_id.load_many([k.id for k in key_sets])
+    users: dict[int, User] = {}
+    if with_creator:
+        # The keys' creators too, in the same statement: `primaryKey { createdBy }` then
+        # finds them in the (cached) users loader.
+        creator_ids = {k.created_by_id for k in key_sets} | {
+            key.created_by_id for found in keys for key in (found or {}).values()
+        }
+        creators = await loaders.users_by_id.load_many(sorted(i for i in creator_ids if i))
+        users = {user.id: user for user in creators if user is not None}
     preloaded = {
         key_set.id: Preloaded(
-            keys=found or {},
-            created_by=users.get(key_set.created_by_id) if key_set.created_by_id else None,
+            keys=(found or {}) if with_keys else None,
+            created_by=(
+                (users.get(key_set.created_by_id) if key_set.created_by_id else None,)
+                if with_creator
+                else None
+            ),
         )
         for key_set, found in zip(key_sets, keys, strict=True)
     }
