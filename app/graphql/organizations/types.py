@@ -131,7 +131,7 @@ class OrganizationType(Node):
             ),
         ] = None,
     ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
-        from app.graphql.keysets.types import KeySetType
+        from app.graphql.keysets.types import key_set_nodes
 
         position = decode_cursor(after)
         page = await info.context.loaders.key_sets_of_organization.load(
@@ -139,7 +139,7 @@ class OrganizationType(Node):
                 self.pk, position, page_size(first), (include_systems, *status_options(status))
             )
         )
-        return to_connection(page, KeySetType.from_model, after=position)
+        return to_connection(page, await key_set_nodes(info, page.items), after=position)
 
     @strawberry.field(description="The rules for the organization's key sets.")
     async def key_policy(
