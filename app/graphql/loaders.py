@@ -12,8 +12,7 @@ from tortoise.models import Model
 
 from app.accounts import service as accounts
 from app.accounts.models import User
-from app.keysets import groups, policy
-from app.keysets import service as keysets
+from app.keysets import admins, groups, policy, reads
 from app.keysets.models import (
     ApiKey,
     KeyPolicy,
@@ -117,11 +116,11 @@ class Loaders:
         async def admin_flags(ids: list[int]) -> Mapping[int, bool]:
             if viewer_id is None:
                 return {}
-            return await keysets.admin_flags(user_id=viewer_id, key_set_ids=ids)
+            return await admins.admin_flags(user_id=viewer_id, key_set_ids=ids)
 
         async def current_keys(ids: list[int]) -> Mapping[int, dict[KeySlot, ApiKey]]:
             grouped: dict[int, dict[KeySlot, ApiKey]] = {}
-            for key in await keysets.current_keys(ids):
+            for key in await reads.current_keys(ids):
                 grouped.setdefault(key.key_set_id, {})[key.slot] = key
             return grouped
 
@@ -146,7 +145,7 @@ class Loaders:
             ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
         ) -> Mapping[int, Page[KeySet]]:
             include_systems, *statuses = options
-            return await keysets.list_key_sets(
+            return await reads.list_key_sets(
                 organization_ids=ids,
                 include_systems=bool(include_systems),
                 statuses=_statuses(tuple(statuses)),
@@ -157,7 +156,7 @@ class Loaders:
         async def system_key_sets(
             ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
         ) -> Mapping[int, Page[KeySet]]:
-            return await keysets.list_key_sets(
+            return await reads.list_key_sets(
                 system_ids=ids, statuses=_statuses(options), after=after, first=first
             )
 
@@ -217,9 +216,7 @@ class Loaders:
             _by_key(organizations.organizations_by_ids)
         )
         self.systems_by_id: DataLoader[int, System | None] = Loader(_by_key(systems.systems_by_ids))
-        self.key_sets_by_id: DataLoader[int, KeySet | None] = Loader(
-            _by_key(keysets.key_sets_by_ids)
-        )
+        self.key_sets_by_id: DataLoader[int, KeySet | None] = Loader(_by_key(reads.key_sets_by_ids))
         self.viewer_roles_by_organization_id: DataLoader[int, OrganizationRole | None] = Loader(
             _by_key(org_roles)
         )
