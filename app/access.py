@@ -37,7 +37,7 @@ class OrganizationAccess:
 
     @property
     def is_admin(self) -> bool:
-        return self.role in ORGANIZATION_ADMIN_ROLES
+        return is_organization_admin(self.role)
 
     @property
     def is_owner(self) -> bool:
@@ -70,10 +70,15 @@ class SystemAccess:
             raise Forbidden("Only admins of the system may do this.")
 
 
+def is_organization_admin(role: OrganizationRole | None) -> bool:
+    """Owners and admins administer the organization, and every system in it."""
+    return role in ORGANIZATION_ADMIN_ROLES
+
+
 def is_system_admin(
     organization_role: OrganizationRole | None, system_role: SystemRole | None
 ) -> bool:
-    return organization_role in ORGANIZATION_ADMIN_ROLES or system_role is SystemRole.ADMIN
+    return is_organization_admin(organization_role) or system_role is SystemRole.ADMIN
 
 
 async def organization_access(

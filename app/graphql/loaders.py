@@ -12,6 +12,7 @@ from tortoise.models import Model
 
 from app.accounts import service as accounts
 from app.accounts.models import User
+from app.errors import KeyrackError
 from app.keysets import admins, groups, policy, reads
 from app.keysets.models import (
     ApiKey,
@@ -56,19 +57,24 @@ class PageRequest:
 
 
 Options = tuple[Hashable, ...]
-PageFetch = Callable[[list[int], int | None, int, Options], Awaitable[Mapping[int, Page[M]]]]
+# A fetch may refuse one parent's page with an error, which the loader raises for it.
+PageFetch = Callable[
+    [list[int], int | None, int, Options], Awaitable[Mapping[int, Page[M] | KeyrackError]]
+]
 
 
-def _paged(fetch: PageFetch[M]) -> Callable[[list[PageRequest]], Awaitable[list[Page[M]]]]:
+def _paged(
+    fetch: PageFetch[M],
+) -> Callable[[list[PageRequest]], Awaitable[list[Page[M] | KeyrackError]]]:
     """Pages for many parents: one fetch per distinct set of arguments, not one per parent."""
 
-    async def load(requests: list[PageRequest]) -> list[Page[M]]:
+    async def load(requests: list[PageRequest]) -> list[Page[M] | KeyrackError]:
         parents: dict[tuple[int | None, int, tuple[Hashable, ...]], list[int]] = {}
         for request in requests:
             parents.setdefault((request.after, request.first, request.options), []).append(
                 request.parent
             )
-        pages: dict[PageRequest, Page[M]] = {}
+        pages: dict[PageRequest, Page[M] | KeyrackError] = {}
         for (after, first, options), ids in parents.items():
             for parent, page in (await fetch(ids, after, first, options)).items():
                 pages[PageRequest(parent, after, first, options)] = page
@@ -118,6 +124,11 @@ class Loaders:
                 return {}
             return await admins.admin_flags(user_id=viewer_id, key_set_ids=ids)
 
+        async def viewer_roles(ids: list[int]) -> dict[int, OrganizationRole | None]:
+            """The viewer's role in each organization, through the (caching) roles loader."""
+            roles = await self.viewer_roles_by_organization_id.load_many(ids)
+            return dict(zip(ids, roles, strict=True))
+
         async def current_keys(ids: list[int]) -> Mapping[int, dict[KeySlot, ApiKey]]:
             grouped: dict[int, dict[KeySlot, ApiKey]] = {}
             for key in await reads.current_keys(ids):
@@ -136,9 +147,12 @@ class Loaders:
 
         async def invitations_of(
             ids: list[int], after: int | None, first: int, options: Options
-        ) -> Mapping[int, Page[Invitation]]:
+        ) -> Mapping[int, Page[Invitation] | KeyrackError]:
             return await invitations.list_invitations(
-                organization_ids=ids, pending_only=bool(options[0]), after=after, first=first
+                viewer_roles=await viewer_roles(ids),
+                pending_only=bool(options[0]),
+                after=after,
+                first=first,
             )
 
         async def organization_key_sets(
@@ -167,8 +181,10 @@ class Loaders:
 
         async def webhooks_of(
             ids: list[int], after: int | None, first: int, options: Options
-        ) -> Mapping[int, Page[Webhook]]:
-            return await webhooks.list_webhooks(organization_ids=ids, after=after, first=first)
+        ) -> Mapping[int, Page[Webhook] | KeyrackError]:
+            return await webhooks.list_webhooks(
+                viewer_roles=await viewer_roles(ids), after=after, first=first
+            )
 
         async def deliveries_of(
             ids: list[int], before: int | None, first: int, options: Options
