@@ -198,13 +198,17 @@ class Loaders:
 
         async def organization_verifiers(
             ids: list[int], after: int | None, first: int, options: Options
-        ) -> Mapping[int, Page[Verifier]]:
-            return await verifiers.list_verifiers(organization_ids=ids, after=after, first=first)
+        ) -> Mapping[int, Page[Verifier] | KeyrackError]:
+            return await verifiers.list_verifiers(
+                viewer_id=viewer_id, organization_ids=ids, after=after, first=first
+            )
 
         async def system_verifiers(
             ids: list[int], after: int | None, first: int, options: Options
-        ) -> Mapping[int, Page[Verifier]]:
-            return await verifiers.list_verifiers(system_ids=ids, after=after, first=first)
+        ) -> Mapping[int, Page[Verifier] | KeyrackError]:
+            return await verifiers.list_verifiers(
+                viewer_id=viewer_id, system_ids=ids, after=after, first=first
+            )
 
         # Pages are batched but not cached: a later mutation in the same request must see
         # its own writes.
