@@ -23,7 +23,7 @@ from app.graphql.verifiers.types import VerifierType
 from app.graphql.webhooks.types import WebhookDeliveryType, WebhookType
 from app.ids import from_global_id
 from app.keysets import groups
-from app.keysets import service as keysets
+from app.keysets import reads as keysets
 from app.organizations import invitations
 from app.organizations import service as organizations
 from app.systems import service as systems

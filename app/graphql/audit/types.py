@@ -6,9 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from app.access import require_audit_reader
-from app.audit import integrity, service
-from app.audit.checkpoints import issue_checkpoint
+from app.audit import readers, service
 from app.audit.models import AuditEntry
 from app.audit.signing import Checkpoint
 from app.graphql.accounts.types import UserType
@@ -260,18 +258,15 @@ async def resolve_audit_log(
     after: str | None,
     filter: AuditFilter | None,
 ) -> AuditEntryConnection:
-    await require_audit_reader(
-        user_id=info.context.actor.user.id, organization_id=organization_id, system_id=system_id
-    )
     size = page_size(first)
     before = decode_cursor(after)  # refuses positions beyond the 32-bit range itself
-    query = _query(filter, system_id=system_id, key_set_id=key_set_id)
-    entries, has_next = (
-        await service.list_entries(
-            organization_id=organization_id, query=query, before=before, first=size
-        )
-        if query is not None
-        else ([], False)
+    entries, has_next = await readers.read_log(
+        user_id=info.context.actor.user.id,
+        organization_id=organization_id,
+        system_id=system_id,
+        query=_query(filter, system_id=system_id, key_set_id=key_set_id),
+        before=before,
+        first=size,
     )
     edges = [
         Edge(cursor=encode_cursor(entry.sequence), node=AuditEntryType.from_model(entry))
@@ -289,8 +284,9 @@ async def resolve_audit_log(
 
 
 async def resolve_audit_integrity(info: Info, *, organization_id: int) -> AuditIntegrity:
-    await require_audit_reader(user_id=info.context.actor.user.id, organization_id=organization_id)
-    result = await integrity.verify_incrementally(organization_id=organization_id)
+    result = await readers.read_integrity(
+        user_id=info.context.actor.user.id, organization_id=organization_id
+    )
     return AuditIntegrity(
         valid=result.valid,
         checked_entries=result.checked_entries,
@@ -299,6 +295,7 @@ async def resolve_audit_integrity(info: Info, *, organization_id: int) -> AuditI
 
 
 async def resolve_audit_checkpoint(info: Info, *, organization_id: int) -> AuditCheckpoint | None:
-    await require_audit_reader(user_id=info.context.actor.user.id, organization_id=organization_id)
-    checkpoint = await issue_checkpoint(organization_id=organization_id)
+    checkpoint = await readers.read_checkpoint(
+        user_id=info.context.actor.user.id, organization_id=organization_id
+    )
     return AuditCheckpoint.from_checkpoint(checkpoint) if checkpoint else None

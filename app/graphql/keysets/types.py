@@ -19,7 +19,7 @@ from app.graphql.limits import REVEAL_COST, field_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.graphql.relay import Node
 from app.ids import to_global_id
-from app.keysets import service
+from app.keysets import values
 from app.keysets.groups import effective_permissions
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.rules import status_of
@@ -96,7 +96,7 @@ class ApiKeyType:
         ],
     )
     async def value(self, info: Info) -> str | None:
-        return await service.reveal_key(
+        return await values.reveal_key(
             actor=info.context.actor,
             keys=info.context.keys,
             api_key=self.key,

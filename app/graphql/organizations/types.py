@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from app.errors import Forbidden
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, KeySetStatus, OrganizationRole
@@ -24,7 +23,7 @@ from app.graphql.relay import (
 )
 from app.ids import to_global_id
 from app.keysets.policy import combine, policy_key
-from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership, Organization
+from app.organizations.models import Membership, Organization
 
 if TYPE_CHECKING:
     from app.graphql.audit.types import (
@@ -195,12 +194,8 @@ class OrganizationType(Node):
             ),
         ] = True,
     ) -> Connection[InvitationType]:
-        loaders = info.context.loaders
-        role = await loaders.viewer_roles_by_organization_id.load(self.pk)
-        if role not in ORGANIZATION_ADMIN_ROLES:
-            raise Forbidden("Only owners and admins of the organization may see its invitations.")
         position = decode_cursor(after)
-        page = await loaders.invitations_of_organization.load(
+        page = await info.context.loaders.invitations_of_organization.load(
             PageRequest(self.pk, position, page_size(first), (pending_only,))
         )
         return to_connection(page, InvitationType.from_model, after=position)

@@ -5,8 +5,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from app.access import is_system_admin
-from app.errors import Forbidden
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import VerifierScope
@@ -14,7 +12,6 @@ from app.graphql.ids import VERIFIER
 from app.graphql.loaders import PageRequest
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
-from app.organizations.models import ORGANIZATION_ADMIN_ROLES
 from app.verifiers.models import Verifier
 
 if TYPE_CHECKING:
@@ -91,13 +88,9 @@ class VerifierType(Node):
 async def resolve_organization_verifiers(
     info: Info, *, organization_id: int, first: int | None, after: str | None
 ) -> Connection[VerifierType]:
-    """The organization's own verifiers, for its owners and admins."""
-    loaders = info.context.loaders
-    role = await loaders.viewer_roles_by_organization_id.load(organization_id)
-    if role not in ORGANIZATION_ADMIN_ROLES:
-        raise Forbidden("Only owners and admins of the organization may see its verifiers.")
+    """The organization's own verifiers; the loader refuses all but its owners and admins."""
     position = decode_cursor(after)
-    page = await loaders.verifiers_of_organization.load(
+    page = await info.context.loaders.verifiers_of_organization.load(
         PageRequest(organization_id, position, page_size(first))
     )
     return to_connection(page, VerifierType.from_model, after=position)
@@ -106,15 +99,10 @@ async def resolve_organization_verifiers(
 async def resolve_system_verifiers(
     info: Info, *, organization_id: int, system_id: int, first: int | None, after: str | None
 ) -> Connection[VerifierType]:
-    """The system's verifiers, for its admins (the organization's owners and admins too)."""
-    loaders = info.context.loaders
-    if not is_system_admin(
-        await loaders.viewer_roles_by_organization_id.load(organization_id),
-        await loaders.viewer_roles_by_system_id.load(system_id),
-    ):
-        raise Forbidden("Only admins of the system may see its verifiers.")
+    """The system's verifiers; the loader refuses all but its admins (the organization's
+    owners and admins too)."""
     position = decode_cursor(after)
-    page = await loaders.verifiers_of_system.load(
+    page = await info.context.loaders.verifiers_of_system.load(
         PageRequest(system_id, position, page_size(first))
     )
     return to_connection(page, VerifierType.from_model, after=position)
