@@ -189,6 +189,10 @@ class Reader:
         finally:
             os.environ.clear()
             os.environ.update(previous)
+            # A service keeps its client for its lifetime; this one ends with the block.
+            for value in namespace.values():
+                if isinstance(value, httpx.Client):
+                    value.close()
 
 
 @pytest.fixture
