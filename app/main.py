@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -31,6 +31,7 @@ from app.keysets.keys import KeyMaterial
 from app.logs import quiet_third_party_loggers
 from app.notifications.mail import Mailer
 from app.notifications.notifier import ExpiryNotifier
+from app.requestlog import RequestLog
 from app.settings import Settings, resolve_secrets
 from app.verify.cache import VerificationCache
 from app.verify.endpoint import VerifyEndpoint
@@ -85,11 +86,15 @@ class KeyrackApp(Starlette):
 
     verify_path = "/v1/keys/verify"
 
-    def __init__(self, *, verify: VerifyEndpoint, **kwargs: Any) -> None:
+    def __init__(self, *, verify: VerifyEndpoint, request_log: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.verify = verify
+        self._entry: ASGIApp = RequestLog(self._dispatch) if request_log else self._dispatch
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._entry(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.verify_path:
             await self.verify(scope, receive, send)
             return
@@ -205,6 +210,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
         )
     app = KeyrackApp(
         verify=VerifyEndpoint(verifier),
+        request_log=settings.log_format == "json",
         middleware=middleware,
         routes=[
             Route("/graphql", graphql_endpoint),

@@ -15,7 +15,9 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from app.db import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS, is_unavailable
+from app.ids import to_global_id
 from app.keysets.permissions import KeyPermission
+from app.requestlog import REQUEST_INFO
 from app.verify.service import Verdict, Verifier
 from app.web import SECURITY_HEADER_PAIRS
 
@@ -140,6 +142,12 @@ class VerifyEndpoint:
             ip=ip,
             client_address=client[0] if client else None,
         )
+        info = scope.get(REQUEST_INFO)
+        if info is not None:  # JSON request lines only: nothing to pay for otherwise
+            info["operation"] = "verify"
+            info["outcome"] = verdict.code.value
+            if verdict.key_set_id is not None:
+                info["caller"] = to_global_id("KeySet", verdict.key_set_id)
         if verdict.retry_after is not None:
             retry = [(b"retry-after", str(verdict.retry_after).encode())]
             await self._send(send, 429, self._render(verdict), retry)

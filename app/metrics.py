@@ -1,0 +1,67 @@
+"""Prometheus metrics of this process (`prometheus-client`), served at `/metrics`.
+
+Everything here is a module-level metric object with its label values bound ahead of time
+where they are few, so that recording costs a locked add and no allocation. The domain
+code calls the small functions below; nothing here imports the web layers.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MAX_OPERATION_NAMES = 200
+_FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+VERIFICATIONS = Counter(
+    "keyrack_verifications",
+    "Key verifications answered, by verdict code and the verifier's scope.",
+    ["code", "verifier_scope"],
+)
+VERIFICATION_SECONDS = Histogram(
+    "keyrack_verification_seconds",
+    "Time to reach a verdict on /v1/keys/verify (the body read and the answer excluded).",
+    buckets=_FAST_BUCKETS,
+)
+CACHE_HITS = Counter("keyrack_verify_cache_hits", "Verifications answered from the cache.")
+CACHE_MISSES = Counter("keyrack_verify_cache_misses", "Verifications that read the database.")
+CACHE_EVICTIONS = Counter(
+    "keyrack_verify_cache_evictions", "Key sets dropped from the verification cache."
+)
+NOTIFY_LAG = Histogram(
+    "keyrack_notify_lag_seconds",
+    "From a key set's change committing (its NOTIFY) to this process evicting it.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+USAGE_BUFFER = Gauge("keyrack_usage_buffer_keys", "Keys with verifications not yet written.")
+USAGE_FLUSH_SECONDS = Histogram(
+    "keyrack_usage_flush_seconds", "Time to write buffered usage to the database."
+)
+WEBHOOK_QUEUE = Gauge(
+    "keyrack_webhook_queue_depth", "Webhook deliveries due and not yet sent, at the last round."
+)
+WEBHOOK_DELIVERIES = Counter(
+    "keyrack_webhook_deliveries", "Webhook delivery attempts, by outcome.", ["status"]
+)
+EMAILS = Counter("keyrack_emails", "Notification emails, by outcome.", ["outcome"])
+GRAPHQL_OPERATIONS = Counter(
+    "keyrack_graphql_operations",
+    "GraphQL operations, by operation name, type and outcome (ok or the first error code).",
+    ["operation", "type", "outcome"],
+)
+GRAPHQL_SECONDS = Histogram(
+    "keyrack_graphql_operation_seconds",
+    "Time to execute a GraphQL operation, by operation name.",
+    ["operation"],
+)
+
+_operation_names: set[str] = set()
+
+
+def graphql_operation(*, name: str, kind: str, outcome: str, seconds: float) -> None:
+    if name not in _operation_names:
+        if len(_operation_names) >= MAX_OPERATION_NAMES:
+            name = "other"
+        else:
+            _operation_names.add(name)
+    GRAPHQL_OPERATIONS.labels(name, kind, outcome).inc()
+    GRAPHQL_SECONDS.labels(name).observe(seconds)
