@@ -19,6 +19,7 @@ from app.organizations.models import (
     OrganizationRole,
 )
 from app.systems.models import System, SystemMembership, SystemRole
+from app.verifiers.models import Verifier
 from app.webhooks.models import Webhook
 
 # Objects that belong to an organization, by the type name of their global id.
@@ -27,6 +28,7 @@ _BELONGING_TO_ORGANIZATIONS: dict[str, type[Model]] = {
     "KeySet": KeySet,
     "PermissionGroup": PermissionGroup,
     "Webhook": Webhook,
+    "Verifier": Verifier,
 }
 
 

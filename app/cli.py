@@ -1,5 +1,5 @@
-"""The `keyrack` command: serve, migrate, create-user, audit verify|export|public-key,
-rotate-secret."""
+"""The `keyrack` command: serve, migrate, create-user, create-verifier, revoke-verifier,
+audit verify|export|public-key, rotate-secret."""
 
 from __future__ import annotations
 
@@ -71,6 +71,76 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
         print(f"keyrack: {exc.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _create_verifier(settings: Settings, args: argparse.Namespace) -> int:
+    from app.keysets.keys import KeyMaterial
+    from app.verifiers.service import create_verifier
+
+    keys = KeyMaterial.derive_all(resolve_secrets(settings))
+
+    async def create() -> None:
+        created = await create_verifier(
+            actor=None,
+            keys=keys,
+            name=args.name,
+            organization_id=args.organization,
+            system_id=args.system,
+        )
+        verifier = created.verifier
+        if verifier.system_id is not None:
+            where = f"system {_global('System', verifier.system_id)}"
+        elif verifier.organization_id is not None:
+            where = f"organization {_global('Organization', verifier.organization_id)}"
+        else:
+            where = "every organization (instance-wide)"
+        print(f"Created verifier {_global('Verifier', verifier.id)} ({verifier.name}) for {where}.")
+        print("Its token follows; it is shown only now. Keep it where the service reads it.")
+        print(created.token)
+
+    try:
+        asyncio.run(_with_database(settings, create))
+    except UserInputError as exc:
+        print(f"keyrack: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _revoke_verifier(settings: Settings, args: argparse.Namespace) -> int:
+    from app.verifiers.service import revoke_verifier
+
+    async def revoke() -> None:
+        verifier = await revoke_verifier(actor=None, verifier_id=args.verifier)
+        print(f"Revoked verifier {_global('Verifier', verifier.id)} ({verifier.name}).")
+
+    try:
+        asyncio.run(_with_database(settings, revoke))
+    except UserInputError as exc:
+        print(f"keyrack: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _global(type_name: str, pk: int) -> str:
+    from app.ids import to_global_id
+
+    return to_global_id(type_name, pk)
+
+
+def _pk_parser(type_name: str, what: str) -> Callable[[str], int]:
+    """An argument given as a global id (as GraphQL shows it) or a plain number."""
+
+    def parse(value: str) -> int:
+        from app.ids import pk_of
+
+        if value.isascii() and value.isdigit() and len(value) < 10:
+            return int(value)
+        pk = pk_of(value, type_name)
+        if pk is None:
+            raise argparse.ArgumentTypeError(f"{value[:60]!r} is not {what} id")
+        return pk
+
+    return parse
 
 
 def _organization_pk(value: str) -> int:
@@ -288,7 +358,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # Migrate once, before any worker starts.
     asyncio.run(_with_database(settings, _noop))
     if settings.is_sqlite and args.workers > 1:
-        logger.warning("SQLite serves one writer at a time: use PostgreSQL for several workers.")
+        # Workers learn of revoked keys and verifiers from each other by PostgreSQL
+        # NOTIFY; on SQLite one would go on accepting them until its cache expired.
+        print(
+            "keyrack: --workers above 1 needs PostgreSQL (KEYRACK_DATABASE_URL): on SQLite a "
+            "revoked key or verifier would stay valid in the other workers.",
+            file=sys.stderr,
+        )
+        return 2
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -336,6 +413,26 @@ def _parser() -> argparse.ArgumentParser:
     create_user.add_argument("--password", required=True)
     create_user.add_argument("--name")
     create_user.set_defaults(handler=_create_user)
+
+    create_verifier = commands.add_parser(
+        "create-verifier",
+        help="create a verifier (a credential for /v1/keys/verify); prints its token last",
+    )
+    create_verifier.add_argument("--name", required=True, help="which service will hold it")
+    scope = create_verifier.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--organization",
+        type=_pk_parser("Organization", "an organization"),
+        help="scope it to this organization and its systems (global id); default: instance-wide",
+    )
+    scope.add_argument(
+        "--system", type=_pk_parser("System", "a system"), help="scope it to this system"
+    )
+    create_verifier.set_defaults(handler=_create_verifier)
+
+    revoke_verifier = commands.add_parser("revoke-verifier", help="revoke a verifier at once")
+    revoke_verifier.add_argument("verifier", type=_pk_parser("Verifier", "a verifier"))
+    revoke_verifier.set_defaults(handler=_revoke_verifier)
 
     audit = commands.add_parser("audit", help="verify or export the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)

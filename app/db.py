@@ -29,6 +29,7 @@ MODEL_MODULES = [
     "app.audit.models",
     "app.notifications.models",
     "app.webhooks.models",
+    "app.verifiers.models",
     "aerich.models",
 ]
 

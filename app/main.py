@@ -33,7 +33,8 @@ from app.notifications.mail import Mailer
 from app.notifications.notifier import ExpiryNotifier
 from app.requestlog import RequestLog
 from app.settings import Settings, resolve_secrets
-from app.verify.cache import VerificationCache
+from app.verifiers import events as verifier_events
+from app.verify.cache import VerificationCache, VerifierCache
 from app.verify.endpoint import VerifyEndpoint
 from app.verify.listener import ChangeListener, asyncpg_dsn
 from app.verify.ratelimit import VerifyRateLimits
@@ -114,7 +115,9 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
         limits=VerifyRateLimits(
             per_key_set=settings.verify_rate_limit,
             per_address=settings.verify_address_rate_limit,
+            per_verifier=settings.verify_unknown_rate_limit,
         ),
+        verifiers=VerifierCache(ttl_seconds=settings.verify_cache_ttl_seconds),
     )
     webhook_signing = WebhookSigning.derive_all(secrets)
     mailer = Mailer.from_settings(settings)
@@ -147,6 +150,10 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
         else None
     )
 
+    def forget_everything() -> None:
+        verifier.cache.clear()
+        verifier.verifiers.clear()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         config = tortoise_config(
@@ -160,9 +167,11 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             listener = ChangeListener(
                 asyncpg_dsn(settings.resolved_database_url),
                 on_change=verifier.cache.evict_key_set,
-                on_reconnect=verifier.cache.clear,
+                on_reconnect=forget_everything,
+                others={verifier_events.CHANNEL: verifier.verifiers.evict_verifier},
             )
         unsubscribe = events.subscribe(verifier.cache.evict_key_set)
+        unsubscribe_verifiers = verifier_events.subscribe(verifier.verifiers.evict_verifier)
         async with RegisterTortoise(app, config=config):
             # Everything built so far (schema, models, settings) lives as long as the
             # process: keep it out of the collector's full scans, whose pauses would
@@ -191,6 +200,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
                     await listener.stop()
                 await verifier.usage.stop()
                 unsubscribe()
+                unsubscribe_verifiers()
 
     graphql_endpoint = BodySizeLimit(
         AuthenticationMiddleware(graphql, backend=SessionBackend(), on_error=auth_error),

@@ -7,7 +7,15 @@ code calls the small functions below; nothing here imports the web layers.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics import Counter as CounterChild
+
+    from app.verify.cache import Audience
+    from app.verify.service import VerifyCode
 
 MAX_OPERATION_NAMES = 200
 _FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -21,6 +29,10 @@ VERIFICATION_SECONDS = Histogram(
     "keyrack_verification_seconds",
     "Time to reach a verdict on /v1/keys/verify (the body read and the answer excluded).",
     buckets=_FAST_BUCKETS,
+)
+VERIFIER_REFUSALS = Counter(
+    "keyrack_verifier_refusals",
+    "Requests to /v1/keys/verify without a valid verifier token (answered 401 or 429).",
 )
 CACHE_HITS = Counter("keyrack_verify_cache_hits", "Verifications answered from the cache.")
 CACHE_MISSES = Counter("keyrack_verify_cache_misses", "Verifications that read the database.")
@@ -65,3 +77,24 @@ def graphql_operation(*, name: str, kind: str, outcome: str, seconds: float) -> 
             _operation_names.add(name)
     GRAPHQL_OPERATIONS.labels(name, kind, outcome).inc()
     GRAPHQL_SECONDS.labels(name).observe(seconds)
+
+
+_verification_counters: dict[tuple[VerifyCode, str], CounterChild] = {}
+
+
+def verifier_scope(audience: Audience) -> str:
+    """`system` or `organization` for a verifier; `member` for GraphQL's verifyKey caller."""
+    if audience.verifier_id is None:
+        return "member"
+    return "system" if audience.system_id is not None else "organization"
+
+
+def verification(code: VerifyCode, audience: Audience, seconds: float) -> None:
+    """One verdict: a dict lookup, a locked add and a histogram bucket; nothing allocated
+    after the first verdict of each code and scope."""
+    scope = verifier_scope(audience)
+    counter = _verification_counters.get((code, scope))
+    if counter is None:
+        counter = _verification_counters[code, scope] = VERIFICATIONS.labels(code.value, scope)
+    counter.inc()
+    VERIFICATION_SECONDS.observe(seconds)

@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # Requests per minute and process; 0 turns a limit off.
     verify_rate_limit: int = Field(default=600_000, ge=0)
-    verify_address_rate_limit: int = Field(default=1_200_000, ge=0)
+    # Unknown (or out-of-scope) keys, per verifier; failed verifier authentication, per address.
+    verify_unknown_rate_limit: int = Field(default=1_200_000, ge=0)
+    verify_address_rate_limit: int = Field(default=6_000, ge=0)
     verify_cache_ttl_seconds: float = Field(default=5.0, ge=0)
     usage_flush_seconds: float = Field(default=2.0, gt=0)
     # How long one database statement (and a new connection) may take while serving.

@@ -22,6 +22,9 @@ ANSWER = {
 
 
 async def verify(request: Request) -> JSONResponse:
+    # Like Keyrack, refuse a request without a bearer credential (but check nothing more).
+    if not request.headers.get("authorization", "").startswith("Bearer "):
+        return JSONResponse({"error": "Send a verifier token."}, status_code=401)
     return JSONResponse(ANSWER)
 
 

@@ -1,12 +1,15 @@
 """Load-test POST /v1/keys/verify with wrk, next to a bare Starlette endpoint.
 
 Starts `keyrack serve` (production settings: one uvicorn process, default limits and
-cache) on SQLite and on a throwaway PostgreSQL server, creates a key set through the
-GraphQL API, then drives the endpoint with wrk at several concurrencies for a valid
-key, a key with a bad checksum and a well-formed unknown key. The yardstick,
-bench/bare_app.py, runs under the same uvicorn settings.
+cache) on SQLite and on a throwaway PostgreSQL server, creates a key set and an
+organization verifier through the GraphQL API, then drives the endpoint with wrk at
+several concurrencies for a valid key, a key with a bad checksum and a well-formed
+unknown key, each request carrying the verifier token. The yardstick,
+bench/bare_app.py, runs under the same uvicorn settings and gets the same header.
+Then, on PostgreSQL, `keyrack serve --workers 2` against `--workers 1` for the valid
+key, reported as a ratio.
 
-    python bench/verify.py [--duration 8] [--connections 10,50,100]
+    python bench/verify.py [--duration 8] [--connections 10,50,100] [--workers-connections 50]
 
 Needs wrk (Debian package `wrk`) and PostgreSQL server binaries.
 """
@@ -50,6 +53,7 @@ def wait_until_up(base: str, path: str = "/healthz", method: str = "GET") -> Non
 
 
 def keyrack(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """`keyrack serve` and friends; the server's log is discarded."""
     return subprocess.Popen(
         [sys.executable, "-m", "app.cli", *args],
         cwd=cwd,
@@ -70,7 +74,8 @@ def graphql(base: str, query: str, variables: dict[str, object], token: str | No
     return body["data"]
 
 
-def create_key(base: str) -> str:
+def create_key(base: str) -> tuple[str, str]:
+    """A key of a new organization, and a verifier token of that organization."""
     token = graphql(
         base,
         "mutation($i: SignUpInput!) { signUp(input: $i) { token } }",
@@ -88,12 +93,19 @@ def create_key(base: str) -> str:
         {},
         token,
     )["createOrganization"]["organization"]["id"]
-    return graphql(
+    key = graphql(
         base,
         "mutation($i: CreateKeySetInput!) { createKeySet(input: $i) { primaryKey } }",
         {"i": {"organizationId": org, "label": "bench", "permissions": ["REGISTER_CATALOG_ITEMS"]}},
         token,
     )["createKeySet"]["primaryKey"]
+    verifier = graphql(
+        base,
+        "mutation($i: CreateVerifierInput!) { createVerifier(input: $i) { token } }",
+        {"i": {"organizationId": org, "name": "bench"}},
+        token,
+    )["createVerifier"]["token"]
+    return key, verifier
 
 
 @dataclass
@@ -114,12 +126,15 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def run_wrk(url: str, body: str, connections: int, duration: int, workdir: Path) -> Result:
+def run_wrk(
+    url: str, body: str, connections: int, duration: int, workdir: Path, verifier: str
+) -> Result:
     script = workdir / "post.lua"
     script.write_text(
         'wrk.method = "POST"\n'
         f"wrk.body = {json.dumps(body)}\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {verifier}"\n'
     )
     out = subprocess.run(
         [
@@ -151,18 +166,51 @@ def bad_checksum(key: str) -> str:
     return key[:-1] + ("0" if last != "0" else "1")
 
 
+def start_bare(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    bare = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            # The same settings `keyrack serve` gives uvicorn by default.
+            "--log-level",
+            "info",
+            "--no-access-log",
+            "--no-server-header",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(base, "/v1/keys/verify", "POST")
+    return bare, base
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", default="10,50,100")
+    parser.add_argument("--workers-connections", type=int, default=50)
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.connections.split(",")]
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian package `wrk`)")
 
-    rows: list[tuple[str, str, int, Result]] = []
+    # Each Keyrack run is followed at once by a run of the bare endpoint with the same
+    # connections, and compared with that one: on a shared machine the load moves
+    # between minutes, so a yardstick measured once at the end compares little.
+    rows: list[tuple[str, str, int, Result, Result]] = []
     cluster = start_cluster()
     workdir = Path(tempfile.mkdtemp(prefix="keyrack-bench-"))
+    bare, bare_base = start_bare(workdir)
+    # Any well-formed token: the bare endpoint only requires the header.
+    bare_token = keyformat.generate_verifier_token()
     try:
         backends = {
             "sqlite": {"KEYRACK_DATABASE_URL": f"sqlite://{workdir / 'keyrack.db'}"},
@@ -176,71 +224,105 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}"
             try:
                 wait_until_up(base)
-                key = create_key(base)
+                key, verifier = create_key(base)
                 unknown = keyformat.generate_key("ORGANIZATION")
                 cases = {"valid": key, "bad-checksum": bad_checksum(key), "unknown": unknown}
                 for case, value in cases.items():
                     body = json.dumps({"key": value})
                     for connections in concurrencies:
                         result = run_wrk(
-                            f"{base}/v1/keys/verify", body, connections, args.duration, workdir
+                            f"{base}/v1/keys/verify",
+                            body,
+                            connections,
+                            args.duration,
+                            workdir,
+                            verifier,
                         )
-                        rows.append((backend, case, connections, result))
+                        yardstick = run_wrk(
+                            f"{bare_base}/v1/keys/verify",
+                            '{"key": "x"}',
+                            connections,
+                            args.duration,
+                            workdir,
+                            bare_token,
+                        )
+                        rows.append((backend, case, connections, result, yardstick))
                         print(f"{backend:8} {case:13} c={connections:<4} {result}", flush=True)
+                        print(f"{'bare':8} {'constant':13} c={connections:<4} {yardstick}")
             finally:
                 server.terminate()
                 server.wait(timeout=30)
-
-        port = free_port()
-        bare = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bench.bare_app:create_app",
-                "--factory",
-                "--port",
-                str(port),
-                # The same settings `keyrack serve` gives uvicorn by default.
-                "--log-level",
-                "info",
-                "--no-access-log",
-                "--no-server-header",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until_up(base, "/v1/keys/verify", "POST")
-            for connections in concurrencies:
-                result = run_wrk(
-                    f"{base}/v1/keys/verify", '{"key": "x"}', connections, args.duration, workdir
-                )
-                rows.append(("bare", "constant", connections, result))
-                print(f"bare     constant      c={connections:<4} {result}", flush=True)
-        finally:
-            bare.terminate()
-            bare.wait(timeout=30)
+        workers = compare_workers(cluster.url, workdir, args.duration, args.workers_connections)
     finally:
+        bare.terminate()
+        bare.wait(timeout=30)
         cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    bare_at = {c: r for (b, _, c, r) in rows if b == "bare"}
     print(
         "\n| backend | key | connections | requests/s | p50 ms | p99 ms | non-2xx "
-        "| vs bare rps | vs bare p99 |"
+        "| bare rps | bare p99 ms | vs bare rps | vs bare p99 |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for backend, case, connections, r in rows:
-        ref = bare_at[connections]
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for backend, case, connections, r, ref in rows:
         print(
             f"| {backend} | {case} | {connections} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} "
-            f"| {r.p99_ms:.2f} | {r.non_2xx} "
+            f"| {r.p99_ms:.2f} | {r.non_2xx} | {ref.requests_per_second:,.0f} | {ref.p99_ms:.2f} "
             f"| {r.requests_per_second / ref.requests_per_second:.2f}x "
             f"| {r.p99_ms / ref.p99_ms:.2f}x |"
         )
+    one, two = workers[1], workers[2]
+    print(
+        f"\nPostgreSQL, valid key, c={args.workers_connections}: --workers 1 "
+        f"{one.requests_per_second:,.0f} rps (p99 {one.p99_ms:.2f} ms), --workers 2 "
+        f"{two.requests_per_second:,.0f} rps (p99 {two.p99_ms:.2f} ms): "
+        f"{two.requests_per_second / one.requests_per_second:.2f}x"
+    )
+
+
+def compare_workers(
+    database_url: str, workdir: Path, duration: int, connections: int, rounds: int = 2
+) -> dict[int, Result]:
+    """Valid-key throughput of `keyrack serve --workers N` on PostgreSQL, N = 1 and 2.
+
+    Both servers stay up and are driven in turn, `rounds` times, and each one's runs are
+    averaged: the load of a shared machine then weighs on both alike.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYRACK_")}
+    env.update(
+        KEYRACK_DATABASE_URL=database_url,
+        KEYRACK_SECRET_KEY=secrets.token_urlsafe(48),
+        PYTHONPATH=str(ROOT),
+    )
+    servers: dict[int, tuple[subprocess.Popen[bytes], str, str, str]] = {}
+    runs: dict[int, list[Result]] = {1: [], 2: []}
+    try:
+        for count in runs:
+            port = free_port()
+            process = keyrack(workdir, env, "serve", "--port", str(port), "--workers", str(count))
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(base)
+            key, verifier = create_key(base)
+            servers[count] = (process, f"{base}/v1/keys/verify", json.dumps({"key": key}), verifier)
+        for _ in range(rounds):
+            for count, (_, url, body, verifier) in servers.items():
+                run_wrk(url, body, connections, 1, workdir, verifier)  # every worker warm
+                result = run_wrk(url, body, connections, duration, workdir, verifier)
+                runs[count].append(result)
+                print(f"postgres workers={count} valid c={connections:<4} {result}", flush=True)
+    finally:
+        for process, *_ in servers.values():
+            process.terminate()
+            process.wait(timeout=30)
+    return {
+        count: Result(
+            sum(r.requests_per_second for r in results) / len(results),
+            sum(r.p50_ms for r in results) / len(results),
+            sum(r.p99_ms for r in results) / len(results),
+            sum(r.non_2xx for r in results),
+        )
+        for count, results in runs.items()
+    }
 
 
 if __name__ == "__main__":

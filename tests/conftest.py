@@ -28,9 +28,10 @@ from tortoise import Tortoise, connections
 from app.db import apply_migrations
 from app.main import create_app
 from app.settings import Settings, resolve_secrets
+from app.verifiers.service import create_verifier
 from pgcluster import PostgresCluster
 from processes import cluster_or_skip
-from support import KEY_PATTERN, SECRETS_USED, GraphQL
+from support import KEY_PATTERN, SECRETS_USED, GraphQL, remember_secret, verifying_client
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -202,6 +203,25 @@ async def http(app: Starlette, backend: str) -> AsyncIterator[httpx.AsyncClient]
 @pytest.fixture
 def gql(http: httpx.AsyncClient) -> GraphQL:
     return GraphQL(http)
+
+
+@pytest.fixture
+async def instance_verifier(app: Starlette, http: httpx.AsyncClient) -> str:
+    """The token of an instance-wide verifier, made as `keyrack create-verifier` makes it
+    (tests/test_cli.py runs the command itself)."""
+    created = await create_verifier(actor=None, keys=app.state.keys, name="test suite")
+    remember_secret(created.token)
+    return created.token
+
+
+@pytest.fixture
+async def verifier_http(
+    app: Starlette, http: httpx.AsyncClient, instance_verifier: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Like `http`, presenting the instance verifier: for tests about keys, not scopes."""
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 51000))
+    async with verifying_client(transport, instance_verifier) as client:
+        yield client
 
 
 Configured = Callable[..., Awaitable[GraphQL]]

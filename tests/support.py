@@ -18,8 +18,9 @@ import pyotp
 from tortoise import Tortoise
 
 PASSWORD = "correct horse battery staple"
-# A key value as Keyrack hands it out: never in a log line, never to a non-admin.
-KEY_PATTERN = re.compile(r"kr[os]_[0-9A-Za-z]{49}")
+# A key value or verifier token as Keyrack hands it out: never in a log line, never to a
+# non-admin.
+KEY_PATTERN = re.compile(r"kr[osv]_[0-9A-Za-z]{49}")
 _emails = itertools.count(1)
 
 # Every secret this process's tests used or were handed: passwords sent, and tokens, keys,
@@ -108,6 +109,15 @@ mutation CreateKeySet($input: CreateKeySetInput!) {
     keySet { id label status scope permissions }
     primaryKey
     secondaryKey
+    userErrors { code field message }
+  }
+}
+"""
+CREATE_VERIFIER = """
+mutation CreateVerifier($input: CreateVerifierInput!) {
+  createVerifier(input: $input) {
+    verifier { id name scope hint organization { id } system { id } revokedAt }
+    token
     userErrors { code field message }
   }
 }
@@ -235,6 +245,24 @@ async def create_system(admin: Person, organization_id: str, name: str = "Paymen
 
 async def create_key_set(admin: Person, **input: Any) -> dict[str, Any]:
     return await admin.gql.mutate("createKeySet", CREATE_KEY_SET, input)
+
+
+async def create_verifier(admin: Person, **input: Any) -> str:
+    """A verifier made through GraphQL (`organizationId` or `systemId`); its token."""
+    input.setdefault("name", "billing-api")
+    payload = await admin.gql.mutate("createVerifier", CREATE_VERIFIER, input)
+    return str(payload["token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def verifying_client(transport: httpx.AsyncBaseTransport, token: str) -> httpx.AsyncClient:
+    """A client for POST /v1/keys/verify that presents the verifier `token`, as a service does."""
+    return httpx.AsyncClient(
+        transport=transport, base_url="http://keyrack.test", headers=bearer(token)
+    )
 
 
 @dataclass

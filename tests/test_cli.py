@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -15,6 +16,7 @@ import pytest
 
 from pgcluster import PostgresCluster
 from processes import clean_env, keyrack_command, serving
+from support import KEY_PATTERN
 
 SECRET = "s" * 48
 PASSWORD = "correct horse battery staple"
@@ -305,3 +307,179 @@ def test_with_sign_up_closed_accounts_come_only_from_create_user(tmp_path: Path)
     assert signed_up == {"token": None, "userErrors": [{"code": "SIGN_UP_CLOSED"}]}
     assert logged_in["userErrors"] == []
     assert logged_in["token"]
+
+
+CREATE_ORGANIZATION_ID = (
+    'mutation { createOrganization(input: {name: "Acme"}) { organization { id } } }'
+)
+CREATE_KEY_SET = """
+mutation($i: CreateKeySetInput!) { createKeySet(input: $i) { primaryKey userErrors { code } } }
+"""
+AUDIT_ACTIONS = """
+query($id: ID!) { organization(id: $id) { auditLog { edges { node { action actor { id } } } } } }
+"""
+
+
+class Owner:
+    """An owner signed up on a served Keyrack, with an organization and a key of it."""
+
+    def __init__(self, base: str, email: str) -> None:
+        self.base = base
+        self.token = self.graphql(
+            SIGN_UP, {"i": {"email": email, "password": PASSWORD, "name": "Ops"}}
+        )["signUp"]["token"]
+        organization = self.graphql(CREATE_ORGANIZATION_ID)["createOrganization"]["organization"]
+        self.organization_id: str = organization["id"]
+        created = self.graphql(
+            CREATE_KEY_SET, {"i": {"organizationId": self.organization_id, "label": "ci"}}
+        )["createKeySet"]
+        self.key: str = created["primaryKey"]
+
+    def graphql(self, query: str, variables: dict[str, object] | None = None) -> dict[str, Any]:
+        headers = {"authorization": f"Bearer {self.token}"} if hasattr(self, "token") else {}
+        body = httpx.post(
+            f"{self.base}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+        ).json()
+        assert not body.get("errors"), body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def verify(self, token: str | None, key: str | None = None) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.post(
+            f"{self.base}/v1/keys/verify", json={"key": key or self.key}, headers=headers
+        )
+
+
+def test_an_instance_verifier_made_on_the_command_line_verifies_every_organizations_keys(
+    tmp_path: Path,
+) -> None:
+    # given: the operator creates a verifier before the server starts
+    assert run(tmp_path, "migrate").returncode == 0
+    created = run(tmp_path, "create-verifier", "--name", "edge proxy")
+    token = created.stdout.strip().splitlines()[-1]
+
+    # when: two organizations' keys are checked with it
+    with serving(tmp_path) as served:
+        first = Owner(served.base, "first@example.com")
+        second = Owner(served.base, "second@example.com")
+        answers = [first.verify(token).json()["code"], second.verify(token).json()["code"]]
+        without = first.verify(None)
+        log = served.log()
+
+    # then: its token alone on the last line, shown nowhere else
+    assert created.returncode == 0, created.stderr
+    assert KEY_PATTERN.fullmatch(token)
+    assert token.startswith("krv_")
+    assert "Created verifier" in created.stdout
+    assert "Instance verifier" in created.stderr  # the server log of the operator's action
+    assert token not in created.stderr + log
+    assert answers == ["VALID", "VALID"]
+    assert without.status_code == 401
+
+
+def test_an_organization_verifier_from_the_command_line_is_scoped_audited_and_revocable(
+    tmp_path: Path,
+) -> None:
+    # given: a server whose verifier cache does not outlive a revocation by another process
+    env = {"KEYRACK_VERIFY_CACHE_TTL_SECONDS": "0"}
+    with serving(tmp_path, env) as served:
+        owner = Owner(served.base, "owner@example.com")
+        stranger = Owner(served.base, "stranger@example.com")
+
+        # when: the operator creates a verifier for the owner's organization, then revokes it
+        created = run(
+            tmp_path,
+            "create-verifier",
+            "--name",
+            "billing",
+            "--organization",
+            owner.organization_id,
+        )
+        token = created.stdout.strip().splitlines()[-1]
+        own, foreign = owner.verify(token), owner.verify(token, stranger.key)
+        verifier_id = created.stdout.split()[2]
+        revoked = run(tmp_path, "revoke-verifier", verifier_id, env=env)
+        after = owner.verify(token)
+        audit = owner.graphql(AUDIT_ACTIONS, {"id": owner.organization_id})
+
+    # then
+    assert created.returncode == 0, created.stderr
+    assert revoked.returncode == 0, revoked.stderr
+    assert own.json()["code"] == "VALID"
+    assert foreign.json()["code"] == "NOT_FOUND"
+    assert after.status_code == 401
+    actions = [edge["node"] for edge in audit["organization"]["auditLog"]["edges"]][:2]
+    assert actions == [
+        {"action": "VERIFIER_REVOKED", "actor": None},
+        {"action": "VERIFIER_CREATED", "actor": None},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--organization", "nope"], 2, "is not an organization id"),
+        (["--system", "T3JnYW5pemF0aW9uOjE"], 2, "is not a system id"),
+        (["--organization", "T3JnYW5pemF0aW9uOjk5"], 1, "keyrack: No organization with this id."),
+        (["--system", "U3lzdGVtOjk5"], 1, "keyrack: No system with this id."),
+        (["--organization", "1", "--system", "1"], 2, "not allowed with argument"),
+        (["--name", "   "], 1, "keyrack: name must not be blank."),
+    ],
+)
+def test_create_verifier_refuses_bad_input_in_one_line(
+    tmp_path: Path, args: list[str], code: int, message: str
+) -> None:
+    assert run(tmp_path, "migrate").returncode == 0
+    result = run(tmp_path, "create-verifier", "--name", "ci", *args)
+
+    assert result.returncode == code
+    assert message in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
+    assert not KEY_PATTERN.search(result.stdout + result.stderr)
+
+
+def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
+    result = run(tmp_path, "serve", "--workers", "2", "--port", "1")
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "keyrack: --workers above 1 needs PostgreSQL (KEYRACK_DATABASE_URL): on SQLite a "
+        "revoked key or verifier would stay valid in the other workers."
+    )
+
+
+def test_a_verifier_revoked_on_the_command_line_is_refused_by_a_running_postgres_server(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    # given: a server that caches verifier tokens for ten minutes, and has just accepted one
+    env = {**postgres_env, "KEYRACK_VERIFY_CACHE_TTL_SECONDS": "600"}
+    with serving(tmp_path, env) as served:
+        owner = Owner(served.base, "pg-owner@example.com")
+        created = run(
+            tmp_path,
+            "create-verifier",
+            "--name",
+            "billing",
+            "--organization",
+            owner.organization_id,
+            env=env,
+        )
+        token = created.stdout.strip().splitlines()[-1]
+        before = [owner.verify(token).status_code for _ in range(2)]
+
+        # when: the operator revokes it from another process
+        revoked = run(tmp_path, "revoke-verifier", created.stdout.split()[2], env=env)
+        revoked_at = time.monotonic()
+        status = 200
+        while status == 200 and time.monotonic() - revoked_at < 1.0:
+            time.sleep(0.02)
+            status = owner.verify(token).status_code
+
+    # then: the server heard of it (NOTIFY at commit), well before its cache expired
+    assert created.returncode == 0, created.stderr
+    assert revoked.returncode == 0, revoked.stderr
+    assert before == [200, 200]
+    assert status == 401

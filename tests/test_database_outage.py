@@ -21,7 +21,7 @@ import pytest
 from app.keysets.keys import generate_key
 from pgcluster import PostgresCluster
 from processes import Served, cluster_or_skip, serving
-from support import PASSWORD
+from support import CREATE_VERIFIER, PASSWORD, bearer
 
 TIMEOUT_SECONDS = 2  # KEYRACK_DATABASE_TIMEOUT_SECONDS of the server under test
 # The longest acceptable answer while the database is away: the timeout plus slack for
@@ -73,6 +73,7 @@ class Client:
     def __init__(self, served: Served) -> None:
         self.http = httpx.Client(base_url=served.base, timeout=60)
         self.token: str | None = None
+        self.verifier_token = ""
 
     def graphql(
         self, query: str, variables: dict[str, Any] | None = None, *, anonymous: bool = False
@@ -83,7 +84,9 @@ class Client:
         )
 
     def verify(self, key: str) -> httpx.Response:
-        return self.http.post("/v1/keys/verify", json={"key": key})
+        return self.http.post(
+            "/v1/keys/verify", json={"key": key}, headers=bearer(self.verifier_token)
+        )
 
     def ready(self) -> httpx.Response:
         return self.http.get("/readyz")
@@ -93,7 +96,11 @@ class Client:
         input = {"email": email, "password": PASSWORD, "name": "Ops"}
         self.token = self.graphql(SIGN_UP, {"input": input}).json()["data"]["signUp"]["token"]
         organization = self.graphql(CREATE_ORGANIZATION).json()["data"]["createOrganization"]
-        return self.create_key_set(organization["organization"]["id"])
+        organization_id = organization["organization"]["id"]
+        input = {"organizationId": organization_id, "name": "outage probe"}
+        created = self.graphql(CREATE_VERIFIER, {"input": input}).json()["data"]["createVerifier"]
+        self.verifier_token = created["token"]
+        return self.create_key_set(organization_id)
 
     def create_key_set(self, organization_id: str) -> str:
         input = {"organizationId": organization_id, "label": f"ci-{time.monotonic_ns()}"}

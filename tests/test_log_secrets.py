@@ -21,7 +21,7 @@ from served import database_env
 from webhooks.receiver import Receiver
 
 from processes import serving
-from support import KEY_PATTERN, PASSWORD
+from support import CREATE_VERIFIER, KEY_PATTERN, PASSWORD, bearer
 
 SIGN_UP = "mutation($i: SignUpInput!) { signUp(input: $i) { token } }"
 LOGIN = "mutation($i: LoginInput!) { login(input: $i) { token } }"
@@ -101,7 +101,12 @@ def test_a_served_run_logs_none_of_the_secrets_it_handled(
         keys = call(
             http, CREATE_KEY_SET, token, i={"organizationId": organization_id, "label": "ci"}
         )["createKeySet"]
-        verified = http.post("/v1/keys/verify", json={"key": keys["primaryKey"]}).json()
+        verifier = call(
+            http, CREATE_VERIFIER, token, input={"organizationId": organization_id, "name": "ci"}
+        )["createVerifier"]["token"]
+        verified = http.post(
+            "/v1/keys/verify", json={"key": keys["primaryKey"]}, headers=bearer(verifier)
+        ).json()
         over_get = http.get(
             "/graphql",
             params={"query": VERIFY_KEY, "variables": json.dumps({"key": keys["secondaryKey"]})},

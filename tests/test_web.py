@@ -13,9 +13,12 @@ def client_for(app: Starlette) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://keyrack.test")
 
 
-async def test_api_responses_carry_strict_headers(http: httpx.AsyncClient) -> None:
+async def test_api_responses_carry_strict_headers(
+    http: httpx.AsyncClient, verifier_http: httpx.AsyncClient
+) -> None:
     for response in (
         await http.post("/graphql", json={"query": "{ viewer { id } }"}),
+        await verifier_http.post("/v1/keys/verify", json={"key": "kro_x"}),
         await http.post("/v1/keys/verify", json={"key": "kro_x"}),
         await http.get("/healthz"),
     ):

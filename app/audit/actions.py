@@ -33,3 +33,5 @@ class AuditAction(StrEnum):
     WEBHOOK_DELETED = "WEBHOOK_DELETED"
     # Written by `keyrack rotate-secret`: its keyed hash seals the entries before it.
     AUDIT_CHAIN_KEY_ROTATED = "AUDIT_CHAIN_KEY_ROTATED"
+    VERIFIER_CREATED = "VERIFIER_CREATED"
+    VERIFIER_REVOKED = "VERIFIER_REVOKED"

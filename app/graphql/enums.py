@@ -15,6 +15,7 @@ from app.keysets.models import KeySetScope, KeySetStatus, KeySlot
 from app.keysets.permissions import KeyPermission
 from app.organizations.models import KeyReveal, OrganizationRole
 from app.systems.models import SystemRole
+from app.verifiers.models import VerifierScope
 from app.webhooks.models import DeliveryStatus, WebhookEvent
 
 E = TypeVar("E", bound=Enum)
@@ -144,6 +145,8 @@ documented(
         "WEBHOOK_CREATED": "A webhook was registered.",
         "WEBHOOK_UPDATED": "A webhook's URL, events or enabled flag changed.",
         "WEBHOOK_DELETED": "A webhook was deleted.",
+        "VERIFIER_CREATED": "A verifier was created (details: its id, scope and hint).",
+        "VERIFIER_REVOKED": "A verifier was revoked; its token stopped working at once.",
     },
 )
 documented(
@@ -163,6 +166,8 @@ documented(
         "KEY_SET_REVOKED": "A key set was revoked.",
         "KEY_SET_EXPIRING": "A key set expires within two days.",
         "KEY_SET_EXPIRED": "A key set has expired.",
+        "VERIFIER_CREATED": "A verifier was created for the organization or one of its systems.",
+        "VERIFIER_REVOKED": "A verifier of the organization or one of its systems was revoked.",
     },
 )
 documented(
@@ -174,6 +179,15 @@ documented(
         "FAILED": "Every attempt failed; no more will be made.",
     },
     name="WebhookDeliveryStatus",
+)
+documented(
+    VerifierScope,
+    "What a verifier may check.",
+    {
+        "ORGANIZATION": "Keys of one organization and of all its systems.",
+        "SYSTEM": "Keys of one system.",
+        "INSTANCE": "Keys of every organization (created by the operator on the command line).",
+    },
 )
 
 
@@ -188,5 +202,6 @@ __all__ = [
     "KeySlot",
     "OrganizationRole",
     "SystemRole",
+    "VerifierScope",
     "WebhookEvent",
 ]

@@ -15,6 +15,7 @@ AUDIT_ENTRY = "AuditEntry"
 PERMISSION_GROUP = "PermissionGroup"
 WEBHOOK = "Webhook"
 WEBHOOK_DELIVERY = "WebhookDelivery"
+VERIFIER = "Verifier"
 
 
 def input_pk(global_id: str, type_name: str, *, field: str) -> int:

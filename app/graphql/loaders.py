@@ -28,6 +28,8 @@ from app.organizations.models import Invitation, Membership, Organization, Organ
 from app.pagination import Page
 from app.systems import service as systems
 from app.systems.models import System, SystemRole
+from app.verifiers import service as verifiers
+from app.verifiers.models import Verifier
 from app.webhooks import service as webhooks
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 
@@ -179,6 +181,16 @@ class Loaders:
                 webhook_ids=ids, status=status, before=before, first=first
             )
 
+        async def organization_verifiers(
+            ids: list[int], after: int | None, first: int, options: Options
+        ) -> Mapping[int, Page[Verifier]]:
+            return await verifiers.list_verifiers(organization_ids=ids, after=after, first=first)
+
+        async def system_verifiers(
+            ids: list[int], after: int | None, first: int, options: Options
+        ) -> Mapping[int, Page[Verifier]]:
+            return await verifiers.list_verifiers(system_ids=ids, after=after, first=first)
+
         # Pages are batched but not cached: a later mutation in the same request must see
         # its own writes.
         self.systems_of_organization: DataLoader[PageRequest, Page[System]] = Loader(
@@ -204,6 +216,12 @@ class Loaders:
         )
         self.deliveries_of_webhook: DataLoader[PageRequest, Page[WebhookDelivery]] = Loader(
             _paged(deliveries_of), cache=False
+        )
+        self.verifiers_of_organization: DataLoader[PageRequest, Page[Verifier]] = Loader(
+            _paged(organization_verifiers), cache=False
+        )
+        self.verifiers_of_system: DataLoader[PageRequest, Page[Verifier]] = Loader(
+            _paged(system_verifiers), cache=False
         )
         # Not cached either: a mutation may change a key set's groups, or a group.
         self.key_policies_by_scope_key: DataLoader[str, KeyPolicy | None] = Loader(

@@ -17,6 +17,7 @@ from app.graphql.organizations.types import OrganizationType
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.relay import Node
 from app.graphql.systems.types import SystemType
+from app.graphql.verifiers.types import VerifierType
 from app.graphql.webhooks.types import WebhookDeliveryType, WebhookType
 from app.ids import from_global_id
 from app.keysets import groups
@@ -24,6 +25,7 @@ from app.keysets import service as keysets
 from app.organizations import invitations
 from app.organizations import service as organizations
 from app.systems import service as systems
+from app.verifiers import service as verifiers
 from app.webhooks import service as webhooks
 
 
@@ -71,4 +73,8 @@ class NodeQueries:
         if type_name == ids.WEBHOOK_DELIVERY:
             delivery = await webhooks.get_visible_delivery(user_id=user.id, delivery_id=pk)
             return WebhookDeliveryType.from_model(delivery) if delivery else None
+        if type_name == ids.VERIFIER:
+            actor = info.context.actor
+            verifier = await verifiers.get_visible_verifier(actor=actor, verifier_id=pk)
+            return VerifierType.from_model(verifier) if verifier else None
         return None

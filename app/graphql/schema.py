@@ -23,6 +23,7 @@ from app.graphql.policy.mutations import KeyPolicyMutations
 from app.graphql.sensitive import TransportRules
 from app.graphql.systems.mutations import SystemMutations
 from app.graphql.systems.queries import SystemQueries
+from app.graphql.verifiers.mutations import VerifierMutations
 from app.graphql.verify import VerifyQueries
 from app.graphql.webhooks.mutations import WebhookMutations
 from app.settings import Settings
@@ -44,6 +45,7 @@ class Mutation(
     PermissionGroupMutations,
     KeyPolicyMutations,
     WebhookMutations,
+    VerifierMutations,
 ):
     pass
 

@@ -22,7 +22,7 @@ from strawberry.utils.str_converters import to_camel_case
 from app import access
 from app.accounts import step_up
 from app.context import Actor
-from app.graphql.ids import KEY_SET, ORGANIZATION, PERMISSION_GROUP, SYSTEM, WEBHOOK
+from app.graphql.ids import KEY_SET, ORGANIZATION, PERMISSION_GROUP, SYSTEM, VERIFIER, WEBHOOK
 from app.graphql.payloads import ReportUserErrors
 from app.graphql.sensitive import SECRET
 from app.ids import pk_of
@@ -34,6 +34,7 @@ TARGETS = {
     "key_set_id": KEY_SET,
     "group_id": PERMISSION_GROUP,
     "webhook_id": WEBHOOK,
+    "verifier_id": VERIFIER,
 }
 
 NOTE = (

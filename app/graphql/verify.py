@@ -11,8 +11,10 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySlot, documented
 from app.graphql.errors import BadUserInput
+from app.graphql.ids import ORGANIZATION, SYSTEM
 from app.graphql.sensitive import SECRET
-from app.verify.service import Verdict, VerifyCode
+from app.ids import pk_of
+from app.verify.service import Verdict, VerifyCode, audience_of_member
 
 documented(
     VerifyCode,
@@ -75,10 +77,22 @@ class KeyVerification:
         )
 
 
+def _pk(global_id: str | None, type_name: str, argument: str) -> int | None:
+    if global_id is None:
+        return None
+    pk = pk_of(global_id, type_name)
+    if pk is None:
+        raise BadUserInput(f"{argument} is not the id of a {type_name}.")
+    return pk
+
+
 @strawberry.type
 class VerifyQueries:
     @strawberry.field(
-        description="Checks a key exactly as POST /v1/keys/verify does (same codes, same limits)."
+        description=(
+            "Checks a key exactly as POST /v1/keys/verify does (same codes, same limits), "
+            "for keys of organizations the caller is a member of; NOT_FOUND for others."
+        )
     )
     async def verify_key(
         self,
@@ -86,6 +100,8 @@ class VerifyQueries:
         key: Annotated[str, strawberry.argument(metadata=SECRET)],
         permission: KeyPermission | None = None,
         ip: str | None = None,
+        organization_id: strawberry.ID | None = None,
+        system_id: strawberry.ID | None = None,
     ) -> KeyVerification:
         address = None
         if ip is not None:
@@ -93,11 +109,20 @@ class VerifyQueries:
                 address = ipaddress.ip_address(ip)
             except ValueError:
                 raise BadUserInput("ip is not a valid IPv4 or IPv6 address.") from None
+        organization_pk = _pk(organization_id, ORGANIZATION, "organizationId")
+        system_pk = _pk(system_id, SYSTEM, "systemId")
         request = info.context.request
+        user = info.context.user
+        audience = await audience_of_member(
+            user_id=user.id if user else None,
+            address=request.client.host if request.client else None,
+        )
         verdict = await info.context.verifier.verify(
             key=key,
+            audience=audience,
             permission=KeyPermission(permission).value if permission else None,
             ip=address,
-            client_address=request.client.host if request.client else None,
+            organization_id=organization_pk,
+            system_id=system_pk,
         )
         return KeyVerification.from_verdict(verdict)

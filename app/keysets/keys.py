@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import secrets
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -37,6 +38,9 @@ Scope = Literal["ORGANIZATION", "SYSTEM"]
 
 ORG_PREFIX: Final = "kro_"
 SYSTEM_PREFIX: Final = "krs_"
+# Verifier tokens (app.verifiers): the same format, a prefix no key has, so a token
+# passed as a key (or a key as a token) is refused by its shape alone.
+VERIFIER_PREFIX: Final = "krv_"
 _PREFIX_BY_SCOPE: Final[dict[str, str]] = {"ORGANIZATION": ORG_PREFIX, "SYSTEM": SYSTEM_PREFIX}
 _SCOPE_BY_PREFIX: Final[dict[str, Scope]] = {ORG_PREFIX: "ORGANIZATION", SYSTEM_PREFIX: "SYSTEM"}
 
@@ -79,6 +83,15 @@ def generate_key(scope: Scope) -> str:
     prefix = _PREFIX_BY_SCOPE.get(scope)
     if prefix is None:
         raise ValueError("scope must be 'ORGANIZATION' or 'SYSTEM'")
+    return _generate(prefix)
+
+
+def generate_verifier_token() -> str:
+    """Return a new random verifier token (``krv_…``)."""
+    return _generate(VERIFIER_PREFIX)
+
+
+def _generate(prefix: str) -> str:
     random_value = int.from_bytes(secrets.token_bytes(RANDOM_BYTES), "big")
     body = prefix + _base62(random_value, RANDOM_PART_LENGTH)
     return body + _checksum(body)
@@ -89,9 +102,18 @@ def is_well_formed(key: object) -> bool:
 
     Cheap and total: never raises, whatever ``key`` is.
     """
+    return _well_formed(key, _SCOPE_BY_PREFIX)
+
+
+def is_well_formed_verifier_token(token: object) -> bool:
+    """Whether ``token`` has the shape of a verifier token with a valid checksum (total)."""
+    return _well_formed(token, (VERIFIER_PREFIX,))
+
+
+def _well_formed(key: object, prefixes: Collection[str]) -> bool:
     if not isinstance(key, str) or len(key) != KEY_LENGTH:
         return False
-    if key[:PREFIX_LENGTH] not in _SCOPE_BY_PREFIX:
+    if key[:PREFIX_LENGTH] not in prefixes:
         return False
     rest = key[PREFIX_LENGTH:]
     # isalnum alone would accept non-ASCII letters and digits.
@@ -115,8 +137,10 @@ def scope_of(key: str) -> Scope:
 
 
 def hint(key: str) -> str:
-    """Return the displayable beginning and end of a well-formed key, e.g. ``kro_AbCd…wXyZ``."""
-    _require_well_formed(key)
+    """Return the displayable beginning and end of a well-formed key or verifier token,
+    e.g. ``kro_AbCd…wXyZ``."""
+    if not is_well_formed_verifier_token(key):
+        _require_well_formed(key)
     return key[: PREFIX_LENGTH + _HINT_EDGE] + "…" + key[-_HINT_EDGE:]
 
 

@@ -85,3 +85,60 @@ class VerificationCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Whose keys a caller may check, and where the unknown keys it presents are counted.
+
+    A verifier's audience is its scope; GraphQL's `verifyKey` caller's, the organizations
+    they are a member of. `organization_ids` None means every organization.
+    """
+
+    counter: str
+    organization_ids: frozenset[int] | None = None
+    system_id: int | None = None
+    verifier_id: int | None = None
+
+    def covers(self, organization_id: int, system_id: int | None) -> bool:
+        return (self.organization_ids is None or organization_id in self.organization_ids) and (
+            self.system_id is None or system_id == self.system_id
+        )
+
+
+class VerifierCache:
+    """Verifier tokens by lookup hash (unknown ones too), evicted when a verifier is revoked."""
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Audience | None]] = {}
+        self._hash_by_verifier: dict[int, str] = {}
+        # As VerificationCache.epoch: a lookup older than an eviction stores nothing.
+        self.epoch = 0
+
+    def get(self, lookup_hash: str) -> tuple[bool, Audience | None]:
+        entry = self._entries.get(lookup_hash)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, lookup_hash: str, value: Audience | None, *, epoch: int) -> None:
+        if self.ttl <= 0 or epoch != self.epoch:
+            return
+        if len(self._entries) >= self.max_entries:
+            self.clear()
+        self._entries[lookup_hash] = (time.monotonic() + self.ttl, value)
+        if value is not None and value.verifier_id is not None:
+            self._hash_by_verifier[value.verifier_id] = lookup_hash
+
+    def evict_verifier(self, verifier_id: int) -> None:
+        self.epoch += 1
+        lookup_hash = self._hash_by_verifier.pop(verifier_id, None)
+        if lookup_hash is not None:
+            self._entries.pop(lookup_hash, None)
+
+    def clear(self) -> None:
+        self.epoch += 1
+        self._entries.clear()
+        self._hash_by_verifier.clear()

@@ -3,6 +3,9 @@
 A plain ASGI app rather than a Starlette request/response pair: it reads the body
 straight from `receive` and sends prebuilt headers, which is most of what makes it
 cheap. Errors are JSON; the key is never echoed.
+
+The caller authenticates first, with a verifier token (`Authorization: Bearer krv_…`):
+without a live one the answer is 401 before the body is even read.
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+from time import perf_counter
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
+from app import metrics
 from app.db import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS, is_unavailable
-from app.ids import to_global_id
+from app.ids import pk_of, to_global_id
+from app.keysets import keys as keyformat
 from app.keysets.permissions import KeyPermission
-from app.requestlog import REQUEST_INFO
+from app.requestlog import REQUEST_INFO, note
 from app.verify.service import Verdict, Verifier
 from app.web import SECURITY_HEADER_PAIRS
 
@@ -27,6 +33,21 @@ MAX_BODY_BYTES = 64 * 1024
 _PERMISSIONS = frozenset(p.value for p in KeyPermission)
 _JSON_HEADERS = [(b"content-type", b"application/json"), *SECURITY_HEADER_PAIRS]
 _RETRY_AFTER = [(b"retry-after", str(UNAVAILABLE_RETRY_AFTER_SECONDS).encode())]
+_CHALLENGE = [(b"www-authenticate", b'Bearer realm="keyrack-verify"')]
+_REJECTED = [(b"www-authenticate", b'Bearer realm="keyrack-verify", error="invalid_token"')]
+_ASK_FOR_VERIFIER = (
+    "Send 'Authorization: Bearer krv_…' with a verifier token "
+    "(createVerifier, or keyrack create-verifier)."
+)
+_KEY_IN_HEADER = (
+    "This is an API key, not a verifier token: send the key in the body and a "
+    "verifier token (krv_…) in the Authorization header."
+)
+_UNKNOWN_VERIFIER = "Unknown or revoked verifier token."
+_ID_FIELDS = (
+    ("organizationId", "Organization", "an organization"),
+    ("systemId", "System", "a system"),
+)
 
 
 _MAX_RENDERED = 10_000
@@ -55,7 +76,26 @@ def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
     permission = data.get("permission")
     if permission is not None and permission not in _PERMISSIONS:
         return None, '"permission" is not a known permission name.'
+    for name, type_name, what in _ID_FIELDS:
+        value = data.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return None, f'"{name}" must be a string when given.'
+        pk = pk_of(value, type_name)
+        if pk is None:
+            return None, f'"{name}" is not the id of {what}.'
+        data[name] = pk
     return data, None
+
+
+def _bearer(scope: Scope) -> str | None:
+    """The token of an `Authorization: Bearer …` header, if there is one."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else None
+    return None
 
 
 class VerifyEndpoint:
@@ -102,6 +142,20 @@ class VerifyEndpoint:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    async def _refuse(self, send: Send, token: str | None, address: str | None) -> None:
+        """401 for a missing or bad verifier token; 429 for an address that keeps failing."""
+        if address is not None:
+            retry_after = await self.verifier.limits.hit_address(address)
+            if retry_after is not None:
+                retry = [(b"retry-after", str(retry_after).encode())]
+                await self._send(send, 429, {"error": "Too many failed authentications."}, retry)
+                return
+        if not token:
+            await self._send(send, 401, {"error": _ASK_FOR_VERIFIER}, _CHALLENGE)
+            return
+        message = _KEY_IN_HEADER if keyformat.is_well_formed(token) else _UNKNOWN_VERIFIER
+        await self._send(send, 401, {"error": message}, _REJECTED)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await self._handle(scope, receive, send)
@@ -119,6 +173,14 @@ class VerifyEndpoint:
         if scope["method"] != "POST":
             await self._send(send, 405, {"error": "Use POST."}, [(b"allow", b"POST")])
             return
+        client = scope.get("client")
+        token = _bearer(scope)
+        audience = await self.verifier.authenticate(token) if token else None
+        if audience is None:
+            metrics.VERIFIER_REFUSALS.inc()
+            note(scope, operation="verify", outcome="UNAUTHENTICATED")
+            await self._refuse(send, token, client[0] if client else None)
+            return
         try:
             body = await self._read_body(scope, receive)
         except BodyTooLarge:
@@ -135,19 +197,22 @@ class VerifyEndpoint:
             except ValueError:
                 await self._send(send, 400, {"error": '"ip" is not a valid IPv4 or IPv6 address.'})
                 return
-        client = scope.get("client")
+        started = perf_counter()
         verdict = await self.verifier.verify(
             key=data["key"],
+            audience=audience,
             permission=data.get("permission"),
             ip=ip,
-            client_address=client[0] if client else None,
+            organization_id=data.get("organizationId"),
+            system_id=data.get("systemId"),
         )
+        metrics.verification(verdict.code, audience, perf_counter() - started)
         info = scope.get(REQUEST_INFO)
         if info is not None:  # JSON request lines only: nothing to pay for otherwise
             info["operation"] = "verify"
             info["outcome"] = verdict.code.value
-            if verdict.key_set_id is not None:
-                info["caller"] = to_global_id("KeySet", verdict.key_set_id)
+            if audience.verifier_id is not None:
+                info["caller"] = to_global_id("Verifier", audience.verifier_id)
         if verdict.retry_after is not None:
             retry = [(b"retry-after", str(verdict.retry_after).encode())]
             await self._send(send, 429, self._render(verdict), retry)

@@ -1,11 +1,12 @@
-"""Listens for key-set changes made by other processes (PostgreSQL LISTEN/NOTIFY)."""
+"""Listens for key-set and verifier changes made by other processes (PostgreSQL
+LISTEN/NOTIFY)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -25,24 +26,32 @@ def asyncpg_dsn(tortoise_url: str) -> str:
 
 class ChangeListener:
     def __init__(
-        self, dsn: str, *, on_change: Callable[[int], None], on_reconnect: Callable[[], None]
+        self,
+        dsn: str,
+        *,
+        on_change: Callable[[int], None],
+        on_reconnect: Callable[[], None],
+        others: Mapping[str, Callable[[int], None]] | None = None,
     ) -> None:
+        """`on_change(id)` for each key set changed; `others` maps more channels to theirs."""
         self.dsn = dsn
-        self.on_change = on_change
+        self.handlers = {CHANNEL: on_change, **(others or {})}
         self.on_reconnect = on_reconnect
         self.connected = asyncio.Event()
         self._background = BackgroundTask(self._run, name="keyrack-change-listener")
 
     def _notified(self, connection: object, pid: int, channel: str, payload: str) -> None:
-        if payload.isdigit():
-            self.on_change(int(payload))
+        handler = self.handlers.get(channel)
+        if handler is not None and payload.isdigit():
+            handler(int(payload))
 
     async def _listen_once(self) -> None:
         connection = await asyncpg.connect(self.dsn)
         closed = asyncio.Event()
         connection.add_termination_listener(lambda _: closed.set())
         try:
-            await connection.add_listener(CHANNEL, self._notified)
+            for channel in self.handlers:
+                await connection.add_listener(channel, self._notified)
             # Changes made while we were not listening are unknown: forget everything.
             self.on_reconnect()
             self.connected.set()

@@ -1,4 +1,6 @@
-"""Rate limits for verification, per key set and per client address (the `limits` package).
+"""Rate limits for verification (the `limits` package): found keys per key set, unknown
+keys per verifier (an address is often a proxy shared by many services), failed verifier
+authentication per client address.
 
 The asyncio flavour of `limits`' memory storage: the threaded one starts a timer thread
 every few milliseconds under load, which cost the event loop a third of its throughput.
@@ -55,17 +57,23 @@ class _BatchedLimit:
 class VerifyRateLimits:
     """Per-process limits; 0 turns a limit off. The hits return seconds to wait, or None."""
 
-    def __init__(self, *, per_key_set: int, per_address: int) -> None:
+    def __init__(self, *, per_key_set: int, per_address: int, per_verifier: int = 0) -> None:
         limiter = FixedWindowRateLimiter(MemoryStorage())
-        self._per_key_set = (
-            _BatchedLimit(limiter, RateLimitItemPerMinute(per_key_set)) if per_key_set else None
-        )
-        self._per_address = (
-            _BatchedLimit(limiter, RateLimitItemPerMinute(per_address)) if per_address else None
-        )
+
+        def limit(amount: int) -> _BatchedLimit | None:
+            return _BatchedLimit(limiter, RateLimitItemPerMinute(amount)) if amount else None
+
+        self._per_key_set = limit(per_key_set)
+        self._per_address = limit(per_address)
+        self._per_verifier = limit(per_verifier)
 
     async def hit_address(self, address: str) -> int | None:
+        """A failed verifier authentication from `address`."""
         return await self._per_address.hit("ip", address) if self._per_address else None
+
+    async def hit_unknown(self, counter: str) -> int | None:
+        """An unknown (or out-of-scope) key presented by the caller `counter` names."""
+        return await self._per_verifier.hit("unknown", counter) if self._per_verifier else None
 
     async def hit_key_set(self, key_set_id: int) -> int | None:
         if self._per_key_set is None:

@@ -15,7 +15,9 @@ from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from app.keysets.lookup import find_by_lookup_hash, move_lookup_hash
 from app.keysets.models import ApiKey
-from app.verify.cache import Lookup, VerificationCache
+from app.organizations.models import Membership
+from app.verifiers.models import Verifier as VerifierRow
+from app.verify.cache import Audience, Lookup, VerificationCache, VerifierCache
 from app.verify.ratelimit import VerifyRateLimits
 from app.verify.usage import UsageRecorder
 
@@ -128,6 +130,32 @@ def _within(
     return any(form in network for network in networks for form in forms)
 
 
+def audience_of(verifier: VerifierRow) -> Audience:
+    """What a verifier may check: everything (instance), an organization with its
+    systems, or one system."""
+    organization_id = verifier.organization_id
+    return Audience(
+        counter=f"verifier:{verifier.id}",
+        organization_ids=frozenset({organization_id}) if organization_id is not None else None,
+        system_id=verifier.system_id,
+        verifier_id=verifier.id,
+    )
+
+
+async def audience_of_member(*, user_id: int | None, address: str | None) -> Audience:
+    """GraphQL `verifyKey`'s audience: the organizations the caller is a member of (none
+    for an anonymous caller, whose unknown keys count against their address)."""
+    if user_id is None:
+        return Audience(counter=f"address:{address}", organization_ids=frozenset())
+    organization_ids = await Membership.filter(user_id=user_id).values_list(
+        "organization_id", flat=True
+    )
+    return Audience(
+        counter=f"user:{user_id}",
+        organization_ids=frozenset(int(pk) for pk in organization_ids),  # type: ignore[call-overload]
+    )
+
+
 class Verifier:
     """The verification pipeline: limits, shape, cached lookup, verdict, usage."""
 
@@ -138,11 +166,45 @@ class Verifier:
         cache: VerificationCache,
         usage: UsageRecorder,
         limits: VerifyRateLimits,
+        verifiers: VerifierCache | None = None,
     ) -> None:
         self.keys = keys
         self.cache = cache
         self.usage = usage
         self.limits = limits
+        self.verifiers = verifiers or VerifierCache(ttl_seconds=cache.ttl)
+
+    async def authenticate(self, token: str) -> Audience | None:
+        """The audience of a live verifier token, else None (no database work for a
+        token of the wrong shape)."""
+        if len(token) != keyformat.KEY_LENGTH or not token.startswith(keyformat.VERIFIER_PREFIX):
+            return None
+        lookup_hash = self.keys.lookup_hash(token)
+        hit, audience = self.verifiers.get(lookup_hash)
+        if not hit:
+            # The checksum only on a miss: a cached token was well formed when it was stored.
+            if not keyformat.is_well_formed_verifier_token(token):
+                return None
+            epoch = self.verifiers.epoch
+            row = await VerifierRow.get_or_none(lookup_hash=lookup_hash, revoked_at=None)
+            if row is None and self.keys.previous:
+                row = await self._rehash_verifier(token, lookup_hash)
+            audience = audience_of(row) if row is not None else None
+            self.verifiers.put(lookup_hash, audience, epoch=epoch)
+        if audience is not None and audience.verifier_id is not None:
+            self.usage.record_verifier(verifier_id=audience.verifier_id, at=datetime.now(UTC))
+        return audience
+
+    async def _rehash_verifier(self, token: str, lookup_hash: str) -> VerifierRow | None:
+        """A verifier stored under a previous secret (KEYRACK_PREVIOUS_SECRET_KEYS), moved
+        to the current one now that its plaintext is here, as keys are."""
+        older = self.keys.previous_lookup_hashes(token)
+        row = await VerifierRow.filter(lookup_hash__in=older, revoked_at=None).first()
+        if row is not None:
+            await VerifierRow.filter(id=row.id, lookup_hash=row.lookup_hash).update(
+                lookup_hash=lookup_hash
+            )
+        return row
 
     async def _lookup(self, lookup_hash: str, key: str) -> Lookup | None:
         hit, found = self.cache.get(lookup_hash)
@@ -180,30 +242,44 @@ class Verifier:
         self.cache.put(lookup_hash, found, epoch=epoch)
         return found
 
-    async def _not_found(self, client_address: str | None) -> Verdict:
-        """NOT_FOUND, or RATE_LIMITED for an address that keeps presenting keys we don't
-        know: that is what guessing looks like. Keys that are found count against their
-        key set's limit instead, which keeps the common path to one limiter hit."""
-        if client_address is not None:
-            retry_after = await self.limits.hit_address(client_address)
-            if retry_after is not None:
-                return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
+    async def _not_found(self, audience: Audience) -> Verdict:
+        """NOT_FOUND, or RATE_LIMITED for a caller that keeps presenting keys we don't
+        know (or may not check): that is what guessing looks like. Keys that are found
+        count against their key set's limit instead, which keeps the common path to one
+        limiter hit."""
+        retry_after = await self.limits.hit_unknown(audience.counter)
+        if retry_after is not None:
+            return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
         return NOT_FOUND
 
     async def verify(
         self,
         *,
         key: str,
+        audience: Audience,
         permission: str | None = None,
         ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None,
-        client_address: str | None = None,
+        organization_id: int | None = None,
+        system_id: int | None = None,
     ) -> Verdict:
-        """Shape and checksum first (no database work for a malformed key), then the lookup."""
+        """Shape and checksum first (no database work for a malformed key), then the lookup.
+
+        A key outside the audience, or outside the organization or system the caller
+        names, is answered exactly as an unknown key, limits included.
+        """
         if not keyformat.is_well_formed(key):
-            return await self._not_found(client_address)
+            return await self._not_found(audience)
         found = await self._lookup(self.keys.lookup_hash(key), key)
         if found is None:
-            return await self._not_found(client_address)
+            return await self._not_found(audience)
+        key_set = found.key_set
+        owner_id, key_system_id = key_set.organization_id, key_set.system_id
+        if (
+            not audience.covers(owner_id, key_system_id)
+            or (organization_id is not None and organization_id != owner_id)
+            or (system_id is not None and system_id != key_system_id)
+        ):
+            return await self._not_found(audience)
         retry_after = await self.limits.hit_key_set(found.key_set.id)
         if retry_after is not None:
             return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)

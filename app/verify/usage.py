@@ -10,6 +10,7 @@ from tortoise.expressions import Q
 
 from app.background import BackgroundTask
 from app.keysets.models import ApiKey, KeySet
+from app.verifiers import service as verifiers
 
 logger = logging.getLogger("keyrack.verify.usage")
 
@@ -19,14 +20,26 @@ class UsageRecorder:
         self.flush_interval = flush_interval_seconds
         self._keys: dict[int, datetime] = {}
         self._key_sets: dict[int, datetime] = {}
+        self._verifiers: dict[int, datetime] = {}
         self._background = BackgroundTask(self._run, name="keyrack-usage-flush")
 
     def record(self, *, key_id: int, key_set_id: int, at: datetime) -> None:
         self._keys[key_id] = at
         self._key_sets[key_set_id] = at
 
+    def record_verifier(self, *, verifier_id: int, at: datetime) -> None:
+        self._verifiers[verifier_id] = at
+
     async def flush(self) -> int:
         """Writes what was buffered; returns how many keys were updated."""
+        if self._verifiers:
+            used, self._verifiers = self._verifiers, {}
+            try:
+                await verifiers.record_use(used)
+            except Exception:
+                for verifier_id, at in used.items():
+                    self._verifiers.setdefault(verifier_id, at)
+                raise
         keys, key_sets = self._keys, self._key_sets
         if not keys:
             return 0

@@ -17,6 +17,8 @@ class WebhookEvent(StrEnum):
     KEY_SET_EXPIRING = "KEY_SET_EXPIRING"
     KEY_SET_EXPIRED = "KEY_SET_EXPIRED"
     AUDIT_CHECKPOINT = "AUDIT_CHECKPOINT"  # a signed checkpoint of the audit chain head
+    VERIFIER_CREATED = "VERIFIER_CREATED"
+    VERIFIER_REVOKED = "VERIFIER_REVOKED"
 
 
 class DeliveryStatus(StrEnum):

@@ -28,6 +28,9 @@ CREATE_ORGANIZATION = """
 mutation($i: CreateOrganizationInput!) {
   createOrganization(input: $i) { organization { id } userErrors { code } }
 }"""
+CREATE_VERIFIER = """
+mutation($i: CreateVerifierInput!) { createVerifier(input: $i) { token userErrors { code } } }
+"""
 CREATE_SYSTEM = """
 mutation($i: CreateSystemInput!) { createSystem(input: $i) { system { id } userErrors { code } } }
 """

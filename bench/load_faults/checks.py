@@ -22,6 +22,7 @@ async def check_api(
     db: Snapshot,
     keys: KeyMaterial,
     verify_concurrency: int,
+    verifier_token: str,
 ) -> tuple[list[str], int, int]:
     """Disagreements between the API and the database; key sets listed; keys verified."""
     problems: list[str] = []
@@ -75,7 +76,11 @@ async def check_api(
             and stored.lookup_hash == keys.lookup_hash(key)
         )
         async with limit:
-            response = await api.http.post("/v1/keys/verify", json={"key": key})
+            response = await api.http.post(
+                "/v1/keys/verify",
+                json={"key": key},
+                headers={"authorization": f"Bearer {verifier_token}"},
+            )
         code = response.json().get("code")
         if code != ("VALID" if valid else "NOT_FOUND"):
             problems.append(

@@ -19,6 +19,7 @@ from app.keysets.keys import KeyMaterial
 from bench.load_faults.api import (
     CREATE_ORGANIZATION,
     CREATE_SYSTEM,
+    CREATE_VERIFIER,
     PASSWORD,
     SETTLE_SECONDS,
     SIGN_UP,
@@ -44,6 +45,7 @@ class Setup:
     organization: str
     system: str
     setup_sequence: int  # audit entries up to here were written by the setup
+    verifier_token: str  # what /v1/keys/verify is called with
 
 
 async def set_up(base: str, request_timeout: float, dsn: str) -> Setup:
@@ -72,6 +74,11 @@ async def set_up(base: str, request_timeout: float, dsn: str) -> Setup:
                 CREATE_SYSTEM, {"i": {"organizationId": organization, "name": "Load"}}
             )
         )["createSystem"]["system"]["id"]
+        verifier_token = (
+            await owner.query(
+                CREATE_VERIFIER, {"i": {"organizationId": organization, "name": "load check"}}
+            )
+        )["createVerifier"]["token"]
     finally:
         await owner.close()
     connection = await asyncpg.connect(dsn)
@@ -82,7 +89,7 @@ async def set_up(base: str, request_timeout: float, dsn: str) -> Setup:
         )
     finally:
         await connection.close()
-    return Setup(token, organization, system, int(sequence))
+    return Setup(token, organization, system, int(sequence), verifier_token)
 
 
 @dataclass
@@ -158,7 +165,7 @@ async def run(
     owner = Api(base, setup.token, args.request_timeout)
     try:
         api_problems, listed, verified = await check_api(
-            owner, setup.organization, operations, db, keys, args.clients
+            owner, setup.organization, operations, db, keys, args.clients, setup.verifier_token
         )
         integrity_valid, integrity_checked = await audit_integrity(owner, setup.organization)
     finally:

@@ -195,6 +195,25 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
         "other": UNFOUND,
     },
     "extendKeySet(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
+    # Verifiers: the organization's owners and admins manage its own and its systems';
+    # a system's admins those of the system.
+    "node(Verifier)(organization)": {"own": (UNAUTH, NULL, NULL, NULL, OK, OK), "other": UNSEEN},
+    "node(Verifier)(system)": {"own": (UNAUTH, NULL, NULL, OK, OK, OK), "other": UNSEEN},
+    "Organization.verifiers": {
+        "own": (UNAUTH, NULL, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNSEEN,
+    },
+    "System.verifiers": {"own": (UNAUTH, NULL, FORBIDDEN, OK, OK, OK), "other": UNSEEN},
+    "createVerifier(organization)": {
+        "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNFOUND,
+    },
+    "createVerifier(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
+    "revokeVerifier(organization)": {
+        "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNFOUND,
+    },
+    "revokeVerifier(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
 }
 
 # Cells where the code is known to break the contract: (operation, role, target) -> why.
@@ -334,6 +353,22 @@ mutation($input: UpdatePermissionGroupInput!) {
   updatePermissionGroup(input: $input) { permissionGroup { id } userErrors { code } }
 }
 """
+ORGANIZATION_VERIFIERS = """
+query($id: ID!) { organization(id: $id) { verifiers(first: 100) { edges { node { id } } } } }
+"""
+SYSTEM_VERIFIERS = """
+query($id: ID!) { system(id: $id) { verifiers(first: 100) { edges { node { id } } } } }
+"""
+CREATE_VERIFIER = """
+mutation($input: CreateVerifierInput!) {
+  createVerifier(input: $input) { verifier { id } token userErrors { code } }
+}
+"""
+REVOKE_VERIFIER = """
+mutation($input: RevokeVerifierInput!) {
+  revokeVerifier(input: $input) { verifier { revokedAt } userErrors { code } }
+}
+"""
 DELETE_PERMISSION_GROUP = """
 mutation($input: DeletePermissionGroupInput!) {
   deletePermissionGroup(input: $input) { deletedGroupId userErrors { code } }
@@ -357,6 +392,7 @@ class Organization:
     webhook_id: str  # registered before the key sets, so it has their deliveries
     delivery_id: str
     invitation_id: str  # a pending invitation to someone who is no caller here
+    verifier_ids: dict[str, str]  # "organization" / "system" -> a live verifier's id
 
 
 @dataclass
@@ -390,6 +426,10 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
     deliveries = await owner.gql(WEBHOOK_DELIVERIES, {"id": webhook_id})
     delivery_id = deliveries["node"]["deliveries"]["edges"][0]["node"]["id"]
     invitation_id = await new_invitation(owner, organization_id)
+    verifier_ids = {
+        scope: await new_verifier(owner.gql, organization_id, system_id, scope)
+        for scope in ("organization", "system")
+    }
     return Organization(
         owner,
         organization_id,
@@ -401,6 +441,7 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
         webhook_id,
         delivery_id,
         invitation_id,
+        verifier_ids,
     )
 
 
@@ -411,6 +452,21 @@ async def new_invitation(owner: Person, organization_id: str) -> str:
         {"organizationId": organization_id, "email": f"invitee-{next(_names)}@example.com"},
     )
     return str(payload["invitation"]["id"])
+
+
+def verifier_scope(organization_id: str, system_id: str, scope: str) -> dict[str, str]:
+    return (
+        {"organizationId": organization_id} if scope == "organization" else {"systemId": system_id}
+    )
+
+
+async def new_verifier(admin: GraphQL, organization_id: str, system_id: str, scope: str) -> str:
+    payload = await admin.mutate(
+        "createVerifier",
+        CREATE_VERIFIER,
+        {"name": f"Verifier {next(_names)}", **verifier_scope(organization_id, system_id, scope)},
+    )
+    return str(payload["verifier"]["id"])
 
 
 async def new_group(admin: GraphQL, organization_id: str) -> str:
@@ -524,7 +580,8 @@ async def restore_rows(backend: str, rows: dict[str, Rows]) -> None:
                 f'INSERT INTO "{table}" ({names}) VALUES ({marks})', copied.values
             )
         if postgres:  # the next id of each table follows the restored ones
-            for table in rows:
+            # (attempt_counters, keyed by bucket, has no id and no sequence)
+            for table in (table for table, copied in rows.items() if "id" in copied.columns):
                 await connection.execute_query(
                     f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'),"
                     f' (SELECT max(id) FROM "{table}"))'
@@ -705,6 +762,22 @@ async def delete_webhook(world: World, caller: GraphQL, org: Organization) -> Ou
     return await mutate(caller, "deleteWebhook", DELETE_WEBHOOK, input)
 
 
+def create_verifier_in(scope: str) -> Cell:
+    async def cell(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+        input = {"name": f"V {next(_names)}", **verifier_scope(org.id, org.system_id, scope)}
+        return await mutate(caller, "createVerifier", CREATE_VERIFIER, input)
+
+    return cell
+
+
+def revoke_verifier_in(scope: str) -> Cell:
+    async def cell(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+        verifier_id = await new_verifier(org.owner.gql, org.id, org.system_id, scope)
+        return await mutate(caller, "revokeVerifier", REVOKE_VERIFIER, {"verifierId": verifier_id})
+
+    return cell
+
+
 async def enroll(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
     return await mutate(caller, "enrollTotp", ENROLL_TOTP, {"password": PASSWORD})
 
@@ -845,6 +918,22 @@ CELLS: dict[str, Cell] = {
         {"webhookId": o.webhook_id, "url": f"{WEBHOOK_URL}/{next(_names)}"},
     ),
     "deleteWebhook": delete_webhook,
+    "node(Verifier)(organization)": lambda w, c, o: read(
+        c, NODE, {"id": o.verifier_ids["organization"]}, "node"
+    ),
+    "node(Verifier)(system)": lambda w, c, o: read(
+        c, NODE, {"id": o.verifier_ids["system"]}, "node"
+    ),
+    "Organization.verifiers": lambda w, c, o: read(
+        c, ORGANIZATION_VERIFIERS, {"id": o.id}, "organization", "verifiers"
+    ),
+    "System.verifiers": lambda w, c, o: read(
+        c, SYSTEM_VERIFIERS, {"id": o.system_id}, "system", "verifiers"
+    ),
+    "createVerifier(organization)": create_verifier_in("organization"),
+    "createVerifier(system)": create_verifier_in("system"),
+    "revokeVerifier(organization)": revoke_verifier_in("organization"),
+    "revokeVerifier(system)": revoke_verifier_in("system"),
     "enrollTotp": enroll,
     "confirmTotp": confirm,
     "disableTotp": disable,

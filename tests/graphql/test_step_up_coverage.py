@@ -90,6 +90,16 @@ mutation($input: UpdateWebhookInput!) { updateWebhook(input: $input) { userError
 DELETE_WEBHOOK = """
 mutation($input: DeleteWebhookInput!) { deleteWebhook(input: $input) { userErrors { code field } } }
 """
+CREATE_VERIFIER = """
+mutation($input: CreateVerifierInput!) {
+  createVerifier(input: $input) { verifier { id } token userErrors { code field } }
+}
+"""
+REVOKE_VERIFIER = """
+mutation($input: RevokeVerifierInput!) {
+  revokeVerifier(input: $input) { verifier { revokedAt } userErrors { code field } }
+}
+"""
 CREATE_GROUP = """
 mutation($input: CreatePermissionGroupInput!) {
   createPermissionGroup(input: $input) { permissionGroup { id } userErrors { code field } }
@@ -156,6 +166,7 @@ class Scene:
     system_key_set: dict[str, Any]
     webhook_id: str
     group_id: str
+    verifier_id: str
 
 
 @pytest.fixture
@@ -185,6 +196,11 @@ async def scene(gql: GraphQL) -> Scene:
         CREATE_GROUP,
         {"organizationId": organization_id, "name": "Deployers", "scope": "SYSTEM"},
     )
+    verifier = await owner.gql.mutate(
+        "createVerifier",
+        CREATE_VERIFIER,
+        {"organizationId": organization_id, "name": "billing-api"},
+    )
     app = await enable_totp(owner.gql)
     await owner.gql.mutate(
         "updateOrganization",
@@ -203,6 +219,7 @@ async def scene(gql: GraphQL) -> Scene:
         system_key_set,
         webhook["webhook"]["id"],
         group["permissionGroup"]["id"],
+        verifier["verifier"]["id"],
     )
 
 
@@ -313,6 +330,16 @@ COVERED: dict[str, tuple[str, str, Input]] = {
         lambda s: {"webhookId": s.webhook_id, "url": "https://attacker.example.net/hook"},
     ),
     "deleteWebhook": ("deleteWebhook", DELETE_WEBHOOK, lambda s: {"webhookId": s.webhook_id}),
+    "createVerifier": (
+        "createVerifier",
+        CREATE_VERIFIER,
+        lambda s: {"systemId": s.system_id, "name": "exfiltrator"},
+    ),
+    "revokeVerifier": (
+        "revokeVerifier",
+        REVOKE_VERIFIER,
+        lambda s: {"verifierId": s.verifier_id},
+    ),
     "createPermissionGroup": (
         "createPermissionGroup",
         CREATE_GROUP,
@@ -570,7 +597,7 @@ def attack(scene: Scene, attacker: Person) -> list[tuple[str, str, str, dict[str
 
 
 async def test_the_stolen_session_attack_fails_at_every_step(
-    scene: Scene, gql: GraphQL, http: httpx.AsyncClient
+    scene: Scene, gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given: an attacker with an account of their own, and the owner's bearer token
     attacker = await sign_up(gql, "attacker")
@@ -605,11 +632,11 @@ async def test_the_stolen_session_attack_fails_at_every_step(
     assert await audit_actions(scene) == audit_before
     assert (await attacker.gql(ORGANIZATIONS))["organizations"]["edges"] == []
     for key in (scene.key_set["primaryKey"], scene.system_key_set["secondaryKey"]):
-        assert await verify(http, key) == "VALID"
+        assert await verify(verifier_http, key) == "VALID"
 
 
 async def test_an_elevated_session_does_what_the_owner_asks_without_codes(
-    scene: Scene, http: httpx.AsyncClient
+    scene: Scene, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     elevated = await scene.owner.gql.mutate(
@@ -631,7 +658,7 @@ async def test_an_elevated_session_does_what_the_owner_asks_without_codes(
         for slot in edge["node"].values()
     }
     assert scene.key_set["primaryKey"] in shown
-    assert await verify(http, scene.key_set["primaryKey"]) == "VALID"
+    assert await verify(verifier_http, scene.key_set["primaryKey"]) == "VALID"
     actions = await audit_actions(scene)
     assert actions[:3] == ["MEMBER_ROLE_CHANGED", "KEY_SET_CREATED", "KEY_REGENERATED"]
     assert actions.count("KEY_REVEALED") == 4

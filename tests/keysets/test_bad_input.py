@@ -117,7 +117,7 @@ def only_error(payload: dict[str, Any]) -> tuple[str, list[str] | None]:
     "confirm_label", ["Catalog Sync", "catalog sync", "Catalog sync ", "Other", ""]
 )
 async def test_regenerating_with_a_label_that_is_not_exactly_the_label_changes_nothing(
-    scene: Scene, http: httpx.AsyncClient, confirm_label: str
+    scene: Scene, verifier_http: httpx.AsyncClient, confirm_label: str
 ) -> None:
     # given
     before = await scene.key_set()
@@ -135,12 +135,12 @@ async def test_regenerating_with_a_label_that_is_not_exactly_the_label_changes_n
     assert (payload["key"], payload["keySet"]) == (None, None)
     assert await scene.key_set() == before
     assert (await scene.overview())[1] == actions_before
-    assert await verify(http, scene.created["primaryKey"]) == "VALID"
+    assert await verify(verifier_http, scene.created["primaryKey"]) == "VALID"
 
 
 @pytest.mark.parametrize("confirm_label", ["CATALOG SYNC", "Catalog", " Catalog sync"])
 async def test_revoking_with_a_label_that_is_not_exactly_the_label_changes_nothing(
-    scene: Scene, http: httpx.AsyncClient, confirm_label: str
+    scene: Scene, verifier_http: httpx.AsyncClient, confirm_label: str
 ) -> None:
     # when
     payload = await scene.payload(
@@ -153,8 +153,8 @@ async def test_revoking_with_a_label_that_is_not_exactly_the_label_changes_nothi
     assert only_error(payload) == ("LABEL_MISMATCH", ["input", "confirmLabel"])
     assert payload["keySet"] is None
     assert (await scene.key_set())["status"] == "ACTIVE"
-    assert await verify(http, scene.created["primaryKey"]) == "VALID"
-    assert await verify(http, scene.created["secondaryKey"]) == "VALID"
+    assert await verify(verifier_http, scene.created["primaryKey"]) == "VALID"
+    assert await verify(verifier_http, scene.created["secondaryKey"]) == "VALID"
     assert "KEY_SET_REVOKED" not in (await scene.overview())[1]
 
 
@@ -203,7 +203,7 @@ async def test_renaming_to_a_label_taken_in_the_scope_is_refused(scene: Scene) -
 
 
 async def test_a_revoked_key_sets_label_can_be_used_again(
-    scene: Scene, http: httpx.AsyncClient
+    scene: Scene, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     await scene.payload(
@@ -222,8 +222,8 @@ async def test_a_revoked_key_sets_label_can_be_used_again(
     # then
     assert payload["userErrors"] == []
     assert (await scene.overview())[0] == [("Catalog sync", "REVOKED"), ("Catalog sync", "ACTIVE")]
-    assert await verify(http, payload["primaryKey"]) == "VALID"
-    assert await verify(http, scene.created["primaryKey"]) == "NOT_FOUND"
+    assert await verify(verifier_http, payload["primaryKey"]) == "VALID"
+    assert await verify(verifier_http, scene.created["primaryKey"]) == "NOT_FOUND"
 
 
 @pytest.mark.parametrize("label", ["", "   ", "x" * 101])
@@ -290,7 +290,7 @@ async def test_an_overlong_or_unstorable_description_is_invalid(
 
 
 async def test_an_overlong_revocation_reason_is_invalid_and_nothing_is_revoked(
-    scene: Scene, http: httpx.AsyncClient
+    scene: Scene, verifier_http: httpx.AsyncClient
 ) -> None:
     # when
     payload = await scene.payload(
@@ -302,7 +302,7 @@ async def test_an_overlong_revocation_reason_is_invalid_and_nothing_is_revoked(
     # then
     assert only_error(payload) == ("INVALID", ["input", "reason"])
     assert (await scene.key_set())["status"] == "ACTIVE"
-    assert await verify(http, scene.created["primaryKey"]) == "VALID"
+    assert await verify(verifier_http, scene.created["primaryKey"]) == "VALID"
 
 
 async def test_more_than_a_hundred_networks_are_invalid(scene: Scene) -> None:
@@ -473,7 +473,7 @@ async def test_exactly_one_of_organization_and_system_must_be_given(
 
 @pytest.mark.parametrize("seconds", [-1, 604801, 2_000_000_000])
 async def test_a_negative_or_too_long_grace_period_is_invalid(
-    scene: Scene, http: httpx.AsyncClient, seconds: int
+    scene: Scene, verifier_http: httpx.AsyncClient, seconds: int
 ) -> None:
     # given
     before = await scene.key_set()
@@ -494,7 +494,7 @@ async def test_a_negative_or_too_long_grace_period_is_invalid(
     assert only_error(payload) == ("INVALID", ["input", "gracePeriodSeconds"])
     assert payload["key"] is None
     assert await scene.key_set() == before
-    assert await verify(http, scene.created["secondaryKey"]) == "VALID"
+    assert await verify(verifier_http, scene.created["secondaryKey"]) == "VALID"
 
 
 async def test_every_change_to_a_revoked_key_set_is_refused(scene: Scene) -> None:

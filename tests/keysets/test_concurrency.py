@@ -81,7 +81,7 @@ async def owner_with_system(gql: GraphQL) -> tuple[Person, str, str]:
 
 @pytest.mark.postgres_only
 async def test_two_regenerations_of_one_slot_leave_exactly_one_current_key(
-    backend: str, gql: GraphQL, http: httpx.AsyncClient, app: Starlette
+    backend: str, gql: GraphQL, verifier_http: httpx.AsyncClient, app: Starlette
 ) -> None:
     # given
     owner, organization_id, _ = await owner_with_system(gql)
@@ -103,18 +103,18 @@ async def test_two_regenerations_of_one_slot_leave_exactly_one_current_key(
         issued.extend(keys)
         [current] = await ApiKey.filter(key_set_id=key_set_pk, slot="PRIMARY", current=True)
         assert current.lookup_hash in {app.state.keys.lookup_hash(k) for k in keys}
-        verdicts = sorted([await verify(http, k) for k in issued])
+        verdicts = sorted([await verify(verifier_http, k) for k in issued])
         assert verdicts == ["NOT_FOUND"] * (len(issued) - 1) + ["VALID"]
         # Every key ever issued for the slot has exactly one row: nothing lost, nothing extra.
         rows = await ApiKey.filter(key_set_id=key_set_pk, slot="PRIMARY")
         assert len(rows) == len(issued)
         assert [r.lookup_hash for r in rows if r.current is None] == [None] * (len(issued) - 1)
-    assert await verify(http, created["secondaryKey"]) == "VALID"
+    assert await verify(verifier_http, created["secondaryKey"]) == "VALID"
 
 
 @pytest.mark.postgres_only
 async def test_a_regeneration_racing_a_revocation_never_revives_the_key_set(
-    backend: str, gql: GraphQL, http: httpx.AsyncClient
+    backend: str, gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     owner, organization_id, system_id = await owner_with_system(gql)
@@ -147,7 +147,7 @@ async def test_a_regeneration_racing_a_revocation_never_revives_the_key_set(
         assert outcome(revoked, "revokeKeySet") is not None, "the revocation must win or go second"
         new = outcome(regenerated, "regenerateKey")
         keys = [created["primaryKey"], created["secondaryKey"], *([new["key"]] if new else [])]
-        assert [await verify(http, k) for k in keys] == ["NOT_FOUND"] * len(keys)
+        assert [await verify(verifier_http, k) for k in keys] == ["NOT_FOUND"] * len(keys)
         viewed = (await owner.gql(KEY_SET, {"id": key_set_id}))["keySet"]
         assert viewed == {
             "status": "REVOKED",
@@ -161,7 +161,7 @@ async def test_a_regeneration_racing_a_revocation_never_revives_the_key_set(
 
 @pytest.mark.parametrize("mutation", ["regenerateKey", "revokeKeySet"])
 async def test_a_key_change_racing_a_switch_to_show_once_leaves_no_stored_value(
-    backend: str, gql: GraphQL, http: httpx.AsyncClient, mutation: str
+    backend: str, gql: GraphQL, verifier_http: httpx.AsyncClient, mutation: str
 ) -> None:
     for round_ in range(ROUNDS):
         # given
@@ -192,7 +192,7 @@ async def test_a_key_change_racing_a_switch_to_show_once_leaves_no_stored_value(
         payload = outcome(changed, mutation)
         assert payload is not None, f"round {round_}: {mutation} must succeed"
         if mutation == "regenerateKey":
-            assert await verify(http, payload["key"]) == "VALID"
+            assert await verify(verifier_http, payload["key"]) == "VALID"
         stored = await ApiKey.filter(
             key_set__organization_id=pk_of(organization_id, "Organization"),
             ciphertext__not_isnull=True,
@@ -258,7 +258,7 @@ async def test_two_creations_with_one_label_at_once_make_one_key_set(
 
 @pytest.mark.parametrize("mutation", ["regenerateKey", "revokeKeySet"])
 async def test_a_key_change_racing_the_write_of_key_usage_never_fails(
-    backend: str, gql: GraphQL, http: httpx.AsyncClient, app: Starlette, mutation: str
+    backend: str, gql: GraphQL, verifier_http: httpx.AsyncClient, app: Starlette, mutation: str
 ) -> None:
     # given
     owner, organization_id, _ = await owner_with_system(gql)
@@ -269,7 +269,7 @@ async def test_a_key_change_racing_the_write_of_key_usage_never_fails(
         created = await create_key_set(owner, organizationId=organization_id, label=label)
         key_set_id = created["keySet"]["id"]
         for key in (created["primaryKey"], created["secondaryKey"]):
-            assert await verify(http, key) == "VALID"
+            assert await verify(verifier_http, key) == "VALID"
         query, input = (
             (REGENERATE_KEY, {"keySetId": key_set_id, "slot": "PRIMARY", "confirmLabel": label})
             if mutation == "regenerateKey"

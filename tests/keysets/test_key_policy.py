@@ -240,7 +240,7 @@ async def test_the_maximum_lifetime_bounds_create_update_and_extend(gql: GraphQL
 
 
 async def test_extend_moves_the_expiry_and_revives_an_expired_key_set(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given: a key set that has just expired
     world = await build_world(gql)
@@ -253,7 +253,7 @@ async def test_extend_moves_the_expiry_and_revives_an_expired_key_set(
     key_set_id = created["keySet"]["id"]
     await asyncio.sleep(1.1)
     assert (await world.admin.gql(KEY_SET, {"id": key_set_id}))["keySet"]["status"] == "EXPIRED"
-    answer = await http.post("/v1/keys/verify", json={"key": created["primaryKey"]})
+    answer = await verifier_http.post("/v1/keys/verify", json={"key": created["primaryKey"]})
     assert answer.json()["code"] == "EXPIRED"
     later = iso(datetime.now(UTC) + timedelta(days=30))
 
@@ -265,7 +265,7 @@ async def test_extend_moves_the_expiry_and_revives_an_expired_key_set(
     # then: active again at once, verification included, and audited
     assert payload["keySet"]["status"] == "ACTIVE"
     assert parse(payload["keySet"]["expiresAt"]) == parse(later)
-    answer = await http.post("/v1/keys/verify", json={"key": created["primaryKey"]})
+    answer = await verifier_http.post("/v1/keys/verify", json={"key": created["primaryKey"]})
     assert answer.json()["code"] == "VALID"
     [entry] = await audit(world, "KEY_SET_EXTENDED")
     assert entry["keySet"]["id"] == key_set_id
@@ -345,7 +345,7 @@ async def test_the_maximum_grace_period_bounds_regeneration(gql: GraphQL) -> Non
 
 
 async def test_a_key_set_without_the_required_expiry_gets_no_fresh_keys(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given: a key set made without an expiry, before one became required
     world = await build_world(gql)
@@ -366,7 +366,7 @@ async def test_a_key_set_without_the_required_expiry_gets_no_fresh_keys(
             "first, then regenerate.",
         )
     ]
-    answer = await http.post("/v1/keys/verify", json={"key": created["primaryKey"]})
+    answer = await verifier_http.post("/v1/keys/verify", json={"key": created["primaryKey"]})
     assert answer.json()["code"] == "VALID"
     assert await audit(world, "KEY_REGENERATED") == []
 
@@ -559,7 +559,7 @@ async def test_out_of_range_policy_values_are_refused(gql: GraphQL) -> None:
 
 
 async def test_policy_changes_are_audited_and_existing_key_sets_are_left_alone(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given: a key set without an expiry
     world = await build_world(gql)
@@ -575,7 +575,7 @@ async def test_policy_changes_are_audited_and_existing_key_sets_are_left_alone(
     await set_policy(world.system_admin, systemId=world.system_id, maxLifetimeSeconds=DAY)
 
     # then: the existing set still has no expiry, verifies, and can be renamed
-    answer = await http.post("/v1/keys/verify", json={"key": created["primaryKey"]})
+    answer = await verifier_http.post("/v1/keys/verify", json={"key": created["primaryKey"]})
     assert answer.json()["code"] == "VALID"
     renamed = await world.admin.gql.mutate(
         "updateKeySet", UPDATE_KEY_SET, {"keySetId": created["keySet"]["id"], "label": "older"}

@@ -141,7 +141,7 @@ async def world(gql: GraphQL) -> World:
 
 @pytest.mark.parametrize("scope", ["ORGANIZATION", "SYSTEM"])
 async def test_an_admin_runs_the_whole_lifecycle_of_a_key_set(
-    world: World, http: httpx.AsyncClient, scope: str
+    world: World, verifier_http: httpx.AsyncClient, scope: str
 ) -> None:
     # given an organization admin for organization sets, a system admin for system sets
     if scope == "ORGANIZATION":
@@ -158,7 +158,7 @@ async def test_an_admin_runs_the_whole_lifecycle_of_a_key_set(
 
     # then both keys work and the admin can view them again
     assert created["keySet"]["scope"] == scope
-    assert [(await verify(http, k))["code"] for k in (first_primary, first_secondary)] == [
+    assert [(await verify(verifier_http, k))["code"] for k in (first_primary, first_secondary)] == [
         "VALID",
         "VALID",
     ]
@@ -176,8 +176,8 @@ async def test_an_admin_runs_the_whole_lifecycle_of_a_key_set(
     )
 
     # then only the new primary key works
-    assert (await verify(http, first_primary))["code"] == "NOT_FOUND"
-    assert (await verify(http, regenerated["key"]))["code"] == "VALID"
+    assert (await verify(verifier_http, first_primary))["code"] == "NOT_FOUND"
+    assert (await verify(verifier_http, regenerated["key"]))["code"] == "VALID"
 
     # when the secondary key is regenerated with a grace period
     rotated = await admin.gql.mutate(
@@ -192,9 +192,9 @@ async def test_an_admin_runs_the_whole_lifecycle_of_a_key_set(
     )
 
     # then the old secondary key works too, marked deprecated
-    old = await verify(http, first_secondary)
+    old = await verify(verifier_http, first_secondary)
     assert (old["code"], old["deprecated"]) == ("VALID", True)
-    assert (await verify(http, rotated["key"]))["code"] == "VALID"
+    assert (await verify(verifier_http, rotated["key"]))["code"] == "VALID"
     viewed = (await admin.gql(KEY_SET, {"id": key_set_id}))["keySet"]
     assert (viewed["primaryKey"]["value"], viewed["secondaryKey"]["value"]) == (
         regenerated["key"],
@@ -209,7 +209,7 @@ async def test_an_admin_runs_the_whole_lifecycle_of_a_key_set(
     # then no key of it works any more, and it stays visible as revoked
     assert revoked["keySet"]["status"] == "REVOKED"
     for key in (first_secondary, regenerated["key"], rotated["key"]):
-        assert (await verify(http, key))["code"] == "NOT_FOUND"
+        assert (await verify(verifier_http, key))["code"] == "NOT_FOUND"
     viewed = (await admin.gql(KEY_SET, {"id": key_set_id}))["keySet"]
     assert viewed["status"] == "REVOKED"
     assert (viewed["primaryKey"]["value"], viewed["secondaryKey"]["value"]) == (None, None)
@@ -341,14 +341,14 @@ async def test_an_admin_views_both_key_values_and_each_value_served_is_audited(
 
 
 async def test_a_verified_key_shows_when_it_was_last_used(
-    world: World, http: httpx.AsyncClient, app: Starlette
+    world: World, verifier_http: httpx.AsyncClient, app: Starlette
 ) -> None:
     # given
     created = await create_key_set(world.owner, systemId=world.system_id, label="Deployer")
     before = datetime.now(UTC) - timedelta(seconds=1)
 
     # when the primary key is used, and the buffered usage is written
-    assert (await verify(http, created["primaryKey"]))["code"] == "VALID"
+    assert (await verify(verifier_http, created["primaryKey"]))["code"] == "VALID"
     await app.state.verifier.usage.flush()
 
     # then
@@ -360,7 +360,7 @@ async def test_a_verified_key_shows_when_it_was_last_used(
 
 
 async def test_under_show_once_nothing_reversible_is_stored_and_no_value_is_served(
-    world: World, http: httpx.AsyncClient
+    world: World, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     await world.owner.gql.mutate(
@@ -375,7 +375,7 @@ async def test_under_show_once_nothing_reversible_is_stored_and_no_value_is_serv
 
     # then the keys were handed out once, work, and cannot be seen again
     assert KEY_FORMAT["ORGANIZATION"].fullmatch(created["primaryKey"])
-    assert (await verify(http, created["primaryKey"]))["code"] == "VALID"
+    assert (await verify(verifier_http, created["primaryKey"]))["code"] == "VALID"
     assert (viewed["primaryKey"]["value"], viewed["secondaryKey"]["value"]) == (None, None)
     assert viewed["primaryKey"]["hint"] == hint_of(created["primaryKey"])
     assert await ApiKey.filter(ciphertext__not_isnull=True).count() == 0
@@ -383,7 +383,7 @@ async def test_under_show_once_nothing_reversible_is_stored_and_no_value_is_serv
 
 
 async def test_switching_to_show_once_destroys_the_stored_values_but_the_keys_keep_working(
-    world: World, http: httpx.AsyncClient
+    world: World, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     org_set = await create_key_set(world.owner, organizationId=world.organization_id, label="A")
@@ -402,7 +402,7 @@ async def test_switching_to_show_once_destroys_the_stored_values_but_the_keys_ke
     for created in (org_set, system_set):
         viewed = (await world.owner.gql(KEY_SET, {"id": created["keySet"]["id"]}))["keySet"]
         assert (viewed["primaryKey"]["value"], viewed["secondaryKey"]["value"]) == (None, None)
-        assert (await verify(http, created["primaryKey"]))["code"] == "VALID"
+        assert (await verify(verifier_http, created["primaryKey"]))["code"] == "VALID"
 
     # when a key is regenerated under ONCE
     regenerated = await world.owner.gql.mutate(
@@ -412,7 +412,7 @@ async def test_switching_to_show_once_destroys_the_stored_values_but_the_keys_ke
     )
 
     # then its new value is handed out once and stored irreversibly only
-    assert (await verify(http, regenerated["key"]))["code"] == "VALID"
+    assert (await verify(verifier_http, regenerated["key"]))["code"] == "VALID"
     assert await ApiKey.filter(ciphertext__not_isnull=True).count() == 0
 
 

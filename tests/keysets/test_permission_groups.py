@@ -13,7 +13,15 @@ import pytest
 
 from app.settings import Settings
 from processes import serving
-from support import GraphQL, Person, World, build_world, create_key_set
+from support import (
+    GraphQL,
+    Person,
+    World,
+    bearer,
+    build_world,
+    create_key_set,
+    create_verifier,
+)
 
 CREATE_GROUP = """
 mutation CreateGroup($input: CreatePermissionGroupInput!) {
@@ -124,7 +132,7 @@ async def audit(world: World, *actions: str) -> list[dict[str, Any]]:
 
 
 async def test_a_key_set_holds_its_own_and_its_groups_permissions(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     world = await build_world(gql)
@@ -141,21 +149,21 @@ async def test_a_key_set_holds_its_own_and_its_groups_permissions(
 
     # and: verification allows both, and reports the effective permissions
     key = created["primaryKey"]
-    by_group = await verify(http, key, "DEPLOY_AUTOMATION_SCRIPTS")
+    by_group = await verify(verifier_http, key, "DEPLOY_AUTOMATION_SCRIPTS")
     assert by_group["code"] == "VALID"
     assert by_group["permissions"] == ["DEPLOY_PACKAGES", "DEPLOY_AUTOMATION_SCRIPTS"]
-    assert (await verify(http, key, "DEPLOY_PACKAGES"))["code"] == "VALID"
+    assert (await verify(verifier_http, key, "DEPLOY_PACKAGES"))["code"] == "VALID"
 
 
 async def test_changing_a_group_changes_verification_at_once(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given: a key set whose answer for the group's permission is cached
     world = await build_world(gql)
     group = await scripts_group(world.admin, world)
     created = await deployer(world, group["id"])
     key = created["primaryKey"]
-    assert (await verify(http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == "VALID"
+    assert (await verify(verifier_http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == "VALID"
 
     # when: the group loses the permission
     await world.owner.gql.mutate(
@@ -163,7 +171,7 @@ async def test_changing_a_group_changes_verification_at_once(
     )
 
     # then: the very next verification refuses it, and the key set shows it
-    refused = await verify(http, key, "DEPLOY_AUTOMATION_SCRIPTS")
+    refused = await verify(verifier_http, key, "DEPLOY_AUTOMATION_SCRIPTS")
     assert refused["code"] == "INSUFFICIENT_PERMISSION"
     assert refused["permissions"] == ["DEPLOY_PACKAGES"]
     data = await world.member.gql(KEY_SET, {"id": created["keySet"]["id"]})
@@ -175,7 +183,7 @@ async def test_changing_a_group_changes_verification_at_once(
         UPDATE_GROUP,
         {"groupId": group["id"], "permissions": ["DEPLOY_AUTOMATION_SCRIPTS"]},
     )
-    assert (await verify(http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == "VALID"
+    assert (await verify(verifier_http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == "VALID"
 
     # and: the change is audited, with how many key sets it reached
     [updated, _] = await audit(world, "PERMISSION_GROUP_UPDATED")
@@ -324,7 +332,7 @@ async def test_bad_group_input_is_refused(gql: GraphQL) -> None:
 
 
 async def test_deleting_a_group_in_use_needs_a_choice(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     world = await build_world(gql)
@@ -340,21 +348,21 @@ async def test_deleting_a_group_in_use_needs_a_choice(
     assert error["message"].startswith("1 key set(s) use this group.")
     key_set = await world.owner.gql(KEY_SET, {"id": created["keySet"]["id"]})
     assert [g["name"] for g in key_set["keySet"]["groups"]] == ["Scripts"]
-    assert (await verify(http, created["primaryKey"], "DEPLOY_AUTOMATION_SCRIPTS"))[
+    assert (await verify(verifier_http, created["primaryKey"], "DEPLOY_AUTOMATION_SCRIPTS"))[
         "code"
     ] == "VALID"
     assert await audit(world, "PERMISSION_GROUP_DELETED") == []
 
 
 async def test_deleting_a_group_with_detach_takes_its_permissions_away(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given: the key set's answer is cached
     world = await build_world(gql)
     group = await scripts_group(world.owner, world)
     created = await deployer(world, group["id"])
     key = created["primaryKey"]
-    assert (await verify(http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == "VALID"
+    assert (await verify(verifier_http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == "VALID"
 
     # when
     payload = await world.owner.gql.mutate(
@@ -370,7 +378,7 @@ async def test_deleting_a_group_with_detach_takes_its_permissions_away(
         "effectivePermissions": ["DEPLOY_PACKAGES"],
         "groups": [],
     }
-    assert (await verify(http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == (
+    assert (await verify(verifier_http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == (
         "INSUFFICIENT_PERMISSION"
     )
     assert (await world.owner.gql(NODE, {"id": group["id"]}))["node"] is None
@@ -389,14 +397,14 @@ async def test_deleting_a_group_with_detach_takes_its_permissions_away(
 
 
 async def test_deleting_a_group_with_inline_keeps_what_key_sets_may_do(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     world = await build_world(gql)
     group = await scripts_group(world.owner, world)
     created = await deployer(world, group["id"])
     key = created["primaryKey"]
-    assert (await verify(http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == "VALID"
+    assert (await verify(verifier_http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == "VALID"
 
     # when
     payload = await world.owner.gql.mutate(
@@ -408,7 +416,7 @@ async def test_deleting_a_group_with_inline_keeps_what_key_sets_may_do(
     key_set = (await world.owner.gql(KEY_SET, {"id": created["keySet"]["id"]}))["keySet"]
     both = ["DEPLOY_PACKAGES", "DEPLOY_AUTOMATION_SCRIPTS"]
     assert key_set == {"permissions": both, "effectivePermissions": both, "groups": []}
-    assert (await verify(http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == "VALID"
+    assert (await verify(verifier_http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == "VALID"
     [inlined] = [
         entry
         for entry in await audit(world, "KEY_SET_UPDATED")
@@ -440,7 +448,7 @@ async def test_a_group_used_only_by_revoked_key_sets_is_deleted_without_a_choice
 
 
 async def test_update_key_set_replaces_its_groups_and_audits_it(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     world = await build_world(gql)
@@ -448,7 +456,7 @@ async def test_update_key_set_replaces_its_groups_and_audits_it(
     empty = await create_group(world.owner, world.organization_id, name="Empty")
     created = await deployer(world, scripts["id"], permissions=[])
     key = created["primaryKey"]
-    assert (await verify(http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == "VALID"
+    assert (await verify(verifier_http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == "VALID"
 
     # when
     payload = await world.admin.gql.mutate(
@@ -463,7 +471,7 @@ async def test_update_key_set_replaces_its_groups_and_audits_it(
         "effectivePermissions": [],
         "groups": [{"name": "Empty"}],
     }
-    assert (await verify(http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == (
+    assert (await verify(verifier_http, key, "DEPLOY_AUTOMATION_SCRIPTS"))["code"] == (
         "INSUFFICIENT_PERMISSION"
     )
     [entry] = await audit(world, "KEY_SET_UPDATED")
@@ -533,7 +541,8 @@ async def test_another_process_hears_of_a_group_change_within_a_second(
     group = await scripts_group(world.owner, world)
     key = (await deployer(world, group["id"]))["primaryKey"]
     body = {"key": key, "permission": "DEPLOY_AUTOMATION_SCRIPTS"}
-    async with httpx.AsyncClient(base_url=second_process) as other:
+    token = await create_verifier(world.owner, organizationId=world.organization_id)
+    async with httpx.AsyncClient(base_url=second_process, headers=bearer(token)) as other:
         cached = (await other.post("/v1/keys/verify", json=body)).json()
 
         # when: the group loses the permission through this process

@@ -233,7 +233,7 @@ async def test_turning_step_up_off_takes_a_current_code(scene: Scene) -> None:
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 async def test_a_current_code_lets_an_admin_through(
-    scene: Scene, http: httpx.AsyncClient, operation: str
+    scene: Scene, verifier_http: httpx.AsyncClient, operation: str
 ) -> None:
     # given
     before = await audit_log(scene.owner, scene.organization_id)
@@ -247,12 +247,12 @@ async def test_a_current_code_lets_an_admin_through(
     assert len(entries) == len(before) + 1
     if operation == "regenerateKey":
         assert entries[0]["action"] == "KEY_REGENERATED"
-        assert await verify(http, scene.key_set["primaryKey"]) == "NOT_FOUND"
-        assert await verify(http, payload["key"]) == "VALID"
+        assert await verify(verifier_http, scene.key_set["primaryKey"]) == "NOT_FOUND"
+        assert await verify(verifier_http, payload["key"]) == "VALID"
     else:
         assert entries[0]["action"] == "KEY_SET_REVOKED"
         assert payload["keySet"] == {"status": "REVOKED"}
-        assert await verify(http, scene.key_set["secondaryKey"]) == "NOT_FOUND"
+        assert await verify(verifier_http, scene.key_set["secondaryKey"]) == "NOT_FOUND"
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
@@ -270,7 +270,7 @@ async def test_a_current_code_lets_an_admin_through(
     ids=["missing", "blank", "wrong", "short", "long", "arabic-indic", "oversized"],
 )
 async def test_without_a_current_code_nothing_changes(
-    scene: Scene, http: httpx.AsyncClient, operation: str, otp: str | None, expected: str
+    scene: Scene, verifier_http: httpx.AsyncClient, operation: str, otp: str | None, expected: str
 ) -> None:
     # given
     before = await audit_log(scene.owner, scene.organization_id)
@@ -282,13 +282,13 @@ async def test_without_a_current_code_nothing_changes(
     # then
     assert errors(payload) == [(expected, ["input", "otp"])]
     assert payload["keySet"] is None
-    assert await unchanged(http, scene.key_set)
+    assert await unchanged(verifier_http, scene.key_set)
     assert await audit_log(scene.owner, scene.organization_id) == before
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 async def test_a_code_is_accepted_once(
-    scene: Scene, http: httpx.AsyncClient, operation: str
+    scene: Scene, verifier_http: httpx.AsyncClient, operation: str
 ) -> None:
     # given: a code that has just regenerated a key of another set
     code = await scene.app.next_code()
@@ -301,13 +301,13 @@ async def test_a_code_is_accepted_once(
 
     # then
     assert errors(replayed) == [("OTP_REUSED", ["input", "otp"])]
-    assert await unchanged(http, scene.key_set)
-    assert await verify(http, first["key"]) == "VALID"
+    assert await unchanged(verifier_http, scene.key_set)
+    assert await verify(verifier_http, first["key"]) == "VALID"
     assert await audit_log(scene.owner, scene.organization_id) == before
 
 
 async def test_the_same_key_set_cannot_be_regenerated_twice_with_one_code(
-    scene: Scene, http: httpx.AsyncClient
+    scene: Scene, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     code = await scene.app.next_code()
@@ -320,13 +320,13 @@ async def test_the_same_key_set_cannot_be_regenerated_twice_with_one_code(
     # then
     assert errors(first) == []
     assert errors(second) == [("OTP_REUSED", ["input", "otp"])]
-    assert await verify(http, first["key"]) == "VALID"
+    assert await verify(verifier_http, first["key"]) == "VALID"
     assert await audit_log(scene.owner, scene.organization_id) == before
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 async def test_an_admin_without_an_authenticator_is_told_to_enrol(
-    scene: Scene, gql: GraphQL, http: httpx.AsyncClient, operation: str
+    scene: Scene, gql: GraphQL, verifier_http: httpx.AsyncClient, operation: str
 ) -> None:
     # given
     admin = await sign_up(gql, "admin")
@@ -341,12 +341,12 @@ async def test_an_admin_without_an_authenticator_is_told_to_enrol(
     # then
     assert errors(payload) == [("TOTP_NOT_ENROLLED", ["input", "otp"])]
     assert "enrollTotp" in payload["userErrors"][0]["message"]
-    assert await unchanged(http, scene.key_set)
+    assert await unchanged(verifier_http, scene.key_set)
     assert await audit_log(scene.owner, scene.organization_id) == before
 
 
 async def test_system_key_sets_of_the_organization_need_a_code_too(
-    scene: Scene, gql: GraphQL, http: httpx.AsyncClient
+    scene: Scene, gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given: a system admin with an authenticator (made one with the owner's code)
     system_admin = await sign_up(gql, "sysadmin")
@@ -375,7 +375,7 @@ async def test_system_key_sets_of_the_organization_need_a_code_too(
     # then
     assert errors(without) == [("OTP_REQUIRED", ["input", "otp"])]
     assert errors(with_code) == []
-    assert await verify(http, with_code["key"]) == "VALID"
+    assert await verify(verifier_http, with_code["key"]) == "VALID"
 
 
 async def test_failed_step_ups_are_account_events(scene: Scene) -> None:
@@ -427,7 +427,7 @@ async def test_without_the_requirement_no_code_is_needed(
 
 
 async def test_without_the_requirement_a_code_given_is_checked_all_the_same(
-    relaxed: tuple[Person, Authenticator, dict[str, Any]], http: httpx.AsyncClient
+    relaxed: tuple[Person, Authenticator, dict[str, Any]], verifier_http: httpx.AsyncClient
 ) -> None:
     owner, app, key_set = relaxed
 
@@ -438,7 +438,7 @@ async def test_without_the_requirement_a_code_given_is_checked_all_the_same(
     # then
     assert errors(wrong) == [("OTP_INVALID", ["input", "otp"])]
     assert errors(malformed) == [("INVALID", ["input", "otp"])]
-    assert await unchanged(http, key_set)
+    assert await unchanged(verifier_http, key_set)
 
     # when
     right = await attempt(owner, "regenerateKey", key_set, otp=await app.next_code())
@@ -448,7 +448,7 @@ async def test_without_the_requirement_a_code_given_is_checked_all_the_same(
 
 
 async def test_without_the_requirement_a_code_from_no_authenticator_is_refused(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     owner = await sign_up(gql, "owner")
@@ -460,7 +460,7 @@ async def test_without_the_requirement_a_code_from_no_authenticator_is_refused(
 
     # then
     assert errors(payload) == [("TOTP_NOT_ENROLLED", ["input", "otp"])]
-    assert await unchanged(http, key_set)
+    assert await unchanged(verifier_http, key_set)
 
 
 # --- races ---------------------------------------------------------------------------------
@@ -478,7 +478,7 @@ async def guarded_key_set(owner: Person, name: str) -> dict[str, Any]:
 
 @pytest.mark.postgres_only
 async def test_concurrent_requests_with_one_code_let_exactly_one_through(
-    backend: str, scene: Scene, http: httpx.AsyncClient
+    backend: str, scene: Scene, verifier_http: httpx.AsyncClient
 ) -> None:
     # given: key sets of as many organizations, so that only the code is shared (a
     # request locks its key set and organization before it checks the code)
@@ -502,10 +502,10 @@ async def test_concurrent_requests_with_one_code_let_exactly_one_through(
     for key_set, payload in zip(key_sets, payloads, strict=True):
         if payload["userErrors"]:
             assert errors(payload) == [("OTP_REUSED", ["input", "otp"])]
-            assert await unchanged(http, key_set)
+            assert await unchanged(verifier_http, key_set)
         else:
-            assert await verify(http, payload["key"]) == "VALID"
-            assert await verify(http, key_set["primaryKey"]) == "NOT_FOUND"
+            assert await verify(verifier_http, payload["key"]) == "VALID"
+            assert await verify(verifier_http, key_set["primaryKey"]) == "NOT_FOUND"
     regenerated = [
         entry
         for key_set in key_sets
@@ -517,7 +517,7 @@ async def test_concurrent_requests_with_one_code_let_exactly_one_through(
 
 @pytest.mark.postgres_only
 async def test_a_regeneration_and_a_revocation_racing_with_one_code_let_one_through(
-    backend: str, scene: Scene, http: httpx.AsyncClient
+    backend: str, scene: Scene, verifier_http: httpx.AsyncClient
 ) -> None:
     # given: key sets of two organizations
     other = await guarded_key_set(scene.owner, "Other")
@@ -537,8 +537,8 @@ async def test_a_regeneration_and_a_revocation_racing_with_one_code_let_one_thro
         for k in (scene.key_set, other)
     ]
     if errors(payloads[0]):
-        assert await unchanged(http, scene.key_set)
+        assert await unchanged(verifier_http, scene.key_set)
         assert statuses == ["ACTIVE", "REVOKED"]
     else:
-        assert await unchanged(http, other)
+        assert await unchanged(verifier_http, other)
         assert statuses == ["ACTIVE", "ACTIVE"]

@@ -302,7 +302,7 @@ async def test_a_key_set_id_that_does_not_exist_looks_the_same_as_an_invisible_o
 
 
 async def test_an_admin_of_another_organization_cannot_touch_its_key_sets(
-    world: World, key_sets: dict[str, dict[str, Any]], http: httpx.AsyncClient
+    world: World, key_sets: dict[str, dict[str, Any]], verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     outsider = world.outsider
@@ -347,7 +347,7 @@ async def test_an_admin_of_another_organization_cannot_touch_its_key_sets(
         ("Catalog sync", "ACTIVE"),
         ("Deployer", "ACTIVE"),
     ]
-    assert await verify(http, target["primaryKey"]) == "VALID"
+    assert await verify(verifier_http, target["primaryKey"]) == "VALID"
 
 
 def admin_mutations(created: dict[str, Any], label: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -372,7 +372,7 @@ async def assert_forbidden(person: Person, name: str, query: str, input: dict[st
 
 
 async def test_a_member_is_forbidden_every_key_set_mutation_and_nothing_changes(
-    world: World, key_sets: dict[str, dict[str, Any]], http: httpx.AsyncClient
+    world: World, key_sets: dict[str, dict[str, Any]], verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     member = world.member
@@ -398,12 +398,12 @@ async def test_a_member_is_forbidden_every_key_set_mutation_and_nothing_changes(
         ("Deployer", "ACTIVE"),
     ]
     for created, _ in targets:
-        assert await verify(http, created["primaryKey"]) == "VALID"
-        assert await verify(http, created["secondaryKey"]) == "VALID"
+        assert await verify(verifier_http, created["primaryKey"]) == "VALID"
+        assert await verify(verifier_http, created["secondaryKey"]) == "VALID"
 
 
 async def test_a_system_admin_is_forbidden_organization_key_sets_and_other_systems(
-    world: World, key_sets: dict[str, dict[str, Any]], http: httpx.AsyncClient
+    world: World, key_sets: dict[str, dict[str, Any]], verifier_http: httpx.AsyncClient
 ) -> None:
     # given a second system the system admin has no role on
     other_system = (
@@ -425,7 +425,7 @@ async def test_a_system_admin_is_forbidden_organization_key_sets_and_other_syste
         viewed = (await system_admin.gql(KEY_SET, {"id": created["keySet"]["id"]}))["keySet"]
         assert viewed["label"] == label
         assert values(viewed) == (None, None)
-        assert await verify(http, created["primaryKey"]) == "VALID"
+        assert await verify(verifier_http, created["primaryKey"]) == "VALID"
 
 
 async def test_an_anonymous_caller_must_authenticate(

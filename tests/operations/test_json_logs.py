@@ -20,6 +20,13 @@ def database(request: pytest.FixtureRequest) -> dict[str, str]:
     return database_env(request, str(request.param))
 
 
+CREATE_VERIFIER = """
+mutation CreateVerifier($input: CreateVerifierInput!) {
+  createVerifier(input: $input) { verifier { id } token userErrors { code } }
+}
+"""
+
+
 def call(
     http: httpx.Client, query: str, token: str | None = None, **variables: Any
 ) -> dict[str, Any]:
@@ -51,13 +58,18 @@ def test_every_line_is_json_and_each_request_is_one_line_with_its_id_and_caller(
         created = call(http, CREATE_KEY_SET, token, input={"systemId": system, "label": "billing"})[
             "createKeySet"
         ]
-        key, key_set_id = created["primaryKey"], created["keySet"]["id"]
+        key = created["primaryKey"]
+        verifier = call(
+            http, CREATE_VERIFIER, token, input={"organizationId": organization, "name": "ci"}
+        )["createVerifier"]
+        verifier_token, verifier_id = verifier["token"], verifier["verifier"]["id"]
+        service = {"authorization": f"Bearer {verifier_token}"}
 
         # when: a key is verified with the caller's request id, and a bad one without
         verified = http.post(
-            "/v1/keys/verify", json={"key": key}, headers={"x-request-id": "trace-42"}
+            "/v1/keys/verify", json={"key": key}, headers={**service, "x-request-id": "trace-42"}
         )
-        refused = http.post("/v1/keys/verify", json={"key": "kro_" + "0" * 49})
+        refused = http.post("/v1/keys/verify", json={"key": "kro_" + "0" * 49}, headers=service)
         log = served.log()
 
     # then: every line parses, the answers carry their request ids
@@ -67,8 +79,8 @@ def test_every_line_is_json_and_each_request_is_one_line_with_its_id_and_caller(
     requests = [entry for entry in lines if entry["logger"] == "keyrack.request"]
     verify_lines = [entry for entry in requests if entry["operation"] == "verify"]
     assert [(e["request_id"], e["outcome"], e["caller"], e["status"]) for e in verify_lines] == [
-        ("trace-42", "VALID", key_set_id, 200),
-        (refused.headers["x-request-id"], "NOT_FOUND", None, 200),
+        ("trace-42", "VALID", verifier_id, 200),
+        (refused.headers["x-request-id"], "NOT_FOUND", verifier_id, 200),
     ]
     assert all(isinstance(e["latency_ms"], float) and e["latency_ms"] > 0 for e in requests)
     by_operation = {entry["operation"]: entry for entry in requests}
@@ -77,5 +89,5 @@ def test_every_line_is_json_and_each_request_is_one_line_with_its_id_and_caller(
     assert by_operation["CreateKeySet"]["outcome"] == "ok"
     assert any(entry["logger"].startswith("uvicorn") for entry in lines)
     # and: no secret anywhere in the log
-    for secret in (key, token, PASSWORD):
+    for secret in (key, token, verifier_token, PASSWORD):
         assert secret not in log

@@ -14,14 +14,18 @@ import pytest
 from app.keysets.keys import generate_key
 from app.main import create_app
 from app.settings import Settings
+from app.verify.cache import Audience
 from processes import serving
 from support import (
     GraphQL,
     Person,
+    bearer,
     counting_statements,
     create_key_set,
     create_organization,
+    create_verifier,
     sign_up,
+    verifying_client,
 )
 
 REVOKE_KEY_SET = """
@@ -39,6 +43,9 @@ query LastUsed($id: ID!) {
   keySet(id: $id) { lastUsedAt primaryKey { lastUsedAt } secondaryKey { lastUsedAt } }
 }
 """
+ORGANIZATIONS = "{ organizations { edges { node { id } } } }"
+# What the operator's instance-wide verifier may check: every organization.
+EVERY_ORGANIZATION = Audience(counter="verifier:tests")
 VERIFY_KEY = """
 query Verify($key: String!, $permission: KeyPermission, $ip: String) {
   verifyKey(key: $key, permission: $permission, ip: $ip) {
@@ -55,6 +62,10 @@ async def owner_and_key_set(gql: GraphQL, **input: Any) -> tuple[Person, dict[st
     input.setdefault("label", "ci")
     input.setdefault("permissions", ["REGISTER_CATALOG_ITEMS"])
     return owner, await create_key_set(owner, organizationId=organization_id, **input)
+
+
+async def organization_of(owner: Person) -> str:
+    return str((await owner.gql(ORGANIZATIONS))["organizations"]["edges"][0]["node"]["id"])
 
 
 async def verify(http: httpx.AsyncClient, key: str, **extra: Any) -> dict[str, Any]:
@@ -82,10 +93,10 @@ async def verify(http: httpx.AsyncClient, key: str, **extra: Any) -> dict[str, A
     ],
 )
 async def test_malformed_requests_get_a_json_error_and_never_a_500(
-    http: httpx.AsyncClient, content: bytes, status: int, message: str
+    verifier_http: httpx.AsyncClient, content: bytes, status: int, message: str
 ) -> None:
     # when
-    response = await http.post(
+    response = await verifier_http.post(
         "/v1/keys/verify", content=content, headers={"content-type": "application/json"}
     )
 
@@ -95,13 +106,13 @@ async def test_malformed_requests_get_a_json_error_and_never_a_500(
 
 
 async def test_an_oversized_streamed_body_is_refused_without_a_content_length(
-    http: httpx.AsyncClient,
+    verifier_http: httpx.AsyncClient,
 ) -> None:
     async def chunks() -> Any:
         for _ in range(80):
             yield b"x" * 1024
 
-    response = await http.post("/v1/keys/verify", content=chunks())
+    response = await verifier_http.post("/v1/keys/verify", content=chunks())
 
     assert response.status_code == 413
 
@@ -111,10 +122,10 @@ async def test_an_oversized_streamed_body_is_refused_without_a_content_length(
     ["", "k" * 10_000, "kro_" + "A" * 49, "krs_short", "not a key at all", "kro_" + "é" * 49],
 )
 async def test_keys_that_are_not_keys_are_not_found_and_never_echoed(
-    http: httpx.AsyncClient, key: str
+    verifier_http: httpx.AsyncClient, key: str
 ) -> None:
     # when
-    response = await http.post("/v1/keys/verify", json={"key": key})
+    response = await verifier_http.post("/v1/keys/verify", json={"key": key})
 
     # then
     assert response.status_code == 200
@@ -125,13 +136,13 @@ async def test_keys_that_are_not_keys_are_not_found_and_never_echoed(
 
 
 async def test_a_revoke_takes_effect_on_a_cached_answer_at_once(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given: the key's VALID answer is in the cache
     owner, created = await owner_and_key_set(gql)
     key = created["primaryKey"]
-    assert (await verify(http, key))["code"] == "VALID"
-    assert (await verify(http, key))["code"] == "VALID"
+    assert (await verify(verifier_http, key))["code"] == "VALID"
+    assert (await verify(verifier_http, key))["code"] == "VALID"
 
     # when
     await owner.gql.mutate(
@@ -141,28 +152,28 @@ async def test_a_revoke_takes_effect_on_a_cached_answer_at_once(
     )
 
     # then
-    assert (await verify(http, key))["code"] == "NOT_FOUND"
+    assert (await verify(verifier_http, key))["code"] == "NOT_FOUND"
 
 
 async def test_disabling_takes_effect_on_a_cached_answer_at_once(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     owner, created = await owner_and_key_set(gql)
     key = created["secondaryKey"]
-    assert (await verify(http, key))["code"] == "VALID"
+    assert (await verify(verifier_http, key))["code"] == "VALID"
 
     await owner.gql.mutate(
         "updateKeySet", UPDATE_KEY_SET, {"keySetId": created["keySet"]["id"], "enabled": False}
     )
 
-    assert (await verify(http, key))["code"] == "DISABLED"
+    assert (await verify(verifier_http, key))["code"] == "DISABLED"
 
 
 async def test_verify_key_in_graphql_gives_the_same_answer_as_the_endpoint(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
-    # given
-    _, created = await owner_and_key_set(gql, allowedCidrs=["203.0.113.0/24"])
+    # given: a member of the key's organization
+    owner, created = await owner_and_key_set(gql, allowedCidrs=["203.0.113.0/24"])
     key = created["primaryKey"]
 
     for extra in (
@@ -172,8 +183,8 @@ async def test_verify_key_in_graphql_gives_the_same_answer_as_the_endpoint(
         {"ip": "203.0.113.9", "permission": "REGISTER_CATALOG_ITEMS"},
     ):
         # when
-        endpoint = await verify(http, key, **extra)
-        graphql = (await gql(VERIFY_KEY, {"key": key, **extra}))["verifyKey"]
+        endpoint = await verify(verifier_http, key, **extra)
+        graphql = (await owner.gql(VERIFY_KEY, {"key": key, **extra}))["verifyKey"]
 
         # then
         assert graphql == endpoint
@@ -186,7 +197,7 @@ async def test_verify_key_in_graphql_rejects_an_invalid_ip(gql: GraphQL) -> None
 
 
 async def test_last_use_is_recorded_in_batches_not_per_request(
-    gql: GraphQL, settings: Settings, backend: str
+    gql: GraphQL, settings: Settings, backend: str, instance_verifier: str
 ) -> None:
     # given: an app whose periodic flush will not run during the test
     owner, created = await owner_and_key_set(gql)
@@ -195,7 +206,7 @@ async def test_last_use_is_recorded_in_batches_not_per_request(
         settings.model_copy(update={"usage_flush_seconds": 3600}), connection_name=backend
     )
     transport = httpx.ASGITransport(app=quiet)
-    async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as client:
+    async with verifying_client(transport, instance_verifier) as client:
         # when: the key is used, then the buffer is flushed
         assert (await verify(client, created["primaryKey"]))["valid"] is True
         assert (await verify(client, created["primaryKey"]))["valid"] is True
@@ -223,7 +234,7 @@ async def test_last_use_is_written_at_shutdown(
 
     # when: it serves a verification, then stops
     verifier.usage.start()
-    verdict = await verifier.verify(key=created["primaryKey"])
+    verdict = await verifier.verify(key=created["primaryKey"], audience=EVERY_ORGANIZATION)
     await verifier.usage.stop()
 
     # then
@@ -233,7 +244,7 @@ async def test_last_use_is_written_at_shutdown(
 
 
 async def test_a_key_set_over_its_rate_limit_gets_429_with_retry_after(
-    gql: GraphQL, settings: Settings, backend: str
+    gql: GraphQL, settings: Settings, backend: str, instance_verifier: str
 ) -> None:
     # given: an app allowing 3 verifications per key set and minute
     _, created = await owner_and_key_set(gql)
@@ -241,7 +252,7 @@ async def test_a_key_set_over_its_rate_limit_gets_429_with_retry_after(
         settings.model_copy(update={"verify_rate_limit": 3}), connection_name=backend
     )
     transport = httpx.ASGITransport(app=limited)
-    async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as client:
+    async with verifying_client(transport, instance_verifier) as client:
         # when
         answers = [
             await client.post("/v1/keys/verify", json={"key": created["primaryKey"]})
@@ -257,29 +268,38 @@ async def test_a_key_set_over_its_rate_limit_gets_429_with_retry_after(
     assert other_set.status_code == 200
 
 
-async def test_an_address_presenting_keys_that_are_not_found_gets_429(
+async def test_a_verifier_presenting_keys_that_are_not_found_gets_429(
     gql: GraphQL, settings: Settings, backend: str
 ) -> None:
-    # given: an app allowing two not-found answers per address and minute
-    _, created = await owner_and_key_set(gql)
+    # given: an app allowing two not-found answers per verifier and minute, and two
+    # verifiers of the organization behind the same address (a shared proxy)
+    owner, created = await owner_and_key_set(gql)
+    organization_id = await organization_of(owner)
+    guesser = await create_verifier(owner, organizationId=organization_id, name="guesser")
+    bystander = await create_verifier(owner, organizationId=organization_id, name="bystander")
     limited = create_app(
-        settings.model_copy(update={"verify_address_rate_limit": 2}), connection_name=backend
+        settings.model_copy(update={"verify_unknown_rate_limit": 2}), connection_name=backend
     )
     transport = httpx.ASGITransport(app=limited, client=("198.51.100.7", 4000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as client:
+    async with (
+        verifying_client(transport, guesser) as client,
+        verifying_client(transport, bystander) as neighbour,
+    ):
         # when: a malformed key, an unknown one, then a third guess, then a real key
         guesses = [
             await client.post("/v1/keys/verify", json={"key": key})
             for key in ("kro_nope", generate_key("SYSTEM"), generate_key("ORGANIZATION"))
         ]
         real = await client.post("/v1/keys/verify", json={"key": created["primaryKey"]})
+        other_guess = await neighbour.post("/v1/keys/verify", json={"key": "kro_nope"})
 
-    # then: guessing is limited, using a key that exists is not
+    # then: guessing is limited, using a key that exists is not, nor is another verifier
     assert [g.status_code for g in guesses] == [200, 200, 429]
     assert guesses[2].json()["code"] == "RATE_LIMITED"
     assert "retry-after" in guesses[2].headers
     assert real.status_code == 200
     assert real.json()["code"] == "VALID"
+    assert (other_guess.status_code, other_guess.json()["code"]) == (200, "NOT_FOUND")
 
 
 @pytest.fixture
@@ -302,7 +322,9 @@ async def test_another_process_stops_accepting_a_revoked_key_within_a_second(
     # given: the other process has the key's VALID answer cached for ten minutes
     owner, created = await owner_and_key_set(gql)
     key = created["primaryKey"]
-    async with httpx.AsyncClient(base_url=second_process) as other:
+    organization_id = await organization_of(owner)
+    token = await create_verifier(owner, organizationId=organization_id)
+    async with httpx.AsyncClient(base_url=second_process, headers=bearer(token)) as other:
         first = (await other.post("/v1/keys/verify", json={"key": key})).json()
         cached = (await other.post("/v1/keys/verify", json={"key": key})).json()
 
@@ -332,34 +354,12 @@ async def test_a_burst_of_misses_for_one_key_runs_one_query(
     with counting_statements() as counter:
         # when
         verdicts = await asyncio.gather(
-            *(verifier.verify(key=created["primaryKey"]) for _ in range(50))
+            *(
+                verifier.verify(key=created["primaryKey"], audience=EVERY_ORGANIZATION)
+                for _ in range(50)
+            )
         )
 
     # then
     assert {v.code.value for v in verdicts} == {"VALID"}
     assert len([s for s in counter.statements if '"api_keys"' in s]) == 1
-
-
-@pytest.mark.parametrize(
-    ("allowed", "ip", "code"),
-    [
-        ("203.0.113.0/24", "::ffff:203.0.113.7", "VALID"),
-        ("203.0.113.0/24", "::FFFF:cb00:7107", "VALID"),
-        ("203.0.113.0/24", "::ffff:198.51.100.7", "FORBIDDEN_IP"),
-        ("::ffff:192.0.2.0/120", "192.0.2.5", "VALID"),
-        ("::ffff:192.0.2.0/120", "198.51.100.5", "FORBIDDEN_IP"),
-    ],
-)
-async def test_an_ipv4_mapped_ipv6_address_is_the_ipv4_address(
-    gql: GraphQL, http: httpx.AsyncClient, allowed: str, ip: str, code: str
-) -> None:
-    # given
-    _, created = await owner_and_key_set(gql, allowedCidrs=[allowed])
-    key = created["primaryKey"]
-
-    # when
-    endpoint = await verify(http, key, ip=ip)
-    graphql = (await gql(VERIFY_KEY, {"key": key, "ip": ip}))["verifyKey"]
-
-    # then
-    assert endpoint["code"] == graphql["code"] == code

@@ -72,7 +72,7 @@ def key_set_pk(created: dict[str, Any]) -> int:
 
 
 async def test_a_created_organization_key_verifies_valid_with_its_key_set(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     owner, organization_id, _ = await owner_with_system(gql)
@@ -81,8 +81,8 @@ async def test_a_created_organization_key_verifies_valid_with_its_key_set(
     )
 
     # when
-    primary = await verify(http, created["primaryKey"])
-    secondary = await verify(http, created["secondaryKey"])
+    primary = await verify(verifier_http, created["primaryKey"])
+    secondary = await verify(verifier_http, created["secondaryKey"])
 
     # then
     assert primary == {
@@ -103,7 +103,7 @@ async def test_a_created_organization_key_verifies_valid_with_its_key_set(
 
 
 async def test_a_created_system_key_verifies_valid_with_its_system(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     owner, organization_id, system_id = await owner_with_system(gql)
@@ -112,7 +112,7 @@ async def test_a_created_system_key_verifies_valid_with_its_system(
     )
 
     # when
-    verdict = await verify(http, created["primaryKey"], permission="DEPLOY_PACKAGES")
+    verdict = await verify(verifier_http, created["primaryKey"], permission="DEPLOY_PACKAGES")
 
     # then
     assert created["primaryKey"].startswith("krs_")
@@ -123,7 +123,7 @@ async def test_a_created_system_key_verifies_valid_with_its_system(
 
 
 async def test_after_regenerating_without_grace_the_old_key_is_not_found_and_the_new_valid(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     owner, organization_id, _ = await owner_with_system(gql)
@@ -137,17 +137,17 @@ async def test_after_regenerating_without_grace_the_old_key_is_not_found_and_the
     )
 
     # then
-    old = await verify(http, created["primaryKey"])
+    old = await verify(verifier_http, created["primaryKey"])
     assert old["code"] == "NOT_FOUND"
     assert old["valid"] is False
     assert old["keySet"] is None, "a dead key must not tell which key set it belonged to"
-    new = await verify(http, regenerated["key"])
+    new = await verify(verifier_http, regenerated["key"])
     assert (new["code"], new["slot"], new["deprecated"]) == ("VALID", "PRIMARY", False)
-    assert (await verify(http, created["secondaryKey"]))["code"] == "VALID"
+    assert (await verify(verifier_http, created["secondaryKey"]))["code"] == "VALID"
 
 
 async def test_after_regenerating_with_grace_the_old_key_verifies_as_deprecated_until_it_ends(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     owner, organization_id, _ = await owner_with_system(gql)
@@ -167,23 +167,23 @@ async def test_after_regenerating_with_grace_the_old_key_verifies_as_deprecated_
     )
 
     # then
-    old = await verify(http, created["secondaryKey"])
+    old = await verify(verifier_http, created["secondaryKey"])
     assert (old["code"], old["slot"], old["deprecated"]) == ("VALID", "SECONDARY", True)
     valid_until = datetime.fromisoformat(old["validUntil"])
     assert before + timedelta(seconds=3590) < valid_until < before + timedelta(seconds=3610)
-    new = await verify(http, regenerated["key"])
+    new = await verify(verifier_http, regenerated["key"])
     assert (new["code"], new["deprecated"], new["validUntil"]) == ("VALID", False, None)
 
     # when
     await end_grace_periods(created)
 
     # then
-    assert (await verify(http, created["secondaryKey"]))["code"] == "NOT_FOUND"
-    assert (await verify(http, regenerated["key"]))["code"] == "VALID"
+    assert (await verify(verifier_http, created["secondaryKey"]))["code"] == "NOT_FOUND"
+    assert (await verify(verifier_http, regenerated["key"]))["code"] == "VALID"
 
 
 async def test_regenerating_again_ends_the_grace_of_keys_replaced_before(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given: the secondary key was rotated with a day of grace, then found to have leaked
     owner, organization_id, _ = await owner_with_system(gql)
@@ -196,7 +196,7 @@ async def test_regenerating_again_ends_the_grace_of_keys_replaced_before(
     first = await owner.gql.mutate(
         "regenerateKey", REGENERATE_KEY, {**rotate, "gracePeriodSeconds": 86_400}
     )
-    assert (await verify(http, created["secondaryKey"]))["deprecated"] is True
+    assert (await verify(verifier_http, created["secondaryKey"]))["deprecated"] is True
 
     # when: it is rotated again, with no grace
     second = await owner.gql.mutate(
@@ -204,14 +204,14 @@ async def test_regenerating_again_ends_the_grace_of_keys_replaced_before(
     )
 
     # then: neither replaced key verifies any more, the newest does
-    assert (await verify(http, created["secondaryKey"]))["code"] == "NOT_FOUND"
-    assert (await verify(http, first["key"]))["code"] == "NOT_FOUND"
-    assert (await verify(http, second["key"]))["code"] == "VALID"
-    assert (await verify(http, created["primaryKey"]))["code"] == "VALID"
+    assert (await verify(verifier_http, created["secondaryKey"]))["code"] == "NOT_FOUND"
+    assert (await verify(verifier_http, first["key"]))["code"] == "NOT_FOUND"
+    assert (await verify(verifier_http, second["key"]))["code"] == "VALID"
+    assert (await verify(verifier_http, created["primaryKey"]))["code"] == "VALID"
 
 
 async def test_after_revoking_no_key_of_the_set_verifies_not_even_one_in_its_grace_period(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     owner, organization_id, _ = await owner_with_system(gql)
@@ -226,7 +226,7 @@ async def test_after_revoking_no_key_of_the_set_verifies_not_even_one_in_its_gra
             "gracePeriodSeconds": 3600,
         },
     )
-    assert (await verify(http, created["primaryKey"]))["code"] == "VALID"
+    assert (await verify(verifier_http, created["primaryKey"]))["code"] == "VALID"
 
     # when
     await owner.gql.mutate(
@@ -237,12 +237,12 @@ async def test_after_revoking_no_key_of_the_set_verifies_not_even_one_in_its_gra
 
     # then
     for key in (created["primaryKey"], created["secondaryKey"], regenerated["key"]):
-        verdict = await verify(http, key)
+        verdict = await verify(verifier_http, key)
         assert (verdict["code"], verdict["keySet"]) == ("NOT_FOUND", None)
 
 
 async def test_a_disabled_key_set_answers_disabled_until_it_is_enabled_again(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     owner, organization_id, _ = await owner_with_system(gql)
@@ -255,7 +255,7 @@ async def test_a_disabled_key_set_answers_disabled_until_it_is_enabled_again(
     )
 
     # then
-    disabled = await verify(http, created["primaryKey"])
+    disabled = await verify(verifier_http, created["primaryKey"])
     assert (disabled["valid"], disabled["code"]) == (False, "DISABLED")
     assert disabled["keySet"]["id"] == key_set_id
 
@@ -265,28 +265,30 @@ async def test_a_disabled_key_set_answers_disabled_until_it_is_enabled_again(
     )
 
     # then
-    assert (await verify(http, created["primaryKey"]))["code"] == "VALID"
+    assert (await verify(verifier_http, created["primaryKey"]))["code"] == "VALID"
 
 
 async def test_a_key_set_past_its_expiry_answers_expired(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     owner, organization_id, _ = await owner_with_system(gql)
     created = await create_org_set(owner, organization_id, expiresAt="2099-01-01T00:00:00Z")
-    assert (await verify(http, created["primaryKey"]))["expiresAt"].startswith("2099-01-01T00:00")
+    assert (await verify(verifier_http, created["primaryKey"]))["expiresAt"].startswith(
+        "2099-01-01T00:00"
+    )
 
     # when
     await expire_key_set(created)
 
     # then
     for key in (created["primaryKey"], created["secondaryKey"]):
-        verdict = await verify(http, key)
+        verdict = await verify(verifier_http, key)
         assert (verdict["valid"], verdict["code"]) == (False, "EXPIRED")
 
 
 async def test_a_disabled_and_expired_key_set_answers_disabled(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     owner, organization_id, _ = await owner_with_system(gql)
@@ -297,14 +299,14 @@ async def test_a_disabled_and_expired_key_set_answers_disabled(
     await expire_key_set(created)
 
     # when
-    verdict = await verify(http, created["primaryKey"])
+    verdict = await verify(verifier_http, created["primaryKey"])
 
     # then
     assert verdict["code"] == "DISABLED"
 
 
 async def test_an_allow_list_admits_only_callers_from_its_networks(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     owner, organization_id, _ = await owner_with_system(gql)
@@ -314,10 +316,10 @@ async def test_an_allow_list_admits_only_callers_from_its_networks(
     key = created["primaryKey"]
 
     # when
-    inside_v4 = await verify(http, key, ip="203.0.113.7")
-    inside_v6 = await verify(http, key, ip="2001:db8::42")
-    outside = await verify(http, key, ip="198.51.100.7")
-    unknown = await verify(http, key)
+    inside_v4 = await verify(verifier_http, key, ip="203.0.113.7")
+    inside_v6 = await verify(verifier_http, key, ip="2001:db8::42")
+    outside = await verify(verifier_http, key, ip="198.51.100.7")
+    unknown = await verify(verifier_http, key)
 
     # then
     assert inside_v4["code"] == "VALID"
@@ -327,7 +329,7 @@ async def test_an_allow_list_admits_only_callers_from_its_networks(
 
 
 async def test_a_permission_the_key_set_lacks_is_insufficient_until_it_is_granted(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     owner, organization_id, _ = await owner_with_system(gql)
@@ -335,8 +337,8 @@ async def test_a_permission_the_key_set_lacks_is_insufficient_until_it_is_grante
     key = created["primaryKey"]
 
     # when
-    granted = await verify(http, key, permission="REGISTER_CATALOG_ITEMS")
-    missing = await verify(http, key, permission="ADD_SYSTEM")
+    granted = await verify(verifier_http, key, permission="REGISTER_CATALOG_ITEMS")
+    missing = await verify(verifier_http, key, permission="ADD_SYSTEM")
 
     # then
     assert granted["code"] == "VALID"
@@ -350,14 +352,14 @@ async def test_a_permission_the_key_set_lacks_is_insufficient_until_it_is_grante
     )
 
     # then
-    assert (await verify(http, key, permission="ADD_SYSTEM"))["code"] == "VALID"
-    assert (await verify(http, key, permission="REGISTER_CATALOG_ITEMS"))[
+    assert (await verify(verifier_http, key, permission="ADD_SYSTEM"))["code"] == "VALID"
+    assert (await verify(verifier_http, key, permission="REGISTER_CATALOG_ITEMS"))[
         "code"
     ] == "INSUFFICIENT_PERMISSION"
 
 
 async def test_a_mistyped_or_never_issued_key_is_not_found(
-    gql: GraphQL, http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given
     owner, organization_id, _ = await owner_with_system(gql)
@@ -366,7 +368,7 @@ async def test_a_mistyped_or_never_issued_key_is_not_found(
     never_issued = generate_key("ORGANIZATION")
 
     # when
-    verdicts = [await verify(http, k) for k in (typo, never_issued, key[:-1], "")]
+    verdicts = [await verify(verifier_http, k) for k in (typo, never_issued, key[:-1], "")]
 
     # then
     assert [v["code"] for v in verdicts] == ["NOT_FOUND"] * 4

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from app.graphql.keysets.types import KeySetType
     from app.graphql.policy.types import KeyPolicyType
     from app.graphql.systems.types import SystemType
+    from app.graphql.verifiers.types import VerifierType
     from app.graphql.webhooks.types import WebhookType
 
 
@@ -204,6 +205,19 @@ class OrganizationType(Node):
         from app.graphql.webhooks.types import resolve_webhooks
 
         return await resolve_webhooks(info, organization_id=self.pk, first=first, after=after)
+
+    @strawberry.field(
+        description="Credentials for POST /v1/keys/verify scoped to the organization (its "
+        "systems' are under System.verifiers); owners and admins only."
+    )
+    async def verifiers(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[VerifierType, strawberry.lazy("app.graphql.verifiers.types")]]:
+        from app.graphql.verifiers.types import resolve_organization_verifiers
+
+        return await resolve_organization_verifiers(
+            info, organization_id=self.pk, first=first, after=after
+        )
 
 
 async def load_organization(info: Info, organization_id: int) -> OrganizationType | None:

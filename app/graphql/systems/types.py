@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from app.graphql.keysets.types import KeySetType
     from app.graphql.organizations.types import OrganizationType
     from app.graphql.policy.types import KeyPolicyOverride, KeyPolicyType
+    from app.graphql.verifiers.types import VerifierType
 
 
 @strawberry.type(name="System")
@@ -117,4 +118,20 @@ class SystemType(Node):
             first=first,
             after=after,
             filter=filter,
+        )
+
+    @strawberry.field(
+        description="Credentials for POST /v1/keys/verify scoped to this system; its admins only."
+    )
+    async def verifiers(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[VerifierType, strawberry.lazy("app.graphql.verifiers.types")]]:
+        from app.graphql.verifiers.types import resolve_system_verifiers
+
+        return await resolve_system_verifiers(
+            info,
+            organization_id=self.organization_pk,
+            system_id=self.pk,
+            first=first,
+            after=after,
         )

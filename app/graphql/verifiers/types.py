@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from app.access import is_system_admin
+from app.errors import Forbidden
+from app.graphql.accounts.types import UserType
+from app.graphql.context import Info
+from app.graphql.enums import VerifierScope
+from app.graphql.ids import VERIFIER
+from app.graphql.loaders import PageRequest
+from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
+from app.ids import to_global_id
+from app.organizations.models import ORGANIZATION_ADMIN_ROLES
+from app.verifiers.models import Verifier
+
+if TYPE_CHECKING:
+    from app.graphql.organizations.types import OrganizationType
+    from app.graphql.systems.types import SystemType
+
+
+@strawberry.type(
+    name="Verifier",
+    description=(
+        "A credential a service presents to POST /v1/keys/verify; it checks only keys of "
+        "its scope. Seen by those who manage it."
+    ),
+)
+class VerifierType(Node):
+    id: strawberry.ID
+    name: str
+    scope: VerifierScope
+    hint: str = strawberry.field(description="The token's beginning and end, e.g. krv_AbCd…wXyZ.")
+    created_at: datetime
+    last_used_at: datetime | None = strawberry.field(
+        description="Last authenticated request; written every few seconds, not per request."
+    )
+    revoked_at: datetime | None
+    model: strawberry.Private[Verifier]
+
+    @classmethod
+    def from_model(cls, verifier: Verifier) -> VerifierType:
+        return cls(
+            id=strawberry.ID(to_global_id(VERIFIER, verifier.id)),
+            name=verifier.name,
+            scope=VerifierScope(verifier.scope),
+            hint=verifier.hint,
+            created_at=verifier.created_at,
+            last_used_at=verifier.last_used_at,
+            revoked_at=verifier.revoked_at,
+            model=verifier,
+        )
+
+    @strawberry.field
+    async def organization(
+        self, info: Info
+    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")] | None:
+        from app.graphql.organizations.types import load_organization
+
+        organization_id = self.model.organization_id
+        return await load_organization(info, organization_id) if organization_id else None
+
+    @strawberry.field
+    async def system(
+        self, info: Info
+    ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
+        from app.graphql.systems.types import SystemType
+
+        system_id = self.model.system_id
+        system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
+        return SystemType.from_model(system) if system else None
+
+    @strawberry.field
+    async def created_by(self, info: Info) -> UserType | None:
+        user_id = self.model.created_by_id
+        user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
+        return UserType.from_model(user) if user else None
+
+
+async def resolve_organization_verifiers(
+    info: Info, *, organization_id: int, first: int | None, after: str | None
+) -> Connection[VerifierType]:
+    """The organization's own verifiers, for its owners and admins."""
+    loaders = info.context.loaders
+    role = await loaders.viewer_roles_by_organization_id.load(organization_id)
+    if role not in ORGANIZATION_ADMIN_ROLES:
+        raise Forbidden("Only owners and admins of the organization may see its verifiers.")
+    position = decode_cursor(after)
+    page = await loaders.verifiers_of_organization.load(
+        PageRequest(organization_id, position, page_size(first))
+    )
+    return to_connection(page, VerifierType.from_model, after=position)
+
+
+async def resolve_system_verifiers(
+    info: Info, *, organization_id: int, system_id: int, first: int | None, after: str | None
+) -> Connection[VerifierType]:
+    """The system's verifiers, for its admins (the organization's owners and admins too)."""
+    loaders = info.context.loaders
+    if not is_system_admin(
+        await loaders.viewer_roles_by_organization_id.load(organization_id),
+        await loaders.viewer_roles_by_system_id.load(system_id),
+    ):
+        raise Forbidden("Only admins of the system may see its verifiers.")
+    position = decode_cursor(after)
+    page = await loaders.verifiers_of_system.load(
+        PageRequest(system_id, position, page_size(first))
+    )
+    return to_connection(page, VerifierType.from_model, after=position)
