@@ -7,9 +7,19 @@ code calls the small functions below; nothing here imports the web layers.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 if TYPE_CHECKING:
     from prometheus_client.metrics import Counter as CounterChild
@@ -34,22 +44,17 @@ VERIFIER_REFUSALS = Counter(
     "keyrack_verifier_refusals",
     "Requests to /v1/keys/verify without a valid verifier token (answered 401 or 429).",
 )
-CACHE_HITS = Counter("keyrack_verify_cache_hits", "Verifications answered from the cache.")
-CACHE_MISSES = Counter("keyrack_verify_cache_misses", "Verifications that read the database.")
-CACHE_EVICTIONS = Counter(
-    "keyrack_verify_cache_evictions", "Key sets dropped from the verification cache."
+NOTIFICATIONS = Counter(
+    "keyrack_notifications_received",
+    "Key-set and verifier changes received by LISTEN/NOTIFY from any process (PostgreSQL).",
 )
-NOTIFY_LAG = Histogram(
-    "keyrack_notify_lag_seconds",
-    "From a key set's change committing (its NOTIFY) to this process evicting it.",
-    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+LISTENER_CONNECTED = Gauge(
+    "keyrack_change_listener_connected",
+    "1 while the LISTEN connection is up (PostgreSQL); evictions from other processes "
+    "arrive only then.",
 )
-USAGE_BUFFER = Gauge("keyrack_usage_buffer_keys", "Keys with verifications not yet written.")
 USAGE_FLUSH_SECONDS = Histogram(
     "keyrack_usage_flush_seconds", "Time to write buffered usage to the database."
-)
-WEBHOOK_QUEUE = Gauge(
-    "keyrack_webhook_queue_depth", "Webhook deliveries due and not yet sent, at the last round."
 )
 WEBHOOK_DELIVERIES = Counter(
     "keyrack_webhook_deliveries", "Webhook delivery attempts, by outcome.", ["status"]
@@ -98,3 +103,63 @@ def verification(code: VerifyCode, audience: Audience, seconds: float) -> None:
         counter = _verification_counters[code, scope] = VERIFICATIONS.labels(code.value, scope)
     counter.inc()
     VERIFICATION_SECONDS.observe(seconds)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What is read from the process's objects at scrape time rather than counted as it
+    happens (the verification cache counts in plain integers on the hot path)."""
+
+    cache_hits: int
+    cache_misses: int
+    cache_evictions: int
+    cache_entries: int
+    usage_buffer: int
+    webhook_queue: int | None
+    pool_size: int | None
+    pool_idle: int | None
+    pool_max: int | None
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "keyrack_verify_cache_hits", "Key lookups answered from the cache.", self.cache_hits
+        )
+        yield CounterMetricFamily(
+            "keyrack_verify_cache_misses",
+            "Key lookups not in the cache (or expired there): read from the database.",
+            self.cache_misses,
+        )
+        yield CounterMetricFamily(
+            "keyrack_verify_cache_evictions",
+            "Cache entries dropped by a key-set change or a clear.",
+            self.cache_evictions,
+        )
+        yield GaugeMetricFamily(
+            "keyrack_verify_cache_entries", "Entries in the cache.", self.cache_entries
+        )
+        yield GaugeMetricFamily(
+            "keyrack_usage_buffer_keys", "Keys with uses not yet written.", self.usage_buffer
+        )
+        if self.webhook_queue is not None:
+            yield GaugeMetricFamily(
+                "keyrack_webhook_queue_depth",
+                "Webhook deliveries due now and not yet sent (all processes).",
+                self.webhook_queue,
+            )
+        if self.pool_size is not None:
+            pool = GaugeMetricFamily(
+                "keyrack_db_pool_connections",
+                "Database pool connections: open, idle (open and free) and the maximum.",
+                labels=["state"],
+            )
+            pool.add_metric(["open"], self.pool_size)
+            pool.add_metric(["idle"], self.pool_idle or 0)
+            pool.add_metric(["max"], self.pool_max or 0)
+            yield pool
+
+
+def exposition(snapshot: Snapshot) -> bytes:
+    """The text format: the process-wide metrics, then those read from `snapshot`."""
+    own = CollectorRegistry(auto_describe=False)
+    own.register(snapshot)
+    return generate_latest(REGISTRY) + generate_latest(own)

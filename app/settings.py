@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     # How often organizations' signed audit checkpoints go to AUDIT_CHECKPOINT webhooks.
     audit_checkpoint_interval_seconds: float = Field(default=3600.0, gt=0)
     log_level: str = "INFO"
+    # /metrics is served only with this token set, and only to a caller that sends it.
+    metrics_token: SecretStr | None = None
     # `json`: one JSON object per line, and one line per request (app.requestlog).
     log_format: Literal["text", "json"] = "text"
     # One line per request is a lot on the verification hot path; off unless asked for.
