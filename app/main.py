@@ -42,7 +42,7 @@ from app.verifiers import events as verifier_events
 from app.verify.cache import VerificationCache, VerifierCache
 from app.verify.endpoint import VerifyEndpoint
 from app.verify.listener import ChangeListener, asyncpg_dsn
-from app.verify.ratelimit import VerifyRateLimits
+from app.verify.ratelimit import VerifyRateLimits, storage_for
 from app.verify.service import Verifier
 from app.verify.usage import UsageRecorder
 from app.web import BodySizeLimit, SecurityHeaders
@@ -163,6 +163,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             per_key_set=settings.verify_rate_limit,
             per_address=settings.verify_address_rate_limit,
             per_verifier=settings.verify_unknown_rate_limit,
+            storage=storage_for(settings.rate_limit_storage.get_secret_value()),
         ),
         verifiers=VerifierCache(ttl_seconds=settings.verify_cache_ttl_seconds),
     )

@@ -51,8 +51,12 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated
     # addresses or networks (uvicorn's forwarded_allow_ips). Empty: nobody's.
     trusted_proxies: str = ""
-    # Requests per minute and process; 0 turns a limit off.
+    # Requests per minute (per process, or shared: rate_limit_storage); 0 turns a limit off.
     verify_rate_limit: int = Field(default=600_000, ge=0)
+    # Where the verification limits count: empty, each process's memory; a redis://,
+    # rediss://, valkey:// or valkeys:// URL, one store shared by every process. A secret:
+    # the URL may hold a password.
+    rate_limit_storage: SecretStr = SecretStr("")
     # Unknown (or out-of-scope) keys, per verifier; failed verifier authentication, per address.
     verify_unknown_rate_limit: int = Field(default=1_200_000, ge=0)
     verify_address_rate_limit: int = Field(default=6_000, ge=0)
@@ -117,6 +121,17 @@ class Settings(BaseSettings):
             allow_private=self.webhook_allow_private,
             allowed_networks=self.webhook_allowed_networks,
         )
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _shared_store(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url and url.partition("://")[0] not in ("redis", "rediss", "valkey", "valkeys"):
+            raise ValueError(
+                "KEYRACK_RATE_LIMIT_STORAGE must be a redis://, rediss://, valkey:// or "
+                "valkeys:// URL (or empty, for limits per process)"
+            )
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
