@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from redisserver import redis_server
 from served import SECRET, database_env
 
 from processes import serving
-from redisserver import redis_server
 from support import CREATE_KEY_SET, CREATE_ORGANIZATION, PASSWORD, SIGN_UP
 
 CREATE_VERIFIER = """
