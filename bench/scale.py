@@ -4,12 +4,12 @@ how fast a revocation reaches the others.
 Starts a throwaway PostgreSQL server and three `keyrack serve` processes on one database
 (one uvicorn process each, as behind a load balancer). Then, for 1, 2 and 3 processes:
 wrk drives `/v1/keys/verify` (a valid key, with a verifier token) and a GraphQL read
-(`keySet(id)` with a session token), the same total connections split across the
-processes, and the sums are reported. Finally, revocation visibility: a key set is created
-and verified on processes 2 and 3 (so they hold it in their caches), revoked through
-process 1, and processes 2 and 3 are polled until they refuse it; the time from the
-revocation's answer to the refusal, for each of the 100 trials and both processes, gives
-p50, p99 and the maximum.
+(`keySet(id)` with a session token) from the same six one-thread wrk processes each time,
+dealt round-robin over the processes, and the sums are reported. Finally, revocation
+visibility: a key set is created and verified on processes 2 and 3 (so they hold it in
+their caches), revoked through process 1, and processes 2 and 3 are polled until they
+refuse it; the time from the revocation's answer to the refusal, for each of the 100
+trials and both processes, gives p50, p99 and the maximum.
 
     python bench/scale.py [--duration 6] [--connections 48] [--trials 100]
 
@@ -71,14 +71,19 @@ def wrk(url: str, body: str, bearer: str, connections: int, duration: int, work:
     return Result(rps, p50, p99, int(non_2xx.group(1)) if non_2xx else 0)
 
 
+LOAD_GENERATORS = 6  # wrk processes, whatever the process count: 1, 2 and 3 divide it
+
+
 def spread(
     bases: list[str], path: str, body: str, bearer: str, connections: int, duration: int, work: Path
 ) -> tuple[float, float, int]:
-    """(total requests/s, worst p99 ms, non-2xx) with the connections split over `bases`."""
-    each = max(1, connections // len(bases))
-    with concurrent.futures.ThreadPoolExecutor(len(bases)) as pool:
+    """(total requests/s, worst p99 ms, non-2xx): the same six one-thread wrk processes
+    every time, dealt round-robin over `bases`, so that only the servers change."""
+    each = max(1, connections // LOAD_GENERATORS)
+    targets = [bases[i % len(bases)] for i in range(LOAD_GENERATORS)]
+    with concurrent.futures.ThreadPoolExecutor(LOAD_GENERATORS) as pool:
         results = list(
-            pool.map(lambda base: wrk(base + path, body, bearer, each, duration, work), bases)
+            pool.map(lambda base: wrk(base + path, body, bearer, each, duration, work), targets)
         )
     return (
         sum(r.requests_per_second for r in results),
