@@ -4,6 +4,7 @@ store goes away."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from redisserver import redis_server
 from served import SECRET, database_env
 
-from processes import serving
+from processes import clean_env, free_port, keyrack_command, serving
 from support import CREATE_KEY_SET, CREATE_ORGANIZATION, PASSWORD, SIGN_UP
 
 CREATE_VERIFIER = """
@@ -101,3 +102,26 @@ def test_two_processes_share_one_limit_and_fail_open_once_the_store_is_gone(
     assert after == ["VALID"] * (LIMIT + 3)
     assert log.count("Rate-limit store unreachable") == 1
     assert redis.url not in log
+
+
+def test_a_storage_url_of_another_kind_stops_the_server_with_one_line_and_no_password(
+    tmp_path: Path,
+) -> None:
+    # given: a rate-limit storage URL that is not Redis or Valkey, with a password in it
+    env = clean_env({"KEYRACK_RATE_LIMIT_STORAGE": "memcached://admin:hunter2-secret@cache:11211"})
+
+    # when
+    result = subprocess.run(
+        [*keyrack_command(), "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # then
+    assert result.returncode == 2
+    assert "KEYRACK_RATE_LIMIT_STORAGE must be a redis://" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
