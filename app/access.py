@@ -6,6 +6,7 @@ not exist (`NotFound`); a member without the needed role is `Forbidden`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from tortoise.models import Model
@@ -39,7 +40,7 @@ class OrganizationAccess:
 
     @property
     def is_admin(self) -> bool:
-        return self.role in ORGANIZATION_ADMIN_ROLES
+        return is_organization_admin(self.role)
 
     @property
     def is_owner(self) -> bool:
@@ -72,10 +73,53 @@ class SystemAccess:
             raise Forbidden("Only admins of the system may do this.")
 
 
+def is_organization_admin(role: OrganizationRole | None) -> bool:
+    """Owners and admins administer the organization, and every system in it."""
+    return role in ORGANIZATION_ADMIN_ROLES
+
+
 def is_system_admin(
     organization_role: OrganizationRole | None, system_role: SystemRole | None
 ) -> bool:
-    return organization_role in ORGANIZATION_ADMIN_ROLES or system_role is SystemRole.ADMIN
+    return is_organization_admin(organization_role) or system_role is SystemRole.ADMIN
+
+
+async def administered_organizations(
+    *, user_id: int | None, organization_ids: Collection[int]
+) -> set[int]:
+    """Those of the organizations that the user owns or administers (one query)."""
+    if user_id is None or not organization_ids:
+        return set()
+    memberships = await Membership.filter(
+        user_id=user_id, organization_id__in=sorted(set(organization_ids))
+    )
+    return {m.organization_id for m in memberships if is_organization_admin(m.role)}
+
+
+async def administered_systems(*, user_id: int | None, system_ids: Collection[int]) -> set[int]:
+    """Those of the systems that the user administers (three queries)."""
+    if user_id is None or not system_ids:
+        return set()
+    systems = await System.filter(id__in=sorted(set(system_ids))).only("id", "organization_id")
+    organization_roles = {
+        m.organization_id: m.role
+        for m in await Membership.filter(
+            user_id=user_id, organization_id__in=sorted({s.organization_id for s in systems})
+        )
+    }
+    system_roles = {
+        m.system_id: m.role
+        for m in await SystemMembership.filter(
+            user_id=user_id, system_id__in=[system.id for system in systems]
+        )
+    }
+    return {
+        system.id
+        for system in systems
+        if is_system_admin(
+            organization_roles.get(system.organization_id), system_roles.get(system.id)
+        )
+    }
 
 
 async def organization_access(

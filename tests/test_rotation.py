@@ -35,6 +35,9 @@ query KeyValues($id: ID!) {
   keySet(id: $id) { primaryKey { value } secondaryKey { value } }
 }
 """
+ELEVATE = """
+mutation($otp: String!) { elevateSession(input: {otp: $otp}) { userErrors { code } } }
+"""
 STEP_UP_POLICY = """
 mutation StepUpPolicy($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { organization { requireStepUp } userErrors { code } }
@@ -106,6 +109,17 @@ async def test_two_rotations_lose_no_key_value_or_authenticator(
     authenticator = await enable_totp(owner.gql)
     second, third = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
     base = {"KEYRACK_DATABASE_URL": settings.resolved_database_url}
+    # A service's verifier, made under the first secret too: it must survive both rotations.
+    made = await asyncio.to_thread(
+        run_keyrack,
+        tmp_path,
+        {**base, "KEYRACK_SECRET_KEY": first},
+        "create-verifier",
+        "--name",
+        "rotation",
+    )
+    assert made.returncode == 0, made.stderr
+    verifier = {"authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
     reports: list[str] = []
     verdicts: list[dict[tuple[str, str], str]] = []
     revealed: list[dict[tuple[str, str], str | None]] = []
@@ -124,13 +138,19 @@ async def test_two_rotations_lose_no_key_value_or_authenticator(
         assert rotated.returncode == 0, rotated.stderr
         reports.append(rotated.stdout)
         with serving(tmp_path, env) as served:
-            async with httpx.AsyncClient(base_url=served.base) as http:
+            async with httpx.AsyncClient(base_url=served.base, headers=verifier) as http:
                 verdicts.append(
                     {
                         name: (await http.post("/v1/keys/verify", json={"key": key})).json()["code"]
                         for name, key in plaintexts.items()
                     }
                 )
+                # Once step-up is on (after the first round), values need an elevated
+                # session: elevating needs the TOTP secret decrypted, too.
+                elevated = await post_graphql(
+                    http, owner, ELEVATE, {"otp": await authenticator.next_code()}
+                )
+                assert elevated["elevateSession"]["userErrors"] == []
                 values: dict[tuple[str, str], str | None] = {}
                 for name, created in key_sets.items():
                     data = await post_graphql(
@@ -159,7 +179,7 @@ async def test_two_rotations_lose_no_key_value_or_authenticator(
     alone = {**base, "KEYRACK_SECRET_KEY": third}
     last = await asyncio.to_thread(run_keyrack, tmp_path, alone, "rotate-secret")
     with serving(tmp_path, alone) as served:
-        async with httpx.AsyncClient(base_url=served.base) as http:
+        async with httpx.AsyncClient(base_url=served.base, headers=verifier) as http:
             final = {
                 name: (await http.post("/v1/keys/verify", json={"key": key})).json()["code"]
                 for name, key in plaintexts.items()

@@ -121,6 +121,10 @@ documented(
         "ORGANIZATION_UPDATED": "The organization was renamed.",
         "KEY_REVEAL_POLICY_CHANGED": "keyReveal changed; to ONCE, stored key values are destroyed.",
         "STEP_UP_POLICY_CHANGED": "requireStepUp was turned on or off.",
+        "MEMBER_INVITED": "Someone was invited (details: invitationId, email, role, expiresAt).",
+        "INVITATION_REVOKED": (
+            "An open invitation was withdrawn by an admin, or declined (details: declined)."
+        ),
         "MEMBER_ADDED": "Someone became a member of the organization.",
         "MEMBER_ROLE_CHANGED": "A member's organization role changed.",
         "MEMBER_REMOVED": "A member was removed, or left.",
@@ -145,6 +149,10 @@ documented(
         "WEBHOOK_CREATED": "A webhook was registered.",
         "WEBHOOK_UPDATED": "A webhook's URL, events or enabled flag changed.",
         "WEBHOOK_DELETED": "A webhook was deleted.",
+        "AUDIT_CHAIN_KEY_ROTATED": (
+            "Written by `keyrack rotate-secret`, without an actor: the chain continues under "
+            "a new chain key (details: previousChainKeyId, chainKeyId)."
+        ),
         "VERIFIER_CREATED": "A verifier was created (details: its id, scope and hint).",
         "VERIFIER_REVOKED": "A verifier was revoked; its token stopped working at once.",
     },
@@ -166,6 +174,10 @@ documented(
         "KEY_SET_REVOKED": "A key set was revoked.",
         "KEY_SET_EXPIRING": "A key set expires within two days.",
         "KEY_SET_EXPIRED": "A key set has expired.",
+        "AUDIT_CHECKPOINT": (
+            "A signed checkpoint of the audit chain head, sent when the chain has grown "
+            "since the last one (payload: checkpoint)."
+        ),
         "VERIFIER_CREATED": "A verifier was created for the organization or one of its systems.",
         "VERIFIER_REVOKED": "A verifier of the organization or one of its systems was revoked.",
     },

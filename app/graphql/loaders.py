@@ -12,8 +12,8 @@ from tortoise.models import Model
 
 from app.accounts import service as accounts
 from app.accounts.models import User
-from app.keysets import groups, policy
-from app.keysets import service as keysets
+from app.errors import KeyrackError
+from app.keysets import admins, groups, policy, reads
 from app.keysets.models import (
     ApiKey,
     KeyPolicy,
@@ -59,19 +59,24 @@ class PageRequest:
 
 
 Options = tuple[Hashable, ...]
-PageFetch = Callable[[list[int], int | None, int, Options], Awaitable[Mapping[int, Page[M]]]]
+# A fetch may refuse one parent's page with an error, which the loader raises for it.
+PageFetch = Callable[
+    [list[int], int | None, int, Options], Awaitable[Mapping[int, Page[M] | KeyrackError]]
+]
 
 
-def _paged(fetch: PageFetch[M]) -> Callable[[list[PageRequest]], Awaitable[list[Page[M]]]]:
+def _paged(
+    fetch: PageFetch[M],
+) -> Callable[[list[PageRequest]], Awaitable[list[Page[M] | KeyrackError]]]:
     """Pages for many parents: one fetch per distinct set of arguments, not one per parent."""
 
-    async def load(requests: list[PageRequest]) -> list[Page[M]]:
+    async def load(requests: list[PageRequest]) -> list[Page[M] | KeyrackError]:
         parents: dict[tuple[int | None, int, tuple[Hashable, ...]], list[int]] = {}
         for request in requests:
             parents.setdefault((request.after, request.first, request.options), []).append(
                 request.parent
             )
-        pages: dict[PageRequest, Page[M]] = {}
+        pages: dict[PageRequest, Page[M] | KeyrackError] = {}
         for (after, first, options), ids in parents.items():
             for parent, page in (await fetch(ids, after, first, options)).items():
                 pages[PageRequest(parent, after, first, options)] = page
@@ -119,11 +124,16 @@ class Loaders:
         async def admin_flags(ids: list[int]) -> Mapping[int, bool]:
             if viewer_id is None:
                 return {}
-            return await keysets.admin_flags(user_id=viewer_id, key_set_ids=ids)
+            return await admins.admin_flags(user_id=viewer_id, key_set_ids=ids)
+
+        async def viewer_roles(ids: list[int]) -> dict[int, OrganizationRole | None]:
+            """The viewer's role in each organization, through the (caching) roles loader."""
+            roles = await self.viewer_roles_by_organization_id.load_many(ids)
+            return dict(zip(ids, roles, strict=True))
 
         async def current_keys(ids: list[int]) -> Mapping[int, dict[KeySlot, ApiKey]]:
             grouped: dict[int, dict[KeySlot, ApiKey]] = {}
-            for key in await keysets.current_keys(ids):
+            for key in await reads.current_keys(ids):
                 grouped.setdefault(key.key_set_id, {})[key.slot] = key
             return grouped
 
@@ -139,16 +149,19 @@ class Loaders:
 
         async def invitations_of(
             ids: list[int], after: int | None, first: int, options: Options
-        ) -> Mapping[int, Page[Invitation]]:
+        ) -> Mapping[int, Page[Invitation] | KeyrackError]:
             return await invitations.list_invitations(
-                organization_ids=ids, pending_only=bool(options[0]), after=after, first=first
+                viewer_roles=await viewer_roles(ids),
+                pending_only=bool(options[0]),
+                after=after,
+                first=first,
             )
 
         async def organization_key_sets(
             ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
         ) -> Mapping[int, Page[KeySet]]:
             include_systems, *statuses = options
-            return await keysets.list_key_sets(
+            return await reads.list_key_sets(
                 organization_ids=ids,
                 include_systems=bool(include_systems),
                 statuses=_statuses(tuple(statuses)),
@@ -159,7 +172,7 @@ class Loaders:
         async def system_key_sets(
             ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
         ) -> Mapping[int, Page[KeySet]]:
-            return await keysets.list_key_sets(
+            return await reads.list_key_sets(
                 system_ids=ids, statuses=_statuses(options), after=after, first=first
             )
 
@@ -170,8 +183,10 @@ class Loaders:
 
         async def webhooks_of(
             ids: list[int], after: int | None, first: int, options: Options
-        ) -> Mapping[int, Page[Webhook]]:
-            return await webhooks.list_webhooks(organization_ids=ids, after=after, first=first)
+        ) -> Mapping[int, Page[Webhook] | KeyrackError]:
+            return await webhooks.list_webhooks(
+                viewer_roles=await viewer_roles(ids), after=after, first=first
+            )
 
         async def deliveries_of(
             ids: list[int], before: int | None, first: int, options: Options
@@ -183,13 +198,17 @@ class Loaders:
 
         async def organization_verifiers(
             ids: list[int], after: int | None, first: int, options: Options
-        ) -> Mapping[int, Page[Verifier]]:
-            return await verifiers.list_verifiers(organization_ids=ids, after=after, first=first)
+        ) -> Mapping[int, Page[Verifier] | KeyrackError]:
+            return await verifiers.list_verifiers(
+                viewer_id=viewer_id, organization_ids=ids, after=after, first=first
+            )
 
         async def system_verifiers(
             ids: list[int], after: int | None, first: int, options: Options
-        ) -> Mapping[int, Page[Verifier]]:
-            return await verifiers.list_verifiers(system_ids=ids, after=after, first=first)
+        ) -> Mapping[int, Page[Verifier] | KeyrackError]:
+            return await verifiers.list_verifiers(
+                viewer_id=viewer_id, system_ids=ids, after=after, first=first
+            )
 
         # Pages are batched but not cached: a later mutation in the same request must see
         # its own writes.
@@ -235,9 +254,7 @@ class Loaders:
             _by_key(organizations.organizations_by_ids)
         )
         self.systems_by_id: DataLoader[int, System | None] = Loader(_by_key(systems.systems_by_ids))
-        self.key_sets_by_id: DataLoader[int, KeySet | None] = Loader(
-            _by_key(keysets.key_sets_by_ids)
-        )
+        self.key_sets_by_id: DataLoader[int, KeySet | None] = Loader(_by_key(reads.key_sets_by_ids))
         self.viewer_roles_by_organization_id: DataLoader[int, OrganizationRole | None] = Loader(
             _by_key(org_roles)
         )

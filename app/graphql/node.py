@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.accounts import service as accounts
@@ -21,7 +23,7 @@ from app.graphql.verifiers.types import VerifierType
 from app.graphql.webhooks.types import WebhookDeliveryType, WebhookType
 from app.ids import from_global_id
 from app.keysets import groups
-from app.keysets import service as keysets
+from app.keysets import reads as keysets
 from app.organizations import invitations
 from app.organizations import service as organizations
 from app.systems import service as systems
@@ -31,8 +33,20 @@ from app.webhooks import service as webhooks
 
 @strawberry.type
 class NodeQueries:
-    @strawberry.field(permission_classes=[IsAuthenticated])
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Any object by its global id, seen as its own query would show it: null for an "
+            "unknown or malformed id and for one the caller may not see, alike. Needs a login."
+        ),
+    )
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="A global id, as any `id` field gives.")
+        ],
+    ) -> Node | None:
         decoded = from_global_id(id)
         if decoded is None:
             return None

@@ -52,11 +52,13 @@ UserErrorCode = documented(
 
 @strawberry.type(description="An expected failure: nothing was changed.")
 class UserError:
-    code: ErrorCode
+    code: ErrorCode = strawberry.field(description="What went wrong, for programs to branch on.")
     field: list[str] | None = strawberry.field(
         description='Path to the input field at fault, e.g. ["input", "label"].'
     )
-    message: str
+    message: str = strawberry.field(
+        description="What went wrong and what to do, in English, for people; may change."
+    )
 
     @classmethod
     def from_exception(cls, exc: UserInputError) -> UserError:

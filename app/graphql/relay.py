@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 
@@ -23,7 +23,9 @@ _CURSOR_PREFIX = "cursor:v1:"
 
 @strawberry.interface(description="An object with a global, opaque id.")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="Opaque and stable: pass it to node(id) or to mutations, never parse it."
+    )
 
 
 @strawberry.type(description="Where a page of a connection sits among all the items.")
@@ -108,3 +110,23 @@ def to_connection(
             end_cursor=edges[-1].cursor if edges else None,
         ),
     )
+
+
+First = Annotated[
+    int | None,
+    strawberry.argument(
+        description=(
+            f"How many items to return: 1 to {MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}; "
+            "outside that range the request fails with BAD_USER_INPUT."
+        )
+    ),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(
+        description=(
+            "Start after this cursor (pageInfo.endCursor of the previous page); omit for the "
+            "first page. A cursor this connection did not issue fails with BAD_USER_INPUT."
+        )
+    ),
+]

@@ -29,14 +29,25 @@ from app.graphql.webhooks.mutations import WebhookMutations
 from app.settings import Settings
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "Reads. viewer and verifyKey answer anyone; the rest need a login (else "
+        "UNAUTHENTICATED). What a caller may not see answers null, exactly as what does not "
+        "exist."
+    )
+)
 class Query(
     AccountQueries, OrganizationQueries, SystemQueries, KeySetQueries, NodeQueries, VerifyQueries
 ):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "Writes. Each takes one input and answers a payload; expected failures are its "
+        "userErrors, a missing login is UNAUTHENTICATED and a missing role FORBIDDEN."
+    )
+)
 class Mutation(
     AccountMutations,
     OrganizationMutations,

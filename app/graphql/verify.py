@@ -34,25 +34,44 @@ documented(
 )
 
 
-@strawberry.type
+@strawberry.type(description="The key set a verified key belongs to.")
 class VerifiedKeySet:
-    id: strawberry.ID
-    label: str
+    id: strawberry.ID = strawberry.field(description="Global id of the KeySet.")
+    label: str = strawberry.field(description="The key set's label.")
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The answer of a key check, the same as the body of POST /v1/keys/verify. For "
+        "NOT_FOUND and RATE_LIMITED the fields about the key are null."
+    )
+)
 class KeyVerification:
-    valid: bool
-    code: VerifyCode
-    key_set: VerifiedKeySet | None
-    organization_id: strawberry.ID | None
-    system_id: strawberry.ID | None
-    permissions: list[KeyPermission] | None
-    slot: KeySlot | None
-    expires_at: datetime | None
+    valid: bool = strawberry.field(description="True only when code is VALID.")
+    code: VerifyCode = strawberry.field(description="The outcome.")
+    key_set: VerifiedKeySet | None = strawberry.field(
+        description="The key's key set; null when it was not found."
+    )
+    organization_id: strawberry.ID | None = strawberry.field(
+        description="Global id of the key set's organization; null when not found."
+    )
+    system_id: strawberry.ID | None = strawberry.field(
+        description="Global id of the key set's system; null for organization key sets."
+    )
+    permissions: list[KeyPermission] | None = strawberry.field(
+        description="Everything the key set holds (groups included); null when not found."
+    )
+    slot: KeySlot | None = strawberry.field(
+        description="Which of the key set's two keys this is; null when not found."
+    )
+    expires_at: datetime | None = strawberry.field(
+        description="When the key set expires (UTC, ISO 8601); null if never or not found."
+    )
     deprecated: bool = strawberry.field(description="A replaced key still in its grace period.")
     valid_until: datetime | None = strawberry.field(description="When a deprecated key stops.")
-    retry_after_seconds: int | None
+    retry_after_seconds: int | None = strawberry.field(
+        description="With RATE_LIMITED: seconds to wait before trying again; null otherwise."
+    )
 
     @classmethod
     def from_verdict(cls, verdict: Verdict) -> KeyVerification:
@@ -97,11 +116,36 @@ class VerifyQueries:
     async def verify_key(
         self,
         info: Info,
-        key: Annotated[str, strawberry.argument(metadata=SECRET)],
-        permission: KeyPermission | None = None,
-        ip: str | None = None,
-        organization_id: strawberry.ID | None = None,
-        system_id: strawberry.ID | None = None,
+        key: Annotated[
+            str,
+            strawberry.argument(
+                metadata=SECRET,
+                description="The key to check (kro_… or krs_…); never logged or echoed.",
+            ),
+        ],
+        permission: Annotated[
+            KeyPermission | None,
+            strawberry.argument(description="Answer INSUFFICIENT_PERMISSION unless it holds this."),
+        ] = None,
+        ip: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "The IPv4 or IPv6 address the key is used from, checked against the key "
+                    "set's allow-list; BAD_USER_INPUT if it is not an address."
+                )
+            ),
+        ] = None,
+        organization_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Answer NOT_FOUND for keys of any other Organization."),
+        ] = None,
+        system_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Answer NOT_FOUND for keys of any other System (and organization keys)."
+            ),
+        ] = None,
     ) -> KeyVerification:
         address = None
         if ip is not None:

@@ -26,10 +26,10 @@ from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import Conflict, ErrorCode, InvalidInput, InvalidState, NotFound
 from app.ids import to_global_id
-from app.keysets import events
 from app.keysets.models import KeySet, KeySetGroup, KeySetScope, PermissionGroup
 from app.keysets.permissions import KeyPermission
 from app.keysets.rules import clean_description, clean_permissions
+from app.keysets.writes import key_set_writes
 from app.organizations.models import Membership
 from app.pagination import Page, paginate_each
 from app.validation import UNCHANGED, Unchanged, clean_name
@@ -232,7 +232,7 @@ async def update_group(
 ) -> PermissionGroup:
     """Changes what is given; a change of permissions reaches every key set using it at once."""
     await _admin_group(actor, group_id)
-    async with in_transaction() as connection:
+    async with key_set_writes(actor) as writes:
         group = await _lock_group(group_id)
         changes: dict[str, Any] = {}
         if not isinstance(name, Unchanged):
@@ -272,11 +272,7 @@ async def update_group(
             details={**group_ref(group), **changes, "affectedKeySets": len(affected)},
         )
         if permissions_changed:
-            for key_set_id in affected:
-                await events.announce(connection, key_set_id)
-    if permissions_changed:
-        for key_set_id in affected:
-            events.changed(key_set_id)
+            await writes.evict(affected)
     return group
 
 
@@ -294,7 +290,7 @@ async def delete_group(
     Revoked key sets never count as users: they simply lose the link.
     """
     await _admin_group(actor, group_id)
-    async with in_transaction() as connection:
+    async with key_set_writes(actor) as writes:
         # Key sets first, then the group (the lock order above). Once the group is locked
         # nobody can give it to another key set, so a second read finds any key set that
         # was given it meanwhile; those assignments have committed, so locking their key
@@ -331,15 +327,7 @@ async def delete_group(
                     changes["permissions"] = {"old": key_set.permissions, "new": inlined}
                     key_set.permissions = inlined
                     await key_set.save(update_fields=["permissions", "updated_at"])
-            await audit.record(
-                organization_id=organization_id,
-                action=AuditAction.KEY_SET_UPDATED,
-                actor=actor,
-                system_id=key_set.system_id,
-                key_set_id=key_set.id,
-                target_label=key_set.label,
-                details=changes,
-            )
+            await writes.record(key_set, AuditAction.KEY_SET_UPDATED, changes, webhook=None)
         await KeySetGroup.filter(group_id=group.id).delete()
         await group.delete()
         await audit.record(
@@ -354,8 +342,5 @@ async def delete_group(
                 "affectedKeySets": len(live),
             },
         )
-        for key_set_id in users:
-            await events.announce(connection, key_set_id)
-    for key_set_id in users:
-        events.changed(key_set_id)
+        await writes.evict(users)
     return DeletedGroup(group, len(live))

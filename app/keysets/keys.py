@@ -229,7 +229,7 @@ class KeyMaterial:
         raise KeyDecryptionError(
             "key ciphertext failed authentication (tampered, wrong key set or slot, "
             "or a different KEYRACK_SECRET_KEY)"
-        )
+        ) from None
 
     def _decrypt(self, blob: bytes, *, key_set_id: int, slot: str) -> str:
         nonce, ciphertext = blob[:_NONCE_LENGTH], blob[_NONCE_LENGTH:]

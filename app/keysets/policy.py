@@ -20,7 +20,7 @@ from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import InvalidInput, PolicyViolation
-from app.keysets.models import KeyPolicy
+from app.keysets.models import KeyPolicy, KeySet
 from app.keysets.rules import MAX_GRACE_SECONDS
 from app.organizations.models import Organization
 from app.validation import UNCHANGED, Unchanged
@@ -199,6 +199,13 @@ async def effective_policy(
     rows = await policy_rows(keys)
     override = rows.get(policy_key(organization_id, system_id)) if system_id is not None else None
     return combine(rows.get(org_key), override)
+
+
+async def policy_of(key_set: KeySet) -> EffectivePolicy:
+    """The policy in force for the key set's scope."""
+    return await effective_policy(
+        organization_id=key_set.organization_id, system_id=key_set.system_id
+    )
 
 
 def _check_range(name: str, value: int | None, low: int, high: int) -> None:

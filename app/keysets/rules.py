@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -9,10 +10,10 @@ from datetime import UTC, datetime
 
 from tortoise.expressions import Q
 
-from app.errors import InvalidInput
+from app.errors import ErrorCode, InvalidInput, InvalidState, LabelMismatch
 from app.keysets.models import KeySet, KeySetScope, KeySetStatus
 from app.keysets.permissions import PERMISSION_SCOPE, KeyPermission
-from app.validation import check_text, clean_name
+from app.validation import canonical_text, check_text, clean_name
 
 MAX_LABEL_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 1000
@@ -142,3 +143,20 @@ def clean_grace(seconds: int | None) -> int:
             field="gracePeriodSeconds",
         )
     return seconds
+
+
+def check_confirmation(key_set: KeySet, confirm_label: str) -> None:
+    """Refuses a destructive change unless the caller typed the key set's label."""
+    # Case-sensitive, the point being that the caller typed this label; in canonical
+    # spelling on both sides, as labels are compared for uniqueness (and labels stored
+    # before that existed may not be canonical).
+    typed = canonical_text(confirm_label).encode()
+    if not hmac.compare_digest(typed, canonical_text(key_set.label).encode()):
+        raise LabelMismatch(
+            "confirmLabel does not match the key set's label.", field="confirmLabel"
+        )
+
+
+def require_not_revoked(key_set: KeySet) -> None:
+    if key_set.revoked_at is not None:
+        raise InvalidState("This key set is revoked.", field="keySetId", code=ErrorCode.REVOKED)

@@ -10,7 +10,7 @@ invitation per email and organization is open at a time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -18,13 +18,13 @@ from email.message import EmailMessage
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.access import organization_access
+from app.access import is_organization_admin, organization_access
 from app.accounts.models import User
 from app.accounts.tokens import new_token, plausible, token_hash
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import Conflict, ErrorCode, InvalidState, NotFound
+from app.errors import Conflict, ErrorCode, Forbidden, InvalidState, NotFound
 from app.ids import to_global_id
 from app.notifications.mail import Mailer
 from app.organizations.models import (
@@ -273,19 +273,32 @@ async def get_visible_invitation(*, user: User, invitation_id: int) -> Invitatio
 
 
 async def list_invitations(
-    *, organization_ids: Collection[int], pending_only: bool, after: int | None, first: int
-) -> dict[int, Page[Invitation]]:
-    """A page of invitations, oldest first, for each organization."""
+    *,
+    viewer_roles: Mapping[int, OrganizationRole | None],
+    pending_only: bool,
+    after: int | None,
+    first: int,
+) -> dict[int, Page[Invitation] | Forbidden]:
+    """A page of invitations, oldest first, for each organization (the keys of
+    `viewer_roles`, the caller's role in each) that the caller owns or administers;
+    `Forbidden` for the others, which a dataloader raises for that one."""
+    administered = {pk for pk, role in viewer_roles.items() if is_organization_admin(role)}
     queryset = Invitation.all().select_related("organization")
     if pending_only:
         queryset = queryset.filter(open=True, expires_at__gt=datetime.now(UTC))
-    return await paginate_each(
+    pages = await paginate_each(
         queryset,
         parent="organization_id",
-        parent_ids=organization_ids,
+        parent_ids=sorted(administered),
         after=after,
         first=first,
     )
+    return {
+        pk: pages[pk]
+        if pk in administered
+        else Forbidden("Only owners and admins of the organization may see its invitations.")
+        for pk in viewer_roles
+    }
 
 
 async def list_for_invitee(*, user: User, after: int | None, first: int) -> Page[Invitation]:

@@ -14,9 +14,8 @@ from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import ErrorCode, Forbidden, InvalidState, NotFound
 from app.ids import to_global_id
-from app.keysets import events
-from app.keysets import service as keysets
-from app.keysets.models import ApiKey
+from app.keysets import lifecycle, values
+from app.keysets.writes import key_set_writes
 from app.organizations.models import KeyReveal, Membership, Organization, OrganizationRole
 from app.pagination import Page, paginate, paginate_each
 from app.systems.models import SystemMembership
@@ -110,9 +109,7 @@ async def update_organization(
             destroyed = 0
             if key_reveal is KeyReveal.ONCE:
                 # "Show once" keeps nothing reversible: the stored ciphertexts go now.
-                destroyed = await ApiKey.filter(
-                    key_set__organization_id=organization.id, ciphertext__not_isnull=True
-                ).update(ciphertext=None)
+                destroyed = await values.destroy_ciphertexts(organization_id=organization.id)
             await audit.record(
                 organization_id=organization.id,
                 action=AuditAction.KEY_REVEAL_POLICY_CHANGED,
@@ -197,7 +194,7 @@ async def change_member_role(
 async def remove_member(*, actor: Actor, organization_id: int, user_id: int) -> Membership:
     """Removes a member (admins, or the member themself) with their system roles, and
     revokes the key sets they own as a member: their access ends with their membership."""
-    async with in_transaction() as connection:
+    async with key_set_writes(actor) as writes:
         access = await organization_access(
             user_id=actor.user.id, organization_id=organization_id, for_update=True
         )
@@ -225,11 +222,9 @@ async def remove_member(*, actor: Actor, organization_id: int, user_id: int) -> 
             target_label=membership.user.email,
             details={"userId": to_global_id("User", user_id), "role": membership.role.value},
         )
-        revoked = await keysets.revoke_owned_by(
-            connection=connection, actor=actor, organization_id=organization_id, user_id=user_id
+        await lifecycle.revoke_owned_by(
+            writes=writes, organization_id=organization_id, user_id=user_id
         )
-    for key_set in revoked:
-        events.changed(key_set.id)
     return membership
 
 

@@ -17,7 +17,12 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from app.access import organization_access, system_access
+from app.access import (
+    administered_organizations,
+    administered_systems,
+    organization_access,
+    system_access,
+)
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
@@ -193,23 +198,35 @@ async def revoke_verifier(*, actor: Actor | None, verifier_id: int) -> Verifier:
 
 async def list_verifiers(
     *,
+    viewer_id: int | None,
     organization_ids: Collection[int] = (),
     system_ids: Collection[int] = (),
     after: int | None,
     first: int,
-) -> dict[int, Page[Verifier]]:
-    """A page of verifiers for each organization (its own) or system, oldest first."""
+) -> dict[int, Page[Verifier] | Forbidden]:
+    """A page of verifiers, oldest first, for each organization (its own) or system that
+    the viewer manages; `Forbidden` for the others, which a dataloader raises for that one."""
     if system_ids:
-        return await paginate_each(
-            Verifier.all(), parent="system_id", parent_ids=system_ids, after=after, first=first
+        managed = await administered_systems(user_id=viewer_id, system_ids=system_ids)
+        pages = await paginate_each(
+            Verifier.all(), parent="system_id", parent_ids=sorted(managed), after=after, first=first
         )
-    return await paginate_each(
-        Verifier.filter(system_id=None),
-        parent="organization_id",
-        parent_ids=organization_ids,
-        after=after,
-        first=first,
-    )
+        refusal = "Only admins of the system may see its verifiers."
+        wanted = system_ids
+    else:
+        managed = await administered_organizations(
+            user_id=viewer_id, organization_ids=organization_ids
+        )
+        pages = await paginate_each(
+            Verifier.filter(system_id=None),
+            parent="organization_id",
+            parent_ids=sorted(managed),
+            after=after,
+            first=first,
+        )
+        refusal = "Only owners and admins of the organization may see its verifiers."
+        wanted = organization_ids
+    return {pk: pages[pk] if pk in managed else Forbidden(refusal) for pk in wanted}
 
 
 async def get_visible_verifier(*, actor: Actor, verifier_id: int) -> Verifier | None:

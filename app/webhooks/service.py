@@ -16,14 +16,14 @@ from urllib.parse import urlsplit
 
 from tortoise.transactions import in_transaction
 
-from app.access import organization_access
+from app.access import is_organization_admin, organization_access
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import InvalidInput, NotFound
+from app.errors import Forbidden, InvalidInput, NotFound
 from app.ids import to_global_id
 from app.keysets.models import KeySet
-from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership
+from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership, OrganizationRole
 from app.pagination import Page, paginate_each
 from app.validation import UNCHANGED, Unchanged
 from app.webhooks.destinations import DestinationPolicy
@@ -181,16 +181,25 @@ async def delete_webhook(*, actor: Actor, webhook_id: int) -> Webhook:
 
 
 async def list_webhooks(
-    *, organization_ids: Collection[int], after: int | None, first: int
-) -> dict[int, Page[Webhook]]:
-    """A page of webhooks for each organization, oldest first (the caller checks access)."""
-    return await paginate_each(
+    *, viewer_roles: Mapping[int, OrganizationRole | None], after: int | None, first: int
+) -> dict[int, Page[Webhook] | Forbidden]:
+    """A page of webhooks, oldest first, for each organization (the keys of
+    `viewer_roles`, the caller's role in each) that the caller owns or administers;
+    `Forbidden` for the others, which a dataloader raises for that one."""
+    administered = {pk for pk, role in viewer_roles.items() if is_organization_admin(role)}
+    pages = await paginate_each(
         Webhook.all(),
         parent="organization_id",
-        parent_ids=organization_ids,
+        parent_ids=sorted(administered),
         after=after,
         first=first,
     )
+    return {
+        pk: pages[pk]
+        if pk in administered
+        else Forbidden("Only owners and admins of the organization may see its webhooks.")
+        for pk in viewer_roles
+    }
 
 
 async def get_visible_webhook(*, user_id: int, webhook_id: int) -> Webhook | None:

@@ -10,8 +10,7 @@ from webhooks.receiver import create_webhook
 from app.accounts.models import User
 from app.context import Actor
 from app.ids import to_global_id
-from app.keysets import groups
-from app.keysets import service as keysets
+from app.keysets import groups, lifecycle
 from app.keysets.keys import KeyMaterial, generate_key, hint
 from app.keysets.models import ApiKey, KeySet, KeySetGroup, KeySetScope, KeySlot
 from app.organizations import invitations
@@ -104,7 +103,7 @@ async def seed(app: Starlette, owner: Person, others: list[User], shape: Shape) 
             assert invited.token is not None
             await invitations.accept(actor=Actor(user=other), token=invited.token)
         org_labels = [f"org key {k}" for k in range(shape.key_sets)]
-        first = await keysets.create_key_set(
+        first = await lifecycle.create_key_set(
             actor=actor,
             keys=keys,
             organization_id=organization.id,
@@ -131,7 +130,7 @@ async def seed(app: Starlette, owner: Person, others: list[User], shape: Shape) 
                 actor=actor, organization_id=organization.id, name=f"System {s}"
             )
             labels = [f"key {k}" for k in range(shape.key_sets)]
-            first = await keysets.create_key_set(
+            first = await lifecycle.create_key_set(
                 actor=actor,
                 keys=keys,
                 organization_id=None,

@@ -14,11 +14,15 @@ from app.graphql.permissions import IsAuthenticated
 from app.graphql.sensitive import ONCE_PER_REQUEST, SECRET
 
 
-@strawberry.input
+@strawberry.input(description="A new account's details.")
 class SignUpInput:
-    email: str
-    password: str = strawberry.field(metadata=SECRET)
-    name: str
+    email: str = strawberry.field(
+        description="The login email: valid, at most 254 characters, not taken (else TAKEN)."
+    )
+    password: str = strawberry.field(
+        description="10 to 256 characters; stored only as an argon2 hash.", metadata=SECRET
+    )
+    name: str = strawberry.field(description="The display name: 1 to 200 characters, trimmed.")
     invitation_token: str | None = strawberry.field(
         default=None,
         description=(
@@ -30,19 +34,19 @@ class SignUpInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="Credentials to log in with.")
 class LoginInput:
-    email: str
-    password: str = strawberry.field(metadata=SECRET)
+    email: str = strawberry.field(description="The account's email, in any letter case.")
+    password: str = strawberry.field(description="The account's password.", metadata=SECRET)
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="Nothing but the clientMutationId: the session is the caller's.")
 class LogoutInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="The current password and the new one.")
 class ChangePasswordInput:
     current_password: str = strawberry.field(
         description="The password the account has now.", metadata=SECRET
@@ -53,19 +57,23 @@ class ChangePasswordInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="Which of the caller's sessions to end.")
 class EndSessionInput:
-    session_id: strawberry.ID
+    session_id: strawberry.ID = strawberry.field(
+        description="A Session id from viewer.sessions; another's or an ended one is NOT_FOUND."
+    )
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="Whose password to reset.")
 class RequestPasswordResetInput:
-    email: str
+    email: str = strawberry.field(
+        description="The account's email; an unknown one gets the same answer, and no mail."
+    )
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="A mailed reset token and the password it sets.")
 class ResetPasswordInput:
     token: str = strawberry.field(description="The reset token from the email.", metadata=SECRET)
     new_password: str = strawberry.field(
@@ -74,7 +82,7 @@ class ResetPasswordInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="The password again, before an authenticator is enrolled.")
 class EnrollTotpInput:
     password: str = strawberry.field(
         description="The account's password, asked again.", metadata=SECRET
@@ -82,7 +90,7 @@ class EnrollTotpInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="A code from the newly enrolled authenticator.")
 class ConfirmTotpInput:
     code: str = strawberry.field(
         description="The code the authenticator app shows now.", metadata=SECRET
@@ -90,7 +98,7 @@ class ConfirmTotpInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="A code from the authenticator being removed.")
 class DisableTotpInput:
     code: str = strawberry.field(
         description="The code the authenticator app shows now.", metadata=SECRET
@@ -98,7 +106,7 @@ class DisableTotpInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="A code that proves the second factor for this session.")
 class ElevateSessionInput:
     otp: str = strawberry.field(
         description="The code your authenticator app shows now.", metadata=SECRET
@@ -106,24 +114,36 @@ class ElevateSessionInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of signUp or login.")
 class AuthPayload:
-    token: str | None = None
-    user: UserType | None = None
+    token: str | None = strawberry.field(
+        default=None,
+        description=(
+            "The new session's bearer token, for `Authorization: Bearer <token>`; shown only "
+            "here. Null when there are userErrors."
+        ),
+    )
+    user: UserType | None = strawberry.field(
+        default=None, description="The account now logged in; null when there are userErrors."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of logout.")
 class LogoutPayload:
-    ended: bool = False
+    ended: bool = strawberry.field(
+        default=False, description="True once the session has ended: its token no longer works."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of changePassword.")
 class ChangePasswordPayload:
-    user: UserType | None = None
+    user: UserType | None = strawberry.field(
+        default=None, description="The caller; null when there are userErrors."
+    )
     ended_sessions: int | None = strawberry.field(
         default=None, description="How many other sessions were ended."
     )
@@ -131,27 +151,35 @@ class ChangePasswordPayload:
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of endSession.")
 class EndSessionPayload:
-    ended_session_id: strawberry.ID | None = None
+    ended_session_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The id of the session that ended; null when there are userErrors.",
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(
+    description="The result of requestPasswordReset: the same whether the email has an account."
+)
 class RequestPasswordResetPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of resetPassword; log in with the new password next.")
 class ResetPasswordPayload:
-    user: UserType | None = None
+    user: UserType | None = strawberry.field(
+        default=None,
+        description="The account whose password changed; null when there are userErrors.",
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of enrollTotp: the secret to put in an authenticator app.")
 class EnrollTotpPayload:
     secret: str | None = strawberry.field(
         default=None, description="Base32 secret for the authenticator app. Shown only here."
@@ -159,26 +187,32 @@ class EnrollTotpPayload:
     provisioning_uri: str | None = strawberry.field(
         default=None, description="otpauth:// URI carrying the secret, to show as a QR code."
     )
-    user: UserType | None = None
+    user: UserType | None = strawberry.field(
+        default=None, description="The caller; null when there are userErrors."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of confirmTotp.")
 class ConfirmTotpPayload:
-    user: UserType | None = None
+    user: UserType | None = strawberry.field(
+        default=None, description="The caller, now with totpEnabled true; null on userErrors."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of disableTotp.")
 class DisableTotpPayload:
-    user: UserType | None = None
+    user: UserType | None = strawberry.field(
+        default=None, description="The caller, now with totpEnabled false; null on userErrors."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of elevateSession.")
 class ElevateSessionPayload:
     elevated_until: datetime | None = strawberry.field(
         default=None,
@@ -220,7 +254,12 @@ class AccountMutations:
     @strawberry.mutation(
         extensions=[ReportUserErrors()],
         metadata=ONCE_PER_REQUEST,
-        description="Creates an account and logs it in, as the server's sign-up mode allows.",
+        description=(
+            "Creates an account and logs it in, as the server's sign-up mode allows "
+            "(SIGN_UP_CLOSED, INVITATION_REQUIRED); with an invitationToken it also joins that "
+            "organization (NOT_FOUND, WRONG_ACCOUNT or EXPIRED for a bad token). TAKEN for a "
+            "used email, TOO_MANY_ATTEMPTS past the per-address limit."
+        ),
     )
     async def sign_up(self, info: Info, input: SignUpInput) -> AuthPayload:
         ip_address, user_agent = _client(info)
@@ -237,7 +276,15 @@ class AccountMutations:
         )
         return AuthPayload(token=token, user=UserType.from_model(user))
 
-    @strawberry.mutation(extensions=[ReportUserErrors()], metadata=ONCE_PER_REQUEST)
+    @strawberry.mutation(
+        extensions=[ReportUserErrors()],
+        metadata=ONCE_PER_REQUEST,
+        description=(
+            "Starts a session for an email and password. Any failure is INVALID_CREDENTIALS, "
+            "never saying which part was wrong; TOO_MANY_ATTEMPTS after too many recent "
+            "failures for the account or the address."
+        ),
+    )
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
         ip_address, user_agent = _client(info)
         user, token = await service.login(
@@ -255,8 +302,8 @@ class AccountMutations:
         extensions=[ReportUserErrors()],
         metadata=ONCE_PER_REQUEST,
         description=(
-            "Changes the caller's password, asking for the current one; every other "
-            "session of the account ends."
+            "Changes the caller's password, asking for the current one (INVALID_CREDENTIALS "
+            "if wrong); every other session of the account ends."
         ),
     )
     async def change_password(
@@ -303,7 +350,10 @@ class AccountMutations:
     @strawberry.mutation(
         extensions=[ReportUserErrors()],
         metadata=ONCE_PER_REQUEST,
-        description="Sets a new password with a mailed reset token; every session ends.",
+        description=(
+            "Sets a new password with a mailed reset token; every session ends. An unknown "
+            "token is NOT_FOUND, a used one INVALID_STATE, an old one EXPIRED."
+        ),
     )
     async def reset_password(self, info: Info, input: ResetPasswordInput) -> ResetPasswordPayload:
         ip_address, user_agent = _client(info)
@@ -332,7 +382,8 @@ class AccountMutations:
         extensions=[ReportUserErrors()],
         description=(
             "Starts enrolling a TOTP authenticator app; it is used once confirmTotp confirms "
-            "it. Enrolling again before that replaces the pending secret."
+            "it. Enrolling again before that replaces the pending secret. INVALID_CREDENTIALS "
+            "for a wrong password, TOTP_ALREADY_ENABLED once one is enabled."
         ),
     )
     async def enroll_totp(self, info: Info, input: EnrollTotpInput) -> EnrollTotpPayload:
@@ -349,7 +400,10 @@ class AccountMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[ReportUserErrors()],
-        description="Enables the enrolled authenticator with a code it shows now.",
+        description=(
+            "Enables the enrolled authenticator with a code it shows now: OTP_INVALID for a "
+            "wrong code, TOTP_NOT_ENROLLED without enrollTotp first."
+        ),
     )
     async def confirm_totp(self, info: Info, input: ConfirmTotpInput) -> ConfirmTotpPayload:
         actor = info.context.actor
@@ -359,7 +413,10 @@ class AccountMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[ReportUserErrors()],
-        description="Removes the authenticator; takes a code it shows now.",
+        description=(
+            "Removes the authenticator; takes a code it shows now (OTP_INVALID, OTP_REUSED). "
+            "Ends the elevation of every session of the account."
+        ),
     )
     async def disable_totp(self, info: Info, input: DisableTotpInput) -> DisableTotpPayload:
         actor = info.context.actor

@@ -8,7 +8,12 @@ from app.graphql.context import Info
 
 @strawberry.type
 class AccountQueries:
-    @strawberry.field(description="The caller, or null for an anonymous one.")
+    @strawberry.field(
+        description=(
+            "The caller, or null without a valid token (never an error): the place to read "
+            "your own sessions, invitations and totpEnabled."
+        )
+    )
     def viewer(self, info: Info) -> UserType | None:
         user = info.context.user
         return UserType.from_model(user) if user else None

@@ -9,7 +9,15 @@ from app.accounts import service, step_up
 from app.accounts.models import Session, User
 from app.graphql.context import Info
 from app.graphql.ids import SESSION, USER
-from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
+from app.graphql.relay import (
+    After,
+    Connection,
+    First,
+    Node,
+    decode_cursor,
+    page_size,
+    to_connection,
+)
 from app.ids import to_global_id
 from app.organizations import invitations
 
@@ -17,14 +25,25 @@ if TYPE_CHECKING:
     from app.graphql.organizations.invitations import InvitationType
 
 
-@strawberry.type(name="Session", description="A login of the caller's, usable until it ends.")
+@strawberry.type(
+    name="Session",
+    description=(
+        "A login of the caller's, usable until it expires or ends (logout, endSession, a "
+        "password change or reset). Only its own user sees it; node(id) answers null to others."
+    ),
+)
 class SessionType(Node):
-    id: strawberry.ID
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Pass to endSession to end it.")
+    created_at: datetime = strawberry.field(description="When it was started by login or signUp.")
     last_used_at: datetime | None = strawberry.field(
         description="When it last made a request; kept to the minute."
     )
-    expires_at: datetime
+    expires_at: datetime = strawberry.field(
+        description=(
+            "When it stops working by itself: KEYRACK_SESSION_TTL_SECONDS (default 12 hours) "
+            "after it started."
+        )
+    )
     ip_address: str | None = strawberry.field(description="The address it logged in from.")
     user_agent: str | None = strawberry.field(description="The client it logged in with.")
     current: bool = strawberry.field(description="Whether this request came with it.")
@@ -42,12 +61,23 @@ class SessionType(Node):
         )
 
 
-@strawberry.type(name="User")
+@strawberry.type(
+    name="User",
+    description=(
+        "An account. node(id) finds it for itself and for those who share an organization "
+        "with it, null for anyone else; it also appears as an invitation's sender or an "
+        "audit entry's actor."
+    ),
+)
 class UserType(Node):
-    id: strawberry.ID
-    email: str
-    name: str
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(
+        description="Its global id, as changeMemberRole, removeMember and revokeSystemRole take."
+    )
+    email: str = strawberry.field(
+        description="The login email, unique among accounts; stored lowercased and trimmed."
+    )
+    name: str = strawberry.field(description="The display name (1 to 200 characters).")
+    created_at: datetime = strawberry.field(description="When the account was created.")
     pk: strawberry.Private[int]
 
     @classmethod
@@ -79,7 +109,7 @@ class UserType(Node):
         )
     )
     async def sessions(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[SessionType] | None:
         session = info.context.session
         if session is None or session.user.id != self.pk:
@@ -97,7 +127,7 @@ class UserType(Node):
         )
     )
     async def invitations(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> (
         Connection[
             Annotated[InvitationType, strawberry.lazy("app.graphql.organizations.invitations")]

@@ -6,9 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from app.access import require_audit_reader
-from app.audit import integrity, service
-from app.audit.checkpoints import issue_checkpoint
+from app.audit import readers, service
 from app.audit.models import AuditEntry
 from app.audit.signing import Checkpoint
 from app.graphql.accounts.types import UserType
@@ -25,16 +23,39 @@ if TYPE_CHECKING:
     from app.graphql.systems.types import SystemType
 
 
-@strawberry.type(name="AuditEntry")
+@strawberry.type(
+    name="AuditEntry",
+    description=(
+        "One recorded change, a link in the organization's hash chain; entries are never "
+        "edited, and go only with their organization. Read by organization owners and "
+        "admins (a system's admins in that system's auditLog)."
+    ),
+)
 class AuditEntryType(Node):
-    id: strawberry.ID
-    sequence: int
-    action: AuditAction
-    occurred_at: datetime
-    target_label: str | None
-    ip_address: str | None
-    user_agent: str | None
-    details: JSON
+    id: strawberry.ID = strawberry.field(description="Global id, for node(id:).")
+    sequence: int = strawberry.field(
+        description="Position in the organization's chain: 1 for the first entry, no gaps."
+    )
+    action: AuditAction = strawberry.field(description="What was done.")
+    occurred_at: datetime = strawberry.field(description="When, in UTC (ISO 8601).")
+    target_label: str | None = strawberry.field(
+        description=(
+            "The name of what was acted on as it was then (a label, an email, a URL), kept "
+            "when the object is renamed or deleted; at most 200 characters."
+        )
+    )
+    ip_address: str | None = strawberry.field(
+        description="The client address of the request; null for the command line."
+    )
+    user_agent: str | None = strawberry.field(
+        description="The request's User-Agent, cut at 500 characters; null if none was sent."
+    )
+    details: JSON = strawberry.field(
+        description=(
+            "A JSON object whose keys depend on the action (see AuditAction); never holds "
+            "a key value, token or secret."
+        )
+    )
     entry: strawberry.Private[AuditEntry]
 
     @classmethod
@@ -51,13 +72,18 @@ class AuditEntryType(Node):
             entry=entry,
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description=(
+            "Who did it; null for the command line and scheduled work, or once the user "
+            "was deleted."
+        )
+    )
     async def actor(self, info: Info) -> UserType | None:
         actor_id = self.entry.actor_id
         user = await info.context.loaders.users_by_id.load(actor_id) if actor_id else None
         return UserType.from_model(user) if user else None
 
-    @strawberry.field
+    @strawberry.field(description="The organization whose chain holds the entry.")
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
@@ -66,7 +92,9 @@ class AuditEntryType(Node):
         organization_id = self.entry.organization_id
         return await organization_of(info, organization_id, what=f"Audit entry {self.entry.id}")
 
-    @strawberry.field
+    @strawberry.field(
+        description="The system it concerns; null if none, or once the system was deleted."
+    )
     async def system(
         self, info: Info
     ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
@@ -76,7 +104,9 @@ class AuditEntryType(Node):
         system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
         return SystemType.from_model(system) if system else None
 
-    @strawberry.field
+    @strawberry.field(
+        description="The key set it concerns; null if none, or once the key set was deleted."
+    )
     async def key_set(
         self, info: Info
     ) -> Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")] | None:
@@ -87,39 +117,79 @@ class AuditEntryType(Node):
         return KeySetType.from_model(key_set) if key_set else None
 
 
-@strawberry.type
+@strawberry.type(description="A page of audit entries, newest (highest sequence) first.")
 class AuditEntryConnection:
     edges: list[Edge[AuditEntryType]]
     page_info: PageInfo
 
 
-@strawberry.input
+@strawberry.input(
+    description=(
+        "Narrows an audit log; the conditions given must all hold. An id of the wrong type, "
+        "or until before since, is a BAD_USER_INPUT error."
+    )
+)
 class AuditFilter:
-    actions: list[AuditAction] | None = None
-    actor_id: strawberry.ID | None = None
-    system_id: strawberry.ID | None = None
-    key_set_id: strawberry.ID | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    actions: list[AuditAction] | None = strawberry.field(
+        default=None, description="Only entries with one of these actions."
+    )
+    actor_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only entries made by this User."
+    )
+    system_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Only entries about this System; in another system's log, none at all.",
+    )
+    key_set_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Only entries about this KeySet; in another key set's log, none at all.",
+    )
+    since: datetime | None = strawberry.field(
+        default=None,
+        description="Only entries at or after this time (ISO 8601; without an offset, UTC).",
+    )
+    until: datetime | None = strawberry.field(
+        default=None,
+        description="Only entries at or before this time (ISO 8601; without an offset, UTC).",
+    )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "The result of checking the audit chain's keyed hashes. The check is incremental: "
+        "it recomputes entries added since the last verified one; `keyrack audit verify` "
+        "checks everything."
+    )
+)
 class AuditIntegrity:
-    valid: bool
-    checked_entries: int
-    first_broken_sequence: int | None
+    valid: bool = strawberry.field(
+        description="True if every entry up to the head matches its hash and its predecessor."
+    )
+    checked_entries: int = strawberry.field(
+        description=(
+            "How many entries, from the first, are known intact (the head's sequence when valid)."
+        )
+    )
+    first_broken_sequence: int | None = strawberry.field(
+        description="The sequence of the first entry that does not verify; null when valid."
+    )
 
 
 @strawberry.type(
     description="The chain head signed with the server's Ed25519 key (see GET "
-    "/v1/audit/public-key); keep it outside Keyrack and check it with `keyrack audit verify`."
+    "/v1/audit/public-key); keep it outside Keyrack and check it with `keyrack audit verify`. "
+    "Only issued for a chain that verifies."
 )
 class AuditCheckpoint:
-    organization_id: strawberry.ID
-    sequence: int
-    hash: str
-    issued_at: datetime
-    key_id: str
+    organization_id: strawberry.ID = strawberry.field(
+        description="Global id of the organization, as signed."
+    )
+    sequence: int = strawberry.field(description="Sequence of the head entry it vouches for.")
+    hash: str = strawberry.field(description="That entry's chain hash: 64 lowercase hex digits.")
+    issued_at: datetime = strawberry.field(description="When it was signed, in UTC (ISO 8601).")
+    key_id: str = strawberry.field(
+        description="Which signing key: 16 hex digits, the keyId of GET /v1/audit/public-key."
+    )
     signature: str = strawberry.field(description="Base64 Ed25519 signature (see the README).")
 
     @classmethod
@@ -188,18 +258,15 @@ async def resolve_audit_log(
     after: str | None,
     filter: AuditFilter | None,
 ) -> AuditEntryConnection:
-    await require_audit_reader(
-        user_id=info.context.actor.user.id, organization_id=organization_id, system_id=system_id
-    )
     size = page_size(first)
     before = decode_cursor(after)  # refuses positions beyond the 32-bit range itself
-    query = _query(filter, system_id=system_id, key_set_id=key_set_id)
-    entries, has_next = (
-        await service.list_entries(
-            organization_id=organization_id, query=query, before=before, first=size
-        )
-        if query is not None
-        else ([], False)
+    entries, has_next = await readers.read_log(
+        user_id=info.context.actor.user.id,
+        organization_id=organization_id,
+        system_id=system_id,
+        query=_query(filter, system_id=system_id, key_set_id=key_set_id),
+        before=before,
+        first=size,
     )
     edges = [
         Edge(cursor=encode_cursor(entry.sequence), node=AuditEntryType.from_model(entry))
@@ -217,8 +284,9 @@ async def resolve_audit_log(
 
 
 async def resolve_audit_integrity(info: Info, *, organization_id: int) -> AuditIntegrity:
-    await require_audit_reader(user_id=info.context.actor.user.id, organization_id=organization_id)
-    result = await integrity.verify_incrementally(organization_id=organization_id)
+    result = await readers.read_integrity(
+        user_id=info.context.actor.user.id, organization_id=organization_id
+    )
     return AuditIntegrity(
         valid=result.valid,
         checked_entries=result.checked_entries,
@@ -227,6 +295,7 @@ async def resolve_audit_integrity(info: Info, *, organization_id: int) -> AuditI
 
 
 async def resolve_audit_checkpoint(info: Info, *, organization_id: int) -> AuditCheckpoint | None:
-    await require_audit_reader(user_id=info.context.actor.user.id, organization_id=organization_id)
-    checkpoint = await issue_checkpoint(organization_id=organization_id)
+    checkpoint = await readers.read_checkpoint(
+        user_id=info.context.actor.user.id, organization_id=organization_id
+    )
     return AuditCheckpoint.from_checkpoint(checkpoint) if checkpoint else None

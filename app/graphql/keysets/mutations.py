@@ -12,7 +12,7 @@ from app.graphql.keysets.types import KeySetType
 from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.step_up import StepUp, otp_field
-from app.keysets import service
+from app.keysets import lifecycle, values
 from app.validation import UNCHANGED
 
 
@@ -132,7 +132,7 @@ class KeySetMutations:
         extensions=[StepUp("organization_id", "system_id"), ReportUserErrors()],
     )
     async def create_key_set(self, info: Info, input: CreateKeySetInput) -> CreateKeySetPayload:
-        created = await service.create_key_set(
+        created = await lifecycle.create_key_set(
             actor=info.context.actor,
             keys=info.context.keys,
             organization_id=(
@@ -164,7 +164,7 @@ class KeySetMutations:
         description="Replaces one key. Confirm by typing the label; optional grace period.",
     )
     async def regenerate_key(self, info: Info, input: RegenerateKeyInput) -> RegenerateKeyPayload:
-        regenerated = await service.regenerate_key(
+        regenerated = await values.regenerate_key(
             actor=info.context.actor,
             keys=info.context.keys,
             key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
@@ -182,7 +182,7 @@ class KeySetMutations:
         description="Revokes both keys at once and destroys them. Confirm by typing the label.",
     )
     async def revoke_key_set(self, info: Info, input: RevokeKeySetInput) -> KeySetPayload:
-        key_set = await service.revoke_key_set(
+        key_set = await lifecycle.revoke_key_set(
             actor=info.context.actor,
             key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
             confirm_label=input.confirm_label,
@@ -196,7 +196,7 @@ class KeySetMutations:
         description="Moves the expiry within the key policy; also revives an expired key set.",
     )
     async def extend_key_set(self, info: Info, input: ExtendKeySetInput) -> KeySetPayload:
-        key_set = await service.extend_key_set(
+        key_set = await lifecycle.extend_key_set(
             actor=info.context.actor,
             key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
             expires_at=input.expires_at,
@@ -209,7 +209,7 @@ class KeySetMutations:
     async def update_key_set(self, info: Info, input: UpdateKeySetInput) -> KeySetPayload:
         permissions = _given(input.permissions, nullable=False)
         group_ids = _given(input.group_ids, nullable=False)
-        key_set = await service.update_key_set(
+        key_set = await lifecycle.update_key_set(
             actor=info.context.actor,
             key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
             label=_given(input.label, nullable=False),

@@ -7,7 +7,7 @@ from app.graphql.ids import KEY_SET
 from app.graphql.keysets.types import KeySetType
 from app.graphql.permissions import IsAuthenticated
 from app.ids import pk_of
-from app.keysets import service
+from app.keysets import reads
 
 
 @strawberry.type
@@ -17,5 +17,5 @@ class KeySetQueries:
         pk = pk_of(id, KEY_SET)
         if pk is None:
             return None
-        key_set = await service.get_visible_key_set(user=info.context.actor.user, key_set_id=pk)
+        key_set = await reads.get_visible_key_set(user=info.context.actor.user, key_set_id=pk)
         return KeySetType.from_model(key_set) if key_set else None

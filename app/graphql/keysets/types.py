@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from graphql.pyutils import AwaitableOrValue
 from strawberry.permission import PermissionExtension
+from strawberry.types.nodes import Selection
 
+from app.accounts.models import User
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot
@@ -14,7 +19,7 @@ from app.graphql.limits import REVEAL_COST, field_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.graphql.relay import Node
 from app.ids import to_global_id
-from app.keysets import service
+from app.keysets import values
 from app.keysets.groups import effective_permissions
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.rules import status_of
@@ -29,6 +34,29 @@ if TYPE_CHECKING:
 async def _user(info: Info, user_id: int | None) -> UserType | None:
     user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
     return UserType.from_model(user) if user else None
+
+
+@dataclass(frozen=True)
+class Preloaded:
+    """What was loaded with a key set's page, so that the fields reading it answer at once,
+    with no loader hop of their own (`key_set_nodes`). None: not asked for, not loaded."""
+
+    keys: dict[KeySlot, ApiKey] | None
+    created_by: tuple[User | None] | None
+
+
+def _node_fields(selections: Iterable[Selection], path: tuple[str, ...]) -> set[str]:
+    """The field names selected at `path` (e.g. edges, node) below `selections`, through
+    fragments."""
+    names: set[str] = set()
+    for selection in selections:
+        if not isinstance(selection, strawberry.types.nodes.SelectedField):
+            names |= _node_fields(selection.selections, path)
+        elif not path:
+            names.add(selection.name)
+        elif selection.name == path[0]:
+            names |= _node_fields(selection.selections, path[1:])
+    return names
 
 
 @strawberry.type(name="ApiKey", description="One key of a key set. Its value is for admins only.")
@@ -68,7 +96,7 @@ class ApiKeyType:
         ],
     )
     async def value(self, info: Info) -> str | None:
-        return await service.reveal_key(
+        return await values.reveal_key(
             actor=info.context.actor,
             keys=info.context.keys,
             api_key=self.key,
@@ -94,9 +122,10 @@ class KeySetType(Node):
     revoked_at: datetime | None
     revoke_reason: str | None
     model: strawberry.Private[KeySet]
+    preloaded: strawberry.Private[Preloaded | None] = None
 
     @classmethod
-    def from_model(cls, key_set: KeySet) -> KeySetType:
+    def from_model(cls, key_set: KeySet, preloaded: Preloaded | None = None) -> KeySetType:
         return cls(
             id=strawberry.ID(to_global_id(KEY_SET, key_set.id)),
             label=key_set.label,
@@ -112,6 +141,7 @@ class KeySetType(Node):
             revoked_at=key_set.revoked_at,
             revoke_reason=key_set.revoke_reason,
             model=key_set,
+            preloaded=preloaded,
         )
 
     @strawberry.field
@@ -133,9 +163,12 @@ class KeySetType(Node):
         system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
         return SystemType.from_model(system) if system else None
 
-    @strawberry.field
-    async def created_by(self, info: Info) -> UserType | None:
-        return await _user(info, self.model.created_by_id)
+    @strawberry.field(graphql_type=UserType | None)
+    def created_by(self, info: Info) -> AwaitableOrValue[UserType | None]:
+        if self.preloaded is not None and self.preloaded.created_by is not None:
+            (creator,) = self.preloaded.created_by
+            return UserType.from_model(creator) if creator else None
+        return _user(info, self.model.created_by_id)
 
     @strawberry.field
     async def revoked_by(self, info: Info) -> UserType | None:
@@ -166,19 +199,27 @@ class KeySetType(Node):
     async def viewer_is_admin(self, info: Info) -> bool:
         return bool(await info.context.loaders.viewer_admin_flags_by_key_set_id.load(self.model.id))
 
-    async def _key(self, info: Info, slot: KeySlot) -> ApiKeyType:
-        keys = await info.context.loaders.current_keys_by_key_set_id.load(self.model.id)
+    def _current_key(self, keys: dict[KeySlot, ApiKey] | None, slot: KeySlot) -> ApiKeyType:
         if keys is None or slot not in keys:  # cannot happen: each slot always has a current key
             raise LookupError(f"Key set {self.model.id} has no current {slot.value} key.")
         return ApiKeyType.from_model(keys[slot])
 
-    @strawberry.field
-    async def primary_key(self, info: Info) -> ApiKeyType:
-        return await self._key(info, KeySlot.PRIMARY)
+    async def _load_key(self, info: Info, slot: KeySlot) -> ApiKeyType:
+        keys = await info.context.loaders.current_keys_by_key_set_id.load(self.model.id)
+        return self._current_key(keys, slot)
 
-    @strawberry.field
-    async def secondary_key(self, info: Info) -> ApiKeyType:
-        return await self._key(info, KeySlot.SECONDARY)
+    def _key(self, info: Info, slot: KeySlot) -> AwaitableOrValue[ApiKeyType]:
+        if self.preloaded is not None and self.preloaded.keys is not None:
+            return self._current_key(self.preloaded.keys, slot)
+        return self._load_key(info, slot)
+
+    @strawberry.field(graphql_type=ApiKeyType)
+    def primary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
+        return self._key(info, KeySlot.PRIMARY)
+
+    @strawberry.field(graphql_type=ApiKeyType)
+    def secondary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
+        return self._key(info, KeySlot.SECONDARY)
 
     @strawberry.field(description="This key set's audit history, newest first; admins only.")
     async def audit_log(
@@ -199,3 +240,43 @@ class KeySetType(Node):
             after=after,
             filter=filter,
         )
+
+
+async def key_set_nodes(info: Info, key_sets: list[KeySet]) -> Callable[[KeySet], KeySetType]:
+    """How a connection resolver turns its page into nodes: when the query asks for a key
+    set's creator or current keys, they are loaded for the whole page at once (batched
+    with the sibling pages) and the nodes carry them."""
+    # `selected_fields` holds the connection field itself, once per place it is selected.
+    wanted = _node_fields(
+        (selection for field in info.selected_fields for selection in field.selections),
+        ("edges", "node"),
+    )
+    with_keys = bool(wanted & {"primaryKey", "secondaryKey"})
+    with_creator = "createdBy" in wanted
+    if not key_sets or not (with_keys or with_creator):
+        return KeySetType.from_model
+    loaders = info.context.loaders
+    keys: list[dict[KeySlot, ApiKey] | None] = [None] * len(key_sets)
+    if with_keys:
+        keys = await loaders.current_keys_by_key_set_id.load_many([k.id for k in key_sets])
+    users: dict[int, User] = {}
+    if with_creator:
+        # The keys' creators too, in the same statement: `primaryKey { createdBy }` then
+        # finds them in the (cached) users loader.
+        creator_ids = {k.created_by_id for k in key_sets} | {
+            key.created_by_id for found in keys for key in (found or {}).values()
+        }
+        creators = await loaders.users_by_id.load_many(sorted(i for i in creator_ids if i))
+        users = {user.id: user for user in creators if user is not None}
+    preloaded = {
+        key_set.id: Preloaded(
+            keys=(found or {}) if with_keys else None,
+            created_by=(
+                (users.get(key_set.created_by_id) if key_set.created_by_id else None,)
+                if with_creator
+                else None
+            ),
+        )
+        for key_set, found in zip(key_sets, keys, strict=True)
+    }
+    return lambda key_set: KeySetType.from_model(key_set, preloaded[key_set.id])

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from app.graphql.context import Info
-from app.graphql.enums import OrganizationRole
+from app.graphql.enums import OrganizationRole, documented
 from app.graphql.ids import INVITATION
 from app.graphql.relay import Node
 from app.ids import to_global_id
@@ -15,7 +15,16 @@ from app.organizations.models import Invitation, InvitationStatus
 if TYPE_CHECKING:
     from app.graphql.accounts.types import UserType
 
-strawberry.enum(InvitationStatus)
+documented(
+    InvitationStatus,
+    "Where an invitation stands: the first that applies of ACCEPTED, REVOKED, EXPIRED.",
+    {
+        "PENDING": "Open: the invitee may accept it until expiresAt.",
+        "ACCEPTED": "The invitee accepted it and became a member; the token is used up.",
+        "REVOKED": "Revoked by an admin, or declined by the invitee; the token no longer works.",
+        "EXPIRED": "Not accepted within seven days; the email may be invited again.",
+    },
+)
 
 
 @strawberry.type(
@@ -26,14 +35,22 @@ strawberry.enum(InvitationStatus)
     ),
 )
 class InvitationType(Node):
-    id: strawberry.ID
-    email: str
-    role: OrganizationRole
-    status: InvitationStatus
-    created_at: datetime
-    expires_at: datetime
-    accepted_at: datetime | None
-    revoked_at: datetime | None
+    id: strawberry.ID = strawberry.field(description="Pass to revokeInvitation to revoke it.")
+    email: str = strawberry.field(
+        description="Who is invited: only the account with this email may accept."
+    )
+    role: OrganizationRole = strawberry.field(description="The role the invitee gets on accepting.")
+    status: InvitationStatus = strawberry.field(description="Where it stands now.")
+    created_at: datetime = strawberry.field(description="When addMember sent it.")
+    expires_at: datetime = strawberry.field(
+        description="Seven days after it was sent: the token stops working then."
+    )
+    accepted_at: datetime | None = strawberry.field(
+        description="When the invitee accepted it; null until then."
+    )
+    revoked_at: datetime | None = strawberry.field(
+        description="When it was revoked or declined; null otherwise."
+    )
     organization_name: str = strawberry.field(
         description="The organization's name, which the invitee may see before joining."
     )

@@ -28,16 +28,22 @@ def _removes_someone_else(input: RemoveMemberInput, actor: Actor) -> bool:
     return pk_of(str(input.user_id), USER) != actor.user.id
 
 
-@strawberry.input
+@strawberry.input(description="A new organization; its creator becomes its OWNER.")
 class CreateOrganizationInput:
-    name: str
+    name: str = strawberry.field(
+        description="1 to 200 characters, trimmed; need not be unique (INVALID if blank)."
+    )
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="What to change; an omitted field is left unchanged.")
 class UpdateOrganizationInput:
-    organization_id: strawberry.ID
-    name: str | None = None
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization; NOT_FOUND unless the caller is a member."
+    )
+    name: str | None = strawberry.field(
+        default=None, description="Owners and admins. 1 to 200 characters, trimmed."
+    )
     key_reveal: KeyReveal | None = strawberry.field(
         default=None, description="Owners only. ONCE destroys every stored key value."
     )
@@ -52,16 +58,26 @@ class UpdateOrganizationInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="Whom to invite, and to which role.")
 class AddMemberInput:
-    organization_id: strawberry.ID
-    email: str
-    role: OrganizationRole = OrganizationRole.MEMBER
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization; NOT_FOUND unless the caller is a member."
+    )
+    email: str = strawberry.field(
+        description=(
+            "The invitee's email; they need no account yet. TAKEN if they are a member "
+            "already or have a pending invitation."
+        )
+    )
+    role: OrganizationRole = strawberry.field(
+        default=OrganizationRole.MEMBER,
+        description="The role they get on accepting; only owners may invite an OWNER.",
+    )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="The invitation to accept.")
 class AcceptInvitationInput:
     token: str = strawberry.field(
         description="The invitation token, as mailed or handed on.", metadata=SECRET
@@ -69,47 +85,67 @@ class AcceptInvitationInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="The invitation to revoke or decline.")
 class RevokeInvitationInput:
-    invitation_id: strawberry.ID
+    invitation_id: strawberry.ID = strawberry.field(
+        description="A pending invitation; NOT_FOUND for one the caller may not see."
+    )
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="Whose role to change, and to what.")
 class ChangeMemberRoleInput:
-    organization_id: strawberry.ID
-    user_id: strawberry.ID
-    role: OrganizationRole
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization; NOT_FOUND unless the caller is a member."
+    )
+    user_id: strawberry.ID = strawberry.field(
+        description="The member's User id; NOT_FOUND if they are no member."
+    )
+    role: OrganizationRole = strawberry.field(
+        description="The new role. Only owners give or take OWNER; one owner must remain."
+    )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="Whom to remove from which organization.")
 class RemoveMemberInput:
-    organization_id: strawberry.ID
-    user_id: strawberry.ID
+    organization_id: strawberry.ID = strawberry.field(
+        description="The organization; NOT_FOUND unless the caller is a member."
+    )
+    user_id: strawberry.ID = strawberry.field(
+        description="The member's User id (your own to leave); NOT_FOUND if they are no member."
+    )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of createOrganization or updateOrganization.")
 class OrganizationPayload:
-    organization: OrganizationType | None = None
+    organization: OrganizationType | None = strawberry.field(
+        default=None, description="The organization as it is now; null when there are userErrors."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of acceptInvitation or changeMemberRole.")
 class MemberPayload:
-    member: Member | None = None
-    organization: OrganizationType | None = None
+    member: Member | None = strawberry.field(
+        default=None, description="The membership as it is now; null when there are userErrors."
+    )
+    organization: OrganizationType | None = strawberry.field(
+        default=None, description="The organization; null when there are userErrors."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of addMember: an invitation, not yet a member.")
 class AddMemberPayload:
-    invitation: InvitationType | None = None
+    invitation: InvitationType | None = strawberry.field(
+        default=None, description="The invitation sent; null when there are userErrors."
+    )
     invitation_token: str | None = strawberry.field(
         default=None,
         description=(
@@ -117,22 +153,31 @@ class AddMemberPayload:
             "server was away): pass it to the invitee. Shown only here."
         ),
     )
-    organization: OrganizationType | None = None
+    organization: OrganizationType | None = strawberry.field(
+        default=None, description="The organization; null when there are userErrors."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of revokeInvitation.")
 class InvitationPayload:
-    invitation: InvitationType | None = None
+    invitation: InvitationType | None = strawberry.field(
+        default=None, description="The invitation, now REVOKED; null when there are userErrors."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of removeMember.")
 class RemoveMemberPayload:
-    removed_user_id: strawberry.ID | None = None
-    organization: OrganizationType | None = None
+    removed_user_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The User id removed; null when there are userErrors."
+    )
+    organization: OrganizationType | None = strawberry.field(
+        default=None,
+        description="The organization; null when there are userErrors or the caller left it.",
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
@@ -149,7 +194,11 @@ def _member(membership: Membership) -> Member:
 # name-to-member mapping), so each is turned into its domain enum explicitly.
 @strawberry.type
 class OrganizationMutations:
-    @strawberry.mutation(permission_classes=[IsAuthenticated], extensions=[ReportUserErrors()])
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Creates an organization with the caller as its OWNER. Any logged-in user may.",
+    )
     async def create_organization(
         self, info: Info, input: CreateOrganizationInput
     ) -> OrganizationPayload:
@@ -159,6 +208,11 @@ class OrganizationMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("organization_id", when=_changes_access_policy), ReportUserErrors()],
+        description=(
+            "Renames (owners and admins) or changes keyReveal and requireStepUp (owners); "
+            "other members get FORBIDDEN. Changing keyReveal, or turning requireStepUp off, "
+            "needs step-up."
+        ),
     )
     async def update_organization(
         self, info: Info, input: UpdateOrganizationInput
@@ -177,7 +231,8 @@ class OrganizationMutations:
         extensions=[StepUp("organization_id"), ReportUserErrors()],
         description=(
             "Invites an email to join; nobody becomes a member before accepting with "
-            "acceptInvitation. Only owners may invite owners."
+            "acceptInvitation. Owners and admins only (FORBIDDEN otherwise); only owners may "
+            "invite owners. The invitation expires after seven days."
         ),
     )
     async def add_member(self, info: Info, input: AddMemberInput) -> AddMemberPayload:
@@ -199,7 +254,11 @@ class OrganizationMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[ReportUserErrors()],
-        description="Joins the organization an invitation to the caller's email is for.",
+        description=(
+            "Joins the organization an invitation to the caller's email is for. NOT_FOUND "
+            "for an unknown token, WRONG_ACCOUNT for another email's, EXPIRED, or "
+            "INVALID_STATE once accepted or revoked; TAKEN if already a member."
+        ),
     )
     async def accept_invitation(self, info: Info, input: AcceptInvitationInput) -> MemberPayload:
         membership = await invitations.accept(actor=info.context.actor, token=input.token)
@@ -217,7 +276,8 @@ class OrganizationMutations:
         extensions=[ReportUserErrors()],
         description=(
             "Revokes a pending invitation: its token stops working. Admins of the "
-            "organization, or the invitee, declining it."
+            "organization (other members get FORBIDDEN), or the invitee, declining it. "
+            "INVALID_STATE or EXPIRED once it is no longer pending."
         ),
     )
     async def revoke_invitation(
@@ -232,6 +292,10 @@ class OrganizationMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("organization_id"), ReportUserErrors()],
+        description=(
+            "Changes a member's organization role. Owners and admins (FORBIDDEN otherwise); "
+            "only owners give or take OWNER, and the last owner cannot be demoted (LAST_OWNER)."
+        ),
     )
     async def change_member_role(self, info: Info, input: ChangeMemberRoleInput) -> MemberPayload:
         organization_id = input_pk(input.organization_id, ORGANIZATION, field="organizationId")
@@ -248,7 +312,11 @@ class OrganizationMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("organization_id", when=_removes_someone_else), ReportUserErrors()],
-        description="Removes a member and their system roles. Members may remove themselves.",
+        description=(
+            "Removes a member with their system roles, and revokes the key sets they own as "
+            "a member. Owners and admins (only owners remove an owner); anyone may leave, "
+            "but the last owner may not (LAST_OWNER)."
+        ),
     )
     async def remove_member(self, info: Info, input: RemoveMemberInput) -> RemoveMemberPayload:
         organization_id = input_pk(input.organization_id, ORGANIZATION, field="organizationId")

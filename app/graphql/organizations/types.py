@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from app.errors import Forbidden
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, KeySetStatus, OrganizationRole
@@ -13,10 +12,18 @@ from app.graphql.ids import ORGANIZATION
 from app.graphql.limits import INTEGRITY_CHECK_COST, field_cost
 from app.graphql.loaders import PageRequest, status_options
 from app.graphql.organizations.invitations import InvitationType
-from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
+from app.graphql.relay import (
+    After,
+    Connection,
+    First,
+    Node,
+    decode_cursor,
+    page_size,
+    to_connection,
+)
 from app.ids import to_global_id
 from app.keysets.policy import combine, policy_key
-from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership, Organization
+from app.organizations.models import Membership, Organization
 
 if TYPE_CHECKING:
     from app.graphql.audit.types import (
@@ -33,21 +40,40 @@ if TYPE_CHECKING:
     from app.graphql.webhooks.types import WebhookType
 
 
-@strawberry.type
+@strawberry.type(description="A user's membership of an organization; every member sees the list.")
 class Member:
-    user: UserType
-    role: OrganizationRole
-    joined_at: datetime
+    user: UserType = strawberry.field(description="The member.")
+    role: OrganizationRole = strawberry.field(
+        description="Their role here; changed with changeMemberRole."
+    )
+    joined_at: datetime = strawberry.field(
+        description="When they became a member: created the organization or accepted an invitation."
+    )
 
 
-@strawberry.type(name="Organization")
+@strawberry.type(
+    name="Organization",
+    description=(
+        "A tenant: its members, systems and key sets. Only its members see it; to anyone "
+        "else it does not exist (null, or NOT_FOUND in mutations). Fields for owners and "
+        "admins only answer other members with a FORBIDDEN error, and as most are non-null, "
+        "the whole organization then comes back null: ask for them in a query of their own."
+    ),
+)
 class OrganizationType(Node):
-    id: strawberry.ID
-    name: str
-    created_at: datetime
-    key_reveal: KeyReveal
+    id: strawberry.ID = strawberry.field(description="Its global id.")
+    name: str = strawberry.field(
+        description="1 to 200 characters, trimmed; owners and admins change it."
+    )
+    created_at: datetime = strawberry.field(description="When createOrganization made it.")
+    key_reveal: KeyReveal = strawberry.field(
+        description="Whether admins may read key values again later; owners change it."
+    )
     require_step_up: bool = strawberry.field(
-        description="Whether regenerateKey and revokeKeySet need a current TOTP code (otp)."
+        description=(
+            "Whether actions that hand out, reveal, weaken or destroy access need a fresh "
+            "second factor (an otp, or an elevated session). Owners change it."
+        )
     )
     pk: strawberry.Private[int]
 
@@ -62,13 +88,15 @@ class OrganizationType(Node):
             pk=organization.id,
         )
 
-    @strawberry.field(description="The caller's role here.")
+    @strawberry.field(description="The caller's role here (never null for a member).")
     async def viewer_role(self, info: Info) -> OrganizationRole | None:
         return await info.context.loaders.viewer_roles_by_organization_id.load(self.pk)
 
-    @strawberry.field
+    @strawberry.field(
+        description="The organization's systems, oldest first; every member sees them."
+    )
     async def systems(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")]]:
         from app.graphql.systems.types import SystemType
 
@@ -79,17 +107,30 @@ class OrganizationType(Node):
         return to_connection(page, SystemType.from_model, after=position)
 
     @strawberry.field(
-        description="Key sets of the organization itself; with includeSystems, its systems' too."
+        description=(
+            "Key sets of the organization itself, oldest first; with includeSystems, its "
+            "systems' too. Every member sees them; key values only admins."
+        )
     )
     async def key_sets(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        include_systems: bool = False,
-        status: list[KeySetStatus] | None = None,
+        first: First = None,
+        after: After = None,
+        include_systems: Annotated[
+            bool,
+            strawberry.argument(
+                description="Also list the key sets of the organization's systems."
+            ),
+        ] = False,
+        status: Annotated[
+            list[KeySetStatus] | None,
+            strawberry.argument(
+                description="Only key sets in one of these statuses; null or empty lists all."
+            ),
+        ] = None,
     ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
-        from app.graphql.keysets.types import KeySetType
+        from app.graphql.keysets.types import key_set_nodes
 
         position = decode_cursor(after)
         page = await info.context.loaders.key_sets_of_organization.load(
@@ -97,7 +138,7 @@ class OrganizationType(Node):
                 self.pk, position, page_size(first), (include_systems, *status_options(status))
             )
         )
-        return to_connection(page, KeySetType.from_model, after=position)
+        return to_connection(page, await key_set_nodes(info, page.items), after=position)
 
     @strawberry.field(description="The rules for the organization's key sets.")
     async def key_policy(
@@ -110,7 +151,7 @@ class OrganizationType(Node):
 
     @strawberry.field(description="The organization's permission groups, visible to every member.")
     async def permission_groups(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Annotated[PermissionGroupType, strawberry.lazy("app.graphql.groups.types")]]:
         from app.graphql.groups.types import PermissionGroupType
 
@@ -120,9 +161,11 @@ class OrganizationType(Node):
         )
         return to_connection(page, PermissionGroupType.from_model, after=position)
 
-    @strawberry.field
+    @strawberry.field(
+        description="Everyone who belongs to it, oldest first; every member sees them."
+    )
     async def members(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Member]:
         position = decode_cursor(after)
         page = await info.context.loaders.members_of_organization.load(
@@ -138,25 +181,21 @@ class OrganizationType(Node):
 
         return to_connection(page, member, after=position)
 
-    @strawberry.field(
-        description=(
-            "Invitations to join, oldest first; owners and admins only. pendingOnly (the "
-            "default) leaves out accepted, revoked and expired ones."
-        )
-    )
+    @strawberry.field(description=("Invitations to join, oldest first; owners and admins only."))
     async def invitations(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        pending_only: bool = True,
+        first: First = None,
+        after: After = None,
+        pending_only: Annotated[
+            bool,
+            strawberry.argument(
+                description="Leave out accepted, revoked and expired invitations (the default)."
+            ),
+        ] = True,
     ) -> Connection[InvitationType]:
-        loaders = info.context.loaders
-        role = await loaders.viewer_roles_by_organization_id.load(self.pk)
-        if role not in ORGANIZATION_ADMIN_ROLES:
-            raise Forbidden("Only owners and admins of the organization may see its invitations.")
         position = decode_cursor(after)
-        page = await loaders.invitations_of_organization.load(
+        page = await info.context.loaders.invitations_of_organization.load(
             PageRequest(self.pk, position, page_size(first), (pending_only,))
         )
         return to_connection(page, InvitationType.from_model, after=position)
@@ -165,9 +204,12 @@ class OrganizationType(Node):
     async def audit_log(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None = None,
+        first: First = None,
+        after: After = None,
+        filter: Annotated[
+            Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None,
+            strawberry.argument(description="Only entries that match all of its fields."),
+        ] = None,
     ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")]:
         from app.graphql.audit.types import resolve_audit_log
 
@@ -200,7 +242,7 @@ class OrganizationType(Node):
 
     @strawberry.field(description="Endpoints told about its key sets; owners and admins only.")
     async def webhooks(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Annotated[WebhookType, strawberry.lazy("app.graphql.webhooks.types")]]:
         from app.graphql.webhooks.types import resolve_webhooks
 

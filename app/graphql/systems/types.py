@@ -69,13 +69,13 @@ class SystemType(Node):
         after: str | None = None,
         status: list[KeySetStatus] | None = None,
     ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
-        from app.graphql.keysets.types import KeySetType
+        from app.graphql.keysets.types import key_set_nodes
 
         position = decode_cursor(after)
         page = await info.context.loaders.key_sets_of_system.load(
             PageRequest(self.pk, position, page_size(first), status_options(status))
         )
-        return to_connection(page, KeySetType.from_model, after=position)
+        return to_connection(page, await key_set_nodes(info, page.items), after=position)
 
     @strawberry.field(
         description="The rules in force for this system's key sets: the organization's, tightened."

@@ -11,22 +11,35 @@ from app.graphql.verifiers.types import VerifierType
 from app.verifiers import service
 
 
-@strawberry.input
+@strawberry.input(
+    description=(
+        "A new verifier: give exactly one of organizationId and systemId (INVALID otherwise)."
+    )
+)
 class CreateVerifierInput:
     organization_id: strawberry.ID | None = strawberry.field(
-        default=None, description="For the organization and all its systems; or give systemId."
+        default=None,
+        description=(
+            "For the organization and all its systems; owners and admins (FORBIDDEN for "
+            "other members, NOT_FOUND for non-members)."
+        ),
     )
     system_id: strawberry.ID | None = strawberry.field(
-        default=None, description="For this system's key sets only."
+        default=None,
+        description="For this system's key sets only; its admins and the organization's.",
     )
-    name: str = strawberry.field(description="Which service holds it, e.g. 'billing-api'.")
+    name: str = strawberry.field(
+        description="Which service holds it, e.g. 'billing-api'; 1 to 100 characters (INVALID)."
+    )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of createVerifier.")
 class CreateVerifierPayload:
-    verifier: VerifierType | None = None
+    verifier: VerifierType | None = strawberry.field(
+        default=None, description="The new verifier; null when refused."
+    )
     token: str | None = strawberry.field(
         default=None,
         description="The verifier's credential (krv_…). Shown here only: store it now.",
@@ -35,16 +48,23 @@ class CreateVerifierPayload:
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="The verifier to revoke.")
 class RevokeVerifierInput:
-    verifier_id: strawberry.ID
+    verifier_id: strawberry.ID = strawberry.field(
+        description=(
+            "The Verifier; NOT_FOUND unless you manage it (instance-wide ones only on the "
+            "command line), REVOKED if it already is."
+        )
+    )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of revokeVerifier.")
 class RevokeVerifierPayload:
-    verifier: VerifierType | None = None
+    verifier: VerifierType | None = strawberry.field(
+        default=None, description="The verifier, now with revokedAt; null when refused."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 

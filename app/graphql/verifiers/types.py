@@ -5,8 +5,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from app.access import is_system_admin
-from app.errors import Forbidden
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import VerifierScope
@@ -14,7 +12,6 @@ from app.graphql.ids import VERIFIER
 from app.graphql.loaders import PageRequest
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
-from app.organizations.models import ORGANIZATION_ADMIN_ROLES
 from app.verifiers.models import Verifier
 
 if TYPE_CHECKING:
@@ -30,15 +27,17 @@ if TYPE_CHECKING:
     ),
 )
 class VerifierType(Node):
-    id: strawberry.ID
-    name: str
-    scope: VerifierScope
+    id: strawberry.ID = strawberry.field(description="Global id, for node(id:).")
+    name: str = strawberry.field(description="Which service holds it, as given at creation.")
+    scope: VerifierScope = strawberry.field(description="Whose keys it may check.")
     hint: str = strawberry.field(description="The token's beginning and end, e.g. krv_AbCd…wXyZ.")
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When it was created (UTC, ISO 8601).")
     last_used_at: datetime | None = strawberry.field(
         description="Last authenticated request; written every few seconds, not per request."
     )
-    revoked_at: datetime | None
+    revoked_at: datetime | None = strawberry.field(
+        description="When it was revoked, after which its token is refused; null while live."
+    )
     model: strawberry.Private[Verifier]
 
     @classmethod
@@ -54,7 +53,9 @@ class VerifierType(Node):
             model=verifier,
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="The organization whose keys (or system's keys) it checks; null for INSTANCE."
+    )
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")] | None:
@@ -63,7 +64,7 @@ class VerifierType(Node):
         organization_id = self.model.organization_id
         return await load_organization(info, organization_id) if organization_id else None
 
-    @strawberry.field
+    @strawberry.field(description="The system whose keys it checks; null unless scope is SYSTEM.")
     async def system(
         self, info: Info
     ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
@@ -73,7 +74,11 @@ class VerifierType(Node):
         system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
         return SystemType.from_model(system) if system else None
 
-    @strawberry.field
+    @strawberry.field(
+        description=(
+            "Who created it; null when made on the command line, or once that user was deleted."
+        )
+    )
     async def created_by(self, info: Info) -> UserType | None:
         user_id = self.model.created_by_id
         user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
@@ -83,13 +88,9 @@ class VerifierType(Node):
 async def resolve_organization_verifiers(
     info: Info, *, organization_id: int, first: int | None, after: str | None
 ) -> Connection[VerifierType]:
-    """The organization's own verifiers, for its owners and admins."""
-    loaders = info.context.loaders
-    role = await loaders.viewer_roles_by_organization_id.load(organization_id)
-    if role not in ORGANIZATION_ADMIN_ROLES:
-        raise Forbidden("Only owners and admins of the organization may see its verifiers.")
+    """The organization's own verifiers; the loader refuses all but its owners and admins."""
     position = decode_cursor(after)
-    page = await loaders.verifiers_of_organization.load(
+    page = await info.context.loaders.verifiers_of_organization.load(
         PageRequest(organization_id, position, page_size(first))
     )
     return to_connection(page, VerifierType.from_model, after=position)
@@ -98,15 +99,10 @@ async def resolve_organization_verifiers(
 async def resolve_system_verifiers(
     info: Info, *, organization_id: int, system_id: int, first: int | None, after: str | None
 ) -> Connection[VerifierType]:
-    """The system's verifiers, for its admins (the organization's owners and admins too)."""
-    loaders = info.context.loaders
-    if not is_system_admin(
-        await loaders.viewer_roles_by_organization_id.load(organization_id),
-        await loaders.viewer_roles_by_system_id.load(system_id),
-    ):
-        raise Forbidden("Only admins of the system may see its verifiers.")
+    """The system's verifiers; the loader refuses all but its admins (the organization's
+    owners and admins too)."""
     position = decode_cursor(after)
-    page = await loaders.verifiers_of_system.load(
+    page = await info.context.loaders.verifiers_of_system.load(
         PageRequest(system_id, position, page_size(first))
     )
     return to_connection(page, VerifierType.from_model, after=position)

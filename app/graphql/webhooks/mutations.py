@@ -14,44 +14,69 @@ from app.webhooks import service
 from app.webhooks.rules import server_address
 
 
-@strawberry.input
+@strawberry.input(description="A new webhook of an organization.")
 class CreateWebhookInput:
-    organization_id: strawberry.ID
-    url: str = strawberry.field(description="http(s) URL that receives signed POSTs.")
-    events: list[WebhookEvent]
-    otp: str | None = otp_field()
-    client_mutation_id: str | None = None
-
-
-@strawberry.input
-class UpdateWebhookInput:
-    webhook_id: strawberry.ID
-    url: str | None = None
-    events: list[WebhookEvent] | None = None
-    enabled: bool | None = strawberry.field(
-        default=None, description="false: nothing more is queued or sent to it."
+    organization_id: strawberry.ID = strawberry.field(
+        description="The Organization; NOT_FOUND if you are not a member of it."
+    )
+    url: str = strawberry.field(
+        description=(
+            "http(s) URL that receives signed POSTs: at most 2048 characters, no credentials, "
+            "not Keyrack itself nor an address the server's destination policy refuses "
+            "(INVALID on url)."
+        )
+    )
+    events: list[WebhookEvent] = strawberry.field(
+        description="What it is sent: at least one event (INVALID on events otherwise)."
     )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
-@strawberry.type
-class WebhookPayload:
-    webhook: WebhookType | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-    client_mutation_id: str | None = None
-
-
-@strawberry.input
-class DeleteWebhookInput:
-    webhook_id: strawberry.ID
+@strawberry.input(description="What to change in a webhook; fields left out stay as they are.")
+class UpdateWebhookInput:
+    webhook_id: strawberry.ID = strawberry.field(
+        description="The Webhook; NOT_FOUND if there is none you can see."
+    )
+    url: str | None = strawberry.field(
+        default=None, description="A new URL, under the same rules as in createWebhook."
+    )
+    events: list[WebhookEvent] | None = strawberry.field(
+        default=None, description="The new list of events, replacing the old; at least one."
+    )
+    enabled: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "false: nothing more is queued or sent to it; true: new events are queued again."
+        ),
+    )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of updateWebhook.")
+class WebhookPayload:
+    webhook: WebhookType | None = strawberry.field(
+        default=None, description="The webhook as it is now; null when refused."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    client_mutation_id: str | None = None
+
+
+@strawberry.input(description="The webhook to delete.")
+class DeleteWebhookInput:
+    webhook_id: strawberry.ID = strawberry.field(
+        description="The Webhook; NOT_FOUND if there is none you can see."
+    )
+    otp: str | None = otp_field()
+    client_mutation_id: str | None = None
+
+
+@strawberry.type(description="The result of createWebhook.")
 class CreateWebhookPayload:
-    webhook: WebhookType | None = None
+    webhook: WebhookType | None = strawberry.field(
+        default=None, description="The new webhook; null when refused."
+    )
     signing_secret: str | None = strawberry.field(
         default=None,
         description=(
@@ -63,9 +88,11 @@ class CreateWebhookPayload:
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The result of deleteWebhook.")
 class DeleteWebhookPayload:
-    deleted_webhook_id: strawberry.ID | None = None
+    deleted_webhook_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The id of the deleted webhook; null when refused."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
@@ -75,7 +102,10 @@ class WebhookMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("organization_id"), ReportUserErrors()],
-        description="Registers an endpoint for the organization's events; owners and admins.",
+        description=(
+            "Registers an endpoint for the organization's events; owners and admins "
+            "(FORBIDDEN for other members). At most 20 per organization (INVALID)."
+        ),
     )
     async def create_webhook(self, info: Info, input: CreateWebhookInput) -> CreateWebhookPayload:
         created = await service.create_webhook(
@@ -94,7 +124,10 @@ class WebhookMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("webhook_id"), ReportUserErrors()],
-        description="Changes a webhook's URL, events or whether it is enabled; the secret stays.",
+        description=(
+            "Changes a webhook's URL, events or whether it is enabled; the secret stays. "
+            "Owners and admins (FORBIDDEN for other members)."
+        ),
     )
     async def update_webhook(self, info: Info, input: UpdateWebhookInput) -> WebhookPayload:
         webhook = await service.update_webhook(
@@ -115,7 +148,10 @@ class WebhookMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("webhook_id"), ReportUserErrors()],
-        description="Deletes a webhook with its deliveries; pending ones are not sent.",
+        description=(
+            "Deletes a webhook with its deliveries; pending ones are not sent. Owners and "
+            "admins (FORBIDDEN for other members)."
+        ),
     )
     async def delete_webhook(self, info: Info, input: DeleteWebhookInput) -> DeleteWebhookPayload:
         await service.delete_webhook(

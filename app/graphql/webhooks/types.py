@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
-from app.errors import Forbidden
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import DeliveryStatus, WebhookEvent
@@ -13,7 +13,6 @@ from app.graphql.ids import WEBHOOK, WEBHOOK_DELIVERY
 from app.graphql.loaders import PageRequest
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
-from app.organizations.models import ORGANIZATION_ADMIN_ROLES
 from app.webhooks.models import Webhook, WebhookDelivery
 
 
@@ -22,21 +21,31 @@ from app.webhooks.models import Webhook, WebhookDelivery
     description="One event sent (or to be sent) to one webhook; seen by org owners and admins.",
 )
 class WebhookDeliveryType(Node):
-    id: strawberry.ID
-    event: WebhookEvent
-    status: DeliveryStatus
-    attempts: int
+    id: strawberry.ID = strawberry.field(description="Global id, for node(id:).")
+    event: WebhookEvent = strawberry.field(description="What it announces.")
+    status: DeliveryStatus = strawberry.field(description="Where it stands.")
+    attempts: int = strawberry.field(
+        description=("Attempts made so far; at most 8, retried after 30 s, doubling up to an hour.")
+    )
     payload: JSON = strawberry.field(description="The JSON body sent; never holds a key.")
-    created_at: datetime
+    created_at: datetime = strawberry.field(
+        description="When it was queued: with the change it announces (UTC, ISO 8601)."
+    )
     next_attempt_at: datetime | None = strawberry.field(
         description="When it is tried next; null once delivered or failed."
     )
-    last_attempt_at: datetime | None
+    last_attempt_at: datetime | None = strawberry.field(
+        description="When the last attempt began; null before the first."
+    )
     last_status_code: int | None = strawberry.field(
         description="HTTP status of the last attempt; null if no answer came."
     )
-    last_error: str | None
-    delivered_at: datetime | None
+    last_error: str | None = strawberry.field(
+        description="Why the last attempt failed, in at most 200 characters; null if it did not."
+    )
+    delivered_at: datetime | None = strawberry.field(
+        description="When the endpoint accepted it; null until DELIVERED."
+    )
 
     @classmethod
     def from_model(cls, delivery: WebhookDelivery) -> WebhookDeliveryType:
@@ -61,11 +70,15 @@ class WebhookDeliveryType(Node):
     description="An HTTP(S) endpoint told about the organization's key sets; owners and admins.",
 )
 class WebhookType(Node):
-    id: strawberry.ID
-    url: str
-    events: list[WebhookEvent]
-    enabled: bool
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Global id, for node(id:).")
+    url: str = strawberry.field(description="Where deliveries are POSTed.")
+    events: list[WebhookEvent] = strawberry.field(
+        description="The events it is sent; others are not queued for it."
+    )
+    enabled: bool = strawberry.field(
+        description="false: nothing new is queued for it, and pending deliveries fail unsent."
+    )
+    created_at: datetime = strawberry.field(description="When it was registered (UTC, ISO 8601).")
     model: strawberry.Private[Webhook]
 
     @classmethod
@@ -79,19 +92,28 @@ class WebhookType(Node):
             model=webhook,
         )
 
-    @strawberry.field
+    @strawberry.field(description="Who registered it; null once that user was deleted.")
     async def created_by(self, info: Info) -> UserType | None:
         user_id = self.model.created_by_id
         user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
         return UserType.from_model(user) if user else None
 
-    @strawberry.field(description="Newest first.")
+    @strawberry.field(description="Its deliveries, newest first; kept until it is deleted.")
     async def deliveries(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        status: DeliveryStatus | None = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(description="Page size: 1 to 100, 20 if not given."),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="An endCursor or cursor: fetch what follows it."),
+        ] = None,
+        status: Annotated[
+            DeliveryStatus | None,
+            strawberry.argument(description="Only deliveries in this status."),
+        ] = None,
     ) -> Connection[WebhookDeliveryType]:
         position = decode_cursor(after)
         options = (DeliveryStatus(status).value,) if status is not None else ()
@@ -104,13 +126,9 @@ class WebhookType(Node):
 async def resolve_webhooks(
     info: Info, *, organization_id: int, first: int | None, after: str | None
 ) -> Connection[WebhookType]:
-    """The organization's webhooks, for its owners and admins (the caller can see it)."""
-    loaders = info.context.loaders
-    role = await loaders.viewer_roles_by_organization_id.load(organization_id)
-    if role not in ORGANIZATION_ADMIN_ROLES:
-        raise Forbidden("Only owners and admins of the organization may see its webhooks.")
+    """The organization's webhooks; the loader refuses all but its owners and admins."""
     position = decode_cursor(after)
-    page = await loaders.webhooks_of_organization.load(
+    page = await info.context.loaders.webhooks_of_organization.load(
         PageRequest(organization_id, position, page_size(first))
     )
     return to_connection(page, WebhookType.from_model, after=position)

@@ -1,0 +1,169 @@
+"""Key values: minting a key, regenerating one, revealing it, and destroying what is kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from app.accounts import step_up
+from app.accounts.models import User
+from app.audit import service as audit
+from app.audit.actions import AuditAction
+from app.context import Actor
+from app.errors import StepUpRequired
+from app.keysets import keys as keyformat
+from app.keysets.admins import admin_key_set, administers
+from app.keysets.keys import KeyMaterial
+from app.keysets.models import ApiKey, KeySet, KeySlot
+from app.keysets.policy import policy_of
+from app.keysets.reveals import RevealAllowance
+from app.keysets.rules import check_confirmation, clean_grace, require_not_revoked
+from app.keysets.writes import key_set_writes, lock_organization
+from app.organizations.models import KeyReveal, Organization
+from app.webhooks.models import WebhookEvent
+
+
+@dataclass(frozen=True)
+class RegeneratedKey:
+    key_set: KeySet
+    key: str
+
+
+def new_key(
+    keys: KeyMaterial,
+    *,
+    key_set: KeySet,
+    slot: KeySlot,
+    reveal: KeyReveal,
+    user: User,
+) -> tuple[ApiKey, str]:
+    """A fresh key for the slot (not saved), and its plaintext; its ciphertext is kept only
+    where the organization lets admins see key values again."""
+    plaintext = keyformat.generate_key(key_set.scope.value)
+    api_key = ApiKey(
+        key_set=key_set,
+        slot=slot,
+        lookup_hash=keys.lookup_hash(plaintext),
+        lookup_key_id=keys.pepper_id,
+        hint=keyformat.hint(plaintext),
+        ciphertext=(
+            keys.encrypt(plaintext, key_set_id=key_set.id, slot=slot.value)
+            if reveal is KeyReveal.ADMINS
+            else None
+        ),
+        created_by=user,
+    )
+    return api_key, plaintext
+
+
+async def regenerate_key(
+    *,
+    actor: Actor,
+    keys: KeyMaterial,
+    key_set_id: int,
+    slot: KeySlot,
+    confirm_label: str,
+    grace_period_seconds: int | None = 0,
+) -> RegeneratedKey:
+    """Replaces one slot's key; the old one verifies for the grace period, if any.
+
+    The key policy applies to the fresh key as to a new key set: no never-expiring keys
+    where an expiry is required.
+    """
+    grace = clean_grace(grace_period_seconds)
+    async with key_set_writes(actor) as writes:
+        # The row lock serialises regenerations and revocations of one key set.
+        key_set = await admin_key_set(actor, key_set_id, lock=True)
+        require_not_revoked(key_set)
+        check_confirmation(key_set, confirm_label)
+        organization = await lock_organization(key_set.organization_id)
+        now = datetime.now(UTC)
+        rules = await policy_of(key_set)
+        rules.check_grace(grace)
+        rules.check_regeneration(key_set.expires_at, now=now)
+        valid_until = now + timedelta(seconds=grace)
+        # Rotating again also ends the grace of keys this slot replaced earlier, no later
+        # than the one replaced now: it is how an admin cuts off a key that leaked.
+        replaced = ApiKey.filter(key_set_id=key_set.id, slot=slot, current=None)
+        await replaced.filter(valid_until__gt=valid_until).update(valid_until=valid_until)
+        if grace == 0:
+            await replaced.filter(lookup_hash__not_isnull=True).update(lookup_hash=None)
+        old = await ApiKey.get_or_none(key_set_id=key_set.id, slot=slot, current=True)
+        if old is not None:
+            old.current = None
+            old.replaced_at = now
+            old.valid_until = valid_until
+            old.ciphertext = None
+            if grace == 0:
+                old.lookup_hash = None
+            await old.save(
+                update_fields=["current", "replaced_at", "valid_until", "ciphertext", "lookup_hash"]
+            )
+        new, plaintext = new_key(
+            keys, key_set=key_set, slot=slot, reveal=organization.key_reveal, user=actor.user
+        )
+        await new.save()
+        await writes.record(
+            key_set,
+            AuditAction.KEY_REGENERATED,
+            {
+                "slot": slot.value,
+                "gracePeriodSeconds": grace,
+                "oldKeyHint": old.hint if old else None,
+                "newKeyHint": new.hint,
+                "oldKeyValidUntil": valid_until.isoformat() if old and grace else None,
+            },
+            webhook=WebhookEvent.KEY_REGENERATED,
+            slot=slot.value,
+        )
+    return RegeneratedKey(key_set, plaintext)
+
+
+async def reveal_key(
+    *, actor: Actor, keys: KeyMaterial, api_key: ApiKey, allowance: RevealAllowance
+) -> str | None:
+    """The key's plaintext for an admin of its scope, audited; None where nothing is kept.
+
+    Where the organization requires step-up, only an elevated session is served it.
+    Raises `RevealLimitReached` once the request's `allowance` is spent.
+    """
+    if api_key.ciphertext is None or api_key.current is None:
+        return None
+    async with in_transaction():
+        key_set = await KeySet.get(id=api_key.key_set_id)
+        if key_set.revoked_at is not None:
+            return None
+        if not await administers(user_id=actor.user.id, key_set=key_set):
+            return None
+        organization = await Organization.get(id=key_set.organization_id)
+        if organization.key_reveal is not KeyReveal.ADMINS:
+            return None
+        if organization.require_step_up and not await step_up.session_elevated(actor):
+            raise StepUpRequired(
+                "This organization requires step-up to see key values: elevate your session "
+                "with elevateSession and a code from your authenticator app first."
+            )
+        allowance.take()
+        plaintext = keys.decrypt(api_key.ciphertext, key_set_id=key_set.id, slot=api_key.slot.value)
+        # A read, not a write: audited, but nothing to evict from the verification cache.
+        await audit.record(
+            organization_id=organization.id,
+            action=AuditAction.KEY_REVEALED,
+            actor=actor,
+            system_id=key_set.system_id,
+            key_set_id=key_set.id,
+            target_label=key_set.label,
+            details={"slot": api_key.slot.value, "keyHint": api_key.hint},
+        )
+    return plaintext
+
+
+async def destroy_ciphertexts(*, organization_id: int) -> int:
+    """Destroys every stored ciphertext of the organization's keys, as it switches to
+    "show once"; returns how many there were. Runs in the caller's transaction, which
+    has locked the organization (the lock order of `lock_organization`)."""
+    return await ApiKey.filter(
+        key_set__organization_id=organization_id, ciphertext__not_isnull=True
+    ).update(ciphertext=None)
