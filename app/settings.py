@@ -24,6 +24,7 @@ logger = logging.getLogger("keyrack.settings")
 DEFAULT_SQLITE_FILE = "keyrack.db"
 SECRET_FILE_NAME = "keyrack.secret"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_LENGTH = 32
+MIN_METRICS_TOKEN_LENGTH = 24
 
 
 class Settings(BaseSettings):
@@ -121,6 +122,15 @@ class Settings(BaseSettings):
             allow_private=self.webhook_allow_private,
             allowed_networks=self.webhook_allowed_networks,
         )
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_METRICS_TOKEN_LENGTH:
+            raise ValueError(
+                f"KEYRACK_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters long"
+            )
+        return value
 
     @field_validator("rate_limit_storage")
     @classmethod

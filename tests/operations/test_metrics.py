@@ -3,6 +3,7 @@ for a caller with KEYRACK_METRICS_TOKEN, parsed with prometheus_client's own par
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from served import database_env
 
-from processes import serving
+from processes import clean_env, free_port, keyrack_command, serving
 from support import CREATE_KEY_SET, CREATE_ORGANIZATION, PASSWORD, SIGN_UP
 
 CREATE_VERIFIER = """
@@ -145,3 +146,25 @@ def test_metrics_are_not_served_without_a_token(tmp_path: Path) -> None:
     # then
     assert answer.status_code == 404
     assert "keyrack_" not in answer.text
+
+
+def test_a_short_metrics_token_stops_the_server_with_one_line_and_no_token(
+    tmp_path: Path,
+) -> None:
+    # given: a guessable metrics token
+    env = clean_env({"KEYRACK_METRICS_TOKEN": "hunter2"})
+
+    # when
+    result = subprocess.run(
+        [*keyrack_command(), "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # then
+    assert result.returncode == 2
+    assert "KEYRACK_METRICS_TOKEN must be at least 24 characters" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
