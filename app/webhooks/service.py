@@ -61,6 +61,11 @@ async def create_webhook(
     `server` is the (host, port) the API was called on: a webhook may not point there;
     nor anywhere `destinations` refuses.
     """
+    # Who may, first: a caller who may not register webhooks here learns nothing from how
+    # the URL is judged (that needs a DNS lookup of any host the caller names).
+    (
+        await organization_access(user_id=actor.user.id, organization_id=organization_id)
+    ).require_admin()
     url = await _clean_destination(url, destinations=destinations, server=server)
     wanted = clean_events(events)
     async with in_transaction():
@@ -136,6 +141,7 @@ async def update_webhook(
     server: tuple[str, int] | None = None,
 ) -> Webhook:
     """Changes what is given. A disabled webhook is queued nothing and sent nothing more."""
+    await _admin_webhook(actor, webhook_id)  # who may, before the URL is judged (see create)
     new_url = (
         await _clean_destination(url, destinations=destinations, server=server)
         if not isinstance(url, Unchanged)

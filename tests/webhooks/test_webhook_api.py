@@ -117,6 +117,30 @@ async def test_members_are_refused_and_outsiders_see_nothing(gql: GraphQL) -> No
     assert [h["id"] for h in await listed(world.owner.gql, world.organization_id)] == [hook_id]
 
 
+async def test_only_those_who_may_register_learn_how_a_url_is_judged(gql: GraphQL) -> None:
+    # given: a URL refused on its own merits, which judging would reveal (INVALID)
+    world = await build_world(gql)
+    hook_id = (await create_webhook(world.owner, world.organization_id, HOOK))["webhook"]["id"]
+    bad = "ftp://hooks.example.com/x"
+    input = {"organizationId": world.organization_id, "url": bad, "events": ["KEY_SET_CREATED"]}
+
+    # when
+    member_create = await world.member.gql.result(CREATE_WEBHOOK, {"input": input})
+    outsider_create = await world.outsider.gql(CREATE_WEBHOOK, {"input": input})
+    member_update = await world.member.gql.result(
+        UPDATE_WEBHOOK, {"input": {"webhookId": hook_id, "url": bad}}
+    )
+    outsider_update = await world.outsider.gql(
+        UPDATE_WEBHOOK, {"input": {"webhookId": hook_id, "url": bad}}
+    )
+
+    # then: refused for who they are, before the URL is looked at
+    assert error_codes(member_create) == ["FORBIDDEN"]
+    assert outsider_create["createWebhook"]["userErrors"][0]["code"] == "NOT_FOUND"
+    assert error_codes(member_update) == ["FORBIDDEN"]
+    assert outsider_update["updateWebhook"]["userErrors"][0]["code"] == "NOT_FOUND"
+
+
 @pytest.mark.parametrize(
     ("url", "why"),
     [
