@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import logging
+import logging.config
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -19,13 +20,16 @@ from tortoise import Tortoise
 from app.audit import custody
 from app.db import apply_migrations
 from app.errors import ConfigurationError, UserInputError
-from app.logs import quiet_third_party_loggers, uvicorn_log_config
+from app.logs import json_log_config, quiet_third_party_loggers, uvicorn_log_config
 from app.settings import Settings, resolve_secrets, sqlite_file
 
 logger = logging.getLogger("keyrack")
 
 
 def _configure_logging(settings: Settings) -> None:
+    if settings.log_format == "json":
+        logging.config.dictConfig(json_log_config(settings.log_level.upper()))
+        return
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -369,8 +373,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
-        log_config=uvicorn_log_config(),
-        access_log=settings.access_log,
+        log_config=(
+            json_log_config(settings.log_level.upper())
+            if settings.log_format == "json"
+            else uvicorn_log_config()
+        ),
+        # In JSON, Keyrack's own request lines (app.requestlog) take the access log's place.
+        access_log=settings.access_log and settings.log_format == "text",
         server_header=False,
         # X-Forwarded-For names the client only when a proxy we trust sent it; uvicorn
         # would otherwise believe any caller on loopback.

@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
+import time
 from typing import Any
 
 QUIET_LOGGERS = ("httpx", "httpcore")
@@ -42,3 +44,61 @@ def uvicorn_log_config() -> dict[str, Any]:
     config.setdefault("filters", {})["drop_query_string"] = {"()": DropQueryString}
     config["handlers"]["access"].setdefault("filters", []).append("drop_query_string")
     return config
+
+
+# Attributes every LogRecord has: the rest of a record's attributes came from `extra=`.
+_STANDARD_ATTRIBUTES = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and any `extra=` fields.
+
+    uvicorn's access records are given their fields by name instead of as a sentence.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in vars(record).items():
+            if name not in _STANDARD_ATTRIBUTES and not name.startswith("_"):
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+JsonFormatter.converter = time.gmtime
+
+
+def json_log_config(level: str) -> dict[str, Any]:
+    """A dictConfig for every logger of the process (uvicorn's and ours) in JSON lines.
+
+    Given to uvicorn, so that each of `--workers` processes configures it too.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {
+            "json": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["json"], "level": level, "propagate": False},
+            "uvicorn.error": {"level": level},
+            # Keyrack's own request lines (`RequestLog`) replace uvicorn's access lines.
+            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+            "tortoise": {"level": "WARNING"},
+            **{name: {"level": "WARNING"} for name in QUIET_LOGGERS},
+        },
+        "root": {"handlers": ["json"], "level": level},
+    }

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from app import metrics
 from app.accounts.totp import TotpCipher
 from app.audit import custody
 from app.audit.checkpoints import CheckpointEmitter
@@ -31,17 +36,18 @@ from app.keysets.keys import KeyMaterial
 from app.logs import quiet_third_party_loggers
 from app.notifications.mail import Mailer
 from app.notifications.notifier import ExpiryNotifier
+from app.requestlog import RequestLog
 from app.settings import Settings, resolve_secrets
 from app.verifiers import events as verifier_events
 from app.verify.cache import VerificationCache, VerifierCache
 from app.verify.endpoint import VerifyEndpoint
 from app.verify.listener import ChangeListener, asyncpg_dsn
-from app.verify.ratelimit import VerifyRateLimits
+from app.verify.ratelimit import VerifyRateLimits, storage_for
 from app.verify.service import Verifier
 from app.verify.usage import UsageRecorder
 from app.web import BodySizeLimit, SecurityHeaders
 from app.webhooks.signing import WebhookSigning
-from app.webhooks.worker import WebhookWorker
+from app.webhooks.worker import WebhookWorker, due_count
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
@@ -72,6 +78,48 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
+def _pool_sizes(connection_name: str) -> tuple[int | None, int | None, int | None]:
+    """(open, idle, max) connections of the PostgreSQL pool; Nones on SQLite."""
+    pool = getattr(connections.get(connection_name), "_pool", None)
+    if pool is None:
+        return None, None, None
+    return pool.get_size(), pool.get_idle_size(), pool.get_max_size()
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus' text format, for a caller with `Authorization: Bearer <KEYRACK_METRICS_TOKEN>`;
+    not served at all while no token is set."""
+    settings: Settings = request.app.state.settings
+    if settings.metrics_token is None:
+        return JSONResponse({"error": "Not found."}, status_code=404)
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = settings.metrics_token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        return JSONResponse(
+            {"error": "Send the metrics token: Authorization: Bearer <KEYRACK_METRICS_TOKEN>."},
+            status_code=401,
+            headers={"www-authenticate": 'Bearer realm="keyrack-metrics"'},
+        )
+    verifier: Verifier = request.app.state.verifier
+    queue = None
+    if settings.webhook_delivery:
+        with contextlib.suppress(Exception):  # the database away: the gauge is left out
+            queue = await asyncio.wait_for(due_count(datetime.now(UTC)), READINESS_TIMEOUT_SECONDS)
+    pool_open, pool_idle, pool_max = _pool_sizes(request.app.state.connection_name)
+    snapshot = metrics.Snapshot(
+        cache_hits=verifier.cache.hits,
+        cache_misses=verifier.cache.misses,
+        cache_evictions=verifier.cache.evictions,
+        cache_entries=len(verifier.cache),
+        usage_buffer=len(verifier.usage),
+        webhook_queue=queue,
+        pool_size=pool_open,
+        pool_idle=pool_idle,
+        pool_max=pool_max,
+    )
+    return Response(metrics.exposition(snapshot), media_type=CONTENT_TYPE_LATEST)
+
+
 async def audit_public_key(request: Request) -> JSONResponse:
     """The key that signs audit checkpoints, and those of previous secrets."""
     signer = custody.signer()
@@ -89,11 +137,15 @@ class KeyrackApp(Starlette):
 
     verify_path = "/v1/keys/verify"
 
-    def __init__(self, *, verify: VerifyEndpoint, **kwargs: Any) -> None:
+    def __init__(self, *, verify: VerifyEndpoint, request_log: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.verify = verify
+        self._entry: ASGIApp = RequestLog(self._dispatch) if request_log else self._dispatch
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._entry(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.verify_path:
             await self.verify(scope, receive, send)
             return
@@ -114,6 +166,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             per_key_set=settings.verify_rate_limit,
             per_address=settings.verify_address_rate_limit,
             per_verifier=settings.verify_unknown_rate_limit,
+            storage=storage_for(settings.rate_limit_storage.get_secret_value()),
         ),
         verifiers=VerifierCache(ttl_seconds=settings.verify_cache_ttl_seconds),
     )
@@ -222,11 +275,13 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
         )
     app = KeyrackApp(
         verify=VerifyEndpoint(verifier),
+        request_log=settings.log_format == "json",
         middleware=middleware,
         routes=[
             Route("/graphql", graphql_endpoint),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
             *([Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []),
             Route("/v1/audit/public-key", audit_public_key, methods=["GET"]),
         ],

@@ -24,6 +24,7 @@ logger = logging.getLogger("keyrack.settings")
 DEFAULT_SQLITE_FILE = "keyrack.db"
 SECRET_FILE_NAME = "keyrack.secret"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_LENGTH = 32
+MIN_METRICS_TOKEN_LENGTH = 24
 
 
 class Settings(BaseSettings):
@@ -51,8 +52,12 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated
     # addresses or networks (uvicorn's forwarded_allow_ips). Empty: nobody's.
     trusted_proxies: str = ""
-    # Requests per minute and process; 0 turns a limit off.
+    # Requests per minute (per process, or shared: rate_limit_storage); 0 turns a limit off.
     verify_rate_limit: int = Field(default=600_000, ge=0)
+    # Where the verification limits count: empty, each process's memory; a redis://,
+    # rediss://, valkey:// or valkeys:// URL, one store shared by every process. A secret:
+    # the URL may hold a password.
+    rate_limit_storage: SecretStr = SecretStr("")
     # Unknown (or out-of-scope) keys, per verifier; failed verifier authentication, per address.
     verify_unknown_rate_limit: int = Field(default=1_200_000, ge=0)
     verify_address_rate_limit: int = Field(default=6_000, ge=0)
@@ -97,6 +102,10 @@ class Settings(BaseSettings):
     # How often organizations' signed audit checkpoints go to AUDIT_CHECKPOINT webhooks.
     audit_checkpoint_interval_seconds: float = Field(default=3600.0, gt=0)
     log_level: str = "INFO"
+    # /metrics is served only with this token set, and only to a caller that sends it.
+    metrics_token: SecretStr | None = None
+    # `json`: one JSON object per line, and one line per request (app.requestlog).
+    log_format: Literal["text", "json"] = "text"
     # One line per request is a lot on the verification hot path; off unless asked for.
     access_log: bool = False
 
@@ -113,6 +122,26 @@ class Settings(BaseSettings):
             allow_private=self.webhook_allow_private,
             allowed_networks=self.webhook_allowed_networks,
         )
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_METRICS_TOKEN_LENGTH:
+            raise ValueError(
+                f"KEYRACK_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters long"
+            )
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _shared_store(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url and url.partition("://")[0] not in ("redis", "rediss", "valkey", "valkeys"):
+            raise ValueError(
+                "KEYRACK_RATE_LIMIT_STORAGE must be a redis://, rediss://, valkey:// or "
+                "valkeys:// URL (or empty, for limits per process)"
+            )
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

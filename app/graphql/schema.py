@@ -16,6 +16,7 @@ from app.graphql.keysets.mutations import KeySetMutations
 from app.graphql.keysets.queries import KeySetQueries
 from app.graphql.limits import QueryLimits, query_limits
 from app.graphql.node import NodeQueries
+from app.graphql.observe import ObserveOperation
 from app.graphql.organizations.mutations import OrganizationMutations
 from app.graphql.organizations.queries import OrganizationQueries
 from app.graphql.policy.mutations import KeyPolicyMutations
@@ -83,7 +84,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     built = KeyrackSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[*limits, TransportRules, ErrorPolicy],
+        extensions=[ObserveOperation, *limits, TransportRules, ErrorPolicy],
         # Not `sort_schema=True`: in strawberry 0.341 it rebuilds enums as plain
         # graphql-core types, and enum arguments then reach resolvers as bare strings.
         # The printed schema follows definition order, which is just as stable.

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
+from app import metrics
 from app.settings import Settings
 
 logger = logging.getLogger("keyrack.notifications")
@@ -50,6 +51,13 @@ class Mailer:
         """
         if not messages:
             return
+        try:
+            await self._send(messages)
+        except Exception:
+            metrics.EMAILS.labels("failed").inc()
+            raise
+
+    async def _send(self, messages: Sequence[EmailMessage]) -> None:
         async with aiosmtplib.SMTP(
             hostname=self.host,
             port=self.port,
@@ -62,7 +70,9 @@ class Mailer:
                 message["From"] = self.sender
                 try:
                     await smtp.send_message(message)
+                    metrics.EMAILS.labels("sent").inc()
                 except aiosmtplib.SMTPRecipientsRefused:
+                    metrics.EMAILS.labels("refused").inc()
                     # A refusal of the address itself is final: retrying would only mail
                     # the others again. One line, without the address.
                     logger.warning("Mail server refused a recipient of %s", message["Subject"])

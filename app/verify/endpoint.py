@@ -13,14 +13,17 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+from time import perf_counter
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
+from app import metrics
 from app.db import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS, is_unavailable
-from app.ids import pk_of
+from app.ids import pk_of, to_global_id
 from app.keysets import keys as keyformat
 from app.keysets.permissions import KeyPermission
+from app.requestlog import REQUEST_INFO, note
 from app.verify.service import Verdict, Verifier
 from app.web import SECURITY_HEADER_PAIRS
 
@@ -174,6 +177,8 @@ class VerifyEndpoint:
         token = _bearer(scope)
         audience = await self.verifier.authenticate(token) if token else None
         if audience is None:
+            metrics.VERIFIER_REFUSALS.inc()
+            note(scope, operation="verify", outcome="UNAUTHENTICATED")
             await self._refuse(send, token, client[0] if client else None)
             return
         try:
@@ -192,6 +197,7 @@ class VerifyEndpoint:
             except ValueError:
                 await self._send(send, 400, {"error": '"ip" is not a valid IPv4 or IPv6 address.'})
                 return
+        started = perf_counter()
         verdict = await self.verifier.verify(
             key=data["key"],
             audience=audience,
@@ -200,6 +206,13 @@ class VerifyEndpoint:
             organization_id=data.get("organizationId"),
             system_id=data.get("systemId"),
         )
+        metrics.verification(verdict.code, audience, perf_counter() - started)
+        info = scope.get(REQUEST_INFO)
+        if info is not None:  # JSON request lines only: nothing to pay for otherwise
+            info["operation"] = "verify"
+            info["outcome"] = verdict.code.value
+            if audience.verifier_id is not None:
+                info["caller"] = to_global_id("Verifier", audience.verifier_id)
         if verdict.retry_after is not None:
             retry = [(b"retry-after", str(verdict.retry_after).encode())]
             await self._send(send, 429, self._render(verdict), retry)

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from app import metrics
 from app.background import BackgroundTask
 from app.keysets.events import CHANNEL
 
@@ -42,6 +43,7 @@ class ChangeListener:
 
     def _notified(self, connection: object, pid: int, channel: str, payload: str) -> None:
         handler = self.handlers.get(channel)
+        metrics.NOTIFICATIONS.inc()
         if handler is not None and payload.isdigit():
             handler(int(payload))
 
@@ -55,9 +57,11 @@ class ChangeListener:
             # Changes made while we were not listening are unknown: forget everything.
             self.on_reconnect()
             self.connected.set()
+            metrics.LISTENER_CONNECTED.set(1)
             await closed.wait()
         finally:
             self.connected.clear()
+            metrics.LISTENER_CONNECTED.set(0)
             with contextlib.suppress(Exception):
                 await connection.close(timeout=1)
 

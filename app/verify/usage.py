@@ -8,6 +8,7 @@ from datetime import datetime
 
 from tortoise.expressions import Q
 
+from app import metrics
 from app.background import BackgroundTask
 from app.keysets.models import ApiKey, KeySet
 from app.verifiers import service as verifiers
@@ -30,8 +31,16 @@ class UsageRecorder:
     def record_verifier(self, *, verifier_id: int, at: datetime) -> None:
         self._verifiers[verifier_id] = at
 
+    def __len__(self) -> int:
+        """Keys with uses not yet written."""
+        return len(self._keys)
+
     async def flush(self) -> int:
         """Writes what was buffered; returns how many keys were updated."""
+        with metrics.USAGE_FLUSH_SECONDS.time():
+            return await self._flush()
+
+    async def _flush(self) -> int:
         if self._verifiers:
             used, self._verifiers = self._verifiers, {}
             try:

@@ -33,6 +33,7 @@ import httpx
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
+from app import metrics
 from app.background import BackgroundTask
 from app.ids import to_global_id
 from app.settings import Settings
@@ -226,14 +227,16 @@ class WebhookWorker:
         started = datetime.now(UTC)
         outcome = await self._post(delivery, webhook)
         try:
-            return await _record(delivery, outcome, now, started)
+            kind = await _record(delivery, outcome, now, started)
         except Exception as error:  # the database is away: the lease brings it back
             logger.warning(
                 "Webhook delivery %s: the attempt could not be recorded: %s",
                 delivery.id,
                 type(error).__name__,
             )
-            return "retrying"
+            kind = "retrying"
+        metrics.WEBHOOK_DELIVERIES.labels(kind).inc()
+        return kind
 
     async def _post(self, delivery: WebhookDelivery, webhook: Webhook) -> _Outcome:
         if not webhook.enabled:  # disabled since it was queued: nothing more is sent
@@ -355,3 +358,10 @@ async def _record(
             "Webhook delivery %s attempt %s failed: %s", delivery.id, attempts, outcome.error
         )
     return kind
+
+
+async def due_count(now: datetime) -> int:
+    """Deliveries due at `now` and not yet sent, by every process (for /metrics)."""
+    return await WebhookDelivery.filter(
+        status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+    ).count()

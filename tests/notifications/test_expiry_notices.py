@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from prometheus_client import REGISTRY
 from smtpbox import Inbox, smtp_server
 from webhooks.receiver import create_webhook
 
@@ -69,6 +70,7 @@ async def test_the_creator_and_the_scopes_admins_are_told_once_before_expiry(
     # given: an organization key set and a system key set expiring tomorrow, and one
     # expiring in a month
     inbox, _ = smtp
+    sent_before = REGISTRY.get_sample_value("keyrack_emails_total", {"outcome": "sent"}) or 0.0
     world = await build_world(gql)
     await expiring(world, "org-soon", system=False, after=timedelta(days=1))
     await expiring(world, "sys-soon", system=True, after=timedelta(days=1))
@@ -94,6 +96,9 @@ async def test_the_creator_and_the_scopes_admins_are_told_once_before_expiry(
     assert "extendKeySet" in body
     assert "kro_" not in body
     assert "krs_" not in body
+    # and: the process's metrics (/metrics) counted each message sent
+    sent = REGISTRY.get_sample_value("keyrack_emails_total", {"outcome": "sent"}) or 0.0
+    assert sent - sent_before == len(inbox.messages)
 
 
 async def test_an_expired_key_set_gets_a_second_notice(

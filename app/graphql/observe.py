@@ -1,0 +1,54 @@
+"""What each GraphQL operation was, for the request log and the metrics.
+
+The operation name is the client's choice: it is cut to 64 characters for the log line,
+and the metrics label only the first `metrics.MAX_OPERATION_NAMES` distinct names seen
+(later ones count as `other`), so a client cannot grow the metrics without bound.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+
+from app import metrics
+from app.ids import to_global_id
+from app.requestlog import REQUEST_INFO
+
+
+class ObserveOperation(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context
+        result = context.result
+        errors = (result.errors if result is not None else None) or context.pre_execution_errors
+        outcome = "ok"
+        if errors:
+            code = (errors[0].extensions or {}).get("code")
+            outcome = code if isinstance(code, str) else "error"
+        name = (context.operation_name or "anonymous")[:64]
+        metrics.graphql_operation(
+            name=name,
+            kind=_kind(context),
+            outcome=outcome,
+            seconds=time.perf_counter() - started,
+        )
+        request = getattr(context.context, "request", None)
+        info = request.scope.get(REQUEST_INFO) if request is not None else None
+        if info is not None:
+            session = getattr(context.context, "session", None)
+            info["operation"] = name
+            info["outcome"] = outcome
+            if session is not None:
+                info["caller"] = to_global_id("User", session.user_id)
+
+
+def _kind(context: ExecutionContext) -> str:
+    """query, mutation or subscription; `invalid` when no operation could be chosen."""
+    try:
+        return context.operation_type.value
+    except Exception:  # no document (a syntax error), or no operation of that name
+        return "invalid"

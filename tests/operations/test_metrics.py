@@ -1,0 +1,170 @@
+"""/metrics: Prometheus' text format from a real `keyrack serve`, after real traffic, only
+for a caller with KEYRACK_METRICS_TOKEN, parsed with prometheus_client's own parser."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from served import database_env
+
+from processes import clean_env, free_port, keyrack_command, serving
+from support import CREATE_KEY_SET, CREATE_ORGANIZATION, PASSWORD, SIGN_UP
+
+CREATE_VERIFIER = """
+mutation CreateVerifier($input: CreateVerifierInput!) {
+  createVerifier(input: $input) { verifier { id } token userErrors { code } }
+}
+"""
+VIEWER = """
+query Viewer { viewer { id } }
+"""
+METRICS_TOKEN = "metrics-token-for-the-test-0123456789"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    return database_env(request, str(request.param))
+
+
+def call(
+    http: httpx.Client, query: str, token: str | None = None, **variables: Any
+) -> dict[str, Any]:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    body: dict[str, Any] = http.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=headers
+    ).json()
+    assert not body.get("errors"), body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample by name and labels."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(
+    parsed: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    return parsed.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_metrics_count_verifications_cache_and_graphql_after_real_traffic(
+    tmp_path: Path, database: dict[str, str]
+) -> None:
+    # given: a served process with a metrics token, a key set and a verifier
+    env = {**database, "KEYRACK_METRICS_TOKEN": METRICS_TOKEN}
+    with serving(tmp_path, env) as served, httpx.Client(base_url=served.base) as http:
+        token = call(
+            http, SIGN_UP, input={"email": "ada@example.com", "password": PASSWORD, "name": "Ada"}
+        )["signUp"]["token"]
+        organization = call(http, CREATE_ORGANIZATION, token, input={"name": "Acme"})[
+            "createOrganization"
+        ]["organization"]["id"]
+        key = call(
+            http, CREATE_KEY_SET, token, input={"organizationId": organization, "label": "ci"}
+        )["createKeySet"]["primaryKey"]
+        verifier = call(
+            http, CREATE_VERIFIER, token, input={"organizationId": organization, "name": "ci"}
+        )["createVerifier"]["token"]
+        service = {"authorization": f"Bearer {verifier}"}
+        before = samples(
+            http.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"}).text
+        )
+
+        # when: three verifications (one cached), one unknown key, one without a verifier,
+        # a query, and scrapes with and without the token
+        for _ in range(3):
+            assert http.post("/v1/keys/verify", json={"key": key}, headers=service).json()["valid"]
+        http.post("/v1/keys/verify", json={"key": "kro_" + "0" * 49}, headers=service)
+        assert http.post("/v1/keys/verify", json={"key": key}).status_code == 401
+        call(http, VIEWER, token)
+        anonymous = http.get("/metrics")
+        wrong = http.get("/metrics", headers={"authorization": "Bearer not-the-token"})
+        scraped = http.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
+
+    # then: only the token's holder reads them, in the text format
+    assert (anonymous.status_code, wrong.status_code, scraped.status_code) == (401, 401, 200)
+    assert scraped.headers["content-type"].startswith("text/plain")
+    after = samples(scraped.text)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("keyrack_verifications_total", code="VALID", verifier_scope="organization") == 3
+    assert (
+        delta("keyrack_verifications_total", code="NOT_FOUND", verifier_scope="organization") == 1
+    )
+    assert delta("keyrack_verifier_refusals_total") == 1
+    assert delta("keyrack_verification_seconds_count") == 4
+    # The malformed key is refused before any lookup; the good one is read at most once.
+    hits, misses = (
+        delta("keyrack_verify_cache_hits_total"),
+        delta("keyrack_verify_cache_misses_total"),
+    )
+    assert (hits + misses, misses <= 1) == (3, True)
+    assert value(after, "keyrack_usage_buffer_keys") >= 0
+    assert value(after, "keyrack_webhook_queue_depth") >= 0
+    assert (
+        value(
+            after,
+            "keyrack_graphql_operations_total",
+            operation="CreateKeySet",
+            type="mutation",
+            outcome="ok",
+        )
+        == 1
+    )
+    assert (
+        delta("keyrack_graphql_operations_total", operation="Viewer", type="query", outcome="ok")
+        == 1
+    )
+    assert value(after, "keyrack_graphql_operation_seconds_count", operation="Viewer") >= 1
+    if database:  # PostgreSQL: its pool
+        assert value(after, "keyrack_db_pool_connections", state="open") >= 1
+        assert value(after, "keyrack_change_listener_connected") == 1
+    # and: nothing secret in them
+    for secret in (key, token, verifier, METRICS_TOKEN):
+        assert secret not in scraped.text
+
+
+def test_metrics_are_not_served_without_a_token(tmp_path: Path) -> None:
+    # given: a served process with no KEYRACK_METRICS_TOKEN
+    with serving(tmp_path) as served:
+        # when
+        answer = httpx.get(f"{served.base}/metrics")
+
+    # then
+    assert answer.status_code == 404
+    assert "keyrack_" not in answer.text
+
+
+def test_a_short_metrics_token_stops_the_server_with_one_line_and_no_token(
+    tmp_path: Path,
+) -> None:
+    # given: a guessable metrics token
+    env = clean_env({"KEYRACK_METRICS_TOKEN": "hunter2"})
+
+    # when
+    result = subprocess.run(
+        [*keyrack_command(), "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # then
+    assert result.returncode == 2
+    assert "KEYRACK_METRICS_TOKEN must be at least 24 characters" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
