@@ -12,8 +12,8 @@ Every fenced block is taken in the order it appears (indented ones in lists too)
 right before a block, `<!-- test {...} -->`, says what the reader does by hand:
 
 - `"skip"`: why the block cannot run here (it installs, needs Docker or a mail server);
-- `"as"`: whose token to send (tokens are kept by the email's local part, "ada"; the
-  default is whoever signed up first);
+- `"as"`: whose token to send (tokens are kept by the email's local part, "ada", or
+  the name `"save"` gives a login's; the default is whoever signed up first);
 - `"variables"`: the variables the prose tells the reader to fill in;
 - `"replace"`: text in the block the reader replaces ("<secret>", "123456"...);
 - `"env"`: variables the reader sets before a `sh` or `python` block;
@@ -151,7 +151,7 @@ class Reader:
             token = (data.get(name) or {}).get("token")
             email = _EMAIL.search(document)
             if token and email:
-                self.tokens[email[1]] = token
+                self.tokens[block.directive.get("save", email[1])] = token
                 if name == "signUp" and self.protagonist is None:
                     self.protagonist = email[1]
         return _codes(body)
