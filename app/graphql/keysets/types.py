@@ -223,8 +223,8 @@ class KeySetType(Node):
 
     @strawberry.field(
         description=(
-            "This key set's audit history, newest first. Only for those who may read the "
-            "scope's audit log (admins); others get FORBIDDEN."
+            "This key set's audit history, newest first. For organization owners and admins "
+            "and, for a system's key set, the system's admins; others get FORBIDDEN."
         )
     )
     async def audit_log(

@@ -22,11 +22,19 @@ if TYPE_CHECKING:
     from app.graphql.policy.types import KeyPolicyOverride, KeyPolicyType
 
 
-@strawberry.type(name="System")
+@strawberry.type(
+    name="System",
+    description=(
+        "A part of an organization (a service, an environment) with its own key sets, "
+        "admins and key policy override. Every member of the organization sees it."
+    ),
+)
 class SystemType(Node):
-    id: strawberry.ID
-    name: str
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Global ID of the system.")
+    name: str = strawberry.field(
+        description="Trimmed, NFKC-normalised, unique in the organization."
+    )
+    created_at: datetime = strawberry.field(description="When the system was created.")
     pk: strawberry.Private[int]
     organization_pk: strawberry.Private[int]
 
@@ -40,7 +48,7 @@ class SystemType(Node):
             organization_pk=system.organization_id,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The organization the system belongs to.")
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
@@ -60,13 +68,22 @@ class SystemType(Node):
             await loaders.viewer_roles_by_system_id.load(self.pk),
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="The system's key sets, oldest first; visible to every organization member."
+    )
     async def key_sets(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        status: list[KeySetStatus] | None = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 1 to 100; default 20.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor of the last key set already read.")
+        ] = None,
+        status: Annotated[
+            list[KeySetStatus] | None,
+            strawberry.argument(description="Only key sets in any of these statuses; null: all."),
+        ] = None,
     ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
         from app.graphql.keysets.types import KeySetType
 
@@ -100,13 +117,25 @@ class SystemType(Node):
         row = await loader.load(policy_key(self.organization_pk, self.pk))
         return KeyPolicyOverride.from_model(row) if row else None
 
-    @strawberry.field(description="This system's audit history, newest first; admins only.")
+    @strawberry.field(
+        description=(
+            "This system's audit history, newest first. For organization owners and admins "
+            "and the system's admins; others get FORBIDDEN."
+        )
+    )
     async def audit_log(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 1 to 100; default 20.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor of the last entry already read.")
+        ] = None,
+        filter: Annotated[
+            Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None,
+            strawberry.argument(description="Only entries matching all of the given criteria."),
+        ] = None,
     ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")]:
         from app.graphql.audit.types import resolve_audit_log
 
