@@ -14,37 +14,58 @@ from app.keysets import groups as service
 from app.validation import UNCHANGED
 
 
-@strawberry.input
+@strawberry.input(description="A new permission group of an organization.")
 class CreatePermissionGroupInput:
-    organization_id: strawberry.ID
-    name: str
+    organization_id: strawberry.ID = strawberry.field(
+        description="An organization you own or administer."
+    )
+    name: str = strawberry.field(
+        description=(
+            "Trimmed and NFKC-normalised, 1 to 100 characters; unique in the organization "
+            "(else TAKEN)."
+        )
+    )
     scope: KeySetScope = strawberry.field(
         description="ORGANIZATION or SYSTEM: which key sets the group is for; fixed."
     )
     permissions: list[KeyPermission] = strawberry.field(
-        default_factory=list, description="Permissions of the group's scope only."
+        default_factory=list, description="Permissions of the group's scope only (else INVALID)."
     )
-    description: str | None = None
+    description: str | None = strawberry.field(
+        default=None, description="Free text up to 1000 characters, no API key in it."
+    )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
 @strawberry.input(description="Every field but groupId is optional; an omitted one is unchanged.")
 class UpdatePermissionGroupInput:
-    group_id: strawberry.ID
-    name: str | None = strawberry.UNSET
+    group_id: strawberry.ID = strawberry.field(
+        description="A group of an organization you own or administer."
+    )
+    name: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Trimmed, NFKC, 1 to 100 characters, unique in the organization (TAKEN).",
+    )
     permissions: list[KeyPermission] | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Applies at once to every key set using the group, verification included.",
+        description=(
+            "Replaces the group's permissions, of its scope only; applies at once to every key "
+            "set using the group, verification included."
+        ),
     )
-    description: str | None = strawberry.UNSET
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Up to 1000 characters; null clears it."
+    )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="The permission group to delete.")
 class DeletePermissionGroupInput:
-    group_id: strawberry.ID
+    group_id: strawberry.ID = strawberry.field(
+        description="A group of an organization you own or administer."
+    )
     key_sets: InUseKeySets | None = strawberry.field(
         default=None,
         description=(
@@ -56,20 +77,26 @@ class DeletePermissionGroupInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The permission group after a change.")
 class PermissionGroupPayload:
-    permission_group: PermissionGroupType | None = None
+    permission_group: PermissionGroupType | None = strawberry.field(
+        default=None, description="The group as it is now; null on userErrors."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="What deletePermissionGroup removed and whom it affected.")
 class DeletePermissionGroupPayload:
-    deleted_group_id: strawberry.ID | None = None
+    deleted_group_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The ID of the deleted group; null on userErrors."
+    )
     affected_key_sets: int | None = strawberry.field(
         default=None, description="How many live key sets used the group."
     )
-    organization: OrganizationType | None = None
+    organization: OrganizationType | None = strawberry.field(
+        default=None, description="The group's organization, after the deletion."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
@@ -83,7 +110,10 @@ class PermissionGroupMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("organization_id"), ReportUserErrors()],
-        description="Owners and admins of the organization only.",
+        description=(
+            "Creates a permission group. Owners and admins of the organization only "
+            "(others FORBIDDEN)."
+        ),
     )
     async def create_permission_group(
         self, info: Info, input: CreatePermissionGroupInput
@@ -101,7 +131,10 @@ class PermissionGroupMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("group_id"), ReportUserErrors()],
-        description="Owners and admins of the organization only.",
+        description=(
+            "Renames a group or changes its permissions or description. Owners and admins of "
+            "the organization only (others FORBIDDEN)."
+        ),
     )
     async def update_permission_group(
         self, info: Info, input: UpdatePermissionGroupInput
@@ -122,7 +155,10 @@ class PermissionGroupMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("group_id"), ReportUserErrors()],
-        description="Owners and admins of the organization only.",
+        description=(
+            "Deletes a group; revoked key sets simply lose it. Owners and admins of the "
+            "organization only (others FORBIDDEN)."
+        ),
     )
     async def delete_permission_group(
         self, info: Info, input: DeletePermissionGroupInput

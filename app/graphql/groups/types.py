@@ -25,15 +25,21 @@ if TYPE_CHECKING:
     ),
 )
 class PermissionGroupType(Node):
-    id: strawberry.ID
-    name: str
-    description: str
+    id: strawberry.ID = strawberry.field(description="Global ID of the group.")
+    name: str = strawberry.field(
+        description="Trimmed, NFKC-normalised, 1 to 100 characters, unique in the organization."
+    )
+    description: str = strawberry.field(
+        description="Free text, up to 1000 characters; may be empty."
+    )
     scope: KeySetScope = strawberry.field(
         description="Fixed at creation: the group holds, and is given to, this scope only."
     )
-    permissions: list[KeyPermission]
-    created_at: datetime
-    updated_at: datetime
+    permissions: list[KeyPermission] = strawberry.field(
+        description="What the group gives the key sets using it, in catalog order."
+    )
+    created_at: datetime = strawberry.field(description="When the group was created.")
+    updated_at: datetime = strawberry.field(description="When the group was last changed.")
     model: strawberry.Private[PermissionGroup]
 
     @classmethod
@@ -49,7 +55,7 @@ class PermissionGroupType(Node):
             model=group,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The organization the group belongs to.")
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
@@ -60,7 +66,7 @@ class PermissionGroupType(Node):
             info, organization_id, what=f"Permission group {self.model.id}"
         )
 
-    @strawberry.field
+    @strawberry.field(description="Who created the group; null if that account is gone.")
     async def created_by(self, info: Info) -> UserType | None:
         user_id = self.model.created_by_id
         user = await info.context.loaders.users_by_id.load(user_id) if user_id else None

@@ -16,16 +16,34 @@ from app.keysets import lifecycle, values
 from app.validation import UNCHANGED
 
 
-@strawberry.input
+@strawberry.input(description="A new key set of an organization or of one of its systems.")
 class CreateKeySetInput:
     organization_id: strawberry.ID | None = strawberry.field(
         default=None, description="Give exactly one of organizationId and systemId."
     )
-    system_id: strawberry.ID | None = None
-    label: str
-    permissions: list[KeyPermission] = strawberry.field(default_factory=list)
-    description: str | None = None
-    expires_at: datetime | None = None
+    system_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The system the set is for; omit for an organization key set."
+    )
+    label: str = strawberry.field(
+        description=(
+            "Trimmed and NFKC-normalised, 1 to 100 characters, no API key in it; must be unique "
+            "among the live key sets of the scope (else TAKEN)."
+        )
+    )
+    permissions: list[KeyPermission] = strawberry.field(
+        default_factory=list,
+        description="Permissions of the set's scope only (else INVALID); duplicates are merged.",
+    )
+    description: str | None = strawberry.field(
+        default=None, description="Free text up to 1000 characters, no API key in it."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None,
+        description=(
+            "In the future and within the key policy (else POLICY_VIOLATION); omitted: the "
+            "policy's defaultLifetimeSeconds, if any, else no expiry."
+        ),
+    )
     allowed_cidrs: list[str] = strawberry.field(
         default_factory=list, description="IPv4/IPv6 networks allowed to use the keys; empty: any."
     )
@@ -37,38 +55,68 @@ class CreateKeySetInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="Which key of which key set to replace.")
 class RegenerateKeyInput:
-    key_set_id: strawberry.ID
-    slot: KeySlot
+    key_set_id: strawberry.ID = strawberry.field(
+        description="A key set of a scope you administer; a revoked one gives REVOKED."
+    )
+    slot: KeySlot = strawberry.field(description="The key to replace; the other one is untouched.")
     confirm_label: str = strawberry.field(description="Must equal the key set's label exactly.")
     grace_period_seconds: int | None = strawberry.field(
-        default=0, description="How long the replaced key keeps verifying (0 to 604800)."
+        default=0,
+        description=(
+            "Seconds the replaced key keeps verifying: 0 to 604800, and at most the key "
+            "policy's maxGracePeriodSeconds (else POLICY_VIOLATION)."
+        ),
     )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="The key set to revoke, for good.")
 class RevokeKeySetInput:
-    key_set_id: strawberry.ID
+    key_set_id: strawberry.ID = strawberry.field(
+        description="A key set of a scope you administer; already revoked gives REVOKED."
+    )
     confirm_label: str = strawberry.field(description="Must equal the key set's label exactly.")
-    reason: str | None = None
+    reason: str | None = strawberry.field(
+        default=None,
+        description="Why, for the audit log and revokeReason: up to 500 characters, no API key.",
+    )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
 @strawberry.input(description="Every field but keySetId is optional; an omitted one is unchanged.")
 class UpdateKeySetInput:
-    key_set_id: strawberry.ID
-    label: str | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    permissions: list[KeyPermission] | None = strawberry.UNSET
-    expires_at: datetime | None = strawberry.field(
-        default=strawberry.UNSET, description="null removes the expiry."
+    key_set_id: strawberry.ID = strawberry.field(
+        description="A key set of a scope you administer; a revoked one gives REVOKED."
     )
-    enabled: bool | None = strawberry.UNSET
-    allowed_cidrs: list[str] | None = strawberry.UNSET
+    label: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Same rules as at creation: trimmed, NFKC, unique among live sets (TAKEN).",
+    )
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Up to 1000 characters; null clears it."
+    )
+    permissions: list[KeyPermission] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Replaces the set's own permissions; of its scope only.",
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "In the future; null removes the expiry. Within the key policy (else POLICY_VIOLATION)."
+        ),
+    )
+    enabled: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="false: the keys stop verifying until enabled again (status DISABLED).",
+    )
+    allowed_cidrs: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Replaces the networks: up to 100 CIDRs or addresses, no host bits; [] any.",
+    )
     group_ids: list[strawberry.ID] | None = strawberry.field(
         default=strawberry.UNSET, description="Replaces the set's groups; [] removes them all."
     )
@@ -76,19 +124,26 @@ class UpdateKeySetInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="A later expiry for a key set.")
 class ExtendKeySetInput:
-    key_set_id: strawberry.ID
+    key_set_id: strawberry.ID = strawberry.field(
+        description="A key set of a scope you administer, expired or not; revoked gives REVOKED."
+    )
     expires_at: datetime = strawberry.field(
-        description="The new expiry: in the future, and within the key policy's maxLifetimeSeconds."
+        description=(
+            "The new expiry: in the future, later than the current one (else INVALID), and "
+            "within the key policy's maxLifetimeSeconds (else POLICY_VIOLATION)."
+        )
     )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The new key set and, this once, its two plaintext keys.")
 class CreateKeySetPayload:
-    key_set: KeySetType | None = None
+    key_set: KeySetType | None = strawberry.field(
+        default=None, description="The new key set; null on userErrors."
+    )
     primary_key: str | None = strawberry.field(
         default=None, description="The plaintext primary key. Store it now."
     )
@@ -99,17 +154,23 @@ class CreateKeySetPayload:
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The key set with its new key, and that key in plaintext.")
 class RegenerateKeyPayload:
-    key_set: KeySetType | None = None
-    key: str | None = strawberry.field(default=None, description="The new plaintext key.")
+    key_set: KeySetType | None = strawberry.field(
+        default=None, description="The key set after the change; null on userErrors."
+    )
+    key: str | None = strawberry.field(
+        default=None, description="The new plaintext key. Store it now."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The key set after a change.")
 class KeySetPayload:
-    key_set: KeySetType | None = None
+    key_set: KeySetType | None = strawberry.field(
+        default=None, description="The key set as it is now; null on userErrors."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
@@ -130,6 +191,11 @@ class KeySetMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("organization_id", "system_id"), ReportUserErrors()],
+        description=(
+            "Creates a key set with fresh primary and secondary keys, shown in plaintext only "
+            "here. Admins of the scope; plain members only for themselves, up to the key "
+            "policy's memberKeySetLimit (POLICY_VIOLATION past it, FORBIDDEN when it is 0)."
+        ),
     )
     async def create_key_set(self, info: Info, input: CreateKeySetInput) -> CreateKeySetPayload:
         created = await lifecycle.create_key_set(
@@ -161,7 +227,10 @@ class KeySetMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("key_set_id"), ReportUserErrors()],
-        description="Replaces one key. Confirm by typing the label; optional grace period.",
+        description=(
+            "Replaces one key (admins of the scope). Confirm by typing the label "
+            "(LABEL_MISMATCH); the old key may keep verifying for a grace period."
+        ),
     )
     async def regenerate_key(self, info: Info, input: RegenerateKeyInput) -> RegenerateKeyPayload:
         regenerated = await values.regenerate_key(
@@ -179,7 +248,10 @@ class KeySetMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("key_set_id"), ReportUserErrors()],
-        description="Revokes both keys at once and destroys them. Confirm by typing the label.",
+        description=(
+            "Revokes both keys at once and destroys them; cannot be undone. Admins of the "
+            "scope; confirm by typing the label (LABEL_MISMATCH). Frees the label."
+        ),
     )
     async def revoke_key_set(self, info: Info, input: RevokeKeySetInput) -> KeySetPayload:
         key_set = await lifecycle.revoke_key_set(
@@ -193,7 +265,10 @@ class KeySetMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("key_set_id"), ReportUserErrors()],
-        description="Moves the expiry within the key policy; also revives an expired key set.",
+        description=(
+            "Moves the expiry later within the key policy; also revives an expired key set. "
+            "Admins of the scope."
+        ),
     )
     async def extend_key_set(self, info: Info, input: ExtendKeySetInput) -> KeySetPayload:
         key_set = await lifecycle.extend_key_set(
@@ -204,7 +279,12 @@ class KeySetMutations:
         return KeySetPayload(key_set=KeySetType.from_model(key_set))
 
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated], extensions=[StepUp("key_set_id"), ReportUserErrors()]
+        permission_classes=[IsAuthenticated],
+        extensions=[StepUp("key_set_id"), ReportUserErrors()],
+        description=(
+            "Changes a key set's label, description, permissions, groups, expiry, networks or "
+            "enabled flag. Admins of the scope; other members get FORBIDDEN, outsiders NOT_FOUND."
+        ),
     )
     async def update_key_set(self, info: Info, input: UpdateKeySetInput) -> KeySetPayload:
         permissions = _given(input.permissions, nullable=False)

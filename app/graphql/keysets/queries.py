@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.graphql.context import Info
@@ -12,8 +14,15 @@ from app.keysets import reads
 
 @strawberry.type
 class KeySetQueries:
-    @strawberry.field(permission_classes=[IsAuthenticated])
-    async def key_set(self, info: Info, id: strawberry.ID) -> KeySetType | None:
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="A key set by its ID; null unless you are a member of its organization.",
+    )
+    async def key_set(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The key set's global ID.")],
+    ) -> KeySetType | None:
         pk = pk_of(id, KEY_SET)
         if pk is None:
             return None

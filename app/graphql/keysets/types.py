@@ -61,10 +61,14 @@ def _node_fields(selections: Iterable[Selection], path: tuple[str, ...]) -> set[
 
 @strawberry.type(name="ApiKey", description="One key of a key set. Its value is for admins only.")
 class ApiKeyType:
-    slot: KeySlot
+    slot: KeySlot = strawberry.field(description="Which of the set's two keys this is.")
     hint: str = strawberry.field(description="The key's beginning and end, e.g. kro_AbCd…wXyZ.")
-    created_at: datetime
-    last_used_at: datetime | None
+    created_at: datetime = strawberry.field(
+        description="When this key was generated (at creation or by regenerateKey)."
+    )
+    last_used_at: datetime | None = strawberry.field(
+        description="When this key last verified successfully; null if never."
+    )
     key_set_id: strawberry.Private[int]
     key: strawberry.Private[ApiKey]
 
@@ -79,13 +83,15 @@ class ApiKeyType:
             key=key,
         )
 
-    @strawberry.field
+    @strawberry.field(description="Who generated this key; null if that account is gone.")
     async def created_by(self, info: Info) -> UserType | None:
         return await _user(info, self.key.created_by_id)
 
     @strawberry.field(
         description=(
-            "The plaintext key. Null for non-admins, under 'show once', and once revoked. "
+            "The plaintext key (@hasRole(ADMIN): admins of the key set's scope). Null for "
+            "anyone else, when the organization's keyReveal is ONCE, and once revoked. Where "
+            "the organization requires step-up, a session not elevated gets STEP_UP_REQUIRED. "
             "Every value served is recorded in the audit log as KEY_REVEALED. One request "
             "reveals at most KEYRACK_MAX_REVEALS_PER_REQUEST values (default 10); past it "
             "the value is null with an error whose code is REVEAL_LIMIT_REACHED."
@@ -104,23 +110,54 @@ class ApiKeyType:
         )
 
 
-@strawberry.type(name="KeySet")
+@strawberry.type(
+    name="KeySet",
+    description=(
+        "A named pair of API keys (primary and secondary, for rotation without downtime) "
+        "belonging to an organization or to one of its systems, with the permissions, "
+        "networks and expiry its keys verify under. Every member of the organization sees it; "
+        "keys' values, changes and the audit log are for admins of its scope."
+    ),
+)
 class KeySetType(Node):
-    id: strawberry.ID
-    label: str
-    description: str
-    scope: KeySetScope
+    id: strawberry.ID = strawberry.field(description="Global ID of the key set.")
+    label: str = strawberry.field(
+        description=(
+            "Name of the set: trimmed, NFKC-normalised, 1 to 100 characters, unique among "
+            "the live key sets of its scope."
+        )
+    )
+    description: str = strawberry.field(
+        description="Free text, up to 1000 characters; may be empty."
+    )
+    scope: KeySetScope = strawberry.field(
+        description="Whether the set belongs to the organization itself or to one of its systems."
+    )
     permissions: list[KeyPermission] = strawberry.field(
         description="The permissions given to the set directly; see effectivePermissions."
     )
-    status: KeySetStatus
-    enabled: bool
-    allowed_cidrs: list[str]
-    created_at: datetime
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-    revoke_reason: str | None
+    status: KeySetStatus = strawberry.field(
+        description="Derived now, first match wins: REVOKED, DISABLED, EXPIRED, else ACTIVE."
+    )
+    enabled: bool = strawberry.field(
+        description="False when an admin disabled the set: its keys then fail verification."
+    )
+    allowed_cidrs: list[str] = strawberry.field(
+        description="IPv4/IPv6 networks (normalised CIDRs) the keys may be used from; empty: any."
+    )
+    created_at: datetime = strawberry.field(description="When the key set was created.")
+    expires_at: datetime | None = strawberry.field(
+        description="When the keys stop verifying; null: never."
+    )
+    last_used_at: datetime | None = strawberry.field(
+        description="When either key last verified successfully; null if never."
+    )
+    revoked_at: datetime | None = strawberry.field(
+        description="When the set was revoked (its keys destroyed); null while not revoked."
+    )
+    revoke_reason: str | None = strawberry.field(
+        description="The reason given to revokeKeySet, if any."
+    )
     model: strawberry.Private[KeySet]
     preloaded: strawberry.Private[Preloaded | None] = None
 
@@ -144,7 +181,9 @@ class KeySetType(Node):
             preloaded=preloaded,
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="The organization the set belongs to, directly or via its system."
+    )
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
@@ -153,7 +192,7 @@ class KeySetType(Node):
         organization_id = self.model.organization_id
         return await organization_of(info, organization_id, what=f"Key set {self.model.id}")
 
-    @strawberry.field
+    @strawberry.field(description="The system the set belongs to; null for organization key sets.")
     async def system(
         self, info: Info
     ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
@@ -163,14 +202,17 @@ class KeySetType(Node):
         system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
         return SystemType.from_model(system) if system else None
 
-    @strawberry.field(graphql_type=UserType | None)
+    @strawberry.field(
+        graphql_type=UserType | None,
+        description="Who created the set; null if that account is gone.",
+    )
     def created_by(self, info: Info) -> AwaitableOrValue[UserType | None]:
         if self.preloaded is not None and self.preloaded.created_by is not None:
             (creator,) = self.preloaded.created_by
             return UserType.from_model(creator) if creator else None
         return _user(info, self.model.created_by_id)
 
-    @strawberry.field
+    @strawberry.field(description="Who revoked the set; null while not revoked or if gone.")
     async def revoked_by(self, info: Info) -> UserType | None:
         return await _user(info, self.model.revoked_by_id)
 
@@ -213,21 +255,39 @@ class KeySetType(Node):
             return self._current_key(self.preloaded.keys, slot)
         return self._load_key(info, slot)
 
-    @strawberry.field(graphql_type=ApiKeyType)
+    @strawberry.field(
+        graphql_type=ApiKeyType,
+        description="The current primary key (hint and metadata; value for admins).",
+    )
     def primary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
         return self._key(info, KeySlot.PRIMARY)
 
-    @strawberry.field(graphql_type=ApiKeyType)
+    @strawberry.field(
+        graphql_type=ApiKeyType,
+        description="The current secondary key (hint and metadata; value for admins).",
+    )
     def secondary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
         return self._key(info, KeySlot.SECONDARY)
 
-    @strawberry.field(description="This key set's audit history, newest first; admins only.")
+    @strawberry.field(
+        description=(
+            "This key set's audit history, newest first. For organization owners and admins "
+            "and, for a system's key set, the system's admins; others get FORBIDDEN."
+        )
+    )
     async def audit_log(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 1 to 100; default 20.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor of the last entry already read.")
+        ] = None,
+        filter: Annotated[
+            Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None,
+            strawberry.argument(description="Only entries matching all of the given criteria."),
+        ] = None,
     ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")]:
         from app.graphql.audit.types import resolve_audit_log
 

@@ -253,7 +253,7 @@ class OrganizationType(Node):
         "systems' are under System.verifiers); owners and admins only."
     )
     async def verifiers(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Annotated[VerifierType, strawberry.lazy("app.graphql.verifiers.types")]]:
         from app.graphql.verifiers.types import resolve_organization_verifiers
 

@@ -23,34 +23,51 @@ from app.validation import UNCHANGED
     )
 )
 class UpdateKeyPolicyInput:
-    organization_id: strawberry.ID | None = None
-    system_id: strawberry.ID | None = strawberry.field(
-        default=None, description="A system's override: it may only tighten the organization's."
+    organization_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The organization whose own policy to set (owners and admins)."
     )
-    expiry_required: bool | None = strawberry.UNSET
+    system_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The system whose override to set (its admins). It may only tighten the "
+            "organization's policy (else POLICY_VIOLATION)."
+        ),
+    )
+    expiry_required: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="true: new key sets and expiry changes must end in an expiry.",
+    )
     max_lifetime_seconds: int | None = strawberry.field(
-        default=strawberry.UNSET, description="60 to 315360000 (ten years)."
+        default=strawberry.UNSET,
+        description="Seconds, 60 to 315360000 (ten years); out of range gives INVALID.",
     )
     default_lifetime_seconds: int | None = strawberry.field(
-        default=strawberry.UNSET, description="60 to 315360000; at most maxLifetimeSeconds."
+        default=strawberry.UNSET,
+        description="Seconds, 60 to 315360000; at most maxLifetimeSeconds.",
     )
     max_grace_period_seconds: int | None = strawberry.field(
-        default=strawberry.UNSET, description="0 to 604800 (7 days)."
+        default=strawberry.UNSET,
+        description="Seconds, 0 to 604800 (7 days); an organization's null means 604800.",
     )
     member_key_set_limit: int | None = strawberry.field(
-        default=strawberry.UNSET, description="0 to 1000. 0: members create no key sets."
+        default=strawberry.UNSET,
+        description="0 to 1000. 0 (also an organization's null): members create no key sets.",
     )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The policy after the change, and where it applies.")
 class KeyPolicyPayload:
     key_policy: KeyPolicyType | None = strawberry.field(
         default=None, description="The policy now in force for the organization or system."
     )
-    organization: OrganizationType | None = None
-    system: SystemType | None = None
+    organization: OrganizationType | None = strawberry.field(
+        default=None, description="The organization concerned (also for a system's override)."
+    )
+    system: SystemType | None = strawberry.field(
+        default=None, description="The system whose override was set; null for an organization."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 

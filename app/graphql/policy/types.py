@@ -41,11 +41,21 @@ class KeyPolicyType:
 
 @strawberry.type(description="What a system sets itself; null fields follow the organization.")
 class KeyPolicyOverride:
-    expiry_required: bool | None
-    max_lifetime_seconds: int | None
-    default_lifetime_seconds: int | None
-    max_grace_period_seconds: int | None
-    member_key_set_limit: int | None
+    expiry_required: bool | None = strawberry.field(
+        description="true: the system requires an expiry even where the organization does not."
+    )
+    max_lifetime_seconds: int | None = strawberry.field(
+        description="Seconds; the tighter of this and the organization's applies."
+    )
+    default_lifetime_seconds: int | None = strawberry.field(
+        description="Seconds; replaces the organization's default for this system's key sets."
+    )
+    max_grace_period_seconds: int | None = strawberry.field(
+        description="Seconds; the tighter of this and the organization's applies."
+    )
+    member_key_set_limit: int | None = strawberry.field(
+        description="Live key sets a plain member may own in this system; the tighter applies."
+    )
 
     @classmethod
     def from_model(cls, row: KeyPolicy) -> KeyPolicyOverride:

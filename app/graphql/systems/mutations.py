@@ -16,26 +16,41 @@ from app.graphql.systems.types import SystemType
 from app.systems import service
 
 
-@strawberry.input
+@strawberry.input(description="A new system of an organization.")
 class CreateSystemInput:
-    organization_id: strawberry.ID
-    name: str
+    organization_id: strawberry.ID = strawberry.field(
+        description="An organization you own or administer."
+    )
+    name: str = strawberry.field(
+        description=(
+            "Trimmed and NFKC-normalised, not blank; unique in the organization (else TAKEN)."
+        )
+    )
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(
+    description="A role on a system for a member of its organization; granting ADMIN needs otp."
+)
 class GrantSystemRoleInput:
-    system_id: strawberry.ID
-    email: str
-    role: SystemRole
+    system_id: strawberry.ID = strawberry.field(description="A system you administer.")
+    email: str = strawberry.field(
+        description=(
+            "The user's email, case-insensitive. No such user: NOT_FOUND; not a member of "
+            "the organization: NOT_A_MEMBER."
+        )
+    )
+    role: SystemRole = strawberry.field(description="The role to give; replaces any role held.")
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="Whose role on which system to take away.")
 class RevokeSystemRoleInput:
-    system_id: strawberry.ID
-    user_id: strawberry.ID
+    system_id: strawberry.ID = strawberry.field(description="A system you administer.")
+    user_id: strawberry.ID = strawberry.field(
+        description="A user holding a role on the system (else NOT_FOUND)."
+    )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
@@ -44,24 +59,32 @@ def _grants_admin(input: GrantSystemRoleInput, actor: Actor) -> bool:
     return SystemRole(input.role) is SystemRole.ADMIN
 
 
-@strawberry.type
+@strawberry.type(description="A user's role on a system.")
 class SystemRoleAssignment:
-    user: UserType
-    role: SystemRole
-    granted_at: datetime
+    user: UserType = strawberry.field(description="Who holds the role.")
+    role: SystemRole = strawberry.field(description="The role held.")
+    granted_at: datetime = strawberry.field(
+        description="When the user was first given a role on the system."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The system after a change.")
 class SystemPayload:
-    system: SystemType | None = None
+    system: SystemType | None = strawberry.field(
+        default=None, description="The system as it is now; null on userErrors."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The system after a role change.")
 class SystemRolePayload:
-    system: SystemType | None = None
-    assignment: SystemRoleAssignment | None = None
+    system: SystemType | None = strawberry.field(
+        default=None, description="The system as it is now; null on userErrors."
+    )
+    assignment: SystemRoleAssignment | None = strawberry.field(
+        default=None, description="The role now held; null after revokeSystemRole."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
     client_mutation_id: str | None = None
 
@@ -73,7 +96,11 @@ async def _system(info: Info, system_id: int) -> SystemType | None:
 
 @strawberry.type
 class SystemMutations:
-    @strawberry.mutation(permission_classes=[IsAuthenticated], extensions=[ReportUserErrors()])
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        extensions=[ReportUserErrors()],
+        description="Creates a system. Owners and admins of the organization (others FORBIDDEN).",
+    )
     async def create_system(self, info: Info, input: CreateSystemInput) -> SystemPayload:
         system = await service.create_system(
             actor=info.context.actor,
@@ -85,7 +112,10 @@ class SystemMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("system_id", when=_grants_admin), ReportUserErrors()],
-        description="Gives a member of the organization a role on the system, or changes it.",
+        description=(
+            "Gives a member of the organization a role on the system, or changes it. "
+            "Admins of the system (organization owners and admins included); others FORBIDDEN."
+        ),
     )
     async def grant_system_role(self, info: Info, input: GrantSystemRoleInput) -> SystemRolePayload:
         system_id = input_pk(input.system_id, SYSTEM, field="systemId")
@@ -107,7 +137,12 @@ class SystemMutations:
         )
 
     @strawberry.mutation(
-        permission_classes=[IsAuthenticated], extensions=[StepUp("system_id"), ReportUserErrors()]
+        permission_classes=[IsAuthenticated],
+        extensions=[StepUp("system_id"), ReportUserErrors()],
+        description=(
+            "Takes a user's role on the system away. Admins of the system (organization "
+            "owners and admins included); others FORBIDDEN."
+        ),
     )
     async def revoke_system_role(
         self, info: Info, input: RevokeSystemRoleInput

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from app.graphql.context import Info
@@ -12,8 +14,15 @@ from app.systems import service
 
 @strawberry.type
 class SystemQueries:
-    @strawberry.field(permission_classes=[IsAuthenticated])
-    async def system(self, info: Info, id: strawberry.ID) -> SystemType | None:
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="A system by its ID; null unless you are a member of its organization.",
+    )
+    async def system(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The system's global ID.")],
+    ) -> SystemType | None:
         pk = pk_of(id, SYSTEM)
         if pk is None:
             return None

@@ -10,7 +10,15 @@ from app.graphql.context import Info
 from app.graphql.enums import KeySetStatus, SystemRole
 from app.graphql.ids import SYSTEM
 from app.graphql.loaders import PageRequest, status_options
-from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
+from app.graphql.relay import (
+    After,
+    Connection,
+    First,
+    Node,
+    decode_cursor,
+    page_size,
+    to_connection,
+)
 from app.ids import to_global_id
 from app.keysets.policy import combine, policy_key
 from app.systems.models import System
@@ -23,11 +31,19 @@ if TYPE_CHECKING:
     from app.graphql.verifiers.types import VerifierType
 
 
-@strawberry.type(name="System")
+@strawberry.type(
+    name="System",
+    description=(
+        "A part of an organization (a service, an environment) with its own key sets, "
+        "admins and key policy override. Every member of the organization sees it."
+    ),
+)
 class SystemType(Node):
-    id: strawberry.ID
-    name: str
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Global ID of the system.")
+    name: str = strawberry.field(
+        description="Trimmed, NFKC-normalised, unique in the organization."
+    )
+    created_at: datetime = strawberry.field(description="When the system was created.")
     pk: strawberry.Private[int]
     organization_pk: strawberry.Private[int]
 
@@ -41,7 +57,7 @@ class SystemType(Node):
             organization_pk=system.organization_id,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The organization the system belongs to.")
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
@@ -61,13 +77,22 @@ class SystemType(Node):
             await loaders.viewer_roles_by_system_id.load(self.pk),
         )
 
-    @strawberry.field
+    @strawberry.field(
+        description="The system's key sets, oldest first; visible to every organization member."
+    )
     async def key_sets(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        status: list[KeySetStatus] | None = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 1 to 100; default 20.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor of the last key set already read.")
+        ] = None,
+        status: Annotated[
+            list[KeySetStatus] | None,
+            strawberry.argument(description="Only key sets in any of these statuses; null: all."),
+        ] = None,
     ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
         from app.graphql.keysets.types import key_set_nodes
 
@@ -101,13 +126,25 @@ class SystemType(Node):
         row = await loader.load(policy_key(self.organization_pk, self.pk))
         return KeyPolicyOverride.from_model(row) if row else None
 
-    @strawberry.field(description="This system's audit history, newest first; admins only.")
+    @strawberry.field(
+        description=(
+            "This system's audit history, newest first. For organization owners and admins "
+            "and the system's admins; others get FORBIDDEN."
+        )
+    )
     async def audit_log(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        filter: Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size, 1 to 100; default 20.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor of the last entry already read.")
+        ] = None,
+        filter: Annotated[
+            Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None,
+            strawberry.argument(description="Only entries matching all of the given criteria."),
+        ] = None,
     ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")]:
         from app.graphql.audit.types import resolve_audit_log
 
@@ -124,7 +161,7 @@ class SystemType(Node):
         description="Credentials for POST /v1/keys/verify scoped to this system; its admins only."
     )
     async def verifiers(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> Connection[Annotated[VerifierType, strawberry.lazy("app.graphql.verifiers.types")]]:
         from app.graphql.verifiers.types import resolve_system_verifiers
 
