@@ -134,7 +134,7 @@ class Reader:
     def graphql(self, block: Block) -> list[str]:
         document = self.prepare(block)
         variables = json.loads(self.fill(json.dumps(block.directive.get("variables", {}))))
-        whose = block.directive.get("as") or self.protagonist
+        whose: str | None = block.directive.get("as") or self.protagonist
         headers = {"authorization": f"Bearer {self.tokens[whose]}"} if whose else {}
         response = httpx.post(
             f"{self.served.base}/graphql",
@@ -151,7 +151,7 @@ class Reader:
             token = (data.get(name) or {}).get("token")
             email = _EMAIL.search(document)
             if token and email:
-                self.tokens[block.directive.get("save", email[1])] = token
+                self.tokens[str(block.directive.get("save", email[1]))] = token
                 if name == "signUp" and self.protagonist is None:
                     self.protagonist = email[1]
         return _codes(body)
