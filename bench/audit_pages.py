@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
 from tortoise import Tortoise, connections  # noqa: E402
 
@@ -49,7 +49,7 @@ from app.main import create_app  # noqa: E402
 from app.organizations.models import Organization  # noqa: E402
 from app.organizations.service import create_organization  # noqa: E402
 from app.settings import Settings, resolve_secrets  # noqa: E402
-from pgcluster import start_cluster  # noqa: E402
+from testbed.pgcluster import start_cluster  # noqa: E402
 
 PAGE = 50
 CHUNK = 100_000

@@ -37,12 +37,11 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 # bench/ first: tests/ has a `verify` package of its own.
-sys.path[:0] = [str(ROOT / "bench"), str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
-from verify import PASSWORD, Result, _ms, graphql, keyrack, wait_until_up  # noqa: E402
-
-from pgcluster import start_cluster  # noqa: E402
-from processes import free_port  # noqa: E402
+from bench.verify import PASSWORD, Result, _ms, graphql, keyrack, wait_until_up  # noqa: E402
+from testbed.net import free_port  # noqa: E402
+from testbed.pgcluster import start_cluster  # noqa: E402
 
 READ = "query($id: ID!) { keySet(id: $id) { id label status permissions } }"
 CREATE_KEY_SET = (

@@ -32,11 +32,11 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
 from app.keysets import keys as keyformat  # noqa: E402
-from pgcluster import start_cluster  # noqa: E402
-from processes import free_port  # noqa: E402
+from testbed.net import free_port  # noqa: E402
+from testbed.pgcluster import start_cluster  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 

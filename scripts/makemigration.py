@@ -19,13 +19,13 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]
 
 from aerich import Command
 from tortoise import Tortoise
 
 from app.db import tortoise_config
-from pgcluster import start_cluster
+from testbed.pgcluster import start_cluster
 
 MIGRATIONS = ROOT / "migrations"
 _FUNCS = re.compile(r"(async def upgrade.*?)(?=\nMODELS_STATE)", re.S)

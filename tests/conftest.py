@@ -29,9 +29,9 @@ from app.db import apply_migrations
 from app.main import create_app
 from app.settings import Settings, resolve_secrets
 from app.verifiers.service import create_verifier
-from pgcluster import PostgresCluster
-from processes import cluster_or_skip
-from support import KEY_PATTERN, SECRETS_USED, GraphQL, remember_secret, verifying_client
+from testbed.pgcluster import PostgresCluster
+from tests.support import KEY_PATTERN, SECRETS_USED, GraphQL, remember_secret, verifying_client
+from tests.support.processes import cluster_or_skip
 
 BACKENDS = ["sqlite", "postgres"]
 

@@ -14,9 +14,9 @@ import asyncpg
 import httpx
 import pytest
 
-from pgcluster import PostgresCluster
-from processes import clean_env, keyrack_command, serving
-from support import KEY_PATTERN
+from testbed.pgcluster import PostgresCluster
+from tests.support import KEY_PATTERN
+from tests.support.processes import clean_env, keyrack_command, serving
 
 SECRET = "s" * 48
 PASSWORD = "correct horse battery staple"

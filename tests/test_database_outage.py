@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from app.keysets.keys import generate_key
-from pgcluster import PostgresCluster
-from processes import Served, cluster_or_skip, serving
-from support import CREATE_VERIFIER, PASSWORD, bearer
+from testbed.pgcluster import PostgresCluster
+from tests.support import CREATE_VERIFIER, PASSWORD, bearer
+from tests.support.processes import Served, cluster_or_skip, serving
 
 TIMEOUT_SECONDS = 2  # KEYRACK_DATABASE_TIMEOUT_SECONDS of the server under test
 # The longest acceptable answer while the database is away: the timeout plus slack for

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from processes import Served, keyrack_command, serving
+from tests.support.processes import Served, keyrack_command, serving
 
 PASSWORD = "correct horse battery"
 EMAIL = "ada@example.com"

@@ -17,11 +17,11 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pyotp
 import pytest
-from served import database_env
-from webhooks.receiver import Receiver
 
-from processes import serving
-from support import CREATE_VERIFIER, KEY_PATTERN, PASSWORD, bearer
+from tests.support import CREATE_VERIFIER, KEY_PATTERN, PASSWORD, bearer
+from tests.support.processes import serving
+from tests.support.served import database_env
+from tests.webhooks.receiver import Receiver
 
 SIGN_UP = "mutation($i: SignUpInput!) { signUp(input: $i) { token } }"
 LOGIN = "mutation($i: LoginInput!) { login(input: $i) { token } }"

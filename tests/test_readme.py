@@ -42,8 +42,8 @@ from typing import Any
 import httpx
 import pytest
 
-from processes import Served, clean_env, serving
-from support import Authenticator
+from tests.support import Authenticator
+from tests.support.processes import Served, clean_env, serving
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 _BLOCK = re.compile(

@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 
 from app.settings import Settings
-from processes import clean_env, keyrack_command, serving
-from support import (
+from tests.support import (
     GraphQL,
     Person,
     create_key_set,
@@ -24,6 +23,7 @@ from support import (
     enable_totp,
     sign_up,
 )
+from tests.support.processes import clean_env, keyrack_command, serving
 
 UPDATE_ORGANIZATION = """
 mutation UpdateOrganization($input: UpdateOrganizationInput!) {

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from served import database_env
 
-from processes import clean_env, keyrack_command, serving
-from support import PASSWORD
+from tests.support import PASSWORD
+from tests.support.processes import clean_env, keyrack_command, serving
+from tests.support.served import database_env
 
 SIGN_UP = """
 mutation($i: SignUpInput!) { signUp(input: $i) { token } }

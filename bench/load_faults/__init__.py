@@ -43,4 +43,4 @@ from pathlib import Path
 # Run as `python -m bench.load_faults` from the repository; the app and the test
 # cluster helpers are imported from the checkout.
 ROOT = Path(__file__).resolve().parent.parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT)]

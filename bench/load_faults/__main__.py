@@ -19,8 +19,8 @@ from bench.load_faults import ROOT
 from bench.load_faults.checks import keyrack_command
 from bench.load_faults.processes import end_process, server_errors, wait_until_up
 from bench.load_faults.run import Report, run
-from pgcluster import start_cluster
-from processes import free_port
+from testbed.net import free_port
+from testbed.pgcluster import start_cluster
 
 
 def _interrupted(signum: int, frame: object) -> NoReturn:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from app.ids import pk_of, to_global_id
-from pgcluster import PostgresCluster
+from testbed.pgcluster import PostgresCluster
 
 PASSWORD = "correct horse battery staple"
 SLOTS = ("PRIMARY", "SECONDARY")

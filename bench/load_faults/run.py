@@ -36,7 +36,7 @@ from bench.load_faults.api import (
 from bench.load_faults.checks import audit_integrity, check_api, cli_audit_verify
 from bench.load_faults.database import Snapshot, read_database
 from bench.load_faults.reconcile import Verdict, reconcile
-from pgcluster import PostgresCluster
+from testbed.pgcluster import PostgresCluster
 
 
 @dataclass

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from support import PASSWORD, SIGN_UP, GraphQL, error_codes, sign_up
+from tests.support import PASSWORD, SIGN_UP, GraphQL, error_codes, sign_up
 
 LOGIN = """
 mutation Login($input: LoginInput!) {

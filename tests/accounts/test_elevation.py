@@ -12,7 +12,7 @@ import pytest
 from app.accounts import step_up
 from app.accounts.models import AccountEvent, Session
 from app.ids import pk_of
-from support import (
+from tests.support import (
     DISABLE_TOTP,
     PASSWORD,
     Authenticator,

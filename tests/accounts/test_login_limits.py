@@ -10,7 +10,7 @@ import httpx
 
 from app.main import create_app
 from app.settings import Settings
-from support import PASSWORD, SIGN_UP, GraphQL, error_codes, sign_up
+from tests.support import PASSWORD, SIGN_UP, GraphQL, error_codes, sign_up
 
 LOGIN = """
 mutation Login($input: LoginInput!) {

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import Settings
-from support import PASSWORD, GraphQL, sign_up
+from tests.support import PASSWORD, GraphQL, sign_up
 
 LOGIN = """
 mutation Login($input: LoginInput!) {

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import Configured
-from smtpbox import Inbox, smtp_server
 
 from app.accounts.models import PasswordReset
-from support import PASSWORD, GraphQL, sign_up
+from tests.conftest import Configured
+from tests.support import PASSWORD, GraphQL, sign_up
+from tests.support.smtpbox import Inbox, smtp_server
 
 REQUEST_RESET = """
 mutation RequestPasswordReset($input: RequestPasswordResetInput!) {

@@ -9,7 +9,7 @@ import pytest
 
 from app.accounts.models import Session
 from app.ids import to_global_id
-from support import PASSWORD, GraphQL, Person, error_codes, sign_up
+from tests.support import PASSWORD, GraphQL, Person, error_codes, sign_up
 
 LOGIN = """
 mutation Login($input: LoginInput!) {

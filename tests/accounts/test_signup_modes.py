@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Configured
 
-from support import (
+from tests.conftest import Configured
+from tests.support import (
     PASSWORD,
     SIGN_UP,
     GraphQL,

@@ -11,7 +11,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-from support import (
+from tests.support import (
     DISABLE_TOTP,
     ENROLL_TOTP,
     PASSWORD,

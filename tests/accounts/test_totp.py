@@ -13,7 +13,7 @@ import pytest
 from app.accounts.models import AccountEvent, TotpAuthenticator
 from app.accounts.totp import TotpCipher, TotpDecryptionError
 from app.ids import pk_of
-from support import (
+from tests.support import (
     CONFIRM_TOTP,
     DISABLE_TOTP,
     ENROLL_TOTP,

@@ -12,8 +12,8 @@ from typing import Any
 
 from app.ids import pk_of
 from app.settings import Settings
-from processes import clean_env, keyrack_command
-from support import Person
+from tests.support import Person
+from tests.support.processes import clean_env, keyrack_command
 
 ENTRY_FIELDS = """
   id sequence action occurredAt targetLabel ipAddress userAgent details

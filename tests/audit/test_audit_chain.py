@@ -14,8 +14,8 @@ from app.audit.chain import entry_hash
 from app.audit.models import AuditEntry
 from app.ids import to_global_id
 from app.settings import Settings
-from audit import head_sequence, integrity, keyrack, organization_pk
-from support import (
+from tests.audit import head_sequence, integrity, keyrack, organization_pk
+from tests.support import (
     GraphQL,
     Person,
     add_member,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from audit import all_entries, head_sequence, integrity
-from support import (
+from tests.audit import all_entries, head_sequence, integrity
+from tests.support import (
     ACCEPT_INVITATION,
     CREATE_KEY_SET,
     CREATE_SYSTEM,

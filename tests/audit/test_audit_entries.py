@@ -12,8 +12,8 @@ import pytest
 
 from app.accounts.models import LoginEvent
 from app.ids import pk_of
-from audit import all_entries, entries_after, head_sequence
-from support import (
+from tests.audit import all_entries, entries_after, head_sequence
+from tests.support import (
     ACCEPT_INVITATION,
     ADD_MEMBER,
     PASSWORD,

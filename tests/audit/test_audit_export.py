@@ -15,8 +15,8 @@ import pytest
 from app.audit.models import AuditEntry
 from app.cli import main
 from app.settings import Settings
-from audit import all_entries, keyrack, organization_pk
-from support import (
+from tests.audit import all_entries, keyrack, organization_pk
+from tests.support import (
     CREATE_KEY_SET,
     GraphQL,
     Person,

@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 
 from app.ids import to_global_id
-from pgcluster import PostgresCluster
-from processes import clean_env, keyrack_command
+from testbed.pgcluster import PostgresCluster
+from tests.support.processes import clean_env, keyrack_command
 
 LEGACY_LOG = Path(__file__).with_name("legacy_log.py")
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,8 +19,8 @@ from tortoise import connections
 from app.audit.chain import content
 from app.audit.models import AuditEntry
 from app.settings import Settings
-from audit import integrity, keyrack, organization_pk
-from support import GraphQL, Person, add_member, create_key_set, create_system, sign_up
+from tests.audit import integrity, keyrack, organization_pk
+from tests.support import GraphQL, Person, add_member, create_key_set, create_system, sign_up
 
 CREATE_ORGANIZATION = """
 mutation($input: CreateOrganizationInput!) {

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from app.ids import to_global_id
-from audit import CONNECTION_FIELDS, ORGANIZATION_AUDIT_LOG, all_entries, audit_page
-from support import (
+from tests.audit import CONNECTION_FIELDS, ORGANIZATION_AUDIT_LOG, all_entries, audit_page
+from tests.support import (
     GraphQL,
     World,
     build_world,

@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from tortoise import Tortoise, connections
 from tortoise.transactions import in_transaction
 
-from support import (
+from tests.support import (
     ADD_MEMBER,
     CONFIRM_TOTP,
     CREATE_KEY_SET,

@@ -18,7 +18,7 @@ import pytest
 
 from app.accounts.models import Session
 from app.ids import to_global_id
-from support import (
+from tests.support import (
     PASSWORD,
     GraphQL,
     Person,

@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from support import GraphQL, create_key_set, create_organization, error_codes, sign_up
+from tests.support import GraphQL, create_key_set, create_organization, error_codes, sign_up
 
 VERIFY_KEY = """
 query Verify($key: String!) { verifyKey(key: $key) { valid code } }

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema
 
-from support import (
+from tests.support import (
     KEY_PATTERN,
     GraphQL,
     add_member,

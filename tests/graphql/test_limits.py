@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import Settings
-from support import (
+from tests.support import (
     CREATE_ORGANIZATION,
     GraphQL,
     create_organization,

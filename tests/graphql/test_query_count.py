@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
-from webhooks.receiver import create_webhook
 
 from app.accounts.models import User
 from app.context import Actor
@@ -17,7 +16,7 @@ from app.organizations import invitations
 from app.organizations import service as organizations
 from app.organizations.models import OrganizationRole
 from app.systems import service as systems
-from support import (
+from tests.support import (
     GraphQL,
     Person,
     counting_statements,
@@ -25,6 +24,7 @@ from support import (
     create_system,
     sign_up,
 )
+from tests.webhooks.receiver import create_webhook
 
 NESTED = """
 query Nested {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from processes import serving
+from tests.support.processes import serving
 
 LEVELS = 40
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from app.accounts.models import AccountEvent
-from support import (
+from tests.support import (
     CONFIRM_TOTP,
     ENROLL_TOTP,
     GRANT_SYSTEM_ROLE,

@@ -8,7 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
-from support import GraphQL, Person, create_key_set, create_organization, create_system, sign_up
+from tests.support import (
+    GraphQL,
+    Person,
+    create_key_set,
+    create_organization,
+    create_system,
+    sign_up,
+)
 
 CREATE_KEY_SET = """
 mutation Create($input: CreateKeySetInput!) {

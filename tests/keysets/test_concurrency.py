@@ -11,7 +11,14 @@ from starlette.applications import Starlette
 
 from app.ids import pk_of
 from app.keysets.models import ApiKey
-from support import GraphQL, Person, create_key_set, create_organization, create_system, sign_up
+from tests.support import (
+    GraphQL,
+    Person,
+    create_key_set,
+    create_organization,
+    create_system,
+    sign_up,
+)
 
 ROUNDS = 5
 # Enough rounds that a lock-order deadlock, if there is one, shows up in practically

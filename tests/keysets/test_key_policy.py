@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from support import GraphQL, Person, World, build_world, create_key_set
+from tests.support import GraphQL, Person, World, build_world, create_key_set
 
 DAY = 86400
 DAY_ = timedelta(days=1)

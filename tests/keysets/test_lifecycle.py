@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from app.ids import pk_of
 from app.keysets.keys import KeyDecryptionError
 from app.keysets.models import ApiKey, KeySet
-from support import (
+from tests.support import (
     GraphQL,
     Person,
     World,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from support import (
+from tests.support import (
     CREATE_KEY_SET,
     CREATE_SYSTEM,
     GraphQL,

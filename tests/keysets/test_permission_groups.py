@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from app.settings import Settings
-from processes import serving
-from support import (
+from tests.support import (
     GraphQL,
     Person,
     World,
@@ -22,6 +21,7 @@ from support import (
     create_key_set,
     create_verifier,
 )
+from tests.support.processes import serving
 
 CREATE_GROUP = """
 mutation CreateGroup($input: CreatePermissionGroupInput!) {

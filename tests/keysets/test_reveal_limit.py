@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit import all_entries
-
-from support import GraphQL, create_key_set, create_organization, error_codes, sign_up
+from tests.audit import all_entries
+from tests.support import GraphQL, create_key_set, create_organization, error_codes, sign_up
 
 EVERY_VALUE = """
 query($id: ID!) { organization(id: $id) { keySets(first: 20) { edges { node {

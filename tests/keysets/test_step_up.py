@@ -15,7 +15,7 @@ import pytest
 
 from app.accounts.models import AccountEvent
 from app.ids import pk_of
-from support import (
+from tests.support import (
     GRANT_SYSTEM_ROLE,
     Authenticator,
     GraphQL,

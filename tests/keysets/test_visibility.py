@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from app.ids import pk_of, to_global_id
-from support import (
+from tests.support import (
     CREATE_SYSTEM,
     GraphQL,
     Person,

@@ -13,13 +13,11 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from prometheus_client import REGISTRY
-from smtpbox import Inbox, smtp_server
-from webhooks.receiver import create_webhook
 
 from app.notifications.mail import Mailer
 from app.notifications.service import RETRY_AFTER, run_round
-from processes import free_port, serving
-from support import (
+from testbed.net import free_port
+from tests.support import (
     PASSWORD,
     GraphQL,
     World,
@@ -27,6 +25,9 @@ from support import (
     counting_statements,
     create_key_set,
 )
+from tests.support.processes import serving
+from tests.support.smtpbox import Inbox, smtp_server
+from tests.webhooks.receiver import create_webhook
 
 LEAD = timedelta(days=2)
 

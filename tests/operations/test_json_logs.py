@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from served import database_env
 
-from processes import serving
-from support import CREATE_KEY_SET, CREATE_ORGANIZATION, CREATE_SYSTEM, PASSWORD, SIGN_UP
+from tests.support import CREATE_KEY_SET, CREATE_ORGANIZATION, CREATE_SYSTEM, PASSWORD, SIGN_UP
+from tests.support.processes import serving
+from tests.support.served import database_env
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

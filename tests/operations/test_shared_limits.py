@@ -10,11 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from redisserver import redis_server
-from served import SECRET, database_env
 
-from processes import clean_env, free_port, keyrack_command, serving
-from support import CREATE_KEY_SET, CREATE_ORGANIZATION, PASSWORD, SIGN_UP
+from testbed.net import free_port
+from tests.support import CREATE_KEY_SET, CREATE_ORGANIZATION, PASSWORD, SIGN_UP
+from tests.support.processes import clean_env, keyrack_command, serving
+from tests.support.redisserver import redis_server
+from tests.support.served import SECRET, database_env
 
 CREATE_VERIFIER = """
 mutation CreateVerifier($input: CreateVerifierInput!) {

@@ -7,12 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import Configured
-from smtpbox import smtp_server
 
 from app.ids import pk_of, to_global_id
 from app.organizations.models import Invitation
-from support import (
+from tests.conftest import Configured
+from tests.support import (
     ACCEPT_INVITATION,
     ADD_MEMBER,
     GRANT_SYSTEM_ROLE,
@@ -26,6 +25,7 @@ from support import (
     invite,
     sign_up,
 )
+from tests.support.smtpbox import smtp_server
 
 VIEWER_INVITATIONS = """
 {

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from app.ids import to_global_id
-from support import (
+from tests.support import (
     CREATE_ORGANIZATION,
     GraphQL,
     Person,

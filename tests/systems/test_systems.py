@@ -8,7 +8,7 @@ import pytest
 
 from app.ids import to_global_id
 from app.systems.models import SystemMembership
-from support import (
+from tests.support import (
     CREATE_SYSTEM,
     GraphQL,
     Person,

@@ -8,10 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from webhooks.receiver import create_webhook
 
 from app.ids import to_global_id
-from support import (
+from tests.support import (
     CREATE_VERIFIER,
     KEY_PATTERN,
     GraphQL,
@@ -23,6 +22,7 @@ from support import (
     create_system,
     error_codes,
 )
+from tests.webhooks.receiver import create_webhook
 
 REVOKE_VERIFIER = """
 mutation Revoke($input: RevokeVerifierInput!) {

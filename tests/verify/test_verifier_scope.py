@@ -22,8 +22,7 @@ from app.ids import to_global_id
 from app.keysets.keys import generate_key
 from app.main import create_app
 from app.settings import Settings
-from processes import serving
-from support import (
+from tests.support import (
     KEY_PATTERN,
     GraphQL,
     Person,
@@ -35,6 +34,7 @@ from support import (
     sign_up,
     verifying_client,
 )
+from tests.support.processes import serving
 
 REVOKE_VERIFIER = """
 mutation Revoke($input: RevokeVerifierInput!) {

@@ -15,8 +15,7 @@ from app.keysets.keys import generate_key
 from app.main import create_app
 from app.settings import Settings
 from app.verify.cache import Audience
-from processes import serving
-from support import (
+from tests.support import (
     GraphQL,
     Person,
     bearer,
@@ -27,6 +26,7 @@ from support import (
     sign_up,
     verifying_client,
 )
+from tests.support.processes import serving
 
 REVOKE_KEY_SET = """
 mutation Revoke($input: RevokeKeySetInput!) {

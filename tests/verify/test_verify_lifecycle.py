@@ -11,7 +11,14 @@ from app.ids import pk_of
 from app.keysets import events
 from app.keysets.keys import generate_key
 from app.keysets.models import ApiKey, KeySet
-from support import GraphQL, Person, create_key_set, create_organization, create_system, sign_up
+from tests.support import (
+    GraphQL,
+    Person,
+    create_key_set,
+    create_organization,
+    create_system,
+    sign_up,
+)
 
 REGENERATE_KEY = """
 mutation Regenerate($input: RegenerateKeyInput!) {

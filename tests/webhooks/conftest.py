@@ -8,7 +8,7 @@ import pytest
 from starlette.applications import Starlette
 
 from app.webhooks.worker import WebhookWorker
-from webhooks.receiver import Receiver, worker_for
+from tests.webhooks.receiver import Receiver, worker_for
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from app.webhooks.destinations import Resolver, system_resolver
 from app.webhooks.worker import WebhookWorker
-from support import Person
+from tests.support import Person
 
 CREATE_WEBHOOK = """
 mutation($input: CreateWebhookInput!) {

@@ -8,8 +8,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from app.audit.checkpoints import emit_round
 from app.webhooks.worker import WebhookWorker
-from support import GraphQL, build_world, create_key_set
-from webhooks.receiver import Receiver, create_webhook
+from tests.support import GraphQL, build_world, create_key_set
+from tests.webhooks.receiver import Receiver, create_webhook
 
 
 def signed(checkpoint: dict[str, object], public_key: str) -> bool:

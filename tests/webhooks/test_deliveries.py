@@ -11,8 +11,8 @@ import pytest
 from app.ids import to_global_id
 from app.notifications.service import run_round
 from app.webhooks.worker import LEASE, MAX_ATTEMPTS, WebhookWorker, claim, retry_delay
-from support import KEY_PATTERN, GraphQL, build_world, create_key_set
-from webhooks.receiver import Receiver, create_webhook, worker_for
+from tests.support import KEY_PATTERN, GraphQL, build_world, create_key_set
+from tests.webhooks.receiver import Receiver, create_webhook, worker_for
 
 REGENERATE_KEY = """
 mutation($input: RegenerateKeyInput!) { regenerateKey(input: $input) { key userErrors { code } } }

@@ -6,8 +6,8 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 
 from app.webhooks.worker import WebhookWorker
-from support import GraphQL, build_world, create_key_set
-from webhooks.receiver import Receiver, create_webhook
+from tests.support import GraphQL, build_world, create_key_set
+from tests.webhooks.receiver import Receiver, create_webhook
 
 
 def delivered_count(status: str) -> float:

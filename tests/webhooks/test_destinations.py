@@ -14,9 +14,9 @@ from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import Settings
-from support import GraphQL, World, build_world, create_key_set
-from webhooks.receiver import CREATE_WEBHOOK, Receiver, create_webhook, worker_for
-from webhooks.test_deliveries import deliveries
+from tests.support import GraphQL, World, build_world, create_key_set
+from tests.webhooks.receiver import CREATE_WEBHOOK, Receiver, create_webhook, worker_for
+from tests.webhooks.test_deliveries import deliveries
 
 UPDATE_WEBHOOK = """
 mutation($input: UpdateWebhookInput!) {

@@ -7,8 +7,8 @@ import time
 
 from starlette.applications import Starlette
 
-from support import GraphQL, build_world, create_key_set
-from webhooks.receiver import Receiver, create_webhook, worker_for
+from tests.support import GraphQL, build_world, create_key_set
+from tests.webhooks.receiver import Receiver, create_webhook, worker_for
 
 ORGANIZATIONS = "{ organizations(first: 1) { edges { node { id } } } }"
 TARPIT_SECONDS = 3.0

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
-from processes import serving
-from support import PASSWORD
-from webhooks.receiver import ALL_EVENTS, Receiver
+from tests.support import PASSWORD
+from tests.support.processes import serving
+from tests.webhooks.receiver import ALL_EVENTS, Receiver
 
 # The receiver listens on loopback, which deliveries are refused by default.
 OPEN = {"KEYRACK_WEBHOOK_ALLOW_PRIVATE": "true"}

@@ -8,9 +8,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.webhooks.worker import WebhookWorker, retry_delay
-from support import GraphQL, build_world, create_key_set
-from webhooks.receiver import Receiver, create_webhook
-from webhooks.test_deliveries import deliveries
+from tests.support import GraphQL, build_world, create_key_set
+from tests.webhooks.receiver import Receiver, create_webhook
+from tests.webhooks.test_deliveries import deliveries
 
 
 async def test_a_delivery_verifies_with_the_standardwebhooks_package(

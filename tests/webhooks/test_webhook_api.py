@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from support import GraphQL, World, build_world, create_key_set, error_codes
-from webhooks.receiver import CREATE_WEBHOOK, create_webhook
+from tests.support import GraphQL, World, build_world, create_key_set, error_codes
+from tests.webhooks.receiver import CREATE_WEBHOOK, create_webhook
 
 HOOK = "https://hooks.example.com/keyrack?channel=ops"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from processes import free_port
+from testbed.net import free_port
 
 # Invitation and reset tokens as Keyrack mails them: alone on an indented line.
 TOKEN_LINE = re.compile(r"^    ([A-Za-z0-9_-]{43})\r?$", re.M)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from processes import free_port
+from testbed.net import free_port
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pgcluster import PostgresCluster, PostgresUnavailable, start_cluster
+from testbed.net import free_port
+from testbed.pgcluster import PostgresCluster, PostgresUnavailable, start_cluster
 
 
 def keyrack_command() -> list[str]:
@@ -39,12 +39,6 @@ def cluster_or_skip() -> PostgresCluster:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required in CI: {exc}")
         pytest.skip(f"PostgreSQL server binaries not available: {exc}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

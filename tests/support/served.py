@@ -9,7 +9,7 @@ import time
 import asyncpg
 import pytest
 
-from pgcluster import PostgresCluster
+from testbed.pgcluster import PostgresCluster
 
 SECRET = "s" * 48
 
