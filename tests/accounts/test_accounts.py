@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import PASSWORD, SIGN_UP, GraphQL, error_codes, sign_up
+from tests.support import PASSWORD, SIGN_UP, GraphQL, codes_and_fields, error_codes, sign_up
 
 LOGIN = """
 mutation Login($input: LoginInput!) {
@@ -29,10 +29,6 @@ ORGANIZATIONS = "{ organizations { edges { node { id } } } }"
 
 def sign_up_input(**overrides: str) -> dict[str, str]:
     return {"email": "ada@example.com", "password": PASSWORD, "name": "Ada"} | overrides
-
-
-def codes_and_fields(payload: dict[str, Any]) -> list[tuple[str, list[str] | None]]:
-    return [(error["code"], error["field"]) for error in payload["userErrors"]]
 
 
 async def login(gql: GraphQL, email: str, password: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from tests.support import (
     error_codes,
     sign_up,
     snapshot_tables,
+    verify_code,
 )
 
 ADD_MEMBER = """
@@ -504,12 +505,6 @@ async def audit_actions(scene: Scene) -> list[str]:
 # --- the attack of issue 14 ----------------------------------------------------------------
 
 
-async def verify(http: httpx.AsyncClient, key: str) -> str:
-    response = await http.post("/v1/keys/verify", json={"key": key})
-    assert response.status_code == 200, response.text
-    return str(response.json()["code"])
-
-
 def attack(scene: Scene, attacker: Person) -> list[tuple[str, str, str, dict[str, Any], str]]:
     """The steps of issue 14's attack, in order: (step, document, field, input, refusal)."""
     organization_id = scene.organization_id
@@ -632,7 +627,7 @@ async def test_the_stolen_session_attack_fails_at_every_step(
     assert await audit_actions(scene) == audit_before
     assert (await attacker.gql(ORGANIZATIONS))["organizations"]["edges"] == []
     for key in (scene.key_set["primaryKey"], scene.system_key_set["secondaryKey"]):
-        assert await verify(verifier_http, key) == "VALID"
+        assert await verify_code(verifier_http, key) == "VALID"
 
 
 async def test_an_elevated_session_does_what_the_owner_asks_without_codes(
@@ -658,7 +653,7 @@ async def test_an_elevated_session_does_what_the_owner_asks_without_codes(
         for slot in edge["node"].values()
     }
     assert scene.key_set["primaryKey"] in shown
-    assert await verify(verifier_http, scene.key_set["primaryKey"]) == "VALID"
+    assert await verify_code(verifier_http, scene.key_set["primaryKey"]) == "VALID"
     actions = await audit_actions(scene)
     assert actions[:3] == ["MEMBER_ROLE_CHANGED", "KEY_SET_CREATED", "KEY_REGENERATED"]
     assert actions.count("KEY_REVEALED") == 4

@@ -12,12 +12,15 @@ from starlette.applications import Starlette
 from app.ids import pk_of
 from app.keysets.models import ApiKey
 from tests.support import (
+    REGENERATE_KEY,
+    REVOKE_KEY_SET,
     GraphQL,
     Person,
     create_key_set,
     create_organization,
     create_system,
     sign_up,
+    verify_code,
 )
 
 ROUNDS = 5
@@ -25,16 +28,6 @@ ROUNDS = 5
 # every run (it did in each of many runs), so the expected failure below is reliable.
 USAGE_ROUNDS = 20
 
-REGENERATE_KEY = """
-mutation Regenerate($input: RegenerateKeyInput!) {
-  regenerateKey(input: $input) { key userErrors { code field message } }
-}
-"""
-REVOKE_KEY_SET = """
-mutation Revoke($input: RevokeKeySetInput!) {
-  revokeKeySet(input: $input) { keySet { status } userErrors { code field message } }
-}
-"""
 CREATE_KEY_SET = """
 mutation Create($input: CreateKeySetInput!) {
   createKeySet(input: $input) { primaryKey userErrors { code } }
@@ -55,12 +48,6 @@ query KeySet($id: ID!) {
   keySet(id: $id) { status primaryKey { value } secondaryKey { value } }
 }
 """
-
-
-async def verify(http: httpx.AsyncClient, key: str) -> str:
-    response = await http.post("/v1/keys/verify", json={"key": key})
-    assert response.status_code == 200, response.text
-    return str(response.json()["code"])
 
 
 def outcome(body: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -110,13 +97,13 @@ async def test_two_regenerations_of_one_slot_leave_exactly_one_current_key(
         issued.extend(keys)
         [current] = await ApiKey.filter(key_set_id=key_set_pk, slot="PRIMARY", current=True)
         assert current.lookup_hash in {app.state.keys.lookup_hash(k) for k in keys}
-        verdicts = sorted([await verify(verifier_http, k) for k in issued])
+        verdicts = sorted([await verify_code(verifier_http, k) for k in issued])
         assert verdicts == ["NOT_FOUND"] * (len(issued) - 1) + ["VALID"]
         # Every key ever issued for the slot has exactly one row: nothing lost, nothing extra.
         rows = await ApiKey.filter(key_set_id=key_set_pk, slot="PRIMARY")
         assert len(rows) == len(issued)
         assert [r.lookup_hash for r in rows if r.current is None] == [None] * (len(issued) - 1)
-    assert await verify(verifier_http, created["secondaryKey"]) == "VALID"
+    assert await verify_code(verifier_http, created["secondaryKey"]) == "VALID"
 
 
 @pytest.mark.postgres_only
@@ -154,7 +141,7 @@ async def test_a_regeneration_racing_a_revocation_never_revives_the_key_set(
         assert outcome(revoked, "revokeKeySet") is not None, "the revocation must win or go second"
         new = outcome(regenerated, "regenerateKey")
         keys = [created["primaryKey"], created["secondaryKey"], *([new["key"]] if new else [])]
-        assert [await verify(verifier_http, k) for k in keys] == ["NOT_FOUND"] * len(keys)
+        assert [await verify_code(verifier_http, k) for k in keys] == ["NOT_FOUND"] * len(keys)
         viewed = (await owner.gql(KEY_SET, {"id": key_set_id}))["keySet"]
         assert viewed == {
             "status": "REVOKED",
@@ -199,7 +186,7 @@ async def test_a_key_change_racing_a_switch_to_show_once_leaves_no_stored_value(
         payload = outcome(changed, mutation)
         assert payload is not None, f"round {round_}: {mutation} must succeed"
         if mutation == "regenerateKey":
-            assert await verify(verifier_http, payload["key"]) == "VALID"
+            assert await verify_code(verifier_http, payload["key"]) == "VALID"
         stored = await ApiKey.filter(
             key_set__organization_id=pk_of(organization_id, "Organization"),
             ciphertext__not_isnull=True,
@@ -276,7 +263,7 @@ async def test_a_key_change_racing_the_write_of_key_usage_never_fails(
         created = await create_key_set(owner, organizationId=organization_id, label=label)
         key_set_id = created["keySet"]["id"]
         for key in (created["primaryKey"], created["secondaryKey"]):
-            assert await verify(verifier_http, key) == "VALID"
+            assert await verify_code(verifier_http, key) == "VALID"
         query, input = (
             (REGENERATE_KEY, {"keySetId": key_set_id, "slot": "PRIMARY", "confirmLabel": label})
             if mutation == "regenerateKey"

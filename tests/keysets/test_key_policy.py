@@ -8,7 +8,15 @@ from typing import Any
 
 import httpx
 
-from tests.support import GraphQL, Person, World, build_world, create_key_set
+from tests.support import (
+    REGENERATE_KEY,
+    REVOKE_KEY_SET,
+    GraphQL,
+    Person,
+    World,
+    build_world,
+    create_key_set,
+)
 
 DAY = 86400
 DAY_ = timedelta(days=1)
@@ -56,16 +64,6 @@ mutation Extend($input: ExtendKeySetInput!) {
     keySet { expiresAt status }
     userErrors { code field message }
   }
-}
-"""
-REGENERATE_KEY = """
-mutation Regenerate($input: RegenerateKeyInput!) {
-  regenerateKey(input: $input) { key userErrors { code field message } }
-}
-"""
-REVOKE_KEY_SET = """
-mutation Revoke($input: RevokeKeySetInput!) {
-  revokeKeySet(input: $input) { keySet { status } userErrors { code field message } }
 }
 """
 KEY_SET = """

@@ -22,6 +22,7 @@ from tests.support import (
     create_key_set,
     create_organization,
     sign_up,
+    verify,
 )
 
 KEY_FORMAT = {
@@ -106,13 +107,6 @@ query Audit($id: ID!) {
   }
 }
 """
-
-
-async def verify(http: httpx.AsyncClient, key: str) -> dict[str, Any]:
-    response = await http.post("/v1/keys/verify", json={"key": key})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def audit_entries(

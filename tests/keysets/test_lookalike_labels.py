@@ -9,6 +9,8 @@ import pytest
 from tests.support import (
     CREATE_KEY_SET,
     CREATE_SYSTEM,
+    REVOKE_KEY_SET,
+    UPDATE_KEY_SET,
     GraphQL,
     Person,
     create_key_set,
@@ -17,16 +19,6 @@ from tests.support import (
     sign_up,
 )
 
-REVOKE_KEY_SET = """
-mutation Revoke($input: RevokeKeySetInput!) {
-  revokeKeySet(input: $input) { keySet { status } userErrors { code field message } }
-}
-"""
-UPDATE_KEY_SET = """
-mutation Update($input: UpdateKeySetInput!) {
-  updateKeySet(input: $input) { keySet { label } userErrors { code field message } }
-}
-"""
 # Each reads as "deploy".
 LOOKALIKES = [
     pytest.param("deploy\u200b", id="zero-width-space"),

@@ -17,6 +17,7 @@ from app.accounts.models import AccountEvent
 from app.ids import pk_of
 from tests.support import (
     GRANT_SYSTEM_ROLE,
+    REVOKE_KEY_SET,
     Authenticator,
     GraphQL,
     Person,
@@ -27,16 +28,12 @@ from tests.support import (
     enable_totp,
     error_codes,
     sign_up,
+    verify_code,
 )
 
 REGENERATE_KEY = """
 mutation Regenerate($input: RegenerateKeyInput!) {
   regenerateKey(input: $input) { key keySet { status } userErrors { code field message } }
-}
-"""
-REVOKE_KEY_SET = """
-mutation Revoke($input: RevokeKeySetInput!) {
-  revokeKeySet(input: $input) { keySet { status } userErrors { code field message } }
 }
 """
 UPDATE_ORGANIZATION = """
@@ -71,12 +68,6 @@ class Scene:
     system_id: str
     key_set: dict[str, Any]  # the createKeySet payload of an organization key set
     other: dict[str, Any]  # another one, created (as key_set) before step-up was required
-
-
-async def verify(http: httpx.AsyncClient, key: str) -> str:
-    response = await http.post("/v1/keys/verify", json={"key": key})
-    assert response.status_code == 200, response.text
-    return str(response.json()["code"])
 
 
 async def audit_log(reader: Person, organization_id: str) -> list[dict[str, Any]]:
@@ -141,7 +132,7 @@ def errors(payload: dict[str, Any]) -> list[tuple[str, list[str] | None]]:
 
 async def unchanged(http: httpx.AsyncClient, key_set: dict[str, Any]) -> bool:
     """Both keys of the set still verify."""
-    codes = [await verify(http, key_set[slot]) for slot in ("primaryKey", "secondaryKey")]
+    codes = [await verify_code(http, key_set[slot]) for slot in ("primaryKey", "secondaryKey")]
     return codes == ["VALID", "VALID"]
 
 
@@ -247,12 +238,12 @@ async def test_a_current_code_lets_an_admin_through(
     assert len(entries) == len(before) + 1
     if operation == "regenerateKey":
         assert entries[0]["action"] == "KEY_REGENERATED"
-        assert await verify(verifier_http, scene.key_set["primaryKey"]) == "NOT_FOUND"
-        assert await verify(verifier_http, payload["key"]) == "VALID"
+        assert await verify_code(verifier_http, scene.key_set["primaryKey"]) == "NOT_FOUND"
+        assert await verify_code(verifier_http, payload["key"]) == "VALID"
     else:
         assert entries[0]["action"] == "KEY_SET_REVOKED"
         assert payload["keySet"] == {"status": "REVOKED"}
-        assert await verify(verifier_http, scene.key_set["secondaryKey"]) == "NOT_FOUND"
+        assert await verify_code(verifier_http, scene.key_set["secondaryKey"]) == "NOT_FOUND"
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
@@ -302,7 +293,7 @@ async def test_a_code_is_accepted_once(
     # then
     assert errors(replayed) == [("OTP_REUSED", ["input", "otp"])]
     assert await unchanged(verifier_http, scene.key_set)
-    assert await verify(verifier_http, first["key"]) == "VALID"
+    assert await verify_code(verifier_http, first["key"]) == "VALID"
     assert await audit_log(scene.owner, scene.organization_id) == before
 
 
@@ -320,7 +311,7 @@ async def test_the_same_key_set_cannot_be_regenerated_twice_with_one_code(
     # then
     assert errors(first) == []
     assert errors(second) == [("OTP_REUSED", ["input", "otp"])]
-    assert await verify(verifier_http, first["key"]) == "VALID"
+    assert await verify_code(verifier_http, first["key"]) == "VALID"
     assert await audit_log(scene.owner, scene.organization_id) == before
 
 
@@ -375,7 +366,7 @@ async def test_system_key_sets_of_the_organization_need_a_code_too(
     # then
     assert errors(without) == [("OTP_REQUIRED", ["input", "otp"])]
     assert errors(with_code) == []
-    assert await verify(verifier_http, with_code["key"]) == "VALID"
+    assert await verify_code(verifier_http, with_code["key"]) == "VALID"
 
 
 async def test_failed_step_ups_are_account_events(scene: Scene) -> None:
@@ -504,8 +495,8 @@ async def test_concurrent_requests_with_one_code_let_exactly_one_through(
             assert errors(payload) == [("OTP_REUSED", ["input", "otp"])]
             assert await unchanged(verifier_http, key_set)
         else:
-            assert await verify(verifier_http, payload["key"]) == "VALID"
-            assert await verify(verifier_http, key_set["primaryKey"]) == "NOT_FOUND"
+            assert await verify_code(verifier_http, payload["key"]) == "VALID"
+            assert await verify_code(verifier_http, key_set["primaryKey"]) == "NOT_FOUND"
     regenerated = [
         entry
         for key_set in key_sets

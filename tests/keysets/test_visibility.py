@@ -10,12 +10,16 @@ import pytest
 from app.ids import pk_of, to_global_id
 from tests.support import (
     CREATE_SYSTEM,
+    REGENERATE_KEY,
+    REVOKE_KEY_SET,
+    UPDATE_KEY_SET,
     GraphQL,
     Person,
     World,
     build_world,
     create_key_set,
     error_codes,
+    verify_code,
 )
 
 KEY_FIELDS = "slot hint value createdAt createdBy { id } lastUsedAt"
@@ -53,21 +57,6 @@ mutation Create($input: CreateKeySetInput!) {
   createKeySet(input: $input) { keySet { id } primaryKey userErrors { code field message } }
 }
 """
-REGENERATE_KEY = """
-mutation Regenerate($input: RegenerateKeyInput!) {
-  regenerateKey(input: $input) { key userErrors { code field message } }
-}
-"""
-REVOKE_KEY_SET = """
-mutation Revoke($input: RevokeKeySetInput!) {
-  revokeKeySet(input: $input) { keySet { status } userErrors { code field message } }
-}
-"""
-UPDATE_KEY_SET = """
-mutation Update($input: UpdateKeySetInput!) {
-  updateKeySet(input: $input) { keySet { label } userErrors { code field message } }
-}
-"""
 UPDATE_ORGANIZATION = """
 mutation UpdateOrganization($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { organization { keyReveal } userErrors { code message } }
@@ -78,12 +67,6 @@ query Revealed($id: ID!) {
   organization(id: $id) { auditLog(first: 100) { edges { node { action } } } }
 }
 """
-
-
-async def verify(http: httpx.AsyncClient, key: str) -> str:
-    response = await http.post("/v1/keys/verify", json={"key": key})
-    assert response.status_code == 200, response.text
-    return str(response.json()["code"])
 
 
 async def revealed_count(world: World) -> int:
@@ -347,7 +330,7 @@ async def test_an_admin_of_another_organization_cannot_touch_its_key_sets(
         ("Catalog sync", "ACTIVE"),
         ("Deployer", "ACTIVE"),
     ]
-    assert await verify(verifier_http, target["primaryKey"]) == "VALID"
+    assert await verify_code(verifier_http, target["primaryKey"]) == "VALID"
 
 
 def admin_mutations(created: dict[str, Any], label: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -398,8 +381,8 @@ async def test_a_member_is_forbidden_every_key_set_mutation_and_nothing_changes(
         ("Deployer", "ACTIVE"),
     ]
     for created, _ in targets:
-        assert await verify(verifier_http, created["primaryKey"]) == "VALID"
-        assert await verify(verifier_http, created["secondaryKey"]) == "VALID"
+        assert await verify_code(verifier_http, created["primaryKey"]) == "VALID"
+        assert await verify_code(verifier_http, created["secondaryKey"]) == "VALID"
 
 
 async def test_a_system_admin_is_forbidden_organization_key_sets_and_other_systems(
@@ -425,7 +408,7 @@ async def test_a_system_admin_is_forbidden_organization_key_sets_and_other_syste
         viewed = (await system_admin.gql(KEY_SET, {"id": created["keySet"]["id"]}))["keySet"]
         assert viewed["label"] == label
         assert values(viewed) == (None, None)
-        assert await verify(verifier_http, created["primaryKey"]) == "VALID"
+        assert await verify_code(verifier_http, created["primaryKey"]) == "VALID"
 
 
 async def test_an_anonymous_caller_must_authenticate(

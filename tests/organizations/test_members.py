@@ -15,6 +15,7 @@ from tests.support import (
     World,
     add_member,
     build_world,
+    codes_and_fields,
     create_key_set,
     create_organization,
     error_codes,
@@ -99,10 +100,6 @@ async def run(person: Person, mutation: str, document: str, /, **input: Any) -> 
     """The mutation's payload; a top-level error fails the test."""
     payload: dict[str, Any] = (await person.gql(document, {"input": input}))[mutation]
     return payload
-
-
-def codes_and_fields(payload: dict[str, Any]) -> list[tuple[str, list[str] | None]]:
-    return [(error["code"], error["field"]) for error in payload["userErrors"]]
 
 
 async def change_role(person: Person, world: World, target: Person, role: str) -> dict[str, Any]:

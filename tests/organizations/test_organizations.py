@@ -11,6 +11,7 @@ from tests.support import (
     GraphQL,
     Person,
     build_world,
+    codes_and_fields,
     create_key_set,
     create_organization,
     error_codes,
@@ -99,10 +100,6 @@ async def update(person: Person, **input: Any) -> dict[str, Any]:
         "updateOrganization"
     ]
     return payload
-
-
-def codes_and_fields(payload: dict[str, Any]) -> list[tuple[str, list[str] | None]]:
-    return [(error["code"], error["field"]) for error in payload["userErrors"]]
 
 
 # --- createOrganization -----------------------------------------------------------

@@ -140,6 +140,24 @@ mutation DisableTotp($input: DisableTotpInput!) {
 }
 """
 
+REVOKE_KEY_SET = """
+mutation Revoke($input: RevokeKeySetInput!) {
+  revokeKeySet(input: $input) { keySet { status } userErrors { code field message } }
+}
+"""
+
+REGENERATE_KEY = """
+mutation Regenerate($input: RegenerateKeyInput!) {
+  regenerateKey(input: $input) { key userErrors { code field message } }
+}
+"""
+
+UPDATE_KEY_SET = """
+mutation Update($input: UpdateKeySetInput!) {
+  updateKeySet(input: $input) { keySet { label } userErrors { code field message } }
+}
+"""
+
 
 class GraphQLError(AssertionError):
     pass
@@ -192,6 +210,24 @@ class GraphQL:
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [error.get("extensions", {}).get("code") for error in body.get("errors") or []]
+
+
+def codes_and_fields(payload: dict[str, Any]) -> list[tuple[str, list[str] | None]]:
+    """A payload's userErrors as (code, field) pairs."""
+    return [(error["code"], error["field"]) for error in payload["userErrors"]]
+
+
+async def verify(http: httpx.AsyncClient, key: str, **extra: Any) -> dict[str, Any]:
+    """What /v1/keys/verify answers for `key` (and `extra` body fields): a 200's body."""
+    response = await http.post("/v1/keys/verify", json={"key": key, **extra})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def verify_code(http: httpx.AsyncClient, key: str, **extra: Any) -> str:
+    """Only the verdict's code."""
+    return str((await verify(http, key, **extra))["code"])
 
 
 @dataclass

@@ -15,6 +15,7 @@ from tests.support import (
     World,
     add_member,
     build_world,
+    codes_and_fields,
     create_organization,
     create_system,
     error_codes,
@@ -75,10 +76,6 @@ BAD_NAMES = [
 
 def b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode()
-
-
-def codes_and_fields(payload: dict[str, Any]) -> list[tuple[str, list[str] | None]]:
-    return [(error["code"], error["field"]) for error in payload["userErrors"]]
 
 
 async def system(person: Person, system_id: str) -> dict[str, Any] | None:

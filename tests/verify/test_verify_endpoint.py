@@ -24,6 +24,7 @@ from tests.support import (
     create_organization,
     create_verifier,
     sign_up,
+    verify,
     verifying_client,
 )
 from tests.support.processes import serving
@@ -66,13 +67,6 @@ async def owner_and_key_set(gql: GraphQL, **input: Any) -> tuple[Person, dict[st
 
 async def organization_of(owner: Person) -> str:
     return str((await owner.gql(ORGANIZATIONS))["organizations"]["edges"][0]["node"]["id"])
-
-
-async def verify(http: httpx.AsyncClient, key: str, **extra: Any) -> dict[str, Any]:
-    response = await http.post("/v1/keys/verify", json={"key": key, **extra})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 @pytest.mark.parametrize(

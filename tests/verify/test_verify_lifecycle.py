@@ -12,36 +12,22 @@ from app.keysets import events
 from app.keysets.keys import generate_key
 from app.keysets.models import ApiKey, KeySet
 from tests.support import (
+    REGENERATE_KEY,
+    REVOKE_KEY_SET,
     GraphQL,
     Person,
     create_key_set,
     create_organization,
     create_system,
     sign_up,
+    verify,
 )
 
-REGENERATE_KEY = """
-mutation Regenerate($input: RegenerateKeyInput!) {
-  regenerateKey(input: $input) { key userErrors { code field message } }
-}
-"""
-REVOKE_KEY_SET = """
-mutation Revoke($input: RevokeKeySetInput!) {
-  revokeKeySet(input: $input) { keySet { status } userErrors { code field message } }
-}
-"""
 UPDATE_KEY_SET = """
 mutation Update($input: UpdateKeySetInput!) {
   updateKeySet(input: $input) { keySet { status } userErrors { code field message } }
 }
 """
-
-
-async def verify(http: httpx.AsyncClient, key: str, **extra: str) -> dict[str, Any]:
-    response = await http.post("/v1/keys/verify", json={"key": key, **extra})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def owner_with_system(gql: GraphQL) -> tuple[Person, str, str]:
