@@ -338,8 +338,9 @@ class Authenticator:
     """An authenticator app: pyotp holding the secret enrollTotp handed out.
 
     Keyrack accepts a step's code once, for the current step and one either side.
-    `next_code` is the code of the earliest step not yet handed out that is not in the
-    past, so successive codes are always accepted; past the window it waits for the clock.
+    `next_code` is the code of the earliest step not yet handed out that Keyrack still
+    accepts — the step before the current one too, while the clock is not about to move
+    on — so successive codes are always accepted; past the window it waits for the clock.
     """
 
     def __init__(self, secret: str) -> None:
@@ -353,7 +354,11 @@ class Authenticator:
         return int(time.time()) // self.totp.interval
 
     async def next_code(self) -> str:
-        step = max(self._now(), self.last_step + 1)
+        # The previous step stays in Keyrack's window until the next one starts: use it
+        # only with 5 s of margin, so that the request reaches Keyrack in time.
+        into_step = time.time() % self.totp.interval
+        earliest = self._now() - 1 if into_step < self.totp.interval - 5 else self._now()
+        step = max(earliest, self.last_step + 1)
         if step > self._now() + 1:  # at most one step ahead: the window starts with the next
             await asyncio.sleep((step - 1) * self.totp.interval - time.time() + 0.05)
         self.last_step = step
