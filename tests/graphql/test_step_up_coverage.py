@@ -301,6 +301,12 @@ COVERED: dict[str, tuple[str, str, Input]] = {
         GRANT_ROLE,
         lambda s: {"systemId": s.system_id, "email": s.spare.email, "role": "ADMIN"},
     ),
+    # Granting MEMBER may demote a system admin: it takes access away.
+    "grantSystemRole(MEMBER)": (
+        "grantSystemRole",
+        GRANT_ROLE,
+        lambda s: {"systemId": s.system_id, "email": s.admin.email, "role": "MEMBER"},
+    ),
     "revokeSystemRole": (
         "revokeSystemRole",
         REVOKE_ROLE,
@@ -385,12 +391,6 @@ NOT_COVERED: dict[str, tuple[str, str, Input, Callable[[Scene], Person]]] = {
         "createSystem",
         CREATE_SYSTEM,
         lambda s: {"organizationId": s.organization_id, "name": "Billing"},
-        lambda s: s.owner,
-    ),
-    "grant a system MEMBER role": (
-        "grantSystemRole",
-        GRANT_ROLE,
-        lambda s: {"systemId": s.system_id, "email": s.admin.email, "role": "MEMBER"},
         lambda s: s.owner,
     ),
     "leave the organization": (
