@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,24 +15,10 @@ import pytest
 
 from testbed.pgcluster import PostgresCluster
 from tests.support import KEY_PATTERN
-from tests.support.processes import clean_env, keyrack_command, serving
+from tests.support.processes import run_keyrack, serving
 
 SECRET = "s" * 48
 PASSWORD = "correct horse battery staple"
-
-
-def run(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*keyrack_command(), *args],
-        cwd=cwd,
-        env=clean_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -54,8 +39,8 @@ def postgres_env(pg_cluster: PostgresCluster) -> dict[str, str]:
 
 def test_migrate_creates_the_sqlite_database_and_a_private_secret(tmp_path: Path) -> None:
     # when
-    first = run(tmp_path, "migrate")
-    second = run(tmp_path, "migrate")
+    first = run_keyrack(tmp_path, "migrate")
+    second = run_keyrack(tmp_path, "migrate")
 
     # then
     assert first.returncode == 0, first.stderr
@@ -70,11 +55,15 @@ def test_migrate_creates_the_sqlite_database_and_a_private_secret(tmp_path: Path
 
 def test_create_user_then_refuse_the_same_email(tmp_path: Path) -> None:
     # given
-    assert run(tmp_path, "migrate").returncode == 0
+    assert run_keyrack(tmp_path, "migrate").returncode == 0
 
     # when
-    created = run(tmp_path, "create-user", "--email", "Ada@Example.com", "--password", PASSWORD)
-    again = run(tmp_path, "create-user", "--email", "ada@example.com", "--password", PASSWORD)
+    created = run_keyrack(
+        tmp_path, "create-user", "--email", "Ada@Example.com", "--password", PASSWORD
+    )
+    again = run_keyrack(
+        tmp_path, "create-user", "--email", "ada@example.com", "--password", PASSWORD
+    )
 
     # then
     assert created.returncode == 0, created.stderr
@@ -94,8 +83,8 @@ def test_create_user_then_refuse_the_same_email(tmp_path: Path) -> None:
 def test_create_user_rejects_bad_input_in_one_line(
     tmp_path: Path, email: str, password: str, message: str
 ) -> None:
-    assert run(tmp_path, "migrate").returncode == 0
-    result = run(tmp_path, "create-user", "--email", email, "--password", password)
+    assert run_keyrack(tmp_path, "migrate").returncode == 0
+    result = run_keyrack(tmp_path, "create-user", "--email", email, "--password", password)
 
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == f"keyrack: {message}"
@@ -106,10 +95,12 @@ def test_a_command_run_where_no_database_is_creates_none(tmp_path: Path) -> None
     served_from, elsewhere = tmp_path / "server", tmp_path / "home"
     served_from.mkdir()
     elsewhere.mkdir()
-    assert run(served_from, "migrate").returncode == 0
+    assert run_keyrack(served_from, "migrate").returncode == 0
 
     # when
-    result = run(elsewhere, "create-user", "--email", "ada@example.com", "--password", PASSWORD)
+    result = run_keyrack(
+        elsewhere, "create-user", "--email", "ada@example.com", "--password", PASSWORD
+    )
 
     # then
     assert result.returncode == 2
@@ -126,7 +117,7 @@ def test_postgres_needs_a_configured_secret(postgres_env: dict[str, str], tmp_pa
     env = {"KEYRACK_DATABASE_URL": postgres_env["KEYRACK_DATABASE_URL"]}
 
     # when
-    result = run(tmp_path, "migrate", env=env)
+    result = run_keyrack(tmp_path, "migrate", env=env)
 
     # then
     assert result.returncode == 2
@@ -135,8 +126,8 @@ def test_postgres_needs_a_configured_secret(postgres_env: dict[str, str], tmp_pa
 
 
 def test_migrate_and_create_user_on_postgres(postgres_env: dict[str, str], tmp_path: Path) -> None:
-    migrated = run(tmp_path, "migrate", env=postgres_env)
-    created = run(
+    migrated = run_keyrack(tmp_path, "migrate", env=postgres_env)
+    created = run_keyrack(
         tmp_path,
         "create-user",
         "--email",
@@ -156,7 +147,7 @@ def test_secret_from_a_dotenv_file_is_used_and_never_printed(tmp_path: Path) -> 
     (tmp_path / ".env").write_text(f"KEYRACK_SECRET_KEY={SECRET}\n")
 
     # when
-    result = run(tmp_path, "migrate")
+    result = run_keyrack(tmp_path, "migrate")
 
     # then
     assert result.returncode == 0, result.stderr
@@ -165,7 +156,7 @@ def test_secret_from_a_dotenv_file_is_used_and_never_printed(tmp_path: Path) -> 
 
 
 def test_a_short_secret_is_refused(tmp_path: Path) -> None:
-    result = run(tmp_path, "migrate", env={"KEYRACK_SECRET_KEY": "too-short"})
+    result = run_keyrack(tmp_path, "migrate", env={"KEYRACK_SECRET_KEY": "too-short"})
 
     assert result.returncode == 2
     assert "at least 32 characters" in result.stderr
@@ -186,7 +177,7 @@ def test_an_unwritable_data_directory_is_one_line_not_a_traceback(tmp_path: Path
     directory = _unwritable_directory(tmp_path)
 
     # when
-    result = run(directory, "migrate")
+    result = run_keyrack(directory, "migrate")
 
     # then
     assert result.returncode == 2
@@ -252,7 +243,7 @@ def test_the_sqlite_database_and_its_wal_files_are_private(tmp_path: Path) -> No
     new, old = tmp_path / "new", tmp_path / "old"
     new.mkdir()
     old.mkdir()
-    assert run(old, "migrate").returncode == 0
+    assert run_keyrack(old, "migrate").returncode == 0
     (old / "keyrack.db").chmod(0o644)
 
     # when: each is served and written to
@@ -282,8 +273,8 @@ def test_serve_on_postgres(served_postgres: str) -> None:
 def test_with_sign_up_closed_accounts_come_only_from_create_user(tmp_path: Path) -> None:
     # given
     env = {"KEYRACK_SIGNUP": "closed"}
-    assert run(tmp_path, "migrate", env=env).returncode == 0
-    created = run(
+    assert run_keyrack(tmp_path, "migrate", env=env).returncode == 0
+    created = run_keyrack(
         tmp_path, "create-user", "--email", "ops@example.com", "--password", PASSWORD, env=env
     )
     credentials = {"email": "ops@example.com", "password": PASSWORD}
@@ -357,8 +348,8 @@ def test_an_instance_verifier_made_on_the_command_line_verifies_every_organizati
     tmp_path: Path,
 ) -> None:
     # given: the operator creates a verifier before the server starts
-    assert run(tmp_path, "migrate").returncode == 0
-    created = run(tmp_path, "create-verifier", "--name", "edge proxy")
+    assert run_keyrack(tmp_path, "migrate").returncode == 0
+    created = run_keyrack(tmp_path, "create-verifier", "--name", "edge proxy")
     token = created.stdout.strip().splitlines()[-1]
 
     # when: two organizations' keys are checked with it
@@ -390,7 +381,7 @@ def test_an_organization_verifier_from_the_command_line_is_scoped_audited_and_re
         stranger = Owner(served.base, "stranger@example.com")
 
         # when: the operator creates a verifier for the owner's organization, then revokes it
-        created = run(
+        created = run_keyrack(
             tmp_path,
             "create-verifier",
             "--name",
@@ -401,7 +392,7 @@ def test_an_organization_verifier_from_the_command_line_is_scoped_audited_and_re
         token = created.stdout.strip().splitlines()[-1]
         own, foreign = owner.verify(token), owner.verify(token, stranger.key)
         verifier_id = created.stdout.split()[2]
-        revoked = run(tmp_path, "revoke-verifier", verifier_id, env=env)
+        revoked = run_keyrack(tmp_path, "revoke-verifier", verifier_id, env=env)
         after = owner.verify(token)
         audit = owner.graphql(AUDIT_ACTIONS, {"id": owner.organization_id})
 
@@ -432,8 +423,8 @@ def test_an_organization_verifier_from_the_command_line_is_scoped_audited_and_re
 def test_create_verifier_refuses_bad_input_in_one_line(
     tmp_path: Path, args: list[str], code: int, message: str
 ) -> None:
-    assert run(tmp_path, "migrate").returncode == 0
-    result = run(tmp_path, "create-verifier", "--name", "ci", *args)
+    assert run_keyrack(tmp_path, "migrate").returncode == 0
+    result = run_keyrack(tmp_path, "create-verifier", "--name", "ci", *args)
 
     assert result.returncode == code
     assert message in result.stderr.strip().splitlines()[-1]
@@ -442,7 +433,7 @@ def test_create_verifier_refuses_bad_input_in_one_line(
 
 
 def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
-    result = run(tmp_path, "serve", "--workers", "2", "--port", "1")
+    result = run_keyrack(tmp_path, "serve", "--workers", "2", "--port", "1")
 
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
@@ -458,7 +449,7 @@ def test_a_verifier_revoked_on_the_command_line_is_refused_by_a_running_postgres
     env = {**postgres_env, "KEYRACK_VERIFY_CACHE_TTL_SECONDS": "600"}
     with serving(tmp_path, env) as served:
         owner = Owner(served.base, "pg-owner@example.com")
-        created = run(
+        created = run_keyrack(
             tmp_path,
             "create-verifier",
             "--name",
@@ -471,7 +462,7 @@ def test_a_verifier_revoked_on_the_command_line_is_refused_by_a_running_postgres
         before = [owner.verify(token).status_code for _ in range(2)]
 
         # when: the operator revokes it from another process
-        revoked = run(tmp_path, "revoke-verifier", created.stdout.split()[2], env=env)
+        revoked = run_keyrack(tmp_path, "revoke-verifier", created.stdout.split()[2], env=env)
         revoked_at = time.monotonic()
         status = 200
         while status == 200 and time.monotonic() - revoked_at < 1.0:

@@ -7,7 +7,6 @@ per-address login limit with every request.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from tests.support import PASSWORD
-from tests.support.processes import clean_env, keyrack_command, serving
+from tests.support.processes import run_keyrack, serving
 from tests.support.served import database_env
 
 SIGN_UP = """
@@ -110,14 +109,8 @@ def test_a_trusted_proxy_names_the_client(tmp_path: Path, database: dict[str, st
 
 def test_a_trusted_proxy_that_is_not_an_address_is_refused_at_start(tmp_path: Path) -> None:
     # when
-    result = subprocess.run(
-        [*keyrack_command(), "migrate"],
-        cwd=tmp_path,
-        env=clean_env({"KEYRACK_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_keyrack(
+        tmp_path, "migrate", env={"KEYRACK_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"}
     )
 
     # then

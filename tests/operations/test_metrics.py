@@ -3,7 +3,6 @@ for a caller with KEYRACK_METRICS_TOKEN, parsed with prometheus_client's own par
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from testbed.net import free_port
 from tests.support import CREATE_KEY_SET, CREATE_ORGANIZATION, PASSWORD, SIGN_UP
-from tests.support.processes import clean_env, keyrack_command, serving
+from tests.support.processes import run_keyrack, serving
 from tests.support.served import database_env
 
 CREATE_VERIFIER = """
@@ -153,17 +152,10 @@ def test_a_short_metrics_token_stops_the_server_with_one_line_and_no_token(
     tmp_path: Path,
 ) -> None:
     # given: a guessable metrics token
-    env = clean_env({"KEYRACK_METRICS_TOKEN": "hunter2"})
+    env = {"KEYRACK_METRICS_TOKEN": "hunter2"}
 
     # when
-    result = subprocess.run(
-        [*keyrack_command(), "serve", "--port", str(free_port())],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_keyrack(tmp_path, "serve", "--port", str(free_port()), env=env)
 
     # then
     assert result.returncode == 2

@@ -4,7 +4,6 @@ store goes away."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 
 from testbed.net import free_port
 from tests.support import CREATE_KEY_SET, CREATE_ORGANIZATION, PASSWORD, SIGN_UP
-from tests.support.processes import clean_env, keyrack_command, serving
+from tests.support.processes import run_keyrack, serving
 from tests.support.redisserver import redis_server
 from tests.support.served import SECRET, database_env
 
@@ -109,17 +108,10 @@ def test_a_storage_url_of_another_kind_stops_the_server_with_one_line_and_no_pas
     tmp_path: Path,
 ) -> None:
     # given: a rate-limit storage URL that is not Redis or Valkey, with a password in it
-    env = clean_env({"KEYRACK_RATE_LIMIT_STORAGE": "memcached://admin:hunter2-secret@cache:11211"})
+    env = {"KEYRACK_RATE_LIMIT_STORAGE": "memcached://admin:hunter2-secret@cache:11211"}
 
     # when
-    result = subprocess.run(
-        [*keyrack_command(), "serve", "--port", str(free_port())],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_keyrack(tmp_path, "serve", "--port", str(free_port()), env=env)
 
     # then
     assert result.returncode == 2

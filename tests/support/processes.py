@@ -30,6 +30,22 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return environment
 
 
+def run_keyrack(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`keyrack ARGS` run to its end, as an operator would: in `cwd`, with only the
+    KEYRACK_ settings in `env`; its output captured, its exit code left to the caller."""
+    return subprocess.run(
+        [*keyrack_command(), *args],
+        cwd=cwd,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def cluster_or_skip() -> PostgresCluster:
     """A fresh throwaway PostgreSQL server; without its binaries the test is skipped, or
     fails in CI (`CI` set), where PostgreSQL must be there."""
