@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 
 from app.settings import Settings
 from tests.support import (
@@ -23,7 +24,7 @@ from tests.support import (
     enable_totp,
     sign_up,
 )
-from tests.support.processes import clean_env, keyrack_command, serving
+from tests.support.processes import run_keyrack, serving
 
 UPDATE_ORGANIZATION = """
 mutation UpdateOrganization($input: UpdateOrganizationInput!) {
@@ -43,18 +44,6 @@ mutation StepUpPolicy($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { organization { requireStepUp } userErrors { code } }
 }
 """
-
-
-def run_keyrack(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*keyrack_command(), *args],
-        cwd=cwd,
-        env=clean_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 async def post_graphql(
@@ -113,10 +102,10 @@ async def test_two_rotations_lose_no_key_value_or_authenticator(
     made = await asyncio.to_thread(
         run_keyrack,
         tmp_path,
-        {**base, "KEYRACK_SECRET_KEY": first},
         "create-verifier",
         "--name",
         "rotation",
+        env={**base, "KEYRACK_SECRET_KEY": first},
     )
     assert made.returncode == 0, made.stderr
     verifier = {"authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
@@ -134,7 +123,7 @@ async def test_two_rotations_lose_no_key_value_or_authenticator(
             "KEYRACK_SECRET_KEY": current,
             "KEYRACK_PREVIOUS_SECRET_KEYS": ",".join(previous),
         }
-        rotated = await asyncio.to_thread(run_keyrack, tmp_path, env, "rotate-secret")
+        rotated = await asyncio.to_thread(run_keyrack, tmp_path, "rotate-secret", env=env)
         assert rotated.returncode == 0, rotated.stderr
         reports.append(rotated.stdout)
         with serving(tmp_path, env) as served:
@@ -174,10 +163,10 @@ async def test_two_rotations_lose_no_key_value_or_authenticator(
                     {"input": {**policy, "otp": await authenticator.next_code()}},
                 )
                 step_ups.append((wrong["updateOrganization"], right["updateOrganization"]))
-        audits.append(await asyncio.to_thread(run_keyrack, tmp_path, env, "audit", "verify"))
+        audits.append(await asyncio.to_thread(run_keyrack, tmp_path, "audit", "verify", env=env))
     # and finally the third secret alone: nothing depends on the first two any more
     alone = {**base, "KEYRACK_SECRET_KEY": third}
-    last = await asyncio.to_thread(run_keyrack, tmp_path, alone, "rotate-secret")
+    last = await asyncio.to_thread(run_keyrack, tmp_path, "rotate-secret", env=alone)
     with serving(tmp_path, alone) as served:
         async with httpx.AsyncClient(base_url=served.base, headers=verifier) as http:
             final = {
@@ -213,8 +202,9 @@ async def test_two_rotations_lose_no_key_value_or_authenticator(
 
 
 def test_a_previous_secret_too_short_is_refused_without_echoing_it(
-    settings: Settings, tmp_path: Path
+    app: Starlette, settings: Settings, tmp_path: Path
 ) -> None:
+    # `app` migrates the session's database: the command is run where it exists.
     # given
     assert settings.secret_key is not None
     env = {
@@ -224,7 +214,7 @@ def test_a_previous_secret_too_short_is_refused_without_echoing_it(
     }
 
     # when
-    result = run_keyrack(tmp_path, env, "rotate-secret")
+    result = run_keyrack(tmp_path, "rotate-secret", env=env)
 
     # then
     assert result.returncode == 2
