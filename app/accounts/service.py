@@ -13,6 +13,7 @@ from app.accounts.models import LoginEvent, Session, User
 from app.accounts.passwords import hash_password, verify_password
 from app.accounts.throttle import Limit
 from app.accounts.tokens import new_token, token_hash
+from app.addresses import limit_key
 from app.errors import Conflict, InvalidCredentials, InvalidInput, NotFound, TooManyAttempts
 from app.pagination import Page, paginate
 from app.validation import MAX_PASSWORD_LENGTH, check_password, clean_email, clean_name
@@ -128,7 +129,7 @@ async def _reserve_login(
             raise TooManyAttempts(TOO_MANY_LOGINS)
         if (
             ip_address is not None
-            and not (await places.add(f"login:address:{ip_address}", per_address)).within
+            and not (await places.add(f"login:address:{limit_key(ip_address)}", per_address)).within
             and not await _known_address(email, ip_address, throttle.known_address_for)
         ):
             raise TooManyAttempts(TOO_MANY_LOGINS)

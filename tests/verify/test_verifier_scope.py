@@ -516,3 +516,28 @@ async def test_a_verifier_keeps_working_across_a_master_secret_rotation(
     assert first.status_code == 200
     assert first.json()["code"] == "VALID"
     assert after.status_code == 200
+
+
+async def test_failed_authentication_counts_an_ipv6_64_as_one_address(
+    gql: GraphQL, settings: Settings, backend: str
+) -> None:
+    # given: two failed authentications allowed per address and minute
+    tenant = await Tenant.create(gql, "Acme")
+    limited = create_app(
+        settings.model_copy(update={"verify_address_rate_limit": 2}), connection_name=backend
+    )
+    wrong = bearer("krv_" + generate_key("SYSTEM")[4:])
+    body = {"key": tenant.keys["system"]}
+
+    async def attempt(address: str) -> int:
+        transport = httpx.ASGITransport(app=limited, client=(address, 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as c:
+            return (await c.post("/v1/keys/verify", json=body, headers=wrong)).status_code
+
+    # when: every attempt from a new address of one /64
+    statuses = [await attempt(f"2001:db8:7:7::{n}") for n in range(1, 4)]
+    neighbour = await attempt("2001:db8:7:8::1")
+
+    # then
+    assert statuses == [401, 401, 429]
+    assert neighbour == 401
