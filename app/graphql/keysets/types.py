@@ -15,12 +15,12 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot
 from app.graphql.ids import KEY_SET
-from app.graphql.limits import REVEAL_COST, field_cost
+from app.graphql.limits import REVEAL_COST, field_cost, list_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.graphql.relay import Node
 from app.ids import to_global_id
 from app.keysets import values
-from app.keysets.groups import effective_permissions
+from app.keysets.groups import MAX_GROUPS_PER_KEY_SET, effective_permissions
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.rules import status_of
 
@@ -216,7 +216,10 @@ class KeySetType(Node):
     async def revoked_by(self, info: Info) -> UserType | None:
         return await _user(info, self.model.revoked_by_id)
 
-    @strawberry.field(description="The permission groups the set is given, by name.")
+    @strawberry.field(
+        description="The permission groups the set is given, by name.",
+        metadata=list_cost(MAX_GROUPS_PER_KEY_SET),
+    )
     async def groups(
         self, info: Info
     ) -> list[Annotated[PermissionGroupType, strawberry.lazy("app.graphql.groups.types")]]:

@@ -231,7 +231,9 @@ class OrganizationType(Node):
 
     @strawberry.field(
         description="A signed checkpoint of the audit chain head; null while the chain does "
-        "not verify. Owners and admins only."
+        "not verify. Owners and admins only.",
+        # It checks the chain as auditIntegrity does, then signs the head.
+        metadata=field_cost(INTEGRITY_CHECK_COST),
     )
     async def audit_checkpoint(
         self, info: Info
