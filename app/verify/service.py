@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from app.addresses import limit_key
 from app.ids import to_global_id
 from app.keysets import groups
 from app.keysets import keys as keyformat
@@ -146,7 +147,10 @@ async def audience_of_member(*, user_id: int | None, address: str | None) -> Aud
     """GraphQL `verifyKey`'s audience: the organizations the caller is a member of (none
     for an anonymous caller, whose unknown keys count against their address)."""
     if user_id is None:
-        return Audience(counter=f"address:{address}", organization_ids=frozenset())
+        return Audience(
+            counter=f"address:{limit_key(address) if address else None}",
+            organization_ids=frozenset(),
+        )
     organization_ids = await Membership.filter(user_id=user_id).values_list(
         "organization_id", flat=True
     )
@@ -267,7 +271,9 @@ class Verifier:
         A key outside the audience, or outside the organization or system the caller
         names, is answered exactly as an unknown key, limits included.
         """
-        if not keyformat.is_well_formed(key):
+        if not keyformat.is_well_formed(key) or audience.organization_ids == frozenset():
+            # No database work, and nothing cached, for a caller who may check no key
+            # at all (GraphQL's verifyKey from someone in no organization, or anonymous).
             return await self._not_found(audience)
         found = await self._lookup(self.keys.lookup_hash(key), key)
         if found is None:
