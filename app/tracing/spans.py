@@ -116,7 +116,6 @@ class ServerSpans:
             info = scope[REQUEST_INFO] = {}
         info["trace_id"] = format(span.get_span_context().trace_id, "032x")
         scope[SPANS] = RequestSpans(self.tracer, in_span)
-        # perf_counter() times from the endpoints, mapped onto the wall clock
         wall, perf = time.time_ns(), time.perf_counter()
         status = 500
 
@@ -131,31 +130,40 @@ class ServerSpans:
             await self.app(scope, receive, send_with_status)
         finally:
             context.detach(token)
-            route = self._route(scope)
-            if route is not None:
-                span.update_name(f"{method} {route}")
-                span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", status)
-            for key in ("operation", "outcome"):
-                if info.get(key) is not None:
-                    span.set_attribute(f"keyrack.{key}", info[key])
-            if status >= 500:
-                span.set_status(Status(StatusCode.ERROR))
-            verified = info.get("verified")
-            if verified is not None:
-                started, seconds, scope_name = verified
-                start_ns = wall + int((started - perf) * 1e9)
-                child = self.tracer.start_span(
-                    "verify",
-                    context=in_span,
-                    start_time=start_ns,
-                    attributes={
-                        "keyrack.verify.code": info["outcome"],
-                        "keyrack.verifier.scope": scope_name,
-                    },
-                )
-                child.end(end_time=start_ns + int(seconds * 1e9))
+            if span.is_recording():  # not when the sampler left this trace out
+                self._finish(span, scope, info, status, wall - int(perf * 1e9))
             span.end()
+
+    def _finish(
+        self, span: Span, scope: Scope, info: dict[str, Any], status: int, offset_ns: int
+    ) -> None:
+        """The span's attributes once the response is sent, and the verification's span
+        (perf_counter() times from the endpoint, moved onto the wall clock by `offset_ns`)."""
+        method: str = scope["method"]
+        route = self._route(scope)
+        if route is not None:
+            span.update_name(f"{method} {route}")
+            span.set_attribute("http.route", route)
+        span.set_attribute("http.response.status_code", status)
+        for key in ("operation", "outcome"):
+            if info.get(key) is not None:
+                span.set_attribute(f"keyrack.{key}", info[key])
+        if status >= 500:
+            span.set_status(Status(StatusCode.ERROR))
+        verified = info.get("verified")
+        if verified is not None:
+            started, seconds, scope_name = verified
+            start_ns = offset_ns + int(started * 1e9)
+            child = self.tracer.start_span(
+                "verify",
+                context=trace.set_span_in_context(span),
+                start_time=start_ns,
+                attributes={
+                    "keyrack.verify.code": info["outcome"],
+                    "keyrack.verifier.scope": scope_name,
+                },
+            )
+            child.end(end_time=start_ns + int(seconds * 1e9))
 
     def _route(self, scope: Scope) -> str | None:
         """The route's template (Starlette's routing leaves the route in the scope)."""
