@@ -7,7 +7,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY migrations ./migrations
-RUN pip install ".[tracing]" && rm -rf /src
+RUN pip install . && rm -rf /src
 
 RUN useradd --system --create-home --home-dir /data --uid 10001 keyrack
 USER keyrack

@@ -2,9 +2,9 @@
 for it (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), off with
 `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`.
 
-Spans go out over OTLP/HTTP protobuf in batches (the `tracing` extra installs the SDK and
-exporter). While tracing is off nothing of it is imported, and the application is built
-without it: the request path is exactly what it is without this module.
+Spans go out over OTLP/HTTP protobuf in batches. While tracing is off nothing of
+OpenTelemetry is imported, and the application is built without the tracing layer: the
+request path is exactly what it is without this module.
 
 What a span carries is chosen here, not by an auto-instrumentation: the method, the route,
 the path without its query string, the status, the GraphQL operation's name, type and
@@ -61,12 +61,6 @@ def from_environment(environ: Mapping[str, str] | None = None) -> Tracing | None
     """A tracer provider exporting by OTLP/HTTP when the environment asks for one."""
     if not wanted(os.environ if environ is None else environ):
         return None
-    try:
-        from app.tracing.spans import Tracing
-    except ImportError:
-        logger.warning(
-            "Tracing is off: OTEL_EXPORTER_OTLP_ENDPOINT is set but OpenTelemetry is not "
-            "installed (pip install 'keyrack[tracing]')."
-        )
-        return None
+    from app.tracing.spans import Tracing
+
     return Tracing.start()
