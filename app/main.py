@@ -9,7 +9,7 @@ import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
@@ -38,6 +38,7 @@ from app.notifications.mail import Mailer
 from app.notifications.notifier import ExpiryNotifier
 from app.requestlog import RequestLog
 from app.settings import Settings, resolve_secrets
+from app.tracing import from_environment as start_tracing
 from app.verifiers import events as verifier_events
 from app.verify.cache import VerificationCache, VerifierCache
 from app.verify.endpoint import VerifyEndpoint
@@ -48,6 +49,9 @@ from app.verify.usage import UsageRecorder
 from app.web import BodySizeLimit, SecurityHeaders
 from app.webhooks.signing import WebhookSigning
 from app.webhooks.worker import WebhookWorker, due_count
+
+if TYPE_CHECKING:
+    from app.tracing.spans import Tracing
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
@@ -137,10 +141,21 @@ class KeyrackApp(Starlette):
 
     verify_path = "/v1/keys/verify"
 
-    def __init__(self, *, verify: VerifyEndpoint, request_log: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        verify: VerifyEndpoint,
+        request_log: bool = False,
+        tracing: Tracing | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.verify = verify
-        self._entry: ASGIApp = RequestLog(self._dispatch) if request_log else self._dispatch
+        self._entry: ASGIApp = self._dispatch
+        if tracing is not None:
+            self._entry = tracing.middleware(self._entry, verify_path=self.verify_path)
+        if request_log:
+            self._entry = RequestLog(self._entry)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._entry(scope, receive, send)
@@ -195,6 +210,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
         if settings.webhook_delivery
         else None
     )
+    tracing = start_tracing()
     checkpoint_emitter = (
         CheckpointEmitter(interval_seconds=settings.audit_checkpoint_interval_seconds)
         if settings.webhook_delivery
@@ -256,6 +272,8 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
                 await verifier.usage.stop()
                 unsubscribe()
                 unsubscribe_verifiers()
+                if tracing is not None:
+                    await tracing.shutdown()
 
     graphql_endpoint = BodySizeLimit(
         AuthenticationMiddleware(graphql, backend=SessionBackend(), on_error=auth_error),
@@ -276,6 +294,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     app = KeyrackApp(
         verify=VerifyEndpoint(verifier),
         request_log=settings.log_format == "json",
+        tracing=tracing,
         middleware=middleware,
         routes=[
             Route("/graphql", graphql_endpoint),
