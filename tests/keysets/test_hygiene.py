@@ -109,6 +109,7 @@ async def test_admins_see_each_key_set_with_what_to_fix_and_members_do_not(
         KEY_HYGIENE, {"id": world.organization_id, "after": page["pageInfo"]["endCursor"]}
     )
     by_member = await world.member.gql.result(KEY_HYGIENE, {"id": world.organization_id})
+    by_outsider = await world.outsider.gql(KEY_HYGIENE, {"id": world.organization_id})
 
     # then: in key set order, over two pages; neither the fine nor the revoked one
     edges = page["edges"] + rest["organization"]["keyHygiene"]["edges"]
@@ -129,6 +130,7 @@ async def test_admins_see_each_key_set_with_what_to_fix_and_members_do_not(
     assert rest["organization"]["keyHygiene"]["pageInfo"]["hasNextPage"] is False
     assert all(f["message"] for edge in edges for f in edge["node"]["findings"])
     assert error_codes(by_member) == ["FORBIDDEN"]
+    assert by_outsider == {"organization": None}
 
 
 async def test_the_digest_goes_to_owners_and_admins_once_per_interval(
