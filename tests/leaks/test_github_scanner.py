@@ -10,13 +10,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
+from app.errors import ConfigurationError
 from app.keysets.keys import generate_key
+from app.main import create_app
+from app.settings import Settings
 from tests.conftest import Configured
 from tests.leaks.scanner import LEAKS_PATH, Scanner, payload, token_hash
 from tests.support import (
@@ -302,3 +306,27 @@ async def test_one_address_posting_too_often_is_told_to_wait(
     # then
     assert statuses == [200, 200, 429]
     assert int(refused.headers["retry-after"]) >= 1
+
+
+async def test_scanner_keys_are_read_in_either_format_inline_or_from_a_file(
+    gql: GraphQL, configured: Configured, settings: Settings, scanner: Scanner, tmp_path: Path
+) -> None:
+    # given: GitHub's document in a file, and the plain {identifier: PEM} form inline
+    document = tmp_path / "github-keys.json"
+    document.write_text(scanner.setting(), encoding="utf-8")
+    plain = json.dumps({scanner.identifier: scanner.public_pem})
+    stranger = generate_key("ORGANIZATION")
+
+    # when
+    answers = [
+        await scanner.report((await configured(leak_scanner_keys=value)).http, stranger)
+        for value in (str(document), plain)
+    ]
+
+    # then: both verify the scanner's signature
+    assert [a.status_code for a in answers] == [200, 200]
+    # and a setting that cannot be read stops the server from starting, naming no key
+    for broken in ("{not json", str(tmp_path / "missing.json"), '{"id": "not a PEM key"}'):
+        with pytest.raises(ConfigurationError) as refused:
+            create_app(settings.model_copy(update={"leak_scanner_keys": broken}))
+        assert "KEYRACK_LEAK_SCANNER_KEYS" in str(refused.value)

@@ -47,8 +47,9 @@ class LeakMutations:
             "Reports a key found in public. If it is a live key, its key set is marked "
             "exposed and handled by its organization's onLeak policy, and its admins are "
             "told. Any signed-in person may report any key; the answer is the same whether "
-            "or not it matched. KEYRACK_LEAK_REPORT_RATE_LIMIT reports per person and hour "
-            "(default 20), then TOO_MANY_ATTEMPTS."
+            "or not it matched. On a match the organization's members see you as the "
+            "reporter (KeySet.exposure.reportedBy). KEYRACK_LEAK_REPORT_RATE_LIMIT reports "
+            "per person and hour (default 20), then TOO_MANY_ATTEMPTS."
         ),
     )
     async def report_leak(self, info: Info, input: ReportLeakInput) -> ReportLeakPayload:
