@@ -29,7 +29,9 @@ from tests.support import (
     World,
     build_world,
     create_key_set,
+    create_organization,
     create_verifier,
+    sign_up,
     snapshot_tables,
     verify_code,
 )
@@ -330,3 +332,24 @@ async def test_scanner_keys_are_read_in_either_format_inline_or_from_a_file(
         with pytest.raises(ConfigurationError) as refused:
             create_app(settings.model_copy(update={"leak_scanner_keys": broken}))
         assert "KEYRACK_LEAK_SCANNER_KEYS" in str(refused.value)
+
+
+@pytest.mark.postgres_only
+async def test_reports_of_one_key_arriving_at_once_act_once(
+    gql: GraphQL, configured: Configured, scanner: Scanner
+) -> None:
+    # given
+    scanned = await scanned_app(configured, scanner)
+    owner = await sign_up(gql, "owner")
+    organization_id = await create_organization(owner)
+    created = await create_key_set(owner, organizationId=organization_id, label="raced")
+    key = created["primaryKey"]
+
+    # when: GitHub and its retries post the same key four times at once
+    answers = await asyncio.gather(*(scanner.report(scanned, key) for _ in range(4)))
+
+    # then: each is told it is ours; the key set was exposed and disabled once
+    assert [a.json()[0]["label"] for a in answers] == ["true_positive"] * 4
+    logged = await actions(owner, organization_id)
+    assert logged.count("KEY_EXPOSED") == 1
+    assert logged.count("KEY_SET_DISABLED") == 1
