@@ -36,8 +36,8 @@ class BodyTooLarge(Exception):
     pass
 
 
-def _error(status: int, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 async def _body(request: Request) -> bytes:
@@ -96,9 +96,8 @@ class GitHubLeakEndpoint:
         address = request.client.host if request.client else "unknown"
         retry_after = await self.limits.hit_address(address)
         if retry_after is not None:
-            return _error(
-                429, "Too many reports from this address.", **{"retry-after": str(retry_after)}
-            )
+            retry = {"retry-after": str(retry_after)}
+            return _error(429, "Too many reports from this address.", retry)
         try:
             body = await _body(request)
         except BodyTooLarge:

@@ -140,12 +140,14 @@ async def report_leak(
             action=action,
         )
         described = exposure_json(exposure)
+        # Webhook bodies never hold anything of a key, not even its hint.
+        told = {name: value for name, value in described.items() if name != "hint"}
         await writes.record(
             key_set,
             AuditAction.KEY_EXPOSED,
             described,
             webhook=WebhookEvent.KEY_EXPOSED,
-            exposure=described,
+            exposure=told,
         )
         if action is LeakAction.DISABLE:
             await lifecycle.disable_in(writes, key_set, details={"cause": CAUSE})

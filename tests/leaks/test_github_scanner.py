@@ -164,7 +164,15 @@ async def test_a_signed_report_disables_the_key_set_and_tells_its_admins(
         created["keySet"]["id"],
         "DISABLE",
     )
-    assert leaked not in receiver.received[0].body.decode()
+    assert told["exposure"] == {
+        "slot": "PRIMARY",
+        "channel": "GITHUB",
+        "url": "https://github.com/octocat/hello/blob/abc123/config.env",
+        "source": "content",
+        "reportedBy": None,
+        "action": "DISABLE",
+    }
+    assert leaked[4:12] not in receiver.received[0].body.decode()
     # the organization's owners and admins are mailed, without the key
     await inbox.wait_for(2)
     assert inbox.to("ci-deploy") == sorted([world.owner.email, world.admin.email])
