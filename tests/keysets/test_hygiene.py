@@ -13,6 +13,7 @@ from app.keysets.models import ApiKey, KeySet
 from app.notifications.digest import HygieneDigester
 from app.notifications.mail import Mailer
 from tests.support import (
+    REGENERATE_KEY,
     GraphQL,
     World,
     build_world,
@@ -62,8 +63,8 @@ async def age(created: dict[str, Any], *, days: int, slot: str | None = None) ->
         await ApiKey.filter(key_set_id=pk, slot=slot).update(created_at=days_ago(days))
 
 
-async def crafted(world: World, verifier_http: httpx.AsyncClient, app: Starlette) -> None:
-    """One key set per finding, and two with none."""
+async def crafted(world: World, verifier_http: httpx.AsyncClient, app: Starlette) -> dict[str, Any]:
+    """One key set per finding, and two with none; the exposed one is returned."""
     owner, organization_id = world.owner, world.organization_id
 
     async def key_set(label: str, **input: Any) -> dict[str, Any]:
@@ -93,6 +94,7 @@ async def crafted(world: World, verifier_http: httpx.AsyncClient, app: Starlette
         "everything",
         permissions=["REGISTER_CATALOG_ITEMS", "CHANGE_CATALOG_PUBLISHING_STATE", "ADD_SYSTEM"],
     )
+    return exposed
 
 
 async def test_admins_see_each_key_set_with_what_to_fix_and_members_do_not(
@@ -100,7 +102,7 @@ async def test_admins_see_each_key_set_with_what_to_fix_and_members_do_not(
 ) -> None:
     # given
     world = await build_world(gql)
-    await crafted(world, verifier_http, app)
+    exposed = await crafted(world, verifier_http, app)
 
     # when
     first = await world.admin.gql(KEY_HYGIENE, {"id": world.organization_id, "first": 4})
@@ -131,6 +133,19 @@ async def test_admins_see_each_key_set_with_what_to_fix_and_members_do_not(
     assert all(f["message"] for edge in edges for f in edge["node"]["findings"])
     assert error_codes(by_member) == ["FORBIDDEN"]
     assert by_outsider == {"organization": None}
+
+    # when: the exposed key is replaced, with no grace
+    await world.owner.gql.mutate(
+        "regenerateKey",
+        REGENERATE_KEY,
+        {"keySetId": exposed["keySet"]["id"], "slot": "PRIMARY", "confirmLabel": "exposed"},
+    )
+    after = await world.admin.gql(KEY_HYGIENE, {"id": world.organization_id, "first": 100})
+
+    # then: nothing found in public still verifies
+    labels = [e["node"]["keySet"]["label"] for e in after["organization"]["keyHygiene"]["edges"]]
+    assert "exposed" not in labels
+    assert len(labels) == 5
 
 
 async def test_the_digest_goes_to_owners_and_admins_once_per_interval(
