@@ -51,6 +51,9 @@ query($id: ID!) {
   organization(id: $id) { auditLog(first: 50) { edges { node { action details } } } }
 }
 """
+AUDIT_INTEGRITY = """
+query($id: ID!) { organization(id: $id) { auditIntegrity { valid } } }
+"""
 UPDATE_KEY_POLICY = """
 mutation($input: UpdateKeyPolicyInput!) {
   updateKeyPolicy(input: $input) { keyPolicy { onLeak } userErrors { code field } }
@@ -242,6 +245,9 @@ async def test_the_on_leak_policy_decides_and_a_leaked_verifier_is_revoked(
     )
     assert check.status_code == 401
     assert (await actions(world.owner, world.organization_id))[0] == "VERIFIER_REVOKED"
+    # and the audit chain, written to by the server on its own, still verifies
+    integrity = await world.owner.gql(AUDIT_INTEGRITY, {"id": world.organization_id})
+    assert integrity["organization"]["auditIntegrity"] == {"valid": True}
 
 
 async def test_a_report_that_is_not_signed_by_a_configured_key_changes_nothing(
