@@ -33,7 +33,11 @@ from app.graphql.ide import ASSETS_PATH, graphiql_assets
 from app.graphql.view import KeyrackGraphQL
 from app.keysets import events
 from app.keysets.keys import KeyMaterial
+from app.leaks.endpoint import GitHubLeakEndpoint
+from app.leaks.limits import LeakLimits
+from app.leaks.scanner import ScannerKeys
 from app.logs import quiet_third_party_loggers
+from app.notifications.digest import HygieneDigester
 from app.notifications.mail import Mailer
 from app.notifications.notifier import ExpiryNotifier
 from app.requestlog import RequestLog
@@ -216,6 +220,15 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
         if settings.webhook_delivery
         else None
     )
+    leak_limits = LeakLimits(
+        per_address_per_minute=settings.leak_address_rate_limit,
+        per_user_per_hour=settings.leak_report_rate_limit,
+    )
+    digester = (
+        HygieneDigester(mailer, interval_seconds=settings.hygiene_digest_interval_seconds)
+        if mailer is not None and settings.hygiene_digest == "weekly"
+        else None
+    )
 
     def forget_everything() -> None:
         verifier.cache.clear()
@@ -258,9 +271,13 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
                 webhook_worker.start()
             if checkpoint_emitter is not None:
                 checkpoint_emitter.start()
+            if digester is not None:
+                digester.start()
             try:
                 yield
             finally:
+                if digester is not None:
+                    await digester.stop()
                 if checkpoint_emitter is not None:
                     await checkpoint_emitter.stop()
                 if webhook_worker is not None:
@@ -303,6 +320,16 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             *([Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []),
             Route("/v1/audit/public-key", audit_public_key, methods=["GET"]),
+            Route(
+                "/v1/leaks/github",
+                GitHubLeakEndpoint(
+                    scanner_keys=ScannerKeys.parse(settings.leak_scanner_keys),
+                    keys=keys,
+                    limits=leak_limits,
+                    mailer=mailer,
+                ).handle,
+                methods=["POST"],
+            ),
         ],
         lifespan=lifespan,
     )
@@ -313,4 +340,6 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     app.state.webhook_signing = webhook_signing
     app.state.checkpoint_emitter = checkpoint_emitter
     app.state.connection_name = connection_name
+    app.state.leak_limits = leak_limits
+    app.state.hygiene_digester = digester
     return app

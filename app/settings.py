@@ -101,6 +101,16 @@ class Settings(BaseSettings):
     webhook_endpoint_concurrency: int = Field(default=4, ge=1)
     # How often organizations' signed audit checkpoints go to AUDIT_CHECKPOINT webhooks.
     audit_checkpoint_interval_seconds: float = Field(default=3600.0, gt=0)
+    # Leak intake (app.leaks): GitHub's secret-scanning public keys, as GitHub publishes
+    # them ({"public_keys": [{"key_identifier", "key", ...}]}) or {identifier: PEM}, inline
+    # JSON or the path of a file holding it. Empty: POST /v1/leaks/github answers 404.
+    leak_scanner_keys: str = ""
+    # Scanner posts per client address and minute; reportLeak calls per user and hour.
+    leak_address_rate_limit: int = Field(default=120, ge=1)
+    leak_report_rate_limit: int = Field(default=20, ge=1)
+    # Key hygiene digest mail to organization admins: "weekly" or "off".
+    hygiene_digest: Literal["off", "weekly"] = "off"
+    hygiene_digest_interval_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
     log_level: str = "INFO"
     # /metrics is served only with this token set, and only to a caller that sends it.
     metrics_token: SecretStr | None = None

@@ -204,7 +204,7 @@ async def _revoke(
     await ApiKey.filter(key_set_id=key_set.id).update(lookup_hash=None, ciphertext=None)
     await ApiKey.filter(key_set_id=key_set.id, valid_until__gt=now).update(valid_until=now)
     key_set.revoked_at = now
-    key_set.revoked_by = writes.actor.user
+    key_set.revoked_by = writes.actor.user if writes.actor else None
     key_set.revoke_reason = reason
     key_set.live = None
     await key_set.save(update_fields=["revoked_at", "revoked_by_id", "revoke_reason", "live"])
@@ -214,6 +214,25 @@ async def _revoke(
         {"reason": reason, **(details or {})},
         webhook=WebhookEvent.KEY_SET_REVOKED,
     )
+
+
+async def revoke_in(
+    writes: KeySetWrites, key_set: KeySet, *, reason: str, details: dict[str, Any]
+) -> None:
+    """Revokes a locked, live key set within another domain's key-set writes (a leak)."""
+    await _revoke(writes, key_set, reason=clean_reason(reason), details=details)
+
+
+async def disable_in(writes: KeySetWrites, key_set: KeySet, *, details: dict[str, Any]) -> bool:
+    """Disables a locked key set within another domain's key-set writes; whether it was on."""
+    if not key_set.enabled:
+        return False
+    key_set.enabled = False
+    await key_set.save(update_fields=["enabled", "updated_at"])
+    await writes.record(
+        key_set, AuditAction.KEY_SET_DISABLED, {"enabled": False, **details}, webhook=None
+    )
+    return True
 
 
 async def revoke_owned_by(

@@ -27,6 +27,7 @@ from app.keysets.rules import status_of
 if TYPE_CHECKING:
     from app.graphql.audit.types import AuditEntryConnection, AuditFilter
     from app.graphql.groups.types import PermissionGroupType
+    from app.graphql.leaks.types import KeyExposureType
     from app.graphql.organizations.types import OrganizationType
     from app.graphql.systems.types import SystemType
 
@@ -239,6 +240,20 @@ class KeySetType(Node):
         return [
             KeyPermission(p) for p in effective_permissions(self.model.permissions, groups or [])
         ]
+
+    @strawberry.field(
+        description=(
+            "Set once a key of the set was reported found in public (the first report); "
+            "null otherwise. See the organization's keyPolicy.onLeak."
+        )
+    )
+    async def exposure(
+        self, info: Info
+    ) -> Annotated[KeyExposureType, strawberry.lazy("app.graphql.leaks.types")] | None:
+        from app.graphql.leaks.types import KeyExposureType
+
+        exposure = await info.context.loaders.exposures_by_key_set_id.load(self.model.id)
+        return KeyExposureType.from_model(exposure) if exposure else None
 
     @strawberry.field(description="Whether the caller administers this key set's scope.")
     async def viewer_is_admin(self, info: Info) -> bool:
