@@ -23,8 +23,11 @@ INVALID_CREDENTIALS = "Invalid email or password."
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
-async def create_user(*, email: str, password: str, name: str | None = None) -> User:
-    """A new account; the email must be valid and not taken."""
+async def create_user(
+    *, email: str, password: str, name: str | None = None, email_verified: bool = False
+) -> User:
+    """A new account; the email must be valid and not taken. `email_verified`: the caller
+    knows the address is the account holder's (the operator, an invitation's token)."""
     email = clean_email(email)
     check_password(password)
     name = clean_name(name if name is not None else email.split("@")[0], field="name")
@@ -32,7 +35,12 @@ async def create_user(*, email: str, password: str, name: str | None = None) -> 
         raise Conflict("An account with this email already exists.", field="email")
     password_hash = await hash_password(password)
     try:
-        return await User.create(email=email, name=name, password_hash=password_hash)
+        return await User.create(
+            email=email,
+            name=name,
+            password_hash=password_hash,
+            email_verified_at=datetime.now(UTC) if email_verified else None,
+        )
     except IntegrityError:  # a concurrent sign-up won the race
         raise Conflict("An account with this email already exists.", field="email") from None
 

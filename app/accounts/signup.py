@@ -83,7 +83,10 @@ async def sign_up(
             if invitation_token is not None
             else None
         )
-        user = await create_user(email=email, password=password, name=name)
+        # The invitation's token was mailed to this address: it proves the address.
+        user = await create_user(
+            email=email, password=password, name=name, email_verified=invitation is not None
+        )
         if invitation is not None:
             actor = Actor(user=user, ip_address=ip_address, user_agent=user_agent)
             await invitations.accept_invitation(
