@@ -77,6 +77,15 @@ class Verdict:
 NOT_FOUND = Verdict(VerifyCode.NOT_FOUND)
 
 
+def gone(found: Lookup, now: datetime) -> bool:
+    """Whether the key no longer verifies at all: its set is revoked, or it was replaced
+    and its grace period is over. Such a key is answered as an unknown one."""
+    key = found.key
+    return found.key_set.revoked_at is not None or (
+        key.current is None and (key.valid_until is None or key.valid_until <= now)
+    )
+
+
 def judge(
     found: Lookup,
     *,
@@ -86,9 +95,7 @@ def judge(
 ) -> Verdict:
     """The verdict for a found key, in the contract's order of checks."""
     key, key_set = found.key, found.key_set
-    if key_set.revoked_at is not None or (
-        key.current is None and (key.valid_until is None or key.valid_until <= now)
-    ):
+    if gone(found, now):
         return NOT_FOUND
     deprecated = key.current is None
 
@@ -286,10 +293,14 @@ class Verifier:
             or (system_id is not None and system_id != key_system_id)
         ):
             return await self._not_found(audience)
+        now = datetime.now(UTC)
+        if gone(found, now):
+            # As an unknown key, limits included: a replaced key past its grace must not
+            # use up its set's limit (and so lock out the live key), nor answer otherwise.
+            return await self._not_found(audience)
         retry_after = await self.limits.hit_key_set(found.key_set.id)
         if retry_after is not None:
             return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
-        now = datetime.now(UTC)
         verdict = judge(found, permission=permission, ip=ip, now=now)
         if verdict.valid:
             self.usage.record(key_id=found.key.id, key_set_id=found.key_set.id, at=now)
