@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "app.notifications.models",
     "app.webhooks.models",
     "app.verifiers.models",
+    "app.usage.models",
     "aerich.models",
 ]
 
