@@ -104,7 +104,8 @@ def clean_range(
     until = (until or now).replace(tzinfo=(until or now).tzinfo or UTC)
     step = 24 if granularity is Granularity.DAY else 1
     if since is None:
-        since = until - (timedelta(days=30) if step == 24 else timedelta(hours=24))
+        # The last 24 hours or 30 days, the current one included.
+        since = until - (timedelta(days=29) if step == 24 else timedelta(hours=23))
     since = since.replace(tzinfo=since.tzinfo or UTC)
     if since >= until:
         raise InvalidInput("since must be earlier than until.", field="since")
