@@ -42,7 +42,9 @@ query Usage($id: ID!, $since: DateTime, $until: DateTime, $granularity: UsageGra
 VERIFIER_USAGE = """
 query VerifierUsage($id: ID!) {
   node(id: $id) {
-    ... on Verifier { usage(granularity: DAY) { total counts { code count } addresses { distinct } } }
+    ... on Verifier {
+      usage(granularity: DAY) { total counts { code count } addresses { distinct } }
+    }
   }
 }
 """
