@@ -149,8 +149,10 @@ class UsageSeries:
 SinceArgument = Annotated[
     datetime | None,
     strawberry.argument(
-        description="From the bucket holding this moment; default: the last 24 hours (DAY: 30 days), "
-        "the current one included."
+        description=(
+            "From the bucket holding this moment; default: the last 24 hours (DAY: 30 "
+            "days), the current one included."
+        )
     ),
 ]
 UntilArgument = Annotated[
