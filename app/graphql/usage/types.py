@@ -231,10 +231,13 @@ class KeyImpact:
         )
 
     @strawberry.field(
-        description="Verifiers that checked it, most first (@hasRole(ADMIN); null for others).",
+        description=(
+            "Verifiers that checked it, most first (@hasRole(ADMIN): empty for anyone but "
+            "admins of the key set's scope)."
+        ),
         extensions=_admins_only(),
     )
-    async def verifiers(self) -> list[VerifierUsage] | None:
+    async def verifiers(self) -> list[VerifierUsage]:
         named = await impacts.verifier_names(list(self.impact.verifiers))
         return [
             VerifierUsage(
