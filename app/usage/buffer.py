@@ -16,6 +16,8 @@ from typing import TypeVar
 
 OTHER = "*"
 """The address row that counts uses from addresses past the cap."""
+VALID = "VALID"
+"""The verdict code of a successful use (app.verify.service.VerifyCode.VALID)."""
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 UsageKey = tuple[int, int, str, int]  # key_id, hour, code, verifier_id
@@ -117,7 +119,7 @@ class UsageCounts:
             uses
             for (key_id, set_id, _, code, hour), uses in list(self._counts.items())
             if set_id == key_set_id
-            and code == "VALID"
+            and code == VALID
             and hour >= since_hour
             and (key_ids is None or key_id in key_ids)
         )

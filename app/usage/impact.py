@@ -10,12 +10,11 @@ from tortoise.expressions import Q
 from tortoise.functions import Sum
 
 from app.keysets.models import ApiKey, KeySet
-from app.usage.buffer import hour_of
+from app.usage.buffer import VALID, hour_of
 from app.usage.models import KeyUsage
 from app.verifiers.models import Verifier
 
 WINDOWS_HOURS = (24, 7 * 24)
-VALID = "VALID"
 
 
 @dataclass

@@ -16,7 +16,7 @@ from tortoise.functions import Sum
 
 from app.errors import RecentlyUsed
 from app.keysets.models import ApiKey, KeySet
-from app.usage.buffer import hour_of
+from app.usage.buffer import VALID, hour_of
 from app.usage.models import KeyUsage
 
 
@@ -77,7 +77,7 @@ async def check_recent_use(
     if last is None or last < since:
         return
     since_hour = hour_of(since.timestamp())
-    query = KeyUsage.filter(key_set_id=key_set.id, code="VALID", hour__gte=since_hour)
+    query = KeyUsage.filter(key_set_id=key_set.id, code=VALID, hour__gte=since_hour)
     if key_ids is not None:
         query = query.filter(key_id__in=list(key_ids))
     rows = await query.annotate(total=Sum("uses")).values("total")

@@ -14,7 +14,7 @@ from app import metrics
 from app.background import BackgroundTask
 from app.keysets.models import ApiKey, KeySet
 from app.usage import store
-from app.usage.buffer import Pending, UsageCounts
+from app.usage.buffer import VALID, Pending, UsageCounts
 from app.verifiers import service as verifiers
 
 logger = logging.getLogger("keyrack.verify.usage")
@@ -65,7 +65,7 @@ class UsageRecorder:
             uses
             for (key_id, hour, code, _), (set_id, uses) in self._unwritten.usage.items()
             if set_id == key_set_id
-            and code == "VALID"
+            and code == VALID
             and hour >= since_hour
             and (key_ids is None or key_id in key_ids)
         )

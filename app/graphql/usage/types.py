@@ -18,6 +18,7 @@ from app.graphql.permissions import IsKeySetAdmin
 from app.ids import to_global_id
 from app.keysets.models import KeySet
 from app.usage import impact as impacts
+from app.usage.buffer import VALID
 from app.usage.series import (
     Addresses,
     Granularity,
@@ -223,7 +224,7 @@ class KeyImpact:
             replaced=key.current is None,
             valid_until=key.valid_until if key.current is None else None,
             requests=found.requests,
-            valid=found.counts.get(impacts.VALID, 0),
+            valid=found.counts.get(VALID, 0),
             refusals=_counts(found.refusals),
             last_used_at=key.last_used_at,
             key_set_id=key.key_set_id,
