@@ -1,7 +1,9 @@
 """Verification counts of this process, held in memory until the next flush.
 
 Counting is on the verification hot path: one clock read, one tuple and one dict
-increment, plus a second increment when the service passed the client's address.
+increment, plus a set test and a second increment when the service passed the client's
+address. Addresses are held as integers (IPv6 ones offset past 2**128): an `ipaddress`
+object hashes in Python, several times slower than the rest of the counting.
 Memory is bounded: per key and hour at most `max_addresses` distinct addresses are
 admitted (by this process); uses from any further address are counted under `OTHER`.
 """
@@ -20,6 +22,7 @@ VALID = "VALID"
 """The verdict code of a successful use (app.verify.service.VerifyCode.VALID)."""
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_V6 = 1 << 128
 UsageKey = tuple[int, int, str, int]  # key_id, hour, code, verifier_id
 AddressKey = tuple[int, int, str]  # key_id, hour, address
 K = TypeVar("K", UsageKey, AddressKey)
@@ -45,6 +48,14 @@ class Pending:
         _merge(self.addresses, other.addresses)
 
 
+def _spelled(address: int | str) -> str:
+    if isinstance(address, str):
+        return address
+    if address >= _V6:
+        return str(ipaddress.IPv6Address(address - _V6))
+    return str(ipaddress.IPv4Address(address))
+
+
 def _merge(rows: dict[K, list[int]], more: dict[K, list[int]]) -> None:
     for row, (key_set_id, uses) in more.items():
         kept = rows.get(row)
@@ -59,16 +70,22 @@ class UsageCounts:
         self.max_addresses = max_addresses
         # (key_id, key_set_id, verifier_id, code, hour) -> uses
         self._counts: dict[tuple[int, int, int, str, int], int] = {}
-        # (key_id, key_set_id, address, hour) -> uses
-        self._addresses: dict[tuple[int, int, Address | str, int], int] = {}
+        # (key_id, key_set_id, address as an integer or OTHER, hour) -> uses
+        self._addresses: dict[tuple[int, int, int | str, int], int] = {}
         # Addresses admitted per key in `_admitted_hour`: the cap holds across flushes.
-        self._admitted: dict[int, set[Address]] = {}
+        self._admitted: dict[int, set[int]] = {}
         self._admitted_hour = 0
+        self._hour = 0
+        self._hour_ends = 0.0
 
     def count(
         self, *, key_id: int, key_set_id: int, verifier_id: int, code: str, ip: Address | None
     ) -> None:
-        hour = int(time() // 3600)
+        now = time()
+        if now >= self._hour_ends:
+            self._hour = int(now // 3600)
+            self._hour_ends = (self._hour + 1) * 3600.0
+        hour = self._hour
         bucket = (key_id, key_set_id, verifier_id, code, hour)
         counts = self._counts
         counts[bucket] = counts.get(bucket, 0) + 1
@@ -82,10 +99,14 @@ class UsageCounts:
         admitted = self._admitted.get(key_id)
         if admitted is None:
             admitted = self._admitted[key_id] = set()
-        seen: Address | str = ip
-        if ip not in admitted:
+        # `_ip`: the address as an integer, in the slots of both address classes.
+        number: int = ip._ip  # type: ignore[union-attr]
+        if ip.__class__ is not ipaddress.IPv4Address:
+            number |= _V6
+        seen: int | str = number
+        if number not in admitted:
             if len(admitted) < self.max_addresses:
-                admitted.add(ip)
+                admitted.add(number)
             else:
                 seen = OTHER
         bucket = (key_id, key_set_id, seen, hour)
@@ -105,7 +126,7 @@ class UsageCounts:
                 for (key_id, key_set_id, verifier_id, code, hour), uses in counts.items()
             },
             addresses={
-                (key_id, hour, str(address)[:45]): [key_set_id, uses]
+                (key_id, hour, _spelled(address)): [key_set_id, uses]
                 for (key_id, key_set_id, address, hour), uses in addresses.items()
             },
         )
