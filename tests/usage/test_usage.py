@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -106,7 +107,7 @@ async def test_verifications_are_counted_per_key_code_and_hour(
         # when: a service verifies keys with various outcomes
         for ip in ("203.0.113.7", "203.0.113.7", "203.0.113.7", "203.0.113.8"):
             assert await verify_code(service, world.primary, ip=ip) == "VALID"
-        assert await verify_code(service, world.primary, ip="198.51.100.1") == "FORBIDDEN_IP"
+        assert await verify_code(service, world.primary, ip="2001:db8::1") == "FORBIDDEN_IP"
         assert await verify_code(service, world.primary) == "FORBIDDEN_IP"
         assert (
             await verify_code(service, world.secondary, ip="203.0.113.9", permission="ADD_SYSTEM")
@@ -136,7 +137,7 @@ async def test_verifications_are_counted_per_key_code_and_hour(
     assert series["addresses"] == {
         "top": [
             {"address": "203.0.113.7", "count": 3},
-            {"address": "198.51.100.1", "count": 1},
+            {"address": "2001:db8::1", "count": 1},
             {"address": "203.0.113.8", "count": 1},
             {"address": "203.0.113.9", "count": 1},
         ],
@@ -163,24 +164,60 @@ async def test_flushes_from_several_processes_add_up(
     app: Starlette, gql: GraphQL, settings: Settings, backend: str
 ) -> None:
     # given: two recorders writing into the same rows (this app and a second one, as a
-    # second process would), each flushed twice
+    # second process would)
     world = await scene(gql)
     other = create_app(
         settings.model_copy(update={"usage_flush_seconds": 3600}), connection_name=backend
     )
-    for application, uses in ((app, 2), (other, 3), (app, 1), (other, 4)):
-        transport = httpx.ASGITransport(app=application)
-        async with verifying_client(transport, world.token) as service:
-            for _ in range(uses):
+
+    async def use(application: Starlette, times: int) -> None:
+        async with verifying_client(httpx.ASGITransport(app=application), world.token) as service:
+            for _ in range(times):
                 assert await verify_code(service, world.primary, ip="203.0.113.7") == "VALID"
-        # when
+
+    # when: each flushes in turn, then both at once
+    for application, times in ((app, 2), (other, 3)):
+        await use(application, times)
         await application.state.verifier.usage.flush()
+    await use(app, 1)
+    await use(other, 4)
+    await asyncio.gather(app.state.verifier.usage.flush(), other.state.verifier.usage.flush())
 
     # then: every flush added to the stored counts, none replaced them
     variables = {"id": world.key_set_id, "granularity": "HOUR"}
     series = (await world.owner.gql(KEY_SET_USAGE, variables))["keySet"]["usage"]
     assert series["total"] == 10
     assert series["addresses"]["top"] == [{"address": "203.0.113.7", "count": 10}]
+
+
+async def test_addresses_past_the_cap_are_counted_as_other(
+    gql: GraphQL, settings: Settings, backend: str
+) -> None:
+    # given: a process that keeps two distinct addresses per key and hour
+    world = await scene(gql)
+    capped = create_app(
+        settings.model_copy(update={"usage_max_addresses": 2, "usage_flush_seconds": 3600}),
+        connection_name=backend,
+    )
+    addresses = ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.1", "203.0.113.4"]
+
+    # when: five uses from four addresses, flushed in between
+    async with verifying_client(httpx.ASGITransport(app=capped), world.token) as service:
+        for index, ip in enumerate(addresses):
+            assert await verify_code(service, world.primary, ip=ip) == "VALID"
+            if index == 1:
+                await capped.state.verifier.usage.flush()
+    await capped.state.verifier.usage.flush()
+
+    # then: the first two are itemised, the others counted together, across flushes
+    variables = {"id": world.key_set_id, "granularity": "HOUR"}
+    series = (await world.owner.gql(KEY_SET_USAGE, variables))["keySet"]["usage"]
+    assert series["total"] == 5
+    assert series["addresses"] == {
+        "top": [{"address": "203.0.113.1", "count": 2}, {"address": "203.0.113.2", "count": 1}],
+        "distinct": 2,
+        "other": 2,
+    }
 
 
 async def test_a_series_range_is_checked(gql: GraphQL) -> None:
