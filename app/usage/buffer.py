@@ -11,6 +11,7 @@ admitted (by this process); uses from any further address are counted under `OTH
 from __future__ import annotations
 
 import ipaddress
+from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from time import time
@@ -69,9 +70,9 @@ class UsageCounts:
     def __init__(self, *, max_addresses: int = 100) -> None:
         self.max_addresses = max_addresses
         # (key_id, key_set_id, verifier_id, code, hour) -> uses
-        self._counts: dict[tuple[int, int, int, str, int], int] = {}
+        self._counts: defaultdict[tuple[int, int, int, str, int], int] = defaultdict(int)
         # (key_id, key_set_id, address as an integer or OTHER, hour) -> uses
-        self._addresses: dict[tuple[int, int, int | str, int], int] = {}
+        self._addresses: defaultdict[tuple[int, int, int | str, int], int] = defaultdict(int)
         # Addresses admitted per key in `_admitted_hour`: the cap holds across flushes.
         self._admitted: dict[int, set[int]] = {}
         self._admitted_hour = 0
@@ -86,9 +87,7 @@ class UsageCounts:
             self._hour = int(now // 3600)
             self._hour_ends = (self._hour + 1) * 3600.0
         hour = self._hour
-        bucket = (key_id, key_set_id, verifier_id, code, hour)
-        counts = self._counts
-        counts[bucket] = counts.get(bucket, 0) + 1
+        self._counts[key_id, key_set_id, verifier_id, code, hour] += 1
         if ip is not None:
             self._count_address(key_id, key_set_id, ip, hour)
 
@@ -109,8 +108,7 @@ class UsageCounts:
                 admitted.add(number)
             else:
                 seen = OTHER
-        bucket = (key_id, key_set_id, seen, hour)
-        self._addresses[bucket] = self._addresses.get(bucket, 0) + 1
+        self._addresses[key_id, key_set_id, seen, hour] += 1
 
     def __len__(self) -> int:
         """Usage rows (key, hour, code, verifier) not yet taken for writing."""
@@ -118,8 +116,8 @@ class UsageCounts:
 
     def take(self) -> Pending:
         """Everything counted so far, as rows to write; the buffer starts empty again."""
-        counts, self._counts = self._counts, {}
-        addresses, self._addresses = self._addresses, {}
+        counts, self._counts = self._counts, defaultdict(int)
+        addresses, self._addresses = self._addresses, defaultdict(int)
         return Pending(
             usage={
                 (key_id, hour, str(code), verifier_id): [key_set_id, uses]
