@@ -29,6 +29,8 @@ class UsageRecorder:
         self._lock = asyncio.Lock()
         self._keys: dict[int, datetime] = {}
         self._key_sets: dict[int, datetime] = {}
+        # Last uses taken by the flush under way, until written (for `last_use_of`).
+        self._writing: tuple[dict[int, datetime], dict[int, datetime]] = ({}, {})
         self._verifiers: dict[int, datetime] = {}
         self._background = BackgroundTask(self._run, name="keyrack-usage-flush")
 
@@ -53,9 +55,12 @@ class UsageRecorder:
     ) -> datetime | None:
         """The last successful use of the key set (or of those of its keys) that this
         process has not written yet."""
+        writing_keys, writing_key_sets = self._writing
         if key_ids is None:
-            return self._key_sets.get(key_set_id)
-        return max((self._keys[k] for k in key_ids if k in self._keys), default=None)
+            found = [self._key_sets.get(key_set_id), writing_key_sets.get(key_set_id)]
+        else:
+            found = [times.get(k) for times in (self._keys, writing_keys) for k in key_ids]
+        return max((at for at in found if at is not None), default=None)
 
     def valid_uses(
         self, *, key_set_id: int, since_hour: int, key_ids: Collection[int] | None = None
@@ -80,11 +85,15 @@ class UsageRecorder:
                 return await self._flush()
 
     async def _flush(self) -> int:
+        written = await self._write_last_use()
         self._unwritten.merge(self.counts.take())
         if self._unwritten:
             # What fails stays in `_unwritten` for the next flush; what was written is gone
             # from it, so no count is added twice.
             await store.write(self._unwritten)
+        return written
+
+    async def _write_last_use(self) -> int:
         if self._verifiers:
             used, self._verifiers = self._verifiers, {}
             try:
@@ -97,6 +106,7 @@ class UsageRecorder:
         if not keys:
             return 0
         self._keys, self._key_sets = {}, {}
+        self._writing = (keys, key_sets)
         try:
             # One statement per row, each committing on its own: holding no locks across
             # rows, a flush can never deadlock with a regenerate or revoke. Key sets first,
@@ -118,6 +128,8 @@ class UsageRecorder:
             for key_set_id, at in key_sets.items():
                 self._key_sets.setdefault(key_set_id, at)
             raise
+        finally:
+            self._writing = ({}, {})
         return len(keys)
 
     async def _run(self) -> None:
