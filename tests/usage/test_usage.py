@@ -49,6 +49,9 @@ query VerifierUsage($id: ID!) {
   }
 }
 """
+VERIFY_KEY = """
+query Verify($key: String!, $ip: String) { verifyKey(key: $key, ip: $ip) { code } }
+"""
 TOTAL = """
 query Total($id: ID!, $since: DateTime) { keySet(id: $id) { usage(since: $since) { total } } }
 """
@@ -115,6 +118,9 @@ async def test_verifications_are_counted_per_key_code_and_hour(
         )
         unknown = generate_key("ORGANIZATION")
         assert await verify_code(service, unknown, ip="203.0.113.7") == "NOT_FOUND"
+    # a member trying the key out in GraphQL is not a service's traffic
+    tried = await world.owner.gql(VERIFY_KEY, {"key": world.primary, "ip": "203.0.113.7"})
+    assert tried["verifyKey"]["code"] == "VALID"
     before = await world.owner.gql(TOTAL, {"id": world.key_set_id})
     await app.state.verifier.usage.flush()
     variables = {"id": world.key_set_id, "granularity": "HOUR"}
@@ -190,15 +196,14 @@ async def test_flushes_from_several_processes_add_up(
     assert series["addresses"]["top"] == [{"address": "203.0.113.7", "count": 10}]
 
 
-async def test_addresses_past_the_cap_are_counted_as_other(
+async def test_addresses_past_the_cap_are_counted_as_other_and_refusals_count_too(
     gql: GraphQL, settings: Settings, backend: str
 ) -> None:
-    # given: a process that keeps two distinct addresses per key and hour
+    # given: a process that keeps two distinct addresses per key and hour, and allows
+    # five verifications per key set and minute
     world = await scene(gql)
-    capped = create_app(
-        settings.model_copy(update={"usage_max_addresses": 2, "usage_flush_seconds": 3600}),
-        connection_name=backend,
-    )
+    overrides = {"usage_max_addresses": 2, "usage_flush_seconds": 3600, "verify_rate_limit": 5}
+    capped = create_app(settings.model_copy(update=overrides), connection_name=backend)
     addresses = ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.1", "203.0.113.4"]
 
     # when: five uses from four addresses, flushed in between
@@ -207,12 +212,14 @@ async def test_addresses_past_the_cap_are_counted_as_other(
             assert await verify_code(service, world.primary, ip=ip) == "VALID"
             if index == 1:
                 await capped.state.verifier.usage.flush()
+        limited = await service.post("/v1/keys/verify", json={"key": world.primary})
     await capped.state.verifier.usage.flush()
 
     # then: the first two are itemised, the others counted together, across flushes
     variables = {"id": world.key_set_id, "granularity": "HOUR"}
     series = (await world.owner.gql(KEY_SET_USAGE, variables))["keySet"]["usage"]
-    assert series["total"] == 5
+    assert limited.status_code == 429
+    assert by_code(series["counts"]) == {"VALID": 5, "RATE_LIMITED": 1}
     assert series["addresses"] == {
         "top": [{"address": "203.0.113.1", "count": 2}, {"address": "203.0.113.2", "count": 1}],
         "distinct": 2,
