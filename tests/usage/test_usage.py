@@ -52,6 +52,11 @@ query VerifierUsage($id: ID!) {
 VERIFY_KEY = """
 query Verify($key: String!, $ip: String) { verifyKey(key: $key, ip: $ip) { code } }
 """
+PAGE_OF_SERIES = """
+query Page($id: ID!) {
+  organization(id: $id) { keySets(first: FIRST) { edges { node { usage { total } } } } }
+}
+"""
 TOTAL = """
 query Total($id: ID!, $since: DateTime) { keySet(id: $id) { usage(since: $since) { total } } }
 """
@@ -66,6 +71,7 @@ class Scene:
     secondary: str
     verifier_id: str
     token: str
+    organization_id: str
 
 
 async def scene(gql: GraphQL) -> Scene:
@@ -93,6 +99,7 @@ async def scene(gql: GraphQL) -> Scene:
         created["secondaryKey"],
         verifier["verifier"]["id"],
         verifier["token"],
+        organization_id,
     )
 
 
@@ -225,6 +232,20 @@ async def test_addresses_past_the_cap_are_counted_as_other_and_refusals_count_to
         "distinct": 2,
         "other": 2,
     }
+
+
+async def test_a_page_of_series_is_bounded_by_the_query_cost(gql: GraphQL) -> None:
+    # given
+    world = await scene(gql)
+
+    # when: every key set of a page of 100 with its series, then of a page of 50
+    page = {"id": world.organization_id}
+    too_many = await world.owner.gql.result(PAGE_OF_SERIES.replace("FIRST", "100"), page)
+    fifty = await world.owner.gql.result(PAGE_OF_SERIES.replace("FIRST", "50"), page)
+
+    # then
+    assert error_codes(too_many) == ["QUERY_TOO_COMPLEX"]
+    assert fifty.get("errors") is None
 
 
 async def test_a_series_range_is_checked(gql: GraphQL) -> None:

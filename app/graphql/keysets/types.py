@@ -19,6 +19,8 @@ from app.graphql.limits import REVEAL_COST, field_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.graphql.relay import Node
 from app.graphql.usage.types import (
+    IMPACT_COST,
+    USAGE_COST,
     USAGE_DESCRIPTION,
     GranularityArgument,
     KeySetImpact,
@@ -120,7 +122,7 @@ class ApiKeyType:
             allowance=info.context.reveals,
         )
 
-    @strawberry.field(description=USAGE_DESCRIPTION)
+    @strawberry.field(description=USAGE_DESCRIPTION, metadata=USAGE_COST)
     async def usage(
         self,
         since: SinceArgument = None,
@@ -295,7 +297,9 @@ class KeySetType(Node):
     def secondary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
         return self._key(info, KeySlot.SECONDARY)
 
-    @strawberry.field(description=USAGE_DESCRIPTION + " Both keys, replaced ones included.")
+    @strawberry.field(
+        description=USAGE_DESCRIPTION + " Both keys, replaced ones included.", metadata=USAGE_COST
+    )
     async def usage(
         self,
         since: SinceArgument = None,
@@ -314,7 +318,8 @@ class KeySetType(Node):
         description=(
             "What revoking, disabling or regenerating would break: each key's traffic over "
             "the last 24 hours and 7 days (what a confirmation dialog shows)."
-        )
+        ),
+        metadata=IMPACT_COST,
     )
     async def impact(self) -> KeySetImpact:
         return await resolve_impact(self.model)

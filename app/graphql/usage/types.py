@@ -14,6 +14,7 @@ import app.graphql.verify  # noqa: F401 - declares VerifyCode to GraphQL
 from app.graphql.context import Info
 from app.graphql.enums import KeySlot, documented
 from app.graphql.ids import VERIFIER
+from app.graphql.limits import field_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.ids import to_global_id
 from app.keysets.models import KeySet
@@ -163,6 +164,11 @@ UntilArgument = Annotated[
 GranularityArgument = Annotated[
     Granularity, strawberry.argument(description="HOUR or DAY buckets; at most 90 days in all.")
 ]
+# What one series or preview costs against KEYRACK_MAX_QUERY_COST: up to 2,160 buckets
+# (or two windows of every key's traffic) each. With the default limit, a query asks for
+# at most 100 series, however many key sets a page holds.
+USAGE_COST = field_cost(200)
+IMPACT_COST = field_cost(100)
 USAGE_DESCRIPTION = (
     "Verifications by services, per hour or day and verdict code. since must be before "
     "until, and the range at most 90 days (else BAD_USER_INPUT); counts older than "

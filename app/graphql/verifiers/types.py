@@ -12,6 +12,7 @@ from app.graphql.ids import VERIFIER
 from app.graphql.loaders import PageRequest
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.graphql.usage.types import (
+    USAGE_COST,
     USAGE_DESCRIPTION,
     GranularityArgument,
     SinceArgument,
@@ -93,7 +94,9 @@ class VerifierType(Node):
         user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
         return UserType.from_model(user) if user else None
 
-    @strawberry.field(description=USAGE_DESCRIPTION + " Every key this verifier checked.")
+    @strawberry.field(
+        description=USAGE_DESCRIPTION + " Every key this verifier checked.", metadata=USAGE_COST
+    )
     async def usage(
         self,
         since: SinceArgument = None,
