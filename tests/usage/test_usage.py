@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -145,8 +146,12 @@ async def test_verifications_are_counted_per_key_code_and_hour(
         "FORBIDDEN_IP": 2,
         "INSUFFICIENT_PERMISSION": 1,
     }
-    assert len(series["buckets"]) == 24
-    assert [bucket["total"] for bucket in series["buckets"]] == [0] * 23 + [7]
+    # the last 24 hours, oldest first, the uses in the newest (or, across an hour's
+    # turn, the two newest)
+    starts = [datetime.fromisoformat(bucket["start"]) for bucket in series["buckets"]]
+    assert [later - earlier for earlier, later in pairwise(starts)] == [timedelta(hours=1)] * 23
+    assert sum(bucket["total"] for bucket in series["buckets"][-2:]) == 7
+    assert series["buckets"][-1]["counts"] or series["buckets"][-2]["counts"]
     assert series["addresses"] == {
         "top": [
             {"address": "203.0.113.7", "count": 3},
@@ -168,7 +173,8 @@ async def test_verifications_are_counted_per_key_code_and_hour(
     # one day bucket holds the same; the verifier's series counts what it asked
     assert by_day["usage"]["granularity"] == "DAY"
     assert by_day["usage"]["total"] == 7
-    assert by_day["usage"]["buckets"][-1]["total"] == 7
+    assert len(by_day["usage"]["buckets"]) == 30
+    assert sum(bucket["total"] for bucket in by_day["usage"]["buckets"][-2:]) == 7
     assert verifier["usage"]["total"] == 7
     assert verifier["usage"]["addresses"] is None
 
