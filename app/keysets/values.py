@@ -85,7 +85,7 @@ async def regenerate_key(
         rules = await policy_of(key_set)
         rules.check_grace(grace)
         rules.check_regeneration(key_set.expires_at, now=now)
-        if grace == 0:
+        if grace == 0 and recent_use is not None and recent_use.asks:
             # Without grace every key of the slot stops at once, earlier replaced ones too.
             verifying = await ApiKey.filter(
                 key_set_id=key_set.id, slot=slot, lookup_hash__not_isnull=True

@@ -41,6 +41,11 @@ class RecentUseCheck:
     acknowledged: bool = False
     unflushed: Unflushed | None = None
 
+    @property
+    def asks(self) -> bool:
+        """Whether the check can refuse at all."""
+        return self.window_seconds > 0 and not self.acknowledged
+
 
 def _age(seconds: float) -> str:
     if seconds < 120:
@@ -60,7 +65,7 @@ async def check_recent_use(
 ) -> None:
     """Raises `RecentlyUsed` if the key set (or those of its keys) verified successfully
     within the window and the caller did not acknowledge it."""
-    if check is None or check.acknowledged or check.window_seconds <= 0:
+    if check is None or not check.asks:
         return
     now = now or datetime.now(UTC)
     since = now - timedelta(seconds=check.window_seconds)
