@@ -31,6 +31,7 @@ MODEL_MODULES = [
     "app.webhooks.models",
     "app.verifiers.models",
     "app.leaks.models",
+    "app.usage.models",
     "aerich.models",
 ]
 

@@ -43,6 +43,7 @@ from app.notifications.notifier import ExpiryNotifier
 from app.requestlog import RequestLog
 from app.settings import Settings, resolve_secrets
 from app.tracing import from_environment as start_tracing
+from app.usage.retention import UsagePruner
 from app.verifiers import events as verifier_events
 from app.verify.cache import VerificationCache, VerifierCache
 from app.verify.endpoint import VerifyEndpoint
@@ -120,6 +121,7 @@ async def metrics_endpoint(request: Request) -> Response:
         cache_evictions=verifier.cache.evictions,
         cache_entries=len(verifier.cache),
         usage_buffer=len(verifier.usage),
+        usage_rows=verifier.usage.unwritten_rows,
         webhook_queue=queue,
         pool_size=pool_open,
         pool_idle=pool_idle,
@@ -180,7 +182,11 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     verifier = Verifier(
         keys=keys,
         cache=VerificationCache(ttl_seconds=settings.verify_cache_ttl_seconds),
-        usage=UsageRecorder(flush_interval_seconds=settings.usage_flush_seconds),
+        usage=UsageRecorder(
+            flush_interval_seconds=settings.usage_flush_seconds,
+            max_addresses=settings.usage_max_addresses,
+        ),
+        count_usage=settings.usage_counting,
         limits=VerifyRateLimits(
             per_key_set=settings.verify_rate_limit,
             per_address=settings.verify_address_rate_limit,
@@ -230,6 +236,8 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
         else None
     )
 
+    usage_pruner = UsagePruner(retention_days=settings.usage_retention_days)
+
     def forget_everything() -> None:
         verifier.cache.clear()
         verifier.verifiers.clear()
@@ -263,6 +271,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             # and get promoted, and the older generations' scans then eat the throughput.
             gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
             verifier.usage.start()
+            usage_pruner.start()
             if listener is not None:
                 listener.start()
             if notifier is not None:
@@ -286,6 +295,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
                     await notifier.stop()
                 if listener is not None:
                     await listener.stop()
+                await usage_pruner.stop()
                 await verifier.usage.stop()
                 unsubscribe()
                 unsubscribe_verifiers()
@@ -337,6 +347,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     app.state.keys = keys
     app.state.verifier = verifier
     app.state.notifier = notifier
+    app.state.usage_pruner = usage_pruner
     app.state.webhook_signing = webhook_signing
     app.state.checkpoint_emitter = checkpoint_emitter
     app.state.connection_name = connection_name

@@ -152,6 +152,7 @@ class Snapshot:
     cache_evictions: int
     cache_entries: int
     usage_buffer: int
+    usage_rows: int
     webhook_queue: int | None
     pool_size: int | None
     pool_idle: int | None
@@ -176,6 +177,11 @@ class Snapshot:
         )
         yield GaugeMetricFamily(
             "keyrack_usage_buffer_keys", "Keys with uses not yet written.", self.usage_buffer
+        )
+        yield GaugeMetricFamily(
+            "keyrack_usage_buffer_rows",
+            "Usage counts (key, hour, code, verifier) not yet written.",
+            self.usage_rows,
         )
         if self.webhook_queue is not None:
             yield GaugeMetricFamily(

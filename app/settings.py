@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     verify_address_rate_limit: int = Field(default=6_000, ge=0)
     verify_cache_ttl_seconds: float = Field(default=5.0, ge=0)
     usage_flush_seconds: float = Field(default=2.0, gt=0)
+    # Verifications counted per key, hour, code and verifier (README "Usage and impact");
+    # off only to measure what counting costs.
+    usage_counting: bool = True
+    usage_retention_days: int = Field(default=90, ge=1, le=3650)
+    # Distinct client addresses kept per key and hour, per process; the rest count as "*".
+    usage_max_addresses: int = Field(default=100, ge=1, le=10_000)
+    # Revoking, disabling or regenerating without grace a key set used this recently
+    # answers RECENTLY_USED unless acknowledged; 0 turns the check off.
+    recent_use_seconds: int = Field(default=3600, ge=0)
     # How long one database statement (and a new connection) may take while serving.
     database_timeout_seconds: float = Field(default=5.0, gt=0)
     graphiql: bool = True

@@ -178,8 +178,10 @@ class Verifier:
         usage: UsageRecorder,
         limits: VerifyRateLimits,
         verifiers: VerifierCache | None = None,
+        count_usage: bool = True,
     ) -> None:
         self.keys = keys
+        self.count_usage = count_usage
         self.cache = cache
         self.usage = usage
         self.limits = limits
@@ -299,9 +301,27 @@ class Verifier:
             # use up its set's limit (and so lock out the live key), nor answer otherwise.
             return await self._not_found(audience)
         retry_after = await self.limits.hit_key_set(found.key_set.id)
+        verifier_id = audience.verifier_id if self.count_usage else None
         if retry_after is not None:
+            if verifier_id is not None:
+                self.usage.counts.count(
+                    key_id=found.key.id,
+                    key_set_id=key_set.id,
+                    verifier_id=verifier_id,
+                    code=VerifyCode.RATE_LIMITED,
+                    ip=ip,
+                )
             return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
         verdict = judge(found, permission=permission, ip=ip, now=now)
+        # Services' traffic only: GraphQL's verifyKey is a member trying a key out.
+        if verifier_id is not None and verdict.key_set_id is not None:
+            self.usage.counts.count(
+                key_id=found.key.id,
+                key_set_id=key_set.id,
+                verifier_id=verifier_id,
+                code=verdict.code,
+                ip=ip,
+            )
         if verdict.valid:
             self.usage.record(key_id=found.key.id, key_set_id=found.key_set.id, at=now)
             if self.keys.previous and found.key.lookup_hash != self.keys.lookup_hash(key):

@@ -139,11 +139,11 @@ async def test_a_revoke_takes_effect_on_a_cached_answer_at_once(
     assert (await verify(verifier_http, key))["code"] == "VALID"
     assert (await verify(verifier_http, key))["code"] == "VALID"
 
-    # when
+    # when: revoked (the key was just used, which the revocation acknowledges)
     await owner.gql.mutate(
         "revokeKeySet",
         REVOKE_KEY_SET,
-        {"keySetId": created["keySet"]["id"], "confirmLabel": "ci"},
+        {"keySetId": created["keySet"]["id"], "confirmLabel": "ci", "acknowledgeRecentUse": True},
     )
 
     # then
@@ -158,7 +158,9 @@ async def test_disabling_takes_effect_on_a_cached_answer_at_once(
     assert (await verify(verifier_http, key))["code"] == "VALID"
 
     await owner.gql.mutate(
-        "updateKeySet", UPDATE_KEY_SET, {"keySetId": created["keySet"]["id"], "enabled": False}
+        "updateKeySet",
+        UPDATE_KEY_SET,
+        {"keySetId": created["keySet"]["id"], "enabled": False, "acknowledgeRecentUse": True},
     )
 
     assert (await verify(verifier_http, key))["code"] == "DISABLED"

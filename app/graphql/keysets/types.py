@@ -18,11 +18,24 @@ from app.graphql.ids import KEY_SET
 from app.graphql.limits import REVEAL_COST, field_cost, list_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.graphql.relay import Node
+from app.graphql.usage.types import (
+    IMPACT_COST,
+    USAGE_COST,
+    USAGE_DESCRIPTION,
+    GranularityArgument,
+    KeySetImpact,
+    SinceArgument,
+    UntilArgument,
+    UsageSeries,
+    resolve_impact,
+    resolve_usage,
+)
 from app.ids import to_global_id
 from app.keysets import values
 from app.keysets.groups import MAX_GROUPS_PER_KEY_SET, effective_permissions
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.rules import status_of
+from app.usage.series import Granularity, Whose
 
 if TYPE_CHECKING:
     from app.graphql.audit.types import AuditEntryConnection, AuditFilter
@@ -108,6 +121,21 @@ class ApiKeyType:
             keys=info.context.keys,
             api_key=self.key,
             allowance=info.context.reveals,
+        )
+
+    @strawberry.field(description=USAGE_DESCRIPTION, metadata=USAGE_COST)
+    async def usage(
+        self,
+        since: SinceArgument = None,
+        until: UntilArgument = None,
+        granularity: GranularityArgument = Granularity.HOUR,
+    ) -> UsageSeries:
+        return await resolve_usage(
+            whose=Whose(key_id=self.key.id),
+            key_set_id=self.key_set_id,
+            since=since,
+            until=until,
+            granularity=granularity,
         )
 
 
@@ -286,6 +314,33 @@ class KeySetType(Node):
     )
     def secondary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
         return self._key(info, KeySlot.SECONDARY)
+
+    @strawberry.field(
+        description=USAGE_DESCRIPTION + " Both keys, replaced ones included.", metadata=USAGE_COST
+    )
+    async def usage(
+        self,
+        since: SinceArgument = None,
+        until: UntilArgument = None,
+        granularity: GranularityArgument = Granularity.HOUR,
+    ) -> UsageSeries:
+        return await resolve_usage(
+            whose=Whose(key_set_id=self.model.id),
+            key_set_id=self.model.id,
+            since=since,
+            until=until,
+            granularity=granularity,
+        )
+
+    @strawberry.field(
+        description=(
+            "What revoking, disabling or regenerating would break: each key's traffic over "
+            "the last 24 hours and 7 days (what a confirmation dialog shows)."
+        ),
+        metadata=IMPACT_COST,
+    )
+    async def impact(self) -> KeySetImpact:
+        return await resolve_impact(self.model)
 
     @strawberry.field(
         description=(
