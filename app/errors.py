@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     INVITATION_REQUIRED = "INVITATION_REQUIRED"
     UNAVAILABLE = "UNAVAILABLE"
     RECENTLY_USED = "RECENTLY_USED"
+    KEY_EXPOSED = "KEY_EXPOSED"
 
 
 class KeyrackError(Exception):

@@ -49,6 +49,10 @@ UserErrorCode = documented(
             "The key set (or key) verified successfully within KEYRACK_RECENT_USE_SECONDS; "
             "pass acknowledgeRecentUse: true to go ahead anyway."
         ),
+        "KEY_EXPOSED": (
+            "A key reported leaked still verifies in this key set: regenerate it before "
+            "enabling the set again."
+        ),
     },
     name="UserErrorCode",
 )

@@ -8,11 +8,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 from app.access import organization_access, system_access
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import Conflict, Forbidden, InvalidInput, PolicyViolation
+from app.errors import (
+    Conflict,
+    ErrorCode,
+    Forbidden,
+    InvalidInput,
+    InvalidState,
+    PolicyViolation,
+)
 from app.ids import to_global_id
 from app.keysets import groups, policy
 from app.keysets import keys as keyformat
@@ -32,6 +40,7 @@ from app.keysets.rules import (
 )
 from app.keysets.values import new_key
 from app.keysets.writes import KeySetWrites, key_set_writes, lock_organization
+from app.leaks.models import KeyExposure
 from app.usage.recent import RecentUseCheck, check_recent_use
 from app.validation import UNCHANGED, Unchanged
 from app.webhooks.models import WebhookEvent
@@ -290,6 +299,28 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+async def _require_no_exposed_key(key_set: KeySet) -> None:
+    """KEY_EXPOSED while a key reported leaked still verifies: enabling the set again
+    would put the leaked key back to work (onLeak DISABLE switched it off for that)."""
+    exposed = await KeyExposure.filter(
+        key_set_id=key_set.id, api_key_id__not_isnull=True
+    ).values_list("api_key_id", flat=True)
+    if not exposed:
+        return
+    verifying = await ApiKey.filter(
+        Q(current=True) | Q(valid_until__gt=datetime.now(UTC)),
+        id__in=list(exposed),
+        lookup_hash__not_isnull=True,
+    ).exists()
+    if verifying:
+        raise InvalidState(
+            "A key of this set was reported leaked and still verifies: regenerate it "
+            "(without grace) before enabling the set again.",
+            field="enabled",
+            code=ErrorCode.KEY_EXPOSED,
+        )
+
+
 async def update_key_set(
     *,
     actor: Actor,
@@ -359,6 +390,8 @@ async def update_key_set(
             return key_set
         if enabled_changed and not enabled:
             await check_recent_use(recent_use, key_set=key_set, action="Disabling it")
+        if enabled_changed and enabled:
+            await _require_no_exposed_key(key_set)
         if not isinstance(enabled, Unchanged):
             key_set.enabled = enabled
         try:

@@ -24,6 +24,7 @@ from app.settings import Settings
 from tests.conftest import Configured
 from tests.leaks.scanner import LEAKS_PATH, Scanner, payload, token_hash
 from tests.support import (
+    REGENERATE_KEY,
     GraphQL,
     Person,
     World,
@@ -38,6 +39,11 @@ from tests.support import (
 from tests.support.smtpbox import Inbox, smtp_server
 from tests.webhooks.receiver import Receiver, create_webhook, worker_for
 
+UPDATE_KEY_SET = """
+mutation Enable($input: UpdateKeySetInput!) {
+  updateKeySet(input: $input) { keySet { status } userErrors { code field message } }
+}
+"""
 KEY_SET = """
 query($id: ID!) {
   keySet(id: $id) {
@@ -374,3 +380,33 @@ async def test_reports_of_one_key_arriving_at_once_act_once(
     logged = await actions(owner, organization_id)
     assert logged.count("KEY_EXPOSED") == 1
     assert logged.count("KEY_SET_DISABLED") == 1
+
+
+async def test_a_set_disabled_for_a_leak_is_enabled_again_only_once_the_key_is_replaced(
+    gql: GraphQL, configured: Configured, scanner: Scanner, verifier_http: httpx.AsyncClient
+) -> None:
+    # given: a key set disabled by the default onLeak policy for its leaked primary key
+    scanned = await scanned_app(configured, scanner)
+    world = await build_world(gql)
+    created = await create_key_set(world.owner, organizationId=world.organization_id, label="ci")
+    leaked, key_set_id = created["primaryKey"], created["keySet"]["id"]
+    assert (await scanner.report(scanned, leaked)).status_code == 200
+    enable = {"keySetId": key_set_id, "enabled": True}
+
+    # when: an admin enables it again straight away, then replaces the key and enables it
+    refused = await world.owner.gql(UPDATE_KEY_SET, {"input": enable})
+    still = await verify_code(verifier_http, leaked)
+    rotated = await world.owner.gql.mutate(
+        "regenerateKey",
+        REGENERATE_KEY,
+        {"keySetId": key_set_id, "slot": "PRIMARY", "confirmLabel": "ci"},
+    )
+    enabled = await world.owner.gql(UPDATE_KEY_SET, {"input": enable})
+
+    # then: the leaked key was never put back to work; its replacement is
+    [error] = refused["updateKeySet"]["userErrors"]
+    assert (error["code"], error["field"]) == ("KEY_EXPOSED", ["input", "enabled"])
+    assert still == "DISABLED"
+    assert enabled["updateKeySet"]["userErrors"] == []
+    assert await verify_code(verifier_http, leaked) == "NOT_FOUND"
+    assert await verify_code(verifier_http, rotated["key"]) == "VALID"
