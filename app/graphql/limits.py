@@ -105,7 +105,7 @@ def _argument_cost(definition: GraphQLField, node: FieldNode) -> int:
 
 def list_cost(most: int) -> dict[str, int]:
     """Field metadata for a plain list of objects (not a connection): it returns at most
-    `most` items, so what is selected under it counts that many times, as under a page."""
+    `most` items, so what is selected under them counts that many times."""
     return {LIST_SIZE: most}
 
 
@@ -262,12 +262,15 @@ class _DocumentMeasure:
         cost = child.cost
         if definition is not None:
             cost += _metadata(definition, COST) + _argument_cost(definition, node)
+            size = 0
             if "first" in definition.args:
                 size = _page_size(node)
             elif parent is not None and parent.name.startswith("__"):
                 size = self.introspection_sizes.get((parent.name, name), 0)
-            else:
-                size = _metadata(definition, LIST_SIZE)
+            elif most := _metadata(definition, LIST_SIZE):
+                # Its items are a key set's own rows, read with it: they cost nothing
+                # themselves, but what is selected under them counts for each.
+                cost = most * cost
             if size:
                 cost = size + size * cost
         introspection = name.startswith("__")
