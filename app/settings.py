@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     verify_address_rate_limit: int = Field(default=6_000, ge=0)
     verify_cache_ttl_seconds: float = Field(default=5.0, ge=0)
     usage_flush_seconds: float = Field(default=2.0, gt=0)
+    # How often each process retires keys whose idle window or grace period has ended
+    # (regenerateKey's retireWhenIdleSeconds); the verify path refuses them before that.
+    retirement_interval_seconds: float = Field(default=10.0, gt=0)
     # How long one database statement (and a new connection) may take while serving.
     database_timeout_seconds: float = Field(default=5.0, gt=0)
     graphiql: bool = True

@@ -12,6 +12,7 @@ import strawberry
 from app.audit.actions import AuditAction
 from app.keysets.groups import InUseKeySets
 from app.keysets.models import KeySetScope, KeySetStatus, KeySlot
+from app.keysets.retirement import RetireReason
 from app.keysets.permissions import KeyPermission
 from app.organizations.models import KeyReveal, OrganizationRole
 from app.systems.models import SystemRole
@@ -93,6 +94,17 @@ documented(
     },
 )
 documented(
+    RetireReason,
+    "Why a key replaced with retireWhenIdleSeconds stopped verifying.",
+    {
+        "IDLE": (
+            "It saw no traffic for retireWhenIdleSeconds after the new key's first successful use."
+        ),
+        "GRACE_ENDED": "Its grace period, the cap, ended first.",
+    },
+    name="KeyRetireReason",
+)
+documented(
     KeySlot,
     "Each key set has two keys, so that one can be replaced while the other is in use.",
     {
@@ -155,6 +167,17 @@ documented(
         ),
         "VERIFIER_CREATED": "A verifier was created (details: its id, scope and hint).",
         "VERIFIER_REVOKED": "A verifier was revoked; its token stopped working at once.",
+        "KEY_RETIRED": (
+            "Written by the server, without an actor: a key replaced with "
+            "retireWhenIdleSeconds stopped verifying (details: slot, keyHint, reason IDLE or "
+            "GRACE_ENDED, lastUsedAt, successorFirstUsedAt)."
+        ),
+        "REPLACED_KEY_PRESENTED": (
+            "Written by the server, without an actor, at most once an hour per key: a key "
+            "that was replaced and has stopped verifying, or of a revoked key set, was "
+            "presented at /v1/keys/verify (details: slot, keyHint, reason, verifier, ip, "
+            "presentations since the last entry)."
+        ),
     },
 )
 documented(
@@ -180,6 +203,14 @@ documented(
         ),
         "VERIFIER_CREATED": "A verifier was created for the organization or one of its systems.",
         "VERIFIER_REVOKED": "A verifier of the organization or one of its systems was revoked.",
+        "KEY_RETIRED": (
+            "A replaced key stopped verifying: idle after its successor's first use, or at "
+            "the end of its grace period (payload: slot, reason)."
+        ),
+        "REPLACED_KEY_PRESENTED": (
+            "A replaced-and-retired key, or a revoked key set's key, was presented again; "
+            "at most once an hour per key (payload: slot, reason, verifierId, ip, count)."
+        ),
     },
 )
 documented(
@@ -213,6 +244,7 @@ __all__ = [
     "KeySetStatus",
     "KeySlot",
     "OrganizationRole",
+    "RetireReason",
     "SystemRole",
     "VerifierScope",
     "WebhookEvent",

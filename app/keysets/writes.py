@@ -30,7 +30,8 @@ from app.webhooks.models import WebhookEvent
 class KeySetWrites:
     """The tail of the key-set writes of one transaction (see the module docstring)."""
 
-    def __init__(self, connection: BaseDBAsyncClient, actor: Actor) -> None:
+    def __init__(self, connection: BaseDBAsyncClient, actor: Actor | None) -> None:
+        """`actor` None: the server itself (a background job), audited without an actor."""
         self.connection = connection
         self.actor = actor
         self.changed: list[int] = []
@@ -68,7 +69,7 @@ class KeySetWrites:
 
 
 @asynccontextmanager
-async def key_set_writes(actor: Actor) -> AsyncIterator[KeySetWrites]:
+async def key_set_writes(actor: Actor | None) -> AsyncIterator[KeySetWrites]:
     """A transaction for writes to key sets; their caches are evicted once it commits."""
     async with in_transaction() as connection:
         writes = KeySetWrites(connection, actor)

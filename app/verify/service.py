@@ -15,10 +15,12 @@ from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from app.keysets.lookup import find_by_lookup_hash, move_lookup_hash
 from app.keysets.models import ApiKey
+from app.keysets.retirement import idle_passed
 from app.organizations.models import Membership
 from app.verifiers.models import Verifier as VerifierRow
 from app.verify.cache import Audience, Lookup, VerificationCache, VerifierCache
 from app.verify.ratelimit import VerifyRateLimits
+from app.verify.reuse import ReuseDetector
 from app.verify.usage import UsageRecorder
 
 
@@ -86,7 +88,8 @@ def judge(
     """The verdict for a found key, in the contract's order of checks."""
     key, key_set = found.key, found.key_set
     if key_set.revoked_at is not None or (
-        key.current is None and (key.valid_until is None or key.valid_until <= now)
+        key.current is None
+        and (key.valid_until is None or key.valid_until <= now or idle_passed(key, now))
     ):
         return NOT_FOUND
     deprecated = key.current is None
@@ -167,8 +170,10 @@ class Verifier:
         usage: UsageRecorder,
         limits: VerifyRateLimits,
         verifiers: VerifierCache | None = None,
+        reuse: ReuseDetector | None = None,
     ) -> None:
         self.keys = keys
+        self.reuse = reuse
         self.cache = cache
         self.usage = usage
         self.limits = limits
@@ -269,9 +274,14 @@ class Verifier:
         """
         if not keyformat.is_well_formed(key):
             return await self._not_found(audience)
-        found = await self._lookup(self.keys.lookup_hash(key), key)
+        lookup_hash = self.keys.lookup_hash(key)
+        found = await self._lookup(lookup_hash, key)
         if found is None:
-            return await self._not_found(audience)
+            verdict = await self._not_found(audience)
+            if verdict is NOT_FOUND and self.reuse is not None:
+                hashes = [lookup_hash, *self.keys.previous_lookup_hashes(key)]
+                await self.reuse.unknown_key(lookup_hashes=hashes, audience=audience, ip=ip)
+            return verdict
         key_set = found.key_set
         owner_id, key_system_id = key_set.organization_id, key_set.system_id
         if (
@@ -285,8 +295,21 @@ class Verifier:
             return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
         now = datetime.now(UTC)
         verdict = judge(found, permission=permission, ip=ip, now=now)
+        if verdict is NOT_FOUND and self.reuse is not None and audience.verifier_id is not None:
+            self.reuse.presented(
+                key_id=found.key.id,
+                key_set_id=key_set.id,
+                verifier_id=audience.verifier_id,
+                ip=ip,
+                at=now,
+            )
         if verdict.valid:
             self.usage.record(key_id=found.key.id, key_set_id=found.key_set.id, at=now)
+            if found.key.first_used_at is None:
+                self.usage.record_first(key_id=found.key.id, at=now)
+                found.key.first_used_at = now  # this process records it once
+            if verdict.deprecated:  # a retiring key's idle window restarts here, at once
+                found.key.last_used_at = now
             if self.keys.previous and found.key.lookup_hash != self.keys.lookup_hash(key):
                 # Verified under a previous secret: the plaintext is here, so move it on.
                 await move_lookup_hash(ApiKey, pk=found.key.id, keys=self.keys, plaintext=key)

@@ -10,6 +10,7 @@ from tortoise.expressions import Q
 
 from app import metrics
 from app.background import BackgroundTask
+from app.keysets import retirement
 from app.keysets.models import ApiKey, KeySet
 from app.verifiers import service as verifiers
 
@@ -22,11 +23,16 @@ class UsageRecorder:
         self._keys: dict[int, datetime] = {}
         self._key_sets: dict[int, datetime] = {}
         self._verifiers: dict[int, datetime] = {}
+        self._first: dict[int, datetime] = {}
         self._background = BackgroundTask(self._run, name="keyrack-usage-flush")
 
     def record(self, *, key_id: int, key_set_id: int, at: datetime) -> None:
         self._keys[key_id] = at
         self._key_sets[key_set_id] = at
+
+    def record_first(self, *, key_id: int, at: datetime) -> None:
+        """A key this process has not seen used before (its cached row says never)."""
+        self._first.setdefault(key_id, at)
 
     def record_verifier(self, *, verifier_id: int, at: datetime) -> None:
         self._verifiers[verifier_id] = at
@@ -41,6 +47,14 @@ class UsageRecorder:
             return await self._flush()
 
     async def _flush(self) -> int:
+        if self._first:
+            first, self._first = self._first, {}
+            try:
+                await retirement.record_first_uses(first)
+            except Exception:
+                for key_id, at in first.items():
+                    self._first.setdefault(key_id, at)
+                raise
         if self._verifiers:
             used, self._verifiers = self._verifiers, {}
             try:

@@ -19,6 +19,8 @@ class WebhookEvent(StrEnum):
     AUDIT_CHECKPOINT = "AUDIT_CHECKPOINT"  # a signed checkpoint of the audit chain head
     VERIFIER_CREATED = "VERIFIER_CREATED"
     VERIFIER_REVOKED = "VERIFIER_REVOKED"
+    KEY_RETIRED = "KEY_RETIRED"
+    REPLACED_KEY_PRESENTED = "REPLACED_KEY_PRESENTED"
 
 
 class DeliveryStatus(StrEnum):
