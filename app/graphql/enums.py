@@ -12,8 +12,8 @@ import strawberry
 from app.audit.actions import AuditAction
 from app.keysets.groups import InUseKeySets
 from app.keysets.models import KeySetScope, KeySetStatus, KeySlot
-from app.keysets.retirement import RetireReason
 from app.keysets.permissions import KeyPermission
+from app.keysets.retirement import RetireReason
 from app.organizations.models import KeyReveal, OrganizationRole
 from app.systems.models import SystemRole
 from app.verifiers.models import VerifierScope

@@ -30,9 +30,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from tortoise.transactions import in_transaction
+
 from app.audit.actions import AuditAction
 from app.background import BackgroundTask
 from app.errors import GracePeriodRequired, InvalidInput
+from app.keysets import events
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.writes import key_set_writes
 from app.webhooks.models import WebhookEvent
@@ -145,16 +148,22 @@ async def record_first_uses(first_uses: Mapping[int, datetime]) -> int:
         if key is None:
             continue
         # Every retiring key this one (or a key between them) replaced: their clients
-        # have somewhere to move to now.
-        await ApiKey.filter(
-            key_set_id=key.key_set_id,
-            slot=key.slot,
-            current=None,
-            replaced_at__lte=key.created_at,
-            retire_when_idle_seconds__not_isnull=True,
-            retired_at=None,
-            successor_used_at=None,
-        ).update(successor_used_at=at)
+        # have somewhere to move to now. Their idle windows start, which changes how
+        # they verify: every process's cached rows of them go (as after any write).
+        async with in_transaction() as connection:
+            started = await ApiKey.filter(
+                key_set_id=key.key_set_id,
+                slot=key.slot,
+                current=None,
+                replaced_at__lte=key.created_at,
+                retire_when_idle_seconds__not_isnull=True,
+                retired_at=None,
+                successor_used_at=None,
+            ).update(successor_used_at=at)
+            if started:
+                await events.announce(connection, key.key_set_id)
+        if started:
+            events.changed(key.key_set_id)
     return firsts
 
 

@@ -231,6 +231,9 @@ class Verifier:
                 api_key = (
                     await ApiKey.filter(lookup_hash=lookup_hash).select_related("key_set").first()
                 )
+            if api_key is not None and api_key.current is None:
+                # A replaced key's idle window counts this process's unflushed uses too.
+                api_key.last_used_at = self.usage.latest_use(api_key.id, api_key.last_used_at)
             # A second, small query only on a cache miss: the key set's groups.
             group_permissions = (
                 await groups.group_permissions_of(api_key.key_set_id) if api_key else []

@@ -30,6 +30,13 @@ class UsageRecorder:
         self._keys[key_id] = at
         self._key_sets[key_set_id] = at
 
+    def latest_use(self, key_id: int, written: datetime | None) -> datetime | None:
+        """The later of a key's last use as written (`written`) and as buffered here."""
+        pending = self._keys.get(key_id)
+        if pending is None or (written is not None and written >= pending):
+            return written
+        return pending
+
     def record_first(self, *, key_id: int, at: datetime) -> None:
         """A key this process has not seen used before (its cached row says never)."""
         self._first.setdefault(key_id, at)
