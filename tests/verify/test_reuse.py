@@ -15,9 +15,9 @@ from app.keysets.keys import generate_key, hint
 from app.webhooks.worker import WebhookWorker
 from tests.audit import all_entries
 from tests.support import (
+    KEY_PATTERN,
     REGENERATE_KEY,
     REVOKE_KEY_SET,
-    KEY_PATTERN,
     GraphQL,
     counting_statements,
     create_key_set,
