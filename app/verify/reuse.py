@@ -16,6 +16,7 @@ import asyncio
 import ipaddress
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from app.background import BackgroundTask
@@ -80,19 +81,20 @@ class ReuseDetector:
     async def unknown_key(
         self,
         *,
-        lookup_hashes: list[str],
+        lookup_hash: str,
+        older: Callable[[], list[str]],
         audience: Audience,
         ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
     ) -> None:
         """A well-formed key verification did not find: counted if it is a retired key
-        the verifier may check (never across organizations)."""
+        the verifier may check (never across organizations). `older` gives its lookup
+        hashes under previous secrets, computed only on a cache miss."""
         if audience.verifier_id is None:
             return
-        current = lookup_hashes[0]
-        hit, retired = self.cache.get(current)
+        hit, retired = self.cache.get(lookup_hash)
         if not hit:
-            retired = await reuse.find_retired(lookup_hashes)
-            self.cache.put(current, retired)
+            retired = await reuse.find_retired([lookup_hash, *older()])
+            self.cache.put(lookup_hash, retired)
         if retired is not None and audience.covers(retired.organization_id, retired.system_id):
             self.presented(
                 key_id=retired.api_key_id,

@@ -282,8 +282,12 @@ class Verifier:
         if found is None:
             verdict = await self._not_found(audience)
             if verdict is NOT_FOUND and self.reuse is not None:
-                hashes = [lookup_hash, *self.keys.previous_lookup_hashes(key)]
-                await self.reuse.unknown_key(lookup_hashes=hashes, audience=audience, ip=ip)
+                await self.reuse.unknown_key(
+                    lookup_hash=lookup_hash,
+                    older=lambda: self.keys.previous_lookup_hashes(key),
+                    audience=audience,
+                    ip=ip,
+                )
             return verdict
         key_set = found.key_set
         owner_id, key_system_id = key_set.organization_id, key_set.system_id
