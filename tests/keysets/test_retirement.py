@@ -6,24 +6,29 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
+from app.settings import Settings
 from app.webhooks.worker import WebhookWorker
 from tests.audit import all_entries
 from tests.support import (
     GraphQL,
     Person,
+    bearer,
     create_key_set,
     create_organization,
+    create_verifier,
     sign_up,
     snapshot_tables,
     verify,
     verify_code,
 )
+from tests.support.processes import serving
 from tests.webhooks.receiver import Receiver, create_webhook, worker_for
 
 REGENERATE = """
@@ -201,3 +206,79 @@ async def test_retire_when_idle_needs_a_grace_period_at_least_as_long_and_change
     assert no_grace["key"] is shorter_grace["key"] is zero["key"] is None
     assert await snapshot_tables(ignoring={"AuditEntry"}) == before
     assert (await verify(verifier_http, created["primaryKey"]))["deprecated"] is False
+
+
+@pytest.fixture
+def second_process(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """Another `keyrack serve` on the same PostgreSQL database: its verification answers
+    cached for ten minutes, its usage flushed and its retirement job run several times a
+    second."""
+    assert settings.secret_key is not None
+    env = {
+        "KEYRACK_DATABASE_URL": settings.resolved_database_url,
+        "KEYRACK_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "KEYRACK_VERIFY_CACHE_TTL_SECONDS": "600",
+        "KEYRACK_USAGE_FLUSH_SECONDS": "0.2",
+        "KEYRACK_RETIREMENT_INTERVAL_SECONDS": "0.3",
+        "KEYRACK_WEBHOOK_DELIVERY": "false",
+    }
+    with serving(tmp_path, env, ready_path="/readyz") as served:
+        yield served.base
+
+
+async def poll(check: Any, *, seconds: float) -> Any:
+    """`await check()` every 0.1 s until it is truthy or `seconds` have passed; its last value."""
+    deadline = time.monotonic() + seconds
+    value = await check()
+    while not value and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        value = await check()
+    return value
+
+
+@pytest.mark.postgres_only
+async def test_another_process_retires_the_key_and_reuse_is_reported_once_between_them(
+    gql: GraphQL, app: Starlette, verifier_http: httpx.AsyncClient, second_process: str
+) -> None:
+    # given: the other process has the old key's answer cached for ten minutes
+    owner, organization_id, created = await owner_with_key_set(gql)
+    key_set_id = created["keySet"]["id"]
+    token = await create_verifier(owner, organizationId=organization_id)
+    regenerated = await regenerate(
+        owner, key_set_id, "PRIMARY", gracePeriodSeconds=60, retireWhenIdleSeconds=IDLE_SECONDS
+    )
+    old_key = created["primaryKey"]
+    async with httpx.AsyncClient(base_url=second_process, headers=bearer(token)) as other:
+        cached = await verify_code(other, old_key)
+
+        # when: the new key is used here, and the old one nowhere any more
+        assert await verify_code(verifier_http, regenerated["key"]) == "VALID"
+        await app.state.verifier.usage.flush()
+
+        async def retired() -> list[dict[str, Any]]:
+            return await all_entries(owner, organization_id, {"actions": ["KEY_RETIRED"]})
+
+        # (asked once: every VALID answer would be a use, restarting the idle window)
+        await asyncio.sleep(IDLE_SECONDS + 0.6)
+        refused = await verify_code(other, old_key)
+        retirements = await poll(retired, seconds=3)
+        # ...and the retired key is presented to both processes
+        await verify_code(verifier_http, old_key)
+        await app.state.verifier.reuse.flush()
+
+        async def reported() -> list[dict[str, Any]]:
+            return await all_entries(
+                owner, organization_id, {"actions": ["REPLACED_KEY_PRESENTED"]}
+            )
+
+        reports = await poll(reported, seconds=1)
+        await verify_code(other, old_key)
+        await asyncio.sleep(0.5)  # the other process's flush (0.2 s) writes its count
+        reports = await reported()
+
+    # then: the other process heard of the first use, refused the idle key and retired it
+    # (this process never ran its job); the reuse is reported once between the two
+    assert cached == "VALID"
+    assert refused == "NOT_FOUND"
+    assert [e["details"]["reason"] for e in retirements] == ["IDLE"]
+    assert len(reports) == 1
