@@ -187,10 +187,13 @@ def _due(key: ApiKey, now: datetime) -> tuple[RetireReason, datetime] | None:
 
 async def retire_due(*, now: datetime) -> list[Retired]:
     """Retires every key whose idle window or grace period has ended; what this call did."""
+    # Not the keys a revocation or a regeneration without grace ended: those were cut off,
+    # and audited, by that change itself.
     candidates = await ApiKey.filter(
         current=None,
         retire_when_idle_seconds__not_isnull=True,
         retired_at=None,
+        lookup_hash__not_isnull=True,
         key_set__revoked_at=None,
     ).order_by("key_set_id", "id")
     retired: list[Retired] = []
@@ -210,7 +213,8 @@ async def _retire(key_id: int, key_set_id: int, *, now: datetime) -> RetireReaso
         # The key set's row first, as every writer of its keys locks it (no deadlock).
         key_set = await KeySet.select_for_update().get(id=key_set_id)
         key = await ApiKey.get(id=key_id)
-        due = _due(key, now) if key_set.revoked_at is None else None
+        live = key_set.revoked_at is None and key.lookup_hash is not None
+        due = _due(key, now) if live else None
         if due is None:
             return None
         reason, ended = due
