@@ -312,7 +312,9 @@ class Verifier:
             )
         if verdict.valid:
             self.usage.record(key_id=found.key.id, key_set_id=found.key_set.id, at=now)
-            if found.key.first_used_at is None:
+            if found.key.first_used_at is None and audience.verifier_id is not None:
+                # A service's use, not a member trying the key out with GraphQL's verifyKey:
+                # it starts the idle window of the keys this one replaced.
                 self.usage.record_first(key_id=found.key.id, at=now)
                 found.key.first_used_at = now  # this process records it once
             if verdict.deprecated:  # a retiring key's idle window restarts here, at once

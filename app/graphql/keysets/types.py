@@ -73,8 +73,8 @@ class ApiKeyType:
     )
     first_used_at: datetime | None = strawberry.field(
         description=(
-            "When this key first verified successfully; null if never (or not since this "
-            "was recorded). Starts the idle window of the keys it replaced."
+            "When a service (a verifier) first verified this key successfully; null if never "
+            "(or not since this was recorded). Starts the idle window of the keys it replaced."
         )
     )
     replaced_at: datetime | None = strawberry.field(
