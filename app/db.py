@@ -30,6 +30,8 @@ MODEL_MODULES = [
     "app.notifications.models",
     "app.webhooks.models",
     "app.verifiers.models",
+    "app.leaks.models",
+    "app.usage.models",
     "aerich.models",
 ]
 

@@ -18,6 +18,7 @@ KeyrackError
     │   └── OtpReused       ...or that was already accepted once
     ├── PolicyViolation     the key policy of the organization or system forbids it
     ├── RevealLimitReached  more key values asked for in one request than allowed
+    ├── RecentlyUsed        a key set in use, revoked or cut off without acknowledging it
     └── InvalidState        the object's state forbids it (revoked, last owner...)
 
 Every `UserInputError` carries an `ErrorCode`; GraphQL's `UserErrorCode` is built from
@@ -56,6 +57,7 @@ class ErrorCode(StrEnum):
     SIGN_UP_CLOSED = "SIGN_UP_CLOSED"
     INVITATION_REQUIRED = "INVITATION_REQUIRED"
     UNAVAILABLE = "UNAVAILABLE"
+    RECENTLY_USED = "RECENTLY_USED"
     GRACE_PERIOD_REQUIRED = "GRACE_PERIOD_REQUIRED"
 
 
@@ -158,3 +160,7 @@ class PolicyViolation(UserInputError):
 
 class RevealLimitReached(UserInputError):
     code = ErrorCode.REVEAL_LIMIT_REACHED
+
+
+class RecentlyUsed(UserInputError):
+    code = ErrorCode.RECENTLY_USED

@@ -9,7 +9,7 @@ import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
@@ -34,11 +34,17 @@ from app.graphql.view import KeyrackGraphQL
 from app.keysets import events
 from app.keysets.keys import KeyMaterial
 from app.keysets.retirement import Retirer
+from app.leaks.endpoint import GitHubLeakEndpoint
+from app.leaks.limits import LeakLimits
+from app.leaks.scanner import ScannerKeys
 from app.logs import quiet_third_party_loggers
+from app.notifications.digest import HygieneDigester
 from app.notifications.mail import Mailer
 from app.notifications.notifier import ExpiryNotifier
 from app.requestlog import RequestLog
 from app.settings import Settings, resolve_secrets
+from app.tracing import from_environment as start_tracing
+from app.usage.retention import UsagePruner
 from app.verifiers import events as verifier_events
 from app.verify.cache import VerificationCache, VerifierCache
 from app.verify.endpoint import VerifyEndpoint
@@ -50,6 +56,9 @@ from app.verify.usage import UsageRecorder
 from app.web import BodySizeLimit, SecurityHeaders
 from app.webhooks.signing import WebhookSigning
 from app.webhooks.worker import WebhookWorker, due_count
+
+if TYPE_CHECKING:
+    from app.tracing.spans import Tracing
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
@@ -114,6 +123,7 @@ async def metrics_endpoint(request: Request) -> Response:
         cache_evictions=verifier.cache.evictions,
         cache_entries=len(verifier.cache),
         usage_buffer=len(verifier.usage),
+        usage_rows=verifier.usage.unwritten_rows,
         webhook_queue=queue,
         pool_size=pool_open,
         pool_idle=pool_idle,
@@ -139,10 +149,21 @@ class KeyrackApp(Starlette):
 
     verify_path = "/v1/keys/verify"
 
-    def __init__(self, *, verify: VerifyEndpoint, request_log: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        verify: VerifyEndpoint,
+        request_log: bool = False,
+        tracing: Tracing | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.verify = verify
-        self._entry: ASGIApp = RequestLog(self._dispatch) if request_log else self._dispatch
+        self._entry: ASGIApp = self._dispatch
+        if tracing is not None:
+            self._entry = tracing.middleware(self._entry, verify_path=self.verify_path)
+        if request_log:
+            self._entry = RequestLog(self._entry)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._entry(scope, receive, send)
@@ -167,7 +188,11 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     verifier = Verifier(
         keys=keys,
         cache=VerificationCache(ttl_seconds=settings.verify_cache_ttl_seconds),
-        usage=UsageRecorder(flush_interval_seconds=settings.usage_flush_seconds),
+        usage=UsageRecorder(
+            flush_interval_seconds=settings.usage_flush_seconds,
+            max_addresses=settings.usage_max_addresses,
+        ),
+        count_usage=settings.usage_counting,
         limits=VerifyRateLimits(
             per_key_set=settings.verify_rate_limit,
             per_address=settings.verify_address_rate_limit,
@@ -203,11 +228,23 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
         if settings.webhook_delivery
         else None
     )
+    tracing = start_tracing()
     checkpoint_emitter = (
         CheckpointEmitter(interval_seconds=settings.audit_checkpoint_interval_seconds)
         if settings.webhook_delivery
         else None
     )
+    leak_limits = LeakLimits(
+        per_address_per_minute=settings.leak_address_rate_limit,
+        per_user_per_hour=settings.leak_report_rate_limit,
+    )
+    digester = (
+        HygieneDigester(mailer, interval_seconds=settings.hygiene_digest_interval_seconds)
+        if mailer is not None and settings.hygiene_digest == "weekly"
+        else None
+    )
+
+    usage_pruner = UsagePruner(retention_days=settings.usage_retention_days)
 
     def forget_everything() -> None:
         verifier.cache.clear()
@@ -242,6 +279,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             # and get promoted, and the older generations' scans then eat the throughput.
             gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
             verifier.usage.start()
+            usage_pruner.start()
             reuse.start()
             retirer.start()
             if listener is not None:
@@ -252,9 +290,13 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
                 webhook_worker.start()
             if checkpoint_emitter is not None:
                 checkpoint_emitter.start()
+            if digester is not None:
+                digester.start()
             try:
                 yield
             finally:
+                if digester is not None:
+                    await digester.stop()
                 if checkpoint_emitter is not None:
                     await checkpoint_emitter.stop()
                 if webhook_worker is not None:
@@ -263,11 +305,14 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
                     await notifier.stop()
                 if listener is not None:
                     await listener.stop()
+                await usage_pruner.stop()
                 await retirer.stop()
                 await reuse.stop()
                 await verifier.usage.stop()
                 unsubscribe()
                 unsubscribe_verifiers()
+                if tracing is not None:
+                    await tracing.shutdown()
 
     graphql_endpoint = BodySizeLimit(
         AuthenticationMiddleware(graphql, backend=SessionBackend(), on_error=auth_error),
@@ -288,6 +333,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     app = KeyrackApp(
         verify=VerifyEndpoint(verifier),
         request_log=settings.log_format == "json",
+        tracing=tracing,
         middleware=middleware,
         routes=[
             Route("/graphql", graphql_endpoint),
@@ -296,6 +342,16 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             *([Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []),
             Route("/v1/audit/public-key", audit_public_key, methods=["GET"]),
+            Route(
+                "/v1/leaks/github",
+                GitHubLeakEndpoint(
+                    scanner_keys=ScannerKeys.parse(settings.leak_scanner_keys),
+                    keys=keys,
+                    limits=leak_limits,
+                    mailer=mailer,
+                ).handle,
+                methods=["POST"],
+            ),
         ],
         lifespan=lifespan,
     )
@@ -304,7 +360,10 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     app.state.verifier = verifier
     app.state.retirer = retirer
     app.state.notifier = notifier
+    app.state.usage_pruner = usage_pruner
     app.state.webhook_signing = webhook_signing
     app.state.checkpoint_emitter = checkpoint_emitter
     app.state.connection_name = connection_name
+    app.state.leak_limits = leak_limits
+    app.state.hygiene_digester = digester
     return app

@@ -42,6 +42,13 @@ NOTIFICATIONS = Counter(
     "keyrack_notifications_received",
     "Key-set and verifier changes received by LISTEN/NOTIFY from any process (PostgreSQL).",
 )
+NOTIFY_LAG_SECONDS = Histogram(
+    "keyrack_notify_lag_seconds",
+    "From a change's NOTIFY statement in the sending process (its transaction still open) "
+    "to the eviction in this one, by the two processes' wall clocks; negatives (clock skew) "
+    "count as 0.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 LISTENER_CONNECTED = Gauge(
     "keyrack_change_listener_connected",
     "1 while the LISTEN connection is up (PostgreSQL); evictions from other processes "
@@ -76,6 +83,10 @@ def graphql_operation(*, name: str, kind: str, outcome: str, seconds: float) -> 
             _operation_names.add(name)
     GRAPHQL_OPERATIONS.labels(name, kind, outcome).inc()
     GRAPHQL_SECONDS.labels(name).observe(seconds)
+
+
+def notify_lag(seconds: float) -> None:
+    NOTIFY_LAG_SECONDS.observe(max(seconds, 0.0))
 
 
 def verifier_scope(audience: Audience) -> str:
@@ -141,6 +152,7 @@ class Snapshot:
     cache_evictions: int
     cache_entries: int
     usage_buffer: int
+    usage_rows: int
     webhook_queue: int | None
     pool_size: int | None
     pool_idle: int | None
@@ -165,6 +177,11 @@ class Snapshot:
         )
         yield GaugeMetricFamily(
             "keyrack_usage_buffer_keys", "Keys with uses not yet written.", self.usage_buffer
+        )
+        yield GaugeMetricFamily(
+            "keyrack_usage_buffer_rows",
+            "Usage counts (key, hour, code, verifier) not yet written.",
+            self.usage_rows,
         )
         if self.webhook_queue is not None:
             yield GaugeMetricFamily(

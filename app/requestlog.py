@@ -6,7 +6,7 @@ The outermost layer of the application. It gives each request an id (the caller'
 caller, the latency and the outcome. The endpoints name the operation, the caller and the
 outcome in the scope's `REQUEST_INFO` dict: `/v1/keys/verify` its verdict code and the key
 set, `/graphql` the operation name, the signed-in user and the first error code. A caller is
-an id, never a key, token or address.
+an id, never a key, token or address. While tracing is on, the line carries the trace id.
 """
 
 from __future__ import annotations
@@ -76,5 +76,6 @@ class RequestLog:
                     "caller": info.get("caller"),
                     "outcome": info.get("outcome") or ("ok" if status < 400 else "error"),
                     "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                    **({"trace_id": info["trace_id"]} if "trace_id" in info else {}),
                 },
             )

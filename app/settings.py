@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     verify_address_rate_limit: int = Field(default=6_000, ge=0)
     verify_cache_ttl_seconds: float = Field(default=5.0, ge=0)
     usage_flush_seconds: float = Field(default=2.0, gt=0)
+    # Verifications counted per key, hour, code and verifier (README "Usage and impact");
+    # off only to measure what counting costs.
+    usage_counting: bool = True
+    usage_retention_days: int = Field(default=90, ge=1, le=3650)
+    # Distinct client addresses kept per key and hour, per process; the rest count as "*".
+    usage_max_addresses: int = Field(default=100, ge=1, le=10_000)
+    # Revoking, disabling or regenerating without grace a key set used this recently
+    # answers RECENTLY_USED unless acknowledged; 0 turns the check off.
+    recent_use_seconds: int = Field(default=3600, ge=0)
     # How often each process retires keys whose idle window or grace period has ended
     # (regenerateKey's retireWhenIdleSeconds); the verify path refuses them before that.
     retirement_interval_seconds: float = Field(default=10.0, gt=0)
@@ -104,6 +113,16 @@ class Settings(BaseSettings):
     webhook_endpoint_concurrency: int = Field(default=4, ge=1)
     # How often organizations' signed audit checkpoints go to AUDIT_CHECKPOINT webhooks.
     audit_checkpoint_interval_seconds: float = Field(default=3600.0, gt=0)
+    # Leak intake (app.leaks): GitHub's secret-scanning public keys, as GitHub publishes
+    # them ({"public_keys": [{"key_identifier", "key", ...}]}) or {identifier: PEM}, inline
+    # JSON or the path of a file holding it. Empty: POST /v1/leaks/github answers 404.
+    leak_scanner_keys: str = ""
+    # Scanner posts per client address and minute; reportLeak calls per user and hour.
+    leak_address_rate_limit: int = Field(default=120, ge=1)
+    leak_report_rate_limit: int = Field(default=20, ge=1)
+    # Key hygiene digest mail to organization admins: "weekly" or "off".
+    hygiene_digest: Literal["off", "weekly"] = "off"
+    hygiene_digest_interval_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
     log_level: str = "INFO"
     # /metrics is served only with this token set, and only to a caller that sends it.
     metrics_token: SecretStr | None = None

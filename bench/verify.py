@@ -10,6 +10,10 @@ Then, on PostgreSQL, `keyrack serve --workers 2` against `--workers 1` for the v
 key, reported as a ratio.
 
     python bench/verify.py [--duration 8] [--connections 10,50,100] [--workers-connections 50]
+        [--no-usage-counting] [--ip 203.0.113.7]
+
+`--no-usage-counting` serves with KEYRACK_USAGE_COUNTING=false (what counting costs);
+`--ip` puts a client address in every body (counted per key and hour when counting).
 
 Needs wrk (Debian package `wrk`) and PostgreSQL server binaries.
 """
@@ -197,6 +201,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--connections", default="10,50,100")
     parser.add_argument("--workers-connections", type=int, default=50)
+    parser.add_argument("--usage-counting", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--ip", default=None, help="an ip for every body, e.g. 203.0.113.7")
     args = parser.parse_args()
     concurrencies = [int(c) for c in args.connections.split(",")]
     if shutil.which("wrk") is None:
@@ -219,6 +225,7 @@ def main() -> None:
         for backend, extra in backends.items():
             env = {k: v for k, v in os.environ.items() if not k.startswith("KEYRACK_")}
             env.update(extra, KEYRACK_SECRET_KEY=secrets.token_urlsafe(48), PYTHONPATH=str(ROOT))
+            env["KEYRACK_USAGE_COUNTING"] = "true" if args.usage_counting else "false"
             port = free_port()
             server = keyrack(workdir, env, "serve", "--port", str(port))
             base = f"http://127.0.0.1:{port}"
@@ -228,7 +235,7 @@ def main() -> None:
                 unknown = keyformat.generate_key("ORGANIZATION")
                 cases = {"valid": key, "bad-checksum": bad_checksum(key), "unknown": unknown}
                 for case, value in cases.items():
-                    body = json.dumps({"key": value})
+                    body = json.dumps({"key": value, **({"ip": args.ip} if args.ip else {})})
                     for connections in concurrencies:
                         result = run_wrk(
                             f"{base}/v1/keys/verify",

@@ -5,7 +5,10 @@ time only, and leaves out uvicorn's HTTP work (which any endpoint pays). Sets up
 an organization, a key set and a verifier on a temporary SQLite file through GraphQL,
 then calls POST /v1/keys/verify N times, five rounds, and prints the best round.
 
-    python bench/verify_cpu.py [--calls 20000]
+    python bench/verify_cpu.py [--calls 20000] [--no-usage-counting] [--ip 203.0.113.7]
+
+`--no-usage-counting` measures without usage counts (KEYRACK_USAGE_COUNTING=false);
+`--ip` sends a client address in every body, which counting also records.
 """
 
 from __future__ import annotations
@@ -35,13 +38,14 @@ CREATE_KEY_SET = "mutation($i: CreateKeySetInput!) { createKeySet(input: $i) { p
 CREATE_VERIFIER = "mutation($i: CreateVerifierInput!) { createVerifier(input: $i) { token } }"
 
 
-async def measure(calls: int) -> float:
+async def measure(calls: int, *, usage_counting: bool = True, ip: str | None = None) -> float:
     workdir = tempfile.mkdtemp(prefix="keyrack-cpu-")
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=f"sqlite://{workdir}/keyrack.db",
         secret_key="bench-" * 8,
         webhook_delivery=False,
+        usage_counting=usage_counting,
     )
     await apply_migrations(settings.resolved_database_url)
     await Tortoise.close_connections()
@@ -69,7 +73,7 @@ async def measure(calls: int) -> float:
             verifier = {"organizationId": organization_id, "name": "bench"}
             created = (await graphql(CREATE_VERIFIER, {"i": verifier}, token))["createVerifier"]
 
-        body = json.dumps({"key": key["primaryKey"]}).encode()
+        body = json.dumps({"key": key["primaryKey"], **({"ip": ip} if ip else {})}).encode()
         scope = {
             "type": "http",
             "method": "POST",
@@ -105,8 +109,10 @@ async def measure(calls: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--usage-counting", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--ip", default=None)
     args = parser.parse_args()
-    per_call = asyncio.run(measure(args.calls))
+    per_call = asyncio.run(measure(args.calls, usage_counting=args.usage_counting, ip=args.ip))
     print(f"{per_call:.1f} us CPU per valid verification (best of 5 x {args.calls})")
 
 

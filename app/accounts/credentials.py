@@ -144,7 +144,10 @@ async def reset_password(
         if not await PasswordReset.filter(id=reset.id, used_at=None).update(used_at=now):
             raise InvalidState("This reset token was already used.", field="token")
         await PasswordReset.filter(user_id=user.id, used_at=None).update(used_at=now)
-        await User.filter(id=user.id).update(password_hash=new_hash)
+        # The token was mailed to the account's address: that proves the address too.
+        await User.filter(id=user.id).update(
+            password_hash=new_hash, email_verified_at=user.email_verified_at or now
+        )
         ended = await end_sessions(user_id=user.id)
         actor = Actor(user=user, ip_address=ip_address, user_agent=user_agent)
         await _record(actor, AccountAction.PASSWORD_RESET, {"endedSessions": ended})

@@ -14,6 +14,11 @@ class User(Model):
     name = fields.CharField(max_length=200)
     password_hash = fields.CharField(max_length=255)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # When the account showed it receives mail at `email`: it used a token Keyrack mailed
+    # there (an invitation, a password reset), or the operator created it. Until then,
+    # invitations sent to the address are not shown to it (anyone may sign up with any
+    # address while sign-up is open).
+    email_verified_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "users"

@@ -13,6 +13,7 @@ from app.accounts.models import LoginEvent, Session, User
 from app.accounts.passwords import hash_password, verify_password
 from app.accounts.throttle import Limit
 from app.accounts.tokens import new_token, token_hash
+from app.addresses import limit_key
 from app.errors import Conflict, InvalidCredentials, InvalidInput, NotFound, TooManyAttempts
 from app.pagination import Page, paginate
 from app.validation import MAX_PASSWORD_LENGTH, check_password, clean_email, clean_name
@@ -22,8 +23,11 @@ INVALID_CREDENTIALS = "Invalid email or password."
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
-async def create_user(*, email: str, password: str, name: str | None = None) -> User:
-    """A new account; the email must be valid and not taken."""
+async def create_user(
+    *, email: str, password: str, name: str | None = None, email_verified: bool = False
+) -> User:
+    """A new account; the email must be valid and not taken. `email_verified`: the caller
+    knows the address is the account holder's (the operator, an invitation's token)."""
     email = clean_email(email)
     check_password(password)
     name = clean_name(name if name is not None else email.split("@")[0], field="name")
@@ -31,7 +35,12 @@ async def create_user(*, email: str, password: str, name: str | None = None) -> 
         raise Conflict("An account with this email already exists.", field="email")
     password_hash = await hash_password(password)
     try:
-        return await User.create(email=email, name=name, password_hash=password_hash)
+        return await User.create(
+            email=email,
+            name=name,
+            password_hash=password_hash,
+            email_verified_at=datetime.now(UTC) if email_verified else None,
+        )
     except IntegrityError:  # a concurrent sign-up won the race
         raise Conflict("An account with this email already exists.", field="email") from None
 
@@ -128,7 +137,7 @@ async def _reserve_login(
             raise TooManyAttempts(TOO_MANY_LOGINS)
         if (
             ip_address is not None
-            and not (await places.add(f"login:address:{ip_address}", per_address)).within
+            and not (await places.add(f"login:address:{limit_key(ip_address)}", per_address)).within
             and not await _known_address(email, ip_address, throttle.known_address_for)
         ):
             raise TooManyAttempts(TOO_MANY_LOGINS)

@@ -17,6 +17,7 @@ from app.accounts import throttle as attempts
 from app.accounts.models import LoginEvent, User
 from app.accounts.service import create_user, start_session
 from app.accounts.throttle import Limit
+from app.addresses import limit_key
 from app.context import Actor
 from app.errors import ErrorCode, InvalidState, TooManyAttempts
 from app.organizations import invitations
@@ -69,7 +70,7 @@ async def sign_up(
     throttle = throttle or SignUpThrottle()
     if ip_address is not None:
         place = await attempts.reserve(
-            f"signup:address:{ip_address}", Limit(throttle.per_address, throttle.window)
+            f"signup:address:{limit_key(ip_address)}", Limit(throttle.per_address, throttle.window)
         )
         if not place.within:
             raise TooManyAttempts("Too many sign-ups from this address. Try again later.")
@@ -82,7 +83,10 @@ async def sign_up(
             if invitation_token is not None
             else None
         )
-        user = await create_user(email=email, password=password, name=name)
+        # The invitation's token was mailed to this address: it proves the address.
+        user = await create_user(
+            email=email, password=password, name=name, email_verified=invitation is not None
+        )
         if invitation is not None:
             actor = Actor(user=user, ip_address=ip_address, user_agent=user_agent)
             await invitations.accept_invitation(

@@ -11,7 +11,7 @@ import strawberry
 
 from app.audit.actions import AuditAction
 from app.keysets.groups import InUseKeySets
-from app.keysets.models import KeySetScope, KeySetStatus, KeySlot
+from app.keysets.models import KeySetScope, KeySetStatus, KeySlot, LeakAction
 from app.keysets.permissions import KeyPermission
 from app.keysets.retirement import RetireReason
 from app.organizations.models import KeyReveal, OrganizationRole
@@ -167,6 +167,10 @@ documented(
         ),
         "VERIFIER_CREATED": "A verifier was created (details: its id, scope and hint).",
         "VERIFIER_REVOKED": "A verifier was revoked; its token stopped working at once.",
+        "KEY_EXPOSED": (
+            "A key of the set was reported found in public (GitHub secret scanning or "
+            "reportLeak); details: slot, hint, channel, url, source, onLeak action."
+        ),
         "KEY_RETIRED": (
             "Written by the server, without an actor: a key replaced with "
             "retireWhenIdleSeconds stopped verifying (details: slot, keyHint, reason IDLE or "
@@ -203,6 +207,10 @@ documented(
         ),
         "VERIFIER_CREATED": "A verifier was created for the organization or one of its systems.",
         "VERIFIER_REVOKED": "A verifier of the organization or one of its systems was revoked.",
+        "KEY_EXPOSED": (
+            "A key of a key set was reported found in public; payload: keySet and exposure "
+            "(slot, channel, url, source, action)."
+        ),
         "KEY_RETIRED": (
             "A replaced key stopped verifying: idle after its successor's first use, or at "
             "the end of its grace period (payload: slot, reason)."
@@ -232,6 +240,15 @@ documented(
         "INSTANCE": "Keys of every organization (created by the operator on the command line).",
     },
 )
+documented(
+    LeakAction,
+    "What happens to a key set when one of its keys is found in public.",
+    {
+        "NOTIFY": "It is marked exposed, audited, mailed and announced; it keeps working.",
+        "DISABLE": "As NOTIFY, and it is disabled (updateKeySet(enabled: true) undoes it).",
+        "REVOKE": "As NOTIFY, and it is revoked: both keys destroyed, for good.",
+    },
+)
 
 
 __all__ = [
@@ -243,6 +260,7 @@ __all__ = [
     "KeySetScope",
     "KeySetStatus",
     "KeySlot",
+    "LeakAction",
     "OrganizationRole",
     "RetireReason",
     "SystemRole",

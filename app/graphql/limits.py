@@ -10,7 +10,9 @@ document within every limit goes on to graphql-core's rules.
 Cost: every connection field costs the number of nodes it may return (`first`, 20 by
 default, the maximum when given by a variable), multiplied by the sizes of the connections
 it is nested in, so `organizations(first: 100) { systems(first: 100) { ... } }` costs
-10 100. A field that does more than read a row declares its own cost (`field_cost`): a key
+10 100. A plain list of objects counts like a page of its most items (`list_cost`), and
+introspection's lists like pages of their sizes in this schema (see `_introspection_sizes`).
+A field that does more than read a row declares its own cost (`field_cost`): a key
 reveal is an audited write, an integrity check reads a whole audit chain.
 
 A document that parsed and passed every check is remembered by its text (`DocumentCache`):
@@ -31,16 +33,21 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLEnumType,
     GraphQLError,
     GraphQLField,
+    GraphQLInputObjectType,
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    SchemaMetaFieldDef,
     SelectionSetNode,
+    TypeMetaFieldDef,
     get_named_type,
     validate,
 )
@@ -52,6 +59,7 @@ from strawberry.types.field import StrawberryField
 from app.graphql.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 COST = "cost"
+LIST_SIZE = "list_size"
 # A reveal decrypts a key and writes an audit entry; an integrity check reads and hashes
 # the organization's whole audit chain, so only a few fit in one request.
 REVEAL_COST = 100
@@ -61,6 +69,12 @@ INTEGRITY_CHECK_COST = 5_000
 def field_cost(cost: int) -> dict[str, int]:
     """Field metadata: what one instance of the field costs (`strawberry.field(metadata=)`)."""
     return {COST: cost}
+
+
+def list_cost(most: int) -> dict[str, int]:
+    """Field metadata for a plain list of objects (not a connection): it returns at most
+    `most` items, so what is selected under it counts that many times, as under a page."""
+    return {LIST_SIZE: most}
 
 
 @dataclass(frozen=True)
@@ -99,11 +113,65 @@ def _page_size(field: FieldNode) -> int:
     return DEFAULT_PAGE_SIZE
 
 
-def _own_cost(definition: GraphQLField) -> int:
+def _metadata(definition: GraphQLField, name: str) -> int:
     strawberry_field = (definition.extensions or {}).get("strawberry-definition")
     if isinstance(strawberry_field, StrawberryField) and strawberry_field.metadata:
-        return int(strawberry_field.metadata.get(COST, 0))
+        return int(strawberry_field.metadata.get(name, 0))
     return 0
+
+
+def _introspection_sizes(schema: GraphQLSchema) -> dict[tuple[str, str], int]:
+    """What each list of the introspection types is priced at in `schema`, like a page of a
+    connection: `types` and `directives` at their counts, the lists on a type (fields,
+    enum values...) and on a field (args) at their average, rounded up. Under `types` the
+    average is exact (every type's fields, summed, is all the fields); nested deeper it is
+    an estimate, and graphql-core's introspection depth rule bounds how deep. Introspection
+    lists take no `first`, yet a document can nest them and alias `__schema` many times:
+    priced this way they cost about what they make the server build, and the standard
+    introspection query (GraphiQL's) stays well within the limit."""
+    types = list(schema.type_map.values())
+    composite = [t for t in types if isinstance(t, GraphQLObjectType | GraphQLInterfaceType)]
+    fields = [field for named in composite for field in named.fields.values()]
+
+    def per(total: int, count: int) -> int:
+        return -(-total // count) if count else 0
+
+    return {
+        ("__Schema", "types"): len(types),
+        ("__Schema", "directives"): len(schema.directives),
+        ("__Type", "fields"): per(len(fields), len(types)),
+        ("__Type", "interfaces"): per(sum(len(t.interfaces) for t in composite), len(types)),
+        ("__Type", "possibleTypes"): per(
+            sum(
+                len(schema.get_possible_types(t))
+                for t in types
+                if isinstance(t, GraphQLInterfaceType | GraphQLUnionType)
+            ),
+            len(types),
+        ),
+        ("__Type", "enumValues"): per(
+            sum(len(t.values) for t in types if isinstance(t, GraphQLEnumType)), len(types)
+        ),
+        ("__Type", "inputFields"): per(
+            sum(len(t.fields) for t in types if isinstance(t, GraphQLInputObjectType)), len(types)
+        ),
+        ("__Field", "args"): per(sum(len(f.args) for f in fields), len(fields)),
+        ("__Directive", "args"): per(
+            sum(len(d.args) for d in schema.directives), len(schema.directives)
+        ),
+    }
+
+
+_META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
+_SIZES: dict[int, dict[tuple[str, str], int]] = {}
+
+
+def _introspection_sizes_of(schema: GraphQLSchema) -> dict[tuple[str, str], int]:
+    """`_introspection_sizes`, computed once per schema."""
+    sizes = _SIZES.get(id(schema))
+    if sizes is None:
+        sizes = _SIZES[id(schema)] = _introspection_sizes(schema)
+    return sizes
 
 
 class _DocumentMeasure:
@@ -112,6 +180,7 @@ class _DocumentMeasure:
 
     def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
         self.schema = schema
+        self.introspection_sizes = _introspection_sizes_of(schema)
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
@@ -153,13 +222,21 @@ class _DocumentMeasure:
             if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)
             else None
         )
+        if definition is None and name in _META_FIELDS:
+            # Introspection's entry points are on every query type, but in no type's fields.
+            definition = _META_FIELDS[name]
         child_type = get_named_type(definition.type) if definition is not None else None
         child = self.selections(node.selection_set, child_type)
         cost = child.cost
         if definition is not None:
-            cost += _own_cost(definition)
+            cost += _metadata(definition, COST)
             if "first" in definition.args:
                 size = _page_size(node)
+            elif parent is not None and parent.name.startswith("__"):
+                size = self.introspection_sizes.get((parent.name, name), 0)
+            else:
+                size = _metadata(definition, LIST_SIZE)
+            if size:
                 cost = size + size * cost
         introspection = name.startswith("__")
         return _Measure(

@@ -24,6 +24,8 @@ from app.keysets.models import (
     PermissionGroup,
 )
 from app.keysets.reuse import ReuseSummary
+from app.leaks import service as leaks
+from app.leaks.models import KeyExposure
 from app.organizations import invitations
 from app.organizations import service as organizations
 from app.organizations.models import Invitation, Membership, Organization, OrganizationRole
@@ -268,6 +270,9 @@ class Loaders:
         )
         self.current_keys_by_key_set_id: DataLoader[int, dict[KeySlot, ApiKey] | None] = Loader(
             _by_key(current_keys)
+        )
+        self.exposures_by_key_set_id: DataLoader[int, KeyExposure | None] = Loader(
+            _by_key(leaks.first_exposures), cache=False
         )
         self.previous_keys_by_key_set_id: DataLoader[int, list[ApiKey] | None] = Loader(
             _by_key(lambda ids: retirement.previous_keys(ids, now=datetime.now(UTC)))

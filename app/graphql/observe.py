@@ -1,4 +1,5 @@
-"""What each GraphQL operation was, for the request log and the metrics.
+"""What each GraphQL operation was, for the request log, the metrics and (while tracing is
+on) its span.
 
 The operation name is the client's choice: it is cut to 64 characters for the log line,
 and the metrics label only the first `metrics.MAX_OPERATION_NAMES` distinct names seen
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
-from app import metrics
+from app import metrics, tracing
 from app.ids import to_global_id
 from app.requestlog import REQUEST_INFO
 
@@ -21,6 +22,9 @@ from app.requestlog import REQUEST_INFO
 class ObserveOperation(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
+        request = getattr(self.execution_context.context, "request", None)
+        spans = request.scope.get(tracing.SPANS) if request is not None else None
+        span = spans.graphql_operation() if spans is not None else None
         yield
         context = self.execution_context
         result = context.result
@@ -30,13 +34,15 @@ class ObserveOperation(SchemaExtension):
             code = (errors[0].extensions or {}).get("code")
             outcome = code if isinstance(code, str) else "error"
         name = (context.operation_name or "anonymous")[:64]
+        kind = _kind(context)
         metrics.graphql_operation(
             name=name,
-            kind=_kind(context),
+            kind=kind,
             outcome=outcome,
             seconds=time.perf_counter() - started,
         )
-        request = getattr(context.context, "request", None)
+        if span is not None:
+            span.end(name=name, kind=kind, outcome=outcome)
         info = request.scope.get(REQUEST_INFO) if request is not None else None
         if info is not None:
             session = getattr(context.context, "session", None)

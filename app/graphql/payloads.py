@@ -45,6 +45,10 @@ UserErrorCode = documented(
         "SIGN_UP_CLOSED": "Accounts are created by the operator (keyrack create-user) only.",
         "INVITATION_REQUIRED": "Sign-up needs an invitation: pass the invitationToken you got.",
         "UNAVAILABLE": "The server cannot send email, so this needs the operator.",
+        "RECENTLY_USED": (
+            "The key set (or key) verified successfully within KEYRACK_RECENT_USE_SECONDS; "
+            "pass acknowledgeRecentUse: true to go ahead anyway."
+        ),
         "GRACE_PERIOD_REQUIRED": (
             "retireWhenIdleSeconds needs a gracePeriodSeconds of at least as many seconds: "
             "the grace period is the latest the replaced key may retire."

@@ -14,6 +14,7 @@ from app.graphql.errors import ErrorPolicy
 from app.graphql.groups.mutations import PermissionGroupMutations
 from app.graphql.keysets.mutations import KeySetMutations
 from app.graphql.keysets.queries import KeySetQueries
+from app.graphql.leaks.mutations import LeakMutations
 from app.graphql.limits import QueryLimits, query_limits
 from app.graphql.node import NodeQueries
 from app.graphql.observe import ObserveOperation
@@ -57,6 +58,7 @@ class Mutation(
     KeyPolicyMutations,
     WebhookMutations,
     VerifierMutations,
+    LeakMutations,
 ):
     pass
 

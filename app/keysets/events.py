@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from app import notices
+
 CHANNEL = "keyrack_key_sets"
 
 _listeners: list[Callable[[int], None]] = []
@@ -24,8 +26,7 @@ def subscribe(listener: Callable[[int], None]) -> Callable[[], None]:
 
 
 async def announce(connection: BaseDBAsyncClient, key_set_id: int) -> None:
-    if connection.capabilities.dialect == "postgres":
-        await connection.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, str(key_set_id)])
+    await notices.announce(connection, CHANNEL, key_set_id)
 
 
 def changed(key_set_id: int) -> None:

@@ -32,6 +32,7 @@ from app.keysets.rules import (
 )
 from app.keysets.values import new_key
 from app.keysets.writes import KeySetWrites, key_set_writes, lock_organization
+from app.usage.recent import RecentUseCheck, check_recent_use
 from app.validation import UNCHANGED, Unchanged
 from app.webhooks.models import WebhookEvent
 
@@ -180,6 +181,7 @@ async def revoke_key_set(
     key_set_id: int,
     confirm_label: str,
     reason: str | None = None,
+    recent_use: RecentUseCheck | None = None,
 ) -> KeySet:
     """Revokes the set: both keys stop at once and their material is destroyed."""
     reason = clean_reason(reason)
@@ -187,6 +189,7 @@ async def revoke_key_set(
         key_set = await admin_key_set(actor, key_set_id, lock=True)
         require_not_revoked(key_set)
         check_confirmation(key_set, confirm_label)
+        await check_recent_use(recent_use, key_set=key_set, action="Revoking it")
         await lock_organization(key_set.organization_id)
         await _revoke(writes, key_set, reason=reason)
     return key_set
@@ -216,6 +219,25 @@ async def _revoke(
         {"reason": reason, **(details or {})},
         webhook=WebhookEvent.KEY_SET_REVOKED,
     )
+
+
+async def revoke_in(
+    writes: KeySetWrites, key_set: KeySet, *, reason: str, details: dict[str, Any]
+) -> None:
+    """Revokes a locked, live key set within another domain's key-set writes (a leak)."""
+    await _revoke(writes, key_set, reason=clean_reason(reason), details=details)
+
+
+async def disable_in(writes: KeySetWrites, key_set: KeySet, *, details: dict[str, Any]) -> bool:
+    """Disables a locked key set within another domain's key-set writes; whether it was on."""
+    if not key_set.enabled:
+        return False
+    key_set.enabled = False
+    await key_set.save(update_fields=["enabled", "updated_at"])
+    await writes.record(
+        key_set, AuditAction.KEY_SET_DISABLED, {"enabled": False, **details}, webhook=None
+    )
+    return True
 
 
 async def revoke_owned_by(
@@ -281,8 +303,10 @@ async def update_key_set(
     enabled: bool | Unchanged = UNCHANGED,
     allowed_cidrs: Sequence[str] | Unchanged = UNCHANGED,
     group_ids: Sequence[int] | Unchanged = UNCHANGED,
+    recent_use: RecentUseCheck | None = None,
 ) -> KeySet:
-    """Changes what is given; each change is audited with its old and new value."""
+    """Changes what is given; each change is audited with its old and new value.
+    Disabling a key set in use asks `recent_use` first."""
     async with key_set_writes(actor) as writes:
         key_set = await admin_key_set(actor, key_set_id, lock=True)
         require_not_revoked(key_set)
@@ -335,6 +359,8 @@ async def update_key_set(
         enabled_changed = not isinstance(enabled, Unchanged) and enabled != key_set.enabled
         if not changes and not enabled_changed:
             return key_set
+        if enabled_changed and not enabled:
+            await check_recent_use(recent_use, key_set=key_set, action="Disabling it")
         if not isinstance(enabled, Unchanged):
             key_set.enabled = enabled
         try:

@@ -27,6 +27,14 @@ class KeySetStatus(StrEnum):
     REVOKED = "REVOKED"
 
 
+class LeakAction(StrEnum):
+    """What happens to a key set when one of its keys is found in public (app.leaks)."""
+
+    NOTIFY = "NOTIFY"
+    DISABLE = "DISABLE"
+    REVOKE = "REVOKE"
+
+
 class KeySet(Model):
     id = fields.IntField(primary_key=True)
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
@@ -197,6 +205,8 @@ class KeyPolicy(Model):
     default_lifetime_seconds = fields.IntField(null=True)
     max_grace_period_seconds = fields.IntField(null=True)
     member_key_set_limit = fields.IntField(null=True)
+    # Organization rows only; NULL means DISABLE.
+    on_leak = fields.CharEnumField(LeakAction, max_length=16, null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

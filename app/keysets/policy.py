@@ -20,7 +20,7 @@ from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import InvalidInput, PolicyViolation
-from app.keysets.models import KeyPolicy, KeySet
+from app.keysets.models import KeyPolicy, KeySet, LeakAction
 from app.keysets.rules import MAX_GRACE_SECONDS
 from app.organizations.models import Organization
 from app.validation import UNCHANGED, Unchanged
@@ -46,6 +46,7 @@ class EffectivePolicy:
     default_lifetime_seconds: Rule
     max_grace_period_seconds: Rule
     member_key_set_limit: Rule
+    on_leak: LeakAction = LeakAction.DISABLE  # the organization's alone
 
     def expiry_for(
         self, expires_at: datetime | None, *, now: datetime, apply_default: bool = True
@@ -181,6 +182,7 @@ def combine(organization: KeyPolicy | None, override: KeyPolicy | None = None) -
             override.member_key_set_limit if override else None,
             min,
         ),
+        on_leak=(organization.on_leak if organization else None) or LeakAction.DISABLE,
     )
 
 
@@ -220,6 +222,7 @@ _RULES = (
     ("default_lifetime_seconds", "defaultLifetimeSeconds"),
     ("max_grace_period_seconds", "maxGracePeriodSeconds"),
     ("member_key_set_limit", "memberKeySetLimit"),
+    ("on_leak", "onLeak"),
 )
 
 
@@ -294,6 +297,7 @@ async def update_policy(
     default_lifetime_seconds: int | Unchanged | None = UNCHANGED,
     max_grace_period_seconds: int | Unchanged | None = UNCHANGED,
     member_key_set_limit: int | Unchanged | None = UNCHANGED,
+    on_leak: LeakAction | Unchanged | None = UNCHANGED,
 ) -> ScopedPolicy:
     """Sets the organization's policy (its owners and admins) or a system's override (its
     admins). Omitted fields stay; null removes a limit, or in an override inherits it."""
@@ -301,13 +305,18 @@ async def update_policy(
         raise InvalidInput(
             "Give exactly one of organizationId and systemId.", field="organizationId"
         )
-    given = {
+    given: dict[str, Any] = {
         "expiry_required": expiry_required,
         "max_lifetime_seconds": max_lifetime_seconds,
         "default_lifetime_seconds": default_lifetime_seconds,
         "max_grace_period_seconds": max_grace_period_seconds,
         "member_key_set_limit": member_key_set_limit,
+        "on_leak": on_leak,
     }
+    if system_id is not None and not isinstance(on_leak, Unchanged):
+        raise InvalidInput(
+            "onLeak is set for the whole organization, not per system.", field="onLeak"
+        )
     for attribute, name, low, high in (
         ("max_lifetime_seconds", "maxLifetimeSeconds", MIN_LIFETIME_SECONDS, MAX_LIFETIME_SECONDS),
         (

@@ -23,6 +23,7 @@ from app.keysets.reveals import RevealAllowance
 from app.keysets.rules import check_confirmation, clean_grace, require_not_revoked
 from app.keysets.writes import key_set_writes, lock_organization
 from app.organizations.models import KeyReveal, Organization
+from app.usage.recent import RecentUseCheck, check_recent_use
 from app.webhooks.models import WebhookEvent
 
 
@@ -67,6 +68,7 @@ async def regenerate_key(
     slot: KeySlot,
     confirm_label: str,
     grace_period_seconds: int | None = 0,
+    recent_use: RecentUseCheck | None = None,
     retire_when_idle_seconds: int | None = None,
 ) -> RegeneratedKey:
     """Replaces one slot's key; the old one verifies for the grace period, if any, or
@@ -87,6 +89,17 @@ async def regenerate_key(
         rules = await policy_of(key_set)
         rules.check_grace(grace)
         rules.check_regeneration(key_set.expires_at, now=now)
+        if grace == 0 and recent_use is not None and recent_use.asks:
+            # Without grace every key of the slot stops at once, earlier replaced ones too.
+            verifying = await ApiKey.filter(
+                key_set_id=key_set.id, slot=slot, lookup_hash__not_isnull=True
+            ).values_list("id", flat=True)
+            await check_recent_use(
+                recent_use,
+                key_set=key_set,
+                key_ids={int(pk) for pk in verifying},  # type: ignore[call-overload]
+                action=f"Replacing the {slot.value} key without grace",
+            )
         valid_until = now + timedelta(seconds=grace)
         # Rotating again also ends the grace of keys this slot replaced earlier, no later
         # than the one replaced now: it is how an admin cuts off a key that leaked.

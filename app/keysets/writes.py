@@ -31,7 +31,6 @@ class KeySetWrites:
     """The tail of the key-set writes of one transaction (see the module docstring)."""
 
     def __init__(self, connection: BaseDBAsyncClient, actor: Actor | None) -> None:
-        """`actor` None: the server itself (a background job), audited without an actor."""
         self.connection = connection
         self.actor = actor
         self.changed: list[int] = []
@@ -70,7 +69,8 @@ class KeySetWrites:
 
 @asynccontextmanager
 async def key_set_writes(actor: Actor | None) -> AsyncIterator[KeySetWrites]:
-    """A transaction for writes to key sets; their caches are evicted once it commits."""
+    """A transaction for writes to key sets; their caches are evicted once it commits.
+    No actor: the server acting on its own (a leak report from a scanner)."""
     async with in_transaction() as connection:
         writes = KeySetWrites(connection, actor)
         yield writes

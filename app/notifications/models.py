@@ -6,6 +6,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from app.keysets.models import KeySet
+from app.organizations.models import Organization
 
 
 class NoticeKind(StrEnum):
@@ -34,3 +35,18 @@ class ExpiryNotice(Model):
     class Meta:
         table = "expiry_notices"
         unique_together = (("key_set", "kind", "expires_at"),)
+
+
+class HygieneDigest(Model):
+    """When an organization's key hygiene digest was last mailed: one row each, so that
+    several processes send each digest once."""
+
+    id = fields.IntField(primary_key=True)
+    organization: fields.OneToOneRelation[Organization] = fields.OneToOneField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    organization_id: int
+    sent_at = fields.DatetimeField()
+
+    class Meta:
+        table = "hygiene_digests"

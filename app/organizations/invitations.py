@@ -196,6 +196,11 @@ async def accept_invitation(*, actor: Actor, invitation: Invitation, field: str)
     )
     if not taken:
         raise InvalidState("This invitation was already accepted or revoked.", field=field)
+    if actor.user.email_verified_at is None:  # the token came by mail to this address
+        actor.user.email_verified_at = datetime.now(UTC)
+        await User.filter(id=actor.user.id, email_verified_at=None).update(
+            email_verified_at=actor.user.email_verified_at
+        )
     try:
         membership = await Membership.create(
             organization_id=organization_id, user_id=actor.user.id, role=invitation.role
@@ -231,7 +236,7 @@ async def revoke(*, actor: Actor, invitation_id: int) -> Invitation:
         invitation = await Invitation.get_or_none(id=invitation_id).select_related("organization")
         if invitation is None:
             raise NotFound("No Invitation with this id.", field="invitationId")
-        declining = invitation.email == actor.user.email
+        declining = _invitee(actor.user, invitation)
         if declining:
             await Organization.filter(id=invitation.organization_id).select_for_update().first()
         else:
@@ -262,7 +267,7 @@ async def revoke(*, actor: Actor, invitation_id: int) -> Invitation:
 async def get_visible_invitation(*, user: User, invitation_id: int) -> Invitation | None:
     """The invitation if the user is its invitee or an admin of its organization."""
     invitation = await Invitation.get_or_none(id=invitation_id).select_related("organization")
-    if invitation is None or invitation.email == user.email:
+    if invitation is None or _invitee(user, invitation):
         return invitation
     admin = await Membership.exists(
         organization_id=invitation.organization_id,
@@ -301,12 +306,21 @@ async def list_invitations(
     }
 
 
+def _invitee(user: User, invitation: Invitation) -> bool:
+    """Whether `user` is the invitation's invitee: its address, shown to be theirs. Anyone
+    may sign up with any address while sign-up is open; such an account must not see who
+    invited the address where, nor decline for its owner."""
+    return invitation.email == user.email and user.email_verified_at is not None
+
+
 async def list_for_invitee(*, user: User, after: int | None, first: int) -> Page[Invitation]:
-    """The pending invitations sent to the user's email, with their organizations."""
+    """The pending invitations sent to the user's email, with their organizations; none
+    until the account has shown the address is its own (see `User.email_verified_at`)."""
+    pending = Invitation.filter(email=user.email, open=True, expires_at__gt=datetime.now(UTC))
+    if user.email_verified_at is None:
+        pending = pending.filter(id__in=[])
     return await paginate(
-        Invitation.filter(
-            email=user.email, open=True, expires_at__gt=datetime.now(UTC)
-        ).select_related("organization"),
+        pending.select_related("organization"),
         after=after,
         first=first,
     )

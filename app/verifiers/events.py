@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from app import notices
+
 CHANNEL = "keyrack_verifiers"
 
 _listeners: list[Callable[[int], None]] = []
@@ -22,8 +24,7 @@ def subscribe(listener: Callable[[int], None]) -> Callable[[], None]:
 
 
 async def announce(connection: BaseDBAsyncClient, verifier_id: int) -> None:
-    if connection.capabilities.dialect == "postgres":
-        await connection.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, str(verifier_id)])
+    await notices.announce(connection, CHANNEL, verifier_id)
 
 
 def changed(verifier_id: int) -> None:

@@ -62,17 +62,20 @@ def _ref(verifier: Verifier) -> dict[str, Any]:
     }
 
 
-async def _announce(verifier: Verifier, actor: Actor | None, *, revoked: bool) -> None:
+async def _announce(
+    verifier: Verifier, actor: Actor | None, *, revoked: bool, cause: str | None = None
+) -> None:
     """The audit entry and webhook events of a write (inside its transaction); an
     instance verifier belongs to no organization, so the server log records it."""
     ref = _ref(verifier)
     if verifier.organization_id is None:
         logger.info(
-            "Instance verifier %s %s (name %r, hint %s)",
+            "Instance verifier %s %s (name %r, hint %s)%s",
             ref["id"],
             "revoked" if revoked else "created",
             verifier.name,
             verifier.hint,
+            f" ({cause})" if cause else "",
         )
         return
     await audit.record(
@@ -81,7 +84,12 @@ async def _announce(verifier: Verifier, actor: Actor | None, *, revoked: bool) -
         actor=actor,
         system_id=verifier.system_id,
         target_label=verifier.name,
-        details={"verifierId": ref["id"], "scope": ref["scope"], "hint": ref["hint"]},
+        details={
+            "verifierId": ref["id"],
+            "scope": ref["scope"],
+            "hint": ref["hint"],
+            **({"cause": cause} if cause else {}),
+        },
     )
     await webhooks.enqueue(
         organization_id=verifier.organization_id,
@@ -174,8 +182,11 @@ async def _require_manager(actor: Actor, verifier: Verifier) -> None:
         raise NotFound("No verifier with this id.", field="verifierId") from None
 
 
-async def revoke_verifier(*, actor: Actor | None, verifier_id: int) -> Verifier:
-    """Revokes the verifier: every process refuses it at once (PostgreSQL: at commit)."""
+async def revoke_verifier(
+    *, actor: Actor | None, verifier_id: int, cause: str | None = None
+) -> Verifier:
+    """Revokes the verifier: every process refuses it at once (PostgreSQL: at commit).
+    `cause` (e.g. KEY_EXPOSED) goes into the audit details."""
     async with in_transaction() as connection:
         verifier = await Verifier.filter(id=verifier_id).select_for_update().first()
         if verifier is None:
@@ -190,7 +201,7 @@ async def revoke_verifier(*, actor: Actor | None, verifier_id: int) -> Verifier:
         verifier.revoked_by = actor.user if actor else None
         verifier.lookup_hash = None
         await verifier.save(update_fields=["revoked_at", "revoked_by_id", "lookup_hash"])
-        await _announce(verifier, actor, revoked=True)
+        await _announce(verifier, actor, revoked=True, cause=cause)
         await events.announce(connection, verifier.id)
     events.changed(verifier.id)
     return verifier

@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import TypeVar
 
 from app.keysets.groups import effective_permissions
 from app.keysets.models import ApiKey, KeySet
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,18 @@ class Lookup:
 
 
 class VerificationCache:
-    def __init__(self, ttl_seconds: float, max_entries: int = 100_000) -> None:
+    """Found keys and unknown hashes, in two tables with bounds of their own: anyone who
+    may present keys can fill the unknown one, and it must never push out the keys
+    services use. A full table drops its expired entries, then its oldest tenth."""
+
+    def __init__(
+        self, ttl_seconds: float, max_entries: int = 100_000, max_unknown: int = 100_000
+    ) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
-        self._entries: dict[str, tuple[float, Lookup | None]] = {}
+        self.max_unknown = max_unknown
+        self._entries: dict[str, tuple[float, Lookup]] = {}
+        self._unknown: dict[str, float] = {}
         self._hashes_by_key_set: dict[int, set[str]] = {}
         # Lookups on their way from the database: when an entry expires under load, the
         # requests that miss it wait for one query instead of each running their own.
@@ -61,21 +72,34 @@ class VerificationCache:
 
     def get(self, lookup_hash: str) -> tuple[bool, Lookup | None]:
         """(hit, value); a miss or an expired entry is (False, None)."""
+        now = time.monotonic()
         entry = self._entries.get(lookup_hash)
-        if entry is None or entry[0] < time.monotonic():
-            self.misses += 1
-            return False, None
-        self.hits += 1
-        return True, entry[1]
+        if entry is not None and entry[0] >= now:
+            self.hits += 1
+            return True, entry[1]
+        expires = self._unknown.get(lookup_hash)
+        if expires is not None and expires >= now:
+            self.hits += 1
+            return True, None
+        self.misses += 1
+        return False, None
 
     def put(self, lookup_hash: str, value: Lookup | None, *, epoch: int) -> None:
         if self.ttl <= 0 or epoch != self.epoch:
             return
+        expires = time.monotonic() + self.ttl
+        if value is None:
+            if len(self._unknown) >= self.max_unknown:
+                self.evictions += _shrink(self._unknown, lambda entry: entry)
+            self._unknown[lookup_hash] = expires
+            return
         if len(self._entries) >= self.max_entries:
-            self.clear()
-        self._entries[lookup_hash] = (time.monotonic() + self.ttl, value)
-        if value is not None:
-            self._hashes_by_key_set.setdefault(value.key_set.id, set()).add(lookup_hash)
+            self.evictions += _shrink(self._entries, lambda entry: entry[0])
+            for hashes in self._hashes_by_key_set.values():
+                hashes.intersection_update(self._entries)
+        self._unknown.pop(lookup_hash, None)
+        self._entries[lookup_hash] = (expires, value)
+        self._hashes_by_key_set.setdefault(value.key_set.id, set()).add(lookup_hash)
 
     def evict_key_set(self, key_set_id: int) -> None:
         self.epoch += 1
@@ -87,12 +111,25 @@ class VerificationCache:
     def clear(self) -> None:
         self.epoch += 1
         self.inflight.clear()
-        self.evictions += len(self._entries)
+        self.evictions += len(self._entries) + len(self._unknown)
         self._entries.clear()
+        self._unknown.clear()
         self._hashes_by_key_set.clear()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._unknown)
+
+
+def _shrink(table: dict[str, V], expiry: Callable[[V], float]) -> int:
+    """Drops a full table's expired entries, or else its oldest tenth (dicts keep
+    insertion order); returns how many went."""
+    now = time.monotonic()
+    expired = [key for key, value in table.items() if expiry(value) < now]
+    if len(expired) < len(table) // 10:
+        expired = list(islice(table, max(1, len(table) // 10)))
+    for key in expired:
+        del table[key]
+    return len(expired)
 
 
 @dataclass(frozen=True)

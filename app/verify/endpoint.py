@@ -206,11 +206,13 @@ class VerifyEndpoint:
             organization_id=data.get("organizationId"),
             system_id=data.get("systemId"),
         )
-        metrics.verification(verdict.code, audience, perf_counter() - started)
+        seconds = perf_counter() - started
+        metrics.verification(verdict.code, audience, seconds)
         info = scope.get(REQUEST_INFO)
-        if info is not None:  # JSON request lines only: nothing to pay for otherwise
+        if info is not None:  # JSON request lines or tracing only: nothing to pay otherwise
             info["operation"] = "verify"
             info["outcome"] = verdict.code.value
+            info["verified"] = (started, seconds, metrics.verifier_scope(audience))
             if audience.verifier_id is not None:
                 info["caller"] = to_global_id("Verifier", audience.verifier_id)
         if verdict.retry_after is not None:

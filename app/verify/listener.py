@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from app import metrics
+from app import metrics, notices
 from app.background import BackgroundTask
 from app.keysets.events import CHANNEL
 
@@ -44,8 +45,13 @@ class ChangeListener:
     def _notified(self, connection: object, pid: int, channel: str, payload: str) -> None:
         handler = self.handlers.get(channel)
         metrics.NOTIFICATIONS.inc()
-        if handler is not None and payload.isdigit():
-            handler(int(payload))
+        notice = notices.parse(payload)
+        if handler is None or notice is None:
+            return
+        row_id, sent_at = notice
+        handler(row_id)
+        if sent_at is not None:
+            metrics.notify_lag(time.time() - sent_at)
 
     async def _listen_once(self) -> None:
         connection = await asyncpg.connect(self.dsn)

@@ -26,6 +26,8 @@ from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
+from app.addresses import limit_key
+
 logger = logging.getLogger("keyrack.verify.ratelimit")
 
 _MAX_TRACKED = 100_000  # identifiers with pending counts, before they are dropped
@@ -151,8 +153,10 @@ class VerifyRateLimits:
         self._per_verifier = limit(per_verifier)
 
     async def hit_address(self, address: str) -> int | None:
-        """A failed verifier authentication from `address`."""
-        return await self._per_address.hit("ip", address) if self._per_address else None
+        """A failed verifier authentication from `address` (its /64 for IPv6)."""
+        if self._per_address is None:
+            return None
+        return await self._per_address.hit("ip", limit_key(address))
 
     async def hit_unknown(self, counter: str) -> int | None:
         """An unknown (or out-of-scope) key presented by the caller `counter` names."""

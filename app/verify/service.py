@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from app.addresses import limit_key
 from app.ids import to_global_id
 from app.keysets import groups
 from app.keysets import keys as keyformat
@@ -78,6 +79,17 @@ class Verdict:
 NOT_FOUND = Verdict(VerifyCode.NOT_FOUND)
 
 
+def gone(found: Lookup, now: datetime) -> bool:
+    """Whether the key no longer verifies at all: its set is revoked, or it was replaced
+    and its grace period (or its idle window, app.keysets.retirement) is over. Such a key
+    is answered as an unknown one."""
+    key = found.key
+    return found.key_set.revoked_at is not None or (
+        key.current is None
+        and (key.valid_until is None or key.valid_until <= now or idle_passed(key, now))
+    )
+
+
 def judge(
     found: Lookup,
     *,
@@ -87,10 +99,7 @@ def judge(
 ) -> Verdict:
     """The verdict for a found key, in the contract's order of checks."""
     key, key_set = found.key, found.key_set
-    if key_set.revoked_at is not None or (
-        key.current is None
-        and (key.valid_until is None or key.valid_until <= now or idle_passed(key, now))
-    ):
+    if gone(found, now):
         return NOT_FOUND
     deprecated = key.current is None
 
@@ -149,7 +158,10 @@ async def audience_of_member(*, user_id: int | None, address: str | None) -> Aud
     """GraphQL `verifyKey`'s audience: the organizations the caller is a member of (none
     for an anonymous caller, whose unknown keys count against their address)."""
     if user_id is None:
-        return Audience(counter=f"address:{address}", organization_ids=frozenset())
+        return Audience(
+            counter=f"address:{limit_key(address) if address else None}",
+            organization_ids=frozenset(),
+        )
     organization_ids = await Membership.filter(user_id=user_id).values_list(
         "organization_id", flat=True
     )
@@ -170,9 +182,11 @@ class Verifier:
         usage: UsageRecorder,
         limits: VerifyRateLimits,
         verifiers: VerifierCache | None = None,
+        count_usage: bool = True,
         reuse: ReuseDetector | None = None,
     ) -> None:
         self.keys = keys
+        self.count_usage = count_usage
         self.reuse = reuse
         self.cache = cache
         self.usage = usage
@@ -233,7 +247,9 @@ class Verifier:
                 )
             if api_key is not None and api_key.current is None:
                 # A replaced key's idle window counts this process's unflushed uses too.
-                api_key.last_used_at = self.usage.latest_use(api_key.id, api_key.last_used_at)
+                api_key.last_used_at = self.usage.latest_use(
+                    api_key.id, api_key.key_set_id, api_key.last_used_at
+                )
             # A second, small query only on a cache miss: the key set's groups.
             group_permissions = (
                 await groups.group_permissions_of(api_key.key_set_id) if api_key else []
@@ -275,7 +291,9 @@ class Verifier:
         A key outside the audience, or outside the organization or system the caller
         names, is answered exactly as an unknown key, limits included.
         """
-        if not keyformat.is_well_formed(key):
+        if not keyformat.is_well_formed(key) or audience.organization_ids == frozenset():
+            # No database work, and nothing cached, for a caller who may check no key
+            # at all (GraphQL's verifyKey from someone in no organization, or anonymous).
             return await self._not_found(audience)
         lookup_hash = self.keys.lookup_hash(key)
         found = await self._lookup(lookup_hash, key)
@@ -297,18 +315,41 @@ class Verifier:
             or (system_id is not None and system_id != key_system_id)
         ):
             return await self._not_found(audience)
-        retry_after = await self.limits.hit_key_set(found.key_set.id)
-        if retry_after is not None:
-            return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
         now = datetime.now(UTC)
+        if gone(found, now):
+            # As an unknown key, limits included: a replaced key past its grace must not
+            # use up its set's limit (and so lock out the live key), nor answer otherwise.
+            verdict = await self._not_found(audience)
+            if verdict is NOT_FOUND and self.reuse is not None and audience.verifier_id:
+                self.reuse.presented(
+                    key_id=found.key.id,
+                    key_set_id=key_set.id,
+                    verifier_id=audience.verifier_id,
+                    ip=ip,
+                    at=now,
+                )
+            return verdict
+        retry_after = await self.limits.hit_key_set(found.key_set.id)
+        verifier_id = audience.verifier_id if self.count_usage else None
+        if retry_after is not None:
+            if verifier_id is not None:
+                self.usage.counts.count(
+                    key_id=found.key.id,
+                    key_set_id=key_set.id,
+                    verifier_id=verifier_id,
+                    code=VerifyCode.RATE_LIMITED,
+                    ip=ip,
+                )
+            return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
         verdict = judge(found, permission=permission, ip=ip, now=now)
-        if verdict is NOT_FOUND and self.reuse is not None and audience.verifier_id is not None:
-            self.reuse.presented(
+        # Services' traffic only: GraphQL's verifyKey is a member trying a key out.
+        if verifier_id is not None and verdict.key_set_id is not None:
+            self.usage.counts.count(
                 key_id=found.key.id,
                 key_set_id=key_set.id,
-                verifier_id=audience.verifier_id,
+                verifier_id=verifier_id,
+                code=verdict.code,
                 ip=ip,
-                at=now,
             )
         if verdict.valid:
             self.usage.record(key_id=found.key.id, key_set_id=found.key_set.id, at=now)

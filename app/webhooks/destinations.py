@@ -146,12 +146,15 @@ class DestinationPolicy:
             return str(first.ipv4_mapped)
         return str(first)
 
-    async def check_registration(
-        self, host: str, port: int, *, resolver: Resolver = system_resolver
-    ) -> None:
-        """InvalidInput (on `url`) if `host` is or resolves to a refused address.
+    async def check_registration(self, host: str, port: int) -> None:
+        """InvalidInput (on `url`) if `host` is a refused address, or a name for this
+        machine.
 
-        A name that does not resolve yet is accepted: delivery judges it again.
+        Only literals are judged here, in any notation the system resolver reads
+        (`127.1`, `2130706433`, `0x7f.1`), without asking DNS: a name is judged at every
+        delivery, where it counts. Resolving names here would answer "resolves to a
+        private address" for an internal name and accept one that does not exist, which
+        lets anyone who may register a webhook map the server's internal DNS.
         """
         if self.open:
             return
@@ -159,9 +162,8 @@ class DestinationPolicy:
         if name in _LOCAL_NAMES or name.endswith(".localhost"):
             addresses = ["127.0.0.1"]  # whatever this machine's resolver says
         else:
-            try:
-                addresses = await resolver(host, port)
-            except ResolutionFailed:
+            addresses = await literal_addresses(host, port)
+            if not addresses:
                 return
         try:
             self.pick(addresses)
@@ -169,7 +171,20 @@ class DestinationPolicy:
             raise InvalidInput(_REFUSED, field="url") from None
 
 
+async def literal_addresses(host: str, port: int) -> list[str]:
+    """The address `host` denotes if it is a literal in a notation the system resolver
+    reads; [] for a name. Never a DNS query."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
+        )
+    except (OSError, UnicodeError):
+        return []
+    return [str(info[4][0]) for info in infos]
+
+
 _REFUSED: Final = (
-    "Webhooks may only point at public addresses; this host is or resolves to a loopback, "
-    "private, link-local or reserved address."
+    "Webhooks may only point at public addresses; this host is a loopback, private, "
+    "link-local or reserved address, or a name for this machine."
 )

@@ -19,6 +19,7 @@ class WebhookEvent(StrEnum):
     AUDIT_CHECKPOINT = "AUDIT_CHECKPOINT"  # a signed checkpoint of the audit chain head
     VERIFIER_CREATED = "VERIFIER_CREATED"
     VERIFIER_REVOKED = "VERIFIER_REVOKED"
+    KEY_EXPOSED = "KEY_EXPOSED"  # a key was found in public (app.leaks)
     KEY_RETIRED = "KEY_RETIRED"
     REPLACED_KEY_PRESENTED = "REPLACED_KEY_PRESENTED"
 

@@ -42,6 +42,7 @@ from app.webhooks.destinations import (
     DestinationRefused,
     ResolutionFailed,
     Resolver,
+    literal_addresses,
     system_resolver,
 )
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
@@ -292,7 +293,15 @@ class WebhookWorker:
         naming the host, and for https the name for SNI and the certificate check."""
         target = httpx.URL(url)
         host, port = host_and_port(url)
-        address = self.destinations.pick(await self.resolver(host, port))
+        addresses = await self.resolver(host, port)
+        try:
+            address = self.destinations.pick(addresses)
+        except DestinationRefused:
+            if await literal_addresses(host, port):
+                raise
+            # A name that resolves where deliveries may not go is recorded as one that
+            # does not resolve: otherwise the log of deliveries maps the internal DNS.
+            raise ResolutionFailed(host) from None
         extensions = {"sni_hostname": host} if target.scheme == "https" else {}
         return (
             target.copy_with(host=address),

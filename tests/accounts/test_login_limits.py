@@ -146,3 +146,49 @@ async def test_an_attacker_behind_a_shared_address_does_not_lock_out_its_users(
     assert bob_logs_in == ["TOO_MANY_ATTEMPTS"]
     assert guesses_at_ada == [["INVALID_CREDENTIALS"]] * 10
     assert await login(GraphQL(gql.http), ada.email, PASSWORD) == ["TOO_MANY_ATTEMPTS"]
+
+
+async def test_an_ipv6_host_cannot_step_around_the_address_limits_within_its_64(
+    gql: GraphQL, settings: Settings, backend: str
+) -> None:
+    # given: two failed logins and two sign-ups allowed per address; one host whose /64
+    # hands it as many addresses as it likes, and a neighbouring /64
+    limits = {"login_failures_per_address": 2, "signups_per_address": 2}
+    hops = [f"2001:db8:1:2::{n:x}" for n in range(1, 6)]
+
+    async def from_(address: str, guess: str) -> list[str]:
+        async with client_at(settings, backend, address, **limits) as client:
+            return await login(client, f"{guess}@example.com", "Summer2025!")
+
+    async def sign_up_from(address: str, name: str) -> list[str]:
+        async with client_at(settings, backend, address, **limits) as client:
+            input = {"email": f"{name}@example.com", "password": PASSWORD, "name": name}
+            payload: dict[str, Any] = (await client(SIGN_UP, {"input": input}))["signUp"]
+            return [e["code"] for e in payload["userErrors"]] or ["OK"]
+
+    # when: each guess and each sign-up from a new address of the same /64
+    guesses = [await from_(address, f"target{n}") for n, address in enumerate(hops[:3])]
+    neighbour = await from_("2001:db8:1:3::1", "target9")
+    sign_ups = [await sign_up_from(address, f"new{n}") for n, address in enumerate(hops[2:])]
+
+    # then: the /64 counts as one address; the next /64 is not held back
+    assert guesses == [["INVALID_CREDENTIALS"], ["INVALID_CREDENTIALS"], ["TOO_MANY_ATTEMPTS"]]
+    assert neighbour == ["INVALID_CREDENTIALS"]
+    assert sign_ups == [["OK"], ["OK"], ["TOO_MANY_ATTEMPTS"]]
+
+
+async def test_an_ipv4_caller_written_ipv4_mapped_is_the_same_address(
+    gql: GraphQL, settings: Settings, backend: str
+) -> None:
+    # given: two failed logins allowed per address
+    limits = {"login_failures_per_address": 2}
+    forms = ["198.51.100.61", "::ffff:198.51.100.61", "::ffff:c633:643d"]
+
+    # when: one guess in each form a dual-stack listener or a proxy may report
+    guesses = []
+    for n, address in enumerate(forms):
+        async with client_at(settings, backend, address, **limits) as client:
+            guesses.append(await login(client, f"target{n}@example.com", "Summer2025!"))
+
+    # then
+    assert guesses == [["INVALID_CREDENTIALS"], ["INVALID_CREDENTIALS"], ["TOO_MANY_ATTEMPTS"]]

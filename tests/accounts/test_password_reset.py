@@ -86,6 +86,10 @@ async def test_a_mailed_token_sets_a_new_password_and_ends_every_session(
     assert not await logs_in(gql, ada.email, PASSWORD)
     assert await logs_in(gql, ada.email, NEW_PASSWORD)
     assert codes(again) == [("INVALID_STATE", ["input", "token"])]
+    # the token reached the address, so the account has shown it is its own
+    session = await gql(LOGIN, {"input": {"email": ada.email, "password": NEW_PASSWORD}})
+    verified = await gql.as_user(session["login"]["token"])("{ viewer { emailVerified } }")
+    assert verified == {"viewer": {"emailVerified": True}}
 
 
 async def test_the_answer_never_says_whether_the_email_has_an_account(

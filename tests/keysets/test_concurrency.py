@@ -81,7 +81,13 @@ async def test_two_regenerations_of_one_slot_leave_exactly_one_current_key(
     owner, organization_id, _ = await owner_with_system(gql)
     created = await create_key_set(owner, organizationId=organization_id, label="Hot")
     key_set_pk = pk(created["keySet"]["id"])
-    regenerate = {"keySetId": created["keySet"]["id"], "slot": "PRIMARY", "confirmLabel": "Hot"}
+    # Each round verifies the keys it was issued, so the next one cuts off a key just used.
+    regenerate = {
+        "keySetId": created["keySet"]["id"],
+        "slot": "PRIMARY",
+        "confirmLabel": "Hot",
+        "acknowledgeRecentUse": True,
+    }
     issued = [created["primaryKey"]]
 
     for _ in range(ROUNDS):
@@ -264,10 +270,12 @@ async def test_a_key_change_racing_the_write_of_key_usage_never_fails(
         key_set_id = created["keySet"]["id"]
         for key in (created["primaryKey"], created["secondaryKey"]):
             assert await verify_code(verifier_http, key) == "VALID"
+        # The keys were just used: the change says so, or it would be refused unchanged.
+        acknowledged = {"confirmLabel": label, "acknowledgeRecentUse": True}
         query, input = (
-            (REGENERATE_KEY, {"keySetId": key_set_id, "slot": "PRIMARY", "confirmLabel": label})
+            (REGENERATE_KEY, {"keySetId": key_set_id, "slot": "PRIMARY", **acknowledged})
             if mutation == "regenerateKey"
-            else (REVOKE_KEY_SET, {"keySetId": key_set_id, "confirmLabel": label})
+            else (REVOKE_KEY_SET, {"keySetId": key_set_id, **acknowledged})
         )
 
         # when the buffered usage of the set's keys is written while an admin changes it
@@ -280,6 +288,8 @@ async def test_a_key_change_racing_the_write_of_key_usage_never_fails(
         # then
         if isinstance(changed, BaseException) or changed.get("errors"):
             failures.append(f"round {round_}: {mutation} failed: {changed}")
+        elif changed["data"][mutation]["userErrors"]:
+            failures.append(f"round {round_}: {mutation} refused: {changed}")
         if isinstance(flushed, BaseException):
             failures.append(f"round {round_}: writing key usage failed: {flushed!r}")
         if failures:

@@ -349,7 +349,13 @@ async def test_a_key_set_without_the_required_expiry_gets_no_fresh_keys(
     world = await build_world(gql)
     created = await create_key_set(world.admin, organizationId=world.organization_id, label="old")
     await set_policy(world.owner, organizationId=world.organization_id, expiryRequired=True)
-    input = {"keySetId": created["keySet"]["id"], "slot": "PRIMARY", "confirmLabel": "old"}
+    # (acknowledged: the test verifies the key in between to see that nothing changed)
+    input = {
+        "keySetId": created["keySet"]["id"],
+        "slot": "PRIMARY",
+        "confirmLabel": "old",
+        "acknowledgeRecentUse": True,
+    }
 
     # when
     refused = await errors(world.admin, REGENERATE_KEY, "regenerateKey", input)

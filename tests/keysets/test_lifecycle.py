@@ -162,11 +162,16 @@ async def test_an_admin_runs_the_whole_lifecycle_of_a_key_set(
         first_secondary,
     )
 
-    # when the primary key is regenerated without grace
+    # when the primary key, just used, is regenerated without grace (acknowledged)
     regenerated = await admin.gql.mutate(
         "regenerateKey",
         REGENERATE_KEY,
-        {"keySetId": key_set_id, "slot": "PRIMARY", "confirmLabel": "Release bot"},
+        {
+            "keySetId": key_set_id,
+            "slot": "PRIMARY",
+            "confirmLabel": "Release bot",
+            "acknowledgeRecentUse": True,
+        },
     )
 
     # then only the new primary key works
@@ -197,7 +202,9 @@ async def test_an_admin_runs_the_whole_lifecycle_of_a_key_set(
 
     # when revoked
     revoked = await admin.gql.mutate(
-        "revokeKeySet", REVOKE_KEY_SET, {"keySetId": key_set_id, "confirmLabel": "Release bot"}
+        "revokeKeySet",
+        REVOKE_KEY_SET,
+        {"keySetId": key_set_id, "confirmLabel": "Release bot", "acknowledgeRecentUse": True},
     )
 
     # then no key of it works any more, and it stays visible as revoked
@@ -402,7 +409,12 @@ async def test_switching_to_show_once_destroys_the_stored_values_but_the_keys_ke
     regenerated = await world.owner.gql.mutate(
         "regenerateKey",
         REGENERATE_KEY,
-        {"keySetId": org_set["keySet"]["id"], "slot": "PRIMARY", "confirmLabel": "A"},
+        {
+            "keySetId": org_set["keySet"]["id"],
+            "slot": "PRIMARY",
+            "confirmLabel": "A",
+            "acknowledgeRecentUse": True,
+        },
     )
 
     # then its new value is handed out once and stored irreversibly only

@@ -62,7 +62,12 @@ def test_metrics_count_verifications_cache_and_graphql_after_real_traffic(
     tmp_path: Path, database: dict[str, str]
 ) -> None:
     # given: a served process with a metrics token, a key set and a verifier
-    env = {**database, "KEYRACK_METRICS_TOKEN": METRICS_TOKEN}
+    # (usage is written only at shutdown, so the scrape sees it buffered)
+    env = {
+        **database,
+        "KEYRACK_METRICS_TOKEN": METRICS_TOKEN,
+        "KEYRACK_USAGE_FLUSH_SECONDS": "3600",
+    }
     with serving(tmp_path, env) as served, httpx.Client(base_url=served.base) as http:
         token = call(
             http, SIGN_UP, input={"email": "ada@example.com", "password": PASSWORD, "name": "Ada"}
@@ -112,7 +117,9 @@ def test_metrics_count_verifications_cache_and_graphql_after_real_traffic(
         delta("keyrack_verify_cache_misses_total"),
     )
     assert (hits + misses, misses <= 1) == (3, True)
-    assert value(after, "keyrack_usage_buffer_keys") >= 0
+    # one key used; one usage row (that key, this hour, VALID, that verifier) unwritten
+    assert value(after, "keyrack_usage_buffer_keys") == 1
+    assert value(after, "keyrack_usage_buffer_rows") == 1
     assert value(after, "keyrack_webhook_queue_depth") >= 0
     assert (
         value(

@@ -1,6 +1,6 @@
 """KEYRACK_RATE_LIMIT_STORAGE=redis://…: two `keyrack serve` processes share one
 verification limit through a real redis-server, and fail open, logging it once, when the
-store goes away."""
+store goes away. The login throttle, counted in the database, is shared by them too."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ mutation CreateVerifier($input: CreateVerifierInput!) {
   createVerifier(input: $input) { verifier { id } token userErrors { code } }
 }
 """
+LOGIN = """
+mutation Login($input: LoginInput!) { login(input: $input) { token userErrors { code } } }
+"""
+LOGIN_FAILURES = 3
 LIMIT = 10  # verifications of one key set a minute: counted one by one (under 2 000)
 
 
@@ -61,6 +65,16 @@ def keys_and_verifier(base: str) -> tuple[str, str, str]:
     return key, other, verifier
 
 
+def login_codes(base: str, password: str, times: int) -> list[str]:
+    """The first userError code of each of `times` logins as Ada ("ok" for none)."""
+    with httpx.Client(base_url=base) as http:
+        payloads = [
+            call(http, LOGIN, input={"email": "ada@example.com", "password": password})["login"]
+            for _ in range(times)
+        ]
+    return [p["userErrors"][0]["code"] if p["userErrors"] else "ok" for p in payloads]
+
+
 def codes(base: str, key: str, verifier: str, times: int) -> list[str]:
     with httpx.Client(base_url=base, headers={"authorization": f"Bearer {verifier}"}) as http:
         return [
@@ -80,6 +94,7 @@ def test_two_processes_share_one_limit_and_fail_open_once_the_store_is_gone(
             "KEYRACK_VERIFY_RATE_LIMIT": str(LIMIT),
             "KEYRACK_VERIFY_CACHE_TTL_SECONDS": "0",
             "KEYRACK_WEBHOOK_DELIVERY": "false",
+            "KEYRACK_LOGIN_FAILURES_PER_ACCOUNT": str(LOGIN_FAILURES),
         }
         with serving(tmp_path, env) as first, serving(tmp_path, env) as second:
             key, other, verifier = keys_and_verifier(first.base)
@@ -92,6 +107,14 @@ def test_two_processes_share_one_limit_and_fail_open_once_the_store_is_gone(
             assert split == ["VALID"] * LIMIT
             assert codes(first.base, key, verifier, 1) == ["RATE_LIMITED"]
             assert codes(second.base, key, verifier, 1) == ["RATE_LIMITED"]
+
+            # when: the failed logins an account is allowed are split between the two
+            failed = login_codes(first.base, "wrong password", LOGIN_FAILURES - 1)
+            failed += login_codes(second.base, "wrong password", 1)
+            # then: they counted together, so even the right password is refused on both
+            assert failed == ["INVALID_CREDENTIALS"] * LOGIN_FAILURES
+            assert login_codes(first.base, PASSWORD, 1) == ["TOO_MANY_ATTEMPTS"]
+            assert login_codes(second.base, PASSWORD, 1) == ["TOO_MANY_ATTEMPTS"]
 
             # when: the store goes away, and another key set is verified past the limit
             redis.stop()

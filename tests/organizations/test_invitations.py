@@ -114,13 +114,23 @@ async def add_member_payload(admin: Person, organization_id: str, email: str) ->
     )
 
 
+async def proven(gql: GraphQL, world: World, name: str) -> Person:
+    """A new account that has shown its address is its own: it accepted an invitation
+    (to an organization of the outsider's) with the token mailed there."""
+    person = await sign_up(gql, name)
+    elsewhere = await create_organization(world.outsider, f"{name}'s club")
+    accepted = await accept(person, await invite(world.outsider, elsewhere, person.email, "MEMBER"))
+    assert accepted["userErrors"] == []
+    return person
+
+
 def codes(payload: dict[str, Any]) -> list[tuple[str, list[str] | None]]:
     return [(error["code"], error["field"]) for error in payload["userErrors"]]
 
 
 async def test_an_invited_account_is_no_member_until_it_accepts(world: World, gql: GraphQL) -> None:
     # given
-    bob = await sign_up(gql, "bob")
+    bob = await proven(gql, world, "bob")
 
     # when
     token = await invite(world.admin, world.organization_id, bob.email, "ADMIN")
@@ -287,7 +297,7 @@ async def test_a_revoked_invitation_cannot_be_accepted(world: World, gql: GraphQ
 
 async def test_the_invitee_may_decline(world: World, gql: GraphQL) -> None:
     # given
-    bob = await sign_up(gql, "bob")
+    bob = await proven(gql, world, "bob")
     await invite(world.owner, world.organization_id, bob.email, "MEMBER")
     [edge] = (await bob.gql(VIEWER_INVITATIONS))["viewer"]["invitations"]["edges"]
 
@@ -306,7 +316,7 @@ async def test_only_admins_and_the_invitee_see_or_revoke_an_invitation(
     world: World, gql: GraphQL
 ) -> None:
     # given
-    bob = await sign_up(gql, "bob")
+    bob = await proven(gql, world, "bob")
     await invite(world.owner, world.organization_id, bob.email, "MEMBER")
     [invitation] = await organization_invitations(world.owner, world.organization_id)
 
@@ -453,3 +463,32 @@ async def test_one_token_raced_from_two_sessions_joins_once(world: World, gql: G
     actions = await audit_actions(world.owner, world.organization_id)
     assert actions[:2] == ["MEMBER_ADDED", "MEMBER_INVITED"]
     assert bob.email in await member_emails(world.owner, world.organization_id)
+
+
+VIEWER_EMAIL = "{ viewer { emailVerified } }"
+
+
+async def test_an_account_signed_up_with_an_invited_address_sees_nothing_until_it_proves_it(
+    world: World, gql: GraphQL
+) -> None:
+    # given: an account signed up with an address nobody has shown is its own (sign-up
+    # is open), and Acme invites that address
+    squatter = await sign_up(gql, "newhire")
+    token = await invite(world.admin, world.organization_id, squatter.email, "ADMIN")
+    [invitation] = await organization_invitations(world.owner, world.organization_id)
+
+    # when
+    verified_before = (await squatter.gql(VIEWER_EMAIL))["viewer"]["emailVerified"]
+    listed = (await squatter.gql(VIEWER_INVITATIONS))["viewer"]["invitations"]["edges"]
+    node = (await squatter.gql(NODE, {"id": invitation["id"]}))["node"]
+    declined = await revoke(squatter, invitation["id"])
+    accepted = await accept(squatter, token)  # only the one the mail reached has the token
+    verified_after = (await squatter.gql(VIEWER_EMAIL))["viewer"]["emailVerified"]
+
+    # then: no organization name, role or inviter, and no declining for the address's owner
+    assert verified_before is False
+    assert listed == []
+    assert node is None
+    assert codes(declined) == [("NOT_FOUND", ["input", "invitationId"])]
+    assert accepted["userErrors"] == []
+    assert verified_after is True

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
@@ -516,3 +517,60 @@ async def test_a_verifier_keeps_working_across_a_master_secret_rotation(
     assert first.status_code == 200
     assert first.json()["code"] == "VALID"
     assert after.status_code == 200
+
+
+async def test_failed_authentication_counts_an_ipv6_64_as_one_address(
+    gql: GraphQL, settings: Settings, backend: str
+) -> None:
+    # given: two failed authentications allowed per address and minute
+    tenant = await Tenant.create(gql, "Acme")
+    limited = create_app(
+        settings.model_copy(update={"verify_address_rate_limit": 2}), connection_name=backend
+    )
+    wrong = bearer("krv_" + generate_key("SYSTEM")[4:])
+    body = {"key": tenant.keys["system"]}
+
+    async def attempt(address: str) -> int:
+        transport = httpx.ASGITransport(app=limited, client=(address, 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as c:
+            return (await c.post("/v1/keys/verify", json=body, headers=wrong)).status_code
+
+    # when: every attempt from a new address of one /64
+    statuses = [await attempt(f"2001:db8:7:7::{n}") for n in range(1, 4)]
+    neighbour = await attempt("2001:db8:7:8::1")
+
+    # then
+    assert statuses == [401, 401, 429]
+    assert neighbour == 401
+
+
+async def test_verify_key_for_a_caller_in_no_organization_reads_and_caches_nothing(
+    gql: GraphQL, settings: Settings, backend: str
+) -> None:
+    # given: an app that serves /metrics; a caller in no organization (anonymous)
+    token = "metrics-token-for-the-test-0123456789"
+    served = create_app(
+        settings.model_copy(update={"metrics_token": SecretStr(token)}), connection_name=backend
+    )
+    transport = httpx.ASGITransport(app=served, client=("198.51.100.9", 4000))
+
+    async def cache_counts(http: httpx.AsyncClient) -> tuple[float, float]:
+        scraped = await http.get("/metrics", headers=bearer(token))
+        values = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(scraped.text)
+            for sample in family.samples
+        }
+        return values["keyrack_verify_cache_misses_total"], values["keyrack_verify_cache_entries"]
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as http:
+        before = await cache_counts(http)
+
+        # when: thirty made-up, well-formed keys in one request
+        aliases = " ".join(f'k{n}: verifyKey(key: "{unknown_key()}") {{ code }}' for n in range(30))
+        body = (await http.post("/graphql", json={"query": f"{{ {aliases} }}"})).json()
+        after = await cache_counts(http)
+
+    # then: each answered NOT_FOUND without a lookup; the shared cache is untouched
+    assert {answer["code"] for answer in body["data"].values()} == {"NOT_FOUND"}
+    assert after == before

@@ -16,6 +16,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.verify.cache import Audience
 from tests.support import (
+    REGENERATE_KEY,
     GraphQL,
     Person,
     bearer,
@@ -138,11 +139,11 @@ async def test_a_revoke_takes_effect_on_a_cached_answer_at_once(
     assert (await verify(verifier_http, key))["code"] == "VALID"
     assert (await verify(verifier_http, key))["code"] == "VALID"
 
-    # when
+    # when: revoked (the key was just used, which the revocation acknowledges)
     await owner.gql.mutate(
         "revokeKeySet",
         REVOKE_KEY_SET,
-        {"keySetId": created["keySet"]["id"], "confirmLabel": "ci"},
+        {"keySetId": created["keySet"]["id"], "confirmLabel": "ci", "acknowledgeRecentUse": True},
     )
 
     # then
@@ -157,7 +158,9 @@ async def test_disabling_takes_effect_on_a_cached_answer_at_once(
     assert (await verify(verifier_http, key))["code"] == "VALID"
 
     await owner.gql.mutate(
-        "updateKeySet", UPDATE_KEY_SET, {"keySetId": created["keySet"]["id"], "enabled": False}
+        "updateKeySet",
+        UPDATE_KEY_SET,
+        {"keySetId": created["keySet"]["id"], "enabled": False, "acknowledgeRecentUse": True},
     )
 
     assert (await verify(verifier_http, key))["code"] == "DISABLED"
@@ -357,3 +360,39 @@ async def test_a_burst_of_misses_for_one_key_runs_one_query(
     # then
     assert {v.code.value for v in verdicts} == {"VALID"}
     assert len([s for s in counter.statements if '"api_keys"' in s]) == 1
+
+
+async def test_a_replaced_key_past_its_grace_counts_as_unknown_not_against_its_set(
+    gql: GraphQL, settings: Settings, backend: str, instance_verifier: str
+) -> None:
+    # given: three verifications per key set and minute; the primary key replaced with a
+    # second of grace, which has passed
+    owner, created = await owner_and_key_set(gql)
+    rotated = await owner.gql.mutate(
+        "regenerateKey",
+        REGENERATE_KEY,
+        {
+            "keySetId": created["keySet"]["id"],
+            "slot": "PRIMARY",
+            "confirmLabel": created["keySet"]["label"],
+            "gracePeriodSeconds": 1,
+        },
+    )
+    await asyncio.sleep(1.1)
+    limited = create_app(
+        settings.model_copy(update={"verify_rate_limit": 3}), connection_name=backend
+    )
+    transport = httpx.ASGITransport(app=limited)
+    async with verifying_client(transport, instance_verifier) as client:
+        # when: the old key is presented five times, then the live one
+        old = [
+            await client.post("/v1/keys/verify", json={"key": created["primaryKey"]})
+            for _ in range(5)
+        ]
+        live = await client.post("/v1/keys/verify", json={"key": rotated["key"]})
+        unknown = await client.post("/v1/keys/verify", json={"key": generate_key("ORGANIZATION")})
+
+    # then: the old key answers exactly as an unknown one, and the live key is not locked out
+    assert {(a.status_code, a.content) for a in old} == {(200, unknown.content)}
+    assert live.status_code == 200
+    assert live.json()["code"] == "VALID"

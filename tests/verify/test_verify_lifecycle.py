@@ -191,9 +191,11 @@ async def test_regenerating_again_ends_the_grace_of_keys_replaced_before(
     )
     assert (await verify(verifier_http, created["secondaryKey"]))["deprecated"] is True
 
-    # when: it is rotated again, with no grace
+    # when: it is rotated again, with no grace (cutting off a key in use, knowingly)
     second = await owner.gql.mutate(
-        "regenerateKey", REGENERATE_KEY, {**rotate, "gracePeriodSeconds": 0}
+        "regenerateKey",
+        REGENERATE_KEY,
+        {**rotate, "gracePeriodSeconds": 0, "acknowledgeRecentUse": True},
     )
 
     # then: neither replaced key verifies any more, the newest does
@@ -225,7 +227,11 @@ async def test_after_revoking_no_key_of_the_set_verifies_not_even_one_in_its_gra
     await owner.gql.mutate(
         "revokeKeySet",
         REVOKE_KEY_SET,
-        {"keySetId": created["keySet"]["id"], "confirmLabel": "Catalog sync"},
+        {
+            "keySetId": created["keySet"]["id"],
+            "confirmLabel": "Catalog sync",
+            "acknowledgeRecentUse": True,
+        },
     )
 
     # then

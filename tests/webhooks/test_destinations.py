@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -161,6 +163,24 @@ async def test_public_addresses_and_names_not_resolvable_yet_are_accepted(
     )
 
 
+async def test_a_name_is_not_resolved_at_registration_so_no_answer_maps_the_internal_dns(
+    gql: GraphQL, strict: GraphQL
+) -> None:
+    # given: this machine's own name, which its resolver answers with a private or
+    # loopback address, and a name no DNS knows
+    world = await build_world(gql)
+    internal = socket.gethostname()
+    addresses = {info[4][0] for info in socket.getaddrinfo(internal, 443)}
+    assert not any(ipaddress.ip_address(a).is_global for a in addresses), addresses
+
+    # when
+    known = await try_create(strict, world, f"https://{internal}/in")
+    unknown = await try_create(strict, world, "https://no-such-host.example.invalid/in")
+
+    # then: both are taken alike, to be judged at each delivery
+    assert known["userErrors"] == unknown["userErrors"] == []
+
+
 async def test_an_allowed_network_opens_only_itself(
     gql: GraphQL, settings: Settings, backend: str, receiver: Receiver
 ) -> None:
@@ -205,14 +225,15 @@ async def test_a_destination_that_is_not_public_at_delivery_is_not_contacted(
     # when: the default worker delivers
     result = await worker_for(app, webhook_allow_private=False).run_once()
 
-    # then: nothing reached the receiver, and the record says so in coarse words
+    # then: nothing reached the receiver, and the record says so in coarse words (a
+    # name, like one that does not resolve: the log of deliveries maps no DNS)
     assert receiver.received == []
     assert result.retrying == 1
     [delivery] = await deliveries(world.owner.gql, hook["webhook"]["id"])
     assert (delivery["status"], delivery["lastStatusCode"], delivery["lastError"]) == (
         "PENDING",
         None,
-        "Destination not allowed",
+        "Connection failed" if host == "localhost" else "Destination not allowed",
     )
 
 
@@ -267,7 +288,7 @@ async def test_a_name_that_resolves_to_a_refused_address_at_delivery_is_not_cont
     assert result.retrying == 1
     assert receiver.received == []
     [delivery] = await deliveries(world.owner.gql, created["webhook"]["id"])
-    assert delivery["lastError"] == "Destination not allowed"
+    assert delivery["lastError"] == "Connection failed"  # as for a name that does not resolve
 
 
 async def test_https_to_the_pinned_address_checks_the_certificate_for_the_name(

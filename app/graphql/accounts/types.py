@@ -122,8 +122,23 @@ class UserType(Node):
 
     @strawberry.field(
         description=(
-            "Pending invitations sent to the user's email, oldest first. Shown to the user "
-            "themself only: null for anyone else."
+            "Whether the account has shown it receives mail at its email: it used a token "
+            "Keyrack mailed there (an invitation, a password reset), or the operator created "
+            "it. Until then invitations to the address are not listed to it. Shown to the "
+            "user themself only: null for anyone else."
+        )
+    )
+    async def email_verified(self, info: Info) -> bool | None:
+        viewer = info.context.user
+        if viewer is None or viewer.id != self.pk:
+            return None
+        return viewer.email_verified_at is not None
+
+    @strawberry.field(
+        description=(
+            "Pending invitations sent to the user's email, oldest first, once the address is "
+            "shown to be theirs (emailVerified). Shown to the user themself only: null for "
+            "anyone else."
         )
     )
     async def invitations(

@@ -13,6 +13,7 @@ from app.graphql.payloads import ReportUserErrors, UserError
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.step_up import StepUp, otp_field
 from app.keysets import lifecycle, values
+from app.usage.recent import RecentUseCheck
 from app.validation import UNCHANGED
 
 
@@ -69,6 +70,15 @@ class RegenerateKeyInput:
             "policy's maxGracePeriodSeconds (else POLICY_VIOLATION)."
         ),
     )
+    acknowledge_recent_use: bool = strawberry.field(
+        default=False,
+        description=(
+            "Go ahead although the key is in use (only without grace)."
+            " Without it, a key set that verified successfully within"
+            " KEYRACK_RECENT_USE_SECONDS (default an hour) gives RECENTLY_USED and"
+            " nothing changes; see KeySet.impact."
+        ),
+    )
     retire_when_idle_seconds: int | None = strawberry.field(
         default=None,
         description=(
@@ -91,6 +101,15 @@ class RevokeKeySetInput:
     reason: str | None = strawberry.field(
         default=None,
         description="Why, for the audit log and revokeReason: up to 500 characters, no API key.",
+    )
+    acknowledge_recent_use: bool = strawberry.field(
+        default=False,
+        description=(
+            "Go ahead although the key set is in use."
+            " Without it, a key set that verified successfully within"
+            " KEYRACK_RECENT_USE_SECONDS (default an hour) gives RECENTLY_USED and"
+            " nothing changes; see KeySet.impact."
+        ),
     )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
@@ -128,6 +147,15 @@ class UpdateKeySetInput:
     )
     group_ids: list[strawberry.ID] | None = strawberry.field(
         default=strawberry.UNSET, description="Replaces the set's groups; [] removes them all."
+    )
+    acknowledge_recent_use: bool = strawberry.field(
+        default=False,
+        description=(
+            "Go ahead although the key set is in use (only with enabled: false)."
+            " Without it, a key set that verified successfully within"
+            " KEYRACK_RECENT_USE_SECONDS (default an hour) gives RECENTLY_USED and"
+            " nothing changes; see KeySet.impact."
+        ),
     )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
@@ -186,6 +214,14 @@ class KeySetPayload:
 
 def _group_pks(ids: list[strawberry.ID]) -> list[int]:
     return [input_pk(group_id, PERMISSION_GROUP, field="groupIds") for group_id in ids]
+
+
+def _recent_use(info: Info, acknowledged: bool) -> RecentUseCheck:
+    return RecentUseCheck(
+        window_seconds=info.context.settings.recent_use_seconds,
+        acknowledged=acknowledged,
+        unflushed=info.context.verifier.usage,
+    )
 
 
 def _given(value: Any, *, nullable: bool = True) -> Any:
@@ -249,6 +285,7 @@ class KeySetMutations:
             slot=input.slot,
             confirm_label=input.confirm_label,
             grace_period_seconds=input.grace_period_seconds,
+            recent_use=_recent_use(info, input.acknowledge_recent_use),
             retire_when_idle_seconds=input.retire_when_idle_seconds,
         )
         return RegenerateKeyPayload(
@@ -269,6 +306,7 @@ class KeySetMutations:
             key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
             confirm_label=input.confirm_label,
             reason=input.reason,
+            recent_use=_recent_use(info, input.acknowledge_recent_use),
         )
         return KeySetPayload(key_set=KeySetType.from_model(key_set))
 
@@ -309,5 +347,6 @@ class KeySetMutations:
             enabled=_given(input.enabled, nullable=False),
             allowed_cidrs=_given(input.allowed_cidrs, nullable=False),
             group_ids=group_ids if group_ids is UNCHANGED else _group_pks(group_ids),
+            recent_use=_recent_use(info, input.acknowledge_recent_use),
         )
         return KeySetPayload(key_set=KeySetType.from_model(key_set))

@@ -16,19 +16,33 @@ from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot, RetireReason
 from app.graphql.ids import KEY_SET
 from app.graphql.keysets.reuse import KeyReuseType
-from app.graphql.limits import REVEAL_COST, field_cost
+from app.graphql.limits import REVEAL_COST, field_cost, list_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.graphql.relay import Node
+from app.graphql.usage.types import (
+    IMPACT_COST,
+    USAGE_COST,
+    USAGE_DESCRIPTION,
+    GranularityArgument,
+    KeySetImpact,
+    SinceArgument,
+    UntilArgument,
+    UsageSeries,
+    resolve_impact,
+    resolve_usage,
+)
 from app.ids import to_global_id
 from app.keysets import retirement, values
-from app.keysets.groups import effective_permissions
+from app.keysets.groups import MAX_GROUPS_PER_KEY_SET, effective_permissions
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.reuse import NO_REUSE
 from app.keysets.rules import status_of
+from app.usage.series import Granularity, Whose
 
 if TYPE_CHECKING:
     from app.graphql.audit.types import AuditEntryConnection, AuditFilter
     from app.graphql.groups.types import PermissionGroupType
+    from app.graphql.leaks.types import KeyExposureType
     from app.graphql.organizations.types import OrganizationType
     from app.graphql.systems.types import SystemType
 
@@ -158,6 +172,21 @@ class ApiKeyType:
             allowance=info.context.reveals,
         )
 
+    @strawberry.field(description=USAGE_DESCRIPTION, metadata=USAGE_COST)
+    async def usage(
+        self,
+        since: SinceArgument = None,
+        until: UntilArgument = None,
+        granularity: GranularityArgument = Granularity.HOUR,
+    ) -> UsageSeries:
+        return await resolve_usage(
+            whose=Whose(key_id=self.key.id),
+            key_set_id=self.key_set_id,
+            since=since,
+            until=until,
+            granularity=granularity,
+        )
+
 
 @strawberry.type(
     name="KeySet",
@@ -265,7 +294,10 @@ class KeySetType(Node):
     async def revoked_by(self, info: Info) -> UserType | None:
         return await _user(info, self.model.revoked_by_id)
 
-    @strawberry.field(description="The permission groups the set is given, by name.")
+    @strawberry.field(
+        description="The permission groups the set is given, by name.",
+        metadata=list_cost(MAX_GROUPS_PER_KEY_SET),
+    )
     async def groups(
         self, info: Info
     ) -> list[Annotated[PermissionGroupType, strawberry.lazy("app.graphql.groups.types")]]:
@@ -285,6 +317,20 @@ class KeySetType(Node):
         return [
             KeyPermission(p) for p in effective_permissions(self.model.permissions, groups or [])
         ]
+
+    @strawberry.field(
+        description=(
+            "Set once a key of the set was reported found in public (the first report); "
+            "null otherwise. See the organization's keyPolicy.onLeak."
+        )
+    )
+    async def exposure(
+        self, info: Info
+    ) -> Annotated[KeyExposureType, strawberry.lazy("app.graphql.leaks.types")] | None:
+        from app.graphql.leaks.types import KeyExposureType
+
+        exposure = await info.context.loaders.exposures_by_key_set_id.load(self.model.id)
+        return KeyExposureType.from_model(exposure) if exposure else None
 
     @strawberry.field(description="Whether the caller administers this key set's scope.")
     async def viewer_is_admin(self, info: Info) -> bool:
@@ -317,6 +363,33 @@ class KeySetType(Node):
     )
     def secondary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
         return self._key(info, KeySlot.SECONDARY)
+
+    @strawberry.field(
+        description=USAGE_DESCRIPTION + " Both keys, replaced ones included.", metadata=USAGE_COST
+    )
+    async def usage(
+        self,
+        since: SinceArgument = None,
+        until: UntilArgument = None,
+        granularity: GranularityArgument = Granularity.HOUR,
+    ) -> UsageSeries:
+        return await resolve_usage(
+            whose=Whose(key_set_id=self.model.id),
+            key_set_id=self.model.id,
+            since=since,
+            until=until,
+            granularity=granularity,
+        )
+
+    @strawberry.field(
+        description=(
+            "What revoking, disabling or regenerating would break: each key's traffic over "
+            "the last 24 hours and 7 days (what a confirmation dialog shows)."
+        ),
+        metadata=IMPACT_COST,
+    )
+    async def impact(self) -> KeySetImpact:
+        return await resolve_impact(self.model)
 
     @strawberry.field(
         description=(

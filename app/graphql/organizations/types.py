@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     )
     from app.graphql.groups.types import PermissionGroupType
     from app.graphql.keysets.types import KeySetType
+    from app.graphql.leaks.types import KeySetHygieneType
     from app.graphql.policy.types import KeyPolicyType
     from app.graphql.systems.types import SystemType
     from app.graphql.verifiers.types import VerifierType
@@ -231,7 +232,9 @@ class OrganizationType(Node):
 
     @strawberry.field(
         description="A signed checkpoint of the audit chain head; null while the chain does "
-        "not verify. Owners and admins only."
+        "not verify. Owners and admins only.",
+        # It checks the chain as auditIntegrity does, then signs the head.
+        metadata=field_cost(INTEGRITY_CHECK_COST),
     )
     async def audit_checkpoint(
         self, info: Info
@@ -260,6 +263,22 @@ class OrganizationType(Node):
         return await resolve_organization_verifiers(
             info, organization_id=self.pk, first=first, after=after
         )
+
+    @strawberry.field(
+        description=(
+            "Its live key sets (and its systems') that need attention, with what to fix: "
+            "no expiry, unused, not rotated, an idle key, a key found in public, every "
+            "permission of the scope. Owners and admins only."
+        )
+    )
+    async def key_hygiene(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[Annotated[KeySetHygieneType, strawberry.lazy("app.graphql.leaks.types")]]:
+        from app.graphql.leaks.types import hygiene_connection
+        from app.keysets.hygiene import key_hygiene_for
+
+        found = await key_hygiene_for(actor=info.context.actor, organization_id=self.pk)
+        return hygiene_connection(found, first=first, after=after)
 
 
 async def load_organization(info: Info, organization_id: int) -> OrganizationType | None:

@@ -5,6 +5,7 @@ from typing import Any
 import strawberry
 
 from app.graphql.context import Info
+from app.graphql.enums import LeakAction
 from app.graphql.ids import ORGANIZATION, SYSTEM, input_pk
 from app.graphql.organizations.types import OrganizationType, load_organization
 from app.graphql.payloads import ReportUserErrors, UserError
@@ -52,6 +53,13 @@ class UpdateKeyPolicyInput:
     member_key_set_limit: int | None = strawberry.field(
         default=strawberry.UNSET,
         description="0 to 1000. 0 (also an organization's null): members create no key sets.",
+    )
+    on_leak: LeakAction | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Organizations only (INVALID for a system): NOTIFY, DISABLE or REVOKE a key set "
+            "whose key is found in public; null restores the default, DISABLE."
+        ),
     )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
@@ -106,6 +114,7 @@ class KeyPolicyMutations:
             default_lifetime_seconds=_given(input.default_lifetime_seconds),
             max_grace_period_seconds=_given(input.max_grace_period_seconds),
             member_key_set_limit=_given(input.member_key_set_limit),
+            on_leak=_given(input.on_leak),
         )
         loaders = info.context.loaders
         system = await loaders.systems_by_id.load(system_id) if system_id is not None else None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.graphql.enums import LeakAction
 from app.keysets.models import KeyPolicy
 from app.keysets.policy import EffectivePolicy
 
@@ -27,6 +28,12 @@ class KeyPolicyType:
     member_key_set_limit: int = strawberry.field(
         description="Live key sets a plain member may create for themselves (and manage)."
     )
+    on_leak: LeakAction = strawberry.field(
+        description=(
+            "What a key found in public does to its key set (organization-wide; "
+            "systems follow it). Default DISABLE."
+        )
+    )
 
     @classmethod
     def from_policy(cls, policy: EffectivePolicy) -> KeyPolicyType:
@@ -36,6 +43,7 @@ class KeyPolicyType:
             default_lifetime_seconds=policy.default_lifetime_seconds.value,
             max_grace_period_seconds=policy.max_grace_period_seconds.value,
             member_key_set_limit=policy.member_key_set_limit.value,
+            on_leak=policy.on_leak,
         )
 
 

@@ -11,7 +11,17 @@ from app.graphql.enums import VerifierScope
 from app.graphql.ids import VERIFIER
 from app.graphql.loaders import PageRequest
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
+from app.graphql.usage.types import (
+    USAGE_COST,
+    USAGE_DESCRIPTION,
+    GranularityArgument,
+    SinceArgument,
+    UntilArgument,
+    UsageSeries,
+    resolve_usage,
+)
 from app.ids import to_global_id
+from app.usage.series import Granularity, Whose
 from app.verifiers.models import Verifier
 
 if TYPE_CHECKING:
@@ -83,6 +93,23 @@ class VerifierType(Node):
         user_id = self.model.created_by_id
         user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
         return UserType.from_model(user) if user else None
+
+    @strawberry.field(
+        description=USAGE_DESCRIPTION + " Every key this verifier checked.", metadata=USAGE_COST
+    )
+    async def usage(
+        self,
+        since: SinceArgument = None,
+        until: UntilArgument = None,
+        granularity: GranularityArgument = Granularity.HOUR,
+    ) -> UsageSeries:
+        return await resolve_usage(
+            whose=Whose(verifier_id=self.model.id),
+            key_set_id=None,
+            since=since,
+            until=until,
+            granularity=granularity,
+        )
 
 
 async def resolve_organization_verifiers(

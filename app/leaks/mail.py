@@ -1,0 +1,63 @@
+"""Telling a key set's admins that one of its keys was found in public."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from email.message import EmailMessage
+
+from app.keysets.models import KeySet, LeakAction
+from app.leaks.models import KeyExposure
+from app.notifications.mail import Mailer
+from app.notifications.service import recipients
+
+logger = logging.getLogger("keyrack.leaks")
+
+_DONE = {
+    LeakAction.NOTIFY: "Nothing was changed (the organization's onLeak policy is NOTIFY): "
+    "regenerate the key now.",
+    LeakAction.DISABLE: "The key set was disabled (onLeak: DISABLE): regenerate the key, move "
+    "your services to the new one, then enable the set again.",
+    LeakAction.REVOKE: "The key set was revoked (onLeak: REVOKE): create a replacement.",
+}
+
+# Mail goes out after the report is answered; the tasks are kept here until they end.
+_pending: set[asyncio.Task[None]] = set()
+
+
+def _message(key_set: KeySet, exposure: KeyExposure, to: str) -> EmailMessage:
+    label = " ".join(key_set.label.split())
+    when = exposure.reported_at.strftime("%Y-%m-%d %H:%M UTC")
+    where = exposure.url or "(no address given)"
+    message = EmailMessage()
+    message["To"] = to
+    message["Subject"] = f'[Keyrack] A key of "{label}" was found in public'
+    message.set_content(
+        f'The {exposure.slot.value.lower()} key of the key set "{label}" '
+        f"({exposure.hint}) was reported found in public at {when}.\n\n"
+        f"Where: {where}\n"
+        f"Reported by: {'GitHub secret scanning' if exposure.reported_by_id is None else 'a user'}"
+        f" ({exposure.channel.value})\n\n"
+        f"{_DONE[exposure.action]}\n"
+    )
+    return message
+
+
+async def mail_exposure(mailer: Mailer, key_set: KeySet, exposure: KeyExposure) -> None:
+    """Mails the admins of the key set's scope (and its creator); failures are logged."""
+    try:
+        people = await recipients(key_set)
+        await mailer.send([_message(key_set, exposure, person.email) for person in people])
+    except Exception as error:  # the report is recorded and audited; the mail is a courtesy
+        logger.warning(
+            "Exposure mail for key set %s not sent: %s", key_set.id, type(error).__name__
+        )
+
+
+def mail_later(mailer: Mailer | None, key_set: KeySet | None, exposure: KeyExposure | None) -> None:
+    """Starts `mail_exposure` without waiting for it (a scanner wants its answer quickly)."""
+    if mailer is None or key_set is None or exposure is None:
+        return
+    task = asyncio.create_task(mail_exposure(mailer, key_set, exposure))
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)

@@ -1,0 +1,116 @@
+"""The key hygiene digest: every interval, each organization's admins get its findings.
+
+Runs where KEYRACK_HYGIENE_DIGEST=weekly and SMTP is configured. An organization with no
+findings gets no mail. `HygieneDigest` holds when each organization's digest was last
+sent; a process claims a digest by moving that time forward with a conditional update,
+so several processes send each digest once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+from tortoise.exceptions import IntegrityError
+
+from app.background import BackgroundTask
+from app.keysets.hygiene import KeySetHygiene, key_hygiene
+from app.notifications.mail import Mailer
+from app.notifications.models import HygieneDigest
+from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership, Organization
+
+logger = logging.getLogger("keyrack.notifications")
+
+MAX_LISTED = 50  # key sets listed in one mail; the rest are counted
+
+
+async def _claim(organization_id: int, now: datetime, interval: timedelta) -> bool:
+    row = await HygieneDigest.get_or_none(organization_id=organization_id)
+    if row is None:
+        try:
+            await HygieneDigest.create(organization_id=organization_id, sent_at=now)
+        except IntegrityError:
+            return False  # another process claimed it first
+        return True
+    if row.sent_at > now - interval:
+        return False
+    taken = await HygieneDigest.filter(id=row.id, sent_at=row.sent_at).update(sent_at=now)
+    return bool(taken)
+
+
+def _message(organization: Organization, found: list[KeySetHygiene], to: str) -> EmailMessage:
+    kinds = Counter(finding.kind.value for item in found for finding in item.findings)
+    lines = [
+        f'Key hygiene of "{organization.name}": {len(found)} key set(s) need attention.',
+        "",
+        ", ".join(f"{kind}: {count}" for kind, count in sorted(kinds.items())),
+        "",
+    ]
+    for item in found[:MAX_LISTED]:
+        label = " ".join(item.key_set.label.split())
+        lines.append(f'- "{label}"')
+        lines.extend(f"    {finding.kind.value}: {finding.message}" for finding in item.findings)
+    if len(found) > MAX_LISTED:
+        lines.append(f"... and {len(found) - MAX_LISTED} more: see Organization.keyHygiene.")
+    message = EmailMessage()
+    message["To"] = to
+    message["Subject"] = f'[Keyrack] Key hygiene of "{organization.name}": {len(found)} to review'
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+async def run_digest_round(
+    mailer: Mailer, *, interval: timedelta, now: datetime | None = None
+) -> int:
+    """Mails the digests that are due; how many organizations got one."""
+    now = now or datetime.now(UTC)
+    sent = 0
+    for organization in await Organization.all().order_by("id"):
+        found = await key_hygiene(organization_id=organization.id, now=now)
+        if not found or not await _claim(organization.id, now, interval):
+            continue
+        admins = await Membership.filter(
+            organization_id=organization.id, role__in=list(ORGANIZATION_ADMIN_ROLES)
+        ).select_related("user")
+        try:
+            await mailer.send([_message(organization, found, m.user.email) for m in admins])
+        except Exception as error:  # the server is away: give the claim back for a later round
+            logger.warning(
+                "Hygiene digest for organization %s not sent: %s",
+                organization.id,
+                type(error).__name__,
+            )
+            await HygieneDigest.filter(organization_id=organization.id, sent_at=now).delete()
+            continue
+        sent += 1
+    return sent
+
+
+class HygieneDigester:
+    def __init__(self, mailer: Mailer, *, interval_seconds: float) -> None:
+        self.mailer = mailer
+        self.interval = timedelta(seconds=interval_seconds)
+        # Rounds are cheap when nothing is due: look often enough that a digest is not
+        # late by more than a tenth of its interval (and at most every hour).
+        self.period = min(interval_seconds / 10, 3600.0)
+        self._background = BackgroundTask(self._run, name="keyrack-hygiene-digest")
+
+    async def run_once(self) -> int:
+        return await run_digest_round(self.mailer, interval=self.interval)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception as error:  # the database is away: the next round tries again
+                logger.warning("Hygiene digest round failed: %s", type(error).__name__)
+            await asyncio.sleep(self.period)
+
+    def start(self) -> None:
+        self._background.start()
+
+    async def stop(self) -> None:
+        await self._background.stop()
