@@ -24,7 +24,7 @@ validation. Refused documents are not remembered; they are checked again each ti
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -48,8 +48,10 @@ from graphql import (
     SchemaMetaFieldDef,
     SelectionSetNode,
     TypeMetaFieldDef,
+    VariableNode,
     get_named_type,
     validate,
+    value_from_ast_untyped,
 )
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
@@ -60,6 +62,11 @@ from app.graphql.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 COST = "cost"
 LIST_SIZE = "list_size"
+ARGUMENT_COST = "argument_cost"
+# What a field costs given its arguments as written: literal values by name; an argument
+# given by a variable is passed as VARIABLE, to be priced at its worst.
+ArgumentCost = Callable[[Mapping[str, object]], int]
+VARIABLE = object()
 # A reveal decrypts a key and writes an audit entry; an integrity check reads and hashes
 # the organization's whole audit chain, so only a few fit in one request.
 REVEAL_COST = 100
@@ -69,6 +76,31 @@ INTEGRITY_CHECK_COST = 5_000
 def field_cost(cost: int) -> dict[str, int]:
     """Field metadata: what one instance of the field costs (`strawberry.field(metadata=)`)."""
     return {COST: cost}
+
+
+def argument_cost(cost: ArgumentCost) -> dict[str, ArgumentCost]:
+    """Field metadata: the field's own cost depends on its arguments (a usage series
+    costs its number of buckets, which `since`, `until` and `granularity` decide)."""
+    return {ARGUMENT_COST: cost}
+
+
+def _arguments(node: FieldNode) -> dict[str, object]:
+    """The field's arguments as written: literals as Python values, variables as VARIABLE."""
+    return {
+        argument.name.value: VARIABLE
+        if isinstance(argument.value, VariableNode)
+        else value_from_ast_untyped(argument.value)
+        for argument in node.arguments or ()
+    }
+
+
+def _argument_cost(definition: GraphQLField, node: FieldNode) -> int:
+    strawberry_field = (definition.extensions or {}).get("strawberry-definition")
+    if isinstance(strawberry_field, StrawberryField) and strawberry_field.metadata:
+        cost = strawberry_field.metadata.get(ARGUMENT_COST)
+        if cost is not None:
+            return int(cost(_arguments(node)))
+    return 0
 
 
 def list_cost(most: int) -> dict[str, int]:
@@ -229,7 +261,7 @@ class _DocumentMeasure:
         child = self.selections(node.selection_set, child_type)
         cost = child.cost
         if definition is not None:
-            cost += _metadata(definition, COST)
+            cost += _metadata(definition, COST) + _argument_cost(definition, node)
             if "first" in definition.args:
                 size = _page_size(node)
             elif parent is not None and parent.name.startswith("__"):

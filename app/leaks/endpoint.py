@@ -36,6 +36,12 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _too_many(retry_after: int) -> JSONResponse:
+    return _error(
+        429, "Too many unsigned reports from this address.", {"retry-after": str(retry_after)}
+    )
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
@@ -94,19 +100,21 @@ class GitHubLeakEndpoint:
         if self.scanner_keys is None:
             return _error(404, "Not found.")
         address = request.client.host if request.client else "unknown"
-        retry_after = await self.limits.hit_address(address)
-        if retry_after is not None:
-            retry = {"retry-after": str(retry_after)}
-            return _error(429, "Too many reports from this address.", retry)
         try:
             body = await _body(request)
         except BodyTooLarge:
+            if (retry_after := await self.limits.failed_from(address)) is not None:
+                return _too_many(retry_after)
             return _error(413, f"Body must be at most {MAX_BODY_BYTES} bytes.")
         except ClientDisconnect:
             return _error(400, "The request body was cut short.")
         identifier = request.headers.get(IDENTIFIER_HEADER, "")
         signature = request.headers.get(SIGNATURE_HEADER, "")
         if not self.scanner_keys.verify(identifier=identifier, signature=signature, body=body):
+            # Only failures count against the address: junk posted from behind the
+            # scanner's NAT or proxy must never hold up a signed report.
+            if (retry_after := await self.limits.failed_from(address)) is not None:
+                return _too_many(retry_after)
             return _error(
                 401,
                 f"Sign the body: {IDENTIFIER_HEADER} names a configured key, "

@@ -1,7 +1,8 @@
 """The spans themselves (imported only while tracing is on; see `app.tracing`).
 
-- A SERVER span per HTTP request, continuing the caller's trace context (W3C
-  `traceparent`, or whatever `OTEL_PROPAGATORS` names), named `METHOD /route`.
+- A SERVER span per HTTP request, named `METHOD /route`, continuing the caller's trace
+  context only when `OTEL_PROPAGATORS` names how to read it (`tracecontext` for W3C
+  `traceparent`); unset, every request starts a trace of its own.
 - A child span per GraphQL operation, named `query Name` (or `mutation …`).
 - A child span `verify` per verification reaching a verdict. It is recorded when the
   request ends, from the times the endpoint noted for the request log, so that the
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -87,7 +89,15 @@ class ServerSpans:
         self.app = app
         self.tracer = tracer
         self.verify_path = verify_path
-        self.fields = {name.encode() for name in propagate.get_global_textmap().fields}
+        # A caller's trace context is believed only when the operator names propagators
+        # (OTEL_PROPAGATORS, e.g. `tracecontext` where the callers are your own
+        # services): otherwise anyone could mark their requests sampled, and so traced
+        # and exported whatever the sampler's ratio, at several times a request's cost.
+        trusting = bool(os.environ.get("OTEL_PROPAGATORS", "").strip())
+        self.propagator = propagate.get_global_textmap() if trusting else None
+        self.fields = (
+            {name.encode() for name in self.propagator.fields} if self.propagator else set()
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,7 +111,7 @@ class ServerSpans:
         method: str = scope["method"]
         span = self.tracer.start_span(
             method,
-            context=propagate.extract(carrier),
+            context=self.propagator.extract(carrier) if self.propagator else None,
             kind=SpanKind.SERVER,
             attributes={
                 "http.request.method": method,

@@ -16,6 +16,7 @@ from app.usage.buffer import OTHER
 from app.usage.models import KeyUsage, KeyUsageAddress
 
 MAX_HOURS = 90 * 24
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 TOP_ADDRESSES = 10
 
 
@@ -100,7 +101,20 @@ def clean_range(
     since: datetime | None, until: datetime | None, granularity: Granularity, *, now: datetime
 ) -> tuple[datetime, datetime]:
     """Whole buckets from the one holding `since` up to the one holding `until`
-    (default: now; since defaults to a day of hours, or 30 days). At most 90 days."""
+    (default: now; since defaults to a day of hours, or 30 days). At most 90 days, and
+    both within EARLIEST and a year from now (InvalidInput otherwise: dates near the
+    calendar's ends cannot be turned into hours)."""
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None:
+            try:
+                aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+                within = EARLIEST <= aware <= now + timedelta(days=366)
+            except (OverflowError, ValueError, TypeError):
+                within = False
+            if not within:
+                raise InvalidInput(
+                    f"{name} must be between {EARLIEST.year} and a year from now.", field=name
+                )
     until = (until or now).replace(tzinfo=(until or now).tzinfo or UTC)
     step = 24 if granularity is Granularity.DAY else 1
     if since is None:

@@ -93,6 +93,8 @@ def test_metrics_count_verifications_cache_and_graphql_after_real_traffic(
         http.post("/v1/keys/verify", json={"key": "kro_" + "0" * 49}, headers=service)
         assert http.post("/v1/keys/verify", json={"key": key}).status_code == 401
         call(http, VIEWER, token)
+        for n in range(3):  # made-up operation names, without a session
+            call(http, f"query Junk{n} {{ __typename }}")
         anonymous = http.get("/metrics")
         wrong = http.get("/metrics", headers={"authorization": "Bearer not-the-token"})
         scraped = http.get("/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"})
@@ -136,6 +138,32 @@ def test_metrics_count_verifications_cache_and_graphql_after_real_traffic(
         == 1
     )
     assert value(after, "keyrack_graphql_operation_seconds_count", operation="Viewer") >= 1
+    # callers without a session are labelled by the field they ask for, never by the
+    # operation names they make up
+    unauthenticated = {"type": "query", "outcome": "ok"}
+    assert (
+        delta(
+            "keyrack_graphql_operations_total",
+            operation="unauthenticated:__typename",
+            **unauthenticated,
+        )
+        == 3
+    )
+    assert not any(
+        name.startswith("Junk")
+        for _, labels in after
+        for name in [dict(labels).get("operation", "")]
+    )
+    assert (
+        value(
+            after,
+            "keyrack_graphql_operations_total",
+            operation="unauthenticated:signUp",
+            type="mutation",
+            outcome="ok",
+        )
+        == 1
+    )
     if database:  # PostgreSQL: its pool
         assert value(after, "keyrack_db_pool_connections", state="open") >= 1
         assert value(after, "keyrack_change_listener_connected") == 1

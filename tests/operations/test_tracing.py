@@ -10,8 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from starlette.applications import Starlette
 
 from app.tracing import wanted
+from app.tracing.spans import Tracing
 from tests.support import CREATE_KEY_SET, CREATE_ORGANIZATION, CREATE_VERIFIER, PASSWORD, SIGN_UP
 from tests.support.otlpreceiver import ExportedSpan, otlp_receiver
 from tests.support.processes import serving
@@ -58,6 +64,7 @@ def test_requests_operations_and_verifications_are_traced_in_the_callers_trace(
             # Nothing is sent before the process stops: the lifespan's shutdown flushes.
             "OTEL_BSP_SCHEDULE_DELAY": "600000",
             "KEYRACK_LOG_FORMAT": "json",
+            "OTEL_PROPAGATORS": "tracecontext",  # the callers are trusted to name traces
         }
         # given: a served process that traces, a key set and a verifier
         with serving(tmp_path, env) as served, httpx.Client(base_url=served.base) as http:
@@ -171,3 +178,27 @@ def test_requests_operations_and_verifications_are_traced_in_the_callers_trace(
 )
 def test_tracing_follows_opentelemetrys_variables(environ: dict[str, str], expected: bool) -> None:
     assert wanted(environ) is expected
+
+
+@pytest.mark.parametrize(("propagators", "exported"), [(None, 0), ("tracecontext", 5)])
+async def test_a_caller_cannot_have_its_requests_traced_unless_callers_are_trusted(
+    monkeypatch: pytest.MonkeyPatch, propagators: str | None, exported: int
+) -> None:
+    # given: a sampler that keeps no trace of its own; callers who mark theirs sampled
+    if propagators is None:
+        monkeypatch.delenv("OTEL_PROPAGATORS", raising=False)
+    else:
+        monkeypatch.setenv("OTEL_PROPAGATORS", propagators)
+    spans = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.0)))
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    app = Tracing(provider).middleware(Starlette(), verify_path="/v1/keys/verify")
+    transport = httpx.ASGITransport(app=app)
+
+    # when
+    async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as http:
+        for n in range(5):
+            await http.get("/healthz", headers=traceparent(f"{n + 1:032x}", f"{n + 1:016x}"))
+
+    # then: 50 such requests exported 50 spans when every caller was believed
+    assert len(spans.get_finished_spans()) == exported

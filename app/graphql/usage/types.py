@@ -3,7 +3,8 @@ for admins of the key set's scope."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -11,21 +12,24 @@ from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import PermissionExtension
 
 import app.graphql.verify  # noqa: F401 - declares VerifyCode to GraphQL
+from app.errors import InvalidInput
 from app.graphql.context import Info
 from app.graphql.enums import KeySlot, documented
 from app.graphql.ids import VERIFIER
-from app.graphql.limits import field_cost
+from app.graphql.limits import argument_cost, field_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.ids import to_global_id
 from app.keysets.models import KeySet
 from app.usage import impact as impacts
 from app.usage.buffer import VALID
 from app.usage.series import (
+    MAX_HOURS,
     Addresses,
     Granularity,
     Series,
     Whose,
     addresses_seen,
+    clean_range,
     usage_series,
 )
 from app.verify.service import VerifyCode
@@ -164,10 +168,37 @@ UntilArgument = Annotated[
 GranularityArgument = Annotated[
     Granularity, strawberry.argument(description="HOUR or DAY buckets; at most 90 days in all.")
 ]
-# What one series or preview costs against KEYRACK_MAX_QUERY_COST: up to 2,160 buckets
-# (or two windows of every key's traffic) each. With the default limit, a query asks for
-# at most 100 series, however many key sets a page holds.
-USAGE_COST = field_cost(200)
+
+
+def buckets_asked(arguments: Mapping[str, object]) -> int:
+    """What a series costs against KEYRACK_MAX_QUERY_COST: one per bucket it may return,
+    from its arguments as written (a day of hours by default; the most, 2,160 hours or
+    90 days, when they come in variables or do not parse: the resolver refuses those)."""
+    granularity = arguments.get("granularity", Granularity.HOUR.value)
+    step = 24 if granularity == Granularity.DAY.value else 1
+    worst = 1 + MAX_HOURS // step
+    since, until = arguments.get("since"), arguments.get("until")
+    try:
+        start, end = clean_range(
+            _moment(since), _moment(until), Granularity(str(granularity)), now=datetime.now(UTC)
+        )
+    except (InvalidInput, ValueError, TypeError):
+        return worst
+    return 1 + int((end - start).total_seconds()) // 3600 // step
+
+
+def _moment(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(value)  # a variable, or not a date at all
+    return datetime.fromisoformat(value)
+
+
+# A series costs its buckets (a page of 100 key sets asking for a day of hours each costs
+# 2,500: it fits; 100 asking for 90 days of hours does not); a preview reads two windows
+# of every key's traffic.
+USAGE_COST = argument_cost(buckets_asked)
 IMPACT_COST = field_cost(100)
 USAGE_DESCRIPTION = (
     "Verifications by services, per hour or day and verdict code. since must be before "
