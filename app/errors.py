@@ -8,6 +8,7 @@ KeyrackError
 └── UserInputError          an expected failure, reported as a `userError`
     ├── NotFound            unknown id, or an object the caller may not see
     ├── InvalidInput        validation of one field failed
+    │   └── GracePeriodRequired  retireWhenIdleSeconds without a grace period to cap it
     ├── Conflict            uniqueness: a taken email, label or name
     ├── LabelMismatch       a destructive action confirmed with the wrong label
     ├── InvalidCredentials  a failed login (never says which part was wrong)
@@ -58,6 +59,7 @@ class ErrorCode(StrEnum):
     UNAVAILABLE = "UNAVAILABLE"
     RECENTLY_USED = "RECENTLY_USED"
     KEY_EXPOSED = "KEY_EXPOSED"
+    GRACE_PERIOD_REQUIRED = "GRACE_PERIOD_REQUIRED"
 
 
 class KeyrackError(Exception):
@@ -104,6 +106,10 @@ class NotFound(UserInputError):
 
 class InvalidInput(UserInputError):
     code = ErrorCode.INVALID
+
+
+class GracePeriodRequired(InvalidInput):
+    code = ErrorCode.GRACE_PERIOD_REQUIRED
 
 
 class Conflict(UserInputError):

@@ -33,6 +33,7 @@ from app.graphql.ide import ASSETS_PATH, graphiql_assets
 from app.graphql.view import KeyrackGraphQL
 from app.keysets import events
 from app.keysets.keys import KeyMaterial
+from app.keysets.retirement import Retirer
 from app.leaks.endpoint import GitHubLeakEndpoint
 from app.leaks.limits import LeakLimits
 from app.leaks.scanner import ScannerKeys
@@ -49,6 +50,7 @@ from app.verify.cache import VerificationCache, VerifierCache
 from app.verify.endpoint import VerifyEndpoint
 from app.verify.listener import ChangeListener, asyncpg_dsn
 from app.verify.ratelimit import VerifyRateLimits, storage_for
+from app.verify.reuse import ReuseDetector
 from app.verify.service import Verifier
 from app.verify.usage import UsageRecorder
 from app.web import BodySizeLimit, SecurityHeaders
@@ -179,6 +181,10 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     secrets = resolve_secrets(settings)
     custody.configure(secrets)
     keys = KeyMaterial.derive_all(secrets)
+    reuse = ReuseDetector(
+        cache_ttl_seconds=settings.verify_cache_ttl_seconds,
+        flush_interval_seconds=settings.usage_flush_seconds,
+    )
     verifier = Verifier(
         keys=keys,
         cache=VerificationCache(ttl_seconds=settings.verify_cache_ttl_seconds),
@@ -194,7 +200,9 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             storage=storage_for(settings.rate_limit_storage.get_secret_value()),
         ),
         verifiers=VerifierCache(ttl_seconds=settings.verify_cache_ttl_seconds),
+        reuse=reuse,
     )
+    retirer = Retirer(interval_seconds=settings.retirement_interval_seconds)
     webhook_signing = WebhookSigning.derive_all(secrets)
     mailer = Mailer.from_settings(settings)
     graphql = KeyrackGraphQL(
@@ -272,6 +280,8 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
             verifier.usage.start()
             usage_pruner.start()
+            reuse.start()
+            retirer.start()
             if listener is not None:
                 listener.start()
             if notifier is not None:
@@ -296,6 +306,8 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
                 if listener is not None:
                     await listener.stop()
                 await usage_pruner.stop()
+                await retirer.stop()
+                await reuse.stop()
                 await verifier.usage.stop()
                 unsubscribe()
                 unsubscribe_verifiers()
@@ -346,6 +358,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     app.state.settings = settings
     app.state.keys = keys
     app.state.verifier = verifier
+    app.state.retirer = retirer
     app.state.notifier = notifier
     app.state.usage_pruner = usage_pruner
     app.state.webhook_signing = webhook_signing

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # Revoking, disabling or regenerating without grace a key set used this recently
     # answers RECENTLY_USED unless acknowledged; 0 turns the check off.
     recent_use_seconds: int = Field(default=3600, ge=0)
+    # How often each process retires keys whose idle window or grace period has ended
+    # (regenerateKey's retireWhenIdleSeconds); the verify path refuses them before that.
+    retirement_interval_seconds: float = Field(default=10.0, gt=0)
     # How long one database statement (and a new connection) may take while serving.
     database_timeout_seconds: float = Field(default=5.0, gt=0)
     graphiql: bool = True

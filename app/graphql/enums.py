@@ -13,6 +13,7 @@ from app.audit.actions import AuditAction
 from app.keysets.groups import InUseKeySets
 from app.keysets.models import KeySetScope, KeySetStatus, KeySlot, LeakAction
 from app.keysets.permissions import KeyPermission
+from app.keysets.retirement import RetireReason
 from app.organizations.models import KeyReveal, OrganizationRole
 from app.systems.models import SystemRole
 from app.verifiers.models import VerifierScope
@@ -93,6 +94,17 @@ documented(
     },
 )
 documented(
+    RetireReason,
+    "Why a key replaced with retireWhenIdleSeconds stopped verifying.",
+    {
+        "IDLE": (
+            "It saw no traffic for retireWhenIdleSeconds after the new key's first successful use."
+        ),
+        "GRACE_ENDED": "Its grace period, the cap, ended first.",
+    },
+    name="KeyRetireReason",
+)
+documented(
     KeySlot,
     "Each key set has two keys, so that one can be replaced while the other is in use.",
     {
@@ -159,6 +171,17 @@ documented(
             "A key of the set was reported found in public (GitHub secret scanning or "
             "reportLeak); details: slot, hint, channel, url, source, onLeak action."
         ),
+        "KEY_RETIRED": (
+            "Written by the server, without an actor: a key replaced with "
+            "retireWhenIdleSeconds stopped verifying (details: slot, keyHint, reason IDLE or "
+            "GRACE_ENDED, lastUsedAt, successorFirstUsedAt)."
+        ),
+        "REPLACED_KEY_PRESENTED": (
+            "Written by the server, without an actor, at most once an hour per key: a key "
+            "that was replaced and has stopped verifying, or of a revoked key set, was "
+            "presented at /v1/keys/verify (details: slot, keyHint, reason, verifier, ip, "
+            "presentations since the last entry)."
+        ),
     },
 )
 documented(
@@ -187,6 +210,14 @@ documented(
         "KEY_EXPOSED": (
             "A key of a key set was reported found in public; payload: keySet and exposure "
             "(slot, channel, url, source, action)."
+        ),
+        "KEY_RETIRED": (
+            "A replaced key stopped verifying: idle after its successor's first use, or at "
+            "the end of its grace period (payload: slot, reason)."
+        ),
+        "REPLACED_KEY_PRESENTED": (
+            "A replaced-and-retired key, or a revoked key set's key, was presented again; "
+            "at most once an hour per key (payload: slot, reason, verifierId, ip, count)."
         ),
     },
 )
@@ -231,6 +262,7 @@ __all__ = [
     "KeySlot",
     "LeakAction",
     "OrganizationRole",
+    "RetireReason",
     "SystemRole",
     "VerifierScope",
     "WebhookEvent",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -13,7 +14,7 @@ from tortoise.models import Model
 from app.accounts import service as accounts
 from app.accounts.models import User
 from app.errors import KeyrackError
-from app.keysets import admins, groups, policy, reads
+from app.keysets import admins, groups, policy, reads, retirement, reuse
 from app.keysets.models import (
     ApiKey,
     KeyPolicy,
@@ -22,6 +23,7 @@ from app.keysets.models import (
     KeySlot,
     PermissionGroup,
 )
+from app.keysets.reuse import ReuseSummary
 from app.leaks import service as leaks
 from app.leaks.models import KeyExposure
 from app.organizations import invitations
@@ -271,6 +273,12 @@ class Loaders:
         )
         self.exposures_by_key_set_id: DataLoader[int, KeyExposure | None] = Loader(
             _by_key(leaks.first_exposures), cache=False
+        )
+        self.previous_keys_by_key_set_id: DataLoader[int, list[ApiKey] | None] = Loader(
+            _by_key(lambda ids: retirement.previous_keys(ids, now=datetime.now(UTC)))
+        )
+        self.reuse_by_key_set_id: DataLoader[int, ReuseSummary | None] = Loader(
+            _by_key(reuse.reuse_of_key_sets)
         )
 
 

@@ -53,6 +53,10 @@ UserErrorCode = documented(
             "A key reported leaked still verifies in this key set: regenerate it before "
             "enabling the set again."
         ),
+        "GRACE_PERIOD_REQUIRED": (
+            "retireWhenIdleSeconds needs a gracePeriodSeconds of at least as many seconds: "
+            "the grace period is the latest the replaced key may retire."
+        ),
     },
     name="UserErrorCode",
 )

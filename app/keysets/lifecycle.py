@@ -22,7 +22,7 @@ from app.errors import (
     PolicyViolation,
 )
 from app.ids import to_global_id
-from app.keysets import groups, policy
+from app.keysets import groups, policy, reuse
 from app.keysets import keys as keyformat
 from app.keysets.admins import admin_key_set
 from app.keysets.keys import KeyMaterial
@@ -213,6 +213,8 @@ async def _revoke(
 ) -> None:
     """Revokes a locked, live key set in the writes' transaction."""
     now = datetime.now(UTC)
+    # Destroyed, but still recognised if presented again (reuse detection).
+    await reuse.keep_hashes(ApiKey.filter(key_set_id=key_set.id, lookup_hash__not_isnull=True))
     await ApiKey.filter(key_set_id=key_set.id).update(lookup_hash=None, ciphertext=None)
     await ApiKey.filter(key_set_id=key_set.id, valid_until__gt=now).update(valid_until=now)
     key_set.revoked_at = now

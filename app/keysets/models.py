@@ -113,6 +113,24 @@ class ApiKey(Model):
     replaced_at = fields.DatetimeField(null=True)
     # When a replaced key stops verifying (the end of its grace period).
     valid_until = fields.DatetimeField(null=True)
+    # The first successful verification, written by the usage flush (never per request).
+    first_used_at = fields.DatetimeField(null=True)
+    # Traffic-aware rotation (app.keysets.retirement), on a replaced key: it retires once
+    # idle this long after a newer key of its slot was first used (`successor_used_at`),
+    # and at `valid_until` (the grace period, the cap) at the latest.
+    retire_when_idle_seconds = fields.IntField(null=True)
+    successor_used_at = fields.DatetimeField(null=True)
+    retired_at = fields.DatetimeField(null=True)
+    retire_reason = fields.CharField(max_length=16, null=True)
+    # Reuse detection (app.keysets.reuse): a dead key presented again at /v1/keys/verify.
+    presented_count = fields.IntField(default=0)
+    last_presented_at = fields.DatetimeField(null=True)
+    # The verifier that presented it last. A plain id, not a foreign key (SQLite cannot add
+    # one to an existing table): verifiers are revoked, never deleted.
+    last_presented_by_id = fields.IntField(null=True)
+    # When REPLACED_KEY_PRESENTED was last audited: at most once an hour per key, decided
+    # by a conditional UPDATE of this column, so across processes too.
+    reuse_reported_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "api_keys"
@@ -193,3 +211,22 @@ class KeyPolicy(Model):
 
     class Meta:
         table = "key_policies"
+
+
+class RetiredKeyHash(Model):
+    """The lookup hash of a key whose material was destroyed (revoked, or replaced with no
+    grace), kept so that the key is recognised if it is presented again.
+
+    An HMAC-SHA256 of 32 random bytes: it cannot be turned back into the key, and
+    verification consults it only for keys it did not find, never to let one in.
+    """
+
+    id = fields.IntField(primary_key=True)
+    lookup_hash = fields.CharField(max_length=64, unique=True)
+    api_key: fields.ForeignKeyRelation[ApiKey] = fields.ForeignKeyField(
+        "models.ApiKey", related_name=False, on_delete=fields.CASCADE
+    )
+    api_key_id: int
+
+    class Meta:
+        table = "retired_key_hashes"

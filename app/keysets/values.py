@@ -14,6 +14,7 @@ from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import StepUpRequired
 from app.keysets import keys as keyformat
+from app.keysets import retirement, reuse
 from app.keysets.admins import admin_key_set, administers
 from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey, KeySet, KeySlot
@@ -68,13 +69,16 @@ async def regenerate_key(
     confirm_label: str,
     grace_period_seconds: int | None = 0,
     recent_use: RecentUseCheck | None = None,
+    retire_when_idle_seconds: int | None = None,
 ) -> RegeneratedKey:
-    """Replaces one slot's key; the old one verifies for the grace period, if any.
+    """Replaces one slot's key; the old one verifies for the grace period, if any, or
+    until idle (app.keysets.retirement) within it.
 
     The key policy applies to the fresh key as to a new key set: no never-expiring keys
     where an expiry is required.
     """
     grace = clean_grace(grace_period_seconds)
+    idle_window = retirement.clean_retire_when_idle(retire_when_idle_seconds, grace=grace)
     async with key_set_writes(actor) as writes:
         # The row lock serialises regenerations and revocations of one key set.
         key_set = await admin_key_set(actor, key_set_id, lock=True)
@@ -102,6 +106,7 @@ async def regenerate_key(
         replaced = ApiKey.filter(key_set_id=key_set.id, slot=slot, current=None)
         await replaced.filter(valid_until__gt=valid_until).update(valid_until=valid_until)
         if grace == 0:
+            await reuse.keep_hashes(replaced.filter(lookup_hash__not_isnull=True))
             await replaced.filter(lookup_hash__not_isnull=True).update(lookup_hash=None)
         old = await ApiKey.get_or_none(key_set_id=key_set.id, slot=slot, current=True)
         if old is not None:
@@ -109,10 +114,19 @@ async def regenerate_key(
             old.replaced_at = now
             old.valid_until = valid_until
             old.ciphertext = None
+            old.retire_when_idle_seconds = idle_window
             if grace == 0:
+                await reuse.keep_hashes(ApiKey.filter(id=old.id))
                 old.lookup_hash = None
             await old.save(
-                update_fields=["current", "replaced_at", "valid_until", "ciphertext", "lookup_hash"]
+                update_fields=[
+                    "current",
+                    "replaced_at",
+                    "valid_until",
+                    "ciphertext",
+                    "lookup_hash",
+                    "retire_when_idle_seconds",
+                ]
             )
         new, plaintext = new_key(
             keys, key_set=key_set, slot=slot, reveal=organization.key_reveal, user=actor.user
@@ -124,6 +138,7 @@ async def regenerate_key(
             {
                 "slot": slot.value,
                 "gracePeriodSeconds": grace,
+                **({"retireWhenIdleSeconds": idle_window} if idle_window else {}),
                 "oldKeyHint": old.hint if old else None,
                 "newKeyHint": new.hint,
                 "oldKeyValidUntil": valid_until.isoformat() if old and grace else None,

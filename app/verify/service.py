@@ -16,10 +16,12 @@ from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from app.keysets.lookup import find_by_lookup_hash, move_lookup_hash
 from app.keysets.models import ApiKey
+from app.keysets.retirement import idle_passed
 from app.organizations.models import Membership
 from app.verifiers.models import Verifier as VerifierRow
 from app.verify.cache import Audience, Lookup, VerificationCache, VerifierCache
 from app.verify.ratelimit import VerifyRateLimits
+from app.verify.reuse import ReuseDetector
 from app.verify.usage import UsageRecorder
 
 
@@ -79,10 +81,12 @@ NOT_FOUND = Verdict(VerifyCode.NOT_FOUND)
 
 def gone(found: Lookup, now: datetime) -> bool:
     """Whether the key no longer verifies at all: its set is revoked, or it was replaced
-    and its grace period is over. Such a key is answered as an unknown one."""
+    and its grace period (or its idle window, app.keysets.retirement) is over. Such a key
+    is answered as an unknown one."""
     key = found.key
     return found.key_set.revoked_at is not None or (
-        key.current is None and (key.valid_until is None or key.valid_until <= now)
+        key.current is None
+        and (key.valid_until is None or key.valid_until <= now or idle_passed(key, now))
     )
 
 
@@ -179,9 +183,11 @@ class Verifier:
         limits: VerifyRateLimits,
         verifiers: VerifierCache | None = None,
         count_usage: bool = True,
+        reuse: ReuseDetector | None = None,
     ) -> None:
         self.keys = keys
         self.count_usage = count_usage
+        self.reuse = reuse
         self.cache = cache
         self.usage = usage
         self.limits = limits
@@ -239,6 +245,11 @@ class Verifier:
                 api_key = (
                     await ApiKey.filter(lookup_hash=lookup_hash).select_related("key_set").first()
                 )
+            if api_key is not None and api_key.current is None:
+                # A replaced key's idle window counts this process's unflushed uses too.
+                api_key.last_used_at = self.usage.latest_use(
+                    api_key.id, api_key.key_set_id, api_key.last_used_at
+                )
             # A second, small query only on a cache miss: the key set's groups.
             group_permissions = (
                 await groups.group_permissions_of(api_key.key_set_id) if api_key else []
@@ -284,9 +295,18 @@ class Verifier:
             # No database work, and nothing cached, for a caller who may check no key
             # at all (GraphQL's verifyKey from someone in no organization, or anonymous).
             return await self._not_found(audience)
-        found = await self._lookup(self.keys.lookup_hash(key), key)
+        lookup_hash = self.keys.lookup_hash(key)
+        found = await self._lookup(lookup_hash, key)
         if found is None:
-            return await self._not_found(audience)
+            verdict = await self._not_found(audience)
+            if verdict is NOT_FOUND and self.reuse is not None:
+                await self.reuse.unknown_key(
+                    lookup_hash=lookup_hash,
+                    older=lambda: self.keys.previous_lookup_hashes(key),
+                    audience=audience,
+                    ip=ip,
+                )
+            return verdict
         key_set = found.key_set
         owner_id, key_system_id = key_set.organization_id, key_set.system_id
         if (
@@ -299,7 +319,16 @@ class Verifier:
         if gone(found, now):
             # As an unknown key, limits included: a replaced key past its grace must not
             # use up its set's limit (and so lock out the live key), nor answer otherwise.
-            return await self._not_found(audience)
+            verdict = await self._not_found(audience)
+            if verdict is NOT_FOUND and self.reuse is not None and audience.verifier_id:
+                self.reuse.presented(
+                    key_id=found.key.id,
+                    key_set_id=key_set.id,
+                    verifier_id=audience.verifier_id,
+                    ip=ip,
+                    at=now,
+                )
+            return verdict
         retry_after = await self.limits.hit_key_set(found.key_set.id)
         verifier_id = audience.verifier_id if self.count_usage else None
         if retry_after is not None:
@@ -324,6 +353,13 @@ class Verifier:
             )
         if verdict.valid:
             self.usage.record(key_id=found.key.id, key_set_id=found.key_set.id, at=now)
+            if found.key.first_used_at is None and audience.verifier_id is not None:
+                # A service's use, not a member trying the key out with GraphQL's verifyKey:
+                # it starts the idle window of the keys this one replaced.
+                self.usage.record_first(key_id=found.key.id, at=now)
+                found.key.first_used_at = now  # this process records it once
+            if verdict.deprecated:  # a retiring key's idle window restarts here, at once
+                found.key.last_used_at = now
             if self.keys.previous and found.key.lookup_hash != self.keys.lookup_hash(key):
                 # Verified under a previous secret: the plaintext is here, so move it on.
                 await move_lookup_hash(ApiKey, pk=found.key.id, keys=self.keys, plaintext=key)

@@ -12,6 +12,7 @@ from tortoise.expressions import Q
 
 from app import metrics
 from app.background import BackgroundTask
+from app.keysets import retirement
 from app.keysets.models import ApiKey, KeySet
 from app.usage import store
 from app.usage.buffer import VALID, Pending, UsageCounts
@@ -32,11 +33,24 @@ class UsageRecorder:
         # Last uses taken by the flush under way, until written (for `last_use_of`).
         self._writing: tuple[dict[int, datetime], dict[int, datetime]] = ({}, {})
         self._verifiers: dict[int, datetime] = {}
+        self._first: dict[int, datetime] = {}
         self._background = BackgroundTask(self._run, name="keyrack-usage-flush")
 
     def record(self, *, key_id: int, key_set_id: int, at: datetime) -> None:
         self._keys[key_id] = at
         self._key_sets[key_set_id] = at
+
+    def latest_use(self, key_id: int, key_set_id: int, written: datetime | None) -> datetime | None:
+        """The later of a key's last use as written (`written`) and as not yet written here
+        (buffered, or in a flush under way)."""
+        pending = self.last_use_of(key_set_id, (key_id,))
+        if pending is None or (written is not None and written >= pending):
+            return written
+        return pending
+
+    def record_first(self, *, key_id: int, at: datetime) -> None:
+        """A key this process has not seen used before (its cached row says never)."""
+        self._first.setdefault(key_id, at)
 
     def record_verifier(self, *, verifier_id: int, at: datetime) -> None:
         self._verifiers[verifier_id] = at
@@ -85,6 +99,14 @@ class UsageRecorder:
                 return await self._flush()
 
     async def _flush(self) -> int:
+        if self._first:
+            first, self._first = self._first, {}
+            try:
+                await retirement.record_first_uses(first)
+            except Exception:
+                for key_id, at in first.items():
+                    self._first.setdefault(key_id, at)
+                raise
         written = await self._write_last_use()
         self._unwritten.merge(self.counts.take())
         if self._unwritten:

@@ -20,6 +20,8 @@ class WebhookEvent(StrEnum):
     VERIFIER_CREATED = "VERIFIER_CREATED"
     VERIFIER_REVOKED = "VERIFIER_REVOKED"
     KEY_EXPOSED = "KEY_EXPOSED"  # a key was found in public (app.leaks)
+    KEY_RETIRED = "KEY_RETIRED"
+    REPLACED_KEY_PRESENTED = "REPLACED_KEY_PRESENTED"
 
 
 class DeliveryStatus(StrEnum):

@@ -79,6 +79,15 @@ class RegenerateKeyInput:
             " nothing changes; see KeySet.impact."
         ),
     )
+    retire_when_idle_seconds: int | None = strawberry.field(
+        default=None,
+        description=(
+            "Traffic-aware rotation: the replaced key keeps verifying until it has seen no "
+            "traffic for this many seconds after the new key's first successful use, and "
+            "never beyond gracePeriodSeconds, the cap. At least 1 (else INVALID) and at most "
+            "gracePeriodSeconds (else GRACE_PERIOD_REQUIRED). Null: the grace period alone."
+        ),
+    )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
 
@@ -277,6 +286,7 @@ class KeySetMutations:
             confirm_label=input.confirm_label,
             grace_period_seconds=input.grace_period_seconds,
             recent_use=_recent_use(info, input.acknowledge_recent_use),
+            retire_when_idle_seconds=input.retire_when_idle_seconds,
         )
         return RegenerateKeyPayload(
             key_set=KeySetType.from_model(regenerated.key_set), key=regenerated.key

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -13,8 +13,9 @@ from strawberry.types.nodes import Selection
 from app.accounts.models import User
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
-from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot
+from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot, RetireReason
 from app.graphql.ids import KEY_SET
+from app.graphql.keysets.reuse import KeyReuseType
 from app.graphql.limits import REVEAL_COST, field_cost, list_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.graphql.relay import Node
@@ -31,9 +32,10 @@ from app.graphql.usage.types import (
     resolve_usage,
 )
 from app.ids import to_global_id
-from app.keysets import values
+from app.keysets import retirement, values
 from app.keysets.groups import MAX_GROUPS_PER_KEY_SET, effective_permissions
 from app.keysets.models import ApiKey, KeySet
+from app.keysets.reuse import NO_REUSE
 from app.keysets.rules import status_of
 from app.usage.series import Granularity, Whose
 
@@ -83,16 +85,63 @@ class ApiKeyType:
     last_used_at: datetime | None = strawberry.field(
         description="When this key last verified successfully; null if never."
     )
+    first_used_at: datetime | None = strawberry.field(
+        description=(
+            "When a service (a verifier) first verified this key successfully; null if never "
+            "(or not since this was recorded). Starts the idle window of the keys it replaced."
+        )
+    )
+    replaced_at: datetime | None = strawberry.field(
+        description="When regenerateKey replaced this key; null for a current key."
+    )
+    valid_until: datetime | None = strawberry.field(
+        description=(
+            "A replaced key verifies until then at the latest (its grace period, the cap); "
+            "null for a current key."
+        )
+    )
+    retire_when_idle_seconds: int | None = strawberry.field(
+        description=(
+            "A replaced key given regenerateKey(retireWhenIdleSeconds): it retires once it "
+            "has seen no traffic for this long after the new key's first use."
+        )
+    )
+    retiring: bool = strawberry.field(
+        description="Replaced with retireWhenIdleSeconds, and still verifying."
+    )
+    retires_at: datetime | None = strawberry.field(
+        description=(
+            "For a replaced key, when it stops verifying if nothing changes: lastUsedAt (or "
+            "the new key's first use, if later) plus retireWhenIdleSeconds once the new key "
+            "was used, capped by validUntil; validUntil before that. Moves later with every "
+            "use of the old key."
+        )
+    )
+    retired_at: datetime | None = strawberry.field(
+        description="When a retiring key was retired; null until then."
+    )
+    retire_reason: RetireReason | None = strawberry.field(
+        description="Why a retiring key was retired; null until then."
+    )
     key_set_id: strawberry.Private[int]
     key: strawberry.Private[ApiKey]
 
     @classmethod
     def from_model(cls, key: ApiKey) -> ApiKeyType:
+        replaced = key.current is None
         return cls(
             slot=key.slot,
             hint=key.hint,
             created_at=key.created_at,
             last_used_at=key.last_used_at,
+            first_used_at=key.first_used_at,
+            replaced_at=key.replaced_at,
+            valid_until=key.valid_until if replaced else None,
+            retire_when_idle_seconds=key.retire_when_idle_seconds,
+            retiring=retirement.is_retiring(key, datetime.now(UTC)),
+            retires_at=retirement.retires_at(key) if replaced else None,
+            retired_at=key.retired_at,
+            retire_reason=RetireReason(key.retire_reason) if key.retire_reason else None,
             key_set_id=key.key_set_id,
             key=key,
         )
@@ -341,6 +390,26 @@ class KeySetType(Node):
     )
     async def impact(self) -> KeySetImpact:
         return await resolve_impact(self.model)
+
+    @strawberry.field(
+        description=(
+            "Replaced keys that still verify (their grace period or idle window has not "
+            "ended), newest first: hints and state, for every member. Empty once revoked."
+        )
+    )
+    async def previous_keys(self, info: Info) -> list[ApiKeyType]:
+        keys = await info.context.loaders.previous_keys_by_key_set_id.load(self.model.id)
+        return [ApiKeyType.from_model(key) for key in keys or []]
+
+    @strawberry.field(
+        description=(
+            "Replaced keys past their end, and keys of the revoked set, presented again at "
+            "/v1/keys/verify: a forgotten client or a leak."
+        )
+    )
+    async def reuse(self, info: Info) -> KeyReuseType:
+        summary = await info.context.loaders.reuse_by_key_set_id.load(self.model.id)
+        return KeyReuseType.from_summary(summary or NO_REUSE)
 
     @strawberry.field(
         description=(
