@@ -12,6 +12,9 @@ from tortoise.models import Model
 
 from app.accounts import service as accounts
 from app.accounts.models import User
+from app.audit import readers as audit
+from app.audit.models import AuditEntry
+from app.audit.service import AuditQuery
 from app.errors import KeyrackError
 from app.keysets import admins, groups, policy, reads
 from app.keysets.models import (
@@ -203,6 +206,16 @@ class Loaders:
                 viewer_id=viewer_id, organization_ids=ids, after=after, first=first
             )
 
+        async def audit_logs_of(
+            ids: list[int], before: int | None, first: int, options: Options
+        ) -> Mapping[int, Page[AuditEntry] | KeyrackError]:
+            (query,) = options
+            if not isinstance(query, AuditQuery):
+                raise TypeError(f"expected an AuditQuery, got {type(query).__name__}")
+            return await audit.read_logs(
+                viewer_roles=await viewer_roles(ids), query=query, before=before, first=first
+            )
+
         async def system_verifiers(
             ids: list[int], after: int | None, first: int, options: Options
         ) -> Mapping[int, Page[Verifier] | KeyrackError]:
@@ -241,6 +254,9 @@ class Loaders:
         )
         self.verifiers_of_system: DataLoader[PageRequest, Page[Verifier]] = Loader(
             _paged(system_verifiers), cache=False
+        )
+        self.audit_log_of_organization: DataLoader[PageRequest, Page[AuditEntry]] = Loader(
+            _paged(audit_logs_of), cache=False
         )
         # Not cached either: a mutation may change a key set's groups, or a group.
         self.key_policies_by_scope_key: DataLoader[str, KeyPolicy | None] = Loader(
