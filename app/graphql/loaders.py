@@ -140,6 +140,12 @@ class Loaders:
                 grouped.setdefault(key.key_set_id, {})[key.slot] = key
             return grouped
 
+        async def current_key_rows(ids: list[int]) -> Mapping[int, dict[KeySlot, reads.KeyRow]]:
+            grouped: dict[int, dict[KeySlot, reads.KeyRow]] = {}
+            for row in await reads.current_key_rows(ids):
+                grouped.setdefault(row.key_set_id, {})[row.slot] = row
+            return grouped
+
         async def systems_of(
             ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
         ) -> Mapping[int, Page[System]]:
@@ -282,6 +288,13 @@ class Loaders:
         )
         self.current_keys_by_key_set_id: DataLoader[int, dict[KeySlot, ApiKey] | None] = Loader(
             _by_key(current_keys)
+        )
+        self.current_key_rows_by_key_set_id: DataLoader[int, dict[KeySlot, reads.KeyRow] | None] = (
+            Loader(_by_key(current_key_rows))
+        )
+        # Not cached: a key's material is destroyed when its set is revoked.
+        self.api_keys_by_id: DataLoader[int, ApiKey | None] = Loader(
+            _by_key(reads.api_keys_by_ids), cache=False
         )
 
 
