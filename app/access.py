@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from tortoise.models import Model
 
-from app.errors import Forbidden, NotFound
+from app.errors import Forbidden, KeyrackError, NotFound
 from app.keysets.models import KeySet, PermissionGroup
 from app.organizations.models import (
     ORGANIZATION_ADMIN_ROLES,
@@ -160,20 +160,33 @@ async def system_access(*, user_id: int, system_id: int, field: str = "systemId"
     )
 
 
+def organization_audit_refusal(role: OrganizationRole | None) -> KeyrackError | None:
+    """Why a caller with `role` in an organization may not read all of its audit log;
+    None for its owners and admins."""
+    if role is None:
+        return NotFound("No organization with this id.", field="organizationId")
+    if role in ORGANIZATION_ADMIN_ROLES:
+        return None
+    return Forbidden("Only owners and admins may read the audit log.")
+
+
 async def require_audit_reader(
     *, user_id: int, organization_id: int, system_id: int | None = None
 ) -> None:
     """Organization owners and admins read every entry; a system's admins read its own."""
     membership = await Membership.get_or_none(user_id=user_id, organization_id=organization_id)
-    if membership is None:
-        raise NotFound("No organization with this id.", field="organizationId")
-    if membership.role in ORGANIZATION_ADMIN_ROLES:
+    refusal = organization_audit_refusal(membership.role if membership else None)
+    if refusal is None:
         return
-    if system_id is not None and await SystemMembership.exists(
-        user_id=user_id, system_id=system_id, role=SystemRole.ADMIN
+    if (
+        membership is not None
+        and system_id is not None
+        and await SystemMembership.exists(
+            user_id=user_id, system_id=system_id, role=SystemRole.ADMIN
+        )
     ):
         return
-    raise Forbidden("Only owners and admins may read the audit log.")
+    raise refusal
 
 
 async def organization_of(*, user_id: int, kind: str, pk: int) -> int | None:

@@ -7,6 +7,14 @@ gives. Against a server that stopped answering, a connection whose statement tim
 then waits forever for the cancellation to be confirmed, its pool slot with it, and
 every later request queues behind it. Here `acquire()` defaults to the statement
 timeout, so such a connection is terminated instead and the request gets its error.
+
+A connection going back to the pool is not sent asyncpg's reset statement (`SELECT
+pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`): Tortoise takes a pooled
+connection for each statement outside a transaction, so that reset was a second round
+trip for every statement, about a quarter of a keys page's time. Keyrack leaves no
+session state behind on pooled connections (no SET, cursor, LISTEN or session-level
+advisory lock; the LISTEN connection of app/verify/listener.py is its own), and asyncpg
+still rolls back an open transaction and drops listeners before `_keep_session` runs.
 """
 
 from __future__ import annotations
@@ -29,8 +37,13 @@ class BoundedPool(asyncpg.Pool):  # type: ignore[misc]  # asyncpg ships no annot
         return super().acquire(timeout=self._bound if timeout is None else timeout)
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset: nothing beyond asyncpg's own rollback (see the module docstring)."""
+
+
 class BoundedAsyncpgClient(AsyncpgDBClient):
     async def create_pool(self, **kwargs: Any) -> asyncpg.Pool:
+        kwargs.setdefault("reset", _keep_session)
         bound = kwargs.get("command_timeout")
         if bound is None:
             return await super().create_pool(**kwargs)

@@ -40,14 +40,15 @@ async def paginate_each(
     after: int | None,
     first: int,
     newest_first: bool = False,
+    field: str = "id",
 ) -> dict[int, Page[M]]:
     """A page of `queryset` for each parent, in two statements however many parents there are.
 
-    Pages run in ascending id order after `after`, or with `newest_first` in descending
-    order before it.
+    Pages run in ascending `field` order (a unique column, `id` unless given) after
+    `after`, or with `newest_first` in descending order before it.
 
     `parent` is the foreign-key column (e.g. `organization_id`). The first statement numbers
-    each parent's rows with `ROW_NUMBER() OVER (PARTITION BY parent ORDER BY id)` and keeps
+    each parent's rows with `ROW_NUMBER() OVER (PARTITION BY parent ORDER BY field)` and keeps
     the first `first + 1`; the second loads those rows. Tortoise has no window functions or
     subqueries in FROM, so the ranking is a pypika term and the wrapping is done on the
     query it builds. Every parent asked for gets a page, empty if it has no rows.
@@ -56,10 +57,10 @@ async def paginate_each(
         return {}
     ranked = queryset.filter(**{f"{parent}__in": sorted(set(parent_ids))})
     if after is not None:
-        ranked = ranked.filter(**{"id__lt" if newest_first else "id__gt": after})
+        ranked = ranked.filter(**{f"{field}__lt" if newest_first else f"{field}__gt": after})
     order = Order.desc if newest_first else Order.asc
     ranks = ranked.annotate(
-        _rank=RowNumber().over(Field(parent)).orderby(Field("id"), order=order)
+        _rank=RowNumber().over(Field(parent)).orderby(Field(field), order=order)
     ).values("id", "_rank")
     ranks.sql()  # builds `ranks.query` for the connection the query would run on
     db = queryset.model._meta.db
@@ -73,7 +74,7 @@ async def paginate_each(
     pages: dict[int, list[M]] = {parent_id: [] for parent_id in parent_ids}
     if rows:
         wanted = queryset.filter(id__in=[row["id"] for row in rows])
-        for item in await wanted.order_by("-id" if newest_first else "id"):
+        for item in await wanted.order_by(f"-{field}" if newest_first else field):
             pages[getattr(item, parent)].append(item)
     return {
         parent_id: Page(items=items[:first], has_next=len(items) > first)

@@ -225,7 +225,8 @@ async def run_backend(backend: str, url: str, entries: int, repeat: int) -> list
         for case in CASES:
             before = entries + 1 - case.depth if case.depth else None
             until = start + timedelta(seconds=case.oldest) if case.oldest else None
-            query = audit.AuditQuery(actions=case.actions, until=until)
+            actions = tuple(case.actions) if case.actions else None
+            query = audit.AuditQuery(actions=actions, until=until)
             variables: dict[str, Any] = {
                 "id": organization_id,
                 "first": PAGE,

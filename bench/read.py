@@ -12,7 +12,11 @@ One run, one machine, side by side:
    connections (`--connections`); then `viewer { id }` against Keyrack and against a bare
    strawberry app (bench/bare_graphql.py) under the same uvicorn settings.
 
-    python bench/read.py [--duration 10] [--connections 1,20] [--profile]
+    python bench/read.py [--duration 10] [--connections 1,20] [--processes 1,2] [--profile]
+
+The headline compares one process with one (`keyrack serve`, PostGraphile's default).
+`--processes 1,2` adds the keys page at equal process counts above one: `keyrack serve
+--workers N` against PostGraphile's `--cluster-workers N`.
 
 `--profile` runs `keyrack serve` under cProfile for the nested query at the highest
 concurrency and prints the 30 costliest functions (cumulative time).
@@ -194,15 +198,51 @@ def _measure(
         print(f"{label:28} c={c:<3} {result}", flush=True)
 
 
+def _serve_keyrack(
+    env: dict[str, str], workdir: Path, port: int, workers: int
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    return subprocess.Popen(
+        command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def _serve_postgraphile(
+    binary: Path, url: str, workdir: Path, port: int, workers: int
+) -> subprocess.Popen[bytes]:
+    command = [
+        str(binary),
+        "--connection",
+        url,
+        "--schema",
+        "public",
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--disable-query-log",
+        "--disable-graphiql",
+    ]
+    if workers > 1:
+        command += ["--cluster-workers", str(workers)]
+    return subprocess.Popen(
+        command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", default="1,20")
     parser.add_argument("--systems", type=int, default=10)
     parser.add_argument("--key-sets", type=int, default=10)
+    parser.add_argument("--processes", default="1")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
+    more_processes = [int(n) for n in args.processes.split(",") if int(n) > 1]
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian package `wrk`)")
 
@@ -217,13 +257,7 @@ def main() -> None:
         subprocess.run([*keyrack, "migrate"], cwd=workdir, env=env, check=True)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [*keyrack, "serve", "--port", str(port)],
-            cwd=workdir,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = _serve_keyrack(env, workdir, port, 1)
         try:
             _wait_for(f"{base}/healthz")
             started = time.monotonic()
@@ -305,28 +339,11 @@ def main() -> None:
         else:
             pg_port = free_port()
             pg_base = f"http://127.0.0.1:{pg_port}"
-            pg = subprocess.Popen(
-                [
-                    str(postgraphile),
-                    "--connection",
-                    cluster.url,
-                    "--schema",
-                    "public",
-                    "--port",
-                    str(pg_port),
-                    "--host",
-                    "127.0.0.1",
-                    "--disable-query-log",
-                    "--disable-graphiql",
-                ],
-                cwd=workdir,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            pg = _serve_postgraphile(postgraphile, cluster.url, workdir, pg_port, 1)
+            numeric_id = int(organization_row_id(cluster.url))
+            pg_page = {"query": POSTGRAPHILE_KEYS_PAGE, "variables": {"id": numeric_id}}
             try:
                 _wait_for(f"{pg_base}/graphql", post=True)
-                numeric_id = int(organization_row_id(cluster.url))
-                pg_page = {"query": POSTGRAPHILE_KEYS_PAGE, "variables": {"id": numeric_id}}
                 pg_answer = httpx.post(f"{pg_base}/graphql", json=pg_page).json()
                 if pg_answer.get("errors"):
                     raise RuntimeError(pg_answer["errors"])
@@ -342,6 +359,39 @@ def main() -> None:
                 )
             finally:
                 _stop(pg)
+
+        for workers in more_processes:
+            server = _serve_keyrack(env, workdir, port, workers)
+            try:
+                _wait_for(f"{base}/healthz")
+                _measure(
+                    f"keyrack keys page x{workers}",
+                    f"{base}/graphql",
+                    page,
+                    connections,
+                    args.duration,
+                    workdir,
+                    auth,
+                    rows,
+                )
+            finally:
+                _stop(server)
+            if postgraphile is not None:
+                pg = _serve_postgraphile(postgraphile, cluster.url, workdir, pg_port, workers)
+                try:
+                    _wait_for(f"{pg_base}/graphql", post=True)
+                    _measure(
+                        f"postgraphile keys page x{workers}",
+                        f"{pg_base}/graphql",
+                        pg_page,
+                        connections,
+                        args.duration,
+                        workdir,
+                        {},
+                        rows,
+                    )
+                finally:
+                    _stop(pg)
 
         bare_port = free_port()
         bare = subprocess.Popen(
@@ -424,6 +474,15 @@ def _report(rows: list[tuple[str, int, Result]]) -> None:
             f"{at[ours, high].requests_per_second / at[theirs, high].requests_per_second:.2f}"
             " (target >= 0.5)"
         )
+    for workers in sorted({label.rsplit(" x", 1)[1] for label, _, _ in rows if " x" in label}):
+        mine, other = f"{ours} x{workers}", f"{theirs} x{workers}"
+        if (other, high) in at:
+            throughput = at[mine, high].requests_per_second / at[other, high].requests_per_second
+            print(
+                f"{workers} processes each: throughput at {high} connections, Keyrack / "
+                f"PostGraphile = {throughput:.2f}; "
+                f"p50 at {low}: {at[mine, low].p50_ms / at[other, low].p50_ms:.2f}"
+            )
     print(
         f"Keyrack throughput at {high} / at {low} connections = "
         f"{at[ours, high].requests_per_second / at[ours, low].requests_per_second:.2f}"

@@ -6,11 +6,16 @@ system's entries (`access.require_audit_reader`); anyone else is refused.
 
 from __future__ import annotations
 
-from app.access import require_audit_reader
+from collections.abc import Mapping
+
+from app.access import organization_audit_refusal, require_audit_reader
 from app.audit import integrity, service
 from app.audit.checkpoints import issue_checkpoint
 from app.audit.models import AuditEntry
 from app.audit.signing import Checkpoint
+from app.errors import KeyrackError
+from app.organizations.models import OrganizationRole
+from app.pagination import Page
 
 
 async def read_log(
@@ -32,6 +37,24 @@ async def read_log(
     return await service.list_entries(
         organization_id=organization_id, query=query, before=before, first=first
     )
+
+
+async def read_logs(
+    *,
+    viewer_roles: Mapping[int, OrganizationRole | None],
+    query: service.AuditQuery,
+    before: int | None,
+    first: int,
+) -> dict[int, Page[AuditEntry] | KeyrackError]:
+    """`read_log` of several whole organizations (the keys of `viewer_roles`, the caller's
+    role in each) at once; for each one the caller may not read, the error `read_log`
+    raises, which a dataloader raises for that one."""
+    refusals = {pk: organization_audit_refusal(role) for pk, role in viewer_roles.items()}
+    readable = sorted(pk for pk, refusal in refusals.items() if refusal is None)
+    pages = await service.list_entries_each(
+        organization_ids=readable, query=query, before=before, first=first
+    )
+    return {pk: refusal or pages[pk] for pk, refusal in refusals.items()}
 
 
 async def read_integrity(*, user_id: int, organization_id: int) -> integrity.Integrity:

@@ -6,7 +6,7 @@ change and its entry commit or roll back together.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,7 @@ from app.audit.models import AuditEntry
 from app.context import Actor
 from app.ids import MAX_INT
 from app.organizations.models import Organization
+from app.pagination import Page, paginate_each
 
 # Ids and sequences are 32-bit columns (app.ids.MAX_INT): a larger number names nothing
 # that can exist, and PostgreSQL refuses it as a parameter instead of matching no row.
@@ -68,7 +69,7 @@ async def record(
 
 @dataclass(frozen=True)
 class AuditQuery:
-    actions: list[str] | None = None
+    actions: tuple[str, ...] | None = None
     actor_id: int | None = None
     system_id: int | None = None
     key_set_id: int | None = None
@@ -96,9 +97,13 @@ def page_query(
     `first + 1` rows tell whether another page follows. Public so that the benchmark
     can EXPLAIN exactly what the API runs.
     """
-    entries = AuditEntry.filter(organization_id=organization_id)
+    entries = _matching(AuditEntry.filter(organization_id=organization_id), query)
     if before is not None:
         entries = entries.filter(sequence__lt=min(before, MAX_ID))
+    return entries.order_by("-sequence").limit(first + 1)
+
+
+def _matching(entries: QuerySet[AuditEntry], query: AuditQuery) -> QuerySet[AuditEntry]:
     if query.actions:
         entries = entries.filter(action__in=query.actions)
     if query.actor_id is not None:
@@ -111,7 +116,7 @@ def page_query(
         entries = entries.filter(occurred_at__gte=_utc(query.since))
     if query.until is not None:
         entries = entries.filter(occurred_at__lt=_utc(query.until))
-    return entries.order_by("-sequence").limit(first + 1)
+    return entries
 
 
 async def list_entries(
@@ -124,6 +129,23 @@ async def list_entries(
         organization_id=organization_id, query=query, before=before, first=first
     )
     return rows[:first], len(rows) > first
+
+
+async def list_entries_each(
+    *, organization_ids: Collection[int], query: AuditQuery, before: int | None, first: int
+) -> dict[int, Page[AuditEntry]]:
+    """`list_entries` for several organizations, in two statements however many."""
+    if _matches_nothing(query):
+        return {pk: Page(items=[], has_next=False) for pk in organization_ids}
+    return await paginate_each(
+        _matching(AuditEntry.all(), query),
+        parent="organization_id",
+        parent_ids=organization_ids,
+        after=min(before, MAX_ID) if before is not None else None,
+        first=first,
+        newest_first=True,
+        field="sequence",
+    )
 
 
 async def get_visible_entry(*, user_id: int, entry_id: int) -> AuditEntry | None:

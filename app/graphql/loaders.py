@@ -13,6 +13,9 @@ from tortoise.models import Model
 
 from app.accounts import service as accounts
 from app.accounts.models import User
+from app.audit import readers as audit
+from app.audit.models import AuditEntry
+from app.audit.service import AuditQuery
 from app.errors import KeyrackError
 from app.keysets import admins, groups, policy, reads, retirement, reuse
 from app.keysets.models import (
@@ -141,6 +144,12 @@ class Loaders:
                 grouped.setdefault(key.key_set_id, {})[key.slot] = key
             return grouped
 
+        async def current_key_rows(ids: list[int]) -> Mapping[int, dict[KeySlot, reads.KeyRow]]:
+            grouped: dict[int, dict[KeySlot, reads.KeyRow]] = {}
+            for row in await reads.current_key_rows(ids):
+                grouped.setdefault(row.key_set_id, {})[row.slot] = row
+            return grouped
+
         async def systems_of(
             ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
         ) -> Mapping[int, Page[System]]:
@@ -207,6 +216,16 @@ class Loaders:
                 viewer_id=viewer_id, organization_ids=ids, after=after, first=first
             )
 
+        async def audit_logs_of(
+            ids: list[int], before: int | None, first: int, options: Options
+        ) -> Mapping[int, Page[AuditEntry] | KeyrackError]:
+            (query,) = options
+            if not isinstance(query, AuditQuery):
+                raise TypeError(f"expected an AuditQuery, got {type(query).__name__}")
+            return await audit.read_logs(
+                viewer_roles=await viewer_roles(ids), query=query, before=before, first=first
+            )
+
         async def system_verifiers(
             ids: list[int], after: int | None, first: int, options: Options
         ) -> Mapping[int, Page[Verifier] | KeyrackError]:
@@ -246,6 +265,9 @@ class Loaders:
         self.verifiers_of_system: DataLoader[PageRequest, Page[Verifier]] = Loader(
             _paged(system_verifiers), cache=False
         )
+        self.audit_log_of_organization: DataLoader[PageRequest, Page[AuditEntry]] = Loader(
+            _paged(audit_logs_of), cache=False
+        )
         # Not cached either: a mutation may change a key set's groups, or a group.
         self.key_policies_by_scope_key: DataLoader[str, KeyPolicy | None] = Loader(
             _by_key(policy.policy_rows), cache=False
@@ -279,6 +301,13 @@ class Loaders:
         )
         self.reuse_by_key_set_id: DataLoader[int, ReuseSummary | None] = Loader(
             _by_key(reuse.reuse_of_key_sets)
+        )
+        self.current_key_rows_by_key_set_id: DataLoader[int, dict[KeySlot, reads.KeyRow] | None] = (
+            Loader(_by_key(current_key_rows))
+        )
+        # Not cached: a key's material is destroyed when its set is revoked.
+        self.api_keys_by_id: DataLoader[int, ApiKey | None] = Loader(
+            _by_key(reads.api_keys_by_ids), cache=False
         )
 
 

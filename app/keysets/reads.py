@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 from app.accounts.models import User
-from app.keysets.models import ApiKey, KeySet, KeySetStatus
+from app.keysets.models import ApiKey, KeySet, KeySetStatus, KeySlot
 from app.keysets.rules import status_condition
 from app.organizations.models import Membership
 from app.pagination import Page, paginate_each
@@ -55,6 +56,36 @@ async def list_key_sets(
 async def current_keys(key_set_ids: Sequence[int]) -> list[ApiKey]:
     """The current key of each slot of the given key sets."""
     return await ApiKey.filter(key_set_id__in=list(key_set_ids), current=True)
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """What a list shows of a current key, read as plain values: no model is built, and no
+    key material is read."""
+
+    id: int
+    key_set_id: int
+    slot: KeySlot
+    hint: str
+    created_at: datetime
+    created_by_id: int | None
+    last_used_at: datetime | None
+    first_used_at: datetime | None
+
+
+_KEY_ROW_COLUMNS = tuple(field.name for field in fields(KeyRow))
+
+
+async def current_key_rows(key_set_ids: Sequence[int]) -> list[KeyRow]:
+    """`current_keys` as rows, for reading many: half the CPU of building the models."""
+    rows = await ApiKey.filter(key_set_id__in=list(key_set_ids), current=True).values(
+        *_KEY_ROW_COLUMNS
+    )
+    return [KeyRow(**row) for row in rows]
+
+
+async def api_keys_by_ids(ids: Sequence[int]) -> dict[int, ApiKey]:
+    return {key.id: key for key in await ApiKey.filter(id__in=list(ids))}
 
 
 async def key_sets_by_ids(ids: Sequence[int]) -> dict[int, KeySet]:

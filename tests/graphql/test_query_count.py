@@ -32,6 +32,7 @@ query Nested {
     edges { node {
       name viewerRole
       keyPolicy { memberKeySetLimit }
+      auditLog(first: 5) { edges { node { action } } pageInfo { hasNextPage } }
       members(first: 10) { edges { node { role user { email } } } }
       webhooks(first: 5) {
         edges { node {
@@ -211,6 +212,14 @@ async def statements_for(gql: GraphQL, app: Starlette, shape: Shape) -> tuple[in
         for system in organization["node"]["systems"]["edges"]
         for key_set in system["node"]["keySets"]["edges"]
     ]
+    # Each organization shows its own audit log, newest first: its last key set's creation.
+    assert [
+        (
+            organization["node"]["auditLog"]["edges"][0]["node"]["action"],
+            organization["node"]["auditLog"]["pageInfo"]["hasNextPage"],
+        )
+        for organization in data["organizations"]["edges"]
+    ] == [("KEY_SET_CREATED", True)] * shape.organizations
     # Every system key set was given its organization's group, and shows it.
     assert {
         (str(ks["node"]["groups"]), str(ks["node"]["effectivePermissions"])) for ks in key_sets
@@ -233,7 +242,7 @@ async def test_a_nested_list_query_runs_as_many_statements_for_1000_rows_as_for_
     # then: every row came back, and the statement count did not move
     assert (small_rows, large_rows) == (10, 1000)
     assert small_statements == large_statements, (small_statements, large_statements)
-    assert large_statements <= 26  # about two per relation in the query
+    assert large_statements <= 28  # about two per relation in the query
 
 
 PAGES_PER_ORGANIZATION = """

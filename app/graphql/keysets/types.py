@@ -35,6 +35,7 @@ from app.ids import to_global_id
 from app.keysets import retirement, values
 from app.keysets.groups import MAX_GROUPS_PER_KEY_SET, effective_permissions
 from app.keysets.models import ApiKey, KeySet
+from app.keysets.reads import KeyRow
 from app.keysets.reuse import NO_REUSE
 from app.keysets.rules import status_of
 from app.usage.series import Granularity, Whose
@@ -57,7 +58,7 @@ class Preloaded:
     """What was loaded with a key set's page, so that the fields reading it answer at once,
     with no loader hop of their own (`key_set_nodes`). None: not asked for, not loaded."""
 
-    keys: dict[KeySlot, ApiKey] | None
+    keys: dict[KeySlot, KeyRow] | None
     created_by: tuple[User | None] | None
 
 
@@ -123,8 +124,11 @@ class ApiKeyType:
     retire_reason: RetireReason | None = strawberry.field(
         description="Why a retiring key was retired; null until then."
     )
+    id: strawberry.Private[int]
     key_set_id: strawberry.Private[int]
-    key: strawberry.Private[ApiKey]
+    created_by_id: strawberry.Private[int | None]
+    # None when read as a row (`from_row`): `value` then loads the model.
+    key: strawberry.Private[ApiKey | None]
 
     @classmethod
     def from_model(cls, key: ApiKey) -> ApiKeyType:
@@ -142,13 +146,37 @@ class ApiKeyType:
             retires_at=retirement.retires_at(key) if replaced else None,
             retired_at=key.retired_at,
             retire_reason=RetireReason(key.retire_reason) if key.retire_reason else None,
+            id=key.id,
             key_set_id=key.key_set_id,
+            created_by_id=key.created_by_id,
             key=key,
+        )
+
+    @classmethod
+    def from_row(cls, row: KeyRow) -> ApiKeyType:
+        return cls(
+            slot=row.slot,
+            hint=row.hint,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            # A current key: never replaced, so nothing of retiring applies.
+            first_used_at=row.first_used_at,
+            replaced_at=None,
+            valid_until=None,
+            retire_when_idle_seconds=None,
+            retiring=False,
+            retires_at=None,
+            retired_at=None,
+            retire_reason=None,
+            id=row.id,
+            key_set_id=row.key_set_id,
+            created_by_id=row.created_by_id,
+            key=None,
         )
 
     @strawberry.field(description="Who generated this key; null if that account is gone.")
     async def created_by(self, info: Info) -> UserType | None:
-        return await _user(info, self.key.created_by_id)
+        return await _user(info, self.created_by_id)
 
     @strawberry.field(
         description=(
@@ -165,10 +193,13 @@ class ApiKeyType:
         ],
     )
     async def value(self, info: Info) -> str | None:
+        api_key = self.key or await info.context.loaders.api_keys_by_id.load(self.id)
+        if api_key is None:  # replaced and deleted since the row was read
+            return None
         return await values.reveal_key(
             actor=info.context.actor,
             keys=info.context.keys,
-            api_key=self.key,
+            api_key=api_key,
             allowance=info.context.reveals,
         )
 
@@ -180,7 +211,7 @@ class ApiKeyType:
         granularity: GranularityArgument = Granularity.HOUR,
     ) -> UsageSeries:
         return await resolve_usage(
-            whose=Whose(key_id=self.key.id),
+            whose=Whose(key_id=self.id),
             key_set_id=self.key_set_id,
             since=since,
             until=until,
@@ -336,18 +367,21 @@ class KeySetType(Node):
     async def viewer_is_admin(self, info: Info) -> bool:
         return bool(await info.context.loaders.viewer_admin_flags_by_key_set_id.load(self.model.id))
 
-    def _current_key(self, keys: dict[KeySlot, ApiKey] | None, slot: KeySlot) -> ApiKeyType:
-        if keys is None or slot not in keys:  # cannot happen: each slot always has a current key
-            raise LookupError(f"Key set {self.model.id} has no current {slot.value} key.")
-        return ApiKeyType.from_model(keys[slot])
+    def _missing(self, slot: KeySlot) -> LookupError:
+        # Cannot happen: each slot always has a current key.
+        return LookupError(f"Key set {self.model.id} has no current {slot.value} key.")
 
     async def _load_key(self, info: Info, slot: KeySlot) -> ApiKeyType:
         keys = await info.context.loaders.current_keys_by_key_set_id.load(self.model.id)
-        return self._current_key(keys, slot)
+        if keys is None or slot not in keys:
+            raise self._missing(slot)
+        return ApiKeyType.from_model(keys[slot])
 
     def _key(self, info: Info, slot: KeySlot) -> AwaitableOrValue[ApiKeyType]:
         if self.preloaded is not None and self.preloaded.keys is not None:
-            return self._current_key(self.preloaded.keys, slot)
+            if slot not in self.preloaded.keys:
+                raise self._missing(slot)
+            return ApiKeyType.from_row(self.preloaded.keys[slot])
         return self._load_key(info, slot)
 
     @strawberry.field(
@@ -458,9 +492,10 @@ async def key_set_nodes(info: Info, key_sets: list[KeySet]) -> Callable[[KeySet]
     if not key_sets or not (with_keys or with_creator):
         return KeySetType.from_model
     loaders = info.context.loaders
-    keys: list[dict[KeySlot, ApiKey] | None] = [None] * len(key_sets)
+    keys: list[dict[KeySlot, KeyRow] | None] = [None] * len(key_sets)
     if with_keys:
-        keys = await loaders.current_keys_by_key_set_id.load_many([k.id for k in key_sets])
+        # Rows, not models: a page shows hints and dates (`value` loads its key itself).
+        keys = await loaders.current_key_rows_by_key_set_id.load_many([k.id for k in key_sets])
     users: dict[int, User] = {}
     if with_creator:
         # The keys' creators too, in the same statement: `primaryKey { createdBy }` then

@@ -212,9 +212,9 @@ class OrganizationType(Node):
             strawberry.argument(description="Only entries that match all of its fields."),
         ] = None,
     ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")]:
-        from app.graphql.audit.types import resolve_audit_log
+        from app.graphql.audit.types import resolve_organization_audit_log
 
-        return await resolve_audit_log(
+        return await resolve_organization_audit_log(
             info, organization_id=self.pk, first=first, after=after, filter=filter
         )
 
