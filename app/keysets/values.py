@@ -26,6 +26,10 @@ from app.organizations.models import KeyReveal, Organization
 from app.usage.recent import RecentUseCheck, check_recent_use
 from app.webhooks.models import WebhookEvent
 
+# A grace period shorter than this asks RECENTLY_USED as none does: a service polling its
+# secret store every minute or so would still be cut off.
+SHORT_GRACE_SECONDS = 60
+
 
 @dataclass(frozen=True)
 class RegeneratedKey:
@@ -89,8 +93,9 @@ async def regenerate_key(
         rules = await policy_of(key_set)
         rules.check_grace(grace)
         rules.check_regeneration(key_set.expires_at, now=now)
-        if grace == 0 and recent_use is not None and recent_use.asks:
-            # Without grace every key of the slot stops at once, earlier replaced ones too.
+        if grace < SHORT_GRACE_SECONDS and recent_use is not None and recent_use.asks:
+            # Within the grace every key of the slot stops, earlier replaced ones too; a
+            # grace of a few seconds leaves services no more time to switch than none.
             verifying = await ApiKey.filter(
                 key_set_id=key_set.id, slot=slot, lookup_hash__not_isnull=True
             ).values_list("id", flat=True)
@@ -98,7 +103,11 @@ async def regenerate_key(
                 recent_use,
                 key_set=key_set,
                 key_ids={int(pk) for pk in verifying},  # type: ignore[call-overload]
-                action=f"Replacing the {slot.value} key without grace",
+                action=(
+                    f"Replacing the {slot.value} key without grace"
+                    if grace == 0
+                    else f"Replacing the {slot.value} key with {grace} s of grace"
+                ),
             )
         valid_until = now + timedelta(seconds=grace)
         # Rotating again also ends the grace of keys this slot replaced earlier, no later

@@ -108,7 +108,7 @@ async def test_a_key_set_in_use_is_not_cut_off_without_acknowledging_it(
             assert await verify_code(service, world.primary, ip="203.0.113.7") == "VALID"
     label = {"keySetId": world.key_set_id, "confirmLabel": "billing"}
 
-    # when: revoking, disabling and regenerating it without grace
+    # when: revoking, disabling and regenerating it without grace, or with a moment of it
     revoked = (await world.owner.gql(REVOKE_KEY_SET, {"input": label}))["revokeKeySet"]
     await app.state.verifier.usage.flush()  # from here on the uses are in the database
     disabled = (
@@ -119,10 +119,16 @@ async def test_a_key_set_in_use_is_not_cut_off_without_acknowledging_it(
     regenerated = (await world.owner.gql(REGENERATE_KEY, {"input": label | {"slot": "PRIMARY"}}))[
         "regenerateKey"
     ]
+    short_grace = (
+        await world.owner.gql(
+            REGENERATE_KEY, {"input": label | {"slot": "PRIMARY", "gracePeriodSeconds": 5}}
+        )
+    )["regenerateKey"]
     unchanged = (await world.owner.gql(STATUS, {"id": world.key_set_id}))["keySet"]
 
-    # then: each is refused with the numbers, and nothing changed
-    for payload in (revoked, disabled, regenerated):
+    # then: each is refused with the numbers (five seconds of grace are no time to switch
+    # either: they were a way around the question), and nothing changed
+    for payload in (revoked, disabled, regenerated, short_grace):
         assert codes_and_fields(payload) == [("RECENTLY_USED", ["input", "acknowledgeRecentUse"])]
         assert payload["keySet"] is None
     message = revoked["userErrors"][0]["message"]
