@@ -194,7 +194,7 @@ class OrganizationType(Node):
                 description="Leave out accepted, revoked and expired invitations (the default)."
             ),
         ] = True,
-    ) -> Connection[InvitationType]:
+    ) -> Connection[InvitationType] | None:
         position = decode_cursor(after)
         page = await info.context.loaders.invitations_of_organization.load(
             PageRequest(self.pk, position, page_size(first), (pending_only,))
@@ -211,7 +211,7 @@ class OrganizationType(Node):
             Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None,
             strawberry.argument(description="Only entries that match all of its fields."),
         ] = None,
-    ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")]:
+    ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")] | None:
         from app.graphql.audit.types import resolve_organization_audit_log
 
         return await resolve_organization_audit_log(
@@ -225,7 +225,7 @@ class OrganizationType(Node):
     )
     async def audit_integrity(
         self, info: Info
-    ) -> Annotated[AuditIntegrity, strawberry.lazy("app.graphql.audit.types")]:
+    ) -> Annotated[AuditIntegrity, strawberry.lazy("app.graphql.audit.types")] | None:
         from app.graphql.audit.types import resolve_audit_integrity
 
         return await resolve_audit_integrity(info, organization_id=self.pk)
@@ -246,7 +246,7 @@ class OrganizationType(Node):
     @strawberry.field(description="Endpoints told about its key sets; owners and admins only.")
     async def webhooks(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Annotated[WebhookType, strawberry.lazy("app.graphql.webhooks.types")]]:
+    ) -> Connection[Annotated[WebhookType, strawberry.lazy("app.graphql.webhooks.types")]] | None:
         from app.graphql.webhooks.types import resolve_webhooks
 
         return await resolve_webhooks(info, organization_id=self.pk, first=first, after=after)
@@ -257,7 +257,7 @@ class OrganizationType(Node):
     )
     async def verifiers(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Annotated[VerifierType, strawberry.lazy("app.graphql.verifiers.types")]]:
+    ) -> Connection[Annotated[VerifierType, strawberry.lazy("app.graphql.verifiers.types")]] | None:
         from app.graphql.verifiers.types import resolve_organization_verifiers
 
         return await resolve_organization_verifiers(
@@ -273,7 +273,9 @@ class OrganizationType(Node):
     )
     async def key_hygiene(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Annotated[KeySetHygieneType, strawberry.lazy("app.graphql.leaks.types")]]:
+    ) -> (
+        Connection[Annotated[KeySetHygieneType, strawberry.lazy("app.graphql.leaks.types")]] | None
+    ):
         from app.graphql.leaks.types import hygiene_connection
         from app.keysets.hygiene import key_hygiene_for
 

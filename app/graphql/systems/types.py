@@ -145,7 +145,7 @@ class SystemType(Node):
             Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None,
             strawberry.argument(description="Only entries matching all of the given criteria."),
         ] = None,
-    ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")]:
+    ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")] | None:
         from app.graphql.audit.types import resolve_audit_log
 
         return await resolve_audit_log(
@@ -162,7 +162,7 @@ class SystemType(Node):
     )
     async def verifiers(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Annotated[VerifierType, strawberry.lazy("app.graphql.verifiers.types")]]:
+    ) -> Connection[Annotated[VerifierType, strawberry.lazy("app.graphql.verifiers.types")]] | None:
         from app.graphql.verifiers.types import resolve_system_verifiers
 
         return await resolve_system_verifiers(
