@@ -19,9 +19,20 @@ class BackgroundTask:
             self._task = asyncio.create_task(self._run(), name=self._name)
 
     async def stop(self) -> None:
-        """Cancels the task and waits until it has ended; harmless when not started."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Cancels the task and waits until it has ended; harmless when not started.
+
+        A cancellation can be swallowed on its way: before Python 3.12, `asyncio.wait_for`
+        (which aiosmtplib and others use for their timeouts) drops one that arrives just as
+        the operation it waits for completes, and the task's loop then runs on, so that
+        waiting for it once never ends (a test hung on this). So it is cancelled again,
+        every second, until it has ended.
+        """
+        task = self._task
+        if task is None:
+            return
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._task = None
