@@ -48,6 +48,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    # The few tests of a minute or more go first (a stable sort keeps the rest in order):
+    # started last, one of them alone would hold up the end of the run while the other
+    # workers sit idle; started first, their waiting overlaps everything else.
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
     # A worker's deselections never reach the summary that xdist's controller prints, so
     # the count travels with the worker's results (see pytest_testnodedown).
     workeroutput: dict[str, Any] | None = getattr(config, "workeroutput", None)

@@ -203,6 +203,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         yield server
 
 
+@pytest.mark.long
 def test_every_readme_example_runs_in_order(served: Served, tmp_path: Path) -> None:
     environment = clean_env()
     environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"

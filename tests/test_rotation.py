@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
 from app.settings import Settings
@@ -71,6 +72,7 @@ def counts(report: str) -> dict[str, int]:
     return found
 
 
+@pytest.mark.long
 async def test_two_rotations_lose_no_key_value_or_authenticator(
     gql: GraphQL, settings: Settings, tmp_path: Path
 ) -> None:
