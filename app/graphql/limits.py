@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -94,15 +95,6 @@ def _arguments(node: FieldNode) -> dict[str, object]:
     }
 
 
-def _argument_cost(definition: GraphQLField, node: FieldNode) -> int:
-    strawberry_field = (definition.extensions or {}).get("strawberry-definition")
-    if isinstance(strawberry_field, StrawberryField) and strawberry_field.metadata:
-        cost = strawberry_field.metadata.get(ARGUMENT_COST)
-        if cost is not None:
-            return int(cost(_arguments(node)))
-    return 0
-
-
 def list_cost(most: int) -> dict[str, int]:
     """Field metadata for a plain list of objects (not a connection): it returns at most
     `most` items, so what is selected under them counts that many times."""
@@ -145,11 +137,12 @@ def _page_size(field: FieldNode) -> int:
     return DEFAULT_PAGE_SIZE
 
 
-def _metadata(definition: GraphQLField, name: str) -> int:
+def _metadata(definition: GraphQLField) -> Mapping[str, Any]:
+    """The strawberry field's metadata (`field_cost`, `list_cost`, `argument_cost`)."""
     strawberry_field = (definition.extensions or {}).get("strawberry-definition")
     if isinstance(strawberry_field, StrawberryField) and strawberry_field.metadata:
-        return int(strawberry_field.metadata.get(name, 0))
-    return 0
+        return strawberry_field.metadata
+    return {}
 
 
 def _introspection_sizes(schema: GraphQLSchema) -> dict[tuple[str, str], int]:
@@ -261,13 +254,16 @@ class _DocumentMeasure:
         child = self.selections(node.selection_set, child_type)
         cost = child.cost
         if definition is not None:
-            cost += _metadata(definition, COST) + _argument_cost(definition, node)
+            metadata = _metadata(definition)
+            cost += int(metadata.get(COST, 0))
+            if (argument_cost := metadata.get(ARGUMENT_COST)) is not None:
+                cost += int(argument_cost(_arguments(node)))
             size = 0
             if "first" in definition.args:
                 size = _page_size(node)
             elif parent is not None and parent.name.startswith("__"):
                 size = self.introspection_sizes.get((parent.name, name), 0)
-            elif most := _metadata(definition, LIST_SIZE):
+            elif most := int(metadata.get(LIST_SIZE, 0)):
                 # Its items are a key set's own rows, read with it: they cost nothing
                 # themselves, but what is selected under them counts for each.
                 cost = most * cost

@@ -25,6 +25,7 @@ from tests.conftest import Configured
 from tests.leaks.scanner import LEAKS_PATH, Scanner, payload, token_hash
 from tests.support import (
     REGENERATE_KEY,
+    UPDATE_KEY_SET,
     GraphQL,
     Person,
     World,
@@ -39,11 +40,6 @@ from tests.support import (
 from tests.support.smtpbox import Inbox, smtp_server
 from tests.webhooks.receiver import Receiver, create_webhook, worker_for
 
-UPDATE_KEY_SET = """
-mutation Enable($input: UpdateKeySetInput!) {
-  updateKeySet(input: $input) { keySet { status } userErrors { code field message } }
-}
-"""
 KEY_SET = """
 query($id: ID!) {
   keySet(id: $id) {
