@@ -197,6 +197,8 @@ async def http(app: Starlette, backend: str) -> AsyncIterator[httpx.AsyncClient]
     """An HTTP client for the app, on a clean database."""
     # Whatever the last test left in the verifier belongs to rows about to be deleted.
     await app.state.verifier.usage.flush()
+    if app.state.verifier.reuse is not None:  # presentations of keys about to be deleted
+        await app.state.verifier.reuse.flush()
     app.state.verifier.cache.clear()
     await _truncate_all(backend)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 51000))
