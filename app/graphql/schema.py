@@ -11,6 +11,7 @@ from app.graphql.accounts.mutations import AccountMutations
 from app.graphql.accounts.queries import AccountQueries
 from app.graphql.conventions import document_conventions
 from app.graphql.errors import ErrorPolicy
+from app.graphql.execution import Executor
 from app.graphql.groups.mutations import PermissionGroupMutations
 from app.graphql.keysets.mutations import KeySetMutations
 from app.graphql.keysets.queries import KeySetQueries
@@ -87,6 +88,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=[ObserveOperation, *limits, TransportRules, ErrorPolicy],
+        execution_context_class=Executor,
         # Not `sort_schema=True`: in strawberry 0.341 it rebuilds enums as plain
         # graphql-core types, and enum arguments then reach resolvers as bare strings.
         # The printed schema follows definition order, which is just as stable.

@@ -14,6 +14,7 @@ from app.accounts.models import User
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot, RetireReason
+from app.graphql.execution import FROM_SOURCE, SLOW
 from app.graphql.ids import KEY_SET
 from app.graphql.keysets.reuse import KeyReuseType
 from app.graphql.limits import REVEAL_COST, field_cost, list_cost
@@ -219,6 +220,25 @@ class ApiKeyType:
         )
 
 
+def _preloaded_creator(key_set: KeySetType) -> UserType | object | None:
+    """The set's creator as loaded with its page; SLOW when not loaded (ask the loader)."""
+    preloaded = key_set.preloaded
+    if preloaded is None or preloaded.created_by is None:
+        return SLOW
+    (creator,) = preloaded.created_by
+    return UserType.from_model(creator) if creator else None
+
+
+def _preloaded_key(key_set: KeySetType, slot: KeySlot) -> ApiKeyType | object:
+    """The set's current key in `slot` as loaded with its page; SLOW when not loaded."""
+    preloaded = key_set.preloaded
+    if preloaded is None or preloaded.keys is None:
+        return SLOW
+    if slot not in preloaded.keys:
+        raise key_set._missing(slot)
+    return ApiKeyType.from_row(preloaded.keys[slot])
+
+
 @strawberry.type(
     name="KeySet",
     description=(
@@ -314,11 +334,12 @@ class KeySetType(Node):
     @strawberry.field(
         graphql_type=UserType | None,
         description="Who created the set; null if that account is gone.",
+        metadata={FROM_SOURCE: _preloaded_creator},
     )
     def created_by(self, info: Info) -> AwaitableOrValue[UserType | None]:
-        if self.preloaded is not None and self.preloaded.created_by is not None:
-            (creator,) = self.preloaded.created_by
-            return UserType.from_model(creator) if creator else None
+        creator = _preloaded_creator(self)
+        if isinstance(creator, UserType) or creator is None:
+            return creator
         return _user(info, self.model.created_by_id)
 
     @strawberry.field(description="Who revoked the set; null while not revoked or if gone.")
@@ -378,15 +399,13 @@ class KeySetType(Node):
         return ApiKeyType.from_model(keys[slot])
 
     def _key(self, info: Info, slot: KeySlot) -> AwaitableOrValue[ApiKeyType]:
-        if self.preloaded is not None and self.preloaded.keys is not None:
-            if slot not in self.preloaded.keys:
-                raise self._missing(slot)
-            return ApiKeyType.from_row(self.preloaded.keys[slot])
-        return self._load_key(info, slot)
+        key = _preloaded_key(self, slot)
+        return key if isinstance(key, ApiKeyType) else self._load_key(info, slot)
 
     @strawberry.field(
         graphql_type=ApiKeyType,
         description="The current primary key (hint and metadata; value for admins).",
+        metadata={FROM_SOURCE: lambda key_set: _preloaded_key(key_set, KeySlot.PRIMARY)},
     )
     def primary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
         return self._key(info, KeySlot.PRIMARY)
@@ -394,6 +413,7 @@ class KeySetType(Node):
     @strawberry.field(
         graphql_type=ApiKeyType,
         description="The current secondary key (hint and metadata; value for admins).",
+        metadata={FROM_SOURCE: lambda key_set: _preloaded_key(key_set, KeySlot.SECONDARY)},
     )
     def secondary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
         return self._key(info, KeySlot.SECONDARY)
