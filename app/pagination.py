@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
 from pypika_tortoise.analytics import RowNumber
 from pypika_tortoise.enums import Order
-from pypika_tortoise.queries import Table
+from pypika_tortoise.queries import QueryBuilder, Table
 from pypika_tortoise.terms import Field
 from tortoise.models import Model
 from tortoise.queryset import QuerySet, ValuesQuery
 
+from app.rows import RowShape
+
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
-class Page(Generic[M]):
-    items: list[M]
+class Page(Generic[T]):
+    items: list[T]
     has_next: bool
 
 
@@ -57,36 +61,76 @@ async def paginate_each(
     """
     if not parent_ids:
         return {}
+    model = queryset.model
+    db = model._meta.db
+    joins = bool(queryset._select_related or queryset._prefetch_map)
+    columns = ("id",) if joins else tuple(model._meta.db_fields)
+    statement = _ranked(queryset, columns, parent, parent_ids, after, first, newest_first, field)
+    rows = await db.execute_query_dict(*statement.get_parameterized_sql())
+    if joins and rows:
+        wanted = queryset.filter(id__in=[row["id"] for row in rows])
+        items = list(await wanted.order_by(f"-{field}" if newest_first else field))
+    else:
+        items = [model._init_from_db(**row) for row in rows]
+    return _pages(items, parent, parent_ids, first)
+
+
+async def paginate_rows_each(
+    queryset: QuerySet[M],
+    shape: RowShape[R],
+    *,
+    parent: str,
+    parent_ids: Collection[int],
+    after: int | None,
+    first: int,
+    newest_first: bool = False,
+    field: str = "id",
+) -> dict[int, Page[R]]:
+    """`paginate_each`, the items read as `shape`'s plain rows instead of models."""
+    if not parent_ids:
+        return {}
+    statement = _ranked(
+        queryset, shape.columns, parent, parent_ids, after, first, newest_first, field
+    )
+    return _pages(await shape.fetch(statement), parent, parent_ids, first)
+
+
+def _ranked(
+    queryset: QuerySet[M],
+    columns: Sequence[str],
+    parent: str,
+    parent_ids: Collection[int],
+    after: int | None,
+    first: int,
+    newest_first: bool,
+    field: str,
+) -> QueryBuilder:
+    """`columns` of each parent's first `first + 1` rows of `queryset`, in page order."""
     ranked = queryset.filter(**{f"{parent}__in": sorted(set(parent_ids))})
     if after is not None:
         ranked = ranked.filter(**{f"{field}__lt" if newest_first else f"{field}__gt": after})
     order = Order.desc if newest_first else Order.asc
-    model = queryset.model
-    db = model._meta.db
-    window = Table("ranked")
-    rank = RowNumber().over(Field(parent)).orderby(Field(field), order=order)
-    joins = bool(queryset._select_related or queryset._prefetch_map)
-    ranks: QuerySet[M] | ValuesQuery[Literal[False]]
-    if joins:
-        ranks = ranked.annotate(_rank=rank).values("id", "_rank")
-        columns = [Field("id", table=window)]
-    else:
-        ranks = ranked.annotate(_rank=rank)
-        columns = [Field(column, table=window) for column in model._meta.db_fields]
+    annotated = ranked.annotate(
+        _rank=RowNumber().over(Field(parent)).orderby(Field(field), order=order)
+    )
+    ranks: QuerySet[M] | ValuesQuery[Literal[False]] = annotated
+    if queryset._select_related or queryset._prefetch_map:
+        # Ids only: the joined tables' columns would make `id` ambiguous.
+        ranks = annotated.values("id", "_rank")
     ranks.sql()  # builds `ranks.query` for the connection the query would run on
-    statement = (
-        db.query_class.from_(ranks.query.as_("ranked"))
-        .select(*columns)
+    window = Table("ranked")
+    return (
+        queryset.model._meta.db.query_class.from_(ranks.query.as_("ranked"))
+        .select(*(Field(column, table=window) for column in columns))
         .where(Field("_rank", table=window) <= first + 1)
         .orderby(Field(field, table=window), order=order)
     )
-    rows = await db.execute_query_dict(*statement.get_parameterized_sql())
-    pages: dict[int, list[M]] = {parent_id: [] for parent_id in parent_ids}
-    if joins and rows:
-        wanted = queryset.filter(id__in=[row["id"] for row in rows])
-        items = await wanted.order_by(f"-{field}" if newest_first else field)
-    else:
-        items = [model._init_from_db(**row) for row in rows]
+
+
+def _pages(
+    items: Sequence[T], parent: str, parent_ids: Collection[int], first: int
+) -> dict[int, Page[T]]:
+    pages: dict[int, list[T]] = {parent_id: [] for parent_id in parent_ids}
     for item in items:
         pages[getattr(item, parent)].append(item)
     return {

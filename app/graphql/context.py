@@ -34,6 +34,8 @@ class Context:
     session: Session | None
     token_rejected: bool
     loaders: Loaders = field(init=False)
+    # Per-request answers derived from the query document, keyed by its AST nodes.
+    memo: dict[object, object] = field(init=False, default_factory=dict)
     reveals: RevealAllowance = field(init=False)
 
     def __post_init__(self) -> None:

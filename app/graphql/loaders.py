@@ -66,24 +66,53 @@ class PageRequest:
 
 
 Options = tuple[Hashable, ...]
+
+
+@dataclass(frozen=True)
+class Preloaded:
+    """What was loaded with a key set's page, so that the fields reading it answer at once,
+    with no loader hop of their own. None: not asked for, not loaded."""
+
+    keys: dict[KeySlot, reads.KeyRow] | None
+    created_by: tuple[User | None] | None
+
+
+@dataclass(frozen=True)
+class ListedKeySet:
+    """A key set of a page, with what the query shows of it loaded alongside."""
+
+    row: reads.KeySetRow
+    preloaded: Preloaded
+
+
+@dataclass(frozen=True)
+class KeySetShown:
+    """What a key set connection's nodes show beyond the key set's own columns: its
+    current keys, its creator. Part of the page request, so that a page loads them with
+    its key sets, for every sibling page at once."""
+
+    keys: bool
+    creator: bool
+
+
 # A fetch may refuse one parent's page with an error, which the loader raises for it.
 PageFetch = Callable[
-    [list[int], int | None, int, Options], Awaitable[Mapping[int, Page[M] | KeyrackError]]
+    [list[int], int | None, int, Options], Awaitable[Mapping[int, Page[V] | KeyrackError]]
 ]
 
 
 def _paged(
-    fetch: PageFetch[M],
-) -> Callable[[list[PageRequest]], Awaitable[list[Page[M] | KeyrackError]]]:
+    fetch: PageFetch[V],
+) -> Callable[[list[PageRequest]], Awaitable[list[Page[V] | KeyrackError]]]:
     """Pages for many parents: one fetch per distinct set of arguments, not one per parent."""
 
-    async def load(requests: list[PageRequest]) -> list[Page[M] | KeyrackError]:
+    async def load(requests: list[PageRequest]) -> list[Page[V] | KeyrackError]:
         parents: dict[tuple[int | None, int, tuple[Hashable, ...]], list[int]] = {}
         for request in requests:
             parents.setdefault((request.after, request.first, request.options), []).append(
                 request.parent
             )
-        pages: dict[PageRequest, Page[M] | KeyrackError] = {}
+        pages: dict[PageRequest, Page[V] | KeyrackError] = {}
         for (after, first, options), ids in parents.items():
             for parent, page in (await fetch(ids, after, first, options)).items():
                 pages[PageRequest(parent, after, first, options)] = page
@@ -144,12 +173,6 @@ class Loaders:
                 grouped.setdefault(key.key_set_id, {})[key.slot] = key
             return grouped
 
-        async def current_key_rows(ids: list[int]) -> Mapping[int, dict[KeySlot, reads.KeyRow]]:
-            grouped: dict[int, dict[KeySlot, reads.KeyRow]] = {}
-            for row in await reads.current_key_rows(ids):
-                grouped.setdefault(row.key_set_id, {})[row.slot] = row
-            return grouped
-
         async def systems_of(
             ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
         ) -> Mapping[int, Page[System]]:
@@ -172,22 +195,62 @@ class Loaders:
 
         async def organization_key_sets(
             ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
-        ) -> Mapping[int, Page[KeySet]]:
-            include_systems, *statuses = options
-            return await reads.list_key_sets(
+        ) -> Mapping[int, Page[ListedKeySet]]:
+            shown, include_systems, *statuses = options
+            pages = await reads.list_key_sets(
                 organization_ids=ids,
                 include_systems=bool(include_systems),
                 statuses=_statuses(tuple(statuses)),
                 after=after,
                 first=first,
             )
+            return await with_shown(pages, shown)
 
         async def system_key_sets(
             ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
-        ) -> Mapping[int, Page[KeySet]]:
-            return await reads.list_key_sets(
-                system_ids=ids, statuses=_statuses(options), after=after, first=first
+        ) -> Mapping[int, Page[ListedKeySet]]:
+            shown, *statuses = options
+            pages = await reads.list_key_sets(
+                system_ids=ids, statuses=_statuses(tuple(statuses)), after=after, first=first
             )
+            return await with_shown(pages, shown)
+
+        async def with_shown(
+            pages: Mapping[int, Page[reads.KeySetRow]], shown: Hashable
+        ) -> dict[int, Page[ListedKeySet]]:
+            """The pages' key sets with their current keys and creators, as `shown` asks:
+            one statement each for all the pages."""
+            if not isinstance(shown, KeySetShown):
+                raise TypeError(f"expected KeySetShown, got {type(shown).__name__}")
+            rows = [row for page in pages.values() for row in page.items]
+            keys: dict[int, dict[KeySlot, reads.KeyRow]] = {}
+            if shown.keys and rows:
+                for key in await reads.current_key_rows([row.id for row in rows]):
+                    keys.setdefault(key.key_set_id, {})[key.slot] = key
+            users: dict[int, User] = {}
+            if shown.creator and rows:
+                # The keys' creators too, in the same statement: `primaryKey { createdBy }`
+                # then finds them in the (cached) users loader.
+                creator_ids = {row.created_by_id for row in rows} | {
+                    key.created_by_id for found in keys.values() for key in found.values()
+                }
+                creators = await self.users_by_id.load_many(sorted(i for i in creator_ids if i))
+                users = {user.id: user for user in creators if user is not None}
+
+            def listed(row: reads.KeySetRow) -> ListedKeySet:
+                creator = users.get(row.created_by_id) if row.created_by_id else None
+                return ListedKeySet(
+                    row,
+                    Preloaded(
+                        keys=keys.get(row.id, {}) if shown.keys else None,
+                        created_by=(creator,) if shown.creator else None,
+                    ),
+                )
+
+            return {
+                parent: Page(items=[listed(row) for row in page.items], has_next=page.has_next)
+                for parent, page in pages.items()
+            }
 
         async def groups_of(
             ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
@@ -244,10 +307,10 @@ class Loaders:
         self.invitations_of_organization: DataLoader[PageRequest, Page[Invitation]] = Loader(
             _paged(invitations_of), cache=False
         )
-        self.key_sets_of_organization: DataLoader[PageRequest, Page[KeySet]] = Loader(
+        self.key_sets_of_organization: DataLoader[PageRequest, Page[ListedKeySet]] = Loader(
             _paged(organization_key_sets), cache=False
         )
-        self.key_sets_of_system: DataLoader[PageRequest, Page[KeySet]] = Loader(
+        self.key_sets_of_system: DataLoader[PageRequest, Page[ListedKeySet]] = Loader(
             _paged(system_key_sets), cache=False
         )
         self.permission_groups_of_organization: DataLoader[PageRequest, Page[PermissionGroup]] = (
@@ -301,9 +364,6 @@ class Loaders:
         )
         self.reuse_by_key_set_id: DataLoader[int, ReuseSummary | None] = Loader(
             _by_key(reuse.reuse_of_key_sets)
-        )
-        self.current_key_rows_by_key_set_id: DataLoader[int, dict[KeySlot, reads.KeyRow] | None] = (
-            Loader(_by_key(current_key_rows))
         )
         # Not cached: a key's material is destroyed when its set is revoked.
         self.api_keys_by_id: DataLoader[int, ApiKey | None] = Loader(

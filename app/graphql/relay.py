@@ -94,7 +94,7 @@ def page_size(first: int | None) -> int:
 
 
 def to_connection(
-    page: Page[M],  # type: ignore[type-var]
+    page: Page[M],
     node: Callable[[M], T],
     *,
     after: int | None,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pypika_tortoise.queries import Table
+
 from app.accounts.models import User
-from app.keysets.models import ApiKey, KeySet, KeySetStatus, KeySlot
+from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySetStatus, KeySlot
 from app.keysets.rules import status_condition
 from app.organizations.models import Membership
-from app.pagination import Page, paginate_each
+from app.pagination import Page, paginate_rows_each
+from app.rows import RowShape
 
 
 async def get_visible_key_set(*, user: User, key_set_id: int) -> KeySet | None:
@@ -24,6 +27,32 @@ async def get_visible_key_set(*, user: User, key_set_id: int) -> KeySet | None:
     return key_set
 
 
+@dataclass(frozen=True, slots=True)
+class KeySetRow:
+    """What a list shows of a key set, and what its fields need, read as plain values
+    (`RowShape`): the attributes of a `KeySet` model by the same names."""
+
+    id: int
+    organization_id: int
+    system_id: int | None
+    scope: KeySetScope
+    label: str
+    description: str
+    permissions: list[str]
+    allowed_cidrs: list[str]
+    enabled: bool
+    expires_at: datetime | None
+    created_at: datetime
+    created_by_id: int | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by_id: int | None
+    revoke_reason: str | None
+
+
+KEY_SET_ROWS = RowShape(KeySet, KeySetRow)
+
+
 async def list_key_sets(
     *,
     organization_ids: Collection[int] = (),
@@ -32,8 +61,9 @@ async def list_key_sets(
     statuses: Sequence[KeySetStatus] | None = None,
     after: int | None,
     first: int,
-) -> dict[int, Page[KeySet]]:
-    """A page of key sets for each organization (its own, or with its systems') or system.
+) -> dict[int, Page[KeySetRow]]:
+    """A page of key sets for each organization (its own, or with its systems') or system,
+    as rows.
 
     Pass organization ids or system ids, not both; pages are keyed by the ids passed.
     """
@@ -43,13 +73,23 @@ async def list_key_sets(
     if statuses:
         query = query.filter(status_condition(statuses, datetime.now(UTC)))
     if system_ids:
-        return await paginate_each(
-            query, parent="system_id", parent_ids=system_ids, after=after, first=first
+        return await paginate_rows_each(
+            query,
+            KEY_SET_ROWS,
+            parent="system_id",
+            parent_ids=system_ids,
+            after=after,
+            first=first,
         )
     if not include_systems:
         query = query.filter(system_id=None)
-    return await paginate_each(
-        query, parent="organization_id", parent_ids=organization_ids, after=after, first=first
+    return await paginate_rows_each(
+        query,
+        KEY_SET_ROWS,
+        parent="organization_id",
+        parent_ids=organization_ids,
+        after=after,
+        first=first,
     )
 
 
@@ -58,7 +98,7 @@ async def current_keys(key_set_ids: Sequence[int]) -> list[ApiKey]:
     return await ApiKey.filter(key_set_id__in=list(key_set_ids), current=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeyRow:
     """What a list shows of a current key, read as plain values: no model is built, and no
     key material is read."""
@@ -73,15 +113,20 @@ class KeyRow:
     first_used_at: datetime | None
 
 
-_KEY_ROW_COLUMNS = tuple(field.name for field in fields(KeyRow))
+KEY_ROWS = RowShape(ApiKey, KeyRow)
 
 
 async def current_key_rows(key_set_ids: Sequence[int]) -> list[KeyRow]:
-    """`current_keys` as rows, for reading many: half the CPU of building the models."""
-    rows = await ApiKey.filter(key_set_id__in=list(key_set_ids), current=True).values(
-        *_KEY_ROW_COLUMNS
+    """`current_keys` as rows, for reading many: a fraction of the CPU of the models."""
+    if not key_set_ids:
+        return []
+    table = Table(ApiKey._meta.db_table)
+    statement = (
+        ApiKey._meta.db.query_class.from_(table)
+        .select(*(table[column] for column in KEY_ROWS.columns))
+        .where(table.key_set_id.isin(list(key_set_ids)) & (table.current == True))  # noqa: E712
     )
-    return [KeyRow(**row) for row in rows]
+    return await KEY_ROWS.fetch(statement)
 
 
 async def api_keys_by_ids(ids: Sequence[int]) -> dict[int, ApiKey]:

@@ -7,6 +7,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from tortoise.expressions import Q
 
@@ -22,7 +23,18 @@ MAX_CIDRS = 100
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 
 
-def status_of(key_set: KeySet, now: datetime | None = None) -> KeySetStatus:
+class _StatusColumns(Protocol):
+    """What the status is derived from: a `KeySet` model, or its row (`KeySetRow`)."""
+
+    @property
+    def revoked_at(self) -> datetime | None: ...
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+
+
+def status_of(key_set: _StatusColumns, now: datetime | None = None) -> KeySetStatus:
     """REVOKED > DISABLED > EXPIRED > ACTIVE."""
     if key_set.revoked_at is not None:
         return KeySetStatus.REVOKED

@@ -9,7 +9,7 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.functions import Sum
 
-from app.keysets.models import ApiKey, KeySet
+from app.keysets.models import ApiKey
 from app.usage.buffer import VALID, hour_of
 from app.usage.models import KeyUsage
 from app.verifiers.models import Verifier
@@ -44,18 +44,18 @@ class ImpactWindow:
     slots: list[SlotImpact]
 
 
-async def key_set_impact(*, key_set: KeySet, now: datetime | None = None) -> list[ImpactWindow]:
+async def key_set_impact(*, key_set_id: int, now: datetime | None = None) -> list[ImpactWindow]:
     """The last 24 hour buckets and the last 168 (the current hour included), per key that
     still verifies. Counts are as flushed: a few seconds behind."""
     now = now or datetime.now(UTC)
     keys = await ApiKey.filter(
         Q(current=True) | Q(valid_until__gt=now, lookup_hash__not_isnull=True),
-        key_set_id=key_set.id,
+        key_set_id=key_set_id,
     ).order_by("slot", "-current", "-id")
     last = hour_of(now.timestamp()) + 1
     rows: list[dict[str, Any]] = (
         await KeyUsage.filter(
-            key_set_id=key_set.id,
+            key_set_id=key_set_id,
             key_id__in=[key.id for key in keys],
             hour__gte=last - max(WINDOWS_HOURS),
             hour__lt=last,

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,7 +9,6 @@ from graphql.pyutils import AwaitableOrValue
 from strawberry.permission import PermissionExtension
 from strawberry.types.nodes import Selection
 
-from app.accounts.models import User
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot, RetireReason
@@ -18,6 +16,7 @@ from app.graphql.execution import FROM_SOURCE, SLOW
 from app.graphql.ids import KEY_SET
 from app.graphql.keysets.reuse import KeyReuseType
 from app.graphql.limits import REVEAL_COST, field_cost, list_cost
+from app.graphql.loaders import KeySetShown, ListedKeySet, Preloaded
 from app.graphql.permissions import IsKeySetAdmin
 from app.graphql.relay import Node
 from app.graphql.usage.types import (
@@ -36,7 +35,7 @@ from app.ids import to_global_id
 from app.keysets import retirement, values
 from app.keysets.groups import MAX_GROUPS_PER_KEY_SET, effective_permissions
 from app.keysets.models import ApiKey, KeySet
-from app.keysets.reads import KeyRow
+from app.keysets.reads import KeyRow, KeySetRow
 from app.keysets.reuse import NO_REUSE
 from app.keysets.rules import status_of
 from app.usage.series import Granularity, Whose
@@ -52,15 +51,6 @@ if TYPE_CHECKING:
 async def _user(info: Info, user_id: int | None) -> UserType | None:
     user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
     return UserType.from_model(user) if user else None
-
-
-@dataclass(frozen=True)
-class Preloaded:
-    """What was loaded with a key set's page, so that the fields reading it answer at once,
-    with no loader hop of their own (`key_set_nodes`). None: not asked for, not loaded."""
-
-    keys: dict[KeySlot, KeyRow] | None
-    created_by: tuple[User | None] | None
 
 
 def _node_fields(selections: Iterable[Selection], path: tuple[str, ...]) -> set[str]:
@@ -287,11 +277,14 @@ class KeySetType(Node):
     revoke_reason: str | None = strawberry.field(
         description="The reason given to revokeKeySet, if any."
     )
-    model: strawberry.Private[KeySet]
+    # A model, or its row as a list reads it (`KeySetRow`): the same attributes.
+    model: strawberry.Private[KeySet | KeySetRow]
     preloaded: strawberry.Private[Preloaded | None] = None
 
     @classmethod
-    def from_model(cls, key_set: KeySet, preloaded: Preloaded | None = None) -> KeySetType:
+    def from_model(
+        cls, key_set: KeySet | KeySetRow, preloaded: Preloaded | None = None
+    ) -> KeySetType:
         return cls(
             id=strawberry.ID(to_global_id(KEY_SET, key_set.id)),
             label=key_set.label,
@@ -443,7 +436,7 @@ class KeySetType(Node):
         metadata=IMPACT_COST,
     )
     async def impact(self) -> KeySetImpact:
-        return await resolve_impact(self.model)
+        return await resolve_impact(self.model.id)
 
     @strawberry.field(
         description=(
@@ -498,42 +491,28 @@ class KeySetType(Node):
         )
 
 
-async def key_set_nodes(info: Info, key_sets: list[KeySet]) -> Callable[[KeySet], KeySetType]:
-    """How a connection resolver turns its page into nodes: when the query asks for a key
-    set's creator or current keys, they are loaded for the whole page at once (batched
-    with the sibling pages) and the nodes carry them."""
-    # `selected_fields` holds the connection field itself, once per place it is selected.
-    wanted = _node_fields(
-        (selection for field in info.selected_fields for selection in field.selections),
-        ("edges", "node"),
-    )
-    with_keys = bool(wanted & {"primaryKey", "secondaryKey"})
-    with_creator = "createdBy" in wanted
-    if not key_sets or not (with_keys or with_creator):
-        return KeySetType.from_model
-    loaders = info.context.loaders
-    keys: list[dict[KeySlot, KeyRow] | None] = [None] * len(key_sets)
-    if with_keys:
-        # Rows, not models: a page shows hints and dates (`value` loads its key itself).
-        keys = await loaders.current_key_rows_by_key_set_id.load_many([k.id for k in key_sets])
-    users: dict[int, User] = {}
-    if with_creator:
-        # The keys' creators too, in the same statement: `primaryKey { createdBy }` then
-        # finds them in the (cached) users loader.
-        creator_ids = {k.created_by_id for k in key_sets} | {
-            key.created_by_id for found in keys for key in (found or {}).values()
-        }
-        creators = await loaders.users_by_id.load_many(sorted(i for i in creator_ids if i))
-        users = {user.id: user for user in creators if user is not None}
-    preloaded = {
-        key_set.id: Preloaded(
-            keys=(found or {}) if with_keys else None,
-            created_by=(
-                (users.get(key_set.created_by_id) if key_set.created_by_id else None,)
-                if with_creator
-                else None
-            ),
+def key_set_shown(info: Info) -> KeySetShown:
+    """What a key set connection's nodes show beyond their own columns (see `KeySetShown`),
+    read from the query once per place it is selected (sibling pages share the answer)."""
+    field_node = info._raw_info.field_nodes[0]
+    memo = info.context.memo
+    shown = memo.get(field_node)
+    if not isinstance(shown, KeySetShown):
+        # `selected_fields` holds the connection field itself, once per place it is selected.
+        wanted = _node_fields(
+            (selection for field in info.selected_fields for selection in field.selections),
+            ("edges", "node"),
         )
-        for key_set, found in zip(key_sets, keys, strict=True)
-    }
-    return lambda key_set: KeySetType.from_model(key_set, preloaded[key_set.id])
+        shown = KeySetShown(
+            keys=bool(wanted & {"primaryKey", "secondaryKey"}), creator="createdBy" in wanted
+        )
+        memo[field_node] = shown
+    return shown
+
+
+def key_set_node(listed: ListedKeySet) -> KeySetType:
+    return KeySetType.from_model(listed.row, listed.preloaded)
+
+
+def listed_position(listed: ListedKeySet) -> int:
+    return listed.row.id

@@ -131,15 +131,19 @@ class OrganizationType(Node):
             ),
         ] = None,
     ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
-        from app.graphql.keysets.types import key_set_nodes
+        from app.graphql.keysets.types import key_set_node, key_set_shown, listed_position
 
         position = decode_cursor(after)
+        shown = key_set_shown(info)
         page = await info.context.loaders.key_sets_of_organization.load(
             PageRequest(
-                self.pk, position, page_size(first), (include_systems, *status_options(status))
+                self.pk,
+                position,
+                page_size(first),
+                (shown, include_systems, *status_options(status)),
             )
         )
-        return to_connection(page, await key_set_nodes(info, page.items), after=position)
+        return to_connection(page, key_set_node, after=position, position=listed_position)
 
     @strawberry.field(description="The rules for the organization's key sets.")
     async def key_policy(

@@ -94,13 +94,15 @@ class SystemType(Node):
             strawberry.argument(description="Only key sets in any of these statuses; null: all."),
         ] = None,
     ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
-        from app.graphql.keysets.types import key_set_nodes
+        from app.graphql.keysets.types import key_set_node, key_set_shown, listed_position
 
         position = decode_cursor(after)
         page = await info.context.loaders.key_sets_of_system.load(
-            PageRequest(self.pk, position, page_size(first), status_options(status))
+            PageRequest(
+                self.pk, position, page_size(first), (key_set_shown(info), *status_options(status))
+            )
         )
-        return to_connection(page, await key_set_nodes(info, page.items), after=position)
+        return to_connection(page, key_set_node, after=position, position=listed_position)
 
     @strawberry.field(
         description="The rules in force for this system's key sets: the organization's, tightened."

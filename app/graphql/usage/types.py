@@ -19,7 +19,6 @@ from app.graphql.ids import VERIFIER
 from app.graphql.limits import argument_cost, field_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.ids import to_global_id
-from app.keysets.models import KeySet
 from app.usage import impact as impacts
 from app.usage.buffer import VALID
 from app.usage.series import (
@@ -329,6 +328,6 @@ def _window(found: impacts.ImpactWindow) -> ImpactWindow:
     )
 
 
-async def resolve_impact(key_set: KeySet) -> KeySetImpact:
-    day, week = await impacts.key_set_impact(key_set=key_set)
+async def resolve_impact(key_set_id: int) -> KeySetImpact:
+    day, week = await impacts.key_set_impact(key_set_id=key_set_id)
     return KeySetImpact(last_day=_window(day), last_week=_window(week))

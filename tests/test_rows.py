@@ -1,0 +1,70 @@
+"""Rows read as plain values (`app.rows`) hold exactly what tortoise's models hold.
+
+Lists read key sets and keys as rows, converting only the columns the database driver
+does not already return as a model would hold them. Here each row is compared, attribute
+by attribute, with the model tortoise builds from the same table, on SQLite and on
+PostgreSQL, with every kind of column set: nulls, JSON lists, enums, datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from app.ids import from_global_id
+from app.keysets import reads
+from app.keysets.models import ApiKey, KeySet
+from tests.support import GraphQL, create_key_set, create_organization, create_system, sign_up
+
+
+async def test_rows_hold_what_models_hold(http: httpx.AsyncClient) -> None:
+    admin = await sign_up(GraphQL(http), "admin")
+    organization = await create_organization(admin)
+    system = await create_system(admin, organization)
+    await create_key_set(admin, organizationId=organization, label="plain", permissions=[])
+    await create_key_set(
+        admin,
+        systemId=system,
+        label="everything set",
+        description="with a description",
+        permissions=["DEPLOY_PACKAGES", "DEPLOY_AUTOMATION_SCRIPTS"],
+        allowedCidrs=["10.0.0.0/8", "2001:db8::/32"],
+        expiresAt=(datetime.now(UTC) + timedelta(days=3)).isoformat(),
+    )
+    revoked = await KeySet.get(label="plain")
+    await KeySet.filter(id=revoked.id).update(
+        enabled=False,
+        revoked_at=datetime.now(UTC),
+        revoked_by_id=revoked.created_by_id,
+        revoke_reason="a reason",
+        last_used_at=datetime.now(UTC) - timedelta(hours=1),
+    )
+
+    organization_id = from_global_id(organization)[1]
+    system_id = from_global_id(system)[1]
+    pages = await reads.list_key_sets(
+        organization_ids=[organization_id], include_systems=True, after=None, first=10
+    )
+    rows = pages[organization_id].items
+    assert [row.label for row in rows] == ["plain", "everything set"]
+    for row in rows:
+        model = await KeySet.get(id=row.id)
+        for field in fields(row):
+            value = getattr(row, field.name)
+            assert value == getattr(model, field.name), field.name
+            assert type(value) is type(getattr(model, field.name)), field.name
+    assert rows[1].permissions == ["DEPLOY_PACKAGES", "DEPLOY_AUTOMATION_SCRIPTS"]
+    assert rows[0].revoke_reason == "a reason"
+    system_page = await reads.list_key_sets(system_ids=[system_id], after=None, first=10)
+    assert [row.label for row in system_page[system_id].items] == ["everything set"]
+
+    keys = await reads.current_key_rows([row.id for row in rows])
+    assert len(keys) == 4
+    for key in keys:
+        model = await ApiKey.get(id=key.id)
+        for field in fields(key):
+            value = getattr(key, field.name)
+            assert value == getattr(model, field.name), field.name
+            assert type(value) is type(getattr(model, field.name)), field.name
