@@ -19,6 +19,12 @@ from app.keysets.models import ApiKey, KeySet
 from tests.support import GraphQL, create_key_set, create_organization, create_system, sign_up
 
 
+def _pk(global_id: str) -> int:
+    decoded = from_global_id(global_id)
+    assert decoded is not None
+    return decoded[1]
+
+
 async def test_rows_hold_what_models_hold(http: httpx.AsyncClient) -> None:
     admin = await sign_up(GraphQL(http), "admin")
     organization = await create_organization(admin)
@@ -42,8 +48,8 @@ async def test_rows_hold_what_models_hold(http: httpx.AsyncClient) -> None:
         last_used_at=datetime.now(UTC) - timedelta(hours=1),
     )
 
-    organization_id = from_global_id(organization)[1]
-    system_id = from_global_id(system)[1]
+    organization_id = _pk(organization)
+    system_id = _pk(system)
     pages = await reads.list_key_sets(
         organization_ids=[organization_id], include_systems=True, after=None, first=10
     )
@@ -63,8 +69,8 @@ async def test_rows_hold_what_models_hold(http: httpx.AsyncClient) -> None:
     keys = await reads.current_key_rows([row.id for row in rows])
     assert len(keys) == 4
     for key in keys:
-        model = await ApiKey.get(id=key.id)
+        key_model = await ApiKey.get(id=key.id)
         for field in fields(key):
             value = getattr(key, field.name)
-            assert value == getattr(model, field.name), field.name
-            assert type(value) is type(getattr(model, field.name)), field.name
+            assert value == getattr(key_model, field.name), field.name
+            assert type(value) is type(getattr(key_model, field.name)), field.name
