@@ -76,6 +76,8 @@ class _Entry:
         "object_type",
         "read",
         "return_type",
+        "sub_fields",
+        "sub_plan",
     )
 
     def __init__(
@@ -96,6 +98,10 @@ class _Entry:
         self.item_non_null = False
         self.leaf: GraphQLLeafType | None = None
         self.object_type: GraphQLObjectType | None = None
+        # For objects: the selection set below, and its plan (None: graphql-core's way),
+        # looked up on first use.
+        self.sub_fields: GroupedFieldSet | None = None
+        self.sub_plan: list[_Entry] | None = None
 
 
 def _reader(field_def: Any) -> Callable[[Any], Any] | None:
@@ -189,15 +195,20 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> Any:
-        if position_context is not None:  # incremental delivery: graphql-core's way
+        plan = None if position_context is not None else self._plan(parent_type, grouped_field_set)
+        if plan is None:  # incremental delivery or middleware: graphql-core's way
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        plan = self._plan(parent_type, grouped_field_set)
-        if plan is None:
-            return super().execute_fields(
-                parent_type, source_value, path, grouped_field_set, position_context
-            )
+        return self._execute_plan(parent_type, source_value, path, plan)
+
+    def _execute_plan(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        plan: list[_Entry],
+    ) -> Any:
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
@@ -239,6 +250,22 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return results
 
         return get_results()
+
+    def _complete_object(self, entry: _Entry, path: Path, value: Any) -> Any:
+        """The object's selection set executed on `value` (already checked to be of the
+        entry's object type)."""
+        object_type: GraphQLObjectType = entry.object_type  # type: ignore[assignment]
+        if entry.sub_fields is None:
+            collected = self.collect_subfields(object_type, entry.field_details_list)
+            if collected.new_defer_usages:  # incremental delivery: graphql-core's way
+                return self.collect_and_execute_subfields(
+                    object_type, entry.field_details_list, path, value, None
+                )
+            entry.sub_fields = collected.grouped_field_set
+            entry.sub_plan = self._plan(object_type, entry.sub_fields)
+        if entry.sub_plan is None:
+            return self.execute_fields(object_type, value, path, entry.sub_fields, None)
+        return self._execute_plan(object_type, value, path, entry.sub_plan)
 
     @staticmethod
     def _leaf(entry: _Entry, source: Any) -> Any:
@@ -287,9 +314,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         field_details_list = entry.field_details_list
         try:
             if items is None:
-                completed = self.collect_and_execute_subfields(
-                    object_type, field_details_list, field_path, value, None
-                )
+                completed = self._complete_object(entry, field_path, value)
             else:
                 completed = self._objects(entry, object_type, field_path, items)
         except Exception as raw_error:
@@ -319,9 +344,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                     continue
                 item_path = field_path.add_key(index, None)
                 try:
-                    value = self.collect_and_execute_subfields(
-                        object_type, field_details_list, item_path, item, None
-                    )
+                    value = self._complete_object(entry, item_path, item)
                 except Exception as raw_error:
                     self.handle_field_error(raw_error, item_type, field_details_list, item_path)
                     value = None

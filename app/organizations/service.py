@@ -23,10 +23,8 @@ from app.validation import clean_name
 
 
 async def get_visible_organization(*, user: User, organization_id: int) -> Organization | None:
-    """The organization if the user is a member of it, else None."""
-    if not await Membership.exists(user_id=user.id, organization_id=organization_id):
-        return None
-    return await Organization.get_or_none(id=organization_id)
+    """The organization if the user is a member of it, else None (one statement)."""
+    return await Organization.filter(id=organization_id, memberships__user_id=user.id).first()
 
 
 async def list_organizations(*, user: User, after: int | None, first: int) -> Page[Organization]:
