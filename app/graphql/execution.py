@@ -33,11 +33,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
 from graphql import (
+    GraphQLBoolean,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, Undefined, gather_with_cancel
@@ -67,6 +70,7 @@ class _Entry:
     """How to answer one response key of a selection set."""
 
     __slots__ = (
+        "attribute",
         "field_details_list",
         "item_non_null",
         "kind",
@@ -74,6 +78,7 @@ class _Entry:
         "name",
         "non_null",
         "object_type",
+        "passes",
         "read",
         "return_type",
         "sub_fields",
@@ -97,6 +102,10 @@ class _Entry:
         self.non_null = False
         self.item_non_null = False
         self.leaf: GraphQLLeafType | None = None
+        # A plain attribute's name (read with getattr, no call of `read`).
+        self.attribute: str | None = getattr(read, "attribute", None)
+        # The Python type whose values the leaf type's output coercion returns unchanged.
+        self.passes: type | None = None
         self.object_type: GraphQLObjectType | None = None
         # For objects: the selection set below, and its plan (None: graphql-core's way),
         # looked up on first use.
@@ -117,9 +126,24 @@ def _reader(field_def: Any) -> Callable[[Any], Any] | None:
     if from_source is not None:
         return from_source
     if getattr(field_def.resolve, "_is_default", False):
-        name = definition.python_name
-        return lambda source: getattr(source, name)
+        return _Attribute(definition.python_name)
     return None
+
+
+class _Attribute:
+    """Reads a plain field: strawberry's basic-field getter, `getattr(source, name)`."""
+
+    __slots__ = ("attribute",)
+
+    def __init__(self, attribute: str) -> None:
+        self.attribute = attribute
+
+    def __call__(self, source: Any) -> Any:
+        return getattr(source, self.attribute)
+
+
+# graphql-core's String and ID return a str as it is, Boolean a bool.
+_PASSES: dict[GraphQLLeafType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
 
 
 def _plan_entry(name: str, field_details_list: FieldDetailsList, field_def: Any) -> _Entry:
@@ -133,6 +157,7 @@ def _plan_entry(name: str, field_details_list: FieldDetailsList, field_def: Any)
     if isinstance(inner, GraphQLLeafType):
         entry = _Entry(name, field_details_list, _LEAF, read=read, return_type=return_type)
         entry.leaf = inner
+        entry.passes = _PASSES.get(inner)
     elif isinstance(inner, GraphQLObjectType):
         entry = _Entry(name, field_details_list, _OBJECT, read=read, return_type=return_type)
         entry.object_type = inner
@@ -270,11 +295,14 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     @staticmethod
     def _leaf(entry: _Entry, source: Any) -> Any:
         try:
-            value = entry.read(source)  # type: ignore[misc]
-            if value is SLOW:
-                return SLOW
+            attribute = entry.attribute
+            value = getattr(source, attribute) if attribute else entry.read(source)  # type: ignore[misc]
             if value is None:
                 return SLOW if entry.non_null else None
+            if type(value) is entry.passes:
+                return value
+            if value is SLOW:
+                return SLOW
             coerced = entry.leaf.coerce_output_value(value)  # type: ignore[union-attr]
         except Exception:  # graphql-core reads it again and reports the error
             return SLOW
@@ -285,7 +313,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         """An object or a list of objects read from the source, or SLOW."""
         try:
-            value = entry.read(source)  # type: ignore[misc]
+            attribute = entry.attribute
+            value = getattr(source, attribute) if attribute else entry.read(source)  # type: ignore[misc]
         except Exception:
             return SLOW
         if value is SLOW:
