@@ -5,7 +5,7 @@ goes through its field's conversion, and each datetime through a time-zone chang
 every read. A list of a hundred key sets and their two hundred keys spent more CPU on
 that than on anything else of its request.
 
-`RowShape` reads the columns a frozen dataclass names (its fields are the model's column
+`RowShape` reads the columns a named tuple names (its fields are the model's column
 names) from the rows the driver returns, converting only what the driver does not
 already return as the model would hold it. asyncpg answers integers, text, booleans and
 time-zone-aware datetimes natively (a `timestamptz` in UTC, the zone Keyrack runs tortoise
@@ -16,8 +16,8 @@ both databases.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
-from dataclasses import fields
 from typing import Any, Generic, TypeVar
 
 from pypika_tortoise.queries import QueryBuilder
@@ -39,18 +39,47 @@ _ASYNCPG_NATIVE: tuple[type[tortoise_fields.Field[Any]], ...] = (
 )
 
 
+def _converter(field: tortoise_fields.Field[Any]) -> Callable[[Any], Any]:
+    if isinstance(field, tortoise_fields.JSONField):
+        return _json_column(field)
+    return field.to_python_value
+
+
+def _json_column(field: tortoise_fields.JSONField[Any]) -> Callable[[Any], Any]:
+    """A JSON column's conversion, with its short texts decoded once: most rows hold the
+    same few lists (`[]`, a handful of permissions). Each row still gets a list of its
+    own, and anything but a flat list of strings or numbers is decoded every time."""
+
+    @functools.lru_cache(maxsize=1024)
+    def flat_list(text: str) -> tuple[Any, ...] | None:
+        value = field.to_python_value(text)
+        if isinstance(value, list) and all(type(item) in (str, int, float, bool) for item in value):
+            return tuple(value)
+        return None
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str) and len(value) <= 512:
+            items = flat_list(value)
+            if items is not None:
+                return list(items)
+        return field.to_python_value(value)
+
+    return convert
+
+
 def _is_asyncpg(db: BaseDBAsyncClient) -> bool:
     # Keyrack's own client (app.db_postgres) is a subclass; so is a transaction's.
     return any(cls.__module__.startswith("tortoise.backends.asyncpg") for cls in type(db).__mro__)
 
 
 class RowShape(Generic[R]):
-    """How to build `row_type` from `model`'s rows: `columns`, in that order, to select."""
+    """How to build `row_type` (a NamedTuple) from `model`'s rows: `columns`, in that
+    order, to select."""
 
     def __init__(self, model: type[Model], row_type: type[R]) -> None:
         self.model = model
         self.row_type = row_type
-        self.columns: tuple[str, ...] = tuple(field.name for field in fields(row_type))  # type: ignore[arg-type]
+        self.columns: tuple[str, ...] = row_type._fields  # type: ignore[attr-defined]
         self._converters: dict[bool, list[tuple[int, Callable[[Any], Any]]]] = {}
 
     def _converters_for(self, db: BaseDBAsyncClient) -> list[tuple[int, Callable[[Any], Any]]]:
@@ -61,7 +90,7 @@ class RowShape(Generic[R]):
             # Foreign-key columns are in the map once tortoise is initialised.
             model_fields = [self.model._meta.fields_map[column] for column in self.columns]
             converters = [
-                (index, field.to_python_value)
+                (index, _converter(field))
                 for index, field in enumerate(model_fields)
                 if not (native and type(field) in _ASYNCPG_NATIVE)
             ]
@@ -71,13 +100,13 @@ class RowShape(Generic[R]):
     def build(self, db: BaseDBAsyncClient, rows: Iterable[Any]) -> list[R]:
         """Rows as the driver returned them, columns in `columns` order, as `row_type`."""
         converters = self._converters_for(db)
-        row_type = self.row_type
+        make = self.row_type._make  # type: ignore[attr-defined]
         built = []
         for row in rows:
             values = list(row)
             for index, convert in converters:
                 values[index] = convert(values[index])
-            built.append(row_type(*values))
+            built.append(make(values))
         return built
 
     async def fetch(self, statement: QueryBuilder) -> list[R]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from pypika_tortoise.queries import Table
 
@@ -27,8 +27,7 @@ async def get_visible_key_set(*, user: User, key_set_id: int) -> KeySet | None:
     return key_set
 
 
-@dataclass(frozen=True, slots=True)
-class KeySetRow:
+class KeySetRow(NamedTuple):
     """What a list shows of a key set, and what its fields need, read as plain values
     (`RowShape`): the attributes of a `KeySet` model by the same names."""
 
@@ -98,8 +97,7 @@ async def current_keys(key_set_ids: Sequence[int]) -> list[ApiKey]:
     return await ApiKey.filter(key_set_id__in=list(key_set_ids), current=True)
 
 
-@dataclass(frozen=True, slots=True)
-class KeyRow:
+class KeyRow(NamedTuple):
     """What a list shows of a current key, read as plain values: no model is built, and no
     key material is read."""
 
