@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pypika_tortoise.analytics import RowNumber
 from pypika_tortoise.enums import Order
@@ -13,7 +13,7 @@ from pypika_tortoise.terms import Field
 from tortoise.models import Model
 from tortoise.queryset import QuerySet, ValuesQuery
 
-from app.rows import RowShape
+from app.rows import STATEMENTS, RowShape
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
@@ -45,6 +45,7 @@ async def paginate_each(
     first: int,
     newest_first: bool = False,
     field: str = "id",
+    statement_key: Hashable | None = None,
 ) -> dict[int, Page[M]]:
     """A page of `queryset` for each parent, in one statement however many parents there are.
 
@@ -58,6 +59,10 @@ async def paginate_each(
     and the wrapping is done on the query it builds. A queryset that joins related rows
     (`select_related`) takes a second statement to load the ranked rows with their
     relations. Every parent asked for gets a page, empty if it has no rows.
+
+    `statement_key` names `queryset`'s filters (what changes the statement's text besides
+    the arguments here), so that the statement is built once per shape (`StatementTexts`);
+    None builds it every time.
     """
     if not parent_ids:
         return {}
@@ -65,8 +70,10 @@ async def paginate_each(
     db = model._meta.db
     joins = bool(queryset._select_related or queryset._prefetch_map)
     columns = ("id",) if joins else tuple(model._meta.db_fields)
-    statement = _ranked(queryset, columns, parent, parent_ids, after, first, newest_first, field)
-    rows = await db.execute_query_dict(*statement.get_parameterized_sql())
+    sql, params = _ranked_sql(
+        queryset, columns, parent, parent_ids, after, first, newest_first, field, statement_key
+    )
+    rows = await db.execute_query_dict(sql, params)
     if joins and rows:
         wanted = queryset.filter(id__in=[row["id"] for row in rows])
         items = list(await wanted.order_by(f"-{field}" if newest_first else field))
@@ -85,14 +92,54 @@ async def paginate_rows_each(
     first: int,
     newest_first: bool = False,
     field: str = "id",
+    statement_key: Hashable | None = None,
 ) -> dict[int, Page[R]]:
-    """`paginate_each`, the items read as `shape`'s plain rows instead of models."""
+    """`paginate_each`, the items read as `shape`'s plain rows instead of models.
+
+    `statement_key` names `queryset`'s filters (what changes the statement's text besides
+    the arguments here), so that the statement is built once per shape (`StatementTexts`);
+    None builds it every time.
+    """
     if not parent_ids:
         return {}
-    statement = _ranked(
-        queryset, shape.columns, parent, parent_ids, after, first, newest_first, field
+    sql, params = _ranked_sql(
+        queryset,
+        shape.columns,
+        parent,
+        parent_ids,
+        after,
+        first,
+        newest_first,
+        field,
+        statement_key,
     )
-    return _pages(await shape.fetch(statement), parent, parent_ids, first)
+    return _pages(await shape.fetch(sql, params), parent, parent_ids, first)
+
+
+def _ranked_sql(
+    queryset: QuerySet[M],
+    columns: Sequence[str],
+    parent: str,
+    parent_ids: Collection[int],
+    after: int | None,
+    first: int,
+    newest_first: bool,
+    field: str,
+    statement_key: Hashable | None,
+) -> tuple[str, list[Any]]:
+    ids = sorted(set(parent_ids))
+    params: list[Any] = [*ids, *([] if after is None else [after]), first + 1]
+    key = (
+        None
+        if statement_key is None
+        else (statement_key, tuple(columns), parent, after is None, newest_first, field)
+    )
+    return STATEMENTS.sql(
+        queryset.model._meta.db,
+        key,
+        params,
+        lambda: _ranked(queryset, columns, parent, ids, after, first, newest_first, field),
+    )
 
 
 def _ranked(

@@ -17,7 +17,7 @@ both databases.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
 from pypika_tortoise.queries import QueryBuilder
@@ -109,8 +109,53 @@ class RowShape(Generic[R]):
             built.append(make(values))
         return built
 
-    async def fetch(self, statement: QueryBuilder) -> list[R]:
-        """Run `statement` (which selects `columns`, in order) on the model's database."""
+    async def fetch(self, sql: str, params: list[Any]) -> list[R]:
+        """Run `sql` (which selects `columns`, in order) on the model's database."""
         db = self.model._meta.db
-        _, rows = await db.execute_query(*statement.get_parameterized_sql())
+        _, rows = await db.execute_query(sql, params)
         return self.build(db, rows)
+
+
+class StatementTexts:
+    """The SQL texts of statements whose shape repeats, so that pypika builds each once.
+
+    Building a statement through tortoise and pypika (query objects copied at every step,
+    then rendered) costs more CPU than running it. A list's statement has the same text
+    for the same shape (which table, which filters, how many ids) whatever the values, so
+    `sql` keeps the text under a key naming that shape, and later calls only supply the
+    values. A text is kept only if the statement built from the values renders exactly
+    those values as its parameters, in the caller's order: a shape whose parameters the
+    caller does not lay out itself (a filter with a timestamp, say) is built every time.
+    """
+
+    def __init__(self, max_texts: int = 512) -> None:
+        self.max_texts = max_texts
+        self._texts: dict[Hashable, str] = {}
+
+    def sql(
+        self,
+        db: BaseDBAsyncClient,
+        key: Hashable | None,
+        params: list[Any],
+        build: Callable[[], QueryBuilder],
+    ) -> tuple[str, list[Any]]:
+        """The statement of shape `key` (None: not to be kept) with `params`, on `db`."""
+        full_key = (type(db), db.connection_name, key, len(params))
+        text = self._texts.get(full_key) if key is not None else None
+        if text is not None:
+            return text, params
+        text, built = build().get_parameterized_sql()
+        if key is not None and _same(built, params):
+            if len(self._texts) >= self.max_texts:
+                self._texts.clear()
+            self._texts[full_key] = text
+        return text, built
+
+
+def _same(built: list[Any], params: list[Any]) -> bool:
+    return len(built) == len(params) and all(
+        type(a) is type(b) and a == b for a, b in zip(built, params, strict=True)
+    )
+
+
+STATEMENTS = StatementTexts()

@@ -8,13 +8,16 @@ PostgreSQL, with every kind of column set: nulls, JSON lists, enums, datetimes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from pypika_tortoise.queries import QueryBuilder, Table
 
 from app.ids import from_global_id
 from app.keysets import reads
 from app.keysets.models import ApiKey, KeySet
+from app.rows import StatementTexts
 from tests.support import GraphQL, create_key_set, create_organization, create_system, sign_up
 
 
@@ -79,3 +82,52 @@ async def test_rows_hold_what_models_hold(http: httpx.AsyncClient) -> None:
             value = getattr(key, name)
             assert value == getattr(key_model, name), name
             assert type(value) is type(getattr(key_model, name)), name
+
+
+async def test_a_kept_statement_answers_for_new_values(http: httpx.AsyncClient) -> None:
+    """Pages of the same shape reuse one statement text; each gets its own rows."""
+    admin = await sign_up(GraphQL(http), "admin")
+    organization = await create_organization(admin)
+    systems = [await create_system(admin, organization, f"s{n}") for n in range(3)]
+    for n, system in enumerate(systems):
+        for k in range(n + 1):
+            await create_key_set(admin, systemId=system, label=f"s{n}-k{k}", permissions=[])
+    ids = [_pk(system) for system in systems]
+    for first in (1, 2, 5):
+        for system_id, n in zip(ids, range(3), strict=True):
+            pages = await reads.list_key_sets(system_ids=[system_id], after=None, first=first)
+            labels = [row.label for row in pages[system_id].items]
+            assert labels == [f"s{n}-k{k}" for k in range(min(n + 1, first))]
+            assert pages[system_id].has_next == (n + 1 > first)
+        pages = await reads.list_key_sets(system_ids=ids, after=None, first=first)
+        assert [len(pages[i].items) for i in ids] == [min(n + 1, first) for n in range(3)]
+
+
+async def test_a_text_is_kept_only_when_its_parameters_are_the_callers(
+    http: httpx.AsyncClient,
+) -> None:
+    texts = StatementTexts()
+    db = KeySet._meta.db
+    builds: list[str] = []
+
+    def build(value: object) -> Callable[[], QueryBuilder]:
+        def make() -> QueryBuilder:
+            builds.append("built")
+            table = Table("key_sets")
+            return db.query_class.from_(table).select(table.id).where(table.label == value)
+
+        return make
+
+    # The caller's layout matches what pypika renders: built once, then reused.
+    assert texts.sql(db, "by label", ["a"], build("a"))[1] == ["a"]
+    sql, params = texts.sql(db, "by label", ["b"], build("b"))
+    assert (params, len(builds)) == (["b"], 1)
+    assert sql == texts.sql(db, "by label", ["c"], build("c"))[0]
+    # A layout that differs from what is rendered is never kept: built every time.
+    assert texts.sql(db, "mislaid", ["x"], build("y"))[1] == ["y"]
+    assert texts.sql(db, "mislaid", ["x"], build("y"))[1] == ["y"]
+    assert len(builds) == 3
+    # No key, no keeping.
+    texts.sql(db, None, ["a"], build("a"))
+    texts.sql(db, None, ["a"], build("a"))
+    assert len(builds) == 5

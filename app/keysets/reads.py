@@ -6,14 +6,14 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from pypika_tortoise.queries import Table
+from pypika_tortoise.queries import QueryBuilder, Table
 
 from app.accounts.models import User
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySetStatus, KeySlot
 from app.keysets.rules import status_condition
 from app.organizations.models import Membership
 from app.pagination import Page, paginate_rows_each
-from app.rows import RowShape
+from app.rows import STATEMENTS, RowShape
 
 
 async def get_visible_key_set(*, user: User, key_set_id: int) -> KeySet | None:
@@ -69,7 +69,7 @@ async def list_key_sets(
     if organization_ids and system_ids:
         raise ValueError("list key sets of organizations or of systems, not both")
     query = KeySet.all()
-    if statuses:
+    if statuses:  # filters on the time now: a statement of its own each time
         query = query.filter(status_condition(statuses, datetime.now(UTC)))
     if system_ids:
         return await paginate_rows_each(
@@ -79,6 +79,7 @@ async def list_key_sets(
             parent_ids=system_ids,
             after=after,
             first=first,
+            statement_key=None if statuses else "key sets",
         )
     if not include_systems:
         query = query.filter(system_id=None)
@@ -89,6 +90,7 @@ async def list_key_sets(
         parent_ids=organization_ids,
         after=after,
         first=first,
+        statement_key=None if statuses else ("key sets", include_systems),
     )
 
 
@@ -118,13 +120,18 @@ async def current_key_rows(key_set_ids: Sequence[int]) -> list[KeyRow]:
     """`current_keys` as rows, for reading many: a fraction of the CPU of the models."""
     if not key_set_ids:
         return []
-    table = Table(ApiKey._meta.db_table)
-    statement = (
-        ApiKey._meta.db.query_class.from_(table)
-        .select(*(table[column] for column in KEY_ROWS.columns))
-        .where(table.key_set_id.isin(list(key_set_ids)) & (table.current == True))  # noqa: E712
-    )
-    return await KEY_ROWS.fetch(statement)
+    ids = list(key_set_ids)
+
+    def build() -> QueryBuilder:
+        table = Table(ApiKey._meta.db_table)
+        return (
+            ApiKey._meta.db.query_class.from_(table)
+            .select(*(table[column] for column in KEY_ROWS.columns))
+            .where(table.key_set_id.isin(ids) & (table.current == True))  # noqa: E712
+        )
+
+    sql, params = STATEMENTS.sql(ApiKey._meta.db, "current key rows", [*ids, True], build)
+    return await KEY_ROWS.fetch(sql, params)
 
 
 async def api_keys_by_ids(ids: Sequence[int]) -> dict[int, ApiKey]:

@@ -37,6 +37,7 @@ async def list_systems(
     """A page of systems for each organization, in a constant number of queries."""
     return await paginate_each(
         System.all(),
+        statement_key="systems",
         parent="organization_id",
         parent_ids=organization_ids,
         after=after,
