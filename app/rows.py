@@ -17,10 +17,10 @@ both databases.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from pypika_tortoise.queries import QueryBuilder
+from pypika_tortoise.queries import QueryBuilder, Table
 from tortoise import fields as tortoise_fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
@@ -159,3 +159,34 @@ def _same(built: list[Any], params: list[Any]) -> bool:
 
 
 STATEMENTS = StatementTexts()
+
+M = TypeVar("M", bound=Model)
+
+
+async def fetch_models(
+    model: type[M], key: Hashable, params: list[Any], build: Callable[[], QueryBuilder]
+) -> list[M]:
+    """The models `build`'s statement selects (`model`'s columns, in `_meta.db_fields`
+    order), the statement kept under `key` (`StatementTexts`)."""
+    db = model._meta.db
+    sql, values = STATEMENTS.sql(db, key, params, build)
+    return [model._init_from_db(**row) for row in await db.execute_query_dict(sql, values)]
+
+
+async def models_by_ids(model: type[M], ids: Sequence[int]) -> list[M]:
+    """`model.filter(pk__in=ids)`, its statement built once per number of ids."""
+    if not ids:
+        return []
+    db = model._meta.db
+    columns = tuple(model._meta.db_fields)
+    wanted = list(ids)
+
+    def build() -> QueryBuilder:
+        table = Table(model._meta.db_table)
+        return (
+            db.query_class.from_(table)
+            .select(*(table[column] for column in columns))
+            .where(table[model._meta.db_pk_column].isin(wanted))
+        )
+
+    return await fetch_models(model, ("by ids", model), wanted, build)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from pypika_tortoise.queries import QueryBuilder, Table
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
@@ -18,13 +19,29 @@ from app.keysets import lifecycle, values
 from app.keysets.writes import key_set_writes
 from app.organizations.models import KeyReveal, Membership, Organization, OrganizationRole
 from app.pagination import Page, paginate, paginate_each
+from app.rows import fetch_models, models_by_ids
 from app.systems.models import SystemMembership
 from app.validation import clean_name
 
 
 async def get_visible_organization(*, user: User, organization_id: int) -> Organization | None:
     """The organization if the user is a member of it, else None (one statement)."""
-    return await Organization.filter(id=organization_id, memberships__user_id=user.id).first()
+
+    def build() -> QueryBuilder:
+        organizations = Table(Organization._meta.db_table)
+        memberships = Table(Membership._meta.db_table)
+        return (
+            Organization._meta.db.query_class.from_(organizations)
+            .join(memberships)
+            .on(memberships.organization_id == organizations.id)
+            .select(*(organizations[column] for column in Organization._meta.db_fields))
+            .where((organizations.id == organization_id) & (memberships.user_id == user.id))
+        )
+
+    found = await fetch_models(
+        Organization, "visible organization", [organization_id, user.id], build
+    )
+    return found[0] if found else None
 
 
 async def list_organizations(*, user: User, after: int | None, first: int) -> Page[Organization]:
@@ -227,7 +244,7 @@ async def remove_member(*, actor: Actor, organization_id: int, user_id: int) -> 
 
 
 async def organizations_by_ids(ids: list[int]) -> dict[int, Organization]:
-    return {org.id: org for org in await Organization.filter(id__in=ids)}
+    return {org.id: org for org in await models_by_ids(Organization, ids)}
 
 
 async def roles_of_user(

@@ -16,6 +16,7 @@ from app.errors import Conflict, ErrorCode, InvalidState, NotFound
 from app.ids import to_global_id
 from app.organizations.models import Membership, Organization
 from app.pagination import Page, paginate_each
+from app.rows import models_by_ids
 from app.systems.models import System, SystemMembership, SystemRole
 from app.validation import clean_email, clean_name
 
@@ -146,7 +147,7 @@ async def revoke_system_role(*, actor: Actor, system_id: int, user_id: int) -> S
 
 
 async def systems_by_ids(ids: list[int]) -> dict[int, System]:
-    return {system.id: system for system in await System.filter(id__in=ids)}
+    return {system.id: system for system in await models_by_ids(System, ids)}
 
 
 async def system_roles_of_user(*, user_id: int, system_ids: list[int]) -> dict[int, SystemRole]:
