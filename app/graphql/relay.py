@@ -10,6 +10,7 @@ from typing import Annotated, Generic, TypeVar
 import strawberry
 
 from app.graphql.errors import BadUserInput
+from app.graphql.execution import FROM_SOURCE
 from app.ids import MAX_INT
 from app.pagination import Page
 
@@ -44,10 +45,16 @@ class PageInfo:
     )
 
 
+def _edge_cursor(edge: strawberry.Parent[Edge[object]]) -> str:
+    return encode_cursor(edge.position)
+
+
 @strawberry.type(description="One item of a connection, with the cursor that points at it.")
 class Edge(Generic[T]):
-    cursor: str
+    # Written only when asked for (a list page rarely asks): from the item's position.
+    cursor: str = strawberry.field(resolver=_edge_cursor, metadata={FROM_SOURCE: _edge_cursor})
     node: T
+    position: strawberry.Private[int]
 
 
 @strawberry.type(
@@ -100,14 +107,14 @@ def to_connection(
     after: int | None,
     position: Callable[[M], int] = lambda item: item.id,  # type: ignore[attr-defined]
 ) -> Connection[T]:
-    edges = [Edge(cursor=encode_cursor(position(item)), node=node(item)) for item in page.items]
+    edges = [Edge(node=node(item), position=position(item)) for item in page.items]
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=encode_cursor(edges[0].position) if edges else None,
+            end_cursor=encode_cursor(edges[-1].position) if edges else None,
         ),
     )
 

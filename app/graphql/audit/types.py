@@ -297,16 +297,15 @@ def _connection(
     entries: list[AuditEntry], *, has_next: bool, before: int | None
 ) -> AuditEntryConnection:
     edges = [
-        Edge(cursor=encode_cursor(entry.sequence), node=AuditEntryType.from_model(entry))
-        for entry in entries
+        Edge(node=AuditEntryType.from_model(entry), position=entry.sequence) for entry in entries
     ]
     return AuditEntryConnection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=has_next,
             has_previous_page=before is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=encode_cursor(edges[0].position) if edges else None,
+            end_cursor=encode_cursor(edges[-1].position) if edges else None,
         ),
     )
 

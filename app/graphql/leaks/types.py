@@ -123,15 +123,14 @@ def hygiene_connection(
     rest = [item for item in items if position is None or item.key_set.id > position]
     page = rest[:size]
     edges = [
-        Edge(cursor=encode_cursor(item.key_set.id), node=KeySetHygieneType.from_item(item))
-        for item in page
+        Edge(node=KeySetHygieneType.from_item(item), position=item.key_set.id) for item in page
     ]
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=len(rest) > size,
             has_previous_page=position is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=encode_cursor(edges[0].position) if edges else None,
+            end_cursor=encode_cursor(edges[-1].position) if edges else None,
         ),
     )
