@@ -292,17 +292,16 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return self.execute_fields(object_type, value, path, entry.sub_fields, None)
         return self._execute_plan(object_type, value, path, entry.sub_plan)
 
-    @staticmethod
-    def _leaf(entry: _Entry, source: Any) -> Any:
+    def _leaf(self, entry: _Entry, source: Any) -> Any:
         try:
             attribute = entry.attribute
             value = getattr(source, attribute) if attribute else entry.read(source)  # type: ignore[misc]
-            if value is None:
+            if value is None or value is Undefined:
                 return SLOW if entry.non_null else None
             if type(value) is entry.passes:
                 return value
-            if value is SLOW:
-                return SLOW
+            if value is SLOW or isinstance(value, Exception) or self.is_awaitable(value):
+                return SLOW  # graphql-core raises it, or awaits it
             coerced = entry.leaf.coerce_output_value(value)  # type: ignore[union-attr]
         except Exception:  # graphql-core reads it again and reports the error
             return SLOW
@@ -317,10 +316,10 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             value = getattr(source, attribute) if attribute else entry.read(source)  # type: ignore[misc]
         except Exception:
             return SLOW
-        if value is SLOW:
-            return SLOW
-        if value is None:
+        if value is None or value is Undefined:
             return SLOW if entry.non_null else None
+        if value is SLOW or self._settles_later(value):
+            return SLOW
         object_type: GraphQLObjectType = entry.object_type  # type: ignore[assignment]
         is_type_of = object_type.is_type_of
         if entry.kind == _OBJECT:
@@ -332,10 +331,12 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 return SLOW
             items = value
             for item in items:
-                if item is None:
+                if item is None or item is Undefined:
                     if entry.item_non_null:
                         return SLOW
-                elif is_type_of is not None and not is_type_of(item, _NO_INFO):
+                elif self._settles_later(item) or (
+                    is_type_of is not None and not is_type_of(item, _NO_INFO)
+                ):
                     return SLOW
         # From here on resolvers below may run: no going back to graphql-core.
         field_path = Path(path, entry.name, parent_type.name)
@@ -353,6 +354,11 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return self._settle(completed, return_type, field_details_list, field_path)
         return completed
 
+    def _settles_later(self, value: Any) -> bool:
+        """An awaitable (graphql-core awaits it) or an exception (graphql-core raises it)
+        held by a field: graphql-core's completion handles those."""
+        return isinstance(value, Exception) or self.is_awaitable(value)
+
     def _objects(
         self,
         entry: _Entry,
@@ -368,7 +374,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         awaitable_indices: list[int] = []
         try:
             for index, item in enumerate(items):
-                if item is None:
+                if item is None or item is Undefined:
                     completed.append(None)
                     continue
                 item_path = field_path.add_key(index, None)

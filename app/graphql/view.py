@@ -8,7 +8,7 @@ import re
 import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -68,23 +68,28 @@ class KeyrackGraphQL(GraphQL[Context, None]):
             return await super().run(request, context, root_value)  # type: ignore[arg-type]
         except HTTPException as error:
             # Strawberry answers these in plain text; clients parse our errors as JSON.
-            return JSONResponse(
-                {
-                    "errors": [
-                        {
-                            "message": error.reason,
-                            "extensions": {
-                                "code": _HTTP_CODES.get(error.status_code, "BAD_REQUEST")
-                            },
-                        }
-                    ]
-                },
-                status_code=error.status_code,
+            # json.dumps escapes what the request may have put in the reason (a lone
+            # surrogate in operationName); JSONResponse would fail to encode it.
+            body = {
+                "errors": [
+                    {
+                        "message": error.reason,
+                        "extensions": {"code": _HTTP_CODES.get(error.status_code, "BAD_REQUEST")},
+                    }
+                ]
+            }
+            return Response(
+                json.dumps(body), status_code=error.status_code, media_type="application/json"
             )
 
     def encode_json(self, data: object) -> bytes:
         # The same JSON as strawberry's json.dumps, a tenth of the CPU for a large answer.
-        return orjson.dumps(data)
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            # Text orjson refuses, e.g. a lone surrogate echoed from a variable into an
+            # error message: escaped (\ud800), as json.dumps does.
+            return json.dumps(data).encode()
 
     def parse_json(self, data: str | bytes) -> object:
         parsed = super().parse_json(data)
