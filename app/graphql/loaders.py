@@ -370,6 +370,20 @@ class Loaders:
             _by_key(reads.api_keys_by_ids), cache=False
         )
 
+    def close(self) -> None:
+        """Let go of what this request loaded, once its answer is written.
+
+        The loaders' batch functions refer back to this object (to reach each other), a
+        reference cycle that holds every row and model of the request until the cyclic
+        garbage collector finds it; under load those collections, and the objects they
+        promote, cost more CPU than anything else of a list page. Emptying this object
+        breaks the cycle, and reference counting frees the request's data at once."""
+        self.__dict__.clear()
+
+    def __getattr__(self, name: str) -> object:
+        # Only reached once closed: the instance attributes are gone.
+        raise RuntimeError(f"The request is over: its loaders are closed (asked for {name}).")
+
 
 def prime(loader: DataLoader[int, V | None], items: Sequence[V]) -> None:
     for item in items:

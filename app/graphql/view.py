@@ -26,6 +26,7 @@ from app.verify.service import Verifier
 from app.webhooks.signing import WebhookSigning
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+_CONTEXT = "keyrack.graphql_context"
 _HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
@@ -81,6 +82,11 @@ class KeyrackGraphQL(GraphQL[Context, None]):
             return Response(
                 json.dumps(body), status_code=error.status_code, media_type="application/json"
             )
+        finally:
+            # The answer is written: what the request loaded can go (`Loaders.close`).
+            finished = request.scope.pop(_CONTEXT, None)
+            if isinstance(finished, Context):
+                finished.loaders.close()
 
     def encode_json(self, data: object) -> bytes:
         # The same JSON as strawberry's json.dumps, a tenth of the CPU for a large answer.
@@ -128,7 +134,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         user = request.scope.get("user")
         if not isinstance(request, Request):
             raise TypeError("Keyrack serves GraphQL over HTTP only")
-        return Context(
+        context = Context(
             request=request,
             response=response if isinstance(response, Response) else None,
             settings=self.settings,
@@ -140,3 +146,5 @@ class KeyrackGraphQL(GraphQL[Context, None]):
             session=user.session if isinstance(user, SessionUser) else None,
             token_rejected=isinstance(user, RejectedToken),
         )
+        request.scope[_CONTEXT] = context
+        return context
