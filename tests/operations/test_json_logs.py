@@ -70,7 +70,7 @@ def test_every_line_is_json_and_each_request_is_one_line_with_its_id_and_caller(
             "/v1/keys/verify", json={"key": key}, headers={**service, "x-request-id": "trace-42"}
         )
         refused = http.post("/v1/keys/verify", json={"key": "kro_" + "0" * 49}, headers=service)
-        log = served.log()
+        log = served.log_once_it_shows(refused.headers["x-request-id"])
 
     # then: every line parses, the answers carry their request ids
     assert verified.headers["x-request-id"] == "trace-42"

@@ -67,6 +67,16 @@ class Served:
     def log(self) -> str:
         return self.log_file.read_text(encoding="utf-8", errors="replace")
 
+    def log_once_it_shows(self, text: str, timeout: float = 10.0) -> str:
+        """The log, once `text` is in it: a request's line is written after its answer is
+        sent, so a client can read the log before the line of its last request is there."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} did not reach the log within {timeout} s")
+            time.sleep(0.02)
+        return log
+
 
 @contextmanager
 def serving(
