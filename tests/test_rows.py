@@ -17,8 +17,17 @@ from pypika_tortoise.queries import QueryBuilder, Table
 from app.ids import from_global_id
 from app.keysets import reads
 from app.keysets.models import ApiKey, KeySet
+from app.keysets.reads import KeyRow, KeySetRow
 from app.rows import StatementTexts
 from tests.support import GraphQL, create_key_set, create_organization, create_system, sign_up
+
+
+def assert_holds_the_same(row: KeySetRow | KeyRow, model: KeySet | ApiKey) -> None:
+    """Each of the row's columns equals the model's attribute, and is of the same type."""
+    for name in row._fields:
+        value, expected = getattr(row, name), getattr(model, name)
+        assert value == expected, name
+        assert type(value) is type(expected), name
 
 
 def _pk(global_id: str) -> int:
@@ -58,11 +67,7 @@ async def test_rows_hold_what_models_hold(http: httpx.AsyncClient) -> None:
     rows = pages[organization_id].items
     assert [row.label for row in rows] == ["plain", "everything set"]
     for row in rows:
-        model = await KeySet.get(id=row.id)
-        for name in row._fields:
-            value = getattr(row, name)
-            assert value == getattr(model, name), name
-            assert type(value) is type(getattr(model, name)), name
+        assert_holds_the_same(row, await KeySet.get(id=row.id))
     assert rows[1].permissions == ["DEPLOY_PACKAGES", "DEPLOY_AUTOMATION_SCRIPTS"]
     # Decoded JSON is remembered, but every row gets a list of its own.
     again = await reads.list_key_sets(
@@ -77,11 +82,7 @@ async def test_rows_hold_what_models_hold(http: httpx.AsyncClient) -> None:
     keys = await reads.current_key_rows([row.id for row in rows])
     assert len(keys) == 4
     for key in keys:
-        key_model = await ApiKey.get(id=key.id)
-        for name in key._fields:
-            value = getattr(key, name)
-            assert value == getattr(key_model, name), name
-            assert type(value) is type(getattr(key_model, name)), name
+        assert_holds_the_same(key, await ApiKey.get(id=key.id))
 
 
 async def test_a_kept_statement_answers_for_new_values(http: httpx.AsyncClient) -> None:
