@@ -80,13 +80,14 @@ class RowShape(Generic[R]):
         self.model = model
         self.row_type = row_type
         self.columns: tuple[str, ...] = row_type._fields  # type: ignore[attr-defined]
-        self._converters: dict[bool, list[tuple[int, Callable[[Any], Any]]]] = {}
+        # Per database client class (a transaction's is another): what to convert.
+        self._converters: dict[type, list[tuple[int, Callable[[Any], Any]]]] = {}
 
     def _converters_for(self, db: BaseDBAsyncClient) -> list[tuple[int, Callable[[Any], Any]]]:
         """(column index, conversion) for the columns this database needs converted."""
-        native = _is_asyncpg(db)
-        converters = self._converters.get(native)
+        converters = self._converters.get(type(db))
         if converters is None:
+            native = _is_asyncpg(db)
             # Foreign-key columns are in the map once tortoise is initialised.
             model_fields = [self.model._meta.fields_map[column] for column in self.columns]
             converters = [
@@ -94,7 +95,7 @@ class RowShape(Generic[R]):
                 for index, field in enumerate(model_fields)
                 if not (native and type(field) in _ASYNCPG_NATIVE)
             ]
-            self._converters[native] = converters
+            self._converters[type(db)] = converters
         return converters
 
     def build(self, db: BaseDBAsyncClient, rows: Iterable[Any]) -> list[R]:

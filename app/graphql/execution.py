@@ -91,19 +91,19 @@ class _Entry:
         field_details_list: FieldDetailsList,
         kind: int,
         *,
-        read: Callable[[Any], Any] | None = None,
+        read: str | Callable[[Any], Any] | None = None,
         return_type: GraphQLOutputType | None = None,
     ) -> None:
         self.name = name
         self.field_details_list = field_details_list
         self.kind = kind
-        self.read = read
+        # A plain attribute's name (read with getattr), or a FROM_SOURCE function.
+        self.attribute: str | None = read if isinstance(read, str) else None
+        self.read: Callable[[Any], Any] | None = None if isinstance(read, str) else read
         self.return_type = return_type
         self.non_null = False
         self.item_non_null = False
         self.leaf: GraphQLLeafType | None = None
-        # A plain attribute's name (read with getattr, no call of `read`).
-        self.attribute: str | None = getattr(read, "attribute", None)
         # The Python type whose values the leaf type's output coercion returns unchanged.
         self.passes: type | None = None
         self.object_type: GraphQLObjectType | None = None
@@ -113,8 +113,10 @@ class _Entry:
         self.sub_plan: list[_Entry] | None = None
 
 
-def _reader(field_def: Any) -> Callable[[Any], Any] | None:
-    """How to read the field from its source alone, or None if its resolver must run."""
+def _reader(field_def: Any) -> str | Callable[[Any], Any] | None:
+    """How to read the field from its source alone: the attribute's name (strawberry's
+    basic-field getter is `getattr(source, name)`), a FROM_SOURCE function, or None if its
+    resolver must run."""
     if field_def.args:
         return None
     definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
@@ -126,20 +128,9 @@ def _reader(field_def: Any) -> Callable[[Any], Any] | None:
     if from_source is not None:
         return from_source
     if getattr(field_def.resolve, "_is_default", False):
-        return _Attribute(definition.python_name)
+        name: str = definition.python_name
+        return name
     return None
-
-
-class _Attribute:
-    """Reads a plain field: strawberry's basic-field getter, `getattr(source, name)`."""
-
-    __slots__ = ("attribute",)
-
-    def __init__(self, attribute: str) -> None:
-        self.attribute = attribute
-
-    def __call__(self, source: Any) -> Any:
-        return getattr(source, self.attribute)
 
 
 # graphql-core's String and ID return a str as it is, Boolean a bool.
