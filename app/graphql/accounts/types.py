@@ -159,3 +159,10 @@ class UserType(Node):
             user=viewer, after=position, first=page_size(first)
         )
         return to_connection(page, InvitationType.from_model, after=position)
+
+
+async def load_user(info: Info, user_id: int | None) -> UserType | None:
+    """The account with this id, through the request's users loader; None for no id or
+    an account that is gone."""
+    user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
+    return UserType.from_model(user) if user else None

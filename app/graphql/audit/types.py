@@ -9,7 +9,7 @@ from strawberry.scalars import JSON
 from app.audit import readers, service
 from app.audit.models import AuditEntry
 from app.audit.signing import Checkpoint
-from app.graphql.accounts.types import UserType
+from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import AuditAction
 from app.graphql.errors import BadUserInput
@@ -80,9 +80,7 @@ class AuditEntryType(Node):
         )
     )
     async def actor(self, info: Info) -> UserType | None:
-        actor_id = self.entry.actor_id
-        user = await info.context.loaders.users_by_id.load(actor_id) if actor_id else None
-        return UserType.from_model(user) if user else None
+        return await load_user(info, self.entry.actor_id)
 
     @strawberry.field(description="The organization whose chain holds the entry.")
     async def organization(

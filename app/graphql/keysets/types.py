@@ -9,7 +9,7 @@ from graphql.pyutils import AwaitableOrValue
 from strawberry.permission import PermissionExtension
 from strawberry.types.nodes import Selection
 
-from app.graphql.accounts.types import UserType
+from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot, RetireReason
 from app.graphql.execution import FROM_SOURCE, SLOW
@@ -46,11 +46,6 @@ if TYPE_CHECKING:
     from app.graphql.leaks.types import KeyExposureType
     from app.graphql.organizations.types import OrganizationType
     from app.graphql.systems.types import SystemType
-
-
-async def _user(info: Info, user_id: int | None) -> UserType | None:
-    user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
-    return UserType.from_model(user) if user else None
 
 
 def _node_fields(selections: Iterable[Selection], path: tuple[str, ...]) -> set[str]:
@@ -167,7 +162,7 @@ class ApiKeyType:
 
     @strawberry.field(description="Who generated this key; null if that account is gone.")
     async def created_by(self, info: Info) -> UserType | None:
-        return await _user(info, self.created_by_id)
+        return await load_user(info, self.created_by_id)
 
     @strawberry.field(
         description=(
@@ -333,11 +328,11 @@ class KeySetType(Node):
         creator = _preloaded_creator(self)
         if isinstance(creator, UserType) or creator is None:
             return creator
-        return _user(info, self.model.created_by_id)
+        return load_user(info, self.model.created_by_id)
 
     @strawberry.field(description="Who revoked the set; null while not revoked or if gone.")
     async def revoked_by(self, info: Info) -> UserType | None:
-        return await _user(info, self.model.revoked_by_id)
+        return await load_user(info, self.model.revoked_by_id)
 
     @strawberry.field(
         description="The permission groups the set is given, by name.",

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from app.graphql.accounts.types import UserType
+from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeySlot, LeakAction, documented
 from app.graphql.relay import Connection, Edge, PageInfo, decode_cursor, encode_cursor, page_size
@@ -73,10 +73,7 @@ class KeyExposureType:
 
     @strawberry.field(description="The person who reported it; null for a scanner.")
     async def reported_by(self, info: Info) -> UserType | None:
-        if self.reported_by_id is None:
-            return None
-        user = await info.context.loaders.users_by_id.load(self.reported_by_id)
-        return UserType.from_model(user) if user else None
+        return await load_user(info, self.reported_by_id)
 
 
 @strawberry.type(name="KeyHygieneFinding", description="One thing to fix about a key set.")

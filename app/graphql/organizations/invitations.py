@@ -80,9 +80,6 @@ class InvitationType(Node):
     async def invited_by(
         self, info: Info
     ) -> Annotated[UserType, strawberry.lazy("app.graphql.accounts.types")] | None:
-        from app.graphql.accounts.types import UserType
+        from app.graphql.accounts.types import load_user
 
-        if self.invited_by_pk is None:
-            return None
-        user = await info.context.loaders.users_by_id.load(self.invited_by_pk)
-        return UserType.from_model(user) if user else None
+        return await load_user(info, self.invited_by_pk)

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from app.graphql.accounts.types import UserType
+from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import VerifierScope
 from app.graphql.ids import VERIFIER
@@ -90,9 +90,7 @@ class VerifierType(Node):
         )
     )
     async def created_by(self, info: Info) -> UserType | None:
-        user_id = self.model.created_by_id
-        user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
-        return UserType.from_model(user) if user else None
+        return await load_user(info, self.model.created_by_id)
 
     @strawberry.field(
         description=USAGE_DESCRIPTION + " Every key this verifier checked.", metadata=USAGE_COST

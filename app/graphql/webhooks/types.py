@@ -6,7 +6,7 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from app.graphql.accounts.types import UserType
+from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import DeliveryStatus, WebhookEvent
 from app.graphql.ids import WEBHOOK, WEBHOOK_DELIVERY
@@ -94,9 +94,7 @@ class WebhookType(Node):
 
     @strawberry.field(description="Who registered it; null once that user was deleted.")
     async def created_by(self, info: Info) -> UserType | None:
-        user_id = self.model.created_by_id
-        user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
-        return UserType.from_model(user) if user else None
+        return await load_user(info, self.model.created_by_id)
 
     @strawberry.field(description="Its deliveries, newest first; kept until it is deleted.")
     async def deliveries(
