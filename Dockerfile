@@ -5,9 +5,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY requirements/lock.txt ./requirements/lock.txt
 COPY app ./app
 COPY migrations ./migrations
-RUN pip install . && rm -rf /src
+# The versions the suite last passed with (scripts/lock).
+RUN pip install -c requirements/lock.txt . && rm -rf /src
 
 RUN useradd --system --create-home --home-dir /data --uid 10001 keyrack
 USER keyrack
