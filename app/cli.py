@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import logging.config
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -75,35 +76,72 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+class _OutputLost(Exception):
+    """Standard output could not take what a command had to print (a closed pipe, a full
+    disk): a secret it held would be lost."""
+
+
+def _emit_or_undo(lines: Sequence[str]) -> None:
+    """Prints `lines` and pushes them out at once; inside the transaction that made the
+    secret they carry, so that a failure undoes it (raises `_OutputLost`)."""
+    try:
+        sys.stdout.write("".join(f"{line}\n" for line in lines))
+        sys.stdout.flush()
+    except OSError as error:
+        # Nothing more can reach that stdout; point it at /dev/null so that the
+        # interpreter's own flush at exit cannot print a traceback either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        raise _OutputLost(error.strerror or type(error).__name__) from None
+
+
 def _create_verifier(settings: Settings, args: argparse.Namespace) -> int:
+    from tortoise.transactions import in_transaction
+
     from app.keysets.keys import KeyMaterial
     from app.verifiers.service import create_verifier
 
     keys = KeyMaterial.derive_all(resolve_secrets(settings))
 
     async def create() -> None:
-        created = await create_verifier(
-            actor=None,
-            keys=keys,
-            name=args.name,
-            organization_id=args.organization,
-            system_id=args.system,
-        )
-        verifier = created.verifier
-        if verifier.system_id is not None:
-            where = f"system {_global('System', verifier.system_id)}"
-        elif verifier.organization_id is not None:
-            where = f"organization {_global('Organization', verifier.organization_id)}"
-        else:
-            where = "every organization (instance-wide)"
-        print(f"Created verifier {_global('Verifier', verifier.id)} ({verifier.name}) for {where}.")
-        print("Its token follows; it is shown only now. Keep it where the service reads it.")
-        print(created.token)
+        # The token exists only in this output: if it cannot be written, the verifier is
+        # not created at all (rolled back with its audit entry).
+        async with in_transaction():
+            created = await create_verifier(
+                actor=None,
+                keys=keys,
+                name=args.name,
+                organization_id=args.organization,
+                system_id=args.system,
+            )
+            verifier = created.verifier
+            if verifier.system_id is not None:
+                where = f"system {_global('System', verifier.system_id)}"
+            elif verifier.organization_id is not None:
+                where = f"organization {_global('Organization', verifier.organization_id)}"
+            else:
+                where = "every organization (instance-wide)"
+            _emit_or_undo(
+                [
+                    f"Created verifier {_global('Verifier', verifier.id)} ({verifier.name}) "
+                    f"for {where}.",
+                    "Its token follows; it is shown only now. Keep it where the service reads it.",
+                    created.token,
+                ]
+            )
 
     try:
         asyncio.run(_with_database(settings, create))
     except UserInputError as exc:
         print(f"keyrack: {exc.message}", file=sys.stderr)
+        return 1
+    except _OutputLost as exc:
+        print(
+            f"keyrack: could not write the token to standard output ({exc}); "
+            "no verifier was created.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 
 from testbed.pgcluster import PostgresCluster
 from tests.support import KEY_PATTERN
-from tests.support.processes import run_keyrack, serving
+from tests.support.processes import clean_env, keyrack_command, run_keyrack, serving
 
 SECRET = "s" * 48
 PASSWORD = "correct horse battery staple"
@@ -369,6 +371,41 @@ def test_an_instance_verifier_made_on_the_command_line_verifies_every_organizati
     assert token not in created.stderr + log
     assert answers == ["VALID", "VALID"]
     assert without.status_code == 401
+
+
+def test_create_verifier_creates_nothing_when_its_token_cannot_be_written(
+    tmp_path: Path,
+) -> None:
+    # given: `keyrack create-verifier ... | tail -n1 > /missing/dir/file`, whose reader
+    # is gone before the token is printed
+    assert run_keyrack(tmp_path, "migrate").returncode == 0
+    reader, writer = os.pipe()
+    os.close(reader)
+
+    # when
+    try:
+        lost = subprocess.run(
+            [*keyrack_command(), "create-verifier", "--name", "edge proxy"],
+            cwd=tmp_path,
+            env=clean_env(),
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    listed = sqlite3.connect(tmp_path / "keyrack.db").execute("SELECT name FROM verifiers")
+
+    # then: a one-line refusal, no traceback, and no verifier whose token nobody has
+    assert lost.returncode == 1
+    assert lost.stderr.strip().splitlines()[-1] == (
+        "keyrack: could not write the token to standard output (Broken pipe); "
+        "no verifier was created."
+    )
+    assert "Traceback" not in lost.stderr
+    assert listed.fetchall() == []
 
 
 def test_an_organization_verifier_from_the_command_line_is_scoped_audited_and_revocable(
