@@ -1,13 +1,14 @@
 """Time audit-log pages at the top and deep inside a log of 1,000,000 entries.
 
-For PostgreSQL (a throwaway server from tests/pgcluster.py) and for SQLite (a temp file):
+For PostgreSQL (a throwaway server from testbed/pgcluster.py) and for SQLite (a temp file):
 applies the migrations, creates one organization through the services, bulk-inserts the
 entries in SQL (hashes synthetic: this measures reading, not the chain), then asks the
 real GraphQL schema over HTTP (httpx ASGITransport into app.main.create_app, lifespan
 running) for pages of 50: the first page, and the page after a cursor 10,000 and 990,000
-entries from the top, also with an action filter. Each case is also timed one layer
-down, through app.audit.service.list_entries. Prints median/min/max milliseconds, then
-the deep page's query plan and whether it seeks the (organization_id, sequence) index.
+entries from the top (1 % and 99 % of --entries), also with an action filter. Each case
+is also timed one layer down, through app.audit.service.list_entries. Prints
+median/min/max milliseconds, then the deep page's query plan and whether it seeks the
+(organization_id, sequence) index.
 
     python bench/audit_pages.py [--backend postgres|sqlite|both] [--entries 1000000]
                                 [--repeat 25]
@@ -75,15 +76,22 @@ class Case:
     oldest: int | None = None  # filter.until: only the oldest this many entries
 
 
-CASES = [
-    Case("first page", 0),
-    Case("after 10,000 from the top", 10_000),
-    Case("after 990,000 from the top", 990_000),
-    Case("first page, 1 action", 0, ["KEY_SET_CREATED"]),
-    Case("after 990,000, 1 action", 990_000, ["KEY_SET_CREATED"]),
-    # No index leads with occurred_at: this one walks down from the top to the old rows.
-    Case("first page, until: oldest 1%", 0, oldest=10_000),
-]
+# The deep page filtered to one action of five still needs a full page below its cursor.
+MIN_ENTRIES = 100 * len(ACTIONS) * (PAGE + 1)
+
+
+def cases(entries: int) -> list[Case]:
+    """The cases for a log of `entries`: 10,000 and 990,000 deep in the default million."""
+    shallow, deep = entries // 100, entries - entries // 100
+    return [
+        Case("first page", 0),
+        Case(f"after {shallow:,} from the top", shallow),
+        Case(f"after {deep:,} from the top", deep),
+        Case("first page, 1 action", 0, ["KEY_SET_CREATED"]),
+        Case(f"after {deep:,}, 1 action", deep, ["KEY_SET_CREATED"]),
+        # No index leads with occurred_at: this one walks down from the top to the old rows.
+        Case("first page, until: oldest 1%", 0, oldest=shallow),
+    ]
 
 
 @dataclass
@@ -222,7 +230,7 @@ async def run_backend(backend: str, url: str, entries: int, repeat: int) -> list
             )
         )
         organization_id = to_global_id("Organization", organization.id)
-        for case in CASES:
+        for case in cases(entries):
             before = entries + 1 - case.depth if case.depth else None
             until = start + timedelta(seconds=case.oldest) if case.oldest else None
             actions = tuple(case.actions) if case.actions else None
@@ -258,7 +266,7 @@ async def run_backend(backend: str, url: str, entries: int, repeat: int) -> list
                     await timed(repeat, in_service),
                 )
             )
-        await explain(backend, organization.id, entries + 1 - 990_000)
+        await explain(backend, organization.id, entries + 1 - cases(entries)[2].depth)
     return rows
 
 
@@ -281,7 +289,6 @@ def table(rows: list[Row], entries: int, repeat: int) -> str:
 
 
 async def main(backends: list[str], entries: int, repeat: int) -> None:
-    assert entries > 990_000 + PAGE, "the deepest case needs more than 990,050 entries"
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="keyrack-bench-") as directory:
         for backend in backends:
@@ -306,5 +313,7 @@ if __name__ == "__main__":
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=25)
     args = parser.parse_args()
+    if args.entries < MIN_ENTRIES:
+        parser.error(f"--entries must be at least {MIN_ENTRIES:,} (a full page at 99 % deep)")
     chosen = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
     asyncio.run(main(chosen, args.entries, args.repeat))

@@ -18,8 +18,13 @@ the database itself is read (key_sets, api_keys, audit_entries) and checked:
 - phantom: an audit entry no acknowledged or unknown-outcome operation explains;
 - inconsistent: stored state that disagrees with the audit chain's last word;
 
-and the public API is held against it: the organization's key sets, /v1/keys/verify for
-every acknowledged key, `auditIntegrity` and `keyrack audit verify`.
+and the public API is held against it: `auditIntegrity` and `keyrack audit verify` must
+reach exactly the head the database read showed (nothing writes then), then the
+organization's key sets and /v1/keys/verify for every acknowledged key. Presenting a
+replaced or revoked key again is audited (REPLACED_KEY_PRESENTED, written in the
+background), so both chain checks run once more afterwards: each must reach at least the
+head read before it and at most the one read after it, and the entries appended must be
+REPLACED_KEY_PRESENTED only, at most one per dead key presented.
 
     python -m bench.load_faults [--duration 30] [--clients 16] [--outage 5]
                                 [--stop-mode fast|immediate|freeze] [--seed N]

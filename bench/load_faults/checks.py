@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,15 @@ from app.ids import pk_of
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from bench.load_faults.api import AUDIT_INTEGRITY, KEY_SETS, Api, Operation, Outcome
-from bench.load_faults.database import Snapshot
+from bench.load_faults.database import Snapshot, read_head
+
+
+@dataclass
+class ApiCheck:
+    problems: list[str]  # disagreements between the API and the database
+    listed: int  # key sets the API listed
+    verified: int  # acknowledged keys sent to /v1/keys/verify
+    dead: int  # of them, keys the database says are replaced or revoked
 
 
 async def check_api(
@@ -23,8 +34,9 @@ async def check_api(
     keys: KeyMaterial,
     verify_concurrency: int,
     verifier_token: str,
-) -> tuple[list[str], int, int]:
-    """Disagreements between the API and the database; key sets listed; keys verified."""
+) -> ApiCheck:
+    """Holds the API against `db`. Writes audit entries: a replaced key presented again
+    is audited as REPLACED_KEY_PRESENTED (see `verify_pass_entries`)."""
     problems: list[str] = []
     listed: dict[int, dict[str, Any]] = {}
     after: str | None = None
@@ -65,8 +77,10 @@ async def check_api(
         for slot, key in op.keys.items()
     ]
     limit = asyncio.Semaphore(verify_concurrency)
+    dead = 0
 
     async def verify(key_set_id: int, slot: str, key: str) -> None:
+        nonlocal dead
         row = rows.get(key_set_id)
         stored = db.current_keys(key_set_id).get(slot)
         valid = (
@@ -75,6 +89,7 @@ async def check_api(
             and stored is not None
             and stored.lookup_hash == keys.lookup_hash(key)
         )
+        dead += not valid
         async with limit:
             response = await api.http.post(
                 "/v1/keys/verify",
@@ -89,13 +104,95 @@ async def check_api(
             )
 
     await asyncio.gather(*(verify(*check) for check in checks))
-    return problems, len(listed), len(checks)
+    return ApiCheck(problems, len(listed), len(checks), dead)
 
 
-async def audit_integrity(api: Api, organization: str) -> tuple[bool, int]:
+@dataclass(frozen=True)
+class AuditCheck:
+    """`auditIntegrity` and `keyrack audit verify`, between two reads of the chain's head.
+
+    Each check reaches the head as it finds it (an entry committed meanwhile moves the
+    head on), so it must cover at least the head read before it and at most the one
+    read after: entries may be appended while it runs (reused keys are written in the
+    background, every KEYRACK_USAGE_FLUSH_SECONDS).
+    """
+
+    before: int  # the last sequence committed before the checks
+    valid: bool  # auditIntegrity
+    checked: int  # auditIntegrity's checkedEntries: the last sequence it reached
+    cli: str  # `keyrack audit verify`: "exit N: its last line"
+    after: int  # the last sequence committed after the checks
+
+    @property
+    def cli_checked(self) -> int | None:
+        match = re.search(r"exit 0: \S+: ok, (\d+) entries$", self.cli)
+        return int(match[1]) if match else None
+
+    @property
+    def problems(self) -> list[str]:
+        found = []
+        if not self.valid:
+            found.append("auditIntegrity says invalid")
+        if not self.before <= self.checked <= self.after:
+            found.append(
+                f"auditIntegrity checked up to {self.checked}, "
+                f"the head was {self.before} before and {self.after} after"
+            )
+        cli = self.cli_checked
+        if cli is None:
+            found.append(f"keyrack audit verify {self.cli}")
+        elif not self.before <= cli <= self.after:
+            found.append(
+                f"keyrack audit verify checked {cli} entries, "
+                f"the head was {self.before} before and {self.after} after"
+            )
+        return found
+
+    def describe(self) -> str:
+        head = f"head {self.before}" + (
+            f"..{self.after} (appended meanwhile)" if self.after != self.before else ""
+        )
+        return (
+            f"{head}; auditIntegrity valid={self.valid} checked={self.checked}; "
+            f"keyrack audit verify {self.cli}"
+        )
+
+
+async def check_audit(
+    api: Api,
+    organization: str,
+    before: int,
+    dsn: str,
+    workdir: Path,
+    env: dict[str, str],
+) -> AuditCheck:
+    """Both integrity checks of the chain, whose head was at `before` when they began."""
     data = await api.query(AUDIT_INTEGRITY, {"id": organization})
     integrity = data["organization"]["auditIntegrity"]
-    return bool(integrity["valid"]), int(integrity["checkedEntries"])
+    cli = await cli_audit_verify(workdir, env, organization)
+    after = await read_head(dsn, pk_of(organization, "Organization") or 0)
+    return AuditCheck(
+        before, bool(integrity["valid"]), int(integrity["checkedEntries"]), cli, after
+    )
+
+
+def verify_pass_entries(before: Snapshot, after: Snapshot, dead: int) -> list[str]:
+    """What is wrong with the entries appended since `before`: the API check may only
+    have added REPLACED_KEY_PRESENTED, at most one per dead key it presented."""
+    known = len(before.entries)
+    problems = []
+    if [e.sequence for e in after.entries[:known]] != [e.sequence for e in before.entries]:
+        problems.append("entries read before the verification pass changed during it")
+    added = Counter(entry.action for entry in after.entries[known:])
+    others = {action: n for action, n in added.items() if action != "REPLACED_KEY_PRESENTED"}
+    if others:
+        problems.append(f"the verification pass added unexpected entries {others}")
+    if added["REPLACED_KEY_PRESENTED"] > dead:
+        problems.append(
+            f"{added['REPLACED_KEY_PRESENTED']} REPLACED_KEY_PRESENTED entries "
+            f"for {dead} dead keys presented"
+        )
+    return problems
 
 
 def keyrack_command(*args: str) -> list[str]:

@@ -89,3 +89,16 @@ async def read_database(dsn: str, organization_id: int) -> Snapshot:
             for r in entries
         ],
     )
+
+
+async def read_head(dsn: str, organization_id: int) -> int:
+    """The last sequence of the organization's audit chain."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        head = await connection.fetchval(
+            "SELECT coalesce(max(sequence), 0) FROM audit_entries WHERE organization_id = $1",
+            organization_id,
+        )
+    finally:
+        await connection.close()
+    return int(head)

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-
 from app.ids import pk_of
 from app.keysets.keys import KeyMaterial
 from bench.load_faults.api import (
@@ -33,8 +31,14 @@ from bench.load_faults.api import (
     probe_readiness,
     restart_postgres,
 )
-from bench.load_faults.checks import audit_integrity, check_api, cli_audit_verify
-from bench.load_faults.database import Snapshot, read_database
+from bench.load_faults.checks import (
+    ApiCheck,
+    AuditCheck,
+    check_api,
+    check_audit,
+    verify_pass_entries,
+)
+from bench.load_faults.database import Snapshot, read_database, read_head
 from bench.load_faults.reconcile import Verdict, reconcile
 from testbed.pgcluster import PostgresCluster
 
@@ -81,15 +85,8 @@ async def set_up(base: str, request_timeout: float, dsn: str) -> Setup:
         )["createVerifier"]["token"]
     finally:
         await owner.close()
-    connection = await asyncpg.connect(dsn)
-    try:
-        sequence = await connection.fetchval(
-            "SELECT coalesce(max(sequence), 0) FROM audit_entries WHERE organization_id = $1",
-            pk_of(organization, "Organization"),
-        )
-    finally:
-        await connection.close()
-    return Setup(token, organization, system, int(sequence), verifier_token)
+    sequence = await read_head(dsn, pk_of(organization, "Organization") or 0)
+    return Setup(token, organization, system, sequence, verifier_token)
 
 
 @dataclass
@@ -159,18 +156,27 @@ async def run(
     samples = await probe
     print(f"[{now() - t0:5.1f} s] load done; reading the database", flush=True)
 
-    db = await read_database(dsn, pk_of(setup.organization, "Organization") or 0)
+    organization_id = pk_of(setup.organization, "Organization") or 0
+    db = await read_database(dsn, organization_id)
     keys = KeyMaterial.derive(secret)
     verdict = reconcile(operations, db, keys, setup.setup_sequence)
+    head = db.entries[-1].sequence if db.entries else 0
     owner = Api(base, setup.token, args.request_timeout)
     try:
-        api_problems, listed, verified = await check_api(
+        # The chain is checked before the API is: verifying replaced keys again appends
+        # REPLACED_KEY_PRESENTED entries. Nothing writes now, so both checks must reach
+        # exactly the head that `db` (and so the reconciliation) read.
+        audit = await check_audit(owner, setup.organization, head, dsn, workdir, env)
+        api_check = await check_api(
             owner, setup.organization, operations, db, keys, args.clients, setup.verifier_token
         )
-        integrity_valid, integrity_checked = await audit_integrity(owner, setup.organization)
+        # ... and again after: the chain goes on, with what the API check appended.
+        before = await read_head(dsn, organization_id)
+        audit_after = await check_audit(owner, setup.organization, before, dsn, workdir, env)
     finally:
         await owner.close()
-    cli_verdict = await cli_audit_verify(workdir, env, setup.organization)
+    after = await read_database(dsn, organization_id)
+    verify_pass = verify_pass_entries(db, after, api_check.dead)
 
     return summarize(
         args,
@@ -181,11 +187,11 @@ async def run(
         outage=outage,
         verdict=verdict,
         db=db,
-        api_problems=api_problems,
-        listed=listed,
-        verified=verified,
-        integrity=(integrity_valid, integrity_checked),
-        cli_verdict=cli_verdict,
+        api=api_check,
+        audit=audit,
+        audit_after=audit_after,
+        verify_pass=verify_pass,
+        appended=len(after.entries) - len(db.entries),
     )
 
 
@@ -199,11 +205,11 @@ def summarize(
     outage: Outage,
     verdict: Verdict,
     db: Snapshot,
-    api_problems: Sequence[str],
-    listed: int,
-    verified: int,
-    integrity: tuple[bool, int],
-    cli_verdict: str,
+    api: ApiCheck,
+    audit: AuditCheck,
+    audit_after: AuditCheck,
+    verify_pass: Sequence[str],
+    appended: int,
 ) -> Report:
     lines: list[str] = []
     failures: list[str] = []
@@ -318,20 +324,30 @@ def summarize(
         f"{args.hang_after:.0f} s and {args.ready_within:.0f} s)"
     )
 
-    valid, checked = integrity
-    lines.append(
-        f"audit chain: {len(db.entries)} entries; auditIntegrity valid={valid} "
-        f"checked={checked}; keyrack audit verify {cli_verdict}"
-    )
-    if not valid or checked != len(db.entries) or not cli_verdict.startswith("exit 0"):
+    lines.append(f"audit chain after the load: {len(db.entries)} entries, {audit.describe()}")
+    lines.extend(f"  {problem}" for problem in audit.problems)
+    if audit.problems:
         failures.append("the audit chain does not verify")
+    if audit.after != audit.before:
+        # Nothing was running: the reconciliation did not see these.
+        failures.append(f"entries {audit.before + 1}..{audit.after} appended after the load")
     lines.append(
-        f"public API: {listed} key sets listed, {verified} acknowledged keys verified; "
-        f"{len(api_problems)} disagreements with the database"
+        f"public API: {api.listed} key sets listed, {api.verified} acknowledged keys verified "
+        f"({api.dead} replaced or revoked); {len(api.problems)} disagreements with the database"
     )
-    lines.extend(f"  {problem}" for problem in api_problems[:10])
-    if api_problems:
-        failures.append(f"{len(api_problems)} API answers disagree with the database")
+    lines.extend(f"  {problem}" for problem in api.problems[:10])
+    if api.problems:
+        failures.append(f"{len(api.problems)} API answers disagree with the database")
+    lines.append(
+        f"audit chain after verifying (replaced keys presented again are audited, "
+        f"flushed in the background): {audit_after.describe()}; "
+        f"{appended} entries appended by the end"
+    )
+    lines.extend(f"  {problem}" for problem in [*audit_after.problems, *verify_pass])
+    if audit_after.problems:
+        failures.append("the audit chain does not verify after the API check")
+    if verify_pass:
+        failures.append("the API check wrote unexpected audit entries")
     lines.append(f"inconsistent: {len(verdict.inconsistent)}")
     lines.extend(f"  {problem}" for problem in verdict.inconsistent[:10])
     lines.append(f"phantom: {len(verdict.phantom)}")
