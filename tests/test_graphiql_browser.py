@@ -8,7 +8,9 @@ where `.ci/run` installs it.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -16,9 +18,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from graphql import OperationDefinitionNode, parse, validate
 
+from app.graphql.schema import schema
 from tests.support.processes import Served, keyrack_command, serving
 
+ASSETS = Path(__file__).resolve().parent.parent / "app" / "static" / "graphiql"
 PASSWORD = "correct horse battery"
 EMAIL = "ada@example.com"
 LOGIN = f'mutation {{ login(input: {{email: "{EMAIL}", password: "{PASSWORD}"}}) {{ token }} }}'
@@ -39,6 +44,35 @@ _OFFLINE_ARGS = [
     "--disable-sync",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
+
+
+def opening_tab(name: str) -> str:
+    """An opening tab's text, as keyrack-graphiql.js holds it (an array of JSON strings)."""
+    script = (ASSETS / "keyrack-graphiql.js").read_text(encoding="utf-8")
+    lines = re.search(rf"var {name} = (\[.*?\])\.join", script, re.S)
+    assert lines, f"keyrack-graphiql.js no longer defines {name}"
+    return "\n".join(json.loads(re.sub(r",\s*\]$", "]", lines[1])))
+
+
+def test_the_opening_tabs_teach_logging_in_and_validate_against_the_schema() -> None:
+    # given
+    tabs = [opening_tab("WELCOME"), opening_tab("FIRST_QUERY")]
+
+    # when
+    errors = [validate(schema._schema, parse(tab)) for tab in tabs]
+    operations = [
+        [
+            d.name.value
+            for d in parse(tab).definitions
+            if isinstance(d, OperationDefinitionNode) and d.name
+        ]
+        for tab in tabs
+    ]
+
+    # then: one operation a tab, so the run button runs it
+    assert errors == [[], []]
+    assert operations == [["LogIn"], ["Me"]]
+    assert '{"Authorization": "Bearer <token>"}' in tabs[0]
 
 
 def _chromium_or_skip() -> str:
@@ -99,6 +133,9 @@ def test_graphiql_works_offline_and_logs_in(served: Served) -> None:
             # when
             page.goto(f"{served.base}/graphql", timeout=60_000)
             page.wait_for_selector(_EDITOR, timeout=60_000)
+            welcome = str(
+                page.evaluate("s => document.querySelector(s).CodeMirror.getValue()", _EDITOR)
+            )
             logged_in = run(LOGIN)
             token = logged_in.split('"token": "')[1].split('"')[0]
             page.click("button:has-text('Headers')")
@@ -111,7 +148,8 @@ def test_graphiql_works_offline_and_logs_in(served: Served) -> None:
         finally:
             browser.close()
 
-    # then
+    # then: it opened on Keyrack's first steps, not on GraphiQL's stock text
+    assert welcome == opening_tab("WELCOME")
     assert '"token": "' in logged_in
     assert f'"email": "{EMAIL}"' in viewer
     server = urlsplit(served.base).netloc
