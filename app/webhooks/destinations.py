@@ -186,5 +186,7 @@ async def literal_addresses(host: str, port: int) -> list[str]:
 
 _REFUSED: Final = (
     "Webhooks may only point at public addresses; this host is a loopback, private, "
-    "link-local or reserved address, or a name for this machine."
+    "link-local or reserved address, or a name for this machine. An operator can allow "
+    "chosen networks with KEYRACK_WEBHOOK_ALLOWED_NETWORKS, or every private address "
+    "(a local test receiver) with KEYRACK_WEBHOOK_ALLOW_PRIVATE=true."
 )

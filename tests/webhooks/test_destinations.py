@@ -120,6 +120,9 @@ async def test_a_non_public_destination_is_refused_at_registration(
     [error] = payload["userErrors"]
     assert (error["code"], error["field"]) == ("INVALID", ["input", "url"]), why
     assert "public" in error["message"]
+    # the refusal names the settings that would allow it
+    assert "KEYRACK_WEBHOOK_ALLOW_PRIVATE=true" in error["message"]
+    assert "KEYRACK_WEBHOOK_ALLOWED_NETWORKS" in error["message"]
     assert await registered_urls(world) == []
 
 
