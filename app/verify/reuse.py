@@ -59,6 +59,7 @@ class ReuseDetector:
         self.cache = RetiredCache(cache_ttl_seconds)
         self.flush_interval = flush_interval_seconds
         self._seen: dict[int, Presentations] = {}
+        self._lock = asyncio.Lock()
         self._background = BackgroundTask(self._run, name="keyrack-reuse-flush")
 
     def presented(
@@ -108,7 +109,17 @@ class ReuseDetector:
         return len(self._seen)
 
     async def flush(self) -> int:
-        """Writes what was counted; returns how many keys were reported (audited)."""
+        """Writes what was counted before the call and returns once it is committed;
+        returns how many keys this call reported (audited).
+
+        One flush at a time: a flush under way (the periodic one) has taken presentations
+        made before this call, so returning before it ends would let a caller read the
+        audit log without them.
+        """
+        async with self._lock:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         if not self._seen:
             return 0
         seen, self._seen = self._seen, {}
@@ -120,8 +131,11 @@ class ReuseDetector:
                 if await reuse.record_presentations(key_id, seen[key_id], now=datetime.now(UTC)):
                     reported += 1
                 pending.pop(0)
-        except Exception:
-            for key_id in pending:  # what was not written waits for the next flush
+        except BaseException:
+            # A failure, or a cancellation (shutdown stops the periodic flush mid-write):
+            # what was not written waits for the next flush, never dropped. The key being
+            # written when cancelled may have committed: counted twice rather than lost.
+            for key_id in pending:
                 self._merge(key_id, seen[key_id])
             raise
         return reported
