@@ -103,7 +103,7 @@ class UsageRecorder:
             first, self._first = self._first, {}
             try:
                 await retirement.record_first_uses(first)
-            except Exception:
+            except BaseException:  # failed or cancelled: the next flush writes them
                 for key_id, at in first.items():
                     self._first.setdefault(key_id, at)
                 raise
@@ -120,7 +120,7 @@ class UsageRecorder:
             used, self._verifiers = self._verifiers, {}
             try:
                 await verifiers.record_use(used)
-            except Exception:
+            except BaseException:
                 for verifier_id, at in used.items():
                     self._verifiers.setdefault(verifier_id, at)
                 raise
@@ -142,9 +142,10 @@ class UsageRecorder:
                 await ApiKey.filter(
                     Q(last_used_at=None) | Q(last_used_at__lt=at), id=key_id
                 ).update(last_used_at=at)
-        except Exception:
-            # Keep the times for the next flush rather than lose them to a blip;
-            # newer uses recorded meanwhile win.
+        except BaseException:
+            # Keep the times for the next flush rather than lose them to a blip or to a
+            # cancellation (shutdown cancels the periodic flush); newer uses recorded
+            # meanwhile win.
             for key_id, at in keys.items():
                 self._keys.setdefault(key_id, at)
             for key_set_id, at in key_sets.items():

@@ -1,5 +1,6 @@
-"""A replaced or revoked key presented again is always recorded: a flush that is waited for
-has written everything presented before it, and a flush cut short (shutdown cancels the
+"""What the verify path buffers is never lost to a flush: a replaced or revoked key
+presented again is always recorded, and so is a key's use. A flush that is waited for has
+written everything presented before it, and a flush cut short (shutdown cancels the
 periodic one) leaves what it had not written for the next one."""
 
 from __future__ import annotations
@@ -7,14 +8,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from app.keysets import reuse
-from app.keysets.reuse import Presentations
+from app.keysets import retirement, reuse
 from app.main import create_app
 from app.settings import Settings
 from tests.audit import all_entries
@@ -30,26 +30,30 @@ from tests.support import (
 
 CLIENT = ("203.0.113.10", 51000)
 
-Record = Callable[..., Awaitable[bool]]
+KEY_USE = """
+query KeyUse($id: ID!) { keySet(id: $id) { primaryKey { firstUsedAt lastUsedAt } } }
+"""
+
+Write = Callable[..., Awaitable[Any]]
 
 
 @dataclass
 class Gate:
-    """Holds the `pause_at`-th write of one key's presentations until `release` is set;
-    `paused` is set when it is held (real writes, to the real database)."""
+    """Holds the `pause_at`-th call of a write function until `release` is set; `paused`
+    is set when it is held. The writes themselves are real, to the real database."""
 
     pause_at: int
     paused: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     calls: int = 0
 
-    def wrap(self, record: Record) -> Record:
-        async def gated(key_id: int, presented: Presentations, *, now: datetime) -> bool:
+    def wrap(self, write: Write) -> Write:
+        async def gated(*args: Any, **kwargs: Any) -> Any:
             self.calls += 1
             if self.calls == self.pause_at:
                 self.paused.set()
                 await self.release.wait()
-            return await record(key_id, presented, now=now)
+            return await write(*args, **kwargs)
 
         return gated
 
@@ -138,3 +142,34 @@ async def test_a_flush_cancelled_mid_write_leaves_the_rest_for_the_next_flush(
 
     # then: the key not yet written when the flush was cut short is reported too
     assert await reported(revoked) == ["PRIMARY", "SECONDARY"]
+
+
+async def test_a_usage_flush_cancelled_mid_write_leaves_the_first_use_for_the_next_flush(
+    gql: GraphQL, quiet_app: Starlette, instance_verifier: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a key used by a service for the first time, and a usage flush held while it
+    # writes that first use
+    owner = await sign_up(gql, "owner")
+    organization_id = await create_organization(owner)
+    created = await create_key_set(owner, organizationId=organization_id, label="Deployer")
+    transport = httpx.ASGITransport(app=quiet_app, client=CLIENT)
+    async with verifying_client(transport, instance_verifier) as service:
+        answer = await service.post("/v1/keys/verify", json={"key": created["primaryKey"]})
+    assert answer.json()["code"] == "VALID"
+    gate = Gate(pause_at=1)
+    monkeypatch.setattr(retirement, "record_first_uses", gate.wrap(retirement.record_first_uses))
+    usage = quiet_app.state.verifier.usage
+    cut_short = asyncio.create_task(usage.flush())
+    await gate.paused.wait()
+
+    # when: it is cancelled, as shutdown cancels the periodic flush, and flushed again
+    cut_short.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cut_short
+    await usage.flush()
+
+    # then: the key shows its first use (which starts the idle window of the keys it
+    # replaces) and its last use
+    key = (await owner.gql(KEY_USE, {"id": created["keySet"]["id"]}))["keySet"]["primaryKey"]
+    assert key["firstUsedAt"] is not None
+    assert key["lastUsedAt"] is not None
