@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import logging
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
-from app.background import BackgroundTask
+from app import clock
 from app.keysets import reuse
 from app.keysets.reuse import Presentations, RetiredRef
 from app.verify.cache import Audience
-
-logger = logging.getLogger("keyrack.verify.reuse")
 
 _MAX_PENDING = 10_000  # dead keys with presentations not yet written
 
@@ -39,7 +35,7 @@ class RetiredCache:
 
     def get(self, lookup_hash: str) -> tuple[bool, RetiredRef | None]:
         entry = self._entries.get(lookup_hash)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < clock.monotonic():
             return False, None
         return True, entry[1]
 
@@ -48,7 +44,7 @@ class RetiredCache:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[lookup_hash] = (time.monotonic() + self.ttl, value)
+        self._entries[lookup_hash] = (clock.monotonic() + self.ttl, value)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -60,7 +56,6 @@ class ReuseDetector:
         self.flush_interval = flush_interval_seconds
         self._seen: dict[int, Presentations] = {}
         self._lock = asyncio.Lock()
-        self._background = BackgroundTask(self._run, name="keyrack-reuse-flush")
 
     def presented(
         self,
@@ -102,7 +97,7 @@ class ReuseDetector:
                 key_set_id=retired.key_set_id,
                 verifier_id=audience.verifier_id,
                 ip=ip,
-                at=datetime.now(UTC),
+                at=clock.now(),
             )
 
     def __len__(self) -> int:
@@ -128,7 +123,7 @@ class ReuseDetector:
         try:
             while pending:
                 key_id = pending[0]
-                if await reuse.record_presentations(key_id, seen[key_id], now=datetime.now(UTC)):
+                if await reuse.record_presentations(key_id, seen[key_id], now=clock.now()):
                     reported += 1
                 pending.pop(0)
         except BaseException:
@@ -154,21 +149,3 @@ class ReuseDetector:
                 earlier.verifier_id,
                 earlier.ip,
             )
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
-            try:
-                await self.flush()
-            except Exception as error:
-                logger.warning("Could not record reused keys: %s; will retry", type(error).__name__)
-
-    def start(self) -> None:
-        self._background.start()
-
-    async def stop(self) -> None:
-        await self._background.stop()
-        try:
-            await self.flush()
-        except Exception as error:
-            logger.warning("Could not record reused keys at shutdown: %s", type(error).__name__)

@@ -4,21 +4,17 @@ once per request."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Collection
 from datetime import datetime
 
 from tortoise.expressions import Q
 
 from app import metrics
-from app.background import BackgroundTask
 from app.keysets import retirement
 from app.keysets.models import ApiKey, KeySet
 from app.usage import store
 from app.usage.buffer import VALID, Pending, UsageCounts
 from app.verifiers import service as verifiers
-
-logger = logging.getLogger("keyrack.verify.usage")
 
 
 class UsageRecorder:
@@ -34,7 +30,6 @@ class UsageRecorder:
         self._writing: tuple[dict[int, datetime], dict[int, datetime]] = ({}, {})
         self._verifiers: dict[int, datetime] = {}
         self._first: dict[int, datetime] = {}
-        self._background = BackgroundTask(self._run, name="keyrack-usage-flush")
 
     def record(self, *, key_id: int, key_set_id: int, at: datetime) -> None:
         self._keys[key_id] = at
@@ -154,22 +149,3 @@ class UsageRecorder:
         finally:
             self._writing = ({}, {})
         return len(keys)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
-            try:
-                await self.flush()
-            except Exception:
-                logger.warning("Could not record key usage; will retry", exc_info=True)
-
-    def start(self) -> None:
-        self._background.start()
-
-    async def stop(self) -> None:
-        """Stops the periodic flush and writes what is left."""
-        await self._background.stop()
-        try:
-            await self.flush()
-        except Exception:
-            logger.warning("Could not record key usage at shutdown", exc_info=True)
