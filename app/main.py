@@ -8,7 +8,6 @@ import gc
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -23,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
-from app import metrics
+from app import clock, metrics
 from app.accounts.totp import TotpCipher
 from app.audit import custody
 from app.audit.checkpoints import emit_round
@@ -116,7 +115,7 @@ async def metrics_endpoint(request: Request) -> Response:
     queue = None
     if settings.webhook_delivery:
         with contextlib.suppress(Exception):  # the database away: the gauge is left out
-            queue = await asyncio.wait_for(due_count(datetime.now(UTC)), READINESS_TIMEOUT_SECONDS)
+            queue = await asyncio.wait_for(due_count(clock.now()), READINESS_TIMEOUT_SECONDS)
     pool_open, pool_idle, pool_max = _pool_sizes(request.app.state.connection_name)
     snapshot = metrics.Snapshot(
         cache_hits=verifier.cache.hits,
