@@ -1,11 +1,28 @@
-"""A task that runs beside the server for as long as it serves: started once, stopped once."""
+"""The server's background tasks: declared once, as data, run beside it for as long as it
+serves, and driven to completion from tests.
+
+A task is a round (one full pass that returns once its writes are committed) repeated
+every `interval` seconds. `Background.running()` starts every task and, on leaving,
+stops them in the reverse order of their declaration (an exit stack), each flush's last
+round included; nothing is started in one place and stopped in a list kept elsewhere.
+`run(name)` runs one round now, after any round of that task under way (one lock per
+task), so a test that calls it sees everything the round wrote; `drain()` runs every
+task's round once, in declaration order: declare the flushes first, then the jobs that
+read what they write.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
+
+logger = logging.getLogger("keyrack.background")
 
 
 class BackgroundTask:
@@ -36,3 +53,85 @@ class BackgroundTask:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         self._task = None
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """One background task: `round` every `interval` seconds.
+
+    `at_start`: the first round runs at once (else after one interval). `at_stop`: one
+    last round once stopped (a flush writes what it still holds). `serve`: the task's
+    own loop, run instead of a round every interval (the webhook worker starts its next
+    round as soon as a send ends); `round` is then what `run` drives.
+    """
+
+    name: str
+    round: Callable[[], Awaitable[object]]
+    interval: float
+    at_start: bool = False
+    at_stop: bool = False
+    serve: Callable[[], Coroutine[Any, Any, None]] | None = None
+
+
+class Background:
+    """The background tasks of one app, in the order they are declared."""
+
+    def __init__(self, tasks: Iterable[Periodic]) -> None:
+        self.tasks: dict[str, Periodic] = {}
+        for task in tasks:
+            if task.name in self.tasks:
+                raise ValueError(f"Two background tasks are named {task.name!r}.")
+            self.tasks[task.name] = task
+        self._locks = {name: asyncio.Lock() for name in self.tasks}
+
+    async def run(self, name: str) -> object:
+        """Runs one round of the task `name` to completion, after the one under way, if
+        any; returns the round's result."""
+        task = self.tasks.get(name)
+        if task is None:
+            raise KeyError(f"No background task {name!r}; there are {sorted(self.tasks)}.")
+        async with self._locks[name]:
+            return await task.round()
+
+    async def drain(self) -> None:
+        """One round of every task, in declaration order."""
+        for name in self.tasks:
+            await self.run(name)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Every task runs while inside; leaving stops them, the last declared first."""
+        async with AsyncExitStack() as stack:
+            for task in self.tasks.values():
+                await stack.enter_async_context(self._running(task))
+            yield
+
+    @asynccontextmanager
+    async def _running(self, task: Periodic) -> AsyncIterator[None]:
+        loop = BackgroundTask(task.serve or partial(self._every, task), name=f"keyrack-{task.name}")
+        loop.start()
+        try:
+            yield
+        finally:
+            await loop.stop()
+            if task.at_stop:
+                try:
+                    await self.run(task.name)
+                except Exception as error:
+                    logger.warning(
+                        "Background task %s: last round failed: %s", task.name, type(error).__name__
+                    )
+
+    async def _every(self, task: Periodic) -> None:
+        if not task.at_start:
+            await asyncio.sleep(task.interval)
+        while True:
+            try:
+                await self.run(task.name)
+            except Exception as error:  # the database is away: the next round tries again
+                logger.warning(
+                    "Background task %s: round failed: %s; will retry",
+                    task.name,
+                    type(error).__name__,
+                )
+            await asyncio.sleep(task.interval)

@@ -7,8 +7,7 @@ import contextlib
 import gc
 import hmac
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -23,11 +22,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
-from app import metrics
+from app import clock, metrics
 from app.accounts.totp import TotpCipher
 from app.audit import custody
-from app.audit.checkpoints import CheckpointEmitter
+from app.audit.checkpoints import emit_round
 from app.auth import SessionBackend, auth_error
+from app.background import Background, Periodic
 from app.db import tortoise_config
 from app.graphql.ide import ASSETS_PATH, graphiql_assets
 from app.graphql.view import KeyrackGraphQL
@@ -115,7 +115,7 @@ async def metrics_endpoint(request: Request) -> Response:
     queue = None
     if settings.webhook_delivery:
         with contextlib.suppress(Exception):  # the database away: the gauge is left out
-            queue = await asyncio.wait_for(due_count(datetime.now(UTC)), READINESS_TIMEOUT_SECONDS)
+            queue = await asyncio.wait_for(due_count(clock.now()), READINESS_TIMEOUT_SECONDS)
     pool_open, pool_idle, pool_max = _pool_sizes(request.app.state.connection_name)
     snapshot = metrics.Snapshot(
         cache_hits=verifier.cache.hits,
@@ -229,11 +229,6 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
         else None
     )
     tracing = start_tracing()
-    checkpoint_emitter = (
-        CheckpointEmitter(interval_seconds=settings.audit_checkpoint_interval_seconds)
-        if settings.webhook_delivery
-        else None
-    )
     leak_limits = LeakLimits(
         per_address_per_minute=settings.leak_address_rate_limit,
         per_user_per_hour=settings.leak_report_rate_limit,
@@ -245,6 +240,28 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     )
 
     usage_pruner = UsagePruner(retention_days=settings.usage_retention_days)
+    # Declared once; started and stopped in the lifespan. In this order for `drain`: the
+    # flushes first, then the jobs that read what they wrote, the webhook sends last.
+    # Stopped in the reverse order: the flushes' last rounds after every other job.
+    tasks = [
+        Periodic("usage-flush", verifier.usage.flush, verifier.usage.flush_interval, at_stop=True),
+        Periodic("reuse-flush", reuse.flush, reuse.flush_interval, at_stop=True),
+        Periodic("retirement", retirer.run_once, retirer.interval),
+        Periodic("usage-prune", usage_pruner.run_once, usage_pruner.interval, at_start=True),
+    ]
+    if notifier is not None:
+        tasks.append(
+            Periodic("expiry-notices", notifier.run_once, notifier.interval, at_start=True)
+        )
+    if settings.webhook_delivery:
+        interval = settings.audit_checkpoint_interval_seconds
+        tasks.append(Periodic("audit-checkpoints", emit_round, interval, at_start=True))
+    if digester is not None:
+        tasks.append(Periodic("hygiene-digest", digester.run_once, digester.period, at_start=True))
+    if webhook_worker is not None:
+        worker = webhook_worker
+        tasks.append(Periodic("webhooks", worker.run_once, worker.interval, serve=worker.serve))
+    background = Background(tasks)
 
     def forget_everything() -> None:
         verifier.cache.clear()
@@ -266,9 +283,12 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
                 on_reconnect=forget_everything,
                 others={verifier_events.CHANNEL: verifier.verifiers.evict_verifier},
             )
-        unsubscribe = events.subscribe(verifier.cache.evict_key_set)
-        unsubscribe_verifiers = verifier_events.subscribe(verifier.verifiers.evict_verifier)
-        async with RegisterTortoise(app, config=config):
+        async with AsyncExitStack() as stack:
+            if tracing is not None:
+                stack.push_async_callback(tracing.shutdown)
+            stack.callback(events.subscribe(verifier.cache.evict_key_set))
+            stack.callback(verifier_events.subscribe(verifier.verifiers.evict_verifier))
+            await stack.enter_async_context(RegisterTortoise(app, config=config))
             # Everything built so far (schema, models, settings) lives as long as the
             # process: keep it out of the collector's full scans, whose pauses would
             # otherwise show up as latency spikes on the verification hot path.
@@ -278,41 +298,11 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             # requests in flight they outlive the default 700-allocation young generation
             # and get promoted, and the older generations' scans then eat the throughput.
             gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-            verifier.usage.start()
-            usage_pruner.start()
-            reuse.start()
-            retirer.start()
             if listener is not None:
                 listener.start()
-            if notifier is not None:
-                notifier.start()
-            if webhook_worker is not None:
-                webhook_worker.start()
-            if checkpoint_emitter is not None:
-                checkpoint_emitter.start()
-            if digester is not None:
-                digester.start()
-            try:
-                yield
-            finally:
-                if digester is not None:
-                    await digester.stop()
-                if checkpoint_emitter is not None:
-                    await checkpoint_emitter.stop()
-                if webhook_worker is not None:
-                    await webhook_worker.stop()
-                if notifier is not None:
-                    await notifier.stop()
-                if listener is not None:
-                    await listener.stop()
-                await usage_pruner.stop()
-                await retirer.stop()
-                await reuse.stop()
-                await verifier.usage.stop()
-                unsubscribe()
-                unsubscribe_verifiers()
-                if tracing is not None:
-                    await tracing.shutdown()
+                stack.push_async_callback(listener.stop)
+            await stack.enter_async_context(background.running())
+            yield
 
     graphql_endpoint = BodySizeLimit(
         AuthenticationMiddleware(graphql, backend=SessionBackend(), on_error=auth_error),
@@ -362,7 +352,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
     app.state.notifier = notifier
     app.state.usage_pruner = usage_pruner
     app.state.webhook_signing = webhook_signing
-    app.state.checkpoint_emitter = checkpoint_emitter
+    app.state.background = background
     app.state.connection_name = connection_name
     app.state.leak_limits = leak_limits
     app.state.hygiene_digester = digester

@@ -6,19 +6,17 @@ app.audit.integrity): the server never signs a chain that someone else rewrote.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app import clock
 from app.audit import custody
 from app.audit.chain import GENESIS_HASH
 from app.audit.integrity import verify_incrementally
 from app.audit.models import AuditChainState, AuditEntry
 from app.audit.signing import Checkpoint
-from app.background import BackgroundTask
 from app.ids import to_global_id
 from app.organizations.models import Organization
 from app.webhooks.models import Webhook, WebhookEvent
@@ -28,7 +26,7 @@ logger = logging.getLogger("keyrack.audit")
 
 
 def _now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
+    return clock.now().replace(microsecond=0).isoformat()
 
 
 async def issue_checkpoint(
@@ -97,23 +95,3 @@ async def emit_round() -> int:
                 )
                 sent += 1
     return sent
-
-
-class CheckpointEmitter:
-    def __init__(self, *, interval_seconds: float) -> None:
-        self.interval = interval_seconds
-        self._background = BackgroundTask(self._run, name="keyrack-audit-checkpoints")
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await emit_round()
-            except Exception as error:  # the database is away: the next round tries again
-                logger.warning("Audit checkpoint round failed: %s", type(error).__name__)
-            await asyncio.sleep(self.interval)
-
-    def start(self) -> None:
-        self._background.start()
-
-    async def stop(self) -> None:
-        await self._background.stop()

@@ -23,24 +23,20 @@ that precise, which is why N should be well above both in production.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from tortoise.transactions import in_transaction
 
+from app import clock
 from app.audit.actions import AuditAction
-from app.background import BackgroundTask
 from app.errors import GracePeriodRequired, InvalidInput
 from app.keysets import events
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.writes import key_set_writes
 from app.webhooks.models import WebhookEvent
-
-logger = logging.getLogger("keyrack.keysets.retirement")
 
 # The shortest idle window: one second makes tests quick; production wants minutes.
 MIN_IDLE_SECONDS = 1
@@ -254,25 +250,10 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class Retirer:
-    """Runs `retire_due` every `interval_seconds` while the server runs."""
+    """`retire_due` every `interval_seconds` while the server runs (app.background)."""
 
     def __init__(self, *, interval_seconds: float) -> None:
         self.interval = interval_seconds
-        self._background = BackgroundTask(self._run, name="keyrack-key-retirement")
 
     async def run_once(self, now: datetime | None = None) -> list[Retired]:
-        return await retire_due(now=now or datetime.now(UTC))
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.run_once()
-            except Exception as error:  # the database is away: the next round tries again
-                logger.warning("Key retirement round failed: %s", type(error).__name__)
-
-    def start(self) -> None:
-        self._background.start()
-
-    async def stop(self) -> None:
-        await self._background.stop()
+        return await retire_due(now=now or clock.now())

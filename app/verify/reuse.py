@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import logging
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
-from app.background import BackgroundTask
+from app import clock
 from app.keysets import reuse
 from app.keysets.reuse import Presentations, RetiredRef
 from app.verify.cache import Audience
-
-logger = logging.getLogger("keyrack.verify.reuse")
 
 _MAX_PENDING = 10_000  # dead keys with presentations not yet written
 
@@ -39,7 +35,7 @@ class RetiredCache:
 
     def get(self, lookup_hash: str) -> tuple[bool, RetiredRef | None]:
         entry = self._entries.get(lookup_hash)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < clock.monotonic():
             return False, None
         return True, entry[1]
 
@@ -48,7 +44,7 @@ class RetiredCache:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[lookup_hash] = (time.monotonic() + self.ttl, value)
+        self._entries[lookup_hash] = (clock.monotonic() + self.ttl, value)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -59,7 +55,7 @@ class ReuseDetector:
         self.cache = RetiredCache(cache_ttl_seconds)
         self.flush_interval = flush_interval_seconds
         self._seen: dict[int, Presentations] = {}
-        self._background = BackgroundTask(self._run, name="keyrack-reuse-flush")
+        self._lock = asyncio.Lock()
 
     def presented(
         self,
@@ -101,14 +97,24 @@ class ReuseDetector:
                 key_set_id=retired.key_set_id,
                 verifier_id=audience.verifier_id,
                 ip=ip,
-                at=datetime.now(UTC),
+                at=clock.now(),
             )
 
     def __len__(self) -> int:
         return len(self._seen)
 
     async def flush(self) -> int:
-        """Writes what was counted; returns how many keys were reported (audited)."""
+        """Writes what was counted before the call and returns once it is committed;
+        returns how many keys this call reported (audited).
+
+        One flush at a time: a flush under way (the periodic one) has taken presentations
+        made before this call, so returning before it ends would let a caller read the
+        audit log without them.
+        """
+        async with self._lock:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         if not self._seen:
             return 0
         seen, self._seen = self._seen, {}
@@ -117,11 +123,14 @@ class ReuseDetector:
         try:
             while pending:
                 key_id = pending[0]
-                if await reuse.record_presentations(key_id, seen[key_id], now=datetime.now(UTC)):
+                if await reuse.record_presentations(key_id, seen[key_id], now=clock.now()):
                     reported += 1
                 pending.pop(0)
-        except Exception:
-            for key_id in pending:  # what was not written waits for the next flush
+        except BaseException:
+            # A failure, or a cancellation (shutdown stops the periodic flush mid-write):
+            # what was not written waits for the next flush, never dropped. The key being
+            # written when cancelled may have committed: counted twice rather than lost.
+            for key_id in pending:
                 self._merge(key_id, seen[key_id])
             raise
         return reported
@@ -140,21 +149,3 @@ class ReuseDetector:
                 earlier.verifier_id,
                 earlier.ip,
             )
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
-            try:
-                await self.flush()
-            except Exception as error:
-                logger.warning("Could not record reused keys: %s; will retry", type(error).__name__)
-
-    def start(self) -> None:
-        self._background.start()
-
-    async def stop(self) -> None:
-        await self._background.stop()
-        try:
-            await self.flush()
-        except Exception as error:
-            logger.warning("Could not record reused keys at shutdown: %s", type(error).__name__)

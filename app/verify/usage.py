@@ -4,21 +4,17 @@ once per request."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Collection
 from datetime import datetime
 
 from tortoise.expressions import Q
 
 from app import metrics
-from app.background import BackgroundTask
 from app.keysets import retirement
 from app.keysets.models import ApiKey, KeySet
 from app.usage import store
 from app.usage.buffer import VALID, Pending, UsageCounts
 from app.verifiers import service as verifiers
-
-logger = logging.getLogger("keyrack.verify.usage")
 
 
 class UsageRecorder:
@@ -34,7 +30,6 @@ class UsageRecorder:
         self._writing: tuple[dict[int, datetime], dict[int, datetime]] = ({}, {})
         self._verifiers: dict[int, datetime] = {}
         self._first: dict[int, datetime] = {}
-        self._background = BackgroundTask(self._run, name="keyrack-usage-flush")
 
     def record(self, *, key_id: int, key_set_id: int, at: datetime) -> None:
         self._keys[key_id] = at
@@ -103,7 +98,7 @@ class UsageRecorder:
             first, self._first = self._first, {}
             try:
                 await retirement.record_first_uses(first)
-            except Exception:
+            except BaseException:  # failed or cancelled: the next flush writes them
                 for key_id, at in first.items():
                     self._first.setdefault(key_id, at)
                 raise
@@ -120,7 +115,7 @@ class UsageRecorder:
             used, self._verifiers = self._verifiers, {}
             try:
                 await verifiers.record_use(used)
-            except Exception:
+            except BaseException:
                 for verifier_id, at in used.items():
                     self._verifiers.setdefault(verifier_id, at)
                 raise
@@ -142,9 +137,10 @@ class UsageRecorder:
                 await ApiKey.filter(
                     Q(last_used_at=None) | Q(last_used_at__lt=at), id=key_id
                 ).update(last_used_at=at)
-        except Exception:
-            # Keep the times for the next flush rather than lose them to a blip;
-            # newer uses recorded meanwhile win.
+        except BaseException:
+            # Keep the times for the next flush rather than lose them to a blip or to a
+            # cancellation (shutdown cancels the periodic flush); newer uses recorded
+            # meanwhile win.
             for key_id, at in keys.items():
                 self._keys.setdefault(key_id, at)
             for key_set_id, at in key_sets.items():
@@ -153,22 +149,3 @@ class UsageRecorder:
         finally:
             self._writing = ({}, {})
         return len(keys)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
-            try:
-                await self.flush()
-            except Exception:
-                logger.warning("Could not record key usage; will retry", exc_info=True)
-
-    def start(self) -> None:
-        self._background.start()
-
-    async def stop(self) -> None:
-        """Stops the periodic flush and writes what is left."""
-        await self._background.stop()
-        try:
-            await self.flush()
-        except Exception:
-            logger.warning("Could not record key usage at shutdown", exc_info=True)

@@ -33,7 +33,7 @@ import httpx
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
-from app import metrics
+from app import clock, metrics
 from app.background import BackgroundTask
 from app.ids import to_global_id
 from app.settings import Settings
@@ -155,7 +155,8 @@ class WebhookWorker:
         self._by_webhook: Counter[int] = Counter()
         self._in_flight: set[asyncio.Task[str]] = set()
         self._slot_freed = asyncio.Event()
-        self._background = BackgroundTask(self._run, name="keyrack-webhook-worker")
+        self._dispatching = asyncio.Lock()
+        self._background = BackgroundTask(self.serve, name="keyrack-webhook-worker")
 
     @classmethod
     def from_settings(
@@ -175,13 +176,22 @@ class WebhookWorker:
         )
 
     async def run_once(self, now: datetime | None = None) -> DeliveryRound:
-        """Sends what is due at `now` (as much as the bounds allow) and waits for those sends."""
-        kinds = await asyncio.gather(*await self._dispatch(now or datetime.now(UTC)))
+        """Sends what is due at `now` (as much as the bounds allow) and waits for those
+        sends, and for those the periodic rounds had under way, to be recorded; counts
+        this round's."""
+        under_way = list(self._in_flight)
+        kinds = await asyncio.gather(*await self._dispatch(now or clock.now()))
+        await asyncio.gather(*under_way, return_exceptions=True)
         counts = Counter(kinds)
         return DeliveryRound(counts["delivered"], counts["retrying"], counts["failed"])
 
     async def _dispatch(self, now: datetime) -> list[asyncio.Task[str]]:
-        """Claims and starts what the free slots allow; returns the sends it started."""
+        """Claims and starts what the free slots allow; returns the sends it started.
+        One at a time: two rounds counting the same free slots would overrun the bounds."""
+        async with self._dispatching:
+            return await self._claim_and_start(now)
+
+    async def _claim_and_start(self, now: datetime) -> list[asyncio.Task[str]]:
         started: list[asyncio.Task[str]] = []
         free = self.bounds.total - len(self._in_flight)
         if free <= 0:
@@ -225,7 +235,7 @@ class WebhookWorker:
         return task
 
     async def _attempt(self, delivery: WebhookDelivery, webhook: Webhook, now: datetime) -> str:
-        started = datetime.now(UTC)
+        started = clock.now()
         outcome = await self._post(delivery, webhook)
         try:
             kind = await _record(delivery, outcome, now, started)
@@ -251,6 +261,7 @@ class WebhookWorker:
             **delivery_headers(
                 secrets,
                 delivery_id=to_global_id("WebhookDelivery", delivery.id),
+                # Receivers check it against their own clock: the real time, not clock's.
                 timestamp=int(datetime.now(UTC).timestamp()),
                 body=body,
             ),
@@ -309,12 +320,14 @@ class WebhookWorker:
             extensions,
         )
 
-    async def _run(self) -> None:
+    async def serve(self) -> None:
+        """Rounds while the server runs: the next when the interval is over, or sooner
+        when a send ends (app.background runs this; `start` for a worker of its own)."""
         try:
             while True:
                 self._slot_freed.clear()
                 try:
-                    await self._dispatch(datetime.now(UTC))
+                    await self._dispatch(clock.now())
                 except Exception as error:  # the database is away: the next round tries again
                     logger.warning("Webhook delivery round failed: %s", type(error).__name__)
                 # The next round when the interval is over, or sooner when a send ends.
@@ -351,7 +364,7 @@ async def _record(
     }
     if outcome.ok:
         kind = "delivered"
-        changes.update(status=DeliveryStatus.DELIVERED, delivered_at=datetime.now(UTC))
+        changes.update(status=DeliveryStatus.DELIVERED, delivered_at=clock.now())
     elif attempts >= MAX_ATTEMPTS or outcome.final:
         kind = "failed"
         changes.update(status=DeliveryStatus.FAILED)

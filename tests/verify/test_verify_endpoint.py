@@ -230,9 +230,8 @@ async def test_last_use_is_written_at_shutdown(
     verifier = quiet.state.verifier
 
     # when: it serves a verification, then stops
-    verifier.usage.start()
-    verdict = await verifier.verify(key=created["primaryKey"], audience=EVERY_ORGANIZATION)
-    await verifier.usage.stop()
+    async with quiet.state.background.running():
+        verdict = await verifier.verify(key=created["primaryKey"], audience=EVERY_ORGANIZATION)
 
     # then
     assert verdict.valid
