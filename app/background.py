@@ -18,11 +18,21 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 logger = logging.getLogger("keyrack.background")
+
+# The background task whose loop this code runs under, or None on a request (or in a test
+# that drives a round itself). Tasks the round starts (gather, wait_for) inherit it.
+_CURRENT: ContextVar[str | None] = ContextVar("keyrack_background_task", default=None)
+
+
+def current_task_name() -> str | None:
+    """The background task running this code on its own schedule, if any."""
+    return _CURRENT.get()
 
 
 class BackgroundTask:
@@ -108,7 +118,13 @@ class Background:
 
     @asynccontextmanager
     async def _running(self, task: Periodic) -> AsyncIterator[None]:
-        loop = BackgroundTask(task.serve or partial(self._every, task), name=f"keyrack-{task.name}")
+        body = task.serve or partial(self._every, task)
+
+        async def marked() -> None:
+            _CURRENT.set(task.name)
+            await body()
+
+        loop = BackgroundTask(marked, name=f"keyrack-{task.name}")
         loop.start()
         try:
             yield
