@@ -29,7 +29,7 @@ from tests.support import (
     verify,
     verifying_client,
 )
-from tests.support.processes import serving
+from tests.support.processes import NOTIFY_WITHIN, serving
 
 REVOKE_KEY_SET = """
 mutation Revoke($input: RevokeKeySetInput!) {
@@ -314,7 +314,8 @@ def second_process(settings: Settings, backend: str, tmp_path: Path) -> Iterator
 
 
 @pytest.mark.postgres_only
-async def test_another_process_stops_accepting_a_revoked_key_within_a_second(
+@pytest.mark.real_timer
+async def test_another_process_stops_accepting_a_revoked_key_long_before_its_cache_expires(
     gql: GraphQL, second_process: str
 ) -> None:
     # given: the other process has the key's VALID answer cached for ten minutes
@@ -334,13 +335,13 @@ async def test_another_process_stops_accepting_a_revoked_key_within_a_second(
         )
         revoked_at = time.monotonic()
         answer = cached
-        while answer["code"] == "VALID" and time.monotonic() - revoked_at < 1.0:
+        while answer["code"] == "VALID" and time.monotonic() - revoked_at < NOTIFY_WITHIN:
             await asyncio.sleep(0.02)
             answer = (await other.post("/v1/keys/verify", json={"key": key})).json()
 
     # then
     assert first["code"] == cached["code"] == "VALID"
-    assert answer["code"] == "NOT_FOUND", "the other process still accepted the key after 1 s"
+    assert answer["code"] == "NOT_FOUND", f"the other process accepted the key {NOTIFY_WITHIN} s on"
 
 
 async def test_a_burst_of_misses_for_one_key_runs_one_query(
