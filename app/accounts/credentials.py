@@ -96,7 +96,10 @@ async def _mail_reset(email: str, mailer: Mailer) -> None:
             return
         token = new_token()
         reset = await PasswordReset.create(
-            user_id=user.id, token_hash=token_hash(token), expires_at=now + RESET_TTL
+            user_id=user.id,
+            token_hash=token_hash(token),
+            expires_at=now + RESET_TTL,
+            created_at=now,  # counted against RESET_WINDOW above, on the same clock
         )
         await mailer.send([_message(user, token, reset.expires_at)])
     except Exception as error:  # database or mail server away: the user asks again

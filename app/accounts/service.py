@@ -181,6 +181,7 @@ async def login(
         succeeded=ok,
         ip_address=ip_address,
         user_agent=user_agent[:500] if user_agent else None,
+        occurred_at=clock.now(),  # `_known_address` compares it with the clock's time
     )
     if not ok or user is None:
         raise InvalidCredentials(INVALID_CREDENTIALS)

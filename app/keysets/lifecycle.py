@@ -157,6 +157,7 @@ async def create_key_set(
                 expires_at=expires_at,
                 created_by=actor.user,
                 owned_by=actor.user if for_themselves else None,
+                created_at=clock.now(),  # hygiene compares it with the clock's time
             )
         except IntegrityError:
             raise Conflict(LABEL_TAKEN, field="label") from None

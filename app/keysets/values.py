@@ -61,6 +61,9 @@ def new_key(
             else None
         ),
         created_by=user,
+        # Set here, not by auto_now_add: successors and idle windows compare it with
+        # times taken from the clock (app.keysets.retirement).
+        created_at=clock.now(),
     )
     return api_key, plaintext
 
