@@ -25,6 +25,8 @@ import pytest
 from starlette.applications import Starlette
 from tortoise import Tortoise, connections
 
+from app import clock as app_clock
+from app.clock import MovableClock
 from app.db import apply_migrations
 from app.main import create_app
 from app.settings import Settings, resolve_secrets
@@ -110,6 +112,28 @@ def log_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         f"{len(secrets_leaked)} of the {len(SECRETS_USED)} secrets the tests used reached "
         f"the logs (lengths {sorted(len(s) for s in secrets_leaked)})"
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _movable_clock() -> Iterator[MovableClock]:
+    """Every decision the app takes on time reads `app.clock`: tests move it instead of
+    sleeping (`clock` fixture, `tests.support.advance`)."""
+    movable = MovableClock()
+    previous = app_clock.use(movable)
+    yield movable
+    app_clock.use(previous)
+
+
+@pytest.fixture(autouse=True)
+def _clock_at_real_time(_movable_clock: MovableClock) -> None:
+    """Each test starts at the system's time; the monotonic offset stays (see MovableClock)."""
+    _movable_clock.reset()
+
+
+@pytest.fixture
+def clock(_movable_clock: MovableClock) -> MovableClock:
+    """The clock the app reads: `clock.advance(seconds)` lets time pass at once."""
+    return _movable_clock
 
 
 @pytest.fixture(scope="session")

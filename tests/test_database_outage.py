@@ -177,6 +177,7 @@ def client(server: Served) -> Iterator[Client]:
     client.http.close()
 
 
+@pytest.mark.real_timer
 def test_postgres_stopped_and_started_again(
     cluster: PostgresCluster, server: Served, client: Client
 ) -> None:
@@ -197,6 +198,7 @@ def test_postgres_stopped_and_started_again(
     assert_logged_as_expected(server)
 
 
+@pytest.mark.real_timer
 def test_postgres_that_stops_answering(
     cluster: PostgresCluster, server: Served, client: Client
 ) -> None:

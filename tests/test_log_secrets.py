@@ -58,6 +58,7 @@ def forms(secret: str) -> set[str]:
     return {secret, quote(secret, safe=""), quote_plus(secret)}
 
 
+@pytest.mark.real_timer
 def test_a_served_run_logs_none_of_the_secrets_it_handled(
     tmp_path: Path, database: dict[str, str]
 ) -> None:

@@ -73,6 +73,7 @@ def counts(report: str) -> dict[str, int]:
 
 
 @pytest.mark.long
+@pytest.mark.real_timer
 async def test_two_rotations_lose_no_key_value_or_authenticator(
     gql: GraphQL, settings: Settings, tmp_path: Path
 ) -> None:
@@ -98,6 +99,7 @@ async def test_two_rotations_lose_no_key_value_or_authenticator(
         for slot in ("primaryKey", "secondaryKey")
     }
     authenticator = await enable_totp(owner.gql)
+    authenticator.real_time = True  # its next codes go to `keyrack serve` processes
     second, third = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
     base = {"KEYRACK_DATABASE_URL": settings.resolved_database_url}
     # A service's verifier, made under the first secret too: it must survive both rotations.

@@ -14,6 +14,7 @@ from email.message import EmailMessage
 
 from tortoise.transactions import in_transaction
 
+from app import clock
 from app.accounts.models import AccountAction, PasswordReset, User
 from app.accounts.passwords import hash_password
 from app.accounts.service import end_sessions, get_user_by_email, password_matches
@@ -55,7 +56,7 @@ async def change_password(
         # The session that changed the password stays, but not elevated: a second factor
         # proven before the change does not carry over.
         await end_elevation(user_id=user.id)
-        await PasswordReset.filter(user_id=user.id, used_at=None).update(used_at=datetime.now(UTC))
+        await PasswordReset.filter(user_id=user.id, used_at=None).update(used_at=clock.now())
         await _record(actor, AccountAction.PASSWORD_CHANGED, {"endedSessions": ended})
     user.password_hash = new_hash
     return ended
@@ -86,7 +87,7 @@ async def _mail_reset(email: str, mailer: Mailer) -> None:
         user = await get_user_by_email(email=email)
         if user is None:
             return
-        now = datetime.now(UTC)
+        now = clock.now()
         recent = await PasswordReset.filter(
             user_id=user.id, created_at__gte=now - RESET_WINDOW
         ).count()
@@ -95,7 +96,10 @@ async def _mail_reset(email: str, mailer: Mailer) -> None:
             return
         token = new_token()
         reset = await PasswordReset.create(
-            user_id=user.id, token_hash=token_hash(token), expires_at=now + RESET_TTL
+            user_id=user.id,
+            token_hash=token_hash(token),
+            expires_at=now + RESET_TTL,
+            created_at=now,  # counted against RESET_WINDOW above, on the same clock
         )
         await mailer.send([_message(user, token, reset.expires_at)])
     except Exception as error:  # database or mail server away: the user asks again
@@ -130,7 +134,7 @@ async def reset_password(
         raise NotFound(UNKNOWN_RESET_TOKEN, field="token")
     if reset.used_at is not None:
         raise InvalidState("This reset token was already used.", field="token")
-    if reset.expires_at <= datetime.now(UTC):
+    if reset.expires_at <= clock.now():
         raise InvalidState(
             "This reset token has expired: ask for a new one.",
             field="token",
@@ -139,7 +143,7 @@ async def reset_password(
     new_hash = await hash_password(new_password)
     user = reset.user
     async with in_transaction():
-        now = datetime.now(UTC)
+        now = clock.now()
         # Of two requests racing with one token, the second matches no row.
         if not await PasswordReset.filter(id=reset.id, used_at=None).update(used_at=now):
             raise InvalidState("This reset token was already used.", field="token")

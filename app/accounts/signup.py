@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from tortoise.transactions import in_transaction
 
+from app import clock
 from app.accounts import throttle as attempts
 from app.accounts.models import LoginEvent, User
 from app.accounts.service import create_user, start_session
@@ -99,6 +100,7 @@ async def sign_up(
             succeeded=True,
             ip_address=ip_address,
             user_agent=user_agent[:500] if user_agent else None,
+            occurred_at=clock.now(),  # `_known_address` compares it with the clock's time
         )
         token = await start_session(
             user=user, ttl=ttl, ip_address=ip_address, user_agent=user_agent

@@ -20,11 +20,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from app import clock
 from app.accounts import throttle, totp
 from app.accounts.models import AccountAction, AccountEvent, Session, TotpAuthenticator, User
 from app.accounts.service import password_matches
@@ -196,9 +197,7 @@ async def session_elevated(actor: Actor) -> bool:
     """Whether the actor's session holds a step-up elevation that has not run out."""
     if actor.session_id is None:
         return False
-    return await Session.exists(
-        id=actor.session_id, ended_at=None, elevated_until__gt=datetime.now(UTC)
-    )
+    return await Session.exists(id=actor.session_id, ended_at=None, elevated_until__gt=clock.now())
 
 
 async def confirm_step_up(
@@ -256,7 +255,7 @@ async def elevate_session(
             )
         await _use_code(actor, cipher, authenticator, code, field="otp")
         session = await Session.get(id=actor.session_id)
-        until = min(datetime.now(UTC) + ttl, session.expires_at)
+        until = min(clock.now() + ttl, session.expires_at)
         await Session.filter(id=session.id).update(elevated_until=until)
         await _record(
             actor,
@@ -325,9 +324,7 @@ async def confirm_totp(*, actor: Actor, cipher: TotpCipher, code: str) -> None:
             )
         if authenticator.confirmed_at is not None:
             raise InvalidState(ALREADY_ENABLED, code=ErrorCode.TOTP_ALREADY_ENABLED)
-        await _use_code(
-            actor, cipher, authenticator, code, field="code", confirmed_at=datetime.now(UTC)
-        )
+        await _use_code(actor, cipher, authenticator, code, field="code", confirmed_at=clock.now())
         await _record(actor, AccountAction.TOTP_ENABLED, {})
 
 

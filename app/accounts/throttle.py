@@ -13,12 +13,12 @@ Windows are fixed: a bucket starts again at one when its window has passed.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from tortoise.expressions import F
 
+from app import clock
 from app.accounts.models import AttemptCounter
 
 # $1 bucket, $2 now, $3 the latest window start that has expired.
@@ -70,7 +70,7 @@ def _bucket(name: str) -> str:
 async def reserve(bucket: str, limit: Limit) -> Place:
     """Adds one attempt to `bucket` and returns the place it got, in one statement."""
     bucket = _bucket(bucket)
-    now = int(time.time())
+    now = int(clock.time())
     expired_before = now - limit.window_seconds
     connection = AttemptCounter._meta.db
     sql = _RESERVE if connection.capabilities.dialect == "postgres" else _RESERVE_SQLITE
@@ -81,7 +81,7 @@ async def reserve(bucket: str, limit: Limit) -> Place:
 
 async def count(bucket: str, limit: Limit) -> int:
     """The attempts counted in `bucket`'s current window, without adding one."""
-    expired_before = int(time.time()) - limit.window_seconds
+    expired_before = int(clock.time()) - limit.window_seconds
     counter = await AttemptCounter.get_or_none(
         bucket=_bucket(bucket), window_start__gt=expired_before
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -19,6 +18,7 @@ import pyotp
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from app import clock
 from app.errors import InvalidInput
 from app.subkeys import SUBKEY_LENGTH, derive_subkey
 
@@ -120,7 +120,7 @@ def clean_code(code: str, *, field: str) -> str:
 
 
 def current_step(now: float | None = None) -> int:
-    return int(time.time() if now is None else now) // PERIOD_SECONDS
+    return int(clock.time() if now is None else now) // PERIOD_SECONDS
 
 
 def matching_step(secret: str, code: str, *, now: float | None = None) -> int | None:

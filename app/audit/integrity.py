@@ -14,11 +14,11 @@ import contextlib
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from app import clock
 from app.audit import custody
 from app.audit.chain import CONTENT_FIELDS, GENESIS_HASH, ChainKeyring, content_of
 from app.audit.models import AuditChainState, AuditEntry
@@ -115,7 +115,7 @@ async def _store_verified(organization_id: int, keyring: ChainKeyring, position:
         "verified_hash": position.hash,
         "verified_key_id": key_id,
         "verified_tag": _tag(keyring, organization_id, position, key_id),
-        "verified_at": datetime.now(UTC),
+        "verified_at": clock.now(),
     }
     if await AuditChainState.filter(organization_id=organization_id).update(**values):
         return

@@ -13,6 +13,7 @@ from typing import Any
 
 from tortoise.queryset import QuerySet
 
+from app import clock
 from app.audit import custody
 from app.audit.actions import AuditAction
 from app.audit.chain import GENESIS_HASH, entry_hash
@@ -47,7 +48,7 @@ async def record(
         organization_id=organization_id,
         sequence=organization.audit_sequence + 1,
         action=action.value,
-        occurred_at=datetime.now(UTC),
+        occurred_at=clock.now(),
         actor_id=actor.user.id if actor else None,
         system_id=system_id,
         key_set_id=key_set_id,

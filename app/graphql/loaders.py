@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
+from app import clock
 from app.accounts import service as accounts
 from app.accounts.models import User
 from app.audit import readers as audit
@@ -360,7 +360,7 @@ class Loaders:
             _by_key(leaks.first_exposures), cache=False
         )
         self.previous_keys_by_key_set_id: DataLoader[int, list[ApiKey] | None] = Loader(
-            _by_key(lambda ids: retirement.previous_keys(ids, now=datetime.now(UTC)))
+            _by_key(lambda ids: retirement.previous_keys(ids, now=clock.now()))
         )
         self.reuse_by_key_set_id: DataLoader[int, ReuseSummary | None] = Loader(
             _by_key(reuse.reuse_of_key_sets)

@@ -16,11 +16,12 @@ systems, each finding a reason to act:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from tortoise.expressions import Q
 
+from app import clock
 from app.access import organization_access
 from app.context import Actor
 from app.keysets import policy
@@ -70,7 +71,7 @@ async def key_hygiene_for(*, actor: Actor, organization_id: int) -> list[KeySetH
 async def key_hygiene(*, organization_id: int, now: datetime | None = None) -> list[KeySetHygiene]:
     """The organization's live key sets that have findings, by id (a constant number of
     queries, whatever the number of key sets)."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     key_sets = await KeySet.filter(
         Q(organization_id=organization_id),
         Q(revoked_at=None),

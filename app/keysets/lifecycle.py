@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from app import clock
 from app.access import organization_access, system_access
 from app.audit.actions import AuditAction
 from app.context import Actor
@@ -139,7 +140,7 @@ async def create_key_set(
             await _check_member_limit(
                 actor, organization_id=organization_id, system_id=system_id, rules=rules
             )
-        expires_at = rules.expiry_for(expires_at, now=datetime.now(UTC))
+        expires_at = rules.expiry_for(expires_at, now=clock.now())
         key_scope = scope_key(organization_id, system_id)
         if await KeySet.exists(scope_key=key_scope, label=label, live=True):
             raise Conflict(LABEL_TAKEN, field="label")
@@ -156,6 +157,7 @@ async def create_key_set(
                 expires_at=expires_at,
                 created_by=actor.user,
                 owned_by=actor.user if for_themselves else None,
+                created_at=clock.now(),  # hygiene compares it with the clock's time
             )
         except IntegrityError:
             raise Conflict(LABEL_TAKEN, field="label") from None
@@ -212,7 +214,7 @@ async def _revoke(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Revokes a locked, live key set in the writes' transaction."""
-    now = datetime.now(UTC)
+    now = clock.now()
     # Destroyed, but still recognised if presented again (reuse detection).
     await reuse.keep_hashes(ApiKey.filter(key_set_id=key_set.id, lookup_hash__not_isnull=True))
     await ApiKey.filter(key_set_id=key_set.id).update(lookup_hash=None, ciphertext=None)
@@ -279,7 +281,7 @@ async def extend_key_set(*, actor: Actor, key_set_id: int, expires_at: datetime)
         key_set = await admin_key_set(actor, key_set_id, lock=True)
         require_not_revoked(key_set)
         await lock_organization(key_set.organization_id)
-        new_expiry = (await policy_of(key_set)).expiry_for(new_expiry, now=datetime.now(UTC))
+        new_expiry = (await policy_of(key_set)).expiry_for(new_expiry, now=clock.now())
         old_expiry = key_set.expires_at
         if old_expiry is not None and new_expiry is not None and new_expiry <= old_expiry:
             raise InvalidInput(
@@ -310,7 +312,7 @@ async def _require_no_exposed_key(key_set: KeySet) -> None:
     if not exposed:
         return
     verifying = await ApiKey.filter(
-        Q(current=True) | Q(valid_until__gt=datetime.now(UTC)),
+        Q(current=True) | Q(valid_until__gt=clock.now()),
         id__in=list(exposed),
         lookup_hash__not_isnull=True,
     ).exists()
@@ -379,7 +381,7 @@ async def update_key_set(
         if not isinstance(expires_at, Unchanged):
             # No default on update: null still means "no expiry", where the policy allows it.
             new_expiry = (await policy_of(key_set)).expiry_for(
-                clean_expiry(expires_at), now=datetime.now(UTC), apply_default=False
+                clean_expiry(expires_at), now=clock.now(), apply_default=False
             )
             change("expiresAt", _iso(key_set.expires_at), _iso(new_expiry))
             key_set.expires_at = new_expiry

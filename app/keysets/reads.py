@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 from pypika_tortoise.queries import QueryBuilder, Table
 
+from app import clock
 from app.accounts.models import User
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySetStatus, KeySlot
 from app.keysets.rules import status_condition
@@ -70,7 +71,7 @@ async def list_key_sets(
         raise ValueError("list key sets of organizations or of systems, not both")
     query = KeySet.all()
     if statuses:  # filters on the time now: a statement of its own each time
-        query = query.filter(status_condition(statuses, datetime.now(UTC)))
+        query = query.filter(status_condition(statuses, clock.now()))
     if system_ids:
         return await paginate_rows_each(
             query,

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from tortoise.expressions import Q
 
+from app import clock
 from app.errors import ErrorCode, InvalidInput, InvalidState, LabelMismatch
 from app.keysets.models import KeySet, KeySetScope, KeySetStatus
 from app.keysets.permissions import PERMISSION_SCOPE, KeyPermission
@@ -40,7 +41,7 @@ def status_of(key_set: _StatusColumns, now: datetime | None = None) -> KeySetSta
         return KeySetStatus.REVOKED
     if not key_set.enabled:
         return KeySetStatus.DISABLED
-    if key_set.expires_at is not None and key_set.expires_at <= (now or datetime.now(UTC)):
+    if key_set.expires_at is not None and key_set.expires_at <= (now or clock.now()):
         return KeySetStatus.EXPIRED
     return KeySetStatus.ACTIVE
 
@@ -117,7 +118,7 @@ def clean_expiry(expires_at: datetime | None, now: datetime | None = None) -> da
         expires_at = expires_at.astimezone(UTC)
     except OverflowError:
         raise InvalidInput("expiresAt is out of range.", field="expiresAt") from None
-    if expires_at <= (now or datetime.now(UTC)):
+    if expires_at <= (now or clock.now()):
         raise InvalidInput("expiresAt must be in the future.", field="expiresAt")
     return expires_at
 

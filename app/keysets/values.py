@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from tortoise.transactions import in_transaction
 
+from app import clock
 from app.accounts import step_up
 from app.accounts.models import User
 from app.audit import service as audit
@@ -60,6 +61,9 @@ def new_key(
             else None
         ),
         created_by=user,
+        # Set here, not by auto_now_add: successors and idle windows compare it with
+        # times taken from the clock (app.keysets.retirement).
+        created_at=clock.now(),
     )
     return api_key, plaintext
 
@@ -89,7 +93,7 @@ async def regenerate_key(
         require_not_revoked(key_set)
         check_confirmation(key_set, confirm_label)
         organization = await lock_organization(key_set.organization_id)
-        now = datetime.now(UTC)
+        now = clock.now()
         rules = await policy_of(key_set)
         rules.check_grace(grace)
         rules.check_regeneration(key_set.expires_at, now=now)

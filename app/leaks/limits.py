@@ -29,6 +29,7 @@ class LeakLimits:
         if await self._limiter.hit(self._address, "leaks-address", key):
             return None
         stats = await self._limiter.get_window_stats(self._address, "leaks-address", key)
+        # `limits` reads the system's clock itself, so its reset time is on that clock.
         return max(1, int(stats.reset_time - time.time()))
 
     async def hit_user(self, user_id: int) -> bool:

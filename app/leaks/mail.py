@@ -61,3 +61,8 @@ def mail_later(mailer: Mailer | None, key_set: KeySet | None, exposure: KeyExpos
     task = asyncio.create_task(mail_exposure(mailer, key_set, exposure))
     _pending.add(task)
     task.add_done_callback(_pending.discard)
+
+
+async def settled() -> None:
+    """Waits until every mail `mail_later` started so far is sent or given up."""
+    await asyncio.gather(*_pending)

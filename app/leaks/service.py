@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from app import clock
 from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import ErrorCode, InvalidInput, InvalidState
@@ -115,7 +116,7 @@ async def report_leak(
     if await find_by_lookup_hash(KeyExposure, keys=keys, plaintext=token) is not None:
         return Match(exposure=None, key_set=None)
     found = await find_by_lookup_hash(ApiKey, keys=keys, plaintext=token)
-    if found is None or not _usable(found.row, datetime.now(UTC)):
+    if found is None or not _usable(found.row, clock.now()):
         return None
     api_key = found.row
     async with key_set_writes(None) as writes:

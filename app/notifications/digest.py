@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from tortoise.exceptions import IntegrityError
 
+from app import clock
 from app.background import BackgroundTask
 from app.keysets.hygiene import KeySetHygiene, key_hygiene
 from app.notifications.mail import Mailer
@@ -66,7 +67,7 @@ async def run_digest_round(
     mailer: Mailer, *, interval: timedelta, now: datetime | None = None
 ) -> int:
     """Mails the digests that are due; how many organizations got one."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     sent = 0
     for organization in await Organization.all().order_by("id"):
         found = await key_hygiene(organization_id=organization.id, now=now)

@@ -21,6 +21,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from app import clock
 from app.accounts.models import User
 from app.keysets.models import KeySet
 from app.notifications.mail import Mailer
@@ -136,7 +137,7 @@ async def run_round(
 
     Without a mailer, only notices some webhook wants are claimed (and queued for it).
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     due = (
         await KeySet.filter(
             Q(revoked_at=None),
@@ -184,7 +185,7 @@ async def run_round(
             )
             failed += 1
             continue
-        notice.sent_at = datetime.now(UTC)
+        notice.sent_at = clock.now()
         notice.recipients = len(people)
         await notice.save(update_fields=["sent_at", "recipients"])
         sent += 1

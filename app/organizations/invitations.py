@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from email.message import EmailMessage
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app import clock
 from app.access import is_organization_admin, organization_access
 from app.accounts.models import User
 from app.accounts.tokens import new_token, plausible, token_hash
@@ -102,7 +103,7 @@ async def invite(
     """Invites an email to join in `role`; only owners may invite owners."""
     email = clean_email(email)
     token = new_token()
-    now = datetime.now(UTC)
+    now = clock.now()
     async with in_transaction():
         access = await organization_access(
             user_id=actor.user.id, organization_id=organization_id, for_update=True
@@ -158,7 +159,7 @@ async def find_by_token(token: str) -> Invitation | None:
 
 
 def _require_pending(invitation: Invitation, *, field: str) -> None:
-    status = invitation.status(datetime.now(UTC))
+    status = invitation.status(clock.now())
     if status is InvitationStatus.EXPIRED:
         raise InvalidState(
             "This invitation has expired: ask for a new one.", field=field, code=ErrorCode.EXPIRED
@@ -192,12 +193,12 @@ async def accept_invitation(*, actor: Actor, invitation: Invitation, field: str)
         raise Conflict("You are a member of this organization already.", field=field)
     # Of two requests racing with one token, the second matches no row.
     taken = await Invitation.filter(id=invitation.id, open=True, accepted_at=None).update(
-        accepted_at=datetime.now(UTC), open=None
+        accepted_at=clock.now(), open=None
     )
     if not taken:
         raise InvalidState("This invitation was already accepted or revoked.", field=field)
     if actor.user.email_verified_at is None:  # the token came by mail to this address
-        actor.user.email_verified_at = datetime.now(UTC)
+        actor.user.email_verified_at = clock.now()
         await User.filter(id=actor.user.id, email_verified_at=None).update(
             email_verified_at=actor.user.email_verified_at
         )
@@ -251,7 +252,7 @@ async def revoke(*, actor: Actor, invitation_id: int) -> Invitation:
             access.require_admin()
         await invitation.refresh_from_db(fields=["accepted_at", "revoked_at", "open"])
         _require_pending(invitation, field="invitationId")
-        now = datetime.now(UTC)
+        now = clock.now()
         await Invitation.filter(id=invitation.id, open=True).update(revoked_at=now, open=None)
         invitation.revoked_at, invitation.open = now, None
         await audit.record(
@@ -290,7 +291,7 @@ async def list_invitations(
     administered = {pk for pk, role in viewer_roles.items() if is_organization_admin(role)}
     queryset = Invitation.all().select_related("organization")
     if pending_only:
-        queryset = queryset.filter(open=True, expires_at__gt=datetime.now(UTC))
+        queryset = queryset.filter(open=True, expires_at__gt=clock.now())
     pages = await paginate_each(
         queryset,
         parent="organization_id",
@@ -316,7 +317,7 @@ def _invitee(user: User, invitation: Invitation) -> bool:
 async def list_for_invitee(*, user: User, after: int | None, first: int) -> Page[Invitation]:
     """The pending invitations sent to the user's email, with their organizations; none
     until the account has shown the address is its own (see `User.email_verified_at`)."""
-    pending = Invitation.filter(email=user.email, open=True, expires_at__gt=datetime.now(UTC))
+    pending = Invitation.filter(email=user.email, open=True, expires_at__gt=clock.now())
     if user.email_verified_at is None:
         pending = pending.filter(id__in=[])
     return await paginate(

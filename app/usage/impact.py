@@ -9,6 +9,7 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.functions import Sum
 
+from app import clock
 from app.keysets.models import ApiKey
 from app.usage.buffer import VALID, hour_of
 from app.usage.models import KeyUsage
@@ -47,7 +48,7 @@ class ImpactWindow:
 async def key_set_impact(*, key_set_id: int, now: datetime | None = None) -> list[ImpactWindow]:
     """The last 24 hour buckets and the last 168 (the current hour included), per key that
     still verifies. Counts are as flushed: a few seconds behind."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     keys = await ApiKey.filter(
         Q(current=True) | Q(valid_until__gt=now, lookup_hash__not_isnull=True),
         key_set_id=key_set_id,

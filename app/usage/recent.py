@@ -14,6 +14,7 @@ from typing import Protocol
 
 from tortoise.functions import Sum
 
+from app import clock
 from app.errors import RecentlyUsed
 from app.keysets.models import ApiKey, KeySet
 from app.usage.buffer import VALID, hour_of
@@ -67,7 +68,7 @@ async def check_recent_use(
     within the window and the caller did not acknowledge it."""
     if check is None or not check.asks:
         return
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     since = now - timedelta(seconds=check.window_seconds)
     if key_ids is None:
         stored = [key_set.last_used_at]

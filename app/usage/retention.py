@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
+from app import clock
 from app.background import BackgroundTask
 from app.usage.buffer import hour_of
 from app.usage.models import KeyUsage, KeyUsageAddress
@@ -17,7 +18,7 @@ PRUNE_INTERVAL_SECONDS = 3600.0
 
 async def prune(*, retention_days: int, now: datetime | None = None) -> int:
     """Deletes the hours older than the retention; returns how many rows went."""
-    cutoff = hour_of((now or datetime.now(UTC)).timestamp()) - retention_days * 24
+    cutoff = hour_of((now or clock.now()).timestamp()) - retention_days * 24
     deleted = await KeyUsage.filter(hour__lt=cutoff).delete()
     return deleted + await KeyUsageAddress.filter(hour__lt=cutoff).delete()
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from tortoise.functions import Sum
 
+from app import clock
 from app.errors import InvalidInput
 from app.usage.buffer import OTHER
 from app.usage.models import KeyUsage, KeyUsageAddress
@@ -144,7 +145,7 @@ async def usage_series(
     now: datetime | None = None,
 ) -> Series:
     """Every bucket of the range, empty ones included, oldest first."""
-    start, end = clean_range(since, until, granularity, now=now or datetime.now(UTC))
+    start, end = clean_range(since, until, granularity, now=now or clock.now())
     first, last = _hour(start), _hour(end)
     rows: list[dict[str, Any]] = (
         await KeyUsage.filter(hour__gte=first, hour__lt=last, **whose.filters())

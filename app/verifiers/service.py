@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from app import clock
 from app.access import (
     administered_organizations,
     administered_systems,
@@ -197,7 +198,7 @@ async def revoke_verifier(
             raise InvalidState(
                 "This verifier is already revoked.", field="verifierId", code=ErrorCode.REVOKED
             )
-        verifier.revoked_at = datetime.now(UTC)
+        verifier.revoked_at = clock.now()
         verifier.revoked_by = actor.user if actor else None
         verifier.lookup_hash = None
         await verifier.save(update_fields=["revoked_at", "revoked_by_id", "lookup_hash"])

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TypeVar
 
+from app import clock
 from app.keysets.groups import effective_permissions
 from app.keysets.models import ApiKey, KeySet
 
@@ -72,7 +72,7 @@ class VerificationCache:
 
     def get(self, lookup_hash: str) -> tuple[bool, Lookup | None]:
         """(hit, value); a miss or an expired entry is (False, None)."""
-        now = time.monotonic()
+        now = clock.monotonic()
         entry = self._entries.get(lookup_hash)
         if entry is not None and entry[0] >= now:
             self.hits += 1
@@ -87,7 +87,7 @@ class VerificationCache:
     def put(self, lookup_hash: str, value: Lookup | None, *, epoch: int) -> None:
         if self.ttl <= 0 or epoch != self.epoch:
             return
-        expires = time.monotonic() + self.ttl
+        expires = clock.monotonic() + self.ttl
         if value is None:
             if len(self._unknown) >= self.max_unknown:
                 self.evictions += _shrink(self._unknown, lambda entry: entry)
@@ -123,7 +123,7 @@ class VerificationCache:
 def _shrink(table: dict[str, V], expiry: Callable[[V], float]) -> int:
     """Drops a full table's expired entries, or else its oldest tenth (dicts keep
     insertion order); returns how many went."""
-    now = time.monotonic()
+    now = clock.monotonic()
     expired = [key for key, value in table.items() if expiry(value) < now]
     if len(expired) < len(table) // 10:
         expired = list(islice(table, max(1, len(table) // 10)))
@@ -164,7 +164,7 @@ class VerifierCache:
 
     def get(self, lookup_hash: str) -> tuple[bool, Audience | None]:
         entry = self._entries.get(lookup_hash)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < clock.monotonic():
             return False, None
         return True, entry[1]
 
@@ -173,7 +173,7 @@ class VerifierCache:
             return
         if len(self._entries) >= self.max_entries:
             self.clear()
-        self._entries[lookup_hash] = (time.monotonic() + self.ttl, value)
+        self._entries[lookup_hash] = (clock.monotonic() + self.ttl, value)
         if value is not None and value.verifier_id is not None:
             self._hash_by_verifier[value.verifier_id] = lookup_hash
 

@@ -98,6 +98,8 @@ class _BatchedLimit:
     async def hit(self, *identifiers: str) -> int | None:
         """Seconds to wait if over the limit, else None."""
         key = "/".join(identifiers)
+        # On the system's clock, not `app.clock`: `limits` (and Redis) read that clock
+        # themselves, and `blocked_until` holds their reset times.
         now = time.time()
         until = self.blocked_until.get(key)
         if until is not None:

@@ -6,9 +6,10 @@ import asyncio
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
+from app import clock
 from app.addresses import limit_key
 from app.ids import to_global_id
 from app.keysets import groups
@@ -211,7 +212,7 @@ class Verifier:
             audience = audience_of(row) if row is not None else None
             self.verifiers.put(lookup_hash, audience, epoch=epoch)
         if audience is not None and audience.verifier_id is not None:
-            self.usage.record_verifier(verifier_id=audience.verifier_id, at=datetime.now(UTC))
+            self.usage.record_verifier(verifier_id=audience.verifier_id, at=clock.now())
         return audience
 
     async def _rehash_verifier(self, token: str, lookup_hash: str) -> VerifierRow | None:
@@ -315,7 +316,7 @@ class Verifier:
             or (system_id is not None and system_id != key_system_id)
         ):
             return await self._not_found(audience)
-        now = datetime.now(UTC)
+        now = clock.now()
         if gone(found, now):
             # As an unknown key, limits included: a replaced key past its grace must not
             # use up its set's limit (and so lock out the live key), nor answer otherwise.

@@ -10,12 +10,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from tortoise.transactions import in_transaction
 
+from app import clock
 from app.access import is_organization_admin, organization_access
 from app.audit import service as audit
 from app.audit.actions import AuditAction
@@ -256,7 +256,7 @@ async def enqueue(*, organization_id: int, event: WebhookEvent, payload: Mapping
 
     Call inside the transaction of the change; returns how many were queued.
     """
-    now = datetime.now(UTC)
+    now = clock.now()
     body = {
         "event": event.value,
         "occurredAt": now.isoformat(),

@@ -19,6 +19,9 @@ from tests.support import (
     sign_up,
 )
 
+# Seconds a refused bomb may take on a busy machine (real time: the parse and the cost
+# check are the work measured); before the limits, these took 9 to 25 s.
+AT_ONCE = 5
 ORGANIZATIONS = "{ organizations { edges { node { id } } } }"
 NESTED = """
 { organizations(first: 100) { edges { node {
@@ -156,6 +159,7 @@ async def test_a_modest_nested_query_runs(gql: GraphQL) -> None:
     assert body["data"]["organizations"]["edges"] == []
 
 
+@pytest.mark.real_timer
 @pytest.mark.parametrize("levels", [22, 40])
 async def test_a_fragment_chain_bomb_is_refused_at_once(gql: GraphQL, levels: int) -> None:
     # given: a document that expands to 2^levels fields (22 levels took 25 s to refuse)
@@ -168,7 +172,7 @@ async def test_a_fragment_chain_bomb_is_refused_at_once(gql: GraphQL, levels: in
     elapsed = time.monotonic() - started
 
     # then
-    assert elapsed < 3
+    assert elapsed < AT_ONCE
     assert body.get("data") is None
     assert error_codes(body) == ["QUERY_TOO_COMPLEX"]
     assert f"expands to {2**levels + 1} fields" in body["errors"][0]["message"]
@@ -351,6 +355,7 @@ async def test_batched_requests_are_refused(http: httpx.AsyncClient) -> None:
     assert response.status_code == 400
 
 
+@pytest.mark.real_timer
 async def test_an_introspection_bomb_is_refused_at_once_and_graphiql_still_introspects(
     http: httpx.AsyncClient,
 ) -> None:
@@ -372,7 +377,7 @@ async def test_an_introspection_bomb_is_refused_at_once_and_graphiql_still_intro
     standard = await anonymous.result(graphiql)
 
     # then
-    assert elapsed < 3
+    assert elapsed < AT_ONCE
     for refused in (bomb, four):
         assert refused.get("data") is None
         assert error_codes(refused) == ["QUERY_TOO_COMPLEX"]

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.processes import serving
 
@@ -26,6 +27,7 @@ def post_bomb(base: str) -> httpx.Response:
     return httpx.post(f"{base}/graphql", json={"query": fragment_bomb(LEVELS)}, timeout=10)
 
 
+@pytest.mark.real_timer
 def test_fragment_bombs_neither_freeze_the_server_nor_outlive_sigterm(
     tmp_path: Path, database_url: str
 ) -> None:

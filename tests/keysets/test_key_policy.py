@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from app.clock import MovableClock
 from tests.support import (
     REGENERATE_KEY,
     REVOKE_KEY_SET,
@@ -238,7 +238,7 @@ async def test_the_maximum_lifetime_bounds_create_update_and_extend(gql: GraphQL
 
 
 async def test_extend_moves_the_expiry_and_revives_an_expired_key_set(
-    gql: GraphQL, verifier_http: httpx.AsyncClient
+    gql: GraphQL, verifier_http: httpx.AsyncClient, clock: MovableClock
 ) -> None:
     # given: a key set that has just expired
     world = await build_world(gql)
@@ -246,14 +246,14 @@ async def test_extend_moves_the_expiry_and_revives_an_expired_key_set(
         world.admin,
         organizationId=world.organization_id,
         label="ci",
-        expiresAt=iso(datetime.now(UTC) + timedelta(seconds=1)),
+        expiresAt=iso(clock.now() + timedelta(minutes=5)),
     )
     key_set_id = created["keySet"]["id"]
-    await asyncio.sleep(1.1)
+    clock.advance(timedelta(minutes=5, seconds=1))
     assert (await world.admin.gql(KEY_SET, {"id": key_set_id}))["keySet"]["status"] == "EXPIRED"
     answer = await verifier_http.post("/v1/keys/verify", json={"key": created["primaryKey"]})
     assert answer.json()["code"] == "EXPIRED"
-    later = iso(datetime.now(UTC) + timedelta(days=30))
+    later = iso(clock.now() + timedelta(days=30))
 
     # when
     payload = await world.admin.gql.mutate(

@@ -21,7 +21,7 @@ from tests.support import (
     create_key_set,
     create_verifier,
 )
-from tests.support.processes import serving
+from tests.support.processes import NOTIFY_WITHIN, serving
 
 CREATE_GROUP = """
 mutation CreateGroup($input: CreatePermissionGroupInput!) {
@@ -533,7 +533,8 @@ def second_process(settings: Settings, backend: str, tmp_path: Path) -> Iterator
 
 
 @pytest.mark.postgres_only
-async def test_another_process_hears_of_a_group_change_within_a_second(
+@pytest.mark.real_timer
+async def test_another_process_hears_of_a_group_change_long_before_its_cache_expires(
     gql: GraphQL, second_process: str
 ) -> None:
     # given: the other process has the key's answer cached for ten minutes
@@ -551,7 +552,7 @@ async def test_another_process_hears_of_a_group_change_within_a_second(
         )
         changed_at = time.monotonic()
         answer = cached
-        while answer["code"] == "VALID" and time.monotonic() - changed_at < 1.0:
+        while answer["code"] == "VALID" and time.monotonic() - changed_at < NOTIFY_WITHIN:
             await asyncio.sleep(0.02)
             answer = (await other.post("/v1/keys/verify", json=body)).json()
 

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 
 from app.errors import ConfigurationError
 from app.keysets.keys import generate_key
+from app.leaks import mail
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import Configured
@@ -190,7 +191,7 @@ async def test_a_signed_report_disables_the_key_set_and_tells_its_admins(
     # then: the same answer, and nothing happens twice
     assert again.json()[0]["label"] == "true_positive"
     assert await actions(world.owner, world.organization_id) == logged
-    await asyncio.sleep(0.2)
+    await mail.settled()
     assert len(inbox.messages) == 2
 
 

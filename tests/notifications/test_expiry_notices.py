@@ -190,6 +190,7 @@ async def test_rounds_running_at_once_send_each_notice_once(
     assert len(inbox.messages) == 3 * 2
 
 
+@pytest.mark.real_timer
 def test_a_running_server_mails_without_being_asked(
     tmp_path: Path, smtp: tuple[Inbox, int]
 ) -> None:

@@ -74,6 +74,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 @pytest.mark.postgres_only
+@pytest.mark.real_timer
 async def test_the_other_process_measures_notify_lag_and_still_understands_bare_ids(
     gql: GraphQL, settings: Settings, other_process: str
 ) -> None:
@@ -114,16 +115,17 @@ async def test_the_other_process_measures_notify_lag_and_still_understands_bare_
         )
         revoked_code = await verify_code(other, revoked["primaryKey"])
 
-    # then: the revocation was measured once, in under a second, and evicted the key
+    # then: the revocation was measured once, promptly (under 5 s on a busy machine), and
+    # evicted the key
     measured = value(after_revocation, "keyrack_notify_lag_seconds_count") - lag_count
     lag = value(after_revocation, "keyrack_notify_lag_seconds_sum") - value(
         before, "keyrack_notify_lag_seconds_sum"
     )
-    within_a_second = value(
-        after_revocation, "keyrack_notify_lag_seconds_bucket", le="1.0"
-    ) - value(before, "keyrack_notify_lag_seconds_bucket", le="1.0")
-    assert (measured, within_a_second) == (1, 1)
-    assert 0 <= lag < 1.0
+    promptly = value(after_revocation, "keyrack_notify_lag_seconds_bucket", le="5.0") - value(
+        before, "keyrack_notify_lag_seconds_bucket", le="5.0"
+    )
+    assert (measured, promptly) == (1, 1)
+    assert 0 <= lag < 5.0
     assert revoked_code == "NOT_FOUND"
     # and: the bare id evicted the other key set's answer without a lag sample
     assert value(after_bare_id, "keyrack_verify_cache_evictions_total") - evictions == 2

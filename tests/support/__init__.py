@@ -11,11 +11,15 @@ import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pyotp
 from tortoise import Tortoise
+
+from app import clock
+from app.clock import MovableClock
 
 PASSWORD = "correct horse battery staple"
 # A key value or verifier token as Keyrack hands it out: never in a log line, never to a
@@ -334,33 +338,55 @@ async def build_world(gql: GraphQL) -> World:
     return World(owner, admin, member, system_admin, outsider, organization_id, system_id)
 
 
+def movable_clock() -> MovableClock:
+    """The clock tests/conftest.py installs for the session."""
+    current = clock.current()
+    assert isinstance(current, MovableClock), "tests/conftest.py installs a MovableClock"
+    return current
+
+
+def advance(seconds: float | timedelta) -> None:
+    """Lets `seconds` pass for the app in this process, at once (see app/clock.py)."""
+    movable_clock().advance(seconds)
+
+
 class Authenticator:
     """An authenticator app: pyotp holding the secret enrollTotp handed out.
 
     Keyrack accepts a step's code once, for the current step and one either side.
     `next_code` is the code of the earliest step not yet handed out that Keyrack still
     accepts — the step before the current one too, while the clock is not about to move
-    on — so successive codes are always accepted; past the window it waits for the clock.
+    on — so successive codes are always accepted; past the window it moves the clock on
+    to the next step. `real_time`: the codes go to a `keyrack serve` process, whose clock
+    this one cannot move, so it reads the system's clock and waits for the step instead.
     """
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, *, real_time: bool = False) -> None:
         remember_secret(secret)
         self.secret = secret
         self.totp = pyotp.TOTP(secret)
+        self.real_time = real_time
         self.last_step = -1
         self.last_code: str | None = None
 
+    def _time(self) -> float:
+        return time.time() if self.real_time else clock.time()
+
     def _now(self) -> int:
-        return int(time.time()) // self.totp.interval
+        return int(self._time()) // self.totp.interval
 
     async def next_code(self) -> str:
         # The previous step stays in Keyrack's window until the next one starts: use it
         # only with 5 s of margin, so that the request reaches Keyrack in time.
-        into_step = time.time() % self.totp.interval
+        into_step = self._time() % self.totp.interval
         earliest = self._now() - 1 if into_step < self.totp.interval - 5 else self._now()
         step = max(earliest, self.last_step + 1)
         if step > self._now() + 1:  # at most one step ahead: the window starts with the next
-            await asyncio.sleep((step - 1) * self.totp.interval - time.time() + 0.05)
+            wait = (step - 1) * self.totp.interval - self._time() + 0.05
+            if self.real_time:
+                await asyncio.sleep(wait)
+            else:
+                advance(wait)
         self.last_step = step
         self.last_code = self.totp.generate_otp(step)
         return self.last_code

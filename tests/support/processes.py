@@ -17,6 +17,10 @@ import pytest
 from testbed.net import free_port
 from testbed.pgcluster import PostgresCluster, PostgresUnavailable, start_cluster
 
+# Seconds another `keyrack serve` process may take to hear of a change (NOTIFY at commit)
+# on a busy machine: wide, yet far below the ten minutes its cache would otherwise hold.
+NOTIFY_WITHIN = 10.0
+
 
 def keyrack_command() -> list[str]:
     script = Path(sys.executable).parent / "keyrack"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 from starlette.applications import Starlette
 
+from app.clock import MovableClock
 from tests.conftest import Configured
 from tests.support import GraphQL, codes_and_fields, verify_code, verifying_client
 from tests.usage.test_usage import by_code, scene
@@ -158,7 +157,7 @@ async def test_a_key_set_in_use_is_not_cut_off_without_acknowledging_it(
 
 
 async def test_a_key_set_used_before_the_window_needs_no_acknowledging(
-    app: Starlette, gql: GraphQL, configured: Configured
+    app: Starlette, gql: GraphQL, configured: Configured, clock: MovableClock
 ) -> None:
     # given: an app whose window is one second, and a key used a little earlier
     world = await scene(gql)
@@ -166,7 +165,7 @@ async def test_a_key_set_used_before_the_window_needs_no_acknowledging(
     async with verifying_client(httpx.ASGITransport(app=app), world.token) as service:
         assert await verify_code(service, world.primary, ip="203.0.113.7") == "VALID"
     await app.state.verifier.usage.flush()
-    await asyncio.sleep(1.1)
+    clock.advance(1.1)
 
     # when
     disabled = await quick.as_user(world.owner.token).mutate(

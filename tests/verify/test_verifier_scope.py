@@ -35,7 +35,7 @@ from tests.support import (
     sign_up,
     verifying_client,
 )
-from tests.support.processes import serving
+from tests.support.processes import NOTIFY_WITHIN, serving
 
 REVOKE_VERIFIER = """
 mutation Revoke($input: RevokeVerifierInput!) {
@@ -432,7 +432,8 @@ def second_process(settings: Settings, backend: str, tmp_path: Path) -> Iterator
 
 
 @pytest.mark.postgres_only
-async def test_another_process_refuses_a_revoked_verifier_within_a_second(
+@pytest.mark.real_timer
+async def test_another_process_refuses_a_revoked_verifier_long_before_its_cache_expires(
     gql: GraphQL, second_process: str
 ) -> None:
     # given: the other process has accepted the verifier (and caches it for ten minutes)
@@ -453,13 +454,13 @@ async def test_another_process_refuses_a_revoked_verifier_within_a_second(
         )
         revoked_at = time.monotonic()
         status = cached[0]
-        while status == 200 and time.monotonic() - revoked_at < 1.0:
+        while status == 200 and time.monotonic() - revoked_at < NOTIFY_WITHIN:
             await asyncio.sleep(0.02)
             status = (await answer(other, token, tenant.keys["system"]))[0]
 
     # then
     assert first[0] == cached[0] == 200
-    assert status == 401, "the other process still accepted the verifier after 1 s"
+    assert status == 401, f"the other process accepted the verifier {NOTIFY_WITHIN} s on"
 
 
 async def test_a_system_verifier_keeps_its_scope_on_a_cold_cache(

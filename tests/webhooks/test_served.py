@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support import PASSWORD
 from tests.support.processes import serving
@@ -37,6 +38,7 @@ def wait_for(receiver: Receiver, count: int, seconds: float = 20) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.real_timer
 def test_events_queued_before_a_restart_are_sent_after_it(
     tmp_path: Path, receiver: Receiver
 ) -> None:

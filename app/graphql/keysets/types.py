@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -9,6 +9,7 @@ from graphql.pyutils import AwaitableOrValue
 from strawberry.permission import PermissionExtension
 from strawberry.types.nodes import Selection
 
+from app import clock
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot, RetireReason
@@ -128,7 +129,7 @@ class ApiKeyType:
             replaced_at=key.replaced_at,
             valid_until=key.valid_until if replaced else None,
             retire_when_idle_seconds=key.retire_when_idle_seconds,
-            retiring=retirement.is_retiring(key, datetime.now(UTC)),
+            retiring=retirement.is_retiring(key, clock.now()),
             retires_at=retirement.retires_at(key) if replaced else None,
             retired_at=key.retired_at,
             retire_reason=RetireReason(key.retire_reason) if key.retire_reason else None,

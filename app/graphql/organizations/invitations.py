@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app import clock
 from app.graphql.context import Info
 from app.graphql.enums import OrganizationRole, documented
 from app.graphql.ids import INVITATION
@@ -66,7 +67,7 @@ class InvitationType(Node):
             id=strawberry.ID(to_global_id(INVITATION, invitation.id)),
             email=invitation.email,
             role=invitation.role,
-            status=invitation.status(datetime.now(UTC)),
+            status=invitation.status(clock.now()),
             created_at=invitation.created_at,
             expires_at=invitation.expires_at,
             accepted_at=invitation.accepted_at,

@@ -4,7 +4,7 @@ for admins of the key set's scope."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -12,6 +12,7 @@ from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import PermissionExtension
 
 import app.graphql.verify  # noqa: F401 - declares VerifyCode to GraphQL
+from app import clock
 from app.errors import InvalidInput
 from app.graphql.context import Info
 from app.graphql.enums import KeySlot, documented
@@ -179,7 +180,7 @@ def buckets_asked(arguments: Mapping[str, object]) -> int:
     since, until = arguments.get("since"), arguments.get("until")
     try:
         start, end = clean_range(
-            _moment(since), _moment(until), Granularity(str(granularity)), now=datetime.now(UTC)
+            _moment(since), _moment(until), Granularity(str(granularity)), now=clock.now()
         )
     except (InvalidInput, ValueError, TypeError):
         return worst
