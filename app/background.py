@@ -109,15 +109,19 @@ class Background:
             await self.run(name)
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """Every task runs while inside; leaving stops them, the last declared first."""
+    async def running(self, *, scheduled: bool = True) -> AsyncIterator[None]:
+        """Every task runs while inside; leaving stops them, the last declared first.
+
+        `scheduled=False` (the test suite's app): no round runs on its own; tests drive
+        each with `run` or `drain`, so nothing writes behind a test's back. The last
+        rounds on leaving still run."""
         async with AsyncExitStack() as stack:
             for task in self.tasks.values():
-                await stack.enter_async_context(self._running(task))
+                await stack.enter_async_context(self._running(task, scheduled=scheduled))
             yield
 
     @asynccontextmanager
-    async def _running(self, task: Periodic) -> AsyncIterator[None]:
+    async def _running(self, task: Periodic, *, scheduled: bool) -> AsyncIterator[None]:
         body = task.serve or partial(self._every, task)
 
         async def marked() -> None:
@@ -125,7 +129,8 @@ class Background:
             await body()
 
         loop = BackgroundTask(marked, name=f"keyrack-{task.name}")
-        loop.start()
+        if scheduled:
+            loop.start()
         try:
             yield
         finally:

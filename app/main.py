@@ -175,7 +175,14 @@ class KeyrackApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, *, connection_name: str = "default") -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    connection_name: str = "default",
+    schedule_background: bool = True,
+) -> Starlette:
+    """The Keyrack ASGI app. `schedule_background=False` keeps the background tasks
+    (app.background) from running on their own: the test suite drives their rounds."""
     settings = settings or Settings()
     quiet_third_party_loggers()
     secrets = resolve_secrets(settings)
@@ -301,7 +308,7 @@ def create_app(settings: Settings | None = None, *, connection_name: str = "defa
             if listener is not None:
                 listener.start()
                 stack.push_async_callback(listener.stop)
-            await stack.enter_async_context(background.running())
+            await stack.enter_async_context(background.running(scheduled=schedule_background))
             yield
 
     graphql_endpoint = BodySizeLimit(

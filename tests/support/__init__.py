@@ -19,6 +19,7 @@ import pyotp
 from tortoise import Tortoise
 
 from app import clock
+from app.background import current_task_name
 from app.clock import MovableClock
 
 PASSWORD = "correct horse battery staple"
@@ -427,6 +428,8 @@ class StatementCounter(logging.Handler):
         self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if current_task_name() is not None:  # a background round, or a task it started
+            return
         task = _current_task()
         if task is not None and task.get_name().startswith("keyrack-"):
             return
