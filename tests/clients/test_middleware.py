@@ -9,7 +9,7 @@ from typing import Any
 import flask
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
 
 from keyrack_client import AsyncVerifier, Verifier
@@ -209,3 +209,59 @@ def test_a_flask_service_answers_refusals_its_own_way(
     assert accepted.json == {"caller": key_set.label}
     assert (refused.status_code, refused.text) == (401, "denied: NOT_FOUND")
     assert (missing.status_code, missing.text) == (401, "denied: MISSING_KEY")
+
+
+async def websocket_handshake(app: FastAPI, key: str) -> list[dict[str, Any]]:
+    """What the service sends to a websocket client that connects with `key` and then
+    leaves: the ASGI messages, as a server such as Uvicorn would get them."""
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "ws",
+        "path": "/feed",
+        "raw_path": b"/feed",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"authorization", f"Bearer {key}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("service", 80),
+        "subprotocols": [],
+    }
+    incoming = iter([{"type": "websocket.connect"}, {"type": "websocket.disconnect"}])
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(incoming)
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+
+    await app(scope, receive, send)
+    return sent
+
+
+async def test_a_websocket_handshake_needs_a_key_too(
+    keyrack: Keyrack, verifier: AsyncVerifier
+) -> None:
+    # given: a service with a websocket route behind the middleware
+    key_set = keyrack.key_set()
+    app = fastapi_service(verifier)
+
+    @app.websocket("/feed")
+    async def feed(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text(websocket.state.keyrack.label)
+        await websocket.close()
+
+    # when
+    accepted = await websocket_handshake(app, key_set.key)
+    refused = await websocket_handshake(app, "kro_nope")
+
+    # then: closed before the handshake completes (the server answers HTTP 403)
+    assert [m["type"] for m in accepted] == [
+        "websocket.accept",
+        "websocket.send",
+        "websocket.close",
+    ]
+    assert accepted[1]["text"] == key_set.label
+    assert refused == [{"type": "websocket.close", "code": 1008}]
