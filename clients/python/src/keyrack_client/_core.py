@@ -92,7 +92,8 @@ def after_error(
 ) -> float:
     """Seconds to wait before trying again after `error`; raises when not to."""
     if attempt >= settings.retries or (spends and not isinstance(error, _NOT_SENT)):
-        raise KeyrackUnavailable(f"Keyrack could not be reached: {type(error).__name__}")
+        # `from None`: httpx's error holds the request, whose body holds the key.
+        raise KeyrackUnavailable(f"Keyrack could not be reached: {type(error).__name__}") from None
     return _pause(settings, attempt, type(error).__name__)
 
 
