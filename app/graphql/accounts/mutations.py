@@ -344,7 +344,9 @@ class AccountMutations:
     async def request_password_reset(
         self, info: Info, input: RequestPasswordResetInput
     ) -> RequestPasswordResetPayload:
-        credentials.request_password_reset(email=input.email, mailer=info.context.mailer)
+        credentials.request_password_reset(
+            email=input.email, mailer=info.context.mailer, address=_client(info)[0]
+        )
         return RequestPasswordResetPayload()
 
     @strawberry.mutation(

@@ -11,6 +11,7 @@ from app.leaks import service
 from app.leaks.limits import LeakLimits
 from app.leaks.mail import mail_later
 from app.leaks.models import ExposureChannel
+from app.notifications.mail import Requester
 
 
 @strawberry.input(description="A Keyrack key (or verifier token) you found where it should not be.")
@@ -66,5 +67,6 @@ class LeakMutations:
             reporter=actor,
         )
         if match is not None:
-            mail_later(info.context.mailer, match.key_set, match.exposure)
+            requester = Requester(user_id=actor.user.id, address=actor.ip_address)
+            mail_later(info.context.mailer, match.key_set, match.exposure, requester)
         return ReportLeakPayload(received=True)
