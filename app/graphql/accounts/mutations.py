@@ -382,6 +382,7 @@ class AccountMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[ReportUserErrors()],
+        metadata=ONCE_PER_REQUEST,  # it hashes the password: one hash per request
         description=(
             "Starts enrolling a TOTP authenticator app; it is used once confirmTotp confirms "
             "it. Enrolling again before that replaces the pending secret. INVALID_CREDENTIALS "
