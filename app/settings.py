@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     login_failures_per_account: int = Field(default=10, ge=1)
     login_failures_per_address: int = Field(default=50, ge=1)
     login_throttle_window_seconds: int = Field(default=900, ge=1)
+    # Logins of any outcome allowed per window: a burst of right passwords is throttled too.
+    login_attempts_per_account: int = Field(default=30, ge=1)
+    login_attempts_per_address: int = Field(default=200, ge=1)
+    # Live sessions per account; a new one ends the oldest beyond this.
+    max_sessions_per_user: int = Field(default=50, ge=1)
     # Sign-ups (successful or not) allowed per address and window.
     signups_per_address: int = Field(default=20, ge=1)
     signup_window_seconds: int = Field(default=3600, ge=1)

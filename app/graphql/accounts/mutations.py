@@ -228,6 +228,8 @@ def _throttle(info: Info) -> service.LoginThrottle:
         per_account=settings.login_failures_per_account,
         per_address=settings.login_failures_per_address,
         window=timedelta(seconds=settings.login_throttle_window_seconds),
+        attempts_per_account=settings.login_attempts_per_account,
+        attempts_per_address=settings.login_attempts_per_address,
     )
 
 
@@ -294,6 +296,7 @@ class AccountMutations:
             ip_address=ip_address,
             user_agent=user_agent,
             throttle=_throttle(info),
+            max_sessions=info.context.settings.max_sessions_per_user,
         )
         return AuthPayload(token=token, user=UserType.from_model(user))
 
