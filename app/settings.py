@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     login_failures_per_account: int = Field(default=10, ge=1)
     login_failures_per_address: int = Field(default=50, ge=1)
     login_throttle_window_seconds: int = Field(default=900, ge=1)
+    # Logins of any outcome allowed per window: a burst of right passwords is throttled too.
+    login_attempts_per_account: int = Field(default=30, ge=1)
+    login_attempts_per_address: int = Field(default=200, ge=1)
+    # Live sessions per account; a new one ends the oldest beyond this.
+    max_sessions_per_user: int = Field(default=50, ge=1)
     # Sign-ups (successful or not) allowed per address and window.
     signups_per_address: int = Field(default=20, ge=1)
     signup_window_seconds: int = Field(default=3600, ge=1)
@@ -97,6 +102,12 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     mail_from: str = "keyrack@localhost"
+    # Mails per hour, counted across processes (app.notifications.mail): to one recipient,
+    # caused by one account, caused from one client address; reset mails per account.
+    mail_per_recipient_per_hour: int = Field(default=20, ge=1)
+    mail_per_sender_per_hour: int = Field(default=20, ge=1)
+    mail_per_address_per_hour: int = Field(default=30, ge=1)
+    mail_resets_per_account_per_hour: int = Field(default=3, ge=1)
     expiry_notice_seconds: int = Field(default=2 * 24 * 3600, ge=60)
     notification_interval_seconds: float = Field(default=60.0, gt=0)
     # Webhooks: this process sends queued deliveries (and runs expiry rounds for them).

@@ -13,7 +13,11 @@ MIN_PASSWORD_LENGTH = 10
 # Long enough for any passphrase, short enough that hashing it is not a lever for abuse.
 MAX_PASSWORD_LENGTH = 256
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+# One mailbox, as a mail server reads it: no character that RFC 5321/5322 would read as a
+# separator, a quote, a comment, a route or a display name (a comma made
+# `root,postmaster,victim@example.net` three recipients), no whitespace or control.
+_NOT_IN_EMAIL = r"@\s,;:\"<>()\[\]\\\x00-\x1f\x7f"
+_EMAIL = re.compile(rf"^[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}.]+(\.[^{_NOT_IN_EMAIL}.]+)+$")
 # Control characters (NUL cannot even be stored in PostgreSQL text) and lone surrogates
 # (not encodable as UTF-8) have no place in names, labels, emails or passwords.
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 
 from tortoise.transactions import in_transaction
 
@@ -22,15 +21,12 @@ from app.accounts.step_up import _record, _require_place, end_elevation, failure
 from app.accounts.tokens import new_token, plausible, token_hash
 from app.context import Actor
 from app.errors import ErrorCode, InvalidCredentials, InvalidState, NotFound
-from app.notifications.mail import Mailer
+from app.notifications.mail import Mailer, MailKind, Requester
 from app.validation import check_password, clean_email
 
 logger = logging.getLogger("keyrack.accounts")
 
 RESET_TTL = timedelta(hours=1)
-# Reset mails per account and window, so that nobody can flood a mailbox through us.
-RESETS_PER_WINDOW = 3
-RESET_WINDOW = timedelta(hours=1)
 START_DELAY_SECONDS = 0.05
 UNKNOWN_RESET_TOKEN = "This reset token is unknown or malformed."  # noqa: S105 - a message
 
@@ -62,12 +58,9 @@ async def change_password(
     return ended
 
 
-def _message(user: User, token: str, expires_at: datetime) -> EmailMessage:
+def _body(token: str, expires_at: datetime) -> str:
     until = expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    message = EmailMessage()
-    message["To"] = user.email
-    message["Subject"] = "[Keyrack] Reset your password"
-    message.set_content(
+    return (
         "Someone, hopefully you, asked to reset the password of your Keyrack account.\n\n"
         f"Your reset token (valid until {until}, usable once):\n\n    {token}\n\n"
         "Set a new password with\n"
@@ -76,10 +69,9 @@ def _message(user: User, token: str, expires_at: datetime) -> EmailMessage:
         "Every session of the account ends then.\n\n"
         "If you did not ask, ignore this message: your password stays as it is.\n"
     )
-    return message
 
 
-async def _mail_reset(email: str, mailer: Mailer) -> None:
+async def _mail_reset(email: str, mailer: Mailer, address: str | None) -> None:
     # Started a moment later, so that the answer has left before any of this competes
     # with it for the database: its timing must not depend on whether the email is known.
     await asyncio.sleep(START_DELAY_SECONDS)
@@ -87,26 +79,24 @@ async def _mail_reset(email: str, mailer: Mailer) -> None:
         user = await get_user_by_email(email=email)
         if user is None:
             return
-        now = clock.now()
-        recent = await PasswordReset.filter(
-            user_id=user.id, created_at__gte=now - RESET_WINDOW
-        ).count()
-        if recent >= RESETS_PER_WINDOW:
+        # The mail's place is taken before the token exists: of concurrent requests, only
+        # as many as the limits allow get one (README: 3 per account and hour).
+        reserved = await mailer.reserve(
+            MailKind.PASSWORD_RESET, user.email, requester=Requester(address=address)
+        )
+        if reserved is None:
             logger.info("Password reset for account %s not sent: too many recently", user.id)
             return
         token = new_token()
         reset = await PasswordReset.create(
-            user_id=user.id,
-            token_hash=token_hash(token),
-            expires_at=now + RESET_TTL,
-            created_at=now,  # counted against RESET_WINDOW above, on the same clock
+            user_id=user.id, token_hash=token_hash(token), expires_at=clock.now() + RESET_TTL
         )
-        await mailer.send([_message(user, token, reset.expires_at)])
+        await mailer.send([(reserved, _body(token, reset.expires_at))])
     except Exception as error:  # database or mail server away: the user asks again
         logger.warning("Password reset mail not sent: %s", type(error).__name__)
 
 
-def request_password_reset(*, email: str, mailer: Mailer | None) -> None:
+def request_password_reset(*, email: str, mailer: Mailer | None, address: str | None) -> None:
     """Mails a reset token if the email has an account; says nothing either way."""
     if mailer is None:
         raise InvalidState(
@@ -115,7 +105,7 @@ def request_password_reset(*, email: str, mailer: Mailer | None) -> None:
             code=ErrorCode.UNAVAILABLE,
         )
     email = clean_email(email)
-    task = asyncio.create_task(_mail_reset(email, mailer))
+    task = asyncio.create_task(_mail_reset(email, mailer, address))
     _sending.add(task)
     task.add_done_callback(_sending.discard)
 

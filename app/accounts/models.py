@@ -114,6 +114,8 @@ class AccountAction(StrEnum):
     SESSION_ELEVATED = "SESSION_ELEVATED"
     PASSWORD_CHANGED = "PASSWORD_CHANGED"  # noqa: S105 - an event name
     PASSWORD_RESET = "PASSWORD_RESET"  # noqa: S105 - a mailed reset token was used
+    # A new session ended the oldest ones beyond KEYRACK_MAX_SESSIONS_PER_USER.
+    SESSIONS_LIMITED = "SESSIONS_LIMITED"
 
 
 class AccountEvent(Model):

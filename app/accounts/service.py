@@ -11,7 +11,7 @@ from tortoise.queryset import QuerySet
 
 from app import clock
 from app.accounts import throttle as throttle_
-from app.accounts.models import LoginEvent, Session, User
+from app.accounts.models import AccountAction, AccountEvent, LoginEvent, Session, User
 from app.accounts.passwords import hash_password, verify_password
 from app.accounts.throttle import Limit
 from app.accounts.tokens import new_token, token_hash
@@ -24,6 +24,7 @@ from app.validation import MAX_PASSWORD_LENGTH, check_password, clean_email, cle
 INVALID_CREDENTIALS = "Invalid email or password."
 # How stale Session.last_used_at may be: a write per minute and session, not per request.
 LAST_USED_PRECISION = timedelta(minutes=1)
+MAX_SESSIONS = 50  # live sessions per account (KEYRACK_MAX_SESSIONS_PER_USER)
 
 
 async def create_user(
@@ -79,9 +80,16 @@ async def get_user_by_email(*, email: str) -> User | None:
 
 
 async def start_session(
-    *, user: User, ttl: timedelta, ip_address: str | None = None, user_agent: str | None = None
+    *,
+    user: User,
+    ttl: timedelta,
+    ip_address: str | None = None,
+    user_agent: str | None = None,
+    max_sessions: int = MAX_SESSIONS,
 ) -> str:
-    """A new session for the user; returns the bearer token (stored only as a hash)."""
+    """A new session for the user; returns the bearer token (stored only as a hash).
+
+    Beyond `max_sessions` live ones, the oldest end, recorded as an account event."""
     token = new_token()
     now = clock.now()
     await Session.create(
@@ -92,6 +100,21 @@ async def start_session(
         ip_address=ip_address[:45] if ip_address else None,
         user_agent=user_agent[:500] if user_agent else None,
     )
+    surplus = (
+        await _live_sessions(user.id)
+        .order_by("-id")
+        .offset(max_sessions)
+        .values_list("id", flat=True)
+    )
+    if surplus:
+        ended = await Session.filter(id__in=surplus, ended_at=None).update(ended_at=now)
+        await AccountEvent.create(
+            user_id=user.id,
+            action=AccountAction.SESSIONS_LIMITED,
+            ip_address=ip_address[:45] if ip_address else None,
+            user_agent=user_agent[:500] if user_agent else None,
+            details={"endedSessions": ended, "limit": max_sessions},
+        )
     return token
 
 
@@ -102,6 +125,9 @@ class LoginThrottle:
     per_account: int = 10
     per_address: int = 50
     window: timedelta = timedelta(minutes=15)
+    # Attempts of any outcome: a burst of right passwords is throttled too.
+    attempts_per_account: int = 30
+    attempts_per_address: int = 200
     # Logins within this long make an address an account's own (see `login`).
     known_address_for: timedelta = timedelta(days=90)
 
@@ -136,14 +162,25 @@ async def _reserve_login(
     per_account, per_address = throttle.limits
     places = throttle_.Reservations()
     try:
-        if not (await places.add(f"login:account:{email}", per_account)).within:
-            raise TooManyAttempts(TOO_MANY_LOGINS)
+        # Every attempt counts here and keeps its place, right password or not...
+        attempts = await throttle_.reserve(
+            f"login:any:account:{email}", Limit(throttle.attempts_per_account, throttle.window)
+        )
+        # ... while failures keep theirs in the buckets below.
         if (
-            ip_address is not None
-            and not (await places.add(f"login:address:{limit_key(ip_address)}", per_address)).within
-            and not await _known_address(email, ip_address, throttle.known_address_for)
+            not attempts.within
+            or not (await places.add(f"login:account:{email}", per_account)).within
         ):
             raise TooManyAttempts(TOO_MANY_LOGINS)
+        if ip_address is not None:
+            address = limit_key(ip_address)
+            any_limit = Limit(throttle.attempts_per_address, throttle.window)
+            within = (await throttle_.reserve(f"login:any:address:{address}", any_limit)).within
+            within = (await places.add(f"login:address:{address}", per_address)).within and within
+            if not within and not await _known_address(
+                email, ip_address, throttle.known_address_for
+            ):
+                raise TooManyAttempts(TOO_MANY_LOGINS)
     except BaseException:
         await places.release()
         raise
@@ -158,6 +195,7 @@ async def login(
     ip_address: str | None = None,
     user_agent: str | None = None,
     throttle: LoginThrottle | None = None,
+    max_sessions: int = MAX_SESSIONS,
 ) -> tuple[User, str]:
     """A session for valid credentials; one message for every failure, whatever its cause.
 
@@ -187,7 +225,11 @@ async def login(
         raise InvalidCredentials(INVALID_CREDENTIALS)
     await places.release()
     return user, await start_session(
-        user=user, ttl=ttl, ip_address=ip_address, user_agent=user_agent
+        user=user,
+        ttl=ttl,
+        ip_address=ip_address,
+        user_agent=user_agent,
+        max_sessions=max_sessions,
     )
 
 

@@ -1,15 +1,16 @@
 """What each GraphQL operation was, for the request log, the metrics and (while tracing is
 on) its span.
 
-The operation name is the client's choice: it is cut to 64 characters for the log line,
-and the metrics label only the first `metrics.MAX_OPERATION_NAMES` distinct names seen
-(later ones count as `other`), so a client cannot grow the metrics without bound. Callers
-without a session are labelled by the first field they ask for instead (bounded by the
-schema), so nobody can fill the table without an account.
+The operation name is the client's choice: it is cut to 64 characters for the log line
+and the span, and never used as a metrics label. The metrics label an operation by the
+root field it asks for first, as the schema names it (`login`, `createKeySet`), or
+`invalid` when that is no field of the schema: the labels are bounded by the schema, so no
+caller can grow `/metrics` or push real operations into `other`.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -39,10 +40,11 @@ class ObserveOperation(SchemaExtension):
         name = (context.operation_name or "anonymous")[:64]
         kind = _kind(context)
         session = getattr(context.context, "session", None)
+        label = _schema_label(context)
         metrics.graphql_operation(
-            name=name if session is not None else _unauthenticated_label(context),
+            name=label if session is not None else f"unauthenticated:{label}",
             kind=kind,
-            outcome=outcome,
+            outcome=_bounded_outcome(outcome),
             seconds=time.perf_counter() - started,
         )
         if span is not None:
@@ -55,21 +57,35 @@ class ObserveOperation(SchemaExtension):
                 info["caller"] = to_global_id("User", session.user_id)
 
 
-def _unauthenticated_label(context: ExecutionContext) -> str:
-    """The metrics label of a caller without a session: `unauthenticated:` and the first
-    field it asked for (`login`, `signUp`, `viewer`...), never its operation name. Those
-    labels are bounded by the schema; operation names are anyone's to choose, and 200
-    made-up ones used to fill the table so that real operations counted as `other`."""
+def _schema_label(context: ExecutionContext) -> str:
+    """The first root field of the chosen operation if the schema has it, else `invalid`.
+
+    Not the operation name, nor a field name as sent: both are anyone's to choose (a 100 KB
+    `{ xxxx… }` or 200 made-up names used to grow `/metrics` by megabytes or fill its
+    table, even failing validation)."""
     document = context.graphql_document
     for definition in document.definitions if document is not None else ():
         if isinstance(definition, OperationDefinitionNode) and (
             context.operation_name is None
             or (definition.name is not None and definition.name.value == context.operation_name)
         ):
+            root = context.schema._schema.get_root_type(definition.operation)
             for selection in definition.selection_set.selections:
                 if isinstance(selection, FieldNode):
-                    return f"unauthenticated:{selection.name.value}"
-    return "unauthenticated:invalid"
+                    name = selection.name.value
+                    if name in _META_FIELDS or (root is not None and name in root.fields):
+                        return name
+                    return "invalid"
+    return "invalid"
+
+
+_META_FIELDS = frozenset({"__typename", "__schema", "__type"})
+_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,47}")
+
+
+def _bounded_outcome(outcome: str) -> str:
+    """Error codes are ours, but a label is no place to trust that: anything else is `error`."""
+    return outcome if outcome == "ok" or _CODE.fullmatch(outcome) else "error"
 
 
 def _kind(context: ExecutionContext) -> str:

@@ -5,7 +5,9 @@
   access logs, proxy logs and browser history. (Mutations are refused over GET anyway.)
 - `ONCE_PER_REQUEST`: metadata of a root field that may appear only once in a request,
   aliases and fragments included, so that one request is one guess (`login`) or one
-  account (`signUp`) against the throttles.
+  account (`signUp`) against the throttles, and one password hash at most: every
+  mutation whose resolver reaches the password hasher carries it
+  (tests/graphql/test_costly_mutations.py fails for one that does not).
 
 Both rules run during validation, before any resolver, and walk each fragment once.
 """

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from email.message import EmailMessage
 
 from app.keysets.models import KeySet, LeakAction
 from app.leaks.models import KeyExposure
-from app.notifications.mail import Mailer
+from app.notifications.mail import SCHEDULED, Mailer, MailKind, Requester, quoted
 from app.notifications.service import recipients
 
 logger = logging.getLogger("keyrack.leaks")
@@ -25,40 +24,47 @@ _DONE = {
 _pending: set[asyncio.Task[None]] = set()
 
 
-def _message(key_set: KeySet, exposure: KeyExposure, to: str) -> EmailMessage:
-    label = " ".join(key_set.label.split())
+def _body(key_set: KeySet, exposure: KeyExposure) -> str:
     when = exposure.reported_at.strftime("%Y-%m-%d %H:%M UTC")
     where = exposure.url or "(no address given)"
-    message = EmailMessage()
-    message["To"] = to
-    message["Subject"] = f'[Keyrack] A key of "{label}" was found in public'
-    message.set_content(
-        f'The {exposure.slot.value.lower()} key of the key set "{label}" '
+    reporter = "GitHub secret scanning" if exposure.reported_by_id is None else "a user"
+    return (
+        f"The {exposure.slot.value.lower()} key of the key set {quoted(key_set.label)} "
         f"({exposure.hint}) was reported found in public at {when}.\n\n"
         f"Where: {where}\n"
-        f"Reported by: {'GitHub secret scanning' if exposure.reported_by_id is None else 'a user'}"
-        f" ({exposure.channel.value})\n\n"
+        f"Reported by: {reporter} ({exposure.channel.value})\n\n"
         f"{_DONE[exposure.action]}\n"
     )
-    return message
 
 
-async def mail_exposure(mailer: Mailer, key_set: KeySet, exposure: KeyExposure) -> None:
+async def mail_exposure(
+    mailer: Mailer, key_set: KeySet, exposure: KeyExposure, requester: Requester = SCHEDULED
+) -> None:
     """Mails the admins of the key set's scope (and its creator); failures are logged."""
     try:
         people = await recipients(key_set)
-        await mailer.send([_message(key_set, exposure, person.email) for person in people])
+        await mailer.mail(
+            MailKind.KEY_EXPOSED,
+            [person.email for person in people],
+            lambda _: _body(key_set, exposure),
+            requester=requester,
+        )
     except Exception as error:  # the report is recorded and audited; the mail is a courtesy
         logger.warning(
             "Exposure mail for key set %s not sent: %s", key_set.id, type(error).__name__
         )
 
 
-def mail_later(mailer: Mailer | None, key_set: KeySet | None, exposure: KeyExposure | None) -> None:
+def mail_later(
+    mailer: Mailer | None,
+    key_set: KeySet | None,
+    exposure: KeyExposure | None,
+    requester: Requester = SCHEDULED,
+) -> None:
     """Starts `mail_exposure` without waiting for it (a scanner wants its answer quickly)."""
     if mailer is None or key_set is None or exposure is None:
         return
-    task = asyncio.create_task(mail_exposure(mailer, key_set, exposure))
+    task = asyncio.create_task(mail_exposure(mailer, key_set, exposure, requester))
     _pending.add(task)
     task.add_done_callback(_pending.discard)
 

@@ -17,7 +17,10 @@ Nothing here puts a plaintext key into a log line, an audit entry or an error.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +41,13 @@ from app.leaks.models import ExposureChannel, KeyExposure
 from app.verifiers import service as verifiers
 from app.verifiers.models import Verifier
 from app.webhooks.models import WebhookEvent
+
+logger = logging.getLogger("keyrack.leaks")
+
+# reportLeak acts this long after its answer has left (see `report_later`).
+START_DELAY_SECONDS = 0.05
+# Reports in flight: asyncio keeps only weak references to tasks.
+_reports: set[asyncio.Task[None]] = set()
 
 MAX_URL_LENGTH = 2048
 MAX_SOURCE_LENGTH = 100
@@ -172,6 +182,41 @@ async def _verifier_leaked(keys: KeyMaterial, token: str) -> Match | None:
         if error.code is not ErrorCode.REVOKED:
             raise
     return Match(exposure=None, key_set=None)
+
+
+def report_later(
+    *,
+    keys: KeyMaterial,
+    token: str,
+    url: str | None,
+    reporter: Actor,
+    then: Callable[[Match], None],
+) -> None:
+    """`report_leak` for a person's report, after the answer has left: the request does
+    the same work (none) for a live key and for a key of nobody's, so neither its answer
+    nor its time tells a reporter which keys are live. `then` gets a match."""
+
+    async def act() -> None:
+        await asyncio.sleep(START_DELAY_SECONDS)
+        try:
+            match = await report_leak(
+                keys=keys, token=token, channel=ExposureChannel.REPORT, url=url, reporter=reporter
+            )
+        except Exception as error:  # the database is away: the reporter may report again
+            logger.warning("A reported key was not handled: %s", type(error).__name__)
+            return
+        if match is not None:
+            then(match)
+
+    task = asyncio.create_task(act(), name="keyrack-leak-report")
+    _reports.add(task)
+    task.add_done_callback(_reports.discard)
+
+
+async def settled() -> None:
+    """Until the reports in flight are handled (for tests and shutdown)."""
+    while _reports:
+        await asyncio.gather(*list(_reports))
 
 
 async def first_exposures(key_set_ids: list[int]) -> dict[int, KeyExposure]:

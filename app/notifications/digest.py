@@ -12,14 +12,13 @@ import asyncio
 import logging
 from collections import Counter
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
 from tortoise.exceptions import IntegrityError
 
 from app import clock
 from app.background import BackgroundTask
 from app.keysets.hygiene import KeySetHygiene, key_hygiene
-from app.notifications.mail import Mailer
+from app.notifications.mail import SCHEDULED, Mailer, MailKind, quoted
 from app.notifications.models import HygieneDigest
 from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership, Organization
 
@@ -42,25 +41,20 @@ async def _claim(organization_id: int, now: datetime, interval: timedelta) -> bo
     return bool(taken)
 
 
-def _message(organization: Organization, found: list[KeySetHygiene], to: str) -> EmailMessage:
+def _body(organization: Organization, found: list[KeySetHygiene]) -> str:
     kinds = Counter(finding.kind.value for item in found for finding in item.findings)
     lines = [
-        f'Key hygiene of "{organization.name}": {len(found)} key set(s) need attention.',
+        f"Key hygiene of {quoted(organization.name)}: {len(found)} key set(s) need attention.",
         "",
         ", ".join(f"{kind}: {count}" for kind, count in sorted(kinds.items())),
         "",
     ]
     for item in found[:MAX_LISTED]:
-        label = " ".join(item.key_set.label.split())
-        lines.append(f'- "{label}"')
+        lines.append(f"- {quoted(item.key_set.label)}")
         lines.extend(f"    {finding.kind.value}: {finding.message}" for finding in item.findings)
     if len(found) > MAX_LISTED:
         lines.append(f"... and {len(found) - MAX_LISTED} more: see Organization.keyHygiene.")
-    message = EmailMessage()
-    message["To"] = to
-    message["Subject"] = f'[Keyrack] Key hygiene of "{organization.name}": {len(found)} to review'
-    message.set_content("\n".join(lines) + "\n")
-    return message
+    return "\n".join(lines) + "\n"
 
 
 async def run_digest_round(
@@ -77,7 +71,12 @@ async def run_digest_round(
             organization_id=organization.id, role__in=list(ORGANIZATION_ADMIN_ROLES)
         ).select_related("user")
         try:
-            await mailer.send([_message(organization, found, m.user.email) for m in admins])
+            await mailer.mail(
+                MailKind.HYGIENE_DIGEST,
+                [m.user.email for m in admins],
+                lambda _: _body(organization, found),  # noqa: B023 - called at once
+                requester=SCHEDULED,
+            )
         except Exception as error:  # the server is away: give the claim back for a later round
             logger.warning(
                 "Hygiene digest for organization %s not sent: %s",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -24,7 +23,7 @@ from tortoise.transactions import in_transaction
 from app import clock
 from app.accounts.models import User
 from app.keysets.models import KeySet
-from app.notifications.mail import Mailer
+from app.notifications.mail import SCHEDULED, Mailer, MailKind, quoted
 from app.notifications.models import ExpiryNotice, NoticeKind
 from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership
 from app.systems.models import SystemMembership, SystemRole
@@ -105,29 +104,28 @@ async def recipients(key_set: KeySet) -> list[User]:
     return sorted(chosen.values(), key=lambda user: user.email)
 
 
-def _message(key_set: KeySet, kind: NoticeKind, expires_at: datetime, to: User) -> EmailMessage:
+def _body(key_set: KeySet, kind: NoticeKind, expires_at: datetime) -> str:
     when = expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    label = " ".join(key_set.label.split())  # one line, whatever the label holds
-    organization = key_set.organization.name
-    scope = f"{organization} / {key_set.system.name}" if key_set.system else organization
-    message = EmailMessage()
-    message["To"] = to.email
+    label = quoted(key_set.label)
+    organization = quoted(key_set.organization.name)
+    scope = f"{organization} / {quoted(key_set.system.name)}" if key_set.system else organization
     if kind is NoticeKind.EXPIRING:
-        message["Subject"] = f'[Keyrack] Key set "{label}" expires {when}'
-        body = (
-            f'The key set "{label}" in {scope} expires at {when}.\n\n'
+        return (
+            f"The key set {label} expires at {when}; it is in {scope}.\n\n"
             "Services using its keys will be refused from then on. Move its expiry with\n"
             "extendKeySet, or create a replacement and move your pipelines over.\n"
         )
-    else:
-        message["Subject"] = f'[Keyrack] Key set "{label}" expired {when}'
-        body = (
-            f'The key set "{label}" in {scope} expired at {when}.\n\n'
-            "Its keys are refused. Move its expiry with extendKeySet if it is still\n"
-            "needed, or revoke it.\n"
-        )
-    message.set_content(body)
-    return message
+    return (
+        f"The key set {label} expired at {when}; it is in {scope}.\n\n"
+        "Its keys are refused. Move its expiry with extendKeySet if it is still\n"
+        "needed, or revoke it.\n"
+    )
+
+
+_KINDS = {
+    NoticeKind.EXPIRING: MailKind.KEY_SET_EXPIRING,
+    NoticeKind.EXPIRED: MailKind.KEY_SET_EXPIRED,
+}
 
 
 async def run_round(
@@ -178,7 +176,12 @@ async def run_round(
             continue
         people = await recipients(key_set)
         try:
-            await mailer.send([_message(key_set, kind, expires_at, p) for p in people])
+            await mailer.mail(
+                _KINDS[kind],
+                [person.email for person in people],
+                lambda _: _body(key_set, kind, expires_at),  # noqa: B023 - called at once
+                requester=SCHEDULED,
+            )
         except Exception as error:  # the server is away: a later round retries
             logger.warning(
                 "Expiry notice for key set %s not sent: %s", key_set.id, type(error).__name__

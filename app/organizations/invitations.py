@@ -13,7 +13,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, timedelta
-from email.message import EmailMessage
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -27,7 +26,7 @@ from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import Conflict, ErrorCode, Forbidden, InvalidState, NotFound
 from app.ids import to_global_id
-from app.notifications.mail import Mailer
+from app.notifications.mail import Mailer, MailKind, Requester, quoted
 from app.organizations.models import (
     ORGANIZATION_ADMIN_ROLES,
     Invitation,
@@ -67,21 +66,13 @@ def _details(invitation: Invitation) -> dict[str, str]:
     }
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _message(
-    invitation: Invitation, organization: Organization, inviter: User, token: str
-) -> EmailMessage:
-    name = _one_line(organization.name)
+def _body(invitation: Invitation, organization: Organization, inviter: User, token: str) -> str:
+    # The organization's and the inviter's names are theirs to choose: quoted, in the body
+    # only, never in the subject.
     expires = invitation.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    message = EmailMessage()
-    message["To"] = invitation.email
-    message["Subject"] = f"[Keyrack] You are invited to join {name}"
-    message.set_content(
-        f"{_one_line(inviter.name)} <{inviter.email}> invites you to join {name} on Keyrack "
-        f"as {invitation.role.value}.\n\n"
+    return (
+        f"The Keyrack user {quoted(inviter.name)} ({inviter.email}) invites you to join the "
+        f"organization {quoted(organization.name)} on Keyrack as {invitation.role.value}.\n\n"
         f"Your invitation token (valid until {expires}, usable once):\n\n    {token}\n\n"
         f"Log in as {invitation.email} and accept it with\n"
         '    mutation { acceptInvitation(input: {token: "<token>"}) { userErrors { message } } }\n'
@@ -89,7 +80,6 @@ def _message(
         "invitationToken to signUp.\n\n"
         "If you did not expect this, ignore this message: nothing happens without you.\n"
     )
-    return message
 
 
 async def invite(
@@ -145,11 +135,17 @@ async def invite(
     if mailer is None:
         return NewInvitation(invitation, token)
     try:
-        await mailer.send([_message(invitation, access.organization, actor.user, token)])
+        sent = await mailer.mail(
+            MailKind.INVITATION,
+            [invitation.email],
+            lambda _: _body(invitation, access.organization, actor.user, token),
+            requester=Requester(user_id=actor.user.id, address=actor.ip_address),
+        )
     except Exception as error:  # the mail server is away: the inviter passes the token on
         logger.warning("Invitation %s not mailed: %s", invitation.id, type(error).__name__)
         return NewInvitation(invitation, token)
-    return NewInvitation(invitation, None)
+    # Held back by a mail limit: the inviter is given the token to pass on instead.
+    return NewInvitation(invitation, None if sent else token)
 
 
 async def find_by_token(token: str) -> Invitation | None:

@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 
 from app.ids import pk_of
 from app.keysets.models import ApiKey, KeySet
+from app.leaks import service as leaks
 from app.notifications.digest import HygieneDigester
 from app.notifications.mail import Mailer
 from tests.support import (
@@ -90,6 +91,7 @@ async def crafted(world: World, verifier_http: httpx.AsyncClient, app: Starlette
     await age(idle, days=40, slot="SECONDARY")
     exposed = await key_set("exposed")
     await world.outsider.gql.mutate("reportLeak", REPORT_LEAK, {"key": exposed["primaryKey"]})
+    await leaks.settled()  # the report is handled a moment after its answer
     await key_set(
         "everything",
         permissions=["REGISTER_CATALOG_ITEMS", "CHANGE_CATALOG_PUBLISHING_STATE", "ADD_SYSTEM"],

@@ -5,8 +5,16 @@ from __future__ import annotations
 import httpx
 
 from app.keysets.keys import generate_key
+from app.leaks import service as leaks
 from tests.conftest import Configured
-from tests.support import GraphQL, build_world, create_key_set, error_codes, verify_code
+from tests.support import (
+    GraphQL,
+    build_world,
+    counting_statements,
+    create_key_set,
+    error_codes,
+    verify_code,
+)
 
 REPORT_LEAK = """
 mutation($input: ReportLeakInput!) {
@@ -37,7 +45,8 @@ async def test_anyone_signed_in_can_report_a_key_and_the_answer_never_tells_if_i
 
     # then: the same answer for each
     assert [a["reportLeak"] for a in answers] == [{"received": True, "userErrors": []}] * 3
-    # and the live one is disabled, with who reported it and where
+    # and the live one is disabled, a moment after the answer, with who reported it and where
+    await leaks.settled()
     assert await verify_code(verifier_http, key) == "DISABLED"
     state = (await world.member.gql(EXPOSURE, {"id": created["keySet"]["id"]}))["keySet"]
     assert state == {
@@ -75,3 +84,27 @@ async def test_reports_need_a_login_a_plain_address_and_are_limited_per_person(
     ] * 2
     assert [r["reportLeak"]["received"] for r in reports] == [True, True, None]
     assert reports[2]["reportLeak"]["userErrors"] == [{"code": "TOO_MANY_ATTEMPTS", "field": None}]
+
+
+async def test_a_live_key_and_a_key_of_nobodys_cost_a_report_the_same_statements(
+    gql: GraphQL, verifier_http: httpx.AsyncClient
+) -> None:
+    # given: a live key, and a well-formed one of nobody's
+    world = await build_world(gql)
+    created = await create_key_set(world.owner, organizationId=world.organization_id, label="k")
+    live, unknown = created["primaryKey"], generate_key("SYSTEM")
+
+    # when: an outsider reports each, counting what each answer took
+    answers, statements = [], []
+    for candidate in (live, unknown):
+        with counting_statements() as counter:
+            answers.append(
+                await world.outsider.gql(REPORT_LEAK, {"input": {"key": candidate, "url": URL}})
+            )
+        statements.append(len(counter.statements))
+    await leaks.settled()
+
+    # then: the same answer after the same statements; the live key is handled all the same
+    assert answers[0] == answers[1] == {"reportLeak": {"received": True, "userErrors": []}}
+    assert statements[0] == statements[1], statements
+    assert await verify_code(verifier_http, live) == "DISABLED"

@@ -127,17 +127,17 @@ def test_metrics_count_verifications_cache_and_graphql_after_real_traffic(
         value(
             after,
             "keyrack_graphql_operations_total",
-            operation="CreateKeySet",
+            operation="createKeySet",
             type="mutation",
             outcome="ok",
         )
         == 1
     )
     assert (
-        delta("keyrack_graphql_operations_total", operation="Viewer", type="query", outcome="ok")
+        delta("keyrack_graphql_operations_total", operation="viewer", type="query", outcome="ok")
         == 1
     )
-    assert value(after, "keyrack_graphql_operation_seconds_count", operation="Viewer") >= 1
+    assert value(after, "keyrack_graphql_operation_seconds_count", operation="viewer") >= 1
     # callers without a session are labelled by the field they ask for, never by the
     # operation names they make up
     unauthenticated = {"type": "query", "outcome": "ok"}
@@ -196,3 +196,54 @@ def test_a_short_metrics_token_stops_the_server_with_one_line_and_no_token(
     assert result.returncode == 2
     assert "KEYRACK_METRICS_TOKEN must be at least 24 characters" in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
+
+
+METRICS_SIZE_BOUND = 256 * 1024  # README, Hardening: what anonymous callers can make it
+
+
+def test_anonymous_junk_cannot_grow_the_metrics_or_push_real_operations_out(
+    tmp_path: Path, database: dict[str, str]
+) -> None:
+    # given: a served process with a metrics token
+    env = {**database, "KEYRACK_METRICS_TOKEN": METRICS_TOKEN}
+    scrape = {"authorization": f"Bearer {METRICS_TOKEN}"}
+    with serving(tmp_path, env) as served, httpx.Client(base_url=served.base) as http:
+        # when: anonymous callers send a 100 KB made-up field, 250 distinct made-up fields
+        # and operation names, and documents that do not parse or name no operation
+        http.post("/graphql", json={"query": "{ " + "x" * 100_000 + " }"})
+        for n in range(250):
+            http.post("/graphql", json={"query": f"query Junk{n}{'y' * 200} {{ junk{n} }}"})
+            http.post("/graphql", json={"query": f"mutation M{n} {{ junk{n}(a: 1) }}"})
+        http.post("/graphql", json={"query": "{ viewer { id "})
+        http.post("/graphql", json={"query": "{ viewer { id } }", "operationName": "z" * 5000})
+        # and: then a real caller signs up and asks who it is
+        token = call(
+            http, SIGN_UP, input={"email": "ada@example.com", "password": PASSWORD, "name": "Ada"}
+        )["signUp"]["token"]
+        call(http, VIEWER, token)
+        scraped = http.get("/metrics", headers=scrape)
+
+    # then: /metrics stays small, the junk counts as `invalid`, and the real operations
+    # keep their own labels (the schema's names, not the caller's)
+    assert len(scraped.content) < METRICS_SIZE_BOUND
+    after = samples(scraped.text)
+    operations = {dict(labels)["operation"] for _, labels in after if "operation" in dict(labels)}
+    assert not any("junk" in name or "x" * 100 in name for name in operations), operations
+    assert all(len(name) <= 64 for name in operations)
+    counted = {
+        (labels["operation"], labels["type"], labels["outcome"]): count
+        for (name, frozen), count in after.items()
+        if name == "keyrack_graphql_operations_total"
+        for labels in [dict(frozen)]
+    }
+    assert counted.get(("viewer", "query", "ok")) == 1
+    assert counted.get(("unauthenticated:signUp", "mutation", "ok")) == 1
+    assert (
+        sum(
+            count
+            for (name, labels), count in after.items()
+            if name == "keyrack_graphql_operations_total"
+            and dict(labels)["operation"] == "unauthenticated:invalid"
+        )
+        >= 500
+    )

@@ -30,9 +30,13 @@ class Inbox:
         self.messages.append(message)
         return "250 Message accepted for delivery"
 
-    def to(self, subject_part: str) -> list[str]:
-        """Who received a message whose subject contains `subject_part`, sorted."""
-        return sorted(str(m["To"]) for m in self.messages if subject_part in str(m["Subject"]))
+    def to(self, part: str) -> list[str]:
+        """Who received a message whose subject or body contains `part`, sorted."""
+        return sorted(
+            str(m["To"])
+            for m in self.messages
+            if part in str(m["Subject"]) or part in m.get_content()
+        )
 
     def token_for(self, address: str) -> str:
         """The token in the last message to `address`."""

@@ -228,6 +228,8 @@ def _throttle(info: Info) -> service.LoginThrottle:
         per_account=settings.login_failures_per_account,
         per_address=settings.login_failures_per_address,
         window=timedelta(seconds=settings.login_throttle_window_seconds),
+        attempts_per_account=settings.login_attempts_per_account,
+        attempts_per_address=settings.login_attempts_per_address,
     )
 
 
@@ -294,6 +296,7 @@ class AccountMutations:
             ip_address=ip_address,
             user_agent=user_agent,
             throttle=_throttle(info),
+            max_sessions=info.context.settings.max_sessions_per_user,
         )
         return AuthPayload(token=token, user=UserType.from_model(user))
 
@@ -344,7 +347,9 @@ class AccountMutations:
     async def request_password_reset(
         self, info: Info, input: RequestPasswordResetInput
     ) -> RequestPasswordResetPayload:
-        credentials.request_password_reset(email=input.email, mailer=info.context.mailer)
+        credentials.request_password_reset(
+            email=input.email, mailer=info.context.mailer, address=_client(info)[0]
+        )
         return RequestPasswordResetPayload()
 
     @strawberry.mutation(
@@ -380,6 +385,7 @@ class AccountMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[ReportUserErrors()],
+        metadata=ONCE_PER_REQUEST,  # it hashes the password: one hash per request
         description=(
             "Starts enrolling a TOTP authenticator app; it is used once confirmTotp confirms "
             "it. Enrolling again before that replaces the pending secret. INVALID_CREDENTIALS "

@@ -10,7 +10,7 @@ from app.graphql.sensitive import SECRET
 from app.leaks import service
 from app.leaks.limits import LeakLimits
 from app.leaks.mail import mail_later
-from app.leaks.models import ExposureChannel
+from app.notifications.mail import Requester
 
 
 @strawberry.input(description="A Keyrack key (or verifier token) you found where it should not be.")
@@ -58,13 +58,13 @@ class LeakMutations:
         limits: LeakLimits = info.context.request.app.state.leak_limits
         if not await limits.hit_user(actor.user.id):
             raise TooManyAttempts("Too many leak reports: try again in an hour.")
-        match = await service.report_leak(
+        mailer = info.context.mailer
+        requester = Requester(user_id=actor.user.id, address=actor.ip_address)
+        service.report_later(
             keys=info.context.keys,
             token=input.key.strip(),
-            channel=ExposureChannel.REPORT,
             url=url,
             reporter=actor,
+            then=lambda match: mail_later(mailer, match.key_set, match.exposure, requester),
         )
-        if match is not None:
-            mail_later(info.context.mailer, match.key_set, match.exposure)
         return ReportLeakPayload(received=True)
