@@ -255,20 +255,22 @@ class _DocumentMeasure:
         cost = child.cost
         if definition is not None:
             metadata = _metadata(definition)
-            cost += int(metadata.get(COST, 0))
-            if (argument_cost := metadata.get(ARGUMENT_COST)) is not None:
-                cost += int(argument_cost(_arguments(node)))
             size = 0
             if "first" in definition.args:
                 size = _page_size(node)
             elif parent is not None and parent.name.startswith("__"):
                 size = self.introspection_sizes.get((parent.name, name), 0)
             elif most := int(metadata.get(LIST_SIZE, 0)):
-                # Its items are a key set's own rows, read with it: they cost nothing
-                # themselves, but what is selected under them counts for each.
+                # Its items cost nothing themselves (a key set's own rows, read with it, or
+                # what the field's own cost already counts), but what is selected under
+                # them counts for each.
                 cost = most * cost
             if size:
                 cost = size + size * cost
+            # What the field itself does, once per instance of the field.
+            cost += int(metadata.get(COST, 0))
+            if (argument_cost := metadata.get(ARGUMENT_COST)) is not None:
+                cost += int(argument_cost(_arguments(node)))
         introspection = name.startswith("__")
         return _Measure(
             fields=1 + child.fields,

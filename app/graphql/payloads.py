@@ -57,6 +57,11 @@ UserErrorCode = documented(
             "retireWhenIdleSeconds needs a gracePeriodSeconds of at least as many seconds: "
             "the grace period is the latest the replaced key may retire."
         ),
+        "TOO_MANY_PREVIOUS_KEYS": (
+            "The slot already has as many replaced keys still verifying as it may keep "
+            "(10): regenerate with gracePeriodSeconds 0, which ends them all, or wait for "
+            "the oldest grace period to end."
+        ),
     },
     name="UserErrorCode",
 )

@@ -37,7 +37,7 @@ from app.keysets.groups import MAX_GROUPS_PER_KEY_SET, effective_permissions
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.reads import KeyRow, KeySetRow
 from app.keysets.reuse import NO_REUSE
-from app.keysets.rules import status_of
+from app.keysets.rules import MAX_PREVIOUS_KEYS, status_of
 from app.usage.series import Granularity, Whose
 
 if TYPE_CHECKING:
@@ -436,8 +436,11 @@ class KeySetType(Node):
     @strawberry.field(
         description=(
             "Replaced keys that still verify (their grace period or idle window has not "
-            "ended), newest first: hints and state, for every member. Empty once revoked."
-        )
+            "ended), newest first: hints and state, for every member. Empty once revoked. "
+            "At most 10 per slot (a regeneration that would keep more verifying gives "
+            "TOO_MANY_PREVIOUS_KEYS)."
+        ),
+        metadata=list_cost(MAX_PREVIOUS_KEYS),
     )
     async def previous_keys(self, info: Info) -> list[ApiKeyType]:
         keys = await info.context.loaders.previous_keys_by_key_set_id.load(self.model.id)

@@ -16,9 +16,10 @@ from app.errors import InvalidInput
 from app.graphql.context import Info
 from app.graphql.enums import KeySlot, documented
 from app.graphql.ids import VERIFIER
-from app.graphql.limits import argument_cost, field_cost
+from app.graphql.limits import argument_cost, field_cost, list_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.ids import to_global_id
+from app.keysets.rules import MAX_PREVIOUS_KEYS
 from app.usage import impact as impacts
 from app.usage.buffer import VALID
 from app.usage.series import (
@@ -198,6 +199,9 @@ def _moment(value: object) -> datetime | None:
 # 2,500: it fits; 100 asking for 90 days of hours does not); a preview reads two windows
 # of every key's traffic.
 USAGE_COST = argument_cost(buckets_asked)
+# A key's addresses sum its address counts over the window: a read per key.
+ADDRESSES_COST = 10
+TOP_VERIFIERS = 10
 IMPACT_COST = field_cost(100)
 USAGE_DESCRIPTION = (
     "Verifications by services, per hour or day and verdict code. since must be before "
@@ -269,10 +273,12 @@ class KeyImpact:
 
     @strawberry.field(
         description=(
-            "Verifiers that checked it, most first (@hasRole(ADMIN): empty for anyone but "
-            "admins of the key set's scope)."
+            "Verifiers that checked it, most first, top 10 (@hasRole(ADMIN): empty for "
+            "anyone but admins of the key set's scope)."
         ),
         extensions=_admins_only(),
+        # One read of their names for each key shown.
+        metadata={**field_cost(1), **list_cost(TOP_VERIFIERS)},
     )
     async def verifiers(self) -> list[VerifierUsage]:
         named = await impacts.verifier_names(list(self.impact.verifiers))
@@ -282,12 +288,16 @@ class KeyImpact:
                 name=named.get(verifier_id, "(deleted)"),
                 count=uses,
             )
-            for verifier_id, uses in sorted(self.impact.verifiers.items(), key=lambda i: -i[1])
+            for verifier_id, uses in sorted(self.impact.verifiers.items(), key=lambda i: -i[1])[
+                :TOP_VERIFIERS
+            ]
         ]
 
     @strawberry.field(
         description=("Client addresses that used it, top 10 (@hasRole(ADMIN); null for others)."),
         extensions=_admins_only(),
+        # Reads the key's address counts over the window, for each key shown.
+        metadata=field_cost(ADDRESSES_COST),
     )
     async def addresses(self) -> UsageAddresses | None:
         found = await addresses_seen(
@@ -303,7 +313,11 @@ class ImpactWindow:
     hours: int = strawberry.field(description="24 or 168 hourly buckets, the current one included.")
     since: datetime = strawberry.field(description="Start of the first bucket.")
     requests: int = strawberry.field(description="Verifications of all its keys in the window.")
-    keys: list[KeyImpact] = strawberry.field(description="Each key that verifies now.")
+    keys: list[KeyImpact] = strawberry.field(
+        description="Each key that verifies now.",
+        # Both current keys and the replaced keys still verifying.
+        metadata=list_cost(len(KeySlot) + MAX_PREVIOUS_KEYS),
+    )
 
 
 @strawberry.type(
