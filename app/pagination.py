@@ -15,6 +15,10 @@ from tortoise.queryset import QuerySet, ValuesQuery
 
 from app.rows import STATEMENTS, RowShape
 
+# A connection's `first`: what it returns when not given, and the most it may ask for.
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 R = TypeVar("R")

@@ -11,14 +11,13 @@ import strawberry
 
 from app.graphql.errors import BadUserInput
 from app.graphql.execution import FROM_SOURCE
+from app.graphql.limits import page_items
 from app.ids import MAX_INT
-from app.pagination import Page
+from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 T = TypeVar("T")
 M = TypeVar("M")
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 _CURSOR_PREFIX = "cursor:v1:"
 
 
@@ -64,7 +63,7 @@ class Edge(Generic[T]):
     )
 )
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
+    edges: list[Edge[T]] = strawberry.field(metadata=page_items())
     page_info: PageInfo
 
 

@@ -15,7 +15,7 @@ from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot,
 from app.graphql.execution import FROM_SOURCE, SLOW
 from app.graphql.ids import KEY_SET
 from app.graphql.keysets.reuse import KeyReuseType
-from app.graphql.limits import REVEAL_COST, field_cost, list_cost
+from app.graphql.limits import LOADED, REVEAL_COST, field_cost, list_cost
 from app.graphql.loaders import KeySetShown, ListedKeySet, Preloaded
 from app.graphql.permissions import IsKeySetAdmin
 from app.graphql.relay import Node
@@ -37,7 +37,7 @@ from app.keysets.groups import MAX_GROUPS_PER_KEY_SET, effective_permissions
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.reads import KeyRow, KeySetRow
 from app.keysets.reuse import NO_REUSE
-from app.keysets.rules import MAX_PREVIOUS_KEYS, status_of
+from app.keysets.rules import MAX_CIDRS, MAX_PREVIOUS_KEYS, status_of
 from app.usage.series import Granularity, Whose
 
 if TYPE_CHECKING:
@@ -160,7 +160,9 @@ class ApiKeyType:
             key=None,
         )
 
-    @strawberry.field(description="Who generated this key; null if that account is gone.")
+    @strawberry.field(
+        description="Who generated this key; null if that account is gone.", metadata=LOADED
+    )
     async def created_by(self, info: Info) -> UserType | None:
         return await load_user(info, self.created_by_id)
 
@@ -248,7 +250,8 @@ class KeySetType(Node):
         description="Whether the set belongs to the organization itself or to one of its systems."
     )
     permissions: list[KeyPermission] = strawberry.field(
-        description="The permissions given to the set directly; see effectivePermissions."
+        description="The permissions given to the set directly; see effectivePermissions.",
+        metadata=list_cost(len(KeyPermission)),
     )
     status: KeySetStatus = strawberry.field(
         description="Derived now, first match wins: REVOKED, DISABLED, EXPIRED, else ACTIVE."
@@ -257,7 +260,8 @@ class KeySetType(Node):
         description="False when an admin disabled the set: its keys then fail verification."
     )
     allowed_cidrs: list[str] = strawberry.field(
-        description="IPv4/IPv6 networks (normalised CIDRs) the keys may be used from; empty: any."
+        description="IPv4/IPv6 networks (normalised CIDRs) the keys may be used from; empty: any.",
+        metadata=list_cost(MAX_CIDRS),
     )
     created_at: datetime = strawberry.field(description="When the key set was created.")
     expires_at: datetime | None = strawberry.field(
@@ -299,7 +303,8 @@ class KeySetType(Node):
         )
 
     @strawberry.field(
-        description="The organization the set belongs to, directly or via its system."
+        description="The organization the set belongs to, directly or via its system.",
+        metadata=LOADED,
     )
     async def organization(
         self, info: Info
@@ -309,7 +314,10 @@ class KeySetType(Node):
         organization_id = self.model.organization_id
         return await organization_of(info, organization_id, what=f"Key set {self.model.id}")
 
-    @strawberry.field(description="The system the set belongs to; null for organization key sets.")
+    @strawberry.field(
+        description="The system the set belongs to; null for organization key sets.",
+        metadata=LOADED,
+    )
     async def system(
         self, info: Info
     ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
@@ -322,7 +330,7 @@ class KeySetType(Node):
     @strawberry.field(
         graphql_type=UserType | None,
         description="Who created the set; null if that account is gone.",
-        metadata={FROM_SOURCE: _preloaded_creator},
+        metadata={**LOADED, FROM_SOURCE: _preloaded_creator},
     )
     def created_by(self, info: Info) -> AwaitableOrValue[UserType | None]:
         creator = _preloaded_creator(self)
@@ -330,13 +338,15 @@ class KeySetType(Node):
             return creator
         return load_user(info, self.model.created_by_id)
 
-    @strawberry.field(description="Who revoked the set; null while not revoked or if gone.")
+    @strawberry.field(
+        description="Who revoked the set; null while not revoked or if gone.", metadata=LOADED
+    )
     async def revoked_by(self, info: Info) -> UserType | None:
         return await load_user(info, self.model.revoked_by_id)
 
     @strawberry.field(
         description="The permission groups the set is given, by name.",
-        metadata=list_cost(MAX_GROUPS_PER_KEY_SET),
+        metadata={**LOADED, **list_cost(MAX_GROUPS_PER_KEY_SET)},
     )
     async def groups(
         self, info: Info
@@ -350,7 +360,8 @@ class KeySetType(Node):
         description=(
             "What the keys may do, and what verification checks: the set's own "
             "permissions and its groups', in catalog order."
-        )
+        ),
+        metadata={**LOADED, **list_cost(len(KeyPermission))},
     )
     async def effective_permissions(self, info: Info) -> list[KeyPermission]:
         groups = await info.context.loaders.groups_by_key_set_id.load(self.model.id)
@@ -362,7 +373,8 @@ class KeySetType(Node):
         description=(
             "Set once a key of the set was reported found in public (the first report); "
             "null otherwise. See the organization's keyPolicy.onLeak."
-        )
+        ),
+        metadata=LOADED,
     )
     async def exposure(
         self, info: Info
@@ -372,7 +384,9 @@ class KeySetType(Node):
         exposure = await info.context.loaders.exposures_by_key_set_id.load(self.model.id)
         return KeyExposureType.from_model(exposure) if exposure else None
 
-    @strawberry.field(description="Whether the caller administers this key set's scope.")
+    @strawberry.field(
+        description="Whether the caller administers this key set's scope.", metadata=LOADED
+    )
     async def viewer_is_admin(self, info: Info) -> bool:
         return bool(await info.context.loaders.viewer_admin_flags_by_key_set_id.load(self.model.id))
 
@@ -393,7 +407,7 @@ class KeySetType(Node):
     @strawberry.field(
         graphql_type=ApiKeyType,
         description="The current primary key (hint and metadata; value for admins).",
-        metadata={FROM_SOURCE: lambda key_set: _preloaded_key(key_set, KeySlot.PRIMARY)},
+        metadata={**LOADED, FROM_SOURCE: lambda key_set: _preloaded_key(key_set, KeySlot.PRIMARY)},
     )
     def primary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
         return self._key(info, KeySlot.PRIMARY)
@@ -401,7 +415,10 @@ class KeySetType(Node):
     @strawberry.field(
         graphql_type=ApiKeyType,
         description="The current secondary key (hint and metadata; value for admins).",
-        metadata={FROM_SOURCE: lambda key_set: _preloaded_key(key_set, KeySlot.SECONDARY)},
+        metadata={
+            **LOADED,
+            FROM_SOURCE: lambda key_set: _preloaded_key(key_set, KeySlot.SECONDARY),
+        },
     )
     def secondary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
         return self._key(info, KeySlot.SECONDARY)
@@ -440,7 +457,7 @@ class KeySetType(Node):
             "At most 10 per slot (a regeneration that would keep more verifying gives "
             "TOO_MANY_PREVIOUS_KEYS)."
         ),
-        metadata=list_cost(MAX_PREVIOUS_KEYS),
+        metadata={**LOADED, **list_cost(MAX_PREVIOUS_KEYS)},
     )
     async def previous_keys(self, info: Info) -> list[ApiKeyType]:
         keys = await info.context.loaders.previous_keys_by_key_set_id.load(self.model.id)
@@ -450,7 +467,8 @@ class KeySetType(Node):
         description=(
             "Replaced keys past their end, and keys of the revoked set, presented again at "
             "/v1/keys/verify: a forgotten client or a leak."
-        )
+        ),
+        metadata=LOADED,
     )
     async def reuse(self, info: Info) -> KeyReuseType:
         summary = await info.context.loaders.reuse_by_key_set_id.load(self.model.id)

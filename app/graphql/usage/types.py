@@ -24,6 +24,7 @@ from app.usage import impact as impacts
 from app.usage.buffer import VALID
 from app.usage.series import (
     MAX_HOURS,
+    TOP_ADDRESSES,
     Addresses,
     Granularity,
     Series,
@@ -33,6 +34,11 @@ from app.usage.series import (
     usage_series,
 )
 from app.verify.service import VerifyCode
+
+# A key's addresses sum its address counts over the window: a read per key.
+ADDRESSES_COST = 10
+TOP_VERIFIERS = 10
+
 
 documented(
     Granularity,
@@ -78,7 +84,9 @@ class AddressUsage:
 
 @strawberry.type(description="Client addresses the verifying services passed (`ip`).")
 class UsageAddresses:
-    top: list[AddressUsage] = strawberry.field(description="The most frequent ones, at most 10.")
+    top: list[AddressUsage] = strawberry.field(
+        description="The most frequent ones, at most 10.", metadata=list_cost(TOP_ADDRESSES)
+    )
     distinct: int = strawberry.field(description="How many distinct addresses were recorded.")
     other: int = strawberry.field(
         description=(
@@ -100,7 +108,9 @@ class UsageAddresses:
 class UsageBucket:
     start: datetime = strawberry.field(description="Start of the bucket (UTC).")
     total: int = strawberry.field(description="Verifications in it, whatever the outcome.")
-    counts: list[UsageCount] = strawberry.field(description="By verdict code, most first.")
+    counts: list[UsageCount] = strawberry.field(
+        description="By verdict code, most first.", metadata=list_cost(len(VerifyCode))
+    )
 
 
 @strawberry.type(
@@ -114,9 +124,12 @@ class UsageSeries:
     until: datetime = strawberry.field(description="End of the last bucket (excluded).")
     granularity: Granularity = strawberry.field(description="The width of a bucket.")
     total: int = strawberry.field(description="Verifications in the whole range.")
-    counts: list[UsageCount] = strawberry.field(description="The whole range by verdict code.")
+    counts: list[UsageCount] = strawberry.field(
+        description="The whole range by verdict code.", metadata=list_cost(len(VerifyCode))
+    )
     buckets: list[UsageBucket] = strawberry.field(
-        description="Every bucket of the range, empty ones included, oldest first."
+        description="Every bucket of the range, empty ones included, oldest first.",
+        metadata=list_cost(1 + MAX_HOURS),
     )
     key_set_id: strawberry.Private[int | None]
     series: strawberry.Private[Series]
@@ -144,6 +157,7 @@ class UsageSeries:
             "null for anyone else, and in a verifier's series)."
         ),
         extensions=_admins_only(),
+        metadata=field_cost(ADDRESSES_COST),
     )
     async def addresses(self) -> UsageAddresses | None:
         first, last = self.series.hours
@@ -199,9 +213,6 @@ def _moment(value: object) -> datetime | None:
 # 2,500: it fits; 100 asking for 90 days of hours does not); a preview reads two windows
 # of every key's traffic.
 USAGE_COST = argument_cost(buckets_asked)
-# A key's addresses sum its address counts over the window: a read per key.
-ADDRESSES_COST = 10
-TOP_VERIFIERS = 10
 IMPACT_COST = field_cost(100)
 USAGE_DESCRIPTION = (
     "Verifications by services, per hour or day and verdict code. since must be before "
@@ -248,7 +259,9 @@ class KeyImpact:
     )
     requests: int = strawberry.field(description="Verifications of the key, whatever the verdict.")
     valid: int = strawberry.field(description="Verifications that answered VALID.")
-    refusals: list[UsageCount] = strawberry.field(description="The others, by verdict code.")
+    refusals: list[UsageCount] = strawberry.field(
+        description="The others, by verdict code.", metadata=list_cost(len(VerifyCode))
+    )
     last_used_at: datetime | None = strawberry.field(
         description="The key's last successful verification, at any time; null if never."
     )
