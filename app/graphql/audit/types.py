@@ -166,15 +166,34 @@ class AuditFilter:
 )
 class AuditIntegrity:
     valid: bool = strawberry.field(
-        description="True if every entry up to the head matches its hash and its predecessor."
+        description=(
+            "True if the entries this check recomputed match their hashes and predecessors, "
+            "those before them were verified by earlier checks, and the last full check "
+            "found no break."
+        )
     )
     checked_entries: int = strawberry.field(
         description=(
-            "How many entries, from the first, are known intact (the head's sequence when valid)."
+            "How many entries this check recomputed and found intact: those after "
+            "verifiedThrough (all of them, when it recomputed from the first)."
         )
     )
     first_broken_sequence: int | None = strawberry.field(
         description="The sequence of the first entry that does not verify; null when valid."
+    )
+    verified_through: int = strawberry.field(
+        description=(
+            "Entries up to this sequence were not recomputed now: earlier checks verified "
+            "them, the first a full one. An edit to one of them with its hash column left "
+            "alone is found by the next full check (lastFullCheckAt); 0 when this check "
+            "recomputed the chain from the first entry."
+        )
+    )
+    last_full_check_at: datetime | None = strawberry.field(
+        description=(
+            "When the whole chain was last recomputed (every KEYRACK_AUDIT_FULL_CHECK_HOURS, "
+            "and by `keyrack audit verify`); null if never."
+        )
     )
 
 
@@ -320,6 +339,8 @@ async def resolve_audit_integrity(info: Info, *, organization_id: int) -> AuditI
         valid=result.valid,
         checked_entries=result.checked_entries,
         first_broken_sequence=result.first_broken_sequence,
+        verified_through=result.verified_through,
+        last_full_check_at=result.last_full_check_at,
     )
 
 

@@ -225,8 +225,9 @@ class OrganizationType(Node):
         )
 
     @strawberry.field(
-        description="Checks the audit chain from the last verified position on (the full "
-        "recomputation is `keyrack audit verify`); owners and admins only.",
+        description="Checks the audit chain from the last verified position on: recomputes "
+        "that entry and every one after it (checkedEntries), and trusts earlier checks "
+        "before it (verifiedThrough, lastFullCheckAt). Owners and admins only.",
         metadata=field_cost(INTEGRITY_CHECK_COST),
     )
     async def audit_integrity(
