@@ -61,7 +61,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types.field import StrawberryField
 
-from app.graphql.execution import FROM_SOURCE
+from app.graphql.execution import PURE
 from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 COST = "cost"
@@ -319,9 +319,9 @@ def unpriced_fields(schema: GraphQLSchema) -> list[str]:
     - a field that returns a list: `list_cost(N)`, N the bound some rule enforces (lists
       of scalars too: their length is work), or `page_items()` for a connection's edges;
     - a field with arguments: `field_cost` or `argument_cost`;
-    - a field with a resolver, unless that resolver is its own `FROM_SOURCE` reader (a
-      pure function of the parent): any other resolver may read per parent, so it states
-      its cost, `batched(...)` when that is nothing.
+    - a field with a resolver, unless `from_source_field` made it from a pure function
+      of the parent alone: any other resolver may read per parent, so it states its
+      cost, `batched(...)` when that is nothing.
 
     A connection (a field with a `first` argument) is priced by the measure as its page,
     one per node it may return: that is its declaration.
@@ -337,7 +337,7 @@ def unpriced_fields(schema: GraphQLSchema) -> list[str]:
             declared_cost = COST in metadata or ARGUMENT_COST in metadata
             strawberry_field = (definition.extensions or {}).get("strawberry-definition")
             resolver = getattr(strawberry_field, "base_resolver", None)
-            pure = resolver is not None and resolver.wrapped_func is metadata.get(FROM_SOURCE)
+            pure = bool(metadata.get(PURE))
             needs = []
             if _is_list(definition.type) and not (LIST_SIZE in metadata or PAGE_ITEMS in metadata):
                 needs.append("a list bound")

@@ -5,14 +5,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from graphql.pyutils import AwaitableOrValue
 from strawberry.permission import PermissionExtension
 from strawberry.types.nodes import Selection
 
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot, RetireReason
-from app.graphql.execution import FROM_SOURCE, SLOW
+from app.graphql.execution import SLOW, from_source_field
 from app.graphql.ids import KEY_SET
 from app.graphql.keysets.reuse import KeyReuseType
 from app.graphql.limits import LOADED, REVEAL_COST, field_cost, list_cost
@@ -327,16 +326,13 @@ class KeySetType(Node):
         system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
         return SystemType.from_model(system) if system else None
 
-    @strawberry.field(
+    created_by: UserType | None = from_source_field(
+        _preloaded_creator,
+        slow=lambda key_set, info: load_user(info, key_set.model.created_by_id),
         graphql_type=UserType | None,
         description="Who created the set; null if that account is gone.",
-        metadata={**LOADED, FROM_SOURCE: _preloaded_creator},
+        metadata=LOADED,
     )
-    def created_by(self, info: Info) -> AwaitableOrValue[UserType | None]:
-        creator = _preloaded_creator(self)
-        if isinstance(creator, UserType) or creator is None:
-            return creator
-        return load_user(info, self.model.created_by_id)
 
     @strawberry.field(
         description="Who revoked the set; null while not revoked or if gone.", metadata=LOADED
@@ -400,28 +396,20 @@ class KeySetType(Node):
             raise self._missing(slot)
         return ApiKeyType.from_model(keys[slot])
 
-    def _key(self, info: Info, slot: KeySlot) -> AwaitableOrValue[ApiKeyType]:
-        key = _preloaded_key(self, slot)
-        return key if isinstance(key, ApiKeyType) else self._load_key(info, slot)
-
-    @strawberry.field(
+    primary_key: ApiKeyType = from_source_field(
+        lambda key_set: _preloaded_key(key_set, KeySlot.PRIMARY),
+        slow=lambda key_set, info: key_set._load_key(info, KeySlot.PRIMARY),
         graphql_type=ApiKeyType,
         description="The current primary key (hint and metadata; value for admins).",
-        metadata={**LOADED, FROM_SOURCE: lambda key_set: _preloaded_key(key_set, KeySlot.PRIMARY)},
+        metadata=LOADED,
     )
-    def primary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
-        return self._key(info, KeySlot.PRIMARY)
-
-    @strawberry.field(
+    secondary_key: ApiKeyType = from_source_field(
+        lambda key_set: _preloaded_key(key_set, KeySlot.SECONDARY),
+        slow=lambda key_set, info: key_set._load_key(info, KeySlot.SECONDARY),
         graphql_type=ApiKeyType,
         description="The current secondary key (hint and metadata; value for admins).",
-        metadata={
-            **LOADED,
-            FROM_SOURCE: lambda key_set: _preloaded_key(key_set, KeySlot.SECONDARY),
-        },
+        metadata=LOADED,
     )
-    def secondary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
-        return self._key(info, KeySlot.SECONDARY)
 
     @strawberry.field(
         description=USAGE_DESCRIPTION + " Both keys, replaced ones included.", metadata=USAGE_COST

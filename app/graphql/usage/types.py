@@ -16,7 +16,7 @@ from app.errors import InvalidInput
 from app.graphql.context import Info
 from app.graphql.enums import KeySlot, documented
 from app.graphql.ids import VERIFIER
-from app.graphql.limits import argument_cost, field_cost, list_cost
+from app.graphql.limits import ArgumentCost, argument_cost, field_cost, list_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.ids import to_global_id
 from app.keysets.rules import MAX_PREVIOUS_KEYS
@@ -212,7 +212,7 @@ def _moment(value: object) -> datetime | None:
 # A series costs its buckets (a page of 100 key sets asking for a day of hours each costs
 # 2,500: it fits; 100 asking for 90 days of hours does not); a preview reads two windows
 # of every key's traffic.
-USAGE_COST = argument_cost(buckets_asked)
+USAGE_COST: dict[str, ArgumentCost] = argument_cost(buckets_asked)
 IMPACT_COST = field_cost(100)
 USAGE_DESCRIPTION = (
     "Verifications by services, per hour or day and verdict code. since must be before "
