@@ -8,6 +8,8 @@ import gc
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -26,6 +28,7 @@ from app import clock, metrics
 from app.accounts.totp import TotpCipher
 from app.audit import custody
 from app.audit.checkpoints import emit_round
+from app.audit.full_checks import run_full_checks
 from app.auth import SessionBackend, auth_error
 from app.background import Background, Periodic
 from app.db import tortoise_config
@@ -247,6 +250,7 @@ def create_app(
     )
 
     usage_pruner = UsagePruner(retention_days=settings.usage_retention_days)
+    full_check_every = timedelta(hours=settings.audit_full_check_hours)
     # Declared once; started and stopped in the lifespan. In this order for `drain`: the
     # flushes first, then the jobs that read what they wrote, the webhook sends last.
     # Stopped in the reverse order: the flushes' last rounds after every other job.
@@ -255,6 +259,13 @@ def create_app(
         Periodic("reuse-flush", reuse.flush, reuse.flush_interval, at_stop=True),
         Periodic("retirement", retirer.run_once, retirer.interval),
         Periodic("usage-prune", usage_pruner.run_once, usage_pruner.interval, at_start=True),
+        # Recomputes, every KEYRACK_AUDIT_FULL_CHECK_HOURS, each organization's whole chain;
+        # looks for organizations due once an hour.
+        Periodic(
+            "audit-full-check",
+            partial(run_full_checks, mailer, interval=full_check_every),
+            min(3600.0, full_check_every.total_seconds()),
+        ),
     ]
     if notifier is not None:
         tasks.append(

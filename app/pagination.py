@@ -15,6 +15,10 @@ from tortoise.queryset import QuerySet, ValuesQuery
 
 from app.rows import STATEMENTS, RowShape
 
+# A connection's `first`: what it returns when not given, and the most it may ask for.
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 R = TypeVar("R")
@@ -129,10 +133,22 @@ def _ranked_sql(
 ) -> tuple[str, list[Any]]:
     ids = sorted(set(parent_ids))
     params: list[Any] = [*ids, *([] if after is None else [after]), first + 1]
+    # Everything of the statement's shape that the caller's `statement_key` does not name:
+    # its table, whether it joins, and the arguments here that add no value.
+    joins = bool(queryset._select_related or queryset._prefetch_map)
     key = (
         None
         if statement_key is None
-        else (statement_key, tuple(columns), parent, after is None, newest_first, field)
+        else (
+            statement_key,
+            queryset.model,
+            joins,
+            tuple(columns),
+            parent,
+            after is None,
+            newest_first,
+            field,
+        )
     )
     return STATEMENTS.sql(
         queryset.model._meta.db,

@@ -17,6 +17,7 @@ both databases.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -127,10 +128,17 @@ class StatementTexts:
     values. A text is kept only if the statement built from the values renders exactly
     those values as its parameters, in the caller's order: a shape whose parameters the
     caller does not lay out itself (a filter with a timestamp, say) is built every time.
+
+    The key is written by hand, so it can miss what changes the text without a value (a
+    filter like `system_id IS NULL`): then a statement of another shape would be served.
+    With `check` on (KEYRACK_CHECK_STATEMENT_CACHE=1; the test suite turns it on, see
+    tests/support/statement_check.py) every hit is built again and compared, and a
+    difference raises `StatementKeyError`.
     """
 
-    def __init__(self, max_texts: int = 512) -> None:
+    def __init__(self, max_texts: int = 512, *, check: bool = False) -> None:
         self.max_texts = max_texts
+        self.check = check
         self._texts: dict[Hashable, str] = {}
 
     def sql(
@@ -144,6 +152,8 @@ class StatementTexts:
         full_key = (type(db), db.connection_name, key, len(params))
         text = self._texts.get(full_key) if key is not None else None
         if text is not None:
+            if self.check:
+                _check_hit(key, text, params, build)
             return text, params
         text, built = build().get_parameterized_sql()
         if key is not None and _same(built, params):
@@ -153,13 +163,29 @@ class StatementTexts:
         return text, built
 
 
+class StatementKeyError(AssertionError):
+    """A kept statement text differs from the one its call builds: its key misses a part
+    of the statement's shape."""
+
+
+def _check_hit(
+    key: Hashable, text: str, params: list[Any], build: Callable[[], QueryBuilder]
+) -> None:
+    built_text, built = build().get_parameterized_sql()
+    if built_text != text or not _same(built, params):
+        raise StatementKeyError(
+            f"Statement key {key!r} serves a text its call does not build: the key misses "
+            f"a part of the shape.\nkept:  {text}\nbuilt: {built_text}"
+        )
+
+
 def _same(built: list[Any], params: list[Any]) -> bool:
     return len(built) == len(params) and all(
         type(a) is type(b) and a == b for a, b in zip(built, params, strict=True)
     )
 
 
-STATEMENTS = StatementTexts()
+STATEMENTS = StatementTexts(check=os.environ.get("KEYRACK_CHECK_STATEMENT_CACHE") == "1")
 
 M = TypeVar("M", bound=Model)
 

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     mail_resets_per_account_per_hour: int = Field(default=3, ge=1)
     expiry_notice_seconds: int = Field(default=2 * 24 * 3600, ge=60)
     notification_interval_seconds: float = Field(default=60.0, gt=0)
+    # How often each organization's whole audit chain is recomputed in the background
+    # (app.audit.full_checks): an incremental auditIntegrity cannot see older entries.
+    audit_full_check_hours: float = Field(default=24.0, gt=0)
     # Webhooks: this process sends queued deliveries (and runs expiry rounds for them).
     webhook_delivery: bool = True
     webhook_interval_seconds: float = Field(default=1.0, gt=0)

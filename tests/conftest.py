@@ -35,6 +35,9 @@ from testbed.pgcluster import PostgresCluster
 from tests.support import KEY_PATTERN, SECRETS_USED, GraphQL, remember_secret, verifying_client
 from tests.support.processes import cluster_or_skip
 
+# The statement text cache rebuilds and compares every hit while the suite runs.
+pytest_plugins = ["tests.support.statement_check"]
+
 BACKENDS = ["sqlite", "postgres"]
 
 

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from pypika_tortoise.queries import QueryBuilder, Table
 
 from app.ids import from_global_id
 from app.keysets import reads
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.reads import KeyRow, KeySetRow
-from app.rows import StatementTexts
+from app.rows import StatementKeyError, StatementTexts
 from tests.support import GraphQL, create_key_set, create_organization, create_system, sign_up
 
 
@@ -132,3 +133,32 @@ async def test_a_text_is_kept_only_when_its_parameters_are_the_callers(
     texts.sql(db, None, ["a"], build("a"))
     texts.sql(db, None, ["a"], build("a"))
     assert len(builds) == 5
+
+
+async def test_a_key_that_misses_a_value_free_filter_is_caught_in_checking_mode(
+    http: httpx.AsyncClient,
+) -> None:
+    # given: two statements of different shapes, told apart only by a filter without a
+    # value (`system_id IS NULL`), kept under one key that does not name it
+    db = KeySet._meta.db
+
+    def build(only_organization_key_sets: bool) -> Callable[[], QueryBuilder]:
+        def make() -> QueryBuilder:
+            table = Table("key_sets")
+            query = db.query_class.from_(table).select(table.id).where(table.label == "a")
+            return query.where(table.system_id.isnull()) if only_organization_key_sets else query
+
+        return make
+
+    unchecked, checked = StatementTexts(), StatementTexts(check=True)
+    for texts in (unchecked, checked):
+        texts.sql(db, "by label", ["a"], build(True))
+
+    # when: the other shape asks under the same key
+    served, _ = unchecked.sql(db, "by label", ["a"], build(False))
+    with pytest.raises(StatementKeyError) as caught:
+        checked.sql(db, "by label", ["a"], build(False))
+
+    # then: unchecked, it is served the other statement's text; checked, the test fails
+    assert "IS NULL" in served
+    assert "by label" in str(caught.value)

@@ -38,3 +38,5 @@ class AuditAction(StrEnum):
     KEY_EXPOSED = "KEY_EXPOSED"
     KEY_RETIRED = "KEY_RETIRED"
     REPLACED_KEY_PRESENTED = "REPLACED_KEY_PRESENTED"
+    # Written by the scheduled full check (app.audit.full_checks) when it finds a break.
+    AUDIT_CHAIN_BROKEN = "AUDIT_CHAIN_BROKEN"

@@ -1,11 +1,16 @@
 """Checking an organization's chain: in full, incrementally, and against a checkpoint.
 
-A full check recomputes every entry's keyed hash from the genesis. An incremental check
-starts from the last verified position (kept in `AuditChainState` with a MAC, so that a
-position forged in the database is ignored and a full check runs instead): it confirms
-the entry there still has the verified hash, then recomputes only what was appended
-since. It cannot see an older entry edited with its `hash` column left alone — the full
-check (`keyrack audit verify`) and checkpoint verification can.
+A full check recomputes every entry's keyed hash from the genesis, and records when it
+ran and what it found (`AuditChainState.full_checked_at`, `full_check_broken_at`). An
+incremental check starts from the last verified position (kept in `AuditChainState` with
+a MAC, so that a position forged in the database is ignored and a full check runs
+instead): it recomputes the entry there from its stored content and predecessor's hash
+and holds it to the verified hash, then recomputes only what was appended since. It
+answers what it recomputed (`checked_entries`) apart from what it trusted from earlier
+checks (`verified_through`), with the last full check's time; a break the last full
+check found stays reported. It cannot see an entry before the verified position edited
+with its `hash` column left alone: the scheduled full check (`app.audit.full_checks`),
+`keyrack audit verify` and checkpoint verification can.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -30,8 +36,13 @@ from app.organizations.models import Organization
 @dataclass(frozen=True)
 class Integrity:
     valid: bool
+    # Entries this call recomputed and found intact.
     checked_entries: int
     first_broken_sequence: int | None
+    # Entries up to this sequence were taken as verified by earlier checks (the first of
+    # them a full one), not recomputed now; 0 when this call began at the genesis.
+    verified_through: int = 0
+    last_full_check_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -110,16 +121,20 @@ async def _verified_position(
 
 async def _store_verified(organization_id: int, keyring: ChainKeyring, position: _Position) -> None:
     key_id = keyring.keys[position.generation].key_id if position.sequence else ""
-    values: dict[str, Any] = {
-        "verified_sequence": position.sequence,
-        "verified_hash": position.hash,
-        "verified_key_id": key_id,
-        "verified_tag": _tag(keyring, organization_id, position, key_id),
-        "verified_at": clock.now(),
-    }
+    await _store_state(
+        organization_id,
+        verified_sequence=position.sequence,
+        verified_hash=position.hash,
+        verified_key_id=key_id,
+        verified_tag=_tag(keyring, organization_id, position, key_id),
+        verified_at=clock.now(),
+    )
+
+
+async def _store_state(organization_id: int, **values: Any) -> None:
     if await AuditChainState.filter(organization_id=organization_id).update(**values):
         return
-    # A concurrent check may have created it: its position is as good.
+    # A concurrent check may have created it: its values are as good.
     with contextlib.suppress(IntegrityError):
         await AuditChainState.create(organization_id=organization_id, **values)
 
@@ -159,10 +174,10 @@ async def _walk_to_head(
         return Integrity(False, intact, intact + 1)
     if checked and organization.audit_head_hash != walk.last.hash:
         return Integrity(False, checked - 1, checked)
-    return _Verified(True, checked, None, walk.last)
+    return _Verified(True, checked, None, last=walk.last)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Verified(Integrity):
     last: _Position
 
@@ -171,6 +186,18 @@ _START = _Position(0, GENESIS_HASH, _GENESIS_GENERATION)
 
 
 async def verify_chain(*, organization_id: int, batch_size: int = 1000) -> Integrity:
+    """Recomputes the whole chain, and records the outcome as the last full check."""
+    result = await _full_check(organization_id=organization_id, batch_size=batch_size)
+    checked_at = clock.now()
+    await _store_state(
+        organization_id,
+        full_checked_at=checked_at,
+        full_check_broken_at=result.first_broken_sequence,
+    )
+    return replace(result, last_full_check_at=checked_at)
+
+
+async def _full_check(*, organization_id: int, batch_size: int) -> Integrity:
     """Recomputes the whole chain; a stored verified position beyond the head is a break."""
     keyring = custody.keyring()
     result = await _walk_to_head(
@@ -194,32 +221,57 @@ async def verify_chain(*, organization_id: int, batch_size: int = 1000) -> Integ
     return Integrity(True, last.sequence, None)
 
 
-async def verify_incrementally(*, organization_id: int, batch_size: int = 1000) -> Integrity:
-    """Recomputes only what was appended since the last verified position (see module)."""
-    keyring = custody.keyring()
-    stored = await _verified_position(organization_id, keyring)
-    if stored is None:
-        return await verify_chain(organization_id=organization_id, batch_size=batch_size)
-    position = stored[0]
-    entry = await AuditEntry.get_or_none(
-        organization_id=organization_id, sequence=position.sequence
+def _recomputes(row: dict[str, Any], position: _Position, keyring: ChainKeyring) -> bool:
+    """Whether the entry `row` still hashes, from its own content and stored predecessor
+    hash, to the hash verified at `position` (under the same chain key)."""
+    generation = keyring.generation(row["chain_key_id"])
+    return (
+        generation == position.generation
+        and hmac.compare_digest(row["hash"], position.hash)
+        and hmac.compare_digest(
+            position.hash, keyring.keys[generation].mac(row["prev_hash"], content_of(row))
+        )
     )
-    if (
-        entry is None
-        or entry.hash != position.hash
-        or entry.chain_key_id != (keyring.keys[position.generation].key_id)
-    ):
+
+
+async def verify_incrementally(*, organization_id: int, batch_size: int = 1000) -> Integrity:
+    """Recomputes the entry at the last verified position and what was appended since
+    (see module); a full check instead when there is no position to start from."""
+    keyring = custody.keyring()
+    state = await AuditChainState.get_or_none(organization_id=organization_id)
+    stored = await _verified_position(organization_id, keyring)
+    if state is None or stored is None:
+        return await verify_chain(organization_id=organization_id, batch_size=batch_size)
+    full_check_at = state.full_checked_at
+    if state.full_check_broken_at is not None:
+        # An older entry no incremental check recomputes: the full check's finding stands.
+        broken = state.full_check_broken_at
+        return Integrity(False, 0, broken, broken - 1, full_check_at)
+    position = stored[0]
+    trusted = position.sequence - 1
+    rows = await AuditEntry.filter(
+        organization_id=organization_id, sequence=position.sequence
+    ).values(*CONTENT_FIELDS, "prev_hash", "hash", "chain_key_id")
+    if not rows or not _recomputes(rows[0], position, keyring):
         organization = await Organization.get(id=organization_id)
-        intact = min(position.sequence - 1, organization.audit_sequence)
-        return Integrity(False, intact, intact + 1)
+        intact = min(trusted, organization.audit_sequence)
+        return Integrity(False, 0, intact + 1, intact, full_check_at)
     result = await _walk_to_head(
         organization_id=organization_id, start=position, keyring=keyring, batch_size=batch_size
     )
     if not isinstance(result, _Verified):
-        return result
+        # `checked_entries` counts from the genesis there: what is past `trusted` was
+        # recomputed now.
+        through = min(trusted, result.checked_entries)
+        return replace(
+            result,
+            checked_entries=result.checked_entries - through,
+            verified_through=through,
+            last_full_check_at=full_check_at,
+        )
     if result.last.sequence > position.sequence:
         await _store_verified(organization_id, keyring, result.last)
-    return Integrity(True, result.last.sequence, None)
+    return Integrity(True, result.last.sequence - trusted, None, trusted, full_check_at)
 
 
 async def keyed_from(*, organization_id: int) -> int:

@@ -63,7 +63,8 @@ class AuditChainState(Model):
     a MAC under the chain key (`verified_tag`) so that a forged position is recognised
     and ignored; `emitted_sequence` is the head last sent to AUDIT_CHECKPOINT webhooks;
     `keyed_from` is the first sequence written under a keyed chain (entries before it
-    were plain SHA-256 and were re-chained by the migration that introduced the key).
+    were plain SHA-256 and were re-chained by the migration that introduced the key);
+    `full_checked_at` and `full_check_broken_at` tell the last full check's outcome.
     """
 
     id = fields.IntField(primary_key=True)
@@ -78,6 +79,11 @@ class AuditChainState(Model):
     verified_tag = fields.CharField(max_length=64, default="")
     verified_at = fields.DatetimeField(null=True)
     emitted_sequence = fields.IntField(default=0)
+    # The last full recomputation (`run_full_checks`, `keyrack audit verify`) and where it
+    # found the chain broken (null: intact): an incremental check reports both, since it
+    # cannot see an older entry edited with its hash left alone.
+    full_checked_at = fields.DatetimeField(null=True)
+    full_check_broken_at = fields.IntField(null=True)
 
     class Meta:
         table = "audit_chain_states"

@@ -182,6 +182,11 @@ documented(
             "presented at /v1/keys/verify (details: slot, keyHint, reason, verifier, ip, "
             "presentations since the last entry)."
         ),
+        "AUDIT_CHAIN_BROKEN": (
+            "Written by the server, without an actor, when the scheduled full check finds "
+            "the chain broken where it was not before (details: firstBrokenSequence, "
+            "checkedEntries)."
+        ),
     },
 )
 documented(
@@ -218,6 +223,10 @@ documented(
         "REPLACED_KEY_PRESENTED": (
             "A replaced-and-retired key, or a revoked key set's key, was presented again; "
             "at most once an hour per key (payload: slot, reason, verifierId, ip, count)."
+        ),
+        "AUDIT_CHAIN_BROKEN": (
+            "The scheduled full check found the audit chain broken (payload: "
+            "firstBrokenSequence): an entry was changed or removed outside Keyrack."
         ),
     },
 )

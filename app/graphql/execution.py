@@ -18,6 +18,12 @@ grouped field set for every object of a list) and, per field:
 - anything else (resolvers, arguments, interfaces, unions, lists of scalars) goes through
   graphql-core's own `execute_field`, as before.
 
+What each field takes is printed by `plan_map` into `plan.txt` (committed, kept current by
+tests/graphql/test_plan.py, like `schema.graphql`); `from_source_field` declares a
+FROM_SOURCE field and its resolver from one function. An extension that implements
+`resolve` turns every field into middleware, and with it the whole plan off
+(`resolving_extensions` names them; the test holds the app to none).
+
 Nothing of the answer changes. Whenever a plain read finds something graphql-core would
 turn into an error (null for a non-null field, a value the scalar refuses, an object of
 the wrong type), the field is executed again by graphql-core, which produces the error at
@@ -32,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
+import strawberry
 from graphql import (
     GraphQLBoolean,
     GraphQLID,
@@ -40,6 +47,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLSchema,
     GraphQLString,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
@@ -49,6 +57,9 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 FROM_SOURCE: Final = "keyrack.from_source"
 """Strawberry field metadata: `source -> value`, or `SLOW` when the resolver must run."""
+PURE: Final = "keyrack.from_source_only"
+"""Strawberry field metadata: the field's resolver is its FROM_SOURCE function alone (no
+read when it says SLOW); set by `from_source_field`."""
 
 
 class _Slow:
@@ -131,6 +142,68 @@ def _reader(field_def: Any) -> str | Callable[[Any], Any] | None:
         name: str = definition.python_name
         return name
     return None
+
+
+def from_source_field(
+    read: Callable[[Any], Any], *, slow: Callable[[Any, Any], Any] | None = None, **field: Any
+) -> Any:
+    """A strawberry field answered by `read(source)`; where `read` returns SLOW, by
+    `slow(source, info)` (a loader, say). The plan and graphql-core's resolver both call
+    `read`, so the fast path and the resolver cannot drift apart. Pass `graphql_type`."""
+    resolver: Callable[..., Any]
+    if slow is None:
+
+        def read_only(source: strawberry.Parent[Any]) -> Any:
+            return read(source)
+
+        resolver = read_only
+    else:
+        fallback = slow
+
+        def read_or_fall_back(source: strawberry.Parent[Any], info: strawberry.Info) -> Any:
+            value = read(source)
+            return fallback(source, info) if value is SLOW else value
+
+        resolver = read_or_fall_back
+
+    metadata = {**field.pop("metadata", {}), FROM_SOURCE: read, PURE: slow is None}
+    return strawberry.field(resolver=resolver, metadata=metadata, **field)
+
+
+PLAIN, READ_FROM_SOURCE, GRAPHQL_CORE = "plain", "from source", "graphql-core"
+
+
+def field_plan(field_def: Any) -> str:
+    """How the plan answers the field wherever it is selected: PLAIN (the attribute),
+    READ_FROM_SOURCE (its FROM_SOURCE function, the resolver when that says SLOW) or
+    GRAPHQL_CORE (graphql-core's own execution)."""
+    entry = _plan_entry("", [], field_def)
+    if entry.kind == _FIELD:
+        return GRAPHQL_CORE
+    return PLAIN if entry.attribute is not None else READ_FROM_SOURCE
+
+
+def plan_map(schema: GraphQLSchema) -> str:
+    """What each object type's fields take, printed like `schema.graphql` (plan.txt)."""
+    blocks = []
+    for name, named in schema.type_map.items():
+        if name.startswith("__") or not isinstance(named, GraphQLObjectType):
+            continue
+        lines = [f"  {field}: {field_plan(field_def)}" for field, field_def in named.fields.items()]
+        blocks.append("type " + name + " {\n" + "\n".join(lines) + "\n}")
+    return "\n\n".join(blocks) + "\n"
+
+
+def resolving_extensions(extensions: Sequence[Any]) -> list[str]:
+    """The schema extensions (classes, instances or partials of them) that implement
+    `resolve`: each makes graphql-core wrap every resolver, which turns the plan off."""
+    found = []
+    for extension in extensions:
+        factory = getattr(extension, "func", extension)  # a functools.partial
+        cls = factory if isinstance(factory, type) else type(factory)
+        if getattr(cls, "_implements_resolve", lambda: False)():
+            found.append(cls.__name__)
+    return found
 
 
 # graphql-core's String and ID return a str as it is, Boolean a bool.
@@ -405,3 +478,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
+
+
+if __name__ == "__main__":  # python -m app.graphql.execution > plan.txt
+    from app.graphql.schema import schema
+
+    print(plan_map(schema._schema), end="")

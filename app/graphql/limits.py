@@ -39,7 +39,9 @@ from graphql import (
     GraphQLField,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
+    GraphQLList,
     GraphQLNamedType,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
@@ -59,11 +61,14 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types.field import StrawberryField
 
-from app.graphql.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from app.graphql.execution import PURE
+from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 COST = "cost"
 LIST_SIZE = "list_size"
 ARGUMENT_COST = "argument_cost"
+PAGE_ITEMS = "page_items"
+FREE_BECAUSE = "free_because"
 # What a field costs given its arguments as written: literal values by name; an argument
 # given by a variable is passed as VARIABLE, to be priced at its worst.
 ArgumentCost = Callable[[Mapping[str, object]], int]
@@ -72,6 +77,14 @@ VARIABLE = object()
 # the organization's whole audit chain, so only a few fit in one request.
 REVEAL_COST = 100
 INTEGRITY_CHECK_COST = 5_000
+# A read of one row by its id (a root lookup), or one small read per parent.
+ROW_READ_COST = 1
+# A mutation writes rows, an audit entry and maybe a webhook delivery; aliases can
+# repeat one as often as max_aliases allows, so each copy counts.
+MUTATION_COST = 10
+# verifyKey: a lookup, the rate limit and a usage count, like /v1/keys/verify.
+VERIFY_COST = 10
+MUTATION_PRICE = {COST: MUTATION_COST}
 
 
 def field_cost(cost: int) -> dict[str, int]:
@@ -93,6 +106,25 @@ def _arguments(node: FieldNode) -> dict[str, object]:
         else value_from_ast_untyped(argument.value)
         for argument in node.arguments or ()
     }
+
+
+def batched(reason: str) -> dict[str, object]:
+    """Field metadata for a resolver that costs nothing per parent: `reason` says why (it
+    reads through the request's dataloader, one statement per level whatever the number
+    of parents, or builds its answer from the parent alone). The page the parents came in
+    already counts each of them."""
+    return {COST: 0, FREE_BECAUSE: reason}
+
+
+# The usual reasons a resolver costs nothing per parent (see `batched`).
+LOADED = batched("read through the request's dataloader: one statement per level")
+FROM_PARENT = batched("built from the parent (or the caller) alone: nothing is read")
+
+
+def page_items() -> dict[str, bool]:
+    """Field metadata for a connection's `edges`: at most the connection's `first`, which
+    prices them where the connection is selected."""
+    return {PAGE_ITEMS: True}
 
 
 def list_cost(most: int) -> dict[str, int]:
@@ -255,20 +287,22 @@ class _DocumentMeasure:
         cost = child.cost
         if definition is not None:
             metadata = _metadata(definition)
-            cost += int(metadata.get(COST, 0))
-            if (argument_cost := metadata.get(ARGUMENT_COST)) is not None:
-                cost += int(argument_cost(_arguments(node)))
             size = 0
             if "first" in definition.args:
                 size = _page_size(node)
             elif parent is not None and parent.name.startswith("__"):
                 size = self.introspection_sizes.get((parent.name, name), 0)
             elif most := int(metadata.get(LIST_SIZE, 0)):
-                # Its items are a key set's own rows, read with it: they cost nothing
-                # themselves, but what is selected under them counts for each.
+                # Its items cost nothing themselves (a key set's own rows, read with it, or
+                # what the field's own cost already counts), but what is selected under
+                # them counts for each.
                 cost = most * cost
             if size:
                 cost = size + size * cost
+            # What the field itself does, once per instance of the field.
+            cost += int(metadata.get(COST, 0))
+            if (argument_cost := metadata.get(ARGUMENT_COST)) is not None:
+                cost += int(argument_cost(_arguments(node)))
         introspection = name.startswith("__")
         return _Measure(
             fields=1 + child.fields,
@@ -276,6 +310,59 @@ class _DocumentMeasure:
             aliases=(1 if node.alias else 0) + child.aliases,
             cost=cost,
         )
+
+
+def unpriced_fields(schema: GraphQLSchema) -> list[str]:
+    """`Type.field` for every field whose work the measure cannot see, because it declares
+    no price. What must declare one:
+
+    - a field that returns a list: `list_cost(N)`, N the bound some rule enforces (lists
+      of scalars too: their length is work), or `page_items()` for a connection's edges;
+    - a field with arguments: `field_cost` or `argument_cost`;
+    - a field with a resolver, unless `from_source_field` made it from a pure function
+      of the parent alone: any other resolver may read per parent, so it states its
+      cost, `batched(...)` when that is nothing.
+
+    A connection (a field with a `first` argument) is priced by the measure as its page,
+    one per node it may return: that is its declaration.
+
+    A plain attribute read from the parent's row needs nothing.
+    """
+    missing: list[str] = []
+    for type_name, named in schema.type_map.items():
+        if type_name.startswith("__") or not isinstance(named, GraphQLObjectType):
+            continue
+        for name, definition in named.fields.items():
+            metadata = _metadata(definition)
+            declared_cost = COST in metadata or ARGUMENT_COST in metadata
+            strawberry_field = (definition.extensions or {}).get("strawberry-definition")
+            resolver = getattr(strawberry_field, "base_resolver", None)
+            pure = bool(metadata.get(PURE))
+            needs = []
+            if _is_list(definition.type) and not (LIST_SIZE in metadata or PAGE_ITEMS in metadata):
+                needs.append("a list bound")
+            page = "first" in definition.args
+            if definition.args and not page and not declared_cost:
+                needs.append("a cost for its arguments")
+            if resolver is not None and not pure and not page and not declared_cost:
+                needs.append("a cost for its resolver")
+            if needs:
+                missing.append(f"{type_name}.{name} ({', '.join(needs)})")
+    return missing
+
+
+def require_prices(schema: GraphQLSchema) -> None:
+    """Refuses a schema with a field the cost measure cannot price (`unpriced_fields`)."""
+    missing = unpriced_fields(schema)
+    if missing:
+        raise TypeError(
+            "Fields without a declared price (field_cost, list_cost, argument_cost, "
+            "page_items or batched, see app/graphql/limits.py): " + "; ".join(missing)
+        )
+
+
+def _is_list(type_: Any) -> bool:
+    return isinstance(type_.of_type if isinstance(type_, GraphQLNonNull) else type_, GraphQLList)
 
 
 def limit_errors(

@@ -14,6 +14,7 @@ from app.graphql.audit.types import AuditEntryType
 from app.graphql.context import Info
 from app.graphql.groups.types import PermissionGroupType
 from app.graphql.keysets.types import KeySetType
+from app.graphql.limits import ROW_READ_COST, field_cost
 from app.graphql.organizations.invitations import InvitationType
 from app.graphql.organizations.types import OrganizationType
 from app.graphql.permissions import IsAuthenticated
@@ -39,6 +40,7 @@ class NodeQueries:
             "Any object by its global id, seen as its own query would show it: null for an "
             "unknown or malformed id and for one the caller may not see, alike. Needs a login."
         ),
+        metadata=field_cost(ROW_READ_COST),
     )
     async def node(
         self,

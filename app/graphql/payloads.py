@@ -11,6 +11,7 @@ from strawberry.types.field import StrawberryField
 
 from app.errors import ErrorCode, UserInputError
 from app.graphql.enums import documented
+from app.graphql.limits import list_cost
 
 # The domain's codes, as they are: a code raised anywhere is in the schema.
 UserErrorCode = documented(
@@ -57,6 +58,11 @@ UserErrorCode = documented(
             "retireWhenIdleSeconds needs a gracePeriodSeconds of at least as many seconds: "
             "the grace period is the latest the replaced key may retire."
         ),
+        "TOO_MANY_PREVIOUS_KEYS": (
+            "The slot already has as many replaced keys still verifying as it may keep "
+            "(10): regenerate with gracePeriodSeconds 0, which ends them all, or wait for "
+            "the oldest grace period to end."
+        ),
     },
     name="UserErrorCode",
 )
@@ -66,7 +72,9 @@ UserErrorCode = documented(
 class UserError:
     code: ErrorCode = strawberry.field(description="What went wrong, for programs to branch on.")
     field: list[str] | None = strawberry.field(
-        description='Path to the input field at fault, e.g. ["input", "label"].'
+        description='Path to the input field at fault, e.g. ["input", "label"].',
+        # "input", the field, and at most an index or a nested field's name.
+        metadata=list_cost(4),
     )
     message: str = strawberry.field(
         description="What went wrong and what to do, in English, for people; may change."
@@ -79,6 +87,11 @@ class UserError:
             field=["input", *exc.field] if exc.field else None,
             message=exc.message,
         )
+
+
+def user_errors_field() -> Any:
+    """A payload's `userErrors`: `ReportUserErrors` reports the one error a mutation raised."""
+    return strawberry.field(default_factory=list, metadata=list_cost(1))
 
 
 class ReportUserErrors(FieldExtension):

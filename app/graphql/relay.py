@@ -10,15 +10,14 @@ from typing import Annotated, Generic, TypeVar
 import strawberry
 
 from app.graphql.errors import BadUserInput
-from app.graphql.execution import FROM_SOURCE
+from app.graphql.execution import from_source_field
+from app.graphql.limits import page_items
 from app.ids import MAX_INT
-from app.pagination import Page
+from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 T = TypeVar("T")
 M = TypeVar("M")
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 _CURSOR_PREFIX = "cursor:v1:"
 
 
@@ -45,14 +44,14 @@ class PageInfo:
     )
 
 
-def _edge_cursor(edge: strawberry.Parent[Edge[object]]) -> str:
+def _edge_cursor(edge: Edge[object]) -> str:
     return encode_cursor(edge.position)
 
 
 @strawberry.type(description="One item of a connection, with the cursor that points at it.")
 class Edge(Generic[T]):
     # Written only when asked for (a list page rarely asks): from the item's position.
-    cursor: str = strawberry.field(resolver=_edge_cursor, metadata={FROM_SOURCE: _edge_cursor})
+    cursor: str = from_source_field(_edge_cursor, graphql_type=str)
     node: T
     position: strawberry.Private[int]
 
@@ -64,7 +63,7 @@ class Edge(Generic[T]):
     )
 )
 class Connection(Generic[T]):
-    edges: list[Edge[T]]
+    edges: list[Edge[T]] = strawberry.field(metadata=page_items())
     page_info: PageInfo
 
 

@@ -16,7 +16,7 @@ from app.graphql.groups.mutations import PermissionGroupMutations
 from app.graphql.keysets.mutations import KeySetMutations
 from app.graphql.keysets.queries import KeySetQueries
 from app.graphql.leaks.mutations import LeakMutations
-from app.graphql.limits import QueryLimits, query_limits
+from app.graphql.limits import QueryLimits, query_limits, require_prices
 from app.graphql.node import NodeQueries
 from app.graphql.observe import ObserveOperation
 from app.graphql.organizations.mutations import OrganizationMutations
@@ -95,6 +95,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         config=StrawberryConfig(),
     )
     document_conventions(built._schema)
+    require_prices(built._schema)
     return built
 
 

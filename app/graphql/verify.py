@@ -12,6 +12,7 @@ from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySlot, documented
 from app.graphql.errors import BadUserInput
 from app.graphql.ids import ORGANIZATION, SYSTEM
+from app.graphql.limits import VERIFY_COST, field_cost, list_cost
 from app.graphql.sensitive import SECRET
 from app.ids import pk_of
 from app.verify.service import Verdict, VerifyCode, audience_of_member
@@ -59,7 +60,8 @@ class KeyVerification:
         description="Global id of the key set's system; null for organization key sets."
     )
     permissions: list[KeyPermission] | None = strawberry.field(
-        description="Everything the key set holds (groups included); null when not found."
+        description="Everything the key set holds (groups included); null when not found.",
+        metadata=list_cost(len(KeyPermission)),
     )
     slot: KeySlot | None = strawberry.field(
         description="Which of the key set's two keys this is; null when not found."
@@ -111,7 +113,8 @@ class VerifyQueries:
         description=(
             "Checks a key exactly as POST /v1/keys/verify does (same codes, same limits), "
             "for keys of organizations the caller is a member of; NOT_FOUND for others."
-        )
+        ),
+        metadata=field_cost(VERIFY_COST),
     )
     async def verify_key(
         self,

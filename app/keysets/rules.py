@@ -13,7 +13,7 @@ from tortoise.expressions import Q
 
 from app import clock
 from app.errors import ErrorCode, InvalidInput, InvalidState, LabelMismatch
-from app.keysets.models import KeySet, KeySetScope, KeySetStatus
+from app.keysets.models import KeySet, KeySetScope, KeySetStatus, KeySlot
 from app.keysets.permissions import PERMISSION_SCOPE, KeyPermission
 from app.validation import canonical_text, check_text, clean_name
 
@@ -22,6 +22,12 @@ MAX_DESCRIPTION_LENGTH = 1000
 MAX_REASON_LENGTH = 500
 MAX_CIDRS = 100
 MAX_GRACE_SECONDS = 7 * 24 * 3600
+# Replaced keys of one slot that may still verify at once. Each is read, listed
+# (`KeySet.previousKeys`, `impact`) and priced by the query cost for every key set shown,
+# so the lists must have a bound; ten covers a rotation repeated every few hours through
+# a week of grace, far beyond what a client fleet needs to move over.
+MAX_PREVIOUS_KEYS_PER_SLOT = 10
+MAX_PREVIOUS_KEYS = len(KeySlot) * MAX_PREVIOUS_KEYS_PER_SLOT  # of a whole key set
 
 
 class _StatusColumns(Protocol):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
@@ -13,7 +13,7 @@ from app.accounts.models import User
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import StepUpRequired
+from app.errors import ErrorCode, InvalidState, StepUpRequired
 from app.keysets import keys as keyformat
 from app.keysets import retirement, reuse
 from app.keysets.admins import admin_key_set, administers
@@ -21,7 +21,12 @@ from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey, KeySet, KeySlot
 from app.keysets.policy import policy_of
 from app.keysets.reveals import RevealAllowance
-from app.keysets.rules import check_confirmation, clean_grace, require_not_revoked
+from app.keysets.rules import (
+    MAX_PREVIOUS_KEYS_PER_SLOT,
+    check_confirmation,
+    clean_grace,
+    require_not_revoked,
+)
 from app.keysets.writes import key_set_writes, lock_organization
 from app.organizations.models import KeyReveal, Organization
 from app.usage.recent import RecentUseCheck, check_recent_use
@@ -97,6 +102,8 @@ async def regenerate_key(
         rules = await policy_of(key_set)
         rules.check_grace(grace)
         rules.check_regeneration(key_set.expires_at, now=now)
+        if grace > 0:
+            await _check_room_for_previous_key(key_set, slot, now=now)
         if grace < SHORT_GRACE_SECONDS and recent_use is not None and recent_use.asks:
             # Within the grace every key of the slot stops, earlier replaced ones too; a
             # grace of a few seconds leaves services no more time to switch than none.
@@ -160,6 +167,28 @@ async def regenerate_key(
             slot=slot.value,
         )
     return RegeneratedKey(key_set, plaintext)
+
+
+async def _check_room_for_previous_key(key_set: KeySet, slot: KeySlot, *, now: datetime) -> None:
+    """Refuses a regeneration with grace that would leave more than
+    MAX_PREVIOUS_KEYS_PER_SLOT replaced keys of the slot verifying."""
+    replaced = await ApiKey.filter(
+        key_set_id=key_set.id,
+        slot=slot,
+        current=None,
+        valid_until__gt=now,
+        lookup_hash__not_isnull=True,
+    )
+    verifying = sum(1 for key in replaced if retirement.still_verifying(key, now))
+    if verifying >= MAX_PREVIOUS_KEYS_PER_SLOT:
+        raise InvalidState(
+            f"The {slot.value} key already has {verifying} replaced keys still verifying, "
+            f"the most a slot may keep ({MAX_PREVIOUS_KEYS_PER_SLOT}): regenerate it with "
+            "gracePeriodSeconds 0, which ends them all at once, or wait until the oldest "
+            "grace period ends (validUntil in previousKeys).",
+            field="gracePeriodSeconds",
+            code=ErrorCode.TOO_MANY_PREVIOUS_KEYS,
+        )
 
 
 async def reveal_key(

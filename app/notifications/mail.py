@@ -41,6 +41,7 @@ class MailKind(StrEnum):
     KEY_SET_EXPIRED = "key_set_expired"
     KEY_EXPOSED = "key_exposed"
     HYGIENE_DIGEST = "hygiene_digest"
+    AUDIT_CHAIN_BROKEN = "audit_chain_broken"
 
 
 SUBJECTS: dict[MailKind, str] = {
@@ -50,6 +51,7 @@ SUBJECTS: dict[MailKind, str] = {
     MailKind.KEY_SET_EXPIRED: "[Keyrack] A key set has expired",
     MailKind.KEY_EXPOSED: "[Keyrack] A key was found in public",
     MailKind.HYGIENE_DIGEST: "[Keyrack] Key hygiene to review",
+    MailKind.AUDIT_CHAIN_BROKEN: "[Keyrack] An audit log does not verify",
 }
 
 

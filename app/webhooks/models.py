@@ -22,6 +22,7 @@ class WebhookEvent(StrEnum):
     KEY_EXPOSED = "KEY_EXPOSED"  # a key was found in public (app.leaks)
     KEY_RETIRED = "KEY_RETIRED"
     REPLACED_KEY_PRESENTED = "REPLACED_KEY_PRESENTED"
+    AUDIT_CHAIN_BROKEN = "AUDIT_CHAIN_BROKEN"  # the scheduled full check found a break
 
 
 class DeliveryStatus(StrEnum):

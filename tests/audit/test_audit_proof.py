@@ -415,10 +415,12 @@ async def test_integrity_is_incremental_and_still_sees_a_rewound_head(
     )
     rewound = await integrity(owner, organization_id)
 
-    # then: the tail since the last check is verified (the old edit is for the full check
-    # and the checkpoints); the verified position, MAC-protected, shows the cut
-    assert incremental == {"valid": True, "checkedEntries": 7, "firstBrokenSequence": None}
-    assert rewound == {"valid": False, "checkedEntries": 3, "firstBrokenSequence": 4}
+    # then: the last verified entry and the tail since are recomputed, 6 and 7 (the old
+    # edit is for the full check and the checkpoints); the verified position,
+    # MAC-protected, shows the cut
+    assert incremental == {"valid": True, "checkedEntries": 2, "firstBrokenSequence": None}
+    # (nothing recomputed: entries 1 to 3 are what it trusts, the rest is gone)
+    assert rewound == {"valid": False, "checkedEntries": 0, "firstBrokenSequence": 4}
 
 
 async def test_a_verified_position_forged_in_the_database_is_ignored(

@@ -9,7 +9,8 @@ from app.errors import NotAuthenticated
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.ids import SESSION, input_pk
-from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.limits import MUTATION_PRICE
+from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.sensitive import ONCE_PER_REQUEST, SECRET
 
@@ -126,7 +127,7 @@ class AuthPayload:
     user: UserType | None = strawberry.field(
         default=None, description="The account now logged in; null when there are userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -135,7 +136,7 @@ class LogoutPayload:
     ended: bool = strawberry.field(
         default=False, description="True once the session has ended: its token no longer works."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -147,7 +148,7 @@ class ChangePasswordPayload:
     ended_sessions: int | None = strawberry.field(
         default=None, description="How many other sessions were ended."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -157,7 +158,7 @@ class EndSessionPayload:
         default=None,
         description="The id of the session that ended; null when there are userErrors.",
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -165,7 +166,7 @@ class EndSessionPayload:
     description="The result of requestPasswordReset: the same whether the email has an account."
 )
 class RequestPasswordResetPayload:
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -175,7 +176,7 @@ class ResetPasswordPayload:
         default=None,
         description="The account whose password changed; null when there are userErrors.",
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -190,7 +191,7 @@ class EnrollTotpPayload:
     user: UserType | None = strawberry.field(
         default=None, description="The caller; null when there are userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -199,7 +200,7 @@ class ConfirmTotpPayload:
     user: UserType | None = strawberry.field(
         default=None, description="The caller, now with totpEnabled true; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -208,7 +209,7 @@ class DisableTotpPayload:
     user: UserType | None = strawberry.field(
         default=None, description="The caller, now with totpEnabled false; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -218,7 +219,7 @@ class ElevateSessionPayload:
         default=None,
         description="Until when this session acts without a code where step-up is required.",
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -255,7 +256,7 @@ def _client(info: Info) -> tuple[str | None, str | None]:
 class AccountMutations:
     @strawberry.mutation(
         extensions=[ReportUserErrors()],
-        metadata=ONCE_PER_REQUEST,
+        metadata={**ONCE_PER_REQUEST, **MUTATION_PRICE},
         description=(
             "Creates an account and logs it in, as the server's sign-up mode allows "
             "(SIGN_UP_CLOSED, INVITATION_REQUIRED); with an invitationToken it also joins that "
@@ -280,7 +281,7 @@ class AccountMutations:
 
     @strawberry.mutation(
         extensions=[ReportUserErrors()],
-        metadata=ONCE_PER_REQUEST,
+        metadata={**ONCE_PER_REQUEST, **MUTATION_PRICE},
         description=(
             "Starts a session for an email and password. Any failure is INVALID_CREDENTIALS, "
             "never saying which part was wrong; TOO_MANY_ATTEMPTS after too many recent "
@@ -303,7 +304,7 @@ class AccountMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[ReportUserErrors()],
-        metadata=ONCE_PER_REQUEST,
+        metadata={**ONCE_PER_REQUEST, **MUTATION_PRICE},
         description=(
             "Changes the caller's password, asking for the current one (INVALID_CREDENTIALS "
             "if wrong); every other session of the account ends."
@@ -328,6 +329,7 @@ class AccountMutations:
         permission_classes=[IsAuthenticated],
         extensions=[ReportUserErrors()],
         description="Ends one of the caller's sessions (see viewer.sessions).",
+        metadata=MUTATION_PRICE,
     )
     async def end_session(self, info: Info, input: EndSessionInput) -> EndSessionPayload:
         await service.end_session(
@@ -338,7 +340,7 @@ class AccountMutations:
 
     @strawberry.mutation(
         extensions=[ReportUserErrors()],
-        metadata=ONCE_PER_REQUEST,
+        metadata={**ONCE_PER_REQUEST, **MUTATION_PRICE},
         description=(
             "Mails a single-use reset token if the email has an account, and answers the "
             "same either way. UNAVAILABLE where no mail server is configured."
@@ -354,7 +356,7 @@ class AccountMutations:
 
     @strawberry.mutation(
         extensions=[ReportUserErrors()],
-        metadata=ONCE_PER_REQUEST,
+        metadata={**ONCE_PER_REQUEST, **MUTATION_PRICE},
         description=(
             "Sets a new password with a mailed reset token; every session ends. An unknown "
             "token is NOT_FOUND, a used one INVALID_STATE, an old one EXPIRED."
@@ -374,6 +376,7 @@ class AccountMutations:
         permission_classes=[IsAuthenticated],
         extensions=[ReportUserErrors()],
         description="Ends the session whose token made this request.",
+        metadata=MUTATION_PRICE,
     )
     async def logout(self, info: Info, input: LogoutInput) -> LogoutPayload:
         session = info.context.session
@@ -385,7 +388,8 @@ class AccountMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[ReportUserErrors()],
-        metadata=ONCE_PER_REQUEST,  # it hashes the password: one hash per request
+        # It hashes the password: one hash per request.
+        metadata={**ONCE_PER_REQUEST, **MUTATION_PRICE},
         description=(
             "Starts enrolling a TOTP authenticator app; it is used once confirmTotp confirms "
             "it. Enrolling again before that replaces the pending secret. INVALID_CREDENTIALS "
@@ -410,6 +414,7 @@ class AccountMutations:
             "Enables the enrolled authenticator with a code it shows now: OTP_INVALID for a "
             "wrong code, TOTP_NOT_ENROLLED without enrollTotp first."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def confirm_totp(self, info: Info, input: ConfirmTotpInput) -> ConfirmTotpPayload:
         actor = info.context.actor
@@ -423,6 +428,7 @@ class AccountMutations:
             "Removes the authenticator; takes a code it shows now (OTP_INVALID, OTP_REUSED). "
             "Ends the elevation of every session of the account."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def disable_totp(self, info: Info, input: DisableTotpInput) -> DisableTotpPayload:
         actor = info.context.actor
@@ -432,7 +438,7 @@ class AccountMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[ReportUserErrors()],
-        metadata=ONCE_PER_REQUEST,
+        metadata={**ONCE_PER_REQUEST, **MUTATION_PRICE},
         description=(
             "Proves your second factor once for this session (sudo mode): until elevatedUntil "
             "(KEYRACK_STEP_UP_TTL_SECONDS, default 15 minutes) step-up actions need no otp and "

@@ -4,6 +4,7 @@ import strawberry
 
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
+from app.graphql.limits import FROM_PARENT
 
 
 @strawberry.type
@@ -12,7 +13,8 @@ class AccountQueries:
         description=(
             "The caller, or null without a valid token (never an error): the place to read "
             "your own sessions, invitations and totpEnabled."
-        )
+        ),
+        metadata=FROM_PARENT,
     )
     def viewer(self, info: Info) -> UserType | None:
         user = info.context.user

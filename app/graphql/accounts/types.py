@@ -9,6 +9,7 @@ from app.accounts import service, step_up
 from app.accounts.models import Session, User
 from app.graphql.context import Info
 from app.graphql.ids import SESSION, USER
+from app.graphql.limits import FROM_PARENT, ROW_READ_COST, field_cost
 from app.graphql.relay import (
     After,
     Connection,
@@ -94,7 +95,8 @@ class UserType(Node):
         description=(
             "Whether the user has a confirmed TOTP authenticator for step-up. "
             "Shown to the user themself only: null for anyone else."
-        )
+        ),
+        metadata=field_cost(ROW_READ_COST),
     )
     async def totp_enabled(self, info: Info) -> bool | None:
         viewer = info.context.user
@@ -126,7 +128,8 @@ class UserType(Node):
             "Keyrack mailed there (an invitation, a password reset), or the operator created "
             "it. Until then invitations to the address are not listed to it. Shown to the "
             "user themself only: null for anyone else."
-        )
+        ),
+        metadata=FROM_PARENT,
     )
     async def email_verified(self, info: Info) -> bool | None:
         viewer = info.context.user

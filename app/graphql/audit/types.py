@@ -14,6 +14,7 @@ from app.graphql.context import Info
 from app.graphql.enums import AuditAction
 from app.graphql.errors import BadUserInput
 from app.graphql.ids import AUDIT_ENTRY, KEY_SET, SYSTEM, USER
+from app.graphql.limits import LOADED, page_items
 from app.graphql.loaders import PageRequest
 from app.graphql.relay import Edge, Node, PageInfo, decode_cursor, encode_cursor, page_size
 from app.ids import from_global_id, to_global_id
@@ -77,12 +78,13 @@ class AuditEntryType(Node):
         description=(
             "Who did it; null for the command line and scheduled work, or once the user "
             "was deleted."
-        )
+        ),
+        metadata=LOADED,
     )
     async def actor(self, info: Info) -> UserType | None:
         return await load_user(info, self.entry.actor_id)
 
-    @strawberry.field(description="The organization whose chain holds the entry.")
+    @strawberry.field(description="The organization whose chain holds the entry.", metadata=LOADED)
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
@@ -92,7 +94,8 @@ class AuditEntryType(Node):
         return await organization_of(info, organization_id, what=f"Audit entry {self.entry.id}")
 
     @strawberry.field(
-        description="The system it concerns; null if none, or once the system was deleted."
+        description="The system it concerns; null if none, or once the system was deleted.",
+        metadata=LOADED,
     )
     async def system(
         self, info: Info
@@ -104,7 +107,8 @@ class AuditEntryType(Node):
         return SystemType.from_model(system) if system else None
 
     @strawberry.field(
-        description="The key set it concerns; null if none, or once the key set was deleted."
+        description="The key set it concerns; null if none, or once the key set was deleted.",
+        metadata=LOADED,
     )
     async def key_set(
         self, info: Info
@@ -118,7 +122,7 @@ class AuditEntryType(Node):
 
 @strawberry.type(description="A page of audit entries, newest (highest sequence) first.")
 class AuditEntryConnection:
-    edges: list[Edge[AuditEntryType]]
+    edges: list[Edge[AuditEntryType]] = strawberry.field(metadata=page_items())
     page_info: PageInfo
 
 
@@ -162,15 +166,34 @@ class AuditFilter:
 )
 class AuditIntegrity:
     valid: bool = strawberry.field(
-        description="True if every entry up to the head matches its hash and its predecessor."
+        description=(
+            "True if the entries this check recomputed match their hashes and predecessors, "
+            "those before them were verified by earlier checks, and the last full check "
+            "found no break."
+        )
     )
     checked_entries: int = strawberry.field(
         description=(
-            "How many entries, from the first, are known intact (the head's sequence when valid)."
+            "How many entries this check recomputed and found intact: those after "
+            "verifiedThrough (all of them, when it recomputed from the first)."
         )
     )
     first_broken_sequence: int | None = strawberry.field(
         description="The sequence of the first entry that does not verify; null when valid."
+    )
+    verified_through: int = strawberry.field(
+        description=(
+            "Entries up to this sequence were not recomputed now: earlier checks verified "
+            "them, the first a full one. An edit to one of them with its hash column left "
+            "alone is found by the next full check (lastFullCheckAt); 0 when this check "
+            "recomputed the chain from the first entry."
+        )
+    )
+    last_full_check_at: datetime | None = strawberry.field(
+        description=(
+            "When the whole chain was last recomputed (every KEYRACK_AUDIT_FULL_CHECK_HOURS, "
+            "and by `keyrack audit verify`); null if never."
+        )
     )
 
 
@@ -316,6 +339,8 @@ async def resolve_audit_integrity(info: Info, *, organization_id: int) -> AuditI
         valid=result.valid,
         checked_entries=result.checked_entries,
         first_broken_sequence=result.first_broken_sequence,
+        verified_through=result.verified_through,
+        last_full_check_at=result.last_full_check_at,
     )
 
 

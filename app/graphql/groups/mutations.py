@@ -6,8 +6,9 @@ from app.graphql.context import Info
 from app.graphql.enums import InUseKeySets, KeyPermission, KeySetScope
 from app.graphql.groups.types import PermissionGroupType
 from app.graphql.ids import ORGANIZATION, PERMISSION_GROUP, input_pk
+from app.graphql.limits import MUTATION_PRICE
 from app.graphql.organizations.types import OrganizationType, load_organization
-from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.step_up import StepUp, otp_field
 from app.keysets import groups as service
@@ -82,7 +83,7 @@ class PermissionGroupPayload:
     permission_group: PermissionGroupType | None = strawberry.field(
         default=None, description="The group as it is now; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -97,7 +98,7 @@ class DeletePermissionGroupPayload:
     organization: OrganizationType | None = strawberry.field(
         default=None, description="The group's organization, after the deletion."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -114,6 +115,7 @@ class PermissionGroupMutations:
             "Creates a permission group. Owners and admins of the organization only "
             "(others FORBIDDEN)."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def create_permission_group(
         self, info: Info, input: CreatePermissionGroupInput
@@ -135,6 +137,7 @@ class PermissionGroupMutations:
             "Renames a group or changes its permissions or description. Owners and admins of "
             "the organization only (others FORBIDDEN)."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def update_permission_group(
         self, info: Info, input: UpdatePermissionGroupInput
@@ -159,6 +162,7 @@ class PermissionGroupMutations:
             "Deletes a group; revoked key sets simply lose it. Owners and admins of the "
             "organization only (others FORBIDDEN)."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def delete_permission_group(
         self, info: Info, input: DeletePermissionGroupInput

@@ -9,6 +9,7 @@ from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope
 from app.graphql.ids import PERMISSION_GROUP
+from app.graphql.limits import LOADED, list_cost
 from app.graphql.relay import Node
 from app.ids import to_global_id
 from app.keysets.models import PermissionGroup
@@ -36,7 +37,8 @@ class PermissionGroupType(Node):
         description="Fixed at creation: the group holds, and is given to, this scope only."
     )
     permissions: list[KeyPermission] = strawberry.field(
-        description="What the group gives the key sets using it, in catalog order."
+        description="What the group gives the key sets using it, in catalog order.",
+        metadata=list_cost(len(KeyPermission)),
     )
     created_at: datetime = strawberry.field(description="When the group was created.")
     updated_at: datetime = strawberry.field(description="When the group was last changed.")
@@ -55,7 +57,7 @@ class PermissionGroupType(Node):
             model=group,
         )
 
-    @strawberry.field(description="The organization the group belongs to.")
+    @strawberry.field(description="The organization the group belongs to.", metadata=LOADED)
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
@@ -66,6 +68,8 @@ class PermissionGroupType(Node):
             info, organization_id, what=f"Permission group {self.model.id}"
         )
 
-    @strawberry.field(description="Who created the group; null if that account is gone.")
+    @strawberry.field(
+        description="Who created the group; null if that account is gone.", metadata=LOADED
+    )
     async def created_by(self, info: Info) -> UserType | None:
         return await load_user(info, self.model.created_by_id)

@@ -9,7 +9,8 @@ from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySlot
 from app.graphql.ids import KEY_SET, ORGANIZATION, PERMISSION_GROUP, SYSTEM, input_pk
 from app.graphql.keysets.types import KeySetType
-from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.limits import MUTATION_PRICE
+from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.step_up import StepUp, otp_field
 from app.keysets import lifecycle, values
@@ -187,7 +188,7 @@ class CreateKeySetPayload:
     secondary_key: str | None = strawberry.field(
         default=None, description="The plaintext secondary key. Store it now."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -199,7 +200,7 @@ class RegenerateKeyPayload:
     key: str | None = strawberry.field(
         default=None, description="The new plaintext key. Store it now."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -208,7 +209,7 @@ class KeySetPayload:
     key_set: KeySetType | None = strawberry.field(
         default=None, description="The key set as it is now; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -241,6 +242,7 @@ class KeySetMutations:
             "here. Admins of the scope; plain members only for themselves, up to the key "
             "policy's memberKeySetLimit (POLICY_VIOLATION past it, FORBIDDEN when it is 0)."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def create_key_set(self, info: Info, input: CreateKeySetInput) -> CreateKeySetPayload:
         created = await lifecycle.create_key_set(
@@ -276,6 +278,7 @@ class KeySetMutations:
             "Replaces one key (admins of the scope). Confirm by typing the label "
             "(LABEL_MISMATCH); the old key may keep verifying for a grace period."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def regenerate_key(self, info: Info, input: RegenerateKeyInput) -> RegenerateKeyPayload:
         regenerated = await values.regenerate_key(
@@ -299,6 +302,7 @@ class KeySetMutations:
             "Revokes both keys at once and destroys them; cannot be undone. Admins of the "
             "scope; confirm by typing the label (LABEL_MISMATCH). Frees the label."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def revoke_key_set(self, info: Info, input: RevokeKeySetInput) -> KeySetPayload:
         key_set = await lifecycle.revoke_key_set(
@@ -317,6 +321,7 @@ class KeySetMutations:
             "Moves the expiry later within the key policy; also revives an expired key set. "
             "Admins of the scope."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def extend_key_set(self, info: Info, input: ExtendKeySetInput) -> KeySetPayload:
         key_set = await lifecycle.extend_key_set(
@@ -333,6 +338,7 @@ class KeySetMutations:
             "Changes a key set's label, description, permissions, groups, expiry, networks or "
             "enabled flag. Admins of the scope; other members get FORBIDDEN, outsiders NOT_FOUND."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def update_key_set(self, info: Info, input: UpdateKeySetInput) -> KeySetPayload:
         permissions = _given(input.permissions, nullable=False)

@@ -7,6 +7,7 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.ids import KEY_SET
 from app.graphql.keysets.types import KeySetType
+from app.graphql.limits import ROW_READ_COST, field_cost
 from app.graphql.permissions import IsAuthenticated
 from app.ids import pk_of
 from app.keysets import reads
@@ -17,6 +18,7 @@ class KeySetQueries:
     @strawberry.field(
         permission_classes=[IsAuthenticated],
         description="A key set by its ID; null unless you are a member of its organization.",
+        metadata=field_cost(ROW_READ_COST),
     )
     async def key_set(
         self,

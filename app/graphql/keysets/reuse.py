@@ -7,6 +7,7 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.enums import KeySlot
+from app.graphql.limits import ROW_READ_COST, field_cost
 from app.keysets.reuse import ReuseSummary
 from app.verifiers import service as verifiers
 
@@ -48,7 +49,8 @@ class KeyReuseType:
         description=(
             "The verifier (the service) that presented it last; null for callers who do not "
             "manage that verifier, or once it is gone."
-        )
+        ),
+        metadata=field_cost(ROW_READ_COST),
     )
     async def last_verifier(
         self, info: Info

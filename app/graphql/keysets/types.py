@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from graphql.pyutils import AwaitableOrValue
 from strawberry.permission import PermissionExtension
 from strawberry.types.nodes import Selection
 
@@ -13,10 +12,10 @@ from app import clock
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot, RetireReason
-from app.graphql.execution import FROM_SOURCE, SLOW
+from app.graphql.execution import SLOW, from_source_field
 from app.graphql.ids import KEY_SET
 from app.graphql.keysets.reuse import KeyReuseType
-from app.graphql.limits import REVEAL_COST, field_cost, list_cost
+from app.graphql.limits import LOADED, REVEAL_COST, field_cost, list_cost
 from app.graphql.loaders import KeySetShown, ListedKeySet, Preloaded
 from app.graphql.permissions import IsKeySetAdmin
 from app.graphql.relay import Node
@@ -38,7 +37,7 @@ from app.keysets.groups import MAX_GROUPS_PER_KEY_SET, effective_permissions
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.reads import KeyRow, KeySetRow
 from app.keysets.reuse import NO_REUSE
-from app.keysets.rules import status_of
+from app.keysets.rules import MAX_CIDRS, MAX_PREVIOUS_KEYS, status_of
 from app.usage.series import Granularity, Whose
 
 if TYPE_CHECKING:
@@ -161,7 +160,9 @@ class ApiKeyType:
             key=None,
         )
 
-    @strawberry.field(description="Who generated this key; null if that account is gone.")
+    @strawberry.field(
+        description="Who generated this key; null if that account is gone.", metadata=LOADED
+    )
     async def created_by(self, info: Info) -> UserType | None:
         return await load_user(info, self.created_by_id)
 
@@ -249,7 +250,8 @@ class KeySetType(Node):
         description="Whether the set belongs to the organization itself or to one of its systems."
     )
     permissions: list[KeyPermission] = strawberry.field(
-        description="The permissions given to the set directly; see effectivePermissions."
+        description="The permissions given to the set directly; see effectivePermissions.",
+        metadata=list_cost(len(KeyPermission)),
     )
     status: KeySetStatus = strawberry.field(
         description="Derived now, first match wins: REVOKED, DISABLED, EXPIRED, else ACTIVE."
@@ -258,7 +260,8 @@ class KeySetType(Node):
         description="False when an admin disabled the set: its keys then fail verification."
     )
     allowed_cidrs: list[str] = strawberry.field(
-        description="IPv4/IPv6 networks (normalised CIDRs) the keys may be used from; empty: any."
+        description="IPv4/IPv6 networks (normalised CIDRs) the keys may be used from; empty: any.",
+        metadata=list_cost(MAX_CIDRS),
     )
     created_at: datetime = strawberry.field(description="When the key set was created.")
     expires_at: datetime | None = strawberry.field(
@@ -300,7 +303,8 @@ class KeySetType(Node):
         )
 
     @strawberry.field(
-        description="The organization the set belongs to, directly or via its system."
+        description="The organization the set belongs to, directly or via its system.",
+        metadata=LOADED,
     )
     async def organization(
         self, info: Info
@@ -310,7 +314,10 @@ class KeySetType(Node):
         organization_id = self.model.organization_id
         return await organization_of(info, organization_id, what=f"Key set {self.model.id}")
 
-    @strawberry.field(description="The system the set belongs to; null for organization key sets.")
+    @strawberry.field(
+        description="The system the set belongs to; null for organization key sets.",
+        metadata=LOADED,
+    )
     async def system(
         self, info: Info
     ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
@@ -320,24 +327,23 @@ class KeySetType(Node):
         system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
         return SystemType.from_model(system) if system else None
 
-    @strawberry.field(
+    created_by: UserType | None = from_source_field(
+        _preloaded_creator,
+        slow=lambda key_set, info: load_user(info, key_set.model.created_by_id),
         graphql_type=UserType | None,
         description="Who created the set; null if that account is gone.",
-        metadata={FROM_SOURCE: _preloaded_creator},
+        metadata=LOADED,
     )
-    def created_by(self, info: Info) -> AwaitableOrValue[UserType | None]:
-        creator = _preloaded_creator(self)
-        if isinstance(creator, UserType) or creator is None:
-            return creator
-        return load_user(info, self.model.created_by_id)
 
-    @strawberry.field(description="Who revoked the set; null while not revoked or if gone.")
+    @strawberry.field(
+        description="Who revoked the set; null while not revoked or if gone.", metadata=LOADED
+    )
     async def revoked_by(self, info: Info) -> UserType | None:
         return await load_user(info, self.model.revoked_by_id)
 
     @strawberry.field(
         description="The permission groups the set is given, by name.",
-        metadata=list_cost(MAX_GROUPS_PER_KEY_SET),
+        metadata={**LOADED, **list_cost(MAX_GROUPS_PER_KEY_SET)},
     )
     async def groups(
         self, info: Info
@@ -351,7 +357,8 @@ class KeySetType(Node):
         description=(
             "What the keys may do, and what verification checks: the set's own "
             "permissions and its groups', in catalog order."
-        )
+        ),
+        metadata={**LOADED, **list_cost(len(KeyPermission))},
     )
     async def effective_permissions(self, info: Info) -> list[KeyPermission]:
         groups = await info.context.loaders.groups_by_key_set_id.load(self.model.id)
@@ -363,7 +370,8 @@ class KeySetType(Node):
         description=(
             "Set once a key of the set was reported found in public (the first report); "
             "null otherwise. See the organization's keyPolicy.onLeak."
-        )
+        ),
+        metadata=LOADED,
     )
     async def exposure(
         self, info: Info
@@ -373,7 +381,9 @@ class KeySetType(Node):
         exposure = await info.context.loaders.exposures_by_key_set_id.load(self.model.id)
         return KeyExposureType.from_model(exposure) if exposure else None
 
-    @strawberry.field(description="Whether the caller administers this key set's scope.")
+    @strawberry.field(
+        description="Whether the caller administers this key set's scope.", metadata=LOADED
+    )
     async def viewer_is_admin(self, info: Info) -> bool:
         return bool(await info.context.loaders.viewer_admin_flags_by_key_set_id.load(self.model.id))
 
@@ -387,25 +397,20 @@ class KeySetType(Node):
             raise self._missing(slot)
         return ApiKeyType.from_model(keys[slot])
 
-    def _key(self, info: Info, slot: KeySlot) -> AwaitableOrValue[ApiKeyType]:
-        key = _preloaded_key(self, slot)
-        return key if isinstance(key, ApiKeyType) else self._load_key(info, slot)
-
-    @strawberry.field(
+    primary_key: ApiKeyType = from_source_field(
+        lambda key_set: _preloaded_key(key_set, KeySlot.PRIMARY),
+        slow=lambda key_set, info: key_set._load_key(info, KeySlot.PRIMARY),
         graphql_type=ApiKeyType,
         description="The current primary key (hint and metadata; value for admins).",
-        metadata={FROM_SOURCE: lambda key_set: _preloaded_key(key_set, KeySlot.PRIMARY)},
+        metadata=LOADED,
     )
-    def primary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
-        return self._key(info, KeySlot.PRIMARY)
-
-    @strawberry.field(
+    secondary_key: ApiKeyType = from_source_field(
+        lambda key_set: _preloaded_key(key_set, KeySlot.SECONDARY),
+        slow=lambda key_set, info: key_set._load_key(info, KeySlot.SECONDARY),
         graphql_type=ApiKeyType,
         description="The current secondary key (hint and metadata; value for admins).",
-        metadata={FROM_SOURCE: lambda key_set: _preloaded_key(key_set, KeySlot.SECONDARY)},
+        metadata=LOADED,
     )
-    def secondary_key(self, info: Info) -> AwaitableOrValue[ApiKeyType]:
-        return self._key(info, KeySlot.SECONDARY)
 
     @strawberry.field(
         description=USAGE_DESCRIPTION + " Both keys, replaced ones included.", metadata=USAGE_COST
@@ -437,8 +442,11 @@ class KeySetType(Node):
     @strawberry.field(
         description=(
             "Replaced keys that still verify (their grace period or idle window has not "
-            "ended), newest first: hints and state, for every member. Empty once revoked."
-        )
+            "ended), newest first: hints and state, for every member. Empty once revoked. "
+            "At most 10 per slot (a regeneration that would keep more verifying gives "
+            "TOO_MANY_PREVIOUS_KEYS)."
+        ),
+        metadata={**LOADED, **list_cost(MAX_PREVIOUS_KEYS)},
     )
     async def previous_keys(self, info: Info) -> list[ApiKeyType]:
         keys = await info.context.loaders.previous_keys_by_key_set_id.load(self.model.id)
@@ -448,7 +456,8 @@ class KeySetType(Node):
         description=(
             "Replaced keys past their end, and keys of the revoked set, presented again at "
             "/v1/keys/verify: a forgotten client or a leak."
-        )
+        ),
+        metadata=LOADED,
     )
     async def reuse(self, info: Info) -> KeyReuseType:
         summary = await info.context.loaders.reuse_by_key_set_id.load(self.model.id)

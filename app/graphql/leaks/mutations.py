@@ -4,7 +4,8 @@ import strawberry
 
 from app.errors import TooManyAttempts
 from app.graphql.context import Info
-from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.limits import MUTATION_PRICE
+from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.sensitive import SECRET
 from app.leaks import service
@@ -34,7 +35,7 @@ class ReportLeakPayload:
             "True once the report is taken; it never says whether the key was a live one."
         ),
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -51,6 +52,7 @@ class LeakMutations:
             "reporter (KeySet.exposure.reportedBy). KEYRACK_LEAK_REPORT_RATE_LIMIT reports "
             "per person and hour (default 20), then TOO_MANY_ATTEMPTS."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def report_leak(self, info: Info, input: ReportLeakInput) -> ReportLeakPayload:
         actor = info.context.actor

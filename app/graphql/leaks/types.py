@@ -8,6 +8,7 @@ import strawberry
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeySlot, LeakAction, documented
+from app.graphql.limits import FROM_PARENT, LOADED, list_cost
 from app.graphql.relay import Connection, Edge, PageInfo, decode_cursor, encode_cursor, page_size
 from app.keysets.hygiene import Finding, HygieneKind, KeySetHygiene
 from app.leaks.models import ExposureChannel, KeyExposure
@@ -71,7 +72,9 @@ class KeyExposureType:
             reported_by_id=exposure.reported_by_id,
         )
 
-    @strawberry.field(description="The person who reported it; null for a scanner.")
+    @strawberry.field(
+        description="The person who reported it; null for a scanner.", metadata=LOADED
+    )
     async def reported_by(self, info: Info) -> UserType | None:
         return await load_user(info, self.reported_by_id)
 
@@ -95,10 +98,12 @@ class HygieneFindingType:
 
 @strawberry.type(name="KeySetHygiene", description="A key set, and what to fix about it.")
 class KeySetHygieneType:
-    findings: list[HygieneFindingType] = strawberry.field(description="At least one.")
+    findings: list[HygieneFindingType] = strawberry.field(
+        description="At least one.", metadata=list_cost(len(HygieneKind) * len(KeySlot))
+    )
     item: strawberry.Private[KeySetHygiene]
 
-    @strawberry.field(description="The key set.")
+    @strawberry.field(description="The key set.", metadata=FROM_PARENT)
     def key_set(
         self,
     ) -> Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]:

@@ -9,6 +9,7 @@ from app import clock
 from app.graphql.context import Info
 from app.graphql.enums import OrganizationRole, documented
 from app.graphql.ids import INVITATION
+from app.graphql.limits import LOADED
 from app.graphql.relay import Node
 from app.ids import to_global_id
 from app.organizations.models import Invitation, InvitationStatus
@@ -77,7 +78,7 @@ class InvitationType(Node):
             invited_by_pk=invitation.invited_by_id,
         )
 
-    @strawberry.field(description="Who sent it, while their account exists.")
+    @strawberry.field(description="Who sent it, while their account exists.", metadata=LOADED)
     async def invited_by(
         self, info: Info
     ) -> Annotated[UserType, strawberry.lazy("app.graphql.accounts.types")] | None:

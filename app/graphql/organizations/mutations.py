@@ -7,9 +7,10 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, OrganizationRole
 from app.graphql.ids import INVITATION, ORGANIZATION, USER, input_pk
+from app.graphql.limits import MUTATION_PRICE
 from app.graphql.organizations.invitations import InvitationType
 from app.graphql.organizations.types import Member, OrganizationType, load_organization
-from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.sensitive import SECRET
 from app.graphql.step_up import StepUp, otp_field
@@ -125,7 +126,7 @@ class OrganizationPayload:
     organization: OrganizationType | None = strawberry.field(
         default=None, description="The organization as it is now; null when there are userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -137,7 +138,7 @@ class MemberPayload:
     organization: OrganizationType | None = strawberry.field(
         default=None, description="The organization; null when there are userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -156,7 +157,7 @@ class AddMemberPayload:
     organization: OrganizationType | None = strawberry.field(
         default=None, description="The organization; null when there are userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -165,7 +166,7 @@ class InvitationPayload:
     invitation: InvitationType | None = strawberry.field(
         default=None, description="The invitation, now REVOKED; null when there are userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -178,7 +179,7 @@ class RemoveMemberPayload:
         default=None,
         description="The organization; null when there are userErrors or the caller left it.",
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -198,6 +199,7 @@ class OrganizationMutations:
         permission_classes=[IsAuthenticated],
         extensions=[ReportUserErrors()],
         description="Creates an organization with the caller as its OWNER. Any logged-in user may.",
+        metadata=MUTATION_PRICE,
     )
     async def create_organization(
         self, info: Info, input: CreateOrganizationInput
@@ -213,6 +215,7 @@ class OrganizationMutations:
             "other members get FORBIDDEN. Changing keyReveal, or turning requireStepUp off, "
             "needs step-up."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def update_organization(
         self, info: Info, input: UpdateOrganizationInput
@@ -234,6 +237,7 @@ class OrganizationMutations:
             "acceptInvitation. Owners and admins only (FORBIDDEN otherwise); only owners may "
             "invite owners. The invitation expires after seven days."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def add_member(self, info: Info, input: AddMemberInput) -> AddMemberPayload:
         organization_id = input_pk(input.organization_id, ORGANIZATION, field="organizationId")
@@ -259,6 +263,7 @@ class OrganizationMutations:
             "for an unknown token, WRONG_ACCOUNT for another email's, EXPIRED, or "
             "INVALID_STATE once accepted or revoked; TAKEN if already a member."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def accept_invitation(self, info: Info, input: AcceptInvitationInput) -> MemberPayload:
         membership = await invitations.accept(actor=info.context.actor, token=input.token)
@@ -279,6 +284,7 @@ class OrganizationMutations:
             "organization (other members get FORBIDDEN), or the invitee, declining it. "
             "INVALID_STATE or EXPIRED once it is no longer pending."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def revoke_invitation(
         self, info: Info, input: RevokeInvitationInput
@@ -296,6 +302,7 @@ class OrganizationMutations:
             "Changes a member's organization role. Owners and admins (FORBIDDEN otherwise); "
             "only owners give or take OWNER, and the last owner cannot be demoted (LAST_OWNER)."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def change_member_role(self, info: Info, input: ChangeMemberRoleInput) -> MemberPayload:
         organization_id = input_pk(input.organization_id, ORGANIZATION, field="organizationId")
@@ -317,6 +324,7 @@ class OrganizationMutations:
             "a member. Owners and admins (only owners remove an owner); anyone may leave, "
             "but the last owner may not (LAST_OWNER)."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def remove_member(self, info: Info, input: RemoveMemberInput) -> RemoveMemberPayload:
         organization_id = input_pk(input.organization_id, ORGANIZATION, field="organizationId")

@@ -6,6 +6,7 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.ids import ORGANIZATION
+from app.graphql.limits import ROW_READ_COST, field_cost
 from app.graphql.organizations.types import OrganizationType
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.relay import After, Connection, First, decode_cursor, page_size, to_connection
@@ -33,6 +34,7 @@ class OrganizationQueries:
             "One organization the caller is a member of; null for any other, and for an "
             "unknown or malformed id alike."
         ),
+        metadata=field_cost(ROW_READ_COST),
     )
     async def organization(
         self,

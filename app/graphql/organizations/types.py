@@ -9,7 +9,7 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, KeySetStatus, OrganizationRole
 from app.graphql.ids import ORGANIZATION
-from app.graphql.limits import INTEGRITY_CHECK_COST, field_cost
+from app.graphql.limits import INTEGRITY_CHECK_COST, LOADED, field_cost
 from app.graphql.loaders import PageRequest, status_options
 from app.graphql.organizations.invitations import InvitationType
 from app.graphql.relay import (
@@ -89,7 +89,9 @@ class OrganizationType(Node):
             pk=organization.id,
         )
 
-    @strawberry.field(description="The caller's role here (never null for a member).")
+    @strawberry.field(
+        description="The caller's role here (never null for a member).", metadata=LOADED
+    )
     async def viewer_role(self, info: Info) -> OrganizationRole | None:
         return await info.context.loaders.viewer_roles_by_organization_id.load(self.pk)
 
@@ -145,7 +147,7 @@ class OrganizationType(Node):
         )
         return to_connection(page, key_set_node, after=position, position=listed_position)
 
-    @strawberry.field(description="The rules for the organization's key sets.")
+    @strawberry.field(description="The rules for the organization's key sets.", metadata=LOADED)
     async def key_policy(
         self, info: Info
     ) -> Annotated[KeyPolicyType, strawberry.lazy("app.graphql.policy.types")]:
@@ -223,8 +225,9 @@ class OrganizationType(Node):
         )
 
     @strawberry.field(
-        description="Checks the audit chain from the last verified position on (the full "
-        "recomputation is `keyrack audit verify`); owners and admins only.",
+        description="Checks the audit chain from the last verified position on: recomputes "
+        "that entry and every one after it (checkedEntries), and trusts earlier checks "
+        "before it (verifiedThrough, lastFullCheckAt). Owners and admins only.",
         metadata=field_cost(INTEGRITY_CHECK_COST),
     )
     async def audit_integrity(

@@ -7,8 +7,9 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.enums import LeakAction
 from app.graphql.ids import ORGANIZATION, SYSTEM, input_pk
+from app.graphql.limits import MUTATION_PRICE
 from app.graphql.organizations.types import OrganizationType, load_organization
-from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.policy.types import KeyPolicyType
 from app.graphql.step_up import StepUp, otp_field
@@ -76,7 +77,7 @@ class KeyPolicyPayload:
     system: SystemType | None = strawberry.field(
         default=None, description="The system whose override was set; null for an organization."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -93,6 +94,7 @@ class KeyPolicyMutations:
             "Organization owners and admins set its policy; a system's admins set the "
             "system's override. Existing key sets are not changed."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def update_key_policy(self, info: Info, input: UpdateKeyPolicyInput) -> KeyPolicyPayload:
         organization_id = (

@@ -8,7 +8,8 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import SystemRole
 from app.graphql.ids import ORGANIZATION, SYSTEM, USER, input_pk
-from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.limits import MUTATION_PRICE
+from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.step_up import StepUp, otp_field
 from app.graphql.systems.types import SystemType
@@ -68,7 +69,7 @@ class SystemPayload:
     system: SystemType | None = strawberry.field(
         default=None, description="The system as it is now; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -80,7 +81,7 @@ class SystemRolePayload:
     assignment: SystemRoleAssignment | None = strawberry.field(
         default=None, description="The role now held; null after revokeSystemRole."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -95,6 +96,7 @@ class SystemMutations:
         permission_classes=[IsAuthenticated],
         extensions=[ReportUserErrors()],
         description="Creates a system. Owners and admins of the organization (others FORBIDDEN).",
+        metadata=MUTATION_PRICE,
     )
     async def create_system(self, info: Info, input: CreateSystemInput) -> SystemPayload:
         system = await service.create_system(
@@ -112,6 +114,7 @@ class SystemMutations:
             "Gives a member of the organization a role on the system, or changes it. "
             "Admins of the system (organization owners and admins included); others FORBIDDEN."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def grant_system_role(self, info: Info, input: GrantSystemRoleInput) -> SystemRolePayload:
         system_id = input_pk(input.system_id, SYSTEM, field="systemId")
@@ -139,6 +142,7 @@ class SystemMutations:
             "Takes a user's role on the system away. Admins of the system (organization "
             "owners and admins included); others FORBIDDEN."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def revoke_system_role(
         self, info: Info, input: RevokeSystemRoleInput

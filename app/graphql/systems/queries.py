@@ -6,6 +6,7 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.ids import SYSTEM
+from app.graphql.limits import ROW_READ_COST, field_cost
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.systems.types import SystemType
 from app.ids import pk_of
@@ -17,6 +18,7 @@ class SystemQueries:
     @strawberry.field(
         permission_classes=[IsAuthenticated],
         description="A system by its ID; null unless you are a member of its organization.",
+        metadata=field_cost(ROW_READ_COST),
     )
     async def system(
         self,

@@ -9,6 +9,7 @@ from app.access import is_system_admin
 from app.graphql.context import Info
 from app.graphql.enums import KeySetStatus, SystemRole
 from app.graphql.ids import SYSTEM
+from app.graphql.limits import LOADED
 from app.graphql.loaders import PageRequest, status_options
 from app.graphql.relay import (
     After,
@@ -57,7 +58,7 @@ class SystemType(Node):
             organization_pk=system.organization_id,
         )
 
-    @strawberry.field(description="The organization the system belongs to.")
+    @strawberry.field(description="The organization the system belongs to.", metadata=LOADED)
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
@@ -65,11 +66,11 @@ class SystemType(Node):
 
         return await organization_of(info, self.organization_pk, what=f"System {self.pk}")
 
-    @strawberry.field(description="The caller's own role on this system, if any.")
+    @strawberry.field(description="The caller's own role on this system, if any.", metadata=LOADED)
     async def viewer_role(self, info: Info) -> SystemRole | None:
         return await info.context.loaders.viewer_roles_by_system_id.load(self.pk)
 
-    @strawberry.field(description="Whether the caller administers this system.")
+    @strawberry.field(description="Whether the caller administers this system.", metadata=LOADED)
     async def viewer_is_admin(self, info: Info) -> bool:
         loaders = info.context.loaders
         return is_system_admin(
@@ -105,7 +106,8 @@ class SystemType(Node):
         return to_connection(page, key_set_node, after=position, position=listed_position)
 
     @strawberry.field(
-        description="The rules in force for this system's key sets: the organization's, tightened."
+        description="The rules in force for this system's key sets: the organization's, tightened.",
+        metadata=LOADED,
     )
     async def key_policy(
         self, info: Info
@@ -118,7 +120,7 @@ class SystemType(Node):
         )
         return KeyPolicyType.from_policy(combine(organization, override))
 
-    @strawberry.field(description="What this system sets itself, if anything.")
+    @strawberry.field(description="What this system sets itself, if anything.", metadata=LOADED)
     async def key_policy_override(
         self, info: Info
     ) -> Annotated[KeyPolicyOverride, strawberry.lazy("app.graphql.policy.types")] | None:

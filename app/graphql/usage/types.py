@@ -17,13 +17,15 @@ from app.errors import InvalidInput
 from app.graphql.context import Info
 from app.graphql.enums import KeySlot, documented
 from app.graphql.ids import VERIFIER
-from app.graphql.limits import argument_cost, field_cost
+from app.graphql.limits import ArgumentCost, argument_cost, field_cost, list_cost
 from app.graphql.permissions import IsKeySetAdmin
 from app.ids import to_global_id
+from app.keysets.rules import MAX_PREVIOUS_KEYS
 from app.usage import impact as impacts
 from app.usage.buffer import VALID
 from app.usage.series import (
     MAX_HOURS,
+    TOP_ADDRESSES,
     Addresses,
     Granularity,
     Series,
@@ -33,6 +35,11 @@ from app.usage.series import (
     usage_series,
 )
 from app.verify.service import VerifyCode
+
+# A key's addresses sum its address counts over the window: a read per key.
+ADDRESSES_COST = 10
+TOP_VERIFIERS = 10
+
 
 documented(
     Granularity,
@@ -78,7 +85,9 @@ class AddressUsage:
 
 @strawberry.type(description="Client addresses the verifying services passed (`ip`).")
 class UsageAddresses:
-    top: list[AddressUsage] = strawberry.field(description="The most frequent ones, at most 10.")
+    top: list[AddressUsage] = strawberry.field(
+        description="The most frequent ones, at most 10.", metadata=list_cost(TOP_ADDRESSES)
+    )
     distinct: int = strawberry.field(description="How many distinct addresses were recorded.")
     other: int = strawberry.field(
         description=(
@@ -100,7 +109,9 @@ class UsageAddresses:
 class UsageBucket:
     start: datetime = strawberry.field(description="Start of the bucket (UTC).")
     total: int = strawberry.field(description="Verifications in it, whatever the outcome.")
-    counts: list[UsageCount] = strawberry.field(description="By verdict code, most first.")
+    counts: list[UsageCount] = strawberry.field(
+        description="By verdict code, most first.", metadata=list_cost(len(VerifyCode))
+    )
 
 
 @strawberry.type(
@@ -114,9 +125,12 @@ class UsageSeries:
     until: datetime = strawberry.field(description="End of the last bucket (excluded).")
     granularity: Granularity = strawberry.field(description="The width of a bucket.")
     total: int = strawberry.field(description="Verifications in the whole range.")
-    counts: list[UsageCount] = strawberry.field(description="The whole range by verdict code.")
+    counts: list[UsageCount] = strawberry.field(
+        description="The whole range by verdict code.", metadata=list_cost(len(VerifyCode))
+    )
     buckets: list[UsageBucket] = strawberry.field(
-        description="Every bucket of the range, empty ones included, oldest first."
+        description="Every bucket of the range, empty ones included, oldest first.",
+        metadata=list_cost(1 + MAX_HOURS),
     )
     key_set_id: strawberry.Private[int | None]
     series: strawberry.Private[Series]
@@ -144,6 +158,7 @@ class UsageSeries:
             "null for anyone else, and in a verifier's series)."
         ),
         extensions=_admins_only(),
+        metadata=field_cost(ADDRESSES_COST),
     )
     async def addresses(self) -> UsageAddresses | None:
         first, last = self.series.hours
@@ -198,7 +213,7 @@ def _moment(value: object) -> datetime | None:
 # A series costs its buckets (a page of 100 key sets asking for a day of hours each costs
 # 2,500: it fits; 100 asking for 90 days of hours does not); a preview reads two windows
 # of every key's traffic.
-USAGE_COST = argument_cost(buckets_asked)
+USAGE_COST: dict[str, ArgumentCost] = argument_cost(buckets_asked)
 IMPACT_COST = field_cost(100)
 USAGE_DESCRIPTION = (
     "Verifications by services, per hour or day and verdict code. since must be before "
@@ -245,7 +260,9 @@ class KeyImpact:
     )
     requests: int = strawberry.field(description="Verifications of the key, whatever the verdict.")
     valid: int = strawberry.field(description="Verifications that answered VALID.")
-    refusals: list[UsageCount] = strawberry.field(description="The others, by verdict code.")
+    refusals: list[UsageCount] = strawberry.field(
+        description="The others, by verdict code.", metadata=list_cost(len(VerifyCode))
+    )
     last_used_at: datetime | None = strawberry.field(
         description="The key's last successful verification, at any time; null if never."
     )
@@ -270,10 +287,12 @@ class KeyImpact:
 
     @strawberry.field(
         description=(
-            "Verifiers that checked it, most first (@hasRole(ADMIN): empty for anyone but "
-            "admins of the key set's scope)."
+            "Verifiers that checked it, most first, top 10 (@hasRole(ADMIN): empty for "
+            "anyone but admins of the key set's scope)."
         ),
         extensions=_admins_only(),
+        # One read of their names for each key shown.
+        metadata={**field_cost(1), **list_cost(TOP_VERIFIERS)},
     )
     async def verifiers(self) -> list[VerifierUsage]:
         named = await impacts.verifier_names(list(self.impact.verifiers))
@@ -283,12 +302,16 @@ class KeyImpact:
                 name=named.get(verifier_id, "(deleted)"),
                 count=uses,
             )
-            for verifier_id, uses in sorted(self.impact.verifiers.items(), key=lambda i: -i[1])
+            for verifier_id, uses in sorted(self.impact.verifiers.items(), key=lambda i: -i[1])[
+                :TOP_VERIFIERS
+            ]
         ]
 
     @strawberry.field(
         description=("Client addresses that used it, top 10 (@hasRole(ADMIN); null for others)."),
         extensions=_admins_only(),
+        # Reads the key's address counts over the window, for each key shown.
+        metadata=field_cost(ADDRESSES_COST),
     )
     async def addresses(self) -> UsageAddresses | None:
         found = await addresses_seen(
@@ -304,7 +327,11 @@ class ImpactWindow:
     hours: int = strawberry.field(description="24 or 168 hourly buckets, the current one included.")
     since: datetime = strawberry.field(description="Start of the first bucket.")
     requests: int = strawberry.field(description="Verifications of all its keys in the window.")
-    keys: list[KeyImpact] = strawberry.field(description="Each key that verifies now.")
+    keys: list[KeyImpact] = strawberry.field(
+        description="Each key that verifies now.",
+        # Both current keys and the replaced keys still verifying.
+        metadata=list_cost(len(KeySlot) + MAX_PREVIOUS_KEYS),
+    )
 
 
 @strawberry.type(

@@ -4,7 +4,8 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.ids import ORGANIZATION, SYSTEM, VERIFIER, input_pk
-from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.limits import MUTATION_PRICE
+from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.step_up import StepUp, otp_field
 from app.graphql.verifiers.types import VerifierType
@@ -44,7 +45,7 @@ class CreateVerifierPayload:
         default=None,
         description="The verifier's credential (krv_…). Shown here only: store it now.",
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -65,7 +66,7 @@ class RevokeVerifierPayload:
     verifier: VerifierType | None = strawberry.field(
         default=None, description="The verifier, now with revokedAt; null when refused."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -78,6 +79,7 @@ class VerifierMutations:
             "A credential for POST /v1/keys/verify, scoped to an organization (with its "
             "systems) or a system; organization owners and admins, or the system's admins."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def create_verifier(
         self, info: Info, input: CreateVerifierInput
@@ -105,6 +107,7 @@ class VerifierMutations:
         permission_classes=[IsAuthenticated],
         extensions=[StepUp("verifier_id"), ReportUserErrors()],
         description="Revokes a verifier: every process refuses its token from now on.",
+        metadata=MUTATION_PRICE,
     )
     async def revoke_verifier(
         self, info: Info, input: RevokeVerifierInput

@@ -9,6 +9,7 @@ from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import VerifierScope
 from app.graphql.ids import VERIFIER
+from app.graphql.limits import LOADED
 from app.graphql.loaders import PageRequest
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.graphql.usage.types import (
@@ -64,7 +65,8 @@ class VerifierType(Node):
         )
 
     @strawberry.field(
-        description="The organization whose keys (or system's keys) it checks; null for INSTANCE."
+        description="The organization whose keys (or system's keys) it checks; null for INSTANCE.",
+        metadata=LOADED,
     )
     async def organization(
         self, info: Info
@@ -74,7 +76,9 @@ class VerifierType(Node):
         organization_id = self.model.organization_id
         return await load_organization(info, organization_id) if organization_id else None
 
-    @strawberry.field(description="The system whose keys it checks; null unless scope is SYSTEM.")
+    @strawberry.field(
+        description="The system whose keys it checks; null unless scope is SYSTEM.", metadata=LOADED
+    )
     async def system(
         self, info: Info
     ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
@@ -87,7 +91,8 @@ class VerifierType(Node):
     @strawberry.field(
         description=(
             "Who created it; null when made on the command line, or once that user was deleted."
-        )
+        ),
+        metadata=LOADED,
     )
     async def created_by(self, info: Info) -> UserType | None:
         return await load_user(info, self.model.created_by_id)

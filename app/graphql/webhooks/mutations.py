@@ -5,7 +5,8 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.enums import WebhookEvent
 from app.graphql.ids import ORGANIZATION, WEBHOOK, input_pk
-from app.graphql.payloads import ReportUserErrors, UserError
+from app.graphql.limits import MUTATION_PRICE
+from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.step_up import StepUp, otp_field
 from app.graphql.webhooks.types import WebhookType
@@ -59,7 +60,7 @@ class WebhookPayload:
     webhook: WebhookType | None = strawberry.field(
         default=None, description="The webhook as it is now; null when refused."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -84,7 +85,7 @@ class CreateWebhookPayload:
             "Shown here only: store it now."
         ),
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -93,7 +94,7 @@ class DeleteWebhookPayload:
     deleted_webhook_id: strawberry.ID | None = strawberry.field(
         default=None, description="The id of the deleted webhook; null when refused."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
 
@@ -106,6 +107,7 @@ class WebhookMutations:
             "Registers an endpoint for the organization's events; owners and admins "
             "(FORBIDDEN for other members). At most 20 per organization (INVALID)."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def create_webhook(self, info: Info, input: CreateWebhookInput) -> CreateWebhookPayload:
         created = await service.create_webhook(
@@ -128,6 +130,7 @@ class WebhookMutations:
             "Changes a webhook's URL, events or whether it is enabled; the secret stays. "
             "Owners and admins (FORBIDDEN for other members)."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def update_webhook(self, info: Info, input: UpdateWebhookInput) -> WebhookPayload:
         webhook = await service.update_webhook(
@@ -152,6 +155,7 @@ class WebhookMutations:
             "Deletes a webhook with its deliveries; pending ones are not sent. Owners and "
             "admins (FORBIDDEN for other members)."
         ),
+        metadata=MUTATION_PRICE,
     )
     async def delete_webhook(self, info: Info, input: DeleteWebhookInput) -> DeleteWebhookPayload:
         await service.delete_webhook(

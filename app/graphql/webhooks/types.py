@@ -10,6 +10,7 @@ from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import DeliveryStatus, WebhookEvent
 from app.graphql.ids import WEBHOOK, WEBHOOK_DELIVERY
+from app.graphql.limits import LOADED, list_cost
 from app.graphql.loaders import PageRequest
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
@@ -73,7 +74,8 @@ class WebhookType(Node):
     id: strawberry.ID = strawberry.field(description="Global id, for node(id:).")
     url: str = strawberry.field(description="Where deliveries are POSTed.")
     events: list[WebhookEvent] = strawberry.field(
-        description="The events it is sent; others are not queued for it."
+        description="The events it is sent; others are not queued for it.",
+        metadata=list_cost(len(WebhookEvent)),
     )
     enabled: bool = strawberry.field(
         description="false: nothing new is queued for it, and pending deliveries fail unsent."
@@ -92,7 +94,9 @@ class WebhookType(Node):
             model=webhook,
         )
 
-    @strawberry.field(description="Who registered it; null once that user was deleted.")
+    @strawberry.field(
+        description="Who registered it; null once that user was deleted.", metadata=LOADED
+    )
     async def created_by(self, info: Info) -> UserType | None:
         return await load_user(info, self.model.created_by_id)
 
