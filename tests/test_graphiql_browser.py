@@ -26,8 +26,10 @@ from tests.support.processes import Served, keyrack_command, serving
 ASSETS = Path(__file__).resolve().parent.parent / "app" / "static" / "graphiql"
 PASSWORD = "correct horse battery"
 EMAIL = "ada@example.com"
-LOGIN = f'mutation {{ login(input: {{email: "{EMAIL}", password: "{PASSWORD}"}}) {{ token }} }}'
-VIEWER = "{ viewer { email name } }"
+LOGIN = (
+    f'mutation LogIn {{ login(input: {{email: "{EMAIL}", password: "{PASSWORD}"}}) {{ token }} }}'
+)
+VIEWER = "query Viewer { viewer { email name } }"
 
 _EDITOR = ".graphiql-query-editor .CodeMirror"
 # The variables and headers editors share a pane; the one on show is not `.hidden`.
@@ -118,6 +120,16 @@ def test_graphiql_works_offline_and_logs_in(served: Served) -> None:
                 page.evaluate(
                     "([selector, q]) => document.querySelector(selector).CodeMirror.setValue(q)",
                     [_EDITOR, query],
+                )
+                # GraphiQL reads the operation's name from the editor a moment after an
+                # edit (and titles the tab with it); run before that and it sends the
+                # previous one. The tab's title says it has caught up.
+                name = query.split()[1]
+                page.wait_for_function(
+                    "n => document.querySelector('.graphiql-tab-active .graphiql-tab-button')"
+                    "?.textContent === n",
+                    arg=name,
+                    timeout=30_000,
                 )
                 page.evaluate("s => document.querySelector(s).CodeMirror.setValue('')", _RESPONSE)
                 page.click(".graphiql-execute-button")
