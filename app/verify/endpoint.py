@@ -44,6 +44,10 @@ _KEY_IN_HEADER = (
     "verifier token (krv_…) in the Authorization header."
 )
 _UNKNOWN_VERIFIER = "Unknown or revoked verifier token."
+# Conditions this server does not evaluate yet. Ignoring one would answer VALID for a key
+# that does not meet it (a client's `permissions="A AND B"` let any key through), so a
+# body that names one is refused: the caller fails closed instead of open.
+_UNSUPPORTED = ("permissions", "cost")
 _ID_FIELDS = (
     ("organizationId", "Organization", "an organization"),
     ("systemId", "System", "a system"),
@@ -73,6 +77,9 @@ def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
     for name in ("permission", "ip"):
         if data.get(name) is not None and not isinstance(data[name], str):
             return None, f'"{name}" must be a string when given.'
+    for name in _UNSUPPORTED:
+        if data.get(name) is not None:
+            return None, f'"{name}" is not supported by this server: it cannot check it.'
     permission = data.get("permission")
     if permission is not None and permission not in _PERMISSIONS:
         return None, '"permission" is not a known permission name.'

@@ -60,15 +60,19 @@ def test_a_refused_key_is_a_result_not_an_exception(keyrack: Keyrack) -> None:
     assert (made_up.valid, made_up.code) == (False, "NOT_FOUND")
 
 
-def test_options_of_the_coming_server_feature_are_sent_only_when_given(keyrack: Keyrack) -> None:
-    # given: a server that does not know `permissions` and `cost` yet
-    key_set = keyrack.key_set("ADD_SYSTEM")
+def test_a_server_that_cannot_check_permissions_or_cost_refuses_them(keyrack: Keyrack) -> None:
+    # given: a server that does not evaluate `permissions` and `cost` yet, and a key
+    # without the permission asked for
+    key_set = keyrack.key_set("REGISTER_CATALOG_ITEMS")
 
-    # when
+    # when / then: a refusal, never a VALID that ignored the condition
     with Verifier(keyrack.url, keyrack.verifier_token) as verifier:
-        result = verifier.verify(key_set.key, permissions="ADD_SYSTEM", cost=1)
-
-    # then: it still answers, and what it does not send reads as None
+        with pytest.raises(BadRequest, match="permissions"):
+            verifier.verify(key_set.key, permissions="DEPLOY_PACKAGES")
+        with pytest.raises(BadRequest, match="cost"):
+            verifier.verify(key_set.key, cost=1)
+        # and without them it answers as before, reading what is not sent as None
+        result = verifier.verify(key_set.key)
     assert result.code == "VALID"
     assert result.remaining is None
 

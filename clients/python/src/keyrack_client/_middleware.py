@@ -71,7 +71,8 @@ class Guard:
         self.exclude = tuple(path.rstrip("/") or "/" for path in exclude)
 
     def excluded(self, path: str) -> bool:
-        return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.exclude)
+        # "/" excludes the home page alone: as a prefix it would exclude every path.
+        return any(path == p or (p != "/" and path.startswith(p + "/")) for p in self.exclude)
 
     def key_from(self, value: str | None) -> str | None:
         """The key in the header's value: after `Bearer ` in Authorization, else all of it."""
