@@ -189,10 +189,15 @@ async def verify_chain(*, organization_id: int, batch_size: int = 1000) -> Integ
     """Recomputes the whole chain, and records the outcome as the last full check."""
     result = await _full_check(organization_id=organization_id, batch_size=batch_size)
     checked_at = clock.now()
+    # A break also drops the verified position: `full_check_broken_at` is a plain column,
+    # and one cleared in the database must not let an incremental check start from a
+    # position past the break and answer valid. Without a position it checks in full.
+    dropped = {} if result.valid else {"verified_sequence": 0, "verified_tag": ""}
     await _store_state(
         organization_id,
         full_checked_at=checked_at,
         full_check_broken_at=result.first_broken_sequence,
+        **dropped,
     )
     return replace(result, last_full_check_at=checked_at)
 
