@@ -24,6 +24,7 @@ import aiosmtplib
 
 from app import metrics
 from app.accounts import throttle
+from app.addresses import limit_key
 from app.settings import Settings
 
 logger = logging.getLogger("keyrack.notifications")
@@ -134,7 +135,9 @@ class Mailer:
         if requester.user_id is not None:
             buckets.append((f"mail:user:{requester.user_id}", self.limits.per_sender))
         if requester.address is not None:
-            buckets.append((f"mail:address:{requester.address}", self.limits.per_address))
+            # An IPv6 caller counts as its /64, as in every per-address limit.
+            address = limit_key(requester.address)
+            buckets.append((f"mail:address:{address}", self.limits.per_address))
         return buckets
 
     async def reserve(self, kind: MailKind, to: str, *, requester: Requester) -> Reserved | None:
