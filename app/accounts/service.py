@@ -161,15 +161,22 @@ async def _reserve_login(
     """
     per_account, per_address = throttle.limits
     places = throttle_.Reservations()
+    known = ip_address is not None and await _known_address(
+        email, ip_address, throttle.known_address_for
+    )
+    # At an address of its own, the account's attempts count apart: guesses sent from
+    # anywhere else cannot lock its owner out there, and guesses from there (a shared
+    # office address) still meet the same limits.
+    account = f"{email}@{limit_key(ip_address)}" if known and ip_address else email
     try:
         # Every attempt counts here and keeps its place, right password or not...
         attempts = await throttle_.reserve(
-            f"login:any:account:{email}", Limit(throttle.attempts_per_account, throttle.window)
+            f"login:any:account:{account}", Limit(throttle.attempts_per_account, throttle.window)
         )
         # ... while failures keep theirs in the buckets below.
         if (
             not attempts.within
-            or not (await places.add(f"login:account:{email}", per_account)).within
+            or not (await places.add(f"login:account:{account}", per_account)).within
         ):
             raise TooManyAttempts(TOO_MANY_LOGINS)
         if ip_address is not None:
@@ -177,9 +184,7 @@ async def _reserve_login(
             any_limit = Limit(throttle.attempts_per_address, throttle.window)
             within = (await throttle_.reserve(f"login:any:address:{address}", any_limit)).within
             within = (await places.add(f"login:address:{address}", per_address)).within and within
-            if not within and not await _known_address(
-                email, ip_address, throttle.known_address_for
-            ):
+            if not within and not known:
                 raise TooManyAttempts(TOO_MANY_LOGINS)
     except BaseException:
         await places.release()
