@@ -59,7 +59,14 @@ def clean_name(value: str, *, field: str, max_length: int = MAX_NAME_LENGTH) -> 
 
 def clean_email(value: str, *, field: str = "email") -> str:
     cleaned = value.strip().lower()
-    if len(cleaned) > MAX_EMAIL_LENGTH or _UNSTORABLE.search(cleaned) or not _EMAIL.match(cleaned):
+    if (
+        len(cleaned) > MAX_EMAIL_LENGTH
+        or _UNSTORABLE.search(cleaned)
+        or not _EMAIL.match(cleaned)
+        # An RFC 2047 encoded word: a mail header decodes it, so the To line of a mail to
+        # `=?utf-8?q?boss=40victim.example=2c_x?=@attacker.example` named someone else.
+        or "=?" in cleaned
+    ):
         raise InvalidInput("Enter a valid email address.", field=field)
     return cleaned
 
