@@ -125,6 +125,18 @@ class OncePerRequestRule(ValidationRule):
             definition = root.fields.get(field.name.value) if hasattr(root, "fields") else None
             if definition is not None and _marked(definition, ONCE_PER_REQUEST):
                 counts[field.name.value] = counts.get(field.name.value, 0) + 1
+        if len(counts) > 1:
+            # One request is one password hash at most: two different marked fields are
+            # two hashes, as surely as one field twice.
+            names = " and ".join(f"'{name}'" for name in sorted(counts))
+            self.report_error(
+                GraphQLError(
+                    f"{names} may not share a request: send one per request.",
+                    node,
+                    extensions={"code": "ONCE_PER_REQUEST"},
+                )
+            )
+            return
         for name, count in counts.items():
             if count > 1:
                 self.report_error(
