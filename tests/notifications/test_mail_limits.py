@@ -30,6 +30,7 @@ SENT_FROM = {
     MailKind.KEY_SET_EXPIRED: "notifications/service.py",
     MailKind.KEY_EXPOSED: "leaks/mail.py",
     MailKind.HYGIENE_DIGEST: "notifications/digest.py",
+    MailKind.AUDIT_CHAIN_BROKEN: "audit/full_checks.py",
 }
 
 
