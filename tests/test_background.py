@@ -13,6 +13,7 @@ import pytest
 from app.background import Background, BackgroundTask, Periodic
 
 
+@pytest.mark.real_timer
 async def test_a_task_that_swallows_one_cancellation_is_still_stopped() -> None:
     # given: a loop whose first cancellation is lost, as in a timed-out SMTP round
     rounds = 0

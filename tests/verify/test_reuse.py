@@ -3,7 +3,6 @@ unknown keys, and counted, audited once an hour, announced and shown on the key 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +18,7 @@ from tests.support import (
     REGENERATE_KEY,
     REVOKE_KEY_SET,
     GraphQL,
+    advance,
     counting_statements,
     create_key_set,
     create_organization,
@@ -82,7 +82,7 @@ async def test_replaced_and_revoked_keys_presented_again_answer_as_unknown_and_a
         REVOKE_KEY_SET,
         {"keySetId": revoked["keySet"]["id"], "confirmLabel": "Revoked"},
     )
-    await asyncio.sleep(1.1)
+    advance(1.1)  # the replaced key's grace ends
     transport = httpx.ASGITransport(app=app, client=CLIENT)
     async with verifying_client(transport, token) as service:
         # when: each is presented twice (and an unknown key once), then written
