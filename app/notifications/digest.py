@@ -8,7 +8,6 @@ so several processes send each digest once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from datetime import datetime, timedelta
@@ -16,7 +15,6 @@ from datetime import datetime, timedelta
 from tortoise.exceptions import IntegrityError
 
 from app import clock
-from app.background import BackgroundTask
 from app.keysets.hygiene import KeySetHygiene, key_hygiene
 from app.notifications.mail import SCHEDULED, Mailer, MailKind, quoted
 from app.notifications.models import HygieneDigest
@@ -96,21 +94,6 @@ class HygieneDigester:
         # Rounds are cheap when nothing is due: look often enough that a digest is not
         # late by more than a tenth of its interval (and at most every hour).
         self.period = min(interval_seconds / 10, 3600.0)
-        self._background = BackgroundTask(self._run, name="keyrack-hygiene-digest")
 
     async def run_once(self) -> int:
         return await run_digest_round(self.mailer, interval=self.interval)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception as error:  # the database is away: the next round tries again
-                logger.warning("Hygiene digest round failed: %s", type(error).__name__)
-            await asyncio.sleep(self.period)
-
-    def start(self) -> None:
-        self._background.start()
-
-    async def stop(self) -> None:
-        await self._background.stop()
