@@ -26,6 +26,7 @@ from starlette.applications import Starlette
 from tortoise import Tortoise, connections
 
 from app import clock as app_clock
+from app.accounts import passwords
 from app.clock import MovableClock
 from app.db import apply_migrations
 from app.main import create_app
@@ -34,6 +35,9 @@ from app.verifiers.service import create_verifier
 from testbed.pgcluster import PostgresCluster
 from tests.support import KEY_PATTERN, SECRETS_USED, GraphQL, remember_secret, verifying_client
 from tests.support.processes import cluster_or_skip
+
+# argon2's smallest memory (8 KiB a lane) and one pass.
+CHEAPEST = passwords.Argon2Parameters(memory_cost=8, rounds=1, parallelism=1)
 
 # The statement text cache rebuilds and compares every hit while the suite runs.
 pytest_plugins = ["tests.support.statement_check"]
@@ -115,6 +119,16 @@ def log_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         f"{len(secrets_leaked)} of the {len(SECRETS_USED)} secrets the tests used reached "
         f"the logs (lengths {sorted(len(s) for s in secrets_leaked)})"
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """The suite signs up thousands of people: argon2 at its cheapest parameters (8 KiB,
+    1 pass) instead of OWASP's (19 MiB, 2 passes), which cost 70-80 ms of CPU per hash
+    here. Served processes keep `PRODUCTION` (tests/accounts/test_password_parameters.py)."""
+    passwords.use_parameters(CHEAPEST)
+    yield
+    passwords.use_parameters(passwords.PRODUCTION)
 
 
 @pytest.fixture(scope="session", autouse=True)
