@@ -13,10 +13,11 @@ log file that `log_file` scans for key values.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,8 @@ from app.settings import Settings, resolve_secrets
 from app.verifiers.service import create_verifier
 from testbed.pgcluster import PostgresCluster
 from tests.support import KEY_PATTERN, SECRETS_USED, GraphQL, remember_secret, verifying_client
-from tests.support.processes import cluster_or_skip
+from tests.support.processes import cluster_or_skip, serving
+from tests.support.served import database_env
 
 # argon2's smallest memory (8 KiB a lane) and one pass.
 CHEAPEST = passwords.Argon2Parameters(memory_cost=8, rounds=1, parallelism=1)
@@ -250,6 +252,40 @@ async def http(app: Starlette, backend: str) -> AsyncIterator[httpx.AsyncClient]
     transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 51000))
     async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as client:
         yield client
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, backend: str) -> dict[str, str]:
+    """Settings for a `keyrack serve` on a fresh database of the test's backend."""
+    return database_env(request, backend)
+
+
+@pytest.fixture
+def serve_another(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """`serve_another(**env)` starts another `keyrack serve` on the suite's own database
+    (with `env`'s settings on top) and gives its address; each is stopped after the test."""
+    assert settings.secret_key is not None
+    base = {
+        "KEYRACK_DATABASE_URL": settings.resolved_database_url,
+        "KEYRACK_SECRET_KEY": settings.secret_key.get_secret_value(),
+    }
+    numbers = itertools.count(1)
+    with ExitStack() as stack:
+
+        def start(**env: str) -> str:
+            directory = tmp_path / f"process-{next(numbers)}"
+            directory.mkdir()
+            served = stack.enter_context(serving(directory, base | env, ready_path="/readyz"))
+            return served.base
+
+        yield start
+
+
+@pytest.fixture
+def second_process(serve_another: Callable[..., str]) -> str:
+    """Another `keyrack serve` on the same database, caching answers for ten minutes: what
+    it hears of a change comes from the database's notifications, not from its cache."""
+    return serve_another(KEYRACK_VERIFY_CACHE_TTL_SECONDS="600")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import json
 import secrets
 import time
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, quote_plus
 
 import httpx
@@ -20,7 +19,7 @@ import pytest
 
 from tests.support import CREATE_VERIFIER, KEY_PATTERN, PASSWORD, bearer
 from tests.support.processes import serving
-from tests.support.served import database_env
+from tests.support.served import call
 from tests.webhooks.receiver import Receiver
 
 SIGN_UP = "mutation($i: SignUpInput!) { signUp(input: $i) { token } }"
@@ -37,20 +36,6 @@ CREATE_KEY_SET = """
 mutation($i: CreateKeySetInput!) { createKeySet(input: $i) { primaryKey secondaryKey } }
 """
 VERIFY_KEY = "query($key: String!) { verifyKey(key: $key) { valid } }"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest) -> dict[str, str]:
-    return database_env(request, str(request.param))
-
-
-def call(http: httpx.Client, query: str, token: str | None = None, **variables: Any) -> Any:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    body = http.post(
-        "/graphql", json={"query": query, "variables": variables}, headers=headers
-    ).json()
-    assert not body.get("errors"), body
-    return body["data"]
 
 
 def forms(secret: str) -> set[str]:

@@ -8,14 +8,12 @@ per-address login limit with every request.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
 from tests.support import PASSWORD
 from tests.support.processes import run_keyrack, serving
-from tests.support.served import database_env
+from tests.support.served import call
 
 SIGN_UP = """
 mutation($i: SignUpInput!) { signUp(input: $i) { token } }
@@ -31,22 +29,6 @@ query($id: ID!) { organization(id: $id) { auditLog { edges { node { action ipAdd
 """
 CLAIMED = "198.51.100.7"
 OTHER_CLAIMED = "198.51.100.8"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest) -> dict[str, str]:
-    return database_env(request, str(request.param))
-
-
-def call(http: httpx.Client, query: str, token: str | None = None, **variables: Any) -> Any:
-    headers = dict(http.headers)
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    body = http.post(
-        "/graphql", json={"query": query, "variables": variables}, headers=headers
-    ).json()
-    assert not body.get("errors"), body
-    return body["data"]
 
 
 def login_codes(http: httpx.Client, email: str, password: str) -> list[str]:

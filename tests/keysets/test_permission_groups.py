@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from app.settings import Settings
 from tests.support import (
     GraphQL,
     Person,
@@ -21,7 +18,7 @@ from tests.support import (
     create_key_set,
     create_verifier,
 )
-from tests.support.processes import NOTIFY_WITHIN, serving
+from tests.support.processes import NOTIFY_WITHIN
 
 CREATE_GROUP = """
 mutation CreateGroup($input: CreatePermissionGroupInput!) {
@@ -517,19 +514,6 @@ async def test_group_changes_are_audited(gql: GraphQL) -> None:
     }
     assert entries[1]["details"]["name"] == {"old": "Scripts", "new": "Deploys"}
     assert entries[0]["details"]["affectedKeySets"] == 0
-
-
-@pytest.fixture
-def second_process(settings: Settings, backend: str, tmp_path: Path) -> Iterator[str]:
-    """Another `keyrack serve` process on the same PostgreSQL database."""
-    assert settings.secret_key is not None
-    env = {
-        "KEYRACK_DATABASE_URL": settings.resolved_database_url,
-        "KEYRACK_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "KEYRACK_VERIFY_CACHE_TTL_SECONDS": "600",
-    }
-    with serving(tmp_path, env, ready_path="/readyz") as served:
-        yield served.base
 
 
 @pytest.mark.postgres_only

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -15,7 +14,6 @@ import pytest
 from starlette.applications import Starlette
 
 from app.clock import MovableClock
-from app.settings import Settings
 from app.webhooks.worker import WebhookWorker
 from tests.audit import all_entries
 from tests.support import (
@@ -30,7 +28,6 @@ from tests.support import (
     verify,
     verify_code,
 )
-from tests.support.processes import serving
 from tests.webhooks.receiver import Receiver, create_webhook, worker_for
 
 REGENERATE = """
@@ -205,21 +202,16 @@ async def test_retire_when_idle_needs_a_grace_period_at_least_as_long_and_change
 
 
 @pytest.fixture
-def second_process(settings: Settings, tmp_path: Path) -> Iterator[str]:
+def second_process(serve_another: Callable[..., str]) -> str:
     """Another `keyrack serve` on the same PostgreSQL database: its verification answers
     cached for ten minutes, its usage flushed and its retirement job run several times a
     second."""
-    assert settings.secret_key is not None
-    env = {
-        "KEYRACK_DATABASE_URL": settings.resolved_database_url,
-        "KEYRACK_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "KEYRACK_VERIFY_CACHE_TTL_SECONDS": "600",
-        "KEYRACK_USAGE_FLUSH_SECONDS": "0.2",
-        "KEYRACK_RETIREMENT_INTERVAL_SECONDS": "0.3",
-        "KEYRACK_WEBHOOK_DELIVERY": "false",
-    }
-    with serving(tmp_path, env, ready_path="/readyz") as served:
-        yield served.base
+    return serve_another(
+        KEYRACK_VERIFY_CACHE_TTL_SECONDS="600",
+        KEYRACK_USAGE_FLUSH_SECONDS="0.2",
+        KEYRACK_RETIREMENT_INTERVAL_SECONDS="0.3",
+        KEYRACK_WEBHOOK_DELIVERY="false",
+    )
 
 
 async def poll(check: Any, *, seconds: float) -> Any:

@@ -5,38 +5,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
 from tests.support import CREATE_KEY_SET, CREATE_ORGANIZATION, CREATE_SYSTEM, PASSWORD, SIGN_UP
 from tests.support.processes import serving
-from tests.support.served import database_env
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest) -> dict[str, str]:
-    return database_env(request, str(request.param))
-
+from tests.support.served import call
 
 CREATE_VERIFIER = """
 mutation CreateVerifier($input: CreateVerifierInput!) {
   createVerifier(input: $input) { verifier { id } token userErrors { code } }
 }
 """
-
-
-def call(
-    http: httpx.Client, query: str, token: str | None = None, **variables: Any
-) -> dict[str, Any]:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    body: dict[str, Any] = http.post(
-        "/graphql", json={"query": query, "variables": variables}, headers=headers
-    ).json()
-    assert not body.get("errors"), body
-    data: dict[str, Any] = body["data"]
-    return data
 
 
 def test_every_line_is_json_and_each_request_is_one_line_with_its_id_and_caller(

@@ -4,43 +4,29 @@ for a caller with KEYRACK_METRICS_TOKEN, parsed with prometheus_client's own par
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from testbed.net import free_port
 from tests.support import CREATE_KEY_SET, CREATE_ORGANIZATION, PASSWORD, SIGN_UP
 from tests.support.processes import run_keyrack, serving
-from tests.support.served import database_env
+from tests.support.served import call
 
 CREATE_VERIFIER = """
 mutation CreateVerifier($input: CreateVerifierInput!) {
   createVerifier(input: $input) { verifier { id } token userErrors { code } }
 }
 """
+CREATE_WEBHOOK = """
+mutation CreateWebhook($input: CreateWebhookInput!) {
+  createWebhook(input: $input) { webhook { id } userErrors { code } }
+}
+"""
 VIEWER = """
 query Viewer { viewer { id } }
 """
 METRICS_TOKEN = "metrics-token-for-the-test-0123456789"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest) -> dict[str, str]:
-    return database_env(request, str(request.param))
-
-
-def call(
-    http: httpx.Client, query: str, token: str | None = None, **variables: Any
-) -> dict[str, Any]:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    body: dict[str, Any] = http.post(
-        "/graphql", json={"query": query, "variables": variables}, headers=headers
-    ).json()
-    assert not body.get("errors"), body
-    data: dict[str, Any] = body["data"]
-    return data
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -61,12 +47,15 @@ def value(
 def test_metrics_count_verifications_cache_and_graphql_after_real_traffic(
     tmp_path: Path, database: dict[str, str]
 ) -> None:
-    # given: a served process with a metrics token, a key set and a verifier
-    # (usage is written only at shutdown, so the scrape sees it buffered)
+    # given: a served process with a metrics token, a webhook, a key set and a verifier
+    # (usage is written only at shutdown, so the scrape sees it buffered; the first
+    # webhook round is an hour away, so the key set's creation stays queued)
     env = {
         **database,
         "KEYRACK_METRICS_TOKEN": METRICS_TOKEN,
         "KEYRACK_USAGE_FLUSH_SECONDS": "3600",
+        "KEYRACK_WEBHOOK_INTERVAL_SECONDS": "3600",
+        "KEYRACK_WEBHOOK_ALLOW_PRIVATE": "true",
     }
     with serving(tmp_path, env) as served, httpx.Client(base_url=served.base) as http:
         token = call(
@@ -75,6 +64,17 @@ def test_metrics_count_verifications_cache_and_graphql_after_real_traffic(
         organization = call(http, CREATE_ORGANIZATION, token, input={"name": "Acme"})[
             "createOrganization"
         ]["organization"]["id"]
+        webhook = call(
+            http,
+            CREATE_WEBHOOK,
+            token,
+            input={
+                "organizationId": organization,
+                "url": f"http://127.0.0.1:{free_port()}/hook",
+                "events": ["KEY_SET_CREATED"],
+            },
+        )["createWebhook"]
+        assert webhook["userErrors"] == [], webhook
         key = call(
             http, CREATE_KEY_SET, token, input={"organizationId": organization, "label": "ci"}
         )["createKeySet"]["primaryKey"]
@@ -122,7 +122,9 @@ def test_metrics_count_verifications_cache_and_graphql_after_real_traffic(
     # one key used; one usage row (that key, this hour, VALID, that verifier) unwritten
     assert value(after, "keyrack_usage_buffer_keys") == 1
     assert value(after, "keyrack_usage_buffer_rows") == 1
-    assert value(after, "keyrack_webhook_queue_depth") >= 0
+    # the key set's creation, queued for the one webhook, unsent
+    assert value(before, "keyrack_webhook_queue_depth") == 1
+    assert value(after, "keyrack_webhook_queue_depth") == 1
     assert (
         value(
             after,

@@ -5,16 +5,14 @@ store goes away. The login throttle, counted in the database, is shared by them 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
 from testbed.net import free_port
 from tests.support import CREATE_KEY_SET, CREATE_ORGANIZATION, PASSWORD, SIGN_UP
 from tests.support.processes import run_keyrack, serving
 from tests.support.redisserver import redis_server
-from tests.support.served import SECRET, database_env
+from tests.support.served import SECRET, call
 
 CREATE_VERIFIER = """
 mutation CreateVerifier($input: CreateVerifierInput!) {
@@ -26,23 +24,6 @@ mutation Login($input: LoginInput!) { login(input: $input) { token userErrors { 
 """
 LOGIN_FAILURES = 3
 LIMIT = 10  # verifications of one key set a minute: counted one by one (under 2 000)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest) -> dict[str, str]:
-    return database_env(request, str(request.param))
-
-
-def call(
-    http: httpx.Client, query: str, token: str | None = None, **variables: Any
-) -> dict[str, Any]:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    body: dict[str, Any] = http.post(
-        "/graphql", json={"query": query, "variables": variables}, headers=headers
-    ).json()
-    assert not body.get("errors"), body
-    data: dict[str, Any] = body["data"]
-    return data
 
 
 def keys_and_verifier(base: str) -> tuple[str, str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +20,7 @@ from app.tracing.spans import Tracing
 from tests.support import CREATE_KEY_SET, CREATE_ORGANIZATION, CREATE_VERIFIER, PASSWORD, SIGN_UP
 from tests.support.otlpreceiver import ExportedSpan, otlp_receiver
 from tests.support.processes import serving
+from tests.support.served import call
 
 VIEWER = """
 query Viewer { viewer { id email } }
@@ -34,18 +34,6 @@ QUERY_STRING_SECRET = "query-string-secret-5f2c9e"
 
 def traceparent(trace_id: str, parent_id: str) -> dict[str, str]:
     return {"traceparent": f"00-{trace_id}-{parent_id}-01"}
-
-
-def call(
-    http: httpx.Client, query: str, token: str | None = None, **variables: Any
-) -> dict[str, Any]:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    body: dict[str, Any] = http.post(
-        "/graphql", json={"query": query, "variables": variables}, headers=headers
-    ).json()
-    assert not body.get("errors"), body
-    data: dict[str, Any] = body["data"]
-    return data
 
 
 def one(spans: list[ExportedSpan], name: str, trace_id: str) -> ExportedSpan:

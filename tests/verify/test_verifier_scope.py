@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,7 +33,7 @@ from tests.support import (
     sign_up,
     verifying_client,
 )
-from tests.support.processes import NOTIFY_WITHIN, serving
+from tests.support.processes import NOTIFY_WITHIN
 
 REVOKE_VERIFIER = """
 mutation Revoke($input: RevokeVerifierInput!) {
@@ -416,19 +414,6 @@ async def test_last_use_of_a_verifier_is_recorded(
 
     assert before["organization"]["verifiers"]["edges"][0]["node"]["lastUsedAt"] is None
     assert after["organization"]["verifiers"]["edges"][0]["node"]["lastUsedAt"] is not None
-
-
-@pytest.fixture
-def second_process(settings: Settings, backend: str, tmp_path: Path) -> Iterator[str]:
-    """Another `keyrack serve` process on the same PostgreSQL database, caching for long."""
-    assert settings.secret_key is not None
-    env = {
-        "KEYRACK_DATABASE_URL": settings.resolved_database_url,
-        "KEYRACK_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "KEYRACK_VERIFY_CACHE_TTL_SECONDS": "600",
-    }
-    with serving(tmp_path, env, ready_path="/readyz") as served:
-        yield served.base
 
 
 @pytest.mark.postgres_only

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +27,7 @@ from tests.support import (
     verify,
     verifying_client,
 )
-from tests.support.processes import NOTIFY_WITHIN, serving
+from tests.support.processes import NOTIFY_WITHIN
 
 REVOKE_KEY_SET = """
 mutation Revoke($input: RevokeKeySetInput!) {
@@ -297,19 +295,6 @@ async def test_a_verifier_presenting_keys_that_are_not_found_gets_429(
     assert real.status_code == 200
     assert real.json()["code"] == "VALID"
     assert (other_guess.status_code, other_guess.json()["code"]) == (200, "NOT_FOUND")
-
-
-@pytest.fixture
-def second_process(settings: Settings, backend: str, tmp_path: Path) -> Iterator[str]:
-    """Another `keyrack serve` process on the same PostgreSQL database."""
-    assert settings.secret_key is not None
-    env = {
-        "KEYRACK_DATABASE_URL": settings.resolved_database_url,
-        "KEYRACK_SECRET_KEY": settings.secret_key.get_secret_value(),
-        "KEYRACK_VERIFY_CACHE_TTL_SECONDS": "600",
-    }
-    with serving(tmp_path, env, ready_path="/readyz") as served:
-        yield served.base
 
 
 @pytest.mark.postgres_only
