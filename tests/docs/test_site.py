@@ -7,6 +7,7 @@ import re
 from tests.docs.pages import DOCS, README, ROOT, page_names
 
 _LINK = re.compile(r"\]\(([^)#]+\.md)(?:#[^)]*)?\)")
+_ANCHORED = re.compile(r"\]\((docs/[^)#]+\.md)(?:#([^)]*))?\)")
 
 
 def _manual() -> set[str]:
@@ -40,3 +41,22 @@ def test_the_readme_and_the_manuals_home_link_every_page() -> None:
     # then: every topic one click from the front door (the home page is the door itself)
     assert _manual() - {"index.md"} <= from_readme | {"getting-started.md"}
     assert _manual() - {"index.md"} <= from_home
+
+
+def _anchors(text: str) -> set[str]:
+    """The ids MkDocs gives the headings of a page (its `toc` slugs)."""
+    titles = re.findall(r"^#+ (.+)$", text, re.M)
+    return {re.sub(r"\s+", "-", re.sub(r"[^\w\s-]", "", title.lower()).strip()) for title in titles}
+
+
+def test_every_link_of_the_readme_into_the_manual_finds_its_page_and_heading() -> None:
+    # given: mkdocs build --strict checks the manual's own links, not the README's
+    links = _ANCHORED.findall(README.read_text(encoding="utf-8"))
+
+    # then
+    assert links
+    for path, anchor in links:
+        target = ROOT / path
+        assert target.exists(), f"README.md links {path}, which does not exist"
+        if anchor:
+            assert anchor in _anchors(target.read_text(encoding="utf-8")), f"{path}#{anchor}"
