@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from pydantic import SecretStr
 
+from app.accounts.service import LoginThrottle
 from app.accounts.step_up import FAILURE_WINDOW, MAX_FAILURES
 from app.keysets.hygiene import IDLE_SLOT_AFTER, UNUSED_AFTER
 from app.keysets.policy import MAX_LIFETIME_SECONDS, MAX_MEMBER_KEY_SET_LIMIT, MIN_LIFETIME_SECONDS
@@ -27,6 +28,7 @@ from app.verify.endpoint import MAX_BODY_BYTES
 from app.webhooks.rules import MAX_URL_LENGTH
 from app.webhooks.service import MAX_WEBHOOKS_PER_ORGANIZATION
 from tests.docs.pages import page_path
+from tests.graphql.test_authorization_matrix import MATRIX, ROLES, ROWS
 
 DEFAULTS = Settings.model_construct()
 # Defaults the table describes in words rather than as a value.
@@ -254,6 +256,28 @@ CLAIMS: list[tuple[str, str, tuple[float, ...]]] = [
         "using/audit-proof.md",
         r"`KEYRACK_AUDIT_FULL_CHECK_HOURS` \(default (\d+)\)",
         (DEFAULTS.audit_full_check_hours,),
+    ),
+    (
+        "operating/security.md",
+        r"is one table with (\d+) operations .{0,80} It lists (\d+) roles .{0,140} "
+        r"another one: ([\d,]+) cells",
+        (len(MATRIX), len(ROLES), len(ROWS)),
+    ),
+    (
+        "operating/security.md",
+        r"An address may try `signUp` (\d+) times an hour",
+        (DEFAULTS.signups_per_address,),
+    ),
+    (
+        "operating/security.md",
+        r"past its failures \((\d+) in (\d+) minutes\), .{0,140} within the last (\d+) "
+        r"days\*\*; for those, only the account's own limit \((\d+)\) applies",
+        (
+            DEFAULTS.login_failures_per_address,
+            DEFAULTS.login_throttle_window_seconds / 60,
+            _days(LoginThrottle().known_address_for),
+            DEFAULTS.login_failures_per_account,
+        ),
     ),
     (
         "using/leaks.md",
