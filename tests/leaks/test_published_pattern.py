@@ -1,4 +1,4 @@
-"""The regular expression the README publishes for secret scanners."""
+"""The regular expression the manual publishes for secret scanners (docs/using/leaks.md)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 
 from app.keysets.keys import generate_key, generate_verifier_token
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "using" / "leaks.md"
 
 
 def published_pattern() -> re.Pattern[str]:
-    section = README.read_text(encoding="utf-8").split("### What a scanner looks for", 1)[1]
+    section = PAGE.read_text(encoding="utf-8").split("## What a scanner looks for", 1)[1]
     found = re.search(r"```text\n(.+?)\n```", section, re.S)
-    assert found, "the README publishes no pattern"
+    assert found, "the manual publishes no pattern"
     return re.compile(found[1].strip())
 
 
