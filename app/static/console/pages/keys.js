@@ -424,7 +424,17 @@ function revoke(keySet, context) {
   });
 }
 
+// The API's messages name its input fields; where a person typed into a field of the
+// console, these say it in the console's words.
+/** @type {Record<string, string>} */
+const PAGE_MESSAGES = {
+  LABEL_MISMATCH: "That is not the key set's label: type it exactly as shown.",
+  RECENTLY_USED:
+    "Its keys verified recently: going on would break the services that use them. " +
+    "Tick “Go ahead although it is in use” and confirm again to go on anyway.",
+};
+
 /** @param {UserError[]} errors */
 function messages(errors) {
-  return errors.map((e) => e.message).join(" ");
+  return errors.map((e) => PAGE_MESSAGES[e.code] ?? e.message).join(" ");
 }

@@ -1,0 +1,240 @@
+"""The console as a person uses it: headless Chromium against a real `keyrack serve`.
+
+The story of the keys page: sign up, create an organization, add a key and copy it once
+(afterwards the page shows only its beginning and end), regenerate it with a grace period
+(the old key keeps verifying), a member who sees no values, and revoking by typing the
+label. Every host name but the server's is unresolvable, and the page must log no error
+(a Content-Security-Policy violation is one). Without Chromium the test skips with the
+reason, except in CI (`CI` set), where `.ci/run` installs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.support.processes import Served, run_keyrack, serving
+
+OWNER = {"name": "Ada Owner", "email": "ada@example.com", "password": "correct horse battery"}
+MEMBER = {"name": "Bo Member", "email": "bo@example.com", "password": "staple battery horse"}
+LABEL = "billing-service"
+
+LOGIN = "mutation ($input: LoginInput!) { login(input: $input) { token } }"
+INVITE = """
+mutation ($input: AddMemberInput!) {
+  addMember(input: $input) { invitationToken userErrors { code message } }
+}"""
+ORGANIZATION_ID = "query { organizations(first: 1) { edges { node { id } } } }"
+VERIFY = "query ($key: String!) { verifyKey(key: $key) { valid code } }"
+
+# Chromium's own background traffic is off, and no name resolves but the server's.
+_OFFLINE_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+_KEY = re.compile(r"kro_[A-Za-z0-9_-]{20,}")
+
+
+def _chromium_or_skip() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail("Chromium is required in CI (.ci/run installs Debian's chromium)")
+    pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
+    env: dict[str, str] = {}
+    if request.param == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+        name = f"console_{os.getpid()}_{time.monotonic_ns()}"
+
+        async def create_database() -> None:
+            connection = await asyncpg.connect(cluster.url)
+            try:
+                await connection.execute(f"CREATE DATABASE {name}")
+            finally:
+                await connection.close()
+
+        asyncio.run(create_database())
+        env = {
+            "KEYRACK_DATABASE_URL": cluster.dsn_for(name),
+            "KEYRACK_SECRET_KEY": secrets.token_urlsafe(48),
+        }
+    migrated = run_keyrack(tmp_path, "migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    with serving(tmp_path, env) as server:
+        yield server
+
+
+def _api(served: Served, query: str, token: str | None = None, **variables: Any) -> Any:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    answer = httpx.post(
+        f"{served.base}/graphql",
+        json={"query": query, "variables": variables},
+        headers=headers,
+        timeout=30,
+    ).json()
+    assert "errors" not in answer, answer
+    return answer["data"]
+
+
+def test_the_keys_page_story(served: Served) -> None:
+    # given
+    chromium = _chromium_or_skip()
+    sync_api = pytest.importorskip("playwright.sync_api")
+    expect = sync_api.expect
+    requested: list[str] = []
+    console_errors: list[str] = []
+    started = time.monotonic()
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=_OFFLINE_ARGS)
+        try:
+
+            def open_page(context: Any) -> Any:
+                page = context.new_page()
+                page.set_default_timeout(15_000)
+                page.on("request", lambda r: requested.append(r.url))
+                page.on(
+                    "console",
+                    lambda m: console_errors.append(m.text) if m.type == "error" else None,
+                )
+                return page
+
+            def sign_up(page: Any, person: dict[str, str], invitation: str = "") -> None:
+                page.goto(f"{served.base}/console#/signup")
+                page.get_by_label("Name").fill(person["name"])
+                page.get_by_label("Email").fill(person["email"])
+                page.get_by_label("Password").fill(person["password"])
+                if invitation:
+                    page.get_by_label("Invitation token (optional)").fill(invitation)
+                page.get_by_role("button", name="Sign up").click()
+                expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
+
+            owner_context = browser.new_context()
+            owner_context.grant_permissions(["clipboard-read", "clipboard-write"])
+            page = open_page(owner_context)
+
+            # when: the owner signs up, creates an organization and adds a key
+            sign_up(page, OWNER)
+            page.get_by_label("Name").fill("Acme")
+            page.get_by_role("button", name="Create organization").click()
+            expect(page.get_by_role("heading", name="Acme: keys")).to_be_visible()
+            page.get_by_role("button", name="Add key", exact=True).click()
+            add = page.get_by_role("dialog", name="Add key")
+            add.get_by_label("Label", exact=True).fill(LABEL)
+            add.get_by_label("ADD_SYSTEM").check()
+            add.get_by_role("button", name="Create").click()
+            shown = page.get_by_role("dialog", name="Store the key now")
+            primary = shown.get_by_role("region", name="Primary key")
+            first_value = primary.locator("code").inner_text()
+            primary.get_by_role("button", name="Copy to clipboard").click()
+            expect(shown.get_by_role("status")).to_have_text("Primary key copied.")
+            copied = page.evaluate("navigator.clipboard.readText()")
+            shown.get_by_role("button", name="Done").click()
+            row = page.get_by_role("row").filter(has_text=LABEL)
+            expect(row).to_contain_text("active")
+            page_after_copy = page.locator("main").inner_text()
+            first_hint = row.locator("code").first.inner_text()
+
+            # when: the primary key is regenerated with a day's grace
+            row.get_by_role("button", name="Regenerate primary key").click()
+            regenerate = page.get_by_role("dialog", name=re.compile("Regenerate the primary key"))
+            expect(regenerate.get_by_role("status")).to_contain_text("last 24 hours: 0")
+            regenerate.get_by_label("Grace period").select_option(label="1 day")
+            regenerate.get_by_label(re.compile("to confirm")).fill("not the label")
+            regenerate.get_by_role("button", name="Regenerate").click()
+            refused = regenerate.get_by_role("alert")
+            expect(refused).not_to_be_empty()
+            mismatch = refused.inner_text()
+            regenerate.get_by_label(re.compile("to confirm")).fill(LABEL)
+            regenerate.get_by_role("button", name="Regenerate").click()
+            renewed = page.get_by_role("dialog", name="Store the key now")
+            second_value = renewed.locator("code").inner_text()
+            renewed.get_by_role("button", name="Done").click()
+            expect(row.locator("code").first).not_to_have_text(first_hint)
+
+            # when: a member joins by invitation and opens the keys page
+            owner_token = _api(
+                served, LOGIN, input=dict(email=OWNER["email"], password=OWNER["password"])
+            )["login"]["token"]
+            organization_id = _api(served, ORGANIZATION_ID, owner_token)["organizations"]["edges"][
+                0
+            ]["node"]["id"]
+            invitation = _api(
+                served,
+                INVITE,
+                owner_token,
+                input={"organizationId": organization_id, "email": MEMBER["email"]},
+            )["addMember"]["invitationToken"]
+            during_grace = _api(served, VERIFY, owner_token, key=first_value)["verifyKey"]["code"]
+            renewed_verifies = _api(served, VERIFY, owner_token, key=second_value)["verifyKey"][
+                "code"
+            ]
+            member = open_page(browser.new_context())
+            sign_up(member, MEMBER, invitation)
+            member.get_by_role("link", name="Acme").click()
+            member_row = member.get_by_role("row").filter(has_text=LABEL)
+            expect(member_row).to_contain_text("active")
+            member_sees = member.locator("main").inner_text()
+            member_buttons = member_row.get_by_role("button").all_inner_texts()
+
+            # when: the owner revokes it, typing the label
+            row.get_by_role("button", name="Revoke", exact=True).click()
+            revoke = page.get_by_role("dialog", name=re.compile("Revoke"))
+            revoke.get_by_label(re.compile("to confirm")).fill(LABEL)
+            revoke.get_by_role("button", name="Revoke for good").click()
+            # The key verified a moment ago: the API asks to confirm, and so does the page.
+            expect(revoke.get_by_role("alert")).to_contain_text("verified recently")
+            in_use = revoke.get_by_role("alert").inner_text()
+            revoke.get_by_label("Go ahead although it is in use").check()
+            revoke.get_by_role("button", name="Revoke for good").click()
+            expect(row).to_contain_text("revoked")
+            owner_buttons = row.get_by_role("button").all_inner_texts()
+            page.get_by_role("button", name="Log out").click()
+            expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+        finally:
+            browser.close()
+    elapsed = time.monotonic() - started
+
+    # then: the value was shown once, copied, and only its hint is on the page afterwards
+    assert _KEY.fullmatch(first_value)
+    assert copied == first_value
+    assert first_value not in page_after_copy
+    assert first_hint[:8] == first_value[:8]
+    assert mismatch == "That is not the key set's label: type it exactly as shown."
+    # the replaced key verified through its grace period, the new one too, until revoked
+    assert (during_grace, renewed_verifies) == ("VALID", "VALID")
+    assert _api(served, VERIFY, owner_token, key=second_value)["verifyKey"]["code"] == "NOT_FOUND"
+    # the member sees hints and no value, and no button to change the key set
+    assert first_value not in member_sees
+    assert second_value not in member_sees
+    assert not _KEY.search(member_sees)
+    assert member_buttons == []
+    assert in_use.startswith("Its keys verified recently: going on would break the services")
+    assert owner_buttons == []
+    server = urlsplit(served.base).netloc
+    assert {urlsplit(url).netloc for url in requested} == {server}
+    assert console_errors == []
+    print(f"console story in Chromium: {elapsed:.1f} s")
