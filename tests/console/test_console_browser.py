@@ -17,18 +17,21 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
+import pyotp
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.support.processes import Served, run_keyrack, serving
 
 OWNER = {"name": "Ada Owner", "email": "ada@example.com", "password": "correct horse battery"}
 MEMBER = {"name": "Bo Member", "email": "bo@example.com", "password": "staple battery horse"}
+STEPPING_UP = {"name": "Cy Owner", "email": "cy@example.com", "password": "battery staple horse"}
 LABEL = "billing-service"
 
 LOGIN = "mutation ($input: LoginInput!) { login(input: $input) { token } }"
@@ -38,6 +41,18 @@ mutation ($input: AddMemberInput!) {
 }"""
 ORGANIZATION_ID = "query { organizations(first: 1) { edges { node { id } } } }"
 VERIFY = "query ($key: String!) { verifyKey(key: $key) { valid code } }"
+SIGN_UP = "mutation ($input: SignUpInput!) { signUp(input: $input) { token } }"
+ENROLL_TOTP = "mutation ($input: EnrollTotpInput!) { enrollTotp(input: $input) { secret } }"
+CONFIRM_TOTP = """
+mutation ($input: ConfirmTotpInput!) { confirmTotp(input: $input) { userErrors { code } } }"""
+CREATE_ORGANIZATION = """
+mutation ($input: CreateOrganizationInput!) {
+  createOrganization(input: $input) { organization { id } }
+}"""
+REQUIRE_STEP_UP = """
+mutation ($input: UpdateOrganizationInput!) {
+  updateOrganization(input: $input) { userErrors { code message } }
+}"""
 
 # Chromium's own background traffic is off, and no name resolves but the server's.
 _OFFLINE_ARGS = [
@@ -62,8 +77,12 @@ def _chromium_or_skip() -> str:
     pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
+# One server per backend for the module: starting one (migrate, serve) costs more than a test.
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    tmp_path = tmp_path_factory.mktemp("console")
     env: dict[str, str] = {}
     if request.param == "postgres":
         cluster = request.getfixturevalue("pg_cluster")
@@ -99,123 +118,145 @@ def _api(served: Served, query: str, token: str | None = None, **variables: Any)
     return answer["data"]
 
 
-def test_the_keys_page_story(served: Served) -> None:
-    # given
-    chromium = _chromium_or_skip()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    expect = sync_api.expect
-    requested: list[str] = []
-    console_errors: list[str] = []
-    started = time.monotonic()
+@dataclass
+class Browsing:
+    """Headless Chromium, and what its pages requested and logged as errors."""
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=_OFFLINE_ARGS)
+    browser: Browser
+    base: str
+    requested: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def page(self, context: BrowserContext | None = None) -> Page:
+        page = (context or self.browser.new_context()).new_page()
+        page.set_default_timeout(15_000)
+        page.on("request", lambda request: self.requested.append(request.url))
+        page.on(
+            "console",
+            lambda message: self.errors.append(message.text) if message.type == "error" else None,
+        )
+        return page
+
+    def sign_up(self, page: Page, person: dict[str, str], invitation: str = "") -> None:
+        page.goto(f"{self.base}/console#/signup")
+        page.get_by_label("Name").fill(person["name"])
+        page.get_by_label("Email").fill(person["email"])
+        page.get_by_label("Password").fill(person["password"])
+        if invitation:
+            page.get_by_label("Invitation token (optional)").fill(invitation)
+        page.get_by_role("button", name="Sign up").click()
+        expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
+
+    def assert_offline_and_quiet(self) -> None:
+        server = urlsplit(self.base).netloc
+        assert self.requested, "the browser requested nothing: the check would prove nothing"
+        assert {urlsplit(url).netloc for url in self.requested} == {server}
+        assert self.errors == [], "the page logged errors (a CSP violation is one)"
+
+
+@pytest.fixture
+def chromium(served: Served) -> Iterator[Browsing]:
+    executable = _chromium_or_skip()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=_OFFLINE_ARGS)
         try:
-
-            def open_page(context: Any) -> Any:
-                page = context.new_page()
-                page.set_default_timeout(15_000)
-                page.on("request", lambda r: requested.append(r.url))
-                page.on(
-                    "console",
-                    lambda m: console_errors.append(m.text) if m.type == "error" else None,
-                )
-                return page
-
-            def sign_up(page: Any, person: dict[str, str], invitation: str = "") -> None:
-                page.goto(f"{served.base}/console#/signup")
-                page.get_by_label("Name").fill(person["name"])
-                page.get_by_label("Email").fill(person["email"])
-                page.get_by_label("Password").fill(person["password"])
-                if invitation:
-                    page.get_by_label("Invitation token (optional)").fill(invitation)
-                page.get_by_role("button", name="Sign up").click()
-                expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
-
-            owner_context = browser.new_context()
-            owner_context.grant_permissions(["clipboard-read", "clipboard-write"])
-            page = open_page(owner_context)
-
-            # when: the owner signs up, creates an organization and adds a key
-            sign_up(page, OWNER)
-            page.get_by_label("Name").fill("Acme")
-            page.get_by_role("button", name="Create organization").click()
-            expect(page.get_by_role("heading", name="Acme: keys")).to_be_visible()
-            page.get_by_role("button", name="Add key", exact=True).click()
-            add = page.get_by_role("dialog", name="Add key")
-            add.get_by_label("Label", exact=True).fill(LABEL)
-            add.get_by_label("ADD_SYSTEM").check()
-            add.get_by_role("button", name="Create").click()
-            shown = page.get_by_role("dialog", name="Store the key now")
-            primary = shown.get_by_role("region", name="Primary key")
-            first_value = primary.locator("code").inner_text()
-            primary.get_by_role("button", name="Copy to clipboard").click()
-            expect(shown.get_by_role("status")).to_have_text("Primary key copied.")
-            copied = page.evaluate("navigator.clipboard.readText()")
-            shown.get_by_role("button", name="Done").click()
-            row = page.get_by_role("row").filter(has_text=LABEL)
-            expect(row).to_contain_text("active")
-            page_after_copy = page.locator("main").inner_text()
-            first_hint = row.locator("code").first.inner_text()
-
-            # when: the primary key is regenerated with a day's grace
-            row.get_by_role("button", name="Regenerate primary key").click()
-            regenerate = page.get_by_role("dialog", name=re.compile("Regenerate the primary key"))
-            expect(regenerate.get_by_role("status")).to_contain_text("last 24 hours: 0")
-            regenerate.get_by_label("Grace period").select_option(label="1 day")
-            regenerate.get_by_label(re.compile("to confirm")).fill("not the label")
-            regenerate.get_by_role("button", name="Regenerate").click()
-            refused = regenerate.get_by_role("alert")
-            expect(refused).not_to_be_empty()
-            mismatch = refused.inner_text()
-            regenerate.get_by_label(re.compile("to confirm")).fill(LABEL)
-            regenerate.get_by_role("button", name="Regenerate").click()
-            renewed = page.get_by_role("dialog", name="Store the key now")
-            second_value = renewed.locator("code").inner_text()
-            renewed.get_by_role("button", name="Done").click()
-            expect(row.locator("code").first).not_to_have_text(first_hint)
-
-            # when: a member joins by invitation and opens the keys page
-            owner_token = _api(
-                served, LOGIN, input=dict(email=OWNER["email"], password=OWNER["password"])
-            )["login"]["token"]
-            organization_id = _api(served, ORGANIZATION_ID, owner_token)["organizations"]["edges"][
-                0
-            ]["node"]["id"]
-            invitation = _api(
-                served,
-                INVITE,
-                owner_token,
-                input={"organizationId": organization_id, "email": MEMBER["email"]},
-            )["addMember"]["invitationToken"]
-            during_grace = _api(served, VERIFY, owner_token, key=first_value)["verifyKey"]["code"]
-            renewed_verifies = _api(served, VERIFY, owner_token, key=second_value)["verifyKey"][
-                "code"
-            ]
-            member = open_page(browser.new_context())
-            sign_up(member, MEMBER, invitation)
-            member.get_by_role("link", name="Acme").click()
-            member_row = member.get_by_role("row").filter(has_text=LABEL)
-            expect(member_row).to_contain_text("active")
-            member_sees = member.locator("main").inner_text()
-            member_buttons = member_row.get_by_role("button").all_inner_texts()
-
-            # when: the owner revokes it, typing the label
-            row.get_by_role("button", name="Revoke", exact=True).click()
-            revoke = page.get_by_role("dialog", name=re.compile("Revoke"))
-            revoke.get_by_label(re.compile("to confirm")).fill(LABEL)
-            revoke.get_by_role("button", name="Revoke for good").click()
-            # The key verified a moment ago: the API asks to confirm, and so does the page.
-            expect(revoke.get_by_role("alert")).to_contain_text("verified recently")
-            in_use = revoke.get_by_role("alert").inner_text()
-            revoke.get_by_label("Go ahead although it is in use").check()
-            revoke.get_by_role("button", name="Revoke for good").click()
-            expect(row).to_contain_text("revoked")
-            owner_buttons = row.get_by_role("button").all_inner_texts()
-            page.get_by_role("button", name="Log out").click()
-            expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+            yield Browsing(browser, served.base)
         finally:
             browser.close()
+
+
+def _token(served: Served, person: dict[str, str]) -> str:
+    login = {"email": person["email"], "password": person["password"]}
+    return str(_api(served, LOGIN, input=login)["login"]["token"])
+
+
+def _first_organization(served: Served, token: str) -> str:
+    edges = _api(served, ORGANIZATION_ID, token)["organizations"]["edges"]
+    return str(edges[0]["node"]["id"])
+
+
+def _verify(served: Served, token: str, key: str) -> str:
+    return str(_api(served, VERIFY, token, key=key)["verifyKey"]["code"])
+
+
+def test_the_keys_page_story(served: Served, chromium: Browsing) -> None:
+    # given
+    started = time.monotonic()
+    owner_context = chromium.browser.new_context()
+    owner_context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = chromium.page(owner_context)
+
+    # when: the owner signs up, creates an organization and adds a key
+    chromium.sign_up(page, OWNER)
+    page.get_by_label("Name").fill("Acme")
+    page.get_by_role("button", name="Create organization").click()
+    expect(page.get_by_role("heading", name="Acme: keys")).to_be_visible()
+    page.get_by_role("button", name="Add key", exact=True).click()
+    add = page.get_by_role("dialog", name="Add key")
+    add.get_by_label("Label", exact=True).fill(LABEL)
+    add.get_by_label("ADD_SYSTEM").check()
+    add.get_by_role("button", name="Create").click()
+    shown = page.get_by_role("dialog", name="Store the key now")
+    primary = shown.get_by_role("region", name="Primary key")
+    first_value = primary.locator("code").inner_text()
+    primary.get_by_role("button", name="Copy to clipboard").click()
+    expect(shown.get_by_role("status")).to_have_text("Primary key copied.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    shown.get_by_role("button", name="Done").click()
+    row = page.get_by_role("row").filter(has_text=LABEL)
+    expect(row).to_contain_text("active")
+    page_after_copy = page.locator("main").inner_text()
+    first_hint = row.locator("code").first.inner_text()
+
+    # when: the primary key is regenerated with a day's grace, the label mistyped first
+    row.get_by_role("button", name="Regenerate primary key").click()
+    regenerate = page.get_by_role("dialog", name=re.compile("Regenerate the primary key"))
+    expect(regenerate.get_by_role("status")).to_contain_text("last 24 hours: 0")
+    regenerate.get_by_label("Grace period").select_option(label="1 day")
+    regenerate.get_by_label(re.compile("to confirm")).fill("not the label")
+    regenerate.get_by_role("button", name="Regenerate").click()
+    refused = regenerate.get_by_role("alert")
+    expect(refused).not_to_be_empty()
+    mismatch = refused.inner_text()
+    regenerate.get_by_label(re.compile("to confirm")).fill(LABEL)
+    regenerate.get_by_role("button", name="Regenerate").click()
+    renewed = page.get_by_role("dialog", name="Store the key now")
+    second_value = renewed.locator("code").inner_text()
+    renewed.get_by_role("button", name="Done").click()
+    expect(row.locator("code").first).not_to_have_text(first_hint)
+    owner = _token(served, OWNER)
+    during_grace = _verify(served, owner, first_value)
+    renewed_verifies = _verify(served, owner, second_value)
+
+    # when: a member joins by invitation and opens the keys page
+    invitation = _api(
+        served,
+        INVITE,
+        owner,
+        input={"organizationId": _first_organization(served, owner), "email": MEMBER["email"]},
+    )["addMember"]["invitationToken"]
+    member = chromium.page()
+    chromium.sign_up(member, MEMBER, invitation)
+    member.get_by_role("link", name="Acme").click()
+    member_row = member.get_by_role("row").filter(has_text=LABEL)
+    expect(member_row).to_contain_text("active")
+    member_sees = member.locator("main").inner_text()
+    member_buttons = member_row.get_by_role("button").all_inner_texts()
+
+    # when: the owner revokes it, typing the label
+    row.get_by_role("button", name="Revoke", exact=True).click()
+    revoke = page.get_by_role("dialog", name=re.compile("Revoke"))
+    revoke.get_by_label(re.compile("to confirm")).fill(LABEL)
+    revoke.get_by_role("button", name="Revoke for good").click()
+    # The keys verified a moment ago: the API asks to confirm, and so does the page.
+    expect(revoke.get_by_role("alert")).to_contain_text("verified recently")
+    in_use = revoke.get_by_role("alert").inner_text()
+    revoke.get_by_label("Go ahead although it is in use").check()
+    revoke.get_by_role("button", name="Revoke for good").click()
+    expect(row).to_contain_text("revoked")
+    owner_buttons = row.get_by_role("button").all_inner_texts()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     elapsed = time.monotonic() - started
 
     # then: the value was shown once, copied, and only its hint is on the page afterwards
@@ -226,7 +267,7 @@ def test_the_keys_page_story(served: Served) -> None:
     assert mismatch == "That is not the key set's label: type it exactly as shown."
     # the replaced key verified through its grace period, the new one too, until revoked
     assert (during_grace, renewed_verifies) == ("VALID", "VALID")
-    assert _api(served, VERIFY, owner_token, key=second_value)["verifyKey"]["code"] == "NOT_FOUND"
+    assert _verify(served, owner, second_value) == "NOT_FOUND"
     # the member sees hints and no value, and no button to change the key set
     assert first_value not in member_sees
     assert second_value not in member_sees
@@ -234,7 +275,51 @@ def test_the_keys_page_story(served: Served) -> None:
     assert member_buttons == []
     assert in_use.startswith("Its keys verified recently: going on would break the services")
     assert owner_buttons == []
-    server = urlsplit(served.base).netloc
-    assert {urlsplit(url).netloc for url in requested} == {server}
-    assert console_errors == []
+    chromium.assert_offline_and_quiet()
     print(f"console story in Chromium: {elapsed:.1f} s")
+
+
+def test_add_key_asks_for_the_authenticator_code_where_step_up_is_required(
+    served: Served, chromium: Browsing
+) -> None:
+    # given: an owner with an authenticator, in an organization that requires step-up
+    _api(served, SIGN_UP, input=STEPPING_UP)
+    owner = _token(served, STEPPING_UP)
+    secret = _api(served, ENROLL_TOTP, owner, input={"password": STEPPING_UP["password"]})[
+        "enrollTotp"
+    ]["secret"]
+    authenticator = pyotp.TOTP(secret)
+    confirmed = _api(served, CONFIRM_TOTP, owner, input={"code": authenticator.now()})
+    assert confirmed["confirmTotp"]["userErrors"] == []
+    organization_id = _api(served, CREATE_ORGANIZATION, owner, input={"name": "Acme"})[
+        "createOrganization"
+    ]["organization"]["id"]
+    _api(
+        served,
+        REQUIRE_STEP_UP,
+        owner,
+        input={"organizationId": organization_id, "requireStepUp": True},
+    )
+    page = chromium.page()
+    page.goto(f"{served.base}/console#/login")
+    page.get_by_label("Email").fill(STEPPING_UP["email"])
+    page.get_by_label("Password").fill(STEPPING_UP["password"])
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Acme").click()
+
+    # when: adding a key without a code, then giving the one the authenticator shows
+    page.get_by_role("button", name="Add key", exact=True).click()
+    page.get_by_label("Label", exact=True).fill(LABEL)
+    page.get_by_role("button", name="Create").click()
+    code = page.get_by_label("Authenticator code")
+    expect(code).to_be_visible()
+    # The confirmation used this step's code; the next step's is within the drift window.
+    code.fill(authenticator.at(time.time() + 30))
+    page.get_by_role("button", name="Confirm").click()
+    shown = page.get_by_role("dialog", name="Store the key now")
+
+    # then
+    assert _KEY.fullmatch(
+        shown.get_by_role("region", name="Primary key").locator("code").inner_text()
+    )
+    chromium.assert_offline_and_quiet()
