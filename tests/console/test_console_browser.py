@@ -41,6 +41,7 @@ mutation ($input: AddMemberInput!) {
 }"""
 ORGANIZATION_ID = "query { organizations(first: 1) { edges { node { id } } } }"
 VERIFY = "query ($key: String!) { verifyKey(key: $key) { valid code } }"
+VIEWER = "query { viewer { email } }"
 SIGN_UP = "mutation ($input: SignUpInput!) { signUp(input: $input) { token } }"
 ENROLL_TOTP = "mutation ($input: EnrollTotpInput!) { enrollTotp(input: $input) { secret } }"
 CONFIRM_TOTP = """
@@ -255,6 +256,7 @@ def test_the_keys_page_story(served: Served, chromium: Browsing) -> None:
     revoke.get_by_role("button", name="Revoke for good").click()
     expect(row).to_contain_text("revoked")
     owner_buttons = row.get_by_role("button").all_inner_texts()
+    console_session = page.evaluate("sessionStorage.getItem('keyrack.console.token')")
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     elapsed = time.monotonic() - started
@@ -275,6 +277,9 @@ def test_the_keys_page_story(served: Served, chromium: Browsing) -> None:
     assert member_buttons == []
     assert in_use.startswith("Its keys verified recently: going on would break the services")
     assert owner_buttons == []
+    # logging out ended the session on the server, and the tab forgot its token
+    assert _api(served, VIEWER, console_session)["viewer"] is None
+    assert page.evaluate("sessionStorage.length") == 0
     chromium.assert_offline_and_quiet()
     print(f"console story in Chromium: {elapsed:.1f} s")
 
