@@ -46,7 +46,8 @@ export function h(tag, props = {}, ...children) {
  * @param {...(Child | Child[])} children
  */
 export function show(parent, ...children) {
-  parent.replaceChildren(...children.flat().filter((c) => !!c).map((c) => /** @type {Node | string} */ (c)));
+  const present = children.flat().filter((child) => !!child);
+  parent.replaceChildren(.../** @type {(Node | string)[]} */ (present));
 }
 
 /**
@@ -93,4 +94,31 @@ export function openDialog(title, ...children) {
  */
 export function when(iso, none = "never") {
   return iso ? new Date(iso).toLocaleString() : none;
+}
+
+/**
+ * Handles a form's submit with `work`: its buttons disabled meanwhile (no double submit),
+ * and a failure of the request itself shown in `alert`.
+ * @param {HTMLFormElement} form
+ * @param {HTMLElement} alert
+ * @param {() => Promise<void>} work
+ */
+export function onSubmit(form, alert, work) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    alert.textContent = "";
+    const buttons = [...form.querySelectorAll("button")];
+    for (const button of buttons) {
+      button.disabled = true;
+    }
+    try {
+      await work();
+    } catch (failure) {
+      alert.textContent = failure instanceof Error ? failure.message : String(failure);
+    } finally {
+      for (const button of buttons) {
+        button.disabled = false;
+      }
+    }
+  });
 }

@@ -58,6 +58,12 @@ async function route() {
       await renderOrganizations(main);
     }
   } catch (failure) {
+    if (failure instanceof ApiError && failure.code === "UNAUTHENTICATED") {
+      // The session ended (logged out elsewhere, expired, the password changed).
+      setSessionToken(null);
+      location.hash = "#/login";
+      return;
+    }
     const message = failure instanceof ApiError ? failure.message : String(failure);
     show(main, h("p", { class: "error", role: "alert", text: message }));
   }

@@ -1,7 +1,7 @@
 // @ts-check
 /** Sign up, log in: both end with a session token and the organizations page. */
 import { graphql, setSessionToken } from "../api.js";
-import { field, formValue, h, show } from "../dom.js";
+import { field, formValue, h, onSubmit, show } from "../dom.js";
 import { LOG_IN, SIGN_UP } from "../operations.js";
 
 /**
@@ -27,9 +27,7 @@ export function renderAuth(main, mode) {
     h("button", { type: "submit", text: title }),
     error,
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    error.textContent = "";
+  onSubmit(form, error, async () => {
     const input = {
       email: formValue(form, "email"),
       password: formValue(form, "password"),
@@ -38,18 +36,14 @@ export function renderAuth(main, mode) {
         invitationToken: formValue(form, "invitationToken").trim() || null,
       }),
     };
-    try {
-      const data = await graphql(signingUp ? SIGN_UP : LOG_IN, { input });
-      /** @type {{token: string | null, userErrors: import("../api.js").UserError[]}} */
-      const payload = signingUp ? data.signUp : data.login;
-      if (payload.token) {
-        setSessionToken(payload.token);
-        location.hash = "#/organizations";
-      } else {
-        error.textContent = payload.userErrors.map((e) => e.message).join(" ");
-      }
-    } catch (failure) {
-      error.textContent = String(failure);
+    const data = await graphql(signingUp ? SIGN_UP : LOG_IN, { input });
+    /** @type {{token: string | null, userErrors: import("../api.js").UserError[]}} */
+    const payload = signingUp ? data.signUp : data.login;
+    if (payload.token) {
+      setSessionToken(payload.token);
+      location.hash = "#/organizations";
+    } else {
+      error.textContent = payload.userErrors.map((e) => e.message).join(" ");
     }
   });
   const other = signingUp

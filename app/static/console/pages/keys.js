@@ -7,7 +7,7 @@
  * to clipboard; the table shows hints (`kro_AbCd…wXyZ`) to everyone.
  */
 import { graphql, userError } from "../api.js";
-import { field, formValue, h, openDialog, show, when } from "../dom.js";
+import { field, formValue, h, onSubmit, openDialog, show, when } from "../dom.js";
 import {
   CREATE_KEY_SET,
   KEY_SET_IMPACT,
@@ -105,7 +105,12 @@ export async function renderKeySets(main, organizationId, cursors = [null]) {
   );
 }
 
-/** @typedef {{organizationId: string, groups: {id: string, name: string}[], maxGrace: number, reload: () => Promise<void>}} Context */
+/**
+ * @typedef {{
+ *   organizationId: string, groups: {id: string, name: string}[], maxGrace: number,
+ *   reload: () => Promise<void>
+ * }} Context
+ */
 
 /**
  * @param {KeySet[]} keySets
@@ -219,8 +224,7 @@ function addKey(context) {
     error,
   );
   const dialog = openDialog("Add key", form);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  onSubmit(form, error, async () => {
     const values = new FormData(form);
     const expiry = formValue(form, "expiry");
     const input = {
@@ -229,8 +233,7 @@ function addKey(context) {
       permissions: values.getAll("permissions"),
       groupIds: values.getAll("groupIds"),
       description: formValue(form, "description"),
-      expiresAt:
-        expiry === "never" ? null : new Date(Date.now() + Number(expiry) * 86_400_000).toISOString(),
+      expiresAt: expiry === "never" ? null : daysFromNow(Number(expiry)),
     };
     const payload = await withStepUp(
       async (otp) => (await graphql(CREATE_KEY_SET, { input: { ...input, otp } })).createKeySet,
@@ -260,7 +263,9 @@ function showOnce(dialog, context, keys) {
     h("h2", { text: "Store the key now", id: dialog.getAttribute("aria-labelledby") ?? "" }),
     h("p", {
       class: "notice",
-      text: "Keyrack shows it only this once: after you close this, the console shows only its beginning and end.",
+      text:
+        "Keyrack shows it only this once: after you close this, " +
+        "the console shows only its beginning and end.",
     }),
     keys.map(([name, value]) =>
       h(
@@ -290,7 +295,7 @@ function showOnce(dialog, context, keys) {
  */
 function impactPreview(keySet) {
   const target = h("p", { role: "status", text: "Loading recent use…" });
-  graphql(KEY_SET_IMPACT, { id: keySet.id }).then((data) => {
+  const loaded = graphql(KEY_SET_IMPACT, { id: keySet.id }).then((data) => {
     const { lastDay, lastWeek } = data.keySet.impact;
     const perKey = lastDay.keys
       .map(
@@ -301,6 +306,9 @@ function impactPreview(keySet) {
     target.textContent =
       `Verifications in the last 24 hours: ${lastDay.requests} (${perKey}); ` +
       `in the last 7 days: ${lastWeek.requests}.`;
+  });
+  loaded.catch((failure) => {
+    target.textContent = `Its recent use could not be loaded: ${failure.message}`;
   });
   return target;
 }
@@ -317,7 +325,12 @@ function impactPreview(keySet) {
  */
 function confirmByLabel({ title, keySet, fields, submit, send, done }) {
   const error = h("p", { class: "error", role: "alert" });
-  const acknowledge = h("label", { hidden: true }, h("input", { type: "checkbox", name: "acknowledge" }), "Go ahead although it is in use");
+  const acknowledge = h(
+    "label",
+    { hidden: true },
+    h("input", { type: "checkbox", name: "acknowledge" }),
+    "Go ahead although it is in use",
+  );
   const form = h(
     "form",
     {},
@@ -333,9 +346,7 @@ function confirmByLabel({ title, keySet, fields, submit, send, done }) {
     error,
   );
   const dialog = openDialog(title, form);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    error.textContent = "";
+  onSubmit(form, error, async () => {
     const acknowledged = new FormData(form).get("acknowledge") === "on";
     const payload = await withStepUp((otp) => send(form, acknowledged, otp));
     if (!payload) {
@@ -433,6 +444,14 @@ const PAGE_MESSAGES = {
     "Its keys verified recently: going on would break the services that use them. " +
     "Tick “Go ahead although it is in use” and confirm again to go on anyway.",
 };
+
+/**
+ * @param {number} days
+ * @returns {string}
+ */
+function daysFromNow(days) {
+  return new Date(Date.now() + days * 86_400_000).toISOString();
+}
 
 /** @param {UserError[]} errors */
 function messages(errors) {

@@ -1,7 +1,7 @@
 // @ts-check
 /** The organizations the person belongs to, and creating one. */
 import { graphql } from "../api.js";
-import { field, formValue, h, show } from "../dom.js";
+import { field, formValue, h, onSubmit, show } from "../dom.js";
 import { CREATE_ORGANIZATION, ORGANIZATIONS } from "../operations.js";
 
 /**
@@ -33,14 +33,15 @@ export async function renderOrganizations(main, after = null) {
     h("button", { type: "submit", text: "Create organization" }),
     error,
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  onSubmit(form, error, async () => {
     const input = { name: formValue(form, "name") };
     const payload = (await graphql(CREATE_ORGANIZATION, { input })).createOrganization;
     if (payload.organization) {
       location.hash = `#/organizations/${encodeURIComponent(payload.organization.id)}`;
     } else {
-      error.textContent = payload.userErrors.map((/** @type {{message: string}} */ e) => e.message).join(" ");
+      /** @type {{message: string}[]} */
+      const errors = payload.userErrors;
+      error.textContent = errors.map((e) => e.message).join(" ");
     }
   });
   show(
