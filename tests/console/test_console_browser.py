@@ -31,6 +31,7 @@ from tests.support.processes import Served, run_keyrack, serving
 
 OWNER = {"name": "Ada Owner", "email": "ada@example.com", "password": "correct horse battery"}
 MEMBER = {"name": "Bo Member", "email": "bo@example.com", "password": "staple battery horse"}
+PAGING = {"name": "Di Owner", "email": "di@example.com", "password": "horse staple battery"}
 STEPPING_UP = {"name": "Cy Owner", "email": "cy@example.com", "password": "battery staple horse"}
 LABEL = "billing-service"
 
@@ -50,6 +51,8 @@ CREATE_ORGANIZATION = """
 mutation ($input: CreateOrganizationInput!) {
   createOrganization(input: $input) { organization { id } }
 }"""
+CREATE_KEY_SET = """
+mutation ($input: CreateKeySetInput!) { createKeySet(input: $input) { userErrors { code } } }"""
 REQUIRE_STEP_UP = """
 mutation ($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { userErrors { code message } }
@@ -327,4 +330,43 @@ def test_add_key_asks_for_the_authenticator_code_where_step_up_is_required(
     assert _KEY.fullmatch(
         shown.get_by_role("region", name="Primary key").locator("code").inner_text()
     )
+    chromium.assert_offline_and_quiet()
+
+
+def test_the_keys_page_pages_with_the_api_cursors(served: Served, chromium: Browsing) -> None:
+    # given: 21 key sets, one more than a page holds
+    _api(served, SIGN_UP, input=PAGING)
+    token = _token(served, PAGING)
+    organization_id = _api(served, CREATE_ORGANIZATION, token, input={"name": "Paged"})[
+        "createOrganization"
+    ]["organization"]["id"]
+    for number in range(1, 22):
+        _api(
+            served,
+            CREATE_KEY_SET,
+            token,
+            input={"organizationId": organization_id, "label": f"key-{number:02}"},
+        )
+    page = chromium.page()
+    page.goto(f"{served.base}/console#/login")
+    page.get_by_label("Email").fill(PAGING["email"])
+    page.get_by_label("Password").fill(PAGING["password"])
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Paged").click()
+    labels = page.locator("tbody th")
+
+    # when
+    expect(labels).to_have_count(20)
+    first_page = labels.all_inner_texts()
+    page.get_by_role("button", name="Next page").click()
+    expect(labels).to_have_count(1)
+    second_page = labels.all_inner_texts()
+    no_next = page.get_by_role("button", name="Next page").count()
+    page.get_by_role("button", name="Previous page").click()
+    expect(labels).to_have_count(20)
+
+    # then: oldest first, each key set once
+    assert first_page == [f"key-{number:02}" for number in range(1, 21)]
+    assert second_page == ["key-21"]
+    assert no_next == 0
     chromium.assert_offline_and_quiet()
