@@ -18,6 +18,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,6 +54,8 @@ mutation ($input: CreateOrganizationInput!) {
 }"""
 CREATE_KEY_SET = """
 mutation ($input: CreateKeySetInput!) { createKeySet(input: $input) { userErrors { code } } }"""
+EXPIRES_AT = """
+query ($id: ID!) { organization(id: $id) { keySets(first: 1) { edges { node { expiresAt } } } } }"""
 REQUIRE_STEP_UP = """
 mutation ($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { userErrors { code message } }
@@ -308,16 +311,20 @@ def test_add_key_asks_for_the_authenticator_code_where_step_up_is_required(
         owner,
         input={"organizationId": organization_id, "requireStepUp": True},
     )
-    page = chromium.page()
+    page = chromium.page(chromium.browser.new_context(timezone_id="UTC"))
     page.goto(f"{served.base}/console#/login")
     page.get_by_label("Email").fill(STEPPING_UP["email"])
     page.get_by_label("Password").fill(STEPPING_UP["password"])
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("link", name="Acme").click()
 
-    # when: adding a key without a code, then giving the one the authenticator shows
+    # when: adding a key that expires on a date, without a code, then giving the one the
+    # authenticator shows
     page.get_by_role("button", name="Add key", exact=True).click()
     page.get_by_label("Label", exact=True).fill(LABEL)
+    page.get_by_label("Expires").select_option(label="On a date…")
+    expiry = (datetime.now(UTC) + timedelta(days=40)).date().isoformat()
+    page.get_by_label("Expiry date").fill(expiry)
     page.get_by_role("button", name="Create").click()
     code = page.get_by_label("Authenticator code")
     expect(code).to_be_visible()
@@ -326,10 +333,12 @@ def test_add_key_asks_for_the_authenticator_code_where_step_up_is_required(
     page.get_by_role("button", name="Confirm").click()
     shown = page.get_by_role("dialog", name="Store the key now")
 
+    value = shown.get_by_role("region", name="Primary key").locator("code").inner_text()
+
     # then
-    assert _KEY.fullmatch(
-        shown.get_by_role("region", name="Primary key").locator("code").inner_text()
-    )
+    assert _KEY.fullmatch(value)
+    created = _api(served, EXPIRES_AT, owner, id=organization_id)["organization"]
+    assert created["keySets"]["edges"][0]["node"]["expiresAt"].startswith(f"{expiry}T00:00:00")
     chromium.assert_offline_and_quiet()
 
 

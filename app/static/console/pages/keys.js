@@ -37,6 +37,7 @@ const EXPIRIES = [
   ["90", "In 90 days"],
   ["30", "In 30 days"],
   ["365", "In a year"],
+  ["date", "On a date…"],
   ["never", "Never"],
 ];
 const GRACE_PERIODS = [
@@ -178,6 +179,12 @@ function actions(keySet, context) {
 /** @param {Context} context */
 function addKey(context) {
   const error = h("p", { class: "error", role: "alert" });
+  const expiryDate = field("Expiry date", {
+    name: "expiryDate",
+    type: "date",
+    min: daysFromNow(1).slice(0, 10),
+  });
+  expiryDate.hidden = true;
   const form = h(
     "form",
     {},
@@ -215,10 +222,18 @@ function addKey(context) {
       h("span", { text: "Expires" }),
       h(
         "select",
-        { name: "expiry" },
+        {
+          name: "expiry",
+          onchange: (event) => {
+            const onDate = /** @type {HTMLSelectElement} */ (event.target).value === "date";
+            expiryDate.hidden = !onDate;
+            /** @type {HTMLInputElement} */ (expiryDate.querySelector("input")).required = onDate;
+          },
+        },
         EXPIRIES.map(([value, text]) => h("option", { value, text })),
       ),
     ),
+    expiryDate,
     field("Description", { name: "description", maxlength: 1000 }),
     h("div", {}, h("button", { type: "submit", text: "Create" }), " ", cancel()),
     error,
@@ -233,7 +248,7 @@ function addKey(context) {
       permissions: values.getAll("permissions"),
       groupIds: values.getAll("groupIds"),
       description: formValue(form, "description"),
-      expiresAt: expiry === "never" ? null : daysFromNow(Number(expiry)),
+      expiresAt: expiresAt(expiry, formValue(form, "expiryDate")),
     };
     const payload = await withStepUp(
       async (otp) => (await graphql(CREATE_KEY_SET, { input: { ...input, otp } })).createKeySet,
@@ -444,6 +459,20 @@ const PAGE_MESSAGES = {
     "Its keys verified recently: going on would break the services that use them. " +
     "Tick “Go ahead although it is in use” and confirm again to go on anyway.",
 };
+
+/**
+ * The expiresAt of the Expires choice: null for never, a chosen date's start in the
+ * person's time zone, or a number of days from now.
+ * @param {string} choice
+ * @param {string} date
+ * @returns {string | null}
+ */
+function expiresAt(choice, date) {
+  if (choice === "never") {
+    return null;
+  }
+  return choice === "date" ? new Date(`${date}T00:00`).toISOString() : daysFromNow(Number(choice));
+}
 
 /**
  * @param {number} days
