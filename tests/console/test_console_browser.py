@@ -32,6 +32,7 @@ from tests.support.processes import Served, run_keyrack, serving
 
 OWNER = {"name": "Ada Owner", "email": "ada@example.com", "password": "correct horse battery"}
 MEMBER = {"name": "Bo Member", "email": "bo@example.com", "password": "staple battery horse"}
+KEYBOARD = {"name": "Ed Owner", "email": "ed@example.com", "password": "staple horse battery"}
 PAGING = {"name": "Di Owner", "email": "di@example.com", "password": "horse staple battery"}
 STEPPING_UP = {"name": "Cy Owner", "email": "cy@example.com", "password": "battery staple horse"}
 LABEL = "billing-service"
@@ -378,4 +379,39 @@ def test_the_keys_page_pages_with_the_api_cursors(served: Served, chromium: Brow
     assert first_page == [f"key-{number:02}" for number in range(1, 21)]
     assert second_page == ["key-21"]
     assert no_next == 0
+    chromium.assert_offline_and_quiet()
+
+
+def test_add_key_works_from_the_keyboard_alone(served: Served, chromium: Browsing) -> None:
+    # given
+    context = chromium.browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = chromium.page(context)
+    chromium.sign_up(page, KEYBOARD)
+    page.get_by_label("Name").fill("Keys")
+    page.get_by_role("button", name="Create organization").click()
+    expect(page.get_by_role("heading", name="Keys: keys")).to_be_visible()
+
+    # when: Tab to Add key, type the label, Enter; copy and close without a mouse
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Add key", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Label", exact=True)).to_be_focused()
+    page.keyboard.type(LABEL)
+    page.keyboard.press("Enter")
+    shown = page.get_by_role("dialog", name="Store the key now")
+    value = shown.get_by_role("region", name="Primary key").locator("code").inner_text()
+    expect(shown.get_by_role("button", name="Copy to clipboard").first).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(shown.get_by_role("status")).to_have_text("Primary key copied.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(shown.get_by_role("button", name="Done")).to_be_focused()
+    page.keyboard.press("Enter")
+
+    # then
+    expect(page.get_by_role("row").filter(has_text=LABEL)).to_contain_text("active")
+    assert copied == value
     chromium.assert_offline_and_quiet()

@@ -301,6 +301,8 @@ function showOnce(dialog, context, keys) {
     copied,
     h("button", { type: "button", text: "Done", onclick: () => dialog.close() }),
   );
+  // The form that had the focus is gone: a keyboard user goes on from the first copy.
+  dialog.querySelector("button")?.focus();
 }
 
 /**
