@@ -77,3 +77,30 @@ async def test_console_page_loads_only_same_origin_scripts_under_a_strict_policy
     assert script.headers["content-type"].startswith("text/javascript")
     assert "renderKeySets" in script.text
     assert missing.status_code == 404
+
+
+def test_every_console_module_is_type_checked_and_builds_no_html_from_strings() -> None:
+    # given
+    modules = sorted(CONSOLE.rglob("*.js"))
+    config = (CONSOLE / "jsconfig.json").read_text(encoding="utf-8")
+
+    # when
+    unchecked = [m.name for m in modules if not m.read_text().startswith("// @ts-check\n")]
+    uncovered = [
+        str(m.relative_to(CONSOLE))
+        for m in modules
+        if f'"{m.relative_to(CONSOLE).parent / "*.js"}"'.replace('"./', '"') not in config
+    ]
+    # Text put into the page as HTML is how a typed label would become a script.
+    html_sinks = [
+        f"{m.name}: {sink}"
+        for m in modules
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write")
+        if sink in m.read_text()
+    ]
+
+    # then
+    assert len(modules) >= 8
+    assert unchecked == []
+    assert uncovered == []
+    assert html_sinks == []
