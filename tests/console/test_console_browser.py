@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +33,7 @@ from tests.support.processes import Served, run_keyrack, serving
 
 OWNER = {"name": "Ada Owner", "email": "ada@example.com", "password": "correct horse battery"}
 MEMBER = {"name": "Bo Member", "email": "bo@example.com", "password": "staple battery horse"}
+AUDITED = {"name": "Fe Owner", "email": "fe@example.com", "password": "horse battery staple"}
 KEYBOARD = {"name": "Ed Owner", "email": "ed@example.com", "password": "staple horse battery"}
 PAGING = {"name": "Di Owner", "email": "di@example.com", "password": "horse staple battery"}
 STEPPING_UP = {"name": "Cy Owner", "email": "cy@example.com", "password": "battery staple horse"}
@@ -414,4 +416,50 @@ def test_add_key_works_from_the_keyboard_alone(served: Served, chromium: Browsin
     # then
     expect(page.get_by_role("row").filter(has_text=LABEL)).to_contain_text("active")
     assert copied == value
+    chromium.assert_offline_and_quiet()
+
+
+AXE = Path(__file__).resolve().parent / "axe" / "axe.min.js"
+# What axe-core finds on the page, as "rule: the elements' selectors", for the serious.
+_AXE_RUN = """async () => {
+  const result = await axe.run(document);
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}"""
+
+
+def test_axe_finds_no_serious_accessibility_violation(served: Served, chromium: Browsing) -> None:
+    # given: axe-core in every page of the context, injected by the browser (the console's
+    # policy would refuse it as a script of the page)
+    context = chromium.browser.new_context()
+    context.add_init_script(path=AXE)
+    page = chromium.page(context)
+    found: dict[str, list[str]] = {}
+
+    # when: each page and dialog of the story is checked as it shows
+    page.goto(f"{served.base}/console#/login")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    found["log in"] = page.evaluate(_AXE_RUN)
+    chromium.sign_up(page, AUDITED)
+    found["organizations"] = page.evaluate(_AXE_RUN)
+    page.get_by_label("Name").fill("Acme")
+    page.get_by_role("button", name="Create organization").click()
+    page.get_by_role("button", name="Add key", exact=True).click()
+    found["add key"] = page.evaluate(_AXE_RUN)
+    page.get_by_label("Label", exact=True).fill(LABEL)
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("dialog", name="Store the key now")).to_be_visible()
+    found["shown once"] = page.evaluate(_AXE_RUN)
+    page.get_by_role("button", name="Done").click()
+    row = page.get_by_role("row").filter(has_text=LABEL)
+    expect(row).to_contain_text("active")
+    found["keys page"] = page.evaluate(_AXE_RUN)
+    row.get_by_role("button", name="Revoke", exact=True).click()
+    expect(page.get_by_role("dialog").get_by_role("status")).to_contain_text("7 days")
+    found["revoke"] = page.evaluate(_AXE_RUN)
+
+    # then
+    assert {name: violations for name, violations in found.items() if violations} == {}
+    assert len(found) == 6
     chromium.assert_offline_and_quiet()
