@@ -31,6 +31,7 @@ from app.audit.checkpoints import emit_round
 from app.audit.full_checks import run_full_checks
 from app.auth import SessionBackend, auth_error
 from app.background import Background, Periodic
+from app.console import console_routes
 from app.db import tortoise_config
 from app.graphql.ide import ASSETS_PATH, graphiql_assets
 from app.graphql.view import KeyrackGraphQL
@@ -349,6 +350,7 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             *([Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []),
+            *console_routes(),
             Route("/v1/audit/public-key", audit_public_key, methods=["GET"]),
             Route(
                 "/v1/leaks/github",

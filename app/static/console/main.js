@@ -1,0 +1,74 @@
+// @ts-check
+/** The console's entry point: one page, its routes after `#`. */
+import { ApiError, graphql, sessionToken, setSessionToken } from "./api.js";
+import { h, show } from "./dom.js";
+import { LOG_OUT, VIEWER } from "./operations.js";
+import { renderAuth } from "./pages/auth.js";
+import { renderKeySets } from "./pages/keys.js";
+import { renderOrganizations } from "./pages/organizations.js";
+
+const main = /** @type {HTMLElement} */ (document.getElementById("app"));
+const session = /** @type {HTMLElement} */ (document.getElementById("session"));
+
+async function logOut() {
+  try {
+    await graphql(LOG_OUT);
+  } finally {
+    setSessionToken(null);
+    location.hash = "#/login";
+  }
+}
+
+async function renderSession() {
+  if (!sessionToken()) {
+    show(session);
+    return null;
+  }
+  const viewer = (await graphql(VIEWER)).viewer;
+  if (!viewer) {
+    // The session ended (logged out elsewhere, expired): start again.
+    setSessionToken(null);
+    show(session);
+    return null;
+  }
+  show(
+    session,
+    h("span", { text: `${viewer.name} ` }),
+    h("button", { type: "button", text: "Log out", onclick: logOut }),
+  );
+  return viewer;
+}
+
+async function route() {
+  const path = location.hash.replace(/^#/, "") || "/organizations";
+  try {
+    const viewer = await renderSession();
+    if (path === "/signup" || path === "/login") {
+      renderAuth(main, path === "/signup" ? "signUp" : "logIn");
+      return;
+    }
+    if (!viewer) {
+      location.hash = "#/login";
+      return;
+    }
+    const organization = path.match(/^\/organizations\/([^/]+)$/);
+    if (organization) {
+      await renderKeySets(main, decodeURIComponent(organization[1]));
+    } else {
+      await renderOrganizations(main);
+    }
+  } catch (failure) {
+    if (failure instanceof ApiError && failure.code === "UNAUTHENTICATED") {
+      // The session ended (logged out elsewhere, expired, the password changed).
+      setSessionToken(null);
+      location.hash = "#/login";
+      return;
+    }
+    const message = failure instanceof ApiError ? failure.message : String(failure);
+    show(main, h("p", { class: "error", role: "alert", text: message }));
+  }
+  main.focus();
+}
+
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,490 @@
+// @ts-check
+/**
+ * An organization's keys page: its key sets, paged with the API's cursors; Add key, and
+ * Regenerate / Revoke confirmed by typing the label, after the impact preview.
+ *
+ * Key values appear only in the answer of the mutation that made them, once, with Copy
+ * to clipboard; the table shows hints (`kro_AbCd…wXyZ`) to everyone.
+ */
+import { graphql, userError } from "../api.js";
+import { field, formValue, h, onSubmit, openDialog, show, when } from "../dom.js";
+import {
+  CREATE_KEY_SET,
+  KEY_SET_IMPACT,
+  KEY_SETS,
+  REGENERATE_KEY,
+  REVOKE_KEY_SET,
+} from "../operations.js";
+import { cancel, withStepUp } from "../stepup.js";
+
+/** @typedef {import("../api.js").UserError} UserError */
+/**
+ * @typedef {{
+ *   id: string, label: string, status: string, createdAt: string,
+ *   createdBy: {name: string} | null, lastUsedAt: string | null, viewerIsAdmin: boolean,
+ *   groups: {name: string}[], primaryKey: {hint: string}, secondaryKey: {hint: string}
+ * }} KeySet
+ */
+
+const PAGE_SIZE = 20;
+// The permissions of organization key sets (app/keysets/permissions.py, checked by a test).
+export const ORGANIZATION_PERMISSIONS = [
+  "REGISTER_CATALOG_ITEMS",
+  "CHANGE_CATALOG_PUBLISHING_STATE",
+  "ADD_SYSTEM",
+];
+const EXPIRIES = [
+  ["90", "In 90 days"],
+  ["30", "In 30 days"],
+  ["365", "In a year"],
+  ["date", "On a date…"],
+  ["never", "Never"],
+];
+const GRACE_PERIODS = [
+  [0, "None: the old key stops now"],
+  [3600, "1 hour"],
+  [86400, "1 day"],
+  [604800, "7 days"],
+];
+const SLOT_NAMES = { PRIMARY: "primary", SECONDARY: "secondary" };
+
+/**
+ * @param {HTMLElement} main
+ * @param {string} organizationId
+ * @param {(string | null)[]} [cursors] the `after` of each page up to this one
+ */
+export async function renderKeySets(main, organizationId, cursors = [null]) {
+  const data = await graphql(KEY_SETS, {
+    id: organizationId,
+    first: PAGE_SIZE,
+    after: cursors[cursors.length - 1],
+  });
+  const organization = data.organization;
+  if (!organization) {
+    show(main, h("p", { role: "alert", text: "No such organization among yours." }));
+    return;
+  }
+  const reload = () => renderKeySets(main, organizationId, cursors);
+  /** @type {KeySet[]} */
+  const keySets = data.organization.keySets.edges.map((/** @type {{node: KeySet}} */ e) => e.node);
+  const { hasNextPage, endCursor } = organization.keySets.pageInfo;
+  /** @type {{id: string, name: string}[]} */
+  const groups = organization.permissionGroups.edges.map(
+    (/** @type {{node: {id: string, name: string}}} */ e) => e.node,
+  );
+  const context = {
+    organizationId,
+    groups,
+    maxGrace: /** @type {number} */ (organization.keyPolicy.maxGracePeriodSeconds),
+    reload,
+  };
+  show(
+    main,
+    h("p", {}, h("a", { href: "#/organizations", text: "Organizations" })),
+    h("h1", { text: `${organization.name}: keys` }),
+    h("p", { text: `Your role: ${organization.viewerRole.toLowerCase()}.` }),
+    h("button", { type: "button", text: "Add key", onclick: () => addKey(context) }),
+    keySets.length
+      ? table(keySets, context)
+      : h("p", { text: "No key sets yet.", role: "status" }),
+    h(
+      "nav",
+      { class: "pager", "aria-label": "Pages" },
+      cursors.length > 1 &&
+        h("button", {
+          type: "button",
+          text: "Previous page",
+          onclick: () => renderKeySets(main, organizationId, cursors.slice(0, -1)),
+        }),
+      hasNextPage &&
+        h("button", {
+          type: "button",
+          text: "Next page",
+          onclick: () => renderKeySets(main, organizationId, [...cursors, endCursor]),
+        }),
+    ),
+  );
+}
+
+/**
+ * @typedef {{
+ *   organizationId: string, groups: {id: string, name: string}[], maxGrace: number,
+ *   reload: () => Promise<void>
+ * }} Context
+ */
+
+/**
+ * @param {KeySet[]} keySets
+ * @param {Context} context
+ * @returns {HTMLTableElement}
+ */
+function table(keySets, context) {
+  const headings = ["Label", "Status", "Keys", "Created", "Last used", "Groups", "Actions"];
+  return h(
+    "table",
+    {},
+    h("caption", { text: "Key sets" }),
+    h("thead", {}, h("tr", {}, headings.map((text) => h("th", { scope: "col", text })))),
+    h(
+      "tbody",
+      {},
+      keySets.map((keySet) =>
+        h(
+          "tr",
+          {},
+          h("th", { scope: "row", text: keySet.label }),
+          h("td", { text: keySet.status.toLowerCase() }),
+          h(
+            "td",
+            {},
+            h("code", { text: keySet.primaryKey.hint }),
+            h("br"),
+            h("code", { text: keySet.secondaryKey.hint }),
+          ),
+          h("td", {
+            text: `${when(keySet.createdAt)} by ${keySet.createdBy?.name ?? "a former member"}`,
+          }),
+          h("td", { text: when(keySet.lastUsedAt) }),
+          h("td", { text: keySet.groups.map((g) => g.name).join(", ") }),
+          h("td", { class: "actions" }, actions(keySet, context)),
+        ),
+      ),
+    ),
+  );
+}
+
+/**
+ * @param {KeySet} keySet
+ * @param {Context} context
+ * @returns {HTMLButtonElement[]}
+ */
+function actions(keySet, context) {
+  if (!keySet.viewerIsAdmin || keySet.status === "REVOKED") {
+    return [];
+  }
+  /** @param {"PRIMARY" | "SECONDARY"} slot */
+  const regenerateButton = (slot) =>
+    h("button", {
+      type: "button",
+      text: `Regenerate ${SLOT_NAMES[slot]} key`,
+      onclick: () => regenerate(keySet, slot, context),
+    });
+  return [
+    regenerateButton("PRIMARY"),
+    regenerateButton("SECONDARY"),
+    h("button", { type: "button", text: "Revoke", onclick: () => revoke(keySet, context) }),
+  ];
+}
+
+/** @param {Context} context */
+function addKey(context) {
+  const error = h("p", { class: "error", role: "alert" });
+  const expiryDate = field("Expiry date", {
+    name: "expiryDate",
+    type: "date",
+    min: daysFromNow(1).slice(0, 10),
+  });
+  expiryDate.hidden = true;
+  const form = h(
+    "form",
+    {},
+    field("Label", { name: "label", required: true, maxlength: 100 }),
+    h(
+      "fieldset",
+      {},
+      h("legend", { text: "Permissions" }),
+      ORGANIZATION_PERMISSIONS.map((permission) =>
+        h(
+          "label",
+          {},
+          h("input", { type: "checkbox", name: "permissions", value: permission }),
+          permission,
+        ),
+      ),
+    ),
+    context.groups.length > 0 &&
+      h(
+        "fieldset",
+        {},
+        h("legend", { text: "Permission groups" }),
+        context.groups.map((group) =>
+          h(
+            "label",
+            {},
+            h("input", { type: "checkbox", name: "groupIds", value: group.id }),
+            group.name,
+          ),
+        ),
+      ),
+    h(
+      "label",
+      {},
+      h("span", { text: "Expires" }),
+      h(
+        "select",
+        {
+          name: "expiry",
+          onchange: (event) => {
+            const onDate = /** @type {HTMLSelectElement} */ (event.target).value === "date";
+            expiryDate.hidden = !onDate;
+            /** @type {HTMLInputElement} */ (expiryDate.querySelector("input")).required = onDate;
+          },
+        },
+        EXPIRIES.map(([value, text]) => h("option", { value, text })),
+      ),
+    ),
+    expiryDate,
+    field("Description", { name: "description", maxlength: 1000 }),
+    h("div", {}, h("button", { type: "submit", text: "Create" }), " ", cancel()),
+    error,
+  );
+  const dialog = openDialog("Add key", form);
+  onSubmit(form, error, async () => {
+    const values = new FormData(form);
+    const expiry = formValue(form, "expiry");
+    const input = {
+      organizationId: context.organizationId,
+      label: formValue(form, "label"),
+      permissions: values.getAll("permissions"),
+      groupIds: values.getAll("groupIds"),
+      description: formValue(form, "description"),
+      expiresAt: expiresAt(expiry, formValue(form, "expiryDate")),
+    };
+    const payload = await withStepUp(
+      async (otp) => (await graphql(CREATE_KEY_SET, { input: { ...input, otp } })).createKeySet,
+    );
+    if (payload?.keySet) {
+      showOnce(dialog, context, [
+        ["Primary key", payload.primaryKey],
+        ["Secondary key", payload.secondaryKey],
+      ]);
+    } else if (payload) {
+      error.textContent = messages(payload.userErrors);
+    }
+  });
+}
+
+/**
+ * Replaces a dialog's content with new key values, shown this once.
+ * @param {HTMLDialogElement} dialog
+ * @param {Context} context
+ * @param {[string, string][]} keys
+ */
+function showOnce(dialog, context, keys) {
+  dialog.addEventListener("close", () => context.reload());
+  const copied = h("p", { role: "status" });
+  show(
+    dialog,
+    h("h2", { text: "Store the key now", id: dialog.getAttribute("aria-labelledby") ?? "" }),
+    h("p", {
+      class: "notice",
+      text:
+        "Keyrack shows it only this once: after you close this, " +
+        "the console shows only its beginning and end.",
+    }),
+    keys.map(([name, value]) =>
+      h(
+        "section",
+        { class: "secret", "aria-label": name },
+        h("h3", { text: name }),
+        h("code", { text: value }),
+        h("button", {
+          type: "button",
+          text: "Copy to clipboard",
+          onclick: async () => {
+            await navigator.clipboard.writeText(value);
+            copied.textContent = `${name} copied.`;
+          },
+        }),
+      ),
+    ),
+    copied,
+    h("button", { type: "button", text: "Done", onclick: () => dialog.close() }),
+  );
+  // The form that had the focus is gone: a keyboard user goes on from the first copy.
+  dialog.querySelector("button")?.focus();
+}
+
+/**
+ * What the change would break: the key set's traffic, loaded into `target`.
+ * @param {KeySet} keySet
+ * @returns {HTMLElement}
+ */
+function impactPreview(keySet) {
+  const target = h("p", { role: "status", text: "Loading recent use…" });
+  const loaded = graphql(KEY_SET_IMPACT, { id: keySet.id }).then((data) => {
+    const { lastDay, lastWeek } = data.keySet.impact;
+    const perKey = lastDay.keys
+      .map(
+        (/** @type {{hint: string, replaced: boolean, requests: number}} */ key) =>
+          `${key.hint}${key.replaced ? " (replaced)" : ""}: ${key.requests}`,
+      )
+      .join(", ");
+    target.textContent =
+      `Verifications in the last 24 hours: ${lastDay.requests} (${perKey}); ` +
+      `in the last 7 days: ${lastWeek.requests}.`;
+  });
+  loaded.catch((failure) => {
+    target.textContent = `Its recent use could not be loaded: ${failure.message}`;
+  });
+  return target;
+}
+
+/**
+ * A dialog confirmed by typing the key set's label, which shows the impact first and asks
+ * again when the API answers RECENTLY_USED.
+ * @param {{
+ *   title: string, keySet: KeySet, fields: HTMLElement[], submit: string,
+ *   send: (form: HTMLFormElement, acknowledge: boolean, otp: string | null) =>
+ *     Promise<{key?: string | null, keySet: unknown, userErrors: UserError[]}>,
+ *   done: (dialog: HTMLDialogElement, key: string | null | undefined) => void,
+ * }} options
+ */
+function confirmByLabel({ title, keySet, fields, submit, send, done }) {
+  const error = h("p", { class: "error", role: "alert" });
+  const acknowledge = h(
+    "label",
+    { hidden: true },
+    h("input", { type: "checkbox", name: "acknowledge" }),
+    "Go ahead although it is in use",
+  );
+  const form = h(
+    "form",
+    {},
+    impactPreview(keySet),
+    ...fields,
+    field(`Type the label “${keySet.label}” to confirm`, {
+      name: "confirmLabel",
+      required: true,
+      autocomplete: "off",
+    }),
+    acknowledge,
+    h("div", {}, h("button", { type: "submit", text: submit }), " ", cancel()),
+    error,
+  );
+  const dialog = openDialog(title, form);
+  onSubmit(form, error, async () => {
+    const acknowledged = new FormData(form).get("acknowledge") === "on";
+    const payload = await withStepUp((otp) => send(form, acknowledged, otp));
+    if (!payload) {
+      return;
+    }
+    if (payload.keySet) {
+      done(dialog, payload.key);
+      return;
+    }
+    if (userError(payload, "RECENTLY_USED")) {
+      acknowledge.hidden = false;
+    }
+    error.textContent = messages(payload.userErrors);
+  });
+}
+
+/**
+ * @param {KeySet} keySet
+ * @param {"PRIMARY" | "SECONDARY"} slot
+ * @param {Context} context
+ */
+function regenerate(keySet, slot, context) {
+  const name = SLOT_NAMES[slot];
+  confirmByLabel({
+    title: `Regenerate the ${name} key of “${keySet.label}”`,
+    keySet,
+    fields: [
+      h(
+        "label",
+        {},
+        h("span", { text: "Grace period (the old key keeps verifying)" }),
+        h(
+          "select",
+          { name: "gracePeriodSeconds" },
+          GRACE_PERIODS.filter(([seconds]) => Number(seconds) <= context.maxGrace).map(
+            ([value, text]) => h("option", { value: String(value), text: String(text) }),
+          ),
+        ),
+      ),
+    ],
+    submit: "Regenerate",
+    send: async (form, acknowledged, otp) => {
+      const gracePeriodSeconds = Number(formValue(form, "gracePeriodSeconds"));
+      const input = {
+        keySetId: keySet.id,
+        slot,
+        confirmLabel: formValue(form, "confirmLabel"),
+        gracePeriodSeconds,
+        acknowledgeRecentUse: acknowledged && gracePeriodSeconds === 0,
+        otp,
+      };
+      return (await graphql(REGENERATE_KEY, { input })).regenerateKey;
+    },
+    done: (dialog, key) =>
+      showOnce(dialog, context, [[`New ${name} key`, /** @type {string} */ (key)]]),
+  });
+}
+
+/**
+ * @param {KeySet} keySet
+ * @param {Context} context
+ */
+function revoke(keySet, context) {
+  confirmByLabel({
+    title: `Revoke “${keySet.label}”`,
+    keySet,
+    fields: [
+      h("p", { text: "Both keys stop verifying now and are destroyed; this cannot be undone." }),
+      field("Reason (optional)", { name: "reason", maxlength: 500 }),
+    ],
+    submit: "Revoke for good",
+    send: async (form, acknowledged, otp) => {
+      const input = {
+        keySetId: keySet.id,
+        confirmLabel: formValue(form, "confirmLabel"),
+        reason: formValue(form, "reason") || null,
+        acknowledgeRecentUse: acknowledged,
+        otp,
+      };
+      return (await graphql(REVOKE_KEY_SET, { input })).revokeKeySet;
+    },
+    done: (dialog) => {
+      dialog.close();
+      context.reload();
+    },
+  });
+}
+
+// The API's messages name its input fields; where a person typed into a field of the
+// console, these say it in the console's words.
+/** @type {Record<string, string>} */
+const PAGE_MESSAGES = {
+  LABEL_MISMATCH: "That is not the key set's label: type it exactly as shown.",
+  RECENTLY_USED:
+    "Its keys verified recently: going on would break the services that use them. " +
+    "Tick “Go ahead although it is in use” and confirm again to go on anyway.",
+};
+
+/**
+ * The expiresAt of the Expires choice: null for never, a chosen date's start in the
+ * person's time zone, or a number of days from now.
+ * @param {string} choice
+ * @param {string} date
+ * @returns {string | null}
+ */
+function expiresAt(choice, date) {
+  if (choice === "never") {
+    return null;
+  }
+  return choice === "date" ? new Date(`${date}T00:00`).toISOString() : daysFromNow(Number(choice));
+}
+
+/**
+ * @param {number} days
+ * @returns {string}
+ */
+function daysFromNow(days) {
+  return new Date(Date.now() + days * 86_400_000).toISOString();
+}
+
+/** @param {UserError[]} errors */
+function messages(errors) {
+  return errors.map((e) => PAGE_MESSAGES[e.code] ?? e.message).join(" ");
+}

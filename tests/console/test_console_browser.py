@@ -1,0 +1,465 @@
+"""The console as a person uses it: headless Chromium against a real `keyrack serve`.
+
+The story of the keys page: sign up, create an organization, add a key and copy it once
+(afterwards the page shows only its beginning and end), regenerate it with a grace period
+(the old key keeps verifying), a member who sees no values, and revoking by typing the
+label. Every host name but the server's is unresolvable, and the page must log no error
+(a Content-Security-Policy violation is one). Without Chromium the test skips with the
+reason, except in CI (`CI` set), where `.ci/run` installs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import pyotp
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.support.processes import Served, run_keyrack, serving
+
+OWNER = {"name": "Ada Owner", "email": "ada@example.com", "password": "correct horse battery"}
+MEMBER = {"name": "Bo Member", "email": "bo@example.com", "password": "staple battery horse"}
+AUDITED = {"name": "Fe Owner", "email": "fe@example.com", "password": "horse battery staple"}
+KEYBOARD = {"name": "Ed Owner", "email": "ed@example.com", "password": "staple horse battery"}
+PAGING = {"name": "Di Owner", "email": "di@example.com", "password": "horse staple battery"}
+STEPPING_UP = {"name": "Cy Owner", "email": "cy@example.com", "password": "battery staple horse"}
+LABEL = "billing-service"
+
+LOGIN = "mutation ($input: LoginInput!) { login(input: $input) { token } }"
+INVITE = """
+mutation ($input: AddMemberInput!) {
+  addMember(input: $input) { invitationToken userErrors { code message } }
+}"""
+ORGANIZATION_ID = "query { organizations(first: 1) { edges { node { id } } } }"
+VERIFY = "query ($key: String!) { verifyKey(key: $key) { valid code } }"
+VIEWER = "query { viewer { email } }"
+SIGN_UP = "mutation ($input: SignUpInput!) { signUp(input: $input) { token } }"
+ENROLL_TOTP = "mutation ($input: EnrollTotpInput!) { enrollTotp(input: $input) { secret } }"
+CONFIRM_TOTP = """
+mutation ($input: ConfirmTotpInput!) { confirmTotp(input: $input) { userErrors { code } } }"""
+CREATE_ORGANIZATION = """
+mutation ($input: CreateOrganizationInput!) {
+  createOrganization(input: $input) { organization { id } }
+}"""
+CREATE_KEY_SET = """
+mutation ($input: CreateKeySetInput!) { createKeySet(input: $input) { userErrors { code } } }"""
+EXPIRES_AT = """
+query ($id: ID!) { organization(id: $id) { keySets(first: 1) { edges { node { expiresAt } } } } }"""
+REQUIRE_STEP_UP = """
+mutation ($input: UpdateOrganizationInput!) {
+  updateOrganization(input: $input) { userErrors { code message } }
+}"""
+
+# Chromium's own background traffic is off, and no name resolves but the server's.
+_OFFLINE_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+_KEY = re.compile(r"kro_[A-Za-z0-9_-]{20,}")
+
+
+def _chromium_or_skip() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail("Chromium is required in CI (.ci/run installs Debian's chromium)")
+    pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
+
+
+# One server per backend for the module: starting one (migrate, serve) costs more than a test.
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    tmp_path = tmp_path_factory.mktemp("console")
+    env: dict[str, str] = {}
+    if request.param == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+        name = f"console_{os.getpid()}_{time.monotonic_ns()}"
+
+        async def create_database() -> None:
+            connection = await asyncpg.connect(cluster.url)
+            try:
+                await connection.execute(f"CREATE DATABASE {name}")
+            finally:
+                await connection.close()
+
+        asyncio.run(create_database())
+        env = {
+            "KEYRACK_DATABASE_URL": cluster.dsn_for(name),
+            "KEYRACK_SECRET_KEY": secrets.token_urlsafe(48),
+        }
+    migrated = run_keyrack(tmp_path, "migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    with serving(tmp_path, env) as server:
+        yield server
+
+
+def _api(served: Served, query: str, token: str | None = None, **variables: Any) -> Any:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    answer = httpx.post(
+        f"{served.base}/graphql",
+        json={"query": query, "variables": variables},
+        headers=headers,
+        timeout=30,
+    ).json()
+    assert "errors" not in answer, answer
+    return answer["data"]
+
+
+@dataclass
+class Browsing:
+    """Headless Chromium, and what its pages requested and logged as errors."""
+
+    browser: Browser
+    base: str
+    requested: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def page(self, context: BrowserContext | None = None) -> Page:
+        page = (context or self.browser.new_context()).new_page()
+        page.set_default_timeout(15_000)
+        page.on("request", lambda request: self.requested.append(request.url))
+        page.on(
+            "console",
+            lambda message: self.errors.append(message.text) if message.type == "error" else None,
+        )
+        return page
+
+    def sign_up(self, page: Page, person: dict[str, str], invitation: str = "") -> None:
+        page.goto(f"{self.base}/console#/signup")
+        page.get_by_label("Name").fill(person["name"])
+        page.get_by_label("Email").fill(person["email"])
+        page.get_by_label("Password").fill(person["password"])
+        if invitation:
+            page.get_by_label("Invitation token (optional)").fill(invitation)
+        page.get_by_role("button", name="Sign up").click()
+        expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
+
+    def assert_offline_and_quiet(self) -> None:
+        server = urlsplit(self.base).netloc
+        assert self.requested, "the browser requested nothing: the check would prove nothing"
+        assert {urlsplit(url).netloc for url in self.requested} == {server}
+        assert self.errors == [], "the page logged errors (a CSP violation is one)"
+
+
+@pytest.fixture
+def chromium(served: Served) -> Iterator[Browsing]:
+    executable = _chromium_or_skip()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=_OFFLINE_ARGS)
+        try:
+            yield Browsing(browser, served.base)
+        finally:
+            browser.close()
+
+
+def _token(served: Served, person: dict[str, str]) -> str:
+    login = {"email": person["email"], "password": person["password"]}
+    return str(_api(served, LOGIN, input=login)["login"]["token"])
+
+
+def _first_organization(served: Served, token: str) -> str:
+    edges = _api(served, ORGANIZATION_ID, token)["organizations"]["edges"]
+    return str(edges[0]["node"]["id"])
+
+
+def _verify(served: Served, token: str, key: str) -> str:
+    return str(_api(served, VERIFY, token, key=key)["verifyKey"]["code"])
+
+
+def test_the_keys_page_story(served: Served, chromium: Browsing) -> None:
+    # given
+    started = time.monotonic()
+    owner_context = chromium.browser.new_context()
+    owner_context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = chromium.page(owner_context)
+
+    # when: the owner signs up, creates an organization and adds a key
+    chromium.sign_up(page, OWNER)
+    page.get_by_label("Name").fill("Acme")
+    page.get_by_role("button", name="Create organization").click()
+    expect(page.get_by_role("heading", name="Acme: keys")).to_be_visible()
+    page.get_by_role("button", name="Add key", exact=True).click()
+    add = page.get_by_role("dialog", name="Add key")
+    add.get_by_label("Label", exact=True).fill(LABEL)
+    add.get_by_label("ADD_SYSTEM").check()
+    add.get_by_role("button", name="Create").click()
+    shown = page.get_by_role("dialog", name="Store the key now")
+    primary = shown.get_by_role("region", name="Primary key")
+    first_value = primary.locator("code").inner_text()
+    primary.get_by_role("button", name="Copy to clipboard").click()
+    expect(shown.get_by_role("status")).to_have_text("Primary key copied.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    shown.get_by_role("button", name="Done").click()
+    row = page.get_by_role("row").filter(has_text=LABEL)
+    expect(row).to_contain_text("active")
+    page_after_copy = page.locator("main").inner_text()
+    first_hint = row.locator("code").first.inner_text()
+
+    # when: the primary key is regenerated with a day's grace, the label mistyped first
+    row.get_by_role("button", name="Regenerate primary key").click()
+    regenerate = page.get_by_role("dialog", name=re.compile("Regenerate the primary key"))
+    expect(regenerate.get_by_role("status")).to_contain_text("last 24 hours: 0")
+    regenerate.get_by_label("Grace period").select_option(label="1 day")
+    regenerate.get_by_label(re.compile("to confirm")).fill("not the label")
+    regenerate.get_by_role("button", name="Regenerate").click()
+    refused = regenerate.get_by_role("alert")
+    expect(refused).not_to_be_empty()
+    mismatch = refused.inner_text()
+    regenerate.get_by_label(re.compile("to confirm")).fill(LABEL)
+    regenerate.get_by_role("button", name="Regenerate").click()
+    renewed = page.get_by_role("dialog", name="Store the key now")
+    second_value = renewed.locator("code").inner_text()
+    renewed.get_by_role("button", name="Done").click()
+    expect(row.locator("code").first).not_to_have_text(first_hint)
+    owner = _token(served, OWNER)
+    during_grace = _verify(served, owner, first_value)
+    renewed_verifies = _verify(served, owner, second_value)
+
+    # when: a member joins by invitation and opens the keys page
+    invitation = _api(
+        served,
+        INVITE,
+        owner,
+        input={"organizationId": _first_organization(served, owner), "email": MEMBER["email"]},
+    )["addMember"]["invitationToken"]
+    member = chromium.page()
+    chromium.sign_up(member, MEMBER, invitation)
+    member.get_by_role("link", name="Acme").click()
+    member_row = member.get_by_role("row").filter(has_text=LABEL)
+    expect(member_row).to_contain_text("active")
+    member_sees = member.locator("main").inner_text()
+    member_buttons = member_row.get_by_role("button").all_inner_texts()
+
+    # when: the owner revokes it, typing the label
+    row.get_by_role("button", name="Revoke", exact=True).click()
+    revoke = page.get_by_role("dialog", name=re.compile("Revoke"))
+    revoke.get_by_label(re.compile("to confirm")).fill(LABEL)
+    revoke.get_by_role("button", name="Revoke for good").click()
+    # The keys verified a moment ago: the API asks to confirm, and so does the page.
+    expect(revoke.get_by_role("alert")).to_contain_text("verified recently")
+    in_use = revoke.get_by_role("alert").inner_text()
+    revoke.get_by_label("Go ahead although it is in use").check()
+    revoke.get_by_role("button", name="Revoke for good").click()
+    expect(row).to_contain_text("revoked")
+    owner_buttons = row.get_by_role("button").all_inner_texts()
+    console_session = page.evaluate("sessionStorage.getItem('keyrack.console.token')")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    elapsed = time.monotonic() - started
+
+    # then: the value was shown once, copied, and only its hint is on the page afterwards
+    assert _KEY.fullmatch(first_value)
+    assert copied == first_value
+    assert first_value not in page_after_copy
+    assert first_hint[:8] == first_value[:8]
+    assert mismatch == "That is not the key set's label: type it exactly as shown."
+    # the replaced key verified through its grace period, the new one too, until revoked
+    assert (during_grace, renewed_verifies) == ("VALID", "VALID")
+    assert _verify(served, owner, second_value) == "NOT_FOUND"
+    # the member sees hints and no value, and no button to change the key set
+    assert first_value not in member_sees
+    assert second_value not in member_sees
+    assert not _KEY.search(member_sees)
+    assert member_buttons == []
+    assert in_use.startswith("Its keys verified recently: going on would break the services")
+    assert owner_buttons == []
+    # logging out ended the session on the server, and the tab forgot its token
+    assert _api(served, VIEWER, console_session)["viewer"] is None
+    assert page.evaluate("sessionStorage.length") == 0
+    chromium.assert_offline_and_quiet()
+    print(f"console story in Chromium: {elapsed:.1f} s")
+
+
+def test_add_key_asks_for_the_authenticator_code_where_step_up_is_required(
+    served: Served, chromium: Browsing
+) -> None:
+    # given: an owner with an authenticator, in an organization that requires step-up
+    _api(served, SIGN_UP, input=STEPPING_UP)
+    owner = _token(served, STEPPING_UP)
+    secret = _api(served, ENROLL_TOTP, owner, input={"password": STEPPING_UP["password"]})[
+        "enrollTotp"
+    ]["secret"]
+    authenticator = pyotp.TOTP(secret)
+    confirmed = _api(served, CONFIRM_TOTP, owner, input={"code": authenticator.now()})
+    assert confirmed["confirmTotp"]["userErrors"] == []
+    organization_id = _api(served, CREATE_ORGANIZATION, owner, input={"name": "Acme"})[
+        "createOrganization"
+    ]["organization"]["id"]
+    _api(
+        served,
+        REQUIRE_STEP_UP,
+        owner,
+        input={"organizationId": organization_id, "requireStepUp": True},
+    )
+    page = chromium.page(chromium.browser.new_context(timezone_id="UTC"))
+    page.goto(f"{served.base}/console#/login")
+    page.get_by_label("Email").fill(STEPPING_UP["email"])
+    page.get_by_label("Password").fill(STEPPING_UP["password"])
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Acme").click()
+
+    # when: adding a key that expires on a date, without a code, then giving the one the
+    # authenticator shows
+    page.get_by_role("button", name="Add key", exact=True).click()
+    page.get_by_label("Label", exact=True).fill(LABEL)
+    page.get_by_label("Expires").select_option(label="On a date…")
+    expiry = (datetime.now(UTC) + timedelta(days=40)).date().isoformat()
+    page.get_by_label("Expiry date").fill(expiry)
+    page.get_by_role("button", name="Create").click()
+    code = page.get_by_label("Authenticator code")
+    expect(code).to_be_visible()
+    # The confirmation used this step's code; the next step's is within the drift window.
+    code.fill(authenticator.at(time.time() + 30))
+    page.get_by_role("button", name="Confirm").click()
+    shown = page.get_by_role("dialog", name="Store the key now")
+
+    value = shown.get_by_role("region", name="Primary key").locator("code").inner_text()
+
+    # then
+    assert _KEY.fullmatch(value)
+    created = _api(served, EXPIRES_AT, owner, id=organization_id)["organization"]
+    assert created["keySets"]["edges"][0]["node"]["expiresAt"].startswith(f"{expiry}T00:00:00")
+    chromium.assert_offline_and_quiet()
+
+
+def test_the_keys_page_pages_with_the_api_cursors(served: Served, chromium: Browsing) -> None:
+    # given: 21 key sets, one more than a page holds
+    _api(served, SIGN_UP, input=PAGING)
+    token = _token(served, PAGING)
+    organization_id = _api(served, CREATE_ORGANIZATION, token, input={"name": "Paged"})[
+        "createOrganization"
+    ]["organization"]["id"]
+    for number in range(1, 22):
+        _api(
+            served,
+            CREATE_KEY_SET,
+            token,
+            input={"organizationId": organization_id, "label": f"key-{number:02}"},
+        )
+    page = chromium.page()
+    page.goto(f"{served.base}/console#/login")
+    page.get_by_label("Email").fill(PAGING["email"])
+    page.get_by_label("Password").fill(PAGING["password"])
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Paged").click()
+    labels = page.locator("tbody th")
+
+    # when
+    expect(labels).to_have_count(20)
+    first_page = labels.all_inner_texts()
+    page.get_by_role("button", name="Next page").click()
+    expect(labels).to_have_count(1)
+    second_page = labels.all_inner_texts()
+    no_next = page.get_by_role("button", name="Next page").count()
+    page.get_by_role("button", name="Previous page").click()
+    expect(labels).to_have_count(20)
+
+    # then: oldest first, each key set once
+    assert first_page == [f"key-{number:02}" for number in range(1, 21)]
+    assert second_page == ["key-21"]
+    assert no_next == 0
+    chromium.assert_offline_and_quiet()
+
+
+def test_add_key_works_from_the_keyboard_alone(served: Served, chromium: Browsing) -> None:
+    # given
+    context = chromium.browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = chromium.page(context)
+    chromium.sign_up(page, KEYBOARD)
+    page.get_by_label("Name").fill("Keys")
+    page.get_by_role("button", name="Create organization").click()
+    expect(page.get_by_role("heading", name="Keys: keys")).to_be_visible()
+
+    # when: Tab to Add key, type the label, Enter; copy and close without a mouse
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Add key", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Label", exact=True)).to_be_focused()
+    page.keyboard.type(LABEL)
+    page.keyboard.press("Enter")
+    shown = page.get_by_role("dialog", name="Store the key now")
+    value = shown.get_by_role("region", name="Primary key").locator("code").inner_text()
+    expect(shown.get_by_role("button", name="Copy to clipboard").first).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(shown.get_by_role("status")).to_have_text("Primary key copied.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(shown.get_by_role("button", name="Done")).to_be_focused()
+    page.keyboard.press("Enter")
+
+    # then
+    expect(page.get_by_role("row").filter(has_text=LABEL)).to_contain_text("active")
+    assert copied == value
+    chromium.assert_offline_and_quiet()
+
+
+AXE = Path(__file__).resolve().parent / "axe" / "axe.min.js"
+# What axe-core finds on the page, as "rule: the elements' selectors", for the serious.
+_AXE_RUN = """async () => {
+  const result = await axe.run(document);
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}"""
+
+
+def test_axe_finds_no_serious_accessibility_violation(served: Served, chromium: Browsing) -> None:
+    # given: axe-core in every page of the context, injected by the browser (the console's
+    # policy would refuse it as a script of the page)
+    context = chromium.browser.new_context()
+    context.add_init_script(path=AXE)
+    page = chromium.page(context)
+    found: dict[str, list[str]] = {}
+
+    # when: each page and dialog of the story is checked as it shows
+    page.goto(f"{served.base}/console#/login")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    found["log in"] = page.evaluate(_AXE_RUN)
+    chromium.sign_up(page, AUDITED)
+    found["organizations"] = page.evaluate(_AXE_RUN)
+    page.get_by_label("Name").fill("Acme")
+    page.get_by_role("button", name="Create organization").click()
+    page.get_by_role("button", name="Add key", exact=True).click()
+    found["add key"] = page.evaluate(_AXE_RUN)
+    page.get_by_label("Label", exact=True).fill(LABEL)
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("dialog", name="Store the key now")).to_be_visible()
+    found["shown once"] = page.evaluate(_AXE_RUN)
+    page.get_by_role("button", name="Done").click()
+    row = page.get_by_role("row").filter(has_text=LABEL)
+    expect(row).to_contain_text("active")
+    found["keys page"] = page.evaluate(_AXE_RUN)
+    row.get_by_role("button", name="Revoke", exact=True).click()
+    expect(page.get_by_role("dialog").get_by_role("status")).to_contain_text("7 days")
+    found["revoke"] = page.evaluate(_AXE_RUN)
+
+    # then
+    assert {name: violations for name, violations in found.items() if violations} == {}
+    assert len(found) == 6
+    chromium.assert_offline_and_quiet()

@@ -1,0 +1,106 @@
+"""The console's files, read the way a browser gets them: what `/console` serves, under
+which policy, and whether its GraphQL documents still fit the schema."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+from graphql import parse, validate
+
+from app.graphql.schema import schema
+from app.keysets.models import KeySetScope
+from app.keysets.permissions import PERMISSION_SCOPE
+
+CONSOLE = Path(__file__).resolve().parents[2] / "app" / "static" / "console"
+
+
+def console_documents() -> dict[str, str]:
+    """operations.js's documents by constant name, with its `${USER_ERRORS}` filled in."""
+    source = (CONSOLE / "operations.js").read_text(encoding="utf-8")
+    fragments = dict(re.findall(r'^const (\w+) = "(.*)";$', source, re.M))
+    documents = dict(re.findall(r"^export const (\w+) = `(.*?)`;$", source, re.M | re.S))
+    return {
+        name: re.sub(r"\$\{(\w+)\}", lambda m: fragments[m[1]], text)
+        for name, text in documents.items()
+    }
+
+
+def test_every_console_document_validates_against_the_schema() -> None:
+    # given
+    documents = console_documents()
+
+    # when
+    errors = {name: validate(schema._schema, parse(text)) for name, text in documents.items()}
+
+    # then
+    assert "CREATE_KEY_SET" in documents
+    assert "REVOKE_KEY_SET" in documents
+    assert {name: found for name, found in errors.items() if found} == {}
+
+
+def test_the_add_key_form_offers_the_organization_permissions_of_the_catalog() -> None:
+    # given
+    source = (CONSOLE / "pages" / "keys.js").read_text(encoding="utf-8")
+    listed = re.search(r"ORGANIZATION_PERMISSIONS = \[(.*?)\]", source, re.S)
+    assert listed
+
+    # when
+    offered = re.findall(r'"(\w+)"', listed[1])
+
+    # then
+    catalog = [
+        p.value for p, scope in PERMISSION_SCOPE.items() if scope is KeySetScope.ORGANIZATION
+    ]
+    assert offered == catalog
+
+
+async def test_console_page_loads_only_same_origin_scripts_under_a_strict_policy(
+    http: httpx.AsyncClient,
+) -> None:
+    # when
+    page = await http.get("/console")
+    script = await http.get("/console/static/main.js")
+    missing = await http.get("/console/static/nothing.js")
+
+    # then
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy
+    assert "default-src 'none'" in policy
+    assert "unsafe-inline" not in policy
+    assert "http" not in policy
+    assert '<script type="module" src="/console/static/main.js"></script>' in page.text
+    assert re.findall(r"<script(?![^>]*\bsrc=)", page.text) == [], "an inline script"
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "renderKeySets" in script.text
+    assert missing.status_code == 404
+
+
+def test_every_console_module_is_type_checked_and_builds_no_html_from_strings() -> None:
+    # given
+    modules = sorted(CONSOLE.rglob("*.js"))
+    config = (CONSOLE / "jsconfig.json").read_text(encoding="utf-8")
+
+    # when
+    unchecked = [m.name for m in modules if not m.read_text().startswith("// @ts-check\n")]
+    uncovered = [
+        str(m.relative_to(CONSOLE))
+        for m in modules
+        if f'"{m.relative_to(CONSOLE).parent / "*.js"}"'.replace('"./', '"') not in config
+    ]
+    # Text put into the page as HTML is how a typed label would become a script.
+    html_sinks = [
+        f"{m.name}: {sink}"
+        for m in modules
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write")
+        if sink in m.read_text()
+    ]
+
+    # then
+    assert len(modules) >= 8
+    assert unchecked == []
+    assert uncovered == []
+    assert html_sinks == []
