@@ -22,6 +22,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core.result import Ok
 
 from tests.leaks.scanner import Scanner
 from tests.support import PASSWORD
@@ -93,6 +94,17 @@ def keyrack(
     assert "Traceback" not in served.log()
 
 
+def _operations(
+    schema: schemathesis.BaseSchema,
+) -> list[schemathesis.APIOperation[Any, Any, Any, Any]]:
+    """Every operation of the schema; one the schema cannot describe fails the test."""
+    operations = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        operations.append(result.ok())
+    return operations
+
+
 def _headers(keyrack: Keyrack, path: str, body: Any) -> dict[str, str]:
     """The credentials each operation needs, so that the fuzzing gets past them."""
     if path == "/v1/keys/verify":
@@ -107,14 +119,14 @@ def _headers(keyrack: Keyrack, path: str, body: Any) -> dict[str, str]:
 def test_rest_endpoints_answer_only_what_openapi_json_declares(keyrack: Keyrack) -> None:
     # given
     schema = schemathesis.openapi.from_dict(json.loads(OPENAPI_FILE.read_text(encoding="utf-8")))
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = _operations(schema)
     statuses: dict[str, set[int]] = {}
 
     for operation in operations:
 
         @FUZZ
         @given(case=operation.as_strategy())
-        def fuzz(case: schemathesis.Case) -> None:
+        def fuzz(case: schemathesis.Case[Any]) -> None:
             # when
             headers = _headers(keyrack, case.path, case.body)
             if case.path == "/v1/leaks/github" and isinstance(case.body, list):
@@ -141,14 +153,14 @@ def test_graphql_answers_no_server_error_nor_traceback(keyrack: Keyrack, caller:
     # given
     schema = schemathesis.graphql.from_url(f"{keyrack.served.base}/graphql")
     headers = {"authorization": f"Bearer {keyrack.session}"} if caller == "member" else {}
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = _operations(schema)
     per_operation = max(1, GRAPHQL_EXAMPLES // len(operations))
 
     for operation in operations:
 
         @settings(FUZZ, max_examples=per_operation)
         @given(case=operation.as_strategy())
-        def fuzz(case: schemathesis.Case) -> None:
+        def fuzz(case: schemathesis.Case[Any]) -> None:
             # when
             response = case.call(keyrack.served.base, headers=headers)
 
