@@ -248,7 +248,11 @@ class Loaders:
                 )
 
             return {
-                parent: Page(items=[listed(row) for row in page.items], has_next=page.has_next)
+                parent: Page(
+                    items=[listed(row) for row in page.items],
+                    has_next=page.has_next,
+                    count=page.count,
+                )
                 for parent, page in pages.items()
             }
 
