@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ from app.verify.service import VerifyCode
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.json"
 REGENERATE = "python -m app.openapi > openapi.json"
+DOCS_PAGE = OPENAPI_FILE.parent / "docs" / "integrating" / "openapi.md"
 
 
 def test_committed_openapi_matches_the_live_document() -> None:
@@ -66,3 +68,19 @@ async def test_the_document_is_served_and_describes_every_rest_endpoint(
         "description": "Credits this verification spends (default 1).",
     }
     assert "permissions" in body
+
+
+def test_the_docs_page_lists_every_endpoint_with_the_statuses_of_the_document() -> None:
+    # given
+    page = DOCS_PAGE.read_text(encoding="utf-8")
+    document = openapi.document()
+
+    # when: the page's table, `| `METHOD /path` | 200, 400 |`
+    rows = re.findall(r"^\| `(GET|POST) (\S+)` \| ([\d, ]+) \|$", page, flags=re.MULTILINE)
+
+    # then
+    assert {(method.lower(), path): statuses.split(", ") for method, path, statuses in rows} == {
+        (method, path): list(operation["responses"])
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
