@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from graphql import GraphQLObjectType
+
+from app.graphql.schema import schema
 from tests.support import (
     GraphQL,
     counting_statements,
@@ -98,3 +101,22 @@ async def test_counts_follow_the_filters_and_the_loaders(gql: GraphQL) -> None:
     assert len(organization["keySets"]["edges"]) == 1
     assert organization["auditLog"]["totalCount"] == 3
     assert organization["members"]["totalCount"] == 1
+
+
+def test_every_connection_has_a_total_count() -> None:
+    # given
+    types = schema._schema.type_map
+
+    # when
+    connections = {
+        name: t
+        for name, t in types.items()
+        if name.endswith("Connection") and isinstance(t, GraphQLObjectType)
+    }
+
+    # then
+    assert len(connections) >= 13
+    assert {
+        name: str(t.fields["totalCount"].type) if "totalCount" in t.fields else None
+        for name, t in connections.items()
+    } == dict.fromkeys(connections, "Int!")
