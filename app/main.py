@@ -45,6 +45,8 @@ from app.logs import quiet_third_party_loggers
 from app.notifications.digest import HygieneDigester
 from app.notifications.mail import Mailer
 from app.notifications.notifier import ExpiryNotifier
+from app.openapi import PATH as OPENAPI_PATH
+from app.openapi import openapi_endpoint
 from app.requestlog import RequestLog
 from app.settings import Settings, resolve_secrets
 from app.tracing import from_environment as start_tracing
@@ -352,6 +354,7 @@ def create_app(
             *([Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []),
             *console_routes(),
             Route("/v1/audit/public-key", audit_public_key, methods=["GET"]),
+            Route(OPENAPI_PATH, openapi_endpoint, methods=["GET"]),
             Route(
                 "/v1/leaks/github",
                 GitHubLeakEndpoint(

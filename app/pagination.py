@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, Literal, TypeVar
 
 from pypika_tortoise.analytics import RowNumber
 from pypika_tortoise.enums import Order
 from pypika_tortoise.queries import QueryBuilder, Table
 from pypika_tortoise.terms import Field
+from tortoise.functions import Count as CountOf
 from tortoise.models import Model
 from tortoise.queryset import QuerySet, ValuesQuery
 
@@ -24,20 +27,73 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+# How many items the whole list holds, read only when asked for (`totalCount`).
+Count = Callable[[], Awaitable[int]]
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
     has_next: bool
+    count: Count
+
+
+async def no_items() -> int:
+    """The count of a list that is known to be empty."""
+    return 0
+
+
+def counted(total: int) -> Count:
+    """The count of a list already in memory."""
+
+    async def count() -> int:
+        return total
+
+    return count
+
+
+def count_of(queryset: QuerySet[M]) -> Count:
+    """The count of `queryset`'s rows: one COUNT, when asked for."""
+
+    async def count() -> int:
+        return await queryset.count()
+
+    return count
 
 
 async def paginate(
     queryset: QuerySet[M], *, after: int | None, first: int, field: str = "id"
 ) -> Page[M]:
     """One page of `queryset` in ascending `field` order, after the given value."""
+    whole = queryset
     if after is not None:
         queryset = queryset.filter(**{f"{field}__gt": after})
     rows = await queryset.order_by(field).limit(first + 1)
-    return Page(items=rows[:first], has_next=len(rows) > first)
+    return Page(items=rows[:first], has_next=len(rows) > first, count=count_of(whole))
+
+
+class _CountsByParent:
+    """The counts of `queryset`'s rows for each parent: one grouped COUNT for all the
+    parents of a level, run the first time any of their pages is asked for its count."""
+
+    def __init__(self, queryset: QuerySet[M], parent: str, parent_ids: Collection[int]) -> None:
+        self.queryset = queryset
+        self.parent = parent
+        self.parent_ids = sorted(set(parent_ids))
+        self.counts: dict[int, int] | None = None
+        self.lock = asyncio.Lock()
+
+    async def of(self, parent_id: int) -> int:
+        async with self.lock:
+            if self.counts is None:
+                rows = await (
+                    self.queryset.filter(**{f"{self.parent}__in": self.parent_ids})
+                    .annotate(_count=CountOf("id"))
+                    .group_by(self.parent)
+                    .values(self.parent, "_count")
+                )
+                self.counts = {row[self.parent]: row["_count"] for row in rows}
+        return self.counts.get(parent_id, 0)
 
 
 async def paginate_each(
@@ -83,7 +139,7 @@ async def paginate_each(
         items = list(await wanted.order_by(f"-{field}" if newest_first else field))
     else:
         items = [model._init_from_db(**row) for row in rows]
-    return _pages(items, parent, parent_ids, first)
+    return _pages(items, parent, parent_ids, first, _CountsByParent(queryset, parent, parent_ids))
 
 
 async def paginate_rows_each(
@@ -117,7 +173,8 @@ async def paginate_rows_each(
         field,
         statement_key,
     )
-    return _pages(await shape.fetch(sql, params), parent, parent_ids, first)
+    counts = _CountsByParent(queryset, parent, parent_ids)
+    return _pages(await shape.fetch(sql, params), parent, parent_ids, first, counts)
 
 
 def _ranked_sql(
@@ -191,12 +248,20 @@ def _ranked(
 
 
 def _pages(
-    items: Sequence[T], parent: str, parent_ids: Collection[int], first: int
+    items: Sequence[T],
+    parent: str,
+    parent_ids: Collection[int],
+    first: int,
+    counts: _CountsByParent,
 ) -> dict[int, Page[T]]:
     pages: dict[int, list[T]] = {parent_id: [] for parent_id in parent_ids}
     for item in items:
         pages[getattr(item, parent)].append(item)
     return {
-        parent_id: Page(items=items[:first], has_next=len(items) > first)
+        parent_id: Page(
+            items=items[:first],
+            has_next=len(items) > first,
+            count=partial(counts.of, parent_id),
+        )
         for parent_id, items in pages.items()
     }

@@ -253,10 +253,10 @@ async def run_backend(backend: str, url: str, entries: int, repeat: int) -> list
             async def in_service(
                 before: int | None = before, query: audit.AuditQuery = query
             ) -> int:
-                page, _ = await audit.list_entries(
+                page = await audit.list_entries(
                     organization_id=organization.id, query=query, before=before, first=PAGE
                 )
-                return len(page)
+                return len(page.items)
 
             rows.append(
                 Row(

@@ -15,7 +15,7 @@ from app.audit.models import AuditEntry
 from app.audit.signing import Checkpoint
 from app.errors import KeyrackError
 from app.organizations.models import OrganizationRole
-from app.pagination import Page
+from app.pagination import Page, no_items
 
 
 async def read_log(
@@ -26,14 +26,14 @@ async def read_log(
     query: service.AuditQuery | None,
     before: int | None,
     first: int,
-) -> tuple[list[AuditEntry], bool]:
+) -> Page[AuditEntry]:
     """A page of the organization's log, or of one system's part of it; a `query` of None
     asks for nothing (a filter outside the log read), and gets an empty page."""
     await require_audit_reader(
         user_id=user_id, organization_id=organization_id, system_id=system_id
     )
     if query is None:
-        return [], False
+        return Page(items=[], has_next=False, count=no_items)
     return await service.list_entries(
         organization_id=organization_id, query=query, before=before, first=first
     )

@@ -21,7 +21,7 @@ from app.audit.models import AuditEntry
 from app.context import Actor
 from app.ids import MAX_INT
 from app.organizations.models import Organization
-from app.pagination import Page, paginate_each
+from app.pagination import Page, count_of, no_items, paginate_each
 
 # Ids and sequences are 32-bit columns (app.ids.MAX_INT): a larger number names nothing
 # that can exist, and PostgreSQL refuses it as a parameter instead of matching no row.
@@ -122,14 +122,15 @@ def _matching(entries: QuerySet[AuditEntry], query: AuditQuery) -> QuerySet[Audi
 
 async def list_entries(
     *, organization_id: int, query: AuditQuery, before: int | None, first: int
-) -> tuple[list[AuditEntry], bool]:
+) -> Page[AuditEntry]:
     """Newest first, by sequence; `before` is the sequence of the last entry already seen."""
     if _matches_nothing(query):
-        return [], False
+        return Page(items=[], has_next=False, count=no_items)
     rows = await page_query(
         organization_id=organization_id, query=query, before=before, first=first
     )
-    return rows[:first], len(rows) > first
+    matching = _matching(AuditEntry.filter(organization_id=organization_id), query)
+    return Page(items=rows[:first], has_next=len(rows) > first, count=count_of(matching))
 
 
 async def list_entries_each(
@@ -137,7 +138,7 @@ async def list_entries_each(
 ) -> dict[int, Page[AuditEntry]]:
     """`list_entries` for several organizations, in two statements however many."""
     if _matches_nothing(query):
-        return {pk: Page(items=[], has_next=False) for pk in organization_ids}
+        return {pk: Page(items=[], has_next=False, count=no_items) for pk in organization_ids}
     return await paginate_each(
         _matching(AuditEntry.all(), query),
         parent="organization_id",

@@ -272,8 +272,7 @@ class _DocumentMeasure:
                 total += self.fragment(selection.name.value)
         return total
 
-    def field(self, node: FieldNode, parent: GraphQLNamedType | None) -> _Measure:
-        name = node.name.value
+    def definition(self, name: str, parent: GraphQLNamedType | None) -> GraphQLField | None:
         definition = (
             parent.fields.get(name)
             if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)
@@ -282,6 +281,11 @@ class _DocumentMeasure:
         if definition is None and name in _META_FIELDS:
             # Introspection's entry points are on every query type, but in no type's fields.
             definition = _META_FIELDS[name]
+        return definition
+
+    def field(self, node: FieldNode, parent: GraphQLNamedType | None) -> _Measure:
+        name = node.name.value
+        definition = self.definition(name, parent)
         child_type = get_named_type(definition.type) if definition is not None else None
         child = self.selections(node.selection_set, child_type)
         cost = child.cost
@@ -387,15 +391,7 @@ def limit_errors(
                 )
             )
         if measured.cost > limits.max_cost:
-            errors.append(
-                GraphQLError(
-                    f"Query cost {measured.cost} exceeds the limit of {limits.max_cost}: ask "
-                    "for smaller pages (first), fewer nested connections, fewer key values "
-                    "or integrity checks.",
-                    operation,
-                    extensions={"code": "QUERY_TOO_COMPLEX"},
-                )
-            )
+            errors.append(_too_costly(measure, operation, root, measured.cost, limits.max_cost))
     if aliases > limits.max_aliases:
         errors.insert(0, GraphQLError(f"{aliases} aliases found. Allowed: {limits.max_aliases}"))
     if fields > limits.max_fields:
@@ -409,6 +405,114 @@ def limit_errors(
             ),
         )
     return errors
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """A connection of an operation over the cost limit, and the largest `first` that
+    brings the operation within it, the rest of the document unchanged."""
+
+    path: tuple[str, ...]
+    first: int
+    size: int
+
+
+# Bounds the search for a narrowing: fragments spread many times are walked each time.
+_NARROWING_WALK = 10_000
+
+
+def narrowing(
+    measure: _DocumentMeasure,
+    operation: OperationDefinitionNode,
+    root: GraphQLNamedType | None,
+    cost: int,
+    max_cost: int,
+) -> Narrowing | None:
+    """The connection to narrow: of those whose `first` alone can bring `cost` within
+    `max_cost`, the one that needs the smallest cut (the deepest one on a tie)."""
+    best: Narrowing | None = None
+    walked = 0
+
+    def walk(
+        selection_set: SelectionSetNode | None,
+        parent: GraphQLNamedType | None,
+        path: tuple[str, ...],
+        multiplier: int,
+        seen: frozenset[str],
+    ) -> None:
+        nonlocal best, walked
+        for selection in selection_set.selections if selection_set else ():
+            walked += 1
+            if walked > _NARROWING_WALK:
+                return
+            if isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = measure.schema.get_type(condition.name.value) if condition else parent
+                walk(selection.selection_set, target, path, multiplier, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = measure.fragments.get(selection.name.value)
+                if fragment is not None and fragment.name.value not in seen:
+                    target = measure.schema.get_type(fragment.type_condition.name.value)
+                    walk(
+                        fragment.selection_set,
+                        target,
+                        path,
+                        multiplier,
+                        seen | {fragment.name.value},
+                    )
+            elif isinstance(selection, FieldNode):
+                definition = measure.definition(selection.name.value, parent)
+                if definition is None:
+                    continue
+                child_type = get_named_type(definition.type)
+                here = (*path, selection.alias.value if selection.alias else selection.name.value)
+                inner = multiplier
+                if "first" in definition.args:
+                    size = _page_size(selection)
+                    # What one item of this page costs, wherever this field is.
+                    each = multiplier * (
+                        1 + measure.selections(selection.selection_set, child_type).cost
+                    )
+                    first = (max_cost - cost + size * each) // each
+                    if 1 <= first < size and (
+                        best is None or first * best.size >= best.first * size
+                    ):
+                        best = Narrowing(here, first, size)
+                    inner = multiplier * size
+                elif most := int(_metadata(definition).get(LIST_SIZE, 0)):
+                    inner = multiplier * most
+                walk(selection.selection_set, child_type, here, inner, seen)
+
+    walk(operation.selection_set, root, (), 1, frozenset())
+    return best
+
+
+def _too_costly(
+    measure: _DocumentMeasure,
+    operation: OperationDefinitionNode,
+    root: GraphQLNamedType | None,
+    cost: int,
+    max_cost: int,
+) -> GraphQLError:
+    extensions: dict[str, object] = {"code": "QUERY_TOO_COMPLEX", "cost": cost, "maxCost": max_cost}
+    advice = narrowing(measure, operation, root, cost, max_cost)
+    if advice is None:
+        hint = (
+            "ask for smaller pages (first), fewer nested connections, fewer key values "
+            "or integrity checks."
+        )
+    else:
+        where = ".".join(advice.path)
+        hint = (
+            f"narrow {where} to first: {advice.first} (now {advice.size}), or ask for "
+            "fewer nested connections, key values or integrity checks."
+        )
+        extensions["narrow"] = {"path": list(advice.path), "first": advice.first}
+    return GraphQLError(
+        f"Query cost {cost} exceeds the limit of {max_cost}: {hint}",
+        operation,
+        extensions=extensions,
+    )
 
 
 class DocumentCache:

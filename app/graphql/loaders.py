@@ -248,7 +248,11 @@ class Loaders:
                 )
 
             return {
-                parent: Page(items=[listed(row) for row in page.items], has_next=page.has_next)
+                parent: Page(
+                    items=[listed(row) for row in page.items],
+                    has_next=page.has_next,
+                    count=page.count,
+                )
                 for parent, page in pages.items()
             }
 
@@ -296,6 +300,11 @@ class Loaders:
                 viewer_id=viewer_id, system_ids=ids, after=after, first=first
             )
 
+        async def retired_keys_of(
+            ids: list[int], after: int | None, first: int, options: Options
+        ) -> Mapping[int, Page[ApiKey]]:
+            return await retirement.retired_keys(ids, after=after, first=first)
+
         # Pages are batched but not cached: a later mutation in the same request must see
         # its own writes.
         self.systems_of_organization: DataLoader[PageRequest, Page[System]] = Loader(
@@ -330,6 +339,9 @@ class Loaders:
         )
         self.audit_log_of_organization: DataLoader[PageRequest, Page[AuditEntry]] = Loader(
             _paged(audit_logs_of), cache=False
+        )
+        self.retired_keys_of_key_set: DataLoader[PageRequest, Page[ApiKey]] = Loader(
+            _paged(retired_keys_of), cache=False
         )
         # Not cached either: a mutation may change a key set's groups, or a group.
         self.key_policies_by_scope_key: DataLoader[str, KeyPolicy | None] = Loader(

@@ -11,9 +11,9 @@ import strawberry
 
 from app.graphql.errors import BadUserInput
 from app.graphql.execution import from_source_field
-from app.graphql.limits import page_items
+from app.graphql.limits import ROW_READ_COST, field_cost, page_items
 from app.ids import MAX_INT
-from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Count, Page
 
 T = TypeVar("T")
 M = TypeVar("M")
@@ -56,13 +56,31 @@ class Edge(Generic[T]):
     position: strawberry.Private[int]
 
 
+@strawberry.type
+class Counted:
+    """A connection's count of the whole list, read only when `totalCount` is asked for."""
+
+    count: strawberry.Private[Count]
+
+    @strawberry.field(
+        description=(
+            "How many items the whole list holds, over all its pages: one COUNT, shared "
+            "by the lists of the same field under a page of parents."
+        ),
+        # A statement's worth of reading per list, however many parents share it.
+        metadata=field_cost(ROW_READ_COST),
+    )
+    async def total_count(self) -> int:
+        return await self.count()
+
+
 @strawberry.type(
     description=(
         "A page of a list: `first` (1 to 100, default 20) items after the `after` cursor. "
         "Follow pageInfo.endCursor while pageInfo.hasNextPage is true."
     )
 )
-class Connection(Generic[T]):
+class Connection(Counted, Generic[T]):
     edges: list[Edge[T]] = strawberry.field(metadata=page_items())
     page_info: PageInfo
 
@@ -109,6 +127,7 @@ def to_connection(
     edges = [Edge(node=node(item), position=position(item)) for item in page.items]
     return Connection(
         edges=edges,
+        count=page.count,
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=after is not None,

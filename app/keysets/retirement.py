@@ -36,6 +36,7 @@ from app.errors import GracePeriodRequired, InvalidInput
 from app.keysets import events
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.writes import key_set_writes
+from app.pagination import Page, paginate_each
 from app.webhooks.models import WebhookEvent
 
 # The shortest idle window: one second makes tests quick; production wants minutes.
@@ -112,6 +113,22 @@ def still_verifying(key: ApiKey, now: datetime) -> bool:
         and key.valid_until > now
         and key.lookup_hash is not None
         and not idle_passed(key, now)
+    )
+
+
+async def retired_keys(
+    key_set_ids: list[int], *, after: int | None, first: int
+) -> dict[int, Page[ApiKey]]:
+    """A page of each key set's retired keys, newest first: they no longer verify, and
+    leave `previous_keys` when they retire."""
+    return await paginate_each(
+        ApiKey.filter(retired_at__isnull=False),
+        parent="key_set_id",
+        parent_ids=key_set_ids,
+        after=after,
+        first=first,
+        newest_first=True,
+        statement_key="retired",
     )
 
 

@@ -16,8 +16,17 @@ from app.graphql.errors import BadUserInput
 from app.graphql.ids import AUDIT_ENTRY, KEY_SET, SYSTEM, USER
 from app.graphql.limits import LOADED, page_items
 from app.graphql.loaders import PageRequest
-from app.graphql.relay import Edge, Node, PageInfo, decode_cursor, encode_cursor, page_size
+from app.graphql.relay import (
+    Counted,
+    Edge,
+    Node,
+    PageInfo,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 from app.ids import from_global_id, to_global_id
+from app.pagination import Page
 
 if TYPE_CHECKING:
     from app.graphql.keysets.types import KeySetType
@@ -121,7 +130,7 @@ class AuditEntryType(Node):
 
 
 @strawberry.type(description="A page of audit entries, newest (highest sequence) first.")
-class AuditEntryConnection:
+class AuditEntryConnection(Counted):
     edges: list[Edge[AuditEntryType]] = strawberry.field(metadata=page_items())
     page_info: PageInfo
 
@@ -282,7 +291,7 @@ async def resolve_audit_log(
 ) -> AuditEntryConnection:
     size = page_size(first)
     before = decode_cursor(after)  # refuses positions beyond the 32-bit range itself
-    entries, has_next = await readers.read_log(
+    page = await readers.read_log(
         user_id=info.context.actor.user.id,
         organization_id=organization_id,
         system_id=system_id,
@@ -290,7 +299,7 @@ async def resolve_audit_log(
         before=before,
         first=size,
     )
-    return _connection(entries, has_next=has_next, before=before)
+    return _connection(page, before=before)
 
 
 async def resolve_organization_audit_log(
@@ -311,19 +320,18 @@ async def resolve_organization_audit_log(
     page = await info.context.loaders.audit_log_of_organization.load(
         PageRequest(organization_id, before, size, (query,))
     )
-    return _connection(page.items, has_next=page.has_next, before=before)
+    return _connection(page, before=before)
 
 
-def _connection(
-    entries: list[AuditEntry], *, has_next: bool, before: int | None
-) -> AuditEntryConnection:
+def _connection(page: Page[AuditEntry], *, before: int | None) -> AuditEntryConnection:
     edges = [
-        Edge(node=AuditEntryType.from_model(entry), position=entry.sequence) for entry in entries
+        Edge(node=AuditEntryType.from_model(entry), position=entry.sequence) for entry in page.items
     ]
     return AuditEntryConnection(
         edges=edges,
+        count=page.count,
         page_info=PageInfo(
-            has_next_page=has_next,
+            has_next_page=page.has_next,
             has_previous_page=before is not None,
             start_cursor=encode_cursor(edges[0].position) if edges else None,
             end_cursor=encode_cursor(edges[-1].position) if edges else None,

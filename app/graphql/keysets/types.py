@@ -16,9 +16,17 @@ from app.graphql.execution import SLOW, from_source_field
 from app.graphql.ids import KEY_SET
 from app.graphql.keysets.reuse import KeyReuseType
 from app.graphql.limits import LOADED, REVEAL_COST, field_cost, list_cost
-from app.graphql.loaders import KeySetShown, ListedKeySet, Preloaded
+from app.graphql.loaders import KeySetShown, ListedKeySet, PageRequest, Preloaded
 from app.graphql.permissions import IsKeySetAdmin
-from app.graphql.relay import Node
+from app.graphql.relay import (
+    After,
+    Connection,
+    First,
+    Node,
+    decode_cursor,
+    page_size,
+    to_connection,
+)
 from app.graphql.usage.types import (
     IMPACT_COST,
     USAGE_COST,
@@ -451,6 +459,32 @@ class KeySetType(Node):
     async def previous_keys(self, info: Info) -> list[ApiKeyType]:
         keys = await info.context.loaders.previous_keys_by_key_set_id.load(self.model.id)
         return [ApiKeyType.from_model(key) for key in keys or []]
+
+    @property
+    def key_set_id(self) -> int:
+        """What `IsKeySetAdmin` checks, as for the keys of this set."""
+        return self.model.id
+
+    @strawberry.field(
+        description=(
+            "Keys retired by their idle rule or at the end of their grace period "
+            "(regenerateKey with retireWhenIdleSeconds), newest first, with retiredAt and "
+            "retireReason: they no longer verify and have left previousKeys. For admins of "
+            "the key set's scope (@hasRole(ADMIN)), null for anyone else; a retired key's "
+            "value is never shown."
+        ),
+        extensions=[
+            PermissionExtension([IsKeySetAdmin()], fail_silently=True, use_directives=True)
+        ],
+    )
+    async def retired_keys(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[ApiKeyType] | None:
+        position = decode_cursor(after)
+        page = await info.context.loaders.retired_keys_of_key_set.load(
+            PageRequest(self.model.id, position, page_size(first))
+        )
+        return to_connection(page, ApiKeyType.from_model, after=position)
 
     @strawberry.field(
         description=(

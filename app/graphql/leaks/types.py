@@ -12,6 +12,7 @@ from app.graphql.limits import FROM_PARENT, LOADED, list_cost
 from app.graphql.relay import Connection, Edge, PageInfo, decode_cursor, encode_cursor, page_size
 from app.keysets.hygiene import Finding, HygieneKind, KeySetHygiene
 from app.leaks.models import ExposureChannel, KeyExposure
+from app.pagination import counted
 
 if TYPE_CHECKING:
     from app.graphql.keysets.types import KeySetType
@@ -129,6 +130,7 @@ def hygiene_connection(
     ]
     return Connection(
         edges=edges,
+        count=counted(len(items)),
         page_info=PageInfo(
             has_next_page=len(rest) > size,
             has_previous_page=position is not None,
