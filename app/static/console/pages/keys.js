@@ -1,21 +1,17 @@
 // @ts-check
 /**
- * An organization's keys page: its key sets, paged with the API's cursors; Add key, and
- * Regenerate / Revoke confirmed by typing the label, after the impact preview.
+ * An organization's keys page: its key sets, paged with the API's cursors, and Add key
+ * (Regenerate and Revoke are in keychanges.js).
  *
  * Key values appear only in the answer of the mutation that made them, once, with Copy
  * to clipboard; the table shows hints (`kro_AbCd…wXyZ`) to everyone.
  */
-import { graphql, userError } from "../api.js";
+import { graphql } from "../api.js";
 import { field, formValue, h, onSubmit, openDialog, show, when } from "../dom.js";
-import {
-  CREATE_KEY_SET,
-  KEY_SET_IMPACT,
-  KEY_SETS,
-  REGENERATE_KEY,
-  REVOKE_KEY_SET,
-} from "../operations.js";
+import { CREATE_KEY_SET, KEY_SETS } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
+import { regenerate, revoke, SLOT_NAMES } from "./keychanges.js";
+import { messages, showOnce } from "./shownonce.js";
 
 /** @typedef {import("../api.js").UserError} UserError */
 /**
@@ -40,13 +36,6 @@ const EXPIRIES = [
   ["date", "On a date…"],
   ["never", "Never"],
 ];
-const GRACE_PERIODS = [
-  [0, "None: the old key stops now"],
-  [3600, "1 hour"],
-  [86400, "1 day"],
-  [604800, "7 days"],
-];
-const SLOT_NAMES = { PRIMARY: "primary", SECONDARY: "secondary" };
 
 /**
  * @param {HTMLElement} main
@@ -265,204 +254,6 @@ function addKey(context) {
 }
 
 /**
- * Replaces a dialog's content with new key values, shown this once.
- * @param {HTMLDialogElement} dialog
- * @param {Context} context
- * @param {[string, string][]} keys
- */
-function showOnce(dialog, context, keys) {
-  dialog.addEventListener("close", () => context.reload());
-  const copied = h("p", { role: "status" });
-  show(
-    dialog,
-    h("h2", { text: "Store the key now", id: dialog.getAttribute("aria-labelledby") ?? "" }),
-    h("p", {
-      class: "notice",
-      text:
-        "Keyrack shows it only this once: after you close this, " +
-        "the console shows only its beginning and end.",
-    }),
-    keys.map(([name, value]) =>
-      h(
-        "section",
-        { class: "secret", "aria-label": name },
-        h("h3", { text: name }),
-        h("code", { text: value }),
-        h("button", {
-          type: "button",
-          text: "Copy to clipboard",
-          onclick: async () => {
-            await navigator.clipboard.writeText(value);
-            copied.textContent = `${name} copied.`;
-          },
-        }),
-      ),
-    ),
-    copied,
-    h("button", { type: "button", text: "Done", onclick: () => dialog.close() }),
-  );
-  // The form that had the focus is gone: a keyboard user goes on from the first copy.
-  dialog.querySelector("button")?.focus();
-}
-
-/**
- * What the change would break: the key set's traffic, loaded into `target`.
- * @param {KeySet} keySet
- * @returns {HTMLElement}
- */
-function impactPreview(keySet) {
-  const target = h("p", { role: "status", text: "Loading recent use…" });
-  const loaded = graphql(KEY_SET_IMPACT, { id: keySet.id }).then((data) => {
-    const { lastDay, lastWeek } = data.keySet.impact;
-    const perKey = lastDay.keys
-      .map(
-        (/** @type {{hint: string, replaced: boolean, requests: number}} */ key) =>
-          `${key.hint}${key.replaced ? " (replaced)" : ""}: ${key.requests}`,
-      )
-      .join(", ");
-    target.textContent =
-      `Verifications in the last 24 hours: ${lastDay.requests} (${perKey}); ` +
-      `in the last 7 days: ${lastWeek.requests}.`;
-  });
-  loaded.catch((failure) => {
-    target.textContent = `Its recent use could not be loaded: ${failure.message}`;
-  });
-  return target;
-}
-
-/**
- * A dialog confirmed by typing the key set's label, which shows the impact first and asks
- * again when the API answers RECENTLY_USED.
- * @param {{
- *   title: string, keySet: KeySet, fields: HTMLElement[], submit: string,
- *   send: (form: HTMLFormElement, acknowledge: boolean, otp: string | null) =>
- *     Promise<{key?: string | null, keySet: unknown, userErrors: UserError[]}>,
- *   done: (dialog: HTMLDialogElement, key: string | null | undefined) => void,
- * }} options
- */
-function confirmByLabel({ title, keySet, fields, submit, send, done }) {
-  const error = h("p", { class: "error", role: "alert" });
-  const acknowledge = h(
-    "label",
-    { hidden: true },
-    h("input", { type: "checkbox", name: "acknowledge" }),
-    "Go ahead although it is in use",
-  );
-  const form = h(
-    "form",
-    {},
-    impactPreview(keySet),
-    ...fields,
-    field(`Type the label “${keySet.label}” to confirm`, {
-      name: "confirmLabel",
-      required: true,
-      autocomplete: "off",
-    }),
-    acknowledge,
-    h("div", {}, h("button", { type: "submit", text: submit }), " ", cancel()),
-    error,
-  );
-  const dialog = openDialog(title, form);
-  onSubmit(form, error, async () => {
-    const acknowledged = new FormData(form).get("acknowledge") === "on";
-    const payload = await withStepUp((otp) => send(form, acknowledged, otp));
-    if (!payload) {
-      return;
-    }
-    if (payload.keySet) {
-      done(dialog, payload.key);
-      return;
-    }
-    if (userError(payload, "RECENTLY_USED")) {
-      acknowledge.hidden = false;
-    }
-    error.textContent = messages(payload.userErrors);
-  });
-}
-
-/**
- * @param {KeySet} keySet
- * @param {"PRIMARY" | "SECONDARY"} slot
- * @param {Context} context
- */
-function regenerate(keySet, slot, context) {
-  const name = SLOT_NAMES[slot];
-  confirmByLabel({
-    title: `Regenerate the ${name} key of “${keySet.label}”`,
-    keySet,
-    fields: [
-      h(
-        "label",
-        {},
-        h("span", { text: "Grace period (the old key keeps verifying)" }),
-        h(
-          "select",
-          { name: "gracePeriodSeconds" },
-          GRACE_PERIODS.filter(([seconds]) => Number(seconds) <= context.maxGrace).map(
-            ([value, text]) => h("option", { value: String(value), text: String(text) }),
-          ),
-        ),
-      ),
-    ],
-    submit: "Regenerate",
-    send: async (form, acknowledged, otp) => {
-      const gracePeriodSeconds = Number(formValue(form, "gracePeriodSeconds"));
-      const input = {
-        keySetId: keySet.id,
-        slot,
-        confirmLabel: formValue(form, "confirmLabel"),
-        gracePeriodSeconds,
-        acknowledgeRecentUse: acknowledged && gracePeriodSeconds === 0,
-        otp,
-      };
-      return (await graphql(REGENERATE_KEY, { input })).regenerateKey;
-    },
-    done: (dialog, key) =>
-      showOnce(dialog, context, [[`New ${name} key`, /** @type {string} */ (key)]]),
-  });
-}
-
-/**
- * @param {KeySet} keySet
- * @param {Context} context
- */
-function revoke(keySet, context) {
-  confirmByLabel({
-    title: `Revoke “${keySet.label}”`,
-    keySet,
-    fields: [
-      h("p", { text: "Both keys stop verifying now and are destroyed; this cannot be undone." }),
-      field("Reason (optional)", { name: "reason", maxlength: 500 }),
-    ],
-    submit: "Revoke for good",
-    send: async (form, acknowledged, otp) => {
-      const input = {
-        keySetId: keySet.id,
-        confirmLabel: formValue(form, "confirmLabel"),
-        reason: formValue(form, "reason") || null,
-        acknowledgeRecentUse: acknowledged,
-        otp,
-      };
-      return (await graphql(REVOKE_KEY_SET, { input })).revokeKeySet;
-    },
-    done: (dialog) => {
-      dialog.close();
-      context.reload();
-    },
-  });
-}
-
-// The API's messages name its input fields; where a person typed into a field of the
-// console, these say it in the console's words.
-/** @type {Record<string, string>} */
-const PAGE_MESSAGES = {
-  LABEL_MISMATCH: "That is not the key set's label: type it exactly as shown.",
-  RECENTLY_USED:
-    "Its keys verified recently: going on would break the services that use them. " +
-    "Tick “Go ahead although it is in use” and confirm again to go on anyway.",
-};
-
-/**
  * The expiresAt of the Expires choice: null for never, a chosen date's start in the
  * person's time zone, or a number of days from now.
  * @param {string} choice
@@ -482,9 +273,4 @@ function expiresAt(choice, date) {
  */
 function daysFromNow(days) {
   return new Date(Date.now() + days * 86_400_000).toISOString();
-}
-
-/** @param {UserError[]} errors */
-function messages(errors) {
-  return errors.map((e) => PAGE_MESSAGES[e.code] ?? e.message).join(" ");
 }

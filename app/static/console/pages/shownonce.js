@@ -1,0 +1,62 @@
+// @ts-check
+/** New key values, shown once; the API's refusals in the console's words. */
+import { h, show } from "../dom.js";
+
+/** @typedef {import("./keys.js").Context} Context */
+/** @typedef {import("../api.js").UserError} UserError */
+
+/**
+ * Replaces a dialog's content with new key values, shown this once.
+ * @param {HTMLDialogElement} dialog
+ * @param {Context} context
+ * @param {[string, string][]} keys
+ */
+export function showOnce(dialog, context, keys) {
+  dialog.addEventListener("close", () => context.reload());
+  const copied = h("p", { role: "status" });
+  show(
+    dialog,
+    h("h2", { text: "Store the key now", id: dialog.getAttribute("aria-labelledby") ?? "" }),
+    h("p", {
+      class: "notice",
+      text:
+        "Keyrack shows it only this once: after you close this, " +
+        "the console shows only its beginning and end.",
+    }),
+    keys.map(([name, value]) =>
+      h(
+        "section",
+        { class: "secret", "aria-label": name },
+        h("h3", { text: name }),
+        h("code", { text: value }),
+        h("button", {
+          type: "button",
+          text: "Copy to clipboard",
+          onclick: async () => {
+            await navigator.clipboard.writeText(value);
+            copied.textContent = `${name} copied.`;
+          },
+        }),
+      ),
+    ),
+    copied,
+    h("button", { type: "button", text: "Done", onclick: () => dialog.close() }),
+  );
+  // The form that had the focus is gone: a keyboard user goes on from the first copy.
+  dialog.querySelector("button")?.focus();
+}
+
+// The API's messages name its input fields; where a person typed into a field of the
+// console, these say it in the console's words.
+/** @type {Record<string, string>} */
+const PAGE_MESSAGES = {
+  LABEL_MISMATCH: "That is not the key set's label: type it exactly as shown.",
+  RECENTLY_USED:
+    "Its keys verified recently: going on would break the services that use them. " +
+    "Tick “Go ahead although it is in use” and confirm again to go on anyway.",
+};
+
+/** @param {UserError[]} errors */
+export function messages(errors) {
+  return errors.map((e) => PAGE_MESSAGES[e.code] ?? e.message).join(" ");
+}
