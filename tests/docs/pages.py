@@ -1,5 +1,6 @@
 """The README and the manual (`docs/`) run as written: each page's examples, in order,
-against a fresh `keyrack serve` (tests/docs/test_examples.py).
+against a real `keyrack serve` (tests/docs/test_examples.py), with addresses of the page's
+own (`ada@example.com` is sent as `ada@<page>.example.com`), so pages can share a server.
 
 Every fenced block of a page is taken in the order it appears (indented ones in lists too):
 

@@ -106,6 +106,11 @@ _CACHE = inspect.signature(VerificationCache).parameters
 CLAIMS: list[tuple[str, str, tuple[float, ...]]] = [
     ("README.md", r"Sessions last (\d+) hours", (_hours(DEFAULTS.session_ttl_seconds),)),
     (
+        "getting-started.md",
+        r"Sessions last (\d+) hours",
+        (_hours(DEFAULTS.session_ttl_seconds),),
+    ),
+    (
         "using/accounts.md",
         r"Sessions last (\d+) hours \(`KEYRACK_SESSION_TTL_SECONDS`\)",
         (_hours(DEFAULTS.session_ttl_seconds),),
