@@ -12,6 +12,7 @@ import strawberry
 from app.audit.actions import AuditAction
 from app.keysets.groups import InUseKeySets
 from app.keysets.models import KeySetScope, KeySetStatus, KeySlot, LeakAction
+from app.keysets.owners import RefillInterval
 from app.keysets.permissions import KeyPermission
 from app.keysets.retirement import RetireReason
 from app.organizations.models import KeyReveal, OrganizationRole
@@ -91,6 +92,14 @@ documented(
         "DISABLED": "Switched off with updateKeySet(enabled: false); it can be switched on.",
         "EXPIRED": "Past expiresAt; extendKeySet moves the expiry and it verifies again.",
         "REVOKED": "Revoked for good: its key material is destroyed; it stays listed.",
+    },
+)
+documented(
+    RefillInterval,
+    "How often a key set's credits are set back to the refill amount (UTC).",
+    {
+        "DAILY": "At the start of every day, 00:00 UTC.",
+        "MONTHLY": "At the start of every month, the 1st at 00:00 UTC.",
     },
 )
 documented(
@@ -271,6 +280,7 @@ __all__ = [
     "KeySlot",
     "LeakAction",
     "OrganizationRole",
+    "RefillInterval",
     "RetireReason",
     "SystemRole",
     "VerifierScope",
