@@ -81,7 +81,7 @@ def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
     for name in _UNSUPPORTED:
         if data.get(name) is not None:
             return None, f'"{name}" is not supported by this server: it cannot check it.'
-    cost = data.get("cost", 1)
+    cost = data["cost"] = 1 if data.get("cost") is None else data["cost"]
     if type(cost) is not int or not 0 <= cost <= MAX_CREDITS:  # bool is no count
         return None, f'"cost" must be an integer from 0 to {MAX_CREDITS} (default 1).'
     permission = data.get("permission")
@@ -216,7 +216,7 @@ class VerifyEndpoint:
             ip=ip,
             organization_id=data.get("organizationId"),
             system_id=data.get("systemId"),
-            cost=data.get("cost", 1),
+            cost=data["cost"],
         )
         seconds = perf_counter() - started
         metrics.verification(verdict.code, audience, seconds)
