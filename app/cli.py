@@ -161,6 +161,55 @@ def _revoke_verifier(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from app.keysets import imports
+    from app.keysets.keys import KeyMaterial
+    from app.keysets.models import KeySetScope
+
+    try:
+        lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"keyrack: cannot read {args.file}: {type(error).__name__}", file=sys.stderr)
+        return 1
+    scope = KeySetScope.SYSTEM if args.system is not None else KeySetScope.ORGANIZATION
+    numbered, problems = imports.parse_lines(lines, scope=scope)
+    for problem in problems:  # never the line itself: it may hold a key
+        print(f"keyrack: line {problem.line}: {problem.message}", file=sys.stderr)
+    if problems and not args.skip_invalid:
+        print("keyrack: nothing imported (--skip-invalid imports the good lines)", file=sys.stderr)
+        return 1
+    keys = KeyMaterial.derive_all(resolve_secrets(settings))
+
+    async def run() -> None:
+        while True:  # all or nothing; with --skip-invalid, again without a refused line
+            try:
+                created = await imports.import_keys(
+                    actor=None,
+                    keys=keys,
+                    organization_id=args.organization,
+                    system_id=args.system,
+                    entries=[entry for _, entry in numbered],
+                )
+            except imports.ImportRefused as exc:
+                line, _ = numbered.pop(exc.index)
+                print(f"keyrack: line {line}: {exc.message}", file=sys.stderr)
+                if not args.skip_invalid:
+                    raise
+                continue
+            print(f"imported {len(created)}")
+            return
+
+    try:
+        asyncio.run(_with_database(settings, run))
+    except imports.ImportRefused:
+        print("keyrack: nothing imported (--skip-invalid imports the good lines)", file=sys.stderr)
+        return 1
+    except UserInputError as exc:
+        print(f"keyrack: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _global(type_name: str, pk: int) -> str:
     from app.ids import to_global_id
 
@@ -473,6 +522,23 @@ def _parser() -> argparse.ArgumentParser:
     revoke_verifier = commands.add_parser("revoke-verifier", help="revoke a verifier at once")
     revoke_verifier.add_argument("verifier", type=_pk_parser("Verifier", "a verifier"))
     revoke_verifier.set_defaults(handler=_revoke_verifier)
+
+    import_keys = commands.add_parser(
+        "import-keys",
+        help="import existing keys from a JSON-lines file; prints `imported N` last",
+    )
+    import_scope = import_keys.add_mutually_exclusive_group(required=True)
+    import_scope.add_argument(
+        "--organization", type=_pk_parser("Organization", "an organization"), help="global id"
+    )
+    import_scope.add_argument("--system", type=_pk_parser("System", "a system"), help="global id")
+    import_keys.add_argument(
+        "file", help='one JSON object a line: {"label", "key" | "sha256", "permissionNames", ...}'
+    )
+    import_keys.add_argument(
+        "--skip-invalid", action="store_true", help="import the good lines, report the others"
+    )
+    import_keys.set_defaults(handler=_import_keys)
 
     audit = commands.add_parser("audit", help="verify or export the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)

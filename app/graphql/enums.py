@@ -163,6 +163,10 @@ documented(
         "KEY_SET_REVOKED": "A key set was revoked (details: reason).",
         "KEY_REVEALED": "A key value was served to an admin.",
         "KEY_SET_EXTENDED": "A key set's expiry was moved later.",
+        "KEYS_IMPORTED": (
+            "Existing keys were imported (importKeys, or `keyrack import-keys` without an "
+            "actor); details: count, keySets, via. Never a key or its digest."
+        ),
         "PERMISSION_GROUP_CREATED": "A permission group was created.",
         "PERMISSION_GROUP_UPDATED": "A permission group changed (details: affected key sets).",
         "PERMISSION_GROUP_DELETED": "A permission group was deleted (details: DETACH or INLINE).",

@@ -14,6 +14,7 @@ from app.addresses import limit_key
 from app.ids import to_global_id
 from app.keysets import groups
 from app.keysets import keys as keyformat
+from app.keysets.imports import presented_material
 from app.keysets.keys import KeyMaterial
 from app.keysets.lookup import find_by_lookup_hash, move_lookup_hash
 from app.keysets.models import ApiKey
@@ -316,10 +317,14 @@ class Verifier:
         credits spends `cost` of them on a valid verification (USAGE_EXCEEDED, nothing
         spent, when they do not cover it); its answers all carry what is left.
         """
-        if not keyformat.is_well_formed(key) or audience.organization_ids == frozenset():
+        # A key of another format may be an imported one, known by its digest (app.keysets.
+        # imports); a malformed Keyrack-shaped key gets no database work.
+        material = key if keyformat.is_well_formed(key) else presented_material(key)
+        if material is None or audience.organization_ids == frozenset():
             # No database work, and nothing cached, for a caller who may check no key
             # at all (GraphQL's verifyKey from someone in no organization, or anonymous).
             return await self._not_found(audience)
+        key = material  # what the lookup hash is of, under this secret and previous ones
         lookup_hash = self.keys.lookup_hash(key)
         found = await self._lookup(lookup_hash, key)
         if found is None:
