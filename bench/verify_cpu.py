@@ -80,7 +80,7 @@ async def measure(
             }
             if credits:
                 key_set.update(
-                    remaining=10**12, externalId="cus_42", meta={"plan": "pro", "seats": 12}
+                    remaining=2_000_000_000, externalId="cus_42", meta={"plan": "pro", "seats": 12}
                 )
             key = (await graphql(CREATE_KEY_SET, {"i": key_set}, token))["createKeySet"]
             verifier = {"organizationId": organization_id, "name": "bench"}

@@ -22,8 +22,8 @@ from app.validation import check_text
 
 MAX_EXTERNAL_ID_LENGTH = 255
 MAX_META_BYTES = 4096
-# Far beyond any plan, small enough that a sum of costs never overflows a BIGINT.
-MAX_CREDITS = 10**15
+# GraphQL's Int (32-bit signed) bounds what remaining, a refill and a cost can be.
+MAX_CREDITS = 2**31 - 1
 # How often the refill task looks for key sets whose day or month began: a refill lands
 # within this many seconds of midnight UTC.
 CREDIT_REFILL_INTERVAL = 60.0

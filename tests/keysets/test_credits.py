@@ -111,7 +111,7 @@ async def test_answers_that_spend_nothing_still_say_what_is_left(
     assert (free["code"], free["remaining"]) == ("VALID", None)
 
 
-@pytest.mark.parametrize("cost", [-1, "1", 1.5, True, None, 10**16])
+@pytest.mark.parametrize("cost", [-1, "1", 1.5, True, None, 2**31])
 async def test_a_bad_cost_is_refused_and_spends_nothing(
     gql: GraphQL, verifier_http: httpx.AsyncClient, cost: object
 ) -> None:
