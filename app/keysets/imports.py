@@ -234,6 +234,8 @@ async def import_keys(
         raise InvalidInput(
             "Give exactly one of organizationId and systemId.", field="organizationId"
         )
+    if not entries:  # every line skipped: nothing happened, nothing to audit
+        return []
     if len(entries) > MAX_IMPORT:
         raise InvalidInput(f"At most {MAX_IMPORT} keys per import.", field="keys")
     scope = KeySetScope.SYSTEM if system_id is not None else KeySetScope.ORGANIZATION
