@@ -37,6 +37,7 @@ from app.graphql.ide import ASSETS_PATH, graphiql_assets
 from app.graphql.view import KeyrackGraphQL
 from app.keysets import events
 from app.keysets.keys import KeyMaterial
+from app.keysets.owners import CREDIT_REFILL_INTERVAL, refill_credits
 from app.keysets.retirement import Retirer
 from app.leaks.endpoint import GitHubLeakEndpoint
 from app.leaks.limits import LeakLimits
@@ -262,6 +263,8 @@ def create_app(
         Periodic("reuse-flush", reuse.flush, reuse.flush_interval, at_stop=True),
         Periodic("retirement", retirer.run_once, retirer.interval),
         Periodic("usage-prune", usage_pruner.run_once, usage_pruner.interval, at_start=True),
+        # Credits are set back at the start of each day or month (UTC), without a request.
+        Periodic("credit-refill", refill_credits, CREDIT_REFILL_INTERVAL, at_start=True),
         # Recomputes, every KEYRACK_AUDIT_FULL_CHECK_HOURS, each organization's whole chain;
         # looks for organizations due once an hour.
         Periodic(

@@ -6,9 +6,12 @@ an organization, a key set and a verifier on a temporary SQLite file through Gra
 then calls POST /v1/keys/verify N times, five rounds, and prints the best round.
 
     python bench/verify_cpu.py [--calls 20000] [--no-usage-counting] [--ip 203.0.113.7]
+                               [--credits]
 
 `--no-usage-counting` measures without usage counts (KEYRACK_USAGE_COUNTING=false);
 `--ip` sends a client address in every body, which counting also records.
+`--credits` gives the key set credits (each verification spends one, in the database),
+an externalId and a meta object, which every answer carries.
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ CREATE_KEY_SET = "mutation($i: CreateKeySetInput!) { createKeySet(input: $i) { p
 CREATE_VERIFIER = "mutation($i: CreateVerifierInput!) { createVerifier(input: $i) { token } }"
 
 
-async def measure(calls: int, *, usage_counting: bool = True, ip: str | None = None) -> float:
+async def measure(
+    calls: int, *, usage_counting: bool = True, ip: str | None = None, credits: bool = False
+) -> float:
     workdir = tempfile.mkdtemp(prefix="keyrack-cpu-")
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -68,7 +73,15 @@ async def measure(calls: int, *, usage_counting: bool = True, ip: str | None = N
             token = (await graphql(SIGN_UP, {"i": user}))["signUp"]["token"]
             organization = (await graphql(CREATE_ORGANIZATION, token=token))["createOrganization"]
             organization_id = organization["organization"]["id"]
-            key_set = {"organizationId": organization_id, "label": "b", "permissions": []}
+            key_set: dict[str, Any] = {
+                "organizationId": organization_id,
+                "label": "b",
+                "permissions": [],
+            }
+            if credits:
+                key_set.update(
+                    remaining=2_000_000_000, externalId="cus_42", meta={"plan": "pro", "seats": 12}
+                )
             key = (await graphql(CREATE_KEY_SET, {"i": key_set}, token))["createKeySet"]
             verifier = {"organizationId": organization_id, "name": "bench"}
             created = (await graphql(CREATE_VERIFIER, {"i": verifier}, token))["createVerifier"]
@@ -111,8 +124,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--usage-counting", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--ip", default=None)
+    parser.add_argument("--credits", action="store_true")
     args = parser.parse_args()
-    per_call = asyncio.run(measure(args.calls, usage_counting=args.usage_counting, ip=args.ip))
+    per_call = asyncio.run(
+        measure(args.calls, usage_counting=args.usage_counting, ip=args.ip, credits=args.credits)
+    )
     print(f"{per_call:.1f} us CPU per valid verification (best of 5 x {args.calls})")
 
 

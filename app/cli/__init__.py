@@ -1,10 +1,10 @@
 """The `keyrack` command: serve, migrate, create-user, create-verifier, revoke-verifier,
-audit verify|export|public-key, rotate-secret.
+import-keys, audit verify|export|public-key, rotate-secret.
 
 This module is the table of commands and their arguments; each command group's work is
-a module beside it (`server`, `accounts`, `verifiers`, `audit`, `secrets`), named in the
-table as `module:function` and imported only when one of its commands runs, so that
-`keyrack --help` and a mistyped argument load no domain code."""
+a module beside it (`server`, `accounts`, `verifiers`, `keys`, `audit`, `secrets`),
+named in the table as `module:function` and imported only when one of its commands runs,
+so that `keyrack --help` and a mistyped argument load no domain code."""
 
 from __future__ import annotations
 
@@ -74,6 +74,23 @@ def _parser() -> argparse.ArgumentParser:
     revoke_verifier = commands.add_parser("revoke-verifier", help="revoke a verifier at once")
     revoke_verifier.add_argument("verifier", type=pk_parser("Verifier", "a verifier"))
     revoke_verifier.set_defaults(handler="verifiers:revoke")
+
+    import_keys = commands.add_parser(
+        "import-keys",
+        help="import existing keys from a JSON-lines file; prints `imported N` last",
+    )
+    import_scope = import_keys.add_mutually_exclusive_group(required=True)
+    import_scope.add_argument(
+        "--organization", type=pk_parser("Organization", "an organization"), help="global id"
+    )
+    import_scope.add_argument("--system", type=pk_parser("System", "a system"), help="global id")
+    import_keys.add_argument(
+        "file", help='one JSON object a line: {"label", "key" | "sha256", "permissionNames", ...}'
+    )
+    import_keys.add_argument(
+        "--skip-invalid", action="store_true", help="import the good lines, report the others"
+    )
+    import_keys.set_defaults(handler="keys:import_keys")
 
     audit = commands.add_parser("audit", help="verify or export the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)

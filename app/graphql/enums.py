@@ -12,6 +12,7 @@ import strawberry
 from app.audit.actions import AuditAction
 from app.keysets.groups import InUseKeySets
 from app.keysets.models import KeySetScope, KeySetStatus, KeySlot, LeakAction
+from app.keysets.owners import RefillInterval
 from app.keysets.permissions import KeyPermission
 from app.keysets.retirement import RetireReason
 from app.organizations.models import KeyReveal, OrganizationRole
@@ -94,6 +95,14 @@ documented(
     },
 )
 documented(
+    RefillInterval,
+    "How often a key set's credits are set back to the refill amount (UTC).",
+    {
+        "DAILY": "At the start of every day, 00:00 UTC.",
+        "MONTHLY": "At the start of every month, the 1st at 00:00 UTC.",
+    },
+)
+documented(
     RetireReason,
     "Why a key replaced with retireWhenIdleSeconds stopped verifying.",
     {
@@ -154,6 +163,10 @@ documented(
         "KEY_SET_REVOKED": "A key set was revoked (details: reason).",
         "KEY_REVEALED": "A key value was served to an admin.",
         "KEY_SET_EXTENDED": "A key set's expiry was moved later.",
+        "KEYS_IMPORTED": (
+            "Existing keys were imported (importKeys, or `keyrack import-keys` without an "
+            "actor); details: count, keySets, via. Never a key or its digest."
+        ),
         "PERMISSION_GROUP_CREATED": "A permission group was created.",
         "PERMISSION_GROUP_UPDATED": "A permission group changed (details: affected key sets).",
         "PERMISSION_GROUP_DELETED": "A permission group was deleted (details: DETACH or INLINE).",
@@ -271,6 +284,7 @@ __all__ = [
     "KeySlot",
     "LeakAction",
     "OrganizationRole",
+    "RefillInterval",
     "RetireReason",
     "SystemRole",
     "VerifierScope",

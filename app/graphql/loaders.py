@@ -196,11 +196,12 @@ class Loaders:
         async def organization_key_sets(
             ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
         ) -> Mapping[int, Page[ListedKeySet]]:
-            shown, include_systems, *statuses = options
+            shown, include_systems, external_id, *statuses = options
             pages = await reads.list_key_sets(
                 organization_ids=ids,
                 include_systems=bool(include_systems),
                 statuses=_statuses(tuple(statuses)),
+                external_id=external_id if isinstance(external_id, str) else None,
                 after=after,
                 first=first,
             )
@@ -209,9 +210,13 @@ class Loaders:
         async def system_key_sets(
             ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
         ) -> Mapping[int, Page[ListedKeySet]]:
-            shown, *statuses = options
+            shown, external_id, *statuses = options
             pages = await reads.list_key_sets(
-                system_ids=ids, statuses=_statuses(tuple(statuses)), after=after, first=first
+                system_ids=ids,
+                statuses=_statuses(tuple(statuses)),
+                external_id=external_id if isinstance(external_id, str) else None,
+                after=after,
+                first=first,
             )
             return await with_shown(pages, shown)
 

@@ -13,6 +13,7 @@ from app.graphql.conventions import document_conventions
 from app.graphql.errors import ErrorPolicy
 from app.graphql.execution import Executor
 from app.graphql.groups.mutations import PermissionGroupMutations
+from app.graphql.keysets.imports import KeyImportMutations
 from app.graphql.keysets.mutations import KeySetMutations
 from app.graphql.keysets.queries import KeySetQueries
 from app.graphql.leaks.mutations import LeakMutations
@@ -55,6 +56,7 @@ class Mutation(
     OrganizationMutations,
     SystemMutations,
     KeySetMutations,
+    KeyImportMutations,
     PermissionGroupMutations,
     KeyPolicyMutations,
     WebhookMutations,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
+from strawberry.scalars import JSON
 
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySlot, documented
@@ -31,6 +32,9 @@ documented(
         "FORBIDDEN_IP": "The key set has an IP allow-list; the address is missing or outside it.",
         "INSUFFICIENT_PERMISSION": "The key set does not hold the permission asked for.",
         "RATE_LIMITED": "Too many verifications of this key set (or unknown keys): retry later.",
+        "USAGE_EXCEEDED": (
+            "The key set's credits (remaining) do not cover the cost asked; nothing was spent."
+        ),
     },
 )
 
@@ -74,6 +78,13 @@ class KeyVerification:
     retry_after_seconds: int | None = strawberry.field(
         description="With RATE_LIMITED: seconds to wait before trying again; null otherwise."
     )
+    external_id: str | None = strawberry.field(
+        description="The key set's externalId; null when unset or not found."
+    )
+    meta: JSON | None = strawberry.field(description="The key set's meta; null when unset.")
+    remaining: int | None = strawberry.field(
+        description="The key set's credits left; null when unlimited or not found."
+    )
 
     @classmethod
     def from_verdict(cls, verdict: Verdict) -> KeyVerification:
@@ -95,6 +106,9 @@ class KeyVerification:
             deprecated=verdict.deprecated,
             valid_until=verdict.valid_until,
             retry_after_seconds=verdict.retry_after,
+            external_id=verdict.external_id,
+            meta=cast(JSON, verdict.meta),
+            remaining=verdict.remaining,
         )
 
 
@@ -112,7 +126,8 @@ class VerifyQueries:
     @strawberry.field(
         description=(
             "Checks a key exactly as POST /v1/keys/verify does (same codes, same limits), "
-            "for keys of organizations the caller is a member of; NOT_FOUND for others."
+            "for keys of organizations the caller is a member of; NOT_FOUND for others. "
+            "It spends no credits: a member trying a key out costs 0."
         ),
         metadata=field_cost(VERIFY_COST),
     )
@@ -171,5 +186,6 @@ class VerifyQueries:
             ip=address,
             organization_id=organization_pk,
             system_id=system_pk,
+            cost=0,  # a member trying a key out does not use up a customer's credits
         )
         return KeyVerification.from_verdict(verdict)

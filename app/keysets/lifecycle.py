@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,15 @@ from app.keysets import keys as keyformat
 from app.keysets.admins import admin_key_set
 from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySlot
+from app.keysets.owners import (
+    Refill,
+    clean_external_id,
+    clean_meta,
+    clean_refill,
+    clean_remaining,
+    refill_json,
+    refill_of,
+)
 from app.keysets.policy import policy_of
 from app.keysets.rules import (
     check_confirmation,
@@ -115,6 +124,10 @@ async def create_key_set(
     expires_at: datetime | None = None,
     allowed_cidrs: Sequence[str] = (),
     group_ids: Sequence[int] = (),
+    external_id: str | None = None,
+    meta: object = None,
+    remaining: int | None = None,
+    refill: Refill | None = None,
 ) -> CreatedKeySet:
     """A key set with fresh primary and secondary keys, returned once in plaintext."""
     if (organization_id is None) == (system_id is None):
@@ -127,6 +140,12 @@ async def create_key_set(
     description = clean_description(description)
     expires_at = clean_expiry(expires_at)
     cidrs = clean_cidrs(allowed_cidrs)
+    external_id = clean_external_id(external_id)
+    clean_meta_value = clean_meta(meta)
+    remaining = clean_remaining(remaining)
+    refill = clean_refill(refill)
+    if refill is not None and remaining is None:
+        remaining = refill.amount  # a refill meters the set from the start
     async with key_set_writes(actor) as writes:
         organization_id, for_themselves = await _creator_access(
             actor, organization_id=organization_id, system_id=system_id
@@ -157,6 +176,12 @@ async def create_key_set(
                 expires_at=expires_at,
                 created_by=actor.user,
                 owned_by=actor.user if for_themselves else None,
+                external_id=external_id,
+                meta=clean_meta_value,
+                remaining=remaining,
+                refill_amount=refill.amount if refill else None,
+                refill_interval=refill.interval.value if refill else None,
+                refilled_at=clock.now() if refill else None,
                 created_at=clock.now(),  # hygiene compares it with the clock's time
             )
         except IntegrityError:
@@ -178,6 +203,7 @@ async def create_key_set(
                 "expiresAt": expires_at.isoformat() if expires_at else None,
                 "allowedCidrs": cidrs,
                 "ownedBy": to_global_id("User", actor.user.id) if for_themselves else None,
+                **_owner_details(external_id, clean_meta_value, remaining, refill),
                 "primaryKeyHint": keyformat.hint(plaintexts[KeySlot.PRIMARY]),
                 "secondaryKeyHint": keyformat.hint(plaintexts[KeySlot.SECONDARY]),
             },
@@ -299,6 +325,62 @@ async def extend_key_set(*, actor: Actor, key_set_id: int, expires_at: datetime)
     return key_set
 
 
+def _owner_details(
+    external_id: str | None, meta: object, remaining: int | None, refill: Refill | None
+) -> dict[str, object]:
+    """What a new key set's audit entry says of its owner and credits, where given: meta
+    may hold personal data, so only that there is one."""
+    given = {
+        "externalId": external_id,
+        "meta": True if meta is not None else None,
+        "remaining": remaining,
+        "refill": refill_json(refill),
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _change_owner_fields(
+    key_set: KeySet,
+    change: Callable[[str, object, object], None],
+    changes: dict[str, Any],
+    *,
+    external_id: str | Unchanged | None,
+    meta: object,
+) -> None:
+    if not isinstance(external_id, Unchanged):
+        new_external_id = clean_external_id(external_id)
+        change("externalId", key_set.external_id, new_external_id)
+        key_set.external_id = new_external_id
+    if not isinstance(meta, Unchanged):
+        new_meta = clean_meta(meta)
+        if new_meta != key_set.meta:
+            # meta may hold personal data: the log says that it changed, not what it was.
+            changes["meta"] = {"changed": True}
+        key_set.meta = new_meta
+
+
+def _change_credits(
+    key_set: KeySet,
+    change: Callable[[str, object, object], None],
+    *,
+    remaining: int | Unchanged | None,
+    refill: Refill | Unchanged | None,
+) -> None:
+    if not isinstance(remaining, Unchanged):
+        new_remaining = clean_remaining(remaining)
+        change("remaining", key_set.remaining, new_remaining)
+        key_set.remaining = new_remaining
+    if not isinstance(refill, Unchanged):
+        new_refill = clean_refill(refill)
+        change("refill", refill_json(refill_of(key_set)), refill_json(new_refill))
+        key_set.refill_amount = new_refill.amount if new_refill else None
+        key_set.refill_interval = new_refill.interval.value if new_refill else None
+        key_set.refilled_at = clock.now() if new_refill else None
+        if new_refill is not None and key_set.remaining is None:
+            change("remaining", None, new_refill.amount)
+            key_set.remaining = new_refill.amount
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -336,6 +418,10 @@ async def update_key_set(
     enabled: bool | Unchanged = UNCHANGED,
     allowed_cidrs: Sequence[str] | Unchanged = UNCHANGED,
     group_ids: Sequence[int] | Unchanged = UNCHANGED,
+    external_id: str | Unchanged | None = UNCHANGED,
+    meta: object = UNCHANGED,
+    remaining: int | Unchanged | None = UNCHANGED,
+    refill: Refill | Unchanged | None = UNCHANGED,
     recent_use: RecentUseCheck | None = None,
 ) -> KeySet:
     """Changes what is given; each change is audited with its old and new value.
@@ -389,6 +475,8 @@ async def update_key_set(
             new_cidrs = clean_cidrs(allowed_cidrs)
             change("allowedCidrs", key_set.allowed_cidrs, new_cidrs)
             key_set.allowed_cidrs = new_cidrs
+        _change_owner_fields(key_set, change, changes, external_id=external_id, meta=meta)
+        _change_credits(key_set, change, remaining=remaining, refill=refill)
         enabled_changed = not isinstance(enabled, Unchanged) and enabled != key_set.enabled
         if not changes and not enabled_changed:
             return key_set

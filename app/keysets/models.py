@@ -77,6 +77,16 @@ class KeySet(Model):
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
     owned_by_id: int | None
+    # Whose keys these are in the integrator's own system (a customer, a tenant), and
+    # what they want to read at verification: both served from the verification cache.
+    external_id = fields.CharField(max_length=255, null=True, db_index=True)
+    meta: fields.Field[dict[str, object] | None] = fields.JSONField(null=True)
+    # Credits: NULL is unlimited. Spent by one conditional UPDATE per verification
+    # (app.verify.credits), so processes sharing the database never overspend.
+    remaining = fields.BigIntField(null=True)
+    refill_amount = fields.BigIntField(null=True)
+    refill_interval = fields.CharField(max_length=8, null=True)
+    refilled_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "key_sets"

@@ -48,6 +48,12 @@ class KeySetRow(NamedTuple):
     revoked_at: datetime | None
     revoked_by_id: int | None
     revoke_reason: str | None
+    external_id: str | None
+    meta: dict[str, object] | None
+    remaining: int | None
+    refill_amount: int | None
+    refill_interval: str | None
+    refilled_at: datetime | None
 
 
 KEY_SET_ROWS = RowShape(KeySet, KeySetRow)
@@ -59,6 +65,7 @@ async def list_key_sets(
     system_ids: Collection[int] = (),
     include_systems: bool = False,
     statuses: Sequence[KeySetStatus] | None = None,
+    external_id: str | None = None,
     after: int | None,
     first: int,
 ) -> dict[int, Page[KeySetRow]]:
@@ -72,6 +79,9 @@ async def list_key_sets(
     query = KeySet.all()
     if statuses:  # filters on the time now: a statement of its own each time
         query = query.filter(status_condition(statuses, clock.now()))
+    if external_id is not None:  # on its index; a statement of its own too
+        query = query.filter(external_id=external_id.strip())
+    filtered = bool(statuses) or external_id is not None
     if system_ids:
         return await paginate_rows_each(
             query,
@@ -80,7 +90,7 @@ async def list_key_sets(
             parent_ids=system_ids,
             after=after,
             first=first,
-            statement_key=None if statuses else "key sets",
+            statement_key=None if filtered else "key sets",
         )
     if not include_systems:
         query = query.filter(system_id=None)
@@ -91,7 +101,7 @@ async def list_key_sets(
         parent_ids=organization_ids,
         after=after,
         first=first,
-        statement_key=None if statuses else ("key sets", include_systems),
+        statement_key=None if filtered else ("key sets", include_systems),
     )
 
 

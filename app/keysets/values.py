@@ -49,7 +49,7 @@ def new_key(
     key_set: KeySet,
     slot: KeySlot,
     reveal: KeyReveal,
-    user: User,
+    user: User | None,
 ) -> tuple[ApiKey, str]:
     """A fresh key for the slot (not saved), and its plaintext; its ciphertext is kept only
     where the organization lets admins see key values again."""

@@ -104,6 +104,11 @@ class VerificationCache:
     def evict_key_set(self, key_set_id: int) -> None:
         self.epoch += 1
         self.inflight.clear()  # a query already running may have read the old state
+        if key_set_id not in self._hashes_by_key_set:
+            # Perhaps a new key set, whose keys were presented before it existed: an
+            # imported key in production is. Its hash may be in the unknown table.
+            self.evictions += len(self._unknown)
+            self._unknown.clear()
         for lookup_hash in self._hashes_by_key_set.pop(key_set_id, ()):
             if self._entries.pop(lookup_hash, None) is not None:
                 self.evictions += 1

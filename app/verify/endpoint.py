@@ -22,6 +22,7 @@ from app import metrics
 from app.db import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS, is_unavailable
 from app.ids import pk_of, to_global_id
 from app.keysets import keys as keyformat
+from app.keysets.owners import MAX_CREDITS
 from app.keysets.permissions import KeyPermission
 from app.requestlog import REQUEST_INFO, note
 from app.verify.service import Verdict, Verifier
@@ -47,7 +48,7 @@ _UNKNOWN_VERIFIER = "Unknown or revoked verifier token."
 # Conditions this server does not evaluate yet. Ignoring one would answer VALID for a key
 # that does not meet it (a client's `permissions="A AND B"` let any key through), so a
 # body that names one is refused: the caller fails closed instead of open.
-_UNSUPPORTED = ("permissions", "cost")
+_UNSUPPORTED = ("permissions",)
 _ID_FIELDS = (
     ("organizationId", "Organization", "an organization"),
     ("systemId", "System", "a system"),
@@ -80,6 +81,9 @@ def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
     for name in _UNSUPPORTED:
         if data.get(name) is not None:
             return None, f'"{name}" is not supported by this server: it cannot check it.'
+    cost = data["cost"] = 1 if data.get("cost") is None else data["cost"]
+    if type(cost) is not int or not 0 <= cost <= MAX_CREDITS:  # bool is no count
+        return None, f'"cost" must be an integer from 0 to {MAX_CREDITS} (default 1).'
     permission = data.get("permission")
     if permission is not None and permission not in _PERMISSIONS:
         return None, '"permission" is not a known permission name.'
@@ -212,6 +216,7 @@ class VerifyEndpoint:
             ip=ip,
             organization_id=data.get("organizationId"),
             system_id=data.get("systemId"),
+            cost=data["cost"],
         )
         seconds = perf_counter() - started
         metrics.verification(verdict.code, audience, seconds)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -14,12 +14,14 @@ from app.addresses import limit_key
 from app.ids import to_global_id
 from app.keysets import groups
 from app.keysets import keys as keyformat
+from app.keysets.imports import presented_material
 from app.keysets.keys import KeyMaterial
 from app.keysets.lookup import find_by_lookup_hash, move_lookup_hash
 from app.keysets.models import ApiKey
 from app.keysets.retirement import idle_passed
 from app.organizations.models import Membership
 from app.verifiers.models import Verifier as VerifierRow
+from app.verify import credits
 from app.verify.cache import Audience, Lookup, VerificationCache, VerifierCache
 from app.verify.ratelimit import VerifyRateLimits
 from app.verify.reuse import ReuseDetector
@@ -34,6 +36,7 @@ class VerifyCode(StrEnum):
     FORBIDDEN_IP = "FORBIDDEN_IP"
     INSUFFICIENT_PERMISSION = "INSUFFICIENT_PERMISSION"
     RATE_LIMITED = "RATE_LIMITED"
+    USAGE_EXCEEDED = "USAGE_EXCEEDED"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,10 @@ class Verdict:
     deprecated: bool = False
     valid_until: datetime | None = None
     retry_after: int | None = None
+    external_id: str | None = None
+    # Compared but not hashed (a dict is not hashable): equal verdicts still render once.
+    meta: dict[str, object] | None = field(default=None, hash=False)
+    remaining: int | None = None
 
     @property
     def valid(self) -> bool:
@@ -74,6 +81,9 @@ class Verdict:
             "expiresAt": self.expires_at.isoformat() if self.expires_at else None,
             "deprecated": self.deprecated,
             "validUntil": self.valid_until.isoformat() if self.valid_until else None,
+            "externalId": self.external_id,
+            "meta": self.meta,
+            "remaining": self.remaining,
         }
 
 
@@ -116,6 +126,8 @@ def judge(
             expires_at=key_set.expires_at,
             deprecated=deprecated,
             valid_until=key.valid_until if deprecated else None,
+            external_id=key_set.external_id,
+            meta=key_set.meta,
         )
 
     if not key_set.enabled:
@@ -170,6 +182,16 @@ async def audience_of_member(*, user_id: int | None, address: str | None) -> Aud
         counter=f"user:{user_id}",
         organization_ids=frozenset(int(pk) for pk in organization_ids),  # type: ignore[call-overload]
     )
+
+
+async def _with_credits(verdict: Verdict, key_set_id: int, cost: int) -> Verdict:
+    """A valid verdict spends `cost` (or turns USAGE_EXCEEDED); any other reads what is left."""
+    if not verdict.valid:
+        return replace(verdict, remaining=await credits.remaining(key_set_id))
+    spent = await credits.spend(key_set_id, cost)
+    if spent.covered:
+        return replace(verdict, remaining=spent.remaining)
+    return replace(verdict, code=VerifyCode.USAGE_EXCEEDED, remaining=spent.remaining)
 
 
 class Verifier:
@@ -286,16 +308,23 @@ class Verifier:
         ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None,
         organization_id: int | None = None,
         system_id: int | None = None,
+        cost: int = 1,
     ) -> Verdict:
         """Shape and checksum first (no database work for a malformed key), then the lookup.
 
         A key outside the audience, or outside the organization or system the caller
-        names, is answered exactly as an unknown key, limits included.
+        names, is answered exactly as an unknown key, limits included. A key set with
+        credits spends `cost` of them on a valid verification (USAGE_EXCEEDED, nothing
+        spent, when they do not cover it); its answers all carry what is left.
         """
-        if not keyformat.is_well_formed(key) or audience.organization_ids == frozenset():
+        # A key of another format may be an imported one, known by its digest (app.keysets.
+        # imports); a malformed Keyrack-shaped key gets no database work.
+        material = key if keyformat.is_well_formed(key) else presented_material(key)
+        if material is None or audience.organization_ids == frozenset():
             # No database work, and nothing cached, for a caller who may check no key
             # at all (GraphQL's verifyKey from someone in no organization, or anonymous).
             return await self._not_found(audience)
+        key = material  # what the lookup hash is of, under this secret and previous ones
         lookup_hash = self.keys.lookup_hash(key)
         found = await self._lookup(lookup_hash, key)
         if found is None:
@@ -343,6 +372,8 @@ class Verifier:
                 )
             return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
         verdict = judge(found, permission=permission, ip=ip, now=now)
+        if key_set.remaining is not None:  # as cached: every change of it evicts the set
+            verdict = await _with_credits(verdict, key_set.id, cost)
         # Services' traffic only: GraphQL's verifyKey is a member trying a key out.
         if verifier_id is not None and verdict.key_set_id is not None:
             self.usage.counts.count(

@@ -69,6 +69,9 @@ mutation($input: CreateKeySetInput!) {
 UPDATE_KEY_SET = """
 mutation($input: UpdateKeySetInput!) { updateKeySet(input: $input) { userErrors { code field } } }
 """
+IMPORT_KEYS = """
+mutation($input: ImportKeysInput!) { importKeys(input: $input) { userErrors { code field } } }
+"""
 EXTEND_KEY_SET = """
 mutation($input: ExtendKeySetInput!) { extendKeySet(input: $input) { userErrors { code field } } }
 """
@@ -269,6 +272,14 @@ COVERED: dict[str, tuple[str, str, Input]] = {
             "keySetId": s.system_key_set["keySet"]["id"],
             "slot": "SECONDARY",
             "confirmLabel": "Deployer",
+        },
+    ),
+    "importKeys": (
+        "importKeys",
+        IMPORT_KEYS,
+        lambda s: {
+            "organizationId": s.organization_id,
+            "keys": [{"label": "Imported", "key": "legacy-key-0123456789abcdef"}],
         },
     ),
     "revokeKeySet": (

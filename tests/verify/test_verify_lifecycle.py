@@ -89,6 +89,9 @@ async def test_a_created_organization_key_verifies_valid_with_its_key_set(
         "expiresAt": None,
         "deprecated": False,
         "validUntil": None,
+        "externalId": None,
+        "meta": None,
+        "remaining": None,
     }
     assert secondary["code"] == "VALID"
     assert secondary["slot"] == "SECONDARY"

@@ -4,9 +4,10 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
 
 from app.graphql.context import Info
-from app.graphql.enums import KeyPermission, KeySlot
+from app.graphql.enums import KeyPermission, KeySlot, RefillInterval
 from app.graphql.ids import KEY_SET, ORGANIZATION, PERMISSION_GROUP, SYSTEM, input_pk
 from app.graphql.keysets.types import KeySetType
 from app.graphql.limits import MUTATION_PRICE
@@ -14,8 +15,20 @@ from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.step_up import StepUp, otp_field
 from app.keysets import lifecycle, values
+from app.keysets.owners import Refill
 from app.usage.recent import RecentUseCheck
 from app.validation import UNCHANGED
+
+
+@strawberry.input(description="Credits given back on a schedule: remaining is set to amount.")
+class RefillInput:
+    amount: int = strawberry.field(description="1 or more: remaining after each refill.")
+    interval: RefillInterval = strawberry.field(
+        description="DAILY (00:00 UTC) or MONTHLY (the 1st, 00:00 UTC)."
+    )
+
+    def to_refill(self) -> Refill:
+        return Refill(self.amount, self.interval)
 
 
 @strawberry.input(description="A new key set of an organization or of one of its systems.")
@@ -52,6 +65,27 @@ class CreateKeySetInput:
     group_ids: list[strawberry.ID] = strawberry.field(
         default_factory=list,
         description="Permission groups of the organization, of the key set's scope.",
+    )
+    external_id: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Whose keys these are in your own system (a customer, a tenant): up to 255 "
+            "characters, returned by verification; keySets(filter: {externalId}) finds them."
+        ),
+    )
+    meta: JSON | None = strawberry.field(
+        default=None,
+        description="A JSON object of your own, up to 4 KiB encoded, returned by verification.",
+    )
+    remaining: int | None = strawberry.field(
+        default=None,
+        description=(
+            "Credits: verifications left, each spending its cost (default 1). Null: unlimited "
+            "(with a refill: the refill amount)."
+        ),
+    )
+    refill: RefillInput | None = strawberry.field(
+        default=None, description="Sets remaining back to an amount every day or month."
     )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
@@ -149,6 +183,23 @@ class UpdateKeySetInput:
     group_ids: list[strawberry.ID] | None = strawberry.field(
         default=strawberry.UNSET, description="Replaces the set's groups; [] removes them all."
     )
+    external_id: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Up to 255 characters; null clears it. Audited with old and new value.",
+    )
+    meta: JSON | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Replaces the JSON object (up to 4 KiB); null clears it. The audit log records "
+            "only that it changed."
+        ),
+    )
+    remaining: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Sets the credits left; null: unlimited."
+    )
+    refill: RefillInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces the refill; null: none."
+    )
     acknowledge_recent_use: bool = strawberry.field(
         default=False,
         description=(
@@ -232,6 +283,11 @@ def _given(value: Any, *, nullable: bool = True) -> Any:
     return value
 
 
+def _refill(value: RefillInput | None) -> Any:
+    given = _given(value)
+    return given.to_refill() if isinstance(given, RefillInput) else given
+
+
 @strawberry.type
 class KeySetMutations:
     @strawberry.mutation(
@@ -264,6 +320,10 @@ class KeySetMutations:
             expires_at=input.expires_at,
             allowed_cidrs=input.allowed_cidrs,
             group_ids=_group_pks(input.group_ids),
+            external_id=input.external_id,
+            meta=input.meta,
+            remaining=input.remaining,
+            refill=input.refill.to_refill() if input.refill else None,
         )
         return CreateKeySetPayload(
             key_set=KeySetType.from_model(created.key_set),
@@ -353,6 +413,10 @@ class KeySetMutations:
             enabled=_given(input.enabled, nullable=False),
             allowed_cidrs=_given(input.allowed_cidrs, nullable=False),
             group_ids=group_ids if group_ids is UNCHANGED else _group_pks(group_ids),
+            external_id=_given(input.external_id),
+            meta=_given(input.meta),
+            remaining=_given(input.remaining),
+            refill=_refill(input.refill),
             recent_use=_recent_use(info, input.acknowledge_recent_use),
         )
         return KeySetPayload(key_set=KeySetType.from_model(key_set))

@@ -2,16 +2,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from strawberry.permission import PermissionExtension
+from strawberry.scalars import JSON
 from strawberry.types.nodes import Selection
 
 from app import clock
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
-from app.graphql.enums import KeyPermission, KeySetScope, KeySetStatus, KeySlot, RetireReason
+from app.graphql.enums import (
+    KeyPermission,
+    KeySetScope,
+    KeySetStatus,
+    KeySlot,
+    RefillInterval,
+    RetireReason,
+)
 from app.graphql.execution import SLOW, from_source_field
 from app.graphql.ids import KEY_SET
 from app.graphql.keysets.reuse import KeyReuseType
@@ -43,6 +51,7 @@ from app.ids import to_global_id
 from app.keysets import retirement, values
 from app.keysets.groups import MAX_GROUPS_PER_KEY_SET, effective_permissions
 from app.keysets.models import ApiKey, KeySet
+from app.keysets.owners import refill_of
 from app.keysets.reads import KeyRow, KeySetRow
 from app.keysets.reuse import NO_REUSE
 from app.keysets.rules import MAX_CIDRS, MAX_PREVIOUS_KEYS, status_of
@@ -215,6 +224,15 @@ class ApiKeyType:
         )
 
 
+@strawberry.type(name="Refill", description="Credits given back on a schedule.")
+class RefillType:
+    amount: int = strawberry.field(description="What remaining is set to at each refill.")
+    interval: RefillInterval = strawberry.field(description="DAILY or MONTHLY (UTC).")
+    last_refilled_at: datetime | None = strawberry.field(
+        description="When remaining was last set to amount (or the refill was set)."
+    )
+
+
 def _preloaded_creator(key_set: KeySetType) -> UserType | object | None:
     """The set's creator as loaded with its page; SLOW when not loaded (ask the loader)."""
     preloaded = key_set.preloaded
@@ -284,6 +302,20 @@ class KeySetType(Node):
     revoke_reason: str | None = strawberry.field(
         description="The reason given to revokeKeySet, if any."
     )
+    external_id: str | None = strawberry.field(
+        description="Whose keys these are in your own system; returned by verification."
+    )
+    meta: JSON | None = strawberry.field(
+        description="Your JSON object (up to 4 KiB), returned by verification."
+    )
+    remaining: int | None = strawberry.field(
+        description=(
+            "Credits left as last read: each valid verification spends its cost. Null: unlimited."
+        )
+    )
+    refill: RefillType | None = strawberry.field(
+        description="When and to what remaining is set back; null: never."
+    )
     # A model, or its row as a list reads it (`KeySetRow`): the same attributes.
     model: strawberry.Private[KeySet | KeySetRow]
     preloaded: strawberry.Private[Preloaded | None] = None
@@ -306,6 +338,10 @@ class KeySetType(Node):
             last_used_at=key_set.last_used_at,
             revoked_at=key_set.revoked_at,
             revoke_reason=key_set.revoke_reason,
+            external_id=key_set.external_id,
+            meta=cast(JSON, key_set.meta),
+            remaining=key_set.remaining,
+            refill=_refill_type(key_set),
             model=key_set,
             preloaded=preloaded,
         )
@@ -528,6 +564,15 @@ class KeySetType(Node):
             after=after,
             filter=filter,
         )
+
+
+def _refill_type(key_set: KeySet | KeySetRow) -> RefillType | None:
+    refill = refill_of(key_set)
+    if refill is None:
+        return None
+    return RefillType(
+        amount=refill.amount, interval=refill.interval, last_refilled_at=key_set.refilled_at
+    )
 
 
 def key_set_shown(info: Info) -> KeySetShown:

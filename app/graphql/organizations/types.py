@@ -9,6 +9,7 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, KeySetStatus, OrganizationRole
 from app.graphql.ids import ORGANIZATION
+from app.graphql.keysets.filters import KeySetFilter
 from app.graphql.limits import INTEGRITY_CHECK_COST, LOADED, field_cost
 from app.graphql.loaders import PageRequest, status_options
 from app.graphql.organizations.invitations import InvitationType
@@ -132,6 +133,10 @@ class OrganizationType(Node):
                 description="Only key sets in one of these statuses; null or empty lists all."
             ),
         ] = None,
+        filter: Annotated[
+            KeySetFilter | None,
+            strawberry.argument(description="Only key sets matching all of the given criteria."),
+        ] = None,
     ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
         from app.graphql.keysets.types import key_set_node, key_set_shown, listed_position
 
@@ -142,7 +147,7 @@ class OrganizationType(Node):
                 self.pk,
                 position,
                 page_size(first),
-                (shown, include_systems, *status_options(status)),
+                (shown, include_systems, filter and filter.external_id, *status_options(status)),
             )
         )
         return to_connection(page, key_set_node, after=position, position=listed_position)

@@ -9,6 +9,7 @@ from app.access import is_system_admin
 from app.graphql.context import Info
 from app.graphql.enums import KeySetStatus, SystemRole
 from app.graphql.ids import SYSTEM
+from app.graphql.keysets.filters import KeySetFilter
 from app.graphql.limits import LOADED
 from app.graphql.loaders import PageRequest, status_options
 from app.graphql.relay import (
@@ -94,13 +95,20 @@ class SystemType(Node):
             list[KeySetStatus] | None,
             strawberry.argument(description="Only key sets in any of these statuses; null: all."),
         ] = None,
+        filter: Annotated[
+            KeySetFilter | None,
+            strawberry.argument(description="Only key sets matching all of the given criteria."),
+        ] = None,
     ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
         from app.graphql.keysets.types import key_set_node, key_set_shown, listed_position
 
         position = decode_cursor(after)
         page = await info.context.loaders.key_sets_of_system.load(
             PageRequest(
-                self.pk, position, page_size(first), (key_set_shown(info), *status_options(status))
+                self.pk,
+                position,
+                page_size(first),
+                (key_set_shown(info), filter and filter.external_id, *status_options(status)),
             )
         )
         return to_connection(page, key_set_node, after=position, position=listed_position)

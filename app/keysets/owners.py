@@ -1,0 +1,131 @@
+"""Whose a key set is and what it may spend: `externalId`, `meta` and credits.
+
+`externalId` and `meta` are the integrator's own data, returned at verification so the
+receiving service needs no second lookup. Credits are uses left (`remaining`, None for
+unlimited), spent at verification (app.verify.credits) and topped up by a refill.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from tortoise.expressions import F, Q
+
+from app import clock
+from app.errors import InvalidInput
+from app.keysets.models import KeySet
+from app.validation import check_text
+
+MAX_EXTERNAL_ID_LENGTH = 255
+MAX_META_BYTES = 4096
+# GraphQL's Int (32-bit signed) bounds what remaining, a refill and a cost can be.
+MAX_CREDITS = 2**31 - 1
+# How often the refill task looks for key sets whose day or month began: a refill lands
+# within this many seconds of midnight UTC.
+CREDIT_REFILL_INTERVAL = 60.0
+
+
+class RefillInterval(StrEnum):
+    DAILY = "DAILY"
+    MONTHLY = "MONTHLY"
+
+
+@dataclass(frozen=True)
+class Refill:
+    """`remaining` is set back to `amount` at the start of each day or month (UTC)."""
+
+    amount: int
+    interval: RefillInterval
+
+
+def clean_external_id(external_id: str | None) -> str | None:
+    """Trimmed; blank means none."""
+    if external_id is None:
+        return None
+    cleaned = check_text(external_id, field="externalId").strip()
+    if len(cleaned) > MAX_EXTERNAL_ID_LENGTH:
+        raise InvalidInput(
+            f"externalId must be at most {MAX_EXTERNAL_ID_LENGTH} characters.", field="externalId"
+        )
+    return cleaned or None
+
+
+def clean_meta(meta: object) -> dict[str, Any] | None:
+    """A JSON object of at most 4 KiB, encoded; None clears it."""
+    if meta is None:
+        return None
+    if not isinstance(meta, dict):
+        raise InvalidInput("meta must be a JSON object.", field="meta")
+    try:
+        encoded = json.dumps(meta, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        raise InvalidInput("meta must be plain JSON.", field="meta") from None
+    check_text(encoded, field="meta")
+    if len(encoded.encode("utf-8", "surrogatepass")) > MAX_META_BYTES:
+        raise InvalidInput(f"meta must be at most {MAX_META_BYTES} bytes encoded.", field="meta")
+    decoded: dict[str, Any] = json.loads(encoded)
+    return decoded
+
+
+def clean_remaining(remaining: int | None) -> int | None:
+    if remaining is not None and not 0 <= remaining <= MAX_CREDITS:
+        raise InvalidInput(
+            f"remaining must be between 0 and {MAX_CREDITS}, or null for unlimited.",
+            field="remaining",
+        )
+    return remaining
+
+
+def clean_refill(refill: Refill | None) -> Refill | None:
+    if refill is not None and not 1 <= refill.amount <= MAX_CREDITS:
+        raise InvalidInput(f"refill.amount must be between 1 and {MAX_CREDITS}.", field="refill")
+    return refill
+
+
+class _RefillColumns(Protocol):
+    """A `KeySet` model, or its row (`KeySetRow`)."""
+
+    @property
+    def refill_amount(self) -> int | None: ...
+    @property
+    def refill_interval(self) -> str | None: ...
+
+
+def refill_of(key_set: _RefillColumns) -> Refill | None:
+    if key_set.refill_amount is None or key_set.refill_interval is None:
+        return None
+    return Refill(key_set.refill_amount, RefillInterval(key_set.refill_interval))
+
+
+def refill_json(refill: Refill | None) -> dict[str, object] | None:
+    """As the audit log records it."""
+    return {"amount": refill.amount, "interval": refill.interval.value} if refill else None
+
+
+def period_start(interval: RefillInterval, now: datetime) -> datetime:
+    """The start of the day or month (UTC) that `now` is in: a refill is due once per period."""
+    now = now.astimezone(UTC)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day if interval is RefillInterval.DAILY else day.replace(day=1)
+
+
+async def refill_credits() -> int:
+    """Sets `remaining` back to the refill amount of every metered key set whose day or
+    month began since its last refill; returns how many. One statement per interval:
+    a refill racing a verification is one more update of the row, never a lost spend
+    beyond the reset itself."""
+    now = clock.now()
+    refilled = 0
+    for interval in RefillInterval:
+        refilled += await KeySet.filter(
+            Q(refilled_at=None) | Q(refilled_at__lt=period_start(interval, now)),
+            refill_interval=interval.value,
+            refill_amount__not_isnull=True,
+            remaining__not_isnull=True,  # null: made unlimited since, not to be metered again
+            revoked_at=None,
+        ).update(remaining=F("refill_amount"), refilled_at=now)
+    return refilled
