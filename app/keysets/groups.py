@@ -53,9 +53,11 @@ class DeletedGroup:
 
 
 def effective_permissions(own: Iterable[str], groups: Iterable[PermissionGroup]) -> list[str]:
-    """A key set's own permissions and its groups', in catalog order."""
+    """A key set's own permissions and its groups': the built-ins in catalog order, then
+    the organization's own names, sorted."""
     held = set(own).union(*(group.permissions for group in groups))
-    return [p.value for p in KeyPermission if p.value in held]
+    built_in = [p.value for p in KeyPermission if p.value in held]
+    return built_in + sorted(held.difference(built_in))
 
 
 def group_ref(group: PermissionGroup) -> dict[str, str]:

@@ -22,7 +22,8 @@ from app import metrics
 from app.db import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS, is_unavailable
 from app.ids import pk_of, to_global_id
 from app.keysets import keys as keyformat
-from app.keysets.permissions import KeyPermission
+from app.permissions.names import is_permission_name
+from app.permissions.query import QuerySyntaxError, compile_query
 from app.requestlog import REQUEST_INFO, note
 from app.verify.service import Verdict, Verifier
 from app.web import SECURITY_HEADER_PAIRS
@@ -30,7 +31,6 @@ from app.web import SECURITY_HEADER_PAIRS
 logger = logging.getLogger("keyrack.verify")
 
 MAX_BODY_BYTES = 64 * 1024
-_PERMISSIONS = frozenset(p.value for p in KeyPermission)
 _JSON_HEADERS = [(b"content-type", b"application/json"), *SECURITY_HEADER_PAIRS]
 _RETRY_AFTER = [(b"retry-after", str(UNAVAILABLE_RETRY_AFTER_SECONDS).encode())]
 _CHALLENGE = [(b"www-authenticate", b'Bearer realm="keyrack-verify"')]
@@ -47,7 +47,7 @@ _UNKNOWN_VERIFIER = "Unknown or revoked verifier token."
 # Conditions this server does not evaluate yet. Ignoring one would answer VALID for a key
 # that does not meet it (a client's `permissions="A AND B"` let any key through), so a
 # body that names one is refused: the caller fails closed instead of open.
-_UNSUPPORTED = ("permissions", "cost")
+_UNSUPPORTED = ("cost",)
 _ID_FIELDS = (
     ("organizationId", "Organization", "an organization"),
     ("systemId", "System", "a system"),
@@ -65,33 +65,38 @@ class BodyTooLarge(Exception):
     pass
 
 
-def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
+def _parse(body: bytes) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        return None, 'Body must be JSON: {"key": "...", "permission": ..., "ip": ...}.'
+        return None, {"error": 'Body must be JSON: {"key": "...", "permission": ..., "ip": ...}.'}
     if not isinstance(data, dict):
-        return None, "Body must be a JSON object."
+        return None, {"error": "Body must be a JSON object."}
     if not isinstance(data.get("key"), str):
-        return None, '"key" is required and must be a string.'
-    for name in ("permission", "ip"):
+        return None, {"error": '"key" is required and must be a string.'}
+    for name in ("permission", "permissions", "ip"):
         if data.get(name) is not None and not isinstance(data[name], str):
-            return None, f'"{name}" must be a string when given.'
+            return None, {"error": f'"{name}" must be a string when given.'}
     for name in _UNSUPPORTED:
         if data.get(name) is not None:
-            return None, f'"{name}" is not supported by this server: it cannot check it.'
+            return None, {"error": f'"{name}" is not supported by this server: it cannot check it.'}
     permission = data.get("permission")
-    if permission is not None and permission not in _PERMISSIONS:
-        return None, '"permission" is not a known permission name.'
+    if permission is not None and not is_permission_name(permission):
+        return None, {"error": '"permission" is not a known permission name.'}
+    if data.get("permissions") is not None:
+        try:
+            data["permissions"] = compile_query(data["permissions"])
+        except QuerySyntaxError as error:
+            return None, {"error": f'"permissions": {error}', "position": error.position}
     for name, type_name, what in _ID_FIELDS:
         value = data.get(name)
         if value is None:
             continue
         if not isinstance(value, str):
-            return None, f'"{name}" must be a string when given.'
+            return None, {"error": f'"{name}" must be a string when given.'}
         pk = pk_of(value, type_name)
         if pk is None:
-            return None, f'"{name}" is not the id of {what}.'
+            return None, {"error": f'"{name}" is not the id of {what}.'}
         data[name] = pk
     return data, None
 
@@ -195,7 +200,7 @@ class VerifyEndpoint:
             return
         data, problem = _parse(body)
         if data is None:
-            await self._send(send, 400, {"error": problem})
+            await self._send(send, 400, problem or {})
             return
         ip = None
         if data.get("ip") is not None:
@@ -212,6 +217,7 @@ class VerifyEndpoint:
             ip=ip,
             organization_id=data.get("organizationId"),
             system_id=data.get("systemId"),
+            query=data.get("permissions"),
         )
         seconds = perf_counter() - started
         metrics.verification(verdict.code, audience, seconds)

@@ -19,6 +19,7 @@ from app.keysets.lookup import find_by_lookup_hash, move_lookup_hash
 from app.keysets.models import ApiKey
 from app.keysets.retirement import idle_passed
 from app.organizations.models import Membership
+from app.permissions.query import PermissionQuery
 from app.verifiers.models import Verifier as VerifierRow
 from app.verify.cache import Audience, Lookup, VerificationCache, VerifierCache
 from app.verify.ratelimit import VerifyRateLimits
@@ -49,6 +50,9 @@ class Verdict:
     deprecated: bool = False
     valid_until: datetime | None = None
     retry_after: int | None = None
+    # INSUFFICIENT_PERMISSION: the names asked for that the key does not hold. Answered to
+    # the verifier, never logged.
+    missing: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -74,6 +78,7 @@ class Verdict:
             "expiresAt": self.expires_at.isoformat() if self.expires_at else None,
             "deprecated": self.deprecated,
             "validUntil": self.valid_until.isoformat() if self.valid_until else None,
+            "missingPermissions": list(self.missing) if self.missing else None,
         }
 
 
@@ -97,6 +102,7 @@ def judge(
     permission: str | None,
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
     now: datetime,
+    query: PermissionQuery | None = None,
 ) -> Verdict:
     """The verdict for a found key, in the contract's order of checks."""
     key, key_set = found.key, found.key_set
@@ -104,7 +110,7 @@ def judge(
         return NOT_FOUND
     deprecated = key.current is None
 
-    def verdict(code: VerifyCode) -> Verdict:
+    def verdict(code: VerifyCode, missing: tuple[str, ...] = ()) -> Verdict:
         return Verdict(
             code=code,
             key_set_id=key_set.id,
@@ -116,6 +122,7 @@ def judge(
             expires_at=key_set.expires_at,
             deprecated=deprecated,
             valid_until=key.valid_until if deprecated else None,
+            missing=missing,
         )
 
     if not key_set.enabled:
@@ -124,8 +131,12 @@ def judge(
         return verdict(VerifyCode.EXPIRED)
     if found.networks and (ip is None or not _within(ip, found.networks)):
         return verdict(VerifyCode.FORBIDDEN_IP)
-    if permission is not None and permission not in found.permissions:
-        return verdict(VerifyCode.INSUFFICIENT_PERMISSION)
+    held = found.held
+    missing: tuple[str, ...] = () if permission is None or permission in held else (permission,)
+    if query is not None and not query.allows(held):
+        missing += tuple(name for name in query.missing(held) if name not in missing)
+    if missing:
+        return verdict(VerifyCode.INSUFFICIENT_PERMISSION, missing)
     return verdict(VerifyCode.VALID)
 
 
@@ -286,6 +297,7 @@ class Verifier:
         ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None,
         organization_id: int | None = None,
         system_id: int | None = None,
+        query: PermissionQuery | None = None,
     ) -> Verdict:
         """Shape and checksum first (no database work for a malformed key), then the lookup.
 
@@ -342,7 +354,7 @@ class Verifier:
                     ip=ip,
                 )
             return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
-        verdict = judge(found, permission=permission, ip=ip, now=now)
+        verdict = judge(found, permission=permission, ip=ip, now=now, query=query)
         # Services' traffic only: GraphQL's verifyKey is a member trying a key out.
         if verifier_id is not None and verdict.key_set_id is not None:
             self.usage.counts.count(

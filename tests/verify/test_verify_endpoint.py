@@ -51,7 +51,7 @@ VERIFY_KEY = """
 query Verify($key: String!, $permission: KeyPermission, $ip: String) {
   verifyKey(key: $key, permission: $permission, ip: $ip) {
     valid code keySet { id label } organizationId systemId permissions slot expiresAt
-    deprecated validUntil
+    deprecated validUntil missingPermissions
   }
 }
 """

@@ -89,6 +89,7 @@ async def test_a_created_organization_key_verifies_valid_with_its_key_set(
         "expiresAt": None,
         "deprecated": False,
         "validUntil": None,
+        "missingPermissions": None,
     }
     assert secondary["code"] == "VALID"
     assert secondary["slot"] == "SECONDARY"
