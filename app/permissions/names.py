@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from app.keysets.permissions import KeyPermission
 
@@ -14,6 +15,14 @@ BUILT_IN_NAMES = frozenset(p.value for p in KeyPermission)
 MAX_CATALOG_SIZE = 500
 # What one key set (own and groups') or group can hold at most: the whole catalog.
 MAX_HELD_NAMES = len(BUILT_IN_NAMES) + MAX_CATALOG_SIZE
+
+
+def ordered(names: Iterable[str]) -> list[str]:
+    """Names as key sets and groups hold them: the built-ins in catalog order, then the
+    organization's own, sorted; each once."""
+    held = set(names)
+    built_in = [p.value for p in KeyPermission if p.value in held]
+    return built_in + sorted(held.difference(built_in))
 
 
 def is_catalog_name(name: str) -> bool:

@@ -35,6 +35,14 @@ class CreateKeySetInput:
     permissions: list[KeyPermission] = strawberry.field(
         default_factory=list,
         description="Permissions of the set's scope only (else INVALID); duplicates are merged.",
+        deprecation_reason="Use permissionNames.",
+    )
+    permission_names: list[str] = strawberry.field(
+        default_factory=list,
+        description=(
+            "Names from the organization's catalog (built-ins included), of the set's scope "
+            "only: an unknown name or one of another scope is INVALID at its index."
+        ),
     )
     description: str | None = strawberry.field(
         default=None, description="Free text up to 1000 characters, no API key in it."
@@ -131,6 +139,14 @@ class UpdateKeySetInput:
     permissions: list[KeyPermission] | None = strawberry.field(
         default=strawberry.UNSET,
         description="Replaces the set's own permissions; of its scope only.",
+        deprecation_reason="Use permissionNames.",
+    )
+    permission_names: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Replaces the set's own permissions with these catalog names (with `permissions`, "
+            "if given too); an unknown name or one of another scope is INVALID at its index."
+        ),
     )
     expires_at: datetime | None = strawberry.field(
         default=strawberry.UNSET,
@@ -264,6 +280,7 @@ class KeySetMutations:
             expires_at=input.expires_at,
             allowed_cidrs=input.allowed_cidrs,
             group_ids=_group_pks(input.group_ids),
+            permission_names=input.permission_names,
         )
         return CreateKeySetPayload(
             key_set=KeySetType.from_model(created.key_set),
@@ -354,5 +371,6 @@ class KeySetMutations:
             allowed_cidrs=_given(input.allowed_cidrs, nullable=False),
             group_ids=group_ids if group_ids is UNCHANGED else _group_pks(group_ids),
             recent_use=_recent_use(info, input.acknowledge_recent_use),
+            permission_names=_given(input.permission_names, nullable=False),
         )
         return KeySetPayload(key_set=KeySetType.from_model(key_set))
