@@ -6,9 +6,12 @@ an organization, a key set and a verifier on a temporary SQLite file through Gra
 then calls POST /v1/keys/verify N times, five rounds, and prints the best round.
 
     python bench/verify_cpu.py [--calls 20000] [--no-usage-counting] [--ip 203.0.113.7]
+                               [--permissions "a AND (b OR c)" [--held a,b]]
 
 `--no-usage-counting` measures without usage counts (KEYRACK_USAGE_COUNTING=false);
-`--ip` sends a client address in every body, which counting also records.
+`--ip` sends a client address in every body, which counting also records;
+`--permissions` defines the query's names in the catalog, gives the key set those of
+`--held` (default: all of them) and sends the query in every body.
 """
 
 from __future__ import annotations
@@ -30,15 +33,26 @@ sys.path[:0] = [str(ROOT)]
 
 from app.db import apply_migrations  # noqa: E402
 from app.main import create_app  # noqa: E402
+from app.permissions.query import compile_query  # noqa: E402
 from app.settings import Settings  # noqa: E402
 
 SIGN_UP = "mutation($i: SignUpInput!) { signUp(input: $i) { token } }"
 CREATE_ORGANIZATION = 'mutation { createOrganization(input: {name: "A"}) { organization { id } } }'
 CREATE_KEY_SET = "mutation($i: CreateKeySetInput!) { createKeySet(input: $i) { primaryKey } }"
 CREATE_VERIFIER = "mutation($i: CreateVerifierInput!) { createVerifier(input: $i) { token } }"
+CREATE_PERMISSION = (
+    "mutation($i: CreatePermissionInput!) { createPermission(input: $i) { userErrors { code } } }"
+)
 
 
-async def measure(calls: int, *, usage_counting: bool = True, ip: str | None = None) -> float:
+async def measure(
+    calls: int,
+    *,
+    usage_counting: bool = True,
+    ip: str | None = None,
+    permissions: str | None = None,
+    held: list[str] | None = None,
+) -> float:
     workdir = tempfile.mkdtemp(prefix="keyrack-cpu-")
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -68,12 +82,25 @@ async def measure(calls: int, *, usage_counting: bool = True, ip: str | None = N
             token = (await graphql(SIGN_UP, {"i": user}))["signUp"]["token"]
             organization = (await graphql(CREATE_ORGANIZATION, token=token))["createOrganization"]
             organization_id = organization["organization"]["id"]
-            key_set = {"organizationId": organization_id, "label": "b", "permissions": []}
+            names = sorted(compile_query(permissions).names) if permissions else []
+            for name in names:
+                permission = {"organizationId": organization_id, "name": name}
+                await graphql(
+                    CREATE_PERMISSION, {"i": permission | {"scopes": ["ORGANIZATION"]}}, token
+                )
+            key_set = {
+                "organizationId": organization_id,
+                "label": "b",
+                "permissionNames": names if held is None else held,
+            }
             key = (await graphql(CREATE_KEY_SET, {"i": key_set}, token))["createKeySet"]
             verifier = {"organizationId": organization_id, "name": "bench"}
             created = (await graphql(CREATE_VERIFIER, {"i": verifier}, token))["createVerifier"]
 
-        body = json.dumps({"key": key["primaryKey"], **({"ip": ip} if ip else {})}).encode()
+        extra = {"ip": ip} if ip else {}
+        if permissions:
+            extra["permissions"] = permissions
+        body = json.dumps({"key": key["primaryKey"], **extra}).encode()
         scope = {
             "type": "http",
             "method": "POST",
@@ -111,8 +138,18 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--usage-counting", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--ip", default=None)
+    parser.add_argument("--permissions", default=None)
+    parser.add_argument("--held", default=None)
     args = parser.parse_args()
-    per_call = asyncio.run(measure(args.calls, usage_counting=args.usage_counting, ip=args.ip))
+    per_call = asyncio.run(
+        measure(
+            args.calls,
+            usage_counting=args.usage_counting,
+            ip=args.ip,
+            permissions=args.permissions,
+            held=args.held.split(",") if args.held else None,
+        )
+    )
     print(f"{per_call:.1f} us CPU per valid verification (best of 5 x {args.calls})")
 
 

@@ -43,6 +43,9 @@ class QuerySyntaxError(ValueError):
 Node = str | tuple[str, tuple["Node", ...]]
 
 
+Test = Callable[[frozenset[str]], bool]
+
+
 @dataclass(frozen=True)
 class PermissionQuery:
     """A parsed query, evaluated against the set of names a key holds."""
@@ -50,23 +53,48 @@ class PermissionQuery:
     root: Node
     names: frozenset[str]
     ordered_names: tuple[str, ...]
+    test: Test
 
     def allows(self, held: frozenset[str]) -> bool:
         # Holding every name answers any query: one subset test for the common case.
-        return self.names <= held or _holds(self.root, held)
+        return self.names <= held or self.test(held)
 
     def missing(self, held: frozenset[str]) -> tuple[str, ...]:
         """The query's names the key does not hold, in the order the query names them."""
         return tuple(name for name in self.ordered_names if name not in held)
 
 
-def _holds(node: Node, held: frozenset[str]) -> bool:
+def _test(node: Node) -> Test:
+    """`node` as one function of the held names: the plain names of each AND or OR are one
+    set operation (in C), only parenthesised children are calls."""
     if isinstance(node, str):
-        return node in held
+        return frozenset({node}).issubset
     operator, children = node
+    names = frozenset(child for child in children if isinstance(child, str))
+    inner = tuple(_test(child) for child in children if not isinstance(child, str))
     if operator == "AND":
-        return all(_holds(child, held) for child in children)
-    return any(_holds(child, held) for child in children)
+        if not inner:
+            return names.issubset
+
+        def every(held: frozenset[str]) -> bool:
+            if not names <= held:
+                return False
+            for test in inner:  # noqa: SIM110 - a loop, not all(genexpr): the hot path
+                if not test(held):
+                    return False
+            return True
+
+        return every
+
+    def some(held: frozenset[str]) -> bool:
+        if not names.isdisjoint(held):
+            return True
+        for test in inner:  # noqa: SIM110 - a loop, not any(genexpr): the hot path
+            if test(held):
+                return True
+        return False
+
+    return some
 
 
 class _Parser:
@@ -147,4 +175,6 @@ def compile_query(text: str) -> PermissionQuery:
     parser = _Parser(text)
     root = parser.parse()
     ordered = tuple(dict.fromkeys(parser.names))
-    return PermissionQuery(root=root, names=frozenset(ordered), ordered_names=ordered)
+    return PermissionQuery(
+        root=root, names=frozenset(ordered), ordered_names=ordered, test=_test(root)
+    )

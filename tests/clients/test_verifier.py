@@ -60,15 +60,15 @@ def test_a_refused_key_is_a_result_not_an_exception(keyrack: Keyrack) -> None:
     assert (made_up.valid, made_up.code) == (False, "NOT_FOUND")
 
 
-def test_a_server_that_cannot_check_permissions_or_cost_refuses_them(keyrack: Keyrack) -> None:
-    # given: a server that does not evaluate `permissions` and `cost` yet, and a key
-    # without the permission asked for
+def test_a_permission_query_is_judged_and_cost_is_refused(keyrack: Keyrack) -> None:
+    # given: a server that does not evaluate `cost` yet, and a key without the
+    # permission asked for
     key_set = keyrack.key_set("REGISTER_CATALOG_ITEMS")
 
-    # when / then: a refusal, never a VALID that ignored the condition
+    # when / then: the query judged, cost refused: never a VALID that ignored a condition
     with Verifier(keyrack.url, keyrack.verifier_token) as verifier:
-        with pytest.raises(BadRequest, match="permissions"):
-            verifier.verify(key_set.key, permissions="DEPLOY_PACKAGES")
+        lacking = verifier.verify(key_set.key, permissions="ADD_SYSTEM OR DEPLOY_PACKAGES")
+        assert (lacking.valid, lacking.code) == (False, "INSUFFICIENT_PERMISSION")
         with pytest.raises(BadRequest, match="cost"):
             verifier.verify(key_set.key, cost=1)
         # and without them it answers as before, reading what is not sent as None

@@ -207,3 +207,39 @@ async def test_no_query_makes_the_endpoint_fail_or_answer_valid_for_a_key_withou
     # then
     assert response.status_code in (200, 400)
     assert response.json().get("valid") is not True
+
+
+def _reference(node: object, held: frozenset[str]) -> bool:
+    """The meaning of a compiled node, evaluated the plain way."""
+    if isinstance(node, str):
+        return node in held
+    assert isinstance(node, tuple)
+    operator, children = node
+    outcomes = [_reference(child, held) for child in children]
+    return all(outcomes) if operator == "AND" else any(outcomes)
+
+
+_query_names = ["a", "b", "c", "d", "e"]
+
+
+@st.composite
+def _queries(draw: st.DrawFn, depth: int = 0) -> str:
+    if depth >= 3 or draw(st.booleans()):
+        return draw(st.sampled_from(_query_names))
+    parts = draw(st.lists(_queries(depth + 1), min_size=2, max_size=4))
+    joined = f" {draw(st.sampled_from(['AND', 'OR']))} ".join(parts)
+    return f"({joined})" if draw(st.booleans()) else joined
+
+
+@given(_queries(), st.sets(st.sampled_from(_query_names)))
+@settings(max_examples=400, deadline=None)
+def test_a_compiled_query_means_what_its_tree_says(query: str, held: set[str]) -> None:
+    # given
+    compiled = compile_query(query)
+
+    # when
+    allowed = compiled.allows(frozenset(held))
+
+    # then
+    assert allowed is _reference(compiled.root, frozenset(held))
+    assert not allowed or not held.isdisjoint(compiled.names)
