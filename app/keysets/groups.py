@@ -270,6 +270,7 @@ async def update_group(
             scope=group.scope,
             permissions=permissions,
             permission_names=permission_names,
+            current=group.permissions,
         )
         if not isinstance(new_permissions, Unchanged) and new_permissions != group.permissions:
             changes["permissions"] = {"old": group.permissions, "new": new_permissions}

@@ -389,6 +389,7 @@ async def update_key_set(
             scope=key_set.scope,
             permissions=permissions,
             permission_names=permission_names,
+            current=key_set.permissions,
         )
         if not isinstance(new_permissions, Unchanged):
             change("permissions", key_set.permissions, new_permissions)

@@ -9,7 +9,7 @@ from app.keysets.models import KeySetScope
 from app.keysets.permissions import PERMISSION_SCOPE, KeyPermission
 from app.keysets.rules import clean_permissions
 from app.permissions.models import Permission
-from app.permissions.names import MAX_HELD_NAMES, ordered
+from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES, ordered
 from app.validation import UNCHANGED, Unchanged
 
 
@@ -52,17 +52,22 @@ async def own_permissions(
     scope: KeySetScope,
     permissions: Sequence[str] | Unchanged,
     permission_names: Sequence[str] | Unchanged,
+    current: Sequence[str],
 ) -> list[str] | Unchanged:
-    """What a key set or group holds of its own after an update: the deprecated enum
-    `permissions` and the catalog's `permissionNames` together, or UNCHANGED if neither
-    was given."""
-    if isinstance(permissions, Unchanged) and isinstance(permission_names, Unchanged):
-        return UNCHANGED
+    """What a key set or group holds of its own after an update, or UNCHANGED if neither
+    field was given. `permissionNames` replaces everything; the deprecated enum
+    `permissions` alone replaces the built-ins only, so that a client that knows only
+    the enum does not take away the catalog names an admin gave (`current`)."""
+    if isinstance(permission_names, Unchanged):
+        if isinstance(permissions, Unchanged):
+            return UNCHANGED
+        kept = [name for name in current if name not in BUILT_IN_NAMES]
+        return ordered([*clean_permissions(permissions, scope), *kept])
     return await held_names(
         organization_id=organization_id,
         scope=scope,
         permissions=[] if isinstance(permissions, Unchanged) else permissions,
-        permission_names=[] if isinstance(permission_names, Unchanged) else permission_names,
+        permission_names=permission_names,
     )
 
 

@@ -61,6 +61,11 @@ mutation CreateKeySet($input: CreateKeySetInput!) {
   }
 }
 """
+UPDATE_KEY_SET = """
+mutation UpdateKeySet($input: UpdateKeySetInput!) {
+  updateKeySet(input: $input) { keySet { permissions permissionNames } userErrors { code field } }
+}
+"""
 KEY_SET = "query KeySet($id: ID!) { keySet(id: $id) { permissionNames permissions } }"
 CREATE_GROUP = """
 mutation CreateGroup($input: CreatePermissionGroupInput!) {
@@ -386,3 +391,21 @@ async def test_catalog_changes_are_audited(gql: GraphQL) -> None:
     assert actions == ["PERMISSION_DELETED", "PERMISSION_UPDATED", "PERMISSION_CREATED"]
     updated = next(e for e in entries if e["action"] == "PERMISSION_UPDATED")["details"]
     assert updated["scopes"] == {"old": ["ORGANIZATION"], "new": ["SYSTEM"]}
+
+
+async def test_a_client_that_sends_only_the_enum_keeps_the_catalog_names(gql: GraphQL) -> None:
+    # given: a key set with a built-in and a catalog name
+    world = await build_world(gql)
+    await define(world, "invoices.read")
+    created = await key_with(world, "invoices.read", "ADD_SYSTEM")
+
+    # when: an older client replaces the built-ins with the deprecated enum field
+    updated = await world.admin.gql.mutate(
+        "updateKeySet",
+        UPDATE_KEY_SET,
+        {"keySetId": created["keySet"]["id"], "permissions": ["REGISTER_CATALOG_ITEMS"]},
+    )
+
+    # then
+    assert updated["keySet"]["permissions"] == ["REGISTER_CATALOG_ITEMS"]
+    assert updated["keySet"]["permissionNames"] == ["REGISTER_CATALOG_ITEMS", "invoices.read"]
