@@ -37,7 +37,7 @@ from app.keysets.permissions import PERMISSION_SCOPE, KeyPermission
 from app.keysets.rules import clean_description
 from app.keysets.writes import key_set_writes
 from app.organizations.models import Membership, Organization
-from app.pagination import Page, paginate_each
+from app.pagination import Count, Page, no_items, paginate_each
 from app.permissions.models import Permission
 from app.permissions.names import MAX_CATALOG_SIZE, NAME_PATTERN
 
@@ -137,11 +137,20 @@ async def list_catalog(
     pages: dict[int, Page[CatalogEntry]] = {}
     for pk in organization_ids:
         organization = organizations.get(pk)
-        page = rows.get(pk, Page(items=[], has_next=False))
+        page = rows.get(pk, Page(items=[], has_next=False, count=no_items))
         entries = [_built_in(organization, p) for p in built_ins] if organization else []
         entries += [entry_of(row) for row in page.items]
-        pages[pk] = Page(items=entries, has_next=page.has_next)
+        pages[pk] = Page(items=entries, has_next=page.has_next, count=_with_built_ins(page.count))
     return pages
+
+
+def _with_built_ins(rows: Count) -> Count:
+    """A catalog's totalCount: its rows and the built-ins."""
+
+    async def count() -> int:
+        return len(BUILT_INS) + await rows()
+
+    return count
 
 
 async def get_visible_permission(*, user: User, permission_id: int) -> CatalogEntry | None:

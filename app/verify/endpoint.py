@@ -65,24 +65,25 @@ class BodyTooLarge(Exception):
     pass
 
 
-def _parse(body: bytes) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | dict[str, Any] | None]:
+    """The body's fields, or what is wrong with it: a message, or a whole error answer."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        return None, {"error": 'Body must be JSON: {"key": "...", "permission": ..., "ip": ...}.'}
+        return None, 'Body must be JSON: {"key": "...", "permission": ..., "ip": ...}.'
     if not isinstance(data, dict):
-        return None, {"error": "Body must be a JSON object."}
+        return None, "Body must be a JSON object."
     if not isinstance(data.get("key"), str):
-        return None, {"error": '"key" is required and must be a string.'}
+        return None, '"key" is required and must be a string.'
     for name in ("permission", "permissions", "ip"):
         if data.get(name) is not None and not isinstance(data[name], str):
-            return None, {"error": f'"{name}" must be a string when given.'}
+            return None, f'"{name}" must be a string when given.'
     for name in _UNSUPPORTED:
         if data.get(name) is not None:
-            return None, {"error": f'"{name}" is not supported by this server: it cannot check it.'}
+            return None, f'"{name}" is not supported by this server: it cannot check it.'
     permission = data.get("permission")
     if permission is not None and not is_permission_name(permission):
-        return None, {"error": '"permission" is not a known permission name.'}
+        return None, '"permission" is not a known permission name.'
     if data.get("permissions") is not None:
         try:
             data["permissions"] = compile_query(data["permissions"])
@@ -93,10 +94,10 @@ def _parse(body: bytes) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         if value is None:
             continue
         if not isinstance(value, str):
-            return None, {"error": f'"{name}" must be a string when given.'}
+            return None, f'"{name}" must be a string when given.'
         pk = pk_of(value, type_name)
         if pk is None:
-            return None, {"error": f'"{name}" is not the id of {what}.'}
+            return None, f'"{name}" is not the id of {what}.'
         data[name] = pk
     return data, None
 
@@ -200,7 +201,9 @@ class VerifyEndpoint:
             return
         data, problem = _parse(body)
         if data is None:
-            await self._send(send, 400, problem or {})
+            await self._send(
+                send, 400, problem if isinstance(problem, dict) else {"error": problem}
+            )
             return
         ip = None
         if data.get("ip") is not None:

@@ -47,6 +47,7 @@ query Catalog($id: ID!, $first: Int, $after: String) {
     permissions(first: $first, after: $after) {
       edges { node { id name scopes builtIn createdBy { id } } }
       pageInfo { hasNextPage endCursor }
+      totalCount
     }
   }
 }
@@ -148,6 +149,7 @@ async def test_the_catalog_lists_the_built_ins_first_then_the_organizations_own(
         )
         connection = data["organization"]["permissions"]
         names += [(e["node"]["name"], e["node"]["builtIn"]) for e in connection["edges"]]
+        assert connection["totalCount"] == 7
         if not connection["pageInfo"]["hasNextPage"]:
             break
         after = connection["pageInfo"]["endCursor"]
