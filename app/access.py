@@ -19,6 +19,7 @@ from app.organizations.models import (
     Organization,
     OrganizationRole,
 )
+from app.permissions.models import Permission
 from app.systems.models import System, SystemMembership, SystemRole
 from app.verifiers.models import Verifier
 from app.webhooks.models import Webhook
@@ -28,6 +29,7 @@ _BELONGING_TO_ORGANIZATIONS: dict[str, type[Model]] = {
     "System": System,
     "KeySet": KeySet,
     "PermissionGroup": PermissionGroup,
+    "Permission": Permission,
     "Webhook": Webhook,
     "Verifier": Verifier,
 }

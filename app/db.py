@@ -26,6 +26,7 @@ MODEL_MODULES = [
     "app.organizations.models",
     "app.systems.models",
     "app.keysets.models",
+    "app.permissions.models",
     "app.audit.models",
     "app.notifications.models",
     "app.webhooks.models",

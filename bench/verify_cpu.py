@@ -6,12 +6,14 @@ an organization, a key set and a verifier on a temporary SQLite file through Gra
 then calls POST /v1/keys/verify N times, five rounds, and prints the best round.
 
     python bench/verify_cpu.py [--calls 20000] [--no-usage-counting] [--ip 203.0.113.7]
-                               [--credits]
+                               [--credits] [--permissions "a AND (b OR c)" [--held a,b]]
 
 `--no-usage-counting` measures without usage counts (KEYRACK_USAGE_COUNTING=false);
-`--ip` sends a client address in every body, which counting also records.
+`--ip` sends a client address in every body, which counting also records;
 `--credits` gives the key set credits (each verification spends one, in the database),
-an externalId and a meta object, which every answer carries.
+an externalId and a meta object, which every answer carries;
+`--permissions` defines the query's names in the catalog, gives the key set those of
+`--held` (default: all of them) and sends the query in every body.
 """
 
 from __future__ import annotations
@@ -33,16 +35,26 @@ sys.path[:0] = [str(ROOT)]
 
 from app.db import apply_migrations  # noqa: E402
 from app.main import create_app  # noqa: E402
+from app.permissions.query import compile_query  # noqa: E402
 from app.settings import Settings  # noqa: E402
 
 SIGN_UP = "mutation($i: SignUpInput!) { signUp(input: $i) { token } }"
 CREATE_ORGANIZATION = 'mutation { createOrganization(input: {name: "A"}) { organization { id } } }'
 CREATE_KEY_SET = "mutation($i: CreateKeySetInput!) { createKeySet(input: $i) { primaryKey } }"
 CREATE_VERIFIER = "mutation($i: CreateVerifierInput!) { createVerifier(input: $i) { token } }"
+CREATE_PERMISSION = (
+    "mutation($i: CreatePermissionInput!) { createPermission(input: $i) { userErrors { code } } }"
+)
 
 
 async def measure(
-    calls: int, *, usage_counting: bool = True, ip: str | None = None, credits: bool = False
+    calls: int,
+    *,
+    usage_counting: bool = True,
+    ip: str | None = None,
+    credits: bool = False,
+    permissions: str | None = None,
+    held: list[str] | None = None,
 ) -> float:
     workdir = tempfile.mkdtemp(prefix="keyrack-cpu-")
     settings = Settings(
@@ -73,10 +85,16 @@ async def measure(
             token = (await graphql(SIGN_UP, {"i": user}))["signUp"]["token"]
             organization = (await graphql(CREATE_ORGANIZATION, token=token))["createOrganization"]
             organization_id = organization["organization"]["id"]
+            names = sorted(compile_query(permissions).names) if permissions else []
+            for name in names:
+                permission = {"organizationId": organization_id, "name": name}
+                await graphql(
+                    CREATE_PERMISSION, {"i": permission | {"scopes": ["ORGANIZATION"]}}, token
+                )
             key_set: dict[str, Any] = {
                 "organizationId": organization_id,
                 "label": "b",
-                "permissions": [],
+                "permissionNames": names if held is None else held,
             }
             if credits:
                 key_set.update(
@@ -86,7 +104,10 @@ async def measure(
             verifier = {"organizationId": organization_id, "name": "bench"}
             created = (await graphql(CREATE_VERIFIER, {"i": verifier}, token))["createVerifier"]
 
-        body = json.dumps({"key": key["primaryKey"], **({"ip": ip} if ip else {})}).encode()
+        extra = {"ip": ip} if ip else {}
+        if permissions:
+            extra["permissions"] = permissions
+        body = json.dumps({"key": key["primaryKey"], **extra}).encode()
         scope = {
             "type": "http",
             "method": "POST",
@@ -125,9 +146,18 @@ def main() -> None:
     parser.add_argument("--usage-counting", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--ip", default=None)
     parser.add_argument("--credits", action="store_true")
+    parser.add_argument("--permissions", default=None)
+    parser.add_argument("--held", default=None)
     args = parser.parse_args()
     per_call = asyncio.run(
-        measure(args.calls, usage_counting=args.usage_counting, ip=args.ip, credits=args.credits)
+        measure(
+            args.calls,
+            usage_counting=args.usage_counting,
+            ip=args.ip,
+            credits=args.credits,
+            permissions=args.permissions,
+            held=args.held.split(",") if args.held else None,
+        )
     )
     print(f"{per_call:.1f} us CPU per valid verification (best of 5 x {args.calls})")
 

@@ -170,6 +170,11 @@ documented(
         "PERMISSION_GROUP_CREATED": "A permission group was created.",
         "PERMISSION_GROUP_UPDATED": "A permission group changed (details: affected key sets).",
         "PERMISSION_GROUP_DELETED": "A permission group was deleted (details: DETACH or INLINE).",
+        "PERMISSION_CREATED": "A permission was added to the organization's catalog.",
+        "PERMISSION_UPDATED": (
+            "A catalog permission was renamed, described or rescoped (details: old and new)."
+        ),
+        "PERMISSION_DELETED": "A catalog permission was deleted (details: affected key sets).",
         "KEY_POLICY_CHANGED": "The organization's key policy or a system's override changed.",
         "WEBHOOK_CREATED": "A webhook was registered.",
         "WEBHOOK_UPDATED": "A webhook's URL, events or enabled flag changed.",

@@ -33,6 +33,8 @@ from app.organizations import invitations
 from app.organizations import service as organizations
 from app.organizations.models import Invitation, Membership, Organization, OrganizationRole
 from app.pagination import Page
+from app.permissions import catalog
+from app.permissions.catalog import CatalogEntry
 from app.systems import service as systems
 from app.systems.models import System, SystemRole
 from app.verifiers import service as verifiers
@@ -266,6 +268,11 @@ class Loaders:
         ) -> Mapping[int, Page[PermissionGroup]]:
             return await groups.list_groups(organization_ids=ids, after=after, first=first)
 
+        async def permissions_of(
+            ids: list[int], after: int | None, first: int, options: tuple[Hashable, ...]
+        ) -> Mapping[int, Page[CatalogEntry]]:
+            return await catalog.list_catalog(organization_ids=ids, after=after, first=first)
+
         async def webhooks_of(
             ids: list[int], after: int | None, first: int, options: Options
         ) -> Mapping[int, Page[Webhook] | KeyrackError]:
@@ -329,6 +336,9 @@ class Loaders:
         )
         self.permission_groups_of_organization: DataLoader[PageRequest, Page[PermissionGroup]] = (
             Loader(_paged(groups_of), cache=False)
+        )
+        self.permissions_of_organization: DataLoader[PageRequest, Page[CatalogEntry]] = Loader(
+            _paged(permissions_of), cache=False
         )
         self.webhooks_of_organization: DataLoader[PageRequest, Page[Webhook]] = Loader(
             _paged(webhooks_of), cache=False

@@ -11,6 +11,7 @@ from app.audit import service as audit
 from app.graphql import ids
 from app.graphql.accounts.types import SessionType, UserType
 from app.graphql.audit.types import AuditEntryType
+from app.graphql.catalog.types import PermissionType
 from app.graphql.context import Info
 from app.graphql.groups.types import PermissionGroupType
 from app.graphql.keysets.types import KeySetType
@@ -27,6 +28,7 @@ from app.keysets import groups
 from app.keysets import reads as keysets
 from app.organizations import invitations
 from app.organizations import service as organizations
+from app.permissions import catalog
 from app.systems import service as systems
 from app.verifiers import service as verifiers
 from app.webhooks import service as webhooks
@@ -66,6 +68,12 @@ class NodeQueries:
         if type_name == ids.PERMISSION_GROUP:
             group = await groups.get_visible_group(user=user, group_id=pk)
             return PermissionGroupType.from_model(group) if group else None
+        if type_name == ids.PERMISSION:
+            permission = await catalog.get_visible_permission(user=user, permission_id=pk)
+            return PermissionType.from_entry(permission) if permission else None
+        if type_name == ids.BUILT_IN_PERMISSION:
+            built_in = await catalog.get_visible_built_in(user=user, pk=pk)
+            return PermissionType.from_entry(built_in) if built_in else None
         if type_name == ids.USER:
             found = await organizations.get_visible_user(viewer=user, user_id=pk)
             return UserType.from_model(found) if found else None

@@ -9,6 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.graphql.accounts.mutations import AccountMutations
 from app.graphql.accounts.queries import AccountQueries
+from app.graphql.catalog.mutations import PermissionMutations
 from app.graphql.conventions import document_conventions
 from app.graphql.errors import ErrorPolicy
 from app.graphql.execution import Executor
@@ -58,6 +59,7 @@ class Mutation(
     KeySetMutations,
     KeyImportMutations,
     PermissionGroupMutations,
+    PermissionMutations,
     KeyPolicyMutations,
     WebhookMutations,
     VerifierMutations,

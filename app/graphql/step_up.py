@@ -22,7 +22,15 @@ from strawberry.utils.str_converters import to_camel_case
 from app import access
 from app.accounts import step_up
 from app.context import Actor
-from app.graphql.ids import KEY_SET, ORGANIZATION, PERMISSION_GROUP, SYSTEM, VERIFIER, WEBHOOK
+from app.graphql.ids import (
+    KEY_SET,
+    ORGANIZATION,
+    PERMISSION,
+    PERMISSION_GROUP,
+    SYSTEM,
+    VERIFIER,
+    WEBHOOK,
+)
 from app.graphql.payloads import ReportUserErrors
 from app.graphql.sensitive import SECRET
 from app.ids import pk_of
@@ -33,6 +41,7 @@ TARGETS = {
     "system_id": SYSTEM,
     "key_set_id": KEY_SET,
     "group_id": PERMISSION_GROUP,
+    "permission_id": PERMISSION,
     "webhook_id": WEBHOOK,
     "verifier_id": VERIFIER,
 }

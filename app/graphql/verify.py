@@ -16,6 +16,8 @@ from app.graphql.ids import ORGANIZATION, SYSTEM
 from app.graphql.limits import VERIFY_COST, field_cost, list_cost
 from app.graphql.sensitive import SECRET
 from app.ids import pk_of
+from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES
+from app.permissions.query import MAX_NAMES as MAX_QUERY_NAMES
 from app.verify.service import Verdict, VerifyCode, audience_of_member
 
 documented(
@@ -64,8 +66,17 @@ class KeyVerification:
         description="Global id of the key set's system; null for organization key sets."
     )
     permissions: list[KeyPermission] | None = strawberry.field(
-        description="Everything the key set holds (groups included); null when not found.",
+        description="The built-in permissions the key set holds; null when not found.",
         metadata=list_cost(len(KeyPermission)),
+        deprecation_reason="Use permissionNames, which includes the organization's own names.",
+    )
+    permission_names: list[str] | None = strawberry.field(
+        description="Everything the key set holds (groups included); null when not found.",
+        metadata=list_cost(MAX_HELD_NAMES),
+    )
+    missing_permissions: list[str] | None = strawberry.field(
+        description="With INSUFFICIENT_PERMISSION: the names asked for that the key lacks.",
+        metadata=list_cost(MAX_QUERY_NAMES + 1),
     )
     slot: KeySlot | None = strawberry.field(
         description="Which of the key set's two keys this is; null when not found."
@@ -97,10 +108,14 @@ class KeyVerification:
             organization_id=wire["organizationId"],  # type: ignore[arg-type]
             system_id=wire["systemId"],  # type: ignore[arg-type]
             permissions=(
-                [KeyPermission(p) for p in verdict.permissions]
+                [KeyPermission(p) for p in verdict.permissions if p in BUILT_IN_NAMES]
                 if verdict.key_set_id is not None
                 else None
             ),
+            permission_names=(
+                list(verdict.permissions) if verdict.key_set_id is not None else None
+            ),
+            missing_permissions=list(verdict.missing) if verdict.missing else None,
             slot=KeySlot(verdict.slot) if verdict.slot else None,
             expires_at=verdict.expires_at,
             deprecated=verdict.deprecated,

@@ -6,7 +6,8 @@ groups') are always all of its scope and all count. A change to a group applies 
 key set using it at once, verification included.
 
 Lock order, on PostgreSQL, for everything that writes key sets: key-set rows (by id),
-then group rows, then the organization row (which `audit.record` takes last).
+then group rows, then catalog permission rows (app.permissions), then the organization
+row (which `audit.record` takes last).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from app.context import Actor
 from app.errors import Conflict, ErrorCode, InvalidInput, InvalidState, NotFound
 from app.ids import to_global_id
 from app.keysets.models import KeySet, KeySetGroup, KeySetScope, PermissionGroup
-from app.keysets.permissions import KeyPermission
 from app.keysets.rules import clean_description, clean_permissions
 from app.keysets.writes import key_set_writes
 from app.organizations.models import Membership
 from app.pagination import Page, paginate_each
+from app.permissions.holding import held_names, own_permissions
+from app.permissions.names import ordered
 from app.validation import UNCHANGED, Unchanged, clean_name
 
 MAX_GROUP_NAME_LENGTH = 100
@@ -53,9 +55,8 @@ class DeletedGroup:
 
 
 def effective_permissions(own: Iterable[str], groups: Iterable[PermissionGroup]) -> list[str]:
-    """A key set's own permissions and its groups', in catalog order."""
-    held = set(own).union(*(group.permissions for group in groups))
-    return [p.value for p in KeyPermission if p.value in held]
+    """A key set's own permissions and its groups', in catalog order (`ordered`)."""
+    return ordered(set(own).union(*(group.permissions for group in groups)))
 
 
 def group_ref(group: PermissionGroup) -> dict[str, str]:
@@ -163,12 +164,24 @@ async def create_group(
     scope: KeySetScope,
     permissions: Sequence[str],
     description: str | None = None,
+    permission_names: Sequence[str] = (),
 ) -> PermissionGroup:
     """A new group; owners and admins of the organization only."""
     name = _clean_group_name(name)
     clean_perms = clean_permissions(permissions, scope)
     description = clean_description(description)
     async with in_transaction():
+        # Admins only may learn which names the catalog holds; its rows are locked
+        # before the organization's (the lock order above).
+        (
+            await organization_access(user_id=actor.user.id, organization_id=organization_id)
+        ).require_admin()
+        clean_perms = await held_names(
+            organization_id=organization_id,
+            scope=scope,
+            permissions=clean_perms,
+            permission_names=permission_names,
+        )
         access = await organization_access(
             user_id=actor.user.id, organization_id=organization_id, for_update=True
         )
@@ -229,6 +242,7 @@ async def update_group(
     name: str | Unchanged = UNCHANGED,
     permissions: Sequence[str] | Unchanged = UNCHANGED,
     description: str | Unchanged | None = UNCHANGED,
+    permission_names: Sequence[str] | Unchanged = UNCHANGED,
 ) -> PermissionGroup:
     """Changes what is given; a change of permissions reaches every key set using it at once."""
     await _admin_group(actor, group_id)
@@ -251,12 +265,17 @@ async def update_group(
                 changes["description"] = {"old": group.description, "new": new_description}
                 group.description = new_description
         permissions_changed = False
-        if not isinstance(permissions, Unchanged):
-            new_permissions = clean_permissions(permissions, group.scope)
-            if new_permissions != group.permissions:
-                changes["permissions"] = {"old": group.permissions, "new": new_permissions}
-                group.permissions = new_permissions
-                permissions_changed = True
+        new_permissions = await own_permissions(
+            organization_id=group.organization_id,
+            scope=group.scope,
+            permissions=permissions,
+            permission_names=permission_names,
+            current=group.permissions,
+        )
+        if not isinstance(new_permissions, Unchanged) and new_permissions != group.permissions:
+            changes["permissions"] = {"old": group.permissions, "new": new_permissions}
+            group.permissions = new_permissions
+            permissions_changed = True
         if not changes:
             return group
         try:

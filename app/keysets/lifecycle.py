@@ -51,6 +51,7 @@ from app.keysets.rules import (
 from app.keysets.values import new_key
 from app.keysets.writes import KeySetWrites, key_set_writes, lock_organization
 from app.leaks.models import KeyExposure
+from app.permissions.holding import held_names, own_permissions
 from app.usage.recent import RecentUseCheck, check_recent_use
 from app.validation import UNCHANGED, Unchanged
 from app.webhooks.models import WebhookEvent
@@ -128,6 +129,7 @@ async def create_key_set(
     meta: object = None,
     remaining: int | None = None,
     refill: Refill | None = None,
+    permission_names: Sequence[str] = (),
 ) -> CreatedKeySet:
     """A key set with fresh primary and secondary keys, returned once in plaintext."""
     if (organization_id is None) == (system_id is None):
@@ -152,6 +154,12 @@ async def create_key_set(
         )
         given_groups = await groups.groups_for_key_set(
             organization_id=organization_id, scope=scope, group_ids=group_ids
+        )
+        clean_perms = await held_names(
+            organization_id=organization_id,
+            scope=scope,
+            permissions=clean_perms,
+            permission_names=permission_names,
         )
         organization = await lock_organization(organization_id)
         rules = await policy.effective_policy(organization_id=organization_id, system_id=system_id)
@@ -423,6 +431,7 @@ async def update_key_set(
     remaining: int | Unchanged | None = UNCHANGED,
     refill: Refill | Unchanged | None = UNCHANGED,
     recent_use: RecentUseCheck | None = None,
+    permission_names: Sequence[str] | Unchanged = UNCHANGED,
 ) -> KeySet:
     """Changes what is given; each change is audited with its old and new value.
     Disabling a key set in use asks `recent_use` first."""
@@ -447,10 +456,6 @@ async def update_key_set(
             new_description = clean_description(description)
             change("description", key_set.description, new_description)
             key_set.description = new_description
-        if not isinstance(permissions, Unchanged):
-            new_permissions = clean_permissions(permissions, key_set.scope)
-            change("permissions", key_set.permissions, new_permissions)
-            key_set.permissions = new_permissions
         new_groups = None
         if not isinstance(group_ids, Unchanged):
             new_groups = await groups.groups_for_key_set(
@@ -464,6 +469,17 @@ async def update_key_set(
                 [groups.group_ref(group) for group in old_groups],
                 [groups.group_ref(group) for group in new_groups],
             )
+        # After the groups: catalog rows are locked after group rows (app.permissions).
+        new_permissions = await own_permissions(
+            organization_id=key_set.organization_id,
+            scope=key_set.scope,
+            permissions=permissions,
+            permission_names=permission_names,
+            current=key_set.permissions,
+        )
+        if not isinstance(new_permissions, Unchanged):
+            change("permissions", key_set.permissions, new_permissions)
+            key_set.permissions = new_permissions
         if not isinstance(expires_at, Unchanged):
             # No default on update: null still means "no expiry", where the policy allows it.
             new_expiry = (await policy_of(key_set)).expiry_for(

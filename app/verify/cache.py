@@ -31,6 +31,8 @@ class Lookup:
     networks: tuple[Network, ...] = field(default=())
     # The set's own permissions and its groups', in catalog order.
     permissions: tuple[str, ...] = field(default=())
+    # The same as a set, for permission queries (app.permissions.query).
+    held: frozenset[str] = field(default=frozenset())
 
     @classmethod
     def of(cls, key: ApiKey, group_permissions: Iterable[Iterable[str]] = ()) -> Lookup:
@@ -42,6 +44,7 @@ class Lookup:
             key_set=key_set,
             networks=networks,
             permissions=tuple(effective_permissions(held, ())),
+            held=frozenset(held),
         )
 
 

@@ -23,7 +23,8 @@ from app.db import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS, is_unav
 from app.ids import pk_of, to_global_id
 from app.keysets import keys as keyformat
 from app.keysets.owners import MAX_CREDITS
-from app.keysets.permissions import KeyPermission
+from app.permissions.names import is_permission_name
+from app.permissions.query import QuerySyntaxError, compile_query
 from app.requestlog import REQUEST_INFO, note
 from app.verify.service import Verdict, Verifier
 from app.web import SECURITY_HEADER_PAIRS
@@ -31,7 +32,6 @@ from app.web import SECURITY_HEADER_PAIRS
 logger = logging.getLogger("keyrack.verify")
 
 MAX_BODY_BYTES = 64 * 1024
-_PERMISSIONS = frozenset(p.value for p in KeyPermission)
 _JSON_HEADERS = [(b"content-type", b"application/json"), *SECURITY_HEADER_PAIRS]
 _RETRY_AFTER = [(b"retry-after", str(UNAVAILABLE_RETRY_AFTER_SECONDS).encode())]
 _CHALLENGE = [(b"www-authenticate", b'Bearer realm="keyrack-verify"')]
@@ -45,10 +45,6 @@ _KEY_IN_HEADER = (
     "verifier token (krv_…) in the Authorization header."
 )
 _UNKNOWN_VERIFIER = "Unknown or revoked verifier token."
-# Conditions this server does not evaluate yet. Ignoring one would answer VALID for a key
-# that does not meet it (a client's `permissions="A AND B"` let any key through), so a
-# body that names one is refused: the caller fails closed instead of open.
-_UNSUPPORTED = ("permissions",)
 _ID_FIELDS = (
     ("organizationId", "Organization", "an organization"),
     ("systemId", "System", "a system"),
@@ -66,7 +62,8 @@ class BodyTooLarge(Exception):
     pass
 
 
-def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
+def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | dict[str, Any] | None]:
+    """The body's fields, or what is wrong with it: a message, or a whole error answer."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -75,18 +72,20 @@ def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
         return None, "Body must be a JSON object."
     if not isinstance(data.get("key"), str):
         return None, '"key" is required and must be a string.'
-    for name in ("permission", "ip"):
+    for name in ("permission", "permissions", "ip"):
         if data.get(name) is not None and not isinstance(data[name], str):
             return None, f'"{name}" must be a string when given.'
-    for name in _UNSUPPORTED:
-        if data.get(name) is not None:
-            return None, f'"{name}" is not supported by this server: it cannot check it.'
     cost = data["cost"] = 1 if data.get("cost") is None else data["cost"]
     if type(cost) is not int or not 0 <= cost <= MAX_CREDITS:  # bool is no count
         return None, f'"cost" must be an integer from 0 to {MAX_CREDITS} (default 1).'
     permission = data.get("permission")
-    if permission is not None and permission not in _PERMISSIONS:
+    if permission is not None and not is_permission_name(permission):
         return None, '"permission" is not a known permission name.'
+    if data.get("permissions") is not None:
+        try:
+            data["permissions"] = compile_query(data["permissions"])
+        except QuerySyntaxError as error:
+            return None, {"error": f'"permissions": {error}', "position": error.position}
     for name, type_name, what in _ID_FIELDS:
         value = data.get(name)
         if value is None:
@@ -199,7 +198,9 @@ class VerifyEndpoint:
             return
         data, problem = _parse(body)
         if data is None:
-            await self._send(send, 400, {"error": problem})
+            await self._send(
+                send, 400, problem if isinstance(problem, dict) else {"error": problem}
+            )
             return
         ip = None
         if data.get("ip") is not None:
@@ -217,6 +218,7 @@ class VerifyEndpoint:
             organization_id=data.get("organizationId"),
             system_id=data.get("systemId"),
             cost=data["cost"],
+            query=data.get("permissions"),
         )
         seconds = perf_counter() - started
         metrics.verification(verdict.code, audience, seconds)

@@ -20,6 +20,7 @@ from app.keysets.lookup import find_by_lookup_hash, move_lookup_hash
 from app.keysets.models import ApiKey
 from app.keysets.retirement import idle_passed
 from app.organizations.models import Membership
+from app.permissions.query import PermissionQuery
 from app.verifiers.models import Verifier as VerifierRow
 from app.verify import credits
 from app.verify.cache import Audience, Lookup, VerificationCache, VerifierCache
@@ -56,6 +57,9 @@ class Verdict:
     # Compared but not hashed (a dict is not hashable): equal verdicts still render once.
     meta: dict[str, object] | None = field(default=None, hash=False)
     remaining: int | None = None
+    # INSUFFICIENT_PERMISSION: the names asked for that the key does not hold. Answered to
+    # the verifier, never logged.
+    missing: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -84,6 +88,7 @@ class Verdict:
             "externalId": self.external_id,
             "meta": self.meta,
             "remaining": self.remaining,
+            "missingPermissions": list(self.missing) if self.missing else None,
         }
 
 
@@ -107,6 +112,7 @@ def judge(
     permission: str | None,
     ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None,
     now: datetime,
+    query: PermissionQuery | None = None,
 ) -> Verdict:
     """The verdict for a found key, in the contract's order of checks."""
     key, key_set = found.key, found.key_set
@@ -114,7 +120,7 @@ def judge(
         return NOT_FOUND
     deprecated = key.current is None
 
-    def verdict(code: VerifyCode) -> Verdict:
+    def verdict(code: VerifyCode, missing: tuple[str, ...] = ()) -> Verdict:
         return Verdict(
             code=code,
             key_set_id=key_set.id,
@@ -128,6 +134,7 @@ def judge(
             valid_until=key.valid_until if deprecated else None,
             external_id=key_set.external_id,
             meta=key_set.meta,
+            missing=missing,
         )
 
     if not key_set.enabled:
@@ -136,8 +143,12 @@ def judge(
         return verdict(VerifyCode.EXPIRED)
     if found.networks and (ip is None or not _within(ip, found.networks)):
         return verdict(VerifyCode.FORBIDDEN_IP)
-    if permission is not None and permission not in found.permissions:
-        return verdict(VerifyCode.INSUFFICIENT_PERMISSION)
+    held = found.held
+    missing: tuple[str, ...] = () if permission is None or permission in held else (permission,)
+    if query is not None and not query.allows(held):
+        missing += tuple(name for name in query.missing(held) if name not in missing)
+    if missing:
+        return verdict(VerifyCode.INSUFFICIENT_PERMISSION, missing)
     return verdict(VerifyCode.VALID)
 
 
@@ -309,6 +320,7 @@ class Verifier:
         organization_id: int | None = None,
         system_id: int | None = None,
         cost: int = 1,
+        query: PermissionQuery | None = None,
     ) -> Verdict:
         """Shape and checksum first (no database work for a malformed key), then the lookup.
 
@@ -371,7 +383,7 @@ class Verifier:
                     ip=ip,
                 )
             return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
-        verdict = judge(found, permission=permission, ip=ip, now=now)
+        verdict = judge(found, permission=permission, ip=ip, now=now, query=query)
         if key_set.remaining is not None:  # as cached: every change of it evicts the set
             verdict = await _with_credits(verdict, key_set.id, cost)
         # Services' traffic only: GraphQL's verifyKey is a member trying a key out.

@@ -60,19 +60,19 @@ def test_a_refused_key_is_a_result_not_an_exception(keyrack: Keyrack) -> None:
     assert (made_up.valid, made_up.code) == (False, "NOT_FOUND")
 
 
-def test_a_server_that_cannot_check_permissions_or_cost_refuses_them(keyrack: Keyrack) -> None:
-    # given: a server that does not evaluate `permissions` and `cost` yet, and a key
-    # without the permission asked for
+def test_a_permission_query_and_a_cost_are_judged(keyrack: Keyrack) -> None:
+    # given: a key without the permissions asked for, and no credits
     key_set = keyrack.key_set("REGISTER_CATALOG_ITEMS")
 
-    # when / then: a refusal, never a VALID that ignored the condition
+    # when / then: the query judged, naming what is missing; a cost on a key set without
+    # credits spends nothing and leaves `remaining` unset
     with Verifier(keyrack.url, keyrack.verifier_token) as verifier:
-        with pytest.raises(BadRequest, match="permissions"):
-            verifier.verify(key_set.key, permissions="DEPLOY_PACKAGES")
-        with pytest.raises(BadRequest, match="cost"):
-            verifier.verify(key_set.key, cost=1)
+        lacking = verifier.verify(key_set.key, permissions="ADD_SYSTEM OR DEPLOY_PACKAGES")
+        assert (lacking.valid, lacking.code) == (False, "INSUFFICIENT_PERMISSION")
+        held = verifier.verify(key_set.key, permissions="REGISTER_CATALOG_ITEMS", cost=1)
         # and without them it answers as before, reading what is not sent as None
         result = verifier.verify(key_set.key)
+    assert (held.valid, held.code, held.remaining) == (True, "VALID", None)
     assert result.code == "VALID"
     assert result.remaining is None
 

@@ -119,6 +119,21 @@ mutation($input: DeletePermissionGroupInput!) {
   deletePermissionGroup(input: $input) { userErrors { code field } }
 }
 """
+CREATE_PERMISSION = """
+mutation($input: CreatePermissionInput!) {
+  createPermission(input: $input) { permission { id } userErrors { code field } }
+}
+"""
+UPDATE_PERMISSION = """
+mutation($input: UpdatePermissionInput!) {
+  updatePermission(input: $input) { userErrors { code field } }
+}
+"""
+DELETE_PERMISSION = """
+mutation($input: DeletePermissionInput!) {
+  deletePermission(input: $input) { userErrors { code field } }
+}
+"""
 UPDATE_KEY_POLICY = """
 mutation($input: UpdateKeyPolicyInput!) {
   updateKeyPolicy(input: $input) { userErrors { code field } }
@@ -171,6 +186,7 @@ class Scene:
     webhook_id: str
     group_id: str
     verifier_id: str
+    permission_id: str
 
 
 @pytest.fixture
@@ -205,6 +221,11 @@ async def scene(gql: GraphQL) -> Scene:
         CREATE_VERIFIER,
         {"organizationId": organization_id, "name": "billing-api"},
     )
+    permission = await owner.gql.mutate(
+        "createPermission",
+        CREATE_PERMISSION,
+        {"organizationId": organization_id, "name": "invoices.read", "scopes": ["ORGANIZATION"]},
+    )
     app = await enable_totp(owner.gql)
     await owner.gql.mutate(
         "updateOrganization",
@@ -224,6 +245,7 @@ async def scene(gql: GraphQL) -> Scene:
         webhook["webhook"]["id"],
         group["permissionGroup"]["id"],
         verifier["verifier"]["id"],
+        permission["permission"]["id"],
     )
 
 
@@ -377,6 +399,25 @@ COVERED: dict[str, tuple[str, str, Input]] = {
         "deletePermissionGroup",
         DELETE_GROUP,
         lambda s: {"groupId": s.group_id},
+    ),
+    "createPermission": (
+        "createPermission",
+        CREATE_PERMISSION,
+        lambda s: {"organizationId": s.organization_id, "name": "x.y", "scopes": ["SYSTEM"]},
+    ),
+    "updatePermission": (
+        "updatePermission",
+        UPDATE_PERMISSION,
+        lambda s: {
+            "permissionId": s.permission_id,
+            "name": "invoices.all",
+            "confirmName": "invoices.read",
+        },
+    ),
+    "deletePermission": (
+        "deletePermission",
+        DELETE_PERMISSION,
+        lambda s: {"permissionId": s.permission_id},
     ),
     "updateKeyPolicy(organization)": (
         "updateKeyPolicy",

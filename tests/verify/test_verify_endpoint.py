@@ -52,6 +52,7 @@ query Verify($key: String!, $permission: KeyPermission, $ip: String) {
   verifyKey(key: $key, permission: $permission, ip: $ip) {
     valid code keySet { id label } organizationId systemId permissions slot expiresAt
     deprecated validUntil externalId meta remaining
+    deprecated validUntil missingPermissions
   }
 }
 """

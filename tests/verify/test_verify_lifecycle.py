@@ -92,6 +92,7 @@ async def test_a_created_organization_key_verifies_valid_with_its_key_set(
         "externalId": None,
         "meta": None,
         "remaining": None,
+        "missingPermissions": None,
     }
     assert secondary["code"] == "VALID"
     assert secondary["slot"] == "SECONDARY"

@@ -30,7 +30,16 @@ class CreatePermissionGroupInput:
         description="ORGANIZATION or SYSTEM: which key sets the group is for; fixed."
     )
     permissions: list[KeyPermission] = strawberry.field(
-        default_factory=list, description="Permissions of the group's scope only (else INVALID)."
+        default_factory=list,
+        description="Permissions of the group's scope only (else INVALID).",
+        deprecation_reason="Use permissionNames.",
+    )
+    permission_names: list[str] = strawberry.field(
+        default_factory=list,
+        description=(
+            "Names from the organization's catalog (built-ins included), of the group's scope "
+            "only: an unknown name or one of another scope is INVALID at its index."
+        ),
     )
     description: str | None = strawberry.field(
         default=None, description="Free text up to 1000 characters, no API key in it."
@@ -53,6 +62,14 @@ class UpdatePermissionGroupInput:
         description=(
             "Replaces the group's permissions, of its scope only; applies at once to every key "
             "set using the group, verification included."
+        ),
+        deprecation_reason="Use permissionNames.",
+    )
+    permission_names: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Replaces the group's own permissions with these catalog names (with `permissions`, "
+            "if given too); an unknown name or one of another scope is INVALID at its index."
         ),
     )
     description: str | None = strawberry.field(
@@ -127,6 +144,7 @@ class PermissionGroupMutations:
             scope=KeySetScope(input.scope),
             permissions=_permissions(input.permissions) or [],
             description=input.description,
+            permission_names=input.permission_names,
         )
         return PermissionGroupPayload(permission_group=PermissionGroupType.from_model(group))
 
@@ -152,6 +170,11 @@ class PermissionGroupMutations:
                 else _permissions(input.permissions) or []
             ),
             description=UNCHANGED if input.description is strawberry.UNSET else input.description,
+            permission_names=(
+                UNCHANGED
+                if input.permission_names in (None, strawberry.UNSET)
+                else input.permission_names
+            ),
         )
         return PermissionGroupPayload(permission_group=PermissionGroupType.from_model(group))
 

@@ -13,6 +13,7 @@ from app.graphql.limits import LOADED, list_cost
 from app.graphql.relay import Node
 from app.ids import to_global_id
 from app.keysets.models import PermissionGroup
+from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES
 
 if TYPE_CHECKING:
     from app.graphql.organizations.types import OrganizationType
@@ -37,8 +38,13 @@ class PermissionGroupType(Node):
         description="Fixed at creation: the group holds, and is given to, this scope only."
     )
     permissions: list[KeyPermission] = strawberry.field(
-        description="What the group gives the key sets using it, in catalog order.",
+        description="The built-in permissions the group gives, in catalog order.",
         metadata=list_cost(len(KeyPermission)),
+        deprecation_reason="Use permissionNames, which includes the organization's own names.",
+    )
+    permission_names: list[str] = strawberry.field(
+        description="What the group gives the key sets using it: catalog names, sorted.",
+        metadata=list_cost(MAX_HELD_NAMES),
     )
     created_at: datetime = strawberry.field(description="When the group was created.")
     updated_at: datetime = strawberry.field(description="When the group was last changed.")
@@ -51,7 +57,8 @@ class PermissionGroupType(Node):
             name=group.name,
             description=group.description,
             scope=group.scope,
-            permissions=[KeyPermission(p) for p in group.permissions],
+            permissions=[KeyPermission(p) for p in group.permissions if p in BUILT_IN_NAMES],
+            permission_names=sorted(group.permissions),
             created_at=group.created_at,
             updated_at=group.updated_at,
             model=group,

@@ -48,6 +48,14 @@ class CreateKeySetInput:
     permissions: list[KeyPermission] = strawberry.field(
         default_factory=list,
         description="Permissions of the set's scope only (else INVALID); duplicates are merged.",
+        deprecation_reason="Use permissionNames.",
+    )
+    permission_names: list[str] = strawberry.field(
+        default_factory=list,
+        description=(
+            "Names from the organization's catalog (built-ins included), of the set's scope "
+            "only: an unknown name or one of another scope is INVALID at its index."
+        ),
     )
     description: str | None = strawberry.field(
         default=None, description="Free text up to 1000 characters, no API key in it."
@@ -165,6 +173,14 @@ class UpdateKeySetInput:
     permissions: list[KeyPermission] | None = strawberry.field(
         default=strawberry.UNSET,
         description="Replaces the set's own permissions; of its scope only.",
+        deprecation_reason="Use permissionNames.",
+    )
+    permission_names: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Replaces the set's own permissions with these catalog names (with `permissions`, "
+            "if given too); an unknown name or one of another scope is INVALID at its index."
+        ),
     )
     expires_at: datetime | None = strawberry.field(
         default=strawberry.UNSET,
@@ -324,6 +340,7 @@ class KeySetMutations:
             meta=input.meta,
             remaining=input.remaining,
             refill=input.refill.to_refill() if input.refill else None,
+            permission_names=input.permission_names,
         )
         return CreateKeySetPayload(
             key_set=KeySetType.from_model(created.key_set),
@@ -418,5 +435,6 @@ class KeySetMutations:
             remaining=_given(input.remaining),
             refill=_refill(input.refill),
             recent_use=_recent_use(info, input.acknowledge_recent_use),
+            permission_names=_given(input.permission_names, nullable=False),
         )
         return KeySetPayload(key_set=KeySetType.from_model(key_set))

@@ -55,6 +55,7 @@ from app.keysets.owners import refill_of
 from app.keysets.reads import KeyRow, KeySetRow
 from app.keysets.reuse import NO_REUSE
 from app.keysets.rules import MAX_CIDRS, MAX_PREVIOUS_KEYS, status_of
+from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES
 from app.usage.series import Granularity, Whose
 
 if TYPE_CHECKING:
@@ -276,8 +277,16 @@ class KeySetType(Node):
         description="Whether the set belongs to the organization itself or to one of its systems."
     )
     permissions: list[KeyPermission] = strawberry.field(
-        description="The permissions given to the set directly; see effectivePermissions.",
+        description="The built-in permissions given to the set directly.",
         metadata=list_cost(len(KeyPermission)),
+        deprecation_reason="Use permissionNames, which includes the organization's own names.",
+    )
+    permission_names: list[str] = strawberry.field(
+        description=(
+            "The permissions given to the set directly, built-in and the catalog's, sorted; "
+            "see effectivePermissionNames."
+        ),
+        metadata=list_cost(MAX_HELD_NAMES),
     )
     status: KeySetStatus = strawberry.field(
         description="Derived now, first match wins: REVOKED, DISABLED, EXPIRED, else ACTIVE."
@@ -329,7 +338,8 @@ class KeySetType(Node):
             label=key_set.label,
             description=key_set.description,
             scope=key_set.scope,
-            permissions=[KeyPermission(p) for p in key_set.permissions],
+            permissions=[KeyPermission(p) for p in key_set.permissions if p in BUILT_IN_NAMES],
+            permission_names=sorted(key_set.permissions),
             status=status_of(key_set),
             enabled=key_set.enabled,
             allowed_cidrs=list(key_set.allowed_cidrs),
@@ -403,12 +413,22 @@ class KeySetType(Node):
             "permissions and its groups', in catalog order."
         ),
         metadata={**LOADED, **list_cost(len(KeyPermission))},
+        deprecation_reason="Use effectivePermissionNames, which includes the catalog's names.",
     )
     async def effective_permissions(self, info: Info) -> list[KeyPermission]:
+        names = await self.effective_permission_names(info)
+        return [KeyPermission(p) for p in names if p in BUILT_IN_NAMES]
+
+    @strawberry.field(
+        description=(
+            "What the keys may do, and what verification checks: the set's own permissions "
+            "and its groups', the built-ins first in catalog order, then the catalog's sorted."
+        ),
+        metadata={**LOADED, **list_cost(MAX_HELD_NAMES)},
+    )
+    async def effective_permission_names(self, info: Info) -> list[str]:
         groups = await info.context.loaders.groups_by_key_set_id.load(self.model.id)
-        return [
-            KeyPermission(p) for p in effective_permissions(self.model.permissions, groups or [])
-        ]
+        return effective_permissions(self.model.permissions, groups or [])
 
     @strawberry.field(
         description=(

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         AuditFilter,
         AuditIntegrity,
     )
+    from app.graphql.catalog.types import PermissionType
     from app.graphql.groups.types import PermissionGroupType
     from app.graphql.keysets.types import KeySetType
     from app.graphql.leaks.types import KeySetHygieneType
@@ -172,6 +173,25 @@ class OrganizationType(Node):
             PageRequest(self.pk, position, page_size(first))
         )
         return to_connection(page, PermissionGroupType.from_model, after=position)
+
+    @strawberry.field(
+        description=(
+            "The organization's permission catalog, visible to every member: the five "
+            "built-ins first, then its own permissions, oldest first."
+        )
+    )
+    async def permissions(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[Annotated[PermissionType, strawberry.lazy("app.graphql.catalog.types")]]:
+        from app.graphql.catalog.types import PermissionType
+
+        position = decode_cursor(after)
+        page = await info.context.loaders.permissions_of_organization.load(
+            PageRequest(self.pk, position, page_size(first))
+        )
+        return to_connection(
+            page, PermissionType.from_entry, after=position, position=lambda e: e.position
+        )
 
     @strawberry.field(
         description="Everyone who belongs to it, oldest first; every member sees them."
