@@ -35,6 +35,7 @@ paths.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
@@ -168,6 +169,18 @@ def from_source_field(
 
     metadata = {**field.pop("metadata", {}), FROM_SOURCE: read, PURE: slow is None}
     return strawberry.field(resolver=resolver, metadata=metadata, **field)
+
+
+# graphql-core 3.3 cancels the siblings of a failing field (gather_with_cancel). A
+# sibling whose completion had not started is closed without running, and the resolver
+# coroutines it held are dropped unawaited: they never ran, so nothing is lost, but
+# Python warns of each. Only that message, only for strawberry's resolver wrapper.
+warnings.filterwarnings(
+    "ignore",
+    message=r"coroutine 'GraphQLCoreConverter\.from_resolver\.<locals>\._async_resolver' "
+    "was never awaited",
+    category=RuntimeWarning,
+)
 
 
 PLAIN, READ_FROM_SOURCE, GRAPHQL_CORE = "plain", "from source", "graphql-core"
