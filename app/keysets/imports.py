@@ -38,10 +38,12 @@ from app.keysets.keys import KeyMaterial
 from app.keysets.lifecycle import LABEL_TAKEN, scope_key
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySlot
 from app.keysets.owners import clean_external_id, clean_meta
-from app.keysets.rules import clean_expiry, clean_label, clean_permissions
+from app.keysets.rules import clean_expiry, clean_label
 from app.keysets.values import new_key
 from app.keysets.writes import key_set_writes, lock_organization
 from app.organizations.models import Organization
+from app.permissions.holding import resolve_names
+from app.permissions.names import is_permission_name
 from app.systems.models import System
 from app.validation import check_text
 
@@ -128,10 +130,10 @@ def entry_of(
     names = data.get("permissionNames") or []
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise InvalidInput("permissionNames must be a list of strings.", field="permissionNames")
-    try:
-        permissions = clean_permissions(names, scope)
-    except InvalidInput as error:
-        raise InvalidInput(error.message, field="permissionNames") from None
+    for name in names:  # whether the catalog holds them is known only at import
+        if not is_permission_name(name):
+            raise InvalidInput(f"{name[:70]!r} is not a permission name.", field="permissionNames")
+    permissions = names
     if expires_at is None and data.get("expiresAt") is not None:
         text = data["expiresAt"]
         try:
@@ -258,6 +260,15 @@ async def import_keys(
             labels.add(entry.label)
             hashes.add(lookup_hash)
             try:
+                held = await resolve_names(
+                    organization_id=organization_id,
+                    scope=scope,
+                    names=entry.permissions,
+                    field="permissionNames",
+                )
+            except InvalidInput as error:
+                raise ImportRefused(error.message, index=index, field="permissionNames") from None
+            try:
                 expires_at = rules.expiry_for(entry.expires_at, now=clock.now())
             except InvalidInput as error:
                 raise ImportRefused(error.message, index=index, field="expiresAt") from None
@@ -268,7 +279,7 @@ async def import_keys(
                     scope=scope,
                     scope_key=key_scope,
                     label=entry.label,
-                    permissions=list(entry.permissions),
+                    permissions=held,
                     expires_at=expires_at,
                     external_id=entry.external_id,
                     meta=entry.meta,

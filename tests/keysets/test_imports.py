@@ -103,6 +103,54 @@ async def test_imported_keys_verify_whatever_their_format(
     assert (await verify(verifier_http, LEGACY_KEY + "x"))["code"] == "NOT_FOUND"
 
 
+CREATE_PERMISSION = """
+mutation Create($input: CreatePermissionInput!) {
+  createPermission(input: $input) { permission { name } userErrors { code field message } }
+}
+"""
+
+
+async def test_imported_keys_hold_the_catalogs_own_permissions(
+    gql: GraphQL, verifier_http: httpx.AsyncClient
+) -> None:
+    # given: an organization whose catalog defines invoices.read
+    owner, organization_id = await owner_and_organization(gql)
+    created = await owner.gql(
+        CREATE_PERMISSION,
+        {
+            "input": {
+                "organizationId": organization_id,
+                "name": "invoices.read",
+                "scopes": ["ORGANIZATION"],
+            }
+        },
+    )
+    assert created["createPermission"]["userErrors"] == []
+
+    # when: a key is imported with it, and another with a name the catalog lacks
+    payload = await import_keys(
+        owner,
+        organization_id,
+        {"label": "Billing", "key": LEGACY_KEY, "permissionNames": ["invoices.read"]},
+    )
+    unknown = await import_keys(
+        owner,
+        organization_id,
+        {"label": "Other", "key": LEGACY_KEY + "2", "permissionNames": ["invoices.write"]},
+    )
+
+    # then: the first verifies with a query on it; the second imports nothing
+    assert payload["userErrors"] == []
+    answer = await verify(verifier_http, LEGACY_KEY, permissions="invoices.read AND ADD_SYSTEM")
+    assert (answer["code"], answer["missingPermissions"]) == (
+        "INSUFFICIENT_PERMISSION",
+        ["ADD_SYSTEM"],
+    )
+    assert (await verify(verifier_http, LEGACY_KEY, permission="invoices.read"))["valid"]
+    assert codes_and_fields(unknown)[0][1] == ["input", "keys", "0", "permissionNames"]
+    assert await labels(owner, organization_id) == ["Billing"]
+
+
 async def test_an_import_is_audited_without_keys_or_digests(gql: GraphQL) -> None:
     # given
     owner, organization_id = await owner_and_organization(gql)
