@@ -22,8 +22,9 @@ class VerifyResult:
     """What Keyrack said about a key. It never holds the key itself.
 
     `code` stays a string so that a code added by a newer server reads as itself rather
-    than failing. `external_id`, `meta` and `remaining` come with a server feature that
-    is not released yet: they are None until the server sends them.
+    than failing. `external_id` and `meta` are what the key set says of its owner, and
+    `remaining` its credits after this verification; each is None when unset (or when an
+    older server does not send it).
     """
 
     valid: bool
