@@ -143,16 +143,17 @@ class Mailer:
     async def reserve(self, kind: MailKind, to: str, *, requester: Requester) -> Reserved | None:
         """A place for one mail of `kind` to `to`, or None (and nothing held) when a limit
         of the hour is reached."""
-        places = [
-            await throttle.reserve(bucket, throttle.Limit(limit, _HOUR))
-            for bucket, limit in self._buckets(kind, to, requester)
-        ]
-        if all(place.within for place in places):
-            return Reserved(kind, to, tuple(places))
-        await throttle.release(*places)
-        metrics.EMAILS.labels("limited").inc()
-        logger.info("A %s mail was not sent: a limit of the hour is reached", kind.value)
-        return None
+        places = []
+        for bucket, limit in self._buckets(kind, to, requester):
+            places.append(await throttle.reserve(bucket, throttle.Limit(limit, _HOUR)))
+            if not places[-1].within:
+                # Stop at the first full bucket: a mail that cannot go must not take,
+                # even for a moment, a place in the next ones from a mail that can.
+                await throttle.release(*places)
+                metrics.EMAILS.labels("limited").inc()
+                logger.info("A %s mail was not sent: a limit of the hour is reached", kind.value)
+                return None
+        return Reserved(kind, to, tuple(places))
 
     async def mail(
         self,

@@ -40,6 +40,36 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield server
 
 
+async def test_mails_refused_by_one_limit_take_no_place_from_mails_within_them_all(
+    configured: Configured, gql: GraphQL, smtp: tuple[Inbox, int]
+) -> None:
+    # given: three resets already went to ada this hour (her own limit is reached), from
+    # an address allowed six mails an hour
+    inbox, port = smtp
+    mailing = await configured(
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        mail_per_recipient_per_hour=3,
+        mail_resets_per_account_per_hour=10,
+        mail_per_address_per_hour=6,
+    )
+    ada, grace = await sign_up(gql, "ada"), await sign_up(gql, "grace")
+    for _ in range(3):
+        await mailing(REQUEST_RESET, {"input": {"email": ada.email}})
+        await asyncio.gather(*list(credentials._sending))
+    assert len(inbox.messages) == 3
+
+    # when: three more for ada (refused) and three for grace, at once, ada's first
+    await asyncio.gather(
+        *(mailing(REQUEST_RESET, {"input": {"email": email}}) for email in [ada.email] * 3),
+        *(mailing(REQUEST_RESET, {"input": {"email": email}}) for email in [grace.email] * 3),
+    )
+    await asyncio.gather(*list(credentials._sending))
+
+    # then: grace's three fit the address's six; ada's refused three held none of them
+    assert sorted(message["To"] for message in inbox.messages[3:]) == [grace.email] * 3
+
+
 async def test_thirty_concurrent_reset_requests_send_at_most_three_mails(
     configured: Configured, gql: GraphQL, smtp: tuple[Inbox, int]
 ) -> None:
