@@ -161,7 +161,8 @@ class Reader:
         if name == "totp":
             secret = self.value("secret")
             if self.authenticator is None or self.authenticator.secret != secret:
-                self.authenticator = Authenticator(secret, real_time=True)
+                assert self.served.clock, "pages' codes go to a server on a movable clock"
+                self.authenticator = Authenticator(secret, clock=self.served.clock)
             return asyncio.run(self.authenticator.next_code())
         for path, found in reversed(self.answers):
             if (path == name or path.endswith("." + name)) and found is not None:

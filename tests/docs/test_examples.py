@@ -18,17 +18,11 @@ from typing import Any
 
 import pytest
 
-from tests.docs.pages import RUNNABLE, Block, Reader, blocks, continued, page_names, page_path
+from tests.docs.pages import RUNNABLE, Block, Reader, blocks, continued, page_names
 from tests.support.processes import Served, clean_env, serving
 
 # Every page signs up its people from 127.0.0.1; a worker may run all of them.
 _SERVER_ENV = {"KEYRACK_SIGNUPS_PER_ADDRESS": "1000"}
-
-
-def _param(name: str) -> object:
-    waits = "{{totp}}" in page_path(name).read_text(encoding="utf-8")
-    # A TOTP code per step: such a page waits for the clock, so it starts first.
-    return pytest.param(name, id=name, marks=[pytest.mark.long] if waits else [])
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +30,7 @@ def docs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     directory = tmp_path_factory.mktemp("docs")
     # The reader installed into .venv beside the database, as the first command does.
     (directory / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
-    with serving(directory, _SERVER_ENV) as served:
+    with serving(directory, _SERVER_ENV, movable_clock=True) as served:
         yield served
 
 
@@ -45,7 +39,7 @@ def _runs(examples: list[Block]) -> list[Block]:
 
 
 @pytest.mark.real_timer
-@pytest.mark.parametrize("page", [_param(name) for name in page_names()])
+@pytest.mark.parametrize("page", page_names())
 def test_every_example_of_the_page_runs_in_order(page: str, request: pytest.FixtureRequest) -> None:
     # given: what the reader did on the pages this one continues, then this page
     examples = continued(page) + blocks(page)

@@ -7,12 +7,11 @@ import contextlib
 import itertools
 import logging
 import re
-import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pyotp
@@ -116,6 +115,11 @@ mutation CreateKeySet($input: CreateKeySetInput!) {
     secondaryKey
     userErrors { code field message }
   }
+}
+"""
+CREATE_PERMISSION = """
+mutation CreatePermission($input: CreatePermissionInput!) {
+  createPermission(input: $input) { permission { id } userErrors { code field message } }
 }
 """
 CREATE_VERIFIER = """
@@ -288,6 +292,18 @@ async def create_key_set(admin: Person, **input: Any) -> dict[str, Any]:
     return await admin.gql.mutate("createKeySet", CREATE_KEY_SET, input)
 
 
+async def create_permission(admin: Person, organization_id: str, name: str, **input: Any) -> str:
+    """A permission of the organization's own catalog (`scopes` default to both); its id."""
+    input = {
+        "organizationId": organization_id,
+        "name": name,
+        "scopes": ["ORGANIZATION", "SYSTEM"],
+        **input,
+    }
+    payload = await admin.gql.mutate("createPermission", CREATE_PERMISSION, input)
+    return str(payload["permission"]["id"])
+
+
 async def create_verifier(admin: Person, **input: Any) -> str:
     """A verifier made through GraphQL (`organizationId` or `systemId`); its token."""
     input.setdefault("name", "billing-api")
@@ -351,6 +367,15 @@ def advance(seconds: float | timedelta) -> None:
     movable_clock().advance(seconds)
 
 
+class MovingClock(Protocol):
+    """A clock a test can read and move: this process's (`movable_clock()`) or a served
+    process's (`tests.support.processes.ServedClock`)."""
+
+    def time(self) -> float: ...
+
+    def advance(self, seconds: float) -> None: ...
+
+
 class Authenticator:
     """An authenticator app: pyotp holding the secret enrollTotp handed out.
 
@@ -358,36 +383,29 @@ class Authenticator:
     `next_code` is the code of the earliest step not yet handed out that Keyrack still
     accepts — the step before the current one too, while the clock is not about to move
     on — so successive codes are always accepted; past the window it moves the clock on
-    to the next step. `real_time`: the codes go to a `keyrack serve` process, whose clock
-    this one cannot move, so it reads the system's clock and waits for the step instead.
+    to the next step. `clock` is the clock of the Keyrack the codes go to: this process's
+    by default, a `keyrack serve` process's (`Served.clock`) for codes sent there.
     """
 
-    def __init__(self, secret: str, *, real_time: bool = False) -> None:
+    def __init__(self, secret: str, *, clock: MovingClock | None = None) -> None:
         remember_secret(secret)
         self.secret = secret
         self.totp = pyotp.TOTP(secret)
-        self.real_time = real_time
+        self.clock: MovingClock = clock or movable_clock()
         self.last_step = -1
         self.last_code: str | None = None
 
-    def _time(self) -> float:
-        return time.time() if self.real_time else clock.time()
-
     def _now(self) -> int:
-        return int(self._time()) // self.totp.interval
+        return int(self.clock.time()) // self.totp.interval
 
     async def next_code(self) -> str:
         # The previous step stays in Keyrack's window until the next one starts: use it
         # only with 5 s of margin, so that the request reaches Keyrack in time.
-        into_step = self._time() % self.totp.interval
+        into_step = self.clock.time() % self.totp.interval
         earliest = self._now() - 1 if into_step < self.totp.interval - 5 else self._now()
         step = max(earliest, self.last_step + 1)
         if step > self._now() + 1:  # at most one step ahead: the window starts with the next
-            wait = (step - 1) * self.totp.interval - self._time() + 0.05
-            if self.real_time:
-                await asyncio.sleep(wait)
-            else:
-                advance(wait)
+            self.clock.advance((step - 1) * self.totp.interval - self.clock.time() + 0.05)
         self.last_step = step
         self.last_code = self.totp.generate_otp(step)
         return self.last_code

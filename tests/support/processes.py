@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,8 @@ import pytest
 
 from testbed.net import free_port
 from testbed.pgcluster import PostgresCluster, PostgresUnavailable, start_cluster
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: `tests.support.clocked` is in it
 
 # Seconds another `keyrack serve` process may take to hear of a change (NOTIFY at commit)
 # on a busy machine: wide, yet far below the ten minutes its cache would otherwise hold.
@@ -62,11 +65,41 @@ def cluster_or_skip() -> PostgresCluster:
 
 
 @dataclass(frozen=True)
+class ServedClock:
+    """The clock of a `keyrack serve` started with `movable_clock=True`, which runs under
+    `tests.support.clocked`: read here, moved there at once, as `advance` does in-process."""
+
+    directory: Path
+    pid: int
+
+    def offset(self) -> float:
+        return float((self.directory / "offset").read_text(encoding="utf-8"))
+
+    def time(self) -> float:
+        return time.time() + self.offset()
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        target = self.offset() + seconds
+        (self.directory / "advance").write_text(repr(float(seconds)), encoding="utf-8")
+        os.kill(self.pid, signal.SIGUSR1)
+        # The process writes its new offset once its clock has moved: wait for that.
+        deadline = time.monotonic() + 10
+        while self.offset() < target - 1e-6:
+            if time.monotonic() > deadline:
+                raise AssertionError("the served process's clock did not move within 10 s")
+            time.sleep(0.005)
+
+
+@dataclass(frozen=True)
 class Served:
-    """A running `keyrack serve`: where it answers, and where its log goes."""
+    """A running `keyrack serve`: where it answers, where its log goes, and its clock
+    when a test may move it."""
 
     base: str
     log_file: Path
+    clock: ServedClock | None = None
 
     def log(self) -> str:
         return self.log_file.read_text(encoding="utf-8", errors="replace")
@@ -84,23 +117,37 @@ class Served:
 
 @contextmanager
 def serving(
-    cwd: Path, env: dict[str, str] | None = None, *, ready_path: str = "/healthz"
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    *,
+    ready_path: str = "/healthz",
+    movable_clock: bool = False,
 ) -> Iterator[Served]:
     """`keyrack serve` on a free port, once `ready_path` answers 200; stopped on exit.
 
     Its output goes to a file (a pipe nobody reads would fill up and stall the server).
+    `movable_clock`: the process runs the same command on a clock the test moves with
+    `served.clock.advance(seconds)` (`tests.support.clocked`) instead of waiting.
     """
     port = free_port()
-    served = Served(f"http://127.0.0.1:{port}", cwd / f"keyrack-serve-{port}.log")
-    with served.log_file.open("w", encoding="utf-8") as output:
+    log_file = cwd / f"keyrack-serve-{port}.log"
+    command = [*keyrack_command(), "serve", "--port", str(port)]
+    clock_directory = cwd / f"keyrack-serve-{port}.clock"
+    if movable_clock:
+        clock_directory.mkdir()
+        command = [sys.executable, "-m", "tests.support.clocked", str(clock_directory)]
+        command += ["serve", "--port", str(port)]
+    with log_file.open("w", encoding="utf-8") as output:
         process = subprocess.Popen(
-            [*keyrack_command(), "serve", "--port", str(port)],
+            command,
             cwd=cwd,
-            env=clean_env(env),
+            env=clean_env(env) | ({"PYTHONPATH": str(ROOT)} if movable_clock else {}),
             stdout=output,
             stderr=subprocess.STDOUT,
             text=True,
         )
+        clock = ServedClock(clock_directory, process.pid) if movable_clock else None
+        served = Served(f"http://127.0.0.1:{port}", log_file, clock)
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
