@@ -55,7 +55,10 @@ SCHEMAS: dict[str, Schema] = {
             "key": {"type": "string", "description": "The API key to check."},
             "permission": {
                 "type": "string",
-                "description": "A permission the key must hold; an unknown name is a 400.",
+                "description": (
+                    "A permission the key must hold: a built-in or catalog name; one "
+                    "that cannot name a permission is a 400."
+                ),
                 "examples": [p.value for p in KeyPermission][:2],
             },
             "permissions": {
@@ -123,6 +126,15 @@ SCHEMAS: dict[str, Schema] = {
                 {
                     "type": "integer",
                     "description": "Credits left; present for a key set with credits.",
+                }
+            ),
+            "missingPermissions": _nullable(
+                {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": (
+                        "With INSUFFICIENT_PERMISSION: the names asked for that the key lacks."
+                    ),
                 }
             ),
         },

@@ -16,8 +16,9 @@ from app.graphql.ids import ORGANIZATION, SYSTEM
 from app.graphql.limits import VERIFY_COST, field_cost, list_cost
 from app.graphql.sensitive import SECRET
 from app.ids import pk_of
-from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES
+from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES, is_permission_name
 from app.permissions.query import MAX_NAMES as MAX_QUERY_NAMES
+from app.permissions.query import QuerySyntaxError, compile_query
 from app.verify.service import Verdict, VerifyCode, audience_of_member
 
 documented(
@@ -158,7 +159,29 @@ class VerifyQueries:
         ],
         permission: Annotated[
             KeyPermission | None,
-            strawberry.argument(description="Answer INSUFFICIENT_PERMISSION unless it holds this."),
+            strawberry.argument(
+                description="Answer INSUFFICIENT_PERMISSION unless it holds this built-in.",
+                deprecation_reason="Use permissionName, which takes the catalog's names too.",
+            ),
+        ] = None,
+        permission_name: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "Answer INSUFFICIENT_PERMISSION unless it holds this permission (a "
+                    "built-in or catalog name), as the REST body's permission."
+                )
+            ),
+        ] = None,
+        permissions: Annotated[
+            str | None,
+            strawberry.argument(
+                description=(
+                    "A permission query the key must meet, as the REST body's permissions: "
+                    "names, AND, OR and parentheses, e.g. `a AND (b OR c)`. BAD_USER_INPUT, "
+                    "with the position, when it is malformed."
+                )
+            ),
         ] = None,
         ip: Annotated[
             str | None,
@@ -186,6 +209,16 @@ class VerifyQueries:
                 address = ipaddress.ip_address(ip)
             except ValueError:
                 raise BadUserInput("ip is not a valid IPv4 or IPv6 address.") from None
+        if permission is not None and permission_name is not None:
+            raise BadUserInput("Give permissionName or the deprecated permission, not both.")
+        if permission_name is not None and not is_permission_name(permission_name):
+            raise BadUserInput("permissionName cannot name a permission.")
+        query = None
+        if permissions is not None:
+            try:
+                query = compile_query(permissions)
+            except QuerySyntaxError as error:
+                raise BadUserInput(f"permissions: {error}") from None
         organization_pk = _pk(organization_id, ORGANIZATION, "organizationId")
         system_pk = _pk(system_id, SYSTEM, "systemId")
         request = info.context.request
@@ -197,7 +230,8 @@ class VerifyQueries:
         verdict = await info.context.verifier.verify(
             key=key,
             audience=audience,
-            permission=KeyPermission(permission).value if permission else None,
+            permission=KeyPermission(permission).value if permission else permission_name,
+            query=query,
             ip=address,
             organization_id=organization_pk,
             system_id=system_pk,

@@ -80,7 +80,10 @@ def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | dict[str, Any] | N
         return None, f'"cost" must be an integer from 0 to {MAX_CREDITS} (default 1).'
     permission = data.get("permission")
     if permission is not None and not is_permission_name(permission):
-        return None, '"permission" is not a known permission name.'
+        return None, (
+            '"permission" cannot name a permission: a built-in name, or up to 64 lowercase '
+            "letters, digits and ._:- starting with a letter."
+        )
     if data.get("permissions") is not None:
         try:
             data["permissions"] = compile_query(data["permissions"])

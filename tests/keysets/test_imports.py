@@ -20,6 +20,7 @@ from tests.support import (
     codes_and_fields,
     counting_statements,
     create_organization,
+    create_permission,
     error_codes,
     sign_up,
     verify,
@@ -103,29 +104,12 @@ async def test_imported_keys_verify_whatever_their_format(
     assert (await verify(verifier_http, LEGACY_KEY + "x"))["code"] == "NOT_FOUND"
 
 
-CREATE_PERMISSION = """
-mutation Create($input: CreatePermissionInput!) {
-  createPermission(input: $input) { permission { name } userErrors { code field message } }
-}
-"""
-
-
 async def test_imported_keys_hold_the_catalogs_own_permissions(
     gql: GraphQL, verifier_http: httpx.AsyncClient
 ) -> None:
     # given: an organization whose catalog defines invoices.read
     owner, organization_id = await owner_and_organization(gql)
-    created = await owner.gql(
-        CREATE_PERMISSION,
-        {
-            "input": {
-                "organizationId": organization_id,
-                "name": "invoices.read",
-                "scopes": ["ORGANIZATION"],
-            }
-        },
-    )
-    assert created["createPermission"]["userErrors"] == []
+    await create_permission(owner, organization_id, "invoices.read", scopes=["ORGANIZATION"])
 
     # when: a key is imported with it, and another with a name the catalog lacks
     payload = await import_keys(

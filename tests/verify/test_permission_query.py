@@ -10,7 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.permissions.query import PermissionQuery, QuerySyntaxError, compile_query
-from tests.support import GraphQL, create_key_set, create_organization, sign_up, verify
+from tests.support import (
+    GraphQL,
+    create_key_set,
+    create_organization,
+    create_permission,
+    sign_up,
+    verify,
+)
 
 HELD = ["REGISTER_CATALOG_ITEMS", "ADD_SYSTEM"]
 
@@ -140,6 +147,79 @@ async def test_a_query_that_is_not_a_string_is_a_400(
     # then
     assert response.status_code == 400
     assert '"permissions" must be a string' in response.json()["error"]
+
+
+VERIFY_KEY = """
+query Verify($key: String!, $permissionName: String, $permissions: String) {
+  verifyKey(key: $key, permissionName: $permissionName, permissions: $permissions) {
+    valid code permissionNames missingPermissions
+  }
+}
+"""
+
+
+async def test_graphql_verify_key_takes_catalog_names_and_queries_as_the_endpoint_does(
+    gql: GraphQL, verifier_http: httpx.AsyncClient
+) -> None:
+    # given: a key set holding a built-in and one of the organization's own permissions
+    owner = await sign_up(gql, "owner")
+    organization_id = await create_organization(owner)
+    await create_permission(owner, organization_id, "invoices.read")
+    created = await create_key_set(
+        owner,
+        organizationId=organization_id,
+        label="ci",
+        permissions=["ADD_SYSTEM"],
+        permissionNames=["invoices.read"],
+    )
+    key = str(created["primaryKey"])
+    asks = [
+        ({"permissionName": "invoices.read"}, "VALID"),
+        ({"permissionName": "invoices.write"}, "INSUFFICIENT_PERMISSION"),
+        ({"permissions": "invoices.read AND (deploy:prod OR ADD_SYSTEM)"}, "VALID"),
+        ({"permissions": "invoices.read AND deploy:prod"}, "INSUFFICIENT_PERMISSION"),
+        (
+            {"permissionName": "ADD_SYSTEM", "permissions": "invoices.write OR deploy:prod"},
+            "INSUFFICIENT_PERMISSION",
+        ),
+    ]
+
+    for ask, code in asks:
+        # when
+        graphql = (await owner.gql(VERIFY_KEY, {"key": key, **ask}))["verifyKey"]
+        rest = {"permission": ask.get("permissionName"), "permissions": ask.get("permissions")}
+        endpoint = await verify(verifier_http, key, **rest)
+
+        # then: the code expected, with the same missing names as the endpoint's
+        assert graphql["code"] == endpoint["code"] == code, ask
+        assert graphql["missingPermissions"] == endpoint["missingPermissions"], ask
+        assert graphql["valid"] is (code == "VALID")
+
+
+@pytest.mark.parametrize(
+    ("ask", "message"),
+    [
+        ({"permissions": "invoices.read AND (deploy:prod"}, "permissions: "),
+        ({"permissionName": "Invoices Read"}, "permissionName cannot name a permission."),
+    ],
+)
+async def test_graphql_verify_key_refuses_a_malformed_query_or_name(
+    gql: GraphQL, ask: dict[str, str], message: str
+) -> None:
+    # given
+    owner = await sign_up(gql, "owner")
+    organization_id = await create_organization(owner)
+    created = await create_key_set(owner, organizationId=organization_id, label="ci")
+
+    # when
+    body = await owner.gql.result(VERIFY_KEY, {"key": created["primaryKey"], **ask})
+
+    # then
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert body["errors"][0]["message"].startswith(message)
+    if "permissions" in ask:
+        assert "at position 30" in body["errors"][0]["message"]
 
 
 def _logged(log_file: Path) -> str:

@@ -82,7 +82,7 @@ async def organization_of(owner: Person) -> str:
         (b'{"key": null}', 400, '"key" is required'),
         (b'{"key": "kro_x", "ip": 7}', 400, '"ip" must be a string'),
         (b'{"key": "kro_x", "ip": "300.1.1.1"}', 400, '"ip" is not a valid'),
-        (b'{"key": "kro_x", "permission": "ROOT"}', 400, '"permission" is not a known'),
+        (b'{"key": "kro_x", "permission": "ROOT"}', 400, '"permission" cannot name a permission'),
         (b'{"key": "' + b"k" * (65 * 1024) + b'"}', 413, "at most 65536 bytes"),
         (b"[" * 60_000, 400, "Body must be JSON"),
     ],
