@@ -376,6 +376,7 @@ def limit_errors(
     measure = _DocumentMeasure(schema, document)
     errors: list[GraphQLError] = []
     fields = aliases = 0
+    searched = False  # for a narrowing (advice goes with the first costly operation only)
     for operation in document.definitions:
         if not isinstance(operation, OperationDefinitionNode):
             continue
@@ -391,7 +392,12 @@ def limit_errors(
                 )
             )
         if measured.cost > limits.max_cost:
-            errors.append(_too_costly(measure, operation, root, measured.cost, limits.max_cost))
+            # Advice for the first operation over the limit only: the search walks
+            # fragments once per spread, and a document may hold hundreds of operations.
+            errors.append(
+                _too_costly(measure, operation, root, measured.cost, limits.max_cost, not searched)
+            )
+            searched = True
     if aliases > limits.max_aliases:
         errors.insert(0, GraphQLError(f"{aliases} aliases found. Allowed: {limits.max_aliases}"))
     if fields > limits.max_fields:
@@ -493,9 +499,10 @@ def _too_costly(
     root: GraphQLNamedType | None,
     cost: int,
     max_cost: int,
+    advise: bool,
 ) -> GraphQLError:
     extensions: dict[str, object] = {"code": "QUERY_TOO_COMPLEX", "cost": cost, "maxCost": max_cost}
-    advice = narrowing(measure, operation, root, cost, max_cost)
+    advice = narrowing(measure, operation, root, cost, max_cost) if advise else None
     if advice is None:
         hint = (
             "ask for smaller pages (first), fewer nested connections, fewer key values "

@@ -37,3 +37,26 @@ async def test_a_refused_query_names_the_list_to_narrow_and_a_first_that_fits(
     # then
     assert "errors" not in narrowed, narrowed
     assert narrowed["data"]["organizations"]["edges"] == []
+
+
+def _many_costly_operations(count: int) -> str:
+    """`count` operations over the cost limit, each with a list to narrow. The last review
+    sent 280 of them, each spreading a fragment that doubles 20 times: the search for
+    advice, once per operation, walked the spreads again each time (13 s)."""
+    selections = (LIST_MY_KEYS % "").strip()[1:-1]
+    return "\n".join(f"query a{i} {{ {selections} }}" for i in range(count))
+
+
+async def test_only_the_first_costly_operation_of_a_document_is_searched_for_advice(
+    gql: GraphQL,
+) -> None:
+    # when: an anonymous caller sends 40 costly operations in one document
+    document = _many_costly_operations(40)
+    response = await gql.http.post("/graphql", json={"query": document, "operationName": "a0"})
+
+    # then: every one is refused, and only the first carries advice
+    errors = response.json()["errors"]
+    assert response.status_code == 200
+    assert error_codes({"errors": errors}) == ["QUERY_TOO_COMPLEX"] * 40
+    assert ["narrow" in error["extensions"] for error in errors] == [True] + [False] * 39
+    assert all("ask for smaller pages" in error["message"] for error in errors[1:])
