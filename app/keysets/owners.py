@@ -18,6 +18,7 @@ from tortoise.expressions import F, Q
 from app import clock
 from app.errors import InvalidInput
 from app.keysets.models import KeySet
+from app.keysets.rules import refuse_keys
 from app.validation import check_text
 
 MAX_EXTERNAL_ID_LENGTH = 255
@@ -51,7 +52,8 @@ def clean_external_id(external_id: str | None) -> str | None:
         raise InvalidInput(
             f"externalId must be at most {MAX_EXTERNAL_ID_LENGTH} characters.", field="externalId"
         )
-    return cleaned or None
+    # Its old and new values go to the audit log.
+    return refuse_keys(cleaned, "externalId") or None
 
 
 def clean_meta(meta: object) -> dict[str, Any] | None:
@@ -65,6 +67,7 @@ def clean_meta(meta: object) -> dict[str, Any] | None:
     except (TypeError, ValueError, RecursionError):
         raise InvalidInput("meta must be plain JSON.", field="meta") from None
     check_text(encoded, field="meta")
+    refuse_keys(encoded, "meta")  # every verification of the set hands it out
     if len(encoded.encode("utf-8", "surrogatepass")) > MAX_META_BYTES:
         raise InvalidInput(f"meta must be at most {MAX_META_BYTES} bytes encoded.", field="meta")
     decoded: dict[str, Any] = json.loads(encoded)
@@ -127,5 +130,10 @@ async def refill_credits() -> int:
             refill_amount__not_isnull=True,
             remaining__not_isnull=True,  # null: made unlimited since, not to be metered again
             revoked_at=None,
-        ).update(remaining=F("refill_amount"), refilled_at=now)
+        ).update(
+            remaining=F("refill_amount"),
+            refilled_at=now,
+            # Set, not spent: credits leased before the refill are not given back after it.
+            credits_epoch=F("credits_epoch") + 1,
+        )
     return refilled

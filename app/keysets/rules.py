@@ -56,7 +56,7 @@ def status_of(key_set: _StatusColumns, now: datetime | None = None) -> KeySetSta
 _KEY_LIKE = re.compile(r"kr[os]_[0-9A-Za-z]{49}")
 
 
-def _refuse_keys(text: str, field: str) -> str:
+def refuse_keys(text: str, field: str) -> str:
     if _KEY_LIKE.search(text):
         raise InvalidInput(f"{field} must not contain an API key.", field=field)
     return text
@@ -75,7 +75,7 @@ def status_condition(statuses: Iterable[KeySetStatus], now: datetime) -> Q:
 
 
 def clean_label(label: str) -> str:
-    return _refuse_keys(clean_name(label, field="label", max_length=MAX_LABEL_LENGTH), "label")
+    return refuse_keys(clean_name(label, field="label", max_length=MAX_LABEL_LENGTH), "label")
 
 
 def clean_description(description: str | None) -> str:
@@ -85,7 +85,7 @@ def clean_description(description: str | None) -> str:
             f"description must be at most {MAX_DESCRIPTION_LENGTH} characters.",
             field="description",
         )
-    return _refuse_keys(cleaned, "description")
+    return refuse_keys(cleaned, "description")
 
 
 def clean_reason(reason: str | None) -> str | None:
@@ -94,7 +94,7 @@ def clean_reason(reason: str | None) -> str | None:
         raise InvalidInput(
             f"reason must be at most {MAX_REASON_LENGTH} characters.", field="reason"
         )
-    return _refuse_keys(cleaned, "reason") or None
+    return refuse_keys(cleaned, "reason") or None
 
 
 def clean_permissions(permissions: Iterable[str], scope: KeySetScope) -> list[str]:

@@ -165,6 +165,9 @@ async def test_bad_owner_fields_are_refused_and_change_nothing(gql: GraphQL) -> 
         {"meta": "text"},
         {"meta": {"blob": "x" * 4096}},
         {"externalId": "cus\x00"},
+        # A key pasted by mistake: externalId goes to the audit log, meta to every verifier.
+        {"externalId": f"cus_42 {created['primaryKey']}"},
+        {"meta": {"note": created["primaryKey"]}},
     ]
 
     for fields in bad:
