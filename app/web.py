@@ -37,14 +37,13 @@ class SecurityHeaders:
                 headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
                 if not present >= _OWN_NAMES:  # the verify endpoint sends them itself
-                    html = any(
-                        name.lower() == b"content-type" and value.startswith(b"text/html")
-                        for name, value in headers
-                    )
+                    # A page that declares its own policy (GraphiQL, the console) keeps it;
+                    # any other response, an HTML file among the console's included,
+                    # gets the API's, which lets nothing run.
                     headers.extend(
                         (name, value)
                         for name, value in SECURITY_HEADER_PAIRS
-                        if name not in present and not (html and name == b"content-security-policy")
+                        if name not in present
                     )
                     message["headers"] = headers
             await send(message)

@@ -79,6 +79,18 @@ async def test_console_page_loads_only_same_origin_scripts_under_a_strict_policy
     assert missing.status_code == 404
 
 
+async def test_an_html_file_without_a_policy_of_its_own_gets_one_that_runs_nothing(
+    http: httpx.AsyncClient,
+) -> None:
+    # when: the console's page fetched as a file, where no route sets its policy
+    page = await http.get("/console/static/index.html")
+
+    # then
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+
+
 def test_every_console_module_is_type_checked_and_builds_no_html_from_strings() -> None:
     # given
     modules = sorted(CONSOLE.rglob("*.js"))
