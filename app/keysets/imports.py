@@ -20,17 +20,18 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from tortoise.exceptions import IntegrityError
 
 from app import clock
 from app.access import organization_access, system_access
+from app.accounts import throttle
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput, NotFound, TooManyAttempts
 from app.ids import to_global_id
 from app.keysets import keys as keyformat
 from app.keysets import policy
@@ -48,6 +49,15 @@ from app.systems.models import System
 from app.validation import check_text
 
 MAX_IMPORT = 10_000
+# Imports a person may make in an hour (the command line, an operator, has no limit).
+# With the refusal below naming no line, this bounds how many keys anyone can learn to
+# exist elsewhere: a key known in another organization is refused, and which of a
+# file's keys it was is not said.
+IMPORTS_PER_HOUR = 20
+KNOWN_ELSEWHERE = (
+    "One of the keys cannot be imported into this organization; nothing was imported. "
+    "Keys already in Keyrack cannot be imported again."
+)
 MIN_KEY_LENGTH = 16
 MAX_KEY_LENGTH = 512
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -242,6 +252,16 @@ async def import_keys(
         raise InvalidInput(f"At most {MAX_IMPORT} keys per import.", field="keys")
     scope = KeySetScope.SYSTEM if system_id is not None else KeySetScope.ORGANIZATION
     created: list[KeySet] = []
+    if actor is not None:
+        # Outside the import's transaction: a refused import counts too.
+        place = await throttle.reserve(
+            f"import:user:{actor.user.id}", throttle.Limit(IMPORTS_PER_HOUR, timedelta(hours=1))
+        )
+        if not place.within:
+            raise TooManyAttempts(
+                f"At most {IMPORTS_PER_HOUR} imports an hour: try again later, or import "
+                "on the command line (keyrack import-keys)."
+            )
     async with key_set_writes(actor) as writes:
         organization_id = await _scope_organization(actor, organization_id, system_id)
         organization = await lock_organization(organization_id)
@@ -255,8 +275,23 @@ async def import_keys(
                 scope_key=key_scope, label=entry.label, live=True
             ):
                 raise ImportRefused(LABEL_TAKEN, index=index, field="label")
-            if lookup_hash in hashes or await ApiKey.exists(lookup_hash=lookup_hash):
+            if lookup_hash in hashes:
+                raise ImportRefused("This key is given twice.", index=index, field="key")
+            known_in = cast(
+                int | None,
+                await ApiKey.filter(lookup_hash=lookup_hash)
+                .first()
+                .values_list("key_set__organization_id", flat=True),
+            )
+            if known_in == organization_id:
                 raise ImportRefused("This key is already known.", index=index, field="key")
+            if known_in is not None and actor is None:  # the operator, on the command line
+                raise ImportRefused(
+                    "This key is already known, in another organization.", index=index, field="key"
+                )
+            if known_in is not None:
+                # Another organization's: which line it was would tell whose keys exist.
+                raise InvalidInput(KNOWN_ELSEWHERE, field="keys")
             labels.add(entry.label)
             hashes.add(lookup_hash)
             try:

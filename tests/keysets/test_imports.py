@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from app.clock import MovableClock
+from app.keysets.imports import IMPORTS_PER_HOUR, KNOWN_ELSEWHERE
 from app.settings import Settings
 from tests.audit import all_entries
 from tests.support import (
@@ -19,6 +21,7 @@ from tests.support import (
     add_member,
     codes_and_fields,
     counting_statements,
+    create_key_set,
     create_organization,
     create_permission,
     error_codes,
@@ -180,6 +183,54 @@ async def test_a_bad_key_imports_nothing_and_says_which(gql: GraphQL) -> None:
         assert codes_and_fields(payload)[0][1] == ["input", "keys", "1", field], bad
         assert payload["keySets"] is None
     assert await labels(owner, organization_id) == []
+
+
+async def test_a_key_of_another_organization_is_refused_without_saying_which(
+    gql: GraphQL,
+) -> None:
+    # given: an organization holding an imported key and a Keyrack key, and someone who
+    # made an organization of their own to guess them
+    victim, victims = await owner_and_organization(gql)
+    assert (await import_keys(victim, victims, {"label": "Legacy", "key": LEGACY_KEY}))[
+        "userErrors"
+    ] == []
+    theirs = await create_key_set(victim, organizationId=victims, label="ci")
+    attacker, own = await owner_and_organization(gql)
+
+    for guess in [LEGACY_KEY, theirs["primaryKey"]]:
+        # when
+        payload = await import_keys(
+            attacker,
+            own,
+            {"label": "g0", "key": "sk_live_" + "0" * 16},
+            {"label": "g1", "key": guess},
+        )
+
+        # then: refused as a whole, naming neither the line nor whose it is
+        assert codes_and_fields(payload) == [("INVALID", ["input", "keys"])]
+        assert payload["userErrors"][0]["message"] == KNOWN_ELSEWHERE
+    assert await labels(attacker, own) == []
+    # and the organization's own admin still learns which line it was
+    again = await import_keys(victim, victims, {"label": "Again", "key": LEGACY_KEY})
+    assert codes_and_fields(again) == [("INVALID", ["input", "keys", "0", "key"])]
+
+
+async def test_imports_are_limited_per_person_and_hour(gql: GraphQL, clock: MovableClock) -> None:
+    # given: as many imports as an hour allows
+    owner, organization_id = await owner_and_organization(gql)
+    for number in range(IMPORTS_PER_HOUR):
+        key = {"label": f"K{number}", "key": f"{LEGACY_KEY}-{number:03d}"}
+        assert (await import_keys(owner, organization_id, key))["userErrors"] == []
+
+    # when
+    over = await import_keys(owner, organization_id, {"label": "Over", "key": LEGACY_KEY})
+    clock.advance(3601)
+    later = await import_keys(owner, organization_id, {"label": "Later", "key": LEGACY_KEY})
+
+    # then
+    assert [error["code"] for error in over["userErrors"]] == ["TOO_MANY_ATTEMPTS"]
+    assert over["keySets"] is None
+    assert [key_set["label"] for key_set in later["keySets"]] == ["Later"]
 
 
 async def test_only_admins_import_keys(gql: GraphQL) -> None:
