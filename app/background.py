@@ -70,7 +70,9 @@ class Periodic:
     """One background task: `round` every `interval` seconds.
 
     `at_start`: the first round runs at once (else after one interval). `at_stop`: one
-    last round once stopped (a flush writes what it still holds). `serve`: the task's
+    last round once stopped (a flush writes what it still holds); `last_round`, if given,
+    is that last round instead of `round` (credit leases all go back, not only the old
+    ones). `serve`: the task's
     own loop, run instead of a round every interval (the webhook worker starts its next
     round as soon as a send ends); `round` is then what `run` drives.
     """
@@ -81,6 +83,7 @@ class Periodic:
     at_start: bool = False
     at_stop: bool = False
     serve: Callable[[], Coroutine[Any, Any, None]] | None = None
+    last_round: Callable[[], Awaitable[object]] | None = None
 
 
 class Background:
@@ -137,7 +140,11 @@ class Background:
             await loop.stop()
             if task.at_stop:
                 try:
-                    await self.run(task.name)
+                    if task.last_round is None:
+                        await self.run(task.name)
+                    else:
+                        async with self._locks[task.name]:
+                            await task.last_round()
                 except Exception as error:
                     logger.warning(
                         "Background task %s: last round failed: %s", task.name, type(error).__name__

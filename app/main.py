@@ -54,6 +54,7 @@ from app.tracing import from_environment as start_tracing
 from app.usage.retention import UsagePruner
 from app.verifiers import events as verifier_events
 from app.verify.cache import VerificationCache, VerifierCache
+from app.verify.credits import LEASE_SECONDS
 from app.verify.endpoint import VerifyEndpoint
 from app.verify.listener import ChangeListener, asyncpg_dsn
 from app.verify.ratelimit import VerifyRateLimits, storage_for
@@ -265,6 +266,14 @@ def create_app(
         Periodic("usage-prune", usage_pruner.run_once, usage_pruner.interval, at_start=True),
         # Credits are set back at the start of each day or month (UTC), without a request.
         Periodic("credit-refill", refill_credits, CREDIT_REFILL_INTERVAL, at_start=True),
+        # Credits held on lease go back after their second, and all of them at the end.
+        Periodic(
+            "credit-leases",
+            verifier.credits.give_back_ended,
+            LEASE_SECONDS,
+            at_stop=True,
+            last_round=verifier.credits.give_back_all,
+        ),
         # Recomputes, every KEYRACK_AUDIT_FULL_CHECK_HOURS, each organization's whole chain;
         # looks for organizations due once an hour.
         Periodic(

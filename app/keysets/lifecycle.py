@@ -387,6 +387,9 @@ def _change_credits(
         if new_refill is not None and key_set.remaining is None:
             change("remaining", None, new_refill.amount)
             key_set.remaining = new_refill.amount
+    if not isinstance(remaining, Unchanged) or not isinstance(refill, Unchanged):
+        # Set, not spent: what a process holds on lease from before is not given back.
+        key_set.credits_epoch += 1
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -81,12 +81,15 @@ class KeySet(Model):
     # what they want to read at verification: both served from the verification cache.
     external_id = fields.CharField(max_length=255, null=True, db_index=True)
     meta: fields.Field[dict[str, object] | None] = fields.JSONField(null=True)
-    # Credits: NULL is unlimited. Spent by one conditional UPDATE per verification
-    # (app.verify.credits), so processes sharing the database never overspend.
+    # Credits: NULL is unlimited. Taken by conditional UPDATEs only (app.verify.credits),
+    # one per verification or one per lease of many, so processes sharing the database
+    # never overspend. `credits_epoch` moves whenever `remaining` is set rather than
+    # spent (an admin, a refill): a lease taken before it is not given back after it.
     remaining = fields.BigIntField(null=True)
     refill_amount = fields.BigIntField(null=True)
     refill_interval = fields.CharField(max_length=8, null=True)
     refilled_at = fields.DatetimeField(null=True)
+    credits_epoch = fields.IntField(default=0)
 
     class Meta:
         table = "key_sets"

@@ -54,6 +54,11 @@ _ID_FIELDS = (
 _MAX_RENDERED = 10_000
 
 
+# Where an answer's `remaining` goes: no key set's meta or label can hold it (\x00).
+_REMAINING = "\x00remaining\x00"
+_REMAINING_ENCODED = json.dumps(_REMAINING).encode()
+
+
 def _encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
@@ -114,7 +119,7 @@ def _bearer(scope: Scope) -> str | None:
 class VerifyEndpoint:
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
-        self._bodies: dict[Verdict, bytes] = {}
+        self._bodies: dict[Verdict, tuple[bytes, bytes]] = {}
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         for name, value in scope["headers"]:
@@ -134,14 +139,19 @@ class VerifyEndpoint:
 
     def _render(self, verdict: Verdict) -> bytes:
         # Verdicts are frozen values and few distinct ones are live at a time: encode
-        # each once. The answer is entirely determined by the verdict, so never stale.
-        body = self._bodies.get(verdict)
-        if body is None:
-            body = _encode(verdict.as_json())
+        # each once, around a place for `remaining`, which changes with every spend and
+        # is left out of a verdict's equality. The rest of the answer is entirely
+        # determined by the verdict, so never stale.
+        parts = self._bodies.get(verdict)
+        if parts is None:
+            encoded = _encode({**verdict.as_json(), "remaining": _REMAINING})
+            before, _, after = encoded.partition(_REMAINING_ENCODED)
+            parts = (before, after)
             if len(self._bodies) >= _MAX_RENDERED:
                 self._bodies.clear()
-            self._bodies[verdict] = body
-        return body
+            self._bodies[verdict] = parts
+        left = verdict.remaining
+        return parts[0] + (b"null" if left is None else str(left).encode()) + parts[1]
 
     async def _send(
         self,

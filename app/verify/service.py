@@ -56,7 +56,9 @@ class Verdict:
     external_id: str | None = None
     # Compared but not hashed (a dict is not hashable): equal verdicts still render once.
     meta: dict[str, object] | None = field(default=None, hash=False)
-    remaining: int | None = None
+    # Neither compared nor hashed: it changes with every spend, and the endpoint renders
+    # a verdict once with a place for it (app.verify.endpoint).
+    remaining: int | None = field(default=None, compare=False)
     # INSUFFICIENT_PERMISSION: the names asked for that the key does not hold. Answered to
     # the verifier, never logged.
     missing: tuple[str, ...] = ()
@@ -64,6 +66,14 @@ class Verdict:
     @property
     def valid(self) -> bool:
         return self.code is VerifyCode.VALID
+
+    def with_remaining(self, remaining: int | None) -> Verdict:
+        """This verdict with `remaining` set: a copy of its fields, not `replace` (which
+        runs every field through `__init__`, a cost on each metered verification)."""
+        copy = object.__new__(Verdict)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__["remaining"] = remaining
+        return copy
 
     def as_json(self) -> dict[str, object]:
         """The wire shape of the contract, with global ids."""
@@ -195,13 +205,15 @@ async def audience_of_member(*, user_id: int | None, address: str | None) -> Aud
     )
 
 
-async def _with_credits(verdict: Verdict, key_set_id: int, cost: int) -> Verdict:
+async def _with_credits(
+    verdict: Verdict, spending: credits.Credits, key_set_id: int, cost: int
+) -> Verdict:
     """A valid verdict spends `cost` (or turns USAGE_EXCEEDED); any other reads what is left."""
     if not verdict.valid:
-        return replace(verdict, remaining=await credits.remaining(key_set_id))
-    spent = await credits.spend(key_set_id, cost)
+        return verdict.with_remaining(await spending.left(key_set_id))
+    spent = await spending.spend(key_set_id, cost)
     if spent.covered:
-        return replace(verdict, remaining=spent.remaining)
+        return verdict.with_remaining(spent.remaining)
     return replace(verdict, code=VerifyCode.USAGE_EXCEEDED, remaining=spent.remaining)
 
 
@@ -226,6 +238,8 @@ class Verifier:
         self.usage = usage
         self.limits = limits
         self.verifiers = verifiers or VerifierCache(ttl_seconds=cache.ttl)
+        # Credits this process spends, and holds on lease where there are many.
+        self.credits = credits.Credits()
 
     async def authenticate(self, token: str) -> Audience | None:
         """The audience of a live verifier token, else None (no database work for a
@@ -385,7 +399,7 @@ class Verifier:
             return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
         verdict = judge(found, permission=permission, ip=ip, now=now, query=query)
         if key_set.remaining is not None:  # as cached: every change of it evicts the set
-            verdict = await _with_credits(verdict, key_set.id, cost)
+            verdict = await _with_credits(verdict, self.credits, key_set.id, cost)
         # Services' traffic only: GraphQL's verifyKey is a member trying a key out.
         if verifier_id is not None and verdict.key_set_id is not None:
             self.usage.counts.count(
