@@ -35,6 +35,10 @@ def current_task_name() -> str | None:
     return _CURRENT.get()
 
 
+# How long stopping waits for a round under way before cutting it short.
+ROUND_GRACE_SECONDS = 10.0
+
+
 class BackgroundTask:
     def __init__(self, run: Callable[[], Coroutine[Any, Any, None]], *, name: str) -> None:
         self._run = run
@@ -96,6 +100,8 @@ class Background:
                 raise ValueError(f"Two background tasks are named {task.name!r}.")
             self.tasks[task.name] = task
         self._locks = {name: asyncio.Lock() for name in self.tasks}
+        # The round each task's schedule started, while it runs (see `_every`).
+        self._rounds: dict[str, asyncio.Future[object]] = {}
 
     async def run(self, name: str) -> object:
         """Runs one round of the task `name` to completion, after the one under way, if
@@ -138,6 +144,7 @@ class Background:
             yield
         finally:
             await loop.stop()
+            await self._finish_round(task.name)
             if task.at_stop:
                 try:
                     if task.last_round is None:
@@ -150,12 +157,32 @@ class Background:
                         "Background task %s: last round failed: %s", task.name, type(error).__name__
                     )
 
+    async def _finish_round(self, name: str) -> None:
+        """Lets the round the schedule started finish, for up to `ROUND_GRACE_SECONDS`,
+        and cancels it only then."""
+        pending = self._rounds.pop(name, None)
+        if pending is None or pending.done():
+            return
+        await asyncio.wait({pending}, timeout=ROUND_GRACE_SECONDS)
+        if not pending.done():
+            logger.warning("Background task %s: round cut short at stop", name)
+            pending.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pending
+
     async def _every(self, task: Periodic) -> None:
         if not task.at_start:
             await asyncio.sleep(task.interval)
         while True:
             try:
-                await self.run(task.name)
+                # Stopping cancels the schedule, not a round under way: a cancellation
+                # that lands as a round opens a transaction leaves tortoise's SQLite
+                # connection locked for good (its lock is taken before `begin`, and
+                # given back only by an `__aexit__` that never runs), and every later
+                # statement, the flushes' last rounds first, waits forever.
+                # `_finish_round` waits for it instead.
+                round_ = self._rounds[task.name] = asyncio.ensure_future(self.run(task.name))
+                await asyncio.shield(round_)
             except Exception as error:  # the database is away: the next round tries again
                 logger.warning(
                     "Background task %s: round failed: %s; will retry",

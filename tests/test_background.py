@@ -93,7 +93,7 @@ async def test_running_a_round_waits_for_the_periodic_round_under_way() -> None:
 
 async def test_leaving_stops_the_last_declared_first_and_runs_the_last_rounds() -> None:
     # given: a flush declared before a job that reads what it writes, and the flush's
-    # periodic round cut short by the stop
+    # periodic round under way as the stop begins
     rounds = Rounds()
     rounds.hold_next = True
 
@@ -110,12 +110,40 @@ async def test_leaving_stops_the_last_declared_first_and_runs_the_last_rounds() 
         ]
     )
 
-    # when
+    # when: the round under way can end once the stop has begun
     async with background.running():
         await rounds.held.wait()
+        asyncio.get_running_loop().call_soon(rounds.release.set)
 
-    # then: the job stopped first; the flush's last round ran in full once it had stopped
-    assert rounds.log == ["job stopped", "flush"]
+    # then: the job stopped first; the flush's round under way ended, and its last round
+    # ran in full once it had stopped
+    assert rounds.log == ["job stopped", "flush", "flush"]
+
+
+async def test_stopping_lets_a_round_under_way_finish_instead_of_cancelling_it() -> None:
+    # given: a round under way (a cancellation landing as it opens a transaction would
+    # leave the SQLite connection locked for good, and every later statement waiting)
+    started, proceed = asyncio.Event(), asyncio.Event()
+    ends: list[str] = []
+
+    async def round_() -> None:
+        started.set()
+        try:
+            await proceed.wait()
+        except asyncio.CancelledError:
+            ends.append("cancelled")
+            raise
+        ends.append("finished")
+
+    background = Background([Periodic("flush", round_, 3600, at_start=True)])
+
+    # when: the server stops while the round waits, and the round can then go on
+    async with background.running():
+        await started.wait()
+        asyncio.get_running_loop().call_soon(proceed.set)
+
+    # then
+    assert ends == ["finished"]
 
 
 async def test_a_failed_round_is_logged_by_name_and_the_next_one_runs(
