@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, ExitStack
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 from starlette.applications import Starlette
 from tortoise import Tortoise, connections
@@ -43,6 +45,12 @@ CHEAPEST = passwords.Argon2Parameters(memory_cost=8, rounds=1, parallelism=1)
 
 # The statement text cache rebuilds and compares every hit while the suite runs.
 pytest_plugins = ["tests.support.statement_check"]
+
+# Property tests draw the same examples on every run, so that the suite is green every
+# time; HYPOTHESIS_PROFILE=explore draws new ones (and keeps failures in .hypothesis/).
+hypothesis.settings.register_profile("suite", derandomize=True, database=None)
+hypothesis.settings.register_profile("explore", derandomize=False)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 BACKENDS = ["sqlite", "postgres"]
 

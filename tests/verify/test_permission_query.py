@@ -306,7 +306,8 @@ _query_names = ["a", "b", "c", "d", "e"]
 def _queries(draw: st.DrawFn, depth: int = 0) -> str:
     if depth >= 3 or draw(st.booleans()):
         return draw(st.sampled_from(_query_names))
-    parts = draw(st.lists(_queries(depth + 1), min_size=2, max_size=4))
+    # At most 3 × 3 × 3 = 27 names: within the 32 a query may hold.
+    parts = draw(st.lists(_queries(depth + 1), min_size=2, max_size=3))
     joined = f" {draw(st.sampled_from(['AND', 'OR']))} ".join(parts)
     return f"({joined})" if draw(st.booleans()) else joined
 
