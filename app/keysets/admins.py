@@ -17,8 +17,11 @@ from app.organizations.models import Membership
 from app.systems.models import SystemMembership
 
 
-async def administered(*, user_id: int, key_sets: Sequence[KeySet]) -> dict[int, bool]:
-    """For each key set, whether the user administers it (two queries at most)."""
+async def administered(
+    *, user_id: int, key_sets: Sequence[KeySet], ownership: bool = True
+) -> dict[int, bool]:
+    """For each key set, whether the user administers it (two queries at most). Without
+    `ownership`, whether they administer its scope: owning the key set does not count."""
     organization_roles = {
         m.organization_id: m.role
         for m in await Membership.filter(
@@ -40,7 +43,8 @@ async def administered(*, user_id: int, key_sets: Sequence[KeySet]) -> dict[int,
             flags[key_set.id] = False
             continue
         system_role = system_roles.get(key_set.system_id) if key_set.system_id else None
-        flags[key_set.id] = key_set.owned_by_id == user_id or is_system_admin(
+        owns = ownership and key_set.owned_by_id == user_id
+        flags[key_set.id] = owns or is_system_admin(
             organization_roles[key_set.organization_id], system_role
         )
     return flags
@@ -49,6 +53,12 @@ async def administered(*, user_id: int, key_sets: Sequence[KeySet]) -> dict[int,
 async def administers(*, user_id: int, key_set: KeySet) -> bool:
     """True if the user administers the key set."""
     return (await administered(user_id=user_id, key_sets=[key_set]))[key_set.id]
+
+
+async def administers_scope(*, user_id: int, key_set: KeySet) -> bool:
+    """True if the user administers the key set's scope (an organization's owner or
+    admin, or its system's admin), whoever owns the key set."""
+    return (await administered(user_id=user_id, key_sets=[key_set], ownership=False))[key_set.id]
 
 
 async def admin_flags(*, user_id: int, key_set_ids: Sequence[int]) -> dict[int, bool]:

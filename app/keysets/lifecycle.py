@@ -25,7 +25,7 @@ from app.errors import (
 from app.ids import to_global_id
 from app.keysets import groups, policy, reuse
 from app.keysets import keys as keyformat
-from app.keysets.admins import admin_key_set
+from app.keysets.admins import admin_key_set, administers_scope
 from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySlot
 from app.keysets.owners import (
@@ -57,6 +57,13 @@ from app.validation import UNCHANGED, Unchanged
 from app.webhooks.models import WebhookEvent
 
 LABEL_TAKEN = "A key set with this label already exists here."
+
+
+# Credits meter a key set for whoever pays for its use: a member who owns a key set (under
+# the key policy's memberKeySetLimit) administers it, but does not set its credits.
+CREDITS_ARE_FOR_ADMINS = (
+    "Only admins of the scope set credits (remaining, refill), also on a key set you own."
+)
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,8 @@ async def create_key_set(
         organization = await lock_organization(organization_id)
         rules = await policy.effective_policy(organization_id=organization_id, system_id=system_id)
         if for_themselves:
+            if remaining is not None or refill is not None:
+                raise Forbidden(CREDITS_ARE_FOR_ADMINS)
             await _check_member_limit(
                 actor, organization_id=organization_id, system_id=system_id, rules=rules
             )
@@ -441,6 +450,9 @@ async def update_key_set(
     async with key_set_writes(actor) as writes:
         key_set = await admin_key_set(actor, key_set_id, lock=True)
         require_not_revoked(key_set)
+        credits_given = not (isinstance(remaining, Unchanged) and isinstance(refill, Unchanged))
+        if credits_given and not await administers_scope(user_id=actor.user.id, key_set=key_set):
+            raise Forbidden(CREDITS_ARE_FOR_ADMINS)
         changes: dict[str, Any] = {}
 
         def change(name: str, old: object, new: object) -> None:

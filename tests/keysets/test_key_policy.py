@@ -656,6 +656,55 @@ async def test_members_create_and_manage_their_own_key_sets_up_to_the_limit(
     assert body["data"]["keySet"]["viewerIsAdmin"] is True
 
 
+CREDITS = """
+mutation Update($input: UpdateKeySetInput!) {
+  updateKeySet(input: $input) { keySet { remaining refill { amount } } userErrors { code } }
+}
+"""
+REMAINING = "query KeySet($id: ID!) { keySet(id: $id) { remaining refill { amount } } }"
+
+
+async def test_members_do_not_set_credits_even_on_their_own_key_sets(gql: GraphQL) -> None:
+    # given: a member may own key sets; an admin meters one of them
+    world = await build_world(gql)
+    await set_policy(world.admin, organizationId=world.organization_id, memberKeySetLimit=3)
+    own = await create_key_set(world.member, organizationId=world.organization_id, label="m1")
+    own_id = own["keySet"]["id"]
+    await world.admin.gql.mutate("updateKeySet", CREDITS, {"keySetId": own_id, "remaining": 5})
+    refill = {"amount": 10**6, "interval": "DAILY"}
+
+    # when: the member gives credits to a new key set, or changes their own key set's
+    created = [
+        await world.member.gql.result(
+            CREATE_KEY_SET,
+            {"input": {"organizationId": world.organization_id, "label": "m2", **credits}},
+        )
+        for credits in ({"remaining": 10**9}, {"refill": refill})
+    ]
+    changed = [
+        await world.member.gql.result(CREDITS, {"input": {"keySetId": own_id, **credits}})
+        for credits in ({"remaining": None}, {"remaining": 10**9}, {"refill": refill})
+    ]
+
+    # then: each is refused, and nothing changed
+    for body in created + changed:
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+        assert "Only admins of the scope set credits" in body["errors"][0]["message"]
+    assert sorted(await labels(world)) == ["m1"]
+    shown = await world.member.gql(REMAINING, {"id": own_id})
+    assert shown["keySet"] == {"remaining": 5, "refill": None}
+
+    # and: the rest of their own key set stays theirs to change, and an admin's credits hold
+    await world.member.gql.mutate(
+        "updateKeySet", UPDATE_KEY_SET, {"keySetId": own_id, "label": "mine"}
+    )
+    await world.admin.gql.mutate(
+        "updateKeySet", CREDITS, {"keySetId": own_id, "remaining": None, "refill": refill}
+    )
+    shown = await world.member.gql(REMAINING, {"id": own_id})
+    assert shown["keySet"] == {"remaining": 10**6, "refill": {"amount": 10**6}}
+
+
 async def test_a_system_override_can_lower_the_member_limit_there(gql: GraphQL) -> None:
     # given
     world = await build_world(gql)

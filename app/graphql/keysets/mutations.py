@@ -89,11 +89,14 @@ class CreateKeySetInput:
         default=None,
         description=(
             "Credits: verifications left, each spending its cost (default 1). Null: unlimited "
-            "(with a refill: the refill amount)."
+            "(with a refill: the refill amount). Admins of the scope only (FORBIDDEN)."
         ),
     )
     refill: RefillInput | None = strawberry.field(
-        default=None, description="Sets remaining back to an amount every day or month."
+        default=None,
+        description=(
+            "Sets remaining back to an amount every day or month. Admins of the scope only."
+        ),
     )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
@@ -211,10 +214,15 @@ class UpdateKeySetInput:
         ),
     )
     remaining: int | None = strawberry.field(
-        default=strawberry.UNSET, description="Sets the credits left; null: unlimited."
+        default=strawberry.UNSET,
+        description=(
+            "Sets the credits left; null: unlimited. Admins of the scope only, also on a "
+            "member's own key set (FORBIDDEN)."
+        ),
     )
     refill: RefillInput | None = strawberry.field(
-        default=strawberry.UNSET, description="Replaces the refill; null: none."
+        default=strawberry.UNSET,
+        description="Replaces the refill; null: none. Admins of the scope only.",
     )
     acknowledge_recent_use: bool = strawberry.field(
         default=False,
