@@ -1,7 +1,17 @@
-"""Authentication at the edge: a bearer token becomes `request.user` once per request."""
+"""Authentication at the edge: a session token becomes `request.user` once per request.
+
+Scripts send the token as `Authorization: Bearer <token>`. The console keeps it in an
+HttpOnly cookie that its scripts cannot read (`SESSION_COOKIE`), and proves each request
+its own with a CSRF token (`CSRF_HEADER`): a value derived from the session token, which
+the console reads from a cookie of its own (`CSRF_COOKIE`) and another site can neither
+read nor compute. A request with the cookie but no CSRF header is anonymous (GraphiQL on
+the same origin keeps working); with a wrong one, or for an ended session, refused.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 
 from starlette.authentication import (
@@ -21,6 +31,15 @@ from app.db import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS, is_unav
 logger = logging.getLogger("keyrack.auth")
 
 MAX_TOKEN_LENGTH = 200
+SESSION_COOKIE = "keyrack_session"
+CSRF_COOKIE = "keyrack_csrf"
+CSRF_HEADER = "x-csrf-token"
+COOKIE_SESSION = "keyrack.cookie_session"  # in the request's scope: authenticated by cookie
+
+
+def csrf_token(session_token: str) -> str:
+    """The CSRF token of a session: computable only by whoever holds the session token."""
+    return hmac.new(session_token.encode(), b"keyrack-csrf", hashlib.sha256).hexdigest()
 
 
 class SessionUser(BaseUser):
@@ -56,15 +75,64 @@ def auth_error(conn: HTTPConnection, error: Exception) -> Response:
     )
 
 
+SESSION_MODE_HEADER = "x-keyrack-session"  # "cookie": signUp and login answer in cookies
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def set_session_cookies(
+    conn: HTTPConnection, response: Response, token: str | None, *, max_age: int
+) -> None:
+    """Hands the session to the browser (`token`), or takes it back (None). Secure outside
+    loopback, where a newcomer's browser talks plain HTTP to `keyrack serve`."""
+    secure = conn.url.hostname not in _LOOPBACK_HOSTS
+    for name, value, http_only in (
+        (SESSION_COOKIE, token, True),
+        (CSRF_COOKIE, csrf_token(token) if token else None, False),
+    ):
+        if value is None:
+            response.delete_cookie(
+                name, path="/", secure=secure, httponly=http_only, samesite="strict"
+            )
+        else:
+            response.set_cookie(
+                name,
+                value,
+                max_age=max_age,
+                path="/",
+                secure=secure,
+                httponly=http_only,
+                samesite="strict",
+            )
+
+
+def _from_cookie(conn: HTTPConnection) -> str | None:
+    """The cookie's session token, if the request proves it comes from the console: None
+    without the cookie or the CSRF header; "" (refused) for a wrong CSRF token."""
+    token = conn.cookies.get(SESSION_COOKIE)
+    sent = conn.headers.get(CSRF_HEADER)
+    if not token or sent is None:
+        return None
+    conn.scope[COOKIE_SESSION] = True
+    expected = csrf_token(token).encode()
+    # Starlette decodes headers as latin-1: any header encodes back.
+    if len(token) > MAX_TOKEN_LENGTH or not hmac.compare_digest(sent.encode("latin-1"), expected):
+        return ""
+    return token
+
+
 class SessionBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
-        if not header:
-            return None
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
+        if header:
+            scheme, _, token = header.partition(" ")
+            token = token.strip() if scheme.lower() == "bearer" else ""
+        else:
+            cookie_token = _from_cookie(conn)
+            if cookie_token is None:
+                return None
+            token = cookie_token
         session = None
-        if scheme.lower() == "bearer" and token and len(token) <= MAX_TOKEN_LENGTH:
+        if token and len(token) <= MAX_TOKEN_LENGTH:
             try:
                 session = await accounts.authenticate(token=token)
             except Exception as error:

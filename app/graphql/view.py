@@ -16,7 +16,13 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from app.accounts.totp import TotpCipher
-from app.auth import RejectedToken, SessionUser
+from app.auth import (
+    COOKIE_SESSION,
+    SESSION_MODE_HEADER,
+    RejectedToken,
+    SessionUser,
+    set_session_cookies,
+)
 from app.graphql.context import Context
 from app.graphql.ide import graphiql_page
 from app.keysets.keys import KeyMaterial
@@ -27,6 +33,9 @@ from app.webhooks.signing import WebhookSigning
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 _CONTEXT = "keyrack.graphql_context"
+_COOKIES = "keyrack.session_cookies"  # in the request's scope: a token to set, or None to clear
+# Where a session token is answered: the console asks for it in a cookie instead.
+_SESSION_FIELDS = ("signUp", "login")
 _HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
@@ -66,7 +75,15 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         root_value: None = UNSET,
     ) -> Response | WebSocket:
         try:
-            return await super().run(request, context, root_value)  # type: ignore[arg-type]
+            answer = await super().run(request, context, root_value)  # type: ignore[arg-type]
+            if _COOKIES in request.scope and isinstance(answer, Response):
+                set_session_cookies(
+                    request,
+                    answer,
+                    request.scope[_COOKIES],
+                    max_age=self.settings.session_ttl_seconds,
+                )
+            return answer
         except HTTPException as error:
             # Strawberry answers these in plain text; clients parse our errors as JSON.
             # json.dumps escapes what the request may have put in the reason (a lone
@@ -116,6 +133,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, result: ExecutionResult | None
     ) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)  # type: ignore[arg-type]
+        _session_in_cookies(request, response)
         # Errors raised while coercing variables never reach the schema extensions.
         for error in response.get("errors") or []:
             if not isinstance(error, dict):  # always a `GraphQLFormattedError`
@@ -148,3 +166,24 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         )
         request.scope[_CONTEXT] = context
         return context
+
+
+def _session_in_cookies(request: Request | WebSocket, response: GraphQLHTTPResponse) -> None:
+    """For the console (`x-keyrack-session: cookie`), a new session's token goes into an
+    HttpOnly cookie instead of the answer, where its scripts could read it; a console
+    session that logs out, or has ended, takes its cookies back."""
+    by_cookie = bool(request.scope.get(COOKIE_SESSION))
+    if by_cookie and isinstance(request.scope.get("user"), RejectedToken):
+        request.scope[_COOKIES] = None
+    data = response.get("data")
+    if not isinstance(data, dict):
+        return
+    if request.headers.get(SESSION_MODE_HEADER) == "cookie":
+        for name in _SESSION_FIELDS:
+            payload = data.get(name)
+            if isinstance(payload, dict) and isinstance(payload.get("token"), str):
+                request.scope[_COOKIES] = payload["token"]
+                payload["token"] = None
+    logout = data.get("logout")
+    if by_cookie and isinstance(logout, dict) and logout.get("ended") is True:
+        request.scope[_COOKIES] = None

@@ -265,9 +265,11 @@ def test_the_keys_page_story(served: Served, chromium: Browsing) -> None:
     revoke.get_by_role("button", name="Revoke for good").click()
     expect(row).to_contain_text("revoked")
     owner_buttons = row.get_by_role("button").all_inner_texts()
-    console_session = page.evaluate("sessionStorage.getItem('keyrack.console.token')")
+    cookies = {cookie["name"]: cookie for cookie in owner_context.cookies()}
+    script_sees = page.evaluate("[document.cookie, sessionStorage.length + localStorage.length]")
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    left = {cookie["name"] for cookie in owner_context.cookies()}
     elapsed = time.monotonic() - started
 
     # then: the value was shown once, copied, and only its hint is on the page afterwards
@@ -286,9 +288,15 @@ def test_the_keys_page_story(served: Served, chromium: Browsing) -> None:
     assert member_buttons == []
     assert in_use.startswith("Its keys verified recently: going on would break the services")
     assert owner_buttons == []
-    # logging out ended the session on the server, and the tab forgot its token
-    assert _api(served, VIEWER, console_session)["viewer"] is None
-    assert page.evaluate("sessionStorage.length") == 0
+    # the session was an HttpOnly, SameSite=Strict cookie that no script could read
+    session = cookies["keyrack_session"]
+    assert (session["httpOnly"], session["sameSite"]) == (True, "Strict")
+    assert cookies["keyrack_csrf"]["sameSite"] == "Strict"
+    assert script_sees == [f"keyrack_csrf={cookies['keyrack_csrf']['value']}", 0]
+    assert session["value"] not in script_sees[0]
+    # logging out ended the session on the server, and the browser's cookies went with it
+    assert _api(served, VIEWER, session["value"])["viewer"] is None
+    assert left.isdisjoint({"keyrack_session", "keyrack_csrf"})
     chromium.assert_offline_and_quiet()
     print(f"console story in Chromium: {elapsed:.1f} s")
 

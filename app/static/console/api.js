@@ -2,27 +2,36 @@
 /**
  * The console's one way to reach Keyrack: POST /graphql on the same origin.
  *
- * The session is a Bearer token kept in sessionStorage (gone when the tab closes). The
- * HttpOnly cookie session with a CSRF token (issue #27, item 4) replaces it later.
+ * The session lives in an HttpOnly cookie that no script here can read: signUp and login
+ * ask for it (`x-keyrack-session: cookie`), and the server sets it instead of answering
+ * the token. Every request proves it comes from this page with the CSRF token, which the
+ * server sets in a cookie scripts can read (`keyrack_csrf`) and another site cannot.
  */
 
 /** @typedef {{code: string, field: string[] | null, message: string}} UserError */
 /** @typedef {{userErrors: UserError[]}} Payload */
 
-const TOKEN = "keyrack.console.token";
+const CSRF_COOKIE = "keyrack_csrf";
 
-/** @returns {string | null} */
-export function sessionToken() {
-  return sessionStorage.getItem(TOKEN);
+/** @returns {string | null} the CSRF token, while a session is on */
+function csrfToken() {
+  for (const pair of document.cookie.split("; ")) {
+    const [name, value] = pair.split("=");
+    if (name === CSRF_COOKIE && value) {
+      return value;
+    }
+  }
+  return null;
 }
 
-/** @param {string | null} token */
-export function setSessionToken(token) {
-  if (token) {
-    sessionStorage.setItem(TOKEN, token);
-  } else {
-    sessionStorage.removeItem(TOKEN);
-  }
+/** @returns {boolean} whether this browser holds a console session (it may have ended) */
+export function signedIn() {
+  return csrfToken() !== null;
+}
+
+/** Forgets a session the server says has ended (its own cookie goes with the next answer). */
+export function forgetSession() {
+  document.cookie = `${CSRF_COOKIE}=; Max-Age=0; Path=/; SameSite=Strict`;
 }
 
 /** A request that failed as a whole (not a mutation's userErrors). */
@@ -45,13 +54,18 @@ export class ApiError extends Error {
  */
 export async function graphql(query, variables = {}) {
   /** @type {Record<string, string>} */
-  const headers = { "content-type": "application/json", accept: "application/json" };
-  const token = sessionToken();
-  if (token) {
-    headers.authorization = `Bearer ${token}`;
+  const headers = {
+    "content-type": "application/json",
+    accept: "application/json",
+    "x-keyrack-session": "cookie",
+  };
+  const csrf = csrfToken();
+  if (csrf) {
+    headers["x-csrf-token"] = csrf;
   }
   const response = await fetch("/graphql", {
     method: "POST",
+    credentials: "same-origin",
     headers,
     body: JSON.stringify({ query, variables }),
   });

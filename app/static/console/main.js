@@ -1,6 +1,6 @@
 // @ts-check
 /** The console's entry point: one page, its routes after `#`. */
-import { ApiError, graphql, sessionToken, setSessionToken } from "./api.js";
+import { ApiError, forgetSession, graphql, signedIn } from "./api.js";
 import { h, show } from "./dom.js";
 import { LOG_OUT, VIEWER } from "./operations.js";
 import { renderAuth } from "./pages/auth.js";
@@ -14,20 +14,20 @@ async function logOut() {
   try {
     await graphql(LOG_OUT);
   } finally {
-    setSessionToken(null);
+    forgetSession();
     location.hash = "#/login";
   }
 }
 
 async function renderSession() {
-  if (!sessionToken()) {
+  if (!signedIn()) {
     show(session);
     return null;
   }
   const viewer = (await graphql(VIEWER)).viewer;
   if (!viewer) {
     // The session ended (logged out elsewhere, expired): start again.
-    setSessionToken(null);
+    forgetSession();
     show(session);
     return null;
   }
@@ -60,7 +60,7 @@ async function route() {
   } catch (failure) {
     if (failure instanceof ApiError && failure.code === "UNAUTHENTICATED") {
       // The session ended (logged out elsewhere, expired, the password changed).
-      setSessionToken(null);
+      forgetSession();
       location.hash = "#/login";
       return;
     }

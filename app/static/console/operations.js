@@ -6,6 +6,7 @@
 
 const USER_ERRORS = "userErrors { code field message }";
 
+// `token` answers null here: the server moves it into the session cookie (api.js).
 export const SIGN_UP = `mutation SignUp($input: SignUpInput!) {
   signUp(input: $input) { token user { name email } ${USER_ERRORS} }
 }`;
@@ -15,7 +16,7 @@ export const LOG_IN = `mutation LogIn($input: LoginInput!) {
 }`;
 
 export const LOG_OUT = `mutation LogOut {
-  logout(input: {}) { ${USER_ERRORS} }
+  logout(input: {}) { ended ${USER_ERRORS} }
 }`;
 
 export const VIEWER = `query Viewer {

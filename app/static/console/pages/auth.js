@@ -1,6 +1,6 @@
 // @ts-check
-/** Sign up, log in: both end with a session token and the organizations page. */
-import { graphql, setSessionToken } from "../api.js";
+/** Sign up, log in: both end with a session (in cookies) and the organizations page. */
+import { graphql } from "../api.js";
 import { field, formValue, h, onSubmit, show } from "../dom.js";
 import { LOG_IN, SIGN_UP } from "../operations.js";
 
@@ -37,10 +37,9 @@ export function renderAuth(main, mode) {
       }),
     };
     const data = await graphql(signingUp ? SIGN_UP : LOG_IN, { input });
-    /** @type {{token: string | null, userErrors: import("../api.js").UserError[]}} */
+    /** @type {{user: {id: string} | null, userErrors: import("../api.js").UserError[]}} */
     const payload = signingUp ? data.signUp : data.login;
-    if (payload.token) {
-      setSessionToken(payload.token);
+    if (payload.user) {
       location.hash = "#/organizations";
     } else {
       error.textContent = payload.userErrors.map((e) => e.message).join(" ");
