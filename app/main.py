@@ -6,10 +6,8 @@ import asyncio
 import contextlib
 import gc
 import hmac
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
-from functools import partial
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -19,51 +17,36 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from app import clock, metrics
-from app.accounts.totp import TotpCipher
 from app.audit import custody
-from app.audit.checkpoints import emit_round
-from app.audit.full_checks import run_full_checks
 from app.auth import SessionBackend, auth_error
-from app.background import Background, Periodic
+from app.background import Background
 from app.console import console_routes
 from app.db import tortoise_config
 from app.graphql.ide import ASSETS_PATH, graphiql_assets
 from app.graphql.view import KeyrackGraphQL
+from app.jobs import background_tasks
 from app.keysets import events
-from app.keysets.keys import KeyMaterial
-from app.keysets.owners import CREDIT_REFILL_INTERVAL, refill_credits
-from app.keysets.retirement import Retirer
 from app.leaks.endpoint import GitHubLeakEndpoint
-from app.leaks.limits import LeakLimits
 from app.leaks.scanner import ScannerKeys
 from app.logs import quiet_third_party_loggers
-from app.notifications.digest import HygieneDigester
-from app.notifications.mail import Mailer
-from app.notifications.notifier import ExpiryNotifier
 from app.openapi import PATH as OPENAPI_PATH
 from app.openapi import openapi_endpoint
+from app.parts import Parts, build_parts
 from app.requestlog import RequestLog
-from app.settings import Settings, resolve_secrets
+from app.settings import Settings
 from app.tracing import from_environment as start_tracing
-from app.usage.retention import UsagePruner
 from app.verifiers import events as verifier_events
-from app.verify.cache import VerificationCache, VerifierCache
-from app.verify.credits import LEASE_SECONDS
 from app.verify.endpoint import VerifyEndpoint
 from app.verify.listener import ChangeListener, asyncpg_dsn
-from app.verify.ratelimit import VerifyRateLimits, storage_for
-from app.verify.reuse import ReuseDetector
 from app.verify.service import Verifier
-from app.verify.usage import UsageRecorder
 from app.web import BodySizeLimit, SecurityHeaders
-from app.webhooks.signing import WebhookSigning
-from app.webhooks.worker import WebhookWorker, due_count
+from app.webhooks.worker import due_count
 
 if TYPE_CHECKING:
     from app.tracing.spans import Tracing
@@ -183,118 +166,15 @@ class KeyrackApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def create_app(
-    settings: Settings | None = None,
+def _lifespan(
+    parts: Parts,
+    background: Background,
+    tracing: Tracing | None,
     *,
-    connection_name: str = "default",
-    schedule_background: bool = True,
-) -> Starlette:
-    """The Keyrack ASGI app. `schedule_background=False` keeps the background tasks
-    (app.background) from running on their own: the test suite drives their rounds."""
-    settings = settings or Settings()
-    quiet_third_party_loggers()
-    secrets = resolve_secrets(settings)
-    custody.configure(secrets)
-    keys = KeyMaterial.derive_all(secrets)
-    reuse = ReuseDetector(
-        cache_ttl_seconds=settings.verify_cache_ttl_seconds,
-        flush_interval_seconds=settings.usage_flush_seconds,
-    )
-    verifier = Verifier(
-        keys=keys,
-        cache=VerificationCache(ttl_seconds=settings.verify_cache_ttl_seconds),
-        usage=UsageRecorder(
-            flush_interval_seconds=settings.usage_flush_seconds,
-            max_addresses=settings.usage_max_addresses,
-        ),
-        count_usage=settings.usage_counting,
-        limits=VerifyRateLimits(
-            per_key_set=settings.verify_rate_limit,
-            per_address=settings.verify_address_rate_limit,
-            per_verifier=settings.verify_unknown_rate_limit,
-            storage=storage_for(settings.rate_limit_storage.get_secret_value()),
-        ),
-        verifiers=VerifierCache(ttl_seconds=settings.verify_cache_ttl_seconds),
-        reuse=reuse,
-    )
-    retirer = Retirer(interval_seconds=settings.retirement_interval_seconds)
-    webhook_signing = WebhookSigning.derive_all(secrets)
-    mailer = Mailer.from_settings(settings)
-    graphql = KeyrackGraphQL(
-        settings=settings,
-        keys=keys,
-        totp=TotpCipher.derive_all(secrets),
-        verifier=verifier,
-        webhook_signing=webhook_signing,
-        mailer=mailer,
-    )
-    # Expiry rounds feed both email and webhooks (KEY_SET_EXPIRING/EXPIRED).
-    notifier = (
-        ExpiryNotifier(
-            mailer,
-            lead_seconds=settings.expiry_notice_seconds,
-            interval_seconds=settings.notification_interval_seconds,
-        )
-        if mailer is not None or settings.webhook_delivery
-        else None
-    )
-    webhook_worker = (
-        WebhookWorker.from_settings(webhook_signing, settings)
-        if settings.webhook_delivery
-        else None
-    )
-    tracing = start_tracing()
-    leak_limits = LeakLimits(
-        per_address_per_minute=settings.leak_address_rate_limit,
-        per_user_per_hour=settings.leak_report_rate_limit,
-    )
-    digester = (
-        HygieneDigester(mailer, interval_seconds=settings.hygiene_digest_interval_seconds)
-        if mailer is not None and settings.hygiene_digest == "weekly"
-        else None
-    )
-
-    usage_pruner = UsagePruner(retention_days=settings.usage_retention_days)
-    full_check_every = timedelta(hours=settings.audit_full_check_hours)
-    # Declared once; started and stopped in the lifespan. In this order for `drain`: the
-    # flushes first, then the jobs that read what they wrote, the webhook sends last.
-    # Stopped in the reverse order: the flushes' last rounds after every other job.
-    tasks = [
-        Periodic("usage-flush", verifier.usage.flush, verifier.usage.flush_interval, at_stop=True),
-        Periodic("reuse-flush", reuse.flush, reuse.flush_interval, at_stop=True),
-        Periodic("retirement", retirer.run_once, retirer.interval),
-        Periodic("usage-prune", usage_pruner.run_once, usage_pruner.interval, at_start=True),
-        # Credits are set back at the start of each day or month (UTC), without a request.
-        Periodic("credit-refill", refill_credits, CREDIT_REFILL_INTERVAL, at_start=True),
-        # Credits held on lease go back after their second, and all of them at the end.
-        Periodic(
-            "credit-leases",
-            verifier.credits.give_back_ended,
-            LEASE_SECONDS,
-            at_stop=True,
-            last_round=verifier.credits.give_back_all,
-        ),
-        # Recomputes, every KEYRACK_AUDIT_FULL_CHECK_HOURS, each organization's whole chain;
-        # looks for organizations due once an hour.
-        Periodic(
-            "audit-full-check",
-            partial(run_full_checks, mailer, interval=full_check_every),
-            min(3600.0, full_check_every.total_seconds()),
-        ),
-    ]
-    if notifier is not None:
-        tasks.append(
-            Periodic("expiry-notices", notifier.run_once, notifier.interval, at_start=True)
-        )
-    if settings.webhook_delivery:
-        interval = settings.audit_checkpoint_interval_seconds
-        tasks.append(Periodic("audit-checkpoints", emit_round, interval, at_start=True))
-    if digester is not None:
-        tasks.append(Periodic("hygiene-digest", digester.run_once, digester.period, at_start=True))
-    if webhook_worker is not None:
-        worker = webhook_worker
-        tasks.append(Periodic("webhooks", worker.run_once, worker.interval, serve=worker.serve))
-    background = Background(tasks)
+    connection_name: str,
+    schedule_background: bool,
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    settings, verifier = parts.settings, parts.verifier
 
     def forget_everything() -> None:
         verifier.cache.clear()
@@ -307,88 +187,123 @@ def create_app(
             connection=connection_name,
             timeout=settings.database_timeout_seconds,
         )
-        listener = None
-        if not settings.is_sqlite:
-            # Other processes' changes arrive by NOTIFY; on SQLite the cache TTL bounds them.
-            listener = ChangeListener(
-                asyncpg_dsn(settings.resolved_database_url),
-                on_change=verifier.cache.evict_key_set,
-                on_reconnect=forget_everything,
-                others={verifier_events.CHANNEL: verifier.verifiers.evict_verifier},
-            )
+        # Each part's stop is pushed as it starts: leaving stops them in the reverse order,
+        # the background tasks first and Tortoise after them.
         async with AsyncExitStack() as stack:
             if tracing is not None:
                 stack.push_async_callback(tracing.shutdown)
             stack.callback(events.subscribe(verifier.cache.evict_key_set))
             stack.callback(verifier_events.subscribe(verifier.verifiers.evict_verifier))
             await stack.enter_async_context(RegisterTortoise(app, config=config))
-            # Everything built so far (schema, models, settings) lives as long as the
-            # process: keep it out of the collector's full scans, whose pauses would
-            # otherwise show up as latency spikes on the verification hot path.
-            gc.collect()
-            gc.freeze()
-            # A request allocates tens of thousands of short-lived objects; with many
-            # requests in flight they outlive the default 700-allocation young generation
-            # and get promoted, and the older generations' scans then eat the throughput.
-            gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-            if listener is not None:
+            _freeze_what_lives_as_long_as_the_process()
+            if not settings.is_sqlite:
+                # Other processes' changes arrive by NOTIFY; on SQLite the cache TTL bounds
+                # them.
+                listener = ChangeListener(
+                    asyncpg_dsn(settings.resolved_database_url),
+                    on_change=verifier.cache.evict_key_set,
+                    on_reconnect=forget_everything,
+                    others={verifier_events.CHANNEL: verifier.verifiers.evict_verifier},
+                )
                 listener.start()
                 stack.push_async_callback(listener.stop)
             await stack.enter_async_context(background.running(scheduled=schedule_background))
             yield
 
+    return lifespan
+
+
+def _freeze_what_lives_as_long_as_the_process() -> None:
+    # Everything built so far (schema, models, settings) lives as long as the process: keep
+    # it out of the collector's full scans, whose pauses would otherwise show up as latency
+    # spikes on the verification hot path.
+    gc.collect()
+    gc.freeze()
+    # A request allocates tens of thousands of short-lived objects; with many requests in
+    # flight they outlive the default 700-allocation young generation and get promoted,
+    # and the older generations' scans then eat the throughput.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    cors = Middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["authorization", "content-type"],
+        max_age=600,
+    )
+    return [Middleware(SecurityHeaders), *([cors] if origins else [])]
+
+
+def _routes(parts: Parts) -> list[BaseRoute]:
+    settings = parts.settings
+    graphql = KeyrackGraphQL(
+        settings=settings,
+        keys=parts.keys,
+        totp=parts.totp,
+        verifier=parts.verifier,
+        webhook_signing=parts.webhook_signing,
+        mailer=parts.mailer,
+    )
     graphql_endpoint = BodySizeLimit(
         AuthenticationMiddleware(graphql, backend=SessionBackend(), on_error=auth_error),
         max_bytes=settings.max_request_bytes,
     )
-    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-    middleware = [Middleware(SecurityHeaders)]
-    if origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type"],
-                max_age=600,
-            )
-        )
+    leaks = GitHubLeakEndpoint(
+        scanner_keys=ScannerKeys.parse(settings.leak_scanner_keys),
+        keys=parts.keys,
+        limits=parts.leak_limits,
+        mailer=parts.mailer,
+    )
+    return [
+        Route("/graphql", graphql_endpoint),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *([Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []),
+        *console_routes(),
+        Route("/v1/audit/public-key", audit_public_key, methods=["GET"]),
+        Route(OPENAPI_PATH, openapi_endpoint, methods=["GET"]),
+        Route("/v1/leaks/github", leaks.handle, methods=["POST"]),
+    ]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    connection_name: str = "default",
+    schedule_background: bool = True,
+) -> Starlette:
+    """The Keyrack ASGI app. `schedule_background=False` keeps the background tasks
+    (app.background) from running on their own: the test suite drives their rounds."""
+    settings = settings or Settings()
+    quiet_third_party_loggers()
+    parts = build_parts(settings)
+    background = Background(background_tasks(parts))
+    tracing = start_tracing()
     app = KeyrackApp(
-        verify=VerifyEndpoint(verifier),
+        verify=VerifyEndpoint(parts.verifier),
         request_log=settings.log_format == "json",
         tracing=tracing,
-        middleware=middleware,
-        routes=[
-            Route("/graphql", graphql_endpoint),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
-            *([Mount(ASSETS_PATH, graphiql_assets())] if settings.graphiql else []),
-            *console_routes(),
-            Route("/v1/audit/public-key", audit_public_key, methods=["GET"]),
-            Route(OPENAPI_PATH, openapi_endpoint, methods=["GET"]),
-            Route(
-                "/v1/leaks/github",
-                GitHubLeakEndpoint(
-                    scanner_keys=ScannerKeys.parse(settings.leak_scanner_keys),
-                    keys=keys,
-                    limits=leak_limits,
-                    mailer=mailer,
-                ).handle,
-                methods=["POST"],
-            ),
-        ],
-        lifespan=lifespan,
+        middleware=_middleware(settings),
+        routes=_routes(parts),
+        lifespan=_lifespan(
+            parts,
+            background,
+            tracing,
+            connection_name=connection_name,
+            schedule_background=schedule_background,
+        ),
     )
     app.state.settings = settings
-    app.state.keys = keys
-    app.state.verifier = verifier
-    app.state.retirer = retirer
-    app.state.notifier = notifier
-    app.state.usage_pruner = usage_pruner
-    app.state.webhook_signing = webhook_signing
+    app.state.keys = parts.keys
+    app.state.verifier = parts.verifier
+    app.state.retirer = parts.retirer
+    app.state.usage_pruner = parts.usage_pruner
+    app.state.webhook_signing = parts.webhook_signing
     app.state.background = background
     app.state.connection_name = connection_name
-    app.state.leak_limits = leak_limits
-    app.state.hygiene_digester = digester
+    app.state.leak_limits = parts.leak_limits
     return app

@@ -34,11 +34,6 @@ class BadUserInput(GraphQLError):
         super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
 
 
-class Unauthenticated(GraphQLError):
-    def __init__(self, message: str = "Authentication required.") -> None:
-        super().__init__(message, extensions={"code": "UNAUTHENTICATED"})
-
-
 _CODES: list[tuple[type[Exception], str]] = [
     (NotAuthenticated, "UNAUTHENTICATED"),
     (Forbidden, "FORBIDDEN"),

@@ -100,10 +100,10 @@ class KeyrackGraphQL(GraphQL[Context, None]):
                 json.dumps(body), status_code=error.status_code, media_type="application/json"
             )
         finally:
-            # The answer is written: what the request loaded can go (`Loaders.close`).
+            # The answer is written: what the request loaded can go (`Context.release`).
             finished = request.scope.pop(_CONTEXT, None)
             if isinstance(finished, Context):
-                finished.loaders.close()
+                finished.release()
 
     def encode_json(self, data: object) -> bytes:
         # The same JSON as strawberry's json.dumps, a tenth of the CPU for a large answer.

@@ -20,7 +20,7 @@ async def prune(*, retention_days: int, now: datetime | None = None) -> int:
 
 class UsagePruner:
     """Prunes once an hour in every process (deleting is idempotent); the first round
-    runs at start (declared in app.main's background tasks)."""
+    runs at start (declared in app.jobs)."""
 
     def __init__(
         self, *, retention_days: int, interval_seconds: float = PRUNE_INTERVAL_SECONDS

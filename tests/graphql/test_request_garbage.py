@@ -1,11 +1,13 @@
 """A request's data is freed when its answer is written, not by the cyclic collector.
 
-The per-request loaders refer to each other through their batch functions; that cycle
-held every row and model a request loaded until Python's cyclic garbage collector came
-by, and under load those collections cost more CPU than any part of a list page and
-showed as latency spikes (bench/read.py). The view closes the loaders once the answer is
-written (`Loaders.close`). Here, with the collector off, the garbage a keys page leaves
-must not grow with the number of key sets it shows.
+graphql-core's executor refers to itself and to the request's context, so the context
+waits for Python's cyclic garbage collector; whatever else holds the request's rows in a
+cycle does too, and under load those collections cost more CPU than any part of a list
+page and showed as latency spikes (bench/read.py). The view drops the context's loaders
+once the answer is written (`Context.release`), and no loader refers back to the object
+holding them (`build_loaders`). Here, with the collector off, the garbage a keys page
+leaves must not grow with the number of key sets it shows: a batch function that reached
+its holder would leave every row of the page to the collector.
 """
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ async def test_the_digest_goes_to_owners_and_admins_once_per_interval(
         mailer = Mailer(host="127.0.0.1", port=port, sender="keyrack@example.com")
         digester = HygieneDigester(mailer, interval_seconds=30)
 
-        # when: its round runs (app.main declares it as a background task), and again
+        # when: its round runs (app.jobs declares it as a background task), and again
         await digester.run_once()
         await inbox.wait_for(2)
         again = await digester.run_once()
