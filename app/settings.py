@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     database_timeout_seconds: float = Field(default=5.0, gt=0)
     graphiql: bool = True
     introspection: bool = True
+    # Which documents /graphql runs from a documentId (app.graphql.trusted): off, allow or
+    # require (browser cookie sessions must then name one), and the operators' manifests.
+    trusted_documents: Literal["off", "allow", "require"] = "off"
+    trusted_documents_manifests: str = ""
     max_query_depth: int = Field(default=12, ge=1)
     max_query_aliases: int = Field(default=30, ge=1)
     max_query_tokens: int = Field(default=2000, ge=1)
@@ -191,6 +195,10 @@ class Settings(BaseSettings):
                         f"KEYRACK_TRUSTED_PROXIES: {entry[:60]!r} is not an address or network"
                     ) from None
         return value
+
+    @property
+    def trusted_document_manifests(self) -> list[Path]:
+        return [Path(p.strip()) for p in self.trusted_documents_manifests.split(",") if p.strip()]
 
     @property
     def trusted_proxy_list(self) -> list[str]:

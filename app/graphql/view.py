@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from contextvars import ContextVar
+from typing import Any
 
 import orjson
 from cross_web import HTTPException
@@ -25,6 +27,7 @@ from app.auth import (
 )
 from app.graphql.context import Context
 from app.graphql.ide import graphiql_page
+from app.graphql.trusted import TrustedDocuments, UntrustedDocument
 from app.keysets.keys import KeyMaterial
 from app.notifications.mail import Mailer
 from app.settings import Settings
@@ -36,6 +39,8 @@ _CONTEXT = "keyrack.graphql_context"
 _COOKIES = "keyrack.session_cookies"  # in the request's scope: a token to set, or None to clear
 # Where a session token is answered: the console asks for it in a cookie instead.
 _SESSION_FIELDS = ("signUp", "login")
+# Whether this request runs only trusted documents (app.graphql.trusted), set as it is read.
+_TRUSTED: ContextVar[bool] = ContextVar("keyrack_trusted_documents", default=False)
 _HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
@@ -64,6 +69,14 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         self.verifier = verifier
         self.webhook_signing = webhook_signing
         self.mailer = mailer
+        self.trusted = TrustedDocuments(
+            settings.trusted_documents, settings.trusted_document_manifests
+        )
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET naming a trusted document is a request, not a person opening GraphiQL.
+        named = request.query_params.get("documentId") is not None
+        return not named and super().should_render_graphql_ide(request)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return graphiql_page()
@@ -74,6 +87,7 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         context: Context | None = UNSET,
         root_value: None = UNSET,
     ) -> Response | WebSocket:
+        _TRUSTED.set(False)
         try:
             answer = await super().run(request, context, root_value)  # type: ignore[arg-type]
             if _COOKIES in request.scope and isinstance(answer, Response):
@@ -115,13 +129,46 @@ class KeyrackGraphQL(GraphQL[Context, None]):
             return json.dumps(data).encode()
 
     def parse_json(self, data: str | bytes) -> object:
-        parsed = super().parse_json(data)
+        parsed = self._parse_value(data)
         # `null`, `5`, `"x"` or `true` would reach strawberry's `data.get(...)`: a 500.
         if not isinstance(parsed, dict | list):
             raise HTTPException(
                 400, 'The request body must be a JSON object: {"query": "...", "variables": {}}.'
             )
+        self._resolve_documents(parsed if isinstance(parsed, list) else [parsed])
         return parsed
+
+    def _parse_value(self, data: str | bytes) -> object:
+        return super().parse_json(data)
+
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        request: dict[str, Any] = dict(params)
+        for name in ("variables", "extensions"):
+            if request.get(name):
+                request[name] = self._parse_value(request[name])
+        self._resolve_documents([request])
+        return request
+
+    def _resolve_documents(self, requests: list[Any]) -> None:
+        """Each request's documentId becomes its query; notes whether all are trusted."""
+        try:
+            trusted = [self.trusted.resolve(r) for r in requests if isinstance(r, dict)]
+        except UntrustedDocument as error:
+            raise HTTPException(400, str(error)) from None
+        _TRUSTED.set(bool(trusted) and all(trusted))
+
+    async def execute_operation(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        if (
+            self.trusted.mode == "require"
+            and request.scope.get(COOKIE_SESSION)
+            and not _TRUSTED.get()
+        ):
+            raise HTTPException(
+                400,
+                "This server runs only trusted documents for browser sessions "
+                "(KEYRACK_TRUSTED_DOCUMENTS=require): send a documentId.",
+            )
+        return await super().execute_operation(request, *args, **kwargs)
 
     def decode_json(self, data: str | bytes) -> object:
         try:

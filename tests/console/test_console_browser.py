@@ -112,7 +112,8 @@ def served(
         }
     migrated = run_keyrack(tmp_path, "migrate", env=env)
     assert migrated.returncode == 0, migrated.stderr
-    with serving(tmp_path, env) as server:
+    # The console must work where the operator allows browsers trusted documents only.
+    with serving(tmp_path, env | {"KEYRACK_TRUSTED_DOCUMENTS": "require"}) as server:
         yield server
 
 

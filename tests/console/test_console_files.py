@@ -3,6 +3,7 @@ which policy, and whether its GraphQL documents still fit the schema."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,34 +11,41 @@ import httpx
 from graphql import parse, validate
 
 from app.graphql.schema import schema
+from app.graphql.trusted import TrustedDocuments, console_module, console_operations, document_id
 from app.keysets.models import KeySetScope
 from app.keysets.permissions import PERMISSION_SCOPE
 
 CONSOLE = Path(__file__).resolve().parents[2] / "app" / "static" / "console"
 
 
-def console_documents() -> dict[str, str]:
-    """operations.js's documents by constant name, with its `${USER_ERRORS}` filled in."""
-    source = (CONSOLE / "operations.js").read_text(encoding="utf-8")
-    fragments = dict(re.findall(r'^const (\w+) = "(.*)";$', source, re.M))
-    documents = dict(re.findall(r"^export const (\w+) = `(.*?)`;$", source, re.M | re.S))
-    return {
-        name: re.sub(r"\$\{(\w+)\}", lambda m: fragments[m[1]], text)
-        for name, text in documents.items()
-    }
+REGENERATE = "python -m app.graphql.trusted > app/static/console/operations.js"
 
 
 def test_every_console_document_validates_against_the_schema() -> None:
     # given
-    documents = console_documents()
+    documents = console_operations()
 
     # when
     errors = {name: validate(schema._schema, parse(text)) for name, text in documents.items()}
 
     # then
-    assert "CREATE_KEY_SET" in documents
-    assert "REVOKE_KEY_SET" in documents
+    assert "CreateKeySet" in documents
+    assert "RevokeKeySet" in documents
     assert {name: found for name, found in errors.items() if found} == {}
+
+
+def test_the_console_sends_the_operations_the_server_trusts() -> None:
+    # given: what the page imports, and what the server's manifest holds
+    module = (CONSOLE / "operations.js").read_text(encoding="utf-8")
+    sent = re.findall(r'id: "(sha256:[0-9a-f]{64})",\n  text: (".*"),', module)
+    trusted = TrustedDocuments("require").documents
+
+    # then: operations.js is made from operations.graphql as it is now, and every
+    # operation it sends is in the manifest under the SHA-256 of its text
+    assert module == console_module(), f"operations.js is stale: run `{REGENERATE}`"
+    assert len(sent) == len(console_operations()) >= 10
+    assert {document_id(json.loads(text)): json.loads(text) for _, text in sent} == trusted
+    assert [id for id, _ in sent] == list(trusted)
 
 
 def test_the_add_key_form_offers_the_organization_permissions_of_the_catalog() -> None:

@@ -47,12 +47,14 @@ export class ApiError extends Error {
 }
 
 /**
- * Runs one GraphQL document; answers its data, or throws ApiError with the first error.
- * @param {string} query
+ * Runs one of the console's operations; answers its data, or throws ApiError with the
+ * first error. It goes as its trusted documentId (what KEYRACK_TRUSTED_DOCUMENTS=require
+ * asks of a browser session) and its text (what a server with trusted documents off runs).
+ * @param {import("./operations.js").Operation} operation
  * @param {Record<string, unknown>} [variables]
  * @returns {Promise<any>}
  */
-export async function graphql(query, variables = {}) {
+export async function graphql(operation, variables = {}) {
   /** @type {Record<string, string>} */
   const headers = {
     "content-type": "application/json",
@@ -67,7 +69,7 @@ export async function graphql(query, variables = {}) {
     method: "POST",
     credentials: "same-origin",
     headers,
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ documentId: operation.id, query: operation.text, variables }),
   });
   /** @type {{data?: any, errors?: {message: string, extensions?: {code?: string}}[]}} */
   const body = await response.json();

@@ -1,94 +1,72 @@
 // @ts-check
-/**
- * Every GraphQL document the console sends, in one module: tests validate each against
- * the schema, and the trusted-documents manifest (issue #27, item 4) will be made of them.
- */
+// Made by `python -m app.graphql.trusted > app/static/console/operations.js` from
+// operations.graphql (edit that file): each operation as the server knows it, and
+// its trusted documentId (app/graphql/trusted.py). A test holds the two together.
 
-const USER_ERRORS = "userErrors { code field message }";
+/** @typedef {{id: string, text: string}} Operation */
 
-// `token` answers null here: the server moves it into the session cookie (api.js).
-export const SIGN_UP = `mutation SignUp($input: SignUpInput!) {
-  signUp(input: $input) { token user { name email } ${USER_ERRORS} }
-}`;
+/** @type {Operation} */
+export const SIGN_UP = {
+  id: "sha256:8096ec229fd3ff1c2ca2ca6b59797268cdeefe3649cf9acfb92e7f8b8250f6e0",
+  text: "mutation SignUp($input: SignUpInput!) {\n  signUp(input: $input) {\n    token\n    user {\n      name\n      email\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
 
-export const LOG_IN = `mutation LogIn($input: LoginInput!) {
-  login(input: $input) { token user { name email } ${USER_ERRORS} }
-}`;
+/** @type {Operation} */
+export const LOG_IN = {
+  id: "sha256:5023e2d18184fe4264551075af18d12dd0a3b8d9d3394eff88a274004e37b369",
+  text: "mutation LogIn($input: LoginInput!) {\n  login(input: $input) {\n    token\n    user {\n      name\n      email\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
 
-export const LOG_OUT = `mutation LogOut {
-  logout(input: {}) { ended ${USER_ERRORS} }
-}`;
+/** @type {Operation} */
+export const LOG_OUT = {
+  id: "sha256:2cde9b1f23902fc4f24ec7ca2a825d210810c06d07d6a6725da25c703b8b9273",
+  text: "mutation LogOut {\n  logout(input: {  }) {\n    ended\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
 
-export const VIEWER = `query Viewer {
-  viewer { name email }
-}`;
+/** @type {Operation} */
+export const VIEWER = {
+  id: "sha256:36cb04736a3bb42729f56e0986ff7c3834980cbcc1d90bdc07aa71f7ff055b90",
+  text: "query Viewer {\n  viewer {\n    name\n    email\n  }\n}",
+};
 
-export const ORGANIZATIONS = `query Organizations($after: String) {
-  organizations(first: 20, after: $after) {
-    edges { node { id name viewerRole createdAt } }
-    pageInfo { hasNextPage endCursor }
-  }
-}`;
+/** @type {Operation} */
+export const ORGANIZATIONS = {
+  id: "sha256:90233627465ff84cbb3c7325d38715c090e3ad281cf2f73ad51e179d16867925",
+  text: "query Organizations($after: String) {\n  organizations(first: 20, after: $after) {\n    edges {\n      node {\n        id\n        name\n        viewerRole\n        createdAt\n      }\n    }\n    pageInfo {\n      hasNextPage\n      endCursor\n    }\n  }\n}",
+};
 
-export const CREATE_ORGANIZATION = `mutation CreateOrganization($input: CreateOrganizationInput!) {
-  createOrganization(input: $input) { organization { id name } ${USER_ERRORS} }
-}`;
+/** @type {Operation} */
+export const CREATE_ORGANIZATION = {
+  id: "sha256:2b165abc7f4ed3549fb7dd30c3d00ac2549e8d06295acdaa232eceee0fa60768",
+  text: "mutation CreateOrganization($input: CreateOrganizationInput!) {\n  createOrganization(input: $input) {\n    organization {\n      id\n      name\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
 
-export const KEY_SETS = `query KeySets($id: ID!, $first: Int!, $after: String) {
-  organization(id: $id) {
-    id
-    name
-    viewerRole
-    keyReveal
-    keyPolicy { maxGracePeriodSeconds }
-    permissionGroups(first: 100) { edges { node { id name } } }
-    keySets(first: $first, after: $after) {
-      edges {
-        node {
-          id
-          label
-          status
-          createdAt
-          createdBy { name }
-          lastUsedAt
-          viewerIsAdmin
-          groups { name }
-          primaryKey { hint }
-          secondaryKey { hint }
-        }
-      }
-      pageInfo { hasNextPage endCursor }
-    }
-  }
-}`;
+/** @type {Operation} */
+export const KEY_SETS = {
+  id: "sha256:83044eb7dbd1605fb1e25327224fb59483815d54ce5447394a044ee322ecd113",
+  text: "query KeySets($id: ID!, $first: Int!, $after: String) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    keyReveal\n    keyPolicy {\n      maxGracePeriodSeconds\n    }\n    permissionGroups(first: 100) {\n      edges {\n        node {\n          id\n          name\n        }\n      }\n    }\n    keySets(first: $first, after: $after) {\n      edges {\n        node {\n          id\n          label\n          status\n          createdAt\n          createdBy {\n            name\n          }\n          lastUsedAt\n          viewerIsAdmin\n          groups {\n            name\n          }\n          primaryKey {\n            hint\n          }\n          secondaryKey {\n            hint\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
+};
 
-export const CREATE_KEY_SET = `mutation CreateKeySet($input: CreateKeySetInput!) {
-  createKeySet(input: $input) {
-    keySet { id label }
-    primaryKey
-    secondaryKey
-    ${USER_ERRORS}
-  }
-}`;
+/** @type {Operation} */
+export const CREATE_KEY_SET = {
+  id: "sha256:054338cee58aba8caf725b9976b026152523af83e21744ae73b2ef7ddc9894dd",
+  text: "mutation CreateKeySet($input: CreateKeySetInput!) {\n  createKeySet(input: $input) {\n    keySet {\n      id\n      label\n    }\n    primaryKey\n    secondaryKey\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
 
-export const KEY_SET_IMPACT = `query KeySetImpact($id: ID!) {
-  keySet(id: $id) {
-    id
-    impact {
-      lastDay { requests keys { slot hint replaced requests lastUsedAt } }
-      lastWeek { requests }
-    }
-  }
-}`;
+/** @type {Operation} */
+export const KEY_SET_IMPACT = {
+  id: "sha256:cfb3faf1abb13d061c067ce17e324f4ab1744aea32ce3f7dfcad63edf870148e",
+  text: "query KeySetImpact($id: ID!) {\n  keySet(id: $id) {\n    id\n    impact {\n      lastDay {\n        requests\n        keys {\n          slot\n          hint\n          replaced\n          requests\n          lastUsedAt\n        }\n      }\n      lastWeek {\n        requests\n      }\n    }\n  }\n}",
+};
 
-export const REGENERATE_KEY = `mutation RegenerateKey($input: RegenerateKeyInput!) {
-  regenerateKey(input: $input) {
-    keySet { id }
-    key
-    ${USER_ERRORS}
-  }
-}`;
+/** @type {Operation} */
+export const REGENERATE_KEY = {
+  id: "sha256:c81ea80ab5bdcdc67d49ccabe176ded15d01760634c560945b1cf718d366f174",
+  text: "mutation RegenerateKey($input: RegenerateKeyInput!) {\n  regenerateKey(input: $input) {\n    keySet {\n      id\n    }\n    key\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
 
-export const REVOKE_KEY_SET = `mutation RevokeKeySet($input: RevokeKeySetInput!) {
-  revokeKeySet(input: $input) { keySet { id status } ${USER_ERRORS} }
-}`;
+/** @type {Operation} */
+export const REVOKE_KEY_SET = {
+  id: "sha256:68f2e1f91b92acdcaf95c6336bedd6b2c8c2e435be3023fda322e8c171cf2ca0",
+  text: "mutation RevokeKeySet($input: RevokeKeySetInput!) {\n  revokeKeySet(input: $input) {\n    keySet {\n      id\n      status\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
