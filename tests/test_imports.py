@@ -22,8 +22,6 @@ import ast
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -151,7 +149,6 @@ def describe(cycles: list[list[str]], graph: Mapping[str, Iterable[str]]) -> str
     return "\n".join(lines)
 
 
-@pytest.mark.xfail(reason="the circle of app/graphql/ is left (issue #29)")
 def test_app_has_no_import_cycle() -> None:
     # given
     graph = import_graph(ROOT, "app")

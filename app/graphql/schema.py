@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import strawberry
@@ -12,7 +13,7 @@ from app.graphql.accounts.queries import AccountQueries
 from app.graphql.catalog.mutations import PermissionMutations
 from app.graphql.conventions import document_conventions
 from app.graphql.errors import ErrorPolicy
-from app.graphql.execution import Executor
+from app.graphql.execution import Executor, plan_map
 from app.graphql.groups.mutations import PermissionGroupMutations
 from app.graphql.keysets.imports import KeyImportMutations
 from app.graphql.keysets.mutations import KeySetMutations
@@ -106,5 +107,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 schema = build_schema()
 
 
-if __name__ == "__main__":  # python -m app.graphql.schema > schema.graphql
-    print(schema.as_str())
+if __name__ == "__main__":
+    # python -m app.graphql.schema > schema.graphql
+    # python -m app.graphql.schema --plan > plan.txt (what each field takes, see execution)
+    if sys.argv[1:] == ["--plan"]:
+        print(plan_map(schema._schema), end="")
+    else:
+        print(schema.as_str())

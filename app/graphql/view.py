@@ -19,6 +19,7 @@ from app.accounts.totp import TotpCipher
 from app.auth import RejectedToken, SessionUser
 from app.graphql.context import Context
 from app.graphql.ide import graphiql_page
+from app.graphql.schema import build_schema
 from app.keysets.keys import KeyMaterial
 from app.notifications.mail import Mailer
 from app.settings import Settings
@@ -42,8 +43,6 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         mailer: Mailer | None,
         **kwargs: object,
     ) -> None:
-        from app.graphql.schema import build_schema
-
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,

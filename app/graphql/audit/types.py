@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 from app.audit import readers, service
 from app.audit.models import AuditEntry
 from app.audit.signing import Checkpoint
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import AuditAction
@@ -97,10 +98,10 @@ class AuditEntryType(Node):
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import organization_of
-
         organization_id = self.entry.organization_id
-        return await organization_of(info, organization_id, what=f"Audit entry {self.entry.id}")
+        return await reach.ORGANIZATION.of(
+            info, organization_id, what=f"Audit entry {self.entry.id}"
+        )
 
     @strawberry.field(
         description="The system it concerns; null if none, or once the system was deleted.",
@@ -109,11 +110,7 @@ class AuditEntryType(Node):
     async def system(
         self, info: Info
     ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
-        from app.graphql.systems.types import SystemType
-
-        system_id = self.entry.system_id
-        system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
-        return SystemType.from_model(system) if system else None
+        return await reach.SYSTEM.load(info, self.entry.system_id)
 
     @strawberry.field(
         description="The key set it concerns; null if none, or once the key set was deleted.",
@@ -122,11 +119,7 @@ class AuditEntryType(Node):
     async def key_set(
         self, info: Info
     ) -> Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")] | None:
-        from app.graphql.keysets.types import KeySetType
-
-        key_set_id = self.entry.key_set_id
-        key_set = await info.context.loaders.key_sets_by_id.load(key_set_id) if key_set_id else None
-        return KeySetType.from_model(key_set) if key_set else None
+        return await reach.KEY_SET.load(info, self.entry.key_set_id)
 
 
 @strawberry.type(description="A page of audit entries, newest (highest sequence) first.")
@@ -269,7 +262,7 @@ def _query(
     ):
         return None
     return service.AuditQuery(
-        # Through the lazy annotation strawberry hands over the enum values, not members.
+        # A member or its value alike (as strawberry hands it over): the service takes values.
         actions=tuple(AuditAction(a).value for a in f.actions) if f.actions else None,
         actor_id=actor_id,
         system_id=system_id if system_id is not None else wanted_system,

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeySetScope
@@ -71,9 +72,7 @@ class PermissionType(Node):
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import organization_of
-
-        return await organization_of(
+        return await reach.ORGANIZATION.of(
             info, self.entry.organization_id, what=f"Permission {self.entry.name}"
         )
 

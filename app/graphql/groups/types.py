@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope
@@ -68,10 +69,8 @@ class PermissionGroupType(Node):
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import organization_of
-
         organization_id = self.model.organization_id
-        return await organization_of(
+        return await reach.ORGANIZATION.of(
             info, organization_id, what=f"Permission group {self.model.id}"
         )
 

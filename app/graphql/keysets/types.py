@@ -10,7 +10,9 @@ from strawberry.scalars import JSON
 from strawberry.types.nodes import Selection
 
 from app import clock
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
+from app.graphql.audit.types import AuditEntryConnection, AuditFilter, resolve_audit_log
 from app.graphql.context import Info
 from app.graphql.enums import (
     KeyPermission,
@@ -21,8 +23,10 @@ from app.graphql.enums import (
     RetireReason,
 )
 from app.graphql.execution import SLOW, from_source_field
+from app.graphql.groups.types import PermissionGroupType
 from app.graphql.ids import KEY_SET
 from app.graphql.keysets.reuse import KeyReuseType
+from app.graphql.leaks.types import KeyExposureType
 from app.graphql.limits import LOADED, REVEAL_COST, field_cost, list_cost
 from app.graphql.loaders import KeySetShown, ListedKeySet, PageRequest, Preloaded
 from app.graphql.permissions import IsKeySetAdmin
@@ -59,9 +63,6 @@ from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES
 from app.usage.series import Granularity, Whose
 
 if TYPE_CHECKING:
-    from app.graphql.audit.types import AuditEntryConnection, AuditFilter
-    from app.graphql.groups.types import PermissionGroupType
-    from app.graphql.leaks.types import KeyExposureType
     from app.graphql.organizations.types import OrganizationType
     from app.graphql.systems.types import SystemType
 
@@ -363,10 +364,8 @@ class KeySetType(Node):
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import organization_of
-
         organization_id = self.model.organization_id
-        return await organization_of(info, organization_id, what=f"Key set {self.model.id}")
+        return await reach.ORGANIZATION.of(info, organization_id, what=f"Key set {self.model.id}")
 
     @strawberry.field(
         description="The system the set belongs to; null for organization key sets.",
@@ -375,11 +374,7 @@ class KeySetType(Node):
     async def system(
         self, info: Info
     ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
-        from app.graphql.systems.types import SystemType
-
-        system_id = self.model.system_id
-        system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
-        return SystemType.from_model(system) if system else None
+        return await reach.SYSTEM.load(info, self.model.system_id)
 
     created_by: UserType | None = from_source_field(
         _preloaded_creator,
@@ -399,11 +394,7 @@ class KeySetType(Node):
         description="The permission groups the set is given, by name.",
         metadata={**LOADED, **list_cost(MAX_GROUPS_PER_KEY_SET)},
     )
-    async def groups(
-        self, info: Info
-    ) -> list[Annotated[PermissionGroupType, strawberry.lazy("app.graphql.groups.types")]]:
-        from app.graphql.groups.types import PermissionGroupType
-
+    async def groups(self, info: Info) -> list[PermissionGroupType]:
         groups = await info.context.loaders.groups_by_key_set_id.load(self.model.id)
         return [PermissionGroupType.from_model(group) for group in groups or []]
 
@@ -437,11 +428,7 @@ class KeySetType(Node):
         ),
         metadata=LOADED,
     )
-    async def exposure(
-        self, info: Info
-    ) -> Annotated[KeyExposureType, strawberry.lazy("app.graphql.leaks.types")] | None:
-        from app.graphql.leaks.types import KeyExposureType
-
+    async def exposure(self, info: Info) -> KeyExposureType | None:
         exposure = await info.context.loaders.exposures_by_key_set_id.load(self.model.id)
         return KeyExposureType.from_model(exposure) if exposure else None
 
@@ -569,12 +556,10 @@ class KeySetType(Node):
             str | None, strawberry.argument(description="Cursor of the last entry already read.")
         ] = None,
         filter: Annotated[
-            Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None,
+            AuditFilter | None,
             strawberry.argument(description="Only entries matching all of the given criteria."),
         ] = None,
-    ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")]:
-        from app.graphql.audit.types import resolve_audit_log
-
+    ) -> AuditEntryConnection:
         return await resolve_audit_log(
             info,
             organization_id=self.model.organization_id,
@@ -612,6 +597,15 @@ def key_set_shown(info: Info) -> KeySetShown:
         )
         memo[field_node] = shown
     return shown
+
+
+async def load_key_set(info: Info, key_set_id: int) -> KeySetType | None:
+    """A key set through the request's loader, as its GraphQL type."""
+    key_set = await info.context.loaders.key_sets_by_id.load(key_set_id)
+    return KeySetType.from_model(key_set) if key_set else None
+
+
+reach.KEY_SET.register(load_key_set)
 
 
 def key_set_node(listed: ListedKeySet) -> KeySetType:

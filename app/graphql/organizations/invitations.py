@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from app import clock
+from app.graphql import reach
 from app.graphql.context import Info
 from app.graphql.enums import OrganizationRole, documented
 from app.graphql.ids import INVITATION
@@ -82,6 +83,4 @@ class InvitationType(Node):
     async def invited_by(
         self, info: Info
     ) -> Annotated[UserType, strawberry.lazy("app.graphql.accounts.types")] | None:
-        from app.graphql.accounts.types import load_user
-
-        return await load_user(info, self.invited_by_pk)
+        return await reach.USER.load(info, self.invited_by_pk)

@@ -6,12 +6,16 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from app.access import is_system_admin
+from app.graphql import reach
+from app.graphql.audit.types import AuditEntryConnection, AuditFilter, resolve_audit_log
 from app.graphql.context import Info
 from app.graphql.enums import KeySetStatus, SystemRole
 from app.graphql.ids import SYSTEM
 from app.graphql.keysets.filters import KeySetFilter
+from app.graphql.keysets.types import KeySetType, key_set_node, key_set_shown, listed_position
 from app.graphql.limits import LOADED
 from app.graphql.loaders import PageRequest, status_options
+from app.graphql.policy.types import KeyPolicyOverride, KeyPolicyType
 from app.graphql.relay import (
     After,
     Connection,
@@ -21,16 +25,13 @@ from app.graphql.relay import (
     page_size,
     to_connection,
 )
+from app.graphql.verifiers.types import VerifierType, resolve_system_verifiers
 from app.ids import to_global_id
 from app.keysets.policy import combine, policy_key
 from app.systems.models import System
 
 if TYPE_CHECKING:
-    from app.graphql.audit.types import AuditEntryConnection, AuditFilter
-    from app.graphql.keysets.types import KeySetType
     from app.graphql.organizations.types import OrganizationType
-    from app.graphql.policy.types import KeyPolicyOverride, KeyPolicyType
-    from app.graphql.verifiers.types import VerifierType
 
 
 @strawberry.type(
@@ -63,9 +64,7 @@ class SystemType(Node):
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import organization_of
-
-        return await organization_of(info, self.organization_pk, what=f"System {self.pk}")
+        return await reach.ORGANIZATION.of(info, self.organization_pk, what=f"System {self.pk}")
 
     @strawberry.field(description="The caller's own role on this system, if any.", metadata=LOADED)
     async def viewer_role(self, info: Info) -> SystemRole | None:
@@ -99,9 +98,7 @@ class SystemType(Node):
             KeySetFilter | None,
             strawberry.argument(description="Only key sets matching all of the given criteria."),
         ] = None,
-    ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
-        from app.graphql.keysets.types import key_set_node, key_set_shown, listed_position
-
+    ) -> Connection[KeySetType]:
         position = decode_cursor(after)
         page = await info.context.loaders.key_sets_of_system.load(
             PageRequest(
@@ -117,11 +114,7 @@ class SystemType(Node):
         description="The rules in force for this system's key sets: the organization's, tightened.",
         metadata=LOADED,
     )
-    async def key_policy(
-        self, info: Info
-    ) -> Annotated[KeyPolicyType, strawberry.lazy("app.graphql.policy.types")]:
-        from app.graphql.policy.types import KeyPolicyType
-
+    async def key_policy(self, info: Info) -> KeyPolicyType:
         loader = info.context.loaders.key_policies_by_scope_key
         organization, override = await loader.load_many(
             [policy_key(self.organization_pk, None), policy_key(self.organization_pk, self.pk)]
@@ -129,11 +122,7 @@ class SystemType(Node):
         return KeyPolicyType.from_policy(combine(organization, override))
 
     @strawberry.field(description="What this system sets itself, if anything.", metadata=LOADED)
-    async def key_policy_override(
-        self, info: Info
-    ) -> Annotated[KeyPolicyOverride, strawberry.lazy("app.graphql.policy.types")] | None:
-        from app.graphql.policy.types import KeyPolicyOverride
-
+    async def key_policy_override(self, info: Info) -> KeyPolicyOverride | None:
         loader = info.context.loaders.key_policies_by_scope_key
         row = await loader.load(policy_key(self.organization_pk, self.pk))
         return KeyPolicyOverride.from_model(row) if row else None
@@ -154,12 +143,10 @@ class SystemType(Node):
             str | None, strawberry.argument(description="Cursor of the last entry already read.")
         ] = None,
         filter: Annotated[
-            Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None,
+            AuditFilter | None,
             strawberry.argument(description="Only entries matching all of the given criteria."),
         ] = None,
-    ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")] | None:
-        from app.graphql.audit.types import resolve_audit_log
-
+    ) -> AuditEntryConnection | None:
         return await resolve_audit_log(
             info,
             organization_id=self.organization_pk,
@@ -174,9 +161,7 @@ class SystemType(Node):
     )
     async def verifiers(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Annotated[VerifierType, strawberry.lazy("app.graphql.verifiers.types")]] | None:
-        from app.graphql.verifiers.types import resolve_system_verifiers
-
+    ) -> Connection[VerifierType] | None:
         return await resolve_system_verifiers(
             info,
             organization_id=self.organization_pk,
@@ -184,3 +169,12 @@ class SystemType(Node):
             first=first,
             after=after,
         )
+
+
+async def load_system(info: Info, system_id: int) -> SystemType | None:
+    """A system through the request's loader, as its GraphQL type."""
+    system = await info.context.loaders.systems_by_id.load(system_id)
+    return SystemType.from_model(system) if system else None
+
+
+reach.SYSTEM.register(load_system)

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import VerifierScope
@@ -71,10 +72,7 @@ class VerifierType(Node):
     async def organization(
         self, info: Info
     ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")] | None:
-        from app.graphql.organizations.types import load_organization
-
-        organization_id = self.model.organization_id
-        return await load_organization(info, organization_id) if organization_id else None
+        return await reach.ORGANIZATION.load(info, self.model.organization_id)
 
     @strawberry.field(
         description="The system whose keys it checks; null unless scope is SYSTEM.", metadata=LOADED
@@ -82,11 +80,7 @@ class VerifierType(Node):
     async def system(
         self, info: Info
     ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
-        from app.graphql.systems.types import SystemType
-
-        system_id = self.model.system_id
-        system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
-        return SystemType.from_model(system) if system else None
+        return await reach.SYSTEM.load(info, self.model.system_id)
 
     @strawberry.field(
         description=(
