@@ -6,10 +6,10 @@ into a function to dodge a circle still ties the two modules, so it still counts
 Imports under `if TYPE_CHECKING:` do not count: they never run.
 
 `strawberry.lazy("app.graphql.x.types")` is not an import either, and does not count:
-it is the sanctioned way for a child type to name its parent (a true back-reference),
-resolved by strawberry when the schema is built. Its TYPE_CHECKING import for the
-annotation is ignored as above; anything else the child takes from the parent module
-(a helper, a constant) is an ordinary import and does count.
+it is the sanctioned way for a child type to name its parent (a true back-reference,
+see `app/graphql/reach.py`), resolved by strawberry when the schema is built. A
+TYPE_CHECKING import for such an annotation is ignored as above; anything else a child
+takes from its parent's module (a helper, a constant) is an ordinary import and counts.
 
 `from pkg import name` depends on `pkg.name` when that is a module, otherwise on `pkg`;
 relative imports are resolved against the importing module's package. Importing

@@ -2,40 +2,39 @@
 
 Types point down: a parent imports its children at the top of its module. A child's field
 that returns a parent (an audit entry's organization, a verifier's system) is a true
-back-reference: its annotation is `strawberry.lazy`, and the object comes from here.
-Each parent registers how it is loaded where it is defined; every type module is imported
+back-reference: it declares `graphql_type=reach.ORGANIZATION.type`, a `strawberry.lazy`
+reference that the schema resolves when it is built, and gets the object from here. Each
+parent registers how it is loaded where it is defined; every type module is imported
 before the first request, since the schema is built from them all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Annotated, Any, ForwardRef
+
+import strawberry
 
 from app.graphql.context import Info
+from app.graphql.relay import Node
 
-if TYPE_CHECKING:
-    from app.graphql.accounts.types import UserType
-    from app.graphql.keysets.types import KeySetType
-    from app.graphql.organizations.types import OrganizationType
-    from app.graphql.systems.types import SystemType
-
-T = TypeVar("T")
-Load = Callable[[Info, int], Awaitable[T | None]]
+Load = Callable[[Info, int], Awaitable[Node | None]]
 
 
-class Parent(Generic[T]):
+class Parent:
     """A type that children point back to, by the primary key they hold of it."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, type_name: str, module: str) -> None:
         self.name = name
-        self._load: Load[T] | None = None
+        self.type: Any = Annotated[ForwardRef(type_name), strawberry.lazy(module)]
+        """Its GraphQL type, for a back-reference's `graphql_type` (`| None` when optional)."""
+        self._load: Load | None = None
 
-    def register(self, load: Load[T]) -> None:
+    def register(self, load: Load) -> None:
         """Say how one is loaded through the request's loaders (by the parent's module)."""
         self._load = load
 
-    async def load(self, info: Info, pk: int | None) -> T | None:
+    async def load(self, info: Info, pk: int | None) -> Node | None:
         """The one with this key; None for no key or one that is gone."""
         if pk is None:
             return None
@@ -43,7 +42,7 @@ class Parent(Generic[T]):
             raise RuntimeError(f"No loader is registered for the {self.name}.")
         return await self._load(info, pk)
 
-    async def of(self, info: Info, pk: int, *, what: str) -> T:
+    async def of(self, info: Info, pk: int, *, what: str) -> Node:
         """The one `what` belongs to, which always exists (it is deleted with it)."""
         found = await self.load(info, pk)
         if found is None:
@@ -51,7 +50,9 @@ class Parent(Generic[T]):
         return found
 
 
-ORGANIZATION: Parent[OrganizationType] = Parent("organization")
-SYSTEM: Parent[SystemType] = Parent("system")
-KEY_SET: Parent[KeySetType] = Parent("key set")
-USER: Parent[UserType] = Parent("user")
+ORGANIZATION = Parent(
+    "organization", type_name="OrganizationType", module="app.graphql.organizations.types"
+)
+SYSTEM = Parent("system", type_name="SystemType", module="app.graphql.systems.types")
+KEY_SET = Parent("key set", type_name="KeySetType", module="app.graphql.keysets.types")
+USER = Parent("user", type_name="UserType", module="app.graphql.accounts.types")

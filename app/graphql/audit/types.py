@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -28,11 +27,6 @@ from app.graphql.relay import (
 )
 from app.ids import from_global_id, to_global_id
 from app.pagination import Page
-
-if TYPE_CHECKING:
-    from app.graphql.keysets.types import KeySetType
-    from app.graphql.organizations.types import OrganizationType
-    from app.graphql.systems.types import SystemType
 
 
 @strawberry.type(
@@ -94,10 +88,12 @@ class AuditEntryType(Node):
     async def actor(self, info: Info) -> UserType | None:
         return await load_user(info, self.entry.actor_id)
 
-    @strawberry.field(description="The organization whose chain holds the entry.", metadata=LOADED)
-    async def organization(
-        self, info: Info
-    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
+    @strawberry.field(
+        description="The organization whose chain holds the entry.",
+        metadata=LOADED,
+        graphql_type=reach.ORGANIZATION.type,
+    )
+    async def organization(self, info: Info) -> Node:
         organization_id = self.entry.organization_id
         return await reach.ORGANIZATION.of(
             info, organization_id, what=f"Audit entry {self.entry.id}"
@@ -106,19 +102,17 @@ class AuditEntryType(Node):
     @strawberry.field(
         description="The system it concerns; null if none, or once the system was deleted.",
         metadata=LOADED,
+        graphql_type=reach.SYSTEM.type | None,
     )
-    async def system(
-        self, info: Info
-    ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
+    async def system(self, info: Info) -> Node | None:
         return await reach.SYSTEM.load(info, self.entry.system_id)
 
     @strawberry.field(
         description="The key set it concerns; null if none, or once the key set was deleted.",
         metadata=LOADED,
+        graphql_type=reach.KEY_SET.type | None,
     )
-    async def key_set(
-        self, info: Info
-    ) -> Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")] | None:
+    async def key_set(self, info: Info) -> Node | None:
         return await reach.KEY_SET.load(info, self.entry.key_set_id)
 
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -15,9 +14,6 @@ from app.graphql.relay import Node
 from app.ids import to_global_id
 from app.keysets.permissions import KeyPermission
 from app.permissions.catalog import CatalogEntry, built_in_pk
-
-if TYPE_CHECKING:
-    from app.graphql.organizations.types import OrganizationType
 
 
 def permission_id(entry: CatalogEntry) -> str:
@@ -68,10 +64,12 @@ class PermissionType(Node):
             entry=entry,
         )
 
-    @strawberry.field(description="The organization whose catalog it is in.", metadata=LOADED)
-    async def organization(
-        self, info: Info
-    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
+    @strawberry.field(
+        description="The organization whose catalog it is in.",
+        metadata=LOADED,
+        graphql_type=reach.ORGANIZATION.type,
+    )
+    async def organization(self, info: Info) -> Node:
         return await reach.ORGANIZATION.of(
             info, self.entry.organization_id, what=f"Permission {self.entry.name}"
         )

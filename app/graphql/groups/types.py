@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -15,9 +14,6 @@ from app.graphql.relay import Node
 from app.ids import to_global_id
 from app.keysets.models import PermissionGroup
 from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES
-
-if TYPE_CHECKING:
-    from app.graphql.organizations.types import OrganizationType
 
 
 @strawberry.type(
@@ -65,10 +61,12 @@ class PermissionGroupType(Node):
             model=group,
         )
 
-    @strawberry.field(description="The organization the group belongs to.", metadata=LOADED)
-    async def organization(
-        self, info: Info
-    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
+    @strawberry.field(
+        description="The organization the group belongs to.",
+        metadata=LOADED,
+        graphql_type=reach.ORGANIZATION.type,
+    )
+    async def organization(self, info: Info) -> Node:
         organization_id = self.model.organization_id
         return await reach.ORGANIZATION.of(
             info, organization_id, what=f"Permission group {self.model.id}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.permission import PermissionExtension
@@ -61,10 +61,6 @@ from app.keysets.reuse import NO_REUSE
 from app.keysets.rules import MAX_CIDRS, MAX_PREVIOUS_KEYS, status_of
 from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES
 from app.usage.series import Granularity, Whose
-
-if TYPE_CHECKING:
-    from app.graphql.organizations.types import OrganizationType
-    from app.graphql.systems.types import SystemType
 
 
 def _node_fields(selections: Iterable[Selection], path: tuple[str, ...]) -> set[str]:
@@ -360,20 +356,18 @@ class KeySetType(Node):
     @strawberry.field(
         description="The organization the set belongs to, directly or via its system.",
         metadata=LOADED,
+        graphql_type=reach.ORGANIZATION.type,
     )
-    async def organization(
-        self, info: Info
-    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
+    async def organization(self, info: Info) -> Node:
         organization_id = self.model.organization_id
         return await reach.ORGANIZATION.of(info, organization_id, what=f"Key set {self.model.id}")
 
     @strawberry.field(
         description="The system the set belongs to; null for organization key sets.",
         metadata=LOADED,
+        graphql_type=reach.SYSTEM.type | None,
     )
-    async def system(
-        self, info: Info
-    ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
+    async def system(self, info: Info) -> Node | None:
         return await reach.SYSTEM.load(info, self.model.system_id)
 
     created_by: UserType | None = from_source_field(

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -14,9 +13,6 @@ from app.graphql.limits import LOADED
 from app.graphql.relay import Node
 from app.ids import to_global_id
 from app.organizations.models import Invitation, InvitationStatus
-
-if TYPE_CHECKING:
-    from app.graphql.accounts.types import UserType
 
 documented(
     InvitationStatus,
@@ -79,8 +75,10 @@ class InvitationType(Node):
             invited_by_pk=invitation.invited_by_id,
         )
 
-    @strawberry.field(description="Who sent it, while their account exists.", metadata=LOADED)
-    async def invited_by(
-        self, info: Info
-    ) -> Annotated[UserType, strawberry.lazy("app.graphql.accounts.types")] | None:
+    @strawberry.field(
+        description="Who sent it, while their account exists.",
+        metadata=LOADED,
+        graphql_type=reach.USER.type | None,
+    )
+    async def invited_by(self, info: Info) -> Node | None:
         return await reach.USER.load(info, self.invited_by_pk)

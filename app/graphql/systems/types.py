@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 
@@ -30,9 +30,6 @@ from app.ids import to_global_id
 from app.keysets.policy import combine, policy_key
 from app.systems.models import System
 
-if TYPE_CHECKING:
-    from app.graphql.organizations.types import OrganizationType
-
 
 @strawberry.type(
     name="System",
@@ -60,10 +57,12 @@ class SystemType(Node):
             organization_pk=system.organization_id,
         )
 
-    @strawberry.field(description="The organization the system belongs to.", metadata=LOADED)
-    async def organization(
-        self, info: Info
-    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
+    @strawberry.field(
+        description="The organization the system belongs to.",
+        metadata=LOADED,
+        graphql_type=reach.ORGANIZATION.type,
+    )
+    async def organization(self, info: Info) -> Node:
         return await reach.ORGANIZATION.of(info, self.organization_pk, what=f"System {self.pk}")
 
     @strawberry.field(description="The caller's own role on this system, if any.", metadata=LOADED)

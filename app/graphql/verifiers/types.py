@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -25,10 +24,6 @@ from app.graphql.usage.types import (
 from app.ids import to_global_id
 from app.usage.series import Granularity, Whose
 from app.verifiers.models import Verifier
-
-if TYPE_CHECKING:
-    from app.graphql.organizations.types import OrganizationType
-    from app.graphql.systems.types import SystemType
 
 
 @strawberry.type(
@@ -68,18 +63,17 @@ class VerifierType(Node):
     @strawberry.field(
         description="The organization whose keys (or system's keys) it checks; null for INSTANCE.",
         metadata=LOADED,
+        graphql_type=reach.ORGANIZATION.type | None,
     )
-    async def organization(
-        self, info: Info
-    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")] | None:
+    async def organization(self, info: Info) -> Node | None:
         return await reach.ORGANIZATION.load(info, self.model.organization_id)
 
     @strawberry.field(
-        description="The system whose keys it checks; null unless scope is SYSTEM.", metadata=LOADED
+        description="The system whose keys it checks; null unless scope is SYSTEM.",
+        metadata=LOADED,
+        graphql_type=reach.SYSTEM.type | None,
     )
-    async def system(
-        self, info: Info
-    ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
+    async def system(self, info: Info) -> Node | None:
         return await reach.SYSTEM.load(info, self.model.system_id)
 
     @strawberry.field(
