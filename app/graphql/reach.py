@@ -1,4 +1,4 @@
-"""How a child type reaches the type above it without importing it.
+"""How a type is reached without importing it: by a child pointing back, or by `node(id)`.
 
 Types point down: a parent imports its children at the top of its module. A child's field
 that returns a parent (an audit entry's organization, a verifier's system) is a true
@@ -6,12 +6,16 @@ back-reference: it declares `graphql_type=reach.ORGANIZATION.type`, a `strawberr
 reference that the schema resolves when it is built, and gets the object from here. Each
 parent registers how it is loaded where it is defined; every type module is imported
 before the first request, since the schema is built from them all.
+
+`node(id)` reaches any Node type the same way: each declares, beside itself, how it
+finds one the caller may see (`@reach.findable(kind)`), with the visibility of its own
+query.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, ForwardRef
+from typing import Annotated, Any, ForwardRef, TypeVar
 
 import strawberry
 
@@ -19,6 +23,31 @@ from app.graphql.context import Info
 from app.graphql.relay import Node
 
 Load = Callable[[Info, int], Awaitable[Node | None]]
+Find = Callable[[Info, int], Awaitable[Node | None]]
+F = TypeVar("F", bound=Find)
+
+_FINDERS: dict[str, Find] = {}
+
+
+def findable(kind: str) -> Callable[[F], F]:
+    """Declare how `node(id)` finds a `kind` (its global ids' type name) that the caller
+    may see: None for one that does not exist and for one they may not see, alike."""
+
+    def register(find: F) -> F:
+        _FINDERS[kind] = find
+        return find
+
+    return register
+
+
+def findable_kinds() -> frozenset[str]:
+    return frozenset(_FINDERS)
+
+
+async def find(info: Info, kind: str, pk: int) -> Node | None:
+    """What `node(id)` answers for a decoded id; None for a kind nothing declared."""
+    finder = _FINDERS.get(kind)
+    return await finder(info, pk) if finder else None
 
 
 class Parent:

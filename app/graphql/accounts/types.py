@@ -6,7 +6,7 @@ import strawberry
 
 from app.accounts import service, step_up
 from app.accounts.models import Session, User
-from app.graphql import reach
+from app.graphql import ids, reach
 from app.graphql.context import Info
 from app.graphql.ids import SESSION, USER
 from app.graphql.limits import FROM_PARENT, ROW_READ_COST, field_cost
@@ -22,6 +22,7 @@ from app.graphql.relay import (
 )
 from app.ids import to_global_id
 from app.organizations import invitations
+from app.organizations import service as organizations
 
 
 @strawberry.type(
@@ -163,3 +164,18 @@ async def load_user(info: Info, user_id: int | None) -> UserType | None:
 
 
 reach.USER.register(load_user)
+
+
+@reach.findable(ids.USER)
+async def find_user(info: Info, pk: int) -> UserType | None:
+    found = await organizations.get_visible_user(viewer=info.context.actor.user, user_id=pk)
+    return UserType.from_model(found) if found else None
+
+
+@reach.findable(ids.SESSION)
+async def find_session(info: Info, pk: int) -> SessionType | None:
+    session = await service.get_own_session(user_id=info.context.actor.user.id, session_id=pk)
+    current = info.context.session
+    if session is None:
+        return None
+    return SessionType.from_model(session, current_id=current.id if current else None)

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from app.graphql import reach
+from app.graphql import ids, reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeySetScope
@@ -13,6 +13,7 @@ from app.graphql.limits import LOADED, list_cost
 from app.graphql.relay import Node
 from app.ids import to_global_id
 from app.keysets.permissions import KeyPermission
+from app.permissions import catalog
 from app.permissions.catalog import CatalogEntry, built_in_pk
 
 
@@ -80,3 +81,16 @@ class PermissionType(Node):
     )
     async def created_by(self, info: Info) -> UserType | None:
         return await load_user(info, self.entry.created_by_id)
+
+
+@reach.findable(ids.PERMISSION)
+async def find_permission(info: Info, pk: int) -> PermissionType | None:
+    user = info.context.actor.user
+    permission = await catalog.get_visible_permission(user=user, permission_id=pk)
+    return PermissionType.from_entry(permission) if permission else None
+
+
+@reach.findable(ids.BUILT_IN_PERMISSION)
+async def find_built_in_permission(info: Info, pk: int) -> PermissionType | None:
+    built_in = await catalog.get_visible_built_in(user=info.context.actor.user, pk=pk)
+    return PermissionType.from_entry(built_in) if built_in else None

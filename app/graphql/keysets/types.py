@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 from strawberry.types.nodes import Selection
 
 from app import clock
-from app.graphql import reach
+from app.graphql import ids, reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.audit.types import AuditEntryConnection, AuditFilter, resolve_audit_log
 from app.graphql.context import Info
@@ -52,6 +52,7 @@ from app.graphql.usage.types import (
     resolve_usage,
 )
 from app.ids import to_global_id
+from app.keysets import reads as keysets
 from app.keysets import retirement, values
 from app.keysets.groups import MAX_GROUPS_PER_KEY_SET, effective_permissions
 from app.keysets.models import ApiKey, KeySet
@@ -608,3 +609,9 @@ def key_set_node(listed: ListedKeySet) -> KeySetType:
 
 def listed_position(listed: ListedKeySet) -> int:
     return listed.row.id
+
+
+@reach.findable(ids.KEY_SET)
+async def find_key_set(info: Info, pk: int) -> KeySetType | None:
+    key_set = await keysets.get_visible_key_set(user=info.context.actor.user, key_set_id=pk)
+    return KeySetType.from_model(key_set) if key_set else None

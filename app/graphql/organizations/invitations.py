@@ -5,13 +5,14 @@ from datetime import datetime
 import strawberry
 
 from app import clock
-from app.graphql import reach
+from app.graphql import ids, reach
 from app.graphql.context import Info
 from app.graphql.enums import OrganizationRole, documented
 from app.graphql.ids import INVITATION
 from app.graphql.limits import LOADED
 from app.graphql.relay import Node
 from app.ids import to_global_id
+from app.organizations import invitations
 from app.organizations.models import Invitation, InvitationStatus
 
 documented(
@@ -82,3 +83,10 @@ class InvitationType(Node):
     )
     async def invited_by(self, info: Info) -> Node | None:
         return await reach.USER.load(info, self.invited_by_pk)
+
+
+@reach.findable(ids.INVITATION)
+async def find_invitation(info: Info, pk: int) -> InvitationType | None:
+    user = info.context.actor.user
+    invitation = await invitations.get_visible_invitation(user=user, invitation_id=pk)
+    return InvitationType.from_model(invitation) if invitation else None

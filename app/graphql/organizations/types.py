@@ -5,7 +5,7 @@ from typing import Annotated
 
 import strawberry
 
-from app.graphql import reach
+from app.graphql import ids, reach
 from app.graphql.accounts.types import UserType
 from app.graphql.audit.types import (
     AuditCheckpoint,
@@ -43,6 +43,7 @@ from app.graphql.webhooks.types import WebhookType, resolve_webhooks
 from app.ids import to_global_id
 from app.keysets.hygiene import key_hygiene_for
 from app.keysets.policy import combine, policy_key
+from app.organizations import service as organizations
 from app.organizations.models import Membership, Organization
 
 
@@ -294,3 +295,10 @@ async def load_organization(info: Info, organization_id: int) -> OrganizationTyp
 
 
 reach.ORGANIZATION.register(load_organization)
+
+
+@reach.findable(ids.ORGANIZATION)
+async def find_organization(info: Info, pk: int) -> OrganizationType | None:
+    user = info.context.actor.user
+    organization = await organizations.get_visible_organization(user=user, organization_id=pk)
+    return OrganizationType.from_model(organization) if organization else None

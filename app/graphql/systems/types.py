@@ -6,7 +6,7 @@ from typing import Annotated
 import strawberry
 
 from app.access import is_system_admin
-from app.graphql import reach
+from app.graphql import ids, reach
 from app.graphql.audit.types import AuditEntryConnection, AuditFilter, resolve_audit_log
 from app.graphql.context import Info
 from app.graphql.enums import KeySetStatus, SystemRole
@@ -28,6 +28,7 @@ from app.graphql.relay import (
 from app.graphql.verifiers.types import VerifierType, resolve_system_verifiers
 from app.ids import to_global_id
 from app.keysets.policy import combine, policy_key
+from app.systems import service as systems
 from app.systems.models import System
 
 
@@ -177,3 +178,9 @@ async def load_system(info: Info, system_id: int) -> SystemType | None:
 
 
 reach.SYSTEM.register(load_system)
+
+
+@reach.findable(ids.SYSTEM)
+async def find_system(info: Info, pk: int) -> SystemType | None:
+    system = await systems.get_visible_system(user=info.context.actor.user, system_id=pk)
+    return SystemType.from_model(system) if system else None

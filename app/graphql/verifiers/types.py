@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from app.graphql import reach
+from app.graphql import ids, reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import VerifierScope
@@ -23,6 +23,7 @@ from app.graphql.usage.types import (
 )
 from app.ids import to_global_id
 from app.usage.series import Granularity, Whose
+from app.verifiers import service as verifiers
 from app.verifiers.models import Verifier
 
 
@@ -124,3 +125,9 @@ async def resolve_system_verifiers(
         PageRequest(system_id, position, page_size(first))
     )
     return to_connection(page, VerifierType.from_model, after=position)
+
+
+@reach.findable(ids.VERIFIER)
+async def find_verifier(info: Info, pk: int) -> VerifierType | None:
+    verifier = await verifiers.get_visible_verifier(actor=info.context.actor, verifier_id=pk)
+    return VerifierType.from_model(verifier) if verifier else None
