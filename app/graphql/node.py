@@ -12,8 +12,8 @@ import strawberry
 
 from app.graphql import reach
 from app.graphql.context import Info
-from app.graphql.limits import ROW_READ_COST, field_cost
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.prices import ROW_READ_COST, field_cost
 from app.graphql.relay import Node
 from app.ids import from_global_id
 

@@ -10,21 +10,24 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.graphql.accounts.mutations import AccountMutations
 from app.graphql.accounts.queries import AccountQueries
+from app.graphql.accounts.second_factor import SecondFactorMutations
 from app.graphql.catalog.mutations import PermissionMutations
 from app.graphql.conventions import document_conventions
 from app.graphql.errors import ErrorPolicy
 from app.graphql.execution import Executor, plan_map
 from app.graphql.groups.mutations import PermissionGroupMutations
+from app.graphql.guard import query_limits
 from app.graphql.keysets.imports import KeyImportMutations
 from app.graphql.keysets.mutations import KeySetMutations
 from app.graphql.keysets.queries import KeySetQueries
 from app.graphql.leaks.mutations import LeakMutations
-from app.graphql.limits import QueryLimits, query_limits, require_prices
+from app.graphql.limits import QueryLimits
 from app.graphql.node import NodeQueries
 from app.graphql.observe import ObserveOperation
 from app.graphql.organizations.mutations import OrganizationMutations
 from app.graphql.organizations.queries import OrganizationQueries
 from app.graphql.policy.mutations import KeyPolicyMutations
+from app.graphql.prices import require_prices
 from app.graphql.sensitive import TransportRules
 from app.graphql.systems.mutations import SystemMutations
 from app.graphql.systems.queries import SystemQueries
@@ -55,6 +58,7 @@ class Query(
 )
 class Mutation(
     AccountMutations,
+    SecondFactorMutations,
     OrganizationMutations,
     SystemMutations,
     KeySetMutations,

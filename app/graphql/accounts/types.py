@@ -6,11 +6,11 @@ import strawberry
 
 from app.accounts import service, step_up
 from app.accounts.models import Session, User
-from app.graphql import ids, reach
+from app.graphql import reach
 from app.graphql.context import Info
 from app.graphql.ids import SESSION, USER
-from app.graphql.limits import FROM_PARENT, ROW_READ_COST, field_cost
 from app.graphql.organizations.invitations import InvitationType
+from app.graphql.prices import FROM_PARENT, ROW_READ_COST, field_cost
 from app.graphql.relay import (
     After,
     Connection,
@@ -166,13 +166,13 @@ async def load_user(info: Info, user_id: int | None) -> UserType | None:
 reach.USER.register(load_user)
 
 
-@reach.findable(ids.USER)
+@reach.findable(USER)
 async def find_user(info: Info, pk: int) -> UserType | None:
     found = await organizations.get_visible_user(viewer=info.context.actor.user, user_id=pk)
     return UserType.from_model(found) if found else None
 
 
-@reach.findable(ids.SESSION)
+@reach.findable(SESSION)
 async def find_session(info: Info, pk: int) -> SessionType | None:
     session = await service.get_own_session(user_id=info.context.actor.user.id, session_id=pk)
     current = info.context.session

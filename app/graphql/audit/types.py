@@ -8,14 +8,14 @@ from strawberry.scalars import JSON
 from app.audit import readers, service
 from app.audit.models import AuditEntry
 from app.audit.signing import Checkpoint
-from app.graphql import ids, reach
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import AuditAction
 from app.graphql.errors import BadUserInput
 from app.graphql.ids import AUDIT_ENTRY, KEY_SET, SYSTEM, USER
-from app.graphql.limits import LOADED, page_items
 from app.graphql.loaders import PageRequest
+from app.graphql.prices import LOADED, page_items
 from app.graphql.relay import (
     Counted,
     Edge,
@@ -346,7 +346,7 @@ async def resolve_audit_checkpoint(info: Info, *, organization_id: int) -> Audit
     return AuditCheckpoint.from_checkpoint(checkpoint) if checkpoint else None
 
 
-@reach.findable(ids.AUDIT_ENTRY)
+@reach.findable(AUDIT_ENTRY)
 async def find_audit_entry(info: Info, pk: int) -> AuditEntryType | None:
     entry = await service.get_visible_entry(user_id=info.context.actor.user.id, entry_id=pk)
     return AuditEntryType.from_model(entry) if entry else None

@@ -4,12 +4,12 @@ from datetime import datetime
 
 import strawberry
 
-from app.graphql import ids, reach
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeySetScope
 from app.graphql.ids import BUILT_IN_PERMISSION, PERMISSION
-from app.graphql.limits import LOADED, list_cost
+from app.graphql.prices import LOADED, list_cost
 from app.graphql.relay import Node
 from app.ids import to_global_id
 from app.keysets.permissions import KeyPermission
@@ -83,14 +83,14 @@ class PermissionType(Node):
         return await load_user(info, self.entry.created_by_id)
 
 
-@reach.findable(ids.PERMISSION)
+@reach.findable(PERMISSION)
 async def find_permission(info: Info, pk: int) -> PermissionType | None:
     user = info.context.actor.user
     permission = await catalog.get_visible_permission(user=user, permission_id=pk)
     return PermissionType.from_entry(permission) if permission else None
 
 
-@reach.findable(ids.BUILT_IN_PERMISSION)
+@reach.findable(BUILT_IN_PERMISSION)
 async def find_built_in_permission(info: Info, pk: int) -> PermissionType | None:
     built_in = await catalog.get_visible_built_in(user=info.context.actor.user, pk=pk)
     return PermissionType.from_entry(built_in) if built_in else None

@@ -4,12 +4,12 @@ from datetime import datetime
 
 import strawberry
 
-from app.graphql import ids, reach
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope
 from app.graphql.ids import PERMISSION_GROUP
-from app.graphql.limits import LOADED, list_cost
+from app.graphql.prices import LOADED, list_cost
 from app.graphql.relay import Node
 from app.ids import to_global_id
 from app.keysets import groups
@@ -80,7 +80,7 @@ class PermissionGroupType(Node):
         return await load_user(info, self.model.created_by_id)
 
 
-@reach.findable(ids.PERMISSION_GROUP)
+@reach.findable(PERMISSION_GROUP)
 async def find_permission_group(info: Info, pk: int) -> PermissionGroupType | None:
     group = await groups.get_visible_group(user=info.context.actor.user, group_id=pk)
     return PermissionGroupType.from_model(group) if group else None

@@ -6,7 +6,7 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.enums import KeySlot
-from app.graphql.limits import ROW_READ_COST, field_cost
+from app.graphql.prices import ROW_READ_COST, field_cost
 from app.graphql.verifiers.types import VerifierType
 from app.keysets.reuse import ReuseSummary
 from app.verifiers import service as verifiers

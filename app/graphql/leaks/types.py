@@ -7,7 +7,7 @@ import strawberry
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeySlot, LeakAction, documented
-from app.graphql.limits import LOADED
+from app.graphql.prices import LOADED
 from app.leaks.models import ExposureChannel, KeyExposure
 
 documented(

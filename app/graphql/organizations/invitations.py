@@ -5,11 +5,11 @@ from datetime import datetime
 import strawberry
 
 from app import clock
-from app.graphql import ids, reach
+from app.graphql import reach
 from app.graphql.context import Info
 from app.graphql.enums import OrganizationRole, documented
 from app.graphql.ids import INVITATION
-from app.graphql.limits import LOADED
+from app.graphql.prices import LOADED
 from app.graphql.relay import Node
 from app.ids import to_global_id
 from app.organizations import invitations
@@ -85,7 +85,7 @@ class InvitationType(Node):
         return await reach.USER.load(info, self.invited_by_pk)
 
 
-@reach.findable(ids.INVITATION)
+@reach.findable(INVITATION)
 async def find_invitation(info: Info, pk: int) -> InvitationType | None:
     user = info.context.actor.user
     invitation = await invitations.get_visible_invitation(user=user, invitation_id=pk)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import strawberry
 
-from app.graphql import ids, reach
+from app.graphql import reach
 from app.graphql.accounts.types import UserType
 from app.graphql.audit.types import (
     AuditCheckpoint,
@@ -22,12 +22,13 @@ from app.graphql.enums import KeyReveal, KeySetStatus, OrganizationRole
 from app.graphql.groups.types import PermissionGroupType
 from app.graphql.ids import ORGANIZATION
 from app.graphql.keysets.filters import KeySetFilter
-from app.graphql.keysets.types import KeySetType, key_set_node, key_set_shown, listed_position
+from app.graphql.keysets.shown import key_set_shown
+from app.graphql.keysets.types import KeySetType, key_set_node, listed_position
 from app.graphql.leaks.hygiene import KeySetHygieneType, hygiene_connection
-from app.graphql.limits import INTEGRITY_CHECK_COST, LOADED, field_cost
 from app.graphql.loaders import PageRequest, status_options
 from app.graphql.organizations.invitations import InvitationType
 from app.graphql.policy.types import KeyPolicyType
+from app.graphql.prices import INTEGRITY_CHECK_COST, LOADED, field_cost
 from app.graphql.relay import (
     After,
     Connection,
@@ -297,7 +298,7 @@ async def load_organization(info: Info, organization_id: int) -> OrganizationTyp
 reach.ORGANIZATION.register(load_organization)
 
 
-@reach.findable(ids.ORGANIZATION)
+@reach.findable(ORGANIZATION)
 async def find_organization(info: Info, pk: int) -> OrganizationType | None:
     user = info.context.actor.user
     organization = await organizations.get_visible_organization(user=user, organization_id=pk)

@@ -6,16 +6,17 @@ from typing import Annotated
 import strawberry
 
 from app.access import is_system_admin
-from app.graphql import ids, reach
+from app.graphql import reach
 from app.graphql.audit.types import AuditEntryConnection, AuditFilter, resolve_audit_log
 from app.graphql.context import Info
 from app.graphql.enums import KeySetStatus, SystemRole
 from app.graphql.ids import SYSTEM
 from app.graphql.keysets.filters import KeySetFilter
-from app.graphql.keysets.types import KeySetType, key_set_node, key_set_shown, listed_position
-from app.graphql.limits import LOADED
+from app.graphql.keysets.shown import key_set_shown
+from app.graphql.keysets.types import KeySetType, key_set_node, listed_position
 from app.graphql.loaders import PageRequest, status_options
 from app.graphql.policy.types import KeyPolicyOverride, KeyPolicyType
+from app.graphql.prices import LOADED
 from app.graphql.relay import (
     After,
     Connection,
@@ -180,7 +181,7 @@ async def load_system(info: Info, system_id: int) -> SystemType | None:
 reach.SYSTEM.register(load_system)
 
 
-@reach.findable(ids.SYSTEM)
+@reach.findable(SYSTEM)
 async def find_system(info: Info, pk: int) -> SystemType | None:
     system = await systems.get_visible_system(user=info.context.actor.user, system_id=pk)
     return SystemType.from_model(system) if system else None

@@ -4,13 +4,13 @@ from datetime import datetime
 
 import strawberry
 
-from app.graphql import ids, reach
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import VerifierScope
 from app.graphql.ids import VERIFIER
-from app.graphql.limits import LOADED
 from app.graphql.loaders import PageRequest
+from app.graphql.prices import LOADED
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.graphql.usage.types import (
     USAGE_COST,
@@ -127,7 +127,7 @@ async def resolve_system_verifiers(
     return to_connection(page, VerifierType.from_model, after=position)
 
 
-@reach.findable(ids.VERIFIER)
+@reach.findable(VERIFIER)
 async def find_verifier(info: Info, pk: int) -> VerifierType | None:
     verifier = await verifiers.get_visible_verifier(actor=info.context.actor, verifier_id=pk)
     return VerifierType.from_model(verifier) if verifier else None
