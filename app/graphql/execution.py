@@ -491,9 +491,3 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
-
-
-if __name__ == "__main__":  # python -m app.graphql.execution > plan.txt
-    from app.graphql.schema import schema
-
-    print(plan_map(schema._schema), end="")

@@ -15,19 +15,14 @@ introspection's lists like pages of their sizes in this schema (see `_introspect
 A field that does more than read a row declares its own cost (`field_cost`): a key
 reveal is an audited write, an integrity check reads a whole audit chain.
 
-A document that parsed and passed every check is remembered by its text (`DocumentCache`):
-the checks depend only on the text, the schema and the validation rules (variables are
-assumed at their worst), so the same query sent again skips parsing, measuring and
-validation. Refused documents are not remembered; they are checked again each time.
+A document that parsed and passed every check is remembered by its text (`DocumentCache`
+in `guard`, the schema extension that applies these limits); what each field costs is
+declared on it (`prices`).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -39,9 +34,7 @@ from graphql import (
     GraphQLField,
     GraphQLInputObjectType,
     GraphQLInterfaceType,
-    GraphQLList,
     GraphQLNamedType,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
@@ -53,49 +46,17 @@ from graphql import (
     TypeMetaFieldDef,
     VariableNode,
     get_named_type,
-    validate,
     value_from_ast_untyped,
 )
-from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
-from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
-from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
-from strawberry.types.field import StrawberryField
 
-from app.graphql.execution import PURE
+from app.graphql.prices import (
+    ARGUMENT_COST,
+    COST,
+    LIST_SIZE,
+    VARIABLE,
+    field_metadata,
+)
 from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-
-COST = "cost"
-LIST_SIZE = "list_size"
-ARGUMENT_COST = "argument_cost"
-PAGE_ITEMS = "page_items"
-FREE_BECAUSE = "free_because"
-# What a field costs given its arguments as written: literal values by name; an argument
-# given by a variable is passed as VARIABLE, to be priced at its worst.
-ArgumentCost = Callable[[Mapping[str, object]], int]
-VARIABLE = object()
-# A reveal decrypts a key and writes an audit entry; an integrity check reads and hashes
-# the organization's whole audit chain, so only a few fit in one request.
-REVEAL_COST = 100
-INTEGRITY_CHECK_COST = 5_000
-# A read of one row by its id (a root lookup), or one small read per parent.
-ROW_READ_COST = 1
-# A mutation writes rows, an audit entry and maybe a webhook delivery; aliases can
-# repeat one as often as max_aliases allows, so each copy counts.
-MUTATION_COST = 10
-# verifyKey: a lookup, the rate limit and a usage count, like /v1/keys/verify.
-VERIFY_COST = 10
-MUTATION_PRICE = {COST: MUTATION_COST}
-
-
-def field_cost(cost: int) -> dict[str, int]:
-    """Field metadata: what one instance of the field costs (`strawberry.field(metadata=)`)."""
-    return {COST: cost}
-
-
-def argument_cost(cost: ArgumentCost) -> dict[str, ArgumentCost]:
-    """Field metadata: the field's own cost depends on its arguments (a usage series
-    costs its number of buckets, which `since`, `until` and `granularity` decide)."""
-    return {ARGUMENT_COST: cost}
 
 
 def _arguments(node: FieldNode) -> dict[str, object]:
@@ -106,31 +67,6 @@ def _arguments(node: FieldNode) -> dict[str, object]:
         else value_from_ast_untyped(argument.value)
         for argument in node.arguments or ()
     }
-
-
-def batched(reason: str) -> dict[str, object]:
-    """Field metadata for a resolver that costs nothing per parent: `reason` says why (it
-    reads through the request's dataloader, one statement per level whatever the number
-    of parents, or builds its answer from the parent alone). The page the parents came in
-    already counts each of them."""
-    return {COST: 0, FREE_BECAUSE: reason}
-
-
-# The usual reasons a resolver costs nothing per parent (see `batched`).
-LOADED = batched("read through the request's dataloader: one statement per level")
-FROM_PARENT = batched("built from the parent (or the caller) alone: nothing is read")
-
-
-def page_items() -> dict[str, bool]:
-    """Field metadata for a connection's `edges`: at most the connection's `first`, which
-    prices them where the connection is selected."""
-    return {PAGE_ITEMS: True}
-
-
-def list_cost(most: int) -> dict[str, int]:
-    """Field metadata for a plain list of objects (not a connection): it returns at most
-    `most` items, so what is selected under them counts that many times."""
-    return {LIST_SIZE: most}
 
 
 @dataclass(frozen=True)
@@ -167,14 +103,6 @@ def _page_size(field: FieldNode) -> int:
                 return min(max(0, int(argument.value.value)), MAX_PAGE_SIZE)
             return MAX_PAGE_SIZE  # a variable: assume the worst it may be
     return DEFAULT_PAGE_SIZE
-
-
-def _metadata(definition: GraphQLField) -> Mapping[str, Any]:
-    """The strawberry field's metadata (`field_cost`, `list_cost`, `argument_cost`)."""
-    strawberry_field = (definition.extensions or {}).get("strawberry-definition")
-    if isinstance(strawberry_field, StrawberryField) and strawberry_field.metadata:
-        return strawberry_field.metadata
-    return {}
 
 
 def _introspection_sizes(schema: GraphQLSchema) -> dict[tuple[str, str], int]:
@@ -290,7 +218,7 @@ class _DocumentMeasure:
         child = self.selections(node.selection_set, child_type)
         cost = child.cost
         if definition is not None:
-            metadata = _metadata(definition)
+            metadata = field_metadata(definition)
             size = 0
             if "first" in definition.args:
                 size = _page_size(node)
@@ -314,59 +242,6 @@ class _DocumentMeasure:
             aliases=(1 if node.alias else 0) + child.aliases,
             cost=cost,
         )
-
-
-def unpriced_fields(schema: GraphQLSchema) -> list[str]:
-    """`Type.field` for every field whose work the measure cannot see, because it declares
-    no price. What must declare one:
-
-    - a field that returns a list: `list_cost(N)`, N the bound some rule enforces (lists
-      of scalars too: their length is work), or `page_items()` for a connection's edges;
-    - a field with arguments: `field_cost` or `argument_cost`;
-    - a field with a resolver, unless `from_source_field` made it from a pure function
-      of the parent alone: any other resolver may read per parent, so it states its
-      cost, `batched(...)` when that is nothing.
-
-    A connection (a field with a `first` argument) is priced by the measure as its page,
-    one per node it may return: that is its declaration.
-
-    A plain attribute read from the parent's row needs nothing.
-    """
-    missing: list[str] = []
-    for type_name, named in schema.type_map.items():
-        if type_name.startswith("__") or not isinstance(named, GraphQLObjectType):
-            continue
-        for name, definition in named.fields.items():
-            metadata = _metadata(definition)
-            declared_cost = COST in metadata or ARGUMENT_COST in metadata
-            strawberry_field = (definition.extensions or {}).get("strawberry-definition")
-            resolver = getattr(strawberry_field, "base_resolver", None)
-            pure = bool(metadata.get(PURE))
-            needs = []
-            if _is_list(definition.type) and not (LIST_SIZE in metadata or PAGE_ITEMS in metadata):
-                needs.append("a list bound")
-            page = "first" in definition.args
-            if definition.args and not page and not declared_cost:
-                needs.append("a cost for its arguments")
-            if resolver is not None and not pure and not page and not declared_cost:
-                needs.append("a cost for its resolver")
-            if needs:
-                missing.append(f"{type_name}.{name} ({', '.join(needs)})")
-    return missing
-
-
-def require_prices(schema: GraphQLSchema) -> None:
-    """Refuses a schema with a field the cost measure cannot price (`unpriced_fields`)."""
-    missing = unpriced_fields(schema)
-    if missing:
-        raise TypeError(
-            "Fields without a declared price (field_cost, list_cost, argument_cost, "
-            "page_items or batched, see app/graphql/limits.py): " + "; ".join(missing)
-        )
-
-
-def _is_list(type_: Any) -> bool:
-    return isinstance(type_.of_type if isinstance(type_, GraphQLNonNull) else type_, GraphQLList)
 
 
 def limit_errors(
@@ -485,7 +360,7 @@ def narrowing(
                     ):
                         best = Narrowing(here, first, size)
                     inner = multiplier * size
-                elif most := int(_metadata(definition).get(LIST_SIZE, 0)):
+                elif most := int(field_metadata(definition).get(LIST_SIZE, 0)):
                     inner = multiplier * most
                 walk(selection.selection_set, child_type, here, inner, seen)
 
@@ -520,110 +395,3 @@ def _too_costly(
         operation,
         extensions=extensions,
     )
-
-
-class DocumentCache:
-    """The last `size` documents that parsed and passed the limits and validation, by
-    their text and the rules they passed; shared by every request of one schema."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.parsed: OrderedDict[str, DocumentNode] = OrderedDict()
-        self.valid: OrderedDict[tuple[str, Hashable], None] = OrderedDict()
-
-    def document(self, query: str) -> DocumentNode | None:
-        document = self.parsed.get(query)
-        if document is not None:
-            self.parsed.move_to_end(query)
-        return document
-
-    def remember_document(self, query: str, document: DocumentNode) -> None:
-        self.parsed[query] = document
-        if len(self.parsed) > self.size:
-            self.parsed.popitem(last=False)
-
-    def is_valid(self, key: tuple[str, Hashable]) -> bool:
-        if key in self.valid:
-            self.valid.move_to_end(key)
-            return True
-        return False
-
-    def remember_valid(self, key: tuple[str, Hashable]) -> None:
-        self.valid[key] = None
-        if len(self.valid) > self.size:
-            self.valid.popitem(last=False)
-
-
-class QueryGuard(SchemaExtension):
-    """Refuses a document over the limits before graphql-core's validation runs, then
-    runs that validation itself: strawberry's own call cannot hide suggestions
-    ("Did you mean ...?"), which name fields when introspection is off."""
-
-    def __init__(
-        self, *, limits: QueryLimits, hide_suggestions: bool, cache: DocumentCache
-    ) -> None:
-        self.limits = limits
-        self.hide_suggestions = hide_suggestions
-        self.cache = cache
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        query = context.query
-        # Strawberry parses only when no document is set yet.
-        if query and context.graphql_document is None:
-            context.graphql_document = self.cache.document(query)
-        yield
-        if query and context.graphql_document is not None:  # None: the parse failed
-            self.cache.remember_document(query, context.graphql_document)
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        # Strawberry skips its own validation once `pre_execution_errors` is set.
-        if document is not None and context.pre_execution_errors is None:
-            # The rules differ between requests (GET adds one), so they are in the key.
-            key = (context.query or "", tuple(context.validation_rules))
-            if context.query and self.cache.is_valid(key):
-                context.pre_execution_errors = []
-                yield
-                return
-            schema = context.schema._schema
-            try:
-                errors = limit_errors(schema, document, self.limits)
-            except RecursionError:  # only with a token limit raised far past the default
-                errors = [
-                    GraphQLError(
-                        "The document is nested too deeply.",
-                        extensions={"code": "QUERY_TOO_COMPLEX"},
-                    )
-                ]
-            context.pre_execution_errors = errors or validate(
-                schema,
-                document,
-                (*context.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule),
-                hide_suggestions=self.hide_suggestions,
-            )
-            if context.query and not context.pre_execution_errors:
-                self.cache.remember_valid(key)
-        yield
-
-
-def query_limits(
-    *, limits: QueryLimits, max_tokens: int, introspection: bool, cache_size: int = 256
-) -> list[Callable[[], SchemaExtension]]:
-    """Extension factories: strawberry builds fresh instances for every request."""
-    extensions: list[Callable[[], SchemaExtension]] = [
-        # The parser stops at the limit, so parsing is bounded too.
-        partial(MaxTokensLimiter, max_token_count=max_tokens),
-    ]
-    if not introspection:
-        extensions.append(DisableIntrospection)
-    extensions.append(
-        partial(
-            QueryGuard,
-            limits=limits,
-            hide_suggestions=not introspection,
-            cache=DocumentCache(cache_size),
-        )
-    )
-    return extensions

@@ -18,16 +18,17 @@ from graphql import FieldNode, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
-from app import metrics, tracing
+from app import metrics
 from app.ids import to_global_id
 from app.requestlog import REQUEST_INFO
+from app.tracing.scope import SPANS
 
 
 class ObserveOperation(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         request = getattr(self.execution_context.context, "request", None)
-        spans = request.scope.get(tracing.SPANS) if request is not None else None
+        spans = request.scope.get(SPANS) if request is not None else None
         span = spans.graphql_operation() if spans is not None else None
         yield
         context = self.execution_context

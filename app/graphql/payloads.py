@@ -11,7 +11,7 @@ from strawberry.types.field import StrawberryField
 
 from app.errors import ErrorCode, UserInputError
 from app.graphql.enums import documented
-from app.graphql.limits import list_cost
+from app.graphql.prices import list_cost
 
 # The domain's codes, as they are: a code raised anywhere is in the schema.
 UserErrorCode = documented(

@@ -11,7 +11,7 @@ import strawberry
 
 from app.graphql.errors import BadUserInput
 from app.graphql.execution import from_source_field
-from app.graphql.limits import ROW_READ_COST, field_cost, page_items
+from app.graphql.prices import ROW_READ_COST, field_cost, page_items
 from app.ids import MAX_INT
 from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Count, Page
 

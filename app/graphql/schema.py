@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import strawberry
@@ -9,21 +10,24 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.graphql.accounts.mutations import AccountMutations
 from app.graphql.accounts.queries import AccountQueries
+from app.graphql.accounts.second_factor import SecondFactorMutations
 from app.graphql.catalog.mutations import PermissionMutations
 from app.graphql.conventions import document_conventions
 from app.graphql.errors import ErrorPolicy
-from app.graphql.execution import Executor
+from app.graphql.execution import Executor, plan_map
 from app.graphql.groups.mutations import PermissionGroupMutations
+from app.graphql.guard import query_limits
 from app.graphql.keysets.imports import KeyImportMutations
 from app.graphql.keysets.mutations import KeySetMutations
 from app.graphql.keysets.queries import KeySetQueries
 from app.graphql.leaks.mutations import LeakMutations
-from app.graphql.limits import QueryLimits, query_limits, require_prices
+from app.graphql.limits import QueryLimits
 from app.graphql.node import NodeQueries
 from app.graphql.observe import ObserveOperation
 from app.graphql.organizations.mutations import OrganizationMutations
 from app.graphql.organizations.queries import OrganizationQueries
 from app.graphql.policy.mutations import KeyPolicyMutations
+from app.graphql.prices import require_prices
 from app.graphql.sensitive import TransportRules
 from app.graphql.systems.mutations import SystemMutations
 from app.graphql.systems.queries import SystemQueries
@@ -54,6 +58,7 @@ class Query(
 )
 class Mutation(
     AccountMutations,
+    SecondFactorMutations,
     OrganizationMutations,
     SystemMutations,
     KeySetMutations,
@@ -106,5 +111,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 schema = build_schema()
 
 
-if __name__ == "__main__":  # python -m app.graphql.schema > schema.graphql
-    print(schema.as_str())
+if __name__ == "__main__":
+    # python -m app.graphql.schema > schema.graphql
+    # python -m app.graphql.schema --plan > plan.txt (what each field takes, see execution)
+    if sys.argv[1:] == ["--plan"]:
+        print(plan_map(schema._schema), end="")
+    else:
+        print(schema.as_str())

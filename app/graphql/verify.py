@@ -13,13 +13,14 @@ from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySlot, documented
 from app.graphql.errors import BadUserInput
 from app.graphql.ids import ORGANIZATION, SYSTEM
-from app.graphql.limits import VERIFY_COST, field_cost, list_cost
+from app.graphql.prices import VERIFY_COST, field_cost, list_cost
 from app.graphql.sensitive import SECRET
 from app.ids import pk_of
 from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES, is_permission_name
 from app.permissions.query import MAX_NAMES as MAX_QUERY_NAMES
 from app.permissions.query import QuerySyntaxError, compile_query
-from app.verify.service import Verdict, VerifyCode, audience_of_member
+from app.verify.codes import VerifyCode
+from app.verify.service import Verdict, audience_of_member
 
 documented(
     VerifyCode,

@@ -27,6 +27,7 @@ from app.auth import (
 )
 from app.graphql.context import Context
 from app.graphql.ide import graphiql_page
+from app.graphql.schema import build_schema
 from app.graphql.trusted import TrustedDocuments, UntrustedDocument
 from app.keysets.keys import KeyMaterial
 from app.notifications.mail import Mailer
@@ -56,8 +57,6 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         mailer: Mailer | None,
         **kwargs: object,
     ) -> None:
-        from app.graphql.schema import build_schema
-
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,

@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("keyrack.tracing")
 
-SPANS = "keyrack.spans"
-"""The scope key under which a traced request keeps its `spans.RequestSpans`."""
-
 _SUPPORTED_PROTOCOL = "http/protobuf"
 
 

@@ -24,7 +24,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.requestlog import REQUEST_INFO
-from app.tracing import SPANS
+from app.tracing.scope import SPANS
 
 DEFAULT_SERVICE_NAME = "keyrack"
 

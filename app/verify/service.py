@@ -7,7 +7,6 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
 
 from app import clock
 from app.addresses import limit_key
@@ -24,20 +23,10 @@ from app.permissions.query import PermissionQuery
 from app.verifiers.models import Verifier as VerifierRow
 from app.verify import credits
 from app.verify.cache import Audience, Lookup, VerificationCache, VerifierCache
+from app.verify.codes import VerifyCode
 from app.verify.ratelimit import VerifyRateLimits
 from app.verify.reuse import ReuseDetector
 from app.verify.usage import UsageRecorder
-
-
-class VerifyCode(StrEnum):
-    VALID = "VALID"
-    NOT_FOUND = "NOT_FOUND"
-    EXPIRED = "EXPIRED"
-    DISABLED = "DISABLED"
-    FORBIDDEN_IP = "FORBIDDEN_IP"
-    INSUFFICIENT_PERMISSION = "INSUFFICIENT_PERMISSION"
-    RATE_LIMITED = "RATE_LIMITED"
-    USAGE_EXCEEDED = "USAGE_EXCEEDED"
 
 
 @dataclass(frozen=True)

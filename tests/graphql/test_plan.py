@@ -29,7 +29,7 @@ from app.graphql.execution import (
 from app.graphql.schema import Mutation, Query, schema
 
 PLAN_FILE = Path(__file__).resolve().parents[2] / "plan.txt"
-REGENERATE = "python -m app.graphql.execution > plan.txt"
+REGENERATE = "python -m app.graphql.schema --plan > plan.txt"
 # What a page of key sets shows, below the connection field itself.
 KEYS_PAGE = {
     "KeySetConnection": ["edges", "pageInfo"],

@@ -1,7 +1,7 @@
 """Pricing is declared or the schema does not build (issue 24, finding 1).
 
 Every field that returns a list, takes arguments or runs a resolver that may read per
-parent declares what it costs (`app/graphql/limits.py`); the query cost measure can only
+parent declares what it costs (`app/graphql/prices.py`); the query cost measure can only
 count what is declared, and an undeclared list let one cheap-looking request answer 41 MB.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import strawberry
 
-from app.graphql.limits import LOADED, list_cost, require_prices, unpriced_fields
+from app.graphql.prices import LOADED, list_cost, require_prices, unpriced_fields
 from app.graphql.schema import schema
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 from graphql import parse
 
-from app.graphql.limits import ROW_READ_COST, QueryLimits, limit_errors
+from app.graphql.limits import QueryLimits, limit_errors
+from app.graphql.prices import ROW_READ_COST
 from app.graphql.schema import schema
 from app.keysets.rules import MAX_PREVIOUS_KEYS_PER_SLOT
 from tests.support import (

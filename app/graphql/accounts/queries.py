@@ -4,7 +4,7 @@ import strawberry
 
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
-from app.graphql.limits import FROM_PARENT
+from app.graphql.prices import FROM_PARENT
 
 
 @strawberry.type

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from app.accounts import service, step_up
 from app.accounts.models import Session, User
+from app.graphql import reach
 from app.graphql.context import Info
 from app.graphql.ids import SESSION, USER
-from app.graphql.limits import FROM_PARENT, ROW_READ_COST, field_cost
+from app.graphql.organizations.invitations import InvitationType
+from app.graphql.prices import FROM_PARENT, ROW_READ_COST, field_cost
 from app.graphql.relay import (
     After,
     Connection,
@@ -21,9 +22,7 @@ from app.graphql.relay import (
 )
 from app.ids import to_global_id
 from app.organizations import invitations
-
-if TYPE_CHECKING:
-    from app.graphql.organizations.invitations import InvitationType
+from app.organizations import service as organizations
 
 
 @strawberry.type(
@@ -146,14 +145,7 @@ class UserType(Node):
     )
     async def invitations(
         self, info: Info, first: First = None, after: After = None
-    ) -> (
-        Connection[
-            Annotated[InvitationType, strawberry.lazy("app.graphql.organizations.invitations")]
-        ]
-        | None
-    ):
-        from app.graphql.organizations.invitations import InvitationType
-
+    ) -> Connection[InvitationType] | None:
         viewer = info.context.user
         if viewer is None or viewer.id != self.pk:
             return None
@@ -169,3 +161,21 @@ async def load_user(info: Info, user_id: int | None) -> UserType | None:
     an account that is gone."""
     user = await info.context.loaders.users_by_id.load(user_id) if user_id else None
     return UserType.from_model(user) if user else None
+
+
+reach.USER.register(load_user)
+
+
+@reach.findable(USER)
+async def find_user(info: Info, pk: int) -> UserType | None:
+    found = await organizations.get_visible_user(viewer=info.context.actor.user, user_id=pk)
+    return UserType.from_model(found) if found else None
+
+
+@reach.findable(SESSION)
+async def find_session(info: Info, pk: int) -> SessionType | None:
+    session = await service.get_own_session(user_id=info.context.actor.user.id, session_id=pk)
+    current = info.context.session
+    if session is None:
+        return None
+    return SessionType.from_model(session, current_id=current.id if current else None)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -9,13 +8,14 @@ from strawberry.scalars import JSON
 from app.audit import readers, service
 from app.audit.models import AuditEntry
 from app.audit.signing import Checkpoint
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import AuditAction
 from app.graphql.errors import BadUserInput
 from app.graphql.ids import AUDIT_ENTRY, KEY_SET, SYSTEM, USER
-from app.graphql.limits import LOADED, page_items
 from app.graphql.loaders import PageRequest
+from app.graphql.prices import LOADED, page_items
 from app.graphql.relay import (
     Counted,
     Edge,
@@ -27,11 +27,6 @@ from app.graphql.relay import (
 )
 from app.ids import from_global_id, to_global_id
 from app.pagination import Page
-
-if TYPE_CHECKING:
-    from app.graphql.keysets.types import KeySetType
-    from app.graphql.organizations.types import OrganizationType
-    from app.graphql.systems.types import SystemType
 
 
 @strawberry.type(
@@ -93,40 +88,32 @@ class AuditEntryType(Node):
     async def actor(self, info: Info) -> UserType | None:
         return await load_user(info, self.entry.actor_id)
 
-    @strawberry.field(description="The organization whose chain holds the entry.", metadata=LOADED)
-    async def organization(
-        self, info: Info
-    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import organization_of
-
+    @strawberry.field(
+        description="The organization whose chain holds the entry.",
+        metadata=LOADED,
+        graphql_type=reach.ORGANIZATION.type,
+    )
+    async def organization(self, info: Info) -> Node:
         organization_id = self.entry.organization_id
-        return await organization_of(info, organization_id, what=f"Audit entry {self.entry.id}")
+        return await reach.ORGANIZATION.of(
+            info, organization_id, what=f"Audit entry {self.entry.id}"
+        )
 
     @strawberry.field(
         description="The system it concerns; null if none, or once the system was deleted.",
         metadata=LOADED,
+        graphql_type=reach.SYSTEM.type | None,
     )
-    async def system(
-        self, info: Info
-    ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
-        from app.graphql.systems.types import SystemType
-
-        system_id = self.entry.system_id
-        system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
-        return SystemType.from_model(system) if system else None
+    async def system(self, info: Info) -> Node | None:
+        return await reach.SYSTEM.load(info, self.entry.system_id)
 
     @strawberry.field(
         description="The key set it concerns; null if none, or once the key set was deleted.",
         metadata=LOADED,
+        graphql_type=reach.KEY_SET.type | None,
     )
-    async def key_set(
-        self, info: Info
-    ) -> Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")] | None:
-        from app.graphql.keysets.types import KeySetType
-
-        key_set_id = self.entry.key_set_id
-        key_set = await info.context.loaders.key_sets_by_id.load(key_set_id) if key_set_id else None
-        return KeySetType.from_model(key_set) if key_set else None
+    async def key_set(self, info: Info) -> Node | None:
+        return await reach.KEY_SET.load(info, self.entry.key_set_id)
 
 
 @strawberry.type(description="A page of audit entries, newest (highest sequence) first.")
@@ -269,7 +256,7 @@ def _query(
     ):
         return None
     return service.AuditQuery(
-        # Through the lazy annotation strawberry hands over the enum values, not members.
+        # A member or its value alike (as strawberry hands it over): the service takes values.
         actions=tuple(AuditAction(a).value for a in f.actions) if f.actions else None,
         actor_id=actor_id,
         system_id=system_id if system_id is not None else wanted_system,
@@ -357,3 +344,9 @@ async def resolve_audit_checkpoint(info: Info, *, organization_id: int) -> Audit
         user_id=info.context.actor.user.id, organization_id=organization_id
     )
     return AuditCheckpoint.from_checkpoint(checkpoint) if checkpoint else None
+
+
+@reach.findable(AUDIT_ENTRY)
+async def find_audit_entry(info: Info, pk: int) -> AuditEntryType | None:
+    entry = await service.get_visible_entry(user_id=info.context.actor.user.id, entry_id=pk)
+    return AuditEntryType.from_model(entry) if entry else None

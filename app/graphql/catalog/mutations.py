@@ -6,10 +6,10 @@ from app.graphql.catalog.types import PermissionType
 from app.graphql.context import Info
 from app.graphql.enums import InUseKeySets, KeySetScope
 from app.graphql.ids import BUILT_IN_PERMISSION, ORGANIZATION, PERMISSION, input_pk
-from app.graphql.limits import MUTATION_PRICE
 from app.graphql.organizations.types import OrganizationType, load_organization
 from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.prices import MUTATION_PRICE
 from app.graphql.step_up import StepUp, otp_field
 from app.ids import pk_of
 from app.permissions import catalog as service

@@ -1,22 +1,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeySetScope
 from app.graphql.ids import BUILT_IN_PERMISSION, PERMISSION
-from app.graphql.limits import LOADED, list_cost
+from app.graphql.prices import LOADED, list_cost
 from app.graphql.relay import Node
 from app.ids import to_global_id
 from app.keysets.permissions import KeyPermission
+from app.permissions import catalog
 from app.permissions.catalog import CatalogEntry, built_in_pk
-
-if TYPE_CHECKING:
-    from app.graphql.organizations.types import OrganizationType
 
 
 def permission_id(entry: CatalogEntry) -> str:
@@ -67,13 +65,13 @@ class PermissionType(Node):
             entry=entry,
         )
 
-    @strawberry.field(description="The organization whose catalog it is in.", metadata=LOADED)
-    async def organization(
-        self, info: Info
-    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import organization_of
-
-        return await organization_of(
+    @strawberry.field(
+        description="The organization whose catalog it is in.",
+        metadata=LOADED,
+        graphql_type=reach.ORGANIZATION.type,
+    )
+    async def organization(self, info: Info) -> Node:
+        return await reach.ORGANIZATION.of(
             info, self.entry.organization_id, what=f"Permission {self.entry.name}"
         )
 
@@ -83,3 +81,16 @@ class PermissionType(Node):
     )
     async def created_by(self, info: Info) -> UserType | None:
         return await load_user(info, self.entry.created_by_id)
+
+
+@reach.findable(PERMISSION)
+async def find_permission(info: Info, pk: int) -> PermissionType | None:
+    user = info.context.actor.user
+    permission = await catalog.get_visible_permission(user=user, permission_id=pk)
+    return PermissionType.from_entry(permission) if permission else None
+
+
+@reach.findable(BUILT_IN_PERMISSION)
+async def find_built_in_permission(info: Info, pk: int) -> PermissionType | None:
+    built_in = await catalog.get_visible_built_in(user=info.context.actor.user, pk=pk)
+    return PermissionType.from_entry(built_in) if built_in else None

@@ -1,22 +1,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySetScope
 from app.graphql.ids import PERMISSION_GROUP
-from app.graphql.limits import LOADED, list_cost
+from app.graphql.prices import LOADED, list_cost
 from app.graphql.relay import Node
 from app.ids import to_global_id
+from app.keysets import groups
 from app.keysets.models import PermissionGroup
 from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES
-
-if TYPE_CHECKING:
-    from app.graphql.organizations.types import OrganizationType
 
 
 @strawberry.type(
@@ -64,14 +62,14 @@ class PermissionGroupType(Node):
             model=group,
         )
 
-    @strawberry.field(description="The organization the group belongs to.", metadata=LOADED)
-    async def organization(
-        self, info: Info
-    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import organization_of
-
+    @strawberry.field(
+        description="The organization the group belongs to.",
+        metadata=LOADED,
+        graphql_type=reach.ORGANIZATION.type,
+    )
+    async def organization(self, info: Info) -> Node:
         organization_id = self.model.organization_id
-        return await organization_of(
+        return await reach.ORGANIZATION.of(
             info, organization_id, what=f"Permission group {self.model.id}"
         )
 
@@ -80,3 +78,9 @@ class PermissionGroupType(Node):
     )
     async def created_by(self, info: Info) -> UserType | None:
         return await load_user(info, self.model.created_by_id)
+
+
+@reach.findable(PERMISSION_GROUP)
+async def find_permission_group(info: Info, pk: int) -> PermissionGroupType | None:
+    group = await groups.get_visible_group(user=info.context.actor.user, group_id=pk)
+    return PermissionGroupType.from_model(group) if group else None

@@ -10,9 +10,9 @@ from app.errors import InvalidInput
 from app.graphql.context import Info
 from app.graphql.ids import ORGANIZATION, SYSTEM, input_pk
 from app.graphql.keysets.types import KeySetType
-from app.graphql.limits import MUTATION_PRICE, list_cost
 from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.prices import MUTATION_PRICE, list_cost
 from app.graphql.sensitive import SECRET
 from app.graphql.step_up import StepUp, otp_field
 from app.keysets import imports

@@ -10,9 +10,9 @@ from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySlot, RefillInterval
 from app.graphql.ids import KEY_SET, ORGANIZATION, PERMISSION_GROUP, SYSTEM, input_pk
 from app.graphql.keysets.types import KeySetType
-from app.graphql.limits import MUTATION_PRICE
 from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.prices import MUTATION_PRICE
 from app.graphql.step_up import StepUp, otp_field
 from app.keysets import lifecycle, values
 from app.keysets.owners import Refill

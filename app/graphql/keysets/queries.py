@@ -7,8 +7,8 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.ids import KEY_SET
 from app.graphql.keysets.types import KeySetType
-from app.graphql.limits import ROW_READ_COST, field_cost
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.prices import ROW_READ_COST, field_cost
 from app.ids import pk_of
 from app.keysets import reads
 

@@ -1,18 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from app.graphql.context import Info
 from app.graphql.enums import KeySlot
-from app.graphql.limits import ROW_READ_COST, field_cost
+from app.graphql.prices import ROW_READ_COST, field_cost
+from app.graphql.verifiers.types import VerifierType
 from app.keysets.reuse import ReuseSummary
 from app.verifiers import service as verifiers
-
-if TYPE_CHECKING:
-    from app.graphql.verifiers.types import VerifierType
 
 
 @strawberry.type(
@@ -52,11 +49,7 @@ class KeyReuseType:
         ),
         metadata=field_cost(ROW_READ_COST),
     )
-    async def last_verifier(
-        self, info: Info
-    ) -> Annotated[VerifierType, strawberry.lazy("app.graphql.verifiers.types")] | None:
-        from app.graphql.verifiers.types import VerifierType
-
+    async def last_verifier(self, info: Info) -> VerifierType | None:
         if self.last_verifier_id is None or info.context.user is None:
             return None
         verifier = await verifiers.get_visible_verifier(

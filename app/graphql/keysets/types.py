@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.permission import PermissionExtension
 from strawberry.scalars import JSON
-from strawberry.types.nodes import Selection
 
-from app import clock
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
+from app.graphql.audit.types import AuditEntryConnection, AuditFilter, resolve_audit_log
 from app.graphql.context import Info
 from app.graphql.enums import (
     KeyPermission,
@@ -18,14 +17,16 @@ from app.graphql.enums import (
     KeySetStatus,
     KeySlot,
     RefillInterval,
-    RetireReason,
 )
 from app.graphql.execution import SLOW, from_source_field
+from app.graphql.groups.types import PermissionGroupType
 from app.graphql.ids import KEY_SET
+from app.graphql.keysets.keys import ApiKeyType
 from app.graphql.keysets.reuse import KeyReuseType
-from app.graphql.limits import LOADED, REVEAL_COST, field_cost, list_cost
-from app.graphql.loaders import KeySetShown, ListedKeySet, PageRequest, Preloaded
+from app.graphql.leaks.types import KeyExposureType
+from app.graphql.loaders import ListedKeySet, PageRequest, Preloaded
 from app.graphql.permissions import IsKeySetAdmin
+from app.graphql.prices import LOADED, list_cost
 from app.graphql.relay import (
     After,
     Connection,
@@ -48,181 +49,15 @@ from app.graphql.usage.types import (
     resolve_usage,
 )
 from app.ids import to_global_id
-from app.keysets import retirement, values
+from app.keysets import reads as keysets
 from app.keysets.groups import MAX_GROUPS_PER_KEY_SET, effective_permissions
-from app.keysets.models import ApiKey, KeySet
+from app.keysets.models import KeySet
 from app.keysets.owners import refill_of
-from app.keysets.reads import KeyRow, KeySetRow
+from app.keysets.reads import KeySetRow
 from app.keysets.reuse import NO_REUSE
 from app.keysets.rules import MAX_CIDRS, MAX_PREVIOUS_KEYS, status_of
 from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES
 from app.usage.series import Granularity, Whose
-
-if TYPE_CHECKING:
-    from app.graphql.audit.types import AuditEntryConnection, AuditFilter
-    from app.graphql.groups.types import PermissionGroupType
-    from app.graphql.leaks.types import KeyExposureType
-    from app.graphql.organizations.types import OrganizationType
-    from app.graphql.systems.types import SystemType
-
-
-def _node_fields(selections: Iterable[Selection], path: tuple[str, ...]) -> set[str]:
-    """The field names selected at `path` (e.g. edges, node) below `selections`, through
-    fragments."""
-    names: set[str] = set()
-    for selection in selections:
-        if not isinstance(selection, strawberry.types.nodes.SelectedField):
-            names |= _node_fields(selection.selections, path)
-        elif not path:
-            names.add(selection.name)
-        elif selection.name == path[0]:
-            names |= _node_fields(selection.selections, path[1:])
-    return names
-
-
-@strawberry.type(name="ApiKey", description="One key of a key set. Its value is for admins only.")
-class ApiKeyType:
-    slot: KeySlot = strawberry.field(description="Which of the set's two keys this is.")
-    hint: str = strawberry.field(description="The key's beginning and end, e.g. kro_AbCd…wXyZ.")
-    created_at: datetime = strawberry.field(
-        description="When this key was generated (at creation or by regenerateKey)."
-    )
-    last_used_at: datetime | None = strawberry.field(
-        description="When this key last verified successfully; null if never."
-    )
-    first_used_at: datetime | None = strawberry.field(
-        description=(
-            "When a service (a verifier) first verified this key successfully; null if never "
-            "(or not since this was recorded). Starts the idle window of the keys it replaced."
-        )
-    )
-    replaced_at: datetime | None = strawberry.field(
-        description="When regenerateKey replaced this key; null for a current key."
-    )
-    valid_until: datetime | None = strawberry.field(
-        description=(
-            "A replaced key verifies until then at the latest (its grace period, the cap); "
-            "null for a current key."
-        )
-    )
-    retire_when_idle_seconds: int | None = strawberry.field(
-        description=(
-            "A replaced key given regenerateKey(retireWhenIdleSeconds): it retires once it "
-            "has seen no traffic for this long after the new key's first use."
-        )
-    )
-    retiring: bool = strawberry.field(
-        description="Replaced with retireWhenIdleSeconds, and still verifying."
-    )
-    retires_at: datetime | None = strawberry.field(
-        description=(
-            "For a replaced key, when it stops verifying if nothing changes: lastUsedAt (or "
-            "the new key's first use, if later) plus retireWhenIdleSeconds once the new key "
-            "was used, capped by validUntil; validUntil before that. Moves later with every "
-            "use of the old key."
-        )
-    )
-    retired_at: datetime | None = strawberry.field(
-        description="When a retiring key was retired; null until then."
-    )
-    retire_reason: RetireReason | None = strawberry.field(
-        description="Why a retiring key was retired; null until then."
-    )
-    id: strawberry.Private[int]
-    key_set_id: strawberry.Private[int]
-    created_by_id: strawberry.Private[int | None]
-    # None when read as a row (`from_row`): `value` then loads the model.
-    key: strawberry.Private[ApiKey | None]
-
-    @classmethod
-    def from_model(cls, key: ApiKey) -> ApiKeyType:
-        replaced = key.current is None
-        return cls(
-            slot=key.slot,
-            hint=key.hint,
-            created_at=key.created_at,
-            last_used_at=key.last_used_at,
-            first_used_at=key.first_used_at,
-            replaced_at=key.replaced_at,
-            valid_until=key.valid_until if replaced else None,
-            retire_when_idle_seconds=key.retire_when_idle_seconds,
-            retiring=retirement.is_retiring(key, clock.now()),
-            retires_at=retirement.retires_at(key) if replaced else None,
-            retired_at=key.retired_at,
-            retire_reason=RetireReason(key.retire_reason) if key.retire_reason else None,
-            id=key.id,
-            key_set_id=key.key_set_id,
-            created_by_id=key.created_by_id,
-            key=key,
-        )
-
-    @classmethod
-    def from_row(cls, row: KeyRow) -> ApiKeyType:
-        return cls(
-            slot=row.slot,
-            hint=row.hint,
-            created_at=row.created_at,
-            last_used_at=row.last_used_at,
-            # A current key: never replaced, so nothing of retiring applies.
-            first_used_at=row.first_used_at,
-            replaced_at=None,
-            valid_until=None,
-            retire_when_idle_seconds=None,
-            retiring=False,
-            retires_at=None,
-            retired_at=None,
-            retire_reason=None,
-            id=row.id,
-            key_set_id=row.key_set_id,
-            created_by_id=row.created_by_id,
-            key=None,
-        )
-
-    @strawberry.field(
-        description="Who generated this key; null if that account is gone.", metadata=LOADED
-    )
-    async def created_by(self, info: Info) -> UserType | None:
-        return await load_user(info, self.created_by_id)
-
-    @strawberry.field(
-        description=(
-            "The plaintext key (@hasRole(ADMIN): admins of the key set's scope). Null for "
-            "anyone else, when the organization's keyReveal is ONCE, and once revoked. Where "
-            "the organization requires step-up, a session not elevated gets STEP_UP_REQUIRED. "
-            "Every value served is recorded in the audit log as KEY_REVEALED. One request "
-            "reveals at most KEYRACK_MAX_REVEALS_PER_REQUEST values (default 10); past it "
-            "the value is null with an error whose code is REVEAL_LIMIT_REACHED."
-        ),
-        metadata=field_cost(REVEAL_COST),
-        extensions=[
-            PermissionExtension([IsKeySetAdmin()], fail_silently=True, use_directives=True)
-        ],
-    )
-    async def value(self, info: Info) -> str | None:
-        api_key = self.key or await info.context.loaders.api_keys_by_id.load(self.id)
-        if api_key is None:  # replaced and deleted since the row was read
-            return None
-        return await values.reveal_key(
-            actor=info.context.actor,
-            keys=info.context.keys,
-            api_key=api_key,
-            allowance=info.context.reveals,
-        )
-
-    @strawberry.field(description=USAGE_DESCRIPTION, metadata=USAGE_COST)
-    async def usage(
-        self,
-        since: SinceArgument = None,
-        until: UntilArgument = None,
-        granularity: GranularityArgument = Granularity.HOUR,
-    ) -> UsageSeries:
-        return await resolve_usage(
-            whose=Whose(key_id=self.id),
-            key_set_id=self.key_set_id,
-            since=since,
-            until=until,
-            granularity=granularity,
-        )
 
 
 @strawberry.type(name="Refill", description="Credits given back on a schedule.")
@@ -359,27 +194,19 @@ class KeySetType(Node):
     @strawberry.field(
         description="The organization the set belongs to, directly or via its system.",
         metadata=LOADED,
+        graphql_type=reach.ORGANIZATION.type,
     )
-    async def organization(
-        self, info: Info
-    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import organization_of
-
+    async def organization(self, info: Info) -> Node:
         organization_id = self.model.organization_id
-        return await organization_of(info, organization_id, what=f"Key set {self.model.id}")
+        return await reach.ORGANIZATION.of(info, organization_id, what=f"Key set {self.model.id}")
 
     @strawberry.field(
         description="The system the set belongs to; null for organization key sets.",
         metadata=LOADED,
+        graphql_type=reach.SYSTEM.type | None,
     )
-    async def system(
-        self, info: Info
-    ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
-        from app.graphql.systems.types import SystemType
-
-        system_id = self.model.system_id
-        system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
-        return SystemType.from_model(system) if system else None
+    async def system(self, info: Info) -> Node | None:
+        return await reach.SYSTEM.load(info, self.model.system_id)
 
     created_by: UserType | None = from_source_field(
         _preloaded_creator,
@@ -399,11 +226,7 @@ class KeySetType(Node):
         description="The permission groups the set is given, by name.",
         metadata={**LOADED, **list_cost(MAX_GROUPS_PER_KEY_SET)},
     )
-    async def groups(
-        self, info: Info
-    ) -> list[Annotated[PermissionGroupType, strawberry.lazy("app.graphql.groups.types")]]:
-        from app.graphql.groups.types import PermissionGroupType
-
+    async def groups(self, info: Info) -> list[PermissionGroupType]:
         groups = await info.context.loaders.groups_by_key_set_id.load(self.model.id)
         return [PermissionGroupType.from_model(group) for group in groups or []]
 
@@ -437,11 +260,7 @@ class KeySetType(Node):
         ),
         metadata=LOADED,
     )
-    async def exposure(
-        self, info: Info
-    ) -> Annotated[KeyExposureType, strawberry.lazy("app.graphql.leaks.types")] | None:
-        from app.graphql.leaks.types import KeyExposureType
-
+    async def exposure(self, info: Info) -> KeyExposureType | None:
         exposure = await info.context.loaders.exposures_by_key_set_id.load(self.model.id)
         return KeyExposureType.from_model(exposure) if exposure else None
 
@@ -569,12 +388,10 @@ class KeySetType(Node):
             str | None, strawberry.argument(description="Cursor of the last entry already read.")
         ] = None,
         filter: Annotated[
-            Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None,
+            AuditFilter | None,
             strawberry.argument(description="Only entries matching all of the given criteria."),
         ] = None,
-    ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")]:
-        from app.graphql.audit.types import resolve_audit_log
-
+    ) -> AuditEntryConnection:
         return await resolve_audit_log(
             info,
             organization_id=self.model.organization_id,
@@ -595,23 +412,13 @@ def _refill_type(key_set: KeySet | KeySetRow) -> RefillType | None:
     )
 
 
-def key_set_shown(info: Info) -> KeySetShown:
-    """What a key set connection's nodes show beyond their own columns (see `KeySetShown`),
-    read from the query once per place it is selected (sibling pages share the answer)."""
-    field_node = info._raw_info.field_nodes[0]
-    memo = info.context.memo
-    shown = memo.get(field_node)
-    if not isinstance(shown, KeySetShown):
-        # `selected_fields` holds the connection field itself, once per place it is selected.
-        wanted = _node_fields(
-            (selection for field in info.selected_fields for selection in field.selections),
-            ("edges", "node"),
-        )
-        shown = KeySetShown(
-            keys=bool(wanted & {"primaryKey", "secondaryKey"}), creator="createdBy" in wanted
-        )
-        memo[field_node] = shown
-    return shown
+async def load_key_set(info: Info, key_set_id: int) -> KeySetType | None:
+    """A key set through the request's loader, as its GraphQL type."""
+    key_set = await info.context.loaders.key_sets_by_id.load(key_set_id)
+    return KeySetType.from_model(key_set) if key_set else None
+
+
+reach.KEY_SET.register(load_key_set)
 
 
 def key_set_node(listed: ListedKeySet) -> KeySetType:
@@ -620,3 +427,9 @@ def key_set_node(listed: ListedKeySet) -> KeySetType:
 
 def listed_position(listed: ListedKeySet) -> int:
     return listed.row.id
+
+
+@reach.findable(KEY_SET)
+async def find_key_set(info: Info, pk: int) -> KeySetType | None:
+    key_set = await keysets.get_visible_key_set(user=info.context.actor.user, key_set_id=pk)
+    return KeySetType.from_model(key_set) if key_set else None

@@ -4,9 +4,9 @@ import strawberry
 
 from app.errors import TooManyAttempts
 from app.graphql.context import Info
-from app.graphql.limits import MUTATION_PRICE
 from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.prices import MUTATION_PRICE
 from app.graphql.sensitive import SECRET
 from app.leaks import service
 from app.leaks.limits import LeakLimits

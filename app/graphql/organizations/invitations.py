@@ -1,21 +1,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from app import clock
+from app.graphql import reach
 from app.graphql.context import Info
 from app.graphql.enums import OrganizationRole, documented
 from app.graphql.ids import INVITATION
-from app.graphql.limits import LOADED
+from app.graphql.prices import LOADED
 from app.graphql.relay import Node
 from app.ids import to_global_id
+from app.organizations import invitations
 from app.organizations.models import Invitation, InvitationStatus
-
-if TYPE_CHECKING:
-    from app.graphql.accounts.types import UserType
 
 documented(
     InvitationStatus,
@@ -78,10 +76,17 @@ class InvitationType(Node):
             invited_by_pk=invitation.invited_by_id,
         )
 
-    @strawberry.field(description="Who sent it, while their account exists.", metadata=LOADED)
-    async def invited_by(
-        self, info: Info
-    ) -> Annotated[UserType, strawberry.lazy("app.graphql.accounts.types")] | None:
-        from app.graphql.accounts.types import load_user
+    @strawberry.field(
+        description="Who sent it, while their account exists.",
+        metadata=LOADED,
+        graphql_type=reach.USER.type | None,
+    )
+    async def invited_by(self, info: Info) -> Node | None:
+        return await reach.USER.load(info, self.invited_by_pk)
 
-        return await load_user(info, self.invited_by_pk)
+
+@reach.findable(INVITATION)
+async def find_invitation(info: Info, pk: int) -> InvitationType | None:
+    user = info.context.actor.user
+    invitation = await invitations.get_visible_invitation(user=user, invitation_id=pk)
+    return InvitationType.from_model(invitation) if invitation else None

@@ -7,11 +7,11 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, OrganizationRole
 from app.graphql.ids import INVITATION, ORGANIZATION, USER, input_pk
-from app.graphql.limits import MUTATION_PRICE
 from app.graphql.organizations.invitations import InvitationType
 from app.graphql.organizations.types import Member, OrganizationType, load_organization
 from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.prices import MUTATION_PRICE
 from app.graphql.sensitive import SECRET
 from app.graphql.step_up import StepUp, otp_field
 from app.ids import pk_of

@@ -6,9 +6,9 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.ids import ORGANIZATION
-from app.graphql.limits import ROW_READ_COST, field_cost
 from app.graphql.organizations.types import OrganizationType
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.prices import ROW_READ_COST, field_cost
 from app.graphql.relay import After, Connection, First, decode_cursor, page_size, to_connection
 from app.ids import pk_of
 from app.organizations import service

@@ -1,18 +1,34 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 
+from app.graphql import reach
 from app.graphql.accounts.types import UserType
+from app.graphql.audit.types import (
+    AuditCheckpoint,
+    AuditEntryConnection,
+    AuditFilter,
+    AuditIntegrity,
+    resolve_audit_checkpoint,
+    resolve_audit_integrity,
+    resolve_organization_audit_log,
+)
+from app.graphql.catalog.types import PermissionType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, KeySetStatus, OrganizationRole
+from app.graphql.groups.types import PermissionGroupType
 from app.graphql.ids import ORGANIZATION
 from app.graphql.keysets.filters import KeySetFilter
-from app.graphql.limits import INTEGRITY_CHECK_COST, LOADED, field_cost
+from app.graphql.keysets.shown import key_set_shown
+from app.graphql.keysets.types import KeySetType, key_set_node, listed_position
+from app.graphql.leaks.hygiene import KeySetHygieneType, hygiene_connection
 from app.graphql.loaders import PageRequest, status_options
 from app.graphql.organizations.invitations import InvitationType
+from app.graphql.policy.types import KeyPolicyType
+from app.graphql.prices import INTEGRITY_CHECK_COST, LOADED, field_cost
 from app.graphql.relay import (
     After,
     Connection,
@@ -22,25 +38,14 @@ from app.graphql.relay import (
     page_size,
     to_connection,
 )
+from app.graphql.systems.types import SystemType
+from app.graphql.verifiers.types import VerifierType, resolve_organization_verifiers
+from app.graphql.webhooks.types import WebhookType, resolve_webhooks
 from app.ids import to_global_id
+from app.keysets.hygiene import key_hygiene_for
 from app.keysets.policy import combine, policy_key
+from app.organizations import service as organizations
 from app.organizations.models import Membership, Organization
-
-if TYPE_CHECKING:
-    from app.graphql.audit.types import (
-        AuditCheckpoint,
-        AuditEntryConnection,
-        AuditFilter,
-        AuditIntegrity,
-    )
-    from app.graphql.catalog.types import PermissionType
-    from app.graphql.groups.types import PermissionGroupType
-    from app.graphql.keysets.types import KeySetType
-    from app.graphql.leaks.types import KeySetHygieneType
-    from app.graphql.policy.types import KeyPolicyType
-    from app.graphql.systems.types import SystemType
-    from app.graphql.verifiers.types import VerifierType
-    from app.graphql.webhooks.types import WebhookType
 
 
 @strawberry.type(description="A user's membership of an organization; every member sees the list.")
@@ -102,9 +107,7 @@ class OrganizationType(Node):
     )
     async def systems(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")]]:
-        from app.graphql.systems.types import SystemType
-
+    ) -> Connection[SystemType]:
         position = decode_cursor(after)
         page = await info.context.loaders.systems_of_organization.load(
             PageRequest(self.pk, position, page_size(first))
@@ -138,9 +141,7 @@ class OrganizationType(Node):
             KeySetFilter | None,
             strawberry.argument(description="Only key sets matching all of the given criteria."),
         ] = None,
-    ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
-        from app.graphql.keysets.types import key_set_node, key_set_shown, listed_position
-
+    ) -> Connection[KeySetType]:
         position = decode_cursor(after)
         shown = key_set_shown(info)
         page = await info.context.loaders.key_sets_of_organization.load(
@@ -154,20 +155,14 @@ class OrganizationType(Node):
         return to_connection(page, key_set_node, after=position, position=listed_position)
 
     @strawberry.field(description="The rules for the organization's key sets.", metadata=LOADED)
-    async def key_policy(
-        self, info: Info
-    ) -> Annotated[KeyPolicyType, strawberry.lazy("app.graphql.policy.types")]:
-        from app.graphql.policy.types import KeyPolicyType
-
+    async def key_policy(self, info: Info) -> KeyPolicyType:
         row = await info.context.loaders.key_policies_by_scope_key.load(policy_key(self.pk, None))
         return KeyPolicyType.from_policy(combine(row))
 
     @strawberry.field(description="The organization's permission groups, visible to every member.")
     async def permission_groups(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Annotated[PermissionGroupType, strawberry.lazy("app.graphql.groups.types")]]:
-        from app.graphql.groups.types import PermissionGroupType
-
+    ) -> Connection[PermissionGroupType]:
         position = decode_cursor(after)
         page = await info.context.loaders.permission_groups_of_organization.load(
             PageRequest(self.pk, position, page_size(first))
@@ -182,9 +177,7 @@ class OrganizationType(Node):
     )
     async def permissions(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Annotated[PermissionType, strawberry.lazy("app.graphql.catalog.types")]]:
-        from app.graphql.catalog.types import PermissionType
-
+    ) -> Connection[PermissionType]:
         position = decode_cursor(after)
         page = await info.context.loaders.permissions_of_organization.load(
             PageRequest(self.pk, position, page_size(first))
@@ -239,12 +232,10 @@ class OrganizationType(Node):
         first: First = None,
         after: After = None,
         filter: Annotated[
-            Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None,
+            AuditFilter | None,
             strawberry.argument(description="Only entries that match all of its fields."),
         ] = None,
-    ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")] | None:
-        from app.graphql.audit.types import resolve_organization_audit_log
-
+    ) -> AuditEntryConnection | None:
         return await resolve_organization_audit_log(
             info, organization_id=self.pk, first=first, after=after, filter=filter
         )
@@ -255,11 +246,7 @@ class OrganizationType(Node):
         "before it (verifiedThrough, lastFullCheckAt). Owners and admins only.",
         metadata=field_cost(INTEGRITY_CHECK_COST),
     )
-    async def audit_integrity(
-        self, info: Info
-    ) -> Annotated[AuditIntegrity, strawberry.lazy("app.graphql.audit.types")] | None:
-        from app.graphql.audit.types import resolve_audit_integrity
-
+    async def audit_integrity(self, info: Info) -> AuditIntegrity | None:
         return await resolve_audit_integrity(info, organization_id=self.pk)
 
     @strawberry.field(
@@ -268,19 +255,13 @@ class OrganizationType(Node):
         # It checks the chain as auditIntegrity does, then signs the head.
         metadata=field_cost(INTEGRITY_CHECK_COST),
     )
-    async def audit_checkpoint(
-        self, info: Info
-    ) -> Annotated[AuditCheckpoint, strawberry.lazy("app.graphql.audit.types")] | None:
-        from app.graphql.audit.types import resolve_audit_checkpoint
-
+    async def audit_checkpoint(self, info: Info) -> AuditCheckpoint | None:
         return await resolve_audit_checkpoint(info, organization_id=self.pk)
 
     @strawberry.field(description="Endpoints told about its key sets; owners and admins only.")
     async def webhooks(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Annotated[WebhookType, strawberry.lazy("app.graphql.webhooks.types")]] | None:
-        from app.graphql.webhooks.types import resolve_webhooks
-
+    ) -> Connection[WebhookType] | None:
         return await resolve_webhooks(info, organization_id=self.pk, first=first, after=after)
 
     @strawberry.field(
@@ -289,9 +270,7 @@ class OrganizationType(Node):
     )
     async def verifiers(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Annotated[VerifierType, strawberry.lazy("app.graphql.verifiers.types")]] | None:
-        from app.graphql.verifiers.types import resolve_organization_verifiers
-
+    ) -> Connection[VerifierType] | None:
         return await resolve_organization_verifiers(
             info, organization_id=self.pk, first=first, after=after
         )
@@ -305,12 +284,7 @@ class OrganizationType(Node):
     )
     async def key_hygiene(
         self, info: Info, first: First = None, after: After = None
-    ) -> (
-        Connection[Annotated[KeySetHygieneType, strawberry.lazy("app.graphql.leaks.types")]] | None
-    ):
-        from app.graphql.leaks.types import hygiene_connection
-        from app.keysets.hygiene import key_hygiene_for
-
+    ) -> Connection[KeySetHygieneType] | None:
         found = await key_hygiene_for(actor=info.context.actor, organization_id=self.pk)
         return hygiene_connection(found, first=first, after=after)
 
@@ -321,10 +295,11 @@ async def load_organization(info: Info, organization_id: int) -> OrganizationTyp
     return OrganizationType.from_model(organization) if organization else None
 
 
-async def organization_of(info: Info, organization_id: int, *, what: str) -> OrganizationType:
-    """The organization `what` belongs to: there always is one, since everything in an
-    organization is deleted with it."""
-    organization = await load_organization(info, organization_id)
-    if organization is None:
-        raise LookupError(f"{what} has no organization.")
-    return organization
+reach.ORGANIZATION.register(load_organization)
+
+
+@reach.findable(ORGANIZATION)
+async def find_organization(info: Info, pk: int) -> OrganizationType | None:
+    user = info.context.actor.user
+    organization = await organizations.get_visible_organization(user=user, organization_id=pk)
+    return OrganizationType.from_model(organization) if organization else None

@@ -7,11 +7,11 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.enums import LeakAction
 from app.graphql.ids import ORGANIZATION, SYSTEM, input_pk
-from app.graphql.limits import MUTATION_PRICE
 from app.graphql.organizations.types import OrganizationType, load_organization
 from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.policy.types import KeyPolicyType
+from app.graphql.prices import MUTATION_PRICE
 from app.graphql.step_up import StepUp, otp_field
 from app.graphql.systems.types import SystemType
 from app.keysets import policy as service

@@ -8,9 +8,9 @@ from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
 from app.graphql.enums import SystemRole
 from app.graphql.ids import ORGANIZATION, SYSTEM, USER, input_pk
-from app.graphql.limits import MUTATION_PRICE
 from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.prices import MUTATION_PRICE
 from app.graphql.step_up import StepUp, otp_field
 from app.graphql.systems.types import SystemType
 from app.systems import service

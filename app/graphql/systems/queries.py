@@ -6,8 +6,8 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.ids import SYSTEM
-from app.graphql.limits import ROW_READ_COST, field_cost
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.prices import ROW_READ_COST, field_cost
 from app.graphql.systems.types import SystemType
 from app.ids import pk_of
 from app.systems import service

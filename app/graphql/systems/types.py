@@ -1,17 +1,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 
 from app.access import is_system_admin
+from app.graphql import reach
+from app.graphql.audit.types import AuditEntryConnection, AuditFilter, resolve_audit_log
 from app.graphql.context import Info
 from app.graphql.enums import KeySetStatus, SystemRole
 from app.graphql.ids import SYSTEM
 from app.graphql.keysets.filters import KeySetFilter
-from app.graphql.limits import LOADED
+from app.graphql.keysets.shown import key_set_shown
+from app.graphql.keysets.types import KeySetType, key_set_node, listed_position
 from app.graphql.loaders import PageRequest, status_options
+from app.graphql.policy.types import KeyPolicyOverride, KeyPolicyType
+from app.graphql.prices import LOADED
 from app.graphql.relay import (
     After,
     Connection,
@@ -21,16 +26,11 @@ from app.graphql.relay import (
     page_size,
     to_connection,
 )
+from app.graphql.verifiers.types import VerifierType, resolve_system_verifiers
 from app.ids import to_global_id
 from app.keysets.policy import combine, policy_key
+from app.systems import service as systems
 from app.systems.models import System
-
-if TYPE_CHECKING:
-    from app.graphql.audit.types import AuditEntryConnection, AuditFilter
-    from app.graphql.keysets.types import KeySetType
-    from app.graphql.organizations.types import OrganizationType
-    from app.graphql.policy.types import KeyPolicyOverride, KeyPolicyType
-    from app.graphql.verifiers.types import VerifierType
 
 
 @strawberry.type(
@@ -59,13 +59,13 @@ class SystemType(Node):
             organization_pk=system.organization_id,
         )
 
-    @strawberry.field(description="The organization the system belongs to.", metadata=LOADED)
-    async def organization(
-        self, info: Info
-    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")]:
-        from app.graphql.organizations.types import organization_of
-
-        return await organization_of(info, self.organization_pk, what=f"System {self.pk}")
+    @strawberry.field(
+        description="The organization the system belongs to.",
+        metadata=LOADED,
+        graphql_type=reach.ORGANIZATION.type,
+    )
+    async def organization(self, info: Info) -> Node:
+        return await reach.ORGANIZATION.of(info, self.organization_pk, what=f"System {self.pk}")
 
     @strawberry.field(description="The caller's own role on this system, if any.", metadata=LOADED)
     async def viewer_role(self, info: Info) -> SystemRole | None:
@@ -99,9 +99,7 @@ class SystemType(Node):
             KeySetFilter | None,
             strawberry.argument(description="Only key sets matching all of the given criteria."),
         ] = None,
-    ) -> Connection[Annotated[KeySetType, strawberry.lazy("app.graphql.keysets.types")]]:
-        from app.graphql.keysets.types import key_set_node, key_set_shown, listed_position
-
+    ) -> Connection[KeySetType]:
         position = decode_cursor(after)
         page = await info.context.loaders.key_sets_of_system.load(
             PageRequest(
@@ -117,11 +115,7 @@ class SystemType(Node):
         description="The rules in force for this system's key sets: the organization's, tightened.",
         metadata=LOADED,
     )
-    async def key_policy(
-        self, info: Info
-    ) -> Annotated[KeyPolicyType, strawberry.lazy("app.graphql.policy.types")]:
-        from app.graphql.policy.types import KeyPolicyType
-
+    async def key_policy(self, info: Info) -> KeyPolicyType:
         loader = info.context.loaders.key_policies_by_scope_key
         organization, override = await loader.load_many(
             [policy_key(self.organization_pk, None), policy_key(self.organization_pk, self.pk)]
@@ -129,11 +123,7 @@ class SystemType(Node):
         return KeyPolicyType.from_policy(combine(organization, override))
 
     @strawberry.field(description="What this system sets itself, if anything.", metadata=LOADED)
-    async def key_policy_override(
-        self, info: Info
-    ) -> Annotated[KeyPolicyOverride, strawberry.lazy("app.graphql.policy.types")] | None:
-        from app.graphql.policy.types import KeyPolicyOverride
-
+    async def key_policy_override(self, info: Info) -> KeyPolicyOverride | None:
         loader = info.context.loaders.key_policies_by_scope_key
         row = await loader.load(policy_key(self.organization_pk, self.pk))
         return KeyPolicyOverride.from_model(row) if row else None
@@ -154,12 +144,10 @@ class SystemType(Node):
             str | None, strawberry.argument(description="Cursor of the last entry already read.")
         ] = None,
         filter: Annotated[
-            Annotated[AuditFilter, strawberry.lazy("app.graphql.audit.types")] | None,
+            AuditFilter | None,
             strawberry.argument(description="Only entries matching all of the given criteria."),
         ] = None,
-    ) -> Annotated[AuditEntryConnection, strawberry.lazy("app.graphql.audit.types")] | None:
-        from app.graphql.audit.types import resolve_audit_log
-
+    ) -> AuditEntryConnection | None:
         return await resolve_audit_log(
             info,
             organization_id=self.organization_pk,
@@ -174,9 +162,7 @@ class SystemType(Node):
     )
     async def verifiers(
         self, info: Info, first: First = None, after: After = None
-    ) -> Connection[Annotated[VerifierType, strawberry.lazy("app.graphql.verifiers.types")]] | None:
-        from app.graphql.verifiers.types import resolve_system_verifiers
-
+    ) -> Connection[VerifierType] | None:
         return await resolve_system_verifiers(
             info,
             organization_id=self.organization_pk,
@@ -184,3 +170,18 @@ class SystemType(Node):
             first=first,
             after=after,
         )
+
+
+async def load_system(info: Info, system_id: int) -> SystemType | None:
+    """A system through the request's loader, as its GraphQL type."""
+    system = await info.context.loaders.systems_by_id.load(system_id)
+    return SystemType.from_model(system) if system else None
+
+
+reach.SYSTEM.register(load_system)
+
+
+@reach.findable(SYSTEM)
+async def find_system(info: Info, pk: int) -> SystemType | None:
+    system = await systems.get_visible_system(user=info.context.actor.user, system_id=pk)
+    return SystemType.from_model(system) if system else None

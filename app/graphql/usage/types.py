@@ -17,8 +17,8 @@ from app.errors import InvalidInput
 from app.graphql.context import Info
 from app.graphql.enums import KeySlot, documented
 from app.graphql.ids import VERIFIER
-from app.graphql.limits import ArgumentCost, argument_cost, field_cost, list_cost
 from app.graphql.permissions import IsKeySetAdmin
+from app.graphql.prices import ArgumentCost, argument_cost, field_cost, list_cost
 from app.ids import to_global_id
 from app.keysets.rules import MAX_PREVIOUS_KEYS
 from app.usage import impact as impacts
@@ -34,7 +34,7 @@ from app.usage.series import (
     clean_range,
     usage_series,
 )
-from app.verify.service import VerifyCode
+from app.verify.codes import VerifyCode
 
 # A key's addresses sum its address counts over the window: a read per key.
 ADDRESSES_COST = 10

@@ -4,9 +4,9 @@ import strawberry
 
 from app.graphql.context import Info
 from app.graphql.ids import ORGANIZATION, SYSTEM, VERIFIER, input_pk
-from app.graphql.limits import MUTATION_PRICE
 from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
+from app.graphql.prices import MUTATION_PRICE
 from app.graphql.step_up import StepUp, otp_field
 from app.graphql.verifiers.types import VerifierType
 from app.verifiers import service

@@ -1,16 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import VerifierScope
 from app.graphql.ids import VERIFIER
-from app.graphql.limits import LOADED
 from app.graphql.loaders import PageRequest
+from app.graphql.prices import LOADED
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.graphql.usage.types import (
     USAGE_COST,
@@ -23,11 +23,8 @@ from app.graphql.usage.types import (
 )
 from app.ids import to_global_id
 from app.usage.series import Granularity, Whose
+from app.verifiers import service as verifiers
 from app.verifiers.models import Verifier
-
-if TYPE_CHECKING:
-    from app.graphql.organizations.types import OrganizationType
-    from app.graphql.systems.types import SystemType
 
 
 @strawberry.type(
@@ -67,26 +64,18 @@ class VerifierType(Node):
     @strawberry.field(
         description="The organization whose keys (or system's keys) it checks; null for INSTANCE.",
         metadata=LOADED,
+        graphql_type=reach.ORGANIZATION.type | None,
     )
-    async def organization(
-        self, info: Info
-    ) -> Annotated[OrganizationType, strawberry.lazy("app.graphql.organizations.types")] | None:
-        from app.graphql.organizations.types import load_organization
-
-        organization_id = self.model.organization_id
-        return await load_organization(info, organization_id) if organization_id else None
+    async def organization(self, info: Info) -> Node | None:
+        return await reach.ORGANIZATION.load(info, self.model.organization_id)
 
     @strawberry.field(
-        description="The system whose keys it checks; null unless scope is SYSTEM.", metadata=LOADED
+        description="The system whose keys it checks; null unless scope is SYSTEM.",
+        metadata=LOADED,
+        graphql_type=reach.SYSTEM.type | None,
     )
-    async def system(
-        self, info: Info
-    ) -> Annotated[SystemType, strawberry.lazy("app.graphql.systems.types")] | None:
-        from app.graphql.systems.types import SystemType
-
-        system_id = self.model.system_id
-        system = await info.context.loaders.systems_by_id.load(system_id) if system_id else None
-        return SystemType.from_model(system) if system else None
+    async def system(self, info: Info) -> Node | None:
+        return await reach.SYSTEM.load(info, self.model.system_id)
 
     @strawberry.field(
         description=(
@@ -136,3 +125,9 @@ async def resolve_system_verifiers(
         PageRequest(system_id, position, page_size(first))
     )
     return to_connection(page, VerifierType.from_model, after=position)
+
+
+@reach.findable(VERIFIER)
+async def find_verifier(info: Info, pk: int) -> VerifierType | None:
+    verifier = await verifiers.get_visible_verifier(actor=info.context.actor, verifier_id=pk)
+    return VerifierType.from_model(verifier) if verifier else None

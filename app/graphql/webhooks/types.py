@@ -6,14 +6,16 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.context import Info
 from app.graphql.enums import DeliveryStatus, WebhookEvent
 from app.graphql.ids import WEBHOOK, WEBHOOK_DELIVERY
-from app.graphql.limits import LOADED, list_cost
 from app.graphql.loaders import PageRequest
+from app.graphql.prices import LOADED, list_cost
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
+from app.webhooks import service as webhooks
 from app.webhooks.models import Webhook, WebhookDelivery
 
 
@@ -134,3 +136,16 @@ async def resolve_webhooks(
         PageRequest(organization_id, position, page_size(first))
     )
     return to_connection(page, WebhookType.from_model, after=position)
+
+
+@reach.findable(WEBHOOK)
+async def find_webhook(info: Info, pk: int) -> WebhookType | None:
+    webhook = await webhooks.get_visible_webhook(user_id=info.context.actor.user.id, webhook_id=pk)
+    return WebhookType.from_model(webhook) if webhook else None
+
+
+@reach.findable(WEBHOOK_DELIVERY)
+async def find_webhook_delivery(info: Info, pk: int) -> WebhookDeliveryType | None:
+    user_id = info.context.actor.user.id
+    delivery = await webhooks.get_visible_delivery(user_id=user_id, delivery_id=pk)
+    return WebhookDeliveryType.from_model(delivery) if delivery else None
