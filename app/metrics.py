@@ -29,7 +29,7 @@ from prometheus_client.core import (
 
 if TYPE_CHECKING:
     from app.verify.cache import Audience
-    from app.verify.service import VerifyCode
+    from app.verify.verdict import VerifyCode
 
 MAX_OPERATION_NAMES = 200
 _FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

@@ -23,7 +23,7 @@ from app.keysets.models import KeySlot
 from app.keysets.permissions import KeyPermission
 from app.leaks import endpoint as leaks
 from app.verify import endpoint as verify
-from app.verify.service import VerifyCode
+from app.verify.verdict import VerifyCode
 
 PATH = "/v1/openapi.json"
 # Answered when credits do not cover a verification's cost (CONTRACT.md, "Credits").

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
 from app.usage.buffer import UsageCounts  # noqa: E402
-from app.verify.service import VerifyCode  # noqa: E402
+from app.verify.verdict import VerifyCode  # noqa: E402
 
 
 class Nothing:

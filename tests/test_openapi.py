@@ -10,7 +10,7 @@ import httpx
 from openapi_spec_validator import validate
 
 from app import openapi
-from app.verify.service import VerifyCode
+from app.verify.verdict import VerifyCode
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.json"
 REGENERATE = "python -m app.openapi > openapi.json"

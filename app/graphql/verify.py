@@ -19,7 +19,8 @@ from app.ids import pk_of
 from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES, is_permission_name
 from app.permissions.query import MAX_NAMES as MAX_QUERY_NAMES
 from app.permissions.query import QuerySyntaxError, compile_query
-from app.verify.service import Verdict, VerifyCode, audience_of_member
+from app.verify.service import audience_of_member
+from app.verify.verdict import Verdict, VerifyCode
 
 documented(
     VerifyCode,

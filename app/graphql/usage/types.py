@@ -34,7 +34,7 @@ from app.usage.series import (
     clean_range,
     usage_series,
 )
-from app.verify.service import VerifyCode
+from app.verify.verdict import VerifyCode
 
 # A key's addresses sum its address counts over the window: a read per key.
 ADDRESSES_COST = 10
