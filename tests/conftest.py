@@ -43,8 +43,9 @@ from tests.support.served import database_env
 # argon2's smallest memory (8 KiB a lane) and one pass.
 CHEAPEST = passwords.Argon2Parameters(memory_cost=8, rounds=1, parallelism=1)
 
-# The statement text cache rebuilds and compares every hit while the suite runs.
-pytest_plugins = ["tests.support.statement_check"]
+# The statement text cache and the verdict cache rebuild and compare every hit while the
+# suite runs.
+pytest_plugins = ["tests.support.statement_check", "tests.support.verdict_check"]
 
 # Property tests draw the same examples on every run, so that the suite is green every
 # time; HYPOTHESIS_PROFILE=explore draws new ones (and keeps failures in .hypothesis/).

@@ -20,7 +20,8 @@ from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES, is_permission_
 from app.permissions.query import MAX_NAMES as MAX_QUERY_NAMES
 from app.permissions.query import QuerySyntaxError, compile_query
 from app.verify.codes import VerifyCode
-from app.verify.service import Verdict, audience_of_member
+from app.verify.service import audience_of_member
+from app.verify.verdict import Verdict
 
 documented(
     VerifyCode,

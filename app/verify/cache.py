@@ -16,6 +16,8 @@ from typing import TypeVar
 from app import clock
 from app.keysets.groups import effective_permissions
 from app.keysets.models import ApiKey, KeySet
+from app.verify.codes import VerifyCode
+from app.verify.verdict import Verdict
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 V = TypeVar("V")
@@ -33,6 +35,11 @@ class Lookup:
     permissions: tuple[str, ...] = field(default=())
     # The same as a set, for permission queries (app.permissions.query).
     held: frozenset[str] = field(default=frozenset())
+    # The verdicts judged from this entry (app.verify.service.judge), by code and missing
+    # names, each built and encoded once: every change to the key set evicts the entry.
+    verdicts: dict[tuple[VerifyCode, tuple[str, ...]], Verdict] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def of(cls, key: ApiKey, group_permissions: Iterable[Iterable[str]] = ()) -> Lookup:

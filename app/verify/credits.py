@@ -122,17 +122,26 @@ class Credits:
         left = await remaining(key_set_id)
         return None if left is None else left + self.held(key_set_id)
 
+    def spend_held(self, key_set_id: int, cost: int) -> int | None:
+        """Spends a cost of 1 or more from this process's lease, if the lease covers it and
+        more: the credits left then, else None (and `spend` pays it).
+
+        Neither a coroutine nor a lock: nothing here awaits, so no other spend runs in
+        between (`spend` replaces a lease only after its statements, and takes it out
+        before giving it back), and the verify path pays no await for it."""
+        lease = self._leases.get(key_set_id)
+        if lease is None or not 0 < cost < lease.held or lease.ends <= clock.monotonic():
+            return None
+        lease.held -= cost
+        return lease.left + lease.held
+
     async def spend(self, key_set_id: int, cost: int) -> Spent:
         """Spends `cost` credits if there are as many; a cost of 0 only reads them."""
         if cost == 0:
             return Spent(True, await self.left(key_set_id))
-        lease = self._leases.get(key_set_id)
-        if lease is not None and lease.held > cost and lease.ends > clock.monotonic():
-            # From the lease, without the lock: nothing here awaits, so no other spend
-            # runs in between (the locked path below replaces a lease only after its
-            # statements, and takes it out before giving it back).
-            lease.held -= cost
-            return Spent(True, lease.left + lease.held)
+        left = self.spend_held(key_set_id, cost)
+        if left is not None:
+            return Spent(True, left)
         async with self._lock(key_set_id):
             lease = self._leases.get(key_set_id)
             if lease is not None and lease.ends <= clock.monotonic():

@@ -26,7 +26,7 @@ from app.keysets.owners import MAX_CREDITS
 from app.permissions.names import is_permission_name
 from app.permissions.query import QuerySyntaxError, compile_query
 from app.requestlog import REQUEST_INFO, note
-from app.verify.service import Verdict, Verifier
+from app.verify.service import Verifier
 from app.web import SECURITY_HEADER_PAIRS
 
 logger = logging.getLogger("keyrack.verify")
@@ -49,14 +49,6 @@ _ID_FIELDS = (
     ("organizationId", "Organization", "an organization"),
     ("systemId", "System", "a system"),
 )
-
-
-_MAX_RENDERED = 10_000
-
-
-# Where an answer's `remaining` goes: no key set's meta or label can hold it (\x00).
-_REMAINING = "\x00remaining\x00"
-_REMAINING_ENCODED = json.dumps(_REMAINING).encode()
 
 
 def _encode(payload: dict[str, Any]) -> bytes:
@@ -119,7 +111,6 @@ def _bearer(scope: Scope) -> str | None:
 class VerifyEndpoint:
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
-        self._bodies: dict[Verdict, tuple[bytes, bytes]] = {}
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         for name, value in scope["headers"]:
@@ -136,22 +127,6 @@ class VerifyEndpoint:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
-
-    def _render(self, verdict: Verdict) -> bytes:
-        # Verdicts are frozen values and few distinct ones are live at a time: encode
-        # each once, around a place for `remaining`, which changes with every spend and
-        # is left out of a verdict's equality. The rest of the answer is entirely
-        # determined by the verdict, so never stale.
-        parts = self._bodies.get(verdict)
-        if parts is None:
-            encoded = _encode({**verdict.as_json(), "remaining": _REMAINING})
-            before, _, after = encoded.partition(_REMAINING_ENCODED)
-            parts = (before, after)
-            if len(self._bodies) >= _MAX_RENDERED:
-                self._bodies.clear()
-            self._bodies[verdict] = parts
-        left = verdict.remaining
-        return parts[0] + (b"null" if left is None else str(left).encode()) + parts[1]
 
     async def _send(
         self,
@@ -244,6 +219,6 @@ class VerifyEndpoint:
                 info["caller"] = to_global_id("Verifier", audience.verifier_id)
         if verdict.retry_after is not None:
             retry = [(b"retry-after", str(verdict.retry_after).encode())]
-            await self._send(send, 429, self._render(verdict), retry)
+            await self._send(send, 429, verdict.encoded(), retry)
             return
-        await self._send(send, 200, self._render(verdict))
+        await self._send(send, 200, verdict.encoded())

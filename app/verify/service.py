@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 
 from app import clock
 from app.addresses import limit_key
-from app.ids import to_global_id
 from app.keysets import groups
 from app.keysets import keys as keyformat
 from app.keysets.imports import presented_material
@@ -27,71 +27,7 @@ from app.verify.codes import VerifyCode
 from app.verify.ratelimit import VerifyRateLimits
 from app.verify.reuse import ReuseDetector
 from app.verify.usage import UsageRecorder
-
-
-@dataclass(frozen=True)
-class Verdict:
-    code: VerifyCode
-    key_set_id: int | None = None
-    key_set_label: str | None = None
-    organization_id: int | None = None
-    system_id: int | None = None
-    permissions: tuple[str, ...] = ()
-    slot: str | None = None
-    expires_at: datetime | None = None
-    deprecated: bool = False
-    valid_until: datetime | None = None
-    retry_after: int | None = None
-    external_id: str | None = None
-    # Compared but not hashed (a dict is not hashable): equal verdicts still render once.
-    meta: dict[str, object] | None = field(default=None, hash=False)
-    # Neither compared nor hashed: it changes with every spend, and the endpoint renders
-    # a verdict once with a place for it (app.verify.endpoint).
-    remaining: int | None = field(default=None, compare=False)
-    # INSUFFICIENT_PERMISSION: the names asked for that the key does not hold. Answered to
-    # the verifier, never logged.
-    missing: tuple[str, ...] = ()
-
-    @property
-    def valid(self) -> bool:
-        return self.code is VerifyCode.VALID
-
-    def with_remaining(self, remaining: int | None) -> Verdict:
-        """This verdict with `remaining` set: a copy of its fields, not `replace` (which
-        runs every field through `__init__`, a cost on each metered verification)."""
-        copy = object.__new__(Verdict)
-        copy.__dict__.update(self.__dict__)
-        copy.__dict__["remaining"] = remaining
-        return copy
-
-    def as_json(self) -> dict[str, object]:
-        """The wire shape of the contract, with global ids."""
-        found = self.key_set_id is not None
-        return {
-            "valid": self.valid,
-            "code": self.code.value,
-            "keySet": (
-                {"id": to_global_id("KeySet", self.key_set_id), "label": self.key_set_label}
-                if self.key_set_id is not None
-                else None
-            ),
-            "organizationId": (
-                to_global_id("Organization", self.organization_id) if self.organization_id else None
-            ),
-            "systemId": to_global_id("System", self.system_id) if self.system_id else None,
-            "permissions": list(self.permissions) if found else None,
-            "slot": self.slot,
-            "expiresAt": self.expires_at.isoformat() if self.expires_at else None,
-            "deprecated": self.deprecated,
-            "validUntil": self.valid_until.isoformat() if self.valid_until else None,
-            "externalId": self.external_id,
-            "meta": self.meta,
-            "remaining": self.remaining,
-            "missingPermissions": list(self.missing) if self.missing else None,
-        }
-
-
-NOT_FOUND = Verdict(VerifyCode.NOT_FOUND)
+from app.verify.verdict import NOT_FOUND, Verdict
 
 
 def gone(found: Lookup, now: datetime) -> bool:
@@ -114,41 +50,73 @@ def judge(
     query: PermissionQuery | None = None,
 ) -> Verdict:
     """The verdict for a found key, in the contract's order of checks."""
-    key, key_set = found.key, found.key_set
+    key_set = found.key_set
     if gone(found, now):
         return NOT_FOUND
-    deprecated = key.current is None
-
-    def verdict(code: VerifyCode, missing: tuple[str, ...] = ()) -> Verdict:
-        return Verdict(
-            code=code,
-            key_set_id=key_set.id,
-            key_set_label=key_set.label,
-            organization_id=key_set.organization_id,
-            system_id=key_set.system_id,
-            permissions=found.permissions,
-            slot=key.slot.value,
-            expires_at=key_set.expires_at,
-            deprecated=deprecated,
-            valid_until=key.valid_until if deprecated else None,
-            external_id=key_set.external_id,
-            meta=key_set.meta,
-            missing=missing,
-        )
-
     if not key_set.enabled:
-        return verdict(VerifyCode.DISABLED)
+        return _verdict(found, VerifyCode.DISABLED)
     if key_set.expires_at is not None and key_set.expires_at <= now:
-        return verdict(VerifyCode.EXPIRED)
+        return _verdict(found, VerifyCode.EXPIRED)
     if found.networks and (ip is None or not _within(ip, found.networks)):
-        return verdict(VerifyCode.FORBIDDEN_IP)
+        return _verdict(found, VerifyCode.FORBIDDEN_IP)
     held = found.held
     missing: tuple[str, ...] = () if permission is None or permission in held else (permission,)
     if query is not None and not query.allows(held):
         missing += tuple(name for name in query.missing(held) if name not in missing)
     if missing:
-        return verdict(VerifyCode.INSUFFICIENT_PERMISSION, missing)
-    return verdict(VerifyCode.VALID)
+        return _verdict(found, VerifyCode.INSUFFICIENT_PERMISSION, missing)
+    return _verdict(found, VerifyCode.VALID)
+
+
+# Verdicts one cache entry keeps: the missing names of INSUFFICIENT_PERMISSION follow the
+# queries callers send, which they choose.
+MAX_VERDICTS = 64
+
+# A kept verdict is right only while its entry is as the database has it: every change to
+# a key set evicts the set's entries. With checking on (KEYRACK_CHECK_VERDICT_CACHE=1; the
+# test suite turns it on, see tests/support/verdict_check.py) every kept verdict served is
+# built again and compared, so an entry that changed without an eviction fails the test
+# that reaches it instead of answering what it was.
+CHECK_VERDICTS = os.environ.get("KEYRACK_CHECK_VERDICT_CACHE") == "1"
+
+
+class StaleVerdictError(AssertionError):
+    """A verdict kept in a cache entry differs from the one its entry gives now."""
+
+
+def _verdict(found: Lookup, code: VerifyCode, missing: tuple[str, ...] = ()) -> Verdict:
+    """The found key's verdict with `code`, built once per cache entry."""
+    kept = found.verdicts.get((code, missing))
+    if kept is not None and not CHECK_VERDICTS:
+        return kept
+    verdict = _build_verdict(found, code, missing)
+    if kept is not None:
+        if kept != verdict:
+            raise StaleVerdictError(f"kept: {kept}\nbuilt: {verdict}")
+        return kept
+    if len(found.verdicts) < MAX_VERDICTS:
+        found.verdicts[(code, missing)] = verdict
+    return verdict
+
+
+def _build_verdict(found: Lookup, code: VerifyCode, missing: tuple[str, ...]) -> Verdict:
+    key, key_set = found.key, found.key_set
+    deprecated = key.current is None
+    return Verdict(
+        code=code,
+        key_set_id=key_set.id,
+        key_set_label=key_set.label,
+        organization_id=key_set.organization_id,
+        system_id=key_set.system_id,
+        permissions=found.permissions,
+        slot=key.slot.value,
+        expires_at=key_set.expires_at,
+        deprecated=deprecated,
+        valid_until=key.valid_until if deprecated else None,
+        external_id=key_set.external_id,
+        meta=key_set.meta,
+        missing=missing,
+    )
 
 
 def _within(
@@ -195,15 +163,22 @@ async def audience_of_member(*, user_id: int | None, address: str | None) -> Aud
 
 
 async def _with_credits(
-    verdict: Verdict, spending: credits.Credits, key_set_id: int, cost: int
+    found: Lookup, verdict: Verdict, spending: credits.Credits, cost: int
 ) -> Verdict:
     """A valid verdict spends `cost` (or turns USAGE_EXCEEDED); any other reads what is left."""
+    key_set_id = found.key_set.id
     if not verdict.valid:
         return verdict.with_remaining(await spending.left(key_set_id))
     spent = await spending.spend(key_set_id, cost)
     if spent.covered:
         return verdict.with_remaining(spent.remaining)
-    return replace(verdict, code=VerifyCode.USAGE_EXCEEDED, remaining=spent.remaining)
+    return _verdict(found, VerifyCode.USAGE_EXCEEDED).with_remaining(spent.remaining)
+
+
+@lru_cache(maxsize=1024)
+def _rate_limited(retry_after: int) -> Verdict:
+    """RATE_LIMITED with `retry_after`: one verdict, and one encoded answer, per value."""
+    return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
 
 
 class Verifier:
@@ -310,7 +285,7 @@ class Verifier:
         limiter hit."""
         retry_after = await self.limits.hit_unknown(audience.counter)
         if retry_after is not None:
-            return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
+            return _rate_limited(retry_after)
         return NOT_FOUND
 
     async def verify(
@@ -385,10 +360,16 @@ class Verifier:
                     code=VerifyCode.RATE_LIMITED,
                     ip=ip,
                 )
-            return Verdict(VerifyCode.RATE_LIMITED, retry_after=retry_after)
+            return _rate_limited(retry_after)
         verdict = judge(found, permission=permission, ip=ip, now=now, query=query)
         if key_set.remaining is not None:  # as cached: every change of it evicts the set
-            verdict = await _with_credits(verdict, self.credits, key_set.id, cost)
+            # The common case awaits nothing: a valid verdict paid from this process's lease.
+            left = self.credits.spend_held(key_set.id, cost) if verdict.valid else None
+            verdict = (
+                verdict.with_remaining(left)
+                if left is not None
+                else await _with_credits(found, verdict, self.credits, cost)
+            )
         # Services' traffic only: GraphQL's verifyKey is a member trying a key out.
         if verifier_id is not None and verdict.key_set_id is not None:
             self.usage.counts.count(

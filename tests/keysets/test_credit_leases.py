@@ -79,6 +79,28 @@ async def test_credits_set_while_a_lease_is_held_are_what_the_admin_set(
     assert await remaining_of(owner, key_set_id) == 497
 
 
+async def test_a_cost_of_0_spends_nothing_from_a_lease_and_reads_the_database(
+    gql: GraphQL, verifier_http: httpx.AsyncClient, app: Starlette
+) -> None:
+    # given: this process holds credits on lease, and an admin has set the credits since
+    owner, _, created = await metered(gql, remaining=100_000)
+    key, key_set_id = created["primaryKey"], created["keySet"]["id"]
+    for _ in range(40):
+        await verify(verifier_http, key)
+    credits = app.state.verifier.credits
+    held = credits.held(_pk(key_set_id))
+    assert held > 0
+    await owner.gql(UPDATE_CREDITS, {"input": {"keySetId": key_set_id, "remaining": 5_000}})
+
+    # when
+    checked = await verify(verifier_http, key, cost=0)
+
+    # then: what the database has now and what the lease still holds, of which none spent
+    assert (checked["code"], checked["remaining"]) == ("VALID", 5_000 + held)
+    assert credits.held(_pk(key_set_id)) == held
+    assert await remaining_of(owner, key_set_id) == 5_000
+
+
 async def test_a_refill_while_a_lease_is_held_sets_exactly_the_refill_amount(
     gql: GraphQL, verifier_http: httpx.AsyncClient, app: Starlette, clock: MovableClock
 ) -> None:
