@@ -50,7 +50,7 @@ def tortoise_config(
     target: str | dict[str, Any] = database_url
     if timeout is not None and not database_url.startswith("sqlite"):
         target = expand_db_url(database_url)
-        target["engine"] = "app.db_postgres"
+        target["engine"] = "app.storage.postgres"
         target["credentials"].update(timeout=timeout, command_timeout=timeout)
     return {
         "connections": {connection: target},
