@@ -110,10 +110,11 @@ def is_unavailable(error: BaseException) -> bool:
 
 def migrations_location() -> Path:
     """Where aerich's migration files are: in the package when installed, else the repo."""
-    packaged = Path(__file__).parent / "_migrations"
+    package = Path(__file__).resolve().parents[1]  # app/
+    packaged = package / "_migrations"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "migrations"
+    return package.parent / "migrations"
 
 
 def __getattr__(name: str) -> Any:
