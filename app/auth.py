@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from app.accounts import service as accounts
 from app.accounts.models import Session
-from app.db import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS, is_unavailable
+from app.storage.db import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS, is_unavailable
 
 logger = logging.getLogger("keyrack.auth")
 

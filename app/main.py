@@ -27,7 +27,6 @@ from app.audit import custody
 from app.auth import SessionBackend, auth_error
 from app.background import Background
 from app.console import console_routes
-from app.db import tortoise_config
 from app.graphql.ide import ASSETS_PATH, graphiql_assets
 from app.graphql.view import KeyrackGraphQL
 from app.jobs import background_tasks
@@ -40,6 +39,7 @@ from app.openapi import openapi_endpoint
 from app.parts import Parts, build_parts
 from app.requestlog import RequestLog
 from app.settings import Settings
+from app.storage.db import tortoise_config
 from app.tracing import from_environment as start_tracing
 from app.verifiers import events as verifier_events
 from app.verify.endpoint import VerifyEndpoint

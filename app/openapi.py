@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.audit.signing import ALGORITHM
-from app.db import UNAVAILABLE_RETRY_AFTER_SECONDS
 from app.keysets.models import KeySlot
 from app.keysets.permissions import KeyPermission
 from app.leaks import endpoint as leaks
+from app.storage.db import UNAVAILABLE_RETRY_AFTER_SECONDS
 from app.verify import endpoint as verify
 from app.verify.codes import VerifyCode
 

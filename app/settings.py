@@ -17,7 +17,6 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import ConfigurationError
-from app.webhooks.destinations import DestinationPolicy
 
 logger = logging.getLogger("keyrack.settings")
 
@@ -152,16 +151,10 @@ class Settings(BaseSettings):
     @field_validator("webhook_allowed_networks")
     @classmethod
     def _networks(cls, value: str) -> str:
-        DestinationPolicy.parse(allow_private=False, allowed_networks=value)  # ValueError
+        for item in value.split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)  # ValueError
         return value
-
-    @property
-    def webhook_destinations(self) -> DestinationPolicy:
-        """Where webhook deliveries may go."""
-        return DestinationPolicy.parse(
-            allow_private=self.webhook_allow_private,
-            allowed_networks=self.webhook_allowed_networks,
-        )
 
     @field_validator("metrics_token")
     @classmethod

@@ -43,13 +43,13 @@ from app.accounts.service import create_user, start_session  # noqa: E402
 from app.audit import custody  # noqa: E402
 from app.audit import service as audit  # noqa: E402
 from app.context import Actor  # noqa: E402
-from app.db import apply_migrations  # noqa: E402
 from app.graphql.relay import encode_cursor  # noqa: E402
 from app.ids import to_global_id  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.organizations.models import Organization  # noqa: E402
 from app.organizations.service import create_organization  # noqa: E402
 from app.settings import Settings, resolve_secrets  # noqa: E402
+from app.storage.db import apply_migrations  # noqa: E402
 from testbed.pgcluster import start_cluster  # noqa: E402
 
 PAGE = 50

@@ -33,10 +33,10 @@ from tortoise import Tortoise
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from app.db import apply_migrations  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.permissions.query import compile_query  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from app.storage.db import apply_migrations  # noqa: E402
 
 SIGN_UP = "mutation($i: SignUpInput!) { signUp(input: $i) { token } }"
 CREATE_ORGANIZATION = 'mutation { createOrganization(input: {name: "A"}) { organization { id } } }'

@@ -24,7 +24,7 @@ sys.path[:0] = [str(ROOT)]
 from aerich import Command
 from tortoise import Tortoise
 
-from app.db import tortoise_config
+from app.storage.db import tortoise_config
 from testbed.pgcluster import start_cluster
 
 MIGRATIONS = ROOT / "migrations"

@@ -31,9 +31,9 @@ from tortoise import Tortoise, connections
 from app import clock as app_clock
 from app.accounts import passwords
 from app.clock import MovableClock
-from app.db import apply_migrations
 from app.main import create_app
 from app.settings import Settings, resolve_secrets
+from app.storage.db import apply_migrations
 from app.verifiers.service import create_verifier
 from testbed.pgcluster import PostgresCluster
 from tests.support import KEY_PATTERN, SECRETS_USED, GraphQL, remember_secret, verifying_client

@@ -57,7 +57,7 @@ def test_the_settings_choose_the_background_tasks(
 LIFESPAN = """
 import asyncio, json, sys
 
-from app.db import apply_migrations
+from app.storage.db import apply_migrations
 from app.main import create_app
 from app.settings import Settings, resolve_secrets
 from tortoise import Tortoise

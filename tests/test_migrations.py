@@ -10,8 +10,8 @@ from aerich.migrate import Migrate
 from starlette.applications import Starlette
 from tortoise import Tortoise, connections
 
-from app.db import migrations_location, tortoise_config
 from app.settings import Settings
+from app.storage.db import migrations_location, tortoise_config
 
 
 async def test_models_need_no_further_migration(

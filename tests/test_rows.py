@@ -1,4 +1,4 @@
-"""Rows read as plain values (`app.rows`) hold exactly what tortoise's models hold.
+"""Rows read as plain values (`app.storage.rows`) hold exactly what tortoise's models hold.
 
 Lists read key sets and keys as rows, converting only the columns the database driver
 does not already return as a model would hold them. Here each row is compared, attribute
@@ -19,7 +19,7 @@ from app.ids import from_global_id
 from app.keysets import reads
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.reads import KeyRow, KeySetRow
-from app.rows import StatementKeyError, StatementTexts
+from app.storage.rows import StatementKeyError, StatementTexts
 from tests.support import GraphQL, create_key_set, create_organization, create_system, sign_up
 
 

@@ -17,8 +17,8 @@ from app.accounts.throttle import Limit
 from app.accounts.tokens import new_token, token_hash
 from app.addresses import limit_key
 from app.errors import Conflict, InvalidCredentials, InvalidInput, NotFound, TooManyAttempts
-from app.pagination import Page, paginate
-from app.rows import STATEMENTS, models_by_ids
+from app.storage.pagination import Page, paginate
+from app.storage.rows import STATEMENTS, models_by_ids
 from app.validation import MAX_PASSWORD_LENGTH, check_password, clean_email, clean_name
 
 INVALID_CREDENTIALS = "Invalid email or password."

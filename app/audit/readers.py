@@ -15,7 +15,7 @@ from app.audit.models import AuditEntry
 from app.audit.signing import Checkpoint
 from app.errors import KeyrackError
 from app.organizations.models import OrganizationRole
-from app.pagination import Page, no_items
+from app.storage.pagination import Page, no_items
 
 
 async def read_log(

@@ -21,7 +21,7 @@ from app.audit.models import AuditEntry
 from app.context import Actor
 from app.ids import MAX_INT
 from app.organizations.models import Organization
-from app.pagination import Page, count_of, no_items, paginate_each
+from app.storage.pagination import Page, count_of, no_items, paginate_each
 
 # Ids and sequences are 32-bit columns (app.ids.MAX_INT): a larger number names nothing
 # that can exist, and PostgreSQL refuses it as a parameter instead of matching no row.

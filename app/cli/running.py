@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from tortoise import Tortoise
 
-from app.db import apply_migrations
 from app.errors import UserInputError
 from app.ids import to_global_id
 from app.settings import Settings, resolve_secrets
+from app.storage.db import apply_migrations
 
 logger = logging.getLogger("keyrack")
 NO_SUCH_ORGANIZATION = "keyrack: No organization with this id."

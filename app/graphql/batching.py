@@ -16,7 +16,7 @@ from typing import TypeVar
 from strawberry.dataloader import DataLoader
 
 from app.errors import KeyrackError
-from app.pagination import Page
+from app.storage.pagination import Page
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

@@ -14,7 +14,6 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from app.db import UNAVAILABLE_MESSAGE, is_unavailable
 from app.errors import (
     Forbidden,
     KeyrackError,
@@ -23,6 +22,7 @@ from app.errors import (
     StepUpRequired,
     UserInputError,
 )
+from app.storage.db import UNAVAILABLE_MESSAGE, is_unavailable
 
 logger = logging.getLogger("keyrack.graphql")
 

@@ -56,7 +56,7 @@ from app.graphql.prices import (
     VARIABLE,
     field_metadata,
 )
-from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from app.storage.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 
 def _arguments(node: FieldNode) -> dict[str, object]:

@@ -13,7 +13,7 @@ from app.graphql.errors import BadUserInput
 from app.graphql.execution import from_source_field
 from app.graphql.prices import ROW_READ_COST, field_cost, page_items
 from app.ids import MAX_INT
-from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Count, Page
+from app.storage.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Count, Page
 
 T = TypeVar("T")
 M = TypeVar("M")

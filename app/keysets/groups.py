@@ -31,9 +31,9 @@ from app.keysets.models import KeySet, KeySetGroup, KeySetScope, PermissionGroup
 from app.keysets.rules import clean_description, clean_permissions
 from app.keysets.writes import key_set_writes
 from app.organizations.models import Membership
-from app.pagination import Page, paginate_each
 from app.permissions.holding import held_names, own_permissions
 from app.permissions.names import ordered
+from app.storage.pagination import Page, paginate_each
 from app.validation import UNCHANGED, Unchanged, clean_name
 
 MAX_GROUP_NAME_LENGTH = 100

@@ -277,9 +277,12 @@ async def import_keys(
                 raise ImportRefused(LABEL_TAKEN, index=index, field="label")
             if lookup_hash in hashes:
                 raise ImportRefused("This key is given twice.", index=index, field="key")
+            # Under every secret still honoured: after a rotation, a key not verified
+            # since is stored under the previous one, and still belongs to its set.
+            candidates = [lookup_hash, *keys.previous_lookup_hashes(entry.material)]
             known_in = cast(
                 int | None,
-                await ApiKey.filter(lookup_hash=lookup_hash)
+                await ApiKey.filter(lookup_hash__in=candidates)
                 .first()
                 .values_list("key_set__organization_id", flat=True),
             )

@@ -9,6 +9,7 @@ moment its plaintext is known, so it is the only moment the hash can be recomput
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -18,6 +19,8 @@ from tortoise.models import Model
 from app.keysets.keys import KeyMaterial
 
 RowT = TypeVar("RowT", bound=Model)
+
+logger = logging.getLogger("keyrack.keys")
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,13 @@ async def find_by_lookup_hash(
     rows = await query.limit(len(candidates))
     if not rows:
         return None
-    # Both can exist only for an instant (another process is moving the row); prefer current.
-    row = next((r for r in rows if getattr(r, field) == current), rows[0])
+    if len(rows) > 1:
+        # One key, two rows: nothing writes that (a row's hash is moved in place, imports
+        # check every honoured secret). Answering either could hand one owner's key to
+        # another: neither is answered.
+        logger.warning("A key matches %d %s rows: refused", len(rows), model.__name__)
+        return None
+    row = rows[0]
     return Found(row, getattr(row, field) != current)
 
 

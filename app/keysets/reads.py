@@ -13,8 +13,8 @@ from app.accounts.models import User
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySetStatus, KeySlot
 from app.keysets.rules import status_condition
 from app.organizations.models import Membership
-from app.pagination import Page, paginate_rows_each
-from app.rows import STATEMENTS, RowShape
+from app.storage.pagination import Page, paginate_rows_each
+from app.storage.rows import STATEMENTS, RowShape
 
 
 async def get_visible_key_set(*, user: User, key_set_id: int) -> KeySet | None:

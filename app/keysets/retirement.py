@@ -36,7 +36,7 @@ from app.errors import GracePeriodRequired, InvalidInput
 from app.keysets import events
 from app.keysets.models import ApiKey, KeySet
 from app.keysets.writes import key_set_writes
-from app.pagination import Page, paginate_each
+from app.storage.pagination import Page, paginate_each
 from app.webhooks.models import WebhookEvent
 
 # The shortest idle window: one second makes tests quick; production wants minutes.

@@ -35,7 +35,7 @@ from app.organizations.models import (
     Organization,
     OrganizationRole,
 )
-from app.pagination import Page, paginate, paginate_each
+from app.storage.pagination import Page, paginate, paginate_each
 from app.validation import clean_email
 
 logger = logging.getLogger("keyrack.invitations")

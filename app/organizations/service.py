@@ -18,8 +18,8 @@ from app.ids import to_global_id
 from app.keysets import lifecycle, values
 from app.keysets.writes import key_set_writes
 from app.organizations.models import KeyReveal, Membership, Organization, OrganizationRole
-from app.pagination import Page, paginate, paginate_each
-from app.rows import fetch_models, models_by_ids
+from app.storage.pagination import Page, paginate, paginate_each
+from app.storage.rows import fetch_models, models_by_ids
 from app.systems.models import SystemMembership
 from app.validation import clean_name
 

@@ -37,9 +37,9 @@ from app.keysets.permissions import PERMISSION_SCOPE, KeyPermission
 from app.keysets.rules import clean_description
 from app.keysets.writes import key_set_writes
 from app.organizations.models import Membership, Organization
-from app.pagination import Count, Page, no_items, paginate_each
 from app.permissions.models import Permission
 from app.permissions.names import MAX_CATALOG_SIZE, NAME_PATTERN
+from app.storage.pagination import Count, Page, no_items, paginate_each
 
 _Held = TypeVar("_Held", KeySet, PermissionGroup)
 BUILT_INS = tuple(KeyPermission)

@@ -15,8 +15,8 @@ from app.context import Actor
 from app.errors import Conflict, ErrorCode, InvalidState, NotFound
 from app.ids import to_global_id
 from app.organizations.models import Membership, Organization
-from app.pagination import Page, paginate_each
-from app.rows import models_by_ids
+from app.storage.pagination import Page, paginate_each
+from app.storage.rows import models_by_ids
 from app.systems.models import System, SystemMembership, SystemRole
 from app.validation import clean_email, clean_name
 

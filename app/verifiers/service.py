@@ -32,7 +32,7 @@ from app.ids import to_global_id
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from app.organizations.models import Organization
-from app.pagination import Page, paginate_each
+from app.storage.pagination import Page, paginate_each
 from app.systems.models import System
 from app.validation import clean_name
 from app.verifiers import events

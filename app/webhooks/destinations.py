@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from app.errors import InvalidInput
+from app.settings import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -103,6 +104,14 @@ class DestinationPolicy:
 
     allow_private: bool = False
     allowed_networks: tuple[Network, ...] = ()
+
+    @classmethod
+    def of(cls, settings: Settings) -> DestinationPolicy:
+        """Where the operator's settings let deliveries go."""
+        return cls.parse(
+            allow_private=settings.webhook_allow_private,
+            allowed_networks=settings.webhook_allowed_networks,
+        )
 
     @classmethod
     def parse(cls, *, allow_private: bool, allowed_networks: str) -> DestinationPolicy:

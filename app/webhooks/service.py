@@ -24,7 +24,7 @@ from app.errors import Forbidden, InvalidInput, NotFound
 from app.ids import to_global_id
 from app.keysets.models import KeySet
 from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership, OrganizationRole
-from app.pagination import Page, paginate_each
+from app.storage.pagination import Page, paginate_each
 from app.validation import UNCHANGED, Unchanged
 from app.webhooks.destinations import DestinationPolicy
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent

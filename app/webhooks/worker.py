@@ -167,7 +167,7 @@ class WebhookWorker:
             resolver=resolver,
             interval_seconds=settings.webhook_interval_seconds,
             timeout_seconds=settings.webhook_timeout_seconds,
-            destinations=settings.webhook_destinations,
+            destinations=DestinationPolicy.of(settings),
             bounds=DeliveryBounds(
                 total=settings.webhook_concurrency,
                 per_organization=settings.webhook_organization_concurrency,

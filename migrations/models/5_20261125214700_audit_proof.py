@@ -5,7 +5,7 @@ Edited by hand:
   column without one); the data step fills it.
 - `upgrade` runs the generated SQL itself and then the data step `rechain_audit_logs`
   below (self-contained: carry it over if this migration is regenerated), which needs
-  the master secret: `app.db.migration_secrets()` (what `keyrack migrate`/`serve` read).
+  the master secret: `app.storage.db.migration_secrets()` (what `keyrack migrate`/`serve` read).
 """
 
 import hashlib
@@ -56,7 +56,7 @@ async def rechain_audit_logs(db: BaseDBAsyncClient, batch_size: int = 1000) -> N
     before it were only as safe as a plain hash chain until now.
     """
     from app.audit.chain import ChainKey, content
-    from app.db import migration_secrets
+    from app.storage.db import migration_secrets
     from app.keysets.keys import KeyMaterial
 
     organizations = await db.execute_query_dict(

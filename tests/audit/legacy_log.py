@@ -20,7 +20,7 @@ from aerich import Command
 from tortoise import Tortoise, connections
 
 from app.audit.chain import GENESIS_HASH, content
-from app.db import migrations_location, tortoise_config
+from app.storage.db import migrations_location, tortoise_config
 
 ENTRIES = 3
 

@@ -20,8 +20,8 @@ from app.keysets.hygiene import IDLE_SLOT_AFTER, UNUSED_AFTER
 from app.keysets.policy import MAX_LIFETIME_SECONDS, MAX_MEMBER_KEY_SET_LIMIT, MIN_LIFETIME_SECONDS
 from app.keysets.rules import MAX_GRACE_SECONDS
 from app.organizations.invitations import INVITATION_TTL
-from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.settings import Settings
+from app.storage.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.validation import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.verify.cache import VerificationCache
 from app.verify.endpoint import MAX_BODY_BYTES

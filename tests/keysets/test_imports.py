@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from app.clock import MovableClock
 from app.keysets.imports import IMPORTS_PER_HOUR, KNOWN_ELSEWHERE
 from app.settings import Settings
 from tests.audit import all_entries
+from tests.conftest import Configured
 from tests.support import (
     REGENERATE_KEY,
     GraphQL,
@@ -38,6 +40,7 @@ mutation Import($input: ImportKeysInput!) {
   }
 }
 """
+VERIFY_KEY = "query Verify($key: String!) { verifyKey(key: $key) { code } }"
 KEY_SETS = """
 query KeySets($id: ID!) {
   node(id: $id) { ... on Organization { keySets { edges { node { label } } } } }
@@ -213,6 +216,32 @@ async def test_a_key_of_another_organization_is_refused_without_saying_which(
     # and the organization's own admin still learns which line it was
     again = await import_keys(victim, victims, {"label": "Again", "key": LEGACY_KEY})
     assert codes_and_fields(again) == [("INVALID", ["input", "keys", "0", "key"])]
+
+
+async def test_after_a_secret_rotation_another_organizations_key_is_still_refused(
+    gql: GraphQL, settings: Settings, configured: Configured
+) -> None:
+    # given: an organization's imported key and Keyrack key, stored under the secret of
+    # the day; then the secret is rotated, the old one still honoured
+    victim, victims = await owner_and_organization(gql)
+    await import_keys(victim, victims, {"label": "Legacy", "key": LEGACY_KEY})
+    theirs = await create_key_set(victim, organizationId=victims, label="ci")
+    assert settings.secret_key is not None
+    rotated = await configured(
+        secret_key=SecretStr("rotated-" * 6),
+        previous_secret_keys=settings.secret_key,
+    )
+    attacker, own = await owner_and_organization(rotated)
+
+    for guess in [LEGACY_KEY, theirs["primaryKey"]]:
+        # when: someone imports it into an organization of their own
+        payload = await import_keys(attacker, own, {"label": "mine", "key": guess})
+
+        # then: refused as before the rotation, and the key is still its owner's
+        assert codes_and_fields(payload) == [("INVALID", ["input", "keys"])]
+        answer = await rotated.as_user(victim.gql.token)(VERIFY_KEY, {"key": guess})
+        assert answer["verifyKey"]["code"] == "VALID"
+    assert await labels(attacker, own) == []
 
 
 async def test_imports_are_limited_per_person_and_hour(gql: GraphQL, clock: MovableClock) -> None:

@@ -1,6 +1,6 @@
 """Turns on the statement text cache's checking mode for the whole suite.
 
-`app.rows.StatementTexts` keeps statement texts under hand-written keys; with checking on,
+`app.storage.rows.StatementTexts` keeps statement texts under hand-written keys; with checking on,
 every hit is built again and compared, so a key that misses part of a statement's shape
 fails the test that reaches it instead of serving another query's text. Registered in
 tests/conftest.py (`pytest_plugins`); the variable reaches the servers tests start too.
@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from app import rows
+from app.storage import rows
 
 
 def pytest_configure(config: pytest.Config) -> None:

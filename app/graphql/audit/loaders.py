@@ -11,7 +11,7 @@ from app.audit.service import AuditQuery
 from app.errors import KeyrackError
 from app.graphql.batching import Options, PageLoader
 from app.graphql.organizations.loaders import ViewerRolesByOrganizationIdLoader, viewer_roles
-from app.pagination import Page
+from app.storage.pagination import Page
 
 
 async def _logs(

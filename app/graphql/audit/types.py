@@ -26,7 +26,7 @@ from app.graphql.relay import (
     page_size,
 )
 from app.ids import from_global_id, to_global_id
-from app.pagination import Page
+from app.storage.pagination import Page
 
 
 @strawberry.type(

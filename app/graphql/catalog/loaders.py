@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from app.graphql.batching import Options, PageLoader
-from app.pagination import Page
 from app.permissions import catalog
 from app.permissions.catalog import CatalogEntry
+from app.storage.pagination import Page
 
 
 async def _permissions(

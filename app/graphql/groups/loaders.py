@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from app.graphql.batching import KeyLoader, Options, PageLoader
 from app.keysets import groups
 from app.keysets.models import PermissionGroup
-from app.pagination import Page
+from app.storage.pagination import Page
 
 
 class PermissionGroupsByKeySetIdLoader(KeyLoader[int, list[PermissionGroup]]):

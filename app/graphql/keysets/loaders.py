@@ -13,7 +13,7 @@ from app.graphql.batching import KeyLoader, Options, PageLoader
 from app.keysets import admins, reads, retirement, reuse
 from app.keysets.models import ApiKey, KeySet, KeySetStatus, KeySlot
 from app.keysets.reuse import ReuseSummary
-from app.pagination import Page
+from app.storage.pagination import Page
 
 
 class KeySetsByIdLoader(KeyLoader[int, KeySet]):

@@ -9,7 +9,7 @@ from app.graphql.keysets.types import KeySetType
 from app.graphql.prices import FROM_PARENT, list_cost
 from app.graphql.relay import Connection, Edge, PageInfo, decode_cursor, encode_cursor, page_size
 from app.keysets.hygiene import Finding, HygieneKind, KeySetHygiene
-from app.pagination import counted
+from app.storage.pagination import counted
 
 documented(
     HygieneKind,

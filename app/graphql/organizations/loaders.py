@@ -11,7 +11,7 @@ from app.graphql.batching import KeyLoader, Options, PageLoader
 from app.organizations import invitations
 from app.organizations import service as organizations
 from app.organizations.models import Invitation, Membership, Organization, OrganizationRole
-from app.pagination import Page
+from app.storage.pagination import Page
 
 
 class OrganizationsByIdLoader(KeyLoader[int, Organization]):

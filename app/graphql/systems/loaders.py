@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from functools import partial
 
 from app.graphql.batching import KeyLoader, Options, PageLoader
-from app.pagination import Page
+from app.storage.pagination import Page
 from app.systems import service as systems
 from app.systems.models import System, SystemRole
 

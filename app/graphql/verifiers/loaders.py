@@ -7,7 +7,7 @@ from functools import partial
 
 from app.errors import KeyrackError
 from app.graphql.batching import Options, PageLoader
-from app.pagination import Page
+from app.storage.pagination import Page
 from app.verifiers import service as verifiers
 from app.verifiers.models import Verifier
 

@@ -8,7 +8,7 @@ from functools import partial
 from app.errors import KeyrackError
 from app.graphql.batching import Options, PageLoader
 from app.graphql.organizations.loaders import ViewerRolesByOrganizationIdLoader, viewer_roles
-from app.pagination import Page
+from app.storage.pagination import Page
 from app.webhooks import service as webhooks
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 

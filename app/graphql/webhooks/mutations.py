@@ -12,6 +12,7 @@ from app.graphql.step_up import StepUp, otp_field
 from app.graphql.webhooks.types import WebhookType
 from app.validation import UNCHANGED
 from app.webhooks import service
+from app.webhooks.destinations import DestinationPolicy
 from app.webhooks.rules import server_address
 
 
@@ -116,7 +117,7 @@ class WebhookMutations:
             organization_id=input_pk(input.organization_id, ORGANIZATION, field="organizationId"),
             url=input.url,
             events=[WebhookEvent(event).value for event in input.events],
-            destinations=info.context.settings.webhook_destinations,
+            destinations=DestinationPolicy.of(info.context.settings),
             server=server_address(str(info.context.request.base_url)),
         )
         return CreateWebhookPayload(
@@ -143,7 +144,7 @@ class WebhookMutations:
                 else UNCHANGED
             ),
             enabled=input.enabled if input.enabled is not None else UNCHANGED,
-            destinations=info.context.settings.webhook_destinations,
+            destinations=DestinationPolicy.of(info.context.settings),
             server=server_address(str(info.context.request.base_url)),
         )
         return WebhookPayload(webhook=WebhookType.from_model(webhook))

@@ -50,7 +50,7 @@ def tortoise_config(
     target: str | dict[str, Any] = database_url
     if timeout is not None and not database_url.startswith("sqlite"):
         target = expand_db_url(database_url)
-        target["engine"] = "app.db_postgres"
+        target["engine"] = "app.storage.postgres"
         target["credentials"].update(timeout=timeout, command_timeout=timeout)
     return {
         "connections": {connection: target},
@@ -110,10 +110,11 @@ def is_unavailable(error: BaseException) -> bool:
 
 def migrations_location() -> Path:
     """Where aerich's migration files are: in the package when installed, else the repo."""
-    packaged = Path(__file__).parent / "_migrations"
+    package = Path(__file__).resolve().parents[1]  # app/
+    packaged = package / "_migrations"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "migrations"
+    return package.parent / "migrations"
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ from tortoise.functions import Count as CountOf
 from tortoise.models import Model
 from tortoise.queryset import QuerySet, ValuesQuery
 
-from app.rows import STATEMENTS, RowShape
+from app.storage.rows import STATEMENTS, RowShape
 
 # A connection's `first`: what it returns when not given, and the most it may ask for.
 DEFAULT_PAGE_SIZE = 20

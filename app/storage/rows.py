@@ -69,7 +69,7 @@ def _json_column(field: tortoise_fields.JSONField[Any]) -> Callable[[Any], Any]:
 
 
 def _is_asyncpg(db: BaseDBAsyncClient) -> bool:
-    # Keyrack's own client (app.db_postgres) is a subclass; so is a transaction's.
+    # Keyrack's own client (app.storage.postgres) is a subclass; so is a transaction's.
     return any(cls.__module__.startswith("tortoise.backends.asyncpg") for cls in type(db).__mro__)
 
 
