@@ -180,6 +180,30 @@ async def invitation_for(*, token: str, email: str, field: str) -> Invitation:
     return invitation
 
 
+async def _require_sender_still_may(invitation: Invitation, *, field: str) -> None:
+    """An invitation speaks for whoever sent it: it lapses once they could no longer send
+    it (removed, demoted, their account gone), so that nobody returns through an
+    invitation they left behind."""
+    sender = (
+        await Membership.get_or_none(
+            organization_id=invitation.organization_id, user_id=invitation.invited_by_id
+        )
+        if invitation.invited_by_id is not None
+        else None
+    )
+    needed = (
+        {OrganizationRole.OWNER}
+        if invitation.role is OrganizationRole.OWNER
+        else {OrganizationRole.OWNER, OrganizationRole.ADMIN}
+    )
+    may = sender is not None and sender.role in needed
+    if not may:
+        raise InvalidState(
+            "This invitation has lapsed: whoever sent it may no longer invite to this role.",
+            field=field,
+        )
+
+
 async def accept_invitation(*, actor: Actor, invitation: Invitation, field: str) -> Membership:
     """Makes the invitee a member, in the caller's transaction; the token is then used up."""
     organization_id = invitation.organization_id
@@ -187,6 +211,7 @@ async def accept_invitation(*, actor: Actor, invitation: Invitation, field: str)
     await Organization.filter(id=organization_id).select_for_update().first()
     if await Membership.exists(organization_id=organization_id, user_id=actor.user.id):
         raise Conflict("You are a member of this organization already.", field=field)
+    await _require_sender_still_may(invitation, field=field)
     # Of two requests racing with one token, the second matches no row.
     taken = await Invitation.filter(id=invitation.id, open=True, accepted_at=None).update(
         accepted_at=clock.now(), open=None

@@ -27,6 +27,14 @@ from tests.support import (
 )
 from tests.support.smtpbox import smtp_server
 
+REMOVE_MEMBER = """
+mutation Remove($input: RemoveMemberInput!) { removeMember(input: $input) { userErrors { code } } }
+"""
+CHANGE_MEMBER_ROLE = """
+mutation Role($input: ChangeMemberRoleInput!) {
+  changeMemberRole(input: $input) { userErrors { code } }
+}
+"""
 VIEWER_INVITATIONS = """
 {
   viewer {
@@ -293,6 +301,35 @@ async def test_a_revoked_invitation_cannot_be_accepted(world: World, gql: GraphQ
     assert codes(accepted) == [("INVALID_STATE", ["input", "token"])]
     assert await viewer_role(bob, world.organization_id) is None
     assert (await audit_actions(world.owner, world.organization_id))[0] == "INVITATION_REVOKED"
+
+
+@pytest.mark.parametrize("then", ["removed", "demoted"])
+async def test_an_invitation_lapses_when_its_sender_may_no_longer_send_it(
+    world: World, gql: GraphQL, then: str
+) -> None:
+    # given: an admin invites an account of their own as an admin, then loses the role
+    henry = await proven(gql, world, "henry")
+    token = await invite(world.admin, world.organization_id, henry.email, "ADMIN")
+    if then == "removed":
+        await world.owner.gql.mutate(
+            "removeMember",
+            REMOVE_MEMBER,
+            {"organizationId": world.organization_id, "userId": world.admin.id},
+        )
+    else:
+        await world.owner.gql.mutate(
+            "changeMemberRole",
+            CHANGE_MEMBER_ROLE,
+            {"organizationId": world.organization_id, "userId": world.admin.id, "role": "MEMBER"},
+        )
+
+    # when
+    accepted = await accept(henry, token)
+
+    # then: the way back through the invitation is closed
+    assert codes(accepted) == [("INVALID_STATE", ["input", "token"])]
+    assert "has lapsed" in accepted["userErrors"][0]["message"]
+    assert await viewer_role(henry, world.organization_id) is None
 
 
 async def test_the_invitee_may_decline(world: World, gql: GraphQL) -> None:
