@@ -59,10 +59,12 @@ from app.webhooks.models import WebhookEvent
 LABEL_TAKEN = "A key set with this label already exists here."
 
 
-# Credits meter a key set for whoever pays for its use: a member who owns a key set (under
-# the key policy's memberKeySetLimit) administers it, but does not set its credits.
-CREDITS_ARE_FOR_ADMINS = (
-    "Only admins of the scope set credits (remaining, refill), also on a key set you own."
+# Whose key it is and what its use is metered at are told to the services that verify
+# it: a member who owns a key set (under the key policy's memberKeySetLimit) administers
+# it, but does not set them, or they could bill another customer or lift a limit.
+OWNER_FIELDS_ARE_FOR_ADMINS = (
+    "Only admins of the scope set whose key it is and its credits (externalId, meta, "
+    "remaining, refill), also on a key set you own."
 )
 
 
@@ -171,8 +173,9 @@ async def create_key_set(
         organization = await lock_organization(organization_id)
         rules = await policy.effective_policy(organization_id=organization_id, system_id=system_id)
         if for_themselves:
-            if remaining is not None or refill is not None:
-                raise Forbidden(CREDITS_ARE_FOR_ADMINS)
+            owner_fields = (external_id, clean_meta_value, remaining, refill)
+            if any(value is not None for value in owner_fields):
+                raise Forbidden(OWNER_FIELDS_ARE_FOR_ADMINS)
             await _check_member_limit(
                 actor, organization_id=organization_id, system_id=system_id, rules=rules
             )
@@ -450,9 +453,10 @@ async def update_key_set(
     async with key_set_writes(actor) as writes:
         key_set = await admin_key_set(actor, key_set_id, lock=True)
         require_not_revoked(key_set)
-        credits_given = not (isinstance(remaining, Unchanged) and isinstance(refill, Unchanged))
-        if credits_given and not await administers_scope(user_id=actor.user.id, key_set=key_set):
-            raise Forbidden(CREDITS_ARE_FOR_ADMINS)
+        owner_fields = (external_id, meta, remaining, refill)
+        given = any(not isinstance(value, Unchanged) for value in owner_fields)
+        if given and not await administers_scope(user_id=actor.user.id, key_set=key_set):
+            raise Forbidden(OWNER_FIELDS_ARE_FOR_ADMINS)
         changes: dict[str, Any] = {}
 
         def change(name: str, old: object, new: object) -> None:

@@ -664,7 +664,9 @@ mutation Update($input: UpdateKeySetInput!) {
 REMAINING = "query KeySet($id: ID!) { keySet(id: $id) { remaining refill { amount } } }"
 
 
-async def test_members_do_not_set_credits_even_on_their_own_key_sets(gql: GraphQL) -> None:
+async def test_members_set_neither_owner_nor_credits_even_on_their_own_key_sets(
+    gql: GraphQL,
+) -> None:
     # given: a member may own key sets; an admin meters one of them
     world = await build_world(gql)
     await set_policy(world.admin, organizationId=world.organization_id, memberKeySetLimit=3)
@@ -673,23 +675,29 @@ async def test_members_do_not_set_credits_even_on_their_own_key_sets(gql: GraphQ
     await world.admin.gql.mutate("updateKeySet", CREDITS, {"keySetId": own_id, "remaining": 5})
     refill = {"amount": 10**6, "interval": "DAILY"}
 
-    # when: the member gives credits to a new key set, or changes their own key set's
+    # when: the member gives credits or an owner to a new key set, or changes their own's
+    owner_and_credits: list[dict[str, Any]] = [
+        {"remaining": 10**9},
+        {"refill": refill},
+        {"externalId": "cus_42"},
+        {"meta": {"plan": "enterprise"}},
+    ]
     created = [
         await world.member.gql.result(
             CREATE_KEY_SET,
-            {"input": {"organizationId": world.organization_id, "label": "m2", **credits}},
+            {"input": {"organizationId": world.organization_id, "label": "m2", **fields}},
         )
-        for credits in ({"remaining": 10**9}, {"refill": refill})
+        for fields in owner_and_credits
     ]
     changed = [
-        await world.member.gql.result(CREDITS, {"input": {"keySetId": own_id, **credits}})
-        for credits in ({"remaining": None}, {"remaining": 10**9}, {"refill": refill})
+        await world.member.gql.result(CREDITS, {"input": {"keySetId": own_id, **fields}})
+        for fields in [{"remaining": None}, *owner_and_credits, {"externalId": None}]
     ]
 
     # then: each is refused, and nothing changed
     for body in created + changed:
         assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
-        assert "Only admins of the scope set credits" in body["errors"][0]["message"]
+        assert "Only admins of the scope set whose key it is" in body["errors"][0]["message"]
     assert sorted(await labels(world)) == ["m1"]
     shown = await world.member.gql(REMAINING, {"id": own_id})
     assert shown["keySet"] == {"remaining": 5, "refill": None}

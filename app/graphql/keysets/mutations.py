@@ -78,12 +78,16 @@ class CreateKeySetInput:
         default=None,
         description=(
             "Whose keys these are in your own system (a customer, a tenant): up to 255 "
-            "characters, returned by verification; keySets(filter: {externalId}) finds them."
+            "characters, returned by verification; keySets(filter: {externalId}) finds them. "
+            "Admins of the scope only (FORBIDDEN)."
         ),
     )
     meta: JSON | None = strawberry.field(
         default=None,
-        description="A JSON object of your own, up to 4 KiB encoded, returned by verification.",
+        description=(
+            "A JSON object of your own, up to 4 KiB encoded, returned by verification. "
+            "Admins of the scope only."
+        ),
     )
     remaining: int | None = strawberry.field(
         default=None,
@@ -204,13 +208,16 @@ class UpdateKeySetInput:
     )
     external_id: str | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Up to 255 characters; null clears it. Audited with old and new value.",
+        description=(
+            "Up to 255 characters; null clears it. Audited with old and new value. Admins "
+            "of the scope only, also on a member's own key set (FORBIDDEN)."
+        ),
     )
     meta: JSON | None = strawberry.field(
         default=strawberry.UNSET,
         description=(
             "Replaces the JSON object (up to 4 KiB); null clears it. The audit log records "
-            "only that it changed."
+            "only that it changed. Admins of the scope only."
         ),
     )
     remaining: int | None = strawberry.field(
