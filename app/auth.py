@@ -33,6 +33,9 @@ logger = logging.getLogger("keyrack.auth")
 MAX_TOKEN_LENGTH = 200
 SESSION_COOKIE = "keyrack_session"
 CSRF_COOKIE = "keyrack_csrf"
+# Outside loopback the cookies are Secure and named with this prefix, which browsers
+# accept only from this very host: a sibling subdomain cannot plant a session of its own.
+HOST_PREFIX = "__Host-"
 CSRF_HEADER = "x-csrf-token"
 COOKIE_SESSION = "keyrack.cookie_session"  # in the request's scope: authenticated by cookie
 
@@ -79,15 +82,22 @@ SESSION_MODE_HEADER = "x-keyrack-session"  # "cookie": signUp and login answer i
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
+def cookie_names(conn: HTTPConnection) -> tuple[str, str, bool]:
+    """The session and CSRF cookies' names here, and whether they are Secure: plain on
+    loopback, where a newcomer's browser talks plain HTTP to `keyrack serve`."""
+    if conn.url.hostname in _LOOPBACK_HOSTS:
+        return SESSION_COOKIE, CSRF_COOKIE, False
+    return HOST_PREFIX + SESSION_COOKIE, HOST_PREFIX + CSRF_COOKIE, True
+
+
 def set_session_cookies(
     conn: HTTPConnection, response: Response, token: str | None, *, max_age: int
 ) -> None:
-    """Hands the session to the browser (`token`), or takes it back (None). Secure outside
-    loopback, where a newcomer's browser talks plain HTTP to `keyrack serve`."""
-    secure = conn.url.hostname not in _LOOPBACK_HOSTS
+    """Hands the session to the browser (`token`), or takes it back (None)."""
+    session_name, csrf_name, secure = cookie_names(conn)
     for name, value, http_only in (
-        (SESSION_COOKIE, token, True),
-        (CSRF_COOKIE, csrf_token(token) if token else None, False),
+        (session_name, token, True),
+        (csrf_name, csrf_token(token) if token else None, False),
     ):
         if value is None:
             response.delete_cookie(
@@ -105,10 +115,38 @@ def set_session_cookies(
             )
 
 
+_COOKIES = "keyrack.session_cookies"  # in the request's scope: a token to set, or None to clear
+
+
+def answer_session(conn: HTTPConnection, token: str) -> str | None:
+    """The new session's token as the answer gives it: None where the console asked for
+    it in cookies (`x-keyrack-session: cookie`), which `deliver_session_cookies` then sets,
+    so that no script of the page ever reads it, whatever the field's alias."""
+    if conn.headers.get(SESSION_MODE_HEADER) != "cookie":
+        return token
+    conn.scope[_COOKIES] = token
+    return None
+
+
+def take_back_session(conn: HTTPConnection) -> None:
+    """The session ended: a browser that held it in cookies gets them cleared."""
+    if conn.scope.get(COOKIE_SESSION):
+        conn.scope[_COOKIES] = None
+
+
+def deliver_session_cookies(conn: HTTPConnection, response: Response, *, max_age: int) -> None:
+    """What the request's resolvers decided about the session cookies, onto the answer;
+    a cookie session that was refused (ended, a wrong CSRF token) has them cleared."""
+    if conn.scope.get(COOKIE_SESSION) and isinstance(conn.scope.get("user"), RejectedToken):
+        conn.scope.setdefault(_COOKIES, None)
+    if _COOKIES in conn.scope:
+        set_session_cookies(conn, response, conn.scope[_COOKIES], max_age=max_age)
+
+
 def _from_cookie(conn: HTTPConnection) -> str | None:
     """The cookie's session token, if the request proves it comes from the console: None
     without the cookie or the CSRF header; "" (refused) for a wrong CSRF token."""
-    token = conn.cookies.get(SESSION_COOKIE)
+    token = conn.cookies.get(cookie_names(conn)[0])
     sent = conn.headers.get(CSRF_HEADER)
     if not token or sent is None:
         return None

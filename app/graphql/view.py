@@ -18,13 +18,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from app.accounts.totp import TotpCipher
-from app.auth import (
-    COOKIE_SESSION,
-    SESSION_MODE_HEADER,
-    RejectedToken,
-    SessionUser,
-    set_session_cookies,
-)
+from app.auth import COOKIE_SESSION, RejectedToken, SessionUser, deliver_session_cookies
 from app.graphql.context import Context
 from app.graphql.ide import graphiql_page
 from app.graphql.schema import build_schema
@@ -37,9 +31,6 @@ from app.webhooks.signing import WebhookSigning
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 _CONTEXT = "keyrack.graphql_context"
-_COOKIES = "keyrack.session_cookies"  # in the request's scope: a token to set, or None to clear
-# Where a session token is answered: the console asks for it in a cookie instead.
-_SESSION_FIELDS = ("signUp", "login")
 # Whether this request runs only trusted documents (app.graphql.trusted), set as it is read.
 _TRUSTED: ContextVar[bool] = ContextVar("keyrack_trusted_documents", default=False)
 _HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
@@ -89,13 +80,8 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         _TRUSTED.set(False)
         try:
             answer = await super().run(request, context, root_value)  # type: ignore[arg-type]
-            if _COOKIES in request.scope and isinstance(answer, Response):
-                set_session_cookies(
-                    request,
-                    answer,
-                    request.scope[_COOKIES],
-                    max_age=self.settings.session_ttl_seconds,
-                )
+            if isinstance(answer, Response):
+                deliver_session_cookies(request, answer, max_age=self.settings.session_ttl_seconds)
             return answer
         except HTTPException as error:
             # Strawberry answers these in plain text; clients parse our errors as JSON.
@@ -179,7 +165,6 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, result: ExecutionResult | None
     ) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)  # type: ignore[arg-type]
-        _session_in_cookies(request, response)
         # Errors raised while coercing variables never reach the schema extensions.
         for error in response.get("errors") or []:
             if not isinstance(error, dict):  # always a `GraphQLFormattedError`
@@ -212,24 +197,3 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         )
         request.scope[_CONTEXT] = context
         return context
-
-
-def _session_in_cookies(request: Request | WebSocket, response: GraphQLHTTPResponse) -> None:
-    """For the console (`x-keyrack-session: cookie`), a new session's token goes into an
-    HttpOnly cookie instead of the answer, where its scripts could read it; a console
-    session that logs out, or has ended, takes its cookies back."""
-    by_cookie = bool(request.scope.get(COOKIE_SESSION))
-    if by_cookie and isinstance(request.scope.get("user"), RejectedToken):
-        request.scope[_COOKIES] = None
-    data = response.get("data")
-    if not isinstance(data, dict):
-        return
-    if request.headers.get(SESSION_MODE_HEADER) == "cookie":
-        for name in _SESSION_FIELDS:
-            payload = data.get(name)
-            if isinstance(payload, dict) and isinstance(payload.get("token"), str):
-                request.scope[_COOKIES] = payload["token"]
-                payload["token"] = None
-    logout = data.get("logout")
-    if by_cookie and isinstance(logout, dict) and logout.get("ended") is True:
-        request.scope[_COOKIES] = None

@@ -23,6 +23,12 @@ mutation { createOrganization(input: { name: "Acme" }) { organization { id } use
 ORGANIZATIONS = "{ organizations(first: 5) { edges { node { name } } } }"
 LOGOUT = "mutation { logout(input: {}) { ended userErrors { code } } }"
 COOKIE_MODE = {"x-keyrack-session": "cookie"}
+# keyrack.test is not loopback: the cookies are Secure, and only this host can set them.
+SESSION, CSRF = "__Host-keyrack_session", "__Host-keyrack_csrf"
+LOGIN_ALIASED = """
+mutation { mine: login(input: { email: "ada@example.com", password: "correct horse battery" })
+           { token } }
+"""
 
 
 async def post(
@@ -58,7 +64,7 @@ async def console_session(http: httpx.AsyncClient) -> dict[str, str]:
 
 
 def csrf(cookies: dict[str, str]) -> dict[str, str]:
-    return {"x-csrf-token": cookies["keyrack_csrf"]}
+    return {"x-csrf-token": cookies[CSRF]}
 
 
 async def test_the_console_gets_its_session_in_cookies_and_never_the_token(
@@ -74,10 +80,11 @@ async def test_the_console_gets_its_session_in_cookies_and_never_the_token(
         "userErrors": [],
     }
     cookies = set_cookies(answer)
-    session, token = cookies["keyrack_session"], cookies["keyrack_csrf"]
+    session, token = cookies[SESSION], cookies[CSRF]
     assert session["httponly"] is True
     assert (session["samesite"], session["path"], session["max-age"]) == ("strict", "/", "43200")
-    assert session["secure"] is True  # keyrack.test is not loopback
+    assert (session["secure"], token["secure"]) == (True, True)
+    assert session["domain"] == token["domain"] == ""
     assert token["httponly"] == ""  # the page reads it, to send it back as a header
     assert token["samesite"] == "strict"
     assert token.value != session.value
@@ -93,8 +100,9 @@ async def test_cookies_are_secure_outside_loopback_only(http: httpx.AsyncClient)
     )
 
     # then
-    assert set_cookies(outside)["keyrack_session"]["secure"] is True
+    assert set_cookies(outside)[SESSION]["secure"] is True
     assert set_cookies(loopback)["keyrack_session"]["secure"] == ""
+    assert set(set_cookies(loopback)) == {"keyrack_session", "keyrack_csrf"}
 
 
 async def test_a_request_needs_the_cookie_and_its_csrf_token(http: httpx.AsyncClient) -> None:
@@ -139,20 +147,15 @@ async def test_logging_out_ends_the_session_and_takes_the_cookies_back(
     # when
     answer = await post(http, LOGOUT, cookies=cookies, headers=csrf(cookies))
     after = await post(http, VIEWER, cookies=cookies, headers=csrf(cookies))
-    by_bearer = await post(
-        http, VIEWER, headers={"authorization": f"Bearer {cookies['keyrack_session']}"}
-    )
+    by_bearer = await post(http, VIEWER, headers={"authorization": f"Bearer {cookies[SESSION]}"})
 
     # then
     assert answer.json()["data"]["logout"] == {"ended": True, "userErrors": []}
     taken_back = set_cookies(answer)
-    assert {name: m.value for name, m in taken_back.items()} == {
-        "keyrack_session": "",
-        "keyrack_csrf": "",
-    }
-    assert taken_back["keyrack_session"]["max-age"] == "0"
+    assert {name: m.value for name, m in taken_back.items()} == {SESSION: "", CSRF: ""}
+    assert taken_back[SESSION]["max-age"] == "0"
     assert after.json()["data"]["viewer"] is None
-    assert set_cookies(after)["keyrack_session"].value == ""  # an ended session's cookie goes
+    assert set_cookies(after)[SESSION].value == ""  # an ended session's cookie goes
     assert by_bearer.json()["data"]["viewer"] is None
 
 
@@ -167,3 +170,31 @@ async def test_scripts_get_the_token_as_before(http: httpx.AsyncClient, mode: st
     # then
     assert set_cookies(answer) == {}
     assert viewer.json()["data"]["viewer"] == {"email": "ada@example.com"}
+
+
+async def test_an_aliased_login_still_answers_its_token_only_in_cookies(
+    http: httpx.AsyncClient,
+) -> None:
+    # given
+    await post(http, SIGN_UP)
+
+    # when
+    answer = await post(http, LOGIN_ALIASED, headers=COOKIE_MODE)
+
+    # then
+    assert answer.json()["data"] == {"mine": {"token": None}}
+    assert set(set_cookies(answer)) == {SESSION, CSRF}
+
+
+async def test_a_cookie_without_the_host_prefix_is_not_a_session_outside_loopback(
+    http: httpx.AsyncClient,
+) -> None:
+    # given: cookies a sibling subdomain could have set (no prefix, any Domain)
+    cookies = await console_session(http)
+    planted = {"keyrack_session": cookies[SESSION], "keyrack_csrf": cookies[CSRF]}
+
+    # when
+    answer = await post(http, VIEWER, cookies=planted, headers={"x-csrf-token": cookies[CSRF]})
+
+    # then: anonymous, as if there were no cookie
+    assert answer.json()["data"]["viewer"] is None

@@ -39,12 +39,13 @@ async def console_session(http: httpx.AsyncClient) -> dict[str, str]:
     """Signs Ada up as the console does; the headers its later requests carry."""
     answer = await post(http, SIGN_UP, **{"x-keyrack-session": "cookie"})
     assert answer.json()["data"]["signUp"]["userErrors"] == [], answer.text
-    cookies = {name: answer.cookies[name] for name in ("keyrack_session", "keyrack_csrf")}
+    names = ("__Host-keyrack_session", "__Host-keyrack_csrf")  # keyrack.test: not loopback
+    cookies = {name: answer.cookies[name] for name in names}
     http.cookies.clear()
     return {
         "cookie": "; ".join(f"{name}={value}" for name, value in cookies.items()),
-        "x-csrf-token": cookies["keyrack_csrf"],
-        "authorization-for-scripts": f"Bearer {cookies['keyrack_session']}",
+        "x-csrf-token": cookies["__Host-keyrack_csrf"],
+        "authorization-for-scripts": f"Bearer {cookies['__Host-keyrack_session']}",
     }
 
 

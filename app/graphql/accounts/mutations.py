@@ -5,6 +5,7 @@ from datetime import timedelta
 import strawberry
 
 from app.accounts import credentials, service, signup
+from app.auth import answer_session, take_back_session
 from app.errors import NotAuthenticated
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info
@@ -202,7 +203,9 @@ class AccountMutations:
             user_agent=user_agent,
             throttle=_sign_up_throttle(info),
         )
-        return AuthPayload(token=token, user=UserType.from_model(user))
+        return AuthPayload(
+            token=answer_session(info.context.request, token), user=UserType.from_model(user)
+        )
 
     @strawberry.mutation(
         extensions=[ReportUserErrors()],
@@ -224,7 +227,9 @@ class AccountMutations:
             throttle=_throttle(info),
             max_sessions=info.context.settings.max_sessions_per_user,
         )
-        return AuthPayload(token=token, user=UserType.from_model(user))
+        return AuthPayload(
+            token=answer_session(info.context.request, token), user=UserType.from_model(user)
+        )
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
@@ -308,4 +313,5 @@ class AccountMutations:
         if session is None:  # IsAuthenticated refuses such requests before they get here
             raise NotAuthenticated()
         await service.logout(session=session)
+        take_back_session(info.context.request)
         return LogoutPayload(ended=True)

@@ -11,13 +11,14 @@
 /** @typedef {{code: string, field: string[] | null, message: string}} UserError */
 /** @typedef {{userErrors: UserError[]}} Payload */
 
-const CSRF_COOKIE = "keyrack_csrf";
+// Named `__Host-keyrack_csrf` outside loopback (only this host can set it), else plain.
+const CSRF_COOKIES = ["__Host-keyrack_csrf", "keyrack_csrf"];
 
 /** @returns {string | null} the CSRF token, while a session is on */
 function csrfToken() {
   for (const pair of document.cookie.split("; ")) {
     const [name, value] = pair.split("=");
-    if (name === CSRF_COOKIE && value) {
+    if (CSRF_COOKIES.includes(name) && value) {
       return value;
     }
   }
@@ -31,7 +32,10 @@ export function signedIn() {
 
 /** Forgets a session the server says has ended (its own cookie goes with the next answer). */
 export function forgetSession() {
-  document.cookie = `${CSRF_COOKIE}=; Max-Age=0; Path=/; SameSite=Strict`;
+  for (const name of CSRF_COOKIES) {
+    const secure = name.startsWith("__Host-") ? "; Secure" : "";
+    document.cookie = `${name}=; Max-Age=0; Path=/; SameSite=Strict${secure}`;
+  }
 }
 
 /** A request that failed as a whole (not a mutation's userErrors). */
