@@ -125,9 +125,16 @@ async def administered_systems(*, user_id: int | None, system_ids: Collection[in
 
 
 async def organization_access(
-    *, user_id: int, organization_id: int, field: str = "organizationId", for_update: bool = False
+    *,
+    user_id: int,
+    organization_id: int,
+    field: str = "organizationId",
+    for_update: bool = False,
+    not_found: str = "No organization with this id.",
 ) -> OrganizationAccess:
-    """The caller's role in the organization; `NotFound` if they are no member of it."""
+    """The caller's role in the organization; `NotFound` if they are no member of it.
+    Reached through one of its objects, `not_found` names that object: an outsider is
+    told what a wrong id tells them, not that the object exists elsewhere."""
     organizations = Organization.filter(id=organization_id)
     if for_update:
         organizations = organizations.select_for_update()
@@ -140,7 +147,7 @@ async def organization_access(
         else None
     )
     if organization is None or membership is None:
-        raise NotFound("No organization with this id.", field=field)
+        raise NotFound(not_found, field=field)
     return OrganizationAccess(organization=organization, role=membership.role)
 
 

@@ -209,15 +209,19 @@ async def create_group(
     return group
 
 
+NO_GROUP = "No permission group with this id."
+
+
 async def _admin_group(actor: Actor, group_id: int) -> PermissionGroup:
     """The group, if the actor owns or administers its organization."""
     group = await PermissionGroup.get_or_none(id=group_id)
     if group is None:
-        raise NotFound("No permission group with this id.", field="groupId")
+        raise NotFound(NO_GROUP, field="groupId")
     access = await organization_access(
         user_id=actor.user.id,
         organization_id=group.organization_id,
         field="groupId",
+        not_found=NO_GROUP,
     )
     access.require_admin()
     return group
@@ -226,7 +230,7 @@ async def _admin_group(actor: Actor, group_id: int) -> PermissionGroup:
 async def _lock_group(group_id: int) -> PermissionGroup:
     group = await PermissionGroup.filter(id=group_id).select_for_update().first()
     if group is None:  # deleted since we read it
-        raise NotFound("No permission group with this id.", field="groupId")
+        raise NotFound(NO_GROUP, field="groupId")
     return group
 
 

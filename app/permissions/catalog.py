@@ -241,7 +241,10 @@ async def _admin_permission(actor: Actor, permission_id: int) -> Permission:
     if row is None:
         raise NotFound("No permission with this id.", field="permissionId")
     access = await organization_access(
-        user_id=actor.user.id, organization_id=row.organization_id, field="permissionId"
+        user_id=actor.user.id,
+        organization_id=row.organization_id,
+        field="permissionId",
+        not_found="No permission with this id.",
     )
     access.require_admin()
     return row
@@ -253,7 +256,10 @@ async def refuse_built_in(*, actor: Actor, pk: int) -> None:
     if not await Organization.exists(id=organization_id):
         raise NotFound("No permission with this id.", field="permissionId")
     access = await organization_access(
-        user_id=actor.user.id, organization_id=organization_id, field="permissionId"
+        user_id=actor.user.id,
+        organization_id=organization_id,
+        field="permissionId",
+        not_found="No permission with this id.",
     )
     access.require_admin()
     raise InvalidState(BUILT_IN_FIXED, field="permissionId")
