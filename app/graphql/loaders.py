@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from app.accounts.models import User
 from app.graphql.accounts.loaders import UsersByIdLoader
 from app.graphql.audit.loaders import AuditLogPagesByOrganizationLoader
-from app.graphql.batching import PageRequest
 from app.graphql.catalog.loaders import PermissionPagesByOrganizationLoader
 from app.graphql.groups.loaders import (
     PermissionGroupPagesByOrganizationLoader,
@@ -27,14 +26,10 @@ from app.graphql.keysets.loaders import (
     KeySetPagesByOrganizationLoader,
     KeySetPagesBySystemLoader,
     KeySetsByIdLoader,
-    KeySetShown,
-    ListedKeySet,
-    Preloaded,
     PreviousKeysByKeySetIdLoader,
     RetiredKeyPagesByKeySetLoader,
     ReuseByKeySetIdLoader,
     ViewerAdminFlagsByKeySetIdLoader,
-    status_options,
 )
 from app.graphql.leaks.loaders import ExposuresByKeySetIdLoader
 from app.graphql.organizations.loaders import (
@@ -58,18 +53,8 @@ from app.graphql.webhooks.loaders import (
     WebhookPagesByOrganizationLoader,
 )
 
+
 # What the types build their page requests with, where they have always found it.
-__all__ = [
-    "KeySetShown",
-    "ListedKeySet",
-    "Loaders",
-    "PageRequest",
-    "Preloaded",
-    "build_loaders",
-    "status_options",
-]
-
-
 @dataclass(frozen=True, slots=True)
 class Loaders:
     """One request's dataloaders (`info.context.loaders`)."""

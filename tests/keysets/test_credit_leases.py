@@ -137,6 +137,8 @@ async def test_two_processes_on_lease_spend_exactly_what_there_was(
     }
     here = httpx.ASGITransport(app=app, client=("203.0.113.10", 51000))
     codes: list[str] = []
+    # Not `serve_another`: the other process must stop, giving back its leases, before
+    # the credits are counted.
     with serving(tmp_path, env, ready_path="/readyz") as other_process:
         async with (
             httpx.AsyncClient(base_url=other_process.base, headers=bearer(token)) as other,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +13,6 @@ import pytest
 from starlette.applications import Starlette
 
 from app.clock import MovableClock
-from app.settings import Settings
 from tests.audit import all_entries
 from tests.support import (
     GraphQL,
@@ -27,7 +25,6 @@ from tests.support import (
     sign_up,
     verify,
 )
-from tests.support.processes import serving
 
 KEY_SET = """
 query KeySet($id: ID!) {
@@ -150,22 +147,10 @@ async def test_concurrent_verifications_never_spend_more_than_there_is(
     assert (await verify(verifier_http, created["primaryKey"], cost=0))["remaining"] == 0
 
 
-@pytest.fixture
-def second_process(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """Another `keyrack serve` process on the same PostgreSQL database."""
-    assert settings.secret_key is not None
-    env = {
-        "KEYRACK_DATABASE_URL": settings.resolved_database_url,
-        "KEYRACK_SECRET_KEY": settings.secret_key.get_secret_value(),
-    }
-    with serving(tmp_path, env, ready_path="/readyz") as served:
-        yield served.base
-
-
 @pytest.mark.postgres_only
 @pytest.mark.real_timer
 async def test_two_processes_never_spend_more_than_there_is(
-    gql: GraphQL, app: Starlette, second_process: str
+    gql: GraphQL, app: Starlette, serve_another: Callable[..., str]
 ) -> None:
     # given
     owner, organization_id, created = await metered(gql, remaining=30)
@@ -173,7 +158,7 @@ async def test_two_processes_never_spend_more_than_there_is(
     body = {"key": created["primaryKey"], "cost": 1}
     here = httpx.ASGITransport(app=app, client=("203.0.113.10", 51000))
     async with (
-        httpx.AsyncClient(base_url=second_process, headers=bearer(token)) as other,
+        httpx.AsyncClient(base_url=serve_another(), headers=bearer(token)) as other,
         httpx.AsyncClient(transport=here, base_url="http://t", headers=bearer(token)) as this,
     ):
         # when: both processes verify the key at once, 50 times over

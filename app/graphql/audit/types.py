@@ -10,11 +10,11 @@ from app.audit.models import AuditEntry
 from app.audit.signing import Checkpoint
 from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
+from app.graphql.batching import PageRequest
 from app.graphql.context import Info
 from app.graphql.enums import AuditAction
 from app.graphql.errors import BadUserInput
 from app.graphql.ids import AUDIT_ENTRY, KEY_SET, SYSTEM, USER
-from app.graphql.loaders import PageRequest
 from app.graphql.prices import LOADED, page_items
 from app.graphql.relay import (
     Counted,

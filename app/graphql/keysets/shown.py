@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types.nodes import Selection
 
 from app.graphql.context import Info
-from app.graphql.loaders import KeySetShown
+from app.graphql.keysets.loaders import KeySetShown
 
 
 def _node_fields(selections: Iterable[Selection], path: tuple[str, ...]) -> set[str]:

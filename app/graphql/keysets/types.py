@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.audit.types import AuditEntryConnection, AuditFilter, resolve_audit_log
+from app.graphql.batching import PageRequest
 from app.graphql.context import Info
 from app.graphql.enums import (
     KeyPermission,
@@ -22,9 +23,9 @@ from app.graphql.execution import SLOW, from_source_field
 from app.graphql.groups.types import PermissionGroupType
 from app.graphql.ids import KEY_SET
 from app.graphql.keysets.keys import ApiKeyType
+from app.graphql.keysets.loaders import ListedKeySet, Preloaded
 from app.graphql.keysets.reuse import KeyReuseType
 from app.graphql.leaks.types import KeyExposureType
-from app.graphql.loaders import ListedKeySet, PageRequest, Preloaded
 from app.graphql.permissions import IsKeySetAdmin
 from app.graphql.prices import LOADED, list_cost
 from app.graphql.relay import (

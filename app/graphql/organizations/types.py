@@ -16,16 +16,17 @@ from app.graphql.audit.types import (
     resolve_audit_integrity,
     resolve_organization_audit_log,
 )
+from app.graphql.batching import PageRequest
 from app.graphql.catalog.types import PermissionType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, KeySetStatus, OrganizationRole
 from app.graphql.groups.types import PermissionGroupType
 from app.graphql.ids import ORGANIZATION
 from app.graphql.keysets.filters import KeySetFilter
+from app.graphql.keysets.loaders import status_options
 from app.graphql.keysets.shown import key_set_shown
 from app.graphql.keysets.types import KeySetType, key_set_node, listed_position
 from app.graphql.leaks.hygiene import KeySetHygieneType, hygiene_connection
-from app.graphql.loaders import PageRequest, status_options
 from app.graphql.organizations.invitations import InvitationType
 from app.graphql.policy.types import KeyPolicyType
 from app.graphql.prices import INTEGRITY_CHECK_COST, LOADED, field_cost

@@ -8,13 +8,14 @@ import strawberry
 from app.access import is_system_admin
 from app.graphql import reach
 from app.graphql.audit.types import AuditEntryConnection, AuditFilter, resolve_audit_log
+from app.graphql.batching import PageRequest
 from app.graphql.context import Info
 from app.graphql.enums import KeySetStatus, SystemRole
 from app.graphql.ids import SYSTEM
 from app.graphql.keysets.filters import KeySetFilter
+from app.graphql.keysets.loaders import status_options
 from app.graphql.keysets.shown import key_set_shown
 from app.graphql.keysets.types import KeySetType, key_set_node, listed_position
-from app.graphql.loaders import PageRequest, status_options
 from app.graphql.policy.types import KeyPolicyOverride, KeyPolicyType
 from app.graphql.prices import LOADED
 from app.graphql.relay import (

@@ -6,10 +6,10 @@ import strawberry
 
 from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
+from app.graphql.batching import PageRequest
 from app.graphql.context import Info
 from app.graphql.enums import VerifierScope
 from app.graphql.ids import VERIFIER
-from app.graphql.loaders import PageRequest
 from app.graphql.prices import LOADED
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.graphql.usage.types import (

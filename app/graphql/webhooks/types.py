@@ -8,10 +8,10 @@ from strawberry.scalars import JSON
 
 from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
+from app.graphql.batching import PageRequest
 from app.graphql.context import Info
 from app.graphql.enums import DeliveryStatus, WebhookEvent
 from app.graphql.ids import WEBHOOK, WEBHOOK_DELIVERY
-from app.graphql.loaders import PageRequest
 from app.graphql.prices import LOADED, list_cost
 from app.graphql.relay import Connection, Node, decode_cursor, page_size, to_connection
 from app.ids import to_global_id
