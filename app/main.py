@@ -24,28 +24,28 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from app import clock, metrics
 from app.audit import custody
-from app.auth import SessionBackend, auth_error
 from app.background import Background
-from app.console import console_routes
+from app.edges.auth import SessionBackend, auth_error
+from app.edges.console import console_routes
+from app.edges.leaks import GitHubLeakEndpoint
+from app.edges.openapi import PATH as OPENAPI_PATH
+from app.edges.openapi import openapi_endpoint
+from app.edges.verify import VerifyEndpoint
+from app.edges.web import BodySizeLimit, SecurityHeaders
 from app.graphql.ide import ASSETS_PATH, graphiql_assets
 from app.graphql.view import KeyrackGraphQL
 from app.jobs import background_tasks
 from app.keysets import events
-from app.leaks.endpoint import GitHubLeakEndpoint
 from app.leaks.scanner import ScannerKeys
 from app.logs import quiet_third_party_loggers
-from app.openapi import PATH as OPENAPI_PATH
-from app.openapi import openapi_endpoint
 from app.parts import Parts, build_parts
 from app.requestlog import RequestLog
 from app.settings import Settings
 from app.storage.db import tortoise_config
 from app.tracing import from_environment as start_tracing
 from app.verifiers import events as verifier_events
-from app.verify.endpoint import VerifyEndpoint
 from app.verify.listener import ChangeListener, asyncpg_dsn
 from app.verify.service import Verifier
-from app.web import BodySizeLimit, SecurityHeaders
 from app.webhooks.worker import due_count
 
 if TYPE_CHECKING:

@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 from openapi_spec_validator import validate
 
-from app import openapi
+from app.edges import openapi
 from app.verify.codes import VerifyCode
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.json"
-REGENERATE = "python -m app.openapi > openapi.json"
+REGENERATE = "python -m app.edges.openapi > openapi.json"
 DOCS_PAGE = OPENAPI_FILE.parent / "docs" / "integrating" / "openapi.md"
 
 

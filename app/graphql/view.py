@@ -18,7 +18,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from app.accounts.totp import TotpCipher
-from app.auth import COOKIE_SESSION, RejectedToken, SessionUser, deliver_session_cookies
+from app.edges.auth import COOKIE_SESSION, RejectedToken, SessionUser, deliver_session_cookies
 from app.graphql.context import Context
 from app.graphql.ide import graphiql_page
 from app.graphql.schema import build_schema

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from app.accounts.service import LoginThrottle
 from app.accounts.step_up import FAILURE_WINDOW, MAX_FAILURES
+from app.edges.verify import MAX_BODY_BYTES
 from app.keysets.hygiene import IDLE_SLOT_AFTER, UNUSED_AFTER
 from app.keysets.policy import MAX_LIFETIME_SECONDS, MAX_MEMBER_KEY_SET_LIMIT, MIN_LIFETIME_SECONDS
 from app.keysets.rules import MAX_GRACE_SECONDS
@@ -24,7 +25,6 @@ from app.settings import Settings
 from app.storage.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.validation import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.verify.cache import VerificationCache
-from app.verify.endpoint import MAX_BODY_BYTES
 from app.webhooks.rules import MAX_URL_LENGTH
 from app.webhooks.service import MAX_WEBHOOKS_PER_ORGANIZATION
 from tests.docs.pages import page_path

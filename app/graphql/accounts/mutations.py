@@ -5,7 +5,7 @@ from datetime import timedelta
 import strawberry
 
 from app.accounts import credentials, service, signup
-from app.auth import answer_session, take_back_session
+from app.edges.auth import answer_session, take_back_session
 from app.errors import NotAuthenticated
 from app.graphql.accounts.types import UserType
 from app.graphql.context import Info

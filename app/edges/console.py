@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 PATH = "/console"
-_FILES = Path(__file__).resolve().parent / "static" / "console"
+_FILES = Path(__file__).resolve().parents[1] / "static" / "console"
 _PAGE = (_FILES / "index.html").read_text(encoding="utf-8")
 
 PAGE_CSP = "; ".join(

@@ -2,7 +2,7 @@
 
 Built from the declarations below, one `Operation` per endpoint with every status it can
 answer; the values the code knows (body limits, codes, permission names) come from the
-code. `python -m app.openapi > openapi.json` writes the committed copy, which a test
+code. `python -m app.edges.openapi > openapi.json` writes the committed copy, which a test
 keeps current. GraphQL (`/graphql`) describes itself: see `schema.graphql`.
 """
 
@@ -18,11 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.audit.signing import ALGORITHM
+from app.edges import leaks, verify
 from app.keysets.models import KeySlot
 from app.keysets.permissions import KeyPermission
-from app.leaks import endpoint as leaks
 from app.storage.db import UNAVAILABLE_RETRY_AFTER_SECONDS
-from app.verify import endpoint as verify
 from app.verify.codes import VerifyCode
 
 PATH = "/v1/openapi.json"

@@ -19,6 +19,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from app import metrics
+from app.edges.web import SECURITY_HEADER_PAIRS
 from app.ids import pk_of, to_global_id
 from app.keysets import keys as keyformat
 from app.keysets.owners import MAX_CREDITS
@@ -27,7 +28,6 @@ from app.permissions.query import QuerySyntaxError, compile_query
 from app.requestlog import REQUEST_INFO, note
 from app.storage.db import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS, is_unavailable
 from app.verify.service import Verifier
-from app.web import SECURITY_HEADER_PAIRS
 
 logger = logging.getLogger("keyrack.verify")
 
