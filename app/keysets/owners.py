@@ -8,6 +8,7 @@ unlimited), spent at verification (app.verify.credits) and topped up by a refill
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -56,6 +57,21 @@ def clean_external_id(external_id: str | None) -> str | None:
     return refuse_keys(cleaned, "externalId") or None
 
 
+def _texts(value: object) -> Iterator[str]:
+    """Every key and string in a JSON value (without recursion: meta may nest deep)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                yield str(key)
+                pending.append(inner)
+        elif isinstance(item, list):
+            pending.extend(item)
+
+
 def clean_meta(meta: object) -> dict[str, Any] | None:
     """A JSON object of at most 4 KiB, encoded; None clears it."""
     if meta is None:
@@ -66,10 +82,11 @@ def clean_meta(meta: object) -> dict[str, Any] | None:
         encoded = json.dumps(meta, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError, RecursionError):
         raise InvalidInput("meta must be plain JSON.", field="meta") from None
-    check_text(encoded, field="meta")
-    refuse_keys(encoded, "meta")  # every verification of the set hands it out
     if len(encoded.encode("utf-8", "surrogatepass")) > MAX_META_BYTES:
         raise InvalidInput(f"meta must be at most {MAX_META_BYTES} bytes encoded.", field="meta")
+    for text in _texts(meta):  # JSON escapes \x00 as \u0000: look at the text itself
+        check_text(text, field="meta")
+    refuse_keys(encoded, "meta")  # every verification of the set hands it out
     decoded: dict[str, Any] = json.loads(encoded)
     return decoded
 

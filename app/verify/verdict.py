@@ -71,7 +71,9 @@ class Verdict:
         frozen value, so never stale)."""
         payload = {**self.as_json(), "remaining": _REMAINING}
         encoded = json.dumps(payload, separators=(",", ":")).encode()
-        before, _, after = encoded.partition(_REMAINING_ENCODED)
+        # The last one: `remaining` comes after every text a person wrote (label,
+        # externalId, meta), and what follows it (permission names) cannot hold \x00.
+        before, _, after = encoded.rpartition(_REMAINING_ENCODED)
         return before, after
 
     def as_json(self) -> dict[str, object]:

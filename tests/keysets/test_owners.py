@@ -165,6 +165,11 @@ async def test_bad_owner_fields_are_refused_and_change_nothing(gql: GraphQL) -> 
         {"meta": "text"},
         {"meta": {"blob": "x" * 4096}},
         {"externalId": "cus\x00"},
+        # What no database stores, and what the verify answer's encoding could mistake
+        # for its place of `remaining`, in a value, a key or deep down.
+        {"meta": {"note": "\x00remaining\x00"}},
+        {"meta": {"\x00remaining\x00": "x"}},
+        {"meta": {"deep": [[{"a": "\x00"}]]}},
         # A key pasted by mistake: externalId goes to the audit log, meta to every verifier.
         {"externalId": f"cus_42 {created['primaryKey']}"},
         {"meta": {"note": created["primaryKey"]}},

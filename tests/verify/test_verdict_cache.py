@@ -3,6 +3,8 @@ and, in the suite, each one checked against the entry on every use."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from starlette.applications import Starlette
 
@@ -12,6 +14,7 @@ from app.verify import service
 from app.verify.cache import Lookup
 from app.verify.codes import VerifyCode
 from app.verify.service import MAX_VERDICTS, StaleVerdictError, judge
+from app.verify.verdict import Verdict
 
 
 def found_key() -> Lookup:
@@ -55,3 +58,19 @@ def test_a_verdict_kept_past_a_change_without_an_eviction_fails_the_suite(
     monkeypatch.setattr(service, "CHECK_VERDICTS", False)
     assert judge(found, permission=None, ip=None, now=clock.now()) is first
     assert first.key_set_label == "Billing"
+
+
+def test_an_answer_keeps_a_meta_that_holds_its_place_of_remaining() -> None:
+    # given: a verdict whose meta spells the encoding's place for `remaining` (meta is
+    # refused such text on the way in; the encoding must not depend on that alone)
+    place = "\x00remaining\x00"
+    verdict = Verdict(
+        VerifyCode.VALID, key_set_id=1, key_set_label="k", meta={place: place, "n": [place]}
+    )
+
+    # when
+    answer = json.loads(verdict.with_remaining(7).encoded())
+
+    # then
+    assert answer["meta"] == {place: place, "n": [place]}
+    assert answer["remaining"] == 7
