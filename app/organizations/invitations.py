@@ -180,6 +180,35 @@ async def invitation_for(*, token: str, email: str, field: str) -> Invitation:
     return invitation
 
 
+def _may_send(sender_role: OrganizationRole | None, invited_role: OrganizationRole) -> bool:
+    if invited_role is OrganizationRole.OWNER:
+        return sender_role is OrganizationRole.OWNER
+    return sender_role in (OrganizationRole.OWNER, OrganizationRole.ADMIN)
+
+
+async def lapse_sent_by(
+    *, actor: Actor, organization_id: int, user_id: int, role: OrganizationRole | None
+) -> None:
+    """Closes the open invitations a member sent that their role (`role`; None once they
+    are gone) may no longer send, in the caller's transaction: one kept open would come
+    back to life if they got the role back."""
+    now = clock.now()
+    sent = await Invitation.filter(
+        organization_id=organization_id, invited_by_id=user_id, open=True
+    )
+    for invitation in sent:
+        if _may_send(role, invitation.role):
+            continue
+        await Invitation.filter(id=invitation.id, open=True).update(revoked_at=now, open=None)
+        await audit.record(
+            organization_id=organization_id,
+            action=AuditAction.INVITATION_REVOKED,
+            actor=actor,
+            target_label=invitation.email,
+            details={**_details(invitation), "declined": False, "lapsed": True},
+        )
+
+
 async def _require_sender_still_may(invitation: Invitation, *, field: str) -> None:
     """An invitation speaks for whoever sent it: it lapses once they could no longer send
     it (removed, demoted, their account gone), so that nobody returns through an
@@ -191,12 +220,7 @@ async def _require_sender_still_may(invitation: Invitation, *, field: str) -> No
         if invitation.invited_by_id is not None
         else None
     )
-    needed = (
-        {OrganizationRole.OWNER}
-        if invitation.role is OrganizationRole.OWNER
-        else {OrganizationRole.OWNER, OrganizationRole.ADMIN}
-    )
-    may = sender is not None and sender.role in needed
+    may = sender is not None and _may_send(sender.role, invitation.role)
     if not may:
         raise InvalidState(
             "This invitation has lapsed: whoever sent it may no longer invite to this role.",

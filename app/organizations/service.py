@@ -17,6 +17,7 @@ from app.errors import ErrorCode, Forbidden, InvalidState, NotFound
 from app.ids import to_global_id
 from app.keysets import lifecycle, values
 from app.keysets.writes import key_set_writes
+from app.organizations.invitations import lapse_sent_by
 from app.organizations.models import KeyReveal, Membership, Organization, OrganizationRole
 from app.storage.pagination import Page, paginate, paginate_each
 from app.storage.rows import fetch_models, models_by_ids
@@ -193,6 +194,9 @@ async def change_member_role(
             )
         membership.role = role
         await membership.save(update_fields=["role"])
+        await lapse_sent_by(
+            actor=actor, organization_id=organization_id, user_id=user_id, role=role
+        )
         await audit.record(
             organization_id=organization_id,
             action=AuditAction.MEMBER_ROLE_CHANGED,
@@ -230,6 +234,9 @@ async def remove_member(*, actor: Actor, organization_id: int, user_id: int) -> 
             user_id=user_id, system__organization_id=organization_id
         ).delete()
         await membership.delete()
+        await lapse_sent_by(
+            actor=actor, organization_id=organization_id, user_id=user_id, role=None
+        )
         await audit.record(
             organization_id=organization_id,
             action=AuditAction.MEMBER_REMOVED,
