@@ -27,9 +27,10 @@ What this means, and what it does not:
   the floor there are no new leases.
 - `remaining` in an answer is what the database had left when this process last took
   credits, plus what it holds: exact with one process, a close reading with several.
-- Setting `remaining` (an admin, a refill) moves the key set's `credits_epoch`; a lease
-  taken before may still be spent for up to `LEASE_SECONDS` (those credits were taken
-  before the change), and what is left of it is dropped instead of given back.
+- Setting `remaining` (an admin, a refill) moves the key set's `credits_epoch`. A lease
+  taken in an earlier epoch is spent no more once the process knows the new one (its
+  cached key set is evicted by the change: at once where it was made, by notification
+  elsewhere), and what it held is dropped instead of given back.
 """
 
 from __future__ import annotations
@@ -122,30 +123,37 @@ class Credits:
         left = await remaining(key_set_id)
         return None if left is None else left + self.held(key_set_id)
 
-    def spend_held(self, key_set_id: int, cost: int) -> int | None:
+    def spend_held(self, key_set_id: int, cost: int, epoch: int) -> int | None:
         """Spends a cost of 1 or more from this process's lease, if the lease covers it and
-        more: the credits left then, else None (and `spend` pays it).
+        more and was taken in the key set's `epoch` (as this process knows it) or later:
+        the credits left then, else None (and `spend` pays it).
 
         Neither a coroutine nor a lock: nothing here awaits, so no other spend runs in
         between (`spend` replaces a lease only after its statements, and takes it out
         before giving it back), and the verify path pays no await for it."""
         lease = self._leases.get(key_set_id)
-        if lease is None or not 0 < cost < lease.held or lease.ends <= clock.monotonic():
+        if (
+            lease is None
+            or lease.epoch < epoch  # `remaining` was set since: what it holds is void
+            or not 0 < cost < lease.held
+            or lease.ends <= clock.monotonic()
+        ):
             return None
         lease.held -= cost
         return lease.left + lease.held
 
-    async def spend(self, key_set_id: int, cost: int) -> Spent:
-        """Spends `cost` credits if there are as many; a cost of 0 only reads them."""
+    async def spend(self, key_set_id: int, cost: int, epoch: int) -> Spent:
+        """Spends `cost` credits if there are as many; a cost of 0 only reads them.
+        `epoch`: the key set's credits epoch as this process knows it (`spend_held`)."""
         if cost == 0:
             return Spent(True, await self.left(key_set_id))
-        left = self.spend_held(key_set_id, cost)
+        left = self.spend_held(key_set_id, cost, epoch)
         if left is not None:
             return Spent(True, left)
         async with self._lock(key_set_id):
             lease = self._leases.get(key_set_id)
-            if lease is not None and lease.ends <= clock.monotonic():
-                await self._give_back(key_set_id, lease)
+            if lease is not None and (lease.ends <= clock.monotonic() or lease.epoch < epoch):
+                await self._give_back(key_set_id, lease)  # from a past epoch: nothing goes back
                 lease = None
             if lease is not None and lease.held >= cost:
                 lease.held -= cost

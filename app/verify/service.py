@@ -169,7 +169,7 @@ async def _with_credits(
     key_set_id = found.key_set.id
     if not verdict.valid:
         return verdict.with_remaining(await spending.left(key_set_id))
-    spent = await spending.spend(key_set_id, cost)
+    spent = await spending.spend(key_set_id, cost, found.key_set.credits_epoch)
     if spent.covered:
         return verdict.with_remaining(spent.remaining)
     return _verdict(found, VerifyCode.USAGE_EXCEEDED).with_remaining(spent.remaining)
@@ -364,7 +364,11 @@ class Verifier:
         verdict = judge(found, permission=permission, ip=ip, now=now, query=query)
         if key_set.remaining is not None:  # as cached: every change of it evicts the set
             # The common case awaits nothing: a valid verdict paid from this process's lease.
-            left = self.credits.spend_held(key_set.id, cost) if verdict.valid else None
+            left = (
+                self.credits.spend_held(key_set.id, cost, key_set.credits_epoch)
+                if verdict.valid
+                else None
+            )
             verdict = (
                 verdict.with_remaining(left)
                 if left is not None

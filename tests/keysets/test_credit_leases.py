@@ -79,6 +79,27 @@ async def test_credits_set_while_a_lease_is_held_are_what_the_admin_set(
     assert await remaining_of(owner, key_set_id) == 497
 
 
+async def test_a_lease_is_spent_no_more_once_an_admin_sets_the_credits(
+    gql: GraphQL, verifier_http: httpx.AsyncClient, app: Starlette
+) -> None:
+    # given: this process holds credits on lease, within the lease's second
+    owner, _, created = await metered(gql, remaining=5_000)
+    key, key_set_id = created["primaryKey"], created["keySet"]["id"]
+    for _ in range(5):
+        await verify(verifier_http, key)
+    assert app.state.verifier.credits.held(_pk(key_set_id)) > 0
+
+    # when: an admin cuts the key set off, and it is presented again at once
+    cut = await owner.gql(UPDATE_CREDITS, {"input": {"keySetId": key_set_id, "remaining": 0}})
+    after = await verify(verifier_http, key)
+
+    # then: refused, with what the admin set; the lease is gone, not given back
+    assert cut["updateKeySet"]["userErrors"] == []
+    assert (after["code"], after["remaining"]) == ("USAGE_EXCEEDED", 0)
+    assert app.state.verifier.credits.held(_pk(key_set_id)) == 0
+    assert await remaining_of(owner, key_set_id) == 0
+
+
 async def test_a_cost_of_0_spends_nothing_from_a_lease_and_reads_the_database(
     gql: GraphQL, verifier_http: httpx.AsyncClient, app: Starlette
 ) -> None:
