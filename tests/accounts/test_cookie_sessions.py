@@ -58,8 +58,11 @@ def set_cookies(response: httpx.Response) -> dict[str, Any]:
     return {name: jar[name] for name in jar}
 
 
-async def console_session(http: httpx.AsyncClient) -> dict[str, str]:
-    answer = await post(http, SIGN_UP, headers=COOKIE_MODE)
+async def console_session(
+    http: httpx.AsyncClient, email: str = "ada@example.com"
+) -> dict[str, str]:
+    """Signs `email` up as the console does; the cookies it was given, by name."""
+    answer = await post(http, SIGN_UP.replace("ada@example.com", email), headers=COOKIE_MODE)
     return {name: morsel.value for name, morsel in set_cookies(answer).items()}
 
 
@@ -108,7 +111,7 @@ async def test_cookies_are_secure_outside_loopback_only(http: httpx.AsyncClient)
 async def test_a_request_needs_the_cookie_and_its_csrf_token(http: httpx.AsyncClient) -> None:
     # given
     cookies = await console_session(http)
-    other = await console_session_of(http, "bob@example.com")
+    other = await console_session(http, "bob@example.com")
 
     # when: with the CSRF token, without it, with a wrong one, with another session's
     proven = await post(http, VIEWER, cookies=cookies, headers=csrf(cookies))
@@ -131,11 +134,6 @@ async def test_a_request_needs_the_cookie_and_its_csrf_token(http: httpx.AsyncCl
     assert garbled.json()["data"]["viewer"] is None
     listed = await post(http, ORGANIZATIONS, cookies=cookies, headers=csrf(cookies))
     assert listed.json()["data"]["organizations"]["edges"] == []
-
-
-async def console_session_of(http: httpx.AsyncClient, email: str) -> dict[str, str]:
-    answer = await post(http, SIGN_UP.replace("ada@example.com", email), headers=COOKIE_MODE)
-    return {name: morsel.value for name, morsel in set_cookies(answer).items()}
 
 
 async def test_logging_out_ends_the_session_and_takes_the_cookies_back(
