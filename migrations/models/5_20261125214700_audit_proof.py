@@ -105,9 +105,7 @@ async def rechain_audit_logs(db: BaseDBAsyncClient, batch_size: int = 1000) -> N
                 ):
                     intact = False
                     break
-                keyed = hmac.digest(
-                    key.key, (keyed_prev + text).encode(), hashlib.sha256
-                ).hex()
+                keyed = hmac.digest(key.key, (keyed_prev + text).encode(), hashlib.sha256).hex()
                 await db.execute_query(
                     f'UPDATE "audit_entries" SET "prev_hash" = {p(1)}, "hash" = {p(2)}, '
                     f'"chain_key_id" = {p(3)} WHERE "id" = {p(4)}',
@@ -124,7 +122,7 @@ async def rechain_audit_logs(db: BaseDBAsyncClient, batch_size: int = 1000) -> N
         await db.execute_query(
             'INSERT INTO "audit_chain_states" ("organization_id", "keyed_from", '
             '"verified_sequence", "verified_hash", "verified_key_id", "verified_tag", '
-            f'"emitted_sequence") VALUES ({p(1)}, {p(2)}, 0, \'\', \'\', \'\', 0)',
+            f"\"emitted_sequence\") VALUES ({p(1)}, {p(2)}, 0, '', '', '', 0)",
             [organization_id, head + 1],
         )
 
