@@ -34,6 +34,7 @@ from tests.support import (
     snapshot_tables,
     verify_code,
 )
+from tests.support.scenes import restore_scene
 
 ADD_MEMBER = """
 mutation($input: AddMemberInput!) { addMember(input: $input) { userErrors { code field } } }
@@ -190,7 +191,12 @@ class Scene:
 
 
 @pytest.fixture
-async def scene(gql: GraphQL) -> Scene:
+async def scene(gql: GraphQL, backend: str) -> Scene:
+    # Some 400 tests start from this scene: built once per worker, restored for the rest.
+    return await restore_scene("step_up", backend, gql.http, lambda: _build_scene(gql))
+
+
+async def _build_scene(gql: GraphQL) -> Scene:
     owner = await sign_up(gql, "owner")
     admin = await sign_up(gql, "admin")
     spare = await sign_up(gql, "spare")
