@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
+from app.anomalies.detector import AnomalyDetector
+from app.anomalies.rules import Thresholds
 from app.audit.checkpoints import emit_round
 from app.audit.full_checks import run_full_checks
 from app.background import Periodic
@@ -52,6 +54,21 @@ def _usage_flush(parts: Parts) -> Periodic:
 
 def _reuse_flush(parts: Parts) -> Periodic:
     return Periodic("reuse-flush", parts.reuse.flush, parts.reuse.flush_interval, at_stop=True)
+
+
+def _anomalies(parts: Parts) -> Periodic:
+    # Reads what the flushes above wrote: nothing of it runs on the verification request.
+    settings = parts.settings
+    detector = AnomalyDetector(
+        Thresholds(
+            multiple=settings.anomaly_volume_multiple,
+            volume_floor=settings.anomaly_volume_floor,
+            refusal_floor=settings.anomaly_refusal_floor,
+            retention_days=settings.usage_retention_days,
+        ),
+        interval_seconds=settings.anomaly_interval_seconds,
+    )
+    return Periodic("anomaly-detection", detector.run_once, detector.interval)
 
 
 def _retirement(parts: Parts) -> Periodic:
@@ -121,6 +138,7 @@ def _webhooks(parts: Parts) -> Periodic:
 JOBS: tuple[Job, ...] = (
     Job(_usage_flush),
     Job(_reuse_flush),
+    Job(_anomalies),
     Job(_retirement),
     Job(_usage_prune),
     Job(_credit_refill),

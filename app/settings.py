@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     # How often each process retires keys whose idle window or grace period has ended
     # (regenerateKey's retireWhenIdleSeconds); the verify path refuses them before that.
     retirement_interval_seconds: float = Field(default=10.0, gt=0)
+    # Traffic anomalies (app.anomalies): how often each process looks at the counts the
+    # usage flush wrote, how far above its own hourly median a key set's volume (or its
+    # refusals) must go, and the hourly counts below which neither ever alarms.
+    anomaly_interval_seconds: float = Field(default=60.0, gt=0)
+    anomaly_volume_multiple: float = Field(default=5.0, ge=1)
+    anomaly_volume_floor: int = Field(default=100, ge=1)
+    anomaly_refusal_floor: int = Field(default=50, ge=1)
     # How long one database statement (and a new connection) may take while serving.
     database_timeout_seconds: float = Field(default=5.0, gt=0)
     graphiql: bool = True

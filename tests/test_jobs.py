@@ -18,6 +18,7 @@ from app.settings import Settings
 ALWAYS = [
     "usage-flush",
     "reuse-flush",
+    "anomaly-detection",
     "retirement",
     "usage-prune",
     "credit-refill",

@@ -44,3 +44,7 @@ class AuditAction(StrEnum):
     REPLACED_KEY_PRESENTED = "REPLACED_KEY_PRESENTED"
     # Written by the scheduled full check (app.audit.full_checks) when it finds a break.
     AUDIT_CHAIN_BROKEN = "AUDIT_CHAIN_BROKEN"
+    # Written by the anomaly detector (app.anomalies), without an actor.
+    ANOMALY_DETECTED = "ANOMALY_DETECTED"
+    ANOMALY_ACKNOWLEDGED = "ANOMALY_ACKNOWLEDGED"
+    ANOMALY_MUTE_CHANGED = "ANOMALY_MUTE_CHANGED"

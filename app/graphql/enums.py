@@ -205,6 +205,14 @@ documented(
             "the chain broken where it was not before (details: firstBrokenSequence, "
             "checkedEntries)."
         ),
+        "ANOMALY_DETECTED": (
+            "Written by the server, without an actor: the key set's traffic did something "
+            "new (details: anomalyId, kind, expected, observed, detectedAt)."
+        ),
+        "ANOMALY_ACKNOWLEDGED": "An admin acknowledged an anomaly (details: anomalyId, kind).",
+        "ANOMALY_MUTE_CHANGED": (
+            "An admin muted or unmuted a kind of anomaly for the key set (details: kind, muted)."
+        ),
     },
 )
 documented(
@@ -245,6 +253,10 @@ documented(
         "AUDIT_CHAIN_BROKEN": (
             "The scheduled full check found the audit chain broken (payload: "
             "firstBrokenSequence): an entry was changed or removed outside Keyrack."
+        ),
+        "ANOMALY_DETECTED": (
+            "A key set's traffic did something new (payload: keySet and anomaly: anomalyId, "
+            "kind, expected, observed, detectedAt)."
         ),
     },
 )

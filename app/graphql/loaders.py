@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 from app.accounts.models import User
 from app.graphql.accounts.loaders import UsersByIdLoader
+from app.graphql.anomalies.loaders import (
+    AnomalyPagesByKeySetLoader,
+    MutedAnomalyKindsByKeySetIdLoader,
+)
 from app.graphql.audit.loaders import AuditLogPagesByOrganizationLoader
 from app.graphql.catalog.loaders import PermissionPagesByOrganizationLoader
 from app.graphql.groups.loaders import (
@@ -79,6 +83,8 @@ class Loaders:
     key_sets_of_organization: KeySetPagesByOrganizationLoader
     key_sets_of_system: KeySetPagesBySystemLoader
     retired_keys_of_key_set: RetiredKeyPagesByKeySetLoader
+    anomalies_of_key_set: AnomalyPagesByKeySetLoader
+    muted_anomaly_kinds_by_key_set_id: MutedAnomalyKindsByKeySetIdLoader
     permission_groups_of_organization: PermissionGroupPagesByOrganizationLoader
     permissions_of_organization: PermissionPagesByOrganizationLoader
     webhooks_of_organization: WebhookPagesByOrganizationLoader
@@ -114,6 +120,8 @@ def build_loaders(viewer: User | None) -> Loaders:
         key_sets_of_organization=KeySetPagesByOrganizationLoader(users),
         key_sets_of_system=KeySetPagesBySystemLoader(users),
         retired_keys_of_key_set=RetiredKeyPagesByKeySetLoader(),
+        anomalies_of_key_set=AnomalyPagesByKeySetLoader(),
+        muted_anomaly_kinds_by_key_set_id=MutedAnomalyKindsByKeySetIdLoader(),
         permission_groups_of_organization=PermissionGroupPagesByOrganizationLoader(),
         permissions_of_organization=PermissionPagesByOrganizationLoader(),
         webhooks_of_organization=WebhookPagesByOrganizationLoader(roles),

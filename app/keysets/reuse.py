@@ -3,7 +3,9 @@
 A replaced key past its end, or a key of a revoked set, that a service still presents
 is a forgotten pipeline or a leak. Verification answers it exactly as an unknown key
 (NOT_FOUND, same body, same limits); what it saw is buffered by app.verify.reuse and
-written here in batches: a count and the last presentation on the key's row, and a
+written here in batches: a count and the last presentation on the key's row, a
+NOT_FOUND count in the usage series of the key's set (so that a burst of them is a
+REFUSAL_BURST anomaly, app.anomalies), and a
 `REPLACED_KEY_PRESENTED` audit entry and webhook event at most once an hour per key.
 That once-an-hour is decided by a conditional UPDATE of `reuse_reported_at`, so it holds
 across processes.
@@ -28,6 +30,8 @@ from app.audit.actions import AuditAction
 from app.ids import to_global_id
 from app.keysets.models import ApiKey, KeySet, RetiredKeyHash
 from app.keysets.writes import key_set_writes
+from app.usage import store
+from app.usage.buffer import NOT_FOUND, Pending, hour_of
 from app.webhooks.models import WebhookEvent
 
 REPORT_EVERY = timedelta(hours=1)
@@ -102,6 +106,12 @@ async def record_presentations(key_id: int, presented: Presentations, *, now: da
         await ApiKey.filter(id=key_id).update(
             presented_count=F("presented_count") + presented.count
         )
+        if presented.last_at is not None and presented.verifier_id is not None:
+            # Counted in the usage series as answered (NOT_FOUND), against the key's set:
+            # a revoked or replaced key tried again is a refusal of that set (REFUSAL_BURST).
+            hour = hour_of(presented.last_at.timestamp())
+            row = (key_id, hour, NOT_FOUND, presented.verifier_id)
+            await store.write(Pending({row: [presented.key_set_id, presented.count]}, {}))
         if presented.last_at is not None:
             await ApiKey.filter(
                 Q(last_presented_at=None) | Q(last_presented_at__lt=presented.last_at), id=key_id

@@ -33,6 +33,7 @@ MODEL_MODULES = [
     "app.verifiers.models",
     "app.leaks.models",
     "app.usage.models",
+    "app.anomalies.models",
     "aerich.models",
 ]
 

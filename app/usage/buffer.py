@@ -22,6 +22,8 @@ OTHER = "*"
 """The address row that counts uses from addresses past the cap."""
 VALID = "VALID"
 """The verdict code of a successful use (app.verify.service.VerifyCode.VALID)."""
+NOT_FOUND = "NOT_FOUND"
+"""The code a dead key presented again is counted under (app.keysets.reuse)."""
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _V6 = 1 << 128

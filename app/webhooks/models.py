@@ -23,6 +23,7 @@ class WebhookEvent(StrEnum):
     KEY_RETIRED = "KEY_RETIRED"
     REPLACED_KEY_PRESENTED = "REPLACED_KEY_PRESENTED"
     AUDIT_CHAIN_BROKEN = "AUDIT_CHAIN_BROKEN"  # the scheduled full check found a break
+    ANOMALY_DETECTED = "ANOMALY_DETECTED"  # a key set's traffic did something new
 
 
 class DeliveryStatus(StrEnum):

@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 
 from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
+from app.graphql.anomalies.types import KeySetAnomalyFields
 from app.graphql.audit.types import AuditEntryConnection, AuditFilter, resolve_audit_log
 from app.graphql.batching import PageRequest
 from app.graphql.context import Info
@@ -98,7 +99,7 @@ def _preloaded_key(key_set: KeySetType, slot: KeySlot) -> ApiKeyType | object:
         "keys' values, changes and the audit log are for admins of its scope."
     ),
 )
-class KeySetType(Node):
+class KeySetType(Node, KeySetAnomalyFields):
     id: strawberry.ID = strawberry.field(description="Global ID of the key set.")
     label: str = strawberry.field(
         description=(
