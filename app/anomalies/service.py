@@ -36,6 +36,8 @@ from app.notifications.models import NotificationKind
 from app.storage.pagination import Page, paginate_each
 from app.webhooks.models import WebhookEvent
 
+TEXT_LIMIT = 300  # KeyAnomaly.expected and .observed
+
 # For each key set: the values seen of each kind, and the hour of its first use.
 Known = dict[int, tuple[dict[SightingKind, set[str]], int | None]]
 
@@ -114,8 +116,9 @@ async def _raise(
         key_set_id=key_set.id,
         kind=finding.kind,
         subject=finding.subject,
-        expected=finding.expected,
-        observed=finding.observed,
+        # Within the columns, whatever names the verifiers were given.
+        expected=finding.expected[:TEXT_LIMIT],
+        observed=finding.observed[:TEXT_LIMIT],
         detected_at=clock.now(),
     )
     described = describe(anomaly)

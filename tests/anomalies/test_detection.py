@@ -16,7 +16,13 @@ from app.anomalies.rules import Thresholds
 from app.ids import pk_of
 from app.notifications.models import Notification, NotificationKind
 from app.webhooks.worker import WebhookWorker
-from tests.anomalies.traffic import next_hour, signed_in_again, start_of_an_hour, watched
+from tests.anomalies.traffic import (
+    next_hour,
+    owned_key_set,
+    signed_in_again,
+    start_of_an_hour,
+    watched,
+)
 from tests.audit import all_entries
 from tests.support import KEY_PATTERN, GraphQL, add_member, create_organization, sign_up
 from tests.webhooks.receiver import Receiver, create_webhook, worker_for
@@ -98,9 +104,7 @@ async def test_a_sudden_new_network_at_ten_times_the_baseline_raises_both_once(
 
 async def test_two_rounds_at_once_raise_each_anomaly_once(app: Starlette, gql: GraphQL) -> None:
     # given: a key set used from one network, then from a second one
-    owner = await sign_up(gql, "owner")
-    organization_id = await create_organization(owner)
-    key_set = await watched(app, owner, organization_id)
+    key_set = await owned_key_set(app, gql)
     start_of_an_hour()
     await key_set.verify(1, ip="203.0.113.10")
     await key_set.detect()

@@ -22,7 +22,9 @@ from tests.support import (
     Person,
     advance,
     create_key_set,
+    create_organization,
     movable_clock,
+    sign_up,
     verifying_client,
 )
 
@@ -91,6 +93,7 @@ class Watched:
 
     app: Starlette
     owner: Person
+    organization_id: str
     id: str  # the key set's global id
     key: str
     token: str
@@ -148,14 +151,55 @@ async def new_verifier(owner: Person, organization_id: str, name: str) -> tuple[
 
 
 async def watched(
-    app: Starlette, owner: Person, organization_id: str, label: str = "Billing", **input: Any
+    app: Starlette,
+    owner: Person,
+    organization_id: str,
+    label: str = "Billing",
+    *,
+    system_id: str | None = None,
 ) -> Watched:
-    created = await create_key_set(owner, organizationId=organization_id, label=label, **input)
+    """A key set of the organization (or of its system), and a verifier of the
+    organization that checks it."""
+    where = {"systemId": system_id} if system_id else {"organizationId": organization_id}
+    created = await create_key_set(owner, label=label, **where)
     token, verifier = await new_verifier(owner, organization_id, f"{label.lower()}-api")
-    found = Watched(app, owner, created["keySet"]["id"], created["primaryKey"], token, verifier)
+    found = Watched(
+        app, owner, organization_id, created["keySet"]["id"], created["primaryKey"], token, verifier
+    )
     found.pk = pk_of(found.id, "KeySet") or 0
     found.verifier_pk = pk_of(verifier, "Verifier") or 0
     # The usage rows name the key by its pk, which the API does not show.
     primary = await ApiKey.get(key_set_id=found.pk, slot=KeySlot.PRIMARY, current=True)
     found.key_pk = primary.id
     return found
+
+
+def current_hour() -> int:
+    return hour_of(movable_clock().time())
+
+
+async def owned_key_set(app: Starlette, gql: GraphQL, label: str = "Billing") -> Watched:
+    """A key set of a new organization, whose owner signs up for it."""
+    owner = await sign_up(gql, "owner")
+    return await watched(app, owner, await create_organization(owner), label)
+
+
+async def first_used(
+    key_set: Watched, ip: str = "203.0.113.10", *, hour_of_day: int | None = None
+) -> int:
+    """The key set's first use, through /v1/keys/verify, at the start of an hour (of
+    `hour_of_day`, UTC, if given), and the round that sees it; returns that hour."""
+    hour = start_of_an_hour()
+    if hour_of_day is not None:
+        advance(3600 * ((hour_of_day - hour) % 24))
+        hour = current_hour()
+    await key_set.verify(1, ip=ip)
+    await key_set.detect()
+    return hour
+
+
+async def later(key_set: Watched, hours: int) -> int:
+    """Moves the clock `hours` on (signing the owner in again); returns the hour then."""
+    advance(3600 * hours)
+    key_set.owner = await signed_in_again(key_set.owner)
+    return current_hour()

@@ -22,6 +22,13 @@ from starlette.applications import Starlette
 from tortoise import Tortoise, connections
 from tortoise.transactions import in_transaction
 
+from app import clock
+from app.anomalies.detector import AnomalyDetector
+from app.anomalies.rules import Thresholds
+from app.ids import pk_of
+from app.keysets.models import ApiKey, KeySlot
+from app.usage import store
+from app.usage.buffer import Pending, hour_of
 from tests.support import (
     ADD_MEMBER,
     CONFIRM_TOTP,
@@ -214,6 +221,31 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
         "other": UNFOUND,
     },
     "revokeVerifier(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
+    # Anomalies name networks and verifiers: for admins of the key set's scope, as the
+    # addresses and verifiers of its usage are.
+    "KeySet.anomalies(organization)": {
+        "own": (UNAUTH, NULL, NULL, NULL, OK, OK),
+        "other": UNSEEN,
+    },
+    "KeySet.anomalies(system)": {"own": (UNAUTH, NULL, NULL, OK, OK, OK), "other": UNSEEN},
+    "KeySet.mutedAnomalyKinds(organization)": {
+        "own": (UNAUTH, NULL, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNSEEN,
+    },
+    "KeySet.mutedAnomalyKinds(system)": {
+        "own": (UNAUTH, NULL, FORBIDDEN, OK, OK, OK),
+        "other": UNSEEN,
+    },
+    "acknowledgeAnomaly(organization)": {
+        "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNFOUND,
+    },
+    "acknowledgeAnomaly(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
+    "muteAnomalyKind(organization)": {
+        "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK),
+        "other": UNFOUND,
+    },
+    "muteAnomalyKind(system)": {"own": (UNAUTH, NF, FORBIDDEN, OK, OK, OK), "other": UNFOUND},
 }
 
 # Cells where the code is known to break the contract: (operation, role, target) -> why.
@@ -374,6 +406,20 @@ mutation($input: DeletePermissionGroupInput!) {
   deletePermissionGroup(input: $input) { deletedGroupId userErrors { code } }
 }
 """
+KEY_SET_ANOMALIES = """
+query($id: ID!) { keySet(id: $id) { anomalies(first: 10) { edges { node { id } } } } }
+"""
+MUTED_ANOMALY_KINDS = "query($id: ID!) { keySet(id: $id) { mutedAnomalyKinds } }"
+ACKNOWLEDGE_ANOMALY = """
+mutation($input: AcknowledgeAnomalyInput!) {
+  acknowledgeAnomaly(input: $input) { anomaly { acknowledgedAt } userErrors { code } }
+}
+"""
+MUTE_ANOMALY_KIND = """
+mutation($input: MuteAnomalyKindInput!) {
+  muteAnomalyKind(input: $input) { keySet { mutedAnomalyKinds } userErrors { code } }
+}
+"""
 
 _names = itertools.count(1)
 # Never called: the test app sends no webhooks.
@@ -430,6 +476,7 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
         scope: await new_verifier(owner.gql, organization_id, system_id, scope)
         for scope in ("organization", "system")
     }
+    await raise_anomalies(key_sets, verifier_ids["organization"])
     return Organization(
         owner,
         organization_id,
@@ -443,6 +490,24 @@ async def build_organization(gql: GraphQL, owner: Person, spare: Person) -> Orga
         invitation_id,
         verifier_ids,
     )
+
+
+async def raise_anomalies(key_sets: dict[str, dict[str, Any]], verifier_id: str) -> None:
+    """A NEW_NETWORK anomaly on each key set: used from one network in the last hour and
+    from another in this one, as the usage flush writes it, then a detection round."""
+    hour = hour_of(clock.time())
+    usage: dict[Any, list[int]] = {}
+    addresses: dict[Any, list[int]] = {}
+    for created in key_sets.values():
+        key_set_pk = pk_of(created["keySet"]["id"], "KeySet") or 0
+        key = await ApiKey.get(key_set_id=key_set_pk, slot=KeySlot.PRIMARY, current=True)
+        for when, address in ((hour - 1, "203.0.113.10"), (hour, "198.51.100.10")):
+            usage[key.id, when, "VALID", pk_of(verifier_id, "Verifier") or 0] = [key_set_pk, 1]
+            addresses[key.id, when, address] = [key_set_pk, 1]
+    await store.write(Pending(usage, addresses))
+    # A round at the hour's start: the hour cannot turn between the writes and the round.
+    at = datetime.fromtimestamp(hour * 3600, UTC)
+    await AnomalyDetector(Thresholds(), interval_seconds=60).run_once(now=at)
 
 
 async def new_invitation(owner: Person, organization_id: str) -> str:
@@ -806,6 +871,27 @@ async def delete_group(world: World, caller: GraphQL, org: Organization) -> Outc
     )
 
 
+async def anomaly_id(org: Organization, scope: str) -> str:
+    data = await org.owner.gql(KEY_SET_ANOMALIES, {"id": key_set_id(org, scope)})
+    return str(data["keySet"]["anomalies"]["edges"][0]["node"]["id"])
+
+
+def acknowledge_in(scope: str) -> Cell:
+    async def cell(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+        input = {"anomalyId": await anomaly_id(org, scope)}
+        return await mutate(caller, "acknowledgeAnomaly", ACKNOWLEDGE_ANOMALY, input)
+
+    return cell
+
+
+def mute_in(scope: str) -> Cell:
+    async def cell(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
+        input = {"keySetId": key_set_id(org, scope), "kind": "UNUSUAL_HOUR", "muted": True}
+        return await mutate(caller, "muteAnomalyKind", MUTE_ANOMALY_KIND, input)
+
+    return cell
+
+
 def extend_in(scope: str) -> Cell:
     async def cell(world: World, caller: GraphQL, org: Organization) -> Outcome | str:
         later = datetime.now(UTC) + timedelta(days=next(_names))
@@ -975,6 +1061,22 @@ CELLS: dict[str, Cell] = {
     ),
     "extendKeySet(organization)": extend_in("organization"),
     "extendKeySet(system)": extend_in("system"),
+    "KeySet.anomalies(organization)": lambda w, c, o: read(
+        c, KEY_SET_ANOMALIES, {"id": key_set_id(o, "organization")}, "keySet", "anomalies"
+    ),
+    "KeySet.anomalies(system)": lambda w, c, o: read(
+        c, KEY_SET_ANOMALIES, {"id": key_set_id(o, "system")}, "keySet", "anomalies"
+    ),
+    "KeySet.mutedAnomalyKinds(organization)": lambda w, c, o: read(
+        c, MUTED_ANOMALY_KINDS, {"id": key_set_id(o, "organization")}, "keySet", "mutedAnomalyKinds"
+    ),
+    "KeySet.mutedAnomalyKinds(system)": lambda w, c, o: read(
+        c, MUTED_ANOMALY_KINDS, {"id": key_set_id(o, "system")}, "keySet", "mutedAnomalyKinds"
+    ),
+    "acknowledgeAnomaly(organization)": acknowledge_in("organization"),
+    "acknowledgeAnomaly(system)": acknowledge_in("system"),
+    "muteAnomalyKind(organization)": mute_in("organization"),
+    "muteAnomalyKind(system)": mute_in("system"),
 }
 
 

@@ -162,6 +162,11 @@ query($id: ID!) {
   }
 }
 """
+MUTE_ANOMALY_KIND = """
+mutation($input: MuteAnomalyKindInput!) {
+  muteAnomalyKind(input: $input) { userErrors { code field } }
+}
+"""
 AUDIT_LOG = """
 query($id: ID!) { organization(id: $id) { auditLog(first: 100) { edges { node { action } } } } }
 """
@@ -435,6 +440,12 @@ COVERED: dict[str, tuple[str, str, Input]] = {
         UPDATE_KEY_POLICY,
         lambda s: {"systemId": s.system_id, "maxGracePeriodSeconds": 0},
     ),
+    # Muting hides what a thief of the session would do next.
+    "muteAnomalyKind": (
+        "muteAnomalyKind",
+        MUTE_ANOMALY_KIND,
+        lambda s: {"keySetId": s.key_set["keySet"]["id"], "kind": "NEW_NETWORK", "muted": True},
+    ),
 }
 
 # Actions that hand out, reveal, weaken or destroy nothing: no code asked, even here.
@@ -456,6 +467,12 @@ NOT_COVERED: dict[str, tuple[str, str, Input, Callable[[Scene], Person]]] = {
         REMOVE_MEMBER,
         lambda s: {"organizationId": s.organization_id, "userId": s.spare.id},
         lambda s: s.spare,
+    ),
+    "raise a muted kind of anomaly again": (
+        "muteAnomalyKind",
+        MUTE_ANOMALY_KIND,
+        lambda s: {"keySetId": s.key_set["keySet"]["id"], "kind": "NEW_NETWORK", "muted": False},
+        lambda s: s.owner,
     ),
 }
 
@@ -481,6 +498,8 @@ UNGUARDED = {
     "revokeInvitation",
     # Only takes access away, from a key the reporter holds (and could use) anyway:
     "reportLeak",
+    # Marks an anomaly seen; it was audited, announced and notified when it was raised:
+    "acknowledgeAnomaly",
 }
 MUTATIONS = "{ __schema { mutationType { fields { name description } } } }"
 

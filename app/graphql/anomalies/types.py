@@ -88,8 +88,16 @@ class KeyAnomalyType:
         return await load_user(info, self.acknowledged_by_id)
 
 
-def _admins_only() -> list[FieldExtension]:
-    return [PermissionExtension([IsKeySetAdmin()], fail_silently=True, use_directives=True)]
+class IsAnomalyReader(IsKeySetAdmin):
+    """Admins of the key set's scope, as for the addresses and verifiers of its usage."""
+
+    message = "Only admins of the key set's scope may see its anomalies."
+    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012
+
+
+def _admins_only(*, silently: bool = True) -> list[FieldExtension]:
+    # Silently: null. A list would be silently empty, which would say "nothing muted".
+    return [PermissionExtension([IsAnomalyReader()], fail_silently=silently, use_directives=True)]
 
 
 @strawberry.type
@@ -124,9 +132,9 @@ class KeySetAnomalyFields:
     @strawberry.field(
         description=(
             "The kinds of anomaly not raised for this key set (muteAnomalyKind). For admins "
-            "of the key set's scope (@hasRole(ADMIN)); null for anyone else."
+            "of the key set's scope (@hasRole(ADMIN)); others get FORBIDDEN."
         ),
-        extensions=_admins_only(),
+        extensions=_admins_only(silently=False),
         metadata={**LOADED, **list_cost(len(AnomalyKind))},
     )
     async def muted_anomaly_kinds(self, info: Info) -> list[AnomalyKind] | None:
