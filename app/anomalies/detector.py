@@ -58,7 +58,7 @@ class AnomalyDetector:
         return raised
 
     async def _round(self, ids: list[int], hours: list[int]) -> int:
-        traffic = await read_traffic(ids, hours)
+        traffic = await read_traffic(ids, hours, self.thresholds)
         known = await service.sightings_of(ids)
         names = await verifier_names(traffic, known)
         done = await _raised_or_muted(ids, hours)
@@ -87,21 +87,25 @@ class AnomalyDetector:
         return raised
 
 
-async def read_traffic(ids: Sequence[int], hours: Sequence[int]) -> dict[int, Traffic]:
-    """The counts the rules need for each key set, in four statements."""
+async def read_traffic(
+    ids: Sequence[int], hours: Sequence[int], thresholds: Thresholds
+) -> dict[int, Traffic]:
+    """The counts the rules need for each key set, in five statements at most. The week
+    before is read only for the key sets whose hours examined pass a floor: below both,
+    no median can make a spike or a burst of them."""
     found = {key_set_id: Traffic() for key_set_id in ids}
-    rows = (
-        await KeyUsage.filter(key_set_id__in=ids, hour__gte=hours[0] - BASELINE_HOURS)
-        .annotate(total=Sum("uses"))
-        .group_by("key_set_id", "hour", "code")
-        .values_list("key_set_id", "hour", "code", "total")
-    )
-    for key_set_id, hour, code, total in rows:
-        traffic = found[key_set_id]
-        traffic.totals[hour] = traffic.totals.get(hour, 0) + int(total)
-        if code != VALID:
-            refused = traffic.refused.setdefault(hour, {})
-            refused[code] = refused.get(code, 0) + int(total)
+    await _add_totals(found, ids, since=hours[0])
+    busy = [
+        key_set_id
+        for key_set_id, traffic in found.items()
+        if any(
+            traffic.totals.get(hour, 0) > thresholds.volume_floor
+            or sum(traffic.refused.get(hour, {}).values()) > thresholds.refusal_floor
+            for hour in hours
+        )
+    ]
+    if busy:
+        await _add_totals(found, busy, since=hours[0] - BASELINE_HOURS, until=hours[0])
     for key_set_id, hour, verifier_id in await (
         KeyUsage.filter(key_set_id__in=ids, hour__gte=hours[0])
         .distinct()
@@ -125,6 +129,24 @@ async def read_traffic(ids: Sequence[int], hours: Sequence[int]) -> dict[int, Tr
     ):
         found[key_set_id].used_hours.add(hour)
     return found
+
+
+async def _add_totals(
+    found: dict[int, Traffic], ids: Sequence[int], *, since: int, until: int | None = None
+) -> None:
+    rows = KeyUsage.filter(key_set_id__in=ids, hour__gte=since)
+    if until is not None:
+        rows = rows.filter(hour__lt=until)
+    for key_set_id, hour, code, total in (
+        await rows.annotate(total=Sum("uses"))
+        .group_by("key_set_id", "hour", "code")
+        .values_list("key_set_id", "hour", "code", "total")
+    ):
+        traffic = found[key_set_id]
+        traffic.totals[hour] = traffic.totals.get(hour, 0) + int(total)
+        if code != VALID:
+            refused = traffic.refused.setdefault(hour, {})
+            refused[code] = refused.get(code, 0) + int(total)
 
 
 async def verifier_names(traffic: dict[int, Traffic], known: service.Known) -> dict[str, str]:
