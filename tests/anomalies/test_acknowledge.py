@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
+from app.ids import pk_of
+from app.notifications.models import Notification, NotificationKind
 from tests.anomalies.traffic import ACKNOWLEDGE, MUTE, Watched, first_used, later, watched
 from tests.audit import all_entries
 from tests.support import (
@@ -15,6 +17,9 @@ from tests.support import (
     snapshot_tables,
 )
 
+UPDATE_KEY_POLICY = """
+mutation($input: UpdateKeyPolicyInput!) { updateKeyPolicy(input: $input) { userErrors { code } } }
+"""
 ANOMALIES_ONLY = "query($id: ID!) { keySet(id: $id) { anomalies { totalCount } } }"
 MUTED = "query($id: ID!) { keySet(id: $id) { mutedAnomalyKinds } }"
 
@@ -134,3 +139,31 @@ async def test_a_muted_kind_is_not_raised_and_what_it_saw_stays_seen(
         key_set.owner, world.organization_id, {"actions": ["ANOMALY_MUTE_CHANGED"]}
     )
     assert [e["details"]["muted"] for e in entries] == [False, True]
+
+
+async def test_a_members_own_key_set_is_watched_by_that_member_and_the_admins(
+    app: Starlette, gql: GraphQL
+) -> None:
+    # given: a member's own key set, which starts verifying from a second network
+    world = await build_world(gql)
+    policy = {"organizationId": world.organization_id, "memberKeySetLimit": 3}
+    await world.admin.gql.mutate("updateKeyPolicy", UPDATE_KEY_POLICY, policy)
+    key_set = await watched(app, world.owner, world.organization_id, "Mine", by=world.member)
+    await first_used(key_set)
+    await later(key_set, 1)
+    await new_network(key_set, "198.51.100.7")
+
+    # when
+    seen = await world.member.gql(ANOMALIES_ONLY, {"id": key_set.id})
+    [edge] = (await key_set.anomalies())["anomalies"]["edges"]
+    input = {"anomalyId": edge["node"]["id"]}
+    acknowledged = await world.member.gql.mutate("acknowledgeAnomaly", ACKNOWLEDGE, input)
+
+    # then: the member sees and acknowledges it; they and the admins were told, no one else
+    assert seen["keySet"]["anomalies"]["totalCount"] == 1
+    assert acknowledged["anomaly"]["acknowledgedBy"] == {"id": world.member.id}
+    told = await Notification.filter(kind=NotificationKind.ANOMALY_DETECTED).values_list(
+        "user_id", flat=True
+    )
+    expected = [world.owner, world.admin, world.member]
+    assert sorted(told) == sorted(pk_of(person.id, "User") or 0 for person in expected)

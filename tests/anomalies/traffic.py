@@ -157,11 +157,12 @@ async def watched(
     label: str = "Billing",
     *,
     system_id: str | None = None,
+    by: Person | None = None,
 ) -> Watched:
-    """A key set of the organization (or of its system), and a verifier of the
-    organization that checks it."""
+    """A key set of the organization (or of its system), created by `owner` (or by a
+    member for themselves), and a verifier of the organization that checks it."""
     where = {"systemId": system_id} if system_id else {"organizationId": organization_id}
-    created = await create_key_set(owner, label=label, **where)
+    created = await create_key_set(by or owner, label=label, **where)
     token, verifier = await new_verifier(owner, organization_id, f"{label.lower()}-api")
     found = Watched(
         app, owner, organization_id, created["keySet"]["id"], created["primaryKey"], token, verifier
