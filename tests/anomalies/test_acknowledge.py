@@ -162,8 +162,11 @@ async def test_a_members_own_key_set_is_watched_by_that_member_and_the_admins(
     # then: the member sees and acknowledges it; they and the admins were told, no one else
     assert seen["keySet"]["anomalies"]["totalCount"] == 1
     assert acknowledged["anomaly"]["acknowledgedBy"] == {"id": world.member.id}
-    told = await Notification.filter(kind=NotificationKind.ANOMALY_DETECTED).values_list(
-        "user_id", flat=True
-    )
+    told = [
+        user_id
+        for (user_id,) in await Notification.filter(
+            kind=NotificationKind.ANOMALY_DETECTED
+        ).values_list("user_id")
+    ]
     expected = [world.owner, world.admin, world.member]
     assert sorted(told) == sorted(pk_of(person.id, "User") or 0 for person in expected)
