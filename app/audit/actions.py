@@ -44,3 +44,10 @@ class AuditAction(StrEnum):
     REPLACED_KEY_PRESENTED = "REPLACED_KEY_PRESENTED"
     # Written by the scheduled full check (app.audit.full_checks) when it finds a break.
     AUDIT_CHAIN_BROKEN = "AUDIT_CHAIN_BROKEN"
+    # Two-person approval (app.approvals): a held action, and what became of it.
+    APPROVAL_REQUESTED = "APPROVAL_REQUESTED"
+    APPROVAL_GRANTED = "APPROVAL_GRANTED"
+    APPROVAL_REJECTED = "APPROVAL_REJECTED"
+    APPROVAL_APPLIED_ALONE = "APPROVAL_APPLIED_ALONE"
+    APPROVAL_POLICY_CHANGED = "APPROVAL_POLICY_CHANGED"
+    APPROVAL_CLAIMED = "APPROVAL_CLAIMED"

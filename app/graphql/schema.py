@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from app.graphql.accounts.mutations import AccountMutations
 from app.graphql.accounts.queries import AccountQueries
 from app.graphql.accounts.second_factor import SecondFactorMutations
+from app.graphql.approvals.mutations import ApprovalMutations
 from app.graphql.catalog.mutations import PermissionMutations
 from app.graphql.conventions import document_conventions
 from app.graphql.errors import ErrorPolicy
@@ -69,6 +70,7 @@ class Mutation(
     WebhookMutations,
     VerifierMutations,
     LeakMutations,
+    ApprovalMutations,
 ):
     pass
 
