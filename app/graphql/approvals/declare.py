@@ -26,12 +26,15 @@ from app.approvals import service as approvals
 from app.approvals.models import ApprovalAction
 from app.approvals.scopes import Scope, scope_of
 from app.context import Actor
-from app.errors import ErrorCode
+from app.errors import ErrorCode, PolicyViolation
 from app.graphql.approvals.replay import to_json
 from app.graphql.approvals.types import ApprovalRequestType
 from app.graphql.payloads import UserError
+from app.graphql.sensitive import SECRET
 from app.graphql.step_up import StepUp
 from app.ids import pk_of
+
+[SECRET_MARK] = SECRET
 
 # Input fields that name the object acted on, and the type of their global ids.
 TARGETS = {"organization_id": "Organization", "system_id": "System", "key_set_id": "KeySet"}
@@ -51,7 +54,9 @@ class NeedsApproval(FieldExtension):
     """Declares a mutation that is `action` (when `when` says so, for an input). `on`
     names the input fields that identify the object acted on (the first given counts);
     `held` maps the payload's key-value fields to the names the requester claims them by.
-    The payload type must have an `approvalRequest` field."""
+    The payload type must have an `approvalRequest` field. An input that carries a secret
+    (a key to import) cannot be kept: such a mutation declares `refused`, the reason it
+    answers POLICY_VIOLATION with where the action is held."""
 
     payload_type: Any
 
@@ -61,6 +66,7 @@ class NeedsApproval(FieldExtension):
         *on: str,
         when: When | None = None,
         held: Mapping[str, str] | None = None,
+        refused: str | None = None,
     ) -> None:
         unknown = set(on) - TARGETS.keys()
         if not on or unknown:
@@ -69,6 +75,7 @@ class NeedsApproval(FieldExtension):
         self.on = on
         self.when = when
         self.held = dict(held or {})
+        self.refused = refused
 
     def apply(self, field: StrawberryField) -> None:
         later = field.extensions[field.extensions.index(self) + 1 :]
@@ -78,6 +85,9 @@ class NeedsApproval(FieldExtension):
         names = {f.python_name for f in payload.fields}
         if "approval_request" not in names or not set(self.held) <= names:
             raise TypeError(f"{field.python_name}: its payload needs approval_request, {self.held}")
+        [argument] = [a for a in field.arguments if a.python_name == "input"]
+        if self.refused is None and _carries_secret(argument.type):
+            raise TypeError(f"{field.python_name}: its input carries a secret: declare refused")
         self.payload_type = field.type
         note = NOTE.format(action=self.action.value)
         field.description = f"{field.description} {note}" if field.description else note
@@ -94,6 +104,8 @@ class NeedsApproval(FieldExtension):
             return await next_(source, info, **kwargs)
         if self.when is not None and not await self.when(input, scope):
             return await next_(source, info, **kwargs)
+        if self.refused is not None:
+            raise PolicyViolation(self.refused)
         # A refusal (invalid input, a missing role) propagates as it always would.
         try:
             async with in_transaction():
@@ -133,6 +145,21 @@ class NeedsApproval(FieldExtension):
         name, global_id = given[0]
         pk = pk_of(str(global_id), TARGETS[name])
         return await scope_of(user_id=actor.user.id, kind=TARGETS[name], pk=pk) if pk else None
+
+
+def _carries_secret(type_: Any) -> bool:
+    """Whether an input type has a field marked SECRET (its one-time code aside), at any
+    depth."""
+    while hasattr(type_, "of_type"):
+        type_ = type_.of_type
+    definition = get_object_definition(type_)
+    if definition is None:
+        return False
+    return any(
+        (field.metadata.get(SECRET_MARK) and field.python_name != "otp")
+        or _carries_secret(field.type)
+        for field in definition.fields
+    )
 
 
 def declaration_of(field: StrawberryField) -> NeedsApproval | None:

@@ -35,8 +35,9 @@ documented(
         "REVOKE_KEY_SET": "revokeKeySet.",
         "CREATE_VERIFIER": "createVerifier: its token goes to the requester, once.",
         "WEAKEN_POLICY": (
-            "updateKeyPolicy (any change), and updateApprovalPolicy taking an action out: one "
-            "admin session alone cannot switch approval off."
+            "updateKeyPolicy (any change), updateApprovalPolicy taking an action out, and "
+            "updateOrganization(requireStepUp: false): one session alone cannot switch "
+            "approval or step-up off."
         ),
     },
 )
