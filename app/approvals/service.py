@@ -170,6 +170,11 @@ async def claim(
         request = await _visible(actor, request_id, lock=True)
         if request.requested_by_id != actor.user.id:
             raise Forbidden("Only the person who made the request may claim what it produced.")
+        if not await Membership.exists(
+            user_id=actor.user.id, organization_id=request.organization_id
+        ):
+            # Who left the organization takes nothing of it along.
+            raise NotFound("No approval request with this id.", field="requestId")
         if request.status is not ApprovalStatus.APPLIED:
             raise InvalidState(
                 f"This request is {request.status_at(clock.now()).value}: nothing to claim."

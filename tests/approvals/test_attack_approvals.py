@@ -112,6 +112,9 @@ mutation($input: ChangeMemberRoleInput!) {
   changeMemberRole(input: $input) { userErrors { code field } }
 }
 """
+REMOVE_MEMBER = """
+mutation($input: RemoveMemberInput!) { removeMember(input: $input) { userErrors { code } } }
+"""
 UPDATE_KEY_SET_LABEL = """
 mutation($input: UpdateKeySetInput!) { updateKeySet(input: $input) { userErrors { code } } }
 """
@@ -470,6 +473,31 @@ async def test_a_created_key_set_is_claimable_once_and_only_by_its_requester(
     listed = await scene.owner.gql(ORGANIZATION, {"id": scene.organization_id, "status": None})
     labels = [e["node"]["label"] for e in listed["organization"]["keySets"]["edges"]]
     assert labels == ["Billing", "Exfiltration"]
+
+
+async def test_a_requester_who_left_claims_nothing(scene: Scene) -> None:
+    # given: the key set is created, then the requester is removed before claiming
+    held = (
+        await scene.admin.gql(
+            HELD_CREATE, {"input": {"organizationId": scene.organization_id, "label": "Later"}}
+        )
+    )["createKeySet"]
+    request_id = held["approvalRequest"]["id"]
+    await approve(scene.second_admin, request_id)
+    await scene.owner.gql.mutate(
+        "removeMember",
+        REMOVE_MEMBER,
+        {"organizationId": scene.organization_id, "userId": scene.admin.id},
+    )
+
+    # when
+    claimed = (await scene.admin.gql(CLAIM, {"input": {"requestId": request_id}}))[
+        "claimApprovedRequest"
+    ]
+
+    # then
+    assert claimed["values"] == []
+    assert [e["code"] for e in claimed["userErrors"]] == ["NOT_FOUND"]
 
 
 async def test_an_owner_breaks_glass_audited_and_every_other_owner_is_told(scene: Scene) -> None:

@@ -23,6 +23,7 @@ from strawberry.types.field import StrawberryField
 from app.approvals.models import ApprovalRequest
 from app.context import Actor
 from app.graphql.context import Context, Info
+from app.graphql.loaders import build_loaders
 
 # Never kept: a code is good once, and the id of the client's request is its own.
 NOT_KEPT = frozenset({"otp", "client_mutation_id"})
@@ -49,11 +50,15 @@ def to_json(value: Any, info: Info) -> Any:
 
 
 class _AsRequester:
-    """The approver's request context, but acting as the requester."""
+    """The approver's request context (settings, keys, caches), acting as the requester:
+    the caller, and what the caller may see, are theirs."""
 
     def __init__(self, context: Context, actor: Actor) -> None:
         self._context = context
         self.actor = actor
+        self.user = actor.user
+        self.session = None
+        self.loaders = build_loaders(actor.user)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._context, name)
