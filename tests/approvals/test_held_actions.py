@@ -311,3 +311,31 @@ async def test_a_system_admin_cannot_weaken_their_systems_policy_alone(
     assert [e["code"] for e in weakened["userErrors"]] == ["APPROVAL_PENDING"]
     policy = await scene.owner.gql(SYSTEM_POLICY, {"id": scene.system_id})
     assert policy["node"]["approvalPolicy"]["actions"] == ["REVOKE_KEY_SET", "WEAKEN_POLICY"]
+
+
+async def test_a_system_role_granted_after_the_request_cannot_approve_it(
+    gql: GraphQL, scene: Scene
+) -> None:
+    # given: a system's revocation is held; a member is made the system's admin afterwards
+    late = await sign_up(gql, "late")
+    await add_member(scene.owner, scene.organization_id, late, "MEMBER")
+    await set_policy(scene.owner, ["REVOKE_KEY_SET"], systemId=scene.system_id)
+    revoke = held_document("revokeKeySet", "RevokeKeySetInput", "keySet { status }")
+    held = await scene.admin.gql(
+        revoke,
+        {"input": {"keySetId": scene.system_key_set["keySet"]["id"], "confirmLabel": "Deployer"}},
+    )
+    request = {"requestId": held["revokeKeySet"]["approvalRequest"]["id"]}
+    await scene.admin.gql.mutate(
+        "grantSystemRole",
+        GRANT_SYSTEM_ROLE,
+        {"systemId": scene.system_id, "email": late.email, "role": "ADMIN"},
+    )
+
+    # when
+    refused = await late.gql.result(APPROVE, {"input": request})
+    approved = (await scene.owner.gql(APPROVE, {"input": request}))["approveRequest"]
+
+    # then
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+    assert approved["approvalRequest"]["status"] == "APPLIED"

@@ -15,13 +15,14 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from graphql import GraphQLNonNull, coerce_input_value
+from graphql import GraphQLError, GraphQLNonNull, coerce_input_value
 from strawberry.types.arguments import convert_argument
 from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
 
 from app.approvals.models import ApprovalRequest
 from app.context import Actor
+from app.errors import InvalidState
 from app.graphql.context import Context, Info
 from app.graphql.loaders import build_loaders
 
@@ -84,10 +85,16 @@ async def replay(
         raise TypeError(f"{request.operation} has no resolver to replay")
     [argument] = [a for a in field.arguments if a.python_name == "input"]
     input_type = graphql_field.args["input"].type
-    coerced = coerce_input_value(
-        request.change,
-        input_type.of_type if isinstance(input_type, GraphQLNonNull) else input_type,
-    )
+    try:
+        coerced = coerce_input_value(
+            request.change,
+            input_type.of_type if isinstance(input_type, GraphQLNonNull) else input_type,
+        )
+    except GraphQLError:
+        # The schema changed since the request was made (an upgrade): ask anew.
+        raise InvalidState(
+            f"{request.operation} no longer takes this input: make the change again."
+        ) from None
     input = convert_argument(
         coerced, argument.type, schema.schema_converter.scalar_registry, schema.config
     )
