@@ -73,7 +73,12 @@ async def hold(
             requested_at=now,
             expires_at=now + timedelta(seconds=ttl_seconds),
         )
-        await _record(request, AuditAction.APPROVAL_REQUESTED, actor, expiresAt=now.isoformat())
+        await _record(
+            request,
+            AuditAction.APPROVAL_REQUESTED,
+            actor,
+            expiresAt=request.expires_at.isoformat(),
+        )
         who = await deciders(request)
         await notify(
             user_ids=who - {actor.user.id},
@@ -117,11 +122,13 @@ async def apply_alone(
         )
     async with in_transaction():
         request = await _pending(actor, request_id)
-        membership = await Membership.get(
+        membership = await Membership.get_or_none(
             user_id=actor.user.id, organization_id=request.organization_id
         )
-        if membership.role is not OrganizationRole.OWNER or not held_before(
-            membership.role_granted_at, request
+        if (
+            membership is None
+            or membership.role is not OrganizationRole.OWNER
+            or not held_before(membership.role_granted_at, request)
         ):
             raise Forbidden("Only owners of the organization may apply a request alone.")
         _decide(request, actor, ApprovalStatus.APPROVED)
@@ -170,11 +177,6 @@ async def claim(
         request = await _visible(actor, request_id, lock=True)
         if request.requested_by_id != actor.user.id:
             raise Forbidden("Only the person who made the request may claim what it produced.")
-        if not await Membership.exists(
-            user_id=actor.user.id, organization_id=request.organization_id
-        ):
-            # Who left the organization takes nothing of it along.
-            raise NotFound("No approval request with this id.", field="requestId")
         if request.status is not ApprovalStatus.APPLIED:
             raise InvalidState(
                 f"This request is {request.status_at(clock.now()).value}: nothing to claim."
@@ -210,7 +212,8 @@ async def of_organization(
 
 
 async def of_viewer(*, actor: Actor, status: ApprovalStatus | None) -> list[ApprovalRequest]:
-    """The requests the viewer made, and those of the scopes they administer."""
+    """The requests the viewer made (in organizations they are still in), and those of
+    the scopes they administer."""
     user_id = actor.user.id
     organizations = [m.organization_id for m in await Membership.filter(user_id=user_id)]
     administered = await administered_organizations(user_id=user_id, organization_ids=organizations)
@@ -218,7 +221,7 @@ async def of_viewer(*, actor: Actor, status: ApprovalStatus | None) -> list[Appr
         user_id=user_id, system_ids=await _systems_with_requests(organizations)
     )
     query = ApprovalRequest.filter(
-        Q(requested_by_id=user_id)
+        Q(requested_by_id=user_id, organization_id__in=organizations or [0])
         | Q(organization_id__in=sorted(administered) or [0])
         | Q(system_id__in=sorted(systems) or [0])
     )
@@ -251,8 +254,14 @@ async def _visible(actor: Actor, request_id: int, *, lock: bool = False) -> Appr
     if lock:
         requests = requests.select_for_update()
     request = await requests.first()
+    # Who left the organization sees (and claims) nothing of it any more.
     if request is None or not (
-        request.requested_by_id == actor.user.id
+        (
+            request.requested_by_id == actor.user.id
+            and await Membership.exists(
+                user_id=actor.user.id, organization_id=request.organization_id
+            )
+        )
         or await Membership.exists(
             user_id=actor.user.id,
             organization_id=request.organization_id,
