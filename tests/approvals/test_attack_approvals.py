@@ -7,6 +7,7 @@ second admin are the people who may decide.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -324,6 +325,24 @@ async def test_a_replayed_approval_does_nothing_and_says_why(scene: Scene) -> No
         assert "APPLIED" in payload["userErrors"][0]["message"]
     assert await primary_hint(scene) == after_first
     assert (await audit_actions(scene)).count("KEY_REGENERATED") == 1
+
+
+async def test_two_approvals_at_once_apply_it_once(scene: Scene) -> None:
+    # given
+    request_id = await regenerate_request(scene)
+
+    # when
+    answers = await asyncio.gather(
+        approve(scene.second_admin, request_id), approve(scene.owner, request_id)
+    )
+
+    # then
+    outcomes = sorted(
+        "APPLIED" if a["userErrors"] == [] else a["userErrors"][0]["code"] for a in answers
+    )
+    assert outcomes == ["APPLIED", "INVALID_STATE"]
+    assert (await audit_actions(scene)).count("KEY_REGENERATED") == 1
+    assert (await audit_actions(scene)).count("APPROVAL_GRANTED") == 1
 
 
 async def test_a_rejected_request_cannot_be_approved(scene: Scene) -> None:

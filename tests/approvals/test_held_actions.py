@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from app.approvals.models import ApprovalRequest
 from tests.support import (
     GRANT_SYSTEM_ROLE,
     GraphQL,
@@ -235,6 +236,10 @@ async def test_turning_step_up_off_is_held(gql: GraphQL, scene: Scene) -> None:
     # then: held
     payload = data["updateOrganization"]
     assert [e["code"] for e in payload["userErrors"]] == ["APPROVAL_PENDING"]
+    # the request keeps the change, never the code that came with it
+    [kept] = await ApprovalRequest.all()
+    assert kept.change["requireStepUp"] is False
+    assert "otp" not in kept.change
     org = await scene.owner.gql(REQUIRE_STEP_UP, {"id": scene.organization_id})
     assert org["organization"]["requireStepUp"] is True
 

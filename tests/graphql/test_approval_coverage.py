@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
+import strawberry
+
 from app.approvals.models import ApprovalAction
+from app.graphql.approvals.declare import NeedsApproval
+from app.graphql.approvals.types import ApprovalRequestType
+from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
+from app.graphql.sensitive import SECRET
+from app.graphql.step_up import StepUp, otp_field
 from tests.support import GraphQL
 
 # mutation -> the action it is (importKeys is refused where held: its keys cannot be kept).
@@ -89,3 +97,42 @@ async def test_every_mutation_is_held_or_says_why_not(gql: GraphQL) -> None:
 def test_every_offered_action_is_declared_where_it_is_done() -> None:
     # REVEAL_KEY is a read: ApiKey.value refuses it, requestKeyReveal asks for it.
     assert set(HELD.values()) | {"REVEAL_KEY"} == {action.value for action in ApprovalAction}
+
+
+@strawberry.input
+class SmuggleInput:
+    organization_id: strawberry.ID
+    key: str = strawberry.field(metadata=SECRET)
+    otp: str | None = otp_field()
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class SmugglePayload:
+    approval_request: ApprovalRequestType | None = None
+    user_errors: list[UserError] = user_errors_field()
+    client_mutation_id: str | None = None
+
+
+@strawberry.type
+class SmuggleMutation:
+    @strawberry.mutation(  # type: ignore[untyped-decorator]
+        extensions=[
+            NeedsApproval(ApprovalAction.CREATE_KEY_SET, "organization_id"),
+            StepUp("organization_id"),
+            ReportUserErrors(),
+        ]
+    )
+    async def smuggle(self, input: SmuggleInput) -> SmugglePayload:
+        return SmugglePayload()
+
+
+@strawberry.type
+class SmuggleQuery:
+    ok: bool = True
+
+
+def test_a_held_mutation_whose_input_carries_a_secret_must_declare_its_refusal() -> None:
+    # when / then: a request would keep the key; the schema is refused instead
+    with pytest.raises(TypeError, match="carries a secret"):
+        strawberry.Schema(query=SmuggleQuery, mutation=SmuggleMutation)
