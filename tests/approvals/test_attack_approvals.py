@@ -93,6 +93,7 @@ KEY_VALUE = """
 query($id: ID!) { node(id: $id) { ... on KeySet { primaryKey { value } } } }
 """
 REQUEST = f"query($id: ID!) {{ node(id: $id) {{ ... on ApprovalRequest {{ {REQUEST_FIELDS} }} }} }}"
+CHANGE = "query($id: ID!) { node(id: $id) { ... on ApprovalRequest { operation change } } }"
 ORGANIZATION = """
 query($id: ID!, $status: ApprovalStatus) {
   organization(id: $id) {
@@ -222,6 +223,13 @@ async def test_a_stolen_admin_session_regenerating_gets_only_a_request(scene: Sc
     told = await Notification.filter(kind=NotificationKind.APPROVAL_REQUESTED).count()
     assert told == 3  # two owners, the second admin; the member and the requester not
     assert await request_status(scene, request_id) == "PENDING"
+    # what the deciders read before approving: the exact change
+    shown = await scene.owner.gql(CHANGE, {"id": request_id})
+    assert shown["node"]["operation"] == "regenerateKey"
+    change = shown["node"]["change"]
+    assert change["keySetId"] == scene.key_set_id
+    assert change["slot"] == "PRIMARY"
+    assert change["gracePeriodSeconds"] == 0
 
 
 async def test_a_second_admins_approval_applies_it_and_the_requester_claims_the_key(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 import strawberry
+from strawberry.scalars import JSON
 
 from app import clock
 from app.approvals import policies
@@ -91,6 +93,15 @@ class ApprovalRequestType(Node):
         description="Applied by an owner without a second person (break-glass)."
     )
     summary: str = strawberry.field(description="What it does, for people: the action and target.")
+    operation: str = strawberry.field(
+        description="The mutation it holds (revealKey for a requestKeyReveal)."
+    )
+    change: JSON = strawberry.field(
+        description=(
+            "The exact input it will be applied with, as the mutation was given it (GraphQL "
+            "names), without its one-time code: read it before you approve."
+        )
+    )
     claimable: bool = strawberry.field(
         description="Applied, with key values its requester has not claimed yet."
     )
@@ -109,6 +120,8 @@ class ApprovalRequestType(Node):
             decision_reason=request.decision_reason,
             applied_alone=request.applied_alone,
             summary=request.summary,
+            operation=request.operation,
+            change=cast(JSON, request.change),
             claimable=request.held is not None,
             model=request,
         )
