@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tortoise.models import Model
 
+from app.approvals.models import ApprovalRequest
 from app.errors import Forbidden, KeyrackError, NotFound
 from app.keysets.models import KeySet, PermissionGroup
 from app.organizations.models import (
@@ -32,6 +33,7 @@ _BELONGING_TO_ORGANIZATIONS: dict[str, type[Model]] = {
     "Permission": Permission,
     "Webhook": Webhook,
     "Verifier": Verifier,
+    "ApprovalRequest": ApprovalRequest,
 }
 
 

@@ -5,6 +5,7 @@ KeyrackError
 ├── NotAuthenticated        no valid session where one is needed
 ├── Forbidden               a member without the role the action needs
 ├── StepUpRequired          a key value asked for without a fresh second factor
+├── ApprovalRequired        a key value asked for where revealing needs an approval
 └── UserInputError          an expected failure, reported as a `userError`
     ├── NotFound            unknown id, or an object the caller may not see
     ├── InvalidInput        validation of one field failed
@@ -19,6 +20,7 @@ KeyrackError
     ├── PolicyViolation     the key policy of the organization or system forbids it
     ├── RevealLimitReached  more key values asked for in one request than allowed
     ├── RecentlyUsed        a key set in use, revoked or cut off without acknowledging it
+    ├── ApprovalPending     the action needs a second person: it was held as a request
     └── InvalidState        the object's state forbids it (revoked, last owner...)
 
 Every `UserInputError` carries an `ErrorCode`; GraphQL's `UserErrorCode` is built from
@@ -61,6 +63,7 @@ class ErrorCode(StrEnum):
     KEY_EXPOSED = "KEY_EXPOSED"
     GRACE_PERIOD_REQUIRED = "GRACE_PERIOD_REQUIRED"
     TOO_MANY_PREVIOUS_KEYS = "TOO_MANY_PREVIOUS_KEYS"
+    APPROVAL_PENDING = "APPROVAL_PENDING"
 
 
 class KeyrackError(Exception):
@@ -85,6 +88,13 @@ class Forbidden(KeyrackError):
 
 class StepUpRequired(KeyrackError):
     """Where a mutation would answer OTP_REQUIRED, a query field (`ApiKey.value`) raises this."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class ApprovalRequired(KeyrackError):
+    """Where revealing a key needs approval, `ApiKey.value` raises this (requestKeyReveal)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -166,3 +176,7 @@ class RevealLimitReached(UserInputError):
 
 class RecentlyUsed(UserInputError):
     code = ErrorCode.RECENTLY_USED
+
+
+class ApprovalPending(UserInputError):
+    code = ErrorCode.APPROVAL_PENDING

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     # How long elevateSession lets a session act without a code where step-up is required.
     step_up_ttl_seconds: int = Field(default=15 * 60, ge=30, le=12 * 3600)
+    # How long a request for a two-person approval stays open (app.approvals).
+    approval_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     # Who may sign up through the API (app.accounts.signup): open, invite or closed.
     signup: Literal["open", "invite", "closed"] = "open"
     # Failed logins allowed per window before further attempts are refused.

@@ -213,6 +213,29 @@ documented(
         "ANOMALY_MUTE_CHANGED": (
             "An admin muted or unmuted a kind of anomaly for the key set (details: kind, muted)."
         ),
+        "APPROVAL_REQUESTED": (
+            "An action that needs approval was held as a request (details: requestId, "
+            "approvalAction, summary, reason, expiresAt); nothing else changed."
+        ),
+        "APPROVAL_GRANTED": (
+            "Another owner or admin approved a request (details: requestId, requestedBy); the "
+            "change itself follows as its own entry, in the requester's name."
+        ),
+        "APPROVAL_REJECTED": (
+            "A request was rejected (details: requestId, reason), or could not be applied "
+            "because the world changed since it was made (details: notApplied)."
+        ),
+        "APPROVAL_APPLIED_ALONE": (
+            "Break-glass: an owner applied a request without a second person (details: "
+            "requestId, reason); every other owner is notified."
+        ),
+        "APPROVAL_POLICY_CHANGED": (
+            "The actions needing approval changed (details: old and new actions)."
+        ),
+        "APPROVAL_CLAIMED": (
+            "The requester of an applied request took the key values it produced (details: "
+            "requestId, names); they are no longer kept."
+        ),
     },
 )
 documented(

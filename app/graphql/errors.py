@@ -1,7 +1,8 @@
 """Domain exceptions become GraphQL errors here, and nowhere else.
 
 Expected failures in mutations become `userErrors` (see `payloads.ReportUserErrors`);
-`NotAuthenticated`, `Forbidden` and `StepUpRequired` become top-level errors with `extensions.code`;
+`NotAuthenticated`, `Forbidden`, `StepUpRequired` and `ApprovalRequired` become top-level
+errors with `extensions.code`;
 anything unexpected is masked, logged server-side and answered with a generic message,
 except a database that cannot be reached, which is `SERVICE_UNAVAILABLE`.
 """
@@ -15,6 +16,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from app.errors import (
+    ApprovalRequired,
     Forbidden,
     KeyrackError,
     NotAuthenticated,
@@ -39,6 +41,7 @@ _CODES: list[tuple[type[Exception], str]] = [
     (Forbidden, "FORBIDDEN"),
     (RevealLimitReached, RevealLimitReached.code),
     (StepUpRequired, "STEP_UP_REQUIRED"),
+    (ApprovalRequired, "APPROVAL_REQUIRED"),
     (UserInputError, "BAD_USER_INPUT"),
 ]
 

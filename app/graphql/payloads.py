@@ -63,6 +63,10 @@ UserErrorCode = documented(
             "(10): regenerate with gracePeriodSeconds 0, which ends them all, or wait for "
             "the oldest grace period to end."
         ),
+        "APPROVAL_PENDING": (
+            "The approval policy holds this action for a second person: nothing changed yet; "
+            "the payload's approvalRequest is the request another owner or admin decides."
+        ),
     },
     name="UserErrorCode",
 )

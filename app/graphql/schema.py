@@ -12,6 +12,7 @@ from app.graphql.accounts.mutations import AccountMutations
 from app.graphql.accounts.queries import AccountQueries
 from app.graphql.accounts.second_factor import SecondFactorMutations
 from app.graphql.anomalies.mutations import AnomalyMutations
+from app.graphql.approvals.mutations import ApprovalMutations
 from app.graphql.catalog.mutations import PermissionMutations
 from app.graphql.conventions import document_conventions
 from app.graphql.errors import ErrorPolicy
@@ -71,6 +72,7 @@ class Mutation(
     VerifierMutations,
     LeakMutations,
     AnomalyMutations,
+    ApprovalMutations,
 ):
     pass
 

@@ -23,6 +23,7 @@ from app import access
 from app.accounts import step_up
 from app.context import Actor
 from app.graphql.ids import (
+    APPROVAL_REQUEST,
     KEY_SET,
     ORGANIZATION,
     PERMISSION,
@@ -44,6 +45,7 @@ TARGETS = {
     "permission_id": PERMISSION,
     "webhook_id": WEBHOOK,
     "verifier_id": VERIFIER,
+    "request_id": APPROVAL_REQUEST,
 }
 
 NOTE = (

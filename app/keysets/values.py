@@ -10,10 +10,12 @@ from tortoise.transactions import in_transaction
 from app import clock
 from app.accounts import step_up
 from app.accounts.models import User
+from app.approvals.models import ApprovalAction
+from app.approvals.policies import effective_actions
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import ErrorCode, InvalidState, StepUpRequired
+from app.errors import ApprovalRequired, ErrorCode, InvalidState, StepUpRequired
 from app.keysets import keys as keyformat
 from app.keysets import retirement, reuse
 from app.keysets.admins import admin_key_set, administers
@@ -192,12 +194,19 @@ async def _check_room_for_previous_key(key_set: KeySet, slot: KeySlot, *, now: d
 
 
 async def reveal_key(
-    *, actor: Actor, keys: KeyMaterial, api_key: ApiKey, allowance: RevealAllowance
+    *,
+    actor: Actor,
+    keys: KeyMaterial,
+    api_key: ApiKey,
+    allowance: RevealAllowance,
+    approved: bool = False,
 ) -> str | None:
     """The key's plaintext for an admin of its scope, audited; None where nothing is kept.
 
-    Where the organization requires step-up, only an elevated session is served it.
-    Raises `RevealLimitReached` once the request's `allowance` is spent.
+    Where revealing needs approval, only an `approved` request is served it (its
+    requester and approver gave their codes when asking and approving); else, where the
+    organization requires step-up, only an elevated session. Raises `RevealLimitReached`
+    once the request's `allowance` is spent.
     """
     if api_key.ciphertext is None or api_key.current is None:
         return None
@@ -210,7 +219,18 @@ async def reveal_key(
         organization = await Organization.get(id=key_set.organization_id)
         if organization.key_reveal is not KeyReveal.ADMINS:
             return None
-        if organization.require_step_up and not await step_up.session_elevated(actor):
+        if not approved and ApprovalAction.REVEAL_KEY in await effective_actions(
+            organization_id=organization.id, system_id=key_set.system_id
+        ):
+            raise ApprovalRequired(
+                "Revealing a key here needs another owner's or admin's approval: ask with "
+                "requestKeyReveal, then claim the value with claimApprovedRequest."
+            )
+        if (
+            not approved
+            and organization.require_step_up
+            and not await step_up.session_elevated(actor)
+        ):
             raise StepUpRequired(
                 "This organization requires step-up to see key values: elevate your session "
                 "with elevateSession and a code from your authenticator app first."

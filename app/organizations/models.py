@@ -6,6 +6,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from app import clock
 from app.accounts.models import User
 
 
@@ -101,6 +102,9 @@ class Membership(Model):
     user_id: int
     role = fields.CharEnumField(OrganizationRole, max_length=16)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # When the current role was given (app clock): an approver must have held it before
+    # the request they decide was made. NULL: given before this was recorded.
+    role_granted_at = fields.DatetimeField(null=True, default=clock.now)
 
     class Meta:
         table = "memberships"

@@ -8,6 +8,7 @@ from pypika_tortoise.queries import QueryBuilder, Table
 from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
+from app import clock
 from app.access import organization_access
 from app.accounts.models import User
 from app.audit import service as audit
@@ -193,7 +194,8 @@ async def change_member_role(
                 code=ErrorCode.LAST_OWNER,
             )
         membership.role = role
-        await membership.save(update_fields=["role"])
+        membership.role_granted_at = clock.now()
+        await membership.save(update_fields=["role", "role_granted_at"])
         await lapse_sent_by(
             actor=actor, organization_id=organization_id, user_id=user_id, role=role
         )

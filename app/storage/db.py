@@ -32,6 +32,7 @@ MODEL_MODULES = [
     "app.webhooks.models",
     "app.verifiers.models",
     "app.leaks.models",
+    "app.approvals.models",
     "app.usage.models",
     "app.anomalies.models",
     "aerich.models",

@@ -5,6 +5,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from app import clock
 from app.accounts.models import User
 from app.organizations.models import Organization
 
@@ -44,6 +45,8 @@ class SystemMembership(Model):
     user_id: int
     role = fields.CharEnumField(SystemRole, max_length=16)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # As Membership.role_granted_at.
+    role_granted_at = fields.DatetimeField(null=True, default=clock.now)
 
     class Meta:
         table = "system_memberships"

@@ -7,6 +7,7 @@ from collections.abc import Collection
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from app import clock
 from app.access import organization_access, system_access
 from app.accounts.models import User
 from app.audit import service as audit
@@ -99,7 +100,8 @@ async def grant_system_role(
                 existing.user = user
                 return existing
             existing.role = role
-            await existing.save(update_fields=["role"])
+            existing.role_granted_at = clock.now()
+            await existing.save(update_fields=["role", "role_granted_at"])
             membership = existing
         else:
             try:

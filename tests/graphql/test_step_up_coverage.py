@@ -143,6 +143,36 @@ mutation($input: UpdateKeyPolicyInput!) {
 CREATE_SYSTEM = """
 mutation($input: CreateSystemInput!) { createSystem(input: $input) { userErrors { code field } } }
 """
+UPDATE_APPROVAL_POLICY = """
+mutation($input: UpdateApprovalPolicyInput!) {
+  updateApprovalPolicy(input: $input) { userErrors { code field } }
+}
+"""
+APPROVE_REQUEST = """
+mutation($input: DecideRequestInput!) {
+  approveRequest(input: $input) { approvalRequest { status } userErrors { code field } }
+}
+"""
+APPLY_REQUEST_ALONE = """
+mutation($input: ApplyRequestAloneInput!) {
+  applyRequestAlone(input: $input) { approvalRequest { status } userErrors { code field } }
+}
+"""
+CLAIM_APPROVED_REQUEST = """
+mutation($input: DecideRequestInput!) {
+  claimApprovedRequest(input: $input) { values { name } userErrors { code field } }
+}
+"""
+HELD_CREATE_VERIFIER = """
+mutation($input: CreateVerifierInput!) {
+  createVerifier(input: $input) { approvalRequest { id } userErrors { code } }
+}
+"""
+HELD_CREATE_KEY_SET = """
+mutation($input: CreateKeySetInput!) {
+  createKeySet(input: $input) { approvalRequest { id } userErrors { code } }
+}
+"""
 ELEVATE_SESSION = """
 mutation($input: ElevateSessionInput!) {
   elevateSession(input: $input) { elevatedUntil userErrors { code field message } }
@@ -193,6 +223,8 @@ class Scene:
     group_id: str
     verifier_id: str
     permission_id: str
+    pending_request_id: str  # the admin's, in a system that holds what creates access
+    claimable_request_id: str  # the owner's, approved by the admin: its token waits
 
 
 @pytest.fixture
@@ -237,6 +269,20 @@ async def _build_scene(gql: GraphQL) -> Scene:
         CREATE_PERMISSION,
         {"organizationId": organization_id, "name": "invoices.read", "scopes": ["ORGANIZATION"]},
     )
+    vault_id = await create_system(owner, organization_id, "Vault")
+    await owner.gql.mutate(
+        "updateApprovalPolicy",
+        UPDATE_APPROVAL_POLICY,
+        {"systemId": vault_id, "actions": ["CREATE_KEY_SET", "CREATE_VERIFIER"]},
+    )
+    pending = await admin.gql(
+        HELD_CREATE_KEY_SET, {"input": {"systemId": vault_id, "label": "Admin's"}}
+    )
+    claimable = await owner.gql(
+        HELD_CREATE_VERIFIER, {"input": {"systemId": vault_id, "name": "vault-reader"}}
+    )
+    claimable_request_id = claimable["createVerifier"]["approvalRequest"]["id"]
+    await admin.gql.mutate("approveRequest", APPROVE_REQUEST, {"requestId": claimable_request_id})
     app = await enable_totp(owner.gql)
     await owner.gql.mutate(
         "updateOrganization",
@@ -257,6 +303,8 @@ async def _build_scene(gql: GraphQL) -> Scene:
         group["permissionGroup"]["id"],
         verifier["verifier"]["id"],
         permission["permission"]["id"],
+        pending["createKeySet"]["approvalRequest"]["id"],
+        claimable_request_id,
     )
 
 
@@ -446,6 +494,26 @@ COVERED: dict[str, tuple[str, str, Input]] = {
         MUTE_ANOMALY_KIND,
         lambda s: {"keySetId": s.key_set["keySet"]["id"], "kind": "NEW_NETWORK", "muted": True},
     ),
+    "updateApprovalPolicy": (
+        "updateApprovalPolicy",
+        UPDATE_APPROVAL_POLICY,
+        lambda s: {"organizationId": s.organization_id, "actions": ["REVOKE_KEY_SET"]},
+    ),
+    "approveRequest": (
+        "approveRequest",
+        APPROVE_REQUEST,
+        lambda s: {"requestId": s.pending_request_id},
+    ),
+    "applyRequestAlone": (
+        "applyRequestAlone",
+        APPLY_REQUEST_ALONE,
+        lambda s: {"requestId": s.pending_request_id, "reason": "The other admins are away"},
+    ),
+    "claimApprovedRequest": (
+        "claimApprovedRequest",
+        CLAIM_APPROVED_REQUEST,
+        lambda s: {"requestId": s.claimable_request_id},
+    ),
 }
 
 # Actions that hand out, reveal, weaken or destroy nothing: no code asked, even here.
@@ -500,6 +568,10 @@ UNGUARDED = {
     "reportLeak",
     # Marks an anomaly seen; it was audited, announced and notified when it was raised:
     "acknowledgeAnomaly",
+    # Only asks (a request changes nothing) or says no; what hands a value out,
+    # approveRequest and claimApprovedRequest, asks for a code:
+    "requestKeyReveal",
+    "rejectRequest",
 }
 MUTATIONS = "{ __schema { mutationType { fields { name description } } } }"
 

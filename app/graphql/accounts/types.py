@@ -1,12 +1,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
 from app.accounts import service, step_up
 from app.accounts.models import Session, User
+from app.approvals.models import ApprovalStatus
 from app.graphql import reach
+from app.graphql.approvals.types import (
+    APPROVAL_REQUESTS_COST,
+    STATUS_DESCRIPTION,
+    ApprovalRequestType,
+    resolve_approval_requests,
+)
 from app.graphql.context import Info
 from app.graphql.ids import SESSION, USER
 from app.graphql.organizations.invitations import InvitationType
@@ -154,6 +162,25 @@ class UserType(Node):
             user=viewer, after=position, first=page_size(first)
         )
         return to_connection(page, InvitationType.from_model, after=position)
+
+    @strawberry.field(
+        description=(
+            "Approval requests the user made, and those of the scopes they administer, "
+            "newest first (at most 100). Shown to the user themself only: null for anyone else."
+        ),
+        metadata=APPROVAL_REQUESTS_COST,
+    )
+    async def approval_requests(
+        self,
+        info: Info,
+        status: Annotated[
+            ApprovalStatus | None, strawberry.argument(description=STATUS_DESCRIPTION)
+        ] = None,
+    ) -> list[ApprovalRequestType] | None:
+        viewer = info.context.user
+        if viewer is None or viewer.id != self.pk:
+            return None
+        return await resolve_approval_requests(info, organization_id=None, status=status)
 
 
 async def load_user(info: Info, user_id: int | None) -> UserType | None:

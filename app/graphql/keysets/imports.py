@@ -6,7 +6,10 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from app.approvals.models import ApprovalAction
 from app.errors import InvalidInput
+from app.graphql.approvals.declare import NeedsApproval
+from app.graphql.approvals.types import ApprovalRequestType
 from app.graphql.context import Info
 from app.graphql.ids import ORGANIZATION, SYSTEM, input_pk
 from app.graphql.keysets.types import KeySetType
@@ -76,6 +79,9 @@ class ImportKeysPayload:
         description="One per key, in the order given; null on userErrors.",
         metadata=list_cost(imports.MAX_IMPORT),
     )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="Never set: an import is not held (POLICY_VIOLATION instead)."
+    )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
@@ -89,7 +95,19 @@ def _at(index: int, error: InvalidInput) -> InvalidInput:
 class KeyImportMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("organization_id", "system_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(
+                ApprovalAction.CREATE_KEY_SET,
+                "system_id",
+                "organization_id",
+                refused=(
+                    "The approval policy holds creating key sets, and a request may not keep "
+                    "the keys an import carries: create the key sets with createKeySet."
+                ),
+            ),
+            StepUp("organization_id", "system_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "Imports keys already in use elsewhere, each as a key set whose primary key it "
             "is (its secondary key is a fresh Keyrack key). They verify at /v1/keys/verify "

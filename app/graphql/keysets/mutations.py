@@ -6,6 +6,10 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from app.approvals.models import ApprovalAction
+from app.approvals.scopes import Scope
+from app.graphql.approvals.declare import NeedsApproval
+from app.graphql.approvals.types import ApprovalRequestType
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission, KeySlot, RefillInterval
 from app.graphql.ids import KEY_SET, ORGANIZATION, PERMISSION_GROUP, SYSTEM, input_pk
@@ -270,6 +274,9 @@ class CreateKeySetPayload:
     secondary_key: str | None = strawberry.field(
         default=None, description="The plaintext secondary key. Store it now."
     )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="With APPROVAL_PENDING: the request that holds this change."
+    )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
@@ -282,6 +289,9 @@ class RegenerateKeyPayload:
     key: str | None = strawberry.field(
         default=None, description="The new plaintext key. Store it now."
     )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="With APPROVAL_PENDING: the request that holds this change."
+    )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
@@ -290,6 +300,9 @@ class RegenerateKeyPayload:
 class KeySetPayload:
     key_set: KeySetType | None = strawberry.field(
         default=None, description="The key set as it is now; null on userErrors."
+    )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="With APPROVAL_PENDING: the request that holds this change."
     )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
@@ -319,11 +332,25 @@ def _refill(value: RefillInput | None) -> Any:
     return given.to_refill() if isinstance(given, RefillInput) else given
 
 
+async def _without_grace(input: RegenerateKeyInput, scope: Scope) -> bool:
+    # As the recent-use check counts it: a grace this short cuts the old key off too.
+    return (input.grace_period_seconds or 0) < values.SHORT_GRACE_SECONDS
+
+
 @strawberry.type
 class KeySetMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("organization_id", "system_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(
+                ApprovalAction.CREATE_KEY_SET,
+                "system_id",
+                "organization_id",
+                held={"primary_key": "PRIMARY", "secondary_key": "SECONDARY"},
+            ),
+            StepUp("organization_id", "system_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "Creates a key set with fresh primary and secondary keys, shown in plaintext only "
             "here. Admins of the scope; plain members only for themselves, up to the key "
@@ -365,7 +392,16 @@ class KeySetMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("key_set_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(
+                ApprovalAction.REGENERATE_WITHOUT_GRACE,
+                "key_set_id",
+                when=_without_grace,
+                held={"key": "KEY"},
+            ),
+            StepUp("key_set_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "Replaces one key (admins of the scope). Confirm by typing the label "
             "(LABEL_MISMATCH); the old key may keep verifying for a grace period."
@@ -389,7 +425,11 @@ class KeySetMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("key_set_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(ApprovalAction.REVOKE_KEY_SET, "key_set_id"),
+            StepUp("key_set_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "Revokes both keys at once and destroys them; cannot be undone. Admins of the "
             "scope; confirm by typing the label (LABEL_MISMATCH). Frees the label."

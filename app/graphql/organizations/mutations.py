@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import strawberry
 
+from app.approvals.models import ApprovalAction
+from app.approvals.scopes import Scope
 from app.context import Actor
 from app.graphql.accounts.types import UserType
+from app.graphql.approvals.declare import NeedsApproval
+from app.graphql.approvals.types import ApprovalRequestType
 from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, OrganizationRole
 from app.graphql.ids import INVITATION, ORGANIZATION, USER, input_pk
@@ -22,6 +26,10 @@ from app.organizations.models import Membership
 def _changes_access_policy(input: UpdateOrganizationInput, actor: Actor) -> bool:
     """keyReveal, and turning step-up off; a rename or turning it on needs no code."""
     return input.key_reveal is not None or input.require_step_up is False
+
+
+async def _turns_step_up_off(input: UpdateOrganizationInput, scope: Scope) -> bool:
+    return input.require_step_up is False
 
 
 def _removes_someone_else(input: RemoveMemberInput, actor: Actor) -> bool:
@@ -126,6 +134,9 @@ class OrganizationPayload:
     organization: OrganizationType | None = strawberry.field(
         default=None, description="The organization as it is now; null when there are userErrors."
     )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="With APPROVAL_PENDING: the request that holds this change."
+    )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
@@ -209,7 +220,11 @@ class OrganizationMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("organization_id", when=_changes_access_policy), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(ApprovalAction.WEAKEN_POLICY, "organization_id", when=_turns_step_up_off),
+            StepUp("organization_id", when=_changes_access_policy),
+            ReportUserErrors(),
+        ],
         description=(
             "Renames (owners and admins) or changes keyReveal and requireStepUp (owners); "
             "other members get FORBIDDEN. Changing keyReveal, or turning requireStepUp off, "

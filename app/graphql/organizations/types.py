@@ -5,8 +5,17 @@ from typing import Annotated
 
 import strawberry
 
+from app.approvals.models import ApprovalStatus
 from app.graphql import reach
 from app.graphql.accounts.types import UserType
+from app.graphql.approvals.types import (
+    APPROVAL_REQUESTS_COST,
+    STATUS_DESCRIPTION,
+    ApprovalPolicyType,
+    ApprovalRequestType,
+    resolve_approval_policy,
+    resolve_approval_requests,
+)
 from app.graphql.audit.types import (
     AuditCheckpoint,
     AuditEntryConnection,
@@ -29,7 +38,7 @@ from app.graphql.keysets.types import KeySetType, key_set_node, listed_position
 from app.graphql.leaks.hygiene import KeySetHygieneType, hygiene_connection
 from app.graphql.organizations.invitations import InvitationType
 from app.graphql.policy.types import KeyPolicyType
-from app.graphql.prices import INTEGRITY_CHECK_COST, LOADED, field_cost
+from app.graphql.prices import INTEGRITY_CHECK_COST, LOADED, ROW_READ_COST, field_cost
 from app.graphql.relay import (
     After,
     Connection,
@@ -159,6 +168,26 @@ class OrganizationType(Node):
     async def key_policy(self, info: Info) -> KeyPolicyType:
         row = await info.context.loaders.key_policies_by_scope_key.load(policy_key(self.pk, None))
         return KeyPolicyType.from_policy(combine(row))
+
+    @strawberry.field(
+        description="The actions that need a second owner's or admin's approval here.",
+        metadata=field_cost(ROW_READ_COST),
+    )
+    async def approval_policy(self) -> ApprovalPolicyType:
+        return await resolve_approval_policy(organization_id=self.pk, system_id=None)
+
+    @strawberry.field(
+        description="Approval requests, newest first (at most 100); owners and admins only.",
+        metadata=APPROVAL_REQUESTS_COST,
+    )
+    async def approval_requests(
+        self,
+        info: Info,
+        status: Annotated[
+            ApprovalStatus | None, strawberry.argument(description=STATUS_DESCRIPTION)
+        ] = None,
+    ) -> list[ApprovalRequestType]:
+        return await resolve_approval_requests(info, organization_id=self.pk, status=status)
 
     @strawberry.field(description="The organization's permission groups, visible to every member.")
     async def permission_groups(

@@ -4,6 +4,9 @@ from typing import Any
 
 import strawberry
 
+from app.approvals.models import ApprovalAction
+from app.graphql.approvals.declare import NeedsApproval
+from app.graphql.approvals.types import ApprovalRequestType
 from app.graphql.context import Info
 from app.graphql.enums import LeakAction
 from app.graphql.ids import ORGANIZATION, SYSTEM, input_pk
@@ -77,6 +80,9 @@ class KeyPolicyPayload:
     system: SystemType | None = strawberry.field(
         default=None, description="The system whose override was set; null for an organization."
     )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="With APPROVAL_PENDING: the request that holds this change."
+    )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
@@ -89,7 +95,11 @@ def _given(value: Any) -> Any:
 class KeyPolicyMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("organization_id", "system_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(ApprovalAction.WEAKEN_POLICY, "system_id", "organization_id"),
+            StepUp("organization_id", "system_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "Organization owners and admins set its policy; a system's admins set the "
             "system's override. Existing key sets are not changed."

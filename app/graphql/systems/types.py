@@ -7,6 +7,7 @@ import strawberry
 
 from app.access import is_system_admin
 from app.graphql import reach
+from app.graphql.approvals.types import ApprovalPolicyType, resolve_approval_policy
 from app.graphql.audit.types import AuditEntryConnection, AuditFilter, resolve_audit_log
 from app.graphql.batching import PageRequest
 from app.graphql.context import Info
@@ -17,7 +18,7 @@ from app.graphql.keysets.loaders import status_options
 from app.graphql.keysets.shown import key_set_shown
 from app.graphql.keysets.types import KeySetType, key_set_node, listed_position
 from app.graphql.policy.types import KeyPolicyOverride, KeyPolicyType
-from app.graphql.prices import LOADED
+from app.graphql.prices import LOADED, ROW_READ_COST, field_cost
 from app.graphql.relay import (
     After,
     Connection,
@@ -67,6 +68,18 @@ class SystemType(Node):
     )
     async def organization(self, info: Info) -> Node:
         return await reach.ORGANIZATION.of(info, self.organization_pk, what=f"System {self.pk}")
+
+    @strawberry.field(
+        description=(
+            "The actions that need a second admin's approval here: the system's own and "
+            "its organization's."
+        ),
+        metadata=field_cost(ROW_READ_COST),
+    )
+    async def approval_policy(self) -> ApprovalPolicyType:
+        return await resolve_approval_policy(
+            organization_id=self.organization_pk, system_id=self.pk
+        )
 
     @strawberry.field(description="The caller's own role on this system, if any.", metadata=LOADED)
     async def viewer_role(self, info: Info) -> SystemRole | None:

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import strawberry
 
+from app.approvals.models import ApprovalAction
+from app.graphql.approvals.declare import NeedsApproval
+from app.graphql.approvals.types import ApprovalRequestType
 from app.graphql.context import Info
 from app.graphql.ids import ORGANIZATION, SYSTEM, VERIFIER, input_pk
 from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
@@ -45,6 +48,9 @@ class CreateVerifierPayload:
         default=None,
         description="The verifier's credential (krv_…). Shown here only: store it now.",
     )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="With APPROVAL_PENDING: the request that holds this change."
+    )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
@@ -74,7 +80,16 @@ class RevokeVerifierPayload:
 class VerifierMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("organization_id", "system_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(
+                ApprovalAction.CREATE_VERIFIER,
+                "system_id",
+                "organization_id",
+                held={"token": "TOKEN"},
+            ),
+            StepUp("organization_id", "system_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "A credential for POST /v1/keys/verify, scoped to an organization (with its "
             "systems) or a system; organization owners and admins, or the system's admins."
