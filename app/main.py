@@ -38,6 +38,7 @@ from app.jobs import background_tasks
 from app.keysets import events
 from app.leaks.scanner import ScannerKeys
 from app.logs import quiet_third_party_loggers
+from app.notifications import live
 from app.parts import Parts, build_parts
 from app.requestlog import RequestLog
 from app.settings import Settings
@@ -179,6 +180,8 @@ def _lifespan(
     def forget_everything() -> None:
         verifier.cache.clear()
         verifier.verifiers.clear()
+        # Rings missed while not listening: every open subscription looks again.
+        live.DOORBELLS.ring_all()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -203,7 +206,10 @@ def _lifespan(
                     asyncpg_dsn(settings.resolved_database_url),
                     on_change=verifier.cache.evict_key_set,
                     on_reconnect=forget_everything,
-                    others={verifier_events.CHANNEL: verifier.verifiers.evict_verifier},
+                    others={
+                        verifier_events.CHANNEL: verifier.verifiers.evict_verifier,
+                        live.CHANNEL: live.DOORBELLS.ring,
+                    },
                 )
                 listener.start()
                 stack.push_async_callback(listener.stop)

@@ -49,6 +49,10 @@ NOTIFY_LAG_SECONDS = Histogram(
     "count as 0.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+NOTIFICATION_SUBSCRIPTIONS = Gauge(
+    "keyrack_notification_subscriptions",
+    "Open `notifications` subscriptions (the console's bell) in this process.",
+)
 LISTENER_CONNECTED = Gauge(
     "keyrack_change_listener_connected",
     "1 while the LISTEN connection is up (PostgreSQL); evictions from other processes "

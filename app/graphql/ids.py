@@ -19,6 +19,7 @@ BUILT_IN_PERMISSION = "BuiltInPermission"
 WEBHOOK = "Webhook"
 WEBHOOK_DELIVERY = "WebhookDelivery"
 VERIFIER = "Verifier"
+NOTIFICATION = "Notification"
 
 
 def input_pk(global_id: str, type_name: str, *, field: str) -> int:
