@@ -16,7 +16,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET
+from strawberry.types.unset import UNSET, UnsetType
 
 from app.accounts.totp import TotpCipher
 from app.edges.auth import (
@@ -209,10 +209,11 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         request.scope[_CONTEXT] = context
         return context
 
-    async def on_ws_connect(self, context: Context) -> None:
+    async def on_ws_connect(self, context: Context) -> UnsetType:
         """A socket's `connection_init`: its payload authenticates it (`socket_session`)."""
         try:
             context.session = await socket_session(context.request, context.connection_params)
         except RefusedSocket:
             raise ConnectionRejectionError from None
         context.renew()
+        return UNSET

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from app import metrics
-from app.errors import NotAuthenticated
 from app.notifications.models import Notification
 
 CHANNEL = "keyrack_notifications"
@@ -88,7 +87,7 @@ async def follow(
 ) -> AsyncIterator[Notification]:
     """Each notification of `user_id` written from now on, as it is committed, oldest
     first; ends when `still_allowed()` (asked before each delivery) says the caller's
-    session has ended. The bell is taken down however the iteration ends."""
+    session has ended, delivering nothing more. The bell is taken down however the iteration ends."""
     bell = doorbells.add(user_id)
     try:
         latest = await Notification.filter(user_id=user_id).order_by("-id").first()
@@ -99,7 +98,7 @@ async def follow(
             bell.rung.clear()
             fresh = await _unseen(user_id, floor, delivered)
             if fresh and not await still_allowed():
-                raise NotAuthenticated("The session ended: subscribe again after logging in.")
+                return  # the session ended: the subscription completes
             for notification in fresh:
                 delivered.add(notification.id)
                 yield notification
