@@ -35,6 +35,9 @@ class Context:
     token_rejected: bool
     # A WebSocket's `connection_init` payload (strawberry sets it).
     connection_params: dict[str, object] = field(default_factory=dict)
+    # The caller's latest notification when their socket was authenticated: its
+    # subscriptions deliver every later one, those written before they start included.
+    notifications_since: int | None = None
     loaders: Loaders = field(init=False)
     # Per-request answers derived from the query document, keyed by its AST nodes.
     memo: dict[object, object] = field(init=False, default_factory=dict)

@@ -9,10 +9,14 @@ authenticated once, by `connection_init` (`KeyrackGraphQL.on_ws_connect`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -36,6 +40,18 @@ ONLY_SUBSCRIPTIONS = (
     "Over WebSocket this server runs subscriptions only: send queries and mutations with "
     "POST /graphql."
 )
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    """graphql-transport-ws speaks in text frames; the view's JSON encoder (orjson) makes
+    bytes, which strawberry would send as binary frames that browsers hand out as Blobs."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        encoded = self.view.encode_json(message)
+        try:
+            await self.ws.send_text(encoded.decode() if isinstance(encoded, bytes) else encoded)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
 
 class SubscriptionsOnly(BaseGraphQLTransportWSHandler[Context, None]):

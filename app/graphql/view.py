@@ -16,7 +16,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET, UnsetType
+from strawberry.types.unset import UNSET
 
 from app.accounts.totp import TotpCipher
 from app.edges.auth import (
@@ -30,9 +30,10 @@ from app.edges.auth import (
 from app.graphql.context import Context
 from app.graphql.ide import graphiql_page
 from app.graphql.schema import build_schema
-from app.graphql.sockets import SOCKET_OPTIONS, SubscriptionsOnly
+from app.graphql.sockets import SOCKET_OPTIONS, SubscriptionsOnly, TextFrames
 from app.graphql.trusted import TrustedDocuments, UntrustedDocument
 from app.keysets.keys import KeyMaterial
+from app.notifications import live
 from app.notifications.mail import Mailer
 from app.settings import Settings
 from app.verify.service import Verifier
@@ -47,6 +48,7 @@ _HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 class KeyrackGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = SubscriptionsOnly
+    websocket_adapter_class = TextFrames
 
     def __init__(
         self,
@@ -209,11 +211,14 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         request.scope[_CONTEXT] = context
         return context
 
-    async def on_ws_connect(self, context: Context) -> UnsetType:
+    async def on_ws_connect(self, context: Context) -> Any:  # UNSET: a bare connection_ack
         """A socket's `connection_init`: its payload authenticates it (`socket_session`)."""
         try:
             context.session = await socket_session(context.request, context.connection_params)
         except RefusedSocket:
             raise ConnectionRejectionError from None
         context.renew()
+        if context.session is not None:
+            user_id = context.session.user.id
+            context.notifications_since = await live.latest_id(user_id=user_id)
         return UNSET

@@ -83,16 +83,21 @@ async def _unseen(user_id: int, floor: int, delivered: set[int]) -> list[Notific
 
 
 async def follow(
-    *, user_id: int, still_allowed: Callable[[], Awaitable[bool]], doorbells: Doorbells = DOORBELLS
+    *,
+    user_id: int,
+    since: int | None,
+    still_allowed: Callable[[], Awaitable[bool]],
+    doorbells: Doorbells = DOORBELLS,
 ) -> AsyncIterator[Notification]:
-    """Each notification of `user_id` written from now on, as it is committed, oldest
-    first; ends when `still_allowed()` (asked before each delivery) says the caller's
-    session has ended, delivering nothing more. The bell is taken down however the iteration ends."""
+    """Each notification of `user_id` with an id above `since` (from now on, when None), as
+    it is committed, oldest first; ends when `still_allowed()` (asked before each
+    delivery) says the caller's session has ended, delivering nothing more. The bell is
+    taken down however the iteration ends."""
     bell = doorbells.add(user_id)
     try:
-        latest = await Notification.filter(user_id=user_id).order_by("-id").first()
-        floor = latest.id if latest else 0
+        floor = since if since is not None else await latest_id(user_id=user_id)
         delivered: set[int] = set()
+        bell.rung.set()  # one look at once: what came between `since` and the bell
         while True:
             await bell.rung.wait()
             bell.rung.clear()
@@ -107,3 +112,9 @@ async def follow(
                 delivered.discard(floor)
     finally:
         doorbells.remove(bell)
+
+
+async def latest_id(*, user_id: int) -> int:
+    """The id of the person's latest notification; 0 for none."""
+    latest = await Notification.filter(user_id=user_id).order_by("-id").first()
+    return latest.id if latest else 0

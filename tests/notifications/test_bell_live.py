@@ -149,7 +149,9 @@ def change_role(served: Served, people: Pair, role: str) -> None:
 
 
 async def receive(socket: ClientConnection) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), DEADLINE))
+    frame = await asyncio.wait_for(socket.recv(), DEADLINE)
+    assert isinstance(frame, str), "graphql-transport-ws messages are text frames"
+    message: dict[str, Any] = json.loads(frame)
     return message
 
 

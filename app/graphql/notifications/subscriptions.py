@@ -38,7 +38,9 @@ class Subscription:
             return session is not None
 
         async def events() -> AsyncIterator[NotificationType]:
-            async for notification in live.follow(user_id=user_id, still_allowed=still_allowed):
+            since = info.context.notifications_since
+            follow = live.follow(user_id=user_id, since=since, still_allowed=still_allowed)
+            async for notification in follow:
                 info.context.renew()
                 yield NotificationType.from_model(notification)
 

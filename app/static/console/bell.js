@@ -5,8 +5,10 @@
  * New notifications arrive over a WebSocket to /graphql on this origin
  * (graphql-transport-ws): the socket carries the session cookie, and proves it comes
  * from this page with the CSRF token in its `connection_init`. The subscription goes as
- * its trusted documentId, like every other operation. A closed socket is opened again
- * after a pause, for as long as the session lasts.
+ * its trusted documentId, like every other operation. Once the socket is acknowledged
+ * the count is read, and read again at each event: the subscription delivers everything
+ * written after the acknowledgement, so the number shown is never behind. A closed
+ * socket is opened again after a pause, for as long as the session lasts.
  */
 import { csrfToken, graphql } from "./api.js";
 import { h, show, when } from "./dom.js";
@@ -31,17 +33,18 @@ const panel = h("section", {
   "aria-label": "Notifications",
   hidden: true,
 });
-let unread = 0;
 /** @type {WebSocket | null} */
 let socket = null;
 let failures = 0;
 let wanted = false;
 
-/** @param {number} value */
+/** @param {number | null} value the unread count; null until the bell is live */
 function setUnread(value) {
-  unread = Math.max(0, value);
-  count.textContent = String(unread);
-  button.setAttribute("aria-label", `Notifications, ${unread} unread`);
+  count.textContent = value === null ? "…" : String(value);
+  button.setAttribute(
+    "aria-label",
+    value === null ? "Notifications, connecting" : `Notifications, ${value} unread`,
+  );
 }
 
 /** @param {Notification} notification */
@@ -81,13 +84,6 @@ function toggle() {
   button.setAttribute("aria-expanded", String(open));
 }
 
-/** @param {Notification} notification */
-function arrived(notification) {
-  setUnread(unread + 1);
-  list.querySelector("li:not(.read):not(.unread)")?.remove(); // "Nothing yet."
-  list.prepend(item(notification));
-}
-
 button.append("Notifications ", count);
 button.addEventListener("click", toggle);
 show(
@@ -114,10 +110,10 @@ function connect() {
       failures = 0;
       const payload = { documentId: NOTIFICATIONS.id, query: NOTIFICATIONS.text, variables: {} };
       opened.send(JSON.stringify({ id: "bell", type: "subscribe", payload }));
-      // What arrived while no socket was open is counted afresh.
+      // Counted now: what comes later arrives by the subscription.
       refresh().catch(() => {});
     } else if (message.type === "next" && message.payload?.data?.notifications) {
-      arrived(message.payload.data.notifications);
+      refresh().catch(() => {});
     } else if (message.type === "ping") {
       opened.send(JSON.stringify({ type: "pong" }));
     }
@@ -127,6 +123,7 @@ function connect() {
       return;
     }
     socket = null;
+    refresh().catch(() => {}); // not live meanwhile, but not wrong
     const pause = RETRY_MS[Math.min(failures, RETRY_MS.length - 1)];
     failures += 1;
     setTimeout(connect, pause);
@@ -140,8 +137,7 @@ function connect() {
 export function bell() {
   if (!wanted) {
     wanted = true;
-    setUnread(0);
-    refresh().catch(() => {});
+    setUnread(null);
     connect();
   }
   return [button, panel];
