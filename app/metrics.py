@@ -40,7 +40,8 @@ VERIFIER_REFUSALS = Counter(
 )
 NOTIFICATIONS = Counter(
     "keyrack_notifications_received",
-    "Key-set and verifier changes received by LISTEN/NOTIFY from any process (PostgreSQL).",
+    "Key-set and verifier changes and bell rings received by LISTEN/NOTIFY from any process "
+    "(PostgreSQL).",
 )
 NOTIFY_LAG_SECONDS = Histogram(
     "keyrack_notify_lag_seconds",

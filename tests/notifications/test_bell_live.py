@@ -21,6 +21,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 from app.graphql.trusted import console_operations, document_id
 from tests.support.processes import Served, run_keyrack, serving
@@ -162,8 +163,8 @@ async def socket(
     """A graphql-transport-ws connection, acknowledged."""
     async with connect(
         url,
-        subprotocols=["graphql-transport-ws"],
-        additional_headers=headers,  # type: ignore[list-item]
+        subprotocols=[Subprotocol("graphql-transport-ws")],
+        additional_headers=headers,
     ) as opened:
         await opened.send(json.dumps({"type": "connection_init", "payload": payload or {}}))
         assert await receive(opened) == {"type": "connection_ack"}
