@@ -26,7 +26,7 @@ CHANNEL = "keyrack_notifications"
 # and a transaction may commit after a later one: the read asks for every row above the
 # subscription's floor that it has not delivered, and the floor rises past the oldest
 # remembered id only when more than this many are remembered.
-REMEMBERED = 1000
+REMEMBERED = 100
 
 
 @dataclass(eq=False)

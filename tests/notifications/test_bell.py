@@ -178,6 +178,7 @@ async def test_another_persons_notification_is_not_found_and_nothing_is_marked(
             {"notificationIds": ["garbage"]},
             {},
             {"notificationIds": [mine], "all": True},
+            {"notificationIds": [to_global_id("Notification", n) for n in range(1, 102)]},
         )
     ]
 
@@ -188,6 +189,7 @@ async def test_another_persons_notification_is_not_found_and_nothing_is_marked(
         [("NOT_FOUND", ["input", "notificationIds"])],
         [("INVALID", ["input", "notificationIds"])],
         [("INVALID", ["input", "all"])],
+        [("INVALID", ["input", "notificationIds"])],
     ]
     assert (await notes(world.member))[0]["readAt"] is None
     assert (await notes(world.system_admin))[0]["readAt"] is None

@@ -7,6 +7,7 @@ import strawberry
 from app.accounts import service as accounts
 from app.graphql.context import Info
 from app.graphql.notifications.types import NotificationType
+from app.graphql.permissions import IsAuthenticated
 from app.graphql.prices import ROW_READ_COST, field_cost
 from app.notifications import live
 
@@ -20,6 +21,7 @@ from app.notifications import live
 )
 class Subscription:
     @strawberry.subscription(
+        permission_classes=[IsAuthenticated],
         description=(
             "Each new notification of the caller, the moment it is committed (in any of the "
             "server's processes), until the socket closes or the session ends. Needs a login "
@@ -29,7 +31,7 @@ class Subscription:
         metadata=field_cost(ROW_READ_COST),
     )
     async def notifications(self, info: Info) -> AsyncIterator[NotificationType]:
-        actor = info.context.actor  # UNAUTHENTICATED before anything is subscribed
+        actor = info.context.actor
         session_id = actor.session_id
         user_id = actor.user.id
 
