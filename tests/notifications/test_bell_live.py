@@ -269,8 +269,11 @@ async def test_a_subscription_needs_a_live_session_and_ends_with_it(servers: Ser
     assert wrong.value.rcvd is not None
     assert wrong.value.rcvd.code == 4403
     assert ended == {"id": "1", "type": "complete"}
-    # and none of it was an incident
-    assert "Traceback" not in servers.listening.log()
+    # and none of it was an incident, nor wrote the tokens the sockets sent
+    log = servers.listening.log()
+    assert "Traceback" not in log
+    assert people.member not in log
+    assert "Bearer nope" not in log
 
 
 async def test_only_subscriptions_run_over_the_socket(servers: Servers) -> None:
