@@ -26,10 +26,6 @@ def _always(parts: Parts) -> bool:
     return True
 
 
-def _mail_or_webhooks(parts: Parts) -> bool:
-    return parts.mailer is not None or parts.settings.webhook_delivery
-
-
 def _webhook_delivery(parts: Parts) -> bool:
     return parts.settings.webhook_delivery
 
@@ -106,7 +102,8 @@ def _audit_full_check(parts: Parts) -> Periodic:
 
 
 def _expiry_notices(parts: Parts) -> Periodic:
-    # Expiry rounds feed both email and webhooks (KEY_SET_EXPIRING/EXPIRED).
+    # Expiry rounds feed email, webhooks (KEY_SET_EXPIRING/EXPIRED) and the bell, which
+    # every process has: they always run.
     notifier = ExpiryNotifier(
         parts.mailer,
         lead_seconds=parts.settings.expiry_notice_seconds,
@@ -144,7 +141,7 @@ JOBS: tuple[Job, ...] = (
     Job(_credit_refill),
     Job(_credit_leases),
     Job(_audit_full_check),
-    Job(_expiry_notices, enabled=_mail_or_webhooks),
+    Job(_expiry_notices),
     Job(_audit_checkpoints, enabled=_webhook_delivery),
     Job(_hygiene_digest, enabled=_weekly_digest),
     Job(_webhooks, enabled=_webhook_delivery),

@@ -17,7 +17,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
@@ -38,6 +38,7 @@ from app.jobs import background_tasks
 from app.keysets import events
 from app.leaks.scanner import ScannerKeys
 from app.logs import quiet_third_party_loggers
+from app.notifications import live
 from app.parts import Parts, build_parts
 from app.requestlog import RequestLog
 from app.settings import Settings
@@ -179,6 +180,8 @@ def _lifespan(
     def forget_everything() -> None:
         verifier.cache.clear()
         verifier.verifiers.clear()
+        # Rings missed while not listening: every open subscription looks again.
+        live.DOORBELLS.ring_all()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -203,7 +206,10 @@ def _lifespan(
                     asyncpg_dsn(settings.resolved_database_url),
                     on_change=verifier.cache.evict_key_set,
                     on_reconnect=forget_everything,
-                    others={verifier_events.CHANNEL: verifier.verifiers.evict_verifier},
+                    others={
+                        verifier_events.CHANNEL: verifier.verifiers.evict_verifier,
+                        live.CHANNEL: live.DOORBELLS.ring,
+                    },
                 )
                 listener.start()
                 stack.push_async_callback(listener.stop)
@@ -259,6 +265,8 @@ def _routes(parts: Parts) -> list[BaseRoute]:
     )
     return [
         Route("/graphql", graphql_endpoint),
+        # Subscriptions (graphql-transport-ws): the same endpoint, the same authentication.
+        WebSocketRoute("/graphql", graphql_endpoint),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),

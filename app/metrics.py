@@ -40,7 +40,8 @@ VERIFIER_REFUSALS = Counter(
 )
 NOTIFICATIONS = Counter(
     "keyrack_notifications_received",
-    "Key-set and verifier changes received by LISTEN/NOTIFY from any process (PostgreSQL).",
+    "Key-set and verifier changes and bell rings received by LISTEN/NOTIFY from any process "
+    "(PostgreSQL).",
 )
 NOTIFY_LAG_SECONDS = Histogram(
     "keyrack_notify_lag_seconds",
@@ -48,6 +49,10 @@ NOTIFY_LAG_SECONDS = Histogram(
     "to the eviction in this one, by the two processes' wall clocks; negatives (clock skew) "
     "count as 0.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+NOTIFICATION_SUBSCRIPTIONS = Gauge(
+    "keyrack_notification_subscriptions",
+    "Open `notifications` subscriptions (the console's bell) in this process.",
 )
 LISTENER_CONNECTED = Gauge(
     "keyrack_change_listener_connected",

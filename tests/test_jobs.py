@@ -24,6 +24,7 @@ ALWAYS = [
     "credit-refill",
     "credit-leases",
     "audit-full-check",
+    "expiry-notices",
 ]
 
 
@@ -31,12 +32,9 @@ ALWAYS = [
     ("overrides", "added"),
     [
         ({}, []),
-        ({"webhook_delivery": True}, ["expiry-notices", "audit-checkpoints", "webhooks"]),
-        ({"smtp_host": "mail.test"}, ["expiry-notices"]),
-        (
-            {"smtp_host": "mail.test", "hygiene_digest": "weekly"},
-            ["expiry-notices", "hygiene-digest"],
-        ),
+        ({"webhook_delivery": True}, ["audit-checkpoints", "webhooks"]),
+        ({"smtp_host": "mail.test"}, []),
+        ({"smtp_host": "mail.test", "hygiene_digest": "weekly"}, ["hygiene-digest"]),
         ({"hygiene_digest": "weekly"}, []),  # a digest needs a mailer
     ],
 )

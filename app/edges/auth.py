@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Mapping
 
 from starlette.authentication import (
     AuthCredentials,
@@ -158,26 +159,86 @@ def _from_cookie(conn: HTTPConnection) -> str | None:
     return token
 
 
+def _bearer(header: str) -> str:
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _session_for(token: str) -> Session | None:
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    try:
+        return await accounts.authenticate(token=token)
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        logger.warning("Database unavailable to authenticate: %s", type(error).__name__)
+        raise DatabaseUnavailable(UNAVAILABLE_MESSAGE) from None
+
+
 class SessionBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
         if header:
-            scheme, _, token = header.partition(" ")
-            token = token.strip() if scheme.lower() == "bearer" else ""
+            token = _bearer(header)
         else:
             cookie_token = _from_cookie(conn)
             if cookie_token is None:
                 return None
             token = cookie_token
-        session = None
-        if token and len(token) <= MAX_TOKEN_LENGTH:
-            try:
-                session = await accounts.authenticate(token=token)
-            except Exception as error:
-                if not is_unavailable(error):
-                    raise
-                logger.warning("Database unavailable to authenticate: %s", type(error).__name__)
-                raise DatabaseUnavailable(UNAVAILABLE_MESSAGE) from None
+        session = await _session_for(token)
         if session is None:
             return AuthCredentials(), RejectedToken()
         return AuthCredentials(["authenticated"]), SessionUser(session)
+
+
+# WebSockets (GraphQL subscriptions) -------------------------------------------------------
+# A browser sends no header of its own on a WebSocket, so the socket authenticates in the
+# graphql-transport-ws `connection_init` payload: `authorization` (as the header), or, for
+# the console, its session cookie with the CSRF token as `csrfToken`. Browsers do not apply
+# CORS to WebSockets and send the cookie along from any page of the same site, so the
+# cookie counts only from a page of this very origin.
+CSRF_PARAM = "csrfToken"
+AUTHORIZATION_PARAM = "authorization"
+_HTTP_SCHEMES = {"ws": "http", "wss": "https"}
+
+
+class RefusedSocket(Exception):
+    """The socket's credentials are wrong, ended, or a cookie from another origin."""
+
+
+def same_origin(conn: HTTPConnection) -> bool:
+    """Whether the request's Origin header names this server's own origin."""
+    origin = conn.headers.get("origin")
+    scheme = _HTTP_SCHEMES.get(conn.url.scheme, conn.url.scheme)
+    return origin is not None and origin.lower() == f"{scheme}://{conn.url.netloc}".lower()
+
+
+async def socket_session(conn: HTTPConnection, params: Mapping[str, object]) -> Session | None:
+    """The session a WebSocket's `connection_init` payload (`params`) proves; None when it
+    proves none (anonymous); `RefusedSocket` when it tries and fails."""
+    authorization = params.get(AUTHORIZATION_PARAM)
+    csrf = params.get(CSRF_PARAM)
+    user = conn.scope.get("user")
+    if isinstance(authorization, str):
+        token = _bearer(authorization)
+    elif isinstance(user, SessionUser):  # a script's Authorization header on the handshake
+        return user.session
+    elif isinstance(user, RejectedToken) or authorization is not None:
+        raise RefusedSocket
+    elif csrf is not None:
+        token = conn.cookies.get(cookie_names(conn)[0]) or ""
+        conn.scope[COOKIE_SESSION] = True
+        if not (
+            isinstance(csrf, str)
+            and token
+            and same_origin(conn)
+            and hmac.compare_digest(csrf.encode("utf-8", "replace"), csrf_token(token).encode())
+        ):
+            raise RefusedSocket
+    else:
+        return None
+    session = await _session_for(token)
+    if session is None:
+        raise RefusedSocket
+    return session

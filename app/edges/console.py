@@ -7,6 +7,7 @@ that allows no inline script and nothing from another host: the console talks to
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from starlette.requests import Request
@@ -30,10 +31,22 @@ PAGE_CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+# A host as the Host header may name one: anything else is left out of the policy.
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def page_policy(request: Request) -> str:
+    """The page's policy, whose connect-src names this origin's WebSocket URL as well:
+    the bell listens on ws(s)://<host>/graphql, which not every browser counts as 'self'."""
+    host = request.url.netloc
+    if not _HOST.fullmatch(host):
+        return PAGE_CSP
+    scheme = "wss" if request.url.scheme == "https" else "ws"
+    return PAGE_CSP.replace("connect-src 'self'", f"connect-src 'self' {scheme}://{host}")
 
 
 async def console_page(request: Request) -> HTMLResponse:
-    return HTMLResponse(_PAGE, headers={"content-security-policy": PAGE_CSP})
+    return HTMLResponse(_PAGE, headers={"content-security-policy": page_policy(request)})
 
 
 def console_routes() -> list[BaseRoute]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
@@ -23,7 +23,7 @@ from app.webhooks.signing import WebhookSigning
 
 @dataclass
 class Context:
-    request: Request
+    request: HTTPConnection  # a Request, or the WebSocket of a subscription
     response: Response | None
     settings: Settings
     keys: KeyMaterial
@@ -33,6 +33,11 @@ class Context:
     mailer: Mailer | None
     session: Session | None
     token_rejected: bool
+    # A WebSocket's `connection_init` payload (strawberry sets it).
+    connection_params: dict[str, object] = field(default_factory=dict)
+    # The caller's latest notification when their socket was authenticated: its
+    # subscriptions deliver every later one, those written before they start included.
+    notifications_since: int | None = None
     loaders: Loaders = field(init=False)
     # Per-request answers derived from the query document, keyed by its AST nodes.
     memo: dict[object, object] = field(init=False, default_factory=dict)
@@ -52,6 +57,12 @@ class Context:
         and models they hold at once, by reference counting, as nothing else refers to
         them (see app/graphql/loaders.py)."""
         del self.loaders
+
+    def renew(self) -> None:
+        """Forget what was loaded so far: a subscription's next event reads afresh, as the
+        caller may now see more or less than when the socket opened."""
+        self.loaders = build_loaders(self.user)
+        self.memo.clear()
 
     @property
     def user(self) -> User | None:

@@ -20,6 +20,7 @@ WEBHOOK = "Webhook"
 WEBHOOK_DELIVERY = "WebhookDelivery"
 VERIFIER = "Verifier"
 APPROVAL_REQUEST = "ApprovalRequest"
+NOTIFICATION = "Notification"
 
 
 def input_pk(global_id: str, type_name: str, *, field: str) -> int:

@@ -25,6 +25,8 @@ from app.graphql.keysets.queries import KeySetQueries
 from app.graphql.leaks.mutations import LeakMutations
 from app.graphql.limits import QueryLimits
 from app.graphql.node import NodeQueries
+from app.graphql.notifications.mutations import NotificationMutations
+from app.graphql.notifications.subscriptions import Subscription
 from app.graphql.observe import ObserveOperation
 from app.graphql.organizations.mutations import OrganizationMutations
 from app.graphql.organizations.queries import OrganizationQueries
@@ -73,6 +75,7 @@ class Mutation(
     LeakMutations,
     AnomalyMutations,
     ApprovalMutations,
+    NotificationMutations,
 ):
     pass
 
@@ -100,6 +103,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     built = KeyrackSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[ObserveOperation, *limits, TransportRules, ErrorPolicy],
         execution_context_class=Executor,
         # Not `sort_schema=True`: in strawberry 0.341 it rebuilds enums as plain

@@ -13,17 +13,27 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from app.accounts.totp import TotpCipher
-from app.edges.auth import COOKIE_SESSION, RejectedToken, SessionUser, deliver_session_cookies
+from app.edges.auth import (
+    COOKIE_SESSION,
+    RefusedSocket,
+    RejectedToken,
+    SessionUser,
+    deliver_session_cookies,
+    socket_session,
+)
 from app.graphql.context import Context
 from app.graphql.ide import graphiql_page
 from app.graphql.schema import build_schema
+from app.graphql.sockets import SOCKET_OPTIONS, SubscriptionsOnly, TextFrames
 from app.graphql.trusted import TrustedDocuments, UntrustedDocument
 from app.keysets.keys import KeyMaterial
+from app.notifications import live
 from app.notifications.mail import Mailer
 from app.settings import Settings
 from app.verify.service import Verifier
@@ -37,6 +47,9 @@ _HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class KeyrackGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = SubscriptionsOnly
+    websocket_adapter_class = TextFrames
+
     def __init__(
         self,
         *,
@@ -51,6 +64,8 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql else None,
+            allowed_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
+            **SOCKET_OPTIONS,
             **kwargs,  # type: ignore[arg-type]
         )
         self.settings = settings
@@ -181,8 +196,6 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:
         user = request.scope.get("user")
-        if not isinstance(request, Request):
-            raise TypeError("Keyrack serves GraphQL over HTTP only")
         context = Context(
             request=request,
             response=response if isinstance(response, Response) else None,
@@ -197,3 +210,15 @@ class KeyrackGraphQL(GraphQL[Context, None]):
         )
         request.scope[_CONTEXT] = context
         return context
+
+    async def on_ws_connect(self, context: Context) -> Any:  # UNSET: a bare connection_ack
+        """A socket's `connection_init`: its payload authenticates it (`socket_session`)."""
+        try:
+            context.session = await socket_session(context.request, context.connection_params)
+        except RefusedSocket:
+            raise ConnectionRejectionError from None
+        context.renew()
+        if context.session is not None:
+            user_id = context.session.user.id
+            context.notifications_since = await live.latest_id(user_id=user_id)
+        return UNSET

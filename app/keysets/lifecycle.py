@@ -23,7 +23,7 @@ from app.errors import (
     PolicyViolation,
 )
 from app.ids import to_global_id
-from app.keysets import groups, policy, reuse
+from app.keysets import bell, groups, policy, reuse
 from app.keysets import keys as keyformat
 from app.keysets.admins import admin_key_set, administers_scope
 from app.keysets.keys import KeyMaterial
@@ -258,8 +258,10 @@ async def _revoke(
     *,
     reason: str | None,
     details: dict[str, Any] | None = None,
+    tell: bool = True,
 ) -> None:
-    """Revokes a locked, live key set in the writes' transaction."""
+    """Revokes a locked, live key set in the writes' transaction; `tell`: ring the bells of
+    its people (but the actor's)."""
     now = clock.now()
     # Destroyed, but still recognised if presented again (reuse detection).
     await reuse.keep_hashes(ApiKey.filter(key_set_id=key_set.id, lookup_hash__not_isnull=True))
@@ -276,13 +278,16 @@ async def _revoke(
         {"reason": reason, **(details or {})},
         webhook=WebhookEvent.KEY_SET_REVOKED,
     )
+    if tell:
+        await bell.revoked(key_set, writes.actor)
 
 
 async def revoke_in(
     writes: KeySetWrites, key_set: KeySet, *, reason: str, details: dict[str, Any]
 ) -> None:
-    """Revokes a locked, live key set within another domain's key-set writes (a leak)."""
-    await _revoke(writes, key_set, reason=clean_reason(reason), details=details)
+    """Revokes a locked, live key set within another domain's key-set writes (a leak,
+    whose own notification tells its people)."""
+    await _revoke(writes, key_set, reason=clean_reason(reason), details=details, tell=False)
 
 
 async def disable_in(writes: KeySetWrites, key_set: KeySet, *, details: dict[str, Any]) -> bool:
@@ -529,6 +534,8 @@ async def update_key_set(
             await groups.set_groups(key_set, new_groups)
         if changes:
             await writes.record(key_set, AuditAction.KEY_SET_UPDATED, changes, webhook=None)
+        if {"groups", "permissions"} & changes.keys():
+            await bell.permissions_changed(key_set, actor)
         if enabled_changed:
             action = (
                 AuditAction.KEY_SET_ENABLED if key_set.enabled else AuditAction.KEY_SET_DISABLED

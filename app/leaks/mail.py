@@ -8,7 +8,7 @@ import logging
 from app.keysets.models import KeySet, LeakAction
 from app.leaks.models import KeyExposure
 from app.notifications.mail import SCHEDULED, Mailer, MailKind, Requester, quoted
-from app.notifications.service import recipients
+from app.notifications.people import key_set_people as recipients
 
 logger = logging.getLogger("keyrack.leaks")
 

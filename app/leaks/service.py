@@ -30,8 +30,8 @@ from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import ErrorCode, InvalidInput, InvalidState
 from app.ids import to_global_id
+from app.keysets import bell, lifecycle
 from app.keysets import keys as keyformat
-from app.keysets import lifecycle
 from app.keysets.keys import KeyMaterial
 from app.keysets.lookup import find_by_lookup_hash
 from app.keysets.models import ApiKey, KeySet, LeakAction
@@ -160,6 +160,7 @@ async def report_leak(
             webhook=WebhookEvent.KEY_EXPOSED,
             exposure=told,
         )
+        await bell.exposed(key_set, action, reporter)
         if action is LeakAction.DISABLE:
             await lifecycle.disable_in(writes, key_set, details={"cause": CAUSE})
         elif action is LeakAction.REVOKE:

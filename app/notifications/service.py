@@ -2,7 +2,8 @@
 
 A round finds key sets whose expiry is within the lead time (EXPIRING) or has passed
 (EXPIRED), claims a notice for each by inserting a row that is unique per key set, kind
-and expiry, then mails the key set's creator and the admins of its scope. Several
+and expiry, then mails the key set's creator and the admins of its scope (and, with the
+first claim of an EXPIRING notice, rings their bells). Several
 processes may run rounds at once: the unique row decides which one sends. A notice
 claimed but not sent (the mail server refused, the process died) is claimed again by a
 later round once `retry_after` has passed. Webhook deliveries of a notice
@@ -21,12 +22,11 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from app import clock
-from app.accounts.models import User
 from app.keysets.models import KeySet
+from app.notifications import inbox
 from app.notifications.mail import SCHEDULED, Mailer, MailKind, quoted
-from app.notifications.models import ExpiryNotice, NoticeKind
-from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership
-from app.systems.models import SystemMembership, SystemRole
+from app.notifications.models import ExpiryNotice, NoticeKind, NotificationKind
+from app.notifications.people import key_set_people as recipients
 from app.webhooks import service as webhooks
 from app.webhooks.models import WebhookEvent
 
@@ -68,6 +68,7 @@ async def _claim(
                     key_set_id=key_set.id, kind=kind, expires_at=expires_at, claimed_at=now
                 )
                 await webhooks.key_set_event(key_set, _EVENTS[kind])
+                await _ring(key_set, kind, expires_at)
             return notice
         except IntegrityError:
             return None  # another process claimed it first
@@ -81,27 +82,6 @@ async def _claim(
         return None
     existing.claimed_at = now
     return existing
-
-
-async def recipients(key_set: KeySet) -> list[User]:
-    """The creator, while still a member, and the admins of the key set's scope."""
-    organization_id = key_set.organization_id
-    members = await Membership.filter(organization_id=organization_id).select_related("user")
-    member_ids = {m.user_id for m in members}
-    chosen = {m.user.id: m.user for m in members if m.role in ORGANIZATION_ADMIN_ROLES}
-    system_id = key_set.system_id
-    if system_id is not None:
-        for grant in await SystemMembership.filter(
-            system_id=system_id, role=SystemRole.ADMIN
-        ).select_related("user"):
-            if grant.user.id in member_ids:
-                chosen[grant.user.id] = grant.user
-    creator_id = key_set.created_by_id
-    if creator_id in member_ids and creator_id not in chosen:
-        creator = await User.get_or_none(id=creator_id)
-        if creator is not None:
-            chosen[creator.id] = creator
-    return sorted(chosen.values(), key=lambda user: user.email)
 
 
 def _body(key_set: KeySet, kind: NoticeKind, expires_at: datetime) -> str:
@@ -122,6 +102,24 @@ def _body(key_set: KeySet, kind: NoticeKind, expires_at: datetime) -> str:
     )
 
 
+async def _ring(key_set: KeySet, kind: NoticeKind, expires_at: datetime) -> None:
+    """The bell of each recipient, with the first claim of an EXPIRING notice only."""
+    if kind is not NoticeKind.EXPIRING:
+        return
+    when = expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    await inbox.notify(
+        user_ids=[person.id for person in await recipients(key_set)],
+        kind=NotificationKind.KEY_SET_EXPIRING,
+        message=(
+            f"The key set {quoted(key_set.label)} expires at {when}: extend it, or move its "
+            "users to a replacement before then."
+        ),
+        key_set_id=key_set.id,
+        organization_id=key_set.organization_id,
+        system_id=key_set.system_id,
+    )
+
+
 _KINDS = {
     NoticeKind.EXPIRING: MailKind.KEY_SET_EXPIRING,
     NoticeKind.EXPIRED: MailKind.KEY_SET_EXPIRED,
@@ -133,7 +131,8 @@ async def run_round(
 ) -> RoundResult:
     """One pass over the key sets whose notices are due.
 
-    Without a mailer, only notices some webhook wants are claimed (and queued for it).
+    Without a mailer, each notice is claimed for its webhooks and the bell only, and left
+    for a process that can mail to take over.
     """
     now = now or clock.now()
     due = (
@@ -158,11 +157,6 @@ async def run_round(
         kind = NoticeKind.EXPIRED if expires_at <= now else NoticeKind.EXPIRING
         done = known.get((key_set.id, kind, expires_at))
         if done or (mailer is None and done is not None):
-            continue
-        if mailer is None and not await webhooks.subscribed(
-            organization_id=key_set.organization_id,
-            event=_EVENTS[kind],
-        ):
             continue
         notice = await _claim(key_set, kind, expires_at, now, take_over=mailer is not None)
         if notice is None:

@@ -26,7 +26,9 @@ from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import Conflict, ErrorCode, Forbidden, InvalidState, NotFound
 from app.ids import to_global_id
+from app.notifications import inbox
 from app.notifications.mail import Mailer, MailKind, Requester, quoted
+from app.notifications.models import NotificationKind
 from app.organizations.models import (
     ORGANIZATION_ADMIN_ROLES,
     Invitation,
@@ -125,6 +127,18 @@ async def invite(
                 "This email has a pending invitation already: revoke it to invite again.",
                 field="email",
             ) from None
+        # Only an account that has shown the address is its own: anyone may sign up with
+        # any address, and must not learn who invited it where (see `_invitee`).
+        invitee = await User.get_or_none(email=email, email_verified_at__not_isnull=True)
+        await inbox.notify(
+            user_ids=[invitee.id] if invitee else [],
+            kind=NotificationKind.INVITED,
+            message=(
+                f"{actor.user.name} invited you to join {access.organization.name} as "
+                f"{role.value.lower()}: accept it under your invitations."
+            ),
+            organization_id=organization_id,
+        )
         await audit.record(
             organization_id=organization_id,
             action=AuditAction.MEMBER_INVITED,

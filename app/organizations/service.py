@@ -18,6 +18,8 @@ from app.errors import ErrorCode, Forbidden, InvalidState, NotFound
 from app.ids import to_global_id
 from app.keysets import lifecycle, values
 from app.keysets.writes import key_set_writes
+from app.notifications import inbox
+from app.notifications.models import NotificationKind
 from app.organizations.invitations import lapse_sent_by
 from app.organizations.models import KeyReveal, Membership, Organization, OrganizationRole
 from app.storage.pagination import Page, paginate, paginate_each
@@ -199,6 +201,15 @@ async def change_member_role(
         await lapse_sent_by(
             actor=actor, organization_id=organization_id, user_id=user_id, role=role
         )
+        await inbox.notify(
+            user_ids=[user_id] if user_id != actor.user.id else [],
+            kind=NotificationKind.ROLE_CHANGED,
+            message=(
+                f"{actor.user.name} changed your role in {access.organization.name} from "
+                f"{old_role.value.lower()} to {role.value.lower()}."
+            ),
+            organization_id=organization_id,
+        )
         await audit.record(
             organization_id=organization_id,
             action=AuditAction.MEMBER_ROLE_CHANGED,
@@ -239,6 +250,13 @@ async def remove_member(*, actor: Actor, organization_id: int, user_id: int) -> 
         await lapse_sent_by(
             actor=actor, organization_id=organization_id, user_id=user_id, role=None
         )
+        if not leaving:
+            await inbox.notify(
+                user_ids=[user_id],
+                kind=NotificationKind.ROLE_CHANGED,
+                message=f"{actor.user.name} removed you from {access.organization.name}.",
+                organization_id=organization_id,
+            )
         await audit.record(
             organization_id=organization_id,
             action=AuditAction.MEMBER_REMOVED,

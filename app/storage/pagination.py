@@ -62,13 +62,19 @@ def count_of(queryset: QuerySet[M]) -> Count:
 
 
 async def paginate(
-    queryset: QuerySet[M], *, after: int | None, first: int, field: str = "id"
+    queryset: QuerySet[M],
+    *,
+    after: int | None,
+    first: int,
+    field: str = "id",
+    newest_first: bool = False,
 ) -> Page[M]:
-    """One page of `queryset` in ascending `field` order, after the given value."""
+    """One page of `queryset` in ascending `field` order, after the given value (with
+    `newest_first`, in descending order, before it)."""
     whole = queryset
     if after is not None:
-        queryset = queryset.filter(**{f"{field}__gt": after})
-    rows = await queryset.order_by(field).limit(first + 1)
+        queryset = queryset.filter(**{f"{field}__lt" if newest_first else f"{field}__gt": after})
+    rows = await queryset.order_by(f"-{field}" if newest_first else field).limit(first + 1)
     return Page(items=rows[:first], has_next=len(rows) > first, count=count_of(whole))
 
 

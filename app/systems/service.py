@@ -15,6 +15,8 @@ from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import Conflict, ErrorCode, InvalidState, NotFound
 from app.ids import to_global_id
+from app.notifications import inbox
+from app.notifications.models import NotificationKind
 from app.organizations.models import Membership, Organization
 from app.storage.pagination import Page, paginate_each
 from app.storage.rows import models_by_ids
@@ -110,6 +112,17 @@ async def grant_system_role(
                 )
             except IntegrityError:
                 raise Conflict("This user was given a role here at the same moment.") from None
+        if user.id != actor.user.id:
+            await inbox.notify(
+                user_ids=[user.id],
+                kind=NotificationKind.SYSTEM_ROLE_CHANGED,
+                message=(
+                    f"{actor.user.name} made you {role.value.lower()} of the system "
+                    f"{access.system.name}."
+                ),
+                organization_id=organization_id,
+                system_id=system_id,
+            )
         await audit.record(
             organization_id=organization_id,
             action=AuditAction.SYSTEM_ROLE_GRANTED,
@@ -137,6 +150,17 @@ async def revoke_system_role(*, actor: Actor, system_id: int, user_id: int) -> S
         if membership is None:
             raise NotFound("This user has no role on the system.", field="userId")
         await membership.delete()
+        if user_id != actor.user.id:
+            await inbox.notify(
+                user_ids=[user_id],
+                kind=NotificationKind.SYSTEM_ROLE_CHANGED,
+                message=(
+                    f"{actor.user.name} took away your {membership.role.value.lower()} role "
+                    f"on the system {access.system.name}."
+                ),
+                organization_id=access.system.organization_id,
+                system_id=system_id,
+            )
         await audit.record(
             organization_id=access.system.organization_id,
             action=AuditAction.SYSTEM_ROLE_REVOKED,

@@ -36,6 +36,8 @@ MEMBER = {"name": "Bo Member", "email": "bo@example.com", "password": "staple ba
 AUDITED = {"name": "Fe Owner", "email": "fe@example.com", "password": "horse battery staple"}
 KEYBOARD = {"name": "Ed Owner", "email": "ed@example.com", "password": "staple horse battery"}
 PAGING = {"name": "Di Owner", "email": "di@example.com", "password": "horse staple battery"}
+RINGER = {"name": "Gu Owner", "email": "gu@example.com", "password": "battery horse staple"}
+RUNG = {"name": "Hy Member", "email": "hy@example.com", "password": "staple battery horse"}
 STEPPING_UP = {"name": "Cy Owner", "email": "cy@example.com", "password": "battery staple horse"}
 LABEL = "billing-service"
 
@@ -59,6 +61,11 @@ CREATE_KEY_SET = """
 mutation ($input: CreateKeySetInput!) { createKeySet(input: $input) { userErrors { code } } }"""
 EXPIRES_AT = """
 query ($id: ID!) { organization(id: $id) { keySets(first: 1) { edges { node { expiresAt } } } } }"""
+CHANGE_MEMBER_ROLE = """
+mutation ($input: ChangeMemberRoleInput!) {
+  changeMemberRole(input: $input) { userErrors { code message } }
+}"""
+MEMBER_ID = "query { viewer { id } }"
 REQUIRE_STEP_UP = """
 mutation ($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { userErrors { code message } }
@@ -471,4 +478,44 @@ def test_axe_finds_no_serious_accessibility_violation(served: Served, chromium: 
     # then
     assert {name: violations for name, violations in found.items() if violations} == {}
     assert len(found) == 6
+    chromium.assert_offline_and_quiet()
+
+
+def test_a_bell_that_rings_when_an_admin_changes_the_members_role(
+    served: Served, chromium: Browsing
+) -> None:
+    # given: a member signed in to the console, with nothing in their bell
+    _api(served, SIGN_UP, input=RINGER)
+    owner = _token(served, RINGER)
+    organization_id = _api(served, CREATE_ORGANIZATION, owner, input={"name": "Acme"})[
+        "createOrganization"
+    ]["organization"]["id"]
+    invitation = _api(
+        served, INVITE, owner, input={"organizationId": organization_id, "email": RUNG["email"]}
+    )["addMember"]["invitationToken"]
+    page = chromium.page()
+    chromium.sign_up(page, RUNG, invitation)
+    quiet = page.get_by_role("button", name="Notifications, 0 unread")
+    expect(quiet).to_be_visible()
+    member_id = _api(served, MEMBER_ID, _token(served, RUNG))["viewer"]["id"]
+
+    # when: the owner makes them an admin, elsewhere (the API)
+    changed = _api(
+        served,
+        CHANGE_MEMBER_ROLE,
+        owner,
+        input={"organizationId": organization_id, "userId": member_id, "role": "ADMIN"},
+    )
+    assert changed["changeMemberRole"]["userErrors"] == []
+
+    # then: the bell rings in the open page, without a reload
+    rung = page.get_by_role("button", name="Notifications, 1 unread")
+    expect(rung).to_be_visible()
+    rung.click()
+    panel = page.get_by_role("region", name="Notifications")
+    expect(panel.get_by_role("listitem").first).to_contain_text(
+        "Gu Owner changed your role in Acme from member to admin."
+    )
+    panel.get_by_role("button", name="Mark all read").click()
+    expect(page.get_by_role("button", name="Notifications, 0 unread")).to_be_visible()
     chromium.assert_offline_and_quiet()

@@ -44,6 +44,7 @@ NOT_HELD = {
     "confirmTotp": "own account",
     "disableTotp": "own account",
     "elevateSession": "own account",
+    "markNotificationsRead": "own account",
     # Membership and roles: step-up guards them; no approval action names them yet.
     "createOrganization": "a new organization of the caller's own",
     "addMember": "membership, guarded by step-up",

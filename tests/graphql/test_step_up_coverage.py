@@ -560,6 +560,7 @@ UNGUARDED = {
     # The caller's own account, or taking back an invitation nobody has used:
     "changePassword",
     "endSession",
+    "markNotificationsRead",
     "requestPasswordReset",
     "resetPassword",
     "acceptInvitation",

@@ -17,6 +17,7 @@ from app.graphql.approvals.types import (
 )
 from app.graphql.context import Info
 from app.graphql.ids import SESSION, USER
+from app.graphql.notifications.types import NotificationType
 from app.graphql.organizations.invitations import InvitationType
 from app.graphql.prices import FROM_PARENT, ROW_READ_COST, field_cost
 from app.graphql.relay import (
@@ -29,6 +30,7 @@ from app.graphql.relay import (
     to_connection,
 )
 from app.ids import to_global_id
+from app.notifications import inbox
 from app.organizations import invitations
 from app.organizations import service as organizations
 
@@ -181,6 +183,47 @@ class UserType(Node):
         if viewer is None or viewer.id != self.pk:
             return None
         return await resolve_approval_requests(info, organization_id=None, status=status)
+
+    @strawberry.field(
+        description=(
+            "The user's bell, newest first: what happened to their roles, invitations and "
+            "the key sets they created or administer. Shown to the user themself only: null "
+            "for anyone else. The notifications subscription delivers new ones live."
+        )
+    )
+    async def notifications(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        unread_only: Annotated[
+            bool,
+            strawberry.argument(
+                description="Only those not yet marked read (markNotificationsRead)."
+            ),
+        ] = False,
+    ) -> Connection[NotificationType] | None:
+        viewer = info.context.user
+        if viewer is None or viewer.id != self.pk:
+            return None
+        position = decode_cursor(after)
+        page = await inbox.list_notifications(
+            user_id=self.pk, unread_only=unread_only, after=position, first=page_size(first)
+        )
+        return to_connection(page, NotificationType.from_model, after=position)
+
+    @strawberry.field(
+        description=(
+            "How many of the user's notifications are unread: the number on the bell. Shown "
+            "to the user themself only: null for anyone else."
+        ),
+        metadata=field_cost(ROW_READ_COST),
+    )
+    async def unread_notification_count(self, info: Info) -> int | None:
+        viewer = info.context.user
+        if viewer is None or viewer.id != self.pk:
+            return None
+        return await inbox.unread_count(user_id=self.pk)
 
 
 async def load_user(info: Info, user_id: int | None) -> UserType | None:

@@ -15,7 +15,7 @@
 const CSRF_COOKIES = ["__Host-keyrack_csrf", "keyrack_csrf"];
 
 /** @returns {string | null} the CSRF token, while a session is on */
-function csrfToken() {
+export function csrfToken() {
   for (const pair of document.cookie.split("; ")) {
     const [name, value] = pair.split("=");
     if (CSRF_COOKIES.includes(name) && value) {

@@ -1,6 +1,7 @@
 // @ts-check
 /** The console's entry point: one page, its routes after `#`. */
 import { ApiError, forgetSession, graphql, signedIn } from "./api.js";
+import { bell, silenceBell } from "./bell.js";
 import { h, show } from "./dom.js";
 import { LOG_OUT, VIEWER } from "./operations.js";
 import { renderAuth } from "./pages/auth.js";
@@ -14,6 +15,7 @@ async function logOut() {
   try {
     await graphql(LOG_OUT);
   } finally {
+    silenceBell();
     forgetSession();
     location.hash = "#/login";
   }
@@ -21,12 +23,14 @@ async function logOut() {
 
 async function renderSession() {
   if (!signedIn()) {
+    silenceBell();
     show(session);
     return null;
   }
   const viewer = (await graphql(VIEWER)).viewer;
   if (!viewer) {
     // The session ended (logged out elsewhere, expired): start again.
+    silenceBell();
     forgetSession();
     show(session);
     return null;
@@ -34,6 +38,7 @@ async function renderSession() {
   show(
     session,
     h("span", { text: `${viewer.name} ` }),
+    bell(),
     h("button", { type: "button", text: "Log out", onclick: logOut }),
   );
   return viewer;
@@ -60,6 +65,7 @@ async function route() {
   } catch (failure) {
     if (failure instanceof ApiError && failure.code === "UNAUTHENTICATED") {
       // The session ended (logged out elsewhere, expired, the password changed).
+      silenceBell();
       forgetSession();
       location.hash = "#/login";
       return;

@@ -70,3 +70,21 @@ export const REVOKE_KEY_SET = {
   id: "sha256:68f2e1f91b92acdcaf95c6336bedd6b2c8c2e435be3023fda322e8c171cf2ca0",
   text: "mutation RevokeKeySet($input: RevokeKeySetInput!) {\n  revokeKeySet(input: $input) {\n    keySet {\n      id\n      status\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
 };
+
+/** @type {Operation} */
+export const BELL = {
+  id: "sha256:a80f80d68db4eed25323996edd20aa50fb96f1982e5271e876e43f26e00bd390",
+  text: "query Bell {\n  viewer {\n    unreadNotificationCount\n    notifications(first: 20) {\n      edges {\n        node {\n          id\n          kind\n          message\n          createdAt\n          readAt\n        }\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const MARK_NOTIFICATIONS_READ = {
+  id: "sha256:f423db5c1480a54d00bfbe921bef738173f63e16d1fb4b93b627799ddf7b239c",
+  text: "mutation MarkNotificationsRead($input: MarkNotificationsReadInput!) {\n  markNotificationsRead(input: $input) {\n    unreadNotificationCount\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const NOTIFICATIONS = {
+  id: "sha256:3146993e52038e6c6237cb3c29be1c64f7066b8c4b59bd6838f3d26f3011afac",
+  text: "subscription Notifications {\n  notifications {\n    id\n    kind\n    message\n    createdAt\n    readAt\n  }\n}",
+};
