@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from app.ids import to_global_id
+from app.notifications.mail import Mailer
 from app.notifications.service import run_round
 from app.webhooks.worker import LEASE, MAX_ATTEMPTS, WebhookWorker, claim, retry_delay
 from tests.support import KEY_PATTERN, GraphQL, build_world, create_key_set
+from tests.support.smtpbox import smtp_server
 from tests.webhooks.receiver import Receiver, create_webhook, worker_for
 
 REGENERATE_KEY = """
@@ -291,7 +293,12 @@ async def test_expiry_rounds_queue_events_without_any_mail_server(
     assert len(listed) == 2
 
 
-async def test_without_mail_or_a_subscribed_webhook_no_notice_is_claimed(gql: GraphQL) -> None:
+BELL = "{ viewer { notifications(first: 10) { edges { node { kind message } } } } }"
+
+
+async def test_without_mail_or_a_subscribed_webhook_the_bell_rings_and_mail_still_follows(
+    gql: GraphQL,
+) -> None:
     # given: an expiring key set and no webhook at all
     world = await build_world(gql)
     await create_key_set(
@@ -301,11 +308,21 @@ async def test_without_mail_or_a_subscribed_webhook_no_notice_is_claimed(gql: Gr
         expiresAt=(datetime.now(UTC) + timedelta(days=1)).isoformat(),
     )
 
-    # when
-    result = await run_round(None, lead=timedelta(days=2))
+    # when: a round of a process that cannot mail, then one of a process that can
+    bell_only = await run_round(None, lead=timedelta(days=2))
+    with smtp_server() as (inbox, port):
+        mailer = Mailer(host="127.0.0.1", port=port, sender="keyrack@example.com")
+        mailed = await run_round(mailer, lead=timedelta(days=2))
+        again = await run_round(mailer, lead=timedelta(days=2))
 
-    # then: nothing claimed, so a mail server configured later still mails about it
-    assert (result.sent, result.failed) == (0, 0)
+    # then: the bell rang once, and the claim was left for the process that mails
+    bell = await world.owner.gql(BELL)
+    kinds = [edge["node"]["kind"] for edge in bell["viewer"]["notifications"]["edges"]]
+    assert kinds.count("KEY_SET_EXPIRING") == 1
+    assert (bell_only.sent, bell_only.failed) == (1, 0)
+    assert (mailed.sent, mailed.failed) == (1, 0)
+    assert world.owner.email in inbox.to("quiet")
+    assert (again.sent, again.failed) == (0, 0)
 
 
 async def test_deliveries_queued_while_no_worker_ran_are_sent_by_a_later_one(
