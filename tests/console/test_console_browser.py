@@ -39,6 +39,8 @@ PAGING = {"name": "Di Owner", "email": "di@example.com", "password": "horse stap
 RINGER = {"name": "Gu Owner", "email": "gu@example.com", "password": "battery horse staple"}
 RUNG = {"name": "Hy Member", "email": "hy@example.com", "password": "staple battery horse"}
 STEPPING_UP = {"name": "Cy Owner", "email": "cy@example.com", "password": "battery staple horse"}
+HOLDER = {"name": "Jo Admin", "email": "jo@example.com", "password": "horse battery staple"}
+APPROVER = {"name": "Ko Admin", "email": "ko@example.com", "password": "staple horse battery"}
 LABEL = "billing-service"
 
 LOGIN = "mutation ($input: LoginInput!) { login(input: $input) { token } }"
@@ -66,6 +68,10 @@ mutation ($input: ChangeMemberRoleInput!) {
   changeMemberRole(input: $input) { userErrors { code message } }
 }"""
 MEMBER_ID = "query { viewer { id } }"
+HOLD = """
+mutation ($input: UpdateApprovalPolicyInput!) {
+  updateApprovalPolicy(input: $input) { userErrors { code message } }
+}"""
 REQUIRE_STEP_UP = """
 mutation ($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { userErrors { code message } }
@@ -518,4 +524,67 @@ def test_a_bell_that_rings_when_an_admin_changes_the_members_role(
     )
     panel.get_by_role("button", name="Mark all read").click()
     expect(page.get_by_role("button", name="Notifications, 0 unread")).to_be_visible()
+    chromium.assert_offline_and_quiet()
+
+
+def test_a_revoke_held_for_approval_waits_then_a_second_admin_approves_it(
+    served: Served, chromium: Browsing
+) -> None:
+    # given: an organization whose approval policy holds REVOKE_KEY_SET, with a key set and
+    # a second admin
+    _api(served, SIGN_UP, input=HOLDER)
+    holder = _token(served, HOLDER)
+    organization_id = _api(served, CREATE_ORGANIZATION, holder, input={"name": "Held"})[
+        "createOrganization"
+    ]["organization"]["id"]
+    held = {"organizationId": organization_id, "actions": ["REVOKE_KEY_SET"]}
+    assert _api(served, HOLD, holder, input=held)["updateApprovalPolicy"]["userErrors"] == []
+    created = {"organizationId": organization_id, "label": LABEL}
+    assert _api(served, CREATE_KEY_SET, holder, input=created)["createKeySet"]["userErrors"] == []
+    invitation = _api(
+        served,
+        INVITE,
+        holder,
+        input={"organizationId": organization_id, "email": APPROVER["email"], "role": "ADMIN"},
+    )["addMember"]["invitationToken"]
+    # An admin may approve only what was asked after they became one.
+    approver_context = chromium.browser.new_context()
+    approver_context.add_init_script(path=AXE)
+    approver = chromium.page(approver_context)
+    chromium.sign_up(approver, APPROVER, invitation)
+    page = chromium.page()
+    page.goto(f"{served.base}/console#/login")
+    page.get_by_label("Email").fill(HOLDER["email"])
+    page.get_by_label("Password").fill(HOLDER["password"])
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Held").click()
+
+    # when: the first admin revokes, typing the label
+    row = page.get_by_role("row").filter(has_text=LABEL)
+    row.get_by_role("button", name="Revoke", exact=True).click()
+    revoke = page.get_by_role("dialog", name=re.compile("Revoke"))
+    revoke.get_by_label(re.compile("to confirm")).fill(LABEL)
+    revoke.get_by_role("button", name="Revoke for good").click()
+    waiting = page.get_by_role("dialog", name="Waiting for approval")
+    expect(waiting.get_by_role("status")).to_contain_text("waiting for approval")
+    request_link = waiting.get_by_role("link", name="See the request").get_attribute("href")
+    waiting.get_by_role("button", name="Done").click()
+    expect(row).to_contain_text("active")
+
+    # when: the second admin, in another browser, opens the requests page and approves
+    approver.get_by_role("link", name="Held").click()
+    approver.get_by_role("link", name="Approval requests").click()
+    request = approver.get_by_role("row").filter(has_text="revoke key set")
+    expect(request).to_contain_text("pending")
+    violations = approver.evaluate(_AXE_RUN)
+    request.get_by_role("button", name="Approve").click()
+    expect(request).to_contain_text("applied by Ko Admin")
+    approver.get_by_role("link", name="Held: keys").click()
+
+    # then: the key set is revoked, for both
+    expect(approver.get_by_role("row").filter(has_text=LABEL)).to_contain_text("revoked")
+    page.reload()
+    expect(row).to_contain_text("revoked")
+    assert str(request_link).startswith(f"#/organizations/{organization_id}/approvals/")
+    assert violations == [], "the requests page has serious accessibility violations"
     chromium.assert_offline_and_quiet()
