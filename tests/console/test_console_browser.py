@@ -3,9 +3,10 @@
 The story of the keys page: sign up, create an organization, add a key and copy it once
 (afterwards the page shows only its beginning and end), regenerate it with a grace period
 (the old key keeps verifying), a member who sees no values, and revoking by typing the
-label. Every host name but the server's is unresolvable, and the page must log no error
-(a Content-Security-Policy violation is one). Without Chromium the test skips with the
-reason, except in CI (`CI` set), where `.ci/run` installs it.
+label; and two-person approval, where a revoke waits for a second admin and an anomaly the
+detector raised is acknowledged. Every host name but the server's is unresolvable, and the
+page must log no error (a Content-Security-Policy violation is one). Without Chromium the
+test skips with the reason, except in CI (`CI` set), where `.ci/run` installs it.
 """
 
 from __future__ import annotations
