@@ -3,9 +3,10 @@
 The story of the keys page: sign up, create an organization, add a key and copy it once
 (afterwards the page shows only its beginning and end), regenerate it with a grace period
 (the old key keeps verifying), a member who sees no values, and revoking by typing the
-label. Every host name but the server's is unresolvable, and the page must log no error
-(a Content-Security-Policy violation is one). Without Chromium the test skips with the
-reason, except in CI (`CI` set), where `.ci/run` installs it.
+label; and two-person approval, where a revoke waits for a second admin and an anomaly the
+detector raised is acknowledged. Every host name but the server's is unresolvable, and the
+page must log no error (a Content-Security-Policy violation is one). Without Chromium the
+test skips with the reason, except in CI (`CI` set), where `.ci/run` installs it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ PAGING = {"name": "Di Owner", "email": "di@example.com", "password": "horse stap
 RINGER = {"name": "Gu Owner", "email": "gu@example.com", "password": "battery horse staple"}
 RUNG = {"name": "Hy Member", "email": "hy@example.com", "password": "staple battery horse"}
 STEPPING_UP = {"name": "Cy Owner", "email": "cy@example.com", "password": "battery staple horse"}
+HOLDER = {"name": "Jo Admin", "email": "jo@example.com", "password": "horse battery staple"}
+APPROVER = {"name": "Ko Admin", "email": "ko@example.com", "password": "staple horse battery"}
 LABEL = "billing-service"
 
 LOGIN = "mutation ($input: LoginInput!) { login(input: $input) { token } }"
@@ -66,6 +69,19 @@ mutation ($input: ChangeMemberRoleInput!) {
   changeMemberRole(input: $input) { userErrors { code message } }
 }"""
 MEMBER_ID = "query { viewer { id } }"
+CREATE_HELD_KEY_SET = """
+mutation ($input: CreateKeySetInput!) {
+  createKeySet(input: $input) { keySet { id } primaryKey secondaryKey userErrors { code } }
+}"""
+USES = "query ($id: ID!) { keySet(id: $id) { impact { lastDay { requests } } } }"
+REGENERATE = """
+mutation ($input: RegenerateKeyInput!) { regenerateKey(input: $input) { userErrors { code } } }"""
+CREATE_VERIFIER = """
+mutation ($input: CreateVerifierInput!) { createVerifier(input: $input) { token } }"""
+HOLD = """
+mutation ($input: UpdateApprovalPolicyInput!) {
+  updateApprovalPolicy(input: $input) { userErrors { code message } }
+}"""
 REQUIRE_STEP_UP = """
 mutation ($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { userErrors { code message } }
@@ -100,7 +116,13 @@ def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     tmp_path = tmp_path_factory.mktemp("console")
-    env: dict[str, str] = {}
+    # Anomaly detection every half second, and two refused verifications an hour a burst:
+    # what the approval story raises one with.
+    env: dict[str, str] = {
+        "KEYRACK_USAGE_FLUSH_SECONDS": "0.5",
+        "KEYRACK_ANOMALY_INTERVAL_SECONDS": "0.5",
+        "KEYRACK_ANOMALY_REFUSAL_FLOOR": "1",
+    }
     if request.param == "postgres":
         cluster = request.getfixturevalue("pg_cluster")
         name = f"console_{os.getpid()}_{time.monotonic_ns()}"
@@ -113,14 +135,16 @@ def served(
                 await connection.close()
 
         asyncio.run(create_database())
-        env = {
+        env |= {
             "KEYRACK_DATABASE_URL": cluster.dsn_for(name),
             "KEYRACK_SECRET_KEY": secrets.token_urlsafe(48),
         }
     migrated = run_keyrack(tmp_path, "migrate", env=env)
     assert migrated.returncode == 0, migrated.stderr
-    # The console must work where the operator allows browsers trusted documents only.
-    with serving(tmp_path, env | {"KEYRACK_TRUSTED_DOCUMENTS": "require"}) as server:
+    # The console must work where the operator allows browsers trusted documents only. The
+    # clock moves (forward only): a test that needs the server's time reads `_now`.
+    trusted = env | {"KEYRACK_TRUSTED_DOCUMENTS": "require"}
+    with serving(tmp_path, trusted, movable_clock=True) as server:
         yield server
 
 
@@ -181,6 +205,21 @@ def chromium(served: Served) -> Iterator[Browsing]:
             yield Browsing(browser, served.base)
         finally:
             browser.close()
+
+
+def _now(served: Served) -> float:
+    """The server's time, which the approval story moves an hour on."""
+    assert served.clock
+    return served.clock.time()
+
+
+def _until_flushed(served: Served, token: str, key_set_id: str) -> None:
+    """Waits for the server's usage flush to write a key set's first verification (refused
+    ones are flushed apart: written first, they would look like its first use)."""
+    deadline = time.monotonic() + 10
+    while not _api(served, USES, token, id=key_set_id)["keySet"]["impact"]["lastDay"]["requests"]:
+        assert time.monotonic() < deadline, "the usage flush did not run within 10 s"
+        time.sleep(0.05)
 
 
 def _token(served: Served, person: dict[str, str]) -> str:
@@ -319,7 +358,7 @@ def test_add_key_asks_for_the_authenticator_code_where_step_up_is_required(
         "enrollTotp"
     ]["secret"]
     authenticator = pyotp.TOTP(secret)
-    confirmed = _api(served, CONFIRM_TOTP, owner, input={"code": authenticator.now()})
+    confirmed = _api(served, CONFIRM_TOTP, owner, input={"code": authenticator.at(_now(served))})
     assert confirmed["confirmTotp"]["userErrors"] == []
     organization_id = _api(served, CREATE_ORGANIZATION, owner, input={"name": "Acme"})[
         "createOrganization"
@@ -348,7 +387,7 @@ def test_add_key_asks_for_the_authenticator_code_where_step_up_is_required(
     code = page.get_by_label("Authenticator code")
     expect(code).to_be_visible()
     # The confirmation used this step's code; the next step's is within the drift window.
-    code.fill(authenticator.at(time.time() + 30))
+    code.fill(authenticator.at(_now(served) + 30))
     page.get_by_role("button", name="Confirm").click()
     shown = page.get_by_role("dialog", name="Store the key now")
 
@@ -518,4 +557,111 @@ def test_a_bell_that_rings_when_an_admin_changes_the_members_role(
     )
     panel.get_by_role("button", name="Mark all read").click()
     expect(page.get_by_role("button", name="Notifications, 0 unread")).to_be_visible()
+    chromium.assert_offline_and_quiet()
+
+
+def test_a_revoke_held_for_approval_waits_then_a_second_admin_approves_it(
+    served: Served, chromium: Browsing
+) -> None:
+    # given: an organization whose approval policy holds REVOKE_KEY_SET, with a key set and
+    # a second admin
+    _api(served, SIGN_UP, input=HOLDER)
+    holder = _token(served, HOLDER)
+    organization_id = _api(served, CREATE_ORGANIZATION, holder, input={"name": "Held"})[
+        "createOrganization"
+    ]["organization"]["id"]
+    held = {"organizationId": organization_id, "actions": ["REVOKE_KEY_SET"]}
+    assert _api(served, HOLD, holder, input=held)["updateApprovalPolicy"]["userErrors"] == []
+    created = _api(
+        served,
+        CREATE_HELD_KEY_SET,
+        holder,
+        input={"organizationId": organization_id, "label": LABEL},
+    )["createKeySet"]
+    replaced = {"keySetId": created["keySet"]["id"], "slot": "PRIMARY", "confirmLabel": LABEL}
+    assert _api(served, REGENERATE, holder, input=replaced)["regenerateKey"]["userErrors"] == []
+    verifier = _api(
+        served, CREATE_VERIFIER, holder, input={"organizationId": organization_id, "name": "api"}
+    )["createVerifier"]["token"]
+    invitation = _api(
+        served,
+        INVITE,
+        holder,
+        input={"organizationId": organization_id, "email": APPROVER["email"], "role": "ADMIN"},
+    )["addMember"]["invitationToken"]
+    # An admin may approve only what was asked after they became one.
+    approver_context = chromium.browser.new_context()
+    approver_context.add_init_script(path=AXE)
+    approver = chromium.page(approver_context)
+    chromium.sign_up(approver, APPROVER, invitation)
+    page = chromium.page()
+    page.goto(f"{served.base}/console#/login")
+    page.get_by_label("Email").fill(HOLDER["email"])
+    page.get_by_label("Password").fill(HOLDER["password"])
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Held").click()
+    row = page.get_by_role("row").filter(has_text=LABEL)
+    bell = page.get_by_role("button", name=re.compile(r"^Notifications, \d+ unread$"))
+    expect(bell).to_be_visible()
+    quiet = bell.get_attribute("aria-label")
+
+    # when: a service uses the key set in one hour and, in the next, presents the replaced
+    # key twice (a refusal burst, here); the detector raises an anomaly, and the first admin
+    # acknowledges it
+    def verify(key: str) -> str:
+        answer = httpx.post(
+            f"{served.base}/v1/keys/verify",
+            json={"key": key},
+            headers={"authorization": f"Bearer {verifier}"},
+            timeout=30,
+        )
+        return str(answer.json()["code"])
+
+    assert served.clock
+    if _now(served) % 3600 > 3590:  # the use and the refusals in consecutive hours
+        served.clock.advance(20)
+    used_hour = int(_now(served) // 3600)
+    assert verify(created["secondaryKey"]) == "VALID"
+    _until_flushed(served, holder, created["keySet"]["id"])
+    served.clock.advance((used_hour + 1) * 3600 + 60 - _now(served))
+    assert [verify(created["primaryKey"]) for _ in range(2)] == ["NOT_FOUND", "NOT_FOUND"]
+    expect(bell).not_to_have_attribute("aria-label", str(quiet), timeout=20_000)
+    row.get_by_role("button", name="Anomalies").click()
+    anomalies = page.get_by_role("dialog", name=re.compile("Anomalies"))
+    anomaly = anomalies.get_by_role("listitem").filter(has_text="refusal burst")
+    expect(anomaly).to_contain_text("2 refused verifications")
+    anomaly.get_by_role("button", name="Acknowledge").click()
+    expect(anomaly).to_contain_text("Acknowledged")
+    anomalies.get_by_role("button", name="Close").click()
+
+    # when: the first admin revokes, typing the label (and going on although it is in use)
+    row.get_by_role("button", name="Revoke", exact=True).click()
+    revoke = page.get_by_role("dialog", name=re.compile("Revoke"))
+    revoke.get_by_label(re.compile("to confirm")).fill(LABEL)
+    revoke.get_by_role("button", name="Revoke for good").click()
+    expect(revoke.get_by_role("alert")).to_contain_text("verified recently")
+    revoke.get_by_label("Go ahead although it is in use").check()
+    revoke.get_by_role("button", name="Revoke for good").click()
+    waiting = page.get_by_role("dialog", name="Waiting for approval")
+    expect(waiting.get_by_role("status")).to_contain_text("waiting for approval")
+    request_link = waiting.get_by_role("link", name="See the request").get_attribute("href")
+    waiting.get_by_role("button", name="Done").click()
+    expect(row).to_contain_text("active")
+
+    # when: the second admin, in another browser, opens the requests page and approves
+    approver.get_by_role("link", name="Held").click()
+    approver.get_by_role("link", name="Approval requests", exact=True).click()
+    request = approver.get_by_role("row").filter(has_text="revoke key set")
+    expect(request).to_contain_text("pending")
+    violations = approver.evaluate(_AXE_RUN)
+    request.get_by_role("button", name="Approve").click()
+    expect(request).to_contain_text("applied by Ko Admin")
+    approver.get_by_role("link", name="Held: keys").click()
+
+    # then: the key set is revoked, for both
+    expect(approver.get_by_role("row").filter(has_text=LABEL)).to_contain_text("revoked")
+    page.reload()
+    expect(row).to_contain_text("revoked")
+    assert str(request_link).startswith(f"#/organizations/{organization_id}/approvals/")
+    assert violations == [], "the requests page has serious accessibility violations"
     chromium.assert_offline_and_quiet()

@@ -4,6 +4,7 @@ import { ApiError, forgetSession, graphql, signedIn } from "./api.js";
 import { bell, silenceBell } from "./bell.js";
 import { h, show } from "./dom.js";
 import { LOG_OUT, VIEWER } from "./operations.js";
+import { renderApprovals } from "./pages/approvals.js";
 import { renderAuth } from "./pages/auth.js";
 import { renderKeySets } from "./pages/keys.js";
 import { renderOrganizations } from "./pages/organizations.js";
@@ -57,7 +58,13 @@ async function route() {
       return;
     }
     const organization = path.match(/^\/organizations\/([^/]+)$/);
-    if (organization) {
+    const approvals = path.match(/^\/organizations\/([^/]+)\/approvals(?:\/([^/]+))?$/);
+    if (approvals) {
+      const current = approvals[2] ? decodeURIComponent(approvals[2]) : null;
+      await renderApprovals(main, decodeURIComponent(approvals[1]), current);
+    } else if (path === "/approvals") {
+      await renderApprovals(main, null);
+    } else if (organization) {
       await renderKeySets(main, decodeURIComponent(organization[1]));
     } else {
       await renderOrganizations(main);

@@ -49,8 +49,8 @@ export const KEY_SETS = {
 
 /** @type {Operation} */
 export const CREATE_KEY_SET = {
-  id: "sha256:054338cee58aba8caf725b9976b026152523af83e21744ae73b2ef7ddc9894dd",
-  text: "mutation CreateKeySet($input: CreateKeySetInput!) {\n  createKeySet(input: $input) {\n    keySet {\n      id\n      label\n    }\n    primaryKey\n    secondaryKey\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+  id: "sha256:d5fe4581aa63dfeafbe86d654f5f883ad1fbb6ebb7f3df1655442d20c5a46450",
+  text: "mutation CreateKeySet($input: CreateKeySetInput!) {\n  createKeySet(input: $input) {\n    keySet {\n      id\n      label\n    }\n    primaryKey\n    secondaryKey\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
@@ -61,14 +61,14 @@ export const KEY_SET_IMPACT = {
 
 /** @type {Operation} */
 export const REGENERATE_KEY = {
-  id: "sha256:c81ea80ab5bdcdc67d49ccabe176ded15d01760634c560945b1cf718d366f174",
-  text: "mutation RegenerateKey($input: RegenerateKeyInput!) {\n  regenerateKey(input: $input) {\n    keySet {\n      id\n    }\n    key\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+  id: "sha256:9dbb466758cc3bcc87b905747aa86915fe5859f0d401a588ebe6cd9c3d5cbdf2",
+  text: "mutation RegenerateKey($input: RegenerateKeyInput!) {\n  regenerateKey(input: $input) {\n    keySet {\n      id\n    }\n    key\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
 export const REVOKE_KEY_SET = {
-  id: "sha256:68f2e1f91b92acdcaf95c6336bedd6b2c8c2e435be3023fda322e8c171cf2ca0",
-  text: "mutation RevokeKeySet($input: RevokeKeySetInput!) {\n  revokeKeySet(input: $input) {\n    keySet {\n      id\n      status\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+  id: "sha256:bf7d6c4895e6b3f64cf7c188480d7e4bb5cf2d5994ceabf06657230fa8be08e9",
+  text: "mutation RevokeKeySet($input: RevokeKeySetInput!) {\n  revokeKeySet(input: $input) {\n    keySet {\n      id\n      status\n    }\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
@@ -87,4 +87,46 @@ export const MARK_NOTIFICATIONS_READ = {
 export const NOTIFICATIONS = {
   id: "sha256:3146993e52038e6c6237cb3c29be1c64f7066b8c4b59bd6838f3d26f3011afac",
   text: "subscription Notifications {\n  notifications {\n    id\n    kind\n    message\n    createdAt\n    readAt\n  }\n}",
+};
+
+/** @type {Operation} */
+export const ORGANIZATION_APPROVALS = {
+  id: "sha256:951729784eed29cbb977550df334728aa65c7cbb2d217eb38bbf1d6d19c8a9c6",
+  text: "query OrganizationApprovals($id: ID!) {\n  viewer {\n    email\n  }\n  organization(id: $id) {\n    id\n    name\n    approvalRequests {\n      id\n      action\n      status\n      summary\n      reason\n      requestedAt\n      expiresAt\n      claimable\n      requestedBy {\n        name\n        email\n      }\n      decidedBy {\n        name\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const VIEWER_APPROVALS = {
+  id: "sha256:e94fd4f7e9f2203f1ea4cba00bd9273e4441861512e4d286bf30ebc27c00a357",
+  text: "query ViewerApprovals {\n  viewer {\n    email\n    approvalRequests {\n      id\n      action\n      status\n      summary\n      reason\n      requestedAt\n      expiresAt\n      claimable\n      requestedBy {\n        name\n        email\n      }\n      decidedBy {\n        name\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const APPROVE_REQUEST = {
+  id: "sha256:f44ca8041a8ffe6bf2169c1ff1347e26140f0c833f00ce48abc1191d1f6376ab",
+  text: "mutation ApproveRequest($input: DecideRequestInput!) {\n  approveRequest(input: $input) {\n    approvalRequest {\n      id\n      status\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const REJECT_REQUEST = {
+  id: "sha256:85e207095bdc0e12efd288746e36e2dfc426222bbdbb64e119aa353679af88fc",
+  text: "mutation RejectRequest($input: RejectRequestInput!) {\n  rejectRequest(input: $input) {\n    approvalRequest {\n      id\n      status\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const CLAIM_APPROVED_REQUEST = {
+  id: "sha256:e1fd6fdbde2aa6aa8e62e79a9b42f8efd62cece0e60af3b709587a2cc4662025",
+  text: "mutation ClaimApprovedRequest($input: DecideRequestInput!) {\n  claimApprovedRequest(input: $input) {\n    values {\n      name\n      value\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const KEY_SET_ANOMALIES = {
+  id: "sha256:9f136649748ba5818252c8acf34db8c89a3d5c2170dc315d640f8c82c27ec11c",
+  text: "query KeySetAnomalies($id: ID!) {\n  keySet(id: $id) {\n    id\n    anomalies(first: 50) {\n      edges {\n        node {\n          id\n          kind\n          expected\n          observed\n          detectedAt\n          acknowledgedAt\n          acknowledgedBy {\n            name\n          }\n        }\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const ACKNOWLEDGE_ANOMALY = {
+  id: "sha256:5e95a9461174ccfd839f4d80e22abcf2f78974477192c9d6961061f398132059",
+  text: "mutation AcknowledgeAnomaly($input: AcknowledgeAnomalyInput!) {\n  acknowledgeAnomaly(input: $input) {\n    anomaly {\n      id\n      acknowledgedAt\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
 };

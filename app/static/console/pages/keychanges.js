@@ -7,6 +7,7 @@ import { graphql, userError } from "../api.js";
 import { field, formValue, h, onSubmit, openDialog } from "../dom.js";
 import { KEY_SET_IMPACT, REGENERATE_KEY, REVOKE_KEY_SET } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
+import { showPending } from "./approvals.js";
 import { messages, showOnce } from "./shownonce.js";
 
 /** @typedef {import("./keys.js").Context} Context */
@@ -48,15 +49,18 @@ function impactPreview(keySet) {
 
 /**
  * A dialog confirmed by typing the key set's label, which shows the impact first and asks
- * again when the API answers RECENTLY_USED.
+ * again when the API answers RECENTLY_USED; where the approval policy holds it, says so.
  * @param {{
- *   title: string, keySet: KeySet, fields: HTMLElement[], submit: string,
+ *   title: string, keySet: KeySet, context: Context, fields: HTMLElement[], submit: string,
  *   send: (form: HTMLFormElement, acknowledge: boolean, otp: string | null) =>
- *     Promise<{key?: string | null, keySet: unknown, userErrors: UserError[]}>,
+ *     Promise<{
+ *       key?: string | null, keySet: unknown, approvalRequest: {id: string} | null,
+ *       userErrors: UserError[]
+ *     }>,
  *   done: (dialog: HTMLDialogElement, key: string | null | undefined) => void,
  * }} options
  */
-function confirmByLabel({ title, keySet, fields, submit, send, done }) {
+function confirmByLabel({ title, keySet, context, fields, submit, send, done }) {
   const error = h("p", { class: "error", role: "alert" });
   const acknowledge = h(
     "label",
@@ -89,6 +93,9 @@ function confirmByLabel({ title, keySet, fields, submit, send, done }) {
       done(dialog, payload.key);
       return;
     }
+    if (showPending(dialog, payload, context.organizationId, context.reload)) {
+      return;
+    }
     if (userError(payload, "RECENTLY_USED")) {
       acknowledge.hidden = false;
     }
@@ -106,6 +113,7 @@ export function regenerate(keySet, slot, context) {
   confirmByLabel({
     title: `Regenerate the ${name} key of “${keySet.label}”`,
     keySet,
+    context,
     fields: [
       h(
         "label",
@@ -146,6 +154,7 @@ export function revoke(keySet, context) {
   confirmByLabel({
     title: `Revoke “${keySet.label}”`,
     keySet,
+    context,
     fields: [
       h("p", { text: "Both keys stop verifying now and are destroyed; this cannot be undone." }),
       field("Reason (optional)", { name: "reason", maxlength: 500 }),

@@ -10,6 +10,8 @@ import { graphql } from "../api.js";
 import { field, formValue, h, onSubmit, openDialog, show, when } from "../dom.js";
 import { CREATE_KEY_SET, KEY_SETS } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
+import { showAnomalies } from "./anomalies.js";
+import { showPending } from "./approvals.js";
 import { regenerate, revoke, SLOT_NAMES } from "./keychanges.js";
 import { messages, showOnce } from "./shownonce.js";
 
@@ -92,6 +94,15 @@ export async function renderKeySets(main, organizationId, cursors = [null]) {
           onclick: () => renderKeySets(main, organizationId, [...cursors, endCursor]),
         }),
     ),
+    organization.viewerRole !== "MEMBER" &&
+      h(
+        "p",
+        {},
+        h("a", {
+          href: `#/organizations/${encodeURIComponent(organizationId)}/approvals`,
+          text: "Approval requests",
+        }),
+      ),
   );
 }
 
@@ -162,6 +173,7 @@ function actions(keySet, context) {
     regenerateButton("PRIMARY"),
     regenerateButton("SECONDARY"),
     h("button", { type: "button", text: "Revoke", onclick: () => revoke(keySet, context) }),
+    h("button", { type: "button", text: "Anomalies", onclick: () => showAnomalies(keySet) }),
   ];
 }
 
@@ -247,7 +259,7 @@ function addKey(context) {
         ["Primary key", payload.primaryKey],
         ["Secondary key", payload.secondaryKey],
       ]);
-    } else if (payload) {
+    } else if (payload && !showPending(dialog, payload, context.organizationId, context.reload)) {
       error.textContent = messages(payload.userErrors);
     }
   });

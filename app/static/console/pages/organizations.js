@@ -47,6 +47,7 @@ export async function renderOrganizations(main, after = null) {
   show(
     main,
     h("h1", { text: "Organizations" }),
+    h("p", {}, h("a", { href: "#/approvals", text: "Your approval requests" })),
     edges.length ? list : h("p", { text: "You belong to no organization yet." }),
     hasNextPage &&
       h("button", {

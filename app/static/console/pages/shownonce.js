@@ -2,13 +2,12 @@
 /** New key values, shown once; the API's refusals in the console's words. */
 import { h, show } from "../dom.js";
 
-/** @typedef {import("./keys.js").Context} Context */
 /** @typedef {import("../api.js").UserError} UserError */
 
 /**
  * Replaces a dialog's content with new key values, shown this once.
  * @param {HTMLDialogElement} dialog
- * @param {Context} context
+ * @param {{reload: () => unknown}} context what to do once it is closed
  * @param {[string, string][]} keys
  */
 export function showOnce(dialog, context, keys) {
