@@ -17,7 +17,6 @@ import pytest
 from app.notifications.models import Notification, NotificationKind
 from tests.support import (
     CREATE_KEY_SET,
-    REGENERATE_KEY,
     GraphQL,
     Person,
     add_member,
@@ -608,23 +607,6 @@ async def test_tightening_the_policy_needs_no_approval(scene: Scene) -> None:
 
     # then
     assert "REVOKE_KEY_SET" in payload["approvalPolicy"]["actions"]
-
-
-async def test_regenerating_with_grace_is_not_held(scene: Scene) -> None:
-    # when
-    payload = await scene.admin.gql.mutate(
-        "regenerateKey",
-        REGENERATE_KEY,
-        {
-            "keySetId": scene.key_set_id,
-            "slot": "SECONDARY",
-            "confirmLabel": "Billing",
-            "gracePeriodSeconds": 3600,
-        },
-    )
-
-    # then
-    assert payload["key"].startswith("kro_")
 
 
 async def test_requests_are_listed_to_deciders_and_requesters_only(scene: Scene) -> None:

@@ -1,0 +1,106 @@
+"""Ways around two-person approval an outside review found, each closed: one admin
+session alone still changes nothing that the policy holds.
+
+The scene is the one of test_attack_approvals (the attacker holds one admin's session);
+`holding` makes an organization whose policy holds only the actions given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.approvals.test_attack_approvals import (
+    CLAIM,
+    HELD_REGENERATE,
+    UPDATE_APPROVAL_POLICY,
+    Scene,
+    approve,
+)
+from tests.support import GraphQL, add_member, create_key_set, create_organization, sign_up
+
+
+async def holding(gql: GraphQL, actions: list[str]) -> Scene:
+    """An organization like the scene's whose policy holds `actions` only."""
+    people = [await sign_up(gql, name) for name in ("owner", "owner2", "admin", "admin2", "member")]
+    owner, second_owner, admin, second_admin, member = people
+    organization_id = await create_organization(owner)
+    for person, role in zip(people[1:], ("OWNER", "ADMIN", "ADMIN", "MEMBER"), strict=True):
+        await add_member(owner, organization_id, person, role)
+    key_set = await create_key_set(owner, organizationId=organization_id, label="Billing")
+    await owner.gql.mutate(
+        "updateApprovalPolicy",
+        UPDATE_APPROVAL_POLICY,
+        {"organizationId": organization_id, "actions": actions},
+    )
+    return Scene(owner, second_owner, admin, second_admin, member, organization_id, key_set)
+
+
+async def regenerate(scene: Scene, **extra: Any) -> dict[str, Any]:
+    """The admin session regenerates the primary key with the input given."""
+    given = {"keySetId": scene.key_set_id, "slot": "PRIMARY", "confirmLabel": "Billing"}
+    data = await scene.admin.gql(
+        HELD_REGENERATE, {"input": {**given, "acknowledgeRecentUse": True, **extra}}
+    )
+    payload: dict[str, Any] = data["regenerateKey"]
+    return payload
+
+
+def held(payload: dict[str, Any]) -> bool:
+    codes = [e["code"] for e in payload["userErrors"]]
+    return codes == ["APPROVAL_PENDING"] and payload["key"] is None
+
+
+async def test_a_long_grace_retiring_the_old_key_once_idle_is_held(gql: GraphQL) -> None:
+    # given
+    scene = await holding(gql, ["REGENERATE_WITHOUT_GRACE"])
+
+    # when: a day's grace, but the old key retires once idle for a second
+    payload = await regenerate(scene, gracePeriodSeconds=86400, retireWhenIdleSeconds=1)
+
+    # then
+    assert held(payload)
+
+
+async def test_a_grace_under_an_hour_is_held(gql: GraphQL) -> None:
+    # given
+    scene = await holding(gql, ["REGENERATE_WITHOUT_GRACE"])
+
+    # when
+    payload = await regenerate(scene, gracePeriodSeconds=60)
+
+    # then
+    assert held(payload)
+
+
+async def test_regenerating_with_an_hours_grace_is_not_held(gql: GraphQL) -> None:
+    # given
+    scene = await holding(gql, ["REGENERATE_WITHOUT_GRACE"])
+
+    # when
+    payload = await regenerate(scene, gracePeriodSeconds=3600, retireWhenIdleSeconds=3600)
+
+    # then
+    assert payload["userErrors"] == []
+    assert payload["key"].startswith("kro_")
+
+
+async def test_where_reveal_is_held_every_regeneration_is_and_the_key_is_claimed(
+    gql: GraphQL,
+) -> None:
+    # given
+    scene = await holding(gql, ["REVEAL_KEY"])
+
+    # when: a day's grace, so not "without grace"; yet the payload would hand out a key
+    payload = await regenerate(scene, gracePeriodSeconds=86400)
+
+    # then
+    assert held(payload)
+    request_id = payload["approvalRequest"]["id"]
+    assert (await approve(scene.second_admin, request_id))["approvalRequest"]["status"] == (
+        "APPLIED"
+    )
+    claimed = (await scene.admin.gql(CLAIM, {"input": {"requestId": request_id}}))[
+        "claimApprovedRequest"
+    ]
+    assert [v["name"] for v in claimed["values"]] == ["KEY"]
+    assert claimed["values"][0]["value"].startswith("kro_")
