@@ -16,7 +16,41 @@ from tests.approvals.test_attack_approvals import (
     Scene,
     approve,
 )
-from tests.support import GraphQL, add_member, create_key_set, create_organization, sign_up
+from tests.support import (
+    ACCEPT_INVITATION,
+    GraphQL,
+    Person,
+    add_member,
+    create_key_set,
+    create_organization,
+    create_system,
+    sign_up,
+)
+
+HELD_ADD_MEMBER = """
+mutation($input: AddMemberInput!) {
+  addMember(input: $input) {
+    invitation { id } invitationToken approvalRequest { id } userErrors { code }
+  }
+}
+"""
+HELD_CHANGE_MEMBER_ROLE = """
+mutation($input: ChangeMemberRoleInput!) {
+  changeMemberRole(input: $input) { member { role } approvalRequest { id } userErrors { code } }
+}
+"""
+HELD_GRANT_SYSTEM_ROLE = """
+mutation($input: GrantSystemRoleInput!) {
+  grantSystemRole(input: $input) {
+    assignment { role } approvalRequest { id } userErrors { code }
+  }
+}
+"""
+ROLES = """
+query($id: ID!) {
+  organization(id: $id) { members(first: 50) { edges { node { user { id } role } } } }
+}
+"""
 
 
 async def holding(gql: GraphQL, actions: list[str]) -> Scene:
@@ -104,3 +138,82 @@ async def test_where_reveal_is_held_every_regeneration_is_and_the_key_is_claimed
     ]
     assert [v["name"] for v in claimed["values"]] == ["KEY"]
     assert claimed["values"][0]["value"].startswith("kro_")
+
+
+async def roles(scene: Scene) -> dict[str, str]:
+    data = await scene.owner.gql(ROLES, {"id": scene.organization_id})
+    return {
+        edge["node"]["user"]["id"]: edge["node"]["role"]
+        for edge in data["organization"]["members"]["edges"]
+    }
+
+
+def pending(payload: dict[str, Any]) -> str:
+    """The request a held payload answered with, asserting it changed nothing else."""
+    assert [e["code"] for e in payload["userErrors"]] == ["APPROVAL_PENDING"]
+    assert all(
+        value is None
+        for name, value in payload.items()
+        if name not in ("userErrors", "approvalRequest")
+    )
+    return str(payload["approvalRequest"]["id"])
+
+
+async def test_an_admin_inviting_a_second_admin_account_needs_another_persons_approval(
+    gql: GraphQL,
+) -> None:
+    # given
+    scene = await holding(gql, ["WEAKEN_POLICY"])
+    alt: Person = await sign_up(gql, "alt")
+    invite = {"organizationId": scene.organization_id, "email": alt.email, "role": "ADMIN"}
+
+    # when: the attacker invites an account of their own as admin
+    data = await scene.admin.gql(HELD_ADD_MEMBER, {"input": invite})
+
+    # then: no invitation, no token; approved, the requester claims the token
+    request_id = pending(data["addMember"])
+    assert alt.id not in await roles(scene)
+    assert (await approve(scene.second_admin, request_id))["approvalRequest"]["status"] == (
+        "APPLIED"
+    )
+    claimed = (await scene.admin.gql(CLAIM, {"input": {"requestId": request_id}}))[
+        "claimApprovedRequest"
+    ]
+    [token] = [v["value"] for v in claimed["values"] if v["name"] == "INVITATION_TOKEN"]
+    await alt.gql.mutate("acceptInvitation", ACCEPT_INVITATION, {"token": token})
+    assert (await roles(scene))[alt.id] == "ADMIN"
+
+
+async def test_an_admin_promoting_a_member_needs_another_persons_approval(gql: GraphQL) -> None:
+    # given
+    scene = await holding(gql, ["WEAKEN_POLICY"])
+
+    for role in ("ADMIN", "OWNER"):
+        change = {"organizationId": scene.organization_id, "userId": scene.member.id}
+        # when
+        caller = scene.owner if role == "OWNER" else scene.admin
+        data = await caller.gql(HELD_CHANGE_MEMBER_ROLE, {"input": {**change, "role": role}})
+
+        # then
+        pending(data["changeMemberRole"])
+        assert (await roles(scene))[scene.member.id] == "MEMBER"
+
+
+async def test_granting_system_admin_needs_another_persons_approval(gql: GraphQL) -> None:
+    # given
+    scene = await holding(gql, ["WEAKEN_POLICY"])
+    system_id = await create_system(scene.owner, scene.organization_id)
+    grant = {"systemId": system_id, "email": scene.member.email}
+
+    # when
+    held_admin = await scene.admin.gql(
+        HELD_GRANT_SYSTEM_ROLE, {"input": {**grant, "role": "ADMIN"}}
+    )
+    plain_member = await scene.admin.gql(
+        HELD_GRANT_SYSTEM_ROLE, {"input": {**grant, "role": "MEMBER"}}
+    )
+
+    # then: a system admin decides the system's requests; a system member does not
+    pending(held_admin["grantSystemRole"])
+    assert plain_member["grantSystemRole"]["userErrors"] == []
+    assert plain_member["grantSystemRole"]["assignment"]["role"] == "MEMBER"

@@ -113,6 +113,11 @@ mutation($input: ChangeMemberRoleInput!) {
   changeMemberRole(input: $input) { userErrors { code field } }
 }
 """
+HELD_CHANGE_MEMBER_ROLE = """
+mutation($input: ChangeMemberRoleInput!) {
+  changeMemberRole(input: $input) { member { role } approvalRequest { id } userErrors { code } }
+}
+"""
 REMOVE_MEMBER = """
 mutation($input: RemoveMemberInput!) { removeMember(input: $input) { userErrors { code } } }
 """
@@ -286,11 +291,18 @@ async def test_the_requester_cannot_approve_their_own(scene: Scene) -> None:
 async def test_an_admin_promoted_after_the_request_cannot_approve_it(scene: Scene) -> None:
     # given: the attacker's accomplice is made admin once the request waits
     request_id = await regenerate_request(scene)
-    await scene.admin.gql.mutate(
-        "changeMemberRole",
-        CHANGE_MEMBER_ROLE,
-        {"organizationId": scene.organization_id, "userId": scene.member.id, "role": "ADMIN"},
+    promoted = await scene.admin.gql(
+        HELD_CHANGE_MEMBER_ROLE,
+        {
+            "input": {
+                "organizationId": scene.organization_id,
+                "userId": scene.member.id,
+                "role": "ADMIN",
+            }
+        },
     )
+    promotion = promoted["changeMemberRole"]["approvalRequest"]["id"]
+    assert (await approve(scene.owner, promotion))["approvalRequest"]["status"] == "APPLIED"
     before = await primary_hint(scene)
 
     # when
