@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.approvals.test_attack_approvals import (
+    CHANGE_MEMBER_ROLE,
     CLAIM,
     HELD_REGENERATE,
     UPDATE_APPROVAL_POLICY,
@@ -18,12 +19,14 @@ from tests.approvals.test_attack_approvals import (
 )
 from tests.support import (
     ACCEPT_INVITATION,
+    REVOKE_KEY_SET,
     GraphQL,
     Person,
     add_member,
     create_key_set,
     create_organization,
     create_system,
+    error_codes,
     sign_up,
 )
 
@@ -217,3 +220,54 @@ async def test_granting_system_admin_needs_another_persons_approval(gql: GraphQL
     pending(held_admin["grantSystemRole"])
     assert plain_member["grantSystemRole"]["userErrors"] == []
     assert plain_member["grantSystemRole"]["assignment"]["role"] == "MEMBER"
+
+
+async def applied_regeneration(gql: GraphQL) -> tuple[Scene, str]:
+    """The admin's regeneration without grace, approved and applied, not yet claimed."""
+    scene = await holding(gql, ["REGENERATE_WITHOUT_GRACE"])
+    request_id = pending(await regenerate(scene, gracePeriodSeconds=0))
+    assert (await approve(scene.second_admin, request_id))["approvalRequest"]["status"] == (
+        "APPLIED"
+    )
+    return scene, request_id
+
+
+async def claim(scene: Scene, request_id: str) -> tuple[list[str], list[Any]]:
+    """The codes (errors and userErrors) and the values of the admin's claim."""
+    body = await scene.admin.gql.result(CLAIM, {"input": {"requestId": request_id}})
+    payload = (body.get("data") or {}).get("claimApprovedRequest") or {}
+    codes = [e["code"] for e in payload.get("userErrors", [])]
+    return error_codes(body) + codes, payload.get("values") or []
+
+
+async def test_a_requester_demoted_after_the_change_claims_no_key(gql: GraphQL) -> None:
+    # given
+    scene, request_id = await applied_regeneration(gql)
+    demote = {"organizationId": scene.organization_id, "userId": scene.admin.id}
+    await scene.owner.gql.mutate(
+        "changeMemberRole", CHANGE_MEMBER_ROLE, {**demote, "role": "MEMBER"}
+    )
+
+    # when
+    refused = await claim(scene, request_id)
+
+    # then: refused, and the values are dropped, not kept for a later promotion
+    assert refused == (["FORBIDDEN"], [])
+    await scene.owner.gql.mutate(
+        "changeMemberRole", CHANGE_MEMBER_ROLE, {**demote, "role": "ADMIN"}
+    )
+    assert await claim(scene, request_id) == (["INVALID_STATE"], [])
+
+
+async def test_no_key_is_claimed_of_a_key_set_revoked_since(gql: GraphQL) -> None:
+    # given
+    scene, request_id = await applied_regeneration(gql)
+    await scene.owner.gql.mutate(
+        "revokeKeySet", REVOKE_KEY_SET, {"keySetId": scene.key_set_id, "confirmLabel": "Billing"}
+    )
+
+    # when
+    refused = await claim(scene, request_id)
+
+    # then
+    assert refused == (["FORBIDDEN"], [])
