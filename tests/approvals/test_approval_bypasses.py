@@ -49,6 +49,11 @@ mutation($input: GrantSystemRoleInput!) {
   }
 }
 """
+UPDATE_ORGANIZATION = """
+mutation($input: UpdateOrganizationInput!) {
+  updateOrganization(input: $input) { userErrors { code } }
+}
+"""
 ROLES = """
 query($id: ID!) {
   organization(id: $id) { members(first: 50) { edges { node { user { id } role } } } }
@@ -271,3 +276,18 @@ async def test_no_key_is_claimed_of_a_key_set_revoked_since(gql: GraphQL) -> Non
 
     # then
     assert refused == (["FORBIDDEN"], [])
+
+
+async def test_switching_to_show_once_drops_the_key_values_requests_hold(gql: GraphQL) -> None:
+    # given
+    scene, request_id = await applied_regeneration(gql)
+
+    # when: "show once" destroys every stored key value
+    await scene.owner.gql.mutate(
+        "updateOrganization",
+        UPDATE_ORGANIZATION,
+        {"organizationId": scene.organization_id, "keyReveal": "ONCE"},
+    )
+
+    # then: the held one too
+    assert await claim(scene, request_id) == (["INVALID_STATE"], [])
