@@ -54,6 +54,13 @@ mutation($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { userErrors { code } }
 }
 """
+MUTE = """
+mutation($input: MuteAnomalyKindInput!) {
+  muteAnomalyKind(input: $input) {
+    keySet { mutedAnomalyKinds } approvalRequest { id } userErrors { code }
+  }
+}
+"""
 ROLES = """
 query($id: ID!) {
   organization(id: $id) { members(first: 50) { edges { node { user { id } role } } } }
@@ -291,3 +298,18 @@ async def test_switching_to_show_once_drops_the_key_values_requests_hold(gql: Gr
 
     # then: the held one too
     assert await claim(scene, request_id) == (["INVALID_STATE"], [])
+
+
+async def test_muting_an_anomaly_kind_needs_another_persons_approval(gql: GraphQL) -> None:
+    # given
+    scene = await holding(gql, ["WEAKEN_POLICY"])
+    mute = {"keySetId": scene.key_set_id, "kind": "NEW_NETWORK"}
+
+    # when: the attacker would hide what they do next
+    muted = await scene.admin.gql(MUTE, {"input": {**mute, "muted": True}})
+    unmuted = await scene.admin.gql(MUTE, {"input": {**mute, "muted": False}})
+
+    # then: held; unmuting weakens nothing and is not
+    pending(muted["muteAnomalyKind"])
+    assert unmuted["muteAnomalyKind"]["userErrors"] == []
+    assert unmuted["muteAnomalyKind"]["keySet"]["mutedAnomalyKinds"] == []

@@ -34,6 +34,8 @@ HELD = {
     "addMember": "WEAKEN_POLICY",
     "changeMemberRole": "WEAKEN_POLICY",
     "grantSystemRole": "WEAKEN_POLICY",
+    # Muting hides what an attacker would do next.
+    "muteAnomalyKind": "WEAKEN_POLICY",
 }
 NOT_HELD = {
     # The caller's own account and sessions:
@@ -72,7 +74,6 @@ NOT_HELD = {
     "reportLeak": "only takes access away",
     # Anomalies: guarded by step-up where it hides something, audited either way.
     "acknowledgeAnomaly": "marks an anomaly seen; it was audited and notified when raised",
-    "muteAnomalyKind": "stops raising one kind for one key set, guarded by step-up",
     # Approval itself:
     "approveRequest": "the second person's decision",
     "rejectRequest": "applies nothing",
