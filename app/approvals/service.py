@@ -25,6 +25,7 @@ from app import clock
 from app.access import administered_organizations, administered_systems
 from app.accounts.models import User
 from app.approvals.eligibility import deciders, held_before, may_decide
+from app.approvals.entitlement import may_still_claim
 from app.approvals.models import ApprovalAction, ApprovalRequest, ApprovalStatus
 from app.audit import service as audit
 from app.audit.actions import AuditAction
@@ -183,12 +184,23 @@ async def claim(
             )
         if request.held is None:
             raise InvalidState("What this request produced was claimed already, or it made no key.")
-        sealed = keys.decrypt(request.held, key_set_id=request.id, slot=_HELD_SLOT)
-        values: dict[str, str] = json.loads(sealed)
+        entitled = await may_still_claim(request, actor.user.id)
+        values: dict[str, str] = (
+            json.loads(keys.decrypt(request.held, key_set_id=request.id, slot=_HELD_SLOT))
+            if entitled
+            else {}
+        )
+        # Refused, the values are dropped for good: committed before the refusal.
         request.held = None
-        request.claimed_at = clock.now()
+        request.claimed_at = clock.now() if entitled else None
         await request.save(update_fields=["held", "claimed_at"])
-        await _record(request, AuditAction.APPROVAL_CLAIMED, actor, names=sorted(values))
+        if entitled:
+            await _record(request, AuditAction.APPROVAL_CLAIMED, actor, names=sorted(values))
+    if not entitled:
+        raise Forbidden(
+            "You no longer administer what this request produced (or its key set is revoked): "
+            "its values are dropped."
+        )
     return request, values
 
 

@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 from app import clock
 from app.accounts import step_up
 from app.accounts.models import User
-from app.approvals.models import ApprovalAction
+from app.approvals.models import ApprovalAction, ApprovalRequest
 from app.approvals.policies import effective_actions
 from app.audit import service as audit
 from app.audit.actions import AuditAction
@@ -253,7 +253,12 @@ async def reveal_key(
 async def destroy_ciphertexts(*, organization_id: int) -> int:
     """Destroys every stored ciphertext of the organization's keys, as it switches to
     "show once"; returns how many there were. Runs in the caller's transaction, which
-    has locked the organization (the lock order of `lock_organization`)."""
-    return await ApiKey.filter(
+    has locked the organization (the lock order of `lock_organization`). Key values that
+    applied approval requests hold for their requesters go too: they are stored values."""
+    destroyed = await ApiKey.filter(
         key_set__organization_id=organization_id, ciphertext__not_isnull=True
     ).update(ciphertext=None)
+    await ApprovalRequest.filter(organization_id=organization_id, held__not_isnull=True).update(
+        held=None
+    )
+    return destroyed

@@ -30,6 +30,12 @@ HELD = {
     "updateKeyPolicy": "WEAKEN_POLICY",
     "updateApprovalPolicy": "WEAKEN_POLICY",
     "updateOrganization": "WEAKEN_POLICY",
+    # Granting a role that may decide requests: a second account of one's own approves.
+    "addMember": "WEAKEN_POLICY",
+    "changeMemberRole": "WEAKEN_POLICY",
+    "grantSystemRole": "WEAKEN_POLICY",
+    # Muting hides what an attacker would do next.
+    "muteAnomalyKind": "WEAKEN_POLICY",
 }
 NOT_HELD = {
     # The caller's own account and sessions:
@@ -45,15 +51,12 @@ NOT_HELD = {
     "disableTotp": "own account",
     "elevateSession": "own account",
     "markNotificationsRead": "own account",
-    # Membership and roles: step-up guards them; no approval action names them yet.
+    # Membership: step-up guards it; granting a deciding role is held above.
     "createOrganization": "a new organization of the caller's own",
-    "addMember": "membership, guarded by step-up",
     "acceptInvitation": "the invitee's own membership",
     "revokeInvitation": "takes an invitation back",
-    "changeMemberRole": "membership, guarded by step-up",
     "removeMember": "membership, guarded by step-up",
     "createSystem": "an empty system: no key, no access",
-    "grantSystemRole": "membership, guarded by step-up",
     "revokeSystemRole": "membership, guarded by step-up",
     # Key sets: what no offered action names (CHANGE_PERMISSIONS is not offered yet).
     "extendKeySet": "moves an expiry later: no key is handed out",
@@ -71,7 +74,6 @@ NOT_HELD = {
     "reportLeak": "only takes access away",
     # Anomalies: guarded by step-up where it hides something, audited either way.
     "acknowledgeAnomaly": "marks an anomaly seen; it was audited and notified when raised",
-    "muteAnomalyKind": "stops raising one kind for one key set, guarded by step-up",
     # Approval itself:
     "approveRequest": "the second person's decision",
     "rejectRequest": "applies nothing",

@@ -4,7 +4,10 @@ import strawberry
 
 from app.anomalies import service
 from app.anomalies.models import AnomalyKind
+from app.approvals.models import ApprovalAction
+from app.approvals.scopes import Scope
 from app.graphql.anomalies.types import KEY_ANOMALY, KeyAnomalyType
+from app.graphql.approvals.declare import NeedsApproval
 from app.graphql.context import Info
 from app.graphql.ids import KEY_SET, input_pk
 from app.graphql.keysets.mutations import KeySetPayload
@@ -48,6 +51,10 @@ def _muting(input: MuteAnomalyKindInput, _actor: object) -> bool:
     return input.muted
 
 
+async def _mutes(input: MuteAnomalyKindInput, _scope: Scope) -> bool:
+    return _muting(input, _scope)
+
+
 @strawberry.type
 class AnomalyMutations:
     @strawberry.mutation(
@@ -71,7 +78,11 @@ class AnomalyMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("key_set_id", when=_muting), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(ApprovalAction.WEAKEN_POLICY, "key_set_id", when=_mutes),
+            StepUp("key_set_id", when=_muting),
+            ReportUserErrors(),
+        ],
         description=(
             "Stops raising one kind of anomaly for a key set, or starts again (muted: false); "
             "what the detector sees meanwhile still counts as seen. Admins of the key set's "

@@ -44,6 +44,7 @@ TARGETS = {"organization_id": "Organization", "system_id": "System", "key_set_id
 When = Callable[[Any, Scope], Awaitable[bool]]
 
 NOTE = "Where the approval policy holds {action}, this answers APPROVAL_PENDING instead."
+ALSO = "Where it holds {also}, every call does."
 
 
 class _DryRun(Exception):
@@ -53,6 +54,8 @@ class _DryRun(Exception):
 class NeedsApproval(FieldExtension):
     """Declares a mutation that is `action` (when `when` says so, for an input). `on`
     names the input fields that identify the object acted on (the first given counts);
+    where the policy holds `also`, every input is held as that action (what the payload
+    hands out is what `also` guards);
     `held` maps the payload's key-value fields to the names the requester claims them by.
     The payload type must have an `approvalRequest` field. An input that carries a secret
     (a key to import) cannot be kept: such a mutation declares `refused`, the reason it
@@ -65,6 +68,7 @@ class NeedsApproval(FieldExtension):
         action: ApprovalAction,
         *on: str,
         when: When | None = None,
+        also: ApprovalAction | None = None,
         held: Mapping[str, str] | None = None,
         refused: str | None = None,
     ) -> None:
@@ -74,6 +78,7 @@ class NeedsApproval(FieldExtension):
         self.action = action
         self.on = on
         self.when = when
+        self.also = also
         self.held = dict(held or {})
         self.refused = refused
 
@@ -90,6 +95,8 @@ class NeedsApproval(FieldExtension):
             raise TypeError(f"{field.python_name}: its input carries a secret: declare refused")
         self.payload_type = field.type
         note = NOTE.format(action=self.action.value)
+        if self.also is not None:
+            note = f"{note} {ALSO.format(also=self.also.value)}"
         field.description = f"{field.description} {note}" if field.description else note
 
     async def resolve_async(
@@ -98,11 +105,7 @@ class NeedsApproval(FieldExtension):
         input = kwargs["input"]
         actor: Actor = info.context.actor
         scope = await self._scope(input, actor)
-        if scope is None or self.action not in await policies.effective_actions(
-            organization_id=scope.organization_id, system_id=scope.system_id
-        ):
-            return await next_(source, info, **kwargs)
-        if self.when is not None and not await self.when(input, scope):
+        if scope is None or (action := await self._held_as(input, scope)) is None:
             return await next_(source, info, **kwargs)
         if self.refused is not None:
             raise PolicyViolation(self.refused)
@@ -115,7 +118,7 @@ class NeedsApproval(FieldExtension):
             pass
         request = await approvals.hold(
             actor=actor,
-            action=self.action,
+            action=action,
             organization_id=scope.organization_id,
             system_id=scope.system_id,
             operation=info.field_name,
@@ -137,6 +140,17 @@ class NeedsApproval(FieldExtension):
             ],
             approval_request=ApprovalRequestType.from_model(request),
         )
+
+    async def _held_as(self, input: Any, scope: Scope) -> ApprovalAction | None:
+        """The action this input is held as in the scope, or None where it is not held."""
+        actions = await policies.effective_actions(
+            organization_id=scope.organization_id, system_id=scope.system_id
+        )
+        if self.also is not None and self.also in actions:
+            return self.also
+        if self.action not in actions or (self.when and not await self.when(input, scope)):
+            return None
+        return self.action
 
     async def _scope(self, input: Any, actor: Actor) -> Scope | None:
         given = [(name, getattr(input, name)) for name in self.on if getattr(input, name)]

@@ -332,9 +332,14 @@ def _refill(value: RefillInput | None) -> Any:
     return given.to_refill() if isinstance(given, RefillInput) else given
 
 
+# "Without grace": the old key can stop working within this long.
+GRACE_HELD_UNDER_SECONDS = 3600
+
+
 async def _without_grace(input: RegenerateKeyInput, scope: Scope) -> bool:
-    # As the recent-use check counts it: a grace this short cuts the old key off too.
-    return (input.grace_period_seconds or 0) < values.SHORT_GRACE_SECONDS
+    # The old key's shortest life: the grace, or less once idle that long.
+    lives = [input.grace_period_seconds or 0, input.retire_when_idle_seconds]
+    return min(life for life in lives if life is not None) < GRACE_HELD_UNDER_SECONDS
 
 
 @strawberry.type
@@ -397,6 +402,7 @@ class KeySetMutations:
                 ApprovalAction.REGENERATE_WITHOUT_GRACE,
                 "key_set_id",
                 when=_without_grace,
+                also=ApprovalAction.REVEAL_KEY,  # its payload hands out a working key
                 held={"key": "KEY"},
             ),
             StepUp("key_set_id"),

@@ -32,6 +32,14 @@ async def _turns_step_up_off(input: UpdateOrganizationInput, scope: Scope) -> bo
     return input.require_step_up is False
 
 
+async def _grants_a_deciding_role(
+    input: AddMemberInput | ChangeMemberRoleInput, scope: Scope
+) -> bool:
+    # Owners and admins decide requests: one admin inviting a second account of their
+    # own would approve their own requests.
+    return OrganizationRole(input.role) in (OrganizationRole.ADMIN, OrganizationRole.OWNER)
+
+
 def _removes_someone_else(input: RemoveMemberInput, actor: Actor) -> bool:
     # Leaving takes no code: a member without an authenticator can always leave.
     return pk_of(str(input.user_id), USER) != actor.user.id
@@ -149,6 +157,9 @@ class MemberPayload:
     organization: OrganizationType | None = strawberry.field(
         default=None, description="The organization; null when there are userErrors."
     )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="With APPROVAL_PENDING: the request that holds this change."
+    )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
@@ -167,6 +178,9 @@ class AddMemberPayload:
     )
     organization: OrganizationType | None = strawberry.field(
         default=None, description="The organization; null when there are userErrors."
+    )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="With APPROVAL_PENDING: the request that holds this change."
     )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
@@ -246,7 +260,16 @@ class OrganizationMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("organization_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(
+                ApprovalAction.WEAKEN_POLICY,
+                "organization_id",
+                when=_grants_a_deciding_role,
+                held={"invitation_token": "INVITATION_TOKEN"},
+            ),
+            StepUp("organization_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "Invites an email to join; nobody becomes a member before accepting with "
             "acceptInvitation. Owners and admins only (FORBIDDEN otherwise); only owners may "
@@ -312,7 +335,13 @@ class OrganizationMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("organization_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(
+                ApprovalAction.WEAKEN_POLICY, "organization_id", when=_grants_a_deciding_role
+            ),
+            StepUp("organization_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "Changes a member's organization role. Owners and admins (FORBIDDEN otherwise); "
             "only owners give or take OWNER, and the last owner cannot be demoted (LAST_OWNER)."

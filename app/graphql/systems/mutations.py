@@ -4,7 +4,11 @@ from datetime import datetime
 
 import strawberry
 
+from app.approvals.models import ApprovalAction
+from app.approvals.scopes import Scope
 from app.graphql.accounts.types import UserType
+from app.graphql.approvals.declare import NeedsApproval
+from app.graphql.approvals.types import ApprovalRequestType
 from app.graphql.context import Info
 from app.graphql.enums import SystemRole
 from app.graphql.ids import ORGANIZATION, SYSTEM, USER, input_pk
@@ -81,8 +85,16 @@ class SystemRolePayload:
     assignment: SystemRoleAssignment | None = strawberry.field(
         default=None, description="The role now held; null after revokeSystemRole."
     )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="With APPROVAL_PENDING: the request that holds this change."
+    )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
+
+
+async def _grants_admin(input: GrantSystemRoleInput, scope: Scope) -> bool:
+    # A system's admins decide its requests.
+    return SystemRole(input.role) is SystemRole.ADMIN
 
 
 async def _system(info: Info, system_id: int) -> SystemType | None:
@@ -108,8 +120,12 @@ class SystemMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        # Every grant: MEMBER may be a demotion of an admin, which takes access away.
-        extensions=[StepUp("system_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(ApprovalAction.WEAKEN_POLICY, "system_id", when=_grants_admin),
+            # Every grant: MEMBER may be a demotion of an admin, which takes access away.
+            StepUp("system_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "Gives a member of the organization a role on the system, or changes it. "
             "Admins of the system (organization owners and admins included); others FORBIDDEN."
