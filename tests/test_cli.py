@@ -81,6 +81,32 @@ def test_create_user_then_refuse_the_same_email(tmp_path: Path) -> None:
     assert last_line == "keyrack: An account with this email already exists."
 
 
+@pytest.mark.real_timer
+def test_a_command_waits_for_a_busy_sqlite_writer_instead_of_failing(tmp_path: Path) -> None:
+    # given: another process holds SQLite's write lock past SQLite's own 5 s default
+    assert run_keyrack(tmp_path, "migrate").returncode == 0
+    writer = sqlite3.connect(tmp_path / "keyrack.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    command = [*keyrack_command(), "create-user", "--email", "busy@example.com"]
+    with subprocess.Popen(
+        [*command, "--password", PASSWORD],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as waiting:
+        # when: the lock is let go after 7 s
+        time.sleep(7)
+        writer.execute("COMMIT")
+        writer.close()
+        stdout, stderr = waiting.communicate(timeout=120)
+
+    # then: the command waited for it, and did its work
+    assert waiting.returncode == 0, stderr
+    assert "busy@example.com" in stdout
+
+
 @pytest.mark.parametrize(
     ("email", "password", "message"),
     [

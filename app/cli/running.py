@@ -10,6 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from tortoise import Tortoise
+from tortoise.exceptions import OperationalError
 
 from app.errors import UserInputError
 from app.ids import to_global_id
@@ -18,6 +19,7 @@ from app.storage.db import apply_migrations
 
 logger = logging.getLogger("keyrack")
 NO_SUCH_ORGANIZATION = "keyrack: No organization with this id."
+BUSY = "keyrack: The database stayed locked by another writer for 30 s; nothing changed. Try again."
 
 
 async def with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
@@ -38,6 +40,11 @@ def run(settings: Settings, work: Callable[[], Awaitable[None]]) -> int:
         asyncio.run(with_database(settings, work))
     except UserInputError as exc:
         print(f"keyrack: {exc.message}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        if "database is locked" not in str(exc):
+            raise
+        print(BUSY, file=sys.stderr)
         return 1
     return 0
 

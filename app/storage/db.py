@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("keyrack.db")
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
 MODEL_MODULES = [
     "app.accounts.models",
     "app.organizations.models",
@@ -50,7 +52,13 @@ def tortoise_config(
     """
     private_sqlite_file(database_url)
     target: str | dict[str, Any] = database_url
-    if timeout is not None and not database_url.startswith("sqlite"):
+    if database_url.startswith("sqlite"):
+        # One writer at a time: a `keyrack` command beside a busy `keyrack serve` waits for
+        # the server's write to end (SQLite's own default is 5 s, which a loaded machine
+        # outlasted: "database is locked").
+        target = expand_db_url(database_url)
+        target["credentials"].setdefault("busy_timeout", SQLITE_BUSY_TIMEOUT_MS)
+    elif timeout is not None:
         target = expand_db_url(database_url)
         target["engine"] = "app.storage.postgres"
         target["credentials"].update(timeout=timeout, command_timeout=timeout)
