@@ -90,6 +90,11 @@ class UserType(Node):
     created_at: datetime = strawberry.field(description="When the account was created.")
     pk: strawberry.Private[int]
 
+    def _is_viewer(self, info: Info) -> bool:
+        """Whether the caller is this user: their own fields are null for anyone else."""
+        viewer = info.context.user
+        return viewer is not None and viewer.id == self.pk
+
     @classmethod
     def from_model(cls, user: User) -> UserType:
         return cls(
@@ -108,8 +113,7 @@ class UserType(Node):
         metadata=field_cost(ROW_READ_COST),
     )
     async def totp_enabled(self, info: Info) -> bool | None:
-        viewer = info.context.user
-        if viewer is None or viewer.id != self.pk:
+        if not self._is_viewer(info):
             return None
         return await step_up.totp_enabled(user_id=self.pk)
 
@@ -179,8 +183,7 @@ class UserType(Node):
             ApprovalStatus | None, strawberry.argument(description=STATUS_DESCRIPTION)
         ] = None,
     ) -> list[ApprovalRequestType] | None:
-        viewer = info.context.user
-        if viewer is None or viewer.id != self.pk:
+        if not self._is_viewer(info):
             return None
         return await resolve_approval_requests(info, organization_id=None, status=status)
 
@@ -203,8 +206,7 @@ class UserType(Node):
             ),
         ] = False,
     ) -> Connection[NotificationType] | None:
-        viewer = info.context.user
-        if viewer is None or viewer.id != self.pk:
+        if not self._is_viewer(info):
             return None
         position = decode_cursor(after)
         page = await inbox.list_notifications(
@@ -220,8 +222,7 @@ class UserType(Node):
         metadata=field_cost(ROW_READ_COST),
     )
     async def unread_notification_count(self, info: Info) -> int | None:
-        viewer = info.context.user
-        if viewer is None or viewer.id != self.pk:
+        if not self._is_viewer(info):
             return None
         return await inbox.unread_count(user_id=self.pk)
 
