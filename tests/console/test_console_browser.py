@@ -11,26 +11,26 @@ test skips with the reason, except in CI (`CI` set), where `.ci/run` installs it
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import secrets
-import shutil
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 import pyotp
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.support.processes import Served, run_keyrack, serving
+from tests.console.browsing import (
+    KEY_PATTERN,
+    Browsing,
+    api,
+    first_organization,
+    log_in,
+    server_now,
+    until_flushed,
+    verify_code,
+)
+from tests.support.processes import Served
 
 OWNER = {"name": "Ada Owner", "email": "ada@example.com", "password": "correct horse battery"}
 MEMBER = {"name": "Bo Member", "email": "bo@example.com", "password": "staple battery horse"}
@@ -44,13 +44,10 @@ HOLDER = {"name": "Jo Admin", "email": "jo@example.com", "password": "horse batt
 APPROVER = {"name": "Ko Admin", "email": "ko@example.com", "password": "staple horse battery"}
 LABEL = "billing-service"
 
-LOGIN = "mutation ($input: LoginInput!) { login(input: $input) { token } }"
 INVITE = """
 mutation ($input: AddMemberInput!) {
   addMember(input: $input) { invitationToken userErrors { code message } }
 }"""
-ORGANIZATION_ID = "query { organizations(first: 1) { edges { node { id } } } }"
-VERIFY = "query ($key: String!) { verifyKey(key: $key) { valid code } }"
 VIEWER = "query { viewer { email } }"
 SIGN_UP = "mutation ($input: SignUpInput!) { signUp(input: $input) { token } }"
 ENROLL_TOTP = "mutation ($input: EnrollTotpInput!) { enrollTotp(input: $input) { secret } }"
@@ -73,7 +70,6 @@ CREATE_HELD_KEY_SET = """
 mutation ($input: CreateKeySetInput!) {
   createKeySet(input: $input) { keySet { id } primaryKey secondaryKey userErrors { code } }
 }"""
-USES = "query ($id: ID!) { keySet(id: $id) { impact { lastDay { requests } } } }"
 REGENERATE = """
 mutation ($input: RegenerateKeyInput!) { regenerateKey(input: $input) { userErrors { code } } }"""
 CREATE_VERIFIER = """
@@ -86,154 +82,6 @@ REQUIRE_STEP_UP = """
 mutation ($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { userErrors { code message } }
 }"""
-
-# Chromium's own background traffic is off, and no name resolves but the server's.
-_OFFLINE_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
-_KEY = re.compile(r"kro_[A-Za-z0-9_-]{20,}")
-
-
-def _chromium_or_skip() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.environ.get("CI"):
-        pytest.fail("Chromium is required in CI (.ci/run installs Debian's chromium)")
-    pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
-
-
-# One server per backend for the module: starting one (migrate, serve) costs more than a test.
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def served(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
-    tmp_path = tmp_path_factory.mktemp("console")
-    # Anomaly detection every half second, and two refused verifications an hour a burst:
-    # what the approval story raises one with.
-    env: dict[str, str] = {
-        "KEYRACK_USAGE_FLUSH_SECONDS": "0.5",
-        "KEYRACK_ANOMALY_INTERVAL_SECONDS": "0.5",
-        "KEYRACK_ANOMALY_REFUSAL_FLOOR": "1",
-    }
-    if request.param == "postgres":
-        cluster = request.getfixturevalue("pg_cluster")
-        name = f"console_{os.getpid()}_{time.monotonic_ns()}"
-
-        async def create_database() -> None:
-            connection = await asyncpg.connect(cluster.url)
-            try:
-                await connection.execute(f"CREATE DATABASE {name}")
-            finally:
-                await connection.close()
-
-        asyncio.run(create_database())
-        env |= {
-            "KEYRACK_DATABASE_URL": cluster.dsn_for(name),
-            "KEYRACK_SECRET_KEY": secrets.token_urlsafe(48),
-        }
-    migrated = run_keyrack(tmp_path, "migrate", env=env)
-    assert migrated.returncode == 0, migrated.stderr
-    # The console must work where the operator allows browsers trusted documents only. The
-    # clock moves (forward only): a test that needs the server's time reads `_now`.
-    trusted = env | {"KEYRACK_TRUSTED_DOCUMENTS": "require"}
-    with serving(tmp_path, trusted, movable_clock=True) as server:
-        yield server
-
-
-def _api(served: Served, query: str, token: str | None = None, **variables: Any) -> Any:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    answer = httpx.post(
-        f"{served.base}/graphql",
-        json={"query": query, "variables": variables},
-        headers=headers,
-        timeout=30,
-    ).json()
-    assert "errors" not in answer, answer
-    return answer["data"]
-
-
-@dataclass
-class Browsing:
-    """Headless Chromium, and what its pages requested and logged as errors."""
-
-    browser: Browser
-    base: str
-    requested: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def page(self, context: BrowserContext | None = None) -> Page:
-        page = (context or self.browser.new_context()).new_page()
-        page.set_default_timeout(15_000)
-        page.on("request", lambda request: self.requested.append(request.url))
-        page.on(
-            "console",
-            lambda message: self.errors.append(message.text) if message.type == "error" else None,
-        )
-        return page
-
-    def sign_up(self, page: Page, person: dict[str, str], invitation: str = "") -> None:
-        page.goto(f"{self.base}/console#/signup")
-        page.get_by_label("Name").fill(person["name"])
-        page.get_by_label("Email").fill(person["email"])
-        page.get_by_label("Password").fill(person["password"])
-        if invitation:
-            page.get_by_label("Invitation token (optional)").fill(invitation)
-        page.get_by_role("button", name="Sign up").click()
-        expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
-
-    def assert_offline_and_quiet(self) -> None:
-        server = urlsplit(self.base).netloc
-        assert self.requested, "the browser requested nothing: the check would prove nothing"
-        assert {urlsplit(url).netloc for url in self.requested} == {server}
-        assert self.errors == [], "the page logged errors (a CSP violation is one)"
-
-
-@pytest.fixture
-def chromium(served: Served) -> Iterator[Browsing]:
-    executable = _chromium_or_skip()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=_OFFLINE_ARGS)
-        try:
-            yield Browsing(browser, served.base)
-        finally:
-            browser.close()
-
-
-def _now(served: Served) -> float:
-    """The server's time, which the approval story moves an hour on."""
-    assert served.clock
-    return served.clock.time()
-
-
-def _until_flushed(served: Served, token: str, key_set_id: str) -> None:
-    """Waits for the server's usage flush to write a key set's first verification (refused
-    ones are flushed apart: written first, they would look like its first use)."""
-    deadline = time.monotonic() + 10
-    while not _api(served, USES, token, id=key_set_id)["keySet"]["impact"]["lastDay"]["requests"]:
-        assert time.monotonic() < deadline, "the usage flush did not run within 10 s"
-        time.sleep(0.05)
-
-
-def _token(served: Served, person: dict[str, str]) -> str:
-    login = {"email": person["email"], "password": person["password"]}
-    return str(_api(served, LOGIN, input=login)["login"]["token"])
-
-
-def _first_organization(served: Served, token: str) -> str:
-    edges = _api(served, ORGANIZATION_ID, token)["organizations"]["edges"]
-    return str(edges[0]["node"]["id"])
-
-
-def _verify(served: Served, token: str, key: str) -> str:
-    return str(_api(served, VERIFY, token, key=key)["verifyKey"]["code"])
 
 
 def test_the_keys_page_story(served: Served, chromium: Browsing) -> None:
@@ -281,16 +129,16 @@ def test_the_keys_page_story(served: Served, chromium: Browsing) -> None:
     second_value = renewed.locator("code").inner_text()
     renewed.get_by_role("button", name="Done").click()
     expect(row.locator("code").first).not_to_have_text(first_hint)
-    owner = _token(served, OWNER)
-    during_grace = _verify(served, owner, first_value)
-    renewed_verifies = _verify(served, owner, second_value)
+    owner = log_in(served, OWNER)
+    during_grace = verify_code(served, owner, first_value)
+    renewed_verifies = verify_code(served, owner, second_value)
 
     # when: a member joins by invitation and opens the keys page
-    invitation = _api(
+    invitation = api(
         served,
         INVITE,
         owner,
-        input={"organizationId": _first_organization(served, owner), "email": MEMBER["email"]},
+        input={"organizationId": first_organization(served, owner), "email": MEMBER["email"]},
     )["addMember"]["invitationToken"]
     member = chromium.page()
     chromium.sign_up(member, MEMBER, invitation)
@@ -320,18 +168,18 @@ def test_the_keys_page_story(served: Served, chromium: Browsing) -> None:
     elapsed = time.monotonic() - started
 
     # then: the value was shown once, copied, and only its hint is on the page afterwards
-    assert _KEY.fullmatch(first_value)
+    assert KEY_PATTERN.fullmatch(first_value)
     assert copied == first_value
     assert first_value not in page_after_copy
     assert first_hint[:8] == first_value[:8]
     assert mismatch == "That is not the key set's label: type it exactly as shown."
     # the replaced key verified through its grace period, the new one too, until revoked
     assert (during_grace, renewed_verifies) == ("VALID", "VALID")
-    assert _verify(served, owner, second_value) == "NOT_FOUND"
+    assert verify_code(served, owner, second_value) == "NOT_FOUND"
     # the member sees hints and no value, and no button to change the key set
     assert first_value not in member_sees
     assert second_value not in member_sees
-    assert not _KEY.search(member_sees)
+    assert not KEY_PATTERN.search(member_sees)
     assert member_buttons == []
     assert in_use.startswith("Its keys verified recently: going on would break the services")
     assert owner_buttons == []
@@ -342,7 +190,7 @@ def test_the_keys_page_story(served: Served, chromium: Browsing) -> None:
     assert script_sees == [f"keyrack_csrf={cookies['keyrack_csrf']['value']}", 0]
     assert session["value"] not in script_sees[0]
     # logging out ended the session on the server, and the browser's cookies went with it
-    assert _api(served, VIEWER, session["value"])["viewer"] is None
+    assert api(served, VIEWER, session["value"])["viewer"] is None
     assert left.isdisjoint({"keyrack_session", "keyrack_csrf"})
     chromium.assert_offline_and_quiet()
     print(f"console story in Chromium: {elapsed:.1f} s")
@@ -352,18 +200,20 @@ def test_add_key_asks_for_the_authenticator_code_where_step_up_is_required(
     served: Served, chromium: Browsing
 ) -> None:
     # given: an owner with an authenticator, in an organization that requires step-up
-    _api(served, SIGN_UP, input=STEPPING_UP)
-    owner = _token(served, STEPPING_UP)
-    secret = _api(served, ENROLL_TOTP, owner, input={"password": STEPPING_UP["password"]})[
+    api(served, SIGN_UP, input=STEPPING_UP)
+    owner = log_in(served, STEPPING_UP)
+    secret = api(served, ENROLL_TOTP, owner, input={"password": STEPPING_UP["password"]})[
         "enrollTotp"
     ]["secret"]
     authenticator = pyotp.TOTP(secret)
-    confirmed = _api(served, CONFIRM_TOTP, owner, input={"code": authenticator.at(_now(served))})
+    confirmed = api(
+        served, CONFIRM_TOTP, owner, input={"code": authenticator.at(server_now(served))}
+    )
     assert confirmed["confirmTotp"]["userErrors"] == []
-    organization_id = _api(served, CREATE_ORGANIZATION, owner, input={"name": "Acme"})[
+    organization_id = api(served, CREATE_ORGANIZATION, owner, input={"name": "Acme"})[
         "createOrganization"
     ]["organization"]["id"]
-    _api(
+    api(
         served,
         REQUIRE_STEP_UP,
         owner,
@@ -387,28 +237,28 @@ def test_add_key_asks_for_the_authenticator_code_where_step_up_is_required(
     code = page.get_by_label("Authenticator code")
     expect(code).to_be_visible()
     # The confirmation used this step's code; the next step's is within the drift window.
-    code.fill(authenticator.at(_now(served) + 30))
+    code.fill(authenticator.at(server_now(served) + 30))
     page.get_by_role("button", name="Confirm").click()
     shown = page.get_by_role("dialog", name="Store the key now")
 
     value = shown.get_by_role("region", name="Primary key").locator("code").inner_text()
 
     # then
-    assert _KEY.fullmatch(value)
-    created = _api(served, EXPIRES_AT, owner, id=organization_id)["organization"]
+    assert KEY_PATTERN.fullmatch(value)
+    created = api(served, EXPIRES_AT, owner, id=organization_id)["organization"]
     assert created["keySets"]["edges"][0]["node"]["expiresAt"].startswith(f"{expiry}T00:00:00")
     chromium.assert_offline_and_quiet()
 
 
 def test_the_keys_page_pages_with_the_api_cursors(served: Served, chromium: Browsing) -> None:
     # given: 21 key sets, one more than a page holds
-    _api(served, SIGN_UP, input=PAGING)
-    token = _token(served, PAGING)
-    organization_id = _api(served, CREATE_ORGANIZATION, token, input={"name": "Paged"})[
+    api(served, SIGN_UP, input=PAGING)
+    token = log_in(served, PAGING)
+    organization_id = api(served, CREATE_ORGANIZATION, token, input={"name": "Paged"})[
         "createOrganization"
     ]["organization"]["id"]
     for number in range(1, 22):
-        _api(
+        api(
             served,
             CREATE_KEY_SET,
             token,
@@ -524,22 +374,22 @@ def test_a_bell_that_rings_when_an_admin_changes_the_members_role(
     served: Served, chromium: Browsing
 ) -> None:
     # given: a member signed in to the console, with nothing in their bell
-    _api(served, SIGN_UP, input=RINGER)
-    owner = _token(served, RINGER)
-    organization_id = _api(served, CREATE_ORGANIZATION, owner, input={"name": "Acme"})[
+    api(served, SIGN_UP, input=RINGER)
+    owner = log_in(served, RINGER)
+    organization_id = api(served, CREATE_ORGANIZATION, owner, input={"name": "Acme"})[
         "createOrganization"
     ]["organization"]["id"]
-    invitation = _api(
+    invitation = api(
         served, INVITE, owner, input={"organizationId": organization_id, "email": RUNG["email"]}
     )["addMember"]["invitationToken"]
     page = chromium.page()
     chromium.sign_up(page, RUNG, invitation)
     quiet = page.get_by_role("button", name="Notifications, 0 unread")
     expect(quiet).to_be_visible()
-    member_id = _api(served, MEMBER_ID, _token(served, RUNG))["viewer"]["id"]
+    member_id = api(served, MEMBER_ID, log_in(served, RUNG))["viewer"]["id"]
 
     # when: the owner makes them an admin, elsewhere (the API)
-    changed = _api(
+    changed = api(
         served,
         CHANGE_MEMBER_ROLE,
         owner,
@@ -565,25 +415,25 @@ def test_a_revoke_held_for_approval_waits_then_a_second_admin_approves_it(
 ) -> None:
     # given: an organization whose approval policy holds REVOKE_KEY_SET, with a key set and
     # a second admin
-    _api(served, SIGN_UP, input=HOLDER)
-    holder = _token(served, HOLDER)
-    organization_id = _api(served, CREATE_ORGANIZATION, holder, input={"name": "Held"})[
+    api(served, SIGN_UP, input=HOLDER)
+    holder = log_in(served, HOLDER)
+    organization_id = api(served, CREATE_ORGANIZATION, holder, input={"name": "Held"})[
         "createOrganization"
     ]["organization"]["id"]
     held = {"organizationId": organization_id, "actions": ["REVOKE_KEY_SET"]}
-    assert _api(served, HOLD, holder, input=held)["updateApprovalPolicy"]["userErrors"] == []
-    created = _api(
+    assert api(served, HOLD, holder, input=held)["updateApprovalPolicy"]["userErrors"] == []
+    created = api(
         served,
         CREATE_HELD_KEY_SET,
         holder,
         input={"organizationId": organization_id, "label": LABEL},
     )["createKeySet"]
     replaced = {"keySetId": created["keySet"]["id"], "slot": "PRIMARY", "confirmLabel": LABEL}
-    assert _api(served, REGENERATE, holder, input=replaced)["regenerateKey"]["userErrors"] == []
-    verifier = _api(
+    assert api(served, REGENERATE, holder, input=replaced)["regenerateKey"]["userErrors"] == []
+    verifier = api(
         served, CREATE_VERIFIER, holder, input={"organizationId": organization_id, "name": "api"}
     )["createVerifier"]["token"]
-    invitation = _api(
+    invitation = api(
         served,
         INVITE,
         holder,
@@ -618,12 +468,12 @@ def test_a_revoke_held_for_approval_waits_then_a_second_admin_approves_it(
         return str(answer.json()["code"])
 
     assert served.clock
-    if _now(served) % 3600 > 3590:  # the use and the refusals in consecutive hours
+    if server_now(served) % 3600 > 3590:  # the use and the refusals in consecutive hours
         served.clock.advance(20)
-    used_hour = int(_now(served) // 3600)
+    used_hour = int(server_now(served) // 3600)
     assert verify(created["secondaryKey"]) == "VALID"
-    _until_flushed(served, holder, created["keySet"]["id"])
-    served.clock.advance((used_hour + 1) * 3600 + 60 - _now(served))
+    until_flushed(served, holder, created["keySet"]["id"])
+    served.clock.advance((used_hour + 1) * 3600 + 60 - server_now(served))
     assert [verify(created["primaryKey"]) for _ in range(2)] == ["NOT_FOUND", "NOT_FOUND"]
     expect(bell).not_to_have_attribute("aria-label", str(quiet), timeout=20_000)
     row.get_by_role("button", name="Anomalies").click()

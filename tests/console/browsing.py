@@ -1,0 +1,122 @@
+"""What the console's browser tests share: headless Chromium cut off from every host but
+the server's, what its pages requested and logged, and calls to the server's API."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.support.processes import Served
+
+LOGIN = "mutation ($input: LoginInput!) { login(input: $input) { token } }"
+ORGANIZATION_ID = "query { organizations(first: 1) { edges { node { id } } } }"
+VERIFY = "query ($key: String!) { verifyKey(key: $key) { valid code } }"
+USES = "query ($id: ID!) { keySet(id: $id) { impact { lastDay { requests } } } }"
+
+# Chromium's own background traffic is off, and no name resolves but the server's.
+OFFLINE_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+KEY_PATTERN = re.compile(r"kro_[A-Za-z0-9_-]{20,}")
+
+
+def chromium_or_skip() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail("Chromium is required in CI (.ci/run installs Debian's chromium)")
+    pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
+
+
+def api(served: Served, query: str, token: str | None = None, **variables: Any) -> Any:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    answer = httpx.post(
+        f"{served.base}/graphql",
+        json={"query": query, "variables": variables},
+        headers=headers,
+        timeout=30,
+    ).json()
+    assert "errors" not in answer, answer
+    return answer["data"]
+
+
+@dataclass
+class Browsing:
+    """Headless Chromium, and what its pages requested and logged as errors."""
+
+    browser: Browser
+    base: str
+    requested: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def page(self, context: BrowserContext | None = None) -> Page:
+        page = (context or self.browser.new_context()).new_page()
+        page.set_default_timeout(15_000)
+        page.on("request", lambda request: self.requested.append(request.url))
+        page.on(
+            "console",
+            lambda message: self.errors.append(message.text) if message.type == "error" else None,
+        )
+        return page
+
+    def sign_up(self, page: Page, person: dict[str, str], invitation: str = "") -> None:
+        page.goto(f"{self.base}/console#/signup")
+        page.get_by_label("Name").fill(person["name"])
+        page.get_by_label("Email").fill(person["email"])
+        page.get_by_label("Password").fill(person["password"])
+        if invitation:
+            page.get_by_label("Invitation token (optional)").fill(invitation)
+        page.get_by_role("button", name="Sign up").click()
+        expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
+
+    def assert_offline_and_quiet(self) -> None:
+        server = urlsplit(self.base).netloc
+        assert self.requested, "the browser requested nothing: the check would prove nothing"
+        assert {urlsplit(url).netloc for url in self.requested} == {server}
+        assert self.errors == [], "the page logged errors (a CSP violation is one)"
+
+
+def server_now(served: Served) -> float:
+    """The server's time, which the approval story moves an hour on."""
+    assert served.clock
+    return served.clock.time()
+
+
+def until_flushed(served: Served, token: str, key_set_id: str) -> None:
+    """Waits for the server's usage flush to write a key set's first verification (refused
+    ones are flushed apart: written first, they would look like its first use)."""
+    deadline = time.monotonic() + 10
+    while not api(served, USES, token, id=key_set_id)["keySet"]["impact"]["lastDay"]["requests"]:
+        assert time.monotonic() < deadline, "the usage flush did not run within 10 s"
+        time.sleep(0.05)
+
+
+def log_in(served: Served, person: dict[str, str]) -> str:
+    login = {"email": person["email"], "password": person["password"]}
+    return str(api(served, LOGIN, input=login)["login"]["token"])
+
+
+def first_organization(served: Served, token: str) -> str:
+    edges = api(served, ORGANIZATION_ID, token)["organizations"]["edges"]
+    return str(edges[0]["node"]["id"])
+
+
+def verify_code(served: Served, token: str, key: str) -> str:
+    return str(api(served, VERIFY, token, key=key)["verifyKey"]["code"])

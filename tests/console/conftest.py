@@ -1,0 +1,66 @@
+"""The console's browser tests: one served Keyrack per backend and worker, shared by every
+console test file (starting one, migrate then serve, costs more than a test), and a
+headless Chromium per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.console.browsing import OFFLINE_ARGS, Browsing, chromium_or_skip
+from tests.support.processes import Served, run_keyrack, serving
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    tmp_path = tmp_path_factory.mktemp("console")
+    # Anomaly detection every half second, and two refused verifications an hour a burst:
+    # what the approval story raises one with.
+    env: dict[str, str] = {
+        "KEYRACK_USAGE_FLUSH_SECONDS": "0.5",
+        "KEYRACK_ANOMALY_INTERVAL_SECONDS": "0.5",
+        "KEYRACK_ANOMALY_REFUSAL_FLOOR": "1",
+    }
+    if request.param == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+        name = f"console_{os.getpid()}_{time.monotonic_ns()}"
+
+        async def create_database() -> None:
+            connection = await asyncpg.connect(cluster.url)
+            try:
+                await connection.execute(f"CREATE DATABASE {name}")
+            finally:
+                await connection.close()
+
+        asyncio.run(create_database())
+        env |= {
+            "KEYRACK_DATABASE_URL": cluster.dsn_for(name),
+            "KEYRACK_SECRET_KEY": secrets.token_urlsafe(48),
+        }
+    migrated = run_keyrack(tmp_path, "migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    # The console must work where the operator allows browsers trusted documents only. The
+    # clock moves (forward only): a test that needs the server's time reads `server_now`.
+    trusted = env | {"KEYRACK_TRUSTED_DOCUMENTS": "require"}
+    with serving(tmp_path, trusted, movable_clock=True) as server:
+        yield server
+
+
+@pytest.fixture
+def chromium(served: Served) -> Iterator[Browsing]:
+    executable = chromium_or_skip()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=OFFLINE_ARGS)
+        try:
+            yield Browsing(browser, served.base)
+        finally:
+            browser.close()
