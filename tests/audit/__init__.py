@@ -13,7 +13,7 @@ from typing import Any
 from app.ids import pk_of
 from app.settings import Settings
 from tests.support import Person
-from tests.support.processes import clean_env, keyrack_command
+from tests.support.processes import run_keyrack
 
 ENTRY_FIELDS = """
   id sequence action occurredAt targetLabel ipAddress userAgent details
@@ -86,19 +86,8 @@ async def integrity(person: Person, organization_id: str) -> dict[str, Any]:
 async def keyrack(settings: Settings, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Runs the real `keyrack` command against the test session's database."""
     assert settings.secret_key is not None
-    environment = clean_env(
-        {
-            "KEYRACK_DATABASE_URL": settings.resolved_database_url,
-            "KEYRACK_SECRET_KEY": settings.secret_key.get_secret_value(),
-        }
-    )
-    return await asyncio.to_thread(
-        subprocess.run,
-        [*keyrack_command(), *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    environment = {
+        "KEYRACK_DATABASE_URL": settings.resolved_database_url,
+        "KEYRACK_SECRET_KEY": settings.secret_key.get_secret_value(),
+    }
+    return await asyncio.to_thread(run_keyrack, cwd, *args, env=environment)

@@ -27,8 +27,9 @@ def _write(path: Path, text: str) -> None:
     partial.replace(path)  # atomic: a reader never sees half a number
 
 
-def main() -> int:
-    directory, arguments = Path(sys.argv[1]), sys.argv[2:]
+def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    directory, arguments = Path(given[0]), given[1:]
     movable = MovableClock()
     clock.use(movable)
     _write(directory / "offset", "0.0")

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ import pytest
 
 from testbed.net import free_port
 from testbed.pgcluster import PostgresCluster, PostgresUnavailable, start_cluster
+from tests.support.zygote import Zygote
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: `tests.support.clocked` is in it
 
@@ -37,20 +39,34 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return environment
 
 
+def _zygote() -> Zygote:
+    return Zygote.shared(ROOT, Path(tempfile.gettempdir()))
+
+
 def run_keyrack(
     cwd: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`keyrack ARGS` run to its end, as an operator would: in `cwd`, with only the
-    KEYRACK_ settings in `env`; its output captured, its exit code left to the caller."""
-    return subprocess.run(
-        [*keyrack_command(), *args],
-        cwd=cwd,
-        env=clean_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    KEYRACK_ settings in `env`; its output captured, its exit code left to the caller.
+
+    The process is forked from a zygote that has imported Keyrack already
+    (`tests.support.zygote`): the same command in a process of its own, without a second
+    of imports. `tests/test_cli.py` runs the installed script itself too."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = _zygote().spawn(list(args), cwd=cwd, env=clean_env(env), stdout=out, stderr=err)
+        try:
+            code = process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(
+            ["keyrack", *args],
+            code,
+            out.read().decode("utf-8", errors="replace"),
+            err.read().decode("utf-8", errors="replace"),
+        )
 
 
 def cluster_or_skip() -> PostgresCluster:
@@ -131,20 +147,19 @@ def serving(
     """
     port = free_port()
     log_file = cwd / f"keyrack-serve-{port}.log"
-    command = [*keyrack_command(), "serve", "--port", str(port)]
+    command = ["serve", "--port", str(port)]
     clock_directory = cwd / f"keyrack-serve-{port}.clock"
     if movable_clock:
         clock_directory.mkdir()
-        command = [sys.executable, "-m", "tests.support.clocked", str(clock_directory)]
-        command += ["serve", "--port", str(port)]
+        command = [str(clock_directory), *command]
     with log_file.open("w", encoding="utf-8") as output:
-        process = subprocess.Popen(
+        process = _zygote().spawn(
             command,
             cwd=cwd,
-            env=clean_env(env) | ({"PYTHONPATH": str(ROOT)} if movable_clock else {}),
+            env=clean_env(env),
             stdout=output,
-            stderr=subprocess.STDOUT,
-            text=True,
+            stderr=output,
+            entry="clocked" if movable_clock else "keyrack",
         )
         clock = ServedClock(clock_directory, process.pid) if movable_clock else None
         served = Served(f"http://127.0.0.1:{port}", log_file, clock)
