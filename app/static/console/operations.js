@@ -43,8 +43,8 @@ export const CREATE_ORGANIZATION = {
 
 /** @type {Operation} */
 export const KEY_SETS = {
-  id: "sha256:a5953b772d1ac809d0d89b27c48dd890730e07a875656e237392240b25dbaa8f",
-  text: "query KeySets($id: ID!, $first: Int!, $after: String, $status: [KeySetStatus!]) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    keyReveal\n    keyPolicy {\n      maxGracePeriodSeconds\n    }\n    permissionGroups(first: 100) {\n      edges {\n        node {\n          id\n          name\n        }\n      }\n    }\n    keySets(first: $first, after: $after, status: $status) {\n      edges {\n        node {\n          id\n          label\n          description\n          status\n          createdAt\n          createdBy {\n            name\n          }\n          expiresAt\n          lastUsedAt\n          viewerIsAdmin\n          groups {\n            id\n            name\n          }\n          primaryKey {\n            hint\n          }\n          secondaryKey {\n            hint\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
+  id: "sha256:b50419882556ae38f25c156caebbc8f8298528d649d4f63f97daf957b9d6e919",
+  text: "query KeySets($id: ID!, $first: Int!, $after: String, $status: [KeySetStatus!]) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    keyReveal\n    keyPolicy {\n      maxGracePeriodSeconds\n    }\n    permissionGroups(first: 100) {\n      edges {\n        node {\n          id\n          name\n        }\n      }\n    }\n    keySets(first: $first, after: $after, status: $status) {\n      edges {\n        node {\n          id\n          label\n          description\n          status\n          enabled\n          createdAt\n          createdBy {\n            name\n          }\n          expiresAt\n          lastUsedAt\n          viewerIsAdmin\n          groups {\n            id\n            name\n          }\n          primaryKey {\n            hint\n          }\n          secondaryKey {\n            hint\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */

@@ -111,7 +111,10 @@ export async function renderAudit(main, organizationId, filter = {}, cursors = [
     h("h1", { text: `${organization.name}: audit log` }),
     integrity(organizationId),
     filters(organization, filter, (next) => go(next, [null])),
-    h("p", { role: "status", text: `${log.totalCount} entries match.` }),
+    h("p", {
+      role: "status",
+      text: `${log.totalCount} ${log.totalCount === 1 ? "entry matches" : "entries match"}.`,
+    }),
     entries.length > 0 && table(entries),
     h(
       "nav",

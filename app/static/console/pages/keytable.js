@@ -139,7 +139,13 @@ function table(keySets, context, view, redraw) {
     return h(
       "th",
       { scope: "col", "aria-sort": sort },
-      h("button", { type: "button", class: "sort", text, onclick: order }),
+      h(
+        "button",
+        { type: "button", class: "sort", onclick: order },
+        text,
+        // The order shows as an arrow; aria-sort says it to assistive technology.
+        sort && h("span", { "aria-hidden": "true", text: sort === "ascending" ? " ▲" : " ▼" }),
+      ),
     );
   };
   return h(
