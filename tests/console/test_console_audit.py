@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 
 from app.graphql.schema import schema
 from tests.console.browsing import Browsing, api, log_in, server_now, verify_code
+from tests.console.test_console_browser import _AXE_RUN, AXE
 from tests.support.processes import Served
 
 AUDITOR = {"name": "Lu Owner", "email": "audit.lu@example.com", "password": "ledger horse battery"}
@@ -69,6 +70,7 @@ def open_keys_page(chromium: Browsing, person: dict[str, str], organization: str
     context = chromium.browser.new_context(
         timezone_id="UTC", viewport={"width": 1200, "height": 720}
     )
+    context.add_init_script(path=AXE)
     page = chromium.page(context)
     page.goto(f"{chromium.base}/console#/login")
     page.get_by_label("Email").fill(person["email"])
@@ -89,6 +91,7 @@ def test_the_audit_page_lists_filters_and_checks_what_was_just_done(
         served, INVITE, inviter, input={"organizationId": elsewhere, "email": AUDITOR["email"]}
     )["addMember"]["invitationToken"]
     context = chromium.browser.new_context(viewport={"width": 1200, "height": 720})
+    context.add_init_script(path=AXE)
     page = chromium.page(context)
     chromium.sign_up(page, AUDITOR, invitation)
     page.get_by_label("Name").fill("Ledger")
@@ -120,6 +123,7 @@ def test_the_audit_page_lists_filters_and_checks_what_was_just_done(
     checked = page.get_by_role("status").filter(has_text=re.compile("^(Valid|Broken)"))
     expect(checked).to_be_visible()
     screenshot(page, "audit")
+    violations = page.evaluate(_AXE_RUN)
 
     # then: newest first, with who, what and on what; the filter left the key set's entry
     assert re.search(r"Lu Owner\s+KEY_SET_CREATED\s+ledger-api", entries[0])
@@ -128,6 +132,7 @@ def test_the_audit_page_lists_filters_and_checks_what_was_just_done(
     assert len(narrowed) == 1
     assert "KEY_SET_CREATED" in narrowed[0]
     expect(checked).to_have_text(f"Valid: {len(entries)} entries checked.")
+    assert violations == [], "axe-core: serious accessibility violations on the audit page"
 
     # when: the other organization's owner makes them an admin there (through the API)
     auditor_id = api(served, VIEWER_ID, log_in(served, AUDITOR))["viewer"]["id"]
@@ -237,6 +242,7 @@ def test_deactivate_activate_edit_and_extend_change_what_the_api_answers(
     row.get_by_role("button", name="Edit").click()
     edit = page.get_by_role("dialog", name="Edit “payments”")
     edit.get_by_label("Label", exact=True).fill("payments-v2")
+    violations = page.evaluate(_AXE_RUN)
     edit.get_by_role("button", name="Save").click()
     renamed = page.get_by_role("row").filter(has_text="payments-v2")
     renamed.get_by_role("button", name="Extend").click()
@@ -251,6 +257,7 @@ def test_deactivate_activate_edit_and_extend_change_what_the_api_answers(
     assert while_deactivated == "DISABLED"
     assert after_activation == "VALID"
     assert answered["label"] == "payments-v2"
+    assert violations == [], "axe-core: serious accessibility violations in Edit"
     assert datetime.fromisoformat(answered["expiresAt"]) == datetime(
         day.year, day.month, day.day, tzinfo=UTC
     )
