@@ -266,7 +266,7 @@ def test_deactivate_activate_edit_and_extend_change_what_the_api_answers(
 
 def test_the_audit_page_offers_every_audit_action_of_the_schema() -> None:
     # given
-    source = (CONSOLE / "pages" / "audit.js").read_text(encoding="utf-8")
+    source = (CONSOLE / "pages" / "auditactions.js").read_text(encoding="utf-8")
     listed = re.search(r"AUDIT_ACTIONS = \[(.*?)\]", source, re.S)
     assert listed
     enum = schema._schema.get_type("AuditAction")

@@ -7,6 +7,7 @@
 import { graphql } from "../api.js";
 import { formValue, h, onSubmit, show, when } from "../dom.js";
 import { AUDIT_INTEGRITY, AUDIT_LOG } from "../operations.js";
+import { AUDIT_ACTIONS } from "./auditactions.js";
 
 /**
  * @typedef {{
@@ -22,57 +23,6 @@ import { AUDIT_INTEGRITY, AUDIT_LOG } from "../operations.js";
  */
 
 const PAGE_SIZE = 20;
-// The AuditAction enum of the schema, in its order (checked against it by a test).
-export const AUDIT_ACTIONS = [
-  "ORGANIZATION_CREATED",
-  "ORGANIZATION_UPDATED",
-  "KEY_REVEAL_POLICY_CHANGED",
-  "STEP_UP_POLICY_CHANGED",
-  "MEMBER_INVITED",
-  "INVITATION_REVOKED",
-  "MEMBER_ADDED",
-  "MEMBER_ROLE_CHANGED",
-  "MEMBER_REMOVED",
-  "SYSTEM_CREATED",
-  "SYSTEM_ROLE_GRANTED",
-  "SYSTEM_ROLE_REVOKED",
-  "KEY_SET_CREATED",
-  "KEY_SET_UPDATED",
-  "KEY_SET_ENABLED",
-  "KEY_SET_DISABLED",
-  "KEY_REGENERATED",
-  "KEY_SET_REVOKED",
-  "KEY_REVEALED",
-  "KEY_SET_EXTENDED",
-  "KEYS_IMPORTED",
-  "PERMISSION_GROUP_CREATED",
-  "PERMISSION_GROUP_UPDATED",
-  "PERMISSION_GROUP_DELETED",
-  "PERMISSION_CREATED",
-  "PERMISSION_UPDATED",
-  "PERMISSION_DELETED",
-  "KEY_POLICY_CHANGED",
-  "WEBHOOK_CREATED",
-  "WEBHOOK_UPDATED",
-  "WEBHOOK_DELETED",
-  "AUDIT_CHAIN_KEY_ROTATED",
-  "VERIFIER_CREATED",
-  "VERIFIER_REVOKED",
-  "KEY_EXPOSED",
-  "KEY_RETIRED",
-  "REPLACED_KEY_PRESENTED",
-  "AUDIT_CHAIN_BROKEN",
-  "ANOMALY_DETECTED",
-  "ANOMALY_ACKNOWLEDGED",
-  "ANOMALY_MUTE_CHANGED",
-  "APPROVAL_REQUESTED",
-  "APPROVAL_GRANTED",
-  "APPROVAL_REJECTED",
-  "APPROVAL_APPLIED_ALONE",
-  "APPROVAL_POLICY_CHANGED",
-  "APPROVAL_CLAIMED",
-];
-
 /**
  * @param {HTMLElement} main
  * @param {string} organizationId
