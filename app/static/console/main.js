@@ -5,6 +5,7 @@ import { bell, silenceBell } from "./bell.js";
 import { h, show } from "./dom.js";
 import { LOG_OUT, VIEWER } from "./operations.js";
 import { renderApprovals } from "./pages/approvals.js";
+import { renderAudit } from "./pages/audit.js";
 import { renderAuth } from "./pages/auth.js";
 import { renderKeySets } from "./pages/keys.js";
 import { renderOrganizations } from "./pages/organizations.js";
@@ -59,7 +60,10 @@ async function route() {
     }
     const organization = path.match(/^\/organizations\/([^/]+)$/);
     const approvals = path.match(/^\/organizations\/([^/]+)\/approvals(?:\/([^/]+))?$/);
-    if (approvals) {
+    const audit = path.match(/^\/organizations\/([^/]+)\/audit$/);
+    if (audit) {
+      await renderAudit(main, decodeURIComponent(audit[1]));
+    } else if (approvals) {
       const current = approvals[2] ? decodeURIComponent(approvals[2]) : null;
       await renderApprovals(main, decodeURIComponent(approvals[1]), current);
     } else if (path === "/approvals") {

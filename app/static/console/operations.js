@@ -43,8 +43,8 @@ export const CREATE_ORGANIZATION = {
 
 /** @type {Operation} */
 export const KEY_SETS = {
-  id: "sha256:83044eb7dbd1605fb1e25327224fb59483815d54ce5447394a044ee322ecd113",
-  text: "query KeySets($id: ID!, $first: Int!, $after: String) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    keyReveal\n    keyPolicy {\n      maxGracePeriodSeconds\n    }\n    permissionGroups(first: 100) {\n      edges {\n        node {\n          id\n          name\n        }\n      }\n    }\n    keySets(first: $first, after: $after) {\n      edges {\n        node {\n          id\n          label\n          status\n          createdAt\n          createdBy {\n            name\n          }\n          lastUsedAt\n          viewerIsAdmin\n          groups {\n            name\n          }\n          primaryKey {\n            hint\n          }\n          secondaryKey {\n            hint\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
+  id: "sha256:b50419882556ae38f25c156caebbc8f8298528d649d4f63f97daf957b9d6e919",
+  text: "query KeySets($id: ID!, $first: Int!, $after: String, $status: [KeySetStatus!]) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    keyReveal\n    keyPolicy {\n      maxGracePeriodSeconds\n    }\n    permissionGroups(first: 100) {\n      edges {\n        node {\n          id\n          name\n        }\n      }\n    }\n    keySets(first: $first, after: $after, status: $status) {\n      edges {\n        node {\n          id\n          label\n          description\n          status\n          enabled\n          createdAt\n          createdBy {\n            name\n          }\n          expiresAt\n          lastUsedAt\n          viewerIsAdmin\n          groups {\n            id\n            name\n          }\n          primaryKey {\n            hint\n          }\n          secondaryKey {\n            hint\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
@@ -129,4 +129,28 @@ export const KEY_SET_ANOMALIES = {
 export const ACKNOWLEDGE_ANOMALY = {
   id: "sha256:5e95a9461174ccfd839f4d80e22abcf2f78974477192c9d6961061f398132059",
   text: "mutation AcknowledgeAnomaly($input: AcknowledgeAnomalyInput!) {\n  acknowledgeAnomaly(input: $input) {\n    anomaly {\n      id\n      acknowledgedAt\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const UPDATE_KEY_SET = {
+  id: "sha256:6b4e0556bd797fe2de3e9c2c2b9c6f6f9c88506802e60900122cb1c71db4fde5",
+  text: "mutation UpdateKeySet($input: UpdateKeySetInput!) {\n  updateKeySet(input: $input) {\n    keySet {\n      id\n    }\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const EXTEND_KEY_SET = {
+  id: "sha256:2a0c44cadb7f85400c9f624e0973ffa899cb7314332a62d7c99fdae90c9a7f6c",
+  text: "mutation ExtendKeySet($input: ExtendKeySetInput!) {\n  extendKeySet(input: $input) {\n    keySet {\n      id\n      expiresAt\n    }\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const AUDIT_LOG = {
+  id: "sha256:33021d4465d5d5dc97bf8f09cd6c2e4d48775d4415f4a0eb290f124ae5b2d95f",
+  text: "query AuditLog($id: ID!, $first: Int!, $after: String, $filter: AuditFilter) {\n  organization(id: $id) {\n    id\n    name\n    members(first: 100) {\n      edges {\n        node {\n          user {\n            id\n            name\n            email\n          }\n        }\n      }\n    }\n    keySets(first: 100, includeSystems: true) {\n      edges {\n        node {\n          id\n          label\n        }\n      }\n    }\n    auditLog(first: $first, after: $after, filter: $filter) {\n      totalCount\n      edges {\n        node {\n          id\n          sequence\n          action\n          occurredAt\n          targetLabel\n          actor {\n            name\n            email\n          }\n          system {\n            name\n          }\n          keySet {\n            label\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const AUDIT_INTEGRITY = {
+  id: "sha256:eef08d66c1ce6c6200aff30a976cb88828d819d67407d872a86e616b098585ab",
+  text: "query AuditIntegrity($id: ID!) {\n  organization(id: $id) {\n    id\n    auditIntegrity {\n      valid\n      checkedEntries\n      firstBrokenSequence\n      verifiedThrough\n      lastFullCheckAt\n    }\n  }\n}",
 };

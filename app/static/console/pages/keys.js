@@ -1,26 +1,27 @@
 // @ts-check
 /**
  * An organization's keys page: its key sets, paged with the API's cursors, and Add key
- * (Regenerate and Revoke are in keychanges.js).
+ * (the table is keytable.js; Regenerate and Revoke are in keychanges.js; Activate,
+ * Deactivate, Edit and Extend in keyedits.js).
  *
  * Key values appear only in the answer of the mutation that made them, once, with Copy
  * to clipboard; the table shows hints (`kro_AbCd…wXyZ`) to everyone.
  */
 import { graphql } from "../api.js";
-import { field, formValue, h, onSubmit, openDialog, show, when } from "../dom.js";
+import { field, formValue, h, onSubmit, openDialog, show } from "../dom.js";
 import { CREATE_KEY_SET, KEY_SETS } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
-import { showAnomalies } from "./anomalies.js";
 import { showPending } from "./approvals.js";
-import { regenerate, revoke, SLOT_NAMES } from "./keychanges.js";
+import { FIRST_VIEW, keyTable } from "./keytable.js";
 import { messages, showOnce } from "./shownonce.js";
 
 /** @typedef {import("../api.js").UserError} UserError */
 /**
  * @typedef {{
- *   id: string, label: string, status: string, createdAt: string,
- *   createdBy: {name: string} | null, lastUsedAt: string | null, viewerIsAdmin: boolean,
- *   groups: {name: string}[], primaryKey: {hint: string}, secondaryKey: {hint: string}
+ *   id: string, label: string, description: string, status: string, enabled: boolean,
+ *   createdAt: string, createdBy: {name: string} | null, expiresAt: string | null,
+ *   lastUsedAt: string | null, viewerIsAdmin: boolean, groups: {id: string, name: string}[],
+ *   primaryKey: {hint: string}, secondaryKey: {hint: string}
  * }} KeySet
  */
 
@@ -43,19 +44,27 @@ const EXPIRIES = [
  * @param {HTMLElement} main
  * @param {string} organizationId
  * @param {(string | null)[]} [cursors] the `after` of each page up to this one
+ * @param {import("./keytable.js").View} [view] the table's filters and order
  */
-export async function renderKeySets(main, organizationId, cursors = [null]) {
+export async function renderKeySets(
+  main,
+  organizationId,
+  cursors = [null],
+  view = { ...FIRST_VIEW },
+) {
   const data = await graphql(KEY_SETS, {
     id: organizationId,
     first: PAGE_SIZE,
     after: cursors[cursors.length - 1],
+    status: view.status ? [view.status] : null,
   });
   const organization = data.organization;
   if (!organization) {
     show(main, h("p", { role: "alert", text: "No such organization among yours." }));
     return;
   }
-  const reload = () => renderKeySets(main, organizationId, cursors);
+  const reload = () => renderKeySets(main, organizationId, cursors, view);
+  const organizationPath = `#/organizations/${encodeURIComponent(organizationId)}`;
   /** @type {KeySet[]} */
   const keySets = data.organization.keySets.edges.map((/** @type {{node: KeySet}} */ e) => e.node);
   const { hasNextPage, endCursor } = organization.keySets.pageInfo;
@@ -75,8 +84,8 @@ export async function renderKeySets(main, organizationId, cursors = [null]) {
     h("h1", { text: `${organization.name}: keys` }),
     h("p", { text: `Your role: ${organization.viewerRole.toLowerCase()}.` }),
     h("button", { type: "button", text: "Add key", onclick: () => addKey(context) }),
-    keySets.length
-      ? table(keySets, context)
+    keySets.length || view.status
+      ? keyTable(keySets, context, view, (next) => renderKeySets(main, organizationId, [null], next))
       : h("p", { text: "No key sets yet.", role: "status" }),
     h(
       "nav",
@@ -85,23 +94,22 @@ export async function renderKeySets(main, organizationId, cursors = [null]) {
         h("button", {
           type: "button",
           text: "Previous page",
-          onclick: () => renderKeySets(main, organizationId, cursors.slice(0, -1)),
+          onclick: () => renderKeySets(main, organizationId, cursors.slice(0, -1), view),
         }),
       hasNextPage &&
         h("button", {
           type: "button",
           text: "Next page",
-          onclick: () => renderKeySets(main, organizationId, [...cursors, endCursor]),
+          onclick: () => renderKeySets(main, organizationId, [...cursors, endCursor], view),
         }),
     ),
     organization.viewerRole !== "MEMBER" &&
       h(
         "p",
         {},
-        h("a", {
-          href: `#/organizations/${encodeURIComponent(organizationId)}/approvals`,
-          text: "Approval requests",
-        }),
+        h("a", { href: `${organizationPath}/approvals`, text: "Approval requests" }),
+        " · ",
+        h("a", { href: `${organizationPath}/audit`, text: "Audit log" }),
       ),
   );
 }
@@ -112,70 +120,6 @@ export async function renderKeySets(main, organizationId, cursors = [null]) {
  *   reload: () => Promise<void>
  * }} Context
  */
-
-/**
- * @param {KeySet[]} keySets
- * @param {Context} context
- * @returns {HTMLTableElement}
- */
-function table(keySets, context) {
-  const headings = ["Label", "Status", "Keys", "Created", "Last used", "Groups", "Actions"];
-  return h(
-    "table",
-    {},
-    h("caption", { text: "Key sets" }),
-    h("thead", {}, h("tr", {}, headings.map((text) => h("th", { scope: "col", text })))),
-    h(
-      "tbody",
-      {},
-      keySets.map((keySet) =>
-        h(
-          "tr",
-          {},
-          h("th", { scope: "row", text: keySet.label }),
-          h("td", { text: keySet.status.toLowerCase() }),
-          h(
-            "td",
-            {},
-            h("code", { text: keySet.primaryKey.hint }),
-            h("br"),
-            h("code", { text: keySet.secondaryKey.hint }),
-          ),
-          h("td", {
-            text: `${when(keySet.createdAt)} by ${keySet.createdBy?.name ?? "a former member"}`,
-          }),
-          h("td", { text: when(keySet.lastUsedAt) }),
-          h("td", { text: keySet.groups.map((g) => g.name).join(", ") }),
-          h("td", { class: "actions" }, actions(keySet, context)),
-        ),
-      ),
-    ),
-  );
-}
-
-/**
- * @param {KeySet} keySet
- * @param {Context} context
- * @returns {HTMLButtonElement[]}
- */
-function actions(keySet, context) {
-  if (!keySet.viewerIsAdmin || keySet.status === "REVOKED") {
-    return [];
-  }
-  /** @param {"PRIMARY" | "SECONDARY"} slot */
-  const regenerateButton = (slot) =>
-    h("button", {
-      type: "button",
-      text: `Regenerate ${SLOT_NAMES[slot]} key`,
-      onclick: () => regenerate(keySet, slot, context),
-    });
-  return [
-    regenerateButton("PRIMARY"),
-    regenerateButton("SECONDARY"),
-    h("button", { type: "button", text: "Revoke", onclick: () => revoke(keySet, context) }),
-    h("button", { type: "button", text: "Anomalies", onclick: () => showAnomalies(keySet) }),
-  ];
-}
 
 /** @param {Context} context */
 function addKey(context) {
