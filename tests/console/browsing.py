@@ -8,6 +8,7 @@ import re
 import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -120,3 +121,13 @@ def first_organization(served: Served, token: str) -> str:
 
 def verify_code(served: Served, token: str, key: str) -> str:
     return str(api(served, VERIFY, token, key=key)["verifyKey"]["code"])
+
+
+AXE = Path(__file__).resolve().parent / "axe" / "axe.min.js"
+# What axe-core finds on the page, as "rule: the elements' selectors", for the serious.
+AXE_RUN = """async () => {
+  const result = await axe.run(document);
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}"""

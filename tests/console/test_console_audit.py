@@ -18,8 +18,7 @@ from graphql import GraphQLEnumType
 from playwright.sync_api import Page, expect
 
 from app.graphql.schema import schema
-from tests.console.browsing import Browsing, api, log_in, server_now, verify_code
-from tests.console.test_console_browser import _AXE_RUN, AXE
+from tests.console.browsing import AXE, AXE_RUN, Browsing, api, log_in, server_now, verify_code
 from tests.support.processes import Served
 
 AUDITOR = {"name": "Lu Owner", "email": "audit.lu@example.com", "password": "ledger horse battery"}
@@ -123,7 +122,7 @@ def test_the_audit_page_lists_filters_and_checks_what_was_just_done(
     checked = page.get_by_role("status").filter(has_text=re.compile("^(Valid|Broken)"))
     expect(checked).to_be_visible()
     screenshot(page, "audit")
-    violations = page.evaluate(_AXE_RUN)
+    violations = page.evaluate(AXE_RUN)
 
     # then: newest first, with who, what and on what; the filter left the key set's entry
     assert re.search(r"Lu Owner\s+KEY_SET_CREATED\s+ledger-api", entries[0])
@@ -242,7 +241,7 @@ def test_deactivate_activate_edit_and_extend_change_what_the_api_answers(
     row.get_by_role("button", name="Edit").click()
     edit = page.get_by_role("dialog", name="Edit “payments”")
     edit.get_by_label("Label", exact=True).fill("payments-v2")
-    violations = page.evaluate(_AXE_RUN)
+    violations = page.evaluate(AXE_RUN)
     edit.get_by_role("button", name="Save").click()
     renamed = page.get_by_role("row").filter(has_text="payments-v2")
     renamed.get_by_role("button", name="Extend").click()

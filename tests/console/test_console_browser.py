@@ -14,13 +14,14 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pyotp
 from playwright.sync_api import expect
 
 from tests.console.browsing import (
+    AXE,
+    AXE_RUN,
     KEY_PATTERN,
     Browsing,
     api,
@@ -324,16 +325,6 @@ def test_add_key_works_from_the_keyboard_alone(served: Served, chromium: Browsin
     chromium.assert_offline_and_quiet()
 
 
-AXE = Path(__file__).resolve().parent / "axe" / "axe.min.js"
-# What axe-core finds on the page, as "rule: the elements' selectors", for the serious.
-_AXE_RUN = """async () => {
-  const result = await axe.run(document);
-  return result.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-}"""
-
-
 def test_axe_finds_no_serious_accessibility_violation(served: Served, chromium: Browsing) -> None:
     # given: axe-core in every page of the context, injected by the browser (the console's
     # policy would refuse it as a script of the page)
@@ -345,24 +336,24 @@ def test_axe_finds_no_serious_accessibility_violation(served: Served, chromium: 
     # when: each page and dialog of the story is checked as it shows
     page.goto(f"{served.base}/console#/login")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-    found["log in"] = page.evaluate(_AXE_RUN)
+    found["log in"] = page.evaluate(AXE_RUN)
     chromium.sign_up(page, AUDITED)
-    found["organizations"] = page.evaluate(_AXE_RUN)
+    found["organizations"] = page.evaluate(AXE_RUN)
     page.get_by_label("Name").fill("Acme")
     page.get_by_role("button", name="Create organization").click()
     page.get_by_role("button", name="Add key", exact=True).click()
-    found["add key"] = page.evaluate(_AXE_RUN)
+    found["add key"] = page.evaluate(AXE_RUN)
     page.get_by_label("Label", exact=True).fill(LABEL)
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_role("dialog", name="Store the key now")).to_be_visible()
-    found["shown once"] = page.evaluate(_AXE_RUN)
+    found["shown once"] = page.evaluate(AXE_RUN)
     page.get_by_role("button", name="Done").click()
     row = page.get_by_role("row").filter(has_text=LABEL)
     expect(row).to_contain_text("active")
-    found["keys page"] = page.evaluate(_AXE_RUN)
+    found["keys page"] = page.evaluate(AXE_RUN)
     row.get_by_role("button", name="Revoke", exact=True).click()
     expect(page.get_by_role("dialog").get_by_role("status")).to_contain_text("7 days")
-    found["revoke"] = page.evaluate(_AXE_RUN)
+    found["revoke"] = page.evaluate(AXE_RUN)
 
     # then
     assert {name: violations for name, violations in found.items() if violations} == {}
@@ -503,7 +494,7 @@ def test_a_revoke_held_for_approval_waits_then_a_second_admin_approves_it(
     approver.get_by_role("link", name="Approval requests", exact=True).click()
     request = approver.get_by_role("row").filter(has_text="revoke key set")
     expect(request).to_contain_text("pending")
-    violations = approver.evaluate(_AXE_RUN)
+    violations = approver.evaluate(AXE_RUN)
     request.get_by_role("button", name="Approve").click()
     expect(request).to_contain_text("applied by Ko Admin")
     approver.get_by_role("link", name="Held: keys").click()
