@@ -3,13 +3,18 @@
 The graph is read from the source with `ast`, nothing is imported. A module depends on
 every module it imports, at the top of the file or inside a function: an import moved
 into a function to dodge a circle still ties the two modules, so it still counts.
-Imports under `if TYPE_CHECKING:` do not count: they never run.
+Imports under `if TYPE_CHECKING:` do not count in the graph of what runs: they never run.
+They do count in the graph of types (`test_app_types_point_down`): a module that names a
+type from a module importing it is half of a circle all the same (`graphql/sockets.py`
+once named `KeyrackGraphQL` so, from the view that imports it, and the runtime graph
+could not see it); a module names what it needs from above by a Protocol of its own.
 
 `strawberry.lazy("app.graphql.x.types")` is not an import either, and does not count:
 it is the sanctioned way for a child type to name its parent (a true back-reference,
-see `app/graphql/reach.py`), resolved by strawberry when the schema is built. A
-TYPE_CHECKING import for such an annotation is ignored as above; anything else a child
-takes from its parent's module (a helper, a constant) is an ordinary import and counts.
+see `app/graphql/reach.py`), resolved by strawberry when the schema is built; the type
+it names for mypy comes through `reach` too, never by a TYPE_CHECKING import of the
+parent. Anything else a child takes from its parent's module (a helper, a constant) is
+an ordinary import and counts.
 
 `from pkg import name` depends on `pkg.name` when that is a module, otherwise on `pkg`;
 relative imports are resolved against the importing module's package. Importing
@@ -42,31 +47,37 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _imports(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """The imports under `node` at any depth, except those under `if TYPE_CHECKING:`."""
+def _imports(node: ast.AST, *, types: bool) -> Iterator[ast.Import | ast.ImportFrom]:
+    """The imports under `node` at any depth; those under `if TYPE_CHECKING:` only with
+    `types`."""
     for child in ast.iter_child_nodes(node):
         if isinstance(child, ast.Import | ast.ImportFrom):
             yield child
-        elif isinstance(child, ast.If) and _is_type_checking(child.test):
+        elif isinstance(child, ast.If) and _is_type_checking(child.test) and not types:
             for statement in child.orelse:
-                yield from _imports_of_statement(statement)
+                yield from _imports_of_statement(statement, types=types)
         else:
-            yield from _imports(child)
+            yield from _imports(child, types=types)
 
 
-def _imports_of_statement(statement: ast.stmt) -> Iterator[ast.Import | ast.ImportFrom]:
+def _imports_of_statement(
+    statement: ast.stmt, *, types: bool
+) -> Iterator[ast.Import | ast.ImportFrom]:
     if isinstance(statement, ast.Import | ast.ImportFrom):
         yield statement
     else:
-        yield from _imports(statement)
+        yield from _imports(statement, types=types)
 
 
-def dependencies(name: str, path: Path, modules: Mapping[str, Path]) -> set[str]:
-    """The modules among `modules` that the module `name` at `path` imports."""
+def dependencies(
+    name: str, path: Path, modules: Mapping[str, Path], *, types: bool = False
+) -> set[str]:
+    """The modules among `modules` that the module `name` at `path` imports (with `types`,
+    also under `if TYPE_CHECKING:`)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     is_package = path.name == "__init__.py"
     found: set[str] = set()
-    for node in _imports(tree):
+    for node in _imports(tree, types=types):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name in modules)
             continue
@@ -87,9 +98,9 @@ def dependencies(name: str, path: Path, modules: Mapping[str, Path]) -> set[str]
     return found
 
 
-def import_graph(root: Path, package: str) -> dict[str, set[str]]:
+def import_graph(root: Path, package: str, *, types: bool = False) -> dict[str, set[str]]:
     modules = module_names(root, package)
-    return {name: dependencies(name, path, modules) for name, path in modules.items()}
+    return {name: dependencies(name, path, modules, types=types) for name, path in modules.items()}
 
 
 def strongly_connected(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
@@ -158,6 +169,20 @@ def test_app_has_no_import_cycle() -> None:
 
     # then
     assert not cycles, "import circles in app/ (types point down):\n" + describe(cycles, graph)
+
+
+def test_app_types_point_down() -> None:
+    # given: the graph with the imports that only mypy reads
+    graph = import_graph(ROOT, "app", types=True)
+
+    # when
+    cycles = import_cycles(graph)
+
+    # then
+    assert not cycles, (
+        "circles of types in app/ (name what you need from above by a "
+        "Protocol, or lazily):\n" + describe(cycles, graph)
+    )
 
 
 def _write(root: Path, files: Mapping[str, str]) -> None:
@@ -232,3 +257,27 @@ def test_type_checking_imports_and_lazy_annotations_are_no_edges(tmp_path: Path)
     # then
     assert graph["pkg.child"] == {"pkg.leaf"}
     assert import_cycles(graph) == []
+
+
+def test_a_circle_closed_by_a_type_checking_import_is_a_circle_of_types(tmp_path: Path) -> None:
+    # given: the shape of graphql/view.py and graphql/sockets.py before they were untied
+    _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/view.py": "from pkg.sockets import SubscriptionsOnly\n",
+            "pkg/sockets.py": (
+                "from typing import TYPE_CHECKING\n"
+                "if TYPE_CHECKING:\n"
+                "    from pkg.view import View\n"
+            ),
+        },
+    )
+
+    # when
+    runs = import_cycles(import_graph(tmp_path, "pkg"))
+    types = import_cycles(import_graph(tmp_path, "pkg", types=True))
+
+    # then
+    assert runs == []
+    assert types == [["pkg.sockets", "pkg.view"]]

@@ -1,9 +1,10 @@
 """`GET /v1/openapi.json`: the OpenAPI 3.1 description of the REST endpoints.
 
 Built from the declarations below, one `Operation` per endpoint with every status it can
-answer; the values the code knows (body limits, codes, permission names) come from the
-code. `python -m app.edges.openapi > openapi.json` writes the committed copy, which a test
-keeps current. GraphQL (`/graphql`) describes itself: see `schema.graphql`.
+answer, and the bodies' schemas (app.edges.openapi_schemas); the values the code knows
+(body limits, codes, permission names) come from the code. `python -m app.edges.openapi >
+openapi.json` writes the committed copy, which a test keeps current. GraphQL (`/graphql`)
+describes itself: see `schema.graphql`.
 """
 
 from __future__ import annotations
@@ -12,183 +13,15 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import version
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.audit.signing import ALGORITHM
 from app.edges import leaks, verify
-from app.keysets.models import KeySlot
-from app.keysets.permissions import KeyPermission
+from app.edges.openapi_schemas import SCHEMAS, Schema, ref
 from app.storage.db import UNAVAILABLE_RETRY_AFTER_SECONDS
-from app.verify.codes import VerifyCode
 
 PATH = "/v1/openapi.json"
-# Answered when credits do not cover a verification's cost (CONTRACT.md, "Credits").
-_CREDIT_CODES = ("USAGE_EXCEEDED",)
-Schema = dict[str, Any]
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: Schema) -> Schema:
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-_GLOBAL_ID = {"type": "string", "description": "A global id, as GraphQL's `id` fields give it."}
-_TIME = {"type": "string", "format": "date-time"}
-
-SCHEMAS: dict[str, Schema] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": {"type": "string", "description": "What to change; never a key."}},
-    },
-    "VerifyRequest": {
-        "type": "object",
-        "required": ["key"],
-        "properties": {
-            "key": {"type": "string", "description": "The API key to check."},
-            "permission": {
-                "type": "string",
-                "description": (
-                    "A permission the key must hold: a built-in or catalog name; one "
-                    "that cannot name a permission is a 400."
-                ),
-                "examples": [p.value for p in KeyPermission][:2],
-            },
-            "permissions": {
-                "type": "string",
-                "description": (
-                    "A permission query the key must satisfy: names, AND, OR and "
-                    "parentheses (at most 32 names, depth 8), e.g. `a AND (b OR c)`. "
-                    "A malformed query is a 400 naming the position."
-                ),
-            },
-            "cost": {
-                "type": "integer",
-                "minimum": 0,
-                "description": "Credits this verification spends (default 1).",
-            },
-            "ip": {
-                "type": "string",
-                "description": "The caller's IPv4 or IPv6 address, checked against the key "
-                "set's allowed networks; not an address is a 400.",
-            },
-            "organizationId": {
-                **_GLOBAL_ID,
-                "description": "Only keys of this organization (or its systems) verify.",
-            },
-            "systemId": {**_GLOBAL_ID, "description": "Only keys of this system verify."},
-        },
-    },
-    "VerifyResult": {
-        "type": "object",
-        "required": [
-            "valid",
-            "code",
-            "keySet",
-            "organizationId",
-            "systemId",
-            "permissions",
-            "slot",
-            "expiresAt",
-            "deprecated",
-            "validUntil",
-        ],
-        "properties": {
-            "valid": {"type": "boolean", "description": "True exactly when code is VALID."},
-            "code": {"enum": list(dict.fromkeys([*VerifyCode, *_CREDIT_CODES]))},
-            "keySet": _nullable(
-                {
-                    "type": "object",
-                    "required": ["id", "label"],
-                    "properties": {"id": _GLOBAL_ID, "label": {"type": "string"}},
-                }
-            ),
-            "organizationId": _nullable(_GLOBAL_ID),
-            "systemId": _nullable(_GLOBAL_ID),
-            "permissions": _nullable({"type": "array", "items": {"type": "string"}}),
-            "slot": _nullable({"enum": [slot.value for slot in KeySlot]}),
-            "expiresAt": _nullable(_TIME),
-            "deprecated": {
-                "type": "boolean",
-                "description": "The key was replaced: it verifies until validUntil.",
-            },
-            "validUntil": _nullable(_TIME),
-            "externalId": _nullable({"type": "string", "maxLength": 255}),
-            "meta": _nullable({"type": "object"}),
-            "remaining": _nullable(
-                {
-                    "type": "integer",
-                    "description": "Credits left; present for a key set with credits.",
-                }
-            ),
-            "missingPermissions": _nullable(
-                {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "description": (
-                        "With INSUFFICIENT_PERMISSION: the names asked for that the key lacks."
-                    ),
-                }
-            ),
-        },
-    },
-    "LeakReport": {
-        "type": "array",
-        "maxItems": leaks.MAX_TOKENS,
-        "items": {
-            "type": "object",
-            "required": ["token"],
-            "properties": {
-                name: {"type": "string", "maxLength": leaks.MAX_FIELD_LENGTH}
-                for name in ("token", "type", "url", "source")
-            },
-        },
-    },
-    "LeakAnswer": {
-        "type": "array",
-        "items": {
-            "type": "object",
-            "required": ["token_hash", "token_type", "label"],
-            "properties": {
-                "token_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                "token_type": {"type": "string"},
-                "label": {"enum": ["true_positive", "false_positive"]},
-            },
-        },
-    },
-    "PublicKey": {
-        "type": "object",
-        "required": ["keyId", "algorithm", "publicKey"],
-        "properties": {
-            "keyId": {"type": "string"},
-            "algorithm": {"const": ALGORITHM},
-            "publicKey": {"type": "string", "contentEncoding": "base64"},
-        },
-    },
-    "AuditPublicKeys": {
-        "allOf": [_ref("PublicKey")],
-        "type": "object",
-        "required": ["previous"],
-        "properties": {
-            "previous": {
-                "type": "array",
-                "items": _ref("PublicKey"),
-                "description": "Keys of previous secrets, newest first.",
-            }
-        },
-    },
-    "Status": {
-        "type": "object",
-        "required": ["status"],
-        "properties": {"status": {"type": "string"}},
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -197,7 +30,7 @@ class Answer:
 
     status: int
     description: str
-    schema: Schema = field(default_factory=lambda: _ref("Error"))
+    schema: Schema = field(default_factory=lambda: ref("Error"))
     media_type: str = "application/json"
     headers: tuple[str, ...] = ()
 
@@ -238,10 +71,10 @@ OPERATIONS: tuple[Operation, ...] = (
             "live one the answer is 401, whatever the body."
         ),
         security="verifierToken",
-        body=_ref("VerifyRequest"),
+        body=ref("VerifyRequest"),
         answers=(
             Answer(
-                200, "The verdict; `valid` says whether to let the caller in.", _ref("VerifyResult")
+                200, "The verdict; `valid` says whether to let the caller in.", ref("VerifyResult")
             ),
             Answer(
                 400, "The body is not JSON of the request's shape (the error says which field)."
@@ -256,7 +89,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 429,
                 "The key set's rate limit (a verdict with code RATE_LIMITED), or too many "
                 "failed authentications from this address (an error).",
-                {"anyOf": [_ref("VerifyResult"), _ref("Error")]},
+                {"anyOf": [ref("VerifyResult"), ref("Error")]},
                 headers=("retry-after",),
             ),
             Answer(
@@ -277,7 +110,7 @@ OPERATIONS: tuple[Operation, ...] = (
             "public code. Each of ours is revoked or flagged as its key set says. Served "
             "only while KEYRACK_LEAK_SCANNER_KEYS is set."
         ),
-        body=_ref("LeakReport"),
+        body=ref("LeakReport"),
         parameters=tuple(
             {
                 "name": name,
@@ -292,7 +125,7 @@ OPERATIONS: tuple[Operation, ...] = (
             )
         ),
         answers=(
-            Answer(200, "One answer per reported token, by its SHA-256.", _ref("LeakAnswer")),
+            Answer(200, "One answer per reported token, by its SHA-256.", ref("LeakAnswer")),
             Answer(400, "The body is not a list of reports (or was cut short)."),
             Answer(401, "The signature is missing or does not match a configured key."),
             Answer(404, "Leak reports are not taken here (KEYRACK_LEAK_SCANNER_KEYS unset)."),
@@ -313,7 +146,7 @@ OPERATIONS: tuple[Operation, ...] = (
             "The Ed25519 key that signs audit checkpoints, and those of previous secrets, "
             "for `keyrack audit verify` and anyone checking a checkpoint."
         ),
-        answers=(Answer(200, "The current key and the previous ones.", _ref("AuditPublicKeys")),),
+        answers=(Answer(200, "The current key and the previous ones.", ref("AuditPublicKeys")),),
     ),
     Operation(
         path="/healthz",
@@ -321,7 +154,7 @@ OPERATIONS: tuple[Operation, ...] = (
         operation_id="health",
         summary="Liveness",
         description="The process is alive; reads nothing.",
-        answers=(Answer(200, 'Always `{"status": "ok"}`.', _ref("Status")),),
+        answers=(Answer(200, 'Always `{"status": "ok"}`.', ref("Status")),),
     ),
     Operation(
         path="/readyz",
@@ -330,8 +163,8 @@ OPERATIONS: tuple[Operation, ...] = (
         summary="Readiness",
         description="The database answers a query within two seconds.",
         answers=(
-            Answer(200, '`{"status": "ready"}`.', _ref("Status")),
-            Answer(503, '`{"status": "unavailable"}`: take this node out.', _ref("Status")),
+            Answer(200, '`{"status": "ready"}`.', ref("Status")),
+            Answer(503, '`{"status": "unavailable"}`: take this node out.', ref("Status")),
         ),
     ),
     Operation(

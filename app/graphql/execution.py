@@ -18,11 +18,8 @@ grouped field set for every object of a list) and, per field:
 - anything else (resolvers, arguments, interfaces, unions, lists of scalars) goes through
   graphql-core's own `execute_field`, as before.
 
-What each field takes is printed by `plan_map` into `plan.txt` (committed, kept current by
-tests/graphql/test_plan.py, like `schema.graphql`); `from_source_field` declares a
-FROM_SOURCE field and its resolver from one function. An extension that implements
-`resolve` turns every field into middleware, and with it the whole plan off
-(`resolving_extensions` names them; the test holds the app to none).
+Which of the three a field takes is decided in `app.graphql.plan`, where FROM_SOURCE
+fields are declared and `plan.txt` is printed from.
 
 Nothing of the answer changes. Whenever a plain read finds something graphql-core would
 turn into an error (null for a non-null field, a value the scalar refuses, an object of
@@ -36,140 +33,19 @@ paths.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final
+from collections.abc import Awaitable, Sequence
+from typing import Any
 
-import strawberry
-from graphql import (
-    GraphQLBoolean,
-    GraphQLID,
-    GraphQLLeafType,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLOutputType,
-    GraphQLSchema,
-    GraphQLString,
-)
+from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLOutputType
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 
-FROM_SOURCE: Final = "keyrack.from_source"
-"""Strawberry field metadata: `source -> value`, or `SLOW` when the resolver must run."""
-PURE: Final = "keyrack.from_source_only"
-"""Strawberry field metadata: the field's resolver is its FROM_SOURCE function alone (no
-read when it says SLOW); set by `from_source_field`."""
-
-
-class _Slow:
-    def __repr__(self) -> str:
-        return "SLOW"
-
-
-SLOW: Final = _Slow()
+from app.graphql.plan import FIELD, LEAF, OBJECT, SLOW, TYPENAME, Entry, plan_entry
 
 # Strawberry's `is_type_of` ignores its info argument; graphql-core builds one per field,
 # which is what the plain path saves.
 _NO_INFO: Any = None
-
-# Plan entry kinds.
-_LEAF, _OBJECT, _OBJECTS, _TYPENAME, _FIELD = range(5)
-
-
-class _Entry:
-    """How to answer one response key of a selection set."""
-
-    __slots__ = (
-        "attribute",
-        "field_details_list",
-        "item_non_null",
-        "kind",
-        "leaf",
-        "name",
-        "non_null",
-        "object_type",
-        "passes",
-        "read",
-        "return_type",
-        "sub_fields",
-        "sub_plan",
-    )
-
-    def __init__(
-        self,
-        name: str,
-        field_details_list: FieldDetailsList,
-        kind: int,
-        *,
-        read: str | Callable[[Any], Any] | None = None,
-        return_type: GraphQLOutputType | None = None,
-    ) -> None:
-        self.name = name
-        self.field_details_list = field_details_list
-        self.kind = kind
-        # A plain attribute's name (read with getattr), or a FROM_SOURCE function.
-        self.attribute: str | None = read if isinstance(read, str) else None
-        self.read: Callable[[Any], Any] | None = None if isinstance(read, str) else read
-        self.return_type = return_type
-        self.non_null = False
-        self.item_non_null = False
-        self.leaf: GraphQLLeafType | None = None
-        # The Python type whose values the leaf type's output coercion returns unchanged.
-        self.passes: type | None = None
-        self.object_type: GraphQLObjectType | None = None
-        # For objects: the selection set below, and its plan (None: graphql-core's way),
-        # looked up on first use.
-        self.sub_fields: GroupedFieldSet | None = None
-        self.sub_plan: list[_Entry] | None = None
-
-
-def _reader(field_def: Any) -> str | Callable[[Any], Any] | None:
-    """How to read the field from its source alone: the attribute's name (strawberry's
-    basic-field getter is `getattr(source, name)`), a FROM_SOURCE function, or None if its
-    resolver must run."""
-    if field_def.args:
-        return None
-    definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if definition is None:
-        return None
-    if definition.extensions:  # e.g. a permission check: the resolver's wrapper runs it
-        return None
-    from_source: Callable[[Any], Any] | None = (definition.metadata or {}).get(FROM_SOURCE)
-    if from_source is not None:
-        return from_source
-    if getattr(field_def.resolve, "_is_default", False):
-        name: str = definition.python_name
-        return name
-    return None
-
-
-def from_source_field(
-    read: Callable[[Any], Any], *, slow: Callable[[Any, Any], Any] | None = None, **field: Any
-) -> Any:
-    """A strawberry field answered by `read(source)`; where `read` returns SLOW, by
-    `slow(source, info)` (a loader, say). The plan and graphql-core's resolver both call
-    `read`, so the fast path and the resolver cannot drift apart. Pass `graphql_type`."""
-    resolver: Callable[..., Any]
-    if slow is None:
-
-        def read_only(source: strawberry.Parent[Any]) -> Any:
-            return read(source)
-
-        resolver = read_only
-    else:
-        fallback = slow
-
-        def read_or_fall_back(source: strawberry.Parent[Any], info: strawberry.Info) -> Any:
-            value = read(source)
-            return fallback(source, info) if value is SLOW else value
-
-        resolver = read_or_fall_back
-
-    metadata = {**field.pop("metadata", {}), FROM_SOURCE: read, PURE: slow is None}
-    return strawberry.field(resolver=resolver, metadata=metadata, **field)
-
 
 # graphql-core 3.3 cancels the siblings of a failing field (gather_with_cancel). A
 # sibling whose completion had not started is closed without running, and the resolver
@@ -183,91 +59,21 @@ warnings.filterwarnings(
 )
 
 
-PLAIN, READ_FROM_SOURCE, GRAPHQL_CORE = "plain", "from source", "graphql-core"
-
-
-def field_plan(field_def: Any) -> str:
-    """How the plan answers the field wherever it is selected: PLAIN (the attribute),
-    READ_FROM_SOURCE (its FROM_SOURCE function, the resolver when that says SLOW) or
-    GRAPHQL_CORE (graphql-core's own execution)."""
-    entry = _plan_entry("", [], field_def)
-    if entry.kind == _FIELD:
-        return GRAPHQL_CORE
-    return PLAIN if entry.attribute is not None else READ_FROM_SOURCE
-
-
-def plan_map(schema: GraphQLSchema) -> str:
-    """What each object type's fields take, printed like `schema.graphql` (plan.txt)."""
-    blocks = []
-    for name, named in schema.type_map.items():
-        if name.startswith("__") or not isinstance(named, GraphQLObjectType):
-            continue
-        lines = [f"  {field}: {field_plan(field_def)}" for field, field_def in named.fields.items()]
-        blocks.append("type " + name + " {\n" + "\n".join(lines) + "\n}")
-    return "\n\n".join(blocks) + "\n"
-
-
-def resolving_extensions(extensions: Sequence[Any]) -> list[str]:
-    """The schema extensions (classes, instances or partials of them) that implement
-    `resolve`: each makes graphql-core wrap every resolver, which turns the plan off."""
-    found = []
-    for extension in extensions:
-        factory = getattr(extension, "func", extension)  # a functools.partial
-        cls = factory if isinstance(factory, type) else type(factory)
-        if getattr(cls, "_implements_resolve", lambda: False)():
-            found.append(cls.__name__)
-    return found
-
-
-# graphql-core's String and ID return a str as it is, Boolean a bool.
-_PASSES: dict[GraphQLLeafType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
-
-
-def _plan_entry(name: str, field_details_list: FieldDetailsList, field_def: Any) -> _Entry:
-    read = _reader(field_def)
-    if read is None:
-        return _Entry(name, field_details_list, _FIELD)
-    return_type = field_def.type
-    non_null = isinstance(return_type, GraphQLNonNull)
-    inner = return_type.of_type if non_null else return_type
-    entry: _Entry
-    if isinstance(inner, GraphQLLeafType):
-        entry = _Entry(name, field_details_list, _LEAF, read=read, return_type=return_type)
-        entry.leaf = inner
-        entry.passes = _PASSES.get(inner)
-    elif isinstance(inner, GraphQLObjectType):
-        entry = _Entry(name, field_details_list, _OBJECT, read=read, return_type=return_type)
-        entry.object_type = inner
-    elif isinstance(inner, GraphQLList):
-        item = inner.of_type
-        item_non_null = isinstance(item, GraphQLNonNull)
-        item = item.of_type if item_non_null else item
-        if not isinstance(item, GraphQLObjectType):
-            return _Entry(name, field_details_list, _FIELD)
-        entry = _Entry(name, field_details_list, _OBJECTS, read=read, return_type=return_type)
-        entry.object_type = item
-        entry.item_non_null = item_non_null
-    else:  # interfaces and unions need their type resolved: graphql-core does that
-        return _Entry(name, field_details_list, _FIELD)
-    entry.non_null = non_null
-    return entry
-
-
 class Executor(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor, with plain fields answered from planned selection sets."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # id(grouped field set) -> (that set, kept alive so its id stays unique; plan)
-        self._plans: dict[int, tuple[GroupedFieldSet, list[_Entry] | None]] = {}
+        self._plans: dict[int, tuple[GroupedFieldSet, list[Entry] | None]] = {}
 
     def _plan(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
-    ) -> list[_Entry] | None:
+    ) -> list[Entry] | None:
         cached = self._plans.get(id(grouped_field_set))
         if cached is not None:
             return cached[1]
-        plan: list[_Entry] | None = None
+        plan: list[Entry] | None = None
         # Middleware wraps every resolver: then nothing is plain.
         if self.middleware_manager is None or not self.middleware_manager.middlewares:
             plan = [
@@ -280,14 +86,14 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     @staticmethod
     def _plan_entry(
         parent_type: GraphQLObjectType, name: str, field_details_list: FieldDetailsList
-    ) -> _Entry:
+    ) -> Entry:
         field_name = field_details_list[0].node.name.value
         if field_name == "__typename":
-            return _Entry(name, field_details_list, _TYPENAME)
+            return Entry(name, field_details_list, TYPENAME)
         field_def = parent_type.fields.get(field_name)
         if field_def is None or any(details.defer_usage for details in field_details_list):
-            return _Entry(name, field_details_list, _FIELD)
-        return _plan_entry(name, field_details_list, field_def)
+            return Entry(name, field_details_list, FIELD)
+        return plan_entry(name, field_details_list, field_def)
 
     def execute_fields(
         self,
@@ -309,7 +115,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         parent_type: GraphQLObjectType,
         source_value: Any,
         path: Path | None,
-        plan: list[_Entry],
+        plan: list[Entry],
     ) -> Any:
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
@@ -318,11 +124,11 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             for entry in plan:
                 kind = entry.kind
                 result: Any = SLOW
-                if kind == _LEAF:
+                if kind == LEAF:
                     result = self._leaf(entry, source_value)
-                elif kind == _TYPENAME:
+                elif kind == TYPENAME:
                     result = parent_type.name
-                elif kind != _FIELD:
+                elif kind != FIELD:
                     result = self._composite(entry, parent_type, source_value, path)
                 if result is SLOW:
                     result = self.execute_field(
@@ -353,7 +159,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
-    def _complete_object(self, entry: _Entry, path: Path, value: Any) -> Any:
+    def _complete_object(self, entry: Entry, path: Path, value: Any) -> Any:
         """The object's selection set executed on `value` (already checked to be of the
         entry's object type)."""
         object_type: GraphQLObjectType = entry.object_type  # type: ignore[assignment]
@@ -369,7 +175,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return self.execute_fields(object_type, value, path, entry.sub_fields, None)
         return self._execute_plan(object_type, value, path, entry.sub_plan)
 
-    def _leaf(self, entry: _Entry, source: Any) -> Any:
+    def _leaf(self, entry: Entry, source: Any) -> Any:
         try:
             attribute = entry.attribute
             value = getattr(source, attribute) if attribute else entry.read(source)  # type: ignore[misc]
@@ -385,7 +191,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         return SLOW if coerced is None or coerced is Undefined else coerced
 
     def _composite(
-        self, entry: _Entry, parent_type: GraphQLObjectType, source: Any, path: Path | None
+        self, entry: Entry, parent_type: GraphQLObjectType, source: Any, path: Path | None
     ) -> Any:
         """An object or a list of objects read from the source, or SLOW."""
         try:
@@ -399,7 +205,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return SLOW
         object_type: GraphQLObjectType = entry.object_type  # type: ignore[assignment]
         is_type_of = object_type.is_type_of
-        if entry.kind == _OBJECT:
+        if entry.kind == OBJECT:
             if is_type_of is not None and not is_type_of(value, _NO_INFO):
                 return SLOW
             items = None
@@ -438,7 +244,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
     def _objects(
         self,
-        entry: _Entry,
+        entry: Entry,
         object_type: GraphQLObjectType,
         field_path: Path,
         items: Sequence[Any],

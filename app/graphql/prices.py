@@ -15,7 +15,7 @@ from typing import Any
 from graphql import GraphQLField, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 from strawberry.types.field import StrawberryField
 
-from app.graphql.execution import PURE
+from app.graphql.plan import PURE
 
 COST = "cost"
 LIST_SIZE = "list_size"

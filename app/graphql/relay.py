@@ -10,7 +10,7 @@ from typing import Annotated, Generic, TypeVar
 import strawberry
 
 from app.graphql.errors import BadUserInput
-from app.graphql.execution import from_source_field
+from app.graphql.plan import from_source_field
 from app.graphql.prices import ROW_READ_COST, field_cost, page_items
 from app.ids import MAX_INT
 from app.storage.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Count, Page

@@ -16,7 +16,7 @@ from app.graphql.approvals.mutations import ApprovalMutations
 from app.graphql.catalog.mutations import PermissionMutations
 from app.graphql.conventions import document_conventions
 from app.graphql.errors import ErrorPolicy
-from app.graphql.execution import Executor, plan_map
+from app.graphql.execution import Executor
 from app.graphql.groups.mutations import PermissionGroupMutations
 from app.graphql.guard import query_limits
 from app.graphql.keysets.imports import KeyImportMutations
@@ -30,6 +30,7 @@ from app.graphql.notifications.subscriptions import Subscription
 from app.graphql.observe import ObserveOperation
 from app.graphql.organizations.mutations import OrganizationMutations
 from app.graphql.organizations.queries import OrganizationQueries
+from app.graphql.plan import plan_map
 from app.graphql.policy.mutations import KeyPolicyMutations
 from app.graphql.prices import require_prices
 from app.graphql.sensitive import TransportRules

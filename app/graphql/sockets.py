@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.websockets import WebSocketDisconnect
@@ -25,10 +25,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Subscr
 
 from app.edges.auth import COOKIE_SESSION
 from app.graphql.context import Context
-from app.graphql.trusted import UntrustedDocument
-
-if TYPE_CHECKING:
-    from app.graphql.view import KeyrackGraphQL
+from app.graphql.trusted import TrustedDocuments, UntrustedDocument
+from app.settings import Settings
 
 SOCKET_OPTIONS: dict[str, Any] = {
     "subscription_protocols": (GRAPHQL_TRANSPORT_WS_PROTOCOL,),
@@ -40,6 +38,14 @@ ONLY_SUBSCRIPTIONS = (
     "Over WebSocket this server runs subscriptions only: send queries and mutations with "
     "POST /graphql."
 )
+
+
+class SocketView(Protocol):
+    """What a socket reads from the view that serves it (`KeyrackGraphQL`, which imports
+    this module: named here by what it offers, so the arrow points one way)."""
+
+    settings: Settings
+    trusted: TrustedDocuments
 
 
 class TextFrames(ASGIWebSocketAdapter):
@@ -72,7 +78,7 @@ class SubscriptionsOnly(BaseGraphQLTransportWSHandler[Context, None]):
 
     def _refusal(self, payload: dict[str, Any]) -> str | None:
         """Why the subscribe message's operation may not run here; None if it may."""
-        view: KeyrackGraphQL = self.view  # type: ignore[assignment]
+        view = cast(SocketView, self.view)
         try:
             trusted = view.trusted.resolve(payload)
         except UntrustedDocument as error:

@@ -1,8 +1,8 @@
-"""A key set's life: creating, updating, extending and revoking it."""
+"""A key set's life: creating, updating and extending it (revoking it: app.keysets.revocation)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,33 +23,33 @@ from app.errors import (
     PolicyViolation,
 )
 from app.ids import to_global_id
-from app.keysets import bell, groups, policy, reuse
+from app.keysets import bell, groups, policy
 from app.keysets import keys as keyformat
 from app.keysets.admins import admin_key_set, administers_scope
 from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySlot
 from app.keysets.owners import (
     Refill,
+    change_credits,
+    change_owner_fields,
     clean_external_id,
     clean_meta,
     clean_refill,
     clean_remaining,
-    refill_json,
-    refill_of,
+    owner_details,
 )
 from app.keysets.policy import policy_of
+from app.keysets.revocation import revoke_key_set as revoke_key_set  # the mutations call it here
 from app.keysets.rules import (
-    check_confirmation,
     clean_cidrs,
     clean_description,
     clean_expiry,
     clean_label,
     clean_permissions,
-    clean_reason,
     require_not_revoked,
 )
 from app.keysets.values import new_key
-from app.keysets.writes import KeySetWrites, key_set_writes, lock_organization
+from app.keysets.writes import key_set_writes, lock_organization
 from app.leaks.models import KeyExposure
 from app.permissions.holding import held_names, own_permissions
 from app.usage.recent import RecentUseCheck, check_recent_use
@@ -223,106 +223,13 @@ async def create_key_set(
                 "expiresAt": expires_at.isoformat() if expires_at else None,
                 "allowedCidrs": cidrs,
                 "ownedBy": to_global_id("User", actor.user.id) if for_themselves else None,
-                **_owner_details(external_id, clean_meta_value, remaining, refill),
+                **owner_details(external_id, clean_meta_value, remaining, refill),
                 "primaryKeyHint": keyformat.hint(plaintexts[KeySlot.PRIMARY]),
                 "secondaryKeyHint": keyformat.hint(plaintexts[KeySlot.SECONDARY]),
             },
             webhook=WebhookEvent.KEY_SET_CREATED,
         )
     return CreatedKeySet(key_set, plaintexts[KeySlot.PRIMARY], plaintexts[KeySlot.SECONDARY])
-
-
-async def revoke_key_set(
-    *,
-    actor: Actor,
-    key_set_id: int,
-    confirm_label: str,
-    reason: str | None = None,
-    recent_use: RecentUseCheck | None = None,
-) -> KeySet:
-    """Revokes the set: both keys stop at once and their material is destroyed."""
-    reason = clean_reason(reason)
-    async with key_set_writes(actor) as writes:
-        key_set = await admin_key_set(actor, key_set_id, lock=True)
-        require_not_revoked(key_set)
-        check_confirmation(key_set, confirm_label)
-        await check_recent_use(recent_use, key_set=key_set, action="Revoking it")
-        await lock_organization(key_set.organization_id)
-        await _revoke(writes, key_set, reason=reason)
-    return key_set
-
-
-async def _revoke(
-    writes: KeySetWrites,
-    key_set: KeySet,
-    *,
-    reason: str | None,
-    details: dict[str, Any] | None = None,
-    tell: bool = True,
-) -> None:
-    """Revokes a locked, live key set in the writes' transaction; `tell`: ring the bells of
-    its people (but the actor's)."""
-    now = clock.now()
-    # Destroyed, but still recognised if presented again (reuse detection).
-    await reuse.keep_hashes(ApiKey.filter(key_set_id=key_set.id, lookup_hash__not_isnull=True))
-    await ApiKey.filter(key_set_id=key_set.id).update(lookup_hash=None, ciphertext=None)
-    await ApiKey.filter(key_set_id=key_set.id, valid_until__gt=now).update(valid_until=now)
-    key_set.revoked_at = now
-    key_set.revoked_by = writes.actor.user if writes.actor else None
-    key_set.revoke_reason = reason
-    key_set.live = None
-    await key_set.save(update_fields=["revoked_at", "revoked_by_id", "revoke_reason", "live"])
-    await writes.record(
-        key_set,
-        AuditAction.KEY_SET_REVOKED,
-        {"reason": reason, **(details or {})},
-        webhook=WebhookEvent.KEY_SET_REVOKED,
-    )
-    if tell:
-        await bell.revoked(key_set, writes.actor)
-
-
-async def revoke_in(
-    writes: KeySetWrites, key_set: KeySet, *, reason: str, details: dict[str, Any]
-) -> None:
-    """Revokes a locked, live key set within another domain's key-set writes (a leak,
-    whose own notification tells its people)."""
-    await _revoke(writes, key_set, reason=clean_reason(reason), details=details, tell=False)
-
-
-async def disable_in(writes: KeySetWrites, key_set: KeySet, *, details: dict[str, Any]) -> bool:
-    """Disables a locked key set within another domain's key-set writes; whether it was on."""
-    if not key_set.enabled:
-        return False
-    key_set.enabled = False
-    await key_set.save(update_fields=["enabled", "updated_at"])
-    await writes.record(
-        key_set, AuditAction.KEY_SET_DISABLED, {"enabled": False, **details}, webhook=None
-    )
-    return True
-
-
-async def revoke_owned_by(
-    *, writes: KeySetWrites, organization_id: int, user_id: int
-) -> list[KeySet]:
-    """Revokes the live key sets a member owns in the organization, as they leave it.
-
-    Runs in the writes' transaction, which has locked the organization. Key sets they
-    created as an admin are the organization's and stay.
-    """
-    owned = (
-        await KeySet.filter(organization_id=organization_id, owned_by_id=user_id, live=True)
-        .select_for_update()
-        .order_by("id")
-    )
-    for key_set in owned:
-        await _revoke(
-            writes,
-            key_set,
-            reason="Its owner left the organization.",
-            details={"cause": "OWNER_LEFT", "ownerId": to_global_id("User", user_id)},
-        )
-    return owned
 
 
 async def extend_key_set(*, actor: Actor, key_set_id: int, expires_at: datetime) -> KeySet:
@@ -348,65 +255,6 @@ async def extend_key_set(*, actor: Actor, key_set_id: int, expires_at: datetime)
             webhook=None,
         )
     return key_set
-
-
-def _owner_details(
-    external_id: str | None, meta: object, remaining: int | None, refill: Refill | None
-) -> dict[str, object]:
-    """What a new key set's audit entry says of its owner and credits, where given: meta
-    may hold personal data, so only that there is one."""
-    given = {
-        "externalId": external_id,
-        "meta": True if meta is not None else None,
-        "remaining": remaining,
-        "refill": refill_json(refill),
-    }
-    return {name: value for name, value in given.items() if value is not None}
-
-
-def _change_owner_fields(
-    key_set: KeySet,
-    change: Callable[[str, object, object], None],
-    changes: dict[str, Any],
-    *,
-    external_id: str | Unchanged | None,
-    meta: object,
-) -> None:
-    if not isinstance(external_id, Unchanged):
-        new_external_id = clean_external_id(external_id)
-        change("externalId", key_set.external_id, new_external_id)
-        key_set.external_id = new_external_id
-    if not isinstance(meta, Unchanged):
-        new_meta = clean_meta(meta)
-        if new_meta != key_set.meta:
-            # meta may hold personal data: the log says that it changed, not what it was.
-            changes["meta"] = {"changed": True}
-        key_set.meta = new_meta
-
-
-def _change_credits(
-    key_set: KeySet,
-    change: Callable[[str, object, object], None],
-    *,
-    remaining: int | Unchanged | None,
-    refill: Refill | Unchanged | None,
-) -> None:
-    if not isinstance(remaining, Unchanged):
-        new_remaining = clean_remaining(remaining)
-        change("remaining", key_set.remaining, new_remaining)
-        key_set.remaining = new_remaining
-    if not isinstance(refill, Unchanged):
-        new_refill = clean_refill(refill)
-        change("refill", refill_json(refill_of(key_set)), refill_json(new_refill))
-        key_set.refill_amount = new_refill.amount if new_refill else None
-        key_set.refill_interval = new_refill.interval.value if new_refill else None
-        key_set.refilled_at = clock.now() if new_refill else None
-        if new_refill is not None and key_set.remaining is None:
-            change("remaining", None, new_refill.amount)
-            key_set.remaining = new_refill.amount
-    if not isinstance(remaining, Unchanged) or not isinstance(refill, Unchanged):
-        # Set, not spent: what a process holds on lease from before is not given back.
-        key_set.credits_epoch += 1
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -515,8 +363,8 @@ async def update_key_set(
             new_cidrs = clean_cidrs(allowed_cidrs)
             change("allowedCidrs", key_set.allowed_cidrs, new_cidrs)
             key_set.allowed_cidrs = new_cidrs
-        _change_owner_fields(key_set, change, changes, external_id=external_id, meta=meta)
-        _change_credits(key_set, change, remaining=remaining, refill=refill)
+        change_owner_fields(key_set, change, changes, external_id=external_id, meta=meta)
+        change_credits(key_set, change, remaining=remaining, refill=refill)
         enabled_changed = not isinstance(enabled, Unchanged) and enabled != key_set.enabled
         if not changes and not enabled_changed:
             return key_set

@@ -8,7 +8,7 @@ unlimited), spent at verification (app.verify.credits) and topped up by a refill
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,7 +20,7 @@ from app import clock
 from app.errors import InvalidInput
 from app.keysets.models import KeySet
 from app.keysets.rules import refuse_keys
-from app.validation import check_text
+from app.validation import Unchanged, check_text
 
 MAX_EXTERNAL_ID_LENGTH = 255
 MAX_META_BYTES = 4096
@@ -154,3 +154,62 @@ async def refill_credits() -> int:
             credits_epoch=F("credits_epoch") + 1,
         )
     return refilled
+
+
+def owner_details(
+    external_id: str | None, meta: object, remaining: int | None, refill: Refill | None
+) -> dict[str, object]:
+    """What a new key set's audit entry says of its owner and credits, where given: meta
+    may hold personal data, so only that there is one."""
+    given = {
+        "externalId": external_id,
+        "meta": True if meta is not None else None,
+        "remaining": remaining,
+        "refill": refill_json(refill),
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def change_owner_fields(
+    key_set: KeySet,
+    change: Callable[[str, object, object], None],
+    changes: dict[str, Any],
+    *,
+    external_id: str | Unchanged | None,
+    meta: object,
+) -> None:
+    if not isinstance(external_id, Unchanged):
+        new_external_id = clean_external_id(external_id)
+        change("externalId", key_set.external_id, new_external_id)
+        key_set.external_id = new_external_id
+    if not isinstance(meta, Unchanged):
+        new_meta = clean_meta(meta)
+        if new_meta != key_set.meta:
+            # meta may hold personal data: the log says that it changed, not what it was.
+            changes["meta"] = {"changed": True}
+        key_set.meta = new_meta
+
+
+def change_credits(
+    key_set: KeySet,
+    change: Callable[[str, object, object], None],
+    *,
+    remaining: int | Unchanged | None,
+    refill: Refill | Unchanged | None,
+) -> None:
+    if not isinstance(remaining, Unchanged):
+        new_remaining = clean_remaining(remaining)
+        change("remaining", key_set.remaining, new_remaining)
+        key_set.remaining = new_remaining
+    if not isinstance(refill, Unchanged):
+        new_refill = clean_refill(refill)
+        change("refill", refill_json(refill_of(key_set)), refill_json(new_refill))
+        key_set.refill_amount = new_refill.amount if new_refill else None
+        key_set.refill_interval = new_refill.interval.value if new_refill else None
+        key_set.refilled_at = clock.now() if new_refill else None
+        if new_refill is not None and key_set.remaining is None:
+            change("remaining", None, new_refill.amount)
+            key_set.remaining = new_refill.amount
+    if not isinstance(remaining, Unchanged) or not isinstance(refill, Unchanged):
+        # Set, not spent: what a process holds on lease from before is not given back.
+        key_set.credits_epoch += 1

@@ -30,7 +30,7 @@ from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import ErrorCode, InvalidInput, InvalidState
 from app.ids import to_global_id
-from app.keysets import bell, lifecycle
+from app.keysets import bell, revocation
 from app.keysets import keys as keyformat
 from app.keysets.keys import KeyMaterial
 from app.keysets.lookup import find_by_lookup_hash
@@ -162,9 +162,9 @@ async def report_leak(
         )
         await bell.exposed(key_set, action, reporter)
         if action is LeakAction.DISABLE:
-            await lifecycle.disable_in(writes, key_set, details={"cause": CAUSE})
+            await revocation.disable_in(writes, key_set, details={"cause": CAUSE})
         elif action is LeakAction.REVOKE:
-            await lifecycle.revoke_in(
+            await revocation.revoke_in(
                 writes,
                 key_set,
                 reason="A key of this set was found in public.",

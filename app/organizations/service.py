@@ -16,7 +16,7 @@ from app.audit.actions import AuditAction
 from app.context import Actor
 from app.errors import ErrorCode, Forbidden, InvalidState, NotFound
 from app.ids import to_global_id
-from app.keysets import lifecycle, values
+from app.keysets import revocation, values
 from app.keysets.writes import key_set_writes
 from app.notifications import inbox
 from app.notifications.models import NotificationKind
@@ -264,7 +264,7 @@ async def remove_member(*, actor: Actor, organization_id: int, user_id: int) -> 
             target_label=membership.user.email,
             details={"userId": to_global_id("User", user_id), "role": membership.role.value},
         )
-        await lifecycle.revoke_owned_by(
+        await revocation.revoke_owned_by(
             writes=writes, organization_id=organization_id, user_id=user_id
         )
     return membership

@@ -21,7 +21,8 @@ import pytest
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
-from app.graphql.execution import FROM_SOURCE, SLOW, Executor
+from app.graphql.execution import Executor
+from app.graphql.plan import FROM_SOURCE, SLOW
 from app.graphql.schema import schema as keyrack_schema
 
 WHEN = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)

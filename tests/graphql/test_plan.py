@@ -1,4 +1,4 @@
-"""The fast executor's plan stays honest and alive (app/graphql/execution.py).
+"""The fast executor's plan stays honest and alive (app/graphql/plan.py, execution.py).
 
 plan.txt prints what each field takes, like schema.graphql: a change to it is seen in
 review. A planned field never skips something graphql-core would run (an extension, an
@@ -17,11 +17,11 @@ import strawberry
 from graphql import GraphQLObjectType
 from strawberry.extensions import SchemaExtension
 
-from app.graphql.execution import (
+from app.graphql.execution import Executor
+from app.graphql.plan import (
     FROM_SOURCE,
     GRAPHQL_CORE,
     PURE,
-    Executor,
     field_plan,
     plan_map,
     resolving_extensions,

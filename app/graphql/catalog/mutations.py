@@ -12,7 +12,7 @@ from app.graphql.permissions import IsAuthenticated
 from app.graphql.prices import MUTATION_PRICE
 from app.graphql.step_up import StepUp, otp_field
 from app.ids import pk_of
-from app.permissions import catalog as service
+from app.permissions import editing as service
 
 _ADMINS_ONLY = "Owners and admins of the organization only (others FORBIDDEN)."
 

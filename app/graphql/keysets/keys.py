@@ -1,4 +1,5 @@
-"""One key of a key set, as GraphQL shows it (`KeySet.primaryKey`, `secondaryKey`, ...)."""
+"""The keys of a key set as GraphQL shows them: one key (`ApiKey`), and the key set's
+fields that list them (`KeySet.primaryKey`, `secondaryKey`, `previousKeys`, ...)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from strawberry.permission import PermissionExtension
 
 from app import clock
 from app.graphql.accounts.types import UserType, load_user
+from app.graphql.batching import PageRequest
 from app.graphql.context import Info
-from app.graphql.enums import (
-    KeySlot,
-    RetireReason,
-)
+from app.graphql.enums import KeySlot, RetireReason
+from app.graphql.keysets.loaders import Preloaded
+from app.graphql.keysets.reuse import KeyReuseType
 from app.graphql.permissions import IsKeySetAdmin
-from app.graphql.prices import LOADED, REVEAL_COST, field_cost
+from app.graphql.plan import SLOW, from_source_field
+from app.graphql.prices import LOADED, REVEAL_COST, field_cost, list_cost
+from app.graphql.relay import After, Connection, First, decode_cursor, page_size, to_connection
 from app.graphql.usage.types import (
     USAGE_COST,
     USAGE_DESCRIPTION,
@@ -26,8 +29,10 @@ from app.graphql.usage.types import (
     resolve_usage,
 )
 from app.keysets import retirement, values
-from app.keysets.models import ApiKey
-from app.keysets.reads import KeyRow
+from app.keysets.models import ApiKey, KeySet
+from app.keysets.reads import KeyRow, KeySetRow
+from app.keysets.reuse import NO_REUSE
+from app.keysets.rules import MAX_PREVIOUS_KEYS
 from app.usage.series import Granularity, Whose
 
 
@@ -174,3 +179,96 @@ class ApiKeyType:
             until=until,
             granularity=granularity,
         )
+
+
+def _preloaded_key(key_set: KeySetKeyFields, slot: KeySlot) -> ApiKeyType | object:
+    """The set's current key in `slot` as loaded with its page; SLOW when not loaded."""
+    preloaded = key_set.preloaded
+    if preloaded is None or preloaded.keys is None:
+        return SLOW
+    if slot not in preloaded.keys:
+        raise key_set._missing(slot)
+    return ApiKeyType.from_row(preloaded.keys[slot])
+
+
+@strawberry.type
+class KeySetKeyFields:
+    """The key set's keys: current, previous, retired and reused; KeySet inherits them."""
+
+    model: strawberry.Private[KeySet | KeySetRow]
+    preloaded: strawberry.Private[Preloaded | None] = None
+
+    def _missing(self, slot: KeySlot) -> LookupError:
+        # Cannot happen: each slot always has a current key.
+        return LookupError(f"Key set {self.model.id} has no current {slot.value} key.")
+
+    async def _load_key(self, info: Info, slot: KeySlot) -> ApiKeyType:
+        keys = await info.context.loaders.current_keys_by_key_set_id.load(self.model.id)
+        if keys is None or slot not in keys:
+            raise self._missing(slot)
+        return ApiKeyType.from_model(keys[slot])
+
+    primary_key: ApiKeyType = from_source_field(
+        lambda key_set: _preloaded_key(key_set, KeySlot.PRIMARY),
+        slow=lambda key_set, info: key_set._load_key(info, KeySlot.PRIMARY),
+        graphql_type=ApiKeyType,
+        description="The current primary key (hint and metadata; value for admins).",
+        metadata=LOADED,
+    )
+    secondary_key: ApiKeyType = from_source_field(
+        lambda key_set: _preloaded_key(key_set, KeySlot.SECONDARY),
+        slow=lambda key_set, info: key_set._load_key(info, KeySlot.SECONDARY),
+        graphql_type=ApiKeyType,
+        description="The current secondary key (hint and metadata; value for admins).",
+        metadata=LOADED,
+    )
+
+    @strawberry.field(
+        description=(
+            "Replaced keys that still verify (their grace period or idle window has not "
+            "ended), newest first: hints and state, for every member. Empty once revoked. "
+            "At most 10 per slot (a regeneration that would keep more verifying gives "
+            "TOO_MANY_PREVIOUS_KEYS)."
+        ),
+        metadata={**LOADED, **list_cost(MAX_PREVIOUS_KEYS)},
+    )
+    async def previous_keys(self, info: Info) -> list[ApiKeyType]:
+        keys = await info.context.loaders.previous_keys_by_key_set_id.load(self.model.id)
+        return [ApiKeyType.from_model(key) for key in keys or []]
+
+    @property
+    def key_set_id(self) -> int:
+        """What `IsKeySetAdmin` checks, as for the keys of this set."""
+        return self.model.id
+
+    @strawberry.field(
+        description=(
+            "Keys retired by their idle rule or at the end of their grace period "
+            "(regenerateKey with retireWhenIdleSeconds), newest first, with retiredAt and "
+            "retireReason: they no longer verify and have left previousKeys. For admins of "
+            "the key set's scope (@hasRole(ADMIN)), null for anyone else; a retired key's "
+            "value is never shown."
+        ),
+        extensions=[
+            PermissionExtension([IsKeySetAdmin()], fail_silently=True, use_directives=True)
+        ],
+    )
+    async def retired_keys(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[ApiKeyType] | None:
+        position = decode_cursor(after)
+        page = await info.context.loaders.retired_keys_of_key_set.load(
+            PageRequest(self.model.id, position, page_size(first))
+        )
+        return to_connection(page, ApiKeyType.from_model, after=position)
+
+    @strawberry.field(
+        description=(
+            "Replaced keys past their end, and keys of the revoked set, presented again at "
+            "/v1/keys/verify: a forgotten client or a leak."
+        ),
+        metadata=LOADED,
+    )
+    async def reuse(self, info: Info) -> KeyReuseType:
+        summary = await info.context.loaders.reuse_by_key_set_id.load(self.model.id)
+        return KeyReuseType.from_summary(summary or NO_REUSE)

@@ -4,39 +4,28 @@ from datetime import datetime
 from typing import Annotated, cast
 
 import strawberry
-from strawberry.permission import PermissionExtension
 from strawberry.scalars import JSON
 
 from app.graphql import reach
 from app.graphql.accounts.types import UserType, load_user
 from app.graphql.anomalies.types import KeySetAnomalyFields
 from app.graphql.audit.types import AuditEntryConnection, AuditFilter, resolve_audit_log
-from app.graphql.batching import PageRequest
 from app.graphql.context import Info
 from app.graphql.enums import (
     KeyPermission,
     KeySetScope,
     KeySetStatus,
-    KeySlot,
     RefillInterval,
 )
-from app.graphql.execution import SLOW, from_source_field
 from app.graphql.groups.types import PermissionGroupType
 from app.graphql.ids import KEY_SET
-from app.graphql.keysets.keys import ApiKeyType
+from app.graphql.keysets.keys import KeySetKeyFields
 from app.graphql.keysets.loaders import ListedKeySet, Preloaded
-from app.graphql.keysets.reuse import KeyReuseType
 from app.graphql.leaks.types import KeyExposureType
-from app.graphql.permissions import IsKeySetAdmin
+from app.graphql.plan import SLOW, from_source_field
 from app.graphql.prices import LOADED, list_cost
 from app.graphql.relay import (
-    After,
-    Connection,
-    First,
     Node,
-    decode_cursor,
-    page_size,
-    to_connection,
 )
 from app.graphql.usage.types import (
     IMPACT_COST,
@@ -56,8 +45,7 @@ from app.keysets.groups import MAX_GROUPS_PER_KEY_SET, effective_permissions
 from app.keysets.models import KeySet
 from app.keysets.owners import refill_of
 from app.keysets.reads import KeySetRow
-from app.keysets.reuse import NO_REUSE
-from app.keysets.rules import MAX_CIDRS, MAX_PREVIOUS_KEYS, status_of
+from app.keysets.rules import MAX_CIDRS, status_of
 from app.permissions.names import BUILT_IN_NAMES, MAX_HELD_NAMES
 from app.usage.series import Granularity, Whose
 
@@ -80,16 +68,6 @@ def _preloaded_creator(key_set: KeySetType) -> UserType | object | None:
     return UserType.from_model(creator) if creator else None
 
 
-def _preloaded_key(key_set: KeySetType, slot: KeySlot) -> ApiKeyType | object:
-    """The set's current key in `slot` as loaded with its page; SLOW when not loaded."""
-    preloaded = key_set.preloaded
-    if preloaded is None or preloaded.keys is None:
-        return SLOW
-    if slot not in preloaded.keys:
-        raise key_set._missing(slot)
-    return ApiKeyType.from_row(preloaded.keys[slot])
-
-
 @strawberry.type(
     name="KeySet",
     description=(
@@ -99,7 +77,7 @@ def _preloaded_key(key_set: KeySetType, slot: KeySlot) -> ApiKeyType | object:
         "keys' values, changes and the audit log are for admins of its scope."
     ),
 )
-class KeySetType(Node, KeySetAnomalyFields):
+class KeySetType(Node, KeySetKeyFields, KeySetAnomalyFields):
     id: strawberry.ID = strawberry.field(description="Global ID of the key set.")
     label: str = strawberry.field(
         description=(
@@ -272,31 +250,6 @@ class KeySetType(Node, KeySetAnomalyFields):
     async def viewer_is_admin(self, info: Info) -> bool:
         return bool(await info.context.loaders.viewer_admin_flags_by_key_set_id.load(self.model.id))
 
-    def _missing(self, slot: KeySlot) -> LookupError:
-        # Cannot happen: each slot always has a current key.
-        return LookupError(f"Key set {self.model.id} has no current {slot.value} key.")
-
-    async def _load_key(self, info: Info, slot: KeySlot) -> ApiKeyType:
-        keys = await info.context.loaders.current_keys_by_key_set_id.load(self.model.id)
-        if keys is None or slot not in keys:
-            raise self._missing(slot)
-        return ApiKeyType.from_model(keys[slot])
-
-    primary_key: ApiKeyType = from_source_field(
-        lambda key_set: _preloaded_key(key_set, KeySlot.PRIMARY),
-        slow=lambda key_set, info: key_set._load_key(info, KeySlot.PRIMARY),
-        graphql_type=ApiKeyType,
-        description="The current primary key (hint and metadata; value for admins).",
-        metadata=LOADED,
-    )
-    secondary_key: ApiKeyType = from_source_field(
-        lambda key_set: _preloaded_key(key_set, KeySlot.SECONDARY),
-        slow=lambda key_set, info: key_set._load_key(info, KeySlot.SECONDARY),
-        graphql_type=ApiKeyType,
-        description="The current secondary key (hint and metadata; value for admins).",
-        metadata=LOADED,
-    )
-
     @strawberry.field(
         description=USAGE_DESCRIPTION + " Both keys, replaced ones included.", metadata=USAGE_COST
     )
@@ -323,56 +276,6 @@ class KeySetType(Node, KeySetAnomalyFields):
     )
     async def impact(self) -> KeySetImpact:
         return await resolve_impact(self.model.id)
-
-    @strawberry.field(
-        description=(
-            "Replaced keys that still verify (their grace period or idle window has not "
-            "ended), newest first: hints and state, for every member. Empty once revoked. "
-            "At most 10 per slot (a regeneration that would keep more verifying gives "
-            "TOO_MANY_PREVIOUS_KEYS)."
-        ),
-        metadata={**LOADED, **list_cost(MAX_PREVIOUS_KEYS)},
-    )
-    async def previous_keys(self, info: Info) -> list[ApiKeyType]:
-        keys = await info.context.loaders.previous_keys_by_key_set_id.load(self.model.id)
-        return [ApiKeyType.from_model(key) for key in keys or []]
-
-    @property
-    def key_set_id(self) -> int:
-        """What `IsKeySetAdmin` checks, as for the keys of this set."""
-        return self.model.id
-
-    @strawberry.field(
-        description=(
-            "Keys retired by their idle rule or at the end of their grace period "
-            "(regenerateKey with retireWhenIdleSeconds), newest first, with retiredAt and "
-            "retireReason: they no longer verify and have left previousKeys. For admins of "
-            "the key set's scope (@hasRole(ADMIN)), null for anyone else; a retired key's "
-            "value is never shown."
-        ),
-        extensions=[
-            PermissionExtension([IsKeySetAdmin()], fail_silently=True, use_directives=True)
-        ],
-    )
-    async def retired_keys(
-        self, info: Info, first: First = None, after: After = None
-    ) -> Connection[ApiKeyType] | None:
-        position = decode_cursor(after)
-        page = await info.context.loaders.retired_keys_of_key_set.load(
-            PageRequest(self.model.id, position, page_size(first))
-        )
-        return to_connection(page, ApiKeyType.from_model, after=position)
-
-    @strawberry.field(
-        description=(
-            "Replaced keys past their end, and keys of the revoked set, presented again at "
-            "/v1/keys/verify: a forgotten client or a leak."
-        ),
-        metadata=LOADED,
-    )
-    async def reuse(self, info: Info) -> KeyReuseType:
-        summary = await info.context.loaders.reuse_by_key_set_id.load(self.model.id)
-        return KeyReuseType.from_summary(summary or NO_REUSE)
 
     @strawberry.field(
         description=(
