@@ -7,7 +7,10 @@ import { LOG_OUT, VIEWER } from "./operations.js";
 import { renderApprovals } from "./pages/approvals.js";
 import { renderAuth } from "./pages/auth.js";
 import { renderKeySets } from "./pages/keys.js";
+import { renderMembers } from "./pages/members.js";
 import { renderOrganizations } from "./pages/organizations.js";
+import { renderSystem, renderSystems } from "./pages/systems.js";
+import { renderVerifiers } from "./pages/verifiers.js";
 
 const main = /** @type {HTMLElement} */ (document.getElementById("app"));
 const session = /** @type {HTMLElement} */ (document.getElementById("session"));
@@ -59,7 +62,14 @@ async function route() {
     }
     const organization = path.match(/^\/organizations\/([^/]+)$/);
     const approvals = path.match(/^\/organizations\/([^/]+)\/approvals(?:\/([^/]+))?$/);
-    if (approvals) {
+    const people = path.match(/^\/organizations\/([^/]+)\/(systems|members|verifiers)$/);
+    const system = path.match(/^\/systems\/([^/]+)$/);
+    if (people) {
+      const pages = { systems: renderSystems, members: renderMembers, verifiers: renderVerifiers };
+      await pages[/** @type {keyof pages} */ (people[2])](main, decodeURIComponent(people[1]));
+    } else if (system) {
+      await renderSystem(main, decodeURIComponent(system[1]));
+    } else if (approvals) {
       const current = approvals[2] ? decodeURIComponent(approvals[2]) : null;
       await renderApprovals(main, decodeURIComponent(approvals[1]), current);
     } else if (path === "/approvals") {

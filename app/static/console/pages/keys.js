@@ -1,7 +1,7 @@
 // @ts-check
 /**
- * An organization's keys page: its key sets, paged with the API's cursors, and Add key
- * (Regenerate and Revoke are in keychanges.js).
+ * The keys page of an organization or of a system (systems.js asks for its own): its key
+ * sets, paged with the API's cursors, and Add key (Regenerate and Revoke: keychanges.js).
  *
  * Key values appear only in the answer of the mutation that made them, once, with Copy
  * to clipboard; the table shows hints (`kro_AbCd…wXyZ`) to everyone.
@@ -13,6 +13,7 @@ import { cancel, withStepUp } from "../stepup.js";
 import { showAnomalies } from "./anomalies.js";
 import { showPending } from "./approvals.js";
 import { regenerate, revoke, SLOT_NAMES } from "./keychanges.js";
+import { organizationTrail } from "./orgnav.js";
 import { messages, showOnce } from "./shownonce.js";
 
 /** @typedef {import("../api.js").UserError} UserError */
@@ -31,6 +32,8 @@ export const ORGANIZATION_PERMISSIONS = [
   "CHANGE_CATALOG_PUBLISHING_STATE",
   "ADD_SYSTEM",
 ];
+// The permissions of system key sets.
+export const SYSTEM_PERMISSIONS = ["DEPLOY_PACKAGES", "DEPLOY_AUTOMATION_SCRIPTS"];
 const EXPIRIES = [
   ["90", "In 90 days"],
   ["30", "In 30 days"],
@@ -55,29 +58,67 @@ export async function renderKeySets(main, organizationId, cursors = [null]) {
     show(main, h("p", { role: "alert", text: "No such organization among yours." }));
     return;
   }
-  const reload = () => renderKeySets(main, organizationId, cursors);
-  /** @type {KeySet[]} */
-  const keySets = data.organization.keySets.edges.map((/** @type {{node: KeySet}} */ e) => e.node);
-  const { hasNextPage, endCursor } = organization.keySets.pageInfo;
-  /** @type {{id: string, name: string}[]} */
-  const groups = organization.permissionGroups.edges.map(
-    (/** @type {{node: {id: string, name: string}}} */ e) => e.node,
-  );
-  const context = {
+  showKeySets(main, cursors, {
+    heading: `${organization.name}: keys`,
+    above: organizationTrail(organizationId, ""),
+    role: `Your role: ${organization.viewerRole.toLowerCase()}.`,
+    owner: { organizationId },
     organizationId,
-    groups,
-    maxGrace: /** @type {number} */ (organization.keyPolicy.maxGracePeriodSeconds),
-    reload,
+    viewerRole: organization.viewerRole,
+    permissions: ORGANIZATION_PERMISSIONS,
+    groups: nodes(organization.permissionGroups),
+    maxGrace: organization.keyPolicy.maxGracePeriodSeconds,
+    keySets: organization.keySets,
+    page: (after) => renderKeySets(main, organizationId, after),
+  });
+}
+
+/**
+ * The nodes of a connection.
+ * @template T
+ * @param {{edges: {node: T}[]}} connection
+ * @returns {T[]}
+ */
+export function nodes(connection) {
+  return connection.edges.map((edge) => edge.node);
+}
+
+/**
+ * @typedef {{
+ *   heading: string, above: import("../dom.js").Child[], role: string,
+ *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
+ *   viewerRole: string | null, permissions: string[], groups: {id: string, name: string}[],
+ *   maxGrace: number,
+ *   keySets: {edges: {node: KeySet}[], pageInfo: {hasNextPage: boolean, endCursor: string}},
+ *   page: (cursors: (string | null)[]) => Promise<void>
+ * }} KeysPage
+ * A keys page of one owner (an organization or a system), as its query answered it.
+ */
+
+/**
+ * Shows a keys page: its key sets, a page of them, with Add key and their actions.
+ * @param {HTMLElement} main
+ * @param {(string | null)[]} cursors
+ * @param {KeysPage} view
+ */
+export function showKeySets(main, cursors, view) {
+  const keySets = nodes(view.keySets);
+  const { hasNextPage, endCursor } = view.keySets.pageInfo;
+  const context = {
+    owner: view.owner,
+    organizationId: view.organizationId,
+    permissions: view.permissions,
+    groups: view.groups,
+    maxGrace: view.maxGrace,
+    reload: () => view.page(cursors),
   };
   show(
     main,
-    h("p", {}, h("a", { href: "#/organizations", text: "Organizations" })),
-    h("h1", { text: `${organization.name}: keys` }),
-    h("p", { text: `Your role: ${organization.viewerRole.toLowerCase()}.` }),
+    view.above,
+    h("h1", { text: view.heading }),
+    h("p", { text: view.role }),
     h("button", { type: "button", text: "Add key", onclick: () => addKey(context) }),
-    keySets.length
-      ? table(keySets, context)
-      : h("p", { text: "No key sets yet.", role: "status" }),
+    keySets.length ? table(keySets, context) : h("p", { text: "No key sets yet.", role: "status" }),
     h(
       "nav",
       { class: "pager", "aria-label": "Pages" },
@@ -85,21 +126,21 @@ export async function renderKeySets(main, organizationId, cursors = [null]) {
         h("button", {
           type: "button",
           text: "Previous page",
-          onclick: () => renderKeySets(main, organizationId, cursors.slice(0, -1)),
+          onclick: () => view.page(cursors.slice(0, -1)),
         }),
       hasNextPage &&
         h("button", {
           type: "button",
           text: "Next page",
-          onclick: () => renderKeySets(main, organizationId, [...cursors, endCursor]),
+          onclick: () => view.page([...cursors, endCursor]),
         }),
     ),
-    organization.viewerRole !== "MEMBER" &&
+    view.viewerRole !== "MEMBER" &&
       h(
         "p",
         {},
         h("a", {
-          href: `#/organizations/${encodeURIComponent(organizationId)}/approvals`,
+          href: `#/organizations/${encodeURIComponent(view.organizationId)}/approvals`,
           text: "Approval requests",
         }),
       ),
@@ -108,7 +149,8 @@ export async function renderKeySets(main, organizationId, cursors = [null]) {
 
 /**
  * @typedef {{
- *   organizationId: string, groups: {id: string, name: string}[], maxGrace: number,
+ *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
+ *   permissions: string[], groups: {id: string, name: string}[], maxGrace: number,
  *   reload: () => Promise<void>
  * }} Context
  */
@@ -124,7 +166,15 @@ function table(keySets, context) {
     "table",
     {},
     h("caption", { text: "Key sets" }),
-    h("thead", {}, h("tr", {}, headings.map((text) => h("th", { scope: "col", text })))),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        headings.map((text) => h("th", { scope: "col", text })),
+      ),
+    ),
     h(
       "tbody",
       {},
@@ -194,7 +244,7 @@ function addKey(context) {
       "fieldset",
       {},
       h("legend", { text: "Permissions" }),
-      ORGANIZATION_PERMISSIONS.map((permission) =>
+      context.permissions.map((permission) =>
         h(
           "label",
           {},
@@ -244,7 +294,7 @@ function addKey(context) {
     const values = new FormData(form);
     const expiry = formValue(form, "expiry");
     const input = {
-      organizationId: context.organizationId,
+      ...context.owner,
       label: formValue(form, "label"),
       permissions: values.getAll("permissions"),
       groupIds: values.getAll("groupIds"),
