@@ -36,7 +36,8 @@ export async function renderSystems(main, organizationId) {
         const input = { organizationId, name: formValue(form, "name") };
         return (await graphql(CREATE_SYSTEM, { input })).createSystem;
       },
-      done: (_, /** @type {{system: {id: string}}} */ payload) => {
+      done: (dialog, /** @type {{system: {id: string}}} */ payload) => {
+        dialog.close();
         location.hash = `#/systems/${encodeURIComponent(payload.system.id)}`;
       },
     });

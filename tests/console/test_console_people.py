@@ -1,0 +1,235 @@
+"""The console's pages of an organization's systems, people and verifiers, in Chromium
+against a real `keyrack serve` (see test_console_browser.py for the keys page's story).
+
+A system gets a key on its own keys page; a member is invited, joins with the token the
+page showed once, and has their role changed; a verifier's credential is shown once,
+copied, verifies a key through /v1/keys/verify, and stops at once when revoked. What the
+pages show is checked against what the API answers.
+"""
+
+from __future__ import annotations
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.console.browsing import (
+    Browsing,
+    api,
+    first_organization,
+    log_in,
+    verify_code,
+)
+from tests.support.processes import Served
+
+# Emails of these tests only: the server is shared with the other console test files.
+BUILDER = {"name": "Sy Owner", "email": "sy@people.example", "password": "horse battery staple"}
+INVITER = {"name": "Mo Owner", "email": "mo@people.example", "password": "battery staple horse"}
+INVITEE = {"name": "Ni Member", "email": "ni@people.example", "password": "staple horse battery"}
+DROPPED = "xu@people.example"
+GUARD = {"name": "Vi Owner", "email": "vi@people.example", "password": "staple battery horse"}
+
+SYSTEM_KEY_SETS = """
+query ($id: ID!) {
+  organization(id: $id) {
+    systems(first: 10) {
+      edges { node { name keySets(first: 10) { edges { node { label scope permissions } } } } }
+    }
+  }
+}"""
+MEMBERS = """
+query ($id: ID!) {
+  organization(id: $id) {
+    members(first: 10) { edges { node { role user { email } } } }
+    invitations(first: 10, pendingOnly: false) { edges { node { email status } } }
+  }
+}"""
+CREATE_KEY_SET = """
+mutation ($input: CreateKeySetInput!) {
+  createKeySet(input: $input) { primaryKey userErrors { code } }
+}"""
+VERIFIERS = """
+query ($id: ID!) {
+  organization(id: $id) { verifiers(first: 10) { edges { node { name hint revokedAt } } } }
+}"""
+
+
+def create_organization(page: Page, name: str) -> None:
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Create organization").click()
+    expect(page.get_by_role("heading", name=f"{name}: keys")).to_be_visible()
+
+
+def open_page(page: Page, name: str) -> None:
+    page.get_by_role("navigation", name="Organization").get_by_role("link", name=name).click()
+
+
+def test_a_system_is_added_and_gets_a_key_on_its_own_keys_page(
+    served: Served, chromium: Browsing
+) -> None:
+    # given
+    page = chromium.page()
+    chromium.sign_up(page, BUILDER)
+    create_organization(page, "Builders")
+
+    # when: the owner adds a system and, on its keys page, a key
+    open_page(page, "Systems")
+    page.get_by_role("button", name="Add system").click()
+    add = page.get_by_role("dialog", name="Add system")
+    add.get_by_label("Name").fill("payments")
+    add.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name="payments: keys")).to_be_visible()
+    page.get_by_role("button", name="Add key", exact=True).click()
+    add_key = page.get_by_role("dialog", name="Add key")
+    add_key.get_by_label("Label", exact=True).fill("deployer")
+    add_key.get_by_label("DEPLOY_PACKAGES").check()
+    add_key.get_by_role("button", name="Create").click()
+    shown = page.get_by_role("dialog", name="Store the key now")
+    value = shown.get_by_role("region", name="Primary key").locator("code").inner_text()
+    shown.get_by_role("button", name="Done").click()
+    expect(page.get_by_role("row").filter(has_text="deployer")).to_contain_text("active")
+    open_page(page, "Systems")
+    listed = page.get_by_role("link", name="payments")
+    expect(listed).to_be_visible()
+
+    # then: the key set is the system's, with the permission ticked, and its key verifies
+    owner = log_in(served, BUILDER)
+    organization = api(served, SYSTEM_KEY_SETS, owner, id=first_organization(served, owner))
+    systems = [edge["node"] for edge in organization["organization"]["systems"]["edges"]]
+    assert [system["name"] for system in systems] == ["payments"]
+    key_sets = [edge["node"] for edge in systems[0]["keySets"]["edges"]]
+    assert key_sets == [
+        {"label": "deployer", "scope": "SYSTEM", "permissions": ["DEPLOY_PACKAGES"]}
+    ]
+    assert value.startswith("krs_")
+    assert verify_code(served, owner, value) == "VALID"
+    chromium.assert_offline_and_quiet()
+
+
+def test_a_member_is_invited_joins_and_has_their_role_changed(
+    served: Served, chromium: Browsing
+) -> None:
+    # given
+    page = chromium.page()
+    chromium.sign_up(page, INVITER)
+    create_organization(page, "Inviters")
+    open_page(page, "Members")
+
+    # when: the owner invites two people; the page shows each token once
+    tokens = []
+    for email in (INVITEE["email"], DROPPED):
+        page.get_by_role("button", name="Invite member").click()
+        invite = page.get_by_role("dialog", name="Invite member")
+        invite.get_by_label("Email").fill(email)
+        invite.get_by_role("button", name="Invite").click()
+        shown = page.get_by_role("dialog", name="Pass the invitation on")
+        tokens.append(
+            shown.get_by_role("region", name="Invitation token").locator("code").inner_text()
+        )
+        shown.get_by_role("button", name="Done").click()
+    pending = page.get_by_role("table", name="Pending invitations")
+    expect(pending.get_by_role("row").filter(has_text=DROPPED)).to_be_visible()
+    pending_before = pending.get_by_role("row").all_inner_texts()
+
+    # when: one invitation is revoked, and the other's invitee signs up with its token
+    pending.get_by_role("row").filter(has_text=DROPPED).get_by_role("button", name="Revoke").click()
+    page.get_by_role("dialog", name=f"Revoke the invitation of {DROPPED}").get_by_role(
+        "button", name="Revoke invitation"
+    ).click()
+    expect(pending.get_by_role("row").filter(has_text=DROPPED)).to_have_count(0)
+    chromium.sign_up(chromium.page(), INVITEE, tokens[0])
+    page.reload()
+    members = page.get_by_role("table", name="Members")
+    joined = members.get_by_role("row").filter(has_text=INVITEE["email"])
+    expect(joined).to_contain_text("member")
+    no_longer_pending = page.get_by_role("status").inner_text()
+
+    # when: the owner makes them an admin
+    joined.get_by_role("button", name="Change role").click()
+    change = page.get_by_role("dialog", name=f"Change the role of {INVITEE['name']}")
+    change.get_by_label("Role").select_option("ADMIN")
+    change.get_by_role("button", name="Change role").click()
+    expect(joined).to_contain_text("admin")
+
+    # then: the API has them as an admin, one invitation accepted and one revoked
+    owner = log_in(served, INVITER)
+    organization = api(served, MEMBERS, owner, id=first_organization(served, owner))
+    roles = {
+        edge["node"]["user"]["email"]: edge["node"]["role"]
+        for edge in organization["organization"]["members"]["edges"]
+    }
+    assert roles == {INVITER["email"]: "OWNER", INVITEE["email"]: "ADMIN"}
+    statuses = {
+        edge["node"]["email"]: edge["node"]["status"]
+        for edge in organization["organization"]["invitations"]["edges"]
+    }
+    assert statuses == {INVITEE["email"]: "ACCEPTED", DROPPED: "REVOKED"}
+    assert len(pending_before) == 3  # the headings and the two invitations
+    assert no_longer_pending == "No pending invitations."
+    chromium.assert_offline_and_quiet()
+
+
+def test_a_verifier_credential_is_shown_once_verifies_and_stops_when_revoked(
+    served: Served, chromium: Browsing
+) -> None:
+    # given: an organization with a key
+    context = chromium.browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = chromium.page(context)
+    chromium.sign_up(page, GUARD)
+    create_organization(page, "Guards")
+    owner = log_in(served, GUARD)
+    organization_id = first_organization(served, owner)
+    key = api(
+        served,
+        CREATE_KEY_SET,
+        owner,
+        input={"organizationId": organization_id, "label": "checked"},
+    )["createKeySet"]["primaryKey"]
+
+    # when: the owner adds a verifier and copies its credential
+    open_page(page, "Verifiers")
+    page.get_by_role("button", name="Add verifier").click()
+    add = page.get_by_role("dialog", name="Add verifier")
+    add.get_by_label("Name").fill("gateway")
+    add.get_by_role("button", name="Create").click()
+    shown = page.get_by_role("dialog", name="Store the credential now")
+    shown.get_by_role("region", name="Verifier credential").get_by_role(
+        "button", name="Copy to clipboard"
+    ).click()
+    expect(shown.get_by_role("status")).to_have_text("Verifier credential copied.")
+    credential = page.evaluate("navigator.clipboard.readText()")
+    shown.get_by_role("button", name="Done").click()
+    row = page.get_by_role("row").filter(has_text="gateway")
+    expect(row).to_contain_text("active")
+    page_afterwards = page.locator("main").inner_text()
+    verify = httpx.post(
+        f"{served.base}/v1/keys/verify",
+        json={"key": key},
+        headers={"authorization": f"Bearer {credential}"},
+        timeout=30,
+    )
+
+    # when: the owner revokes it, confirming
+    row.get_by_role("button", name="Revoke").click()
+    page.get_by_role("dialog", name="Revoke the verifier gateway").get_by_role(
+        "button", name="Revoke verifier"
+    ).click()
+    expect(row).to_contain_text("revoked")
+    revoked = httpx.post(
+        f"{served.base}/v1/keys/verify",
+        json={"key": key},
+        headers={"authorization": f"Bearer {credential}"},
+        timeout=30,
+    )
+
+    # then: the credential verified the key until it was revoked, and was shown only once
+    assert credential.startswith("krv_")
+    assert credential not in page_afterwards
+    assert (verify.status_code, verify.json()["code"]) == (200, "VALID")
+    assert revoked.status_code == 401
+    verifiers = api(served, VERIFIERS, owner, id=organization_id)["organization"]["verifiers"]
+    [verifier] = [edge["node"] for edge in verifiers["edges"]]
+    assert verifier["name"] == "gateway"
+    assert verifier["revokedAt"] is not None
+    assert verifier["hint"] in page.locator("main").inner_text()
+    chromium.assert_offline_and_quiet()
