@@ -4,7 +4,8 @@ against a real `keyrack serve` (see test_console_browser.py for the keys page's 
 A system gets a key on its own keys page; a member is invited, joins with the token the
 page showed once, and has their role changed; a verifier's credential is shown once,
 copied, verifies a key through /v1/keys/verify, and stops at once when revoked. What the
-pages show is checked against what the API answers.
+pages show is checked against what the API answers, and axe-core finds no serious
+accessibility violation on the members and verifiers pages and their dialogs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from tests.console.browsing import (
     log_in,
     verify_code,
 )
+from tests.console.test_console_browser import _AXE_RUN as AXE_RUN
+from tests.console.test_console_browser import AXE
 from tests.support.processes import Served
 
 # Emails of these tests only: the server is shared with the other console test files.
@@ -108,8 +111,10 @@ def test_a_system_is_added_and_gets_a_key_on_its_own_keys_page(
 def test_a_member_is_invited_joins_and_has_their_role_changed(
     served: Served, chromium: Browsing
 ) -> None:
-    # given
-    page = chromium.page()
+    # given: axe-core in the owner's pages (see test_console_browser.py)
+    context = chromium.browser.new_context()
+    context.add_init_script(path=AXE)
+    page = chromium.page(context)
     chromium.sign_up(page, INVITER)
     create_organization(page, "Inviters")
     open_page(page, "Members")
@@ -129,6 +134,7 @@ def test_a_member_is_invited_joins_and_has_their_role_changed(
     pending = page.get_by_role("table", name="Pending invitations")
     expect(pending.get_by_role("row").filter(has_text=DROPPED)).to_be_visible()
     pending_before = pending.get_by_role("row").all_inner_texts()
+    violations = {"members": page.evaluate(AXE_RUN)}
 
     # when: one invitation is revoked, and the other's invitee signs up with its token
     pending.get_by_role("row").filter(has_text=DROPPED).get_by_role("button", name="Revoke").click()
@@ -147,6 +153,7 @@ def test_a_member_is_invited_joins_and_has_their_role_changed(
     joined.get_by_role("button", name="Change role").click()
     change = page.get_by_role("dialog", name=f"Change the role of {INVITEE['name']}")
     change.get_by_label("Role").select_option("ADMIN")
+    violations["change role"] = page.evaluate(AXE_RUN)
     change.get_by_role("button", name="Change role").click()
     expect(joined).to_contain_text("admin")
 
@@ -165,6 +172,7 @@ def test_a_member_is_invited_joins_and_has_their_role_changed(
     assert statuses == {INVITEE["email"]: "ACCEPTED", DROPPED: "REVOKED"}
     assert len(pending_before) == 3  # the headings and the two invitations
     assert no_longer_pending == "No pending invitations."
+    assert violations == {"members": [], "change role": []}
     chromium.assert_offline_and_quiet()
 
 
@@ -174,6 +182,7 @@ def test_a_verifier_credential_is_shown_once_verifies_and_stops_when_revoked(
     # given: an organization with a key
     context = chromium.browser.new_context()
     context.grant_permissions(["clipboard-read", "clipboard-write"])
+    context.add_init_script(path=AXE)
     page = chromium.page(context)
     chromium.sign_up(page, GUARD)
     create_organization(page, "Guards")
@@ -198,10 +207,12 @@ def test_a_verifier_credential_is_shown_once_verifies_and_stops_when_revoked(
     ).click()
     expect(shown.get_by_role("status")).to_have_text("Verifier credential copied.")
     credential = page.evaluate("navigator.clipboard.readText()")
+    violations = {"shown once": page.evaluate(AXE_RUN)}
     shown.get_by_role("button", name="Done").click()
     row = page.get_by_role("row").filter(has_text="gateway")
     expect(row).to_contain_text("active")
     page_afterwards = page.locator("main").inner_text()
+    violations["verifiers"] = page.evaluate(AXE_RUN)
     verify = httpx.post(
         f"{served.base}/v1/keys/verify",
         json={"key": key},
@@ -227,6 +238,7 @@ def test_a_verifier_credential_is_shown_once_verifies_and_stops_when_revoked(
     assert credential not in page_afterwards
     assert (verify.status_code, verify.json()["code"]) == (200, "VALID")
     assert revoked.status_code == 401
+    assert violations == {"shown once": [], "verifiers": []}
     verifiers = api(served, VERIFIERS, owner, id=organization_id)["organization"]["verifiers"]
     [verifier] = [edge["node"] for edge in verifiers["edges"]]
     assert verifier["name"] == "gateway"

@@ -13,7 +13,7 @@ import { cancel, withStepUp } from "../stepup.js";
 import { showAnomalies } from "./anomalies.js";
 import { showPending } from "./approvals.js";
 import { regenerate, revoke, SLOT_NAMES } from "./keychanges.js";
-import { organizationTrail } from "./orgnav.js";
+import { organizationNav, organizationsLink } from "./orgnav.js";
 import { messages, showOnce } from "./shownonce.js";
 
 /** @typedef {import("../api.js").UserError} UserError */
@@ -60,7 +60,8 @@ export async function renderKeySets(main, organizationId, cursors = [null]) {
   }
   showKeySets(main, cursors, {
     heading: `${organization.name}: keys`,
-    above: organizationTrail(organizationId, ""),
+    above: [organizationsLink()],
+    nav: organizationNav(organizationId),
     role: `Your role: ${organization.viewerRole.toLowerCase()}.`,
     owner: { organizationId },
     organizationId,
@@ -85,7 +86,7 @@ export function nodes(connection) {
 
 /**
  * @typedef {{
- *   heading: string, above: import("../dom.js").Child[], role: string,
+ *   heading: string, above: import("../dom.js").Child[], nav: HTMLElement, role: string,
  *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
  *   viewerRole: string | null, permissions: string[], groups: {id: string, name: string}[],
  *   maxGrace: number,
@@ -118,6 +119,7 @@ export function showKeySets(main, cursors, view) {
     h("h1", { text: view.heading }),
     h("p", { text: view.role }),
     h("button", { type: "button", text: "Add key", onclick: () => addKey(context) }),
+    view.nav,
     keySets.length ? table(keySets, context) : h("p", { text: "No key sets yet.", role: "status" }),
     h(
       "nav",

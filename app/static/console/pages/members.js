@@ -14,7 +14,7 @@ import {
 } from "../operations.js";
 import { act, choice, closeAndReload } from "./acting.js";
 import { nodes } from "./keys.js";
-import { organizationTrail } from "./orgnav.js";
+import { organizationNav, organizationsLink } from "./orgnav.js";
 import { showOnce } from "./shownonce.js";
 
 /** @typedef {{role: string, joinedAt: string, user: {id: string, name: string, email: string}}} Member */
@@ -53,10 +53,11 @@ export async function renderMembers(main, organizationId) {
   const invitations = organization.invitations ? nodes(organization.invitations) : [];
   show(
     main,
-    organizationTrail(organizationId, "/members"),
+    organizationsLink(),
     h("h1", { text: `${organization.name}: members` }),
     manages &&
       h("button", { type: "button", text: "Invite member", onclick: () => invite(context) }),
+    organizationNav(organizationId, "/members"),
     h(
       "table",
       {},

@@ -26,14 +26,10 @@ export function organizationNav(organizationId, current = "") {
 }
 
 /**
- * The heading links of an organization's page other than its keys page.
- * @param {string} organizationId
- * @param {string} current
- * @returns {HTMLElement[]}
+ * The way back to the list of organizations, first on an organization's pages (the
+ * organization's own links follow the page's main action: a keyboard reaches that first).
+ * @returns {HTMLElement}
  */
-export function organizationTrail(organizationId, current) {
-  return [
-    h("p", {}, h("a", { href: "#/organizations", text: "Organizations" })),
-    organizationNav(organizationId, current),
-  ];
+export function organizationsLink() {
+  return h("p", {}, h("a", { href: "#/organizations", text: "Organizations" }));
 }

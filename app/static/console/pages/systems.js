@@ -8,7 +8,7 @@ import { field, formValue, h, show, when } from "../dom.js";
 import { CREATE_SYSTEM, GRANT_SYSTEM_ROLE, SYSTEM_KEY_SETS, SYSTEMS } from "../operations.js";
 import { act, choice, closeAndReload } from "./acting.js";
 import { nodes, showKeySets, SYSTEM_PERMISSIONS } from "./keys.js";
-import { organizationTrail } from "./orgnav.js";
+import { organizationNav, organizationsLink } from "./orgnav.js";
 
 const PAGE_SIZE = 20;
 
@@ -43,9 +43,10 @@ export async function renderSystems(main, organizationId) {
     });
   show(
     main,
-    organizationTrail(organizationId, "/systems"),
+    organizationsLink(),
     h("h1", { text: `${organization.name}: systems` }),
     h("button", { type: "button", text: "Add system", onclick: add }),
+    organizationNav(organizationId, "/systems"),
     systems.length
       ? h(
           "ul",
@@ -83,10 +84,8 @@ export async function renderSystem(main, systemId, cursors = [null]) {
   const role = system.viewerRole ?? organization.viewerRole;
   showKeySets(main, cursors, {
     heading: `${system.name}: keys`,
-    above: [
-      ...organizationTrail(organization.id, "/systems"),
-      h("p", { text: `A system of ${organization.name}.` }),
-    ],
+    above: [organizationsLink(), h("p", { text: `A system of ${organization.name}.` })],
+    nav: organizationNav(organization.id, "/systems"),
     role: `Your role: ${role.toLowerCase()}.`,
     owner: { systemId },
     organizationId: organization.id,

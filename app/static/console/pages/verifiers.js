@@ -9,7 +9,7 @@ import { field, formValue, h, show, when } from "../dom.js";
 import { CREATE_VERIFIER, REVOKE_VERIFIER, VERIFIERS } from "../operations.js";
 import { act, closeAndReload } from "./acting.js";
 import { nodes } from "./keys.js";
-import { organizationTrail } from "./orgnav.js";
+import { organizationNav, organizationsLink } from "./orgnav.js";
 import { showOnce } from "./shownonce.js";
 
 /**
@@ -69,10 +69,11 @@ export async function renderVerifiers(main, organizationId) {
   const headings = ["Name", "Credential", "Scope", "Created", "Last used", "Status", "Actions"];
   show(
     main,
-    organizationTrail(organizationId, "/verifiers"),
+    organizationsLink(),
     h("h1", { text: `${organization.name}: verifiers` }),
     !manages && h("p", { text: "Only the organization's owners and admins manage its verifiers." }),
     manages && h("button", { type: "button", text: "Add verifier", onclick: add }),
+    organizationNav(organizationId, "/verifiers"),
     verifiers.length
       ? h(
           "table",
