@@ -2,7 +2,8 @@
 against a real `keyrack serve` (see test_console_browser.py for the keys page's story).
 
 A system gets a key on its own keys page; a member is invited, joins with the token the
-page showed once, and has their role changed; a verifier's credential is shown once,
+page showed once, and has their role changed (as a member they saw no button to change anyone's); a
+verifier's credential is shown once,
 copied, verifies a key through /v1/keys/verify, and stops at once when revoked. What the
 pages show is checked against what the API answers, and axe-core finds no serious
 accessibility violation on the members and verifiers pages and their dialogs.
@@ -142,7 +143,12 @@ def test_a_member_is_invited_joins_and_has_their_role_changed(
         "button", name="Revoke invitation"
     ).click()
     expect(pending.get_by_role("row").filter(has_text=DROPPED)).to_have_count(0)
-    chromium.sign_up(chromium.page(), INVITEE, tokens[0])
+    invitee = chromium.page()
+    chromium.sign_up(invitee, INVITEE, tokens[0])
+    invitee.get_by_role("link", name="Inviters").click()
+    open_page(invitee, "Members")
+    expect(invitee.get_by_role("row").filter(has_text=INVITER["email"])).to_contain_text("owner")
+    member_buttons = invitee.locator("main").get_by_role("button").all_inner_texts()
     page.reload()
     members = page.get_by_role("table", name="Members")
     joined = members.get_by_role("row").filter(has_text=INVITEE["email"])
@@ -173,6 +179,8 @@ def test_a_member_is_invited_joins_and_has_their_role_changed(
     assert len(pending_before) == 3  # the headings and the two invitations
     assert no_longer_pending == "No pending invitations."
     assert violations == {"members": [], "change role": []}
+    # a plain member sees who belongs, and nothing to change
+    assert member_buttons == []
     chromium.assert_offline_and_quiet()
 
 

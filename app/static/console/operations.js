@@ -156,9 +156,15 @@ export const GRANT_SYSTEM_ROLE = {
 };
 
 /** @type {Operation} */
+export const ORGANIZATION_ROLE = {
+  id: "sha256:7dd1df2815ca27488ec0ce878426d5d6d436852f5cdb16ffc4d0893a9d0154af",
+  text: "query OrganizationRole($id: ID!) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n  }\n}",
+};
+
+/** @type {Operation} */
 export const MEMBERS = {
-  id: "sha256:7b80ebee8847dd219201674c3231255c569352fc04200ac4049340ef69f52622",
-  text: "query Members($id: ID!) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    members(first: 100) {\n      edges {\n        node {\n          role\n          joinedAt\n          user {\n            id\n            name\n            email\n          }\n        }\n      }\n    }\n    invitations(first: 100) {\n      edges {\n        node {\n          id\n          email\n          role\n          createdAt\n          expiresAt\n          invitedBy {\n            name\n          }\n        }\n      }\n    }\n  }\n}",
+  id: "sha256:2cd800decc64c1fd32d533077c7c593f9fdb3eac099253ae22cfd6a9c87ff6b0",
+  text: "query Members($id: ID!, $manages: Boolean!) {\n  organization(id: $id) {\n    id\n    members(first: 100) {\n      edges {\n        node {\n          role\n          joinedAt\n          user {\n            id\n            name\n            email\n          }\n        }\n      }\n    }\n    invitations(first: 100) @include(if: $manages) {\n      edges {\n        node {\n          id\n          email\n          role\n          createdAt\n          expiresAt\n          invitedBy {\n            name\n          }\n        }\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
@@ -187,8 +193,8 @@ export const REVOKE_INVITATION = {
 
 /** @type {Operation} */
 export const VERIFIERS = {
-  id: "sha256:07547ea5538caa3cc94f696eae45b419b5ca20527dd3053fee00c8d2e2e87706",
-  text: "query Verifiers($id: ID!) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    verifiers(first: 100) {\n      edges {\n        node {\n          id\n          name\n          scope\n          hint\n          createdAt\n          lastUsedAt\n          revokedAt\n          createdBy {\n            name\n          }\n          system {\n            name\n          }\n        }\n      }\n    }\n  }\n}",
+  id: "sha256:05aff1db3968feb920fe7de6223f654320ffa80d5e697c79db1db2f6910d0155",
+  text: "query Verifiers($id: ID!) {\n  organization(id: $id) {\n    id\n    verifiers(first: 100) {\n      edges {\n        node {\n          id\n          name\n          scope\n          hint\n          createdAt\n          lastUsedAt\n          revokedAt\n          createdBy {\n            name\n          }\n          system {\n            name\n          }\n        }\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */

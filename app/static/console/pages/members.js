@@ -14,7 +14,7 @@ import {
 } from "../operations.js";
 import { act, choice, closeAndReload } from "./acting.js";
 import { nodes } from "./keys.js";
-import { organizationNav, organizationsLink } from "./orgnav.js";
+import { organizationNav, organizationRole, organizationsLink } from "./orgnav.js";
 import { showOnce } from "./shownonce.js";
 
 /** @typedef {{role: string, joinedAt: string, user: {id: string, name: string, email: string}}} Member */
@@ -39,14 +39,14 @@ const INVITATION_WORDS = {
  * @param {string} organizationId
  */
 export async function renderMembers(main, organizationId) {
-  const organization = (await graphql(MEMBERS, { id: organizationId })).organization;
-  if (!organization) {
-    show(main, h("p", { role: "alert", text: "No such organization among yours." }));
+  const role = await organizationRole(main, organizationId);
+  if (!role) {
     return;
   }
+  const { manages } = role;
+  const organization = (await graphql(MEMBERS, { id: organizationId, manages })).organization;
   /** @type {Context} */
   const context = { organizationId, reload: () => renderMembers(main, organizationId) };
-  const manages = organization.viewerRole !== "MEMBER";
   /** @type {Member[]} */
   const members = nodes(organization.members);
   /** @type {Invitation[]} */
@@ -54,7 +54,7 @@ export async function renderMembers(main, organizationId) {
   show(
     main,
     organizationsLink(),
-    h("h1", { text: `${organization.name}: members` }),
+    h("h1", { text: `${role.name}: members` }),
     manages &&
       h("button", { type: "button", text: "Invite member", onclick: () => invite(context) }),
     organizationNav(organizationId, "/members"),

@@ -1,6 +1,8 @@
 // @ts-check
 /** The links between an organization's pages: its keys, systems, members and verifiers. */
-import { h } from "../dom.js";
+import { graphql } from "../api.js";
+import { h, show } from "../dom.js";
+import { ORGANIZATION_ROLE } from "../operations.js";
 
 const PAGES = [
   ["", "Keys"],
@@ -32,4 +34,20 @@ export function organizationNav(organizationId, current = "") {
  */
 export function organizationsLink() {
   return h("p", {}, h("a", { href: "#/organizations", text: "Organizations" }));
+}
+
+/**
+ * The organization's name and the viewer's role, or null (and the page says so) if it is
+ * not among theirs.
+ * @param {HTMLElement} main
+ * @param {string} organizationId
+ * @returns {Promise<{name: string, viewerRole: string, manages: boolean} | null>}
+ */
+export async function organizationRole(main, organizationId) {
+  const organization = (await graphql(ORGANIZATION_ROLE, { id: organizationId })).organization;
+  if (!organization) {
+    show(main, h("p", { role: "alert", text: "No such organization among yours." }));
+    return null;
+  }
+  return { ...organization, manages: organization.viewerRole !== "MEMBER" };
 }

@@ -9,7 +9,7 @@ import { field, formValue, h, show, when } from "../dom.js";
 import { CREATE_VERIFIER, REVOKE_VERIFIER, VERIFIERS } from "../operations.js";
 import { act, closeAndReload } from "./acting.js";
 import { nodes } from "./keys.js";
-import { organizationNav, organizationsLink } from "./orgnav.js";
+import { organizationNav, organizationRole, organizationsLink } from "./orgnav.js";
 import { showOnce } from "./shownonce.js";
 
 /**
@@ -32,15 +32,16 @@ const CREDENTIAL_WORDS = {
  * @param {string} organizationId
  */
 export async function renderVerifiers(main, organizationId) {
-  const organization = (await graphql(VERIFIERS, { id: organizationId })).organization;
-  if (!organization) {
-    show(main, h("p", { role: "alert", text: "No such organization among yours." }));
+  const role = await organizationRole(main, organizationId);
+  if (!role) {
     return;
   }
+  const { manages } = role;
   const context = { organizationId, reload: () => renderVerifiers(main, organizationId) };
-  const manages = organization.viewerRole !== "MEMBER";
   /** @type {Verifier[]} */
-  const verifiers = organization.verifiers ? nodes(organization.verifiers) : [];
+  const verifiers = manages
+    ? nodes((await graphql(VERIFIERS, { id: organizationId })).organization.verifiers)
+    : [];
   const add = () =>
     act({
       title: "Add verifier",
@@ -70,58 +71,59 @@ export async function renderVerifiers(main, organizationId) {
   show(
     main,
     organizationsLink(),
-    h("h1", { text: `${organization.name}: verifiers` }),
+    h("h1", { text: `${role.name}: verifiers` }),
     !manages && h("p", { text: "Only the organization's owners and admins manage its verifiers." }),
     manages && h("button", { type: "button", text: "Add verifier", onclick: add }),
     organizationNav(organizationId, "/verifiers"),
-    verifiers.length
-      ? h(
-          "table",
-          {},
-          h("caption", { text: "Verifiers" }),
-          h(
-            "thead",
+    manages &&
+      (verifiers.length
+        ? h(
+            "table",
             {},
+            h("caption", { text: "Verifiers" }),
             h(
-              "tr",
+              "thead",
               {},
-              headings.map((text) => h("th", { scope: "col", text })),
-            ),
-          ),
-          h(
-            "tbody",
-            {},
-            verifiers.map((verifier) =>
               h(
                 "tr",
                 {},
-                h("th", { scope: "row", text: verifier.name }),
-                h("td", {}, h("code", { text: verifier.hint })),
-                h("td", {
-                  text: verifier.system ? `system ${verifier.system.name}` : "organization",
-                }),
-                h("td", {
-                  text: `${when(verifier.createdAt)} by ${verifier.createdBy?.name ?? "a former member"}`,
-                }),
-                h("td", { text: when(verifier.lastUsedAt) }),
-                h("td", {
-                  text: verifier.revokedAt ? `revoked ${when(verifier.revokedAt)}` : "active",
-                }),
+                headings.map((text) => h("th", { scope: "col", text })),
+              ),
+            ),
+            h(
+              "tbody",
+              {},
+              verifiers.map((verifier) =>
                 h(
-                  "td",
-                  { class: "actions" },
-                  manages &&
-                    !verifier.revokedAt &&
-                    h("button", {
-                      type: "button",
-                      text: "Revoke",
-                      onclick: () => revoke(verifier),
-                    }),
+                  "tr",
+                  {},
+                  h("th", { scope: "row", text: verifier.name }),
+                  h("td", {}, h("code", { text: verifier.hint })),
+                  h("td", {
+                    text: verifier.system ? `system ${verifier.system.name}` : "organization",
+                  }),
+                  h("td", {
+                    text: `${when(verifier.createdAt)} by ${verifier.createdBy?.name ?? "a former member"}`,
+                  }),
+                  h("td", { text: when(verifier.lastUsedAt) }),
+                  h("td", {
+                    text: verifier.revokedAt ? `revoked ${when(verifier.revokedAt)}` : "active",
+                  }),
+                  h(
+                    "td",
+                    { class: "actions" },
+                    manages &&
+                      !verifier.revokedAt &&
+                      h("button", {
+                        type: "button",
+                        text: "Revoke",
+                        onclick: () => revoke(verifier),
+                      }),
+                  ),
                 ),
               ),
             ),
-          ),
-        )
-      : h("p", { role: "status", text: "No verifiers yet." }),
+          )
+        : h("p", { role: "status", text: "No verifiers yet." })),
   );
 }
