@@ -1,11 +1,11 @@
 """The console's pages of an organization's systems, people and verifiers, in Chromium
 against a real `keyrack serve` (see test_console_browser.py for the keys page's story).
 
-A system gets a key on its own keys page; a member is invited, joins with the token the
-page showed once, and has their role changed (as a member they saw no button to change anyone's); a
-verifier's credential is shown once,
-copied, verifies a key through /v1/keys/verify, and stops at once when revoked. What the
-pages show is checked against what the API answers, and axe-core finds no serious
+A system gets a key on its own keys page and a role granted on it; a member is invited,
+joins with the token the page showed once, and has their role changed (as a member they
+saw no button to change anyone's); a verifier's credential is shown once, copied,
+verifies a key through /v1/keys/verify, and stops at once when revoked. What the pages
+show is checked against what the API answers, and axe-core finds no serious
 accessibility violation on the members and verifiers pages and their dialogs.
 """
 
@@ -36,7 +36,9 @@ SYSTEM_KEY_SETS = """
 query ($id: ID!) {
   organization(id: $id) {
     systems(first: 10) {
-      edges { node { name keySets(first: 10) { edges { node { label scope permissions } } } } }
+      edges {
+        node { name viewerRole keySets(first: 10) { edges { node { label scope permissions } } } }
+      }
     }
   }
 }"""
@@ -91,15 +93,25 @@ def test_a_system_is_added_and_gets_a_key_on_its_own_keys_page(
     value = shown.get_by_role("region", name="Primary key").locator("code").inner_text()
     shown.get_by_role("button", name="Done").click()
     expect(page.get_by_role("row").filter(has_text="deployer")).to_contain_text("active")
-    open_page(page, "Systems")
-    listed = page.get_by_role("link", name="payments")
-    expect(listed).to_be_visible()
 
-    # then: the key set is the system's, with the permission ticked, and its key verifies
+    # when: the owner gives themselves the member role on the system
+    page.get_by_role("button", name="Grant system role").click()
+    grant = page.get_by_role("dialog", name="Grant system role")
+    grant.get_by_label("Email").fill(BUILDER["email"])
+    grant.get_by_label("Role").select_option("MEMBER")
+    grant.get_by_role("button", name="Grant role").click()
+    expect(page.get_by_text("Your role: owner; on this system: member.")).to_be_visible()
+    open_page(page, "Systems")
+    expect(page.get_by_role("link", name="payments")).to_be_visible()
+
+    # then: the key set is the system's, with the permission ticked, and its key verifies;
+    # the owner holds the role granted on the system
     owner = log_in(served, BUILDER)
     organization = api(served, SYSTEM_KEY_SETS, owner, id=first_organization(served, owner))
     systems = [edge["node"] for edge in organization["organization"]["systems"]["edges"]]
-    assert [system["name"] for system in systems] == ["payments"]
+    assert [(system["name"], system["viewerRole"]) for system in systems] == [
+        ("payments", "MEMBER")
+    ]
     key_sets = [edge["node"] for edge in systems[0]["keySets"]["edges"]]
     assert key_sets == [
         {"label": "deployer", "scope": "SYSTEM", "permissions": ["DEPLOY_PACKAGES"]}

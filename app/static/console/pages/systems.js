@@ -81,12 +81,12 @@ export async function renderSystem(main, systemId, cursors = [null]) {
   const reload = () => renderSystem(main, systemId, cursors);
   /** @type {{id: string, name: string, scope: string}[]} */
   const groups = nodes(organization.permissionGroups);
-  const role = system.viewerRole ?? organization.viewerRole;
+  const systemRole = system.viewerRole ? `; on this system: ${system.viewerRole}` : "";
   showKeySets(main, cursors, {
     heading: `${system.name}: keys`,
     above: [organizationsLink(), h("p", { text: `A system of ${organization.name}.` })],
     nav: organizationNav(organization.id, "/systems"),
-    role: `Your role: ${role.toLowerCase()}.`,
+    role: `Your role: ${organization.viewerRole}${systemRole}.`.toLowerCase(),
     owner: { systemId },
     organizationId: organization.id,
     viewerRole: organization.viewerRole,
