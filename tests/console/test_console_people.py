@@ -12,6 +12,7 @@ accessibility violation on the members and verifiers pages and their dialogs.
 from __future__ import annotations
 
 import httpx
+import pyotp
 from playwright.sync_api import Page, expect
 
 from tests.console.browsing import (
@@ -19,6 +20,7 @@ from tests.console.browsing import (
     api,
     first_organization,
     log_in,
+    server_now,
     verify_code,
 )
 from tests.console.test_console_browser import _AXE_RUN as AXE_RUN
@@ -31,6 +33,7 @@ INVITER = {"name": "Mo Owner", "email": "mo@people.example", "password": "batter
 INVITEE = {"name": "Ni Member", "email": "ni@people.example", "password": "staple horse battery"}
 DROPPED = "xu@people.example"
 GUARD = {"name": "Vi Owner", "email": "vi@people.example", "password": "staple battery horse"}
+STEPPING = {"name": "Wu Owner", "email": "wu@people.example", "password": "battery horse staple"}
 
 SYSTEM_KEY_SETS = """
 query ($id: ID!) {
@@ -52,6 +55,13 @@ query ($id: ID!) {
 CREATE_KEY_SET = """
 mutation ($input: CreateKeySetInput!) {
   createKeySet(input: $input) { primaryKey userErrors { code } }
+}"""
+ENROLL_TOTP = "mutation ($input: EnrollTotpInput!) { enrollTotp(input: $input) { secret } }"
+CONFIRM_TOTP = """
+mutation ($input: ConfirmTotpInput!) { confirmTotp(input: $input) { userErrors { code } } }"""
+REQUIRE_STEP_UP = """
+mutation ($input: UpdateOrganizationInput!) {
+  updateOrganization(input: $input) { userErrors { code message } }
 }"""
 VERIFIERS = """
 query ($id: ID!) {
@@ -264,4 +274,53 @@ def test_a_verifier_credential_is_shown_once_verifies_and_stops_when_revoked(
     assert verifier["name"] == "gateway"
     assert verifier["revokedAt"] is not None
     assert verifier["hint"] in page.locator("main").inner_text()
+    chromium.assert_offline_and_quiet()
+
+
+def test_verifiers_ask_for_the_authenticator_code_where_step_up_is_required(
+    served: Served, chromium: Browsing
+) -> None:
+    # given: an owner with an authenticator, in an organization that requires step-up
+    page = chromium.page()
+    chromium.sign_up(page, STEPPING)
+    create_organization(page, "Steppers")
+    owner = log_in(served, STEPPING)
+    enrolled = api(served, ENROLL_TOTP, owner, input={"password": STEPPING["password"]})
+    authenticator = pyotp.TOTP(enrolled["enrollTotp"]["secret"])
+    code = authenticator.at(server_now(served))
+    api(served, CONFIRM_TOTP, owner, input={"code": code})
+    organization_id = first_organization(served, owner)
+    api(
+        served,
+        REQUIRE_STEP_UP,
+        owner,
+        input={"organizationId": organization_id, "requireStepUp": True},
+    )
+
+    # when: a verifier is added and revoked, each confirmed with a code of its own
+    open_page(page, "Verifiers")
+    page.get_by_role("button", name="Add verifier").click()
+    page.get_by_role("dialog", name="Add verifier").get_by_label("Name").fill("stepped")
+    page.get_by_role("button", name="Create").click()
+    # The confirmation used this step's code; the next step's is within the drift window.
+    page.get_by_label("Authenticator code").fill(authenticator.at(server_now(served) + 30))
+    page.get_by_role("button", name="Confirm").click()
+    shown = page.get_by_role("dialog", name="Store the credential now")
+    credential = shown.locator("code").inner_text()
+    shown.get_by_role("button", name="Done").click()
+    row = page.get_by_role("row").filter(has_text="stepped")
+    row.get_by_role("button", name="Revoke").click()
+    page.get_by_role("button", name="Revoke verifier").click()
+    asked = page.get_by_label("Authenticator code")
+    expect(asked).to_be_visible()
+    assert served.clock
+    served.clock.advance(60)  # a step on, so that its code is not the one just used
+    asked.fill(authenticator.at(server_now(served)))
+    page.get_by_role("button", name="Confirm").click()
+    expect(row).to_contain_text("revoked")
+
+    # then
+    assert credential.startswith("krv_")
+    verifiers = api(served, VERIFIERS, owner, id=organization_id)["organization"]["verifiers"]
+    assert [edge["node"]["revokedAt"] is not None for edge in verifiers["edges"]] == [True]
     chromium.assert_offline_and_quiet()
