@@ -70,7 +70,7 @@ export async function renderKeySets(main, organizationId, cursors = [null]) {
     groups: nodes(organization.permissionGroups),
     maxGrace: organization.keyPolicy.maxGracePeriodSeconds,
     keySets: organization.keySets,
-    page: (after) => renderKeySets(main, organizationId, after),
+    page: (pages) => renderKeySets(main, organizationId, pages),
   });
 }
 
