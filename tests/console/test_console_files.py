@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 from graphql import parse, validate
 
 from app.graphql.schema import schema
@@ -48,19 +49,20 @@ def test_the_console_sends_the_operations_the_server_trusts() -> None:
     assert [id for id, _ in sent] == list(trusted)
 
 
-def test_the_add_key_form_offers_the_organization_permissions_of_the_catalog() -> None:
-    # given
+@pytest.mark.parametrize("scope", [KeySetScope.ORGANIZATION, KeySetScope.SYSTEM])
+def test_the_add_key_form_offers_the_permissions_of_the_catalog_for_its_scope(
+    scope: KeySetScope,
+) -> None:
+    # given: ORGANIZATION_PERMISSIONS and SYSTEM_PERMISSIONS (a system's keys page)
     source = (CONSOLE / "pages" / "keys.js").read_text(encoding="utf-8")
-    listed = re.search(r"ORGANIZATION_PERMISSIONS = \[(.*?)\]", source, re.S)
+    listed = re.search(rf"{scope.name}_PERMISSIONS = \[(.*?)\]", source, re.S)
     assert listed
 
     # when
     offered = re.findall(r'"(\w+)"', listed[1])
 
     # then
-    catalog = [
-        p.value for p, scope in PERMISSION_SCOPE.items() if scope is KeySetScope.ORGANIZATION
-    ]
+    catalog = [p.value for p, held in PERMISSION_SCOPE.items() if held is scope]
     assert offered == catalog
 
 

@@ -8,7 +8,10 @@ import { renderApprovals } from "./pages/approvals.js";
 import { renderAudit } from "./pages/audit.js";
 import { renderAuth } from "./pages/auth.js";
 import { renderKeySets } from "./pages/keys.js";
+import { renderMembers } from "./pages/members.js";
 import { renderOrganizations } from "./pages/organizations.js";
+import { renderSystem, renderSystems } from "./pages/systems.js";
+import { renderVerifiers } from "./pages/verifiers.js";
 
 const main = /** @type {HTMLElement} */ (document.getElementById("app"));
 const session = /** @type {HTMLElement} */ (document.getElementById("session"));
@@ -61,8 +64,15 @@ async function route() {
     const organization = path.match(/^\/organizations\/([^/]+)$/);
     const approvals = path.match(/^\/organizations\/([^/]+)\/approvals(?:\/([^/]+))?$/);
     const audit = path.match(/^\/organizations\/([^/]+)\/audit$/);
+    const people = path.match(/^\/organizations\/([^/]+)\/(systems|members|verifiers)$/);
+    const system = path.match(/^\/systems\/([^/]+)$/);
     if (audit) {
       await renderAudit(main, decodeURIComponent(audit[1]));
+    } else if (people) {
+      const pages = { systems: renderSystems, members: renderMembers, verifiers: renderVerifiers };
+      await pages[/** @type {keyof pages} */ (people[2])](main, decodeURIComponent(people[1]));
+    } else if (system) {
+      await renderSystem(main, decodeURIComponent(system[1]));
     } else if (approvals) {
       const current = approvals[2] ? decodeURIComponent(approvals[2]) : null;
       await renderApprovals(main, decodeURIComponent(approvals[1]), current);

@@ -154,3 +154,81 @@ export const AUDIT_INTEGRITY = {
   id: "sha256:eef08d66c1ce6c6200aff30a976cb88828d819d67407d872a86e616b098585ab",
   text: "query AuditIntegrity($id: ID!) {\n  organization(id: $id) {\n    id\n    auditIntegrity {\n      valid\n      checkedEntries\n      firstBrokenSequence\n      verifiedThrough\n      lastFullCheckAt\n    }\n  }\n}",
 };
+
+/** @type {Operation} */
+export const SYSTEMS = {
+  id: "sha256:95e5aef43bfd65742d7b3b2e5887d942a63c0f3398d02d211abf71bbc5e5e5e5",
+  text: "query Systems($id: ID!) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    systems(first: 100) {\n      edges {\n        node {\n          id\n          name\n          createdAt\n          viewerRole\n        }\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const CREATE_SYSTEM = {
+  id: "sha256:24dc160ca7aeab55122c3221217bd814f067f9865f5a43d12283bfe7ec57861f",
+  text: "mutation CreateSystem($input: CreateSystemInput!) {\n  createSystem(input: $input) {\n    system {\n      id\n      name\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const SYSTEM_KEY_SETS = {
+  id: "sha256:a9a36dcd3fa5975a632834c47e116192e356f3601dffb4e6f19de9ee15ad655a",
+  text: "query SystemKeySets($id: ID!, $first: Int!, $after: String, $status: [KeySetStatus!]) {\n  system(id: $id) {\n    id\n    name\n    viewerRole\n    viewerIsAdmin\n    keyPolicy {\n      maxGracePeriodSeconds\n    }\n    organization {\n      id\n      name\n      viewerRole\n      permissionGroups(first: 100) {\n        edges {\n          node {\n            id\n            name\n            scope\n          }\n        }\n      }\n    }\n    keySets(first: $first, after: $after, status: $status) {\n      edges {\n        node {\n          id\n          label\n          description\n          status\n          enabled\n          createdAt\n          createdBy {\n            name\n          }\n          expiresAt\n          lastUsedAt\n          viewerIsAdmin\n          groups {\n            id\n            name\n          }\n          primaryKey {\n            hint\n          }\n          secondaryKey {\n            hint\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const GRANT_SYSTEM_ROLE = {
+  id: "sha256:f98a2a50b967860a346defb243177b695f09e636af66db2c9538888f8c74b1ee",
+  text: "mutation GrantSystemRole($input: GrantSystemRoleInput!) {\n  grantSystemRole(input: $input) {\n    assignment {\n      role\n    }\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const ORGANIZATION_ROLE = {
+  id: "sha256:7dd1df2815ca27488ec0ce878426d5d6d436852f5cdb16ffc4d0893a9d0154af",
+  text: "query OrganizationRole($id: ID!) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n  }\n}",
+};
+
+/** @type {Operation} */
+export const MEMBERS = {
+  id: "sha256:2cd800decc64c1fd32d533077c7c593f9fdb3eac099253ae22cfd6a9c87ff6b0",
+  text: "query Members($id: ID!, $manages: Boolean!) {\n  organization(id: $id) {\n    id\n    members(first: 100) {\n      edges {\n        node {\n          role\n          joinedAt\n          user {\n            id\n            name\n            email\n          }\n        }\n      }\n    }\n    invitations(first: 100) @include(if: $manages) {\n      edges {\n        node {\n          id\n          email\n          role\n          createdAt\n          expiresAt\n          invitedBy {\n            name\n          }\n        }\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const ADD_MEMBER = {
+  id: "sha256:692de724016dc8d546a2677d60cc1b07b2663929ab1f3aa64879701522bb4779",
+  text: "mutation AddMember($input: AddMemberInput!) {\n  addMember(input: $input) {\n    invitation {\n      id\n      email\n    }\n    invitationToken\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const CHANGE_MEMBER_ROLE = {
+  id: "sha256:a576373845d1890415577545b375ae6835b861024db2b31cf98ae8a59582df07",
+  text: "mutation ChangeMemberRole($input: ChangeMemberRoleInput!) {\n  changeMemberRole(input: $input) {\n    member {\n      role\n    }\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const REMOVE_MEMBER = {
+  id: "sha256:69bcf8209519e4fa49c6eac7176dd57a61ed9cc29a1aacb326a1480e6b07fd58",
+  text: "mutation RemoveMember($input: RemoveMemberInput!) {\n  removeMember(input: $input) {\n    removedUserId\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const REVOKE_INVITATION = {
+  id: "sha256:94940885026ddb553c8f097de553f8d1db7d72a29cfd055d3e75cf4d64246f85",
+  text: "mutation RevokeInvitation($input: RevokeInvitationInput!) {\n  revokeInvitation(input: $input) {\n    invitation {\n      id\n      status\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const VERIFIERS = {
+  id: "sha256:05aff1db3968feb920fe7de6223f654320ffa80d5e697c79db1db2f6910d0155",
+  text: "query Verifiers($id: ID!) {\n  organization(id: $id) {\n    id\n    verifiers(first: 100) {\n      edges {\n        node {\n          id\n          name\n          scope\n          hint\n          createdAt\n          lastUsedAt\n          revokedAt\n          createdBy {\n            name\n          }\n          system {\n            name\n          }\n        }\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const CREATE_VERIFIER = {
+  id: "sha256:1742cda048fd039516fa552db5a1578d6fd3fa78e5145c73f0c515467eb2f82c",
+  text: "mutation CreateVerifier($input: CreateVerifierInput!) {\n  createVerifier(input: $input) {\n    verifier {\n      id\n      name\n    }\n    token\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const REVOKE_VERIFIER = {
+  id: "sha256:995ddfa982cb025f5c4296fa7ebd949cd89ad82453825b4fdedc3b4fae78dc19",
+  text: "mutation RevokeVerifier($input: RevokeVerifierInput!) {\n  revokeVerifier(input: $input) {\n    verifier {\n      id\n      revokedAt\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};

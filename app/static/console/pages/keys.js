@@ -1,8 +1,8 @@
 // @ts-check
 /**
- * An organization's keys page: its key sets, paged with the API's cursors, and Add key
- * (the table is keytable.js; Regenerate and Revoke are in keychanges.js; Activate,
- * Deactivate, Edit and Extend in keyedits.js).
+ * The keys page of an organization or of a system (systems.js asks for its own): its key
+ * sets, paged with the API's cursors, and Add key (the table is keytable.js; Regenerate
+ * and Revoke are in keychanges.js; Activate, Deactivate, Edit and Extend in keyedits.js).
  *
  * Key values appear only in the answer of the mutation that made them, once, with Copy
  * to clipboard; the table shows hints (`kro_AbCd…wXyZ`) to everyone.
@@ -13,9 +13,11 @@ import { CREATE_KEY_SET, KEY_SETS } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
 import { showPending } from "./approvals.js";
 import { FIRST_VIEW, keyTable } from "./keytable.js";
+import { organizationNav, organizationsLink } from "./orgnav.js";
 import { messages, showOnce } from "./shownonce.js";
 
 /** @typedef {import("../api.js").UserError} UserError */
+/** @typedef {import("./keytable.js").View} View */
 /**
  * @typedef {{
  *   id: string, label: string, description: string, status: string, enabled: boolean,
@@ -25,13 +27,15 @@ import { messages, showOnce } from "./shownonce.js";
  * }} KeySet
  */
 
-const PAGE_SIZE = 20;
+export const PAGE_SIZE = 20;
 // The permissions of organization key sets (app/keysets/permissions.py, checked by a test).
 export const ORGANIZATION_PERMISSIONS = [
   "REGISTER_CATALOG_ITEMS",
   "CHANGE_CATALOG_PUBLISHING_STATE",
   "ADD_SYSTEM",
 ];
+// The permissions of system key sets.
+export const SYSTEM_PERMISSIONS = ["DEPLOY_PACKAGES", "DEPLOY_AUTOMATION_SCRIPTS"];
 const EXPIRIES = [
   ["90", "In 90 days"],
   ["30", "In 30 days"],
@@ -41,10 +45,23 @@ const EXPIRIES = [
 ];
 
 /**
+ * The variables of a keys page's query: its page and the table's status filter.
+ * @param {(string | null)[]} cursors
+ * @param {View} view
+ */
+export function pageVariables(cursors, view) {
+  return {
+    first: PAGE_SIZE,
+    after: cursors[cursors.length - 1],
+    status: view.status ? [view.status] : null,
+  };
+}
+
+/**
  * @param {HTMLElement} main
  * @param {string} organizationId
  * @param {(string | null)[]} [cursors] the `after` of each page up to this one
- * @param {import("./keytable.js").View} [view] the table's filters and order
+ * @param {View} [view] the table's filters and order
  */
 export async function renderKeySets(
   main,
@@ -52,40 +69,78 @@ export async function renderKeySets(
   cursors = [null],
   view = { ...FIRST_VIEW },
 ) {
-  const data = await graphql(KEY_SETS, {
-    id: organizationId,
-    first: PAGE_SIZE,
-    after: cursors[cursors.length - 1],
-    status: view.status ? [view.status] : null,
-  });
+  const data = await graphql(KEY_SETS, { id: organizationId, ...pageVariables(cursors, view) });
   const organization = data.organization;
   if (!organization) {
     show(main, h("p", { role: "alert", text: "No such organization among yours." }));
     return;
   }
-  const reload = () => renderKeySets(main, organizationId, cursors, view);
-  const organizationPath = `#/organizations/${encodeURIComponent(organizationId)}`;
-  /** @type {KeySet[]} */
-  const keySets = data.organization.keySets.edges.map((/** @type {{node: KeySet}} */ e) => e.node);
-  const { hasNextPage, endCursor } = organization.keySets.pageInfo;
-  /** @type {{id: string, name: string}[]} */
-  const groups = organization.permissionGroups.edges.map(
-    (/** @type {{node: {id: string, name: string}}} */ e) => e.node,
-  );
-  const context = {
+  showKeySets(main, cursors, view, {
+    heading: `${organization.name}: keys`,
+    above: [organizationsLink()],
+    nav: organizationNav(organizationId),
+    role: `Your role: ${organization.viewerRole.toLowerCase()}.`,
+    owner: { organizationId },
     organizationId,
-    groups,
-    maxGrace: /** @type {number} */ (organization.keyPolicy.maxGracePeriodSeconds),
-    reload,
+    viewerRole: organization.viewerRole,
+    permissions: ORGANIZATION_PERMISSIONS,
+    groups: nodes(organization.permissionGroups),
+    maxGrace: organization.keyPolicy.maxGracePeriodSeconds,
+    keySets: organization.keySets,
+    page: (pages, next) => renderKeySets(main, organizationId, pages, next),
+  });
+}
+
+/**
+ * The nodes of a connection.
+ * @template T
+ * @param {{edges: {node: T}[]}} connection
+ * @returns {T[]}
+ */
+export function nodes(connection) {
+  return connection.edges.map((edge) => edge.node);
+}
+
+/**
+ * @typedef {{
+ *   heading: string, above: import("../dom.js").Child[], nav: HTMLElement, role: string,
+ *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
+ *   viewerRole: string | null, permissions: string[], groups: {id: string, name: string}[],
+ *   maxGrace: number,
+ *   keySets: {edges: {node: KeySet}[], pageInfo: {hasNextPage: boolean, endCursor: string}},
+ *   page: (cursors: (string | null)[], view: View) => Promise<void>
+ * }} KeysPage
+ * A keys page of one owner (an organization or a system), as its query answered it.
+ */
+
+/**
+ * Shows a keys page: its key sets, a page of them, with Add key and their actions.
+ * @param {HTMLElement} main
+ * @param {(string | null)[]} cursors
+ * @param {View} view the table's filters and order
+ * @param {KeysPage} page
+ */
+export function showKeySets(main, cursors, view, page) {
+  const keySets = nodes(page.keySets);
+  const { hasNextPage, endCursor } = page.keySets.pageInfo;
+  const context = {
+    owner: page.owner,
+    organizationId: page.organizationId,
+    permissions: page.permissions,
+    groups: page.groups,
+    maxGrace: page.maxGrace,
+    reload: () => page.page(cursors, view),
   };
+  const organizationPath = `#/organizations/${encodeURIComponent(page.organizationId)}`;
   show(
     main,
-    h("p", {}, h("a", { href: "#/organizations", text: "Organizations" })),
-    h("h1", { text: `${organization.name}: keys` }),
-    h("p", { text: `Your role: ${organization.viewerRole.toLowerCase()}.` }),
+    page.above,
+    h("h1", { text: page.heading }),
+    h("p", { text: page.role }),
     h("button", { type: "button", text: "Add key", onclick: () => addKey(context) }),
+    page.nav,
     keySets.length || view.status
-      ? keyTable(keySets, context, view, (next) => renderKeySets(main, organizationId, [null], next))
+      ? keyTable(keySets, context, view, (next) => page.page([null], next))
       : h("p", { text: "No key sets yet.", role: "status" }),
     h(
       "nav",
@@ -94,16 +149,16 @@ export async function renderKeySets(
         h("button", {
           type: "button",
           text: "Previous page",
-          onclick: () => renderKeySets(main, organizationId, cursors.slice(0, -1), view),
+          onclick: () => page.page(cursors.slice(0, -1), view),
         }),
       hasNextPage &&
         h("button", {
           type: "button",
           text: "Next page",
-          onclick: () => renderKeySets(main, organizationId, [...cursors, endCursor], view),
+          onclick: () => page.page([...cursors, endCursor], view),
         }),
     ),
-    organization.viewerRole !== "MEMBER" &&
+    page.viewerRole !== "MEMBER" &&
       h(
         "p",
         {},
@@ -116,7 +171,8 @@ export async function renderKeySets(
 
 /**
  * @typedef {{
- *   organizationId: string, groups: {id: string, name: string}[], maxGrace: number,
+ *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
+ *   permissions: string[], groups: {id: string, name: string}[], maxGrace: number,
  *   reload: () => Promise<void>
  * }} Context
  */
@@ -138,7 +194,7 @@ function addKey(context) {
       "fieldset",
       {},
       h("legend", { text: "Permissions" }),
-      ORGANIZATION_PERMISSIONS.map((permission) =>
+      context.permissions.map((permission) =>
         h(
           "label",
           {},
@@ -188,7 +244,7 @@ function addKey(context) {
     const values = new FormData(form);
     const expiry = formValue(form, "expiry");
     const input = {
-      organizationId: context.organizationId,
+      ...context.owner,
       label: formValue(form, "label"),
       permissions: values.getAll("permissions"),
       groupIds: values.getAll("groupIds"),

@@ -4,24 +4,27 @@ import { h, show } from "../dom.js";
 
 /** @typedef {import("../api.js").UserError} UserError */
 
+const KEY_WORDS = {
+  title: "Store the key now",
+  notice:
+    "Keyrack shows it only this once: after you close this, " +
+    "the console shows only its beginning and end.",
+};
+
 /**
  * Replaces a dialog's content with new key values, shown this once.
  * @param {HTMLDialogElement} dialog
  * @param {{reload: () => unknown}} context what to do once it is closed
  * @param {[string, string][]} keys
+ * @param {{title: string, notice: string}} [words] what the dialog says of them
  */
-export function showOnce(dialog, context, keys) {
+export function showOnce(dialog, context, keys, words = KEY_WORDS) {
   dialog.addEventListener("close", () => context.reload());
   const copied = h("p", { role: "status" });
   show(
     dialog,
-    h("h2", { text: "Store the key now", id: dialog.getAttribute("aria-labelledby") ?? "" }),
-    h("p", {
-      class: "notice",
-      text:
-        "Keyrack shows it only this once: after you close this, " +
-        "the console shows only its beginning and end.",
-    }),
+    h("h2", { text: words.title, id: dialog.getAttribute("aria-labelledby") ?? "" }),
+    h("p", { class: "notice", text: words.notice }),
     keys.map(([name, value]) =>
       h(
         "section",
