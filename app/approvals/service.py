@@ -58,8 +58,10 @@ async def hold(
     summary: str,
     reason: str | None,
     ttl_seconds: int,
+    precondition: str | None = None,
 ) -> ApprovalRequest:
-    """Holds an action as a PENDING request, audited, and tells those who may decide it."""
+    """Holds an action as a PENDING request, audited, and tells those who may decide it.
+    With a `precondition` (`app.approvals.world`), it is applied only to the same world."""
     now = clock.now()
     async with in_transaction():
         request = await ApprovalRequest.create(
@@ -68,6 +70,7 @@ async def hold(
             action=action,
             operation=operation,
             change=change,
+            precondition=precondition,
             summary=summary[:500],
             reason=clean_reason(reason) or "",
             requested_by_id=actor.user.id,

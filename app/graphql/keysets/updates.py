@@ -8,6 +8,9 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from app.approvals.models import ApprovalAction
+from app.approvals.scopes import Scope
+from app.graphql.approvals.declare import NeedsApproval
 from app.graphql.context import Info
 from app.graphql.enums import KeyPermission
 from app.graphql.ids import KEY_SET, input_pk
@@ -127,6 +130,11 @@ def _refill(value: RefillInput | None) -> Any:
     return given.to_refill() if isinstance(given, RefillInput) else given
 
 
+async def _changes_permissions(input: UpdateKeySetInput, scope: Scope) -> bool:
+    given = (input.permissions, input.permission_names, input.group_ids)
+    return any(value not in (None, strawberry.UNSET) for value in given)
+
+
 @strawberry.type
 class KeySetUpdateMutations:
     @strawberry.mutation(
@@ -148,7 +156,16 @@ class KeySetUpdateMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("key_set_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(
+                ApprovalAction.CHANGE_PERMISSIONS,
+                "key_set_id",
+                when=_changes_permissions,  # its permissions, permissionNames or groupIds
+                unchanged=True,
+            ),
+            StepUp("key_set_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "Changes a key set's label, description, permissions, groups, expiry, networks or "
             "enabled flag. Admins of the scope; other members get FORBIDDEN, outsiders NOT_FOUND."
