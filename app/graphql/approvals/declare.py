@@ -139,6 +139,7 @@ class NeedsApproval(FieldExtension):
             reason=getattr(input, "reason", None),
             ttl_seconds=info.context.settings.approval_ttl_seconds,
             precondition=await self._precondition(input),
+            mailer=info.context.mailer,
         )
         return self.payload_type(
             user_errors=[
