@@ -55,6 +55,11 @@ mutation($input: UpdatePermissionInput!) {{
   updatePermission(input: $input) {{ permission {{ name }} {HELD} }}
 }}
 """
+DELETE_PERMISSION = f"""
+mutation($input: DeletePermissionInput!) {{
+  deletePermission(input: $input) {{ deletedPermissionId {HELD} }}
+}}
+"""
 APPROVE = """
 mutation($input: DecideRequestInput!) {
   approveRequest(input: $input) { approvalRequest { status } userErrors { code message } }
@@ -350,3 +355,16 @@ async def test_renaming_a_catalog_permission_is_held(scene: Scene) -> None:
 
     # then
     assert (await holds(scene))["effectivePermissionNames"] == ["invoices.list"]
+
+
+async def test_deleting_a_catalog_permission_held_by_key_sets_is_held(scene: Scene) -> None:
+    # when: the group of the key set holds invoices.read
+    held = (
+        await scene.admin.gql(
+            DELETE_PERMISSION, {"input": {"permissionId": scene.permission_id, "keySets": "DETACH"}}
+        )
+    )["deletePermission"]
+
+    # then
+    assert [e["code"] for e in held["userErrors"]] == ["APPROVAL_PENDING"]
+    assert (await holds(scene))["effectivePermissionNames"] == ["invoices.read"]
