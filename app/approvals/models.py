@@ -18,6 +18,7 @@ class ApprovalAction(StrEnum):
     REVEAL_KEY = "REVEAL_KEY"
     REGENERATE_WITHOUT_GRACE = "REGENERATE_WITHOUT_GRACE"
     REVOKE_KEY_SET = "REVOKE_KEY_SET"
+    CHANGE_PERMISSIONS = "CHANGE_PERMISSIONS"
     CREATE_VERIFIER = "CREATE_VERIFIER"
     WEAKEN_POLICY = "WEAKEN_POLICY"
 
@@ -55,8 +56,10 @@ class ApprovalRequest(Model):
     """An action held until another owner or admin of its scope decides on it.
 
     `change` is the action's validated input as the mutation received it, without its
-    one-time code; `held` the key values the applied action produced, encrypted, until
-    the requester claims them (then NULL)."""
+    one-time code; `precondition` a digest of the object acted on as it was then, where
+    the action is refused once that object changed (`app.approvals.world`); `held` the
+    key values the applied action produced, encrypted, until the requester claims them
+    (then NULL)."""
 
     id = fields.IntField(primary_key=True)
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
@@ -70,6 +73,7 @@ class ApprovalRequest(Model):
     action = fields.CharEnumField(ApprovalAction, max_length=32)
     operation = fields.CharField(max_length=64)
     change: fields.Field[dict[str, object]] = fields.JSONField()
+    precondition = fields.CharField(max_length=64, null=True)
     summary = fields.CharField(max_length=500)
     reason = fields.CharField(max_length=500)
     status = fields.CharEnumField(ApprovalStatus, max_length=16, default=ApprovalStatus.PENDING)

@@ -13,6 +13,7 @@ from app.keysets.keys import KeyMaterial
 from app.keysets.models import ApiKey, KeySet, KeySlot
 from app.keysets.reveals import RevealAllowance
 from app.keysets.values import reveal_key
+from app.notifications.mail import Mailer
 from app.organizations.models import KeyReveal, Membership, Organization
 
 # The operation a reveal request is kept under (no mutation replays it).
@@ -20,7 +21,13 @@ REVEAL_OPERATION = "revealKey"
 
 
 async def request_reveal(
-    *, actor: Actor, key_set_id: int, slot: KeySlot, reason: str, ttl_seconds: int
+    *,
+    actor: Actor,
+    key_set_id: int,
+    slot: KeySlot,
+    reason: str,
+    ttl_seconds: int,
+    mailer: Mailer | None = None,
 ) -> ApprovalRequest:
     """Asks for a key's value where revealing needs approval (admins of the key set)."""
     key_set = await KeySet.get_or_none(id=key_set_id)
@@ -59,6 +66,7 @@ async def request_reveal(
         summary=f"reveal the {slot.value.lower()} key of key set {key_set.label}",
         reason=reason,
         ttl_seconds=ttl_seconds,
+        mailer=mailer,
     )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.keysets.models import KeySet
+from app.keysets.models import KeySet, PermissionGroup
 from app.organizations.models import Membership, Organization
+from app.permissions.models import Permission
 from app.systems.models import System
 
 
@@ -31,6 +32,18 @@ async def scope_of(*, user_id: int, kind: str, pk: int) -> Scope | None:
         scope = (
             Scope(key_set.organization_id, key_set.system_id, f"key set {key_set.label}")
             if key_set
+            else None
+        )
+    elif kind == "PermissionGroup":
+        group = await PermissionGroup.get_or_none(id=pk)
+        scope = (
+            Scope(group.organization_id, None, f"permission group {group.name}") if group else None
+        )
+    elif kind == "Permission":
+        permission = await Permission.get_or_none(id=pk)
+        scope = (
+            Scope(permission.organization_id, None, f"permission {permission.name}")
+            if permission
             else None
         )
     if scope is None or not await Membership.exists(

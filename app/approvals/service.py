@@ -17,16 +17,15 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from tortoise.expressions import Q
-from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from app import clock
-from app.access import administered_organizations, administered_systems
+from app.access import administered_systems
 from app.accounts.models import User
 from app.approvals.eligibility import deciders, held_before, may_decide
 from app.approvals.entitlement import may_still_claim
 from app.approvals.models import ApprovalAction, ApprovalRequest, ApprovalStatus
+from app.approvals.telling import Told, announce, mail, tell
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
@@ -34,9 +33,10 @@ from app.errors import ErrorCode, Forbidden, InvalidState, KeyrackError, NotFoun
 from app.ids import to_global_id
 from app.keysets.keys import KeyMaterial
 from app.keysets.rules import clean_reason
-from app.notifications.inbox import notify
+from app.notifications.mail import Mailer
 from app.notifications.models import NotificationKind
 from app.organizations.models import Membership, OrganizationRole
+from app.webhooks.models import WebhookEvent
 
 # Applies a request's change as its requester (the actor given) and returns the key
 # values it produced, by name; raises a UserInputError when it can no longer be made.
@@ -44,7 +44,6 @@ Apply = Callable[[ApprovalRequest, Actor], Awaitable[dict[str, str]]]
 
 # The held values are sealed with the key-encryption key, bound to the request.
 _HELD_SLOT = "approval-request"
-MOST_LISTED = 100
 
 
 async def hold(
@@ -58,8 +57,11 @@ async def hold(
     summary: str,
     reason: str | None,
     ttl_seconds: int,
+    precondition: str | None = None,
+    mailer: Mailer | None = None,
 ) -> ApprovalRequest:
-    """Holds an action as a PENDING request, audited, and tells those who may decide it."""
+    """Holds an action as a PENDING request, audited, and tells those who may decide it.
+    With a `precondition` (`app.approvals.world`), it is applied only to the same world."""
     now = clock.now()
     async with in_transaction():
         request = await ApprovalRequest.create(
@@ -68,6 +70,7 @@ async def hold(
             action=action,
             operation=operation,
             change=change,
+            precondition=precondition,
             summary=summary[:500],
             reason=clean_reason(reason) or "",
             requested_by_id=actor.user.id,
@@ -81,18 +84,21 @@ async def hold(
             expiresAt=request.expires_at.isoformat(),
         )
         who = await deciders(request)
-        await notify(
-            user_ids=who - {actor.user.id},
+        told = await tell(
+            request,
+            actor=actor,
+            event=WebhookEvent.APPROVAL_REQUESTED,
             kind=NotificationKind.APPROVAL_REQUESTED,
+            user_ids=who - {actor.user.id},
             message=f"{actor.user.email} asks for approval: {request.summary}",
-            organization_id=organization_id,
-            system_id=system_id,
+            headline=f"{actor.user.email} asks for your approval of a change.",
         )
+    await mail(mailer, told)
     return request
 
 
 async def approve(
-    *, actor: Actor, request_id: int, apply: Apply, keys: KeyMaterial
+    *, actor: Actor, request_id: int, apply: Apply, keys: KeyMaterial, mailer: Mailer | None = None
 ) -> ApprovalRequest:
     """Another owner or admin of the scope, who held the role before the request was
     made, approves it; the change is then applied as requested, or refused."""
@@ -108,11 +114,18 @@ async def approve(
         _decide(request, actor, ApprovalStatus.APPROVED)
         await request.save()
         await _record(request, AuditAction.APPROVAL_GRANTED, actor)
-    return await _apply(request, apply, keys, decided_by=actor)
+        await announce(request, WebhookEvent.APPROVAL_GRANTED)
+    return await _apply(request, apply, keys, decided_by=actor, mailer=mailer)
 
 
 async def apply_alone(
-    *, actor: Actor, request_id: int, reason: str, apply: Apply, keys: KeyMaterial
+    *,
+    actor: Actor,
+    request_id: int,
+    reason: str,
+    apply: Apply,
+    keys: KeyMaterial,
+    mailer: Mailer | None = None,
 ) -> ApprovalRequest:
     """Break-glass: an owner applies a request without a second person, with a written
     reason; audited, and every other owner is told."""
@@ -140,17 +153,23 @@ async def apply_alone(
         owners = await Membership.filter(
             organization_id=request.organization_id, role=OrganizationRole.OWNER
         )
-        await notify(
-            user_ids={owner.user_id for owner in owners} - {actor.user.id},
+        told = await tell(
+            request,
+            actor=actor,
+            event=WebhookEvent.APPROVAL_APPLIED_ALONE,
             kind=NotificationKind.APPROVAL_APPLIED_ALONE,
+            user_ids={owner.user_id for owner in owners} - {actor.user.id},
             message=f"{actor.user.email} applied alone: {request.summary}. Why: {cleaned}",
-            organization_id=request.organization_id,
-            system_id=request.system_id,
+            headline=f"{actor.user.email}, an owner, applied a change alone, without a second "
+            "person.",
         )
-    return await _apply(request, apply, keys, decided_by=actor)
+    await mail(mailer, told)
+    return await _apply(request, apply, keys, decided_by=actor, mailer=mailer)
 
 
-async def reject(*, actor: Actor, request_id: int, reason: str | None) -> ApprovalRequest:
+async def reject(
+    *, actor: Actor, request_id: int, reason: str | None, mailer: Mailer | None = None
+) -> ApprovalRequest:
     """Another owner or admin of the scope rejects the request (the requester may
     withdraw their own): nothing is applied."""
     cleaned = clean_reason(reason)
@@ -166,7 +185,14 @@ async def reject(*, actor: Actor, request_id: int, reason: str | None) -> Approv
         request.decision_reason = cleaned
         await request.save()
         await _record(request, AuditAction.APPROVAL_REJECTED, actor, decisionReason=cleaned)
-        await _tell_requester(request, f"Rejected: {request.summary}")
+        told = await _tell_requester(
+            request,
+            actor,
+            WebhookEvent.APPROVAL_REJECTED,
+            f"Rejected: {request.summary}",
+            "Your request was rejected: nothing was changed.",
+        )
+    await mail(mailer, told)
     return request
 
 
@@ -210,55 +236,6 @@ async def get_visible(*, actor: Actor, request_id: int) -> ApprovalRequest | Non
         return await _visible(actor, request_id)
     except UserInputError:
         return None
-
-
-async def of_organization(
-    *, actor: Actor, organization_id: int, status: ApprovalStatus | None
-) -> list[ApprovalRequest]:
-    """The organization's requests, newest first, for its owners and admins."""
-    if organization_id not in await administered_organizations(
-        user_id=actor.user.id, organization_ids=[organization_id]
-    ):
-        raise Forbidden("Only owners and admins may list the organization's approval requests.")
-    return await _listed(ApprovalRequest.filter(organization_id=organization_id), status)
-
-
-async def of_viewer(*, actor: Actor, status: ApprovalStatus | None) -> list[ApprovalRequest]:
-    """The requests the viewer made (in organizations they are still in), and those of
-    the scopes they administer."""
-    user_id = actor.user.id
-    organizations = [m.organization_id for m in await Membership.filter(user_id=user_id)]
-    administered = await administered_organizations(user_id=user_id, organization_ids=organizations)
-    systems = await administered_systems(
-        user_id=user_id, system_ids=await _systems_with_requests(organizations)
-    )
-    query = ApprovalRequest.filter(
-        Q(requested_by_id=user_id, organization_id__in=organizations or [0])
-        | Q(organization_id__in=sorted(administered) or [0])
-        | Q(system_id__in=sorted(systems) or [0])
-    )
-    return await _listed(query, status)
-
-
-async def _systems_with_requests(organization_ids: list[int]) -> list[int]:
-    rows = await ApprovalRequest.filter(
-        organization_id__in=organization_ids or [0], system_id__not_isnull=True
-    ).only("id", "system_id")
-    return sorted({row.system_id for row in rows if row.system_id is not None})
-
-
-async def _listed(
-    query: QuerySet[ApprovalRequest], status: ApprovalStatus | None
-) -> list[ApprovalRequest]:
-    now = clock.now()
-    if status is ApprovalStatus.EXPIRED:
-        query = query.filter(status=ApprovalStatus.PENDING, expires_at__lte=now)
-    elif status is ApprovalStatus.PENDING:
-        query = query.filter(status=ApprovalStatus.PENDING, expires_at__gt=now)
-    elif status is not None:
-        query = query.filter(status=status)
-    rows: list[ApprovalRequest] = await query.order_by("-id").limit(MOST_LISTED)
-    return rows
 
 
 async def _visible(actor: Actor, request_id: int, *, lock: bool = False) -> ApprovalRequest:
@@ -310,7 +287,12 @@ def _decide(request: ApprovalRequest, actor: Actor, status: ApprovalStatus) -> N
 
 
 async def _apply(
-    request: ApprovalRequest, apply: Apply, keys: KeyMaterial, *, decided_by: Actor
+    request: ApprovalRequest,
+    apply: Apply,
+    keys: KeyMaterial,
+    *,
+    decided_by: Actor,
+    mailer: Mailer | None,
 ) -> ApprovalRequest:
     """Applies an APPROVED request as its requester; a change the world no longer allows
     turns it REJECTED, and the refusal is raised."""
@@ -328,7 +310,14 @@ async def _apply(
             request.decision_reason = f"Not applied: {why}"[:500]
             await request.save(update_fields=["status", "decision_reason"])
             await _record(request, AuditAction.APPROVAL_REJECTED, decided_by, notApplied=why)
-            await _tell_requester(request, f"Approved but not applied ({why}): {request.summary}")
+            told = await _tell_requester(
+                request,
+                decided_by,
+                WebhookEvent.APPROVAL_REJECTED,
+                f"Approved but not applied ({why}): {request.summary}",
+                "Your request was approved, but not applied: nothing was changed.",
+            )
+        await mail(mailer, told)
         raise InvalidState(f"Approved, but not applied: {why}") from None
     async with in_transaction():
         request.status = ApprovalStatus.APPLIED
@@ -338,19 +327,34 @@ async def _apply(
             )
         await request.save(update_fields=["status", "held"])
         claim_note = " Claim its key values with claimApprovedRequest." if produced else ""
-        await _tell_requester(request, f"Approved and applied: {request.summary}.{claim_note}")
+        told = await _tell_requester(
+            request,
+            decided_by,
+            None,
+            f"Approved and applied: {request.summary}.{claim_note}",
+            f"Your request was approved and applied.{claim_note}",
+        )
+    await mail(mailer, told)
     return request
 
 
-async def _tell_requester(request: ApprovalRequest, message: str) -> None:
-    if request.requested_by_id is not None:
-        await notify(
-            user_ids=[request.requested_by_id],
-            kind=NotificationKind.APPROVAL_DECIDED,
-            message=message,
-            organization_id=request.organization_id,
-            system_id=request.system_id,
-        )
+async def _tell_requester(
+    request: ApprovalRequest,
+    actor: Actor,
+    event: WebhookEvent | None,
+    message: str,
+    headline: str,
+) -> Told:
+    requester = [request.requested_by_id] if request.requested_by_id is not None else []
+    return await tell(
+        request,
+        actor=actor,
+        event=event,
+        kind=NotificationKind.APPROVAL_DECIDED,
+        user_ids=requester,
+        message=message,
+        headline=headline,
+    )
 
 
 async def _record(

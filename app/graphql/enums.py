@@ -281,6 +281,20 @@ documented(
             "A key set's traffic did something new (payload: keySet and anomaly: anomalyId, "
             "kind, expected, observed, detectedAt)."
         ),
+        "APPROVAL_REQUESTED": (
+            "An action was held for a second person (payload: approvalRequest: id, action, "
+            "status, summary, reason, requestedBy, requestedAt, expiresAt, decidedBy, "
+            "decisionReason, systemId; never the kept change)."
+        ),
+        "APPROVAL_GRANTED": "Another owner or admin approved a request (payload: approvalRequest).",
+        "APPROVAL_REJECTED": (
+            "A request was rejected or withdrawn, or approved but not applied because what "
+            "it acts on changed (payload: approvalRequest with decisionReason)."
+        ),
+        "APPROVAL_APPLIED_ALONE": (
+            "An owner applied a request alone, break-glass, with a written reason (payload: "
+            "approvalRequest with decisionReason)."
+        ),
     },
 )
 documented(

@@ -22,6 +22,7 @@ from app.graphql.guard import query_limits
 from app.graphql.keysets.imports import KeyImportMutations
 from app.graphql.keysets.mutations import KeySetMutations
 from app.graphql.keysets.queries import KeySetQueries
+from app.graphql.keysets.updates import KeySetUpdateMutations
 from app.graphql.leaks.mutations import LeakMutations
 from app.graphql.limits import QueryLimits
 from app.graphql.node import NodeQueries
@@ -67,6 +68,7 @@ class Mutation(
     OrganizationMutations,
     SystemMutations,
     KeySetMutations,
+    KeySetUpdateMutations,
     KeyImportMutations,
     PermissionGroupMutations,
     PermissionMutations,

@@ -43,6 +43,9 @@ class MailKind(StrEnum):
     KEY_EXPOSED = "key_exposed"
     HYGIENE_DIGEST = "hygiene_digest"
     AUDIT_CHAIN_BROKEN = "audit_chain_broken"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_DECIDED = "approval_decided"
+    APPROVAL_APPLIED_ALONE = "approval_applied_alone"
 
 
 SUBJECTS: dict[MailKind, str] = {
@@ -53,6 +56,9 @@ SUBJECTS: dict[MailKind, str] = {
     MailKind.KEY_EXPOSED: "[Keyrack] A key was found in public",
     MailKind.HYGIENE_DIGEST: "[Keyrack] Key hygiene to review",
     MailKind.AUDIT_CHAIN_BROKEN: "[Keyrack] An audit log does not verify",
+    MailKind.APPROVAL_REQUESTED: "[Keyrack] A change awaits your approval",
+    MailKind.APPROVAL_DECIDED: "[Keyrack] Your approval request was decided",
+    MailKind.APPROVAL_APPLIED_ALONE: "[Keyrack] A change was applied without a second person",
 }
 
 

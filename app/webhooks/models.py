@@ -24,6 +24,11 @@ class WebhookEvent(StrEnum):
     REPLACED_KEY_PRESENTED = "REPLACED_KEY_PRESENTED"
     AUDIT_CHAIN_BROKEN = "AUDIT_CHAIN_BROKEN"  # the scheduled full check found a break
     ANOMALY_DETECTED = "ANOMALY_DETECTED"  # a key set's traffic did something new
+    # Two-person approval (app.approvals), as the audit log names the steps:
+    APPROVAL_REQUESTED = "APPROVAL_REQUESTED"
+    APPROVAL_GRANTED = "APPROVAL_GRANTED"
+    APPROVAL_REJECTED = "APPROVAL_REJECTED"
+    APPROVAL_APPLIED_ALONE = "APPROVAL_APPLIED_ALONE"
 
 
 class DeliveryStatus(StrEnum):

@@ -26,6 +26,13 @@ HELD = {
     "importKeys": "CREATE_KEY_SET",
     "regenerateKey": "REGENERATE_WITHOUT_GRACE",
     "revokeKeySet": "REVOKE_KEY_SET",
+    # What key sets hold: their own permissions and groups, a group's permissions (every
+    # key set using it), a group or catalog permission deleted with DETACH, a rename.
+    "updateKeySet": "CHANGE_PERMISSIONS",
+    "updatePermissionGroup": "CHANGE_PERMISSIONS",
+    "deletePermissionGroup": "CHANGE_PERMISSIONS",
+    "updatePermission": "CHANGE_PERMISSIONS",
+    "deletePermission": "CHANGE_PERMISSIONS",
     "createVerifier": "CREATE_VERIFIER",
     "updateKeyPolicy": "WEAKEN_POLICY",
     "updateApprovalPolicy": "WEAKEN_POLICY",
@@ -58,15 +65,10 @@ NOT_HELD = {
     "removeMember": "membership, guarded by step-up",
     "createSystem": "an empty system: no key, no access",
     "revokeSystemRole": "membership, guarded by step-up",
-    # Key sets: what no offered action names (CHANGE_PERMISSIONS is not offered yet).
+    # Key sets: what no offered action names.
     "extendKeySet": "moves an expiry later: no key is handed out",
-    "updateKeySet": "label, expiry, networks, permissions: CHANGE_PERMISSIONS is not offered",
     "createPermissionGroup": "a group no key set uses yet",
-    "updatePermissionGroup": "permissions: CHANGE_PERMISSIONS is not offered",
-    "deletePermissionGroup": "permissions: CHANGE_PERMISSIONS is not offered",
     "createPermission": "a catalog name no key set holds yet",
-    "updatePermission": "permissions: CHANGE_PERMISSIONS is not offered",
-    "deletePermission": "permissions: CHANGE_PERMISSIONS is not offered",
     "createWebhook": "notifications, guarded by step-up",
     "updateWebhook": "notifications, guarded by step-up",
     "deleteWebhook": "notifications, guarded by step-up",

@@ -31,6 +31,9 @@ SENT_FROM = {
     MailKind.KEY_EXPOSED: "leaks/mail.py",
     MailKind.HYGIENE_DIGEST: "notifications/digest.py",
     MailKind.AUDIT_CHAIN_BROKEN: "audit/full_checks.py",
+    MailKind.APPROVAL_REQUESTED: "approvals/telling.py",
+    MailKind.APPROVAL_DECIDED: "approvals/telling.py",
+    MailKind.APPROVAL_APPLIED_ALONE: "approvals/telling.py",
 }
 
 

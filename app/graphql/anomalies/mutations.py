@@ -10,7 +10,7 @@ from app.graphql.anomalies.types import KEY_ANOMALY, KeyAnomalyType
 from app.graphql.approvals.declare import NeedsApproval
 from app.graphql.context import Info
 from app.graphql.ids import KEY_SET, input_pk
-from app.graphql.keysets.mutations import KeySetPayload
+from app.graphql.keysets.payloads import KeySetPayload
 from app.graphql.keysets.types import KeySetType
 from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated

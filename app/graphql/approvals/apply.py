@@ -6,9 +6,15 @@ from app.approvals.models import ApprovalRequest
 from app.approvals.reveals import REVEAL_OPERATION, reveal_approved
 from app.approvals.service import Apply
 from app.context import Actor
+from app.errors import InvalidState
 from app.graphql.approvals.declare import declaration_of
-from app.graphql.approvals.replay import replay
+from app.graphql.approvals.replay import field_of, replay
 from app.graphql.context import Info
+
+CHANGED = (
+    "what this request acts on changed since it was made (revoked, renamed, or its "
+    "permissions or groups changed): nothing was done. Make the change again to ask anew."
+)
 
 
 def applier(info: Info) -> Apply:
@@ -19,8 +25,13 @@ def applier(info: Info) -> Apply:
             return await reveal_approved(
                 requester=requester, keys=info.context.keys, request=request
             )
-        field, payload = await replay(info, request, requester)
-        declaration = declaration_of(field)
+        declaration = declaration_of(field_of(info, request.operation))
+        if request.precondition is not None and (
+            declaration is None
+            or not await declaration.still_unchanged(request.change, request.precondition)
+        ):
+            raise InvalidState(CHANGED)
+        _, payload = await replay(info, request, requester)
         held = declaration.held if declaration else {}
         return {
             name: value

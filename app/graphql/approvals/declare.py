@@ -19,12 +19,14 @@ from typing import Any
 from strawberry.extensions import FieldExtension
 from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
+from strawberry.utils.str_converters import to_camel_case
 from tortoise.transactions import in_transaction
 
 from app.approvals import policies
 from app.approvals import service as approvals
 from app.approvals.models import ApprovalAction
 from app.approvals.scopes import Scope, scope_of
+from app.approvals.world import state_of
 from app.context import Actor
 from app.errors import ErrorCode, PolicyViolation
 from app.graphql.approvals.replay import to_json
@@ -37,7 +39,13 @@ from app.ids import pk_of
 [SECRET_MARK] = SECRET
 
 # Input fields that name the object acted on, and the type of their global ids.
-TARGETS = {"organization_id": "Organization", "system_id": "System", "key_set_id": "KeySet"}
+TARGETS = {
+    "organization_id": "Organization",
+    "system_id": "System",
+    "key_set_id": "KeySet",
+    "group_id": "PermissionGroup",
+    "permission_id": "Permission",
+}
 
 # `when(input, scope)`: whether this input is the held action (regenerating with grace is
 # not "without grace"); omitted, every input is.
@@ -56,7 +64,9 @@ class NeedsApproval(FieldExtension):
     names the input fields that identify the object acted on (the first given counts);
     where the policy holds `also`, every input is held as that action (what the payload
     hands out is what `also` guards);
-    `held` maps the payload's key-value fields to the names the requester claims them by.
+    `held` maps the payload's key-value fields to the names the requester claims them by;
+    `unchanged`: approved, it is applied only if the object acted on is as it was when the
+    request was made (`app.approvals.world`), else refused.
     The payload type must have an `approvalRequest` field. An input that carries a secret
     (a key to import) cannot be kept: such a mutation declares `refused`, the reason it
     answers POLICY_VIOLATION with where the action is held."""
@@ -71,6 +81,7 @@ class NeedsApproval(FieldExtension):
         also: ApprovalAction | None = None,
         held: Mapping[str, str] | None = None,
         refused: str | None = None,
+        unchanged: bool = False,
     ) -> None:
         unknown = set(on) - TARGETS.keys()
         if not on or unknown:
@@ -81,6 +92,7 @@ class NeedsApproval(FieldExtension):
         self.also = also
         self.held = dict(held or {})
         self.refused = refused
+        self.unchanged = unchanged
 
     def apply(self, field: StrawberryField) -> None:
         later = field.extensions[field.extensions.index(self) + 1 :]
@@ -126,6 +138,8 @@ class NeedsApproval(FieldExtension):
             summary=f"{info.field_name} on {scope.label}",
             reason=getattr(input, "reason", None),
             ttl_seconds=info.context.settings.approval_ttl_seconds,
+            precondition=await self._precondition(input),
+            mailer=info.context.mailer,
         )
         return self.payload_type(
             user_errors=[
@@ -153,12 +167,28 @@ class NeedsApproval(FieldExtension):
         return self.action
 
     async def _scope(self, input: Any, actor: Actor) -> Scope | None:
-        given = [(name, getattr(input, name)) for name in self.on if getattr(input, name)]
-        if not given:
+        target = self._target({name: getattr(input, name) for name in self.on})
+        return (
+            await scope_of(user_id=actor.user.id, kind=target[0], pk=target[1]) if target else None
+        )
+
+    async def _precondition(self, input: Any) -> str | None:
+        target = self._target({name: getattr(input, name) for name in self.on})
+        return await state_of(*target) if self.unchanged and target else None
+
+    async def still_unchanged(self, change: Mapping[str, Any], precondition: str) -> bool:
+        """Whether the object a kept change acts on is as it was when it was kept."""
+        target = self._target({name: change.get(to_camel_case(name)) for name in self.on})
+        return target is not None and await state_of(*target) == precondition
+
+    def _target(self, given: Mapping[str, Any]) -> tuple[str, int] | None:
+        """The kind and key of the object acted on: the first of `on` given."""
+        named = [(name, value) for name, value in given.items() if value]
+        if not named:
             return None
-        name, global_id = given[0]
+        name, global_id = named[0]
         pk = pk_of(str(global_id), TARGETS[name])
-        return await scope_of(user_id=actor.user.id, kind=TARGETS[name], pk=pk) if pk else None
+        return (TARGETS[name], pk) if pk else None
 
 
 def _carries_secret(type_: Any) -> bool:

@@ -174,6 +174,7 @@ class ApprovalMutations:
             request_id=_request_pk(input),
             apply=applier(info),
             keys=info.context.keys,
+            mailer=info.context.mailer,
         )
         return ApprovalRequestPayload(approval_request=ApprovalRequestType.from_model(request))
 
@@ -188,7 +189,10 @@ class ApprovalMutations:
     )
     async def reject_request(self, info: Info, input: RejectRequestInput) -> ApprovalRequestPayload:
         request = await approvals.reject(
-            actor=info.context.actor, request_id=_request_pk(input), reason=input.reason
+            actor=info.context.actor,
+            request_id=_request_pk(input),
+            reason=input.reason,
+            mailer=info.context.mailer,
         )
         return ApprovalRequestPayload(approval_request=ApprovalRequestType.from_model(request))
 
@@ -210,6 +214,7 @@ class ApprovalMutations:
             reason=input.reason,
             apply=applier(info),
             keys=info.context.keys,
+            mailer=info.context.mailer,
         )
         return ApprovalRequestPayload(approval_request=ApprovalRequestType.from_model(request))
 
@@ -252,5 +257,6 @@ class ApprovalMutations:
             slot=input.slot,
             reason=input.reason,
             ttl_seconds=info.context.settings.approval_ttl_seconds,
+            mailer=info.context.mailer,
         )
         return ApprovalRequestPayload(approval_request=ApprovalRequestType.from_model(request))

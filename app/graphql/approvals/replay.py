@@ -72,6 +72,13 @@ class _ReplayInfo:
     field_name: str
 
 
+def field_of(info: Info, operation: str) -> StrawberryField:
+    """The mutation field a request was made through."""
+    mutation_type: Any = info.schema._schema.mutation_type
+    field: StrawberryField = mutation_type.fields[operation].extensions["strawberry-definition"]
+    return field
+
+
 async def replay(
     info: Info, request: ApprovalRequest, requester: Actor
 ) -> tuple[StrawberryField, Any]:
@@ -80,7 +87,7 @@ async def replay(
     schema = info.schema
     mutation_type: Any = schema._schema.mutation_type
     graphql_field = mutation_type.fields[request.operation]
-    field: StrawberryField = graphql_field.extensions["strawberry-definition"]
+    field = field_of(info, request.operation)
     if field.base_resolver is None:
         raise TypeError(f"{request.operation} has no resolver to replay")
     [argument] = [a for a in field.arguments if a.python_name == "input"]

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app import clock
-from app.approvals import policies
+from app.approvals import listing, policies
 from app.approvals import service as approvals
 from app.approvals.models import ApprovalAction, ApprovalRequest, ApprovalStatus
 from app.graphql import reach
@@ -172,16 +172,16 @@ async def resolve_approval_requests(
     """An organization's requests (its owners and admins), or the viewer's."""
     actor = info.context.actor
     requests = (
-        await approvals.of_organization(actor=actor, organization_id=organization_id, status=status)
+        await listing.of_organization(actor=actor, organization_id=organization_id, status=status)
         if organization_id is not None
-        else await approvals.of_viewer(actor=actor, status=status)
+        else await listing.of_viewer(actor=actor, status=status)
     )
     return [ApprovalRequestType.from_model(request) for request in requests]
 
 
 STATUS_DESCRIPTION = "Only requests with this status (EXPIRED: pending past expiresAt); null: all."
 # A read of up to MOST_LISTED rows, newest first.
-APPROVAL_REQUESTS_COST = {**list_cost(approvals.MOST_LISTED), **field_cost(ROW_READ_COST)}
+APPROVAL_REQUESTS_COST = {**list_cost(listing.MOST_LISTED), **field_cost(ROW_READ_COST)}
 
 
 @reach.findable(APPROVAL_REQUEST)

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
+from app.approvals.models import ApprovalAction
+from app.approvals.scopes import Scope
+from app.graphql.approvals.declare import NeedsApproval
+from app.graphql.approvals.types import ApprovalRequestType
 from app.graphql.catalog.types import PermissionType
 from app.graphql.context import Info
 from app.graphql.enums import InUseKeySets, KeySetScope
+from app.graphql.groups.mutations import detaches
 from app.graphql.ids import BUILT_IN_PERMISSION, ORGANIZATION, PERMISSION, input_pk
 from app.graphql.organizations.types import OrganizationType, load_organization
 from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
@@ -86,6 +93,9 @@ class PermissionPayload:
     permission: PermissionType | None = strawberry.field(
         default=None, description="The permission as it is now; null on userErrors."
     )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="With APPROVAL_PENDING: the request that holds this change."
+    )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
@@ -101,6 +111,9 @@ class DeletePermissionPayload:
     organization: OrganizationType | None = strawberry.field(
         default=None, description="The permission's organization, after the deletion."
     )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="With APPROVAL_PENDING: the request that holds this change."
+    )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
@@ -111,6 +124,11 @@ async def _catalog_pk(info: Info, global_id: str) -> int:
     if built_in is not None:
         await service.refuse_built_in(actor=info.context.actor, pk=built_in)
     return input_pk(global_id, PERMISSION, field="permissionId")
+
+
+async def _renames(input: Any, scope: Scope) -> bool:
+    """A rename reaches every key set and group holding the name, verification included."""
+    return input.name is not None
 
 
 @strawberry.type
@@ -135,7 +153,13 @@ class PermissionMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("permission_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(
+                ApprovalAction.CHANGE_PERMISSIONS, "permission_id", when=_renames, unchanged=True
+            ),
+            StepUp("permission_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "Renames (with confirmName), describes or rescopes a catalog permission; "
             f"built-ins cannot change. {_ADMINS_ONLY}"
@@ -157,7 +181,13 @@ class PermissionMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("permission_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(
+                ApprovalAction.CHANGE_PERMISSIONS, "permission_id", when=detaches, unchanged=True
+            ),
+            StepUp("permission_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "Deletes a catalog permission; revoked key sets simply lose it. Built-ins "
             f"cannot be deleted. {_ADMINS_ONLY}"

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
+from app.approvals.models import ApprovalAction
+from app.approvals.scopes import Scope
+from app.graphql.approvals.declare import NeedsApproval
+from app.graphql.approvals.types import ApprovalRequestType
 from app.graphql.context import Info
 from app.graphql.enums import InUseKeySets, KeyPermission, KeySetScope
 from app.graphql.groups.types import PermissionGroupType
@@ -100,6 +106,9 @@ class PermissionGroupPayload:
     permission_group: PermissionGroupType | None = strawberry.field(
         default=None, description="The group as it is now; null on userErrors."
     )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="With APPROVAL_PENDING: the request that holds this change."
+    )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
 
@@ -115,8 +124,25 @@ class DeletePermissionGroupPayload:
     organization: OrganizationType | None = strawberry.field(
         default=None, description="The group's organization, after the deletion."
     )
+    approval_request: ApprovalRequestType | None = strawberry.field(
+        default=None, description="With APPROVAL_PENDING: the request that holds this change."
+    )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
+
+
+async def sets_permissions(input: Any, scope: Scope) -> bool:
+    """A group's (or key set's) permissions given: what every key set using it holds."""
+    return any(
+        value not in (None, strawberry.UNSET)
+        for value in (input.permissions, input.permission_names)
+    )
+
+
+async def detaches(input: Any, scope: Scope) -> bool:
+    """Deleting with DETACH takes permissions from the key sets that hold them (INLINE
+    keeps them; without either, a deletion that would reach a live key set is IN_USE)."""
+    return input.key_sets is InUseKeySets.DETACH
 
 
 def _permissions(values: list[KeyPermission] | None) -> list[str] | None:
@@ -150,7 +176,13 @@ class PermissionGroupMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("group_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(
+                ApprovalAction.CHANGE_PERMISSIONS, "group_id", when=sets_permissions, unchanged=True
+            ),
+            StepUp("group_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "Renames a group or changes its permissions or description. Owners and admins of "
             "the organization only (others FORBIDDEN)."
@@ -180,7 +212,13 @@ class PermissionGroupMutations:
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
-        extensions=[StepUp("group_id"), ReportUserErrors()],
+        extensions=[
+            NeedsApproval(
+                ApprovalAction.CHANGE_PERMISSIONS, "group_id", when=detaches, unchanged=True
+            ),
+            StepUp("group_id"),
+            ReportUserErrors(),
+        ],
         description=(
             "Deletes a group; revoked key sets simply lose it. Owners and admins of the "
             "organization only (others FORBIDDEN)."

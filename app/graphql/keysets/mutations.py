@@ -1,7 +1,8 @@
+"""Making, replacing and ending a key set's keys: create, regenerate, revoke."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -11,28 +12,15 @@ from app.approvals.scopes import Scope
 from app.graphql.approvals.declare import NeedsApproval
 from app.graphql.approvals.types import ApprovalRequestType
 from app.graphql.context import Info
-from app.graphql.enums import KeyPermission, KeySlot, RefillInterval
-from app.graphql.ids import KEY_SET, ORGANIZATION, PERMISSION_GROUP, SYSTEM, input_pk
+from app.graphql.enums import KeyPermission, KeySlot
+from app.graphql.ids import KEY_SET, ORGANIZATION, SYSTEM, input_pk
+from app.graphql.keysets.payloads import KeySetPayload, RefillInput, group_pks, recent_use
 from app.graphql.keysets.types import KeySetType
 from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.prices import MUTATION_PRICE
 from app.graphql.step_up import StepUp, otp_field
 from app.keysets import lifecycle, values
-from app.keysets.owners import Refill
-from app.usage.recent import RecentUseCheck
-from app.validation import UNCHANGED
-
-
-@strawberry.input(description="Credits given back on a schedule: remaining is set to amount.")
-class RefillInput:
-    amount: int = strawberry.field(description="1 or more: remaining after each refill.")
-    interval: RefillInterval = strawberry.field(
-        description="DAILY (00:00 UTC) or MONTHLY (the 1st, 00:00 UTC)."
-    )
-
-    def to_refill(self) -> Refill:
-        return Refill(self.amount, self.interval)
 
 
 @strawberry.input(description="A new key set of an organization or of one of its systems.")
@@ -169,100 +157,6 @@ class RevokeKeySetInput:
     client_mutation_id: str | None = None
 
 
-@strawberry.input(description="Every field but keySetId is optional; an omitted one is unchanged.")
-class UpdateKeySetInput:
-    key_set_id: strawberry.ID = strawberry.field(
-        description="A key set of a scope you administer; a revoked one gives REVOKED."
-    )
-    label: str | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Same rules as at creation: trimmed, NFKC, unique among live sets (TAKEN).",
-    )
-    description: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Up to 1000 characters; null clears it."
-    )
-    permissions: list[KeyPermission] | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Replaces the set's own permissions; of its scope only.",
-        deprecation_reason="Use permissionNames.",
-    )
-    permission_names: list[str] | None = strawberry.field(
-        default=strawberry.UNSET,
-        description=(
-            "Replaces the set's own permissions with these catalog names (with `permissions`, "
-            "if given too); an unknown name or one of another scope is INVALID at its index."
-        ),
-    )
-    expires_at: datetime | None = strawberry.field(
-        default=strawberry.UNSET,
-        description=(
-            "In the future; null removes the expiry. Within the key policy (else POLICY_VIOLATION)."
-        ),
-    )
-    enabled: bool | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="false: the keys stop verifying until enabled again (status DISABLED).",
-    )
-    allowed_cidrs: list[str] | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Replaces the networks: up to 100 CIDRs or addresses, no host bits; [] any.",
-    )
-    group_ids: list[strawberry.ID] | None = strawberry.field(
-        default=strawberry.UNSET, description="Replaces the set's groups; [] removes them all."
-    )
-    external_id: str | None = strawberry.field(
-        default=strawberry.UNSET,
-        description=(
-            "Up to 255 characters; null clears it. Audited with old and new value. Admins "
-            "of the scope only, also on a member's own key set (FORBIDDEN)."
-        ),
-    )
-    meta: JSON | None = strawberry.field(
-        default=strawberry.UNSET,
-        description=(
-            "Replaces the JSON object (up to 4 KiB); null clears it. The audit log records "
-            "only that it changed. Admins of the scope only."
-        ),
-    )
-    remaining: int | None = strawberry.field(
-        default=strawberry.UNSET,
-        description=(
-            "Sets the credits left; null: unlimited. Admins of the scope only, also on a "
-            "member's own key set (FORBIDDEN)."
-        ),
-    )
-    refill: RefillInput | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Replaces the refill; null: none. Admins of the scope only.",
-    )
-    acknowledge_recent_use: bool = strawberry.field(
-        default=False,
-        description=(
-            "Go ahead although the key set is in use (only with enabled: false)."
-            " Without it, a key set that verified successfully within"
-            " KEYRACK_RECENT_USE_SECONDS (default an hour) gives RECENTLY_USED and"
-            " nothing changes; see KeySet.impact."
-        ),
-    )
-    otp: str | None = otp_field()
-    client_mutation_id: str | None = None
-
-
-@strawberry.input(description="A later expiry for a key set.")
-class ExtendKeySetInput:
-    key_set_id: strawberry.ID = strawberry.field(
-        description="A key set of a scope you administer, expired or not; revoked gives REVOKED."
-    )
-    expires_at: datetime = strawberry.field(
-        description=(
-            "The new expiry: in the future, later than the current one (else INVALID), and "
-            "within the key policy's maxLifetimeSeconds (else POLICY_VIOLATION)."
-        )
-    )
-    otp: str | None = otp_field()
-    client_mutation_id: str | None = None
-
-
 @strawberry.type(description="The new key set and, this once, its two plaintext keys.")
 class CreateKeySetPayload:
     key_set: KeySetType | None = strawberry.field(
@@ -294,42 +188,6 @@ class RegenerateKeyPayload:
     )
     user_errors: list[UserError] = user_errors_field()
     client_mutation_id: str | None = None
-
-
-@strawberry.type(description="The key set after a change.")
-class KeySetPayload:
-    key_set: KeySetType | None = strawberry.field(
-        default=None, description="The key set as it is now; null on userErrors."
-    )
-    approval_request: ApprovalRequestType | None = strawberry.field(
-        default=None, description="With APPROVAL_PENDING: the request that holds this change."
-    )
-    user_errors: list[UserError] = user_errors_field()
-    client_mutation_id: str | None = None
-
-
-def _group_pks(ids: list[strawberry.ID]) -> list[int]:
-    return [input_pk(group_id, PERMISSION_GROUP, field="groupIds") for group_id in ids]
-
-
-def _recent_use(info: Info, acknowledged: bool) -> RecentUseCheck:
-    return RecentUseCheck(
-        window_seconds=info.context.settings.recent_use_seconds,
-        acknowledged=acknowledged,
-        unflushed=info.context.verifier.usage,
-    )
-
-
-def _given(value: Any, *, nullable: bool = True) -> Any:
-    """UNSET (omitted) means unchanged; null on a non-nullable field also means unchanged."""
-    if value is strawberry.UNSET or (value is None and not nullable):
-        return UNCHANGED
-    return value
-
-
-def _refill(value: RefillInput | None) -> Any:
-    given = _given(value)
-    return given.to_refill() if isinstance(given, RefillInput) else given
 
 
 # "Without grace": the old key can stop working within this long.
@@ -382,7 +240,7 @@ class KeySetMutations:
             description=input.description,
             expires_at=input.expires_at,
             allowed_cidrs=input.allowed_cidrs,
-            group_ids=_group_pks(input.group_ids),
+            group_ids=group_pks(input.group_ids),
             external_id=input.external_id,
             meta=input.meta,
             remaining=input.remaining,
@@ -422,7 +280,7 @@ class KeySetMutations:
             slot=input.slot,
             confirm_label=input.confirm_label,
             grace_period_seconds=input.grace_period_seconds,
-            recent_use=_recent_use(info, input.acknowledge_recent_use),
+            recent_use=recent_use(info, input.acknowledge_recent_use),
             retire_when_idle_seconds=input.retire_when_idle_seconds,
         )
         return RegenerateKeyPayload(
@@ -448,54 +306,6 @@ class KeySetMutations:
             key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
             confirm_label=input.confirm_label,
             reason=input.reason,
-            recent_use=_recent_use(info, input.acknowledge_recent_use),
-        )
-        return KeySetPayload(key_set=KeySetType.from_model(key_set))
-
-    @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
-        extensions=[StepUp("key_set_id"), ReportUserErrors()],
-        description=(
-            "Moves the expiry later within the key policy; also revives an expired key set. "
-            "Admins of the scope."
-        ),
-        metadata=MUTATION_PRICE,
-    )
-    async def extend_key_set(self, info: Info, input: ExtendKeySetInput) -> KeySetPayload:
-        key_set = await lifecycle.extend_key_set(
-            actor=info.context.actor,
-            key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
-            expires_at=input.expires_at,
-        )
-        return KeySetPayload(key_set=KeySetType.from_model(key_set))
-
-    @strawberry.mutation(
-        permission_classes=[IsAuthenticated],
-        extensions=[StepUp("key_set_id"), ReportUserErrors()],
-        description=(
-            "Changes a key set's label, description, permissions, groups, expiry, networks or "
-            "enabled flag. Admins of the scope; other members get FORBIDDEN, outsiders NOT_FOUND."
-        ),
-        metadata=MUTATION_PRICE,
-    )
-    async def update_key_set(self, info: Info, input: UpdateKeySetInput) -> KeySetPayload:
-        permissions = _given(input.permissions, nullable=False)
-        group_ids = _given(input.group_ids, nullable=False)
-        key_set = await lifecycle.update_key_set(
-            actor=info.context.actor,
-            key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
-            label=_given(input.label, nullable=False),
-            description=_given(input.description),
-            permissions=permissions if permissions is UNCHANGED else [p.value for p in permissions],
-            expires_at=_given(input.expires_at),
-            enabled=_given(input.enabled, nullable=False),
-            allowed_cidrs=_given(input.allowed_cidrs, nullable=False),
-            group_ids=group_ids if group_ids is UNCHANGED else _group_pks(group_ids),
-            external_id=_given(input.external_id),
-            meta=_given(input.meta),
-            remaining=_given(input.remaining),
-            refill=_refill(input.refill),
-            recent_use=_recent_use(info, input.acknowledge_recent_use),
-            permission_names=_given(input.permission_names, nullable=False),
+            recent_use=recent_use(info, input.acknowledge_recent_use),
         )
         return KeySetPayload(key_set=KeySetType.from_model(key_set))
