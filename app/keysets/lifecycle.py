@@ -39,7 +39,6 @@ from app.keysets.owners import (
     owner_details,
 )
 from app.keysets.policy import policy_of
-from app.keysets.revocation import revoke_key_set as revoke_key_set  # the mutations call it here
 from app.keysets.rules import (
     clean_cidrs,
     clean_description,

@@ -20,7 +20,7 @@ from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.prices import MUTATION_PRICE
 from app.graphql.step_up import StepUp, otp_field
-from app.keysets import lifecycle, values
+from app.keysets import lifecycle, revocation, values
 
 
 @strawberry.input(description="A new key set of an organization or of one of its systems.")
@@ -301,7 +301,7 @@ class KeySetMutations:
         metadata=MUTATION_PRICE,
     )
     async def revoke_key_set(self, info: Info, input: RevokeKeySetInput) -> KeySetPayload:
-        key_set = await lifecycle.revoke_key_set(
+        key_set = await revocation.revoke_key_set(
             actor=info.context.actor,
             key_set_id=input_pk(input.key_set_id, KEY_SET, field="keySetId"),
             confirm_label=input.confirm_label,
