@@ -154,3 +154,33 @@ export const AUDIT_INTEGRITY = {
   id: "sha256:eef08d66c1ce6c6200aff30a976cb88828d819d67407d872a86e616b098585ab",
   text: "query AuditIntegrity($id: ID!) {\n  organization(id: $id) {\n    id\n    auditIntegrity {\n      valid\n      checkedEntries\n      firstBrokenSequence\n      verifiedThrough\n      lastFullCheckAt\n    }\n  }\n}",
 };
+
+/** @type {Operation} */
+export const KEY_SET_ACCESS = {
+  id: "sha256:f46686582178f9d3581a929de68eaa71179c97257abecc32ecfdd515c4494302",
+  text: "query KeySetAccess($id: ID!) {\n  keySet(id: $id) {\n    id\n    scope\n    permissionNames\n    allowedCidrs\n    organization {\n      id\n      permissions(first: 100) {\n        edges {\n          node {\n            name\n            scopes\n          }\n        }\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const PRIMARY_KEY_VALUE = {
+  id: "sha256:3bf4ba932191376e4039d404ea0680d176f79d3790eb04511e255a03ab81005c",
+  text: "query PrimaryKeyValue($id: ID!) {\n  keySet(id: $id) {\n    id\n    primaryKey {\n      value\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const SECONDARY_KEY_VALUE = {
+  id: "sha256:81367f15ed70bf254d07466c6da9372544c9d9c0127af4790dc72eab4704bf31",
+  text: "query SecondaryKeyValue($id: ID!) {\n  keySet(id: $id) {\n    id\n    secondaryKey {\n      value\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const ELEVATE_SESSION = {
+  id: "sha256:3365e30d6f62a0ccf4136d83137b5fa12d977b45a7d6526f09e5fb5b3cdcbd54",
+  text: "mutation ElevateSession($input: ElevateSessionInput!) {\n  elevateSession(input: $input) {\n    elevatedUntil\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const REQUEST_KEY_REVEAL = {
+  id: "sha256:5beffa82a63b1acb07b86c66d3b99057d922291c424ebaf6447c50b704f442f0",
+  text: "mutation RequestKeyReveal($input: RequestKeyRevealInput!) {\n  requestKeyReveal(input: $input) {\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};

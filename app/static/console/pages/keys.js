@@ -13,6 +13,7 @@ import { CREATE_KEY_SET, KEY_SETS } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
 import { showPending } from "./approvals.js";
 import { FIRST_VIEW, keyTable } from "./keytable.js";
+import { networksField, typedNetworks } from "./networks.js";
 import { messages, showOnce } from "./shownonce.js";
 
 /** @typedef {import("../api.js").UserError} UserError */
@@ -76,6 +77,7 @@ export async function renderKeySets(
     organizationId,
     groups,
     maxGrace: /** @type {number} */ (organization.keyPolicy.maxGracePeriodSeconds),
+    keyReveal: /** @type {string} */ (organization.keyReveal),
     reload,
   };
   show(
@@ -117,7 +119,7 @@ export async function renderKeySets(
 /**
  * @typedef {{
  *   organizationId: string, groups: {id: string, name: string}[], maxGrace: number,
- *   reload: () => Promise<void>
+ *   keyReveal: string, reload: () => Promise<void>
  * }} Context
  */
 
@@ -130,6 +132,7 @@ function addKey(context) {
     min: daysFromNow(1).slice(0, 10),
   });
   expiryDate.hidden = true;
+  const networks = networksField();
   const form = h(
     "form",
     {},
@@ -180,6 +183,7 @@ function addKey(context) {
     ),
     expiryDate,
     field("Description", { name: "description", maxlength: 1000 }),
+    networks.element,
     h("div", {}, h("button", { type: "submit", text: "Create" }), " ", cancel()),
     error,
   );
@@ -194,6 +198,7 @@ function addKey(context) {
       groupIds: values.getAll("groupIds"),
       description: formValue(form, "description"),
       expiresAt: expiresAt(expiry, formValue(form, "expiryDate")),
+      allowedCidrs: typedNetworks(form),
     };
     const payload = await withStepUp(
       async (otp) => (await graphql(CREATE_KEY_SET, { input: { ...input, otp } })).createKeySet,
@@ -204,7 +209,7 @@ function addKey(context) {
         ["Secondary key", payload.secondaryKey],
       ]);
     } else if (payload && !showPending(dialog, payload, context.organizationId, context.reload)) {
-      error.textContent = messages(payload.userErrors);
+      error.textContent = messages(networks.showErrors(payload.userErrors));
     }
   });
 }
