@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+import pyotp
 from playwright.sync_api import Page, expect
 
 from tests.console.browsing import (
@@ -21,6 +22,7 @@ from tests.console.browsing import (
     Browsing,
     api,
     log_in,
+    server_now,
 )
 from tests.support.processes import Served
 
@@ -33,8 +35,11 @@ NETWORKER = {
     "password": "reveal horse staple",
 }
 EDITOR = {"name": "Va Owner", "email": "reveal.va@example.com", "password": "reveal staple battery"}
+STEPPER = {"name": "Wu Owner", "email": "reveal.wu@example.com", "password": "reveal horse lantern"}
+ASKER = {"name": "Xi Owner", "email": "reveal.xi@example.com", "password": "reveal lantern staple"}
 
-SIGN_UP = "mutation ($input: SignUpInput!) { signUp(input: $input) { token } }"
+SIGN_UP = """
+mutation ($input: SignUpInput!) { signUp(input: $input) { userErrors { code message } } }"""
 CREATE_ORGANIZATION = """
 mutation ($input: CreateOrganizationInput!) {
   createOrganization(input: $input) { organization { id } }
@@ -59,6 +64,15 @@ query ($id: ID!) {
     }
   }
 }"""
+ENROLL_TOTP = "mutation ($input: EnrollTotpInput!) { enrollTotp(input: $input) { secret } }"
+CONFIRM_TOTP = """
+mutation ($input: ConfirmTotpInput!) { confirmTotp(input: $input) { userErrors { code } } }"""
+HOLD = """
+mutation ($input: UpdateApprovalPolicyInput!) {
+  updateApprovalPolicy(input: $input) { userErrors { code message } }
+}"""
+REQUESTS = """
+query ($id: ID!) { organization(id: $id) { approvalRequests { action status reason } } }"""
 VERIFY_FROM = """
 query ($key: String!, $ip: String!) { verifyKey(key: $key, ip: $ip) { code } }"""
 KEY_SETS = """
@@ -69,11 +83,15 @@ query ($id: ID!) {
 }"""
 
 
+def sign_up(served: Served, person: dict[str, str]) -> None:
+    assert api(served, SIGN_UP, input=person)["signUp"]["userErrors"] == []
+
+
 def owner_with_key_set(
     served: Served, person: dict[str, str], organization: str, **key_set: object
 ) -> tuple[str, str, dict[str, str]]:
     """An owner's token, their new organization's id, and a key set made in it."""
-    api(served, SIGN_UP, input=person)
+    sign_up(served, person)
     token = log_in(served, person)
     organization_id = api(served, CREATE_ORGANIZATION, token, input={"name": organization})[
         "createOrganization"
@@ -124,7 +142,7 @@ def test_an_admin_views_and_copies_a_key_each_reveal_audited_and_a_member_sees_n
     invitation = api(
         served, INVITE, token, input={"organizationId": organization_id, "email": MEMBER["email"]}
     )["addMember"]["invitationToken"]
-    api(served, SIGN_UP, input={**MEMBER, "invitationToken": invitation})
+    sign_up(served, {**MEMBER, "invitationToken": invitation})
     page = keys_page(chromium, VIEWER, "Viewable")
     row = page.get_by_role("row").filter(has_text="search-api")
     before = page.locator("main").inner_text()
@@ -193,7 +211,7 @@ def test_add_key_takes_networks_refuses_an_invalid_one_and_verifies_from_them_on
     served: Served, chromium: Browsing
 ) -> None:
     # given
-    api(served, SIGN_UP, input=NETWORKER)
+    sign_up(served, NETWORKER)
     token = log_in(served, NETWORKER)
     organization_id = api(served, CREATE_ORGANIZATION, token, input={"name": "Networked"})[
         "createOrganization"
@@ -275,4 +293,72 @@ def test_edit_changes_the_networks_and_permissions_and_the_keys_verify_according
         "FORBIDDEN_IP",
         "VALID",
     ]
+    chromium.assert_offline_and_quiet()
+
+
+def test_view_asks_for_the_authenticator_code_where_step_up_is_required(
+    served: Served, chromium: Browsing
+) -> None:
+    # given: an owner with an authenticator, whose organization then requires step-up
+    token, organization_id, made = owner_with_key_set(served, STEPPER, "Stepped", label="vault")
+    secret = api(served, ENROLL_TOTP, token, input={"password": STEPPER["password"]})["enrollTotp"][
+        "secret"
+    ]
+    authenticator = pyotp.TOTP(secret)
+    confirmed = api(
+        served, CONFIRM_TOTP, token, input={"code": authenticator.at(server_now(served))}
+    )
+    assert confirmed["confirmTotp"]["userErrors"] == []
+    required = {"organizationId": organization_id, "requireStepUp": True}
+    assert (
+        api(served, UPDATE_ORGANIZATION, token, input=required)["updateOrganization"]["userErrors"]
+        == []
+    )
+    page = keys_page(chromium, STEPPER, "Stepped")
+
+    # when: View, then the code the authenticator shows (the next step's: the confirmation
+    # used this one)
+    page.get_by_role("row").filter(has_text="vault").get_by_role(
+        "button", name="View primary key"
+    ).click()
+    page.get_by_label("Authenticator code").fill(authenticator.at(server_now(served) + 30))
+    page.get_by_role("button", name="Confirm").click()
+    shown = page.get_by_role("dialog", name="Primary key of “vault”")
+    viewed = shown.get_by_role("region", name="Primary key").locator("code").inner_text()
+    audited = api(served, REVEALED, token, id=organization_id)["organization"]["auditLog"]
+
+    # then
+    assert viewed == made["primaryKey"]
+    assert len(audited["edges"]) == 1
+    chromium.assert_offline_and_quiet()
+
+
+def test_where_approval_holds_revealing_view_offers_a_request_to_view(
+    served: Served, chromium: Browsing
+) -> None:
+    # given: an organization whose approval policy holds REVEAL_KEY
+    token, organization_id, _ = owner_with_key_set(served, ASKER, "Guarded", label="mint")
+    held = {"organizationId": organization_id, "actions": ["REVEAL_KEY"]}
+    assert api(served, HOLD, token, input=held)["updateApprovalPolicy"]["userErrors"] == []
+    page = keys_page(chromium, ASKER, "Guarded")
+
+    # when: View, which the API answers with APPROVAL_REQUIRED, then a request with a reason
+    page.get_by_role("row").filter(has_text="mint").get_by_role(
+        "button", name="View secondary key"
+    ).click()
+    asking = page.get_by_role("dialog", name="Request to view the secondary key of “mint”")
+    asking.get_by_label("Reason").fill("rotating the payment terminal")
+    violations = page.evaluate(AXE_RUN)
+    asking.get_by_role("button", name="Request to view").click()
+    waiting = page.get_by_role("dialog", name="Waiting for approval")
+    expect(waiting.get_by_role("status")).to_contain_text("waiting for approval")
+    requests = api(served, REQUESTS, token, id=organization_id)["organization"]
+    audited = api(served, REVEALED, token, id=organization_id)["organization"]["auditLog"]
+
+    # then: a request waits, and nothing was revealed
+    assert requests["approvalRequests"] == [
+        {"action": "REVEAL_KEY", "status": "PENDING", "reason": "rotating the payment terminal"}
+    ]
+    assert audited["edges"] == []
+    assert violations == [], "axe-core: serious accessibility violations in Request to view"
     chromium.assert_offline_and_quiet()
