@@ -14,6 +14,7 @@ import { cancel, withStepUp } from "../stepup.js";
 import { showPending } from "./approvals.js";
 import { FIRST_VIEW, keyTable } from "./keytable.js";
 import { organizationNav, organizationsLink } from "./orgnav.js";
+import { networksField, typedNetworks } from "./networks.js";
 import { messages, showOnce } from "./shownonce.js";
 
 /** @typedef {import("../api.js").UserError} UserError */
@@ -86,6 +87,7 @@ export async function renderKeySets(
     permissions: ORGANIZATION_PERMISSIONS,
     groups: nodes(organization.permissionGroups),
     maxGrace: organization.keyPolicy.maxGracePeriodSeconds,
+    keyReveal: organization.keyReveal,
     keySets: organization.keySets,
     page: (pages, next) => renderKeySets(main, organizationId, pages, next),
   });
@@ -106,7 +108,7 @@ export function nodes(connection) {
  *   heading: string, above: import("../dom.js").Child[], nav: HTMLElement, role: string,
  *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
  *   viewerRole: string | null, permissions: string[], groups: {id: string, name: string}[],
- *   maxGrace: number,
+ *   maxGrace: number, keyReveal: string,
  *   keySets: {edges: {node: KeySet}[], pageInfo: {hasNextPage: boolean, endCursor: string}},
  *   page: (cursors: (string | null)[], view: View) => Promise<void>
  * }} KeysPage
@@ -129,6 +131,7 @@ export function showKeySets(main, cursors, view, page) {
     permissions: page.permissions,
     groups: page.groups,
     maxGrace: page.maxGrace,
+    keyReveal: page.keyReveal,
     reload: () => page.page(cursors, view),
   };
   const organizationPath = `#/organizations/${encodeURIComponent(page.organizationId)}`;
@@ -173,7 +176,7 @@ export function showKeySets(main, cursors, view, page) {
  * @typedef {{
  *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
  *   permissions: string[], groups: {id: string, name: string}[], maxGrace: number,
- *   reload: () => Promise<void>
+ *   keyReveal: string, reload: () => Promise<void>
  * }} Context
  */
 
@@ -186,6 +189,7 @@ function addKey(context) {
     min: daysFromNow(1).slice(0, 10),
   });
   expiryDate.hidden = true;
+  const networks = networksField();
   const form = h(
     "form",
     {},
@@ -236,6 +240,7 @@ function addKey(context) {
     ),
     expiryDate,
     field("Description", { name: "description", maxlength: 1000 }),
+    networks.element,
     h("div", {}, h("button", { type: "submit", text: "Create" }), " ", cancel()),
     error,
   );
@@ -250,6 +255,7 @@ function addKey(context) {
       groupIds: values.getAll("groupIds"),
       description: formValue(form, "description"),
       expiresAt: expiresAt(expiry, formValue(form, "expiryDate")),
+      allowedCidrs: typedNetworks(form),
     };
     const payload = await withStepUp(
       async (otp) => (await graphql(CREATE_KEY_SET, { input: { ...input, otp } })).createKeySet,
@@ -260,7 +266,7 @@ function addKey(context) {
         ["Secondary key", payload.secondaryKey],
       ]);
     } else if (payload && !showPending(dialog, payload, context.organizationId, context.reload)) {
-      error.textContent = messages(payload.userErrors);
+      error.textContent = messages(networks.showErrors(payload.userErrors));
     }
   });
 }
