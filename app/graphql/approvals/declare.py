@@ -158,7 +158,9 @@ class NeedsApproval(FieldExtension):
     async def _held_as(self, input: Any, scope: Scope) -> ApprovalAction | None:
         """The action this input is held as in the scope, or None where it is not held."""
         actions = await policies.effective_actions(
-            organization_id=scope.organization_id, system_id=scope.system_id
+            organization_id=scope.organization_id,
+            system_id=scope.system_id,
+            reaching=scope.reaches,
         )
         if self.also is not None and self.also in actions:
             return self.also
