@@ -26,7 +26,7 @@ from app.approvals import policies
 from app.approvals import service as approvals
 from app.approvals.models import ApprovalAction
 from app.approvals.scopes import Scope, scope_of
-from app.approvals.world import state_of
+from app.approvals.world import world_of
 from app.context import Actor
 from app.errors import ErrorCode, PolicyViolation
 from app.graphql.approvals.replay import to_json
@@ -175,13 +175,26 @@ class NeedsApproval(FieldExtension):
         )
 
     async def _precondition(self, input: Any) -> str | None:
-        target = self._target({name: getattr(input, name) for name in self.on})
-        return await state_of(*target) if self.unchanged and target else None
+        return await self._world({name: getattr(input, name, None) for name in self._world_fields})
 
     async def still_unchanged(self, change: Mapping[str, Any], precondition: str) -> bool:
-        """Whether the object a kept change acts on is as it was when it was kept."""
-        target = self._target({name: change.get(to_camel_case(name)) for name in self.on})
-        return target is not None and await state_of(*target) == precondition
+        """Whether the object a kept change acts on (and the groups it gives) are as they
+        were when it was kept."""
+        given = {name: change.get(to_camel_case(name)) for name in self._world_fields}
+        return await self._world(given) == precondition
+
+    @property
+    def _world_fields(self) -> tuple[str, ...]:
+        """The input fields a held change's world is read from: its target, and the
+        groups it gives."""
+        return (*self.on, "group_ids")
+
+    async def _world(self, given: Mapping[str, Any]) -> str | None:
+        target = self._target({name: given[name] for name in self.on}) if self.unchanged else None
+        groups = given["group_ids"] if isinstance(given["group_ids"], list) else []
+        return await world_of(
+            target, [pk for value in groups if (pk := pk_of(str(value), "PermissionGroup"))]
+        )
 
     def _target(self, given: Mapping[str, Any]) -> tuple[str, int] | None:
         """The kind and key of the object acted on: the first of `on` given."""
