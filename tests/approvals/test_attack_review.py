@@ -22,8 +22,15 @@ from tests.support import (
     create_organization,
     create_permission,
     create_system,
+    enable_totp,
     sign_up,
 )
+
+UPDATE_ORGANIZATION = """
+mutation($input: UpdateOrganizationInput!) {
+  updateOrganization(input: $input) { userErrors { code } }
+}
+"""
 
 
 async def test_a_systems_change_permissions_holds_its_key_sets_groups(gql: GraphQL) -> None:
@@ -162,3 +169,112 @@ async def test_a_group_widened_after_its_attaching_was_asked_for_is_not_attached
     assert "changed since it was made" in approved["approveRequest"]["userErrors"][0]["message"]
     holds = await owner.gql(HOLDS, {"id": key_set["keySet"]["id"]})
     assert holds["node"]["effectivePermissionNames"] == []
+
+
+ALIASED = """
+mutation($held: UpdateKeySetInput!, $plain: UpdateKeySetInput!) {
+  held: updateKeySet(input: $held) { approvalRequest { id } userErrors { code } }
+  plain: updateKeySet(input: $plain) { keySet { description } userErrors { code } }
+}
+"""
+
+
+async def test_a_held_change_aliased_before_a_plain_one_stays_held(gql: GraphQL) -> None:
+    # given
+    owner = await sign_up(gql, "owner")
+    admin = await sign_up(gql, "admin")
+    organization_id = await create_organization(owner)
+    await add_member(owner, organization_id, admin, "ADMIN")
+    await create_permission(owner, organization_id, "invoices.write")
+    key_set = await create_key_set(owner, organizationId=organization_id, label="Billing")
+    key_set_id = key_set["keySet"]["id"]
+    await owner.gql.mutate(
+        "updateApprovalPolicy",
+        SET_POLICY,
+        {"organizationId": organization_id, "actions": ["CHANGE_PERMISSIONS"]},
+    )
+
+    # when: one document, the held change first, then one that is not held
+    data = await admin.gql(
+        ALIASED,
+        {
+            "held": {"keySetId": key_set_id, "permissionNames": ["invoices.write"]},
+            "plain": {"keySetId": key_set_id, "description": "monthly runs"},
+        },
+    )
+
+    # then
+    assert data["held"]["userErrors"] == [{"code": "APPROVAL_PENDING"}]
+    assert data["plain"]["userErrors"] == []
+    holds = await owner.gql(HOLDS, {"id": key_set_id})
+    assert holds["node"]["effectivePermissionNames"] == []
+
+
+async def test_wrong_codes_on_a_held_mutation_count_towards_the_step_up_limit(
+    gql: GraphQL,
+) -> None:
+    # given: an organization that requires step-up and holds CHANGE_PERMISSIONS; the
+    # attacker has the admin's session, not the admin's authenticator
+    owner = await sign_up(gql, "owner")
+    admin = await sign_up(gql, "admin")
+    organization_id = await create_organization(owner)
+    await add_member(owner, organization_id, admin, "ADMIN")
+    await create_permission(owner, organization_id, "invoices.write")
+    key_set = await create_key_set(owner, organizationId=organization_id, label="Billing")
+    authenticator = await enable_totp(admin.gql)
+    owners_app = await enable_totp(owner.gql)
+    await owner.gql.mutate(
+        "updateApprovalPolicy",
+        SET_POLICY,
+        {"organizationId": organization_id, "actions": ["CHANGE_PERMISSIONS"]},
+    )
+    await owner.gql.mutate(
+        "updateOrganization",
+        UPDATE_ORGANIZATION,
+        {
+            "organizationId": organization_id,
+            "requireStepUp": True,
+            "otp": await owners_app.next_code(),
+        },
+    )
+    change = {"keySetId": key_set["keySet"]["id"], "permissionNames": ["invoices.write"]}
+
+    # when: ten wrong guesses through the held mutation
+    for _ in range(10):
+        guess = await admin.gql(
+            UPDATE_KEY_SET, {"input": {**change, "otp": authenticator.wrong_code()}}
+        )
+        assert [e["code"] for e in guess["updateKeySet"]["userErrors"]] == ["OTP_INVALID"]
+    right = await admin.gql(
+        UPDATE_KEY_SET, {"input": {**change, "otp": await authenticator.next_code()}}
+    )
+
+    # then: the eleventh is refused however right, as it is on any other mutation
+    assert [e["code"] for e in right["updateKeySet"]["userErrors"]] == ["TOO_MANY_ATTEMPTS"]
+    assert right["updateKeySet"]["approvalRequest"] is None
+
+
+async def test_a_code_spent_on_a_held_mutation_is_spent(gql: GraphQL) -> None:
+    # given: as above, and the admin's code of this step given with a held change
+    owner = await sign_up(gql, "owner")
+    admin = await sign_up(gql, "admin")
+    organization_id = await create_organization(owner)
+    await add_member(owner, organization_id, admin, "ADMIN")
+    await create_permission(owner, organization_id, "invoices.write")
+    key_set = await create_key_set(owner, organizationId=organization_id, label="Billing")
+    authenticator = await enable_totp(admin.gql)
+    await owner.gql.mutate(
+        "updateApprovalPolicy",
+        SET_POLICY,
+        {"organizationId": organization_id, "actions": ["CHANGE_PERMISSIONS"]},
+    )
+    change = {"keySetId": key_set["keySet"]["id"], "permissionNames": ["invoices.write"]}
+    code = await authenticator.next_code()
+    first = await admin.gql(UPDATE_KEY_SET, {"input": {**change, "otp": code}})
+    assert [e["code"] for e in first["updateKeySet"]["userErrors"]] == ["APPROVAL_PENDING"]
+
+    # when: the same code again (one phished code, two requests)
+    again = await admin.gql(UPDATE_KEY_SET, {"input": {**change, "otp": code}})
+
+    # then
+    assert [e["code"] for e in again["updateKeySet"]["userErrors"]] == ["OTP_REUSED"]
