@@ -278,3 +278,36 @@ async def test_a_code_spent_on_a_held_mutation_is_spent(gql: GraphQL) -> None:
 
     # then
     assert [e["code"] for e in again["updateKeySet"]["userErrors"]] == ["OTP_REUSED"]
+
+
+KEY_REVEAL = """
+mutation($input: UpdateOrganizationInput!) {
+  updateOrganization(input: $input) {
+    organization { keyReveal } approvalRequest { id } userErrors { code }
+  }
+}
+"""
+
+
+async def test_letting_admins_see_key_values_again_is_held_as_weakening(gql: GraphQL) -> None:
+    # given: an organization that shows key values once and holds WEAKEN_POLICY
+    owner = await sign_up(gql, "owner")
+    organization_id = await create_organization(owner)
+    await owner.gql.mutate(
+        "updateOrganization", KEY_REVEAL, {"organizationId": organization_id, "keyReveal": "ONCE"}
+    )
+    await owner.gql.mutate(
+        "updateApprovalPolicy",
+        SET_POLICY,
+        {"organizationId": organization_id, "actions": ["WEAKEN_POLICY"]},
+    )
+
+    # when: one owner's session lets admins see key values again
+    data = await owner.gql(
+        KEY_REVEAL, {"input": {"organizationId": organization_id, "keyReveal": "ADMINS"}}
+    )
+
+    # then
+    payload = data["updateOrganization"]
+    assert payload["userErrors"] == [{"code": "APPROVAL_PENDING"}]
+    assert payload["approvalRequest"] is not None

@@ -38,8 +38,8 @@ documented(
         "CREATE_VERIFIER": "createVerifier: its token goes to the requester, once.",
         "WEAKEN_POLICY": (
             "updateKeyPolicy (any change), updateApprovalPolicy taking an action out, and "
-            "updateOrganization(requireStepUp: false): one session alone cannot switch "
-            "approval or step-up off."
+            "updateOrganization(requireStepUp: false, or keyReveal: ADMINS): one session "
+            "alone cannot switch approval, step-up or show-once off."
         ),
     },
 )
