@@ -311,3 +311,37 @@ async def test_letting_admins_see_key_values_again_is_held_as_weakening(gql: Gra
     payload = data["updateOrganization"]
     assert payload["userErrors"] == [{"code": "APPROVAL_PENDING"}]
     assert payload["approvalRequest"] is not None
+
+
+HELD_CREATE_VERIFIER = """
+mutation($input: CreateVerifierInput!) {
+  createVerifier(input: $input) { token approvalRequest { id } userErrors { code } }
+}
+"""
+
+
+async def test_a_systems_create_verifier_holds_a_verifier_for_the_whole_organization(
+    gql: GraphQL,
+) -> None:
+    # given: only the system holds CREATE_VERIFIER (and WEAKEN_POLICY)
+    owner = await sign_up(gql, "owner")
+    admin = await sign_up(gql, "admin")
+    organization_id = await create_organization(owner)
+    await add_member(owner, organization_id, admin, "ADMIN")
+    system_id = await create_system(owner, organization_id)
+    await owner.gql.mutate(
+        "updateApprovalPolicy",
+        SET_POLICY,
+        {"systemId": system_id, "actions": ["CREATE_VERIFIER", "WEAKEN_POLICY"]},
+    )
+
+    # when: the organization admin makes a verifier of the organization, which checks
+    # the system's keys too
+    data = await admin.gql(
+        HELD_CREATE_VERIFIER, {"input": {"organizationId": organization_id, "name": "anywhere"}}
+    )
+
+    # then
+    payload = data["createVerifier"]
+    assert payload["userErrors"] == [{"code": "APPROVAL_PENDING"}]
+    assert payload["token"] is None

@@ -67,6 +67,8 @@ class NeedsApproval(FieldExtension):
     `held` maps the payload's key-value fields to the names the requester claims them by;
     `unchanged`: approved, it is applied only if the object acted on is as it was when the
     request was made (`app.approvals.world`), else refused.
+    `every_system`: what it makes for an organization reaches all its systems (a verifier
+    of the organization checks their keys too), so each system's policy holds it there.
     The payload type must have an `approvalRequest` field. An input that carries a secret
     (a key to import) cannot be kept: such a mutation declares `refused`, the reason it
     answers POLICY_VIOLATION with where the action is held."""
@@ -82,6 +84,7 @@ class NeedsApproval(FieldExtension):
         held: Mapping[str, str] | None = None,
         refused: str | None = None,
         unchanged: bool = False,
+        every_system: bool = False,
     ) -> None:
         unknown = set(on) - TARGETS.keys()
         if not on or unknown:
@@ -93,6 +96,7 @@ class NeedsApproval(FieldExtension):
         self.held = dict(held or {})
         self.refused = refused
         self.unchanged = unchanged
+        self.every_system = every_system
 
     def apply(self, field: StrawberryField) -> None:
         later = field.extensions[field.extensions.index(self) + 1 :]
@@ -161,6 +165,7 @@ class NeedsApproval(FieldExtension):
             organization_id=scope.organization_id,
             system_id=scope.system_id,
             reaching=scope.reaches,
+            every_system=self.every_system and scope.system_id is None,
         )
         if self.also is not None and self.also in actions:
             return self.also

@@ -35,7 +35,10 @@ documented(
             "regenerateKey with gracePeriodSeconds 0 (or null): the old key stops at once."
         ),
         "REVOKE_KEY_SET": "revokeKeySet.",
-        "CREATE_VERIFIER": "createVerifier: its token goes to the requester, once.",
+        "CREATE_VERIFIER": (
+            "createVerifier: its token goes to the requester, once. A verifier of the "
+            "organization is held where any of its systems holds this."
+        ),
         "WEAKEN_POLICY": (
             "updateKeyPolicy (any change), updateApprovalPolicy taking an action out, and "
             "updateOrganization(requireStepUp: false, or keyReveal: ADMINS): one session "
