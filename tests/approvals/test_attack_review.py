@@ -345,3 +345,43 @@ async def test_a_systems_create_verifier_holds_a_verifier_for_the_whole_organiza
     payload = data["createVerifier"]
     assert payload["userErrors"] == [{"code": "APPROVAL_PENDING"}]
     assert payload["token"] is None
+
+
+HELD_APPROVAL_POLICY = """
+mutation($input: UpdateApprovalPolicyInput!) {
+  updateApprovalPolicy(input: $input) { approvalRequest { id } userErrors { code } }
+}
+"""
+HELD_KEY_POLICY = """
+mutation($input: UpdateKeyPolicyInput!) {
+  updateKeyPolicy(input: $input) { approvalRequest { id } userErrors { code } }
+}
+"""
+
+
+async def test_a_systems_weaken_policy_holds_weakening_its_organizations(gql: GraphQL) -> None:
+    # given: the organization holds REVEAL_KEY; its system adds WEAKEN_POLICY
+    owner = await sign_up(gql, "owner")
+    admin = await sign_up(gql, "admin")
+    organization_id = await create_organization(owner)
+    await add_member(owner, organization_id, admin, "ADMIN")
+    system_id = await create_system(owner, organization_id)
+    for scope, actions in (
+        ({"organizationId": organization_id}, ["REVEAL_KEY"]),
+        ({"systemId": system_id}, ["WEAKEN_POLICY"]),
+    ):
+        await owner.gql.mutate("updateApprovalPolicy", SET_POLICY, {**scope, "actions": actions})
+
+    # when: the organization admin lifts REVEAL_KEY, and the key policy, for the
+    # organization, and so for the system's key sets
+    lifted = await admin.gql(
+        HELD_APPROVAL_POLICY, {"input": {"organizationId": organization_id, "actions": []}}
+    )
+    loosened = await admin.gql(
+        HELD_KEY_POLICY,
+        {"input": {"organizationId": organization_id, "maxLifetimeSeconds": None}},
+    )
+
+    # then: both are requests
+    assert lifted["updateApprovalPolicy"]["userErrors"] == [{"code": "APPROVAL_PENDING"}]
+    assert loosened["updateKeyPolicy"]["userErrors"] == [{"code": "APPROVAL_PENDING"}]

@@ -67,8 +67,9 @@ class NeedsApproval(FieldExtension):
     `held` maps the payload's key-value fields to the names the requester claims them by;
     `unchanged`: approved, it is applied only if the object acted on is as it was when the
     request was made (`app.approvals.world`), else refused.
-    `every_system`: what it makes for an organization reaches all its systems (a verifier
-    of the organization checks their keys too), so each system's policy holds it there.
+    `every_system`: what it makes or changes for an organization reaches all its systems
+    (a verifier of the organization checks their keys, its policies hold in them, its
+    admins decide their requests), so each system's policy holds it there too.
     The payload type must have an `approvalRequest` field. An input that carries a secret
     (a key to import) cannot be kept: such a mutation declares `refused`, the reason it
     answers POLICY_VIOLATION with where the action is held."""

@@ -236,7 +236,12 @@ class OrganizationMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[
-            NeedsApproval(ApprovalAction.WEAKEN_POLICY, "organization_id", when=_weakens_access),
+            NeedsApproval(
+                ApprovalAction.WEAKEN_POLICY,
+                "organization_id",
+                when=_weakens_access,
+                every_system=True,  # step-up and keyReveal hold in every system
+            ),
             StepUp("organization_id", when=_changes_access_policy),
             ReportUserErrors(),
         ],
@@ -267,6 +272,7 @@ class OrganizationMutations:
                 "organization_id",
                 when=_grants_a_deciding_role,
                 held={"invitation_token": "INVITATION_TOKEN"},
+                every_system=True,  # an organization's admins decide its systems' requests
             ),
             StepUp("organization_id"),
             ReportUserErrors(),
@@ -338,7 +344,10 @@ class OrganizationMutations:
         permission_classes=[IsAuthenticated],
         extensions=[
             NeedsApproval(
-                ApprovalAction.WEAKEN_POLICY, "organization_id", when=_grants_a_deciding_role
+                ApprovalAction.WEAKEN_POLICY,
+                "organization_id",
+                when=_grants_a_deciding_role,
+                every_system=True,  # an organization's admins decide its systems' requests
             ),
             StepUp("organization_id"),
             ReportUserErrors(),
