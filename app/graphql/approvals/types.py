@@ -35,6 +35,12 @@ documented(
             "regenerateKey with gracePeriodSeconds 0 (or null): the old key stops at once."
         ),
         "REVOKE_KEY_SET": "revokeKeySet.",
+        "CHANGE_PERMISSIONS": (
+            "What key sets hold: updateKeySet given permissions or groups, a group's "
+            "permissions, a group or catalog permission deleted with DETACH, a catalog "
+            "rename; where a system holds it, also the organization's groups and names that "
+            "its key sets hold. Applied only if what it acts on is unchanged."
+        ),
         "CREATE_VERIFIER": (
             "createVerifier: its token goes to the requester, once. A verifier of the "
             "organization is held where any of its systems holds this."
