@@ -3,8 +3,10 @@
 An anomaly is raised in one transaction: the row, an `ANOMALY_DETECTED` audit entry and
 webhook event (the key-set write tail, app.keysets.writes) and a notification in the
 bell of each admin of the key set. Who may see a key set's anomalies and who may
-acknowledge them or mute a kind is the one admin rule (app.keysets.admins): anomalies
-name networks and verifiers, which only admins of the key set's scope see in its usage.
+acknowledge them is the one admin rule (app.keysets.admins): anomalies name networks
+and verifiers, which only admins of the key set's scope see in its usage. Muting a kind
+is for admins of the scope only, not for the member who owns the key set: it hides
+from the admins what a stolen member session would do next.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from app.anomalies.models import (
 from app.anomalies.rules import Finding, Thresholds, Traffic, evaluate
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import NotFound
+from app.errors import Forbidden, NotFound
 from app.ids import to_global_id
-from app.keysets.admins import admin_ids, admin_key_set
+from app.keysets.admins import admin_ids, admin_key_set, administers_scope
 from app.keysets.models import KeySet
 from app.keysets.writes import KeySetWrites, key_set_writes
 from app.notifications.inbox import notify
@@ -215,6 +217,8 @@ async def set_muted(*, actor: Actor, key_set_id: int, kind: AnomalyKind, muted: 
     """Mutes (or unmutes) one kind of anomaly for a key set, by an admin of it."""
     async with key_set_writes(actor) as writes:
         key_set = await admin_key_set(actor, key_set_id, lock=True)
+        if not await administers_scope(user_id=actor.user.id, key_set=key_set):
+            raise Forbidden("Only admins of the key set's scope may mute its anomalies.")
         existing = await AnomalyMute.get_or_none(key_set_id=key_set_id, kind=kind)
         if muted and existing is None:
             await AnomalyMute.create(

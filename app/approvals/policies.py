@@ -32,13 +32,23 @@ async def own_actions(*, organization_id: int, system_id: int | None) -> list[Ap
 
 
 async def effective_actions(
-    *, organization_id: int, system_id: int | None
+    *,
+    organization_id: int,
+    system_id: int | None,
+    reaching: Iterable[int] = (),
+    every_system: bool = False,
 ) -> frozenset[ApprovalAction]:
-    """What needs approval in the scope: the organization's set, with the system's."""
+    """What needs approval in the scope: the organization's set, with the system's (and
+    with those of the systems `reaching` names, or of all of them with `every_system`,
+    that an organization-wide change reaches)."""
     keys = [_scope_key(organization_id, None)]
-    if system_id is not None:
-        keys.append(_scope_key(organization_id, system_id))
-    policies = await ApprovalPolicy.filter(scope_key__in=keys)
+    for system in {*reaching, *([system_id] if system_id is not None else [])}:
+        keys.append(_scope_key(organization_id, system))
+    policies = await (
+        ApprovalPolicy.filter(organization_id=organization_id)
+        if every_system
+        else ApprovalPolicy.filter(scope_key__in=keys)
+    )
     return frozenset(_in_order(a for policy in policies for a in policy.actions))
 
 

@@ -1,10 +1,11 @@
-"""The scope an action is taken in: the organization, and the system if it has one."""
+"""The scope an action is taken in: the organization, and the system if it has one; for
+an organization's group or catalog permission, also the systems whose key sets hold it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.keysets.models import KeySet, PermissionGroup
+from app.keysets.models import KeySet, KeySetGroup, PermissionGroup
 from app.organizations.models import Membership, Organization
 from app.permissions.models import Permission
 from app.systems.models import System
@@ -15,6 +16,9 @@ class Scope:
     organization_id: int
     system_id: int | None
     label: str  # what a person recognises it by: a name or a key set's label
+    # Systems whose live key sets a change to this organization-wide object reaches: a
+    # system's policy holds a change to what its key sets may do, whoever makes it.
+    reaches: tuple[int, ...] = ()
 
 
 async def scope_of(*, user_id: int, kind: str, pk: int) -> Scope | None:
@@ -37,12 +41,24 @@ async def scope_of(*, user_id: int, kind: str, pk: int) -> Scope | None:
     elif kind == "PermissionGroup":
         group = await PermissionGroup.get_or_none(id=pk)
         scope = (
-            Scope(group.organization_id, None, f"permission group {group.name}") if group else None
+            Scope(
+                group.organization_id,
+                None,
+                f"permission group {group.name}",
+                await _systems_using(group_ids=[pk]),
+            )
+            if group
+            else None
         )
     elif kind == "Permission":
         permission = await Permission.get_or_none(id=pk)
         scope = (
-            Scope(permission.organization_id, None, f"permission {permission.name}")
+            Scope(
+                permission.organization_id,
+                None,
+                f"permission {permission.name}",
+                await _systems_holding(permission.organization_id, permission.name),
+            )
             if permission
             else None
         )
@@ -51,3 +67,33 @@ async def scope_of(*, user_id: int, kind: str, pk: int) -> Scope | None:
     ):
         return None
     return scope
+
+
+async def _systems_using(*, group_ids: list[int], also: set[int] | None = None) -> tuple[int, ...]:
+    """The systems of the live key sets that use one of the groups (or are in `also`)."""
+    key_set_ids = set(also or ()) | {
+        link.key_set_id for link in await KeySetGroup.filter(group_id__in=group_ids or [0])
+    }
+    systems = await KeySet.filter(
+        id__in=sorted(key_set_ids) or [0], live=True, system_id__not_isnull=True
+    ).values_list("system_id", flat=True)
+    return tuple(sorted({int(str(system)) for system in systems}))
+
+
+async def _systems_holding(organization_id: int, name: str) -> tuple[int, ...]:
+    """The systems of the live key sets holding the catalog name, themselves or by a group."""
+    own = {
+        key_set.id
+        for key_set in await KeySet.filter(
+            organization_id=organization_id, live=True, system_id__not_isnull=True
+        ).only("id", "permissions")
+        if name in key_set.permissions
+    }
+    groups = [
+        group.id
+        for group in await PermissionGroup.filter(organization_id=organization_id).only(
+            "id", "permissions"
+        )
+        if name in group.permissions
+    ]
+    return await _systems_using(group_ids=groups, also=own)

@@ -5,7 +5,10 @@ increment, plus a set test and a second increment when the service passed the cl
 address. Addresses are held as integers (IPv6 ones offset past 2**128): an `ipaddress`
 object hashes in Python, several times slower than the rest of the counting.
 Memory is bounded: per key and hour at most `max_addresses` distinct addresses are
-admitted (by this process); uses from any further address are counted under `OTHER`.
+admitted (by this process), and past them the first address of each network (/24, /48)
+not yet admitted, up to `max_addresses` networks: a stolen key used from a new network
+is itemised, so anomaly detection sees it, however many known addresses came first.
+Uses from any further address are counted under `OTHER`.
 """
 
 from __future__ import annotations
@@ -76,8 +79,10 @@ class UsageCounts:
         self._counts: defaultdict[tuple[int, int, int, str, int], int] = defaultdict(int)
         # (key_id, key_set_id, address as an integer or OTHER, hour) -> uses
         self._addresses: defaultdict[tuple[int, int, int | str, int], int] = defaultdict(int)
-        # Addresses admitted per key in `_admitted_hour`: the cap holds across flushes.
+        # Addresses admitted per key in `_admitted_hour`, and their networks: the cap
+        # holds across flushes.
         self._admitted: dict[int, set[int]] = {}
+        self._networks: dict[int, set[int]] = {}
         self._admitted_hour = 0
         self._hour = 0
         self._hour_ends = 0.0
@@ -99,18 +104,27 @@ class UsageCounts:
     def _count_address(self, key_id: int, key_set_id: int, ip: Address, hour: int) -> None:
         if hour != self._admitted_hour:
             self._admitted.clear()
+            self._networks.clear()
             self._admitted_hour = hour
         admitted = self._admitted.get(key_id)
         if admitted is None:
             admitted = self._admitted[key_id] = set()
+            self._networks[key_id] = set()
         # `_ip`: the address as an integer, in the slots of both address classes.
         number: int = ip._ip  # type: ignore[union-attr]
         if ip.__class__ is not ipaddress.IPv4Address:
             number |= _V6
         seen: int | str = number
         if number not in admitted:
-            if len(admitted) < self.max_addresses:
+            # The /24 or /48: the integer without its last 8 or 80 bits (IPv6 keep the
+            # bit that sets them apart).
+            network = number >> (8 if number < _V6 else 80)
+            networks = self._networks[key_id]
+            if len(admitted) < self.max_addresses or (
+                network not in networks and len(networks) < self.max_addresses
+            ):
                 admitted.add(number)
+                networks.add(network)
             else:
                 seen = OTHER
         self._addresses[key_id, key_set_id, seen, hour] += 1

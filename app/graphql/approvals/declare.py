@@ -26,7 +26,7 @@ from app.approvals import policies
 from app.approvals import service as approvals
 from app.approvals.models import ApprovalAction
 from app.approvals.scopes import Scope, scope_of
-from app.approvals.world import state_of
+from app.approvals.world import world_of
 from app.context import Actor
 from app.errors import ErrorCode, PolicyViolation
 from app.graphql.approvals.replay import to_json
@@ -67,6 +67,9 @@ class NeedsApproval(FieldExtension):
     `held` maps the payload's key-value fields to the names the requester claims them by;
     `unchanged`: approved, it is applied only if the object acted on is as it was when the
     request was made (`app.approvals.world`), else refused.
+    `every_system`: what it makes or changes for an organization reaches all its systems
+    (a verifier of the organization checks their keys, its policies hold in them, its
+    admins decide their requests), so each system's policy holds it there too.
     The payload type must have an `approvalRequest` field. An input that carries a secret
     (a key to import) cannot be kept: such a mutation declares `refused`, the reason it
     answers POLICY_VIOLATION with where the action is held."""
@@ -82,6 +85,7 @@ class NeedsApproval(FieldExtension):
         held: Mapping[str, str] | None = None,
         refused: str | None = None,
         unchanged: bool = False,
+        every_system: bool = False,
     ) -> None:
         unknown = set(on) - TARGETS.keys()
         if not on or unknown:
@@ -93,6 +97,7 @@ class NeedsApproval(FieldExtension):
         self.held = dict(held or {})
         self.refused = refused
         self.unchanged = unchanged
+        self.every_system = every_system
 
     def apply(self, field: StrawberryField) -> None:
         later = field.extensions[field.extensions.index(self) + 1 :]
@@ -158,7 +163,10 @@ class NeedsApproval(FieldExtension):
     async def _held_as(self, input: Any, scope: Scope) -> ApprovalAction | None:
         """The action this input is held as in the scope, or None where it is not held."""
         actions = await policies.effective_actions(
-            organization_id=scope.organization_id, system_id=scope.system_id
+            organization_id=scope.organization_id,
+            system_id=scope.system_id,
+            reaching=scope.reaches,
+            every_system=self.every_system and scope.system_id is None,
         )
         if self.also is not None and self.also in actions:
             return self.also
@@ -173,13 +181,26 @@ class NeedsApproval(FieldExtension):
         )
 
     async def _precondition(self, input: Any) -> str | None:
-        target = self._target({name: getattr(input, name) for name in self.on})
-        return await state_of(*target) if self.unchanged and target else None
+        return await self._world({name: getattr(input, name, None) for name in self._world_fields})
 
     async def still_unchanged(self, change: Mapping[str, Any], precondition: str) -> bool:
-        """Whether the object a kept change acts on is as it was when it was kept."""
-        target = self._target({name: change.get(to_camel_case(name)) for name in self.on})
-        return target is not None and await state_of(*target) == precondition
+        """Whether the object a kept change acts on (and the groups it gives) are as they
+        were when it was kept."""
+        given = {name: change.get(to_camel_case(name)) for name in self._world_fields}
+        return await self._world(given) == precondition
+
+    @property
+    def _world_fields(self) -> tuple[str, ...]:
+        """The input fields a held change's world is read from: its target, and the
+        groups it gives."""
+        return (*self.on, "group_ids")
+
+    async def _world(self, given: Mapping[str, Any]) -> str | None:
+        target = self._target({name: given[name] for name in self.on}) if self.unchanged else None
+        groups = given["group_ids"] if isinstance(given["group_ids"], list) else []
+        return await world_of(
+            target, [pk for value in groups if (pk := pk_of(str(value), "PermissionGroup"))]
+        )
 
     def _target(self, given: Mapping[str, Any]) -> tuple[str, int] | None:
         """The kind and key of the object acted on: the first of `on` given."""

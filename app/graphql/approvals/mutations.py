@@ -128,7 +128,11 @@ class ApprovalMutations:
         permission_classes=[IsAuthenticated],
         extensions=[
             NeedsApproval(
-                ApprovalAction.WEAKEN_POLICY, "system_id", "organization_id", when=_weakens
+                ApprovalAction.WEAKEN_POLICY,
+                "system_id",
+                "organization_id",
+                when=_weakens,
+                every_system=True,  # the organization's set holds in each system too
             ),
             StepUp("system_id", "organization_id"),
             ReportUserErrors(),

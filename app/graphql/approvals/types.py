@@ -36,16 +36,19 @@ documented(
         ),
         "REVOKE_KEY_SET": "revokeKeySet.",
         "CHANGE_PERMISSIONS": (
-            "What key sets hold: updateKeySet with permissions, permissionNames or groupIds; "
-            "updatePermissionGroup with permissions; deletePermissionGroup and "
-            "deletePermission with keySets DETACH; renaming a catalog permission. Applied "
-            "only if the key set, group or permission is as it was when asked."
+            "What key sets hold: updateKeySet given permissions or groups, a group's "
+            "permissions, a group or catalog permission deleted with DETACH, a catalog "
+            "rename; where a system holds it, also the organization's groups and names that "
+            "its key sets hold. Applied only if what it acts on is unchanged."
         ),
-        "CREATE_VERIFIER": "createVerifier: its token goes to the requester, once.",
+        "CREATE_VERIFIER": (
+            "createVerifier: its token goes to the requester, once. A verifier of the "
+            "organization is held where any of its systems holds this."
+        ),
         "WEAKEN_POLICY": (
             "updateKeyPolicy (any change), updateApprovalPolicy taking an action out, and "
-            "updateOrganization(requireStepUp: false): one session alone cannot switch "
-            "approval or step-up off."
+            "updateOrganization(requireStepUp: false, or keyReveal: ADMINS): one session "
+            "alone cannot switch approval, step-up or show-once off."
         ),
     },
 )

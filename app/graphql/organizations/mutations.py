@@ -28,8 +28,9 @@ def _changes_access_policy(input: UpdateOrganizationInput, actor: Actor) -> bool
     return input.key_reveal is not None or input.require_step_up is False
 
 
-async def _turns_step_up_off(input: UpdateOrganizationInput, scope: Scope) -> bool:
-    return input.require_step_up is False
+async def _weakens_access(input: UpdateOrganizationInput, scope: Scope) -> bool:
+    # Letting admins see key values again undoes "show once" for every key made after.
+    return input.require_step_up is False or input.key_reveal == KeyReveal.ADMINS
 
 
 async def _grants_a_deciding_role(
@@ -235,7 +236,12 @@ class OrganizationMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[
-            NeedsApproval(ApprovalAction.WEAKEN_POLICY, "organization_id", when=_turns_step_up_off),
+            NeedsApproval(
+                ApprovalAction.WEAKEN_POLICY,
+                "organization_id",
+                when=_weakens_access,
+                every_system=True,  # step-up and keyReveal hold in every system
+            ),
             StepUp("organization_id", when=_changes_access_policy),
             ReportUserErrors(),
         ],
@@ -266,6 +272,7 @@ class OrganizationMutations:
                 "organization_id",
                 when=_grants_a_deciding_role,
                 held={"invitation_token": "INVITATION_TOKEN"},
+                every_system=True,  # an organization's admins decide its systems' requests
             ),
             StepUp("organization_id"),
             ReportUserErrors(),
@@ -337,7 +344,10 @@ class OrganizationMutations:
         permission_classes=[IsAuthenticated],
         extensions=[
             NeedsApproval(
-                ApprovalAction.WEAKEN_POLICY, "organization_id", when=_grants_a_deciding_role
+                ApprovalAction.WEAKEN_POLICY,
+                "organization_id",
+                when=_grants_a_deciding_role,
+                every_system=True,  # an organization's admins decide its systems' requests
             ),
             StepUp("organization_id"),
             ReportUserErrors(),

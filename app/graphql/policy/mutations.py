@@ -96,7 +96,12 @@ class KeyPolicyMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         extensions=[
-            NeedsApproval(ApprovalAction.WEAKEN_POLICY, "system_id", "organization_id"),
+            NeedsApproval(
+                ApprovalAction.WEAKEN_POLICY,
+                "system_id",
+                "organization_id",
+                every_system=True,  # a system without an override follows its organization
+            ),
             StepUp("organization_id", "system_id"),
             ReportUserErrors(),
         ],

@@ -86,6 +86,7 @@ class VerifierMutations:
                 "system_id",
                 "organization_id",
                 held={"token": "TOKEN"},
+                every_system=True,  # an organization's verifier checks its systems' keys
             ),
             StepUp("organization_id", "system_id"),
             ReportUserErrors(),
