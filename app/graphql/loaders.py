@@ -44,6 +44,7 @@ from app.graphql.organizations.loaders import (
 )
 from app.graphql.policy.loaders import KeyPoliciesByScopeKeyLoader
 from app.graphql.systems.loaders import (
+    RoleAssignmentPagesBySystemLoader,
     SystemPagesByOrganizationLoader,
     SystemsByIdLoader,
     ViewerRolesBySystemIdLoader,
@@ -91,6 +92,7 @@ class Loaders:
     deliveries_of_webhook: DeliveryPagesByWebhookLoader
     verifiers_of_organization: VerifierPagesByOrganizationLoader
     verifiers_of_system: VerifierPagesBySystemLoader
+    role_assignments_of_system: RoleAssignmentPagesBySystemLoader
     audit_log_of_organization: AuditLogPagesByOrganizationLoader
 
 
@@ -128,5 +130,6 @@ def build_loaders(viewer: User | None) -> Loaders:
         deliveries_of_webhook=DeliveryPagesByWebhookLoader(),
         verifiers_of_organization=VerifierPagesByOrganizationLoader(viewer_id),
         verifiers_of_system=VerifierPagesBySystemLoader(viewer_id),
+        role_assignments_of_system=RoleAssignmentPagesBySystemLoader(viewer_id),
         audit_log_of_organization=AuditLogPagesByOrganizationLoader(roles),
     )

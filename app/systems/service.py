@@ -8,12 +8,12 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app import clock
-from app.access import organization_access, system_access
+from app.access import administered_systems, organization_access, system_access
 from app.accounts.models import User
 from app.audit import service as audit
 from app.audit.actions import AuditAction
 from app.context import Actor
-from app.errors import Conflict, ErrorCode, InvalidState, NotFound
+from app.errors import Conflict, ErrorCode, Forbidden, InvalidState, NotFound
 from app.ids import to_global_id
 from app.notifications import inbox
 from app.notifications.models import NotificationKind
@@ -47,6 +47,27 @@ async def list_systems(
         after=after,
         first=first,
     )
+
+
+async def list_role_assignments(
+    *, viewer_id: int | None, system_ids: Collection[int], after: int | None, first: int
+) -> dict[int, Page[SystemMembership] | Forbidden]:
+    """A page of role assignments, oldest first, with their users, for each system the
+    viewer administers; `Forbidden` for the others, which a dataloader raises for that one."""
+    administered = await administered_systems(user_id=viewer_id, system_ids=system_ids)
+    pages = await paginate_each(
+        SystemMembership.all().select_related("user"),
+        parent="system_id",
+        parent_ids=sorted(administered),
+        after=after,
+        first=first,
+    )
+    return {
+        pk: pages[pk]
+        if pk in administered
+        else Forbidden("Only admins of the system may see who holds a role on it.")
+        for pk in system_ids
+    }
 
 
 async def create_system(*, actor: Actor, organization_id: int, name: str) -> System:

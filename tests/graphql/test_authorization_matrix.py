@@ -211,6 +211,8 @@ MATRIX: dict[str, dict[str, tuple[Outcome, ...]]] = {
         "other": UNSEEN,
     },
     "System.verifiers": {"own": (UNAUTH, NULL, FORBIDDEN, OK, OK, OK), "other": UNSEEN},
+    # Who holds a role on a system: for its admins, like its audit log.
+    "System.roleAssignments": {"own": (UNAUTH, NULL, FORBIDDEN, OK, OK, OK), "other": UNSEEN},
     "createVerifier(organization)": {
         "own": (UNAUTH, NF, FORBIDDEN, FORBIDDEN, OK, OK),
         "other": UNFOUND,
@@ -390,6 +392,9 @@ query($id: ID!) { organization(id: $id) { verifiers(first: 100) { edges { node {
 """
 SYSTEM_VERIFIERS = """
 query($id: ID!) { system(id: $id) { verifiers(first: 100) { edges { node { id } } } } }
+"""
+SYSTEM_ROLE_ASSIGNMENTS = """
+query($id: ID!) { system(id: $id) { roleAssignments(first: 100) { edges { node { role } } } } }
 """
 CREATE_VERIFIER = """
 mutation($input: CreateVerifierInput!) {
@@ -1015,6 +1020,9 @@ CELLS: dict[str, Cell] = {
     ),
     "System.verifiers": lambda w, c, o: read(
         c, SYSTEM_VERIFIERS, {"id": o.system_id}, "system", "verifiers"
+    ),
+    "System.roleAssignments": lambda w, c, o: read(
+        c, SYSTEM_ROLE_ASSIGNMENTS, {"id": o.system_id}, "system", "roleAssignments"
     ),
     "createVerifier(organization)": create_verifier_in("organization"),
     "createVerifier(system)": create_verifier_in("system"),

@@ -16,6 +16,7 @@ from app.organizations import invitations
 from app.organizations import service as organizations
 from app.organizations.models import OrganizationRole
 from app.systems import service as systems
+from app.systems.models import SystemRole
 from tests.support import (
     GraphQL,
     Person,
@@ -47,6 +48,7 @@ query Nested {
           keyPolicy { maxLifetimeSeconds }
           keyPolicyOverride { maxLifetimeSeconds }
           organization { name }
+          roleAssignments(first: 10) { totalCount edges { node { role user { email } } } }
           keySets(first: 25) {
             edges { node {
               label status viewerIsAdmin
@@ -130,6 +132,10 @@ async def seed(app: Starlette, owner: Person, others: list[User], shape: Shape) 
             system = await systems.create_system(
                 actor=actor, organization_id=organization.id, name=f"System {s}"
             )
+            for other in others[: shape.members]:
+                await systems.grant_system_role(
+                    actor=actor, system_id=system.id, email=other.email, role=SystemRole.MEMBER
+                )
             labels = [f"key {k}" for k in range(shape.key_sets)]
             first = await lifecycle.create_key_set(
                 actor=actor,
@@ -212,6 +218,15 @@ async def statements_for(gql: GraphQL, app: Starlette, shape: Shape) -> tuple[in
         for system in organization["node"]["systems"]["edges"]
         for key_set in system["node"]["keySets"]["edges"]
     ]
+    # Each system lists its own role holders, the organization's members.
+    assert [
+        (
+            system["node"]["roleAssignments"]["totalCount"],
+            len(system["node"]["roleAssignments"]["edges"]),
+        )
+        for organization in data["organizations"]["edges"]
+        for system in organization["node"]["systems"]["edges"]
+    ] == [(shape.members, shape.members)] * (shape.organizations * shape.systems)
     # Each organization shows its own audit log, newest first: its last key set's creation.
     assert [
         (
@@ -242,7 +257,9 @@ async def test_a_nested_list_query_runs_as_many_statements_for_1000_rows_as_for_
     # then: every row came back, and the statement count did not move
     assert (small_rows, large_rows) == (10, 1000)
     assert small_statements == large_statements, (small_statements, large_statements)
-    assert large_statements <= 22  # about one per relation in the query
+    # About one per relation in the query; System.roleAssignments takes six: who
+    # administers which system (3), the ranked page, its users and its count.
+    assert large_statements <= 28
 
 
 PAGES_PER_ORGANIZATION = """

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 
+from app.errors import KeyrackError
 from app.graphql.batching import KeyLoader, Options, PageLoader
 from app.storage.pagination import Page
 from app.systems import service as systems
-from app.systems.models import System, SystemRole
+from app.systems.models import System, SystemMembership, SystemRole
 
 
 class SystemsByIdLoader(KeyLoader[int, System]):
@@ -36,3 +37,16 @@ async def _systems(
 class SystemPagesByOrganizationLoader(PageLoader[System]):
     def __init__(self) -> None:
         super().__init__(_systems)
+
+
+async def _role_assignments(
+    ids: list[int], after: int | None, first: int, options: Options, *, viewer_id: int | None
+) -> Mapping[int, Page[SystemMembership] | KeyrackError]:
+    return await systems.list_role_assignments(
+        viewer_id=viewer_id, system_ids=ids, after=after, first=first
+    )
+
+
+class RoleAssignmentPagesBySystemLoader(PageLoader[SystemMembership]):
+    def __init__(self, viewer_id: int | None) -> None:
+        super().__init__(partial(_role_assignments, viewer_id=viewer_id))

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
 
 from app.approvals.models import ApprovalAction
 from app.approvals.scopes import Scope
-from app.graphql.accounts.types import UserType
 from app.graphql.approvals.declare import NeedsApproval
 from app.graphql.approvals.types import ApprovalRequestType
 from app.graphql.context import Info
@@ -16,7 +13,7 @@ from app.graphql.payloads import ReportUserErrors, UserError, user_errors_field
 from app.graphql.permissions import IsAuthenticated
 from app.graphql.prices import MUTATION_PRICE
 from app.graphql.step_up import StepUp, otp_field
-from app.graphql.systems.types import SystemType
+from app.graphql.systems.types import SystemRoleAssignment, SystemType
 from app.systems import service
 
 
@@ -57,15 +54,6 @@ class RevokeSystemRoleInput:
     )
     otp: str | None = otp_field()
     client_mutation_id: str | None = None
-
-
-@strawberry.type(description="A user's role on a system.")
-class SystemRoleAssignment:
-    user: UserType = strawberry.field(description="Who holds the role.")
-    role: SystemRole = strawberry.field(description="The role held.")
-    granted_at: datetime = strawberry.field(
-        description="When the user was first given a role on the system."
-    )
 
 
 @strawberry.type(description="The system after a change.")
@@ -144,11 +132,7 @@ class SystemMutations:
         )
         return SystemRolePayload(
             system=await _system(info, system_id),
-            assignment=SystemRoleAssignment(
-                user=UserType.from_model(membership.user),
-                role=membership.role,
-                granted_at=membership.created_at,
-            ),
+            assignment=SystemRoleAssignment.from_model(membership),
         )
 
     @strawberry.mutation(

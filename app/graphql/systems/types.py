@@ -7,6 +7,7 @@ import strawberry
 
 from app.access import is_system_admin
 from app.graphql import reach
+from app.graphql.accounts.types import UserType
 from app.graphql.approvals.types import ApprovalPolicyType, resolve_approval_policy
 from app.graphql.audit.types import AuditEntryConnection, AuditFilter, resolve_audit_log
 from app.graphql.batching import PageRequest
@@ -32,7 +33,24 @@ from app.graphql.verifiers.types import VerifierType, resolve_system_verifiers
 from app.ids import to_global_id
 from app.keysets.policy import combine, policy_key
 from app.systems import service as systems
-from app.systems.models import System
+from app.systems.models import System, SystemMembership
+
+
+@strawberry.type(description="A user's role on a system.")
+class SystemRoleAssignment:
+    user: UserType = strawberry.field(description="Who holds the role.")
+    role: SystemRole = strawberry.field(description="The role held.")
+    granted_at: datetime = strawberry.field(
+        description="When the user was first given a role on the system."
+    )
+
+    @classmethod
+    def from_model(cls, membership: SystemMembership) -> SystemRoleAssignment:
+        return cls(
+            user=UserType.from_model(membership.user),
+            role=membership.role,
+            granted_at=membership.created_at,
+        )
 
 
 @strawberry.type(
@@ -184,6 +202,21 @@ class SystemType(Node):
             first=first,
             after=after,
         )
+
+    @strawberry.field(
+        description=(
+            "Who holds a role on this system, oldest grant first. For its admins "
+            "(organization owners and admins included); others get FORBIDDEN."
+        )
+    )
+    async def role_assignments(
+        self, info: Info, first: First = None, after: After = None
+    ) -> Connection[SystemRoleAssignment] | None:
+        position = decode_cursor(after)
+        page = await info.context.loaders.role_assignments_of_system.load(
+            PageRequest(self.pk, position, page_size(first))
+        )
+        return to_connection(page, SystemRoleAssignment.from_model, after=position)
 
 
 async def load_system(info: Info, system_id: int) -> SystemType | None:

@@ -262,3 +262,15 @@ export const REQUEST_KEY_REVEAL = {
   id: "sha256:5beffa82a63b1acb07b86c66d3b99057d922291c424ebaf6447c50b704f442f0",
   text: "mutation RequestKeyReveal($input: RequestKeyRevealInput!) {\n  requestKeyReveal(input: $input) {\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
 };
+
+/** @type {Operation} */
+export const SYSTEM_ROLE_ASSIGNMENTS = {
+  id: "sha256:fe2aed724b4f682f0cfafbd05f0df81d41d0fa1f6da16e29f9581aad2fa78998",
+  text: "query SystemRoleAssignments($id: ID!) {\n  system(id: $id) {\n    id\n    roleAssignments(first: 100) {\n      totalCount\n      edges {\n        node {\n          role\n          grantedAt\n          user {\n            id\n            name\n            email\n          }\n        }\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const REVOKE_SYSTEM_ROLE = {
+  id: "sha256:627fe93bf637a2f60e0b0f97a3aa29a533156695edf80fa840288e8569e59696",
+  text: "mutation RevokeSystemRole($input: RevokeSystemRoleInput!) {\n  revokeSystemRole(input: $input) {\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};

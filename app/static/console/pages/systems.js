@@ -1,15 +1,16 @@
 // @ts-check
 /**
  * An organization's systems, Add system, and a system's keys page: the keys page of
- * keys.js with the system's key sets, and Grant system role for its admins.
+ * keys.js with the system's key sets, and its roles (systemroles.js) for its admins.
  */
 import { graphql } from "../api.js";
 import { field, formValue, h, show, when } from "../dom.js";
-import { CREATE_SYSTEM, GRANT_SYSTEM_ROLE, SYSTEM_KEY_SETS, SYSTEMS } from "../operations.js";
-import { act, choice, closeAndReload } from "./acting.js";
+import { CREATE_SYSTEM, SYSTEM_KEY_SETS, SYSTEMS } from "../operations.js";
+import { act } from "./acting.js";
 import { nodes, pageVariables, showKeySets, SYSTEM_PERMISSIONS } from "./keys.js";
 import { FIRST_VIEW } from "./keytable.js";
 import { organizationNav, organizationsLink } from "./orgnav.js";
+import { systemRoles } from "./systemroles.js";
 
 /**
  * @param {HTMLElement} main
@@ -98,33 +99,6 @@ export async function renderSystem(main, systemId, cursors = [null], view = { ..
     page: (pages, next) => renderSystem(main, systemId, pages, next),
   });
   if (system.viewerIsAdmin) {
-    const grant = () =>
-      act({
-        title: "Grant system role",
-        submit: "Grant role",
-        fields: [
-          field("Email", { name: "email", type: "email", required: true }),
-          choice("Role", "role", ["MEMBER", "ADMIN"]),
-        ],
-        organizationId: organization.id,
-        reload,
-        attempt: async (form, otp) => {
-          const input = {
-            systemId,
-            email: formValue(form, "email"),
-            role: formValue(form, "role"),
-            otp,
-          };
-          return (await graphql(GRANT_SYSTEM_ROLE, { input })).grantSystemRole;
-        },
-        done: closeAndReload(reload),
-      });
-    main.append(
-      h("h2", { text: "System roles" }),
-      h("p", {
-        text: "Members of the organization may hold a role on this system: admins manage its keys.",
-      }),
-      h("button", { type: "button", text: "Grant system role", onclick: grant }),
-    );
+    main.append(...(await systemRoles({ systemId, organizationId: organization.id, reload })));
   }
 }
