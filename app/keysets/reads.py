@@ -16,6 +16,7 @@ from app.keysets.rules import status_condition
 from app.organizations.models import Membership
 from app.storage.pagination import Ordering, Page, paginate_rows_each
 from app.storage.rows import STATEMENTS, RowShape
+from app.validation import canonical_text
 
 
 async def get_visible_key_set(*, user: User, key_set_id: int) -> KeySet | None:
@@ -85,8 +86,8 @@ async def list_key_sets(
         query = query.filter(status_condition(statuses, clock.now()))
     if external_id is not None:  # on its index; a statement of its own too
         query = query.filter(external_id=external_id.strip())
-    if label_contains:  # tortoise escapes LIKE's wildcards (ESCAPE '\\')
-        query = query.filter(label__icontains=label_contains)
+    if label_contains:  # in labels' own spelling; tortoise escapes LIKE's % and _
+        query = query.filter(label__icontains=canonical_text(label_contains))
     filtered = bool(statuses) or external_id is not None or bool(label_contains)
     ordered: Ordering | None = None
     if order is not None:

@@ -238,6 +238,8 @@ async def test_a_cursor_from_another_order_or_tampered_with_is_bad_user_input(
         (cursor_of("LABEL:ASC", "a", "1"), by_label),
         (cursor_of("LABEL:ASC", "a", -1), by_label),
         (cursor_of("LABEL:ASC", "a", 2**63), by_label),
+        (cursor_of("LABEL:ASC", "a\u0000", a_id), by_label),
+        (cursor_of("CREATED_AT:ASC", "9999-12-31T23:59:59-05:00", a_id), by_time),
         ("not a cursor", by_label),
         (label_cursor[:-4], by_label),
     ]
@@ -299,21 +301,27 @@ async def test_the_label_filter_matches_text_case_insensitively_and_wildcards_li
     assert await matching("b") == ["a_b", "axb", "AB", "Back_End"]
     assert await matching("") == labels
     assert await matching("\\") == []
+    assert await matching("ＡＢ") == ["AB"]  # full-width: labels' own spelling is plain
     assert await matching("b", status=["ACTIVE"]) == ["a_b", "AB", "Back_End"]
     assert await matching("b", filter={"externalId": "a"}) == ["a_b", "axb"]
     label_order = {"field": "LABEL", "direction": "DESC"}
     assert await matching("B", orderBy=label_order) == ["Back_End", "axb", "AB", "a_b"]
 
 
-async def test_a_label_filter_longer_than_255_characters_is_bad_user_input(
-    world: World,
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [("x" * 256, "at most 255 characters"), ("a\u0000b", "not allowed")],
+    ids=["too-long", "nul"],
+)
+async def test_a_label_filter_too_long_or_unstorable_is_bad_user_input(
+    world: World, text: str, said: str
 ) -> None:
     # when
     body = await world.owner.gql.result(
         ORGANIZATION_KEY_SETS,
-        {"id": world.organization_id, "filter": {"labelContains": "x" * 256}},
+        {"id": world.organization_id, "filter": {"labelContains": text}},
     )
 
     # then
     assert error_codes(body) == ["BAD_USER_INPUT"]
-    assert "255" in body["errors"][0]["message"]
+    assert said in body["errors"][0]["message"]

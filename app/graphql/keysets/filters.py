@@ -14,6 +14,7 @@ from app.graphql.keysets.loaders import KeySetCriteria, ListedKeySet
 from app.graphql.relay import BAD_CURSOR, OrderDirection, OrderedCursor, decode_ordered_cursor
 from app.keysets.order import KeySetOrder as DomainOrder
 from app.keysets.order import OrderedPosition, sort_value
+from app.validation import storable
 
 MAX_LABEL_CONTAINS = 255
 
@@ -58,6 +59,8 @@ def criteria(
     label_contains = filter.label_contains if filter else None
     if label_contains is not None and len(label_contains) > MAX_LABEL_CONTAINS:
         raise BadUserInput(f"labelContains must be at most {MAX_LABEL_CONTAINS} characters.")
+    if label_contains is not None and not storable(label_contains):
+        raise BadUserInput("labelContains contains characters that are not allowed.")
     order = (
         None
         if order_by is None
@@ -80,17 +83,19 @@ def _position(order: DomainOrder, after: str | None) -> OrderedPosition | None:
     if cursor is None:
         return None
     if cursor.value is None or order.field is KeySetOrderField.LABEL:
-        # Only a never-used key set has no sort value.
-        if cursor.value is None and order.field is not KeySetOrderField.LAST_USED_AT:
+        # Only a never-used key set has no sort value; a label is one a database can hold.
+        if (
+            cursor.value is None and order.field is not KeySetOrderField.LAST_USED_AT
+        ) or not storable(cursor.value or ""):
             raise BadUserInput(BAD_CURSOR)
         return OrderedPosition(value=cursor.value, id=cursor.id)
     try:
         moment = datetime.fromisoformat(cursor.value)
-    except ValueError:
+        if moment.tzinfo is None:
+            raise ValueError("a cursor's time has its offset")
+        return OrderedPosition(value=moment.astimezone(UTC), id=cursor.id)
+    except (ValueError, OverflowError):
         raise BadUserInput(BAD_CURSOR) from None
-    if moment.tzinfo is None:
-        raise BadUserInput(BAD_CURSOR)
-    return OrderedPosition(value=moment.astimezone(UTC), id=cursor.id)
 
 
 def listed_position(order: DomainOrder | None) -> Callable[[ListedKeySet], int | OrderedCursor]:
