@@ -180,6 +180,7 @@ class Zygote:
     """The client: one zygote per test process, started at its first use."""
 
     _running: Zygote | None = None
+    _starting = threading.Lock()  # audit tests run commands from worker threads
 
     def __init__(self, process: subprocess.Popen[str], path: Path) -> None:
         self._process = process
@@ -187,10 +188,11 @@ class Zygote:
 
     @classmethod
     def shared(cls, root: Path, directory: Path) -> Zygote:
-        if cls._running is None or cls._running._process.poll() is not None:
-            cls._running = cls.start(root, directory)
-            atexit.register(cls._running.stop)
-        return cls._running
+        with cls._starting:
+            if cls._running is None or cls._running._process.poll() is not None:
+                cls._running = cls.start(root, directory)
+                atexit.register(cls._running.stop)
+            return cls._running
 
     @classmethod
     def start(cls, root: Path, directory: Path) -> Zygote:

@@ -35,6 +35,12 @@ documented(
             "regenerateKey with gracePeriodSeconds 0 (or null): the old key stops at once."
         ),
         "REVOKE_KEY_SET": "revokeKeySet.",
+        "CHANGE_PERMISSIONS": (
+            "What key sets hold: updateKeySet with permissions, permissionNames or groupIds; "
+            "updatePermissionGroup with permissions; deletePermissionGroup and "
+            "deletePermission with keySets DETACH; renaming a catalog permission. Applied "
+            "only if the key set, group or permission is as it was when asked."
+        ),
         "CREATE_VERIFIER": "createVerifier: its token goes to the requester, once.",
         "WEAKEN_POLICY": (
             "updateKeyPolicy (any change), updateApprovalPolicy taking an action out, and "

@@ -169,8 +169,8 @@ export const CREATE_SYSTEM = {
 
 /** @type {Operation} */
 export const SYSTEM_KEY_SETS = {
-  id: "sha256:e1df373ce5b64a22fa99f2180e2d4340b7827f30be97381b7b94c9c00d83b15a",
-  text: "query SystemKeySets($id: ID!, $first: Int!, $after: String, $status: [KeySetStatus!], $orderBy: KeySetOrder, $filter: KeySetFilter) {\n  system(id: $id) {\n    id\n    name\n    viewerRole\n    viewerIsAdmin\n    keyPolicy {\n      maxGracePeriodSeconds\n    }\n    organization {\n      id\n      name\n      viewerRole\n      permissionGroups(first: 100) {\n        edges {\n          node {\n            id\n            name\n            scope\n          }\n        }\n      }\n    }\n    keySets(\n      first: $first\n      after: $after\n      status: $status\n      orderBy: $orderBy\n      filter: $filter\n    ) {\n      edges {\n        node {\n          id\n          label\n          description\n          status\n          enabled\n          createdAt\n          createdBy {\n            name\n          }\n          expiresAt\n          lastUsedAt\n          viewerIsAdmin\n          groups {\n            id\n            name\n          }\n          primaryKey {\n            hint\n          }\n          secondaryKey {\n            hint\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
+  id: "sha256:191206fbe3c8f7fe4b654978b49c81427880c051b04186ae99b12d39f7b5ea6c",
+  text: "query SystemKeySets($id: ID!, $first: Int!, $after: String, $status: [KeySetStatus!], $orderBy: KeySetOrder, $filter: KeySetFilter) {\n  system(id: $id) {\n    id\n    name\n    viewerRole\n    viewerIsAdmin\n    keyPolicy {\n      maxGracePeriodSeconds\n    }\n    organization {\n      id\n      name\n      viewerRole\n      keyReveal\n      permissionGroups(first: 100) {\n        edges {\n          node {\n            id\n            name\n            scope\n          }\n        }\n      }\n    }\n    keySets(\n      first: $first\n      after: $after\n      status: $status\n      orderBy: $orderBy\n      filter: $filter\n    ) {\n      edges {\n        node {\n          id\n          label\n          description\n          status\n          enabled\n          createdAt\n          createdBy {\n            name\n          }\n          expiresAt\n          lastUsedAt\n          viewerIsAdmin\n          groups {\n            id\n            name\n          }\n          primaryKey {\n            hint\n          }\n          secondaryKey {\n            hint\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
@@ -231,4 +231,34 @@ export const CREATE_VERIFIER = {
 export const REVOKE_VERIFIER = {
   id: "sha256:995ddfa982cb025f5c4296fa7ebd949cd89ad82453825b4fdedc3b4fae78dc19",
   text: "mutation RevokeVerifier($input: RevokeVerifierInput!) {\n  revokeVerifier(input: $input) {\n    verifier {\n      id\n      revokedAt\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const KEY_SET_ACCESS = {
+  id: "sha256:f46686582178f9d3581a929de68eaa71179c97257abecc32ecfdd515c4494302",
+  text: "query KeySetAccess($id: ID!) {\n  keySet(id: $id) {\n    id\n    scope\n    permissionNames\n    allowedCidrs\n    organization {\n      id\n      permissions(first: 100) {\n        edges {\n          node {\n            name\n            scopes\n          }\n        }\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const PRIMARY_KEY_VALUE = {
+  id: "sha256:3bf4ba932191376e4039d404ea0680d176f79d3790eb04511e255a03ab81005c",
+  text: "query PrimaryKeyValue($id: ID!) {\n  keySet(id: $id) {\n    id\n    primaryKey {\n      value\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const SECONDARY_KEY_VALUE = {
+  id: "sha256:81367f15ed70bf254d07466c6da9372544c9d9c0127af4790dc72eab4704bf31",
+  text: "query SecondaryKeyValue($id: ID!) {\n  keySet(id: $id) {\n    id\n    secondaryKey {\n      value\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const ELEVATE_SESSION = {
+  id: "sha256:3365e30d6f62a0ccf4136d83137b5fa12d977b45a7d6526f09e5fb5b3cdcbd54",
+  text: "mutation ElevateSession($input: ElevateSessionInput!) {\n  elevateSession(input: $input) {\n    elevatedUntil\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const REQUEST_KEY_REVEAL = {
+  id: "sha256:5beffa82a63b1acb07b86c66d3b99057d922291c424ebaf6447c50b704f442f0",
+  text: "mutation RequestKeyReveal($input: RequestKeyRevealInput!) {\n  requestKeyReveal(input: $input) {\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
 };

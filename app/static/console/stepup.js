@@ -34,10 +34,11 @@ export async function withStepUp(attempt) {
 }
 
 /**
+ * The authenticator code the person types, or null if they cancel.
  * @param {string} reason
  * @returns {Promise<string | null>}
  */
-function askCode(reason) {
+export function askCode(reason) {
   return new Promise((resolve) => {
     let answer = /** @type {string | null} */ (null);
     const form = h(

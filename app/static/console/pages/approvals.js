@@ -245,10 +245,22 @@ export function showPending(dialog, payload, organizationId, reload) {
   if (!userError(payload, "APPROVAL_PENDING") || !request) {
     return false;
   }
+  showWaiting(dialog, request.id, organizationId, reload);
+  return true;
+}
+
+/**
+ * Replaces a dialog's content with: the request is waiting for approval, and where it is.
+ * @param {HTMLDialogElement} dialog
+ * @param {string} requestId
+ * @param {string} organizationId
+ * @param {() => unknown} reload what to do once it is closed
+ */
+export function showWaiting(dialog, requestId, organizationId, reload) {
   dialog.addEventListener("close", () => reload());
   const href =
     `#/organizations/${encodeURIComponent(organizationId)}` +
-    `/approvals/${encodeURIComponent(request.id)}`;
+    `/approvals/${encodeURIComponent(requestId)}`;
   show(
     dialog,
     h("h2", { text: "Waiting for approval", id: dialog.getAttribute("aria-labelledby") ?? "" }),
@@ -262,5 +274,4 @@ export function showPending(dialog, payload, organizationId, reload) {
     h("button", { type: "button", text: "Done", onclick: () => dialog.close() }),
   );
   dialog.querySelector("a")?.focus();
-  return true;
 }

@@ -9,6 +9,7 @@ import { field, formValue, h, onSubmit, openDialog } from "../dom.js";
 import { EXTEND_KEY_SET, UPDATE_KEY_SET } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
 import { showPending } from "./approvals.js";
+import { accessEditor, loadAccess } from "./keyaccess.js";
 import { messages } from "./shownonce.js";
 
 /** @typedef {import("./keys.js").Context} Context */
@@ -23,8 +24,9 @@ import { messages } from "./shownonce.js";
  * @param {{
  *   title: string, fields: (HTMLElement | false)[], submit: string, context: Context,
  *   send: (form: HTMLFormElement, otp: string | null) => Promise<KeySetPayload | null>,
- *   refused?: (payload: KeySetPayload) => void,
+ *   refused?: (payload: KeySetPayload) => import("../api.js").UserError[] | void,
  * }} options
+ * `refused` may show some of the errors beside their fields and answer the others.
  */
 function change({ title, fields, submit, context, send, refused }) {
   const error = h("p", { class: "error", role: "alert" });
@@ -48,8 +50,7 @@ function change({ title, fields, submit, context, send, refused }) {
       dialog.close();
       await context.reload();
     } else if (!showPending(dialog, payload, context.organizationId, context.reload)) {
-      refused?.(payload);
-      error.textContent = messages(payload.userErrors);
+      error.textContent = messages(refused?.(payload) ?? payload.userErrors);
     }
   });
 }
@@ -92,12 +93,14 @@ export function setEnabled(keySet, enabled, context) {
 }
 
 /**
- * Edit: the label, the description and the permission groups; only what changed is sent.
+ * Edit: the label, the description, the permissions, the permission groups and the
+ * networks; only what changed is sent.
  * @param {KeySet} keySet
  * @param {Context} context
  */
-export function editKeySet(keySet, context) {
+export async function editKeySet(keySet, context) {
   const current = keySet.groups.map((group) => group.id).sort();
+  const access = accessEditor(await loadAccess(keySet.id));
   change({
     title: `Edit “${keySet.label}”`,
     fields: [
@@ -122,6 +125,7 @@ export function editKeySet(keySet, context) {
             ),
           ),
         ),
+      ...access.fields,
     ],
     submit: "Save",
     context,
@@ -134,11 +138,13 @@ export function editKeySet(keySet, context) {
       if (label !== keySet.label) input.label = label;
       if (description !== keySet.description) input.description = description;
       if (groupIds.join() !== current.join()) input.groupIds = groupIds;
+      Object.assign(input, access.changes(form));
       if (Object.keys(input).length === 2) {
         return null;
       }
       return (await graphql(UPDATE_KEY_SET, { input })).updateKeySet;
     },
+    refused: (payload) => access.showErrors(payload.userErrors),
   });
 }
 

@@ -14,6 +14,7 @@ import { cancel, withStepUp } from "../stepup.js";
 import { showPending } from "./approvals.js";
 import { filtering, FIRST_VIEW, keyTable, listVariables } from "./keytable.js";
 import { organizationNav, organizationsLink } from "./orgnav.js";
+import { networksField, typedNetworks } from "./networks.js";
 import { messages, showOnce } from "./shownonce.js";
 
 /** @typedef {import("../api.js").UserError} UserError */
@@ -82,6 +83,7 @@ export async function renderKeySets(
     permissions: ORGANIZATION_PERMISSIONS,
     groups: nodes(organization.permissionGroups),
     maxGrace: organization.keyPolicy.maxGracePeriodSeconds,
+    keyReveal: organization.keyReveal,
     keySets: organization.keySets,
     page: (pages, next) => renderKeySets(main, organizationId, pages, next),
   });
@@ -102,7 +104,7 @@ export function nodes(connection) {
  *   heading: string, above: import("../dom.js").Child[], nav: HTMLElement, role: string,
  *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
  *   viewerRole: string | null, permissions: string[], groups: {id: string, name: string}[],
- *   maxGrace: number,
+ *   maxGrace: number, keyReveal: string,
  *   keySets: {edges: {node: KeySet}[], pageInfo: {hasNextPage: boolean, endCursor: string}},
  *   page: (cursors: (string | null)[], view: View) => Promise<void>
  * }} KeysPage
@@ -125,6 +127,7 @@ export function showKeySets(main, cursors, view, page) {
     permissions: page.permissions,
     groups: page.groups,
     maxGrace: page.maxGrace,
+    keyReveal: page.keyReveal,
     reload: () => page.page(cursors, view),
   };
   const organizationPath = `#/organizations/${encodeURIComponent(page.organizationId)}`;
@@ -169,7 +172,7 @@ export function showKeySets(main, cursors, view, page) {
  * @typedef {{
  *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
  *   permissions: string[], groups: {id: string, name: string}[], maxGrace: number,
- *   reload: () => Promise<void>
+ *   keyReveal: string, reload: () => Promise<void>
  * }} Context
  */
 
@@ -182,6 +185,7 @@ function addKey(context) {
     min: daysFromNow(1).slice(0, 10),
   });
   expiryDate.hidden = true;
+  const networks = networksField();
   const form = h(
     "form",
     {},
@@ -232,6 +236,7 @@ function addKey(context) {
     ),
     expiryDate,
     field("Description", { name: "description", maxlength: 1000 }),
+    networks.element,
     h("div", {}, h("button", { type: "submit", text: "Create" }), " ", cancel()),
     error,
   );
@@ -246,6 +251,7 @@ function addKey(context) {
       groupIds: values.getAll("groupIds"),
       description: formValue(form, "description"),
       expiresAt: expiresAt(expiry, formValue(form, "expiryDate")),
+      allowedCidrs: typedNetworks(form),
     };
     const payload = await withStepUp(
       async (otp) => (await graphql(CREATE_KEY_SET, { input: { ...input, otp } })).createKeySet,
@@ -256,7 +262,7 @@ function addKey(context) {
         ["Secondary key", payload.secondaryKey],
       ]);
     } else if (payload && !showPending(dialog, payload, context.organizationId, context.reload)) {
-      error.textContent = messages(payload.userErrors);
+      error.textContent = messages(networks.showErrors(payload.userErrors));
     }
   });
 }

@@ -8,6 +8,7 @@ import { h, show, when } from "../dom.js";
 import { showAnomalies } from "./anomalies.js";
 import { editKeySet, extendKeySet, setEnabled } from "./keyedits.js";
 import { regenerate, revoke, SLOT_NAMES } from "./keychanges.js";
+import { keyWithReveal } from "./keyreveal.js";
 
 /** @typedef {import("./keys.js").Context} Context */
 /** @typedef {import("./keys.js").KeySet} KeySet */
@@ -183,9 +184,9 @@ function table(keySets, context, view, refilter) {
           h(
             "td",
             {},
-            h("code", { text: keySet.primaryKey.hint }),
+            keyWithReveal(keySet, "PRIMARY", context),
             h("br"),
-            h("code", { text: keySet.secondaryKey.hint }),
+            keyWithReveal(keySet, "SECONDARY", context),
           ),
           h("td", {
             text: `${when(keySet.createdAt)} by ${keySet.createdBy?.name ?? "a former member"}`,

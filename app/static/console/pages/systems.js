@@ -93,6 +93,7 @@ export async function renderSystem(main, systemId, cursors = [null], view = { ..
     permissions: SYSTEM_PERMISSIONS,
     groups: groups.filter((group) => group.scope === "SYSTEM"),
     maxGrace: system.keyPolicy.maxGracePeriodSeconds,
+    keyReveal: organization.keyReveal,
     keySets: system.keySets,
     page: (pages, next) => renderSystem(main, systemId, pages, next),
   });

@@ -1,0 +1,85 @@
+// @ts-check
+/**
+ * What Edit changes of what a key set's keys may do and where from: its permissions (the
+ * organization's catalog names of the set's scope) and its networks (the IP allow-list).
+ * Only what changed goes to updateKeySet.
+ */
+import { graphql } from "../api.js";
+import { h } from "../dom.js";
+import { KEY_SET_ACCESS } from "../operations.js";
+import { NETWORKS_FIELD, networksField, typedNetworks } from "./networks.js";
+
+/** @typedef {import("../api.js").UserError} UserError */
+/**
+ * @typedef {{permissionNames: string[], allowedCidrs: string[], offered: string[]}} Access
+ * `offered`: the catalog's names of the set's scope, and any the set holds besides.
+ */
+/**
+ * @typedef {{
+ *   fields: HTMLElement[],
+ *   changes: (form: HTMLFormElement) => Record<string, string[]>,
+ *   showErrors: (errors: UserError[]) => UserError[],
+ * }} AccessEditor
+ */
+
+/**
+ * @param {string} keySetId
+ * @returns {Promise<Access>}
+ */
+export async function loadAccess(keySetId) {
+  const { keySet } = await graphql(KEY_SET_ACCESS, { id: keySetId });
+  /** @type {string[]} */
+  const catalog = keySet.organization.permissions.edges
+    .map((/** @type {{node: {name: string, scopes: string[]}}} */ e) => e.node)
+    .filter((/** @type {{scopes: string[]}} */ p) => p.scopes.includes(keySet.scope))
+    .map((/** @type {{name: string}} */ p) => p.name);
+  /** @type {string[]} */
+  const held = keySet.permissionNames;
+  return {
+    permissionNames: held,
+    allowedCidrs: keySet.allowedCidrs,
+    offered: [...catalog, ...held.filter((name) => !catalog.includes(name))],
+  };
+}
+
+/**
+ * The Permissions and IP allow-list fields of Edit, filled with what the set has now.
+ * @param {Access} access
+ * @returns {AccessEditor}
+ */
+export function accessEditor(access) {
+  const networks = networksField(access.allowedCidrs);
+  const permissions = h(
+    "fieldset",
+    {},
+    h("legend", { text: "Permissions" }),
+    access.offered.map((name) =>
+      h(
+        "label",
+        {},
+        h("input", {
+          type: "checkbox",
+          name: "permissionNames",
+          value: name,
+          checked: access.permissionNames.includes(name),
+        }),
+        name,
+      ),
+    ),
+  );
+  /** @param {HTMLFormElement} form */
+  const changes = (form) => {
+    /** @type {Record<string, string[]>} */
+    const changed = {};
+    const names = /** @type {string[]} */ (new FormData(form).getAll("permissionNames"));
+    if ([...names].sort().join() !== [...access.permissionNames].sort().join()) {
+      changed.permissionNames = names;
+    }
+    const cidrs = typedNetworks(form);
+    if (cidrs.join("\n") !== access.allowedCidrs.join("\n")) {
+      changed[NETWORKS_FIELD] = cidrs;
+    }
+    return changed;
+  };
+  return { fields: [permissions, networks.element], changes, showErrors: networks.showErrors };
+}
