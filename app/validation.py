@@ -39,9 +39,14 @@ def canonical_text(value: str) -> str:
     return _INVISIBLE.sub("", unicodedata.normalize("NFKC", value))
 
 
+def storable(value: str) -> bool:
+    """Whether every database can store (and compare) `value` faithfully."""
+    return not _UNSTORABLE.search(value)
+
+
 def check_text(value: str, *, field: str) -> str:
     """Refuses text that no database can store faithfully."""
-    if _UNSTORABLE.search(value):
+    if not storable(value):
         raise InvalidInput(f"{field} contains characters that are not allowed.", field=field)
     return value
 

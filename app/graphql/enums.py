@@ -12,6 +12,7 @@ import strawberry
 from app.audit.actions import AuditAction
 from app.keysets.groups import InUseKeySets
 from app.keysets.models import KeySetScope, KeySetStatus, KeySlot, LeakAction
+from app.keysets.order import KeySetOrderField
 from app.keysets.owners import RefillInterval
 from app.keysets.permissions import KeyPermission
 from app.keysets.retirement import RetireReason
@@ -92,6 +93,18 @@ documented(
         "DISABLED": "Switched off with updateKeySet(enabled: false); it can be switched on.",
         "EXPIRED": "Past expiresAt; extendKeySet moves the expiry and it verifies again.",
         "REVOKED": "Revoked for good: its key material is destroyed; it stays listed.",
+    },
+)
+documented(
+    KeySetOrderField,
+    "What a list of key sets is ordered by (keySets(orderBy:)); ties are broken by id.",
+    {
+        "LABEL": "The label, case-insensitively (in the database's collation).",
+        "CREATED_AT": "When the key set was created.",
+        "LAST_USED_AT": (
+            "When one of its keys last verified. Never-used key sets count as used before "
+            "any other: first in ASC, last in DESC."
+        ),
     },
 )
 documented(
@@ -333,6 +346,7 @@ __all__ = [
     "InUseKeySets",
     "KeyPermission",
     "KeyReveal",
+    "KeySetOrderField",
     "KeySetScope",
     "KeySetStatus",
     "KeySlot",

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
 from typing import Annotated, Generic, TypeVar
 
 import strawberry
@@ -19,6 +22,28 @@ T = TypeVar("T")
 M = TypeVar("M")
 
 _CURSOR_PREFIX = "cursor:v1:"
+_ORDERED_PREFIX = "cursor:v1:order:"
+BAD_CURSOR = "Invalid cursor: pass an endCursor or edge cursor from this connection."
+
+
+@dataclass(frozen=True)
+class OrderedCursor:
+    """A position under a named order (not the id order): the sort value of the last item
+    read, as text (None for a missing value), and its id."""
+
+    order: str
+    value: str | None
+    id: int
+
+
+@strawberry.enum(description="Which way a list is ordered.")
+class OrderDirection(Enum):
+    ASC = strawberry.enum_value(
+        "ASC", description="Smallest first: A to Z, earliest first; ties by id, oldest first."
+    )
+    DESC = strawberry.enum_value(
+        "DESC", description="Largest first: Z to A, latest first; ties by id, newest first."
+    )
 
 
 @strawberry.interface(description="An object with a global, opaque id.")
@@ -53,7 +78,7 @@ class Edge(Generic[T]):
     # Written only when asked for (a list page rarely asks): from the item's position.
     cursor: str = from_source_field(_edge_cursor, graphql_type=str)
     node: T
-    position: strawberry.Private[int]
+    position: strawberry.Private[int | OrderedCursor]
 
 
 @strawberry.type
@@ -85,18 +110,27 @@ class Connection(Counted, Generic[T]):
     page_info: PageInfo
 
 
-def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{position}".encode()).decode()
+def encode_cursor(position: int | OrderedCursor) -> str:
+    if isinstance(position, OrderedCursor):
+        fields = [position.order, position.value, position.id]
+        text = _ORDERED_PREFIX + json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = f"{_CURSOR_PREFIX}{position}"
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def _cursor_text(cursor: str, longest: int) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode() if len(cursor) < longest else ""
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ""
 
 
 def decode_cursor(cursor: str | None) -> int | None:
     """The position a cursor stands for; a cursor we did not issue is an error."""
     if cursor is None:
         return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode()).decode() if len(cursor) < 100 else ""
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raw = ""
+    raw = _cursor_text(cursor, 100)
     position = raw.removeprefix(_CURSOR_PREFIX)
     if (
         not raw.startswith(_CURSOR_PREFIX)
@@ -105,8 +139,31 @@ def decode_cursor(cursor: str | None) -> int | None:
         or len(position) > 10
         or int(position) > MAX_INT
     ):
-        raise BadUserInput("Invalid cursor: pass an endCursor or edge cursor from this connection.")
+        raise BadUserInput(BAD_CURSOR)
     return int(position)
+
+
+def decode_ordered_cursor(cursor: str | None, order: str) -> OrderedCursor | None:
+    """The position a cursor issued under `order` stands for; a cursor issued under another
+    order, or not by us, is an error."""
+    if cursor is None:
+        return None
+    raw = _cursor_text(cursor, 2000)
+    try:
+        fields = json.loads(raw.removeprefix(_ORDERED_PREFIX))
+    except ValueError:
+        fields = None
+    if (
+        not raw.startswith(_ORDERED_PREFIX)
+        or not isinstance(fields, list)
+        or len(fields) != 3
+        or fields[0] != order
+        or not (fields[1] is None or isinstance(fields[1], str))
+        or type(fields[2]) is not int
+        or not 0 < fields[2] <= MAX_INT
+    ):
+        raise BadUserInput(BAD_CURSOR)
+    return OrderedCursor(order=order, value=fields[1], id=fields[2])
 
 
 def page_size(first: int | None) -> int:
@@ -121,8 +178,8 @@ def to_connection(
     page: Page[M],
     node: Callable[[M], T],
     *,
-    after: int | None,
-    position: Callable[[M], int] = lambda item: item.id,  # type: ignore[attr-defined]
+    after: object | None,
+    position: Callable[[M], int | OrderedCursor] = lambda item: item.id,  # type: ignore[attr-defined]
 ) -> Connection[T]:
     edges = [Edge(node=node(item), position=position(item)) for item in page.items]
     return Connection(

@@ -11,10 +11,12 @@ from pypika_tortoise.queries import QueryBuilder, Table
 from app import clock
 from app.accounts.models import User
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySetStatus, KeySlot
+from app.keysets.order import KeySetOrder, OrderedPosition, ordering
 from app.keysets.rules import status_condition
 from app.organizations.models import Membership
-from app.storage.pagination import Page, paginate_rows_each
+from app.storage.pagination import Ordering, Page, paginate_rows_each
 from app.storage.rows import STATEMENTS, RowShape
+from app.validation import canonical_text
 
 
 async def get_visible_key_set(*, user: User, key_set_id: int) -> KeySet | None:
@@ -66,13 +68,16 @@ async def list_key_sets(
     include_systems: bool = False,
     statuses: Sequence[KeySetStatus] | None = None,
     external_id: str | None = None,
-    after: int | None,
+    label_contains: str | None = None,
+    order: KeySetOrder | None = None,
+    after: int | OrderedPosition | None,
     first: int,
 ) -> dict[int, Page[KeySetRow]]:
     """A page of key sets for each organization (its own, or with its systems') or system,
-    as rows.
+    as rows: oldest first, or in `order` (then `after` is an `OrderedPosition`).
 
     Pass organization ids or system ids, not both; pages are keyed by the ids passed.
+    `label_contains` matches case-insensitively, its `%` and `_` as themselves.
     """
     if organization_ids and system_ids:
         raise ValueError("list key sets of organizations or of systems, not both")
@@ -81,7 +86,16 @@ async def list_key_sets(
         query = query.filter(status_condition(statuses, clock.now()))
     if external_id is not None:  # on its index; a statement of its own too
         query = query.filter(external_id=external_id.strip())
-    filtered = bool(statuses) or external_id is not None
+    if label_contains:  # in labels' own spelling; tortoise escapes LIKE's % and _
+        query = query.filter(label__icontains=canonical_text(label_contains))
+    filtered = bool(statuses) or external_id is not None or bool(label_contains)
+    ordered: Ordering | None = None
+    if order is not None:
+        if isinstance(after, int):
+            raise ValueError("a position under an order is an OrderedPosition")
+        ordered, after = ordering(order, after), None
+    elif isinstance(after, OrderedPosition):
+        raise ValueError("an OrderedPosition needs its order")
     if system_ids:
         return await paginate_rows_each(
             query,
@@ -91,6 +105,7 @@ async def list_key_sets(
             after=after,
             first=first,
             statement_key=None if filtered else "key sets",
+            ordering=ordered,
         )
     if not include_systems:
         query = query.filter(system_id=None)
@@ -102,6 +117,7 @@ async def list_key_sets(
         after=after,
         first=first,
         statement_key=None if filtered else ("key sets", include_systems),
+        ordering=ordered,
     )
 
 

@@ -1,4 +1,5 @@
-"""Keyset pagination: `WHERE id > after ORDER BY id LIMIT n`, never OFFSET."""
+"""Keyset pagination: `WHERE id > after ORDER BY id LIMIT n`, never OFFSET; under another
+order (`Ordering`), `WHERE (sort terms, id) > after ORDER BY sort terms, id`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pypika_tortoise.analytics import RowNumber
 from pypika_tortoise.enums import Order
 from pypika_tortoise.queries import QueryBuilder, Table
-from pypika_tortoise.terms import Field
+from pypika_tortoise.terms import Criterion, Field, Term
 from tortoise.functions import Count as CountOf
 from tortoise.models import Model
 from tortoise.queryset import QuerySet, ValuesQuery
@@ -29,6 +30,36 @@ R = TypeVar("R")
 
 # How many items the whole list holds, read only when asked for (`totalCount`).
 Count = Callable[[], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """A page order besides the id alone: `terms` of a row (of `table`, or unqualified),
+    compared in turn, then the id; all ascending or all descending. A page starts after
+    the row whose terms had the values of `after` (term, value pairs; a prefix of the
+    terms when the others are equal for every row there) and whose id was `after_id`."""
+
+    terms: Callable[[Table | None], list[Term]]
+    descending: bool
+    after: list[tuple[Term, Term]] | None
+    after_id: int | None
+
+    def keys(self, table: Table | None) -> list[Term]:
+        return [*self.terms(table), Field("id", table=table)]
+
+    def beyond(self) -> Criterion | None:
+        """Rows after the position, in this order: the first term past its value, or
+        equal and the next past its, and so on to the id."""
+        if self.after is None or self.after_id is None:
+            return None
+        pairs = [*self.after, (Field("id"), Field("id").wrap_constant(self.after_id))]
+        either: Criterion | None = None
+        for k, (term, value) in enumerate(pairs):
+            branch = (term < value) if self.descending else (term > value)
+            for earlier, earlier_value in pairs[:k]:
+                branch = (earlier == earlier_value) & branch
+            either = branch if either is None else either | branch
+        return either
 
 
 @dataclass(frozen=True)
@@ -159,12 +190,14 @@ async def paginate_rows_each(
     newest_first: bool = False,
     field: str = "id",
     statement_key: Hashable | None = None,
+    ordering: Ordering | None = None,
 ) -> dict[int, Page[R]]:
     """`paginate_each`, the items read as `shape`'s plain rows instead of models.
 
     `statement_key` names `queryset`'s filters (what changes the statement's text besides
     the arguments here), so that the statement is built once per shape (`StatementTexts`);
-    None builds it every time.
+    None builds it every time. With `ordering`, pages follow it (from its position; `after`,
+    `newest_first` and `field` unused) and the statement is built every time.
     """
     if not parent_ids:
         return {}
@@ -177,7 +210,8 @@ async def paginate_rows_each(
         first,
         newest_first,
         field,
-        statement_key,
+        None if ordering else statement_key,
+        ordering,
     )
     counts = _CountsByParent(queryset, parent, parent_ids)
     return _pages(await shape.fetch(sql, params), parent, parent_ids, first, counts)
@@ -193,6 +227,7 @@ def _ranked_sql(
     newest_first: bool,
     field: str,
     statement_key: Hashable | None,
+    ordering: Ordering | None = None,
 ) -> tuple[str, list[Any]]:
     ids = sorted(set(parent_ids))
     params: list[Any] = [*ids, *([] if after is None else [after]), first + 1]
@@ -217,7 +252,11 @@ def _ranked_sql(
         queryset.model._meta.db,
         key,
         params,
-        lambda: _ranked(queryset, columns, parent, ids, after, first, newest_first, field),
+        lambda: (
+            _ranked(queryset, columns, parent, ids, after, first, newest_first, field)
+            if ordering is None
+            else _ranked_in(queryset, columns, parent, ids, first, ordering)
+        ),
     )
 
 
@@ -251,6 +290,36 @@ def _ranked(
         .where(Field("_rank", table=window) <= first + 1)
         .orderby(Field(field, table=window), order=order)
     )
+
+
+def _ranked_in(
+    queryset: QuerySet[M],
+    columns: Sequence[str],
+    parent: str,
+    parent_ids: Collection[int],
+    first: int,
+    ordering: Ordering,
+) -> QueryBuilder:
+    """`_ranked` under `ordering`: each parent's first `first + 1` rows after its position."""
+    order = Order.desc if ordering.descending else Order.asc
+    rank = RowNumber().over(Field(parent))
+    for term in ordering.keys(None):
+        rank = rank.orderby(term, order=order)
+    ranks = queryset.filter(**{f"{parent}__in": sorted(set(parent_ids))}).annotate(_rank=rank)
+    ranks.sql()  # builds `ranks.query` for the connection the query would run on
+    inner = ranks.query
+    beyond = ordering.beyond()
+    if beyond is not None:
+        inner = inner.where(beyond)
+    window = Table("ranked")
+    outer = (
+        queryset.model._meta.db.query_class.from_(inner.as_("ranked"))
+        .select(*(Field(column, table=window) for column in columns))
+        .where(Field("_rank", table=window) <= first + 1)
+    )
+    for term in ordering.keys(window):
+        outer = outer.orderby(term, order=order)
+    return outer
 
 
 def _pages(

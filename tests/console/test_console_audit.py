@@ -153,10 +153,13 @@ def test_the_audit_page_lists_filters_and_checks_what_was_just_done(
 
 
 def test_the_keys_table_sorts_and_filters(served: Served, chromium: Browsing) -> None:
-    # given: three key sets made in the order charlie, alpha, bravo; bravo deactivated
+    # given: 23 key sets, more than a page (20), made in the order charlie, "filler 00" to
+    # "filler 19", alpha, bravo; bravo deactivated. The API orders and filters: alpha and
+    # bravo are on the second page oldest first, charlie on the second newest first.
     token, organization_id = owner_with_organization(served, SORTER, "Sorted")
+    fillers = [f"filler {n:02}" for n in range(20)]
     ids = {}
-    for label in ("charlie", "alpha", "bravo"):
+    for label in ("charlie", *fillers, "alpha", "bravo"):
         made = api(
             served, CREATE_KEY_SET, token, input={"organizationId": organization_id, "label": label}
         )
@@ -165,38 +168,46 @@ def test_the_keys_table_sorts_and_filters(served: Served, chromium: Browsing) ->
     assert disabled["updateKeySet"]["userErrors"] == []
     page = open_keys_page(chromium, SORTER, "Sorted")
     labels = page.locator("tbody th")
-    expect(labels).to_have_count(3)
+    expect(labels).to_have_count(20)
     created = labels.all_inner_texts()
 
-    # when: sorted by label, both ways, then by created at, newest first
+    # when: sorted by label, the next page, both ways, then by created at, newest first
     page.get_by_role("button", name="Label", exact=True).click()
     expect(labels.first).to_have_text("alpha")
     by_label = labels.all_inner_texts()
     label_sort = page.get_by_role("columnheader", name="Label").get_attribute("aria-sort")
+    page.get_by_role("button", name="Next page").click()
+    expect(labels).to_have_count(3)
+    by_label_next = labels.all_inner_texts()
     page.get_by_role("button", name="Label", exact=True).click()
-    expect(labels.first).to_have_text("charlie")
+    expect(labels.first).to_have_text("filler 19")
     by_label_reversed = labels.all_inner_texts()
     page.get_by_role("button", name="Created", exact=True).click()
+    # The API answers each click: the second is on the table the first one asked for.
+    created_header = page.get_by_role("columnheader", name="Created")
+    expect(created_header).to_have_attribute("aria-sort", "ascending")
     page.get_by_role("button", name="Created", exact=True).click()
     expect(labels.first).to_have_text("bravo")
     newest_first = labels.all_inner_texts()
 
-    # when: filtered by label text, then (cleared) by status, which the API does
-    page.get_by_label("Filter by label").fill("alp")
+    # when: filtered by label text, then (cleared) by status
+    page.get_by_label("Filter by label").fill("CHAR")
     expect(labels).to_have_count(1)
     by_text = labels.all_inner_texts()
     page.get_by_label("Filter by label").fill("")
+    expect(labels).to_have_count(20)
     page.get_by_label("Status").select_option("DISABLED")
     expect(labels).to_have_count(1)
     by_status = labels.all_inner_texts()
 
     # then
-    assert created == ["charlie", "alpha", "bravo"]
-    assert by_label == ["alpha", "bravo", "charlie"]
+    assert created == ["charlie", *fillers[:19]]
+    assert by_label == ["alpha", "bravo", "charlie", *fillers[:17]]
     assert label_sort == "ascending"
-    assert by_label_reversed == ["charlie", "bravo", "alpha"]
-    assert newest_first == ["bravo", "alpha", "charlie"]
-    assert by_text == ["alpha"]
+    assert by_label_next == fillers[17:]
+    assert by_label_reversed == fillers[::-1]
+    assert newest_first == ["bravo", "alpha", *fillers[::-1][:18]]
+    assert by_text == ["charlie"]
     assert by_status == ["bravo"]
     chromium.assert_offline_and_quiet()
 

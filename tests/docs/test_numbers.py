@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from app.accounts.service import LoginThrottle
 from app.accounts.step_up import FAILURE_WINDOW, MAX_FAILURES
 from app.edges.verify import MAX_BODY_BYTES
+from app.graphql.keysets.filters import MAX_LABEL_CONTAINS
 from app.keysets.hygiene import IDLE_SLOT_AFTER, UNUSED_AFTER
 from app.keysets.policy import MAX_LIFETIME_SECONDS, MAX_MEMBER_KEY_SET_LIMIT, MIN_LIFETIME_SECONDS
 from app.keysets.rules import MAX_GRACE_SECONDS
@@ -231,6 +232,11 @@ CLAIMS: list[tuple[str, str, tuple[float, ...]]] = [
         (MAX_WEBHOOKS_PER_ORGANIZATION,),
     ),
     ("using/webhooks.md", r"at most ([\d,]+) characters", (MAX_URL_LENGTH,)),
+    (
+        "using/key-sets.md",
+        r"themselves, not any text \(at most (\d+) characters\)",
+        (MAX_LABEL_CONTAINS,),
+    ),
     (
         "using/webhooks.md",
         r"`KEYRACK_WEBHOOK_TIMEOUT_SECONDS`, (\d+) s",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import pytest
 from starlette.applications import Starlette
 
 from app.accounts.models import User
@@ -28,7 +30,7 @@ from tests.support import (
 from tests.webhooks.receiver import create_webhook
 
 NESTED = """
-query Nested {
+query Nested($orderBy: KeySetOrder, $filter: KeySetFilter) {
   organizations(first: 10) {
     edges { node {
       name viewerRole
@@ -41,7 +43,9 @@ query Nested {
           deliveries(first: 10) { edges { node { status } } }
         } }
       }
-      keySets(first: 10) { edges { node { label createdBy { email } } } }
+      keySets(first: 10, orderBy: $orderBy, filter: $filter) {
+        edges { node { label createdBy { email } } }
+      }
       systems(first: 10) {
         edges { node {
           name viewerRole viewerIsAdmin
@@ -49,7 +53,7 @@ query Nested {
           keyPolicyOverride { maxLifetimeSeconds }
           organization { name }
           roleAssignments(first: 10) { totalCount edges { node { role user { email } } } }
-          keySets(first: 25) {
+          keySets(first: 25, orderBy: $orderBy, filter: $filter) {
             edges { node {
               label status viewerIsAdmin
               groups { name permissions }
@@ -205,13 +209,15 @@ async def copy_key_set(
     )
 
 
-async def statements_for(gql: GraphQL, app: Starlette, shape: Shape) -> tuple[int, int]:
+async def statements_for(
+    gql: GraphQL, app: Starlette, shape: Shape, variables: dict[str, Any] | None = None
+) -> tuple[int, int]:
     """The statements the nested query runs over `shape`, and the key sets it returned."""
     owner = await sign_up(gql, "owner")
     others = [await User.get(email=(await sign_up(gql, "member")).email) for _ in range(3)]
     await seed(app, owner, others, shape)
     with counting_statements() as counter:
-        data = await owner.gql(NESTED)
+        data = await owner.gql(NESTED, variables)
     key_sets = [
         key_set
         for organization in data["organizations"]["edges"]
@@ -242,8 +248,22 @@ async def statements_for(gql: GraphQL, app: Starlette, shape: Shape) -> tuple[in
     return len(counter.statements), len(key_sets)
 
 
+@pytest.mark.parametrize(
+    "variables",
+    [
+        pytest.param({}, id="oldest-first"),
+        # The keys page's order and label filter (every label holds "key").
+        pytest.param(
+            {
+                "orderBy": {"field": "LAST_USED_AT", "direction": "DESC"},
+                "filter": {"labelContains": "KEY"},
+            },
+            id="ordered-and-filtered",
+        ),
+    ],
+)
 async def test_a_nested_list_query_runs_as_many_statements_for_1000_rows_as_for_10(
-    gql: GraphQL, app: Starlette
+    gql: GraphQL, app: Starlette, variables: dict[str, Any]
 ) -> None:
     # given: the same query over 10 system key sets, then over 1000 (a new owner each time,
     # so the second query does not see the first one's organizations)
@@ -251,8 +271,8 @@ async def test_a_nested_list_query_runs_as_many_statements_for_1000_rows_as_for_
     large = Shape(organizations=4, systems=10, key_sets=25, members=3)
 
     # when
-    small_statements, small_rows = await statements_for(gql, app, small)
-    large_statements, large_rows = await statements_for(gql, app, large)
+    small_statements, small_rows = await statements_for(gql, app, small, variables)
+    large_statements, large_rows = await statements_for(gql, app, large, variables)
 
     # then: every row came back, and the statement count did not move
     assert (small_rows, large_rows) == (10, 1000)

@@ -12,6 +12,7 @@ from app.graphql.accounts.loaders import UsersByIdLoader
 from app.graphql.batching import KeyLoader, Options, PageLoader
 from app.keysets import admins, reads, retirement, reuse
 from app.keysets.models import ApiKey, KeySet, KeySetStatus, KeySlot
+from app.keysets.order import KeySetOrder, OrderedPosition
 from app.keysets.reuse import ReuseSummary
 from app.storage.pagination import Page
 
@@ -86,6 +87,23 @@ def _statuses(options: Options) -> list[KeySetStatus] | None:
 
 
 @dataclass(frozen=True)
+class KeySetCriteria:
+    """Which key sets a list shows and in what order, from where: part of its page request
+    (under an order, `after` is the start and the request's own `after` is None)."""
+
+    external_id: str | None = None
+    label_contains: str | None = None
+    order: KeySetOrder | None = None
+    after: OrderedPosition | None = None
+
+
+def _criteria(option: object) -> KeySetCriteria:
+    if not isinstance(option, KeySetCriteria):
+        raise TypeError(f"expected KeySetCriteria, got {type(option).__name__}")
+    return option
+
+
+@dataclass(frozen=True)
 class Preloaded:
     """What was loaded with a key set's page, so that the fields reading it answer at once,
     with no loader hop of their own. None: not asked for, not loaded."""
@@ -157,13 +175,16 @@ async def _with_shown(
 async def _of_organizations(
     ids: list[int], after: int | None, first: int, options: Options, *, users: UsersByIdLoader
 ) -> Mapping[int, Page[ListedKeySet]]:
-    shown, include_systems, external_id, *statuses = options
+    shown, include_systems, criteria, *statuses = options
+    chosen = _criteria(criteria)
     pages = await reads.list_key_sets(
         organization_ids=ids,
         include_systems=bool(include_systems),
         statuses=_statuses(tuple(statuses)),
-        external_id=external_id if isinstance(external_id, str) else None,
-        after=after,
+        external_id=chosen.external_id,
+        label_contains=chosen.label_contains,
+        order=chosen.order,
+        after=chosen.after if chosen.order else after,
         first=first,
     )
     return await _with_shown(pages, shown, users=users)
@@ -179,12 +200,15 @@ class KeySetPagesByOrganizationLoader(PageLoader[ListedKeySet]):
 async def _of_systems(
     ids: list[int], after: int | None, first: int, options: Options, *, users: UsersByIdLoader
 ) -> Mapping[int, Page[ListedKeySet]]:
-    shown, external_id, *statuses = options
+    shown, criteria, *statuses = options
+    chosen = _criteria(criteria)
     pages = await reads.list_key_sets(
         system_ids=ids,
         statuses=_statuses(tuple(statuses)),
-        external_id=external_id if isinstance(external_id, str) else None,
-        after=after,
+        external_id=chosen.external_id,
+        label_contains=chosen.label_contains,
+        order=chosen.order,
+        after=chosen.after if chosen.order else after,
         first=first,
     )
     return await _with_shown(pages, shown, users=users)

@@ -330,10 +330,6 @@ def key_set_node(listed: ListedKeySet) -> KeySetType:
     return KeySetType.from_model(listed.row, listed.preloaded)
 
 
-def listed_position(listed: ListedKeySet) -> int:
-    return listed.row.id
-
-
 @reach.findable(KEY_SET)
 async def find_key_set(info: Info, pk: int) -> KeySetType | None:
     key_set = await keysets.get_visible_key_set(user=info.context.actor.user, key_set_id=pk)

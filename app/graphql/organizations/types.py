@@ -31,10 +31,10 @@ from app.graphql.context import Info
 from app.graphql.enums import KeyReveal, KeySetStatus, OrganizationRole
 from app.graphql.groups.types import PermissionGroupType
 from app.graphql.ids import ORGANIZATION
-from app.graphql.keysets.filters import KeySetFilter
+from app.graphql.keysets.filters import KeySetFilter, OrderBy, criteria, listed_position
 from app.graphql.keysets.loaders import status_options
 from app.graphql.keysets.shown import key_set_shown
-from app.graphql.keysets.types import KeySetType, key_set_node, listed_position
+from app.graphql.keysets.types import KeySetType, key_set_node
 from app.graphql.leaks.hygiene import KeySetHygieneType, hygiene_connection
 from app.graphql.organizations.invitations import InvitationType
 from app.graphql.policy.types import KeyPolicyType
@@ -126,8 +126,8 @@ class OrganizationType(Node):
 
     @strawberry.field(
         description=(
-            "Key sets of the organization itself, oldest first; with includeSystems, its "
-            "systems' too. Every member sees them; key values only admins."
+            "Key sets of the organization itself, oldest first or in orderBy; with "
+            "includeSystems, its systems' too. Every member sees them; key values only admins."
         )
     )
     async def key_sets(
@@ -151,18 +151,25 @@ class OrganizationType(Node):
             KeySetFilter | None,
             strawberry.argument(description="Only key sets matching all of the given criteria."),
         ] = None,
+        order_by: OrderBy = None,
     ) -> Connection[KeySetType]:
-        position = decode_cursor(after)
+        chosen = criteria(filter, order_by, after)
+        position = None if chosen.order else decode_cursor(after)
         shown = key_set_shown(info)
         page = await info.context.loaders.key_sets_of_organization.load(
             PageRequest(
                 self.pk,
                 position,
                 page_size(first),
-                (shown, include_systems, filter and filter.external_id, *status_options(status)),
+                (shown, include_systems, chosen, *status_options(status)),
             )
         )
-        return to_connection(page, key_set_node, after=position, position=listed_position)
+        return to_connection(
+            page,
+            key_set_node,
+            after=chosen.after or position,
+            position=listed_position(chosen.order),
+        )
 
     @strawberry.field(description="The rules for the organization's key sets.", metadata=LOADED)
     async def key_policy(self, info: Info) -> KeyPolicyType:

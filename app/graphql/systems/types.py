@@ -14,10 +14,10 @@ from app.graphql.batching import PageRequest
 from app.graphql.context import Info
 from app.graphql.enums import KeySetStatus, SystemRole
 from app.graphql.ids import SYSTEM
-from app.graphql.keysets.filters import KeySetFilter
+from app.graphql.keysets.filters import KeySetFilter, OrderBy, criteria, listed_position
 from app.graphql.keysets.loaders import status_options
 from app.graphql.keysets.shown import key_set_shown
-from app.graphql.keysets.types import KeySetType, key_set_node, listed_position
+from app.graphql.keysets.types import KeySetType, key_set_node
 from app.graphql.policy.types import KeyPolicyOverride, KeyPolicyType
 from app.graphql.prices import LOADED, ROW_READ_COST, field_cost
 from app.graphql.relay import (
@@ -131,17 +131,24 @@ class SystemType(Node):
             KeySetFilter | None,
             strawberry.argument(description="Only key sets matching all of the given criteria."),
         ] = None,
+        order_by: OrderBy = None,
     ) -> Connection[KeySetType]:
-        position = decode_cursor(after)
+        chosen = criteria(filter, order_by, after)
+        position = None if chosen.order else decode_cursor(after)
         page = await info.context.loaders.key_sets_of_system.load(
             PageRequest(
                 self.pk,
                 position,
                 page_size(first),
-                (key_set_shown(info), filter and filter.external_id, *status_options(status)),
+                (key_set_shown(info), chosen, *status_options(status)),
             )
         )
-        return to_connection(page, key_set_node, after=position, position=listed_position)
+        return to_connection(
+            page,
+            key_set_node,
+            after=chosen.after or position,
+            position=listed_position(chosen.order),
+        )
 
     @strawberry.field(
         description="The rules in force for this system's key sets: the organization's, tightened.",

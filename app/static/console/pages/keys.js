@@ -12,7 +12,7 @@ import { field, formValue, h, onSubmit, openDialog, show } from "../dom.js";
 import { CREATE_KEY_SET, KEY_SETS } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
 import { showPending } from "./approvals.js";
-import { FIRST_VIEW, keyTable } from "./keytable.js";
+import { filtering, FIRST_VIEW, keyTable, listVariables } from "./keytable.js";
 import { organizationNav, organizationsLink } from "./orgnav.js";
 import { networksField, typedNetworks } from "./networks.js";
 import { messages, showOnce } from "./shownonce.js";
@@ -46,16 +46,12 @@ const EXPIRIES = [
 ];
 
 /**
- * The variables of a keys page's query: its page and the table's status filter.
+ * The variables of a keys page's query: its page and the table's filters and order.
  * @param {(string | null)[]} cursors
  * @param {View} view
  */
 export function pageVariables(cursors, view) {
-  return {
-    first: PAGE_SIZE,
-    after: cursors[cursors.length - 1],
-    status: view.status ? [view.status] : null,
-  };
+  return { first: PAGE_SIZE, after: cursors[cursors.length - 1], ...listVariables(view) };
 }
 
 /**
@@ -142,7 +138,7 @@ export function showKeySets(main, cursors, view, page) {
     h("p", { text: page.role }),
     h("button", { type: "button", text: "Add key", onclick: () => addKey(context) }),
     page.nav,
-    keySets.length || view.status
+    keySets.length || filtering(view)
       ? keyTable(keySets, context, view, (next) => page.page([null], next))
       : h("p", { text: "No key sets yet.", role: "status" }),
     h(

@@ -1,8 +1,8 @@
 // @ts-check
 /**
  * The keys page's table: sortable by label, created at and last used, filtered by label
- * text and by status. The API filters by status (`keySets(status:)`); it has no order or
- * label filter, so those work on the page the API answered (20 key sets), in the browser.
+ * text and by status. The API orders and filters every page (`keySets(orderBy:, filter:,
+ * status:)`): a change of order or filter asks it again, from the first page.
  */
 import { h, show, when } from "../dom.js";
 import { showAnomalies } from "./anomalies.js";
@@ -14,9 +14,11 @@ import { keyWithReveal } from "./keyreveal.js";
 /** @typedef {import("./keys.js").KeySet} KeySet */
 /** @typedef {"label" | "createdAt" | "lastUsedAt"} SortKey */
 /**
- * What the table shows: `status` is sent to the API ("" for all); `text`, `sort` and
- * `descending` apply to the page in the browser.
- * @typedef {{status: string, text: string, sort: SortKey, descending: boolean}} View
+ * What the table shows, all of it sent to the API: `status` ("" for all), the label
+ * `text`, the `sort` column and its direction; `typing` while the label filter has focus.
+ * @typedef {{
+ *   status: string, text: string, sort: SortKey, descending: boolean, typing?: boolean
+ * }} View
  */
 
 /** @type {View} */
@@ -28,6 +30,32 @@ const STATUSES = [
   ["EXPIRED", "Expired"],
   ["REVOKED", "Revoked"],
 ];
+/** @type {Record<SortKey, string>} */
+const ORDER_FIELDS = { label: "LABEL", createdAt: "CREATED_AT", lastUsedAt: "LAST_USED_AT" };
+// How long the label filter waits for more typing before it asks the API.
+const TYPING_PAUSE_MS = 300;
+
+/**
+ * The `keySets` arguments that `view` stands for.
+ * @param {View} view
+ */
+export function listVariables(view) {
+  const text = view.text.trim();
+  return {
+    status: view.status ? [view.status] : null,
+    orderBy: { field: ORDER_FIELDS[view.sort], direction: view.descending ? "DESC" : "ASC" },
+    filter: text ? { labelContains: text } : null,
+  };
+}
+
+/**
+ * Whether `view` leaves key sets out, so that an empty page means "none matches".
+ * @param {View} view
+ */
+export function filtering(view) {
+  return Boolean(view.status || view.text.trim());
+}
+
 /** @type {[SortKey | null, string][]} */
 const COLUMNS = [
   ["label", "Label"],
@@ -41,45 +69,31 @@ const COLUMNS = [
 ];
 
 /**
- * The filters and the table of `keySets`; a change of status asks the API again
- * (`restatus`), the label filter and the order redraw the table alone (and stay in `view`
- * for the next page and the reload after a change).
+ * The filters and the table of `keySets`; a change of status, label text or order asks
+ * the API again (`refilter`), from the first page.
  * @param {KeySet[]} keySets
  * @param {Context} context
  * @param {View} view
- * @param {(view: View) => void} restatus
+ * @param {(view: View) => void} refilter
  * @returns {HTMLElement[]}
  */
-export function keyTable(keySets, context, view, restatus) {
-  const state = view;
-  const holder = h("div", {});
-  const draw = () => {
-    const needle = state.text.trim().toLowerCase();
-    const shown = keySets.filter((keySet) => keySet.label.toLowerCase().includes(needle));
-    show(
-      holder,
-      shown.length
-        ? table(sorted(shown, state), context, state, draw)
-        : h("p", { role: "status", text: "No key set here matches." }),
-    );
-  };
+export function keyTable(keySets, context, view, refilter) {
+  /** @type {number | undefined} */
+  let pause;
+  const labelFilter = h("input", {
+    type: "search",
+    name: "labelFilter",
+    value: view.text,
+    oninput: (event) => {
+      const text = /** @type {HTMLInputElement} */ (event.target).value;
+      clearTimeout(pause);
+      pause = window.setTimeout(() => refilter({ ...view, text, typing: true }), TYPING_PAUSE_MS);
+    },
+  });
   const filters = h(
     "div",
     { class: "filters" },
-    h(
-      "label",
-      {},
-      h("span", { text: "Filter by label" }),
-      h("input", {
-        type: "search",
-        name: "labelFilter",
-        value: state.text,
-        oninput: (event) => {
-          state.text = /** @type {HTMLInputElement} */ (event.target).value;
-          draw();
-        },
-      }),
-    ),
+    h("label", {}, h("span", { text: "Filter by label" }), labelFilter),
     h(
       "label",
       {},
@@ -89,54 +103,58 @@ export function keyTable(keySets, context, view, restatus) {
         {
           name: "status",
           onchange: (event) =>
-            restatus({ ...state, status: /** @type {HTMLSelectElement} */ (event.target).value }),
+            refilter({
+              ...view,
+              status: /** @type {HTMLSelectElement} */ (event.target).value,
+              typing: false,
+            }),
         },
         STATUSES.map(([value, text]) =>
-          h("option", { value, text, selected: value === state.status }),
+          h("option", { value, text, selected: value === view.status }),
         ),
       ),
     ),
   );
-  draw();
-  return [filters, holder];
-}
-
-/**
- * @param {KeySet[]} keySets
- * @param {View} view
- * @returns {KeySet[]}
- */
-function sorted(keySets, view) {
-  /** @param {KeySet} keySet */
-  const time = (keySet) => {
-    const value = view.sort === "label" ? null : keySet[view.sort];
-    return value ? Date.parse(value) : -Infinity;
-  };
-  const ordered = [...keySets].sort((a, b) =>
-    view.sort === "label" ? a.label.localeCompare(b.label) : time(a) - time(b),
+  if (view.typing) {
+    // The page was drawn again for the text typed: typing goes on where it was (once:
+    // a later page or reload keeps this view).
+    view.typing = false;
+    queueMicrotask(() => {
+      labelFilter.focus();
+      labelFilter.setSelectionRange(view.text.length, view.text.length);
+    });
+  }
+  const holder = h("div", {});
+  show(
+    holder,
+    keySets.length
+      ? table(keySets, context, view, refilter)
+      : h("p", { role: "status", text: "No key set matches." }),
   );
-  return view.descending ? ordered.reverse() : ordered;
+  return [filters, holder];
 }
 
 /**
  * @param {KeySet[]} keySets
  * @param {Context} context
  * @param {View} view
- * @param {() => void} redraw
+ * @param {(view: View) => void} refilter
  * @returns {HTMLTableElement}
  */
-function table(keySets, context, view, redraw) {
+function table(keySets, context, view, refilter) {
   /** @param {SortKey | null} key @param {string} text */
   const heading = (key, text) => {
     if (!key) {
       return h("th", { scope: "col", text });
     }
     const sort = view.sort === key ? (view.descending ? "descending" : "ascending") : undefined;
-    const order = () => {
-      view.descending = view.sort === key && !view.descending;
-      view.sort = key;
-      redraw();
-    };
+    const order = () =>
+      refilter({
+        ...view,
+        sort: key,
+        descending: view.sort === key && !view.descending,
+        typing: false,
+      });
     return h(
       "th",
       { scope: "col", "aria-sort": sort },
