@@ -4,7 +4,11 @@ approval once its object changed (a key set revoked or relabelled, its permissio
 groups changed, a group's or a catalog permission's name or permissions changed), so
 that what the approver read is what is applied. The groups a change gives (`groupIds`)
 are part of its world too, whatever it acts on: a group no key set uses yet may change
-unheld, and must not change between the request and its approval."""
+unheld, and must not change between the request and its approval.
+
+Checked on approval inside the transaction that applies the change, after `lock_world`:
+a change to what the digest reads either committed before the check (and the request is
+refused) or waits until the approved change has committed."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import json
 from collections.abc import Sequence
 
 from app.keysets.models import KeySet, KeySetGroup, PermissionGroup
+from app.permissions.editing import holders_of, lock_rows
 from app.permissions.models import Permission
 
 
@@ -58,3 +63,33 @@ async def world_of(target: tuple[str, int] | None, group_ids: Sequence[int]) -> 
         ],
     }
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+
+async def lock_world(target: tuple[str, int] | None, group_ids: Sequence[int]) -> None:
+    """Locks the rows `world_of` reads until the transaction ends, in the order every
+    key-set write takes them (app.keysets.groups): key sets, then groups, then catalog
+    permissions; what the change locks itself next (the key sets of a group it deletes,
+    the holders of a permission) is locked first too. On SQLite, which locks no rows,
+    the transaction's writes are serialized anyway."""
+    kind, pk = target or ("", 0)
+    key_set_ids: list[int] = []
+    groups = set(group_ids)
+    permission_ids: list[int] = []
+    if kind == "KeySet":
+        key_set_ids = [pk]
+    elif kind == "PermissionGroup":
+        key_set_ids = await KeySetGroup.filter(group_id=pk).values_list(  # type: ignore[assignment]
+            "key_set_id", flat=True
+        )
+        groups.add(pk)
+    elif kind == "Permission" and (permission := await Permission.get_or_none(id=pk)):
+        key_set_ids, held_by = await holders_of(permission.organization_id, permission.name)
+        groups.update(held_by)
+        permission_ids = [pk]
+    await lock_rows(KeySet, key_set_ids)
+    if kind == "KeySet":
+        # Read once the key set is locked: nobody changes its groups meanwhile.
+        links = await KeySetGroup.filter(key_set_id=pk).values_list("group_id", flat=True)
+        groups.update(int(group_id) for group_id in links)  # type: ignore[call-overload]
+    await lock_rows(PermissionGroup, groups)
+    await lock_rows(Permission, permission_ids)

@@ -34,7 +34,7 @@ from app.permissions.catalog import BUILT_INS, CatalogEntry, entry_of
 from app.permissions.models import Permission
 from app.permissions.names import MAX_CATALOG_SIZE, NAME_PATTERN
 
-_Held = TypeVar("_Held", KeySet, PermissionGroup)
+_Held = TypeVar("_Held", KeySet, PermissionGroup, Permission)
 NAME_TAKEN = "A permission with this name already exists in the organization."
 BUILT_IN_FIXED = "Built-in permissions cannot be renamed, rescoped or deleted."
 
@@ -147,7 +147,7 @@ class _Holders:
     groups: list[PermissionGroup]
 
 
-async def _holders(organization_id: int, name: str) -> tuple[list[int], list[int]]:
+async def holders_of(organization_id: int, name: str) -> tuple[list[int], list[int]]:
     """Ids of the organization's key sets and groups whose own permissions include `name`."""
     key_sets = await KeySet.filter(organization_id=organization_id).values_list("id", "permissions")
     groups = await PermissionGroup.filter(organization_id=organization_id).values_list(
@@ -163,22 +163,23 @@ async def _lock_holders(row: Permission) -> tuple[_Holders, Permission]:
     """The holders and the permission, locked in the module's lock order. A second read
     after the permission's lock finds any holder that committed meanwhile; locking those
     now waits for nobody who waits for us."""
-    key_set_ids, group_ids = await _holders(row.organization_id, row.name)
-    key_sets = await _lock(KeySet, key_set_ids)
-    groups = await _lock(PermissionGroup, group_ids)
+    key_set_ids, group_ids = await holders_of(row.organization_id, row.name)
+    key_sets = await lock_rows(KeySet, key_set_ids)
+    groups = await lock_rows(PermissionGroup, group_ids)
     locked = await Permission.filter(id=row.id).select_for_update().first()
     if locked is None:
         raise NotFound("No permission with this id.", field="permissionId")
-    key_set_ids, group_ids = await _holders(row.organization_id, locked.name)
-    key_sets += await _lock(KeySet, set(key_set_ids) - {ks.id for ks in key_sets})
-    groups += await _lock(PermissionGroup, set(group_ids) - {g.id for g in groups})
+    key_set_ids, group_ids = await holders_of(row.organization_id, locked.name)
+    key_sets += await lock_rows(KeySet, set(key_set_ids) - {ks.id for ks in key_sets})
+    groups += await lock_rows(PermissionGroup, set(group_ids) - {g.id for g in groups})
     return _Holders(
         key_sets=[ks for ks in key_sets if ks.id in key_set_ids],
         groups=[g for g in groups if g.id in group_ids],
     ), locked
 
 
-async def _lock(model: type[_Held], ids: Collection[int]) -> list[_Held]:
+async def lock_rows(model: type[_Held], ids: Collection[int]) -> list[_Held]:
+    """The rows with these ids, locked (by id, the order that cannot deadlock)."""
     if not ids:
         return []
     return list(await model.filter(id__in=sorted(ids)).order_by("id").select_for_update())

@@ -3,6 +3,7 @@ played through GraphQL by one admin's session and closed at its cause."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from tests.approvals.test_change_permissions import (
@@ -17,6 +18,7 @@ from tests.approvals.test_change_permissions import (
 )
 from tests.support import (
     GraphQL,
+    Person,
     add_member,
     create_key_set,
     create_organization,
@@ -121,11 +123,21 @@ async def test_a_systems_change_permissions_holds_renaming_what_its_key_sets_hol
     assert await owner.gql(*holds) == before
 
 
-async def test_a_group_widened_after_its_attaching_was_asked_for_is_not_attached(
-    gql: GraphQL,
-) -> None:
-    # given: the system holds CHANGE_PERMISSIONS; the organization admin makes a narrow
-    # group no key set uses, and asks to give it to the system's key set
+@dataclass
+class AskedToAttach:
+    """An admin's request to give a system's key set a narrow group no key set uses."""
+
+    owner: Person
+    admin: Person
+    second_admin: Person
+    key_set_id: str
+    group_id: str
+    request_id: str
+
+
+async def asked_to_attach_a_narrow_group(gql: GraphQL) -> AskedToAttach:
+    """The system holds CHANGE_PERMISSIONS; its organization's admin makes a narrow group
+    no key set uses, and asks to give it to the system's key set."""
     owner = await sign_up(gql, "owner")
     admin = await sign_up(gql, "admin")
     second_admin = await sign_up(gql, "admin2")
@@ -154,6 +166,16 @@ async def test_a_group_widened_after_its_attaching_was_asked_for_is_not_attached
         UPDATE_KEY_SET, {"input": {"keySetId": key_set["keySet"]["id"], "groupIds": [group_id]}}
     )
     request_id = asked["updateKeySet"]["approvalRequest"]["id"]
+    return AskedToAttach(owner, admin, second_admin, key_set["keySet"]["id"], group_id, request_id)
+
+
+async def test_a_group_widened_after_its_attaching_was_asked_for_is_not_attached(
+    gql: GraphQL,
+) -> None:
+    # given
+    asked = await asked_to_attach_a_narrow_group(gql)
+    owner, admin, second_admin = asked.owner, asked.admin, asked.second_admin
+    group_id, request_id = asked.group_id, asked.request_id
     # the group is no key set's yet, so widening it is not held
     await admin.gql.mutate(
         "updatePermissionGroup",
@@ -167,7 +189,7 @@ async def test_a_group_widened_after_its_attaching_was_asked_for_is_not_attached
     # then: not applied; the key set holds nothing
     assert approved["approveRequest"]["approvalRequest"] is None
     assert "changed since it was made" in approved["approveRequest"]["userErrors"][0]["message"]
-    holds = await owner.gql(HOLDS, {"id": key_set["keySet"]["id"]})
+    holds = await owner.gql(HOLDS, {"id": asked.key_set_id})
     assert holds["node"]["effectivePermissionNames"] == []
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tortoise.transactions import in_transaction
+
 from app.approvals.models import ApprovalRequest
 from app.approvals.reveals import REVEAL_OPERATION, reveal_approved
 from app.approvals.service import Apply
@@ -26,12 +28,16 @@ def applier(info: Info) -> Apply:
                 requester=requester, keys=info.context.keys, request=request
             )
         declaration = declaration_of(field_of(info, request.operation))
-        if request.precondition is not None and (
-            declaration is None
-            or not await declaration.still_unchanged(request.change, request.precondition)
-        ):
-            raise InvalidState(CHANGED)
-        _, payload = await replay(info, request, requester)
+        # One transaction, the world's rows locked first: a change to them committed before
+        # the check (refused) or waits until this one has. The resolver's own transactions
+        # nest in it as savepoints.
+        async with in_transaction():
+            if request.precondition is not None and (
+                declaration is None
+                or not await declaration.still_unchanged(request.change, request.precondition)
+            ):
+                raise InvalidState(CHANGED)
+            _, payload = await replay(info, request, requester)
         held = declaration.held if declaration else {}
         return {
             name: value

@@ -26,7 +26,7 @@ from app.approvals import policies
 from app.approvals import service as approvals
 from app.approvals.models import ApprovalAction
 from app.approvals.scopes import Scope, scope_of
-from app.approvals.world import world_of
+from app.approvals.world import lock_world, world_of
 from app.context import Actor
 from app.errors import ErrorCode, PolicyViolation
 from app.graphql.approvals.replay import to_json
@@ -185,8 +185,10 @@ class NeedsApproval(FieldExtension):
 
     async def still_unchanged(self, change: Mapping[str, Any], precondition: str) -> bool:
         """Whether the object a kept change acts on (and the groups it gives) are as they
-        were when it was kept."""
+        were when it was kept. Their rows stay locked until the caller's transaction ends
+        (`lock_world`): apply the change in it."""
         given = {name: change.get(to_camel_case(name)) for name in self._world_fields}
+        await lock_world(*self._subject(given))
         return await self._world(given) == precondition
 
     @property
@@ -196,11 +198,14 @@ class NeedsApproval(FieldExtension):
         return (*self.on, "group_ids")
 
     async def _world(self, given: Mapping[str, Any]) -> str | None:
+        return await world_of(*self._subject(given))
+
+    def _subject(self, given: Mapping[str, Any]) -> tuple[tuple[str, int] | None, list[int]]:
+        """What a held change's world is: its target (if declared unchanged), and the
+        groups it gives."""
         target = self._target({name: given[name] for name in self.on}) if self.unchanged else None
         groups = given["group_ids"] if isinstance(given["group_ids"], list) else []
-        return await world_of(
-            target, [pk for value in groups if (pk := pk_of(str(value), "PermissionGroup"))]
-        )
+        return target, [pk for value in groups if (pk := pk_of(str(value), "PermissionGroup"))]
 
     def _target(self, given: Mapping[str, Any]) -> tuple[str, int] | None:
         """The kind and key of the object acted on: the first of `on` given."""
