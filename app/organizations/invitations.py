@@ -37,7 +37,7 @@ from app.organizations.models import (
     Organization,
     OrganizationRole,
 )
-from app.storage.pagination import Page, paginate, paginate_each
+from app.storage.pagination import Page, paginate, paginate_each_allowed
 from app.validation import clean_email
 
 logger = logging.getLogger("keyrack.invitations")
@@ -351,19 +351,15 @@ async def list_invitations(
     queryset = Invitation.all().select_related("organization")
     if pending_only:
         queryset = queryset.filter(open=True, expires_at__gt=clock.now())
-    pages = await paginate_each(
+    return await paginate_each_allowed(
         queryset,
         parent="organization_id",
-        parent_ids=sorted(administered),
+        parent_ids=list(viewer_roles),
+        allowed=administered,
+        refused=Forbidden("Only owners and admins of the organization may see its invitations."),
         after=after,
         first=first,
     )
-    return {
-        pk: pages[pk]
-        if pk in administered
-        else Forbidden("Only owners and admins of the organization may see its invitations.")
-        for pk in viewer_roles
-    }
 
 
 def _invitee(user: User, invitation: Invitation) -> bool:

@@ -179,6 +179,28 @@ async def paginate_each(
     return _pages(items, parent, parent_ids, first, _CountsByParent(queryset, parent, parent_ids))
 
 
+async def paginate_each_allowed(
+    queryset: QuerySet[M],
+    *,
+    parent: str,
+    parent_ids: Collection[int],
+    allowed: Collection[int],
+    refused: R,
+    after: int | None,
+    first: int,
+) -> dict[int, Page[M] | R]:
+    """`paginate_each` over the parents the caller may read (`allowed`), and `refused` for
+    each other one of `parent_ids` (an error a dataloader raises for that one alone)."""
+    pages = await paginate_each(
+        queryset,
+        parent=parent,
+        parent_ids=sorted(set(allowed) & set(parent_ids)),
+        after=after,
+        first=first,
+    )
+    return {pk: pages.get(pk, refused) for pk in parent_ids}
+
+
 async def paginate_rows_each(
     queryset: QuerySet[M],
     shape: RowShape[R],

@@ -18,7 +18,7 @@ from app.ids import to_global_id
 from app.notifications import inbox
 from app.notifications.models import NotificationKind
 from app.organizations.models import Membership, Organization
-from app.storage.pagination import Page, paginate_each
+from app.storage.pagination import Page, paginate_each, paginate_each_allowed
 from app.storage.rows import models_by_ids
 from app.systems.models import System, SystemMembership, SystemRole
 from app.validation import clean_email, clean_name
@@ -55,19 +55,15 @@ async def list_role_assignments(
     """A page of role assignments, oldest first, with their users, for each system the
     viewer administers; `Forbidden` for the others, which a dataloader raises for that one."""
     administered = await administered_systems(user_id=viewer_id, system_ids=system_ids)
-    pages = await paginate_each(
+    return await paginate_each_allowed(
         SystemMembership.all().select_related("user"),
         parent="system_id",
-        parent_ids=sorted(administered),
+        parent_ids=system_ids,
+        allowed=administered,
+        refused=Forbidden("Only admins of the system may see who holds a role on it."),
         after=after,
         first=first,
     )
-    return {
-        pk: pages[pk]
-        if pk in administered
-        else Forbidden("Only admins of the system may see who holds a role on it.")
-        for pk in system_ids
-    }
 
 
 async def create_system(*, actor: Actor, organization_id: int, name: str) -> System:

@@ -24,7 +24,7 @@ from app.errors import Forbidden, InvalidInput, NotFound
 from app.ids import to_global_id
 from app.keysets.models import KeySet
 from app.organizations.models import ORGANIZATION_ADMIN_ROLES, Membership, OrganizationRole
-from app.storage.pagination import Page, paginate_each
+from app.storage.pagination import Page, paginate_each, paginate_each_allowed
 from app.validation import UNCHANGED, Unchanged
 from app.webhooks.destinations import DestinationPolicy
 from app.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
@@ -193,19 +193,15 @@ async def list_webhooks(
     `viewer_roles`, the caller's role in each) that the caller owns or administers;
     `Forbidden` for the others, which a dataloader raises for that one."""
     administered = {pk for pk, role in viewer_roles.items() if is_organization_admin(role)}
-    pages = await paginate_each(
+    return await paginate_each_allowed(
         Webhook.all(),
         parent="organization_id",
-        parent_ids=sorted(administered),
+        parent_ids=list(viewer_roles),
+        allowed=administered,
+        refused=Forbidden("Only owners and admins of the organization may see its webhooks."),
         after=after,
         first=first,
     )
-    return {
-        pk: pages[pk]
-        if pk in administered
-        else Forbidden("Only owners and admins of the organization may see its webhooks.")
-        for pk in viewer_roles
-    }
 
 
 async def get_visible_webhook(*, user_id: int, webhook_id: int) -> Webhook | None:
