@@ -51,6 +51,32 @@ export function show(parent, ...children) {
 }
 
 /**
+ * *Previous page* and *Next page* over a connection paged with the API's cursors.
+ * @param {(string | null)[]} cursors the `after` of each page up to this one
+ * @param {{hasNextPage: boolean, endCursor: string | null}} pageInfo the page shown
+ * @param {(cursors: (string | null)[]) => unknown} turn shows the page these cursors lead to
+ * @returns {HTMLElement}
+ */
+export function pager(cursors, pageInfo, turn) {
+  return h(
+    "nav",
+    { class: "pager", "aria-label": "Pages" },
+    cursors.length > 1 &&
+      h("button", {
+        type: "button",
+        text: "Previous page",
+        onclick: () => turn(cursors.slice(0, -1)),
+      }),
+    pageInfo.hasNextPage &&
+      h("button", {
+        type: "button",
+        text: "Next page",
+        onclick: () => turn([...cursors, pageInfo.endCursor]),
+      }),
+  );
+}
+
+/**
  * A labelled input: the label's text is the field's accessible name.
  * @param {string} text
  * @param {Props} props

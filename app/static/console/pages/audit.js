@@ -5,7 +5,7 @@
  * integrity check of the organization's hash chain.
  */
 import { graphql } from "../api.js";
-import { formValue, h, onSubmit, show, when } from "../dom.js";
+import { formValue, h, onSubmit, pager, show, when } from "../dom.js";
 import { AUDIT_INTEGRITY, AUDIT_LOG } from "../operations.js";
 import { AUDIT_ACTIONS } from "./auditactions.js";
 
@@ -66,22 +66,7 @@ export async function renderAudit(main, organizationId, filter = {}, cursors = [
       text: `${log.totalCount} ${log.totalCount === 1 ? "entry matches" : "entries match"}.`,
     }),
     entries.length > 0 && table(entries),
-    h(
-      "nav",
-      { class: "pager", "aria-label": "Pages" },
-      cursors.length > 1 &&
-        h("button", {
-          type: "button",
-          text: "Previous page",
-          onclick: () => go(filter, cursors.slice(0, -1)),
-        }),
-      log.pageInfo.hasNextPage &&
-        h("button", {
-          type: "button",
-          text: "Next page",
-          onclick: () => go(filter, [...cursors, log.pageInfo.endCursor]),
-        }),
-    ),
+    pager(cursors, log.pageInfo, (next) => go(filter, next)),
   );
 }
 

@@ -8,7 +8,7 @@
  * to clipboard; the table shows hints (`kro_AbCd…wXyZ`) to everyone.
  */
 import { graphql } from "../api.js";
-import { field, formValue, h, onSubmit, openDialog, show } from "../dom.js";
+import { field, formValue, h, onSubmit, openDialog, pager, show } from "../dom.js";
 import { CREATE_KEY_SET, KEY_SETS } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
 import { showPending } from "./approvals.js";
@@ -120,7 +120,6 @@ export function nodes(connection) {
  */
 export function showKeySets(main, cursors, view, page) {
   const keySets = nodes(page.keySets);
-  const { hasNextPage, endCursor } = page.keySets.pageInfo;
   const context = {
     owner: page.owner,
     organizationId: page.organizationId,
@@ -141,22 +140,7 @@ export function showKeySets(main, cursors, view, page) {
     keySets.length || filtering(view)
       ? keyTable(keySets, context, view, (next) => page.page([null], next))
       : h("p", { text: "No key sets yet.", role: "status" }),
-    h(
-      "nav",
-      { class: "pager", "aria-label": "Pages" },
-      cursors.length > 1 &&
-        h("button", {
-          type: "button",
-          text: "Previous page",
-          onclick: () => page.page(cursors.slice(0, -1), view),
-        }),
-      hasNextPage &&
-        h("button", {
-          type: "button",
-          text: "Next page",
-          onclick: () => page.page([...cursors, endCursor], view),
-        }),
-    ),
+    pager(cursors, page.keySets.pageInfo, (next) => page.page(next, view)),
     page.viewerRole !== "MEMBER" &&
       h(
         "p",
