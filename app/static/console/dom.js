@@ -51,6 +51,31 @@ export function show(parent, ...children) {
 }
 
 /**
+ * A fieldset of checkboxes named `name`, one per option, those in `checked` ticked: what
+ * `FormData.getAll(name)` reads back.
+ * @param {string} legend the fieldset's accessible name
+ * @param {string} name
+ * @param {{value: string, text: string}[]} options
+ * @param {string[]} [checked]
+ * @returns {HTMLFieldSetElement}
+ */
+export function checkboxes(legend, name, options, checked = []) {
+  return h(
+    "fieldset",
+    {},
+    h("legend", { text: legend }),
+    options.map(({ value, text }) =>
+      h(
+        "label",
+        {},
+        h("input", { type: "checkbox", name, value, checked: checked.includes(value) }),
+        text,
+      ),
+    ),
+  );
+}
+
+/**
  * *Previous page* and *Next page* over a connection paged with the API's cursors.
  * @param {(string | null)[]} cursors the `after` of each page up to this one
  * @param {{hasNextPage: boolean, endCursor: string | null}} pageInfo the page shown

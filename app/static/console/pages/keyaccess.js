@@ -5,7 +5,7 @@
  * Only what changed goes to updateKeySet.
  */
 import { graphql } from "../api.js";
-import { h } from "../dom.js";
+import { checkboxes } from "../dom.js";
 import { KEY_SET_ACCESS } from "../operations.js";
 import { NETWORKS_FIELD, networksField, typedNetworks } from "./networks.js";
 
@@ -49,23 +49,11 @@ export async function loadAccess(keySetId) {
  */
 export function accessEditor(access) {
   const networks = networksField(access.allowedCidrs);
-  const permissions = h(
-    "fieldset",
-    {},
-    h("legend", { text: "Permissions" }),
-    access.offered.map((name) =>
-      h(
-        "label",
-        {},
-        h("input", {
-          type: "checkbox",
-          name: "permissionNames",
-          value: name,
-          checked: access.permissionNames.includes(name),
-        }),
-        name,
-      ),
-    ),
+  const permissions = checkboxes(
+    "Permissions",
+    "permissionNames",
+    access.offered.map((name) => ({ value: name, text: name })),
+    access.permissionNames,
   );
   /** @param {HTMLFormElement} form */
   const changes = (form) => {

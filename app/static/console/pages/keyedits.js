@@ -5,7 +5,7 @@
  * where the approval policy holds the change.
  */
 import { graphql, userError } from "../api.js";
-import { field, formValue, h, onSubmit, openDialog } from "../dom.js";
+import { checkboxes, field, formValue, h, onSubmit, openDialog } from "../dom.js";
 import { EXTEND_KEY_SET, UPDATE_KEY_SET } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
 import { showPending } from "./approvals.js";
@@ -107,23 +107,11 @@ export async function editKeySet(keySet, context) {
       field("Label", { name: "label", required: true, maxlength: 100, value: keySet.label }),
       field("Description", { name: "description", maxlength: 1000, value: keySet.description }),
       context.groups.length > 0 &&
-        h(
-          "fieldset",
-          {},
-          h("legend", { text: "Permission groups" }),
-          context.groups.map((group) =>
-            h(
-              "label",
-              {},
-              h("input", {
-                type: "checkbox",
-                name: "groupIds",
-                value: group.id,
-                checked: current.includes(group.id),
-              }),
-              group.name,
-            ),
-          ),
+        checkboxes(
+          "Permission groups",
+          "groupIds",
+          context.groups.map((group) => ({ value: group.id, text: group.name })),
+          current,
         ),
       ...access.fields,
     ],

@@ -8,7 +8,7 @@
  * to clipboard; the table shows hints (`kro_AbCd…wXyZ`) to everyone.
  */
 import { graphql } from "../api.js";
-import { field, formValue, h, onSubmit, openDialog, pager, show } from "../dom.js";
+import { checkboxes, field, formValue, h, onSubmit, openDialog, pager, show } from "../dom.js";
 import { CREATE_KEY_SET, KEY_SETS } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
 import { showPending } from "./approvals.js";
@@ -174,32 +174,16 @@ function addKey(context) {
     "form",
     {},
     field("Label", { name: "label", required: true, maxlength: 100 }),
-    h(
-      "fieldset",
-      {},
-      h("legend", { text: "Permissions" }),
-      context.permissions.map((permission) =>
-        h(
-          "label",
-          {},
-          h("input", { type: "checkbox", name: "permissions", value: permission }),
-          permission,
-        ),
-      ),
+    checkboxes(
+      "Permissions",
+      "permissions",
+      context.permissions.map((permission) => ({ value: permission, text: permission })),
     ),
     context.groups.length > 0 &&
-      h(
-        "fieldset",
-        {},
-        h("legend", { text: "Permission groups" }),
-        context.groups.map((group) =>
-          h(
-            "label",
-            {},
-            h("input", { type: "checkbox", name: "groupIds", value: group.id }),
-            group.name,
-          ),
-        ),
+      checkboxes(
+        "Permission groups",
+        "groupIds",
+        context.groups.map((group) => ({ value: group.id, text: group.name })),
       ),
     h(
       "label",
