@@ -47,11 +47,12 @@ def _binary() -> str:
 @contextmanager
 def redis_server(directory: Path) -> Iterator[RedisServer]:
     """A redis-server on a free loopback port, with nothing persisted; stopped on exit."""
+    binary = _binary()  # skips before anything is opened
     port = free_port()
     log = (directory / f"redis-{port}.log").open("wb")
     process = subprocess.Popen(
         [
-            _binary(),
+            binary,
             "--port", str(port),
             "--bind", "127.0.0.1",
             "--save", "",
