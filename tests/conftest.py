@@ -36,7 +36,14 @@ from app.settings import Settings, resolve_secrets
 from app.storage.db import apply_migrations
 from app.verifiers.service import create_verifier
 from testbed.pgcluster import PostgresCluster
-from tests.support import KEY_PATTERN, SECRETS_USED, GraphQL, remember_secret, verifying_client
+from tests.support import (
+    KEY_PATTERN,
+    SECRETS_USED,
+    GraphQL,
+    remember_secret,
+    scenes,
+    verifying_client,
+)
 from tests.support.processes import cluster_or_skip, serving
 from tests.support.served import database_env
 
@@ -265,6 +272,7 @@ async def http(app: Starlette, backend: str) -> AsyncIterator[httpx.AsyncClient]
     await _truncate_all(backend)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.10", 51000))
     async with httpx.AsyncClient(transport=transport, base_url="http://keyrack.test") as client:
+        scenes.attach(client, backend)
         yield client
 
 

@@ -20,6 +20,7 @@ from tortoise import Tortoise
 from app import clock
 from app.background import current_task_name
 from app.clock import MovableClock
+from tests.support import scenes
 
 PASSWORD = "correct horse battery staple"
 # A key value or verifier token as Keyrack hands it out: never in a log line, never to a
@@ -336,6 +337,13 @@ class World:
 
 
 async def build_world(gql: GraphQL) -> World:
+    """Five people around two organizations (see `World`). Built through the API once per
+    worker and database, then restored for each test that starts from it on an empty
+    database (`tests/support/scenes.py`)."""
+    return await scenes.restore_or_build("world", gql.http, lambda: _build_world(gql))
+
+
+async def _build_world(gql: GraphQL) -> World:
     owner = await sign_up(gql, "owner")
     admin = await sign_up(gql, "admin")
     member = await sign_up(gql, "member")

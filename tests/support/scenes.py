@@ -15,6 +15,7 @@ sequences are as if the scene had just been built again, minus the time it took.
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,6 +37,14 @@ class _Snapshot:
 
 
 _snapshots: dict[tuple[str, str], _Snapshot] = {}
+# The backend of each client the `http` fixture hands out (tests/conftest.py): the in-process
+# app's, on a database the fixture has just emptied.
+_backends: weakref.WeakKeyDictionary[httpx.AsyncClient, str] = weakref.WeakKeyDictionary()
+
+
+def attach(http: httpx.AsyncClient, backend: str) -> None:
+    """Marks `http` as the client of the in-process app on `backend`'s emptied database."""
+    _backends[http] = backend
 
 
 def _tables() -> list[tuple[str, bool]]:
@@ -107,6 +116,25 @@ async def restore_scene(
     await _put_back(name, backend)
     restored: T = _copy(snapshot.value, snapshot.http, http)
     return restored
+
+
+async def restore_or_build(
+    name: str, http: httpx.AsyncClient, build: Callable[[], Awaitable[T]]
+) -> T:
+    """The scene `name` where it can be restored: the in-process app's client on a database
+    with nothing in it yet. Otherwise (a `keyrack serve` process's client, or a test that
+    wrote rows first) `build()` runs, as it would without scenes."""
+    backend = _backends.get(http)
+    if backend is None or not await _empty(backend):
+        return await build()
+    return await restore_scene(name, backend, http, build)
+
+
+async def _empty(backend: str) -> bool:
+    """Whether every model table is empty: one statement, on either database."""
+    tables = " OR ".join(f'EXISTS (SELECT 1 FROM "{table}")' for table, _ in _tables())
+    rows = await connections.get(backend).execute_query_dict(f"SELECT ({tables}) AS used")
+    return not rows[0]["used"]
 
 
 def _copy(value: T, old: httpx.AsyncClient, new: httpx.AsyncClient) -> T:
