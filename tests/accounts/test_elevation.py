@@ -24,6 +24,7 @@ from tests.support import (
     error_codes,
     sign_up,
 )
+from tests.support.scenes import restore_or_build
 
 ELEVATE_SESSION = """
 mutation Elevate($input: ElevateSessionInput!) {
@@ -57,6 +58,10 @@ class Scene:
 
 @pytest.fixture
 async def scene(gql: GraphQL) -> Scene:
+    return await restore_or_build(f"{__name__}.scene", gql.http, lambda: _build_scene(gql))
+
+
+async def _build_scene(gql: GraphQL) -> Scene:
     """An owner with an authenticator, in an organization that requires step-up."""
     owner = await sign_up(gql, "owner")
     organization_id = await create_organization(owner)

@@ -26,6 +26,7 @@ from tests.support import (
     error_codes,
     sign_up,
 )
+from tests.support.scenes import restore_or_build
 
 UPDATE_APPROVAL_POLICY = """
 mutation($input: UpdateApprovalPolicyInput!) {
@@ -143,6 +144,10 @@ class Scene:
 
 @pytest.fixture
 async def scene(gql: GraphQL) -> Scene:
+    return await restore_or_build(f"{__name__}.scene", gql.http, lambda: _build_scene(gql))
+
+
+async def _build_scene(gql: GraphQL) -> Scene:
     owner = await sign_up(gql, "owner")
     second_owner = await sign_up(gql, "owner2")
     admin = await sign_up(gql, "admin")

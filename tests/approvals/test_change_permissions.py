@@ -23,6 +23,7 @@ from tests.support import (
     error_codes,
     sign_up,
 )
+from tests.support.scenes import restore_or_build
 
 SET_POLICY = """
 mutation($input: UpdateApprovalPolicyInput!) {
@@ -86,6 +87,10 @@ class Scene:
 
 @pytest.fixture
 async def scene(gql: GraphQL) -> Scene:
+    return await restore_or_build(f"{__name__}.scene", gql.http, lambda: _build_scene(gql))
+
+
+async def _build_scene(gql: GraphQL) -> Scene:
     owner = await sign_up(gql, "owner")
     admin = await sign_up(gql, "admin")
     second_admin = await sign_up(gql, "admin2")

@@ -24,6 +24,7 @@ from tests.support import (
     sign_up,
     snapshot_tables,
 )
+from tests.support.scenes import restore_or_build
 
 ALL_ACTIONS = [
     "CREATE_KEY_SET",
@@ -82,6 +83,10 @@ class Scene:
 
 @pytest.fixture
 async def scene(gql: GraphQL) -> Scene:
+    return await restore_or_build(f"{__name__}.scene", gql.http, lambda: _build_scene(gql))
+
+
+async def _build_scene(gql: GraphQL) -> Scene:
     owner = await sign_up(gql, "owner")
     admin = await sign_up(gql, "admin")
     organization_id = await create_organization(owner)

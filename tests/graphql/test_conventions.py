@@ -29,6 +29,7 @@ from tests.support import (
     error_codes,
     sign_up,
 )
+from tests.support.scenes import restore_or_build
 
 NODE = """
 query Node($id: ID!) {
@@ -236,6 +237,10 @@ class Objects:
 
 @pytest.fixture
 async def objects(gql: GraphQL) -> Objects:
+    return await restore_or_build(f"{__name__}.objects", gql.http, lambda: _build_objects(gql))
+
+
+async def _build_objects(gql: GraphQL) -> Objects:
     owner = await sign_up(gql, "owner")
     member = await sign_up(gql, "member")
     outsider = await sign_up(gql, "outsider")

@@ -16,6 +16,7 @@ from tests.support import (
     create_system,
     sign_up,
 )
+from tests.support.scenes import restore_or_build
 
 CREATE_KEY_SET = """
 mutation Create($input: CreateKeySetInput!) {
@@ -101,6 +102,10 @@ class Scene:
 
 @pytest.fixture
 async def scene(gql: GraphQL) -> Scene:
+    return await restore_or_build(f"{__name__}.scene", gql.http, lambda: _build_scene(gql))
+
+
+async def _build_scene(gql: GraphQL) -> Scene:
     owner = await sign_up(gql, "owner")
     organization_id = await create_organization(owner)
     system_id = await create_system(owner, organization_id)

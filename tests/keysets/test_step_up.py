@@ -30,6 +30,7 @@ from tests.support import (
     sign_up,
     verify_code,
 )
+from tests.support.scenes import restore_or_build
 
 REGENERATE_KEY = """
 mutation Regenerate($input: RegenerateKeyInput!) {
@@ -90,6 +91,10 @@ async def require_step_up(owner: Person, organization_id: str) -> None:
 
 @pytest.fixture
 async def scene(gql: GraphQL) -> Scene:
+    return await restore_or_build(f"{__name__}.scene", gql.http, lambda: _build_scene(gql))
+
+
+async def _build_scene(gql: GraphQL) -> Scene:
     owner = await sign_up(gql, "owner")
     organization_id = await create_organization(owner)
     system_id = await create_system(owner, organization_id)
@@ -397,6 +402,10 @@ async def test_failed_step_ups_are_account_events(scene: Scene) -> None:
 
 @pytest.fixture
 async def relaxed(gql: GraphQL) -> tuple[Person, Authenticator, dict[str, Any]]:
+    return await restore_or_build(f"{__name__}.relaxed", gql.http, lambda: _build_relaxed(gql))
+
+
+async def _build_relaxed(gql: GraphQL) -> tuple[Person, Authenticator, dict[str, Any]]:
     """An owner with an authenticator, in an organization that does not require step-up."""
     owner = await sign_up(gql, "owner")
     organization_id = await create_organization(owner)

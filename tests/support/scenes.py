@@ -56,8 +56,14 @@ def _tables() -> list[tuple[str, bool]]:
     ]
 
 
+_numbers: dict[str, int] = {}
+
+
 def _snapshot_table(name: str, table: str) -> str:
-    return f'"{SNAPSHOT_PREFIX}_{name}_{table}"'
+    # A number, not the name: PostgreSQL cuts identifiers at 63 bytes, and two long
+    # names cut alike would share a table.
+    number = _numbers.setdefault(name, len(_numbers))
+    return f'"{SNAPSHOT_PREFIX}_{number}_{table}"'
 
 
 async def _take(name: str, backend: str) -> None:
