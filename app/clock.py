@@ -41,6 +41,7 @@ class MovableClock(Clock):
     def __init__(self) -> None:
         self.offset = 0.0
         self.monotonic_offset = 0.0
+        self.frozen_at: float | None = None
 
     def advance(self, seconds: float | timedelta) -> None:
         step = seconds.total_seconds() if isinstance(seconds, timedelta) else float(seconds)
@@ -49,11 +50,20 @@ class MovableClock(Clock):
         self.offset += step
         self.monotonic_offset += step
 
+    def freeze(self) -> None:
+        """Stops the wall clock where it is, until `reset`: only `advance` moves it then.
+        For a test whose answer depends on how much real time passes between two of its
+        steps (a deadline one second past an advance, a once-a-minute write), which a
+        loaded machine would otherwise decide."""
+        self.frozen_at = _time.time()
+
     def reset(self) -> None:
         self.offset = 0.0
+        self.frozen_at = None
 
     def time(self) -> float:
-        return _time.time() + self.offset
+        now = _time.time() if self.frozen_at is None else self.frozen_at
+        return now + self.offset
 
     def monotonic(self) -> float:
         return _time.monotonic() + self.monotonic_offset

@@ -3,6 +3,7 @@ sessions and expires key sets that the system's time has not reached yet."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import httpx
@@ -82,3 +83,23 @@ async def test_a_key_replaced_after_the_clock_moved_retires_once_idle(
     # then: the old key stopped verifying well within its grace
     assert new == "VALID"
     assert old == "NOT_FOUND"
+
+
+def test_a_frozen_clock_moves_only_when_advanced_until_the_next_test(
+    clock: MovableClock,
+) -> None:
+    # given
+    clock.freeze()
+    frozen = clock.time()
+
+    # when: real time passes (the system's clock ticks at least once)
+    while time.time() <= frozen:
+        pass
+    still = clock.time()
+    clock.advance(5)
+
+    # then
+    assert still == frozen
+    assert clock.time() == frozen + 5
+    clock.reset()  # as each test's start does
+    assert abs(clock.time() - time.time()) < 1
