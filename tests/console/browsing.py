@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,16 @@ OFFLINE_ARGS = [
     "--disable-sync",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
+# What Playwright's own launch adds so that a page not in front keeps its timers and
+# rendering at full speed, and screenshots carry no scrollbars.
+STEADY_ARGS = [
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-renderer-backgrounding",
+    "--disable-ipc-flooding-protection",
+    "--hide-scrollbars",
+    "--mute-audio",
+]
 KEY_PATTERN = re.compile(r"kro_[A-Za-z0-9_-]{20,}")
 
 
@@ -44,6 +55,19 @@ def chromium_or_skip() -> str:
     if os.environ.get("CI"):
         pytest.fail("Chromium is required in CI (.ci/run installs Debian's chromium)")
     pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
+
+
+def devtools_port(process: subprocess.Popen[bytes], profile: Path) -> int:
+    """The port a Chromium started with `--remote-debugging-port=0` chose: it writes it to
+    DevToolsActivePort in its profile once it listens."""
+    written = profile / "DevToolsActivePort"
+    deadline = time.monotonic() + 30
+    # Two lines, the port and the browser's path: whole once the newline is there.
+    while not written.exists() or "\n" not in written.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"Chromium did not start: see {profile.parent / profile.name}.log")
+        time.sleep(0.02)
+    return int(written.read_text().split()[0])
 
 
 def api(served: Served, query: str, token: str | None = None, **variables: Any) -> Any:

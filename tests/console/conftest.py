@@ -1,12 +1,13 @@
 """The console's browser tests: one served Keyrack per backend and worker, shared by every
 console test file (starting one, migrate then serve, costs more than a test), and a
-headless Chromium per test."""
+headless Chromium per worker, with fresh browser contexts for each test."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import secrets
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -14,7 +15,13 @@ import asyncpg
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.console.browsing import OFFLINE_ARGS, Browsing, chromium_or_skip
+from tests.console.browsing import (
+    OFFLINE_ARGS,
+    STEADY_ARGS,
+    Browsing,
+    chromium_or_skip,
+    devtools_port,
+)
 from tests.support.processes import Served, run_keyrack, serving
 
 
@@ -58,11 +65,40 @@ def served(
         yield server
 
 
-@pytest.fixture
-def chromium(served: Served) -> Iterator[Browsing]:
+@pytest.fixture(scope="session")
+def chromium_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One headless Chromium per worker (a launch costs more CPU than a test's pages),
+    which each test reaches over the DevTools protocol. Launched as a plain process, not
+    by a Playwright held for the session: Playwright's sync API keeps its own event loop,
+    which the suite's asyncio tests in the same worker must not meet."""
     executable = chromium_or_skip()
+    profile = tmp_path_factory.mktemp("chromium")
+    log = (profile.parent / f"{profile.name}.log").open("wb")
+    process = subprocess.Popen(
+        [executable, "--headless", "--remote-debugging-port=0", f"--user-data-dir={profile}",
+         *OFFLINE_ARGS, *STEADY_ARGS, "about:blank"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        yield f"http://127.0.0.1:{devtools_port(process, profile)}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+def chromium(served: Served, chromium_endpoint: str) -> Iterator[Browsing]:
+    """The worker's Chromium for one test. Each page opens in a browser context of its
+    own (its cookies, storage and cache); closing the connection closes every context the
+    test opened, so nothing of one test's pages reaches the next."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=OFFLINE_ARGS)
+        browser = playwright.chromium.connect_over_cdp(chromium_endpoint)
         try:
             yield Browsing(browser, served.base)
         finally:
