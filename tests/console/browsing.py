@@ -23,6 +23,15 @@ LOGIN = "mutation ($input: LoginInput!) { login(input: $input) { token } }"
 ORGANIZATION_ID = "query { organizations(first: 1) { edges { node { id } } } }"
 VERIFY = "query ($key: String!) { verifyKey(key: $key) { valid code } }"
 USES = "query ($id: ID!) { keySet(id: $id) { impact { lastDay { requests } } } }"
+SIGN_UP = "mutation ($input: SignUpInput!) { signUp(input: $input) { token } }"
+CREATE_ORGANIZATION = """
+mutation ($input: CreateOrganizationInput!) {
+  createOrganization(input: $input) { organization { id } }
+}"""
+INVITE = """
+mutation ($input: AddMemberInput!) {
+  addMember(input: $input) { invitationToken userErrors { code message } }
+}"""
 
 # Chromium's own background traffic is off, and no name resolves but the server's.
 OFFLINE_ARGS = [
@@ -111,6 +120,13 @@ class Browsing:
         page.get_by_role("button", name="Sign up").click()
         expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
 
+    def log_in(self, page: Page, person: dict[str, str]) -> None:
+        page.goto(f"{self.base}/console#/login")
+        page.get_by_label("Email").fill(person["email"])
+        page.get_by_label("Password").fill(person["password"])
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Organizations")).to_be_visible()
+
     def assert_offline_and_quiet(self) -> None:
         server = urlsplit(self.base).netloc
         assert self.requested, "the browser requested nothing: the check would prove nothing"
@@ -136,6 +152,14 @@ def until_flushed(served: Served, token: str, key_set_id: str) -> None:
 def log_in(served: Served, person: dict[str, str]) -> str:
     login = {"email": person["email"], "password": person["password"]}
     return str(api(served, LOGIN, input=login)["login"]["token"])
+
+
+def owner_with_organization(served: Served, person: dict[str, str], name: str) -> tuple[str, str]:
+    """A new account's token, and the id of the organization it creates (its owner)."""
+    api(served, SIGN_UP, input=person)
+    token = log_in(served, person)
+    created = api(served, CREATE_ORGANIZATION, token, input={"name": name})
+    return token, str(created["createOrganization"]["organization"]["id"])
 
 
 def first_organization(served: Served, token: str) -> str:

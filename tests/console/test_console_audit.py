@@ -18,7 +18,17 @@ from graphql import GraphQLEnumType
 from playwright.sync_api import Page, expect
 
 from app.graphql.schema import schema
-from tests.console.browsing import AXE, AXE_RUN, Browsing, api, log_in, server_now, verify_code
+from tests.console.browsing import (
+    AXE,
+    AXE_RUN,
+    INVITE,
+    Browsing,
+    api,
+    log_in,
+    owner_with_organization,
+    server_now,
+    verify_code,
+)
 from tests.support.processes import Served
 
 AUDITOR = {"name": "Lu Owner", "email": "audit.lu@example.com", "password": "ledger horse battery"}
@@ -27,21 +37,12 @@ SORTER = {"name": "Nu Owner", "email": "audit.nu@example.com", "password": "ledg
 EDITOR = {"name": "Pa Owner", "email": "audit.pa@example.com", "password": "ledger horse staple"}
 CONSOLE = Path(__file__).resolve().parents[2] / "app" / "static" / "console"
 
-SIGN_UP = "mutation ($input: SignUpInput!) { signUp(input: $input) { token } }"
-CREATE_ORGANIZATION = """
-mutation ($input: CreateOrganizationInput!) {
-  createOrganization(input: $input) { organization { id } }
-}"""
 CREATE_KEY_SET = """
 mutation ($input: CreateKeySetInput!) {
   createKeySet(input: $input) { keySet { id } primaryKey userErrors { code } }
 }"""
 DISABLE = """
 mutation ($input: UpdateKeySetInput!) { updateKeySet(input: $input) { userErrors { code } } }"""
-INVITE = """
-mutation ($input: AddMemberInput!) {
-  addMember(input: $input) { invitationToken userErrors { code message } }
-}"""
 CHANGE_MEMBER_ROLE = """
 mutation ($input: ChangeMemberRoleInput!) {
   changeMemberRole(input: $input) { userErrors { code message } }
@@ -55,13 +56,6 @@ def screenshot(page: Page, name: str) -> None:
     directory = os.environ.get("KEYRACK_SCREENSHOTS")
     if directory:
         page.screenshot(path=Path(directory) / f"{name}.png")
-
-
-def owner_with_organization(served: Served, person: dict[str, str], name: str) -> tuple[str, str]:
-    api(served, SIGN_UP, input=person)
-    token = log_in(served, person)
-    created = api(served, CREATE_ORGANIZATION, token, input={"name": name})
-    return token, str(created["createOrganization"]["organization"]["id"])
 
 
 def open_keys_page(chromium: Browsing, person: dict[str, str], organization: str) -> Page:

@@ -18,10 +18,12 @@ from playwright.sync_api import Page, expect
 from tests.console.browsing import (
     AXE,
     AXE_RUN,
+    INVITE,
     Browsing,
     api,
     first_organization,
     log_in,
+    owner_with_organization,
     server_now,
     verify_code,
 )
@@ -34,6 +36,7 @@ INVITEE = {"name": "Ni Member", "email": "ni@people.example", "password": "stapl
 DROPPED = "xu@people.example"
 GUARD = {"name": "Vi Owner", "email": "vi@people.example", "password": "staple battery horse"}
 STEPPING = {"name": "Wu Owner", "email": "wu@people.example", "password": "battery horse staple"}
+PAGER = {"name": "Pe Owner", "email": "pe@people.example", "password": "horse staple pony"}
 
 SYSTEM_KEY_SETS = """
 query ($id: ID!) {
@@ -63,6 +66,8 @@ REQUIRE_STEP_UP = """
 mutation ($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { userErrors { code message } }
 }"""
+CREATE_SYSTEM = """
+mutation ($input: CreateSystemInput!) { createSystem(input: $input) { userErrors { code } } }"""
 VERIFIERS = """
 query ($id: ID!) {
   organization(id: $id) { verifiers(first: 10) { edges { node { name hint revokedAt } } } }
@@ -203,6 +208,76 @@ def test_a_member_is_invited_joins_and_has_their_role_changed(
     assert violations == {"members": [], "change role": []}
     # a plain member sees who belongs, and nothing to change
     assert member_buttons == []
+    chromium.assert_offline_and_quiet()
+
+
+def test_invitations_and_systems_page_with_the_api_cursors(
+    served: Served, chromium: Browsing
+) -> None:
+    # given: 21 pending invitations and 21 systems, one more of each than a page holds
+    owner, organization_id = owner_with_organization(served, PAGER, "Pagers")
+    for number in range(1, 22):
+        email = f"paged-{number:02}@people.example"
+        invited = api(
+            served, INVITE, owner, input={"organizationId": organization_id, "email": email}
+        )
+        assert invited["addMember"]["userErrors"] == []
+        made = api(
+            served,
+            CREATE_SYSTEM,
+            owner,
+            input={"organizationId": organization_id, "name": f"system-{number:02}"},
+        )
+        assert made["createSystem"]["userErrors"] == []
+    page = chromium.page()
+    chromium.log_in(page, PAGER)
+    page.get_by_role("link", name="Pagers").click()
+    open_page(page, "Members")
+    members = page.get_by_role("table", name="Members").locator("tbody th")
+    pending = page.get_by_role("table", name="Pending invitations").locator("tbody th")
+    invitation_pages = page.get_by_role("navigation", name="Pages of invitations")
+
+    # when: the invitations go to their second page and back, the members staying put
+    expect(pending).to_have_count(20)
+    first_page = pending.all_inner_texts()
+    invitation_pages.get_by_role("button", name="Next page").click()
+    expect(pending).to_have_count(1)
+    second_page = pending.all_inner_texts()
+    members_meanwhile = members.all_inner_texts()
+    no_next = invitation_pages.get_by_role("button", name="Next page").count()
+    invitation_pages.get_by_role("button", name="Previous page").click()
+    expect(pending).to_have_count(20)
+    invitation_pages.get_by_role("button", name="Next page").click()
+    expect(pending).to_have_count(1)
+
+    # when: the only invitation of the second page is revoked
+    page.get_by_role("row").filter(has_text="paged-21").get_by_role("button", name="Revoke").click()
+    page.get_by_role("dialog", name="Revoke the invitation of paged-21@people.example").get_by_role(
+        "button", name="Revoke invitation"
+    ).click()
+
+    # then: the page steps back to the first, the last one left; no more pages to turn
+    expect(pending).to_have_count(20)
+    expect(invitation_pages).to_have_count(0)
+    assert first_page == [f"paged-{number:02}@people.example" for number in range(1, 21)]
+    assert second_page == ["paged-21@people.example"]
+    assert members_meanwhile == [PAGER["name"]]
+    assert no_next == 0
+    assert page.get_by_role("navigation", name="Pages of members").count() == 0
+
+    # when: the systems, a page at a time
+    open_page(page, "Systems")
+    systems = page.locator("main li")
+    expect(systems).to_have_count(20)
+    first_systems = systems.get_by_role("link").all_inner_texts()
+    page.get_by_role("navigation", name="Pages of systems").get_by_role(
+        "button", name="Next page"
+    ).click()
+    expect(systems).to_have_count(1)
+
+    # then: oldest first, each once
+    assert first_systems == [f"system-{number:02}" for number in range(1, 21)]
+    assert systems.get_by_role("link").all_inner_texts() == ["system-21"]
     chromium.assert_offline_and_quiet()
 
 

@@ -75,17 +75,46 @@ export function checkboxes(legend, name, options, checked = []) {
   );
 }
 
+// The rows of a paged list: each turn of its pager asks the API for the next ones.
+export const PAGE_SIZE = 20;
+
 /**
- * *Previous page* and *Next page* over a connection paged with the API's cursors.
+ * The `first` and `after` of the page these cursors lead to.
+ * @param {(string | null)[]} cursors the `after` of each page up to this one
+ * @returns {{first: number, after: string | null}}
+ */
+export function pageOf(cursors) {
+  return { first: PAGE_SIZE, after: cursors[cursors.length - 1] };
+}
+
+/**
+ * The cursors of the page to show instead of an empty one other than the first (its rows
+ * were removed meanwhile): the page before it; else `cursors` themselves.
+ * @param {(string | null)[]} cursors
+ * @param {unknown[]} rows what the page these cursors lead to holds
+ * @returns {(string | null)[]}
+ */
+export function stepBack(cursors, rows) {
+  return rows.length === 0 && cursors.length > 1 ? cursors.slice(0, -1) : cursors;
+}
+
+/**
+ * *Previous page* and *Next page* over a connection paged with the API's cursors, in a
+ * navigation landmark named "Pages of `what`" (a page may have two lists); null where the
+ * list has one page only.
  * @param {(string | null)[]} cursors the `after` of each page up to this one
  * @param {{hasNextPage: boolean, endCursor: string | null}} pageInfo the page shown
  * @param {(cursors: (string | null)[]) => unknown} turn shows the page these cursors lead to
- * @returns {HTMLElement}
+ * @param {string} what the rows paged, as the landmark's name says them
+ * @returns {HTMLElement | null}
  */
-export function pager(cursors, pageInfo, turn) {
+export function pager(cursors, pageInfo, turn, what) {
+  if (cursors.length === 1 && !pageInfo.hasNextPage) {
+    return null;
+  }
   return h(
     "nav",
-    { class: "pager", "aria-label": "Pages" },
+    { class: "pager", "aria-label": `Pages of ${what}` },
     cursors.length > 1 &&
       h("button", {
         type: "button",

@@ -157,8 +157,8 @@ export const AUDIT_INTEGRITY = {
 
 /** @type {Operation} */
 export const SYSTEMS = {
-  id: "sha256:95e5aef43bfd65742d7b3b2e5887d942a63c0f3398d02d211abf71bbc5e5e5e5",
-  text: "query Systems($id: ID!) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    systems(first: 100) {\n      edges {\n        node {\n          id\n          name\n          createdAt\n          viewerRole\n        }\n      }\n    }\n  }\n}",
+  id: "sha256:8e63e6328a737aa3005712a21bff3f6b765026d9d8354d28dd6dd083be262be4",
+  text: "query Systems($id: ID!, $first: Int!, $after: String) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    systems(first: $first, after: $after) {\n      edges {\n        node {\n          id\n          name\n          createdAt\n          viewerRole\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
@@ -187,8 +187,8 @@ export const ORGANIZATION_ROLE = {
 
 /** @type {Operation} */
 export const MEMBERS = {
-  id: "sha256:2cd800decc64c1fd32d533077c7c593f9fdb3eac099253ae22cfd6a9c87ff6b0",
-  text: "query Members($id: ID!, $manages: Boolean!) {\n  organization(id: $id) {\n    id\n    members(first: 100) {\n      edges {\n        node {\n          role\n          joinedAt\n          user {\n            id\n            name\n            email\n          }\n        }\n      }\n    }\n    invitations(first: 100) @include(if: $manages) {\n      edges {\n        node {\n          id\n          email\n          role\n          createdAt\n          expiresAt\n          invitedBy {\n            name\n          }\n        }\n      }\n    }\n  }\n}",
+  id: "sha256:21a58a33bf766e82a9ecff4bae98f50e706f3f1fb7f804a78737ccdf97fe8bbc",
+  text: "query Members($id: ID!, $manages: Boolean!, $first: Int!, $membersAfter: String, $invitationsAfter: String) {\n  organization(id: $id) {\n    id\n    members(first: $first, after: $membersAfter) {\n      edges {\n        node {\n          role\n          joinedAt\n          user {\n            id\n            name\n            email\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n    invitations(first: $first, after: $invitationsAfter) @include(if: $manages) {\n      edges {\n        node {\n          id\n          email\n          role\n          createdAt\n          expiresAt\n          invitedBy {\n            name\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
@@ -217,8 +217,8 @@ export const REVOKE_INVITATION = {
 
 /** @type {Operation} */
 export const VERIFIERS = {
-  id: "sha256:05aff1db3968feb920fe7de6223f654320ffa80d5e697c79db1db2f6910d0155",
-  text: "query Verifiers($id: ID!) {\n  organization(id: $id) {\n    id\n    verifiers(first: 100) {\n      edges {\n        node {\n          id\n          name\n          scope\n          hint\n          createdAt\n          lastUsedAt\n          revokedAt\n          createdBy {\n            name\n          }\n          system {\n            name\n          }\n        }\n      }\n    }\n  }\n}",
+  id: "sha256:d263ecaad5c6f7838483010816e79010bc55f5af90adf02cf4cb1a9dd8216ba8",
+  text: "query Verifiers($id: ID!, $first: Int!, $after: String) {\n  organization(id: $id) {\n    id\n    verifiers(first: $first, after: $after) {\n      edges {\n        node {\n          id\n          name\n          scope\n          hint\n          createdAt\n          lastUsedAt\n          revokedAt\n          createdBy {\n            name\n          }\n          system {\n            name\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
@@ -265,8 +265,8 @@ export const REQUEST_KEY_REVEAL = {
 
 /** @type {Operation} */
 export const SYSTEM_ROLE_ASSIGNMENTS = {
-  id: "sha256:fe2aed724b4f682f0cfafbd05f0df81d41d0fa1f6da16e29f9581aad2fa78998",
-  text: "query SystemRoleAssignments($id: ID!) {\n  system(id: $id) {\n    id\n    roleAssignments(first: 100) {\n      totalCount\n      edges {\n        node {\n          role\n          grantedAt\n          user {\n            id\n            name\n            email\n          }\n        }\n      }\n    }\n  }\n}",
+  id: "sha256:71bbfd10c6b0f47ebdd396544de0d1e1cdd01b14bc58516018aa7b6b2f06461f",
+  text: "query SystemRoleAssignments($id: ID!, $first: Int!, $after: String) {\n  system(id: $id) {\n    id\n    roleAssignments(first: $first, after: $after) {\n      edges {\n        node {\n          role\n          grantedAt\n          user {\n            id\n            name\n            email\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */

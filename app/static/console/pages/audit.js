@@ -5,7 +5,7 @@
  * integrity check of the organization's hash chain.
  */
 import { graphql } from "../api.js";
-import { formValue, h, onSubmit, pager, show, when } from "../dom.js";
+import { formValue, h, onSubmit, pageOf, pager, show, when } from "../dom.js";
 import { AUDIT_INTEGRITY, AUDIT_LOG } from "../operations.js";
 import { AUDIT_ACTIONS } from "./auditactions.js";
 
@@ -22,7 +22,6 @@ import { AUDIT_ACTIONS } from "./auditactions.js";
  * }} Entry
  */
 
-const PAGE_SIZE = 20;
 /**
  * @param {HTMLElement} main
  * @param {string} organizationId
@@ -32,8 +31,7 @@ const PAGE_SIZE = 20;
 export async function renderAudit(main, organizationId, filter = {}, cursors = [null]) {
   const data = await graphql(AUDIT_LOG, {
     id: organizationId,
-    first: PAGE_SIZE,
-    after: cursors[cursors.length - 1],
+    ...pageOf(cursors),
     filter,
   });
   const organization = data.organization;
@@ -66,7 +64,7 @@ export async function renderAudit(main, organizationId, filter = {}, cursors = [
       text: `${log.totalCount} ${log.totalCount === 1 ? "entry matches" : "entries match"}.`,
     }),
     entries.length > 0 && table(entries),
-    pager(cursors, log.pageInfo, (next) => go(filter, next)),
+    pager(cursors, log.pageInfo, (next) => go(filter, next), "audit entries"),
   );
 }
 

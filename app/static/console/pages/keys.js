@@ -8,7 +8,17 @@
  * to clipboard; the table shows hints (`kro_AbCd…wXyZ`) to everyone.
  */
 import { graphql } from "../api.js";
-import { checkboxes, field, formValue, h, onSubmit, openDialog, pager, show } from "../dom.js";
+import {
+  checkboxes,
+  field,
+  formValue,
+  h,
+  onSubmit,
+  openDialog,
+  pageOf,
+  pager,
+  show,
+} from "../dom.js";
 import { CREATE_KEY_SET, KEY_SETS } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
 import { showPending } from "./approvals.js";
@@ -28,7 +38,6 @@ import { messages, showOnce } from "./shownonce.js";
  * }} KeySet
  */
 
-export const PAGE_SIZE = 20;
 // The permissions of organization key sets (app/keysets/permissions.py, checked by a test).
 export const ORGANIZATION_PERMISSIONS = [
   "REGISTER_CATALOG_ITEMS",
@@ -51,7 +60,7 @@ const EXPIRIES = [
  * @param {View} view
  */
 export function pageVariables(cursors, view) {
-  return { first: PAGE_SIZE, after: cursors[cursors.length - 1], ...listVariables(view) };
+  return { ...pageOf(cursors), ...listVariables(view) };
 }
 
 /**
@@ -140,7 +149,7 @@ export function showKeySets(main, cursors, view, page) {
     keySets.length || filtering(view)
       ? keyTable(keySets, context, view, (next) => page.page([null], next))
       : h("p", { text: "No key sets yet.", role: "status" }),
-    pager(cursors, page.keySets.pageInfo, (next) => page.page(next, view)),
+    pager(cursors, page.keySets.pageInfo, (next) => page.page(next, view), "key sets"),
     page.viewerRole !== "MEMBER" &&
       h(
         "p",

@@ -1,10 +1,11 @@
 // @ts-check
 /**
- * An organization's members with their roles, and its pending invitations: owners and
- * admins change a role, remove a member, invite by email and revoke an invitation.
+ * An organization's members with their roles, and its pending invitations, each list
+ * paged with its own cursors: owners and admins change a role, remove a member, invite by
+ * email and revoke an invitation.
  */
 import { graphql } from "../api.js";
-import { field, formValue, h, show, when } from "../dom.js";
+import { field, formValue, h, PAGE_SIZE, pageOf, pager, show, stepBack, when } from "../dom.js";
 import {
   ADD_MEMBER,
   CHANGE_MEMBER_ROLE,
@@ -25,6 +26,10 @@ import { showOnce } from "./shownonce.js";
  * }} Invitation
  */
 /** @typedef {{organizationId: string, reload: () => Promise<void>}} Context */
+/**
+ * @typedef {{members: (string | null)[], invitations: (string | null)[]}} Pages
+ * The cursors of each list: the `after` of each page up to the one shown.
+ */
 
 const ROLES = ["MEMBER", "ADMIN", "OWNER"];
 const INVITATION_WORDS = {
@@ -37,20 +42,43 @@ const INVITATION_WORDS = {
 /**
  * @param {HTMLElement} main
  * @param {string} organizationId
+ * @param {Pages} [pages]
  */
-export async function renderMembers(main, organizationId) {
+export async function renderMembers(
+  main,
+  organizationId,
+  pages = { members: [null], invitations: [null] },
+) {
   const role = await organizationRole(main, organizationId);
   if (!role) {
     return;
   }
   const { manages } = role;
-  const organization = (await graphql(MEMBERS, { id: organizationId, manages })).organization;
+  const organization = (
+    await graphql(MEMBERS, {
+      id: organizationId,
+      manages,
+      first: PAGE_SIZE,
+      membersAfter: pageOf(pages.members).after,
+      invitationsAfter: pageOf(pages.invitations).after,
+    })
+  ).organization;
+  /** @param {Pages} next */
+  const turn = (next) => renderMembers(main, organizationId, next);
   /** @type {Context} */
-  const context = { organizationId, reload: () => renderMembers(main, organizationId) };
+  const context = { organizationId, reload: () => turn(pages) };
   /** @type {Member[]} */
   const members = nodes(organization.members);
   /** @type {Invitation[]} */
   const invitations = organization.invitations ? nodes(organization.invitations) : [];
+  const fitted = {
+    members: stepBack(pages.members, members),
+    invitations: stepBack(pages.invitations, invitations),
+  };
+  if (fitted.members !== pages.members || fitted.invitations !== pages.invitations) {
+    await turn(fitted);
+    return;
+  }
   show(
     main,
     organizationsLink(),
@@ -79,6 +107,12 @@ export async function renderMembers(main, organizationId) {
         ),
       ),
     ),
+    pager(
+      pages.members,
+      organization.members.pageInfo,
+      (next) => turn({ ...pages, members: next }),
+      "members",
+    ),
     manages && h("h2", { text: "Pending invitations" }),
     manages &&
       (invitations.length
@@ -94,6 +128,13 @@ export async function renderMembers(main, organizationId) {
             ),
           )
         : h("p", { role: "status", text: "No pending invitations." })),
+    manages &&
+      pager(
+        pages.invitations,
+        organization.invitations.pageInfo,
+        (next) => turn({ ...pages, invitations: next }),
+        "invitations",
+      ),
   );
 }
 

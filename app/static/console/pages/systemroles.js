@@ -1,10 +1,10 @@
 // @ts-check
 /**
- * A system's roles, for its admins: who holds one (name, email, role), Grant system role
- * and Revoke, each through acting.js (step-up, approval).
+ * A system's roles, for its admins: who holds one (name, email, role), a page at a time,
+ * Grant system role and Revoke, each through acting.js (step-up, approval).
  */
 import { graphql } from "../api.js";
-import { field, formValue, h } from "../dom.js";
+import { field, formValue, h, pageOf, pager, stepBack } from "../dom.js";
 import {
   GRANT_SYSTEM_ROLE,
   REVOKE_SYSTEM_ROLE,
@@ -19,13 +19,17 @@ import { nodes } from "./keys.js";
 /**
  * The System roles section of a system's page; ask only for the system's admins.
  * @param {Context} context
- * @returns {Promise<HTMLElement[]>}
+ * @param {(string | null)[]} cursors the `after` of each page of roles up to this one
+ * @param {(cursors: (string | null)[]) => unknown} turn shows the page these cursors lead to
+ * @returns {Promise<(HTMLElement | null)[]>}
  */
-export async function systemRoles(context) {
+export async function systemRoles(context, cursors, turn) {
   const { systemId, organizationId, reload } = context;
-  const system = (await graphql(SYSTEM_ROLE_ASSIGNMENTS, { id: systemId })).system;
+  const asked = await rolesPage(systemId, cursors);
+  const shown = stepBack(cursors, asked.edges);
+  const page = shown === cursors ? asked : await rolesPage(systemId, shown);
   /** @type {Assignment[]} */
-  const assignments = system ? nodes(system.roleAssignments) : [];
+  const assignments = nodes(page);
   const grant = () =>
     act({
       title: "Grant system role",
@@ -74,7 +78,23 @@ export async function systemRoles(context) {
           ),
         )
       : h("p", { role: "status", text: "Nobody holds a role on this system yet." }),
+    pager(shown, page.pageInfo, turn, "system roles"),
   ];
+}
+
+/**
+ * A page of the system's role assignments (none if the viewer may no longer see them).
+ * @param {string} systemId
+ * @param {(string | null)[]} cursors
+ * @returns {Promise<{
+ *   edges: {node: Assignment}[], pageInfo: {hasNextPage: boolean, endCursor: string | null}
+ * }>}
+ */
+async function rolesPage(systemId, cursors) {
+  const system = (await graphql(SYSTEM_ROLE_ASSIGNMENTS, { id: systemId, ...pageOf(cursors) }))
+    .system;
+  const none = { edges: [], pageInfo: { hasNextPage: false, endCursor: null } };
+  return system?.roleAssignments ?? none;
 }
 
 /**

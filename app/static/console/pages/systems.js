@@ -1,10 +1,11 @@
 // @ts-check
 /**
- * An organization's systems, Add system, and a system's keys page: the keys page of
- * keys.js with the system's key sets, and its roles (systemroles.js) for its admins.
+ * An organization's systems, a page at a time, Add system, and a system's keys page: the
+ * keys page of keys.js with the system's key sets, and its roles (systemroles.js) for its
+ * admins.
  */
 import { graphql } from "../api.js";
-import { field, formValue, h, show, when } from "../dom.js";
+import { field, formValue, h, pageOf, pager, show, when } from "../dom.js";
 import { CREATE_SYSTEM, SYSTEM_KEY_SETS, SYSTEMS } from "../operations.js";
 import { act } from "./acting.js";
 import { nodes, pageVariables, showKeySets, SYSTEM_PERMISSIONS } from "./keys.js";
@@ -15,16 +16,18 @@ import { systemRoles } from "./systemroles.js";
 /**
  * @param {HTMLElement} main
  * @param {string} organizationId
+ * @param {(string | null)[]} [cursors] the `after` of each page up to this one
  */
-export async function renderSystems(main, organizationId) {
-  const organization = (await graphql(SYSTEMS, { id: organizationId })).organization;
+export async function renderSystems(main, organizationId, cursors = [null]) {
+  const variables = { id: organizationId, ...pageOf(cursors) };
+  const organization = (await graphql(SYSTEMS, variables)).organization;
   if (!organization) {
     show(main, h("p", { role: "alert", text: "No such organization among yours." }));
     return;
   }
   /** @type {{id: string, name: string, createdAt: string, viewerRole: string | null}[]} */
   const systems = nodes(organization.systems);
-  const reload = () => renderSystems(main, organizationId);
+  const reload = () => renderSystems(main, organizationId, cursors);
   const add = () =>
     act({
       title: "Add system",
@@ -62,16 +65,29 @@ export async function renderSystems(main, organizationId) {
           ),
         )
       : h("p", { role: "status", text: "No systems yet." }),
+    pager(
+      cursors,
+      organization.systems.pageInfo,
+      (next) => renderSystems(main, organizationId, next),
+      "systems",
+    ),
   );
 }
 
 /**
  * @param {HTMLElement} main
  * @param {string} systemId
- * @param {(string | null)[]} [cursors] the `after` of each page up to this one
+ * @param {(string | null)[]} [cursors] the `after` of each page of key sets up to this one
  * @param {import("./keytable.js").View} [view] the table's filters and order
+ * @param {(string | null)[]} [roleCursors] the same, of the system's roles
  */
-export async function renderSystem(main, systemId, cursors = [null], view = { ...FIRST_VIEW }) {
+export async function renderSystem(
+  main,
+  systemId,
+  cursors = [null],
+  view = { ...FIRST_VIEW },
+  roleCursors = [null],
+) {
   const variables = { id: systemId, ...pageVariables(cursors, view) };
   const system = (await graphql(SYSTEM_KEY_SETS, variables)).system;
   if (!system) {
@@ -79,7 +95,9 @@ export async function renderSystem(main, systemId, cursors = [null], view = { ..
     return;
   }
   const organization = system.organization;
-  const reload = () => renderSystem(main, systemId, cursors, view);
+  /** @param {(string | null)[]} next */
+  const turnRoles = (next) => renderSystem(main, systemId, cursors, view, next);
+  const reload = () => turnRoles(roleCursors);
   /** @type {{id: string, name: string, scope: string}[]} */
   const groups = nodes(organization.permissionGroups);
   const systemRole = system.viewerRole ? `; on this system: ${system.viewerRole}` : "";
@@ -96,9 +114,11 @@ export async function renderSystem(main, systemId, cursors = [null], view = { ..
     maxGrace: system.keyPolicy.maxGracePeriodSeconds,
     keyReveal: organization.keyReveal,
     keySets: system.keySets,
-    page: (pages, next) => renderSystem(main, systemId, pages, next),
+    page: (pages, next) => renderSystem(main, systemId, pages, next, roleCursors),
   });
   if (system.viewerIsAdmin) {
-    main.append(...(await systemRoles({ systemId, organizationId: organization.id, reload })));
+    const context = { systemId, organizationId: organization.id, reload };
+    const roles = await systemRoles(context, roleCursors, turnRoles);
+    main.append(...roles.filter((element) => element !== null));
   }
 }

@@ -1,11 +1,11 @@
 // @ts-check
 /**
- * An organization's verifiers (the credentials its services call /v1/keys/verify with):
- * Add verifier shows the credential once with Copy to clipboard; Revoke, confirmed, stops
- * it at once.
+ * An organization's verifiers (the credentials its services call /v1/keys/verify with), a
+ * page at a time: Add verifier shows the credential once with Copy to clipboard; Revoke,
+ * confirmed, stops it at once.
  */
 import { graphql } from "../api.js";
-import { field, formValue, h, show, when } from "../dom.js";
+import { field, formValue, h, pageOf, pager, show, when } from "../dom.js";
 import { CREATE_VERIFIER, REVOKE_VERIFIER, VERIFIERS } from "../operations.js";
 import { act, closeAndReload } from "./acting.js";
 import { nodes } from "./keys.js";
@@ -30,18 +30,22 @@ const CREDENTIAL_WORDS = {
 /**
  * @param {HTMLElement} main
  * @param {string} organizationId
+ * @param {(string | null)[]} [cursors] the `after` of each page up to this one
  */
-export async function renderVerifiers(main, organizationId) {
+export async function renderVerifiers(main, organizationId, cursors = [null]) {
   const role = await organizationRole(main, organizationId);
   if (!role) {
     return;
   }
   const { manages } = role;
-  const context = { organizationId, reload: () => renderVerifiers(main, organizationId) };
+  /** @param {(string | null)[]} next */
+  const turn = (next) => renderVerifiers(main, organizationId, next);
+  const context = { organizationId, reload: () => turn(cursors) };
+  const page = manages
+    ? (await graphql(VERIFIERS, { id: organizationId, ...pageOf(cursors) })).organization.verifiers
+    : null;
   /** @type {Verifier[]} */
-  const verifiers = manages
-    ? nodes((await graphql(VERIFIERS, { id: organizationId })).organization.verifiers)
-    : [];
+  const verifiers = page ? nodes(page) : [];
   const add = () =>
     act({
       title: "Add verifier",
@@ -125,5 +129,6 @@ export async function renderVerifiers(main, organizationId) {
             ),
           )
         : h("p", { role: "status", text: "No verifiers yet." })),
+    page && pager(cursors, page.pageInfo, turn, "verifiers"),
   );
 }
