@@ -14,10 +14,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from graphql import GraphQLEnumType
 from playwright.sync_api import Page, expect
 
-from app.graphql.schema import schema
 from tests.console.browsing import (
     AXE,
     AXE_RUN,
@@ -266,18 +264,3 @@ def test_deactivate_activate_edit_and_extend_change_what_the_api_answers(
         day.year, day.month, day.day, tzinfo=UTC
     )
     chromium.assert_offline_and_quiet()
-
-
-def test_the_audit_page_offers_every_audit_action_of_the_schema() -> None:
-    # given
-    source = (CONSOLE / "pages" / "auditactions.js").read_text(encoding="utf-8")
-    listed = re.search(r"AUDIT_ACTIONS = \[(.*?)\]", source, re.S)
-    assert listed
-    enum = schema._schema.get_type("AuditAction")
-    assert isinstance(enum, GraphQLEnumType)
-
-    # when
-    offered = re.findall(r'"(\w+)"', listed[1])
-
-    # then
-    assert offered == list(enum.values)

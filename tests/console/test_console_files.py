@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from graphql import parse, validate
+from graphql import GraphQLEnumType, parse, validate
 
 from app.graphql.schema import schema
 from app.graphql.trusted import TrustedDocuments, console_module, console_operations, document_id
@@ -64,6 +64,30 @@ def test_the_add_key_form_offers_the_permissions_of_the_catalog_for_its_scope(
     # then
     catalog = [p.value for p, held in PERMISSION_SCOPE.items() if held is scope]
     assert offered == catalog
+
+
+@pytest.mark.parametrize(
+    ("module", "constant", "enum"),
+    [
+        ("auditactions.js", "AUDIT_ACTIONS", "AuditAction"),  # the audit log's Action filter
+        ("anomalies.js", "ANOMALY_KINDS", "AnomalyKind"),  # a key set's Mute and Unmute
+    ],
+)
+def test_the_console_offers_every_value_of_the_schemas_enum(
+    module: str, constant: str, enum: str
+) -> None:
+    # given
+    source = (CONSOLE / "pages" / module).read_text(encoding="utf-8")
+    listed = re.search(rf"{constant} = \[(.*?)\]", source, re.S)
+    assert listed
+    values = schema._schema.get_type(enum)
+    assert isinstance(values, GraphQLEnumType)
+
+    # when
+    offered = re.findall(r'"(\w+)"', listed[1])
+
+    # then
+    assert offered == list(values.values)
 
 
 async def test_console_page_loads_only_same_origin_scripts_under_a_strict_policy(

@@ -121,14 +121,20 @@ export const CLAIM_APPROVED_REQUEST = {
 
 /** @type {Operation} */
 export const KEY_SET_ANOMALIES = {
-  id: "sha256:9f136649748ba5818252c8acf34db8c89a3d5c2170dc315d640f8c82c27ec11c",
-  text: "query KeySetAnomalies($id: ID!) {\n  keySet(id: $id) {\n    id\n    anomalies(first: 50) {\n      edges {\n        node {\n          id\n          kind\n          expected\n          observed\n          detectedAt\n          acknowledgedAt\n          acknowledgedBy {\n            name\n          }\n        }\n      }\n    }\n  }\n}",
+  id: "sha256:e07e3ca4d6cdbe413403fef6a5e707e21115909749dc0df4d4836bd7a86936c7",
+  text: "query KeySetAnomalies($id: ID!) {\n  keySet(id: $id) {\n    id\n    mutedAnomalyKinds\n    anomalies(first: 50) {\n      edges {\n        node {\n          id\n          kind\n          expected\n          observed\n          detectedAt\n          acknowledgedAt\n          acknowledgedBy {\n            name\n          }\n        }\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
 export const ACKNOWLEDGE_ANOMALY = {
   id: "sha256:5e95a9461174ccfd839f4d80e22abcf2f78974477192c9d6961061f398132059",
   text: "mutation AcknowledgeAnomaly($input: AcknowledgeAnomalyInput!) {\n  acknowledgeAnomaly(input: $input) {\n    anomaly {\n      id\n      acknowledgedAt\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const MUTE_ANOMALY_KIND = {
+  id: "sha256:a60e61803e724f7008e9e07c28115b8336435e8244c2b382be4c44532af4940b",
+  text: "mutation MuteAnomalyKind($input: MuteAnomalyKindInput!) {\n  muteAnomalyKind(input: $input) {\n    keySet {\n      id\n      mutedAnomalyKinds\n    }\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
 };
 
 /** @type {Operation} */

@@ -1,8 +1,12 @@
 // @ts-check
-/** A key set's traffic anomalies, for its admins, each with Acknowledge. */
+/**
+ * A key set's traffic anomalies, for its admins, each with Acknowledge; and the kinds of
+ * anomaly raised for it, each with Mute or Unmute (through acting.js: step-up, approval).
+ */
 import { graphql } from "../api.js";
 import { h, openDialog, show, when } from "../dom.js";
-import { ACKNOWLEDGE_ANOMALY, KEY_SET_ANOMALIES } from "../operations.js";
+import { ACKNOWLEDGE_ANOMALY, KEY_SET_ANOMALIES, MUTE_ANOMALY_KIND } from "../operations.js";
+import { act, closeAndReload } from "./acting.js";
 import { messages } from "./shownonce.js";
 
 /**
@@ -11,12 +15,23 @@ import { messages } from "./shownonce.js";
  *   acknowledgedAt: string | null, acknowledgedBy: {name: string} | null
  * }} Anomaly
  */
+/** @typedef {{id: string, label: string}} KeySet */
+
+// The AnomalyKind enum of the schema, in its order (checked against it by a test).
+export const ANOMALY_KINDS = [
+  "NEW_NETWORK",
+  "NEW_VERIFIER",
+  "VOLUME_SPIKE",
+  "REFUSAL_BURST",
+  "UNUSUAL_HOUR",
+];
 
 /**
- * Opens the dialog of a key set's anomalies, newest first.
- * @param {{id: string, label: string}} keySet
+ * Opens the dialog of a key set's anomalies, newest first, and of the kinds it raises.
+ * @param {KeySet} keySet
+ * @param {{organizationId: string}} context
  */
-export function showAnomalies(keySet) {
+export function showAnomalies(keySet, context) {
   const body = h("div", {}, h("p", { role: "status", text: "Loading anomalies…" }));
   const error = h("p", { class: "error", role: "alert" });
   openDialog(
@@ -35,6 +50,8 @@ export function showAnomalies(keySet) {
     const anomalies = (data.keySet?.anomalies?.edges ?? []).map(
       (/** @type {{node: Anomaly}} */ e) => e.node,
     );
+    /** @type {string[]} */
+    const muted = data.keySet?.mutedAnomalyKinds ?? [];
     show(
       body,
       anomalies.length
@@ -44,11 +61,20 @@ export function showAnomalies(keySet) {
             anomalies.map((anomaly) => item(anomaly, error, load)),
           )
         : h("p", { role: "status", text: "No anomalies detected." }),
+      kinds(keySet, muted, { organizationId: context.organizationId, reload: load }),
     );
   };
   load().catch((failure) => {
     error.textContent = failure instanceof Error ? failure.message : String(failure);
   });
+}
+
+/**
+ * @param {string} kind
+ * @returns {string}
+ */
+function kindName(kind) {
+  return kind.toLowerCase().replaceAll("_", " ");
 }
 
 /**
@@ -64,7 +90,7 @@ function item(anomaly, error, reload) {
   return h(
     "li",
     {},
-    h("strong", { text: anomaly.kind.toLowerCase().replaceAll("_", " ") }),
+    h("strong", { text: kindName(anomaly.kind) }),
     ` detected ${when(anomaly.detectedAt)}. `,
     `Expected: ${anomaly.expected}. Observed: ${anomaly.observed}. `,
     acknowledged ??
@@ -82,5 +108,72 @@ function item(anomaly, error, reload) {
           }
         },
       }),
+  );
+}
+
+/**
+ * The kinds of anomaly, each raised or muted for the key set, with Mute or Unmute.
+ * @param {KeySet} keySet
+ * @param {string[]} muted
+ * @param {{organizationId: string, reload: () => Promise<void>}} context
+ * @returns {HTMLTableElement}
+ */
+function kinds(keySet, muted, context) {
+  /** @param {string} kind @param {boolean} mute */
+  const change = (kind, mute) => {
+    const verb = mute ? "Mute" : "Unmute";
+    const effect = mute
+      ? `Keyrack stops raising ${kindName(kind)} anomalies for this key set until they are ` +
+        "unmuted; what it sees meanwhile still counts as seen."
+      : `Keyrack raises ${kindName(kind)} anomalies for this key set again.`;
+    act({
+      title: `${verb} ${kindName(kind)} for “${keySet.label}”`,
+      submit: verb,
+      fields: [h("p", { text: effect })],
+      ...context,
+      attempt: async (_, otp) => {
+        const input = { keySetId: keySet.id, kind, muted: mute, otp };
+        return (await graphql(MUTE_ANOMALY_KIND, { input })).muteAnomalyKind;
+      },
+      done: closeAndReload(context.reload),
+    });
+  };
+  return h(
+    "table",
+    {},
+    h("caption", { text: "Kinds of anomaly" }),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["Kind", "Raised", "Actions"].map((text) => h("th", { scope: "col", text })),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      ANOMALY_KINDS.map((kind) => {
+        const mutedNow = muted.includes(kind);
+        const verb = mutedNow ? "Unmute" : "Mute";
+        return h(
+          "tr",
+          {},
+          h("th", { scope: "row", text: kindName(kind) }),
+          h("td", { text: mutedNow ? "muted" : "raised" }),
+          h(
+            "td",
+            { class: "actions" },
+            h("button", {
+              type: "button",
+              text: verb,
+              "aria-label": `${verb} ${kindName(kind)}`,
+              onclick: () => change(kind, !mutedNow),
+            }),
+          ),
+        );
+      }),
+    ),
   );
 }

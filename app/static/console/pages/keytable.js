@@ -224,6 +224,6 @@ function actions(keySet, context) {
       : button("Activate", () => setEnabled(keySet, true, context)),
     button("Edit", () => editKeySet(keySet, context)),
     ...(keySet.expiresAt ? [button("Extend", () => extendKeySet(keySet, context))] : []),
-    button("Anomalies", () => showAnomalies(keySet)),
+    button("Anomalies", () => showAnomalies(keySet, context)),
   ];
 }
