@@ -91,14 +91,14 @@ export const NOTIFICATIONS = {
 
 /** @type {Operation} */
 export const ORGANIZATION_APPROVALS = {
-  id: "sha256:951729784eed29cbb977550df334728aa65c7cbb2d217eb38bbf1d6d19c8a9c6",
-  text: "query OrganizationApprovals($id: ID!) {\n  viewer {\n    email\n  }\n  organization(id: $id) {\n    id\n    name\n    approvalRequests {\n      id\n      action\n      status\n      summary\n      reason\n      requestedAt\n      expiresAt\n      claimable\n      requestedBy {\n        name\n        email\n      }\n      decidedBy {\n        name\n      }\n    }\n  }\n}",
+  id: "sha256:53aa13e305c121d892e759a849ad20853e077302859507573b251611895224a2",
+  text: "query OrganizationApprovals($id: ID!) {\n  viewer {\n    email\n  }\n  organization(id: $id) {\n    id\n    name\n    approvalRequests {\n      id\n      action\n      status\n      summary\n      reason\n      requestedAt\n      expiresAt\n      claimable\n      decisionReason\n      requestedBy {\n        name\n        email\n      }\n      decidedBy {\n        name\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
 export const VIEWER_APPROVALS = {
-  id: "sha256:e94fd4f7e9f2203f1ea4cba00bd9273e4441861512e4d286bf30ebc27c00a357",
-  text: "query ViewerApprovals {\n  viewer {\n    email\n    approvalRequests {\n      id\n      action\n      status\n      summary\n      reason\n      requestedAt\n      expiresAt\n      claimable\n      requestedBy {\n        name\n        email\n      }\n      decidedBy {\n        name\n      }\n    }\n  }\n}",
+  id: "sha256:131ef602d818d009cf6d4f32c8993e04a2c454746fb9c44479efb5be01448969",
+  text: "query ViewerApprovals {\n  viewer {\n    email\n    approvalRequests {\n      id\n      action\n      status\n      summary\n      reason\n      requestedAt\n      expiresAt\n      claimable\n      decisionReason\n      requestedBy {\n        name\n        email\n      }\n      decidedBy {\n        name\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */

@@ -20,7 +20,7 @@ import { messages, showOnce } from "./shownonce.js";
 /**
  * @typedef {{
  *   id: string, action: string, status: string, summary: string, reason: string,
- *   requestedAt: string, expiresAt: string, claimable: boolean,
+ *   requestedAt: string, expiresAt: string, claimable: boolean, decisionReason: string | null,
  *   requestedBy: {name: string, email: string} | null, decidedBy: {name: string} | null
  * }} Request
  */
@@ -125,16 +125,23 @@ function table(requests, context) {
           h("td", { text: request.requestedBy?.name ?? "a former member" }),
           h("td", { text: when(request.requestedAt) }),
           h("td", { text: when(request.expiresAt) }),
-          h("td", {
-            text:
-              request.status.toLowerCase() +
-              (request.decidedBy ? ` by ${request.decidedBy.name}` : ""),
-          }),
+          h("td", { text: status(request) }),
           h("td", { class: "actions" }, actions(request, context)),
         ),
       ),
     ),
   );
+}
+
+/**
+ * The request's status, who decided it and why ("rejected by Li Owner: not now").
+ * @param {Request} request
+ * @returns {string}
+ */
+function status(request) {
+  const by = request.decidedBy ? ` by ${request.decidedBy.name}` : "";
+  const why = request.decisionReason ? `: ${request.decisionReason}` : "";
+  return `${request.status.toLowerCase()}${by}${why}`;
 }
 
 /**
