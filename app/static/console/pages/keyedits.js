@@ -100,17 +100,23 @@ export function setEnabled(keySet, enabled, context) {
  */
 export async function editKeySet(keySet, context) {
   const current = keySet.groups.map((group) => group.id).sort();
+  // The page asked for the first 100 groups: one the set holds beyond them is offered too,
+  // so that Save cannot drop it unseen.
+  const offered = [
+    ...context.groups,
+    ...keySet.groups.filter((held) => !context.groups.some((group) => group.id === held.id)),
+  ];
   const access = accessEditor(await loadAccess(keySet.id));
   change({
     title: `Edit “${keySet.label}”`,
     fields: [
       field("Label", { name: "label", required: true, maxlength: 100, value: keySet.label }),
       field("Description", { name: "description", maxlength: 1000, value: keySet.description }),
-      context.groups.length > 0 &&
+      offered.length > 0 &&
         checkboxes(
           "Permission groups",
           "groupIds",
-          context.groups.map((group) => ({ value: group.id, text: group.name })),
+          offered.map((group) => ({ value: group.id, text: group.name })),
           current,
         ),
       ...access.fields,
