@@ -116,7 +116,7 @@ def test_an_owner_rejects_a_request_claims_an_approved_reveal_and_mutes_an_anoma
     page.get_by_role("link", name="Decided").click()
     page.get_by_role("row").filter(has_text=LABEL).get_by_role("button", name="Anomalies").click()
     anomalies = page.get_by_role("dialog", name=f"Anomalies of “{LABEL}”")
-    anomalies.get_by_role("button", name="Mute refusal burst").click()
+    anomalies.get_by_role("button", name="Mute refusal burst", exact=True).click()
     mute = page.get_by_role("dialog", name=f"Mute refusal burst for “{LABEL}”")
     mute.get_by_role("button", name="Mute", exact=True).click()
     kind = anomalies.get_by_role("row").filter(has_text="refusal burst")

@@ -229,13 +229,14 @@ def test_deactivate_activate_edit_and_extend_change_what_the_api_answers(
     page.get_by_role("dialog", name="Deactivate “payments”").get_by_role(
         "button", name="Deactivate"
     ).click()
-    expect(row.get_by_role("button", name="Activate")).to_be_visible()
+    # exact: a name matches any button whose name contains it, "Deactivate" too
+    expect(row.get_by_role("button", name="Activate", exact=True)).to_be_visible()
     while_deactivated = verify_code(served, token, key)
 
     # when: activated again
-    row.get_by_role("button", name="Activate").click()
-    page.get_by_role("dialog", name="Activate “payments”").get_by_role(
-        "button", name="Activate"
+    row.get_by_role("button", name="Activate", exact=True).click()
+    page.get_by_role("dialog", name="Activate “payments”", exact=True).get_by_role(
+        "button", name="Activate", exact=True
     ).click()
     expect(row.get_by_role("button", name="Deactivate")).to_be_visible()
     after_activation = verify_code(served, token, key)
