@@ -7,10 +7,9 @@ passes, except on its second run.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ci-soak"
+from tests.support.scripts import run_script
 
 FAKE_CI = """\
 #!/usr/bin/env bash
@@ -46,13 +45,7 @@ def _repository(tmp_path: Path) -> Path:
 
 
 def _soak(repo: Path, logs: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args, "--source", str(repo), "--logs", str(logs)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    return run_script("ci-soak", *args, "--source", str(repo), "--logs", str(logs))
 
 
 def test_a_failed_run_is_in_the_table_and_fails_the_soak(tmp_path: Path) -> None:

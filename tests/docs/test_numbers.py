@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import tomllib
 from datetime import timedelta
 
 import pytest
@@ -28,10 +29,12 @@ from app.validation import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.verify.cache import VerificationCache
 from app.webhooks.rules import MAX_URL_LENGTH
 from app.webhooks.service import MAX_WEBHOOKS_PER_ORGANIZATION
-from tests.docs.pages import page_path
+from tests.docs.pages import ROOT, page_path
 from tests.graphql.test_authorization_matrix import MATRIX, ROLES, ROWS
 
 DEFAULTS = Settings.model_construct()
+# The coverage floor that the tests page states.
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 # Defaults the table describes in words rather than as a value.
 DESCRIBED = {
     "database_url": "`sqlite://<cwd>/keyrack.db`",
@@ -305,6 +308,11 @@ CLAIMS: list[tuple[str, str, tuple[float, ...]]] = [
         "using/leaks.md",
         r"`SLOT_NEVER_USED` \| one key was never used in its (\d+) days",
         (_days(IDLE_SLOT_AFTER),),
+    ),
+    (
+        "developing/tests.md",
+        r"fails below the floor, `fail_under = ([\d.]+)`",
+        (PYPROJECT["tool"]["coverage"]["report"]["fail_under"],),
     ),
 ]
 
