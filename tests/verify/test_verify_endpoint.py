@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -100,6 +101,47 @@ async def test_malformed_requests_get_a_json_error_and_never_a_500(
     assert message in response.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("content", "status", "expected"),
+    [
+        # Valid JSON that orjson refuses: the standard library reads it, as it always did.
+        pytest.param(b'{"key": "kro_\\ud800"}', 200, "NOT_FOUND", id="lone-surrogate"),
+        pytest.param(b'\xef\xbb\xbf{"key": "kro_x"}', 200, "NOT_FOUND", id="byte-order-mark"),
+        pytest.param(b'{"key": "kro_x", "cost": NaN}', 400, '"cost" must be', id="nan"),
+        # orjson reads an integer past 64 bits as a float: still no count.
+        pytest.param(b'{"key": "kro_x", "cost": 100000000000000000000000}', 400, '"cost" must be'),
+    ],
+)
+async def test_bodies_the_fast_json_reader_refuses_are_answered_as_the_standard_one_reads_them(
+    verifier_http: httpx.AsyncClient, content: bytes, status: int, expected: str
+) -> None:
+    # when
+    response = await verifier_http.post("/v1/keys/verify", content=content)
+
+    # then
+    assert response.status_code == status
+    body = response.json()
+    assert (body["code"] if status == 200 else body["error"]).startswith(expected)
+
+
+async def test_a_key_one_character_off_a_cached_key_is_not_found(
+    gql: GraphQL, verifier_http: httpx.AsyncClient
+) -> None:
+    # given: the key's answer is cached
+    _, created = await owner_and_key_set(gql)
+    key = created["primaryKey"]
+    assert (await verify(verifier_http, key))["code"] == "VALID"
+
+    # when: the same key with one character of its body or its checksum changed
+    body_changed = key[:10] + ("B" if key[10] != "B" else "C") + key[11:]
+    checksum_changed = key[:-1] + ("0" if key[-1] != "0" else "1")
+
+    # then
+    assert (await verify(verifier_http, body_changed))["code"] == "NOT_FOUND"
+    assert (await verify(verifier_http, checksum_changed))["code"] == "NOT_FOUND"
+    assert (await verify(verifier_http, key))["code"] == "VALID"
+
+
 async def test_an_oversized_streamed_body_is_refused_without_a_content_length(
     verifier_http: httpx.AsyncClient,
 ) -> None:
@@ -114,13 +156,22 @@ async def test_an_oversized_streamed_body_is_refused_without_a_content_length(
 
 @pytest.mark.parametrize(
     "key",
-    ["", "k" * 10_000, "kro_" + "A" * 49, "krs_short", "not a key at all", "kro_" + "é" * 49],
+    [
+        "",
+        "k" * 10_000,
+        "kro_" + "A" * 49,
+        "krs_short",
+        "not a key at all",
+        "kro_" + "é" * 49,
+        # A key's length and prefix, and text no UTF-8 can encode (JSON's \ud800).
+        "kro_" + "\ud800" * 49,
+    ],
 )
 async def test_keys_that_are_not_keys_are_not_found_and_never_echoed(
     verifier_http: httpx.AsyncClient, key: str
 ) -> None:
-    # when
-    response = await verifier_http.post("/v1/keys/verify", json={"key": key})
+    # when: sent as JSON escapes (ASCII), which any text survives
+    response = await verifier_http.post("/v1/keys/verify", content=json.dumps({"key": key}))
 
     # then
     assert response.status_code == 200
