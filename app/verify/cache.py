@@ -81,7 +81,8 @@ class VerificationCache:
         self.evictions = 0
 
     def get(self, lookup_hash: str) -> tuple[bool, Lookup | None]:
-        """(hit, value); a miss or an expired entry is (False, None)."""
+        """(hit, value); a miss or an expired entry is (False, None). Hits are counted
+        here, misses by the lookup that goes on to the database (Verifier._lookup)."""
         now = clock.monotonic()
         entry = self._entries.get(lookup_hash)
         if entry is not None and entry[0] >= now:
@@ -91,7 +92,6 @@ class VerificationCache:
         if expires is not None and expires >= now:
             self.hits += 1
             return True, None
-        self.misses += 1
         return False, None
 
     def put(self, lookup_hash: str, value: Lookup | None, *, epoch: int) -> None:

@@ -223,7 +223,7 @@ class Verifier:
             audience = audience_of(row) if row is not None else None
             self.verifiers.put(lookup_hash, audience, epoch=epoch)
         if audience is not None and audience.verifier_id is not None:
-            self.usage.record_verifier(verifier_id=audience.verifier_id, at=clock.now())
+            self.usage.record_verifier(verifier_id=audience.verifier_id, at=clock.time())
         return audience
 
     async def _rehash_verifier(self, token: str, lookup_hash: str) -> VerifierRow | None:
@@ -241,6 +241,7 @@ class Verifier:
         hit, found = self.cache.get(lookup_hash)
         if hit:
             return found
+        self.cache.misses += 1  # counted here: a malformed key read no further is neither
         pending = self.cache.inflight.get(lookup_hash)
         if pending is not None:
             return await asyncio.shield(pending)
@@ -300,23 +301,33 @@ class Verifier:
         cost: int = 1,
         query: PermissionQuery | None = None,
     ) -> Verdict:
-        """Shape and checksum first (no database work for a malformed key), then the lookup.
+        """The cache first, then shape and checksum (no database work for a malformed
+        key), then the database.
 
         A key outside the audience, or outside the organization or system the caller
         names, is answered exactly as an unknown key, limits included. A key set with
         credits spends `cost` of them on a valid verification (USAGE_EXCEEDED, nothing
         spent, when they do not cover it); its answers all carry what is left.
         """
-        # A key of another format may be an imported one, known by its digest (app.keysets.
-        # imports); a malformed Keyrack-shaped key gets no database work.
-        material = key if keyformat.is_well_formed(key) else presented_material(key)
-        if material is None or audience.organization_ids == frozenset():
+        if audience.organization_ids == frozenset():
             # No database work, and nothing cached, for a caller who may check no key
             # at all (GraphQL's verifyKey from someone in no organization, or anonymous).
             return await self._not_found(audience)
-        key = material  # what the lookup hash is of, under this secret and previous ones
-        lookup_hash = self.keys.lookup_hash(key)
-        found = await self._lookup(lookup_hash, key)
+        # A Keyrack-shaped key is hashed first: one in the cache, found or unknown, was well
+        # formed when it was stored (no other stored text has its prefix), so its checksum
+        # is read on a miss only, as `authenticate` does for tokens.
+        lookup_hash = self.keys.lookup_hash(key) if keyformat.has_key_shape(key) else None
+        hit, found = (False, None) if lookup_hash is None else self.cache.get(lookup_hash)
+        if not hit or lookup_hash is None:
+            # A key of another format may be an imported one, known by its digest (app.
+            # keysets.imports); a malformed Keyrack-shaped key gets no database work.
+            material = key if keyformat.is_well_formed(key) else presented_material(key)
+            if material is None:
+                return await self._not_found(audience)
+            if material is not key or lookup_hash is None:
+                key = material  # what the lookup hash is of, under every honoured secret
+                lookup_hash = self.keys.lookup_hash(key)
+            found = await self._lookup(lookup_hash, key)
         if found is None:
             verdict = await self._not_found(audience)
             if verdict is NOT_FOUND and self.reuse is not None:
