@@ -17,7 +17,7 @@ from time import perf_counter
 from typing import Any
 
 import orjson
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from app import metrics
 from app.edges.web import SECURITY_HEADER_PAIRS
@@ -139,17 +139,27 @@ def _headers(length: int) -> _Headers:
     return headers
 
 
+def _answer(
+    status: int, payload: dict[str, Any] | bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> tuple[Message, Message]:
+    """The two ASGI messages of a JSON answer."""
+    body = payload if isinstance(payload, bytes) else _encode(payload)
+    headers = _headers(len(body))
+    if extra:
+        headers = (*headers, *extra)
+    return (
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    )
+
+
 class VerifyEndpoint:
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
 
-    async def _read_body(self, receive: Receive) -> bytes:
-        message = await receive()
-        body: bytes = message.get("body", b"")
-        if not message.get("more_body", False):  # the common case: the body in one message
-            if len(body) > MAX_BODY_BYTES:
-                raise BodyTooLarge
-            return body
+    async def _read_rest(self, first: Message, receive: Receive) -> bytes:
+        """The body of a request that sent it in several messages, `first` the first."""
+        body: bytes = first.get("body", b"")
         chunks = [body]
         size = len(body)
         while True:
@@ -169,12 +179,9 @@ class VerifyEndpoint:
         payload: dict[str, Any] | bytes,
         extra: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        body = payload if isinstance(payload, bytes) else _encode(payload)
-        headers = _headers(len(body))
-        if extra:
-            headers = (*headers, *extra)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        start, body = _answer(status, payload, extra)
+        await send(start)
+        await send(body)
 
     async def _refuse(self, send: Send, token: str | None, address: str | None) -> None:
         """401 for a missing or bad verifier token; 429 for an address that keeps failing."""
@@ -218,7 +225,13 @@ class VerifyEndpoint:
         try:
             if too_large:
                 raise BodyTooLarge
-            body = await self._read_body(receive)
+            message = await receive()
+            if message.get("more_body", False):
+                body = await self._read_rest(message, receive)
+            else:  # the common case: the whole body in one message
+                body = message.get("body", b"")
+                if len(body) > MAX_BODY_BYTES:
+                    raise BodyTooLarge
         except BodyTooLarge:
             await self._send(send, 413, {"error": f"Body must be at most {MAX_BODY_BYTES} bytes."})
             return
@@ -259,4 +272,7 @@ class VerifyEndpoint:
             retry = [(b"retry-after", str(verdict.retry_after).encode())]
             await self._send(send, 429, verdict.encoded(), retry)
             return
-        await self._send(send, 200, verdict.encoded())
+        # The messages sent from here: one await fewer than `_send` on the common path.
+        start, answer = _answer(200, verdict.encoded())
+        await send(start)
+        await send(answer)

@@ -11,9 +11,11 @@ import httpx
 import pytest
 
 from app.clock import MovableClock
+from app.edges.web import API_CSP, SECURITY_HEADERS
 from app.keysets.keys import generate_key
 from app.main import create_app
 from app.settings import Settings
+from app.verify import service
 from app.verify.cache import Audience
 from tests.support import (
     REGENERATE_KEY,
@@ -140,6 +142,54 @@ async def test_a_key_one_character_off_a_cached_key_is_not_found(
     assert (await verify(verifier_http, body_changed))["code"] == "NOT_FOUND"
     assert (await verify(verifier_http, checksum_changed))["code"] == "NOT_FOUND"
     assert (await verify(verifier_http, key))["code"] == "VALID"
+
+
+async def test_an_answer_from_the_hot_path_carries_every_strict_header_and_its_length(
+    gql: GraphQL, verifier_http: httpx.AsyncClient
+) -> None:
+    # given
+    _, created = await owner_and_key_set(gql)
+
+    # when: answered before Starlette's middleware, from headers built once per length
+    answers = [
+        await verifier_http.post("/v1/keys/verify", json={"key": created["primaryKey"]}),
+        await verifier_http.post("/v1/keys/verify", json={"key": created["secondaryKey"]}),
+        await verifier_http.post("/v1/keys/verify", json={"key": "kro_x"}),
+    ]
+
+    # then
+    for response in answers:
+        assert response.status_code == 200
+        assert int(response.headers["content-length"]) == len(response.content)
+        assert response.headers["content-type"] == "application/json"
+        for name, value in {**SECURITY_HEADERS, "content-security-policy": API_CSP}.items():
+            assert response.headers.get_list(name) == [value]
+
+
+async def test_an_unexpected_error_in_verification_is_a_logged_json_500_with_strict_headers(
+    gql: GraphQL,
+    verifier_http: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given: a key, and a verdict step that fails as a bug would
+    _, created = await owner_and_key_set(gql)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(service, "judge", broken)
+
+    # when
+    response = await verifier_http.post("/v1/keys/verify", json={"key": created["primaryKey"]})
+
+    # then
+    assert response.status_code == 500
+    assert response.json() == {"error": "Internal server error."}
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["content-security-policy"] == API_CSP
+    assert "Unexpected error in key verification" in caplog.text
+    assert created["primaryKey"] not in caplog.text
 
 
 async def test_an_oversized_streamed_body_is_refused_without_a_content_length(
