@@ -22,7 +22,7 @@ from app.organizations.models import Membership
 from app.permissions.query import PermissionQuery
 from app.verifiers.models import Verifier as VerifierRow
 from app.verify import credits
-from app.verify.cache import Audience, Lookup, VerificationCache, VerifierCache
+from app.verify.cache import Audience, CacheKey, Lookup, VerificationCache, VerifierCache
 from app.verify.codes import VerifyCode
 from app.verify.ratelimit import VerifyRateLimits
 from app.verify.reuse import ReuseDetector
@@ -210,18 +210,19 @@ class Verifier:
         token of the wrong shape)."""
         if len(token) != keyformat.KEY_LENGTH or not token.startswith(keyformat.VERIFIER_PREFIX):
             return None
-        lookup_hash = self.keys.lookup_hash(token)
-        hit, audience = self.verifiers.get(lookup_hash)
+        cache_key = self.verifiers.key_of(token)
+        hit, audience = self.verifiers.get(cache_key)
         if not hit:
             # The checksum only on a miss: a cached token was well formed when it was stored.
             if not keyformat.is_well_formed_verifier_token(token):
                 return None
             epoch = self.verifiers.epoch
+            lookup_hash = self.keys.lookup_hash(token)
             row = await VerifierRow.get_or_none(lookup_hash=lookup_hash, revoked_at=None)
             if row is None and self.keys.previous:
                 row = await self._rehash_verifier(token, lookup_hash)
             audience = audience_of(row) if row is not None else None
-            self.verifiers.put(lookup_hash, audience, epoch=epoch)
+            self.verifiers.put(cache_key, audience, epoch=epoch)
         if audience is not None and audience.verifier_id is not None:
             self.usage.record_verifier(verifier_id=audience.verifier_id, at=clock.time())
         return audience
@@ -237,16 +238,16 @@ class Verifier:
             )
         return row
 
-    async def _lookup(self, lookup_hash: str, key: str) -> Lookup | None:
-        hit, found = self.cache.get(lookup_hash)
+    async def _lookup(self, cache_key: CacheKey, key: str) -> Lookup | None:
+        hit, found = self.cache.get(cache_key)
         if hit:
             return found
         self.cache.misses += 1  # counted here: a malformed key read no further is neither
-        pending = self.cache.inflight.get(lookup_hash)
+        pending = self.cache.inflight.get(cache_key)
         if pending is not None:
             return await asyncio.shield(pending)
         future: asyncio.Future[Lookup | None] = asyncio.get_running_loop().create_future()
-        self.cache.inflight[lookup_hash] = future
+        self.cache.inflight[cache_key] = future
         epoch = self.cache.epoch
         try:
             if self.keys.previous:
@@ -255,6 +256,7 @@ class Verifier:
                 )
                 api_key = hit_row.row if hit_row else None
             else:  # the common case: one exact match on the unique index
+                lookup_hash = self.keys.lookup_hash(key)
                 api_key = (
                     await ApiKey.filter(lookup_hash=lookup_hash).select_related("key_set").first()
                 )
@@ -272,11 +274,11 @@ class Verifier:
             future.exception()  # marks it retrieved when nobody was waiting
             raise
         finally:
-            if self.cache.inflight.get(lookup_hash) is future:
-                del self.cache.inflight[lookup_hash]
+            if self.cache.inflight.get(cache_key) is future:
+                del self.cache.inflight[cache_key]
         found = Lookup.of(api_key, group_permissions) if api_key else None
         future.set_result(found)
-        self.cache.put(lookup_hash, found, epoch=epoch)
+        self.cache.put(cache_key, found, epoch=epoch)
         return found
 
     async def _not_found(self, audience: Audience) -> Verdict:
@@ -313,26 +315,26 @@ class Verifier:
             # No database work, and nothing cached, for a caller who may check no key
             # at all (GraphQL's verifyKey from someone in no organization, or anonymous).
             return await self._not_found(audience)
-        # A Keyrack-shaped key is hashed first: one in the cache, found or unknown, was well
-        # formed when it was stored (no other stored text has its prefix), so its checksum
-        # is read on a miss only, as `authenticate` does for tokens.
-        lookup_hash = self.keys.lookup_hash(key) if keyformat.has_key_shape(key) else None
-        hit, found = (False, None) if lookup_hash is None else self.cache.get(lookup_hash)
-        if not hit or lookup_hash is None:
+        # A Keyrack-shaped key is looked up in the cache first: one there, found or
+        # unknown, was well formed when it was stored (no other stored text has its
+        # prefix), so its checksum is read on a miss only, as `authenticate` does for tokens.
+        cache_key = self.cache.key_of(key) if keyformat.has_key_shape(key) else None
+        hit, found = (False, None) if cache_key is None else self.cache.get(cache_key)
+        if not hit or cache_key is None:
             # A key of another format may be an imported one, known by its digest (app.
             # keysets.imports); a malformed Keyrack-shaped key gets no database work.
             material = key if keyformat.is_well_formed(key) else presented_material(key)
             if material is None:
                 return await self._not_found(audience)
-            if material is not key or lookup_hash is None:
+            if material is not key or cache_key is None:
                 key = material  # what the lookup hash is of, under every honoured secret
-                lookup_hash = self.keys.lookup_hash(key)
-            found = await self._lookup(lookup_hash, key)
+                cache_key = self.cache.key_of(key)
+            found = await self._lookup(cache_key, key)
         if found is None:
             verdict = await self._not_found(audience)
             if verdict is NOT_FOUND and self.reuse is not None:
                 await self.reuse.unknown_key(
-                    lookup_hash=lookup_hash,
+                    lookup_hash=self.keys.lookup_hash(key),
                     older=lambda: self.keys.previous_lookup_hashes(key),
                     audience=audience,
                     ip=ip,
