@@ -362,7 +362,11 @@ class Verifier:
                     at=now,
                 )
             return verdict
-        retry_after = await self.limits.hit_key_set(found.key_set.id)
+        retry_after = (
+            None
+            if self.limits.key_set_within_batch(key_set.id)
+            else await self.limits.hit_key_set(key_set.id)
+        )
         verifier_id = audience.verifier_id if self.count_usage else None
         if retry_after is not None:
             if verifier_id is not None:
