@@ -151,20 +151,25 @@ class KeyrackApp(Starlette):
     ) -> None:
         super().__init__(**kwargs)
         self.verify = verify
-        self._entry: ASGIApp = self._dispatch
-        if tracing is not None:
-            self._entry = tracing.middleware(self._entry, verify_path=self.verify_path)
-        if request_log:
-            self._entry = RequestLog(self._entry)
+
+        def layered(app: ASGIApp) -> ASGIApp:
+            # The layers every request passes, when they are on, put around each branch of
+            # the dispatch rather than before it: by default a verification then awaits
+            # the endpoint straight from here.
+            if tracing is not None:
+                app = tracing.middleware(app, verify_path=self.verify_path)
+            if request_log:
+                app = RequestLog(app)
+            return app
+
+        self._verification = layered(verify)
+        self._everything_else = layered(super().__call__)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._entry(scope, receive, send)
-
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.verify_path:
-            await self.verify(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
+            await self._verification(scope, receive, send)
+        else:
+            await self._everything_else(scope, receive, send)
 
 
 def _lifespan(

@@ -16,7 +16,8 @@ import logging
 from time import perf_counter
 from typing import Any
 
-from starlette.types import Receive, Scope, Send
+import orjson
+from starlette.types import Message, Receive, Scope, Send
 
 from app import metrics
 from app.edges.web import SECURITY_HEADER_PAIRS
@@ -33,6 +34,11 @@ logger = logging.getLogger("keyrack.verify")
 
 MAX_BODY_BYTES = 64 * 1024
 _JSON_HEADERS = [(b"content-type", b"application/json"), *SECURITY_HEADER_PAIRS]
+# The headers of an answer without extras, by its length: answers of a verdict have a few
+# lengths only (`remaining` is the part that varies), so nearly every one is built once.
+_Headers = tuple[tuple[bytes, bytes], ...]
+_HEADERS_BY_LENGTH: dict[int, _Headers] = {}
+_MAX_LENGTHS_KEPT = 4096
 _RETRY_AFTER = [(b"retry-after", str(UNAVAILABLE_RETRY_AFTER_SECONDS).encode())]
 _CHALLENGE = [(b"www-authenticate", b'Bearer realm="keyrack-verify"')]
 _REJECTED = [(b"www-authenticate", b'Bearer realm="keyrack-verify", error="invalid_token"')]
@@ -59,10 +65,20 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _loads(body: bytes) -> Any:
+    """The body's JSON. orjson reads in a tenth of the standard library's time; what it
+    refuses (a lone surrogate escape, NaN, a byte order mark, nesting past 1024) goes to
+    the standard library, so that what is accepted, and how, is as it always was."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
 def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | dict[str, Any] | None]:
     """The body's fields, or what is wrong with it: a message, or a whole error answer."""
     try:
-        data = json.loads(body)
+        data = _loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None, 'Body must be JSON: {"key": "...", "permission": ..., "ip": ...}.'
     if not isinstance(data, dict):
@@ -99,25 +115,53 @@ def _parse(body: bytes) -> tuple[dict[str, Any] | None, str | dict[str, Any] | N
     return data, None
 
 
-def _bearer(scope: Scope) -> str | None:
-    """The token of an `Authorization: Bearer …` header, if there is one."""
+def _read_headers(scope: Scope) -> tuple[str | None, bool]:
+    """The token of an `Authorization: Bearer …` header, if there is one, and whether a
+    declared `Content-Length` is over the limit: one pass over the headers for both."""
+    token: str | None = None
+    seen_authorization = too_large = False
     for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" else None
-    return None
+        if name == b"authorization" and not seen_authorization:
+            seen_authorization = True
+            scheme, _, given = value.decode("latin-1").partition(" ")
+            token = given.strip() if scheme.lower() == "bearer" else None
+        elif name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
+            too_large = True
+    return token, too_large
+
+
+def _headers(length: int) -> _Headers:
+    headers = _HEADERS_BY_LENGTH.get(length)
+    if headers is None:
+        headers = (*_JSON_HEADERS, (b"content-length", str(length).encode()))
+        if len(_HEADERS_BY_LENGTH) < _MAX_LENGTHS_KEPT:
+            _HEADERS_BY_LENGTH[length] = headers
+    return headers
+
+
+def _answer(
+    status: int, payload: dict[str, Any] | bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> tuple[Message, Message]:
+    """The two ASGI messages of a JSON answer."""
+    body = payload if isinstance(payload, bytes) else _encode(payload)
+    headers = _headers(len(body))
+    if extra:
+        headers = (*headers, *extra)
+    return (
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    )
 
 
 class VerifyEndpoint:
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
-                raise BodyTooLarge
-        chunks: list[bytes] = []
-        size = 0
+    async def _read_rest(self, first: Message, receive: Receive) -> bytes:
+        """The body of a request that sent it in several messages, `first` the first."""
+        body: bytes = first.get("body", b"")
+        chunks = [body]
+        size = len(body)
         while True:
             message = await receive()
             chunk = message.get("body", b"")
@@ -135,10 +179,9 @@ class VerifyEndpoint:
         payload: dict[str, Any] | bytes,
         extra: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
-        body = payload if isinstance(payload, bytes) else _encode(payload)
-        headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode()), *(extra or [])]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        start, body = _answer(status, payload, extra)
+        await send(start)
+        await send(body)
 
     async def _refuse(self, send: Send, token: str | None, address: str | None) -> None:
         """401 for a missing or bad verifier token; 429 for an address that keeps failing."""
@@ -172,7 +215,7 @@ class VerifyEndpoint:
             await self._send(send, 405, {"error": "Use POST."}, [(b"allow", b"POST")])
             return
         client = scope.get("client")
-        token = _bearer(scope)
+        token, too_large = _read_headers(scope)
         audience = await self.verifier.authenticate(token) if token else None
         if audience is None:
             metrics.VERIFIER_REFUSALS.inc()
@@ -180,7 +223,15 @@ class VerifyEndpoint:
             await self._refuse(send, token, client[0] if client else None)
             return
         try:
-            body = await self._read_body(scope, receive)
+            if too_large:
+                raise BodyTooLarge
+            message = await receive()
+            if message.get("more_body", False):
+                body = await self._read_rest(message, receive)
+            else:  # the common case: the whole body in one message
+                body = message.get("body", b"")
+                if len(body) > MAX_BODY_BYTES:
+                    raise BodyTooLarge
         except BodyTooLarge:
             await self._send(send, 413, {"error": f"Body must be at most {MAX_BODY_BYTES} bytes."})
             return
@@ -221,4 +272,7 @@ class VerifyEndpoint:
             retry = [(b"retry-after", str(verdict.retry_after).encode())]
             await self._send(send, 429, verdict.encoded(), retry)
             return
-        await self._send(send, 200, verdict.encoded())
+        # The messages sent from here: one await fewer than `_send` on the common path.
+        start, answer = _answer(200, verdict.encoded())
+        await send(start)
+        await send(answer)

@@ -95,6 +95,19 @@ class _BatchedLimit:
         self.pending: dict[str, int] = {}
         self.blocked_until: dict[str, float] = {}
 
+    def within_batch(self, key: str) -> bool:
+        """Counts a hit into `key`'s pending batch when it needs no decision (not blocked,
+        the batch not full): True. False, counting nothing, when `hit` must decide."""
+        if key in self.blocked_until:
+            return False
+        count = self.pending.get(key, 0) + 1
+        if count >= self.batch:
+            return False
+        if len(self.pending) >= _MAX_TRACKED:
+            self.pending.clear()
+        self.pending[key] = count
+        return True
+
     async def hit(self, *identifiers: str) -> int | None:
         """Seconds to wait if over the limit, else None."""
         key = "/".join(identifiers)
@@ -106,13 +119,9 @@ class _BatchedLimit:
             if until > now:
                 return max(1, math.ceil(until - now))
             del self.blocked_until[key]
-        count = self.pending.get(key, 0) + 1
-        if count < self.batch:
-            if len(self.pending) >= _MAX_TRACKED:
-                self.pending.clear()
-            self.pending[key] = count
+        if self.within_batch(key):
             return None
-        self.pending.pop(key, None)
+        count = self.pending.pop(key, 0) + 1
         if self.health.skipping(now):
             return None
         try:
@@ -168,3 +177,9 @@ class VerifyRateLimits:
         if self._per_key_set is None:
             return None
         return await self._per_key_set.hit("key-set", str(key_set_id))
+
+    def key_set_within_batch(self, key_set_id: int) -> bool:
+        """A hit of the key set counted without awaiting anything, as 599 of 600 are at the
+        default limit: True. False when `hit_key_set` must count and decide it."""
+        limit = self._per_key_set
+        return limit is None or limit.within_batch(f"key-set/{key_set_id}")

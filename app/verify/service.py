@@ -22,7 +22,7 @@ from app.organizations.models import Membership
 from app.permissions.query import PermissionQuery
 from app.verifiers.models import Verifier as VerifierRow
 from app.verify import credits
-from app.verify.cache import Audience, Lookup, VerificationCache, VerifierCache
+from app.verify.cache import Audience, CacheKey, Lookup, VerificationCache, VerifierCache
 from app.verify.codes import VerifyCode
 from app.verify.ratelimit import VerifyRateLimits
 from app.verify.reuse import ReuseDetector
@@ -210,20 +210,21 @@ class Verifier:
         token of the wrong shape)."""
         if len(token) != keyformat.KEY_LENGTH or not token.startswith(keyformat.VERIFIER_PREFIX):
             return None
-        lookup_hash = self.keys.lookup_hash(token)
-        hit, audience = self.verifiers.get(lookup_hash)
+        cache_key = self.verifiers.key_of(token)
+        hit, audience = self.verifiers.get(cache_key)
         if not hit:
             # The checksum only on a miss: a cached token was well formed when it was stored.
             if not keyformat.is_well_formed_verifier_token(token):
                 return None
             epoch = self.verifiers.epoch
+            lookup_hash = self.keys.lookup_hash(token)
             row = await VerifierRow.get_or_none(lookup_hash=lookup_hash, revoked_at=None)
             if row is None and self.keys.previous:
                 row = await self._rehash_verifier(token, lookup_hash)
             audience = audience_of(row) if row is not None else None
-            self.verifiers.put(lookup_hash, audience, epoch=epoch)
+            self.verifiers.put(cache_key, audience, epoch=epoch)
         if audience is not None and audience.verifier_id is not None:
-            self.usage.record_verifier(verifier_id=audience.verifier_id, at=clock.now())
+            self.usage.record_verifier(verifier_id=audience.verifier_id, at=clock.time())
         return audience
 
     async def _rehash_verifier(self, token: str, lookup_hash: str) -> VerifierRow | None:
@@ -237,15 +238,16 @@ class Verifier:
             )
         return row
 
-    async def _lookup(self, lookup_hash: str, key: str) -> Lookup | None:
-        hit, found = self.cache.get(lookup_hash)
+    async def _lookup(self, cache_key: CacheKey, key: str) -> Lookup | None:
+        hit, found = self.cache.get(cache_key)
         if hit:
             return found
-        pending = self.cache.inflight.get(lookup_hash)
+        self.cache.misses += 1  # counted here: a malformed key read no further is neither
+        pending = self.cache.inflight.get(cache_key)
         if pending is not None:
             return await asyncio.shield(pending)
         future: asyncio.Future[Lookup | None] = asyncio.get_running_loop().create_future()
-        self.cache.inflight[lookup_hash] = future
+        self.cache.inflight[cache_key] = future
         epoch = self.cache.epoch
         try:
             if self.keys.previous:
@@ -254,6 +256,7 @@ class Verifier:
                 )
                 api_key = hit_row.row if hit_row else None
             else:  # the common case: one exact match on the unique index
+                lookup_hash = self.keys.lookup_hash(key)
                 api_key = (
                     await ApiKey.filter(lookup_hash=lookup_hash).select_related("key_set").first()
                 )
@@ -271,11 +274,11 @@ class Verifier:
             future.exception()  # marks it retrieved when nobody was waiting
             raise
         finally:
-            if self.cache.inflight.get(lookup_hash) is future:
-                del self.cache.inflight[lookup_hash]
+            if self.cache.inflight.get(cache_key) is future:
+                del self.cache.inflight[cache_key]
         found = Lookup.of(api_key, group_permissions) if api_key else None
         future.set_result(found)
-        self.cache.put(lookup_hash, found, epoch=epoch)
+        self.cache.put(cache_key, found, epoch=epoch)
         return found
 
     async def _not_found(self, audience: Audience) -> Verdict:
@@ -300,28 +303,38 @@ class Verifier:
         cost: int = 1,
         query: PermissionQuery | None = None,
     ) -> Verdict:
-        """Shape and checksum first (no database work for a malformed key), then the lookup.
+        """The cache first, then shape and checksum (no database work for a malformed
+        key), then the database.
 
         A key outside the audience, or outside the organization or system the caller
         names, is answered exactly as an unknown key, limits included. A key set with
         credits spends `cost` of them on a valid verification (USAGE_EXCEEDED, nothing
         spent, when they do not cover it); its answers all carry what is left.
         """
-        # A key of another format may be an imported one, known by its digest (app.keysets.
-        # imports); a malformed Keyrack-shaped key gets no database work.
-        material = key if keyformat.is_well_formed(key) else presented_material(key)
-        if material is None or audience.organization_ids == frozenset():
+        if audience.organization_ids == frozenset():
             # No database work, and nothing cached, for a caller who may check no key
             # at all (GraphQL's verifyKey from someone in no organization, or anonymous).
             return await self._not_found(audience)
-        key = material  # what the lookup hash is of, under this secret and previous ones
-        lookup_hash = self.keys.lookup_hash(key)
-        found = await self._lookup(lookup_hash, key)
+        # A Keyrack-shaped key is looked up in the cache first: one there, found or
+        # unknown, was well formed when it was stored (no other stored text has its
+        # prefix), so its checksum is read on a miss only, as `authenticate` does for tokens.
+        cache_key = self.cache.key_of(key) if keyformat.has_key_shape(key) else None
+        hit, found = (False, None) if cache_key is None else self.cache.get(cache_key)
+        if not hit or cache_key is None:
+            # A key of another format may be an imported one, known by its digest (app.
+            # keysets.imports); a malformed Keyrack-shaped key gets no database work.
+            material = key if keyformat.is_well_formed(key) else presented_material(key)
+            if material is None:
+                return await self._not_found(audience)
+            if material is not key or cache_key is None:
+                key = material  # what the lookup hash is of, under every honoured secret
+                cache_key = self.cache.key_of(key)
+            found = await self._lookup(cache_key, key)
         if found is None:
             verdict = await self._not_found(audience)
             if verdict is NOT_FOUND and self.reuse is not None:
                 await self.reuse.unknown_key(
-                    lookup_hash=lookup_hash,
+                    lookup_hash=self.keys.lookup_hash(key),
                     older=lambda: self.keys.previous_lookup_hashes(key),
                     audience=audience,
                     ip=ip,
@@ -349,7 +362,11 @@ class Verifier:
                     at=now,
                 )
             return verdict
-        retry_after = await self.limits.hit_key_set(found.key_set.id)
+        retry_after = (
+            None
+            if self.limits.key_set_within_batch(key_set.id)
+            else await self.limits.hit_key_set(key_set.id)
+        )
         verifier_id = audience.verifier_id if self.count_usage else None
         if retry_after is not None:
             if verifier_id is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tortoise.expressions import Q
 
@@ -28,7 +28,9 @@ class UsageRecorder:
         self._key_sets: dict[int, datetime] = {}
         # Last uses taken by the flush under way, until written (for `last_use_of`).
         self._writing: tuple[dict[int, datetime], dict[int, datetime]] = ({}, {})
-        self._verifiers: dict[int, datetime] = {}
+        # Seconds since the epoch: a verifier's use is recorded on every verification, and
+        # a datetime built there would cost more than the rest of the recording.
+        self._verifiers: dict[int, float] = {}
         self._first: dict[int, datetime] = {}
 
     def record(self, *, key_id: int, key_set_id: int, at: datetime) -> None:
@@ -47,7 +49,8 @@ class UsageRecorder:
         """A key this process has not seen used before (its cached row says never)."""
         self._first.setdefault(key_id, at)
 
-    def record_verifier(self, *, verifier_id: int, at: datetime) -> None:
+    def record_verifier(self, *, verifier_id: int, at: float) -> None:
+        """A use of the verifier at `at`, seconds since the epoch (`clock.time()`)."""
         self._verifiers[verifier_id] = at
 
     def __len__(self) -> int:
@@ -114,10 +117,12 @@ class UsageRecorder:
         if self._verifiers:
             used, self._verifiers = self._verifiers, {}
             try:
-                await verifiers.record_use(used)
+                await verifiers.record_use(
+                    {verifier: datetime.fromtimestamp(at, UTC) for verifier, at in used.items()}
+                )
             except BaseException:
-                for verifier_id, at in used.items():
-                    self._verifiers.setdefault(verifier_id, at)
+                for verifier_id, seconds in used.items():
+                    self._verifiers.setdefault(verifier_id, seconds)
                 raise
         keys, key_sets = self._keys, self._key_sets
         if not keys:

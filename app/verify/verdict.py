@@ -61,9 +61,18 @@ class Verdict:
 
     def encoded(self) -> bytes:
         """The answer's JSON, as `/v1/keys/verify` sends it."""
-        before, after = self._parts
         left = self.remaining
-        return before + (b"null" if left is None else str(left).encode()) + after
+        if left is None:
+            return self._without_credits
+        before, after = self._parts
+        return before + str(left).encode() + after
+
+    @cached_property
+    def _without_credits(self) -> bytes:
+        """The answer of a key set without credits (`remaining` null): the same bytes every
+        time, joined once."""
+        before, after = self._parts
+        return before + b"null" + after
 
     @cached_property
     def _parts(self) -> tuple[bytes, bytes]:

@@ -14,6 +14,8 @@ import zlib
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.keysets.keys import (
     KEY_LENGTH,
@@ -84,6 +86,19 @@ def test_generated_key_checksum_is_crc32_of_prefix_and_random_part(
     key = generate_key(scope)
 
     assert key == reference_key(prefix, key[4:47])
+
+
+@given(random_part=st.text(alphabet=ALPHABET, min_size=43, max_size=43))
+def test_any_key_with_the_reference_checksum_is_well_formed_and_one_change_is_not(
+    random_part: str,
+) -> None:
+    # given: a random part below 2**256 (the greatest 43 digits are above it)
+    random_part = "0" + random_part[1:]
+    key = reference_key("kro_", random_part)
+    # when / then: the checksum is read the same way the reference writes it
+    assert is_well_formed(key)
+    last = key[-1]
+    assert not is_well_formed(key[:-1] + ("0" if last != "0" else "1"))
 
 
 @pytest.mark.parametrize(
@@ -345,6 +360,18 @@ def test_lookup_hash_is_hex_hmac_sha256_of_the_key_under_the_pepper() -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", result)
     assert result == hmac.new(material.pepper, GOLDEN_KEY.encode(), hashlib.sha256).hexdigest()
     assert result != hashlib.sha256(GOLDEN_KEY.encode()).hexdigest()
+
+
+@given(key=st.text(max_size=300), secret=st.text(min_size=1, max_size=80))
+def test_lookup_hash_is_the_standard_hmac_for_any_text_and_secret(key: str, secret: str) -> None:
+    # given: any master secret, and any text (keys of other formats are hashed as given)
+    material = KeyMaterial.derive(secret.encode("utf-8", "surrogatepass").decode("latin-1"))
+    key = key.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+    assert (
+        material.lookup_hash(key)
+        == hmac.new(material.pepper, key.encode(), hashlib.sha256).hexdigest()
+    )
 
 
 def test_lookup_hash_is_deterministic() -> None:

@@ -23,18 +23,18 @@ def test_unknown_keys_fill_their_own_table_and_never_evict_found_keys(app: Starl
     # given: a cache holding the keys of three services
     cache = VerificationCache(ttl_seconds=60, max_entries=10, max_unknown=100)
     for n in range(3):
-        cache.put(f"known-{n}", lookup(n + 1), epoch=cache.epoch)
+        cache.put(f"known-{n}".encode(), lookup(n + 1), epoch=cache.epoch)
 
     # when: a caller presents ten times as many made-up keys as the unknown table holds
     for n in range(1_000):
-        cache.put(f"made-up-{n}", None, epoch=cache.epoch)
+        cache.put(f"made-up-{n}".encode(), None, epoch=cache.epoch)
 
     # then: the unknown table stays bounded, its newest entries kept; the keys all hit
     assert len(cache) <= 3 + 100
-    assert cache.get("made-up-999") == (True, None)
-    assert cache.get("made-up-0") == (False, None)
+    assert cache.get(b"made-up-999") == (True, None)
+    assert cache.get(b"made-up-0") == (False, None)
     for n in range(3):
-        hit, found = cache.get(f"known-{n}")
+        hit, found = cache.get(f"known-{n}".encode())
         assert hit
         assert found is not None
         assert found.key_set.id == n + 1
@@ -46,15 +46,15 @@ def test_a_full_table_of_found_keys_drops_its_oldest_tenth_and_stays_evictable(
     # given
     cache = VerificationCache(ttl_seconds=60, max_entries=10, max_unknown=10)
     for n in range(10):
-        cache.put(f"known-{n}", lookup(n + 1), epoch=cache.epoch)
+        cache.put(f"known-{n}".encode(), lookup(n + 1), epoch=cache.epoch)
 
     # when: one more key set's key arrives, then the newest set changes
-    cache.put("known-10", lookup(11), epoch=cache.epoch)
+    cache.put(b"known-10", lookup(11), epoch=cache.epoch)
     cache.evict_key_set(10)
 
     # then
-    assert cache.get("known-0") == (False, None)
-    assert cache.get("known-1")[0]
-    assert cache.get("known-10")[0]
-    assert cache.get("known-9") == (False, None)
+    assert cache.get(b"known-0") == (False, None)
+    assert cache.get(b"known-1")[0]
+    assert cache.get(b"known-10")[0]
+    assert cache.get(b"known-9") == (False, None)
     assert len(cache) == 9

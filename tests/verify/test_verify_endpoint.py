@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -10,9 +11,11 @@ import httpx
 import pytest
 
 from app.clock import MovableClock
+from app.edges.web import API_CSP, SECURITY_HEADERS
 from app.keysets.keys import generate_key
 from app.main import create_app
 from app.settings import Settings
+from app.verify import service
 from app.verify.cache import Audience
 from tests.support import (
     REGENERATE_KEY,
@@ -100,6 +103,95 @@ async def test_malformed_requests_get_a_json_error_and_never_a_500(
     assert message in response.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("content", "status", "expected"),
+    [
+        # Valid JSON that orjson refuses: the standard library reads it, as it always did.
+        pytest.param(b'{"key": "kro_\\ud800"}', 200, "NOT_FOUND", id="lone-surrogate"),
+        pytest.param(b'\xef\xbb\xbf{"key": "kro_x"}', 200, "NOT_FOUND", id="byte-order-mark"),
+        pytest.param(b'{"key": "kro_x", "cost": NaN}', 400, '"cost" must be', id="nan"),
+        # orjson reads an integer past 64 bits as a float: still no count.
+        pytest.param(b'{"key": "kro_x", "cost": 100000000000000000000000}', 400, '"cost" must be'),
+    ],
+)
+async def test_bodies_the_fast_json_reader_refuses_are_answered_as_the_standard_one_reads_them(
+    verifier_http: httpx.AsyncClient, content: bytes, status: int, expected: str
+) -> None:
+    # when
+    response = await verifier_http.post("/v1/keys/verify", content=content)
+
+    # then
+    assert response.status_code == status
+    body = response.json()
+    assert (body["code"] if status == 200 else body["error"]).startswith(expected)
+
+
+async def test_a_key_one_character_off_a_cached_key_is_not_found(
+    gql: GraphQL, verifier_http: httpx.AsyncClient
+) -> None:
+    # given: the key's answer is cached
+    _, created = await owner_and_key_set(gql)
+    key = created["primaryKey"]
+    assert (await verify(verifier_http, key))["code"] == "VALID"
+
+    # when: the same key with one character of its body or its checksum changed
+    body_changed = key[:10] + ("B" if key[10] != "B" else "C") + key[11:]
+    checksum_changed = key[:-1] + ("0" if key[-1] != "0" else "1")
+
+    # then
+    assert (await verify(verifier_http, body_changed))["code"] == "NOT_FOUND"
+    assert (await verify(verifier_http, checksum_changed))["code"] == "NOT_FOUND"
+    assert (await verify(verifier_http, key))["code"] == "VALID"
+
+
+async def test_an_answer_from_the_hot_path_carries_every_strict_header_and_its_length(
+    gql: GraphQL, verifier_http: httpx.AsyncClient
+) -> None:
+    # given
+    _, created = await owner_and_key_set(gql)
+
+    # when: answered before Starlette's middleware, from headers built once per length
+    answers = [
+        await verifier_http.post("/v1/keys/verify", json={"key": created["primaryKey"]}),
+        await verifier_http.post("/v1/keys/verify", json={"key": created["secondaryKey"]}),
+        await verifier_http.post("/v1/keys/verify", json={"key": "kro_x"}),
+    ]
+
+    # then
+    for response in answers:
+        assert response.status_code == 200
+        assert int(response.headers["content-length"]) == len(response.content)
+        assert response.headers["content-type"] == "application/json"
+        for name, value in {**SECURITY_HEADERS, "content-security-policy": API_CSP}.items():
+            assert response.headers.get_list(name) == [value]
+
+
+async def test_an_unexpected_error_in_verification_is_a_logged_json_500_with_strict_headers(
+    gql: GraphQL,
+    verifier_http: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given: a key, and a verdict step that fails as a bug would
+    _, created = await owner_and_key_set(gql)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(service, "judge", broken)
+
+    # when
+    response = await verifier_http.post("/v1/keys/verify", json={"key": created["primaryKey"]})
+
+    # then
+    assert response.status_code == 500
+    assert response.json() == {"error": "Internal server error."}
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["content-security-policy"] == API_CSP
+    assert "Unexpected error in key verification" in caplog.text
+    assert created["primaryKey"] not in caplog.text
+
+
 async def test_an_oversized_streamed_body_is_refused_without_a_content_length(
     verifier_http: httpx.AsyncClient,
 ) -> None:
@@ -114,13 +206,22 @@ async def test_an_oversized_streamed_body_is_refused_without_a_content_length(
 
 @pytest.mark.parametrize(
     "key",
-    ["", "k" * 10_000, "kro_" + "A" * 49, "krs_short", "not a key at all", "kro_" + "é" * 49],
+    [
+        "",
+        "k" * 10_000,
+        "kro_" + "A" * 49,
+        "krs_short",
+        "not a key at all",
+        "kro_" + "é" * 49,
+        # A key's length and prefix, and text no UTF-8 can encode (JSON's \ud800).
+        "kro_" + "\ud800" * 49,
+    ],
 )
 async def test_keys_that_are_not_keys_are_not_found_and_never_echoed(
     verifier_http: httpx.AsyncClient, key: str
 ) -> None:
-    # when
-    response = await verifier_http.post("/v1/keys/verify", json={"key": key})
+    # when: sent as JSON escapes (ASCII), which any text survives
+    response = await verifier_http.post("/v1/keys/verify", content=json.dumps({"key": key}))
 
     # then
     assert response.status_code == 200
