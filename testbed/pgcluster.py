@@ -21,6 +21,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from testbed.procfs import children
+
 __all__ = ["PostgresCluster", "PostgresUnavailable", "find_bindir", "start_cluster"]
 
 _SUPERUSER = "postgres"
@@ -206,25 +208,13 @@ class PostgresCluster:
         """Start a server stopped by :meth:`stop_server` again, on the same port."""
         self._start()
 
-    def _children(self, pid: int) -> list[int]:
-        children = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-                ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                children.append(int(stat.parent.name))
-        return children
-
     def freeze_server(self) -> None:
         """SIGSTOP the server's processes: connections stay open and nothing answers them,
         as when the network to the database fails. Linux only; undo with :meth:`thaw_server`.
         """
         postmaster = int((self.data_dir / "postmaster.pid").read_text().split()[0])
         os.kill(postmaster, signal.SIGSTOP)  # first, so that it forks no new backend
-        for pid in self._children(postmaster):
+        for pid in children(postmaster):
             os.kill(pid, signal.SIGSTOP)
 
     def thaw_server(self) -> None:
@@ -233,7 +223,7 @@ class PostgresCluster:
         if not pid_file.exists():
             return
         postmaster = int(pid_file.read_text().split()[0])
-        for pid in [*self._children(postmaster), postmaster]:
+        for pid in [*children(postmaster), postmaster]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
 

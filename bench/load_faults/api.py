@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ class Api:
     """One client's connection to /graphql, sorting every answer into an Outcome."""
 
     def __init__(self, base: str, token: str | None, timeout: float) -> None:
+        self.token = token
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.AsyncClient(base_url=base, headers=headers, timeout=timeout)
 
@@ -116,6 +118,20 @@ class Api:
             raise RuntimeError(f"HTTP {response.status_code}: {body}")
         data: dict[str, Any] = body["data"]
         return data
+
+    async def create_organization(self, name: str) -> str:
+        data = await self.query(CREATE_ORGANIZATION, {"i": {"name": name}})
+        return str(data["createOrganization"]["organization"]["id"])
+
+    async def create_system(self, organization: str, name: str) -> str:
+        variables = {"i": {"organizationId": organization, "name": name}}
+        data = await self.query(CREATE_SYSTEM, variables)
+        return str(data["createSystem"]["system"]["id"])
+
+    async def create_verifier(self, organization: str, name: str) -> str:
+        """The new organization verifier's token."""
+        variables = {"i": {"organizationId": organization, "name": name}}
+        return str((await self.query(CREATE_VERIFIER, variables))["createVerifier"]["token"])
 
     async def mutate(
         self, op: Operation, document: str, name: str, variables: dict[str, Any]
@@ -184,6 +200,19 @@ class Api:
         }
         await self.mutate(op, REVOKE_KEY_SET, "revokeKeySet", variables)
         return op
+
+
+async def sign_up(base: str, request_timeout: float, name: str) -> Api:
+    """A new user, signed up through the API: a client that sends their token."""
+    email = f"{name.lower()}-{secrets.token_hex(4)}@example.com"
+    anonymous = Api(base, None, request_timeout)
+    try:
+        answer = await anonymous.query(
+            SIGN_UP, {"i": {"email": email, "password": PASSWORD, "name": name}}
+        )
+    finally:
+        await anonymous.close()
+    return Api(base, answer["signUp"]["token"], request_timeout)
 
 
 async def client(

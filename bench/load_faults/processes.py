@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 
 
-def wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+def wait_until_up(
+    base: str, server: subprocess.Popen[bytes], log: Path, within: float = 60
+) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"keyrack serve exited {server.returncode}:\n{log.read_text()}")

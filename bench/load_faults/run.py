@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import secrets
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -15,12 +14,7 @@ from pathlib import Path
 from app.ids import pk_of
 from app.keysets.keys import KeyMaterial
 from bench.load_faults.api import (
-    CREATE_ORGANIZATION,
-    CREATE_SYSTEM,
-    CREATE_VERIFIER,
-    PASSWORD,
     SETTLE_SECONDS,
-    SIGN_UP,
     Api,
     Operation,
     Outage,
@@ -30,6 +24,7 @@ from bench.load_faults.api import (
     now,
     probe_readiness,
     restart_postgres,
+    sign_up,
 )
 from bench.load_faults.checks import (
     ApiCheck,
@@ -53,40 +48,16 @@ class Setup:
 
 
 async def set_up(base: str, request_timeout: float, dsn: str) -> Setup:
-    anonymous = Api(base, None, request_timeout)
+    owner = await sign_up(base, request_timeout, "Load")
     try:
-        sign_up = await anonymous.query(
-            SIGN_UP,
-            {
-                "i": {
-                    "email": f"load-{secrets.token_hex(4)}@example.com",
-                    "password": PASSWORD,
-                    "name": "Load",
-                }
-            },
-        )
-    finally:
-        await anonymous.close()
-    token = sign_up["signUp"]["token"]
-    owner = Api(base, token, request_timeout)
-    try:
-        organization = (await owner.query(CREATE_ORGANIZATION, {"i": {"name": "Load"}}))[
-            "createOrganization"
-        ]["organization"]["id"]
-        system = (
-            await owner.query(
-                CREATE_SYSTEM, {"i": {"organizationId": organization, "name": "Load"}}
-            )
-        )["createSystem"]["system"]["id"]
-        verifier_token = (
-            await owner.query(
-                CREATE_VERIFIER, {"i": {"organizationId": organization, "name": "load check"}}
-            )
-        )["createVerifier"]["token"]
+        organization = await owner.create_organization("Load")
+        system = await owner.create_system(organization, "Load")
+        verifier_token = await owner.create_verifier(organization, "load check")
     finally:
         await owner.close()
+    assert owner.token is not None
     sequence = await read_head(dsn, pk_of(organization, "Organization") or 0)
-    return Setup(token, organization, system, sequence, verifier_token)
+    return Setup(owner.token, organization, system, sequence, verifier_token)
 
 
 @dataclass

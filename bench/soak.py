@@ -1,0 +1,724 @@
+"""Memory and latency over a long run: mixed traffic at a fixed rate against `keyrack serve`.
+
+Starts `keyrack serve` on a throwaway PostgreSQL server (or, with `--backend sqlite`, a
+temp SQLite file) and seeds through the public API: an owner, one organization with
+`--systems` systems of `--key-sets` key sets each, two catalog permissions and an
+organization verifier. Then, for `--duration` seconds, three open-loop streams, each on
+a timetable of its own (request n is due at start + n / rate, whatever became of the
+ones before it), and each request's latency counted from when it was due, so a server
+that stalls cannot hide it by slowing the client down (no coordinated omission):
+
+- verifications at `--verify-rate` per second, POST /v1/keys/verify with the verifier:
+  a live key with a permission query it meets, with a single permission it holds or not
+  (updates toggle it), with a query it does not meet; a well-formed unknown key, a key
+  with a bad checksum, and a key replaced or revoked during the run. Each must answer
+  HTTP 200 with the code expected of it;
+- the keys page of bench/read.py (organization -> systems -> key sets -> both keys and
+  their creator) at `--page-rate`, as the owner: HTTP 200, no GraphQL error, every system;
+- mutations at `--mutation-rate`: createKeySet, updateKeySet (description, meta and a
+  permission toggled), regenerateKey and revokeKeySet, so the data set grows and churns.
+  Each must be acknowledged (no error, no userError). A key set being changed is taken
+  out of the verification pool until its answer is in, so every verification knows
+  what to expect; a replaced or revoked key is presented again from 2 s after.
+
+Every `--window` seconds the server's resident memory (VmRSS of its process and any
+workers, /proc) and CPU time are sampled; latencies are grouped by the window they were
+due in. At the end: a table per window and the verdict, exit 1 if any part fails:
+
+- memory flat: RSS at the end at most `--rss-growth` % (default 5) above RSS at half time;
+- p99 steady: each kind's p99 in the last window at most `--p99-factor` (default 1.5)
+  times its p99 in the second (the first holds the warm-up: imports, plans, caches and
+  connection pools filling);
+- no error: none counted, and none in keyrack's log.
+
+    python bench/soak.py [--duration 600] [--window 60] [--verify-rate 200]
+        [--page-rate 5] [--mutation-rate 2] [--backend postgres|sqlite] [--workers 1]
+        [--save figures.json]
+    python bench/soak.py --judge figures.json [--rss-growth 5] [--p99-factor 1.5]
+
+`--judge` prints the table and verdict of a saved run again, under other limits.
+Needs PostgreSQL server binaries for the default backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import math
+import os
+import random
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT)]
+
+from app.keysets.keys import generate_key  # noqa: E402
+from bench.load_faults.api import (  # noqa: E402
+    CREATE_KEY_SET,
+    REGENERATE_KEY,
+    REVOKE_KEY_SET,
+    sign_up,
+)
+from bench.load_faults.checks import keyrack_command  # noqa: E402
+from bench.load_faults.processes import end_process, server_errors, wait_until_up  # noqa: E402
+from bench.read import KEYS_PAGE  # noqa: E402
+from testbed import procfs  # noqa: E402
+from testbed.net import free_port  # noqa: E402
+from testbed.pgcluster import PostgresCluster, start_cluster  # noqa: E402
+
+KINDS = ("verify", "page", "mutation")
+REQUEST_TIMEOUT = 10.0  # seconds from when a request was due to its answer
+IDLE_FOR = 2.0  # seconds a connection is reused after its last answer (uvicorn's limit: 5)
+DEAD_AFTER = 2.0  # seconds before a replaced or revoked key is presented again
+HELD = ["DEPLOY_PACKAGES", "soak.read"]  # every key set's permissions; updates add one more
+TOGGLED = "DEPLOY_AUTOMATION_SCRIPTS"
+MEETS = "DEPLOY_PACKAGES AND (soak.read OR soak.write)"
+FALLS_SHORT = "soak.read AND soak.write"  # nobody is given soak.write
+ADDRESSES = ["203.0.113.7", "203.0.113.8", "198.51.100.20", "2001:db8::1"]
+# What share of verifications presents what (weights).
+VERIFICATIONS = {
+    "meets": 60,
+    "toggled": 15,
+    "falls-short": 10,
+    "unknown": 5,  # each one new: a query per request, as guessing costs
+    "dead": 5,
+    "bad-checksum": 5,
+}
+MUTATIONS = {"create": 30, "update": 30, "regenerate": 25, "revoke": 15}
+
+# `python -X tracemalloc=N -c TRACED_SERVE serve ...`: keyrack, writing a snapshot of its
+# traced allocations into its working directory on each SIGUSR2 (--tracemalloc).
+TRACED_SERVE = """\
+import itertools, os, signal, sys, tracemalloc
+from app.cli import main
+numbers = itertools.count()
+def dump(signum, frame):
+    name = f"heap-{next(numbers)}.snapshot"
+    tracemalloc.take_snapshot().dump(name + ".part")
+    os.replace(name + ".part", name)
+signal.signal(signal.SIGUSR2, dump)
+sys.exit(main())
+"""
+CREATE_PERMISSION = """
+mutation($i: CreatePermissionInput!) { createPermission(input: $i) { userErrors { code } } }
+"""
+UPDATE_KEY_SET = """
+mutation($i: UpdateKeySetInput!) { updateKeySet(input: $i) { keySet { id } userErrors { code } } }
+"""
+
+
+@dataclass
+class LiveKeySet:
+    id: str
+    label: str
+    key: str  # the primary key's plaintext
+    toggled: bool = False  # holds TOGGLED
+    in_flight: int = 0  # verifications of it not answered yet
+    idle: asyncio.Event = field(default_factory=asyncio.Event)  # set while in_flight is 0
+
+    def __post_init__(self) -> None:
+        self.idle.set()
+
+
+@dataclass
+class Answer:
+    kind: str
+    due: float  # seconds after the start
+    latency: float  # seconds from due to answered
+    lag: float  # seconds from due to sent: the load generator's own delay
+    error: str | None
+
+
+@dataclass
+class Window:
+    end: float  # seconds after the start
+    rss_kib: int  # at its end
+    cpu_percent: float  # the server's CPU time over the window, of one core
+    latency: dict[str, list[float]]  # kind -> [count, p50 ms, p99 ms]
+    lag_p99_ms: float  # of all requests: how late the load generator sent them
+    errors: int
+
+
+@dataclass
+class Figures:
+    settings: dict[str, Any]
+    rss_start_kib: int
+    windows: list[Window]
+    errors: dict[str, int] = field(default_factory=dict)  # "kind: what" -> count
+    server_errors: list[str] = field(default_factory=list)
+
+
+def pick(weights: dict[str, int], rng: random.Random) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def bad_checksum(key: str) -> str:
+    return key[:-1] + ("0" if key[-1] != "0" else "1")
+
+
+class Connections:
+    """POST JSON over HTTP/1.1 keep-alive connections to one server, at most `size` at a
+    time (the rest wait their turn, and the wait counts in their latency).
+
+    Light on purpose: the load is generated on the same cores as the server it measures,
+    and httpx's pool, with a queue of requests, spends time quadratic in its length."""
+
+    def __init__(self, base: str, token: str, size: int) -> None:
+        self.host, port = base.removeprefix("http://").split(":")
+        self.port = int(port)
+        self.token = token
+        self.idle: list[tuple[float, asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.slots = asyncio.Semaphore(size)
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        """The connection used last, unless uvicorn may be closing it (it closes one idle
+        for 5 s), else a new one; and whether it was used before."""
+        while self.idle:
+            used, reader, writer = self.idle.pop()
+            if time.monotonic() - used < IDLE_FOR:
+                return reader, writer, True
+            writer.close()
+        return *(await asyncio.open_connection(self.host, self.port)), False
+
+    async def post(self, path: str, document: object) -> tuple[int, Any]:
+        """The status and the decoded JSON answer."""
+        body = json.dumps(document).encode()
+        request = (
+            f"POST {path} HTTP/1.1\r\nhost: {self.host}\r\n"
+            f"authorization: Bearer {self.token}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        async with self.slots, asyncio.timeout(REQUEST_TIMEOUT):
+            reader, writer, reused = await self._connection()
+            try:
+                writer.write(request)
+                status_line = await reader.readline()
+                if not status_line and reused:
+                    # Closed by the server as it sent it, so never read: once more, anew.
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(self.host, self.port)
+                    writer.write(request)
+                    status_line = await reader.readline()
+                status = int(status_line.split()[1])
+                length = None
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.lower() == b"content-length":
+                        length = int(value)
+                if length is None:
+                    raise ValueError("an answer without content-length")
+                answer = await reader.readexactly(length)
+            except BaseException:
+                writer.close()
+                raise
+            self.idle.append((time.monotonic(), reader, writer))
+        return status, json.loads(answer)
+
+    def close(self) -> None:
+        for _, _, writer in self.idle:
+            writer.close()
+
+
+class Traffic:
+    """The three kinds of request, each returning None or what went wrong."""
+
+    def __init__(self, base: str, owner: str, verifier: str, organization: str, seed: int):
+        self.organization = organization
+        self.rng = random.Random(seed)
+        self.verifier = Connections(base, verifier, 64)
+        self.owner = Connections(base, owner, 16)
+        self.systems: list[str] = []
+        self.live: list[LiveKeySet] = []
+        self.dying: deque[tuple[float, str]] = deque()  # (replaced or revoked at, key)
+        self.dead: deque[str] = deque(maxlen=1000)  # of them, DEAD_AFTER seconds on
+        self.created = 0
+        self.floor = 0  # creates win while fewer key sets than this are live
+
+    def close(self) -> None:
+        self.verifier.close()
+        self.owner.close()
+
+    def dead_key(self) -> str | None:
+        """A key replaced or revoked at least DEAD_AFTER seconds ago, if there is one."""
+        while self.dying and self.dying[0][0] + DEAD_AFTER <= time.monotonic():
+            self.dead.append(self.dying.popleft()[1])
+        return self.rng.choice(self.dead) if self.dead else None
+
+    async def verify(self) -> str | None:
+        case = pick(VERIFICATIONS, self.rng)
+        key = self.dead_key() if case == "dead" else None
+        if case == "bad-checksum":
+            return await self._verify(case, {"key": bad_checksum(generate_key("SYSTEM"))})
+        if case == "unknown" or (case == "dead" and key is None) or not self.live:
+            return await self._verify("unknown", {"key": generate_key("SYSTEM")})
+        if key is not None:
+            return await self._verify(case, {"key": key})
+        entry = self.rng.choice(self.live)
+        body: dict[str, str] = {"key": entry.key, "ip": self.rng.choice(ADDRESSES)}
+        if case == "meets":
+            body["permissions"], expected = MEETS, "VALID"
+        elif case == "toggled":
+            body["permission"] = TOGGLED
+            expected = "VALID" if entry.toggled else "INSUFFICIENT_PERMISSION"
+        else:
+            body["permissions"], expected = FALLS_SHORT, "INSUFFICIENT_PERMISSION"
+        entry.in_flight += 1
+        entry.idle.clear()
+        try:
+            return await self._verify(case, body, expected)
+        finally:
+            entry.in_flight -= 1
+            if not entry.in_flight:
+                entry.idle.set()
+
+    async def _verify(
+        self, case: str, body: dict[str, str], expected: str = "NOT_FOUND"
+    ) -> str | None:
+        status, answer = await self.verifier.post("/v1/keys/verify", body)
+        if status != 200:
+            return f"{case}: HTTP {status}"
+        code = answer.get("code")
+        return None if code == expected else f"{case}: {code}, not {expected}"
+
+    async def graphql(self, document: str, variables: dict[str, Any]) -> Any:
+        """The data, or what went wrong as a string."""
+        status, body = await self.owner.post(
+            "/graphql", {"query": document, "variables": variables}
+        )
+        if status != 200:
+            return f"HTTP {status}"
+        if body.get("errors"):
+            return str(body["errors"][0].get("extensions", {}).get("code", "error"))
+        return body["data"]
+
+    async def page(self) -> str | None:
+        data = await self.graphql(KEYS_PAGE, {"id": self.organization})
+        if isinstance(data, str):
+            return data
+        shown = len(data["organization"]["systems"]["edges"])
+        return None if shown == min(len(self.systems), 10) else f"{shown} systems shown"
+
+    async def mutate(self, name: str, document: str, variables: dict[str, Any]) -> Any:
+        """The payload, or what went wrong as a string."""
+        data = await self.graphql(document, variables)
+        if isinstance(data, str):
+            return f"{name}: {data}"
+        payload = data[name]
+        if payload["userErrors"]:
+            return f"{name}: {payload['userErrors'][0]['code']}"
+        return payload
+
+    async def create(self, system: str) -> str | LiveKeySet:
+        self.created += 1
+        label = f"soak-{self.created}"
+        payload = await self.mutate(
+            "createKeySet",
+            CREATE_KEY_SET,
+            {"i": {"systemId": system, "label": label, "permissionNames": HELD}},
+        )
+        if isinstance(payload, str):
+            return payload
+        return LiveKeySet(payload["keySet"]["id"], label, payload["primaryKey"])
+
+    async def mutation(self) -> str | None:
+        case = pick(MUTATIONS, self.rng)
+        if case == "create" or len(self.live) <= self.floor:
+            created = await self.create(self.rng.choice(self.systems))
+            if isinstance(created, str):
+                return created
+            self.live.append(created)
+            return None
+        # Out of the pool while it changes: no verification expects either state meanwhile.
+        index = self.rng.randrange(len(self.live))
+        self.live[index], self.live[-1] = self.live[-1], self.live[index]
+        entry = self.live.pop()
+        await entry.idle.wait()
+        confirm = {"keySetId": entry.id, "confirmLabel": entry.label, "acknowledgeRecentUse": True}
+        if case == "update":
+            toggled = not entry.toggled
+            changes = {
+                "keySetId": entry.id,
+                "description": f"changed {time.time():.3f}",
+                "meta": {"revision": self.created},
+                "permissionNames": HELD + ([TOGGLED] if toggled else []),
+            }
+            outcome = await self.mutate("updateKeySet", UPDATE_KEY_SET, {"i": changes})
+            if isinstance(outcome, str):
+                return outcome  # its state is unknown: it leaves the pool
+            entry.toggled = toggled
+        elif case == "regenerate":
+            regenerate = {**confirm, "slot": "PRIMARY", "gracePeriodSeconds": 0}
+            outcome = await self.mutate("regenerateKey", REGENERATE_KEY, {"i": regenerate})
+            if isinstance(outcome, str):
+                return outcome
+            self.dying.append((time.monotonic(), entry.key))
+            entry.key = outcome["key"]
+        else:
+            revoke = {**confirm, "reason": "soak"}
+            outcome = await self.mutate("revokeKeySet", REVOKE_KEY_SET, {"i": revoke})
+            if isinstance(outcome, str):
+                return outcome
+            self.dying.append((time.monotonic(), entry.key))
+            return None
+        self.live.append(entry)
+        return None
+
+
+async def seed(base: str, systems: int, key_sets: int, seed_value: int) -> Traffic:
+    """Through the public API: an owner, an organization, its systems and key sets."""
+    owner = await sign_up(base, REQUEST_TIMEOUT, "Soak")
+    try:
+        organization = await owner.create_organization("Soak")
+        for name in ("soak.read", "soak.write"):
+            permission = {"organizationId": organization, "name": name, "scopes": ["SYSTEM"]}
+            await owner.query(CREATE_PERMISSION, {"i": permission})
+        verifier = await owner.create_verifier(organization, "soak")
+        names = [f"system-{number}" for number in range(systems)]
+        system_ids = [await owner.create_system(organization, name) for name in names]
+    finally:
+        await owner.close()
+    assert owner.token is not None
+    traffic = Traffic(base, owner.token, verifier, organization, seed_value)
+    traffic.systems = system_ids
+    for system in system_ids:
+        created = await asyncio.gather(*(traffic.create(system) for _ in range(key_sets)))
+        for entry in created:
+            if isinstance(entry, str):
+                raise RuntimeError(entry)
+            traffic.live.append(entry)
+    traffic.floor = len(traffic.live) // 2
+    return traffic
+
+
+@dataclass
+class Sample:
+    at: float  # seconds after the start
+    rss_kib: int
+    cpu_seconds: float
+
+
+async def on_timetable(
+    rate: float, start: float, deadline: float, send: Callable[[float], Awaitable[None]]
+) -> None:
+    """Calls `send(due)` at start + n / rate for n = 0, 1, ... until the deadline,
+    never waiting for an earlier call to finish: an open loop."""
+    if rate <= 0:
+        return
+    pending: set[asyncio.Task[None]] = set()
+    for n in range(math.ceil((deadline - start) * rate)):
+        due = start + n / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(send(due))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    await asyncio.gather(*pending)
+
+
+async def snapshot(server_pid: int, path: Path) -> None:
+    """Has the traced server write its heap to `path` (TRACED_SERVE), and waits for it."""
+    os.kill(server_pid, signal.SIGUSR2)
+    deadline = time.monotonic() + 300
+    while not await asyncio.to_thread(path.exists):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {path.name} within 300 s")
+        await asyncio.sleep(0.1)
+
+
+def compare_heaps(before: Path, after: Path, top: int = 15) -> None:
+    """What the server's traced heap gained from one snapshot to the other, by line and
+    by whole traceback."""
+    ignored = [
+        tracemalloc.Filter(False, tracemalloc.__file__),
+        tracemalloc.Filter(False, "<frozen importlib._bootstrap*"),
+        tracemalloc.Filter(False, "<unknown>"),
+    ]
+    first = tracemalloc.Snapshot.load(str(before)).filter_traces(ignored)
+    second = tracemalloc.Snapshot.load(str(after)).filter_traces(ignored)
+    lines = second.compare_to(first, "lineno")
+    grown = sum(stat.size_diff for stat in lines)
+    print(f"\ntraced heap from half time to the end: {grown / 1024:+,.1f} KiB; by line:")
+    for stat in lines[:top]:
+        frame = stat.traceback[0]
+        print(
+            f"  {stat.size_diff / 1024:+10,.1f} KiB {stat.count_diff:+8,} blocks  "
+            f"{frame.filename}:{frame.lineno}"
+        )
+    print("the largest gains by traceback (innermost call last):")
+    for stat in second.compare_to(first, "traceback")[:3]:
+        print(f"  {stat.size_diff / 1024:+,.1f} KiB in {stat.count_diff:+,} blocks:")
+        for line in stat.traceback.format(most_recent_first=False)[-16:]:
+            print(f"    {line}")
+
+
+async def soak(args: argparse.Namespace, base: str, server_pid: int, heap: Path | None) -> Figures:
+    seeding = time.monotonic()
+    traffic = await seed(base, args.systems, args.key_sets, args.seed)
+    print(
+        f"seeded {len(traffic.systems)} systems, {len(traffic.live)} key sets through the API "
+        f"in {time.monotonic() - seeding:.1f} s",
+        flush=True,
+    )
+    answers: list[Answer] = []
+    samples: list[Sample] = []
+    start = time.monotonic() + 0.1
+    deadline = start + args.duration
+
+    def timed(
+        kind: str, request: Callable[[], Awaitable[str | None]]
+    ) -> Callable[[float], Awaitable[None]]:
+        async def send(due: float) -> None:
+            lag = time.monotonic() - due
+            try:
+                # Due, not sent: a request still waiting for a connection counts too.
+                async with asyncio.timeout_at(due + REQUEST_TIMEOUT):
+                    error = await request()
+            except (OSError, EOFError, ValueError, LookupError, TypeError) as exc:
+                error = type(exc).__name__
+            answers.append(Answer(kind, due - start, time.monotonic() - due, lag, error))
+
+        return send
+
+    windows = round(args.duration / args.window)
+
+    async def sample(due: float) -> None:
+        pids = procfs.tree(server_pid)
+        samples.append(Sample(due - start, procfs.rss_kib(pids), procfs.cpu_seconds(pids)))
+        if heap is not None and len(samples) - 1 in (windows // 2, windows):
+            await snapshot(server_pid, heap / f"heap-{len(samples) - 1 > windows // 2:d}.snapshot")
+        if len(samples) > 1:
+            print(
+                f"[{due - start:6.0f} s] server RSS {samples[-1].rss_kib / 1024:.1f} MiB",
+                flush=True,
+            )
+
+    try:
+        await asyncio.gather(
+            on_timetable(args.verify_rate, start, deadline, timed("verify", traffic.verify)),
+            on_timetable(args.page_rate, start, deadline, timed("page", traffic.page)),
+            on_timetable(args.mutation_rate, start, deadline, timed("mutation", traffic.mutation)),
+            on_timetable(1 / args.window, start, deadline + 0.001, sample),
+        )
+    finally:
+        traffic.close()
+    return tabulate(args, answers, samples)
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile: the value that `share` of them do not exceed."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def tabulate(args: argparse.Namespace, answers: list[Answer], samples: list[Sample]) -> Figures:
+    windows = []
+    for before, after in itertools.pairwise(samples):
+        due = [a for a in answers if before.at <= a.due < after.at]
+        latency = {}
+        for kind in KINDS:
+            ms = [a.latency * 1000 for a in due if a.kind == kind]
+            if ms:
+                latency[kind] = [len(ms), percentile(ms, 0.5), percentile(ms, 0.99)]
+        cpu = (after.cpu_seconds - before.cpu_seconds) / (after.at - before.at) * 100
+        errors = sum(1 for a in due if a.error)
+        lag = percentile([a.lag * 1000 for a in due], 0.99) if due else math.nan
+        windows.append(Window(after.at, after.rss_kib, cpu, latency, lag, errors))
+    errors = Counter(f"{a.kind} {a.error}" for a in answers if a.error)
+    settings = {
+        name: getattr(args, name)
+        for name in (
+            "backend",
+            "workers",
+            "duration",
+            "window",
+            "verify_rate",
+            "page_rate",
+            "mutation_rate",
+            "systems",
+            "key_sets",
+        )
+    }
+    return Figures(settings, samples[0].rss_kib, windows, dict(errors.most_common()))
+
+
+def judge(figures: Figures, rss_growth: float, p99_factor: float) -> list[tuple[bool, str]]:
+    """Each part of the verdict: whether it holds, and the figures it rests on."""
+    windows = figures.windows
+    if len(windows) < 3:
+        return [(False, "fewer than three windows: nothing to compare")]
+    half = windows[len(windows) // 2 - 1]
+    last = windows[-1]
+    growth = (last.rss_kib - half.rss_kib) / half.rss_kib * 100
+    verdict = [
+        (
+            growth < rss_growth,
+            f"RSS {half.rss_kib / 1024:.1f} MiB at {half.end:.0f} s, {last.rss_kib / 1024:.1f} "
+            f"MiB at {last.end:.0f} s: {growth:+.2f} % (limit {rss_growth:g} %)",
+        )
+    ]
+    for kind in KINDS:
+        second, final = windows[1].latency.get(kind), last.latency.get(kind)
+        if not second or not final:
+            continue
+        ratio = final[2] / second[2]
+        verdict.append(
+            (
+                ratio <= p99_factor,
+                f"{kind} p99 {second[2]:.1f} ms in the second window, {final[2]:.1f} ms in the "
+                f"last: {ratio:.2f}x (limit {p99_factor:g}x)",
+            )
+        )
+    count = sum(figures.errors.values())
+    listed = "; ".join(f"{n} x {what}" for what, n in figures.errors.items())
+    verdict.append((count == 0, f"{count} errors" + (f": {listed}" if listed else "")))
+    logged = figures.server_errors
+    verdict.append(
+        (
+            not logged,
+            f"keyrack logged {len(logged)} kinds of error"
+            + (f": {'; '.join(logged)}" if logged else ""),
+        )
+    )
+    return verdict
+
+
+def report(figures: Figures, rss_growth: float, p99_factor: float) -> bool:
+    s = figures.settings
+    print(
+        f"\n{s['backend']}, {s['workers']} process(es): {s['verify_rate']:g} verifications/s, "
+        f"{s['page_rate']:g} keys pages/s, {s['mutation_rate']:g} mutations/s for "
+        f"{s['duration']:g} s; {s['systems']} systems x {s['key_sets']} key sets seeded; "
+        f"RSS at the start {figures.rss_start_kib / 1024:.1f} MiB\n"
+    )
+    heads = " | ".join(f"{kind} n | p50 ms | p99 ms" for kind in KINDS)
+    print(f"| window end s | RSS MiB | server CPU % | {heads} | send lag p99 ms | errors |")
+    print("|" + " --- |" * (5 + 3 * len(KINDS)))
+    for w in figures.windows:
+        cells = []
+        for kind in KINDS:
+            n, p50, p99 = w.latency.get(kind, [0, math.nan, math.nan])
+            cells.append(f"{n:,.0f} | {p50:.1f} | {p99:.1f}")
+        memory = f"{w.rss_kib / 1024:.1f} | {w.cpu_percent:.0f}"
+        print(f"| {w.end:.0f} | {memory} | {' | '.join(cells)} | {w.lag_p99_ms:.1f} | {w.errors} |")
+    print()
+    verdict = judge(figures, rss_growth, p99_factor)
+    for holds, text in verdict:
+        print(f"{'ok  ' if holds else 'FAIL'} {text}")
+    return all(holds for holds, _ in verdict)
+
+
+def load(path: Path) -> Figures:
+    raw = json.loads(path.read_text())
+    raw["windows"] = [Window(**w) for w in raw["windows"]]
+    return Figures(**raw)
+
+
+def run(args: argparse.Namespace) -> Figures:
+    cluster: PostgresCluster | None = None
+    workdir = Path(tempfile.mkdtemp(prefix="keyrack-soak-"))
+    log = args.server_log or workdir / "keyrack.log"
+    server: subprocess.Popen[bytes] | None = None
+    figures: Figures | None = None
+    try:
+        try:
+            if args.backend == "postgres":
+                cluster = start_cluster()
+                url = cluster.url
+            else:
+                url = f"sqlite://{workdir / 'keyrack.db'}"
+            env = {k: v for k, v in os.environ.items() if not k.startswith("KEYRACK_")}
+            env.update(
+                KEYRACK_DATABASE_URL=url,
+                KEYRACK_SECRET_KEY=secrets.token_urlsafe(48),
+                PYTHONPATH=str(ROOT),
+            )
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            command = keyrack_command("serve", "--port", str(port), "--workers", str(args.workers))
+            if args.tracemalloc:
+                command[1:3] = ["-X", f"tracemalloc={args.tracemalloc}", "-c", TRACED_SERVE]
+            with log.open("wb") as output:
+                server = subprocess.Popen(
+                    command, cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT
+                )
+            # Imports under tracemalloc take minutes on a busy machine.
+            wait_until_up(base, server, log, within=600 if args.tracemalloc else 60)
+            heap = workdir if args.tracemalloc else None
+            figures = asyncio.run(soak(args, base, server.pid, heap))
+            if server.poll() is not None:
+                figures.server_errors.append(f"keyrack exited during the run ({server.returncode})")
+        finally:
+            if server is not None:
+                end_process(server)
+            if cluster is not None:
+                cluster.stop()
+        figures.server_errors += server_errors(log)
+        if args.tracemalloc:
+            compare_heaps(workdir / "heap-0.snapshot", workdir / "heap-1.snapshot")
+    except BaseException:
+        print(f"keyrack's log: {log}", file=sys.stderr)
+        raise
+    shutil.rmtree(workdir, ignore_errors=True)
+    return figures
+
+
+def _interrupted(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    # `kill` ends the run as Ctrl-C does: through the finally blocks that stop the servers.
+    signal.signal(signal.SIGTERM, _interrupted)
+    parser = argparse.ArgumentParser(
+        prog="python bench/soak.py", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--duration", type=float, default=600, help="seconds of traffic")
+    parser.add_argument("--window", type=float, default=60, help="seconds between samples")
+    parser.add_argument("--verify-rate", type=float, default=200, help="per second")
+    parser.add_argument("--page-rate", type=float, default=5, help="per second")
+    parser.add_argument("--mutation-rate", type=float, default=2, help="per second")
+    parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--workers", type=int, default=1, help="keyrack serve --workers")
+    parser.add_argument("--systems", type=int, default=10)
+    parser.add_argument("--key-sets", type=int, default=10, help="per system, at the start")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rss-growth", type=float, default=5.0, help="percent, last half")
+    parser.add_argument("--p99-factor", type=float, default=1.5, help="last window / second")
+    parser.add_argument("--save", type=Path, help="write the figures here as JSON")
+    parser.add_argument("--judge", type=Path, help="report a saved run instead of running")
+    parser.add_argument("--server-log", type=Path, help="keep keyrack's output here")
+    parser.add_argument(
+        "--tracemalloc",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="trace the server's allocations (FRAMES deep; slows it down, and snapshots move "
+        "its RSS) and print what its heap gained from half time to the end",
+    )
+    args = parser.parse_args()
+    if args.judge:
+        figures = load(args.judge)
+    else:
+        figures = run(args)
+        if args.save:
+            args.save.write_text(json.dumps(asdict(figures), indent=1) + "\n")
+    return 0 if report(figures, args.rss_growth, args.p99_factor) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
