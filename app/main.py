@@ -311,6 +311,7 @@ def create_app(
         ),
     )
     app.state.settings = settings
+    app.state.audit_keys = parts.audit
     app.state.keys = parts.keys
     app.state.verifier = parts.verifier
     app.state.retirer = parts.retirer

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from app.accounts.totp import TotpCipher
 from app.audit import custody
+from app.audit.custody import AuditKeys
 from app.keysets.keys import KeyMaterial
 from app.keysets.retirement import Retirer
 from app.leaks.limits import LeakLimits
@@ -27,6 +28,7 @@ class Parts:
     (which find them on `app.state`)."""
 
     settings: Settings
+    audit: AuditKeys
     keys: KeyMaterial
     totp: TotpCipher
     verifier: Verifier
@@ -45,7 +47,7 @@ class Parts:
 
 def build_parts(settings: Settings) -> Parts:
     secrets = resolve_secrets(settings)
-    custody.configure(secrets)
+    audit = custody.configure(secrets)
     keys = KeyMaterial.derive_all(secrets)
     reuse = ReuseDetector(
         cache_ttl_seconds=settings.verify_cache_ttl_seconds,
@@ -70,6 +72,7 @@ def build_parts(settings: Settings) -> Parts:
     )
     return Parts(
         settings=settings,
+        audit=audit,
         keys=keys,
         totp=TotpCipher.derive_all(secrets),
         verifier=verifier,

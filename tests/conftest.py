@@ -30,6 +30,7 @@ from tortoise import Tortoise, connections
 
 from app import clock as app_clock
 from app.accounts import passwords
+from app.audit import custody
 from app.clock import MovableClock
 from app.main import create_app
 from app.settings import Settings, resolve_secrets
@@ -262,6 +263,10 @@ async def _truncate_all(connection_name: str) -> None:
 @pytest.fixture
 async def http(app: Starlette, backend: str) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the app, on a clean database."""
+    # The audit keys are the process's (app.audit.custody): a test that built an app of
+    # its own under another secret left its keys there, and entries written under them
+    # failed `keyrack audit verify` in a later test on this worker.
+    custody.use(app.state.audit_keys)
     # Whatever the last test left in the verifier belongs to rows about to be deleted.
     await app.state.verifier.usage.flush()
     if app.state.verifier.reuse is not None:  # presentations of keys about to be deleted
