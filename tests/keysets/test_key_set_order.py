@@ -24,6 +24,7 @@ from tests.support import (
     error_codes,
     verify_code,
 )
+from tests.support.scenes import restore_or_build
 
 LIST_FIELDS = """
   edges { cursor node { id label status createdAt lastUsedAt } }
@@ -144,21 +145,33 @@ async def world(gql: GraphQL) -> World:
     return await build_world(gql)
 
 
+@pytest.fixture
+async def ordered_world(
+    gql: GraphQL, clock: MovableClock, app: Starlette, verifier_http: httpx.AsyncClient
+) -> World:
+    """The world with 27 organization key sets and 12 of a system (`make_key_sets`), built
+    once per worker and database and restored for each order (tests/support/scenes.py)."""
+
+    async def build() -> World:
+        world = await build_world(gql)
+        for scope, count in (
+            ({"organizationId": world.organization_id}, 26),
+            ({"systemId": world.system_id}, 11),
+        ):
+            await make_key_sets(
+                world.owner, scope, count, clock=clock, app=app, verifier_http=verifier_http
+            )
+        return world
+
+    return await restore_or_build(f"{__name__}.ordered", gql.http, build)
+
+
 @pytest.mark.parametrize("order", ORDERS)
 async def test_pages_in_an_order_follow_the_order_of_the_whole_list(
-    world: World,
-    order: dict[str, str],
-    clock: MovableClock,
-    app: Starlette,
-    verifier_http: httpx.AsyncClient,
+    ordered_world: World, order: dict[str, str]
 ) -> None:
     # given 27 organization key sets and 12 of a system, some used
-    organization = {"organizationId": world.organization_id}
-    system = {"systemId": world.system_id}
-    await make_key_sets(
-        world.owner, organization, 26, clock=clock, app=app, verifier_http=verifier_http
-    )
-    await make_key_sets(world.owner, system, 11, clock=clock, app=app, verifier_http=verifier_http)
+    world = ordered_world
     everything = await read_pages(world.owner, ORGANIZATION_KEY_SETS, world.organization_id, 100)
     of_system = await read_pages(world.owner, SYSTEM_KEY_SETS, world.system_id, 100)
     assert len(everything) == 27
