@@ -15,6 +15,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    requests: int = 0  # completed in the run
 
     def __str__(self) -> str:
         return (
@@ -82,4 +83,5 @@ def run_wrk(
         p50_ms=_ms(_figure(r"\s50%\s+(\S+)", output)),
         p99_ms=_ms(_figure(r"\s99%\s+(\S+)", output)),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        requests=int(_figure(r"(\d+) requests in", output)),
     )
