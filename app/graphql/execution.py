@@ -5,8 +5,8 @@ strawberry, a wrapper that calls `getattr`), then `complete_value` through the t
 wrappers, one step each. A key set page is some 1,300 fields, most of them attributes of
 objects that are already loaded, and that machinery is most of its CPU.
 
-`Executor` plans each selection set once per request (graphql-core hands the same
-grouped field set for every object of a list) and, per field:
+`Executor` plans each selection set once per document, not per request (see "Plans per
+document" below) and, per field:
 
 - a field without a resolver (strawberry's basic field: no resolver, extension or
   argument) reads the attribute and completes it directly: a scalar or enum through the
@@ -28,15 +28,45 @@ its place. Those re-reads are safe because a plain read has no effects: no resol
 run for that field yet. Errors from below a field go through graphql-core's
 `handle_field_error`, so they null the same positions and are reported with the same
 paths.
+
+Plans per document. The document cache (`app.graphql.guard`) hands every request that
+sends the same text the same parsed document, so its operation node keys the plans: a
+request looks a selection set up by the field nodes graphql-core grouped into it (their
+identities, in order) and runs the plan found there; only the first request of a document
+builds them. The contract that makes this safe:
+
+- a plan depends only on the parent type and the grouped field nodes, never on a
+  request's values (variables, caller, context): what a request brings is read while the
+  plan runs;
+- an operation whose grouping can change with its variables (`@skip`/`@include` taking a
+  variable) or that defers or streams (`@defer`/`@stream`) gets a fresh set of plans per
+  request, as before, since an entry memoizes the selection set below it;
+- the plans live exactly as long as the operation node (held by a weak reference): a
+  document dropped from the cache takes its plans along, so node identities are never
+  reused under them;
+- what a field works out from the query alone (`DocumentPlans.memo`, e.g. which columns
+  a key set page loads) is kept there too, under the same rule.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Hashable, Mapping, Sequence
+from functools import partial
 from typing import Any
+from weakref import ref
 
-from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLOutputType
+from graphql import (
+    DirectiveNode,
+    FragmentDefinitionNode,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    OperationDefinitionNode,
+    VariableNode,
+    Visitor,
+    visit,
+)
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -59,6 +89,79 @@ warnings.filterwarnings(
 )
 
 
+# A selection set's key in its document's plans: its parent type's name and the
+# identities of the field nodes grouped into it, in order.
+PlanKey = tuple[str, tuple[int, ...]]
+
+
+class DocumentPlans:
+    """What is worked out once per document and kept with it: the plans of its selection
+    sets (`selection_sets`) and what fields read from the query itself (`memo`, e.g.
+    `app.graphql.keysets.shown`), both keyed by node identities."""
+
+    __slots__ = ("memo", "selection_sets")
+
+    def __init__(self) -> None:
+        self.selection_sets: dict[PlanKey, list[Entry] | None] = {}
+        self.memo: dict[Hashable, Any] = {}
+
+
+class _VariableDirectives(Visitor):
+    """Finds a directive whose grouping may change between requests: one taking a
+    variable, or @defer/@stream."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> Any:
+        if node.name.value in ("defer", "stream") or any(
+            isinstance(argument.value, VariableNode) for argument in node.arguments or ()
+        ):
+            self.found = True
+            return Visitor.BREAK
+        return None
+
+
+def _shareable(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> bool:
+    """Whether the operation's selection sets group the same way for every request."""
+    if any(fragment.variable_definitions for fragment in fragments.values()):
+        return False  # fragment arguments: their values are part of the grouped fields
+    finder = _VariableDirectives()
+    for node in (operation.selection_set, *fragments.values()):
+        visit(node, finder)
+        if finder.found:
+            return False
+    return True
+
+
+# id(operation node) -> (a weak reference to it, its plans or None: planned per request).
+# By identity: nodes compare and hash by their whole content, a walk of the tree each time.
+_DOCUMENTS: dict[int, tuple[ref[OperationDefinitionNode], DocumentPlans | None]] = {}
+
+
+def _forget(key: int, reference: ref[OperationDefinitionNode]) -> None:
+    found = _DOCUMENTS.get(key)
+    if found is not None and found[0] is reference:
+        del _DOCUMENTS[key]
+
+
+def document_plans(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> DocumentPlans | None:
+    """The plans kept with the operation's document; None where they must be made per
+    request (see "Plans per document" above)."""
+    key = id(operation)
+    found = _DOCUMENTS.get(key)
+    if found is not None and found[0]() is operation:
+        return found[1]
+    plans = DocumentPlans() if _shareable(operation, fragments) else None
+    _DOCUMENTS[key] = (ref(operation, partial(_forget, key)), plans)
+    return plans
+
+
 class Executor(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor, with plain fields answered from planned selection sets."""
 
@@ -66,6 +169,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         # id(grouped field set) -> (that set, kept alive so its id stays unique; plan)
         self._plans: dict[int, tuple[GroupedFieldSet, list[Entry] | None]] = {}
+        # The document's plans, shared by every request of it; or this request's own
+        # where the grouping depends on the variables.
+        self.document = document_plans(self.operation, self.fragment_definitions) or DocumentPlans()
 
     def _plan(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
@@ -73,13 +179,26 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         cached = self._plans.get(id(grouped_field_set))
         if cached is not None:
             return cached[1]
-        plan: list[Entry] | None = None
         # Middleware wraps every resolver: then nothing is plain.
+        plan: list[Entry] | None = None
         if self.middleware_manager is None or not self.middleware_manager.middlewares:
-            plan = [
-                self._plan_entry(parent_type, name, field_details_list)
-                for name, field_details_list in grouped_field_set.items()
-            ]
+            key = (
+                parent_type.name,
+                tuple(
+                    id(details.node)
+                    for field_details_list in grouped_field_set.values()
+                    for details in field_details_list
+                ),
+            )
+            planned = self.document.selection_sets
+            if key in planned:
+                plan = planned[key]
+            else:
+                plan = [
+                    self._plan_entry(parent_type, name, field_details_list)
+                    for name, field_details_list in grouped_field_set.items()
+                ]
+                planned[key] = plan
         self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
         return plan
 

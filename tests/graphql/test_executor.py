@@ -14,14 +14,17 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
 import strawberry
+from graphql import DocumentNode, OperationDefinitionNode, parse
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
-from app.graphql.execution import Executor
+from app.graphql.execution import Executor, document_plans
 from app.graphql.plan import FROM_SOURCE, SLOW
 from app.graphql.schema import schema as keyrack_schema
 
@@ -178,14 +181,33 @@ class Query:
         return _thing("boom", nickname="boom")
 
 
-def _schema(executor: type | None) -> strawberry.Schema:
+def _schema(executor: type | None, *, extensions: list[Any] | None = None) -> strawberry.Schema:
     return strawberry.Schema(
-        query=Query, config=StrawberryConfig(), execution_context_class=executor
+        query=Query,
+        config=StrawberryConfig(),
+        execution_context_class=executor,
+        extensions=extensions or [],
     )
 
 
 PLAIN = _schema(None)
 FAST = _schema(Executor)
+_PARSED: dict[str, DocumentNode] = {}
+
+
+class SameDocument(SchemaExtension):
+    """Hands every request of a text the same parsed document, as Keyrack's document
+    cache does: the second request of a document runs the plans the first one made."""
+
+    def on_parse(self) -> Iterator[None]:
+        query = self.execution_context.query or ""
+        if query not in _PARSED:
+            _PARSED[query] = parse(query)
+        self.execution_context.graphql_document = _PARSED[query]
+        yield
+
+
+REUSED = _schema(Executor, extensions=[SameDocument])
 
 THING = """
 fragment thing on Thing {
@@ -240,8 +262,10 @@ DOCUMENTS = {
 }
 
 
-def _answer(schema: strawberry.Schema, document: str) -> dict[str, Any]:
-    result = asyncio.run(schema.execute(document))
+def _answer(
+    schema: strawberry.Schema, document: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    result = asyncio.run(schema.execute(document, variable_values=variables))
     return {
         "data": result.data,
         "errors": [error.formatted for error in result.errors or []],
@@ -252,6 +276,54 @@ def _answer(schema: strawberry.Schema, document: str) -> dict[str, Any]:
 def test_the_same_answer_as_graphql_core(document: str) -> None:
     expected = _answer(PLAIN, document)
     assert _answer(FAST, document) == expected
+
+
+@pytest.mark.parametrize("document", DOCUMENTS.values(), ids=DOCUMENTS.keys())
+def test_the_same_answer_when_the_document_is_planned_already(document: str) -> None:
+    expected = _answer(PLAIN, document)
+    assert [_answer(REUSED, document) for _ in range(3)] == [expected] * 3
+
+
+def test_a_grouping_that_follows_the_variables_is_planned_per_request() -> None:
+    # given: each request includes other fields of the same document, below a plain field
+    document = """query($yes: Boolean!) {
+      root { requiredChild { name @include(if: $yes) count @skip(if: $yes) } }
+    }"""
+    requests = [{"yes": True}, {"yes": False}] * 2
+
+    # when
+    answers = [_answer(REUSED, document, variables) for variables in requests]
+
+    # then
+    assert answers == [_answer(PLAIN, document, variables) for variables in requests]
+    assert answers[0] != answers[1]
+    assert document_plans(_operation(document), {}) is None
+
+
+def test_a_document_plans_its_selection_sets_once() -> None:
+    # given
+    document = THING + "{ root { ...thing children { ...thing } } }"
+    _answer(REUSED, document)
+    plans = document_plans(_operation(document), {})
+    assert plans is not None
+    planned = dict(plans.selection_sets)
+
+    # when
+    _answer(REUSED, document)
+
+    # then: the same plans, none added
+    assert plans.selection_sets == planned
+    assert all(plans.selection_sets[key] is plan for key, plan in planned.items())
+
+
+def _operation(document: str) -> OperationDefinitionNode:
+    """The operation node every request of `document` to REUSED runs."""
+    (operation,) = [
+        definition
+        for definition in _PARSED[document].definitions
+        if isinstance(definition, OperationDefinitionNode)
+    ]
+    return operation
 
 
 def test_the_cases_above_do_reach_errors_and_both_paths() -> None:

@@ -4,11 +4,13 @@ once per place it is selected, so that a page loads keys and creators with its r
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import strawberry
 from strawberry.types.nodes import Selection
 
 from app.graphql.context import Info
+from app.graphql.execution import document_plans
 from app.graphql.keysets.loaders import KeySetShown
 
 
@@ -28,10 +30,14 @@ def _node_fields(selections: Iterable[Selection], path: tuple[str, ...]) -> set[
 
 def key_set_shown(info: Info) -> KeySetShown:
     """What a key set connection's nodes show beyond their own columns (see `KeySetShown`),
-    read from the query once per place it is selected (sibling pages share the answer)."""
-    field_node = info._raw_info.field_nodes[0]
-    memo = info.context.memo
-    shown = memo.get(field_node)
+    read from the query once per place it is selected and kept with the document's plans
+    (sibling pages and later requests share the answer)."""
+    raw = info._raw_info
+    plans = document_plans(raw.operation, raw.fragments)
+    memo: dict[Any, Any] = plans.memo if plans is not None else info.context.memo
+    # By identity: a node hashes by its whole content, a walk of its tree each time.
+    key = (KeySetShown, id(raw.field_nodes[0]))
+    shown = memo.get(key)
     if not isinstance(shown, KeySetShown):
         # `selected_fields` holds the connection field itself, once per place it is selected.
         wanted = _node_fields(
@@ -41,5 +47,5 @@ def key_set_shown(info: Info) -> KeySetShown:
         shown = KeySetShown(
             keys=bool(wanted & {"primaryKey", "secondaryKey"}), creator="createdBy" in wanted
         )
-        memo[field_node] = shown
+        memo[key] = shown
     return shown
