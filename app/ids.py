@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 
 MAX_GLOBAL_ID_LENGTH = 100
 MAX_INT = 2**31 - 1  # primary keys are 32-bit integers...
@@ -11,6 +12,8 @@ MAX_BIGINT = 2**63 - 1  # ...except the audit log's
 _BIGINT_TYPES = frozenset({"AuditEntry"})
 
 
+# A page shows the same ids request after request (and one creator's on every row).
+@functools.lru_cache(maxsize=16384)
 def to_global_id(type_name: str, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 

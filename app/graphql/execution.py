@@ -52,8 +52,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Awaitable, Hashable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from functools import partial
 from typing import Any
+from uuid import UUID
 from weakref import ref
 
 from graphql import (
@@ -72,6 +76,15 @@ from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.graphql.plan import FIELD, LEAF, OBJECT, SLOW, TYPENAME, Entry, plan_entry
+
+# What a leaf's plain read or output coercion returns that is never awaitable.
+_SETTLED = frozenset({str, int, float, bool, type(None)})
+# Values neither awaitable nor exceptions, which a leaf coerces without asking.
+_PLAIN_VALUES = frozenset({str, int, float, bool, datetime, date, Decimal, UUID})
+
+# Strawberry object types found neither awaitable nor exceptions: asking again for each
+# instance (`is_awaitable` ends in a failing `hasattr`) costs more than the rest of a read.
+_PLAIN_OBJECTS: set[type] = set()
 
 # Strawberry's `is_type_of` ignores its info argument; graphql-core builds one per field,
 # which is what the plain path saves.
@@ -245,6 +258,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 result: Any = SLOW
                 if kind == LEAF:
                     result = self._leaf(entry, source_value)
+                    if type(result) in _SETTLED:  # most fields: nothing more to check
+                        results[entry.name] = result
+                        continue
                 elif kind == TYPENAME:
                     result = parent_type.name
                 elif kind != FIELD:
@@ -258,7 +274,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                         None,
                     )
                 results[entry.name] = result
-                if is_awaitable(result):
+                if type(result) not in _SETTLED and is_awaitable(result):
                     awaitable_fields.append(entry.name)
         except Exception:
             if awaitable_fields:
@@ -298,16 +314,32 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         try:
             attribute = entry.attribute
             value = getattr(source, attribute) if attribute else entry.read(source)  # type: ignore[misc]
-            if value is None or value is Undefined:
-                return SLOW if entry.non_null else None
-            if type(value) is entry.passes:
-                return value
-            if value is SLOW or isinstance(value, Exception) or self.is_awaitable(value):
-                return SLOW  # graphql-core raises it, or awaits it
+        except Exception:  # graphql-core reads it again and reports the error
+            return SLOW
+        value_type = type(value)
+        if value_type is entry.passes:
+            return value
+        if value is None or value is Undefined:
+            return SLOW if entry.non_null else None
+        names = entry.enum_names
+        if names is not None and isinstance(value, Enum):
+            # A member's name: the enum's output coercion is a search of its values.
+            name = names.get(value)
+            if name is not None:
+                return name
+        elif value_type not in _PLAIN_VALUES and (
+            value is SLOW or isinstance(value, Exception) or self.is_awaitable(value)
+        ):
+            return SLOW  # graphql-core raises it, or awaits it
+        try:
             coerced = entry.leaf.coerce_output_value(value)  # type: ignore[union-attr]
         except Exception:  # graphql-core reads it again and reports the error
             return SLOW
-        return SLOW if coerced is None or coerced is Undefined else coerced
+        if coerced is None or coerced is Undefined:
+            return SLOW
+        if names is not None and isinstance(value, Enum) and type(coerced) is str:
+            names[value] = coerced
+        return coerced
 
     def _composite(
         self, entry: Entry, parent_type: GraphQLObjectType, source: Any, path: Path | None
@@ -359,7 +391,16 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     def _settles_later(self, value: Any) -> bool:
         """An awaitable (graphql-core awaits it) or an exception (graphql-core raises it)
         held by a field: graphql-core's completion handles those."""
-        return isinstance(value, Exception) or self.is_awaitable(value)
+        value_type = type(value)
+        if value_type in _PLAIN_OBJECTS:
+            return False
+        if isinstance(value, Exception) or self.is_awaitable(value):
+            return True
+        if hasattr(value_type, "__strawberry_definition__") and not hasattr(
+            value_type, "__await__"
+        ):
+            _PLAIN_OBJECTS.add(value_type)
+        return False
 
     def _objects(
         self,

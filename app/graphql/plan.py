@@ -22,6 +22,7 @@ from typing import Any, Final
 import strawberry
 from graphql import (
     GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLID,
     GraphQLLeafType,
     GraphQLList,
@@ -57,6 +58,7 @@ class Entry:
 
     __slots__ = (
         "attribute",
+        "enum_names",
         "field_details_list",
         "item_non_null",
         "kind",
@@ -92,6 +94,8 @@ class Entry:
         self.leaf: GraphQLLeafType | None = None
         # The Python type whose values the leaf type's output coercion returns unchanged.
         self.passes: type | None = None
+        # For an enum: the names its members coerced to so far (a member's name is fixed).
+        self.enum_names: dict[Any, str] | None = None
         self.object_type: GraphQLObjectType | None = None
         # For objects: the selection set below, and its plan (None: graphql-core's way),
         # looked up on first use.
@@ -197,6 +201,8 @@ def plan_entry(name: str, field_details_list: FieldDetailsList, field_def: Any) 
         entry = Entry(name, field_details_list, LEAF, read=read, return_type=return_type)
         entry.leaf = inner
         entry.passes = _PASSES.get(inner)
+        if isinstance(inner, GraphQLEnumType):
+            entry.enum_names = {}
     elif isinstance(inner, GraphQLObjectType):
         entry = Entry(name, field_details_list, OBJECT, read=read, return_type=return_type)
         entry.object_type = inner

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from app import clock
@@ -110,6 +110,9 @@ class Preloaded:
 
     keys: dict[KeySlot, reads.KeyRow] | None
     created_by: tuple[User | None] | None
+    # Shared by the page's key sets: what a field builds once for all of them, by user
+    # id (a creator's GraphQL object, say).
+    page_memo: dict[int, object] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,8 @@ async def _with_shown(
         creators = await users.load_many(sorted(i for i in creator_ids if i))
         found = {user.id: user for user in creators if user is not None}
 
+    page_memo: dict[int, object] = {}
+
     def listed(row: reads.KeySetRow) -> ListedKeySet:
         creator = found.get(row.created_by_id) if row.created_by_id else None
         return ListedKeySet(
@@ -159,6 +164,7 @@ async def _with_shown(
             Preloaded(
                 keys=keys.get(row.id, {}) if shown.keys else None,
                 created_by=(creator,) if shown.creator else None,
+                page_memo=page_memo,
             ),
         )
 

@@ -65,7 +65,13 @@ def _preloaded_creator(key_set: KeySetType) -> UserType | object | None:
     if preloaded is None or preloaded.created_by is None:
         return SLOW
     (creator,) = preloaded.created_by
-    return UserType.from_model(creator) if creator else None
+    if creator is None:
+        return None
+    # One object per creator for the page, not one per row.
+    shown = preloaded.page_memo.get(creator.id)
+    if not isinstance(shown, UserType):
+        shown = preloaded.page_memo[creator.id] = UserType.from_model(creator)
+    return shown
 
 
 @strawberry.type(
