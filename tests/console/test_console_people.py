@@ -37,6 +37,7 @@ DROPPED = "xu@people.example"
 GUARD = {"name": "Vi Owner", "email": "vi@people.example", "password": "staple battery horse"}
 STEPPING = {"name": "Wu Owner", "email": "wu@people.example", "password": "battery horse staple"}
 PAGER = {"name": "Pe Owner", "email": "pe@people.example", "password": "horse staple pony"}
+CHECKERS = {"name": "Ce Owner", "email": "ce@people.example", "password": "pony staple horse"}
 
 SYSTEM_KEY_SETS = """
 query ($id: ID!) {
@@ -68,6 +69,8 @@ mutation ($input: UpdateOrganizationInput!) {
 }"""
 CREATE_SYSTEM = """
 mutation ($input: CreateSystemInput!) { createSystem(input: $input) { userErrors { code } } }"""
+CREATE_VERIFIER = """
+mutation ($input: CreateVerifierInput!) { createVerifier(input: $input) { userErrors { code } } }"""
 VERIFIERS = """
 query ($id: ID!) {
   organization(id: $id) { verifiers(first: 10) { edges { node { name hint revokedAt } } } }
@@ -278,6 +281,54 @@ def test_invitations_and_systems_page_with_the_api_cursors(
     # then: oldest first, each once
     assert first_systems == [f"system-{number:02}" for number in range(1, 21)]
     assert systems.get_by_role("link").all_inner_texts() == ["system-21"]
+    chromium.assert_offline_and_quiet()
+
+
+def test_verifiers_page_with_the_api_cursors(served: Served, chromium: Browsing) -> None:
+    # given: 21 verifiers, one more than a page holds
+    owner, organization_id = owner_with_organization(served, CHECKERS, "Checkers")
+    for number in range(1, 22):
+        made = api(
+            served,
+            CREATE_VERIFIER,
+            owner,
+            input={"organizationId": organization_id, "name": f"service-{number:02}"},
+        )
+        assert made["createVerifier"]["userErrors"] == []
+    page = chromium.page()
+    chromium.log_in(page, CHECKERS)
+    page.get_by_role("link", name="Checkers").click()
+    open_page(page, "Verifiers")
+    names = page.get_by_role("table", name="Verifiers").locator("tbody th")
+    pages = page.get_by_role("navigation", name="Pages of verifiers")
+
+    # when: to the second page and back, and on again
+    expect(names).to_have_count(20)
+    first_page = names.all_inner_texts()
+    pages.get_by_role("button", name="Next page").click()
+    expect(names).to_have_count(1)
+    second_page = names.all_inner_texts()
+    no_next = pages.get_by_role("button", name="Next page").count()
+    pages.get_by_role("button", name="Previous page").click()
+    expect(names).to_have_count(20)
+    back_again = names.all_inner_texts()
+    pages.get_by_role("button", name="Next page").click()
+
+    # when: the one verifier of the second page is revoked
+    row = page.get_by_role("row").filter(has_text="service-21")
+    row.get_by_role("button", name="Revoke").click()
+    page.get_by_role("dialog", name="Revoke the verifier service-21").get_by_role(
+        "button", name="Revoke verifier"
+    ).click()
+
+    # then: oldest first, each once; the revoked one stays listed where it was
+    expect(row).to_contain_text("revoked")
+    expect(names).to_have_count(1)
+    assert first_page == [f"service-{number:02}" for number in range(1, 21)]
+    assert second_page == ["service-21"]
+    assert back_again == first_page
+    assert no_next == 0
+    expect(pages.get_by_role("button", name="Previous page")).to_be_visible()
     chromium.assert_offline_and_quiet()
 
 
