@@ -9,10 +9,13 @@ from playwright.sync_api import expect
 
 from tests.console.browsing import (
     Browsing,
+    Turned,
     api,
+    confirm_in_row,
     first_organization,
     log_in,
     owner_with_organization,
+    turn_pages,
 )
 from tests.support.processes import Served
 
@@ -137,33 +140,16 @@ def test_a_systems_roles_page_with_the_api_cursors(served: Served, chromium: Bro
     pages = page.get_by_role("navigation", name="Pages of system roles")
 
     # when: to the second page and back, and on again
-    expect(holders_shown).to_have_count(20)
-    first_page = holders_shown.all_inner_texts()
-    pages.get_by_role("button", name="Next page").click()
-    expect(holders_shown).to_have_count(1)
-    second_page = holders_shown.all_inner_texts()
-    no_next = pages.get_by_role("button", name="Next page").count()
-    pages.get_by_role("button", name="Previous page").click()
-    expect(holders_shown).to_have_count(20)
-    back_again = holders_shown.all_inner_texts()
-    pages.get_by_role("button", name="Next page").click()
-    expect(holders_shown).to_have_count(1)
+    turned = turn_pages(holders_shown, pages)
 
     # when: the only role of the second page is revoked
-    page.get_by_role("row").filter(has_text="Holder 21").get_by_role(
-        "button", name="Revoke"
-    ).click()
-    page.get_by_role("dialog", name="Revoke the system role of Holder 21").get_by_role(
-        "button", name="Revoke role"
-    ).click()
+    revoked = "Revoke the system role of Holder 21"
+    confirm_in_row(page, "Holder 21", "Revoke", revoked, "Revoke role")
 
     # then: oldest grant first, each once; the page steps back to the first, no more pages
     expect(pages).to_have_count(0)
     expect(holders_shown).to_have_count(20)
-    assert first_page == [f"Holder {number:02}" for number in range(1, 21)]
-    assert second_page == ["Holder 21"]
-    assert back_again == first_page
-    assert no_next == 0
+    assert turned == Turned.of([f"Holder {number:02}" for number in range(1, 22)])
     held = api(served, ROLE_COUNT, owner, id=system_id)["system"]["roleAssignments"]
     assert held["totalCount"] == 20
     chromium.assert_offline_and_quiet()
