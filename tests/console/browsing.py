@@ -32,6 +32,14 @@ INVITE = """
 mutation ($input: AddMemberInput!) {
   addMember(input: $input) { invitationToken userErrors { code message } }
 }"""
+CREATE_SYSTEM = """
+mutation ($input: CreateSystemInput!) {
+  createSystem(input: $input) { system { id } userErrors { code } }
+}"""
+GRANT_SYSTEM_ROLE = """
+mutation ($input: GrantSystemRoleInput!) {
+  grantSystemRole(input: $input) { userErrors { code } }
+}"""
 
 # Chromium's own background traffic is off, and no name resolves but the server's.
 OFFLINE_ARGS = [
@@ -200,6 +208,17 @@ def owner_with_organization(served: Served, person: dict[str, str], name: str) -
     token = log_in(served, person)
     created = api(served, CREATE_ORGANIZATION, token, input={"name": name})
     return token, str(created["createOrganization"]["organization"]["id"])
+
+
+def joined(
+    served: Served, owner: str, organization_id: str, person: dict[str, str], role: str
+) -> str:
+    """The token of a new account that `owner` invited to the organization with `role`
+    and that signed up with the invitation (a member from then on)."""
+    invited = {"organizationId": organization_id, "email": person["email"], "role": role}
+    invitation = api(served, INVITE, owner, input=invited)["addMember"]["invitationToken"]
+    api(served, SIGN_UP, input=person | {"invitationToken": invitation})
+    return log_in(served, person)
 
 
 def first_organization(served: Served, token: str) -> str:

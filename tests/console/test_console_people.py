@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 from tests.console.browsing import (
     AXE,
     AXE_RUN,
+    CREATE_SYSTEM,
     INVITE,
     Browsing,
     Turned,
@@ -70,8 +71,6 @@ REQUIRE_STEP_UP = """
 mutation ($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { userErrors { code message } }
 }"""
-CREATE_SYSTEM = """
-mutation ($input: CreateSystemInput!) { createSystem(input: $input) { userErrors { code } } }"""
 CREATE_VERIFIER = """
 mutation ($input: CreateVerifierInput!) { createVerifier(input: $input) { userErrors { code } } }"""
 VERIFIERS = """

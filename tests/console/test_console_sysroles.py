@@ -8,6 +8,8 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.console.browsing import (
+    CREATE_SYSTEM,
+    GRANT_SYSTEM_ROLE,
     Browsing,
     Turned,
     api,
@@ -30,14 +32,6 @@ mutation ($input: AddMemberInput!) {
 }"""
 SIGN_UP = """
 mutation ($input: SignUpInput!) { signUp(input: $input) { token userErrors { code } } }"""
-CREATE_SYSTEM = """
-mutation ($input: CreateSystemInput!) {
-  createSystem(input: $input) { system { id } userErrors { code } }
-}"""
-GRANT = """
-mutation ($input: GrantSystemRoleInput!) {
-  grantSystemRole(input: $input) { userErrors { code } }
-}"""
 SYSTEMS = """
 query ($id: ID!) { organization(id: $id) { systems(first: 10) { edges { node { id } } } } }"""
 ROLE_ASSIGNMENTS = """
@@ -130,7 +124,10 @@ def test_a_systems_roles_page_with_the_api_cursors(served: Served, chromium: Bro
         assert joined["userErrors"] == []
         role = "ADMIN" if number % 2 else "MEMBER"
         granted = api(
-            served, GRANT, owner, input={"systemId": system_id, "email": email, "role": role}
+            served,
+            GRANT_SYSTEM_ROLE,
+            owner,
+            input={"systemId": system_id, "email": email, "role": role},
         )
         assert granted["grantSystemRole"]["userErrors"] == []
     page = chromium.page()

@@ -89,6 +89,7 @@ export async function renderKeySets(
     owner: { organizationId },
     organizationId,
     viewerRole: organization.viewerRole,
+    administersScope: organization.viewerRole !== "MEMBER",
     permissions: ORGANIZATION_PERMISSIONS,
     groups: nodes(organization.permissionGroups),
     maxGrace: organization.keyPolicy.maxGracePeriodSeconds,
@@ -112,12 +113,15 @@ export function nodes(connection) {
  * @typedef {{
  *   heading: string, above: import("../dom.js").Child[], nav: HTMLElement, role: string,
  *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
- *   viewerRole: string | null, permissions: string[], groups: {id: string, name: string}[],
+ *   viewerRole: string | null, administersScope: boolean, permissions: string[],
+ *   groups: {id: string, name: string}[],
  *   maxGrace: number, keyReveal: string,
  *   keySets: {edges: {node: KeySet}[], pageInfo: {hasNextPage: boolean, endCursor: string}},
  *   page: (cursors: (string | null)[], view: View) => Promise<void>
  * }} KeysPage
  * A keys page of one owner (an organization or a system), as its query answered it.
+ * `administersScope`: whether the viewer is an admin of that owner, not only of the key
+ * sets they created (`KeySet.viewerIsAdmin`); muting anomalies is for such admins only.
  */
 
 /**
@@ -132,6 +136,7 @@ export function showKeySets(main, cursors, view, page) {
   const context = {
     owner: page.owner,
     organizationId: page.organizationId,
+    administersScope: page.administersScope,
     permissions: page.permissions,
     groups: page.groups,
     maxGrace: page.maxGrace,
@@ -164,8 +169,8 @@ export function showKeySets(main, cursors, view, page) {
 /**
  * @typedef {{
  *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
- *   permissions: string[], groups: {id: string, name: string}[], maxGrace: number,
- *   keyReveal: string, reload: () => Promise<void>
+ *   administersScope: boolean, permissions: string[], groups: {id: string, name: string}[],
+ *   maxGrace: number, keyReveal: string, reload: () => Promise<void>
  * }} Context
  */
 

@@ -109,6 +109,7 @@ export async function renderSystem(
     owner: { systemId },
     organizationId: organization.id,
     viewerRole: organization.viewerRole,
+    administersScope: system.viewerIsAdmin,
     permissions: SYSTEM_PERMISSIONS,
     groups: groups.filter((group) => group.scope === "SYSTEM"),
     maxGrace: system.keyPolicy.maxGracePeriodSeconds,
