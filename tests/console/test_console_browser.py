@@ -239,6 +239,7 @@ def test_add_key_asks_for_the_authenticator_code_where_step_up_is_required(
     page.get_by_role("button", name="Create").click()
     code = page.get_by_label("Authenticator code")
     expect(code).to_be_visible()
+    asked = page.get_by_role("dialog", name="Confirm with your authenticator").inner_text()
     # The confirmation used this step's code; the next step's is within the drift window.
     code.fill(authenticator.at(server_now(served) + 30))
     page.get_by_role("button", name="Confirm").click()
@@ -246,7 +247,10 @@ def test_add_key_asks_for_the_authenticator_code_where_step_up_is_required(
 
     value = shown.get_by_role("region", name="Primary key").locator("code").inner_text()
 
-    # then
+    # then: the prompt spoke a person's words, not the API's field names
+    assert "a current code from your authenticator app" in asked
+    assert "elevateSession" not in asked
+    assert "otp" not in asked
     assert KEY_PATTERN.fullmatch(value)
     created = api(served, EXPIRES_AT, owner, id=organization_id)["organization"]
     assert created["keySets"]["edges"][0]["node"]["expiresAt"].startswith(f"{expiry}T00:00:00")

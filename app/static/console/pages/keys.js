@@ -93,6 +93,7 @@ export async function renderKeySets(
     permissions: ORGANIZATION_PERMISSIONS,
     groups: nodes(organization.permissionGroups),
     maxGrace: organization.keyPolicy.maxGracePeriodSeconds,
+    memberKeySetLimit: organization.keyPolicy.memberKeySetLimit,
     keyReveal: organization.keyReveal,
     keySets: organization.keySets,
     page: (pages, next) => renderKeySets(main, organizationId, pages, next),
@@ -115,13 +116,14 @@ export function nodes(connection) {
  *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
  *   viewerRole: string | null, administersScope: boolean, permissions: string[],
  *   groups: {id: string, name: string}[],
- *   maxGrace: number, keyReveal: string,
+ *   maxGrace: number, memberKeySetLimit: number, keyReveal: string,
  *   keySets: {edges: {node: KeySet}[], pageInfo: {hasNextPage: boolean, endCursor: string}},
  *   page: (cursors: (string | null)[], view: View) => Promise<void>
  * }} KeysPage
  * A keys page of one owner (an organization or a system), as its query answered it.
  * `administersScope`: whether the viewer is an admin of that owner, not only of the key
  * sets they created (`KeySet.viewerIsAdmin`); muting anomalies is for such admins only.
+ * Others add key sets only where the key policy lets members (`memberKeySetLimit` > 0).
  */
 
 /**
@@ -149,7 +151,8 @@ export function showKeySets(main, cursors, view, page) {
     page.above,
     h("h1", { text: page.heading }),
     h("p", { text: page.role }),
-    h("button", { type: "button", text: "Add key", onclick: () => addKey(context) }),
+    (page.administersScope || page.memberKeySetLimit > 0) &&
+      h("button", { type: "button", text: "Add key", onclick: () => addKey(context) }),
     page.nav,
     keySets.length || filtering(view)
       ? keyTable(keySets, context, view, (next) => page.page([null], next))

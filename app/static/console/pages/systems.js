@@ -113,6 +113,7 @@ export async function renderSystem(
     permissions: SYSTEM_PERMISSIONS,
     groups: groups.filter((group) => group.scope === "SYSTEM"),
     maxGrace: system.keyPolicy.maxGracePeriodSeconds,
+    memberKeySetLimit: system.keyPolicy.memberKeySetLimit,
     keyReveal: organization.keyReveal,
     keySets: system.keySets,
     page: (pages, next) => renderSystem(main, systemId, pages, next, roleCursors),
