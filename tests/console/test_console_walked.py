@@ -18,6 +18,7 @@ FIELDS = {"name": "Wa Owner", "email": "walked.wa@example.com", "password": "wal
 ROWS = {"name": "Wo Owner", "email": "walked.wo@example.com", "password": "walked staple pony"}
 SEER = {"name": "Ki Member", "email": "walked.ki@example.com", "password": "walked pony horse"}
 POLICY = {"name": "We Owner", "email": "walked.we@example.com", "password": "walked pony staple"}
+SYSTEMS = {"name": "Sa Owner", "email": "walked.sa@example.com", "password": "walked staple horse"}
 ASKER = {"name": "Ke Member", "email": "walked.ke@example.com", "password": "walked horse staple"}
 LABEL = "orders-api"
 
@@ -26,6 +27,10 @@ mutation ($input: CreateKeySetInput!) {
   createKeySet(input: $input) {
     keySet { primaryKey { hint } secondaryKey { hint } } userErrors { code }
   }
+}"""
+CREATE_SYSTEM = """
+mutation ($input: CreateSystemInput!) {
+  createSystem(input: $input) { system { id } userErrors { code } }
 }"""
 KEY_POLICY = """
 mutation ($input: UpdateKeyPolicyInput!) {
@@ -125,4 +130,24 @@ def test_a_member_is_offered_add_key_only_where_the_key_policy_lets_members_crea
     # then: the owner is offered it whatever the policy
     expect(owner_page.get_by_role("button", name="Add key")).to_be_visible()
     assert offered_before == 0
+    chromium.assert_offline_and_quiet()
+
+
+def test_a_systems_keys_page_says_the_viewers_role_as_a_sentence(
+    served: Served, chromium: Browsing
+) -> None:
+    # given
+    owner, organization_id = owner_with_organization(served, SYSTEMS, "Roles")
+    made = api(
+        served, CREATE_SYSTEM, owner, input={"organizationId": organization_id, "name": "till"}
+    )
+    page = chromium.page()
+    chromium.log_in(page, SYSTEMS)
+
+    # when
+    page.goto(f"{served.base}/console#/systems/{made['createSystem']['system']['id']}")
+
+    # then: as on the organization's keys page, a sentence; the role in lower case
+    expect(page.get_by_role("heading", name="till: keys")).to_be_visible()
+    expect(page.get_by_text("Your role: owner.", exact=True)).to_be_visible()
     chromium.assert_offline_and_quiet()

@@ -101,11 +101,12 @@ export async function renderSystem(
   /** @type {{id: string, name: string, scope: string}[]} */
   const groups = nodes(organization.permissionGroups);
   const systemRole = system.viewerRole ? `; on this system: ${system.viewerRole}` : "";
+  const roles = `${organization.viewerRole}${systemRole}`.toLowerCase();
   showKeySets(main, cursors, view, {
     heading: `${system.name}: keys`,
     above: [organizationsLink(), h("p", { text: `A system of ${organization.name}.` })],
     nav: organizationNav(organization.id, "/systems"),
-    role: `Your role: ${organization.viewerRole}${systemRole}.`.toLowerCase(),
+    role: `Your role: ${roles}.`,
     owner: { systemId },
     organizationId: organization.id,
     viewerRole: organization.viewerRole,
