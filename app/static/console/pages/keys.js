@@ -7,7 +7,7 @@
  * Key values appear only in the answer of the mutation that made them, once, with Copy
  * to clipboard; the table shows hints (`kro_AbCd…wXyZ`) to everyone.
  */
-import { graphql } from "../api.js";
+import { everyNode, graphql, organizationPages } from "../api.js";
 import {
   checkboxes,
   field,
@@ -19,7 +19,7 @@ import {
   pager,
   show,
 } from "../dom.js";
-import { CREATE_KEY_SET, KEY_SETS } from "../operations.js";
+import { CREATE_KEY_SET, KEY_SETS, PERMISSION_GROUPS_AFTER } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
 import { showPending } from "./approvals.js";
 import { filtering, FIRST_VIEW, keyTable, listVariables } from "./keytable.js";
@@ -91,7 +91,10 @@ export async function renderKeySets(
     viewerRole: organization.viewerRole,
     administersScope: organization.viewerRole !== "MEMBER",
     permissions: ORGANIZATION_PERMISSIONS,
-    groups: nodes(organization.permissionGroups),
+    groups: await everyNode(
+      organization.permissionGroups,
+      organizationPages(PERMISSION_GROUPS_AFTER, organizationId, "permissionGroups"),
+    ),
     maxGrace: organization.keyPolicy.maxGracePeriodSeconds,
     memberKeySetLimit: organization.keyPolicy.memberKeySetLimit,
     keyReveal: organization.keyReveal,

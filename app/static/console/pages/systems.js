@@ -4,9 +4,14 @@
  * keys page of keys.js with the system's key sets, and its roles (systemroles.js) for its
  * admins.
  */
-import { graphql } from "../api.js";
+import { everyNode, graphql, organizationPages } from "../api.js";
 import { field, formValue, h, pageOf, pager, show, when } from "../dom.js";
-import { CREATE_SYSTEM, SYSTEM_KEY_SETS, SYSTEMS } from "../operations.js";
+import {
+  CREATE_SYSTEM,
+  PERMISSION_GROUPS_AFTER,
+  SYSTEM_KEY_SETS,
+  SYSTEMS,
+} from "../operations.js";
 import { act } from "./acting.js";
 import { nodes, pageVariables, showKeySets, SYSTEM_PERMISSIONS } from "./keys.js";
 import { FIRST_VIEW } from "./keytable.js";
@@ -99,7 +104,10 @@ export async function renderSystem(
   const turnRoles = (next) => renderSystem(main, systemId, cursors, view, next);
   const reload = () => turnRoles(roleCursors);
   /** @type {{id: string, name: string, scope: string}[]} */
-  const groups = nodes(organization.permissionGroups);
+  const groups = await everyNode(
+    organization.permissionGroups,
+    organizationPages(PERMISSION_GROUPS_AFTER, organization.id, "permissionGroups"),
+  );
   const systemRole = system.viewerRole ? `; on this system: ${system.viewerRole}` : "";
   const roles = `${organization.viewerRole}${systemRole}`.toLowerCase();
   showKeySets(main, cursors, view, {
