@@ -19,6 +19,8 @@ ROWS = {"name": "Wo Owner", "email": "walked.wo@example.com", "password": "walke
 SEER = {"name": "Ki Member", "email": "walked.ki@example.com", "password": "walked pony horse"}
 POLICY = {"name": "We Owner", "email": "walked.we@example.com", "password": "walked pony staple"}
 SYSTEMS = {"name": "Sa Owner", "email": "walked.sa@example.com", "password": "walked staple horse"}
+NAVIGATOR = {"name": "Na Owner", "email": "walked.na@example.com", "password": "walked staple pony"}
+NAVIGATED = {"name": "Ne Member", "email": "walked.ne@example.com", "password": "walked pony pony"}
 ASKER = {"name": "Ke Member", "email": "walked.ke@example.com", "password": "walked horse staple"}
 LABEL = "orders-api"
 
@@ -150,4 +152,33 @@ def test_a_systems_keys_page_says_the_viewers_role_as_a_sentence(
     # then: as on the organization's keys page, a sentence; the role in lower case
     expect(page.get_by_role("heading", name="till: keys")).to_be_visible()
     expect(page.get_by_text("Your role: owner.", exact=True)).to_be_visible()
+    chromium.assert_offline_and_quiet()
+
+
+def test_the_audit_log_and_approval_requests_are_among_an_organizations_links(
+    served: Served, chromium: Browsing
+) -> None:
+    # given: an owner and a member of an organization
+    owner, organization_id = owner_with_organization(served, NAVIGATOR, "Navigated")
+    joined(served, owner, organization_id, NAVIGATED, "MEMBER")
+    everyone = ["Keys", "Systems", "Members", "Verifiers"]
+
+    # when: the owner goes from the members page to the audit log by the organization's links
+    page = keys_page(chromium, NAVIGATOR, "Navigated")
+    links = page.get_by_role("navigation", name="Organization").get_by_role("link")
+    links.filter(has_text="Members").click()
+    expect(page.get_by_role("heading", name="Navigated: members")).to_be_visible()
+    owner_links = links.all_inner_texts()
+    links.filter(has_text="Audit log").click()
+    expect(page.get_by_role("heading", name="Navigated: audit log")).to_be_visible()
+    current = page.locator('nav[aria-label="Organization"] [aria-current="page"]').inner_text()
+    links.filter(has_text="Approval requests").click()
+    expect(page.get_by_role("heading", name="Navigated: approval requests")).to_be_visible()
+    member_page = keys_page(chromium, NAVIGATED, "Navigated")
+    member_links = member_page.get_by_role("navigation", name="Organization").get_by_role("link")
+
+    # then: the owner's links lead to both pages and stay on them; the member has neither
+    assert owner_links == [*everyone, "Approval requests", "Audit log"]
+    assert current == "Audit log"
+    assert member_links.all_inner_texts() == everyone
     chromium.assert_offline_and_quiet()

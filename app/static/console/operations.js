@@ -91,8 +91,8 @@ export const NOTIFICATIONS = {
 
 /** @type {Operation} */
 export const ORGANIZATION_APPROVALS = {
-  id: "sha256:53aa13e305c121d892e759a849ad20853e077302859507573b251611895224a2",
-  text: "query OrganizationApprovals($id: ID!) {\n  viewer {\n    email\n  }\n  organization(id: $id) {\n    id\n    name\n    approvalRequests {\n      id\n      action\n      status\n      summary\n      reason\n      requestedAt\n      expiresAt\n      claimable\n      decisionReason\n      requestedBy {\n        name\n        email\n      }\n      decidedBy {\n        name\n      }\n    }\n  }\n}",
+  id: "sha256:2cc943821eb2137c4e6ce7a4838262946811adc71b0819f8741cf998d7afaae3",
+  text: "query OrganizationApprovals($id: ID!) {\n  viewer {\n    email\n  }\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    approvalRequests {\n      id\n      action\n      status\n      summary\n      reason\n      requestedAt\n      expiresAt\n      claimable\n      decisionReason\n      requestedBy {\n        name\n        email\n      }\n      decidedBy {\n        name\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */

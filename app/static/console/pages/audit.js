@@ -8,6 +8,7 @@ import { everyNode, graphql, organizationPages } from "../api.js";
 import { formValue, h, onSubmit, pageOf, pager, show, when } from "../dom.js";
 import { AUDIT_INTEGRITY, AUDIT_LOG, KEY_SETS_AFTER, MEMBERS_AFTER } from "../operations.js";
 import { AUDIT_ACTIONS } from "./auditactions.js";
+import { organizationNav } from "./orgnav.js";
 
 /**
  * @typedef {{
@@ -67,6 +68,7 @@ export async function renderAudit(main, organizationId, filter = {}, cursors = [
       }),
     ),
     h("h1", { text: `${organization.name}: audit log` }),
+    organizationNav(organizationId, "/audit", true),
     integrity(organizationId),
     filters(choices, filter, (next) => go(next, [null])),
     h("p", {

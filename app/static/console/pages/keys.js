@@ -84,7 +84,7 @@ export async function renderKeySets(
   showKeySets(main, cursors, view, {
     heading: `${organization.name}: keys`,
     above: [organizationsLink()],
-    nav: organizationNav(organizationId),
+    nav: organizationNav(organizationId, "", organization.viewerRole !== "MEMBER"),
     role: `Your role: ${organization.viewerRole.toLowerCase()}.`,
     owner: { organizationId },
     organizationId,
@@ -148,7 +148,6 @@ export function showKeySets(main, cursors, view, page) {
     keyReveal: page.keyReveal,
     reload: () => page.page(cursors, view),
   };
-  const organizationPath = `#/organizations/${encodeURIComponent(page.organizationId)}`;
   show(
     main,
     page.above,
@@ -161,14 +160,6 @@ export function showKeySets(main, cursors, view, page) {
       ? keyTable(keySets, context, view, (next) => page.page([null], next))
       : h("p", { text: "No key sets yet.", role: "status" }),
     pager(cursors, page.keySets.pageInfo, (next) => page.page(next, view), "key sets"),
-    page.viewerRole !== "MEMBER" &&
-      h(
-        "p",
-        {},
-        h("a", { href: `${organizationPath}/approvals`, text: "Approval requests" }),
-        " · ",
-        h("a", { href: `${organizationPath}/audit`, text: "Audit log" }),
-      ),
   );
 }
 

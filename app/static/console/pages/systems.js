@@ -54,7 +54,7 @@ export async function renderSystems(main, organizationId, cursors = [null]) {
     organizationsLink(),
     h("h1", { text: `${organization.name}: systems` }),
     h("button", { type: "button", text: "Add system", onclick: add }),
-    organizationNav(organizationId, "/systems"),
+    organizationNav(organizationId, "/systems", organization.viewerRole !== "MEMBER"),
     systems.length
       ? h(
           "ul",
@@ -113,7 +113,7 @@ export async function renderSystem(
   showKeySets(main, cursors, view, {
     heading: `${system.name}: keys`,
     above: [organizationsLink(), h("p", { text: `A system of ${organization.name}.` })],
-    nav: organizationNav(organization.id, "/systems"),
+    nav: organizationNav(organization.id, "/systems", organization.viewerRole !== "MEMBER"),
     role: `Your role: ${roles}.`,
     owner: { systemId },
     organizationId: organization.id,
