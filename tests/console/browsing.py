@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.support.processes import Served
 
@@ -31,6 +31,14 @@ mutation ($input: CreateOrganizationInput!) {
 INVITE = """
 mutation ($input: AddMemberInput!) {
   addMember(input: $input) { invitationToken userErrors { code message } }
+}"""
+CREATE_SYSTEM = """
+mutation ($input: CreateSystemInput!) {
+  createSystem(input: $input) { system { id } userErrors { code } }
+}"""
+GRANT_SYSTEM_ROLE = """
+mutation ($input: GrantSystemRoleInput!) {
+  grantSystemRole(input: $input) { userErrors { code } }
 }"""
 
 # Chromium's own background traffic is off, and no name resolves but the server's.
@@ -134,6 +142,46 @@ class Browsing:
         assert self.errors == [], "the page logged errors (a CSP violation is one)"
 
 
+@dataclass
+class Turned:
+    """What a list of 21 showed on each turn of its pager: its first page, its second,
+    the first again, and how many *Next page* buttons the second offered."""
+
+    first: list[str]
+    second: list[str]
+    back: list[str]
+    next_on_last: int
+
+    @classmethod
+    def of(cls, texts: list[str]) -> Turned:
+        """What a list of these 21 rows shows when its pages are turned right."""
+        return cls(texts[:20], texts[20:], texts[:20], 0)
+
+
+def turn_pages(rows: Locator, pages: Locator) -> Turned:
+    """Turns a list of 21 rows (`rows`, one text each) to its second page, back to the
+    first, and to the second again (where it is left) with the buttons of `pages`."""
+    expect(rows).to_have_count(20)
+    first = rows.all_inner_texts()
+    pages.get_by_role("button", name="Next page").click()
+    expect(rows).to_have_count(1)
+    second = rows.all_inner_texts()
+    next_on_last = pages.get_by_role("button", name="Next page").count()
+    pages.get_by_role("button", name="Previous page").click()
+    expect(rows).to_have_count(20)
+    back = rows.all_inner_texts()
+    pages.get_by_role("button", name="Next page").click()
+    expect(rows).to_have_count(1)
+    return Turned(first, second, back, next_on_last)
+
+
+def confirm_in_row(page: Page, row: str, action: str, dialog: str, button: str) -> None:
+    """Clicks `action` in the row that holds the text `row`, then `button` in the dialog
+    named `dialog` that it opens."""
+    page.get_by_role("row").filter(has_text=row).get_by_role("button", name=action).click()
+    page.get_by_role("dialog", name=dialog).get_by_role("button", name=button).click()
+
+
 def server_now(served: Served) -> float:
     """The server's time, which the approval story moves an hour on."""
     assert served.clock
@@ -160,6 +208,17 @@ def owner_with_organization(served: Served, person: dict[str, str], name: str) -
     token = log_in(served, person)
     created = api(served, CREATE_ORGANIZATION, token, input={"name": name})
     return token, str(created["createOrganization"]["organization"]["id"])
+
+
+def joined(
+    served: Served, owner: str, organization_id: str, person: dict[str, str], role: str
+) -> str:
+    """The token of a new account that `owner` invited to the organization with `role`
+    and that signed up with the invitation (a member from then on)."""
+    invited = {"organizationId": organization_id, "email": person["email"], "role": role}
+    invitation = api(served, INVITE, owner, input=invited)["addMember"]["invitationToken"]
+    api(served, SIGN_UP, input=person | {"invitationToken": invitation})
+    return log_in(served, person)
 
 
 def first_organization(served: Served, token: str) -> str:

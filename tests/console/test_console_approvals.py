@@ -7,16 +7,18 @@ Each is read back through the API.
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+import re
+
+from playwright.sync_api import Locator, Page, expect
 
 from tests.console.browsing import (
     AXE,
     AXE_RUN,
-    INVITE,
-    SIGN_UP,
+    CREATE_SYSTEM,
+    GRANT_SYSTEM_ROLE,
     Browsing,
     api,
-    log_in,
+    joined,
     owner_with_organization,
 )
 from tests.support.processes import Served
@@ -24,6 +26,8 @@ from tests.support.processes import Served
 # Emails of this file only: the server is shared with the other console test files.
 OWNER = {"name": "Li Owner", "email": "decide.li@example.com", "password": "decide horse battery"}
 ADMIN = {"name": "Ma Admin", "email": "decide.ma@example.com", "password": "decide staple horse"}
+SCOPED = {"name": "Lu Owner", "email": "decide.lu@example.com", "password": "decide pony horse"}
+OWN_KEYS = {"name": "Ny Member", "email": "decide.ny@example.com", "password": "decide pony staple"}
 LABEL = "payments-terminal"
 
 CREATE_KEY_SET = """
@@ -52,6 +56,10 @@ query ($id: ID!) {
     approvalRequests { reason status decisionReason claimable decidedBy { email } }
   }
 }"""
+KEY_POLICY = """
+mutation ($input: UpdateKeyPolicyInput!) {
+  updateKeyPolicy(input: $input) { userErrors { code } }
+}"""
 MUTED = "query ($id: ID!) { keySet(id: $id) { mutedAnomalyKinds } }"
 
 
@@ -68,14 +76,7 @@ def test_an_owner_rejects_a_request_claims_an_approved_reveal_and_mutes_an_anoma
     key_set_id = made["keySet"]["id"]
     held = {"organizationId": organization_id, "actions": ["REVEAL_KEY"]}
     assert api(served, HOLD, owner, input=held)["updateApprovalPolicy"]["userErrors"] == []
-    invitation = api(
-        served,
-        INVITE,
-        owner,
-        input={"organizationId": organization_id, "email": ADMIN["email"], "role": "ADMIN"},
-    )["addMember"]["invitationToken"]
-    api(served, SIGN_UP, input=ADMIN | {"invitationToken": invitation})
-    admin = log_in(served, ADMIN)
+    admin = joined(served, owner, organization_id, ADMIN, "ADMIN")
 
     def request_reveal(token: str, slot: str, reason: str) -> str:
         asked = {"keySetId": key_set_id, "slot": slot, "reason": reason}
@@ -114,8 +115,7 @@ def test_an_owner_rejects_a_request_claims_an_approved_reveal_and_mutes_an_anoma
     # when: on the keys page, the owner mutes refusal bursts in the key set's anomalies
     page.get_by_role("link", name="Organizations").click()
     page.get_by_role("link", name="Decided").click()
-    page.get_by_role("row").filter(has_text=LABEL).get_by_role("button", name="Anomalies").click()
-    anomalies = page.get_by_role("dialog", name=f"Anomalies of “{LABEL}”")
+    anomalies = anomalies_of(page, LABEL)
     anomalies.get_by_role("button", name="Mute refusal burst", exact=True).click()
     mute = page.get_by_role("dialog", name=f"Mute refusal burst for “{LABEL}”")
     mute.get_by_role("button", name="Mute", exact=True).click()
@@ -150,4 +150,57 @@ def test_an_owner_rejects_a_request_claims_an_approved_reveal_and_mutes_an_anoma
         "REFUSAL_BURST"
     ]
     assert violations == [], "axe-core: serious accessibility violations in Claim or Anomalies"
+    chromium.assert_offline_and_quiet()
+
+
+def anomalies_of(page: Page, label: str) -> Locator:
+    """Opens the Anomalies dialog of the key set labelled `label` on its keys page."""
+    page.get_by_role("row").filter(has_text=label).get_by_role("button", name="Anomalies").click()
+    return page.get_by_role("dialog", name=f"Anomalies of “{label}”")
+
+
+def test_only_admins_of_the_scope_are_offered_mute(served: Served, chromium: Browsing) -> None:
+    # given: a member who may create key sets of their own and has one, and who is an
+    # admin of a system that has a key set too
+    owner, organization_id = owner_with_organization(served, SCOPED, "Muters")
+    policy = {"organizationId": organization_id, "memberKeySetLimit": 5}
+    assert api(served, KEY_POLICY, owner, input=policy)["updateKeyPolicy"]["userErrors"] == []
+    member = joined(served, owner, organization_id, OWN_KEYS, "MEMBER")
+    own = {"organizationId": organization_id, "label": "member-own"}
+    assert api(served, CREATE_KEY_SET, member, input=own)["createKeySet"]["userErrors"] == []
+    made = api(
+        served, CREATE_SYSTEM, owner, input={"organizationId": organization_id, "name": "till"}
+    )
+    system_id = made["createSystem"]["system"]["id"]
+    granted = {"systemId": system_id, "email": OWN_KEYS["email"], "role": "ADMIN"}
+    assert (
+        api(served, GRANT_SYSTEM_ROLE, owner, input=granted)["grantSystemRole"]["userErrors"] == []
+    )
+    on_system = {"systemId": system_id, "label": "till-key"}
+    assert api(served, CREATE_KEY_SET, owner, input=on_system)["createKeySet"]["userErrors"] == []
+
+    # when: the member opens the organization's keys page, then the system's
+    page = chromium.page()
+    chromium.log_in(page, OWN_KEYS)
+    page.get_by_role("link", name="Muters").click()
+    own_dialog = anomalies_of(page, "member-own")
+    expect(own_dialog.get_by_role("table", name="Kinds of anomaly")).to_be_visible()
+    member_offered = own_dialog.get_by_role("button").all_inner_texts()
+    own_dialog.get_by_role("button", name="Close").click()
+    page.goto(f"{served.base}/console#/systems/{system_id}")
+    system_mutes = anomalies_of(page, "till-key").get_by_role("button", name=re.compile("^Mute "))
+    expect(system_mutes).to_have_count(5)
+
+    # when: the owner opens the member's key set's anomalies
+    owner_page = chromium.page()
+    chromium.log_in(owner_page, SCOPED)
+    owner_page.get_by_role("link", name="Muters").click()
+    owner_mutes = anomalies_of(owner_page, "member-own").get_by_role(
+        "button", name=re.compile("^Mute ")
+    )
+
+    # then: on their own key set the member sees the anomalies but is offered no muting
+    # (the API refuses it); an admin of the scope, the organization's or the system's, is
+    expect(owner_mutes).to_have_count(5)
+    assert member_offered == ["Close"]
     chromium.assert_offline_and_quiet()

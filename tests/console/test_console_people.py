@@ -18,13 +18,17 @@ from playwright.sync_api import Page, expect
 from tests.console.browsing import (
     AXE,
     AXE_RUN,
+    CREATE_SYSTEM,
     INVITE,
     Browsing,
+    Turned,
     api,
+    confirm_in_row,
     first_organization,
     log_in,
     owner_with_organization,
     server_now,
+    turn_pages,
     verify_code,
 )
 from tests.support.processes import Served
@@ -37,6 +41,7 @@ DROPPED = "xu@people.example"
 GUARD = {"name": "Vi Owner", "email": "vi@people.example", "password": "staple battery horse"}
 STEPPING = {"name": "Wu Owner", "email": "wu@people.example", "password": "battery horse staple"}
 PAGER = {"name": "Pe Owner", "email": "pe@people.example", "password": "horse staple pony"}
+CHECKERS = {"name": "Ce Owner", "email": "ce@people.example", "password": "pony staple horse"}
 
 SYSTEM_KEY_SETS = """
 query ($id: ID!) {
@@ -66,8 +71,8 @@ REQUIRE_STEP_UP = """
 mutation ($input: UpdateOrganizationInput!) {
   updateOrganization(input: $input) { userErrors { code message } }
 }"""
-CREATE_SYSTEM = """
-mutation ($input: CreateSystemInput!) { createSystem(input: $input) { userErrors { code } } }"""
+CREATE_VERIFIER = """
+mutation ($input: CreateVerifierInput!) { createVerifier(input: $input) { userErrors { code } } }"""
 VERIFIERS = """
 query ($id: ID!) {
   organization(id: $id) { verifiers(first: 10) { edges { node { name hint revokedAt } } } }
@@ -238,31 +243,18 @@ def test_invitations_and_systems_page_with_the_api_cursors(
     invitation_pages = page.get_by_role("navigation", name="Pages of invitations")
 
     # when: the invitations go to their second page and back, the members staying put
-    expect(pending).to_have_count(20)
-    first_page = pending.all_inner_texts()
-    invitation_pages.get_by_role("button", name="Next page").click()
-    expect(pending).to_have_count(1)
-    second_page = pending.all_inner_texts()
+    turned = turn_pages(pending, invitation_pages)
     members_meanwhile = members.all_inner_texts()
-    no_next = invitation_pages.get_by_role("button", name="Next page").count()
-    invitation_pages.get_by_role("button", name="Previous page").click()
-    expect(pending).to_have_count(20)
-    invitation_pages.get_by_role("button", name="Next page").click()
-    expect(pending).to_have_count(1)
 
     # when: the only invitation of the second page is revoked
-    page.get_by_role("row").filter(has_text="paged-21").get_by_role("button", name="Revoke").click()
-    page.get_by_role("dialog", name="Revoke the invitation of paged-21@people.example").get_by_role(
-        "button", name="Revoke invitation"
-    ).click()
+    revoked = "Revoke the invitation of paged-21@people.example"
+    confirm_in_row(page, "paged-21", "Revoke", revoked, "Revoke invitation")
 
     # then: the page steps back to the first, the last one left; no more pages to turn
     expect(pending).to_have_count(20)
     expect(invitation_pages).to_have_count(0)
-    assert first_page == [f"paged-{number:02}@people.example" for number in range(1, 21)]
-    assert second_page == ["paged-21@people.example"]
+    assert turned == Turned.of([f"paged-{number:02}@people.example" for number in range(1, 22)])
     assert members_meanwhile == [PAGER["name"]]
-    assert no_next == 0
     assert page.get_by_role("navigation", name="Pages of members").count() == 0
 
     # when: the systems, a page at a time
@@ -278,6 +270,36 @@ def test_invitations_and_systems_page_with_the_api_cursors(
     # then: oldest first, each once
     assert first_systems == [f"system-{number:02}" for number in range(1, 21)]
     assert systems.get_by_role("link").all_inner_texts() == ["system-21"]
+    chromium.assert_offline_and_quiet()
+
+
+def test_verifiers_page_with_the_api_cursors(served: Served, chromium: Browsing) -> None:
+    # given: 21 verifiers, one more than a page holds
+    owner, organization_id = owner_with_organization(served, CHECKERS, "Checkers")
+    names = [f"service-{number:02}" for number in range(1, 22)]
+    for name in names:
+        scope = {"organizationId": organization_id}
+        made = api(served, CREATE_VERIFIER, owner, input=scope | {"name": name})
+        assert made["createVerifier"]["userErrors"] == []
+    page = chromium.page()
+    chromium.log_in(page, CHECKERS)
+    page.goto(f"{served.base}/console#/organizations/{organization_id}/verifiers")
+    shown = page.get_by_role("table", name="Verifiers").locator("tbody th")
+    pages = page.get_by_role("navigation", name="Pages of verifiers")
+
+    # when: to the second page and back, and on again
+    turned = turn_pages(shown, pages)
+
+    # when: the one verifier of the second page is revoked
+    revoked = "Revoke the verifier service-21"
+    confirm_in_row(page, "service-21", "Revoke", revoked, "Revoke verifier")
+    row = page.get_by_role("row").filter(has_text="service-21")
+
+    # then: oldest first, each once; the revoked one stays listed where it was
+    expect(row).to_contain_text("revoked")
+    expect(shown).to_have_count(1)
+    assert turned == Turned.of(names)
+    expect(pages.get_by_role("button", name="Previous page")).to_be_visible()
     chromium.assert_offline_and_quiet()
 
 

@@ -93,3 +93,40 @@ export async function graphql(operation, variables = {}) {
 export function userError(payload, code) {
   return payload.userErrors.find((error) => error.code === code);
 }
+
+/**
+ * @template T
+ * @typedef {{edges: {node: T}[], pageInfo: {hasNextPage: boolean, endCursor: string}}} Connection
+ */
+
+/**
+ * Every node of a connection whose first page is `first`: the pages after it asked of
+ * `after` in turn, each from the one before's `pageInfo.endCursor` (what a form's choices
+ * need: all of them, not the first page).
+ * @template T
+ * @param {Connection<T>} first
+ * @param {(cursor: string) => Promise<Connection<T>>} after
+ * @returns {Promise<T[]>}
+ */
+export async function everyNode(first, after) {
+  const all = first.edges.map((edge) => edge.node);
+  let page = first;
+  while (page.pageInfo.hasNextPage) {
+    page = await after(page.pageInfo.endCursor);
+    all.push(...page.edges.map((edge) => edge.node));
+  }
+  return all;
+}
+
+/**
+ * The `after` of everyNode for one of an organization's connections: `operation` asked
+ * for the page after a cursor, its `organization[field]` answered.
+ * @param {import("./operations.js").Operation} operation
+ * @param {string} organizationId
+ * @param {string} field
+ * @returns {(cursor: string) => Promise<Connection<any>>}
+ */
+export function organizationPages(operation, organizationId, field) {
+  return async (cursor) =>
+    (await graphql(operation, { id: organizationId, after: cursor })).organization[field];
+}

@@ -43,8 +43,8 @@ export const CREATE_ORGANIZATION = {
 
 /** @type {Operation} */
 export const KEY_SETS = {
-  id: "sha256:e9085d5f0d9570166c252d87a1ca41cf8376e08abc6f971c9ae862f3d878877d",
-  text: "query KeySets($id: ID!, $first: Int!, $after: String, $status: [KeySetStatus!], $orderBy: KeySetOrder, $filter: KeySetFilter) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    keyReveal\n    keyPolicy {\n      maxGracePeriodSeconds\n    }\n    permissionGroups(first: 100) {\n      edges {\n        node {\n          id\n          name\n        }\n      }\n    }\n    keySets(\n      first: $first\n      after: $after\n      status: $status\n      orderBy: $orderBy\n      filter: $filter\n    ) {\n      edges {\n        node {\n          id\n          label\n          description\n          status\n          enabled\n          createdAt\n          createdBy {\n            name\n          }\n          expiresAt\n          lastUsedAt\n          viewerIsAdmin\n          groups {\n            id\n            name\n          }\n          primaryKey {\n            hint\n          }\n          secondaryKey {\n            hint\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
+  id: "sha256:ea4d15dbbfe434264977db9214a74b495d6afc080e23457377c2ae53cf981a07",
+  text: "query KeySets($id: ID!, $first: Int!, $after: String, $status: [KeySetStatus!], $orderBy: KeySetOrder, $filter: KeySetFilter) {\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    keyReveal\n    keyPolicy {\n      maxGracePeriodSeconds\n      memberKeySetLimit\n    }\n    permissionGroups(first: 100) {\n      edges {\n        node {\n          id\n          name\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n    keySets(\n      first: $first\n      after: $after\n      status: $status\n      orderBy: $orderBy\n      filter: $filter\n    ) {\n      edges {\n        node {\n          id\n          label\n          description\n          status\n          enabled\n          createdAt\n          createdBy {\n            name\n          }\n          expiresAt\n          lastUsedAt\n          viewerIsAdmin\n          groups {\n            id\n            name\n          }\n          primaryKey {\n            hint\n          }\n          secondaryKey {\n            hint\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
@@ -91,8 +91,8 @@ export const NOTIFICATIONS = {
 
 /** @type {Operation} */
 export const ORGANIZATION_APPROVALS = {
-  id: "sha256:53aa13e305c121d892e759a849ad20853e077302859507573b251611895224a2",
-  text: "query OrganizationApprovals($id: ID!) {\n  viewer {\n    email\n  }\n  organization(id: $id) {\n    id\n    name\n    approvalRequests {\n      id\n      action\n      status\n      summary\n      reason\n      requestedAt\n      expiresAt\n      claimable\n      decisionReason\n      requestedBy {\n        name\n        email\n      }\n      decidedBy {\n        name\n      }\n    }\n  }\n}",
+  id: "sha256:2cc943821eb2137c4e6ce7a4838262946811adc71b0819f8741cf998d7afaae3",
+  text: "query OrganizationApprovals($id: ID!) {\n  viewer {\n    email\n  }\n  organization(id: $id) {\n    id\n    name\n    viewerRole\n    approvalRequests {\n      id\n      action\n      status\n      summary\n      reason\n      requestedAt\n      expiresAt\n      claimable\n      decisionReason\n      requestedBy {\n        name\n        email\n      }\n      decidedBy {\n        name\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
@@ -151,8 +151,8 @@ export const EXTEND_KEY_SET = {
 
 /** @type {Operation} */
 export const AUDIT_LOG = {
-  id: "sha256:33021d4465d5d5dc97bf8f09cd6c2e4d48775d4415f4a0eb290f124ae5b2d95f",
-  text: "query AuditLog($id: ID!, $first: Int!, $after: String, $filter: AuditFilter) {\n  organization(id: $id) {\n    id\n    name\n    members(first: 100) {\n      edges {\n        node {\n          user {\n            id\n            name\n            email\n          }\n        }\n      }\n    }\n    keySets(first: 100, includeSystems: true) {\n      edges {\n        node {\n          id\n          label\n        }\n      }\n    }\n    auditLog(first: $first, after: $after, filter: $filter) {\n      totalCount\n      edges {\n        node {\n          id\n          sequence\n          action\n          occurredAt\n          targetLabel\n          actor {\n            name\n            email\n          }\n          system {\n            name\n          }\n          keySet {\n            label\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
+  id: "sha256:ec885364ca3a8a917ca07759acee1048b3849c20410da15e7eeba73a5da66fed",
+  text: "query AuditLog($id: ID!, $first: Int!, $after: String, $filter: AuditFilter) {\n  organization(id: $id) {\n    id\n    name\n    members(first: 100) {\n      edges {\n        node {\n          user {\n            id\n            name\n            email\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n    keySets(first: 100, includeSystems: true) {\n      edges {\n        node {\n          id\n          label\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n    auditLog(first: $first, after: $after, filter: $filter) {\n      totalCount\n      edges {\n        node {\n          id\n          sequence\n          action\n          occurredAt\n          targetLabel\n          actor {\n            name\n            email\n          }\n          system {\n            name\n          }\n          keySet {\n            label\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
@@ -175,8 +175,8 @@ export const CREATE_SYSTEM = {
 
 /** @type {Operation} */
 export const SYSTEM_KEY_SETS = {
-  id: "sha256:191206fbe3c8f7fe4b654978b49c81427880c051b04186ae99b12d39f7b5ea6c",
-  text: "query SystemKeySets($id: ID!, $first: Int!, $after: String, $status: [KeySetStatus!], $orderBy: KeySetOrder, $filter: KeySetFilter) {\n  system(id: $id) {\n    id\n    name\n    viewerRole\n    viewerIsAdmin\n    keyPolicy {\n      maxGracePeriodSeconds\n    }\n    organization {\n      id\n      name\n      viewerRole\n      keyReveal\n      permissionGroups(first: 100) {\n        edges {\n          node {\n            id\n            name\n            scope\n          }\n        }\n      }\n    }\n    keySets(\n      first: $first\n      after: $after\n      status: $status\n      orderBy: $orderBy\n      filter: $filter\n    ) {\n      edges {\n        node {\n          id\n          label\n          description\n          status\n          enabled\n          createdAt\n          createdBy {\n            name\n          }\n          expiresAt\n          lastUsedAt\n          viewerIsAdmin\n          groups {\n            id\n            name\n          }\n          primaryKey {\n            hint\n          }\n          secondaryKey {\n            hint\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
+  id: "sha256:81ee2fd744f83b5f60917f85c9794732b08380540c091dc7c6fedc23c4ef2273",
+  text: "query SystemKeySets($id: ID!, $first: Int!, $after: String, $status: [KeySetStatus!], $orderBy: KeySetOrder, $filter: KeySetFilter) {\n  system(id: $id) {\n    id\n    name\n    viewerRole\n    viewerIsAdmin\n    keyPolicy {\n      maxGracePeriodSeconds\n      memberKeySetLimit\n    }\n    organization {\n      id\n      name\n      viewerRole\n      keyReveal\n      permissionGroups(first: 100) {\n        edges {\n          node {\n            id\n            name\n            scope\n          }\n        }\n        pageInfo {\n          hasNextPage\n          endCursor\n        }\n      }\n    }\n    keySets(\n      first: $first\n      after: $after\n      status: $status\n      orderBy: $orderBy\n      filter: $filter\n    ) {\n      edges {\n        node {\n          id\n          label\n          description\n          status\n          enabled\n          createdAt\n          createdBy {\n            name\n          }\n          expiresAt\n          lastUsedAt\n          viewerIsAdmin\n          groups {\n            id\n            name\n          }\n          primaryKey {\n            hint\n          }\n          secondaryKey {\n            hint\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
@@ -241,8 +241,8 @@ export const REVOKE_VERIFIER = {
 
 /** @type {Operation} */
 export const KEY_SET_ACCESS = {
-  id: "sha256:f46686582178f9d3581a929de68eaa71179c97257abecc32ecfdd515c4494302",
-  text: "query KeySetAccess($id: ID!) {\n  keySet(id: $id) {\n    id\n    scope\n    permissionNames\n    allowedCidrs\n    organization {\n      id\n      permissions(first: 100) {\n        edges {\n          node {\n            name\n            scopes\n          }\n        }\n      }\n    }\n  }\n}",
+  id: "sha256:fbf6e5bc04bdda3c9017366fbf9a917748c85b4b53b8e98edcd23631ad472db4",
+  text: "query KeySetAccess($id: ID!) {\n  keySet(id: $id) {\n    id\n    scope\n    permissionNames\n    allowedCidrs\n    organization {\n      id\n      permissions(first: 100) {\n        edges {\n          node {\n            name\n            scopes\n          }\n        }\n        pageInfo {\n          hasNextPage\n          endCursor\n        }\n      }\n    }\n  }\n}",
 };
 
 /** @type {Operation} */
@@ -279,4 +279,28 @@ export const SYSTEM_ROLE_ASSIGNMENTS = {
 export const REVOKE_SYSTEM_ROLE = {
   id: "sha256:627fe93bf637a2f60e0b0f97a3aa29a533156695edf80fa840288e8569e59696",
   text: "mutation RevokeSystemRole($input: RevokeSystemRoleInput!) {\n  revokeSystemRole(input: $input) {\n    approvalRequest {\n      id\n    }\n    userErrors {\n      code\n      field\n      message\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const PERMISSION_GROUPS_AFTER = {
+  id: "sha256:3f1ebb9922072333a6b9d2e20e4e6dd76733fbfcb678a435c840022823e79f97",
+  text: "query PermissionGroupsAfter($id: ID!, $after: String!) {\n  organization(id: $id) {\n    id\n    permissionGroups(first: 100, after: $after) {\n      edges {\n        node {\n          id\n          name\n          scope\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const PERMISSIONS_AFTER = {
+  id: "sha256:62a8953d4e59e09e77c7986154440aeb00fabaaaa6ea85f9429edb35ba91192e",
+  text: "query PermissionsAfter($id: ID!, $after: String!) {\n  organization(id: $id) {\n    id\n    permissions(first: 100, after: $after) {\n      edges {\n        node {\n          name\n          scopes\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const MEMBERS_AFTER = {
+  id: "sha256:e6e81af2e093468f5a57a9a1fb03909d6a784332ed144358015b7bf09eda7bc6",
+  text: "query MembersAfter($id: ID!, $after: String!) {\n  organization(id: $id) {\n    id\n    members(first: 100, after: $after) {\n      edges {\n        node {\n          user {\n            id\n            name\n            email\n          }\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
+};
+
+/** @type {Operation} */
+export const KEY_SETS_AFTER = {
+  id: "sha256:593d3e92937e90809fa45daa5e53e813ec072dbc9fb1d8f8bd56c6dd838ddc36",
+  text: "query KeySetsAfter($id: ID!, $after: String!) {\n  organization(id: $id) {\n    id\n    keySets(first: 100, after: $after, includeSystems: true) {\n      edges {\n        node {\n          id\n          label\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n}",
 };

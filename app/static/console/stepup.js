@@ -8,6 +8,10 @@ import { userError } from "./api.js";
 import { field, formValue, h, openDialog } from "./dom.js";
 
 const RETRY_CODES = ["OTP_REQUIRED", "OTP_INVALID", "OTP_REUSED"];
+// The API's OTP_REQUIRED message names its own fields (otp, elevateSession); a person
+// reads this instead. A wrong or reused code keeps the API's words, which are a person's.
+const CODE_NEEDED =
+  "This organization asks for a current code from your authenticator app before this action.";
 
 /**
  * Runs `attempt` without a code, then with the codes the person types while the API asks
@@ -24,7 +28,7 @@ export async function withStepUp(attempt) {
     if (!refusal || (refusal.code !== "OTP_REQUIRED" && !asked)) {
       return payload;
     }
-    const code = await askCode(refusal.message);
+    const code = await askCode(refusal.code === "OTP_REQUIRED" ? CODE_NEEDED : refusal.message);
     if (code === null) {
       return null;
     }

@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * A key set's traffic anomalies, for its admins, each with Acknowledge; and the kinds of
- * anomaly raised for it, each with Mute or Unmute (through acting.js: step-up, approval).
+ * anomaly raised for it, with Mute or Unmute for the admins of its scope (through
+ * acting.js: step-up, approval): a member who created the key set may not mute.
  */
 import { graphql } from "../api.js";
 import { h, openDialog, show, when } from "../dom.js";
@@ -29,7 +30,7 @@ export const ANOMALY_KINDS = [
 /**
  * Opens the dialog of a key set's anomalies, newest first, and of the kinds it raises.
  * @param {KeySet} keySet
- * @param {{organizationId: string}} context
+ * @param {{organizationId: string, administersScope: boolean}} context
  */
 export function showAnomalies(keySet, context) {
   const body = h("div", {}, h("p", { role: "status", text: "Loading anomalies…" }));
@@ -61,7 +62,7 @@ export function showAnomalies(keySet, context) {
             anomalies.map((anomaly) => item(anomaly, error, load)),
           )
         : h("p", { role: "status", text: "No anomalies detected." }),
-      kinds(keySet, muted, { organizationId: context.organizationId, reload: load }),
+      kinds(keySet, muted, { ...context, reload: load }),
     );
   };
   load().catch((failure) => {
@@ -112,10 +113,11 @@ function item(anomaly, error, reload) {
 }
 
 /**
- * The kinds of anomaly, each raised or muted for the key set, with Mute or Unmute.
+ * The kinds of anomaly, each raised or muted for the key set, with Mute or Unmute for
+ * the admins of its scope.
  * @param {KeySet} keySet
  * @param {string[]} muted
- * @param {{organizationId: string, reload: () => Promise<void>}} context
+ * @param {{organizationId: string, administersScope: boolean, reload: () => Promise<void>}} context
  * @returns {HTMLTableElement}
  */
 function kinds(keySet, muted, context) {
@@ -148,7 +150,9 @@ function kinds(keySet, muted, context) {
       h(
         "tr",
         {},
-        ["Kind", "Raised", "Actions"].map((text) => h("th", { scope: "col", text })),
+        ["Kind", "Raised", context.administersScope && "Actions"].map(
+          (text) => text && h("th", { scope: "col", text }),
+        ),
       ),
     ),
     h(
@@ -162,16 +166,17 @@ function kinds(keySet, muted, context) {
           {},
           h("th", { scope: "row", text: kindName(kind) }),
           h("td", { text: mutedNow ? "muted" : "raised" }),
-          h(
-            "td",
-            { class: "actions" },
-            h("button", {
-              type: "button",
-              text: verb,
-              "aria-label": `${verb} ${kindName(kind)}`,
-              onclick: () => change(kind, !mutedNow),
-            }),
-          ),
+          context.administersScope &&
+            h(
+              "td",
+              { class: "actions" },
+              h("button", {
+                type: "button",
+                text: verb,
+                "aria-label": `${verb} ${kindName(kind)}`,
+                onclick: () => change(kind, !mutedNow),
+              }),
+            ),
         );
       }),
     ),

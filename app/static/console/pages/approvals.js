@@ -15,6 +15,7 @@ import {
 } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
 import { messages, showOnce } from "./shownonce.js";
+import { organizationNav } from "./orgnav.js";
 
 /** @typedef {import("../api.js").Payload} Payload */
 /**
@@ -47,6 +48,8 @@ export async function renderApprovals(main, organizationId, current = null) {
   let requests;
   /** @type {Node} */
   let back;
+  /** @type {HTMLElement | null} */
+  let nav = null;
   /** @type {string} */
   let viewerEmail;
   if (organizationId) {
@@ -60,6 +63,8 @@ export async function renderApprovals(main, organizationId, current = null) {
     viewerEmail = data.viewer.email;
     const keys = `#/organizations/${encodeURIComponent(organizationId)}`;
     back = h("a", { href: keys, text: `${data.organization.name}: keys` });
+    const manages = data.organization.viewerRole !== "MEMBER";
+    nav = organizationNav(organizationId, "/approvals", manages);
   } else {
     const data = await graphql(VIEWER_APPROVALS);
     title = "Your approval requests";
@@ -73,6 +78,7 @@ export async function renderApprovals(main, organizationId, current = null) {
     main,
     h("p", {}, back),
     h("h1", { text: title }),
+    nav,
     alert,
     requests.length
       ? table(requests, context)

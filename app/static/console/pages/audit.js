@@ -4,10 +4,11 @@
  * (`AuditFilter`: action, actor, key set, time range), paged with its cursors, and the
  * integrity check of the organization's hash chain.
  */
-import { graphql } from "../api.js";
+import { everyNode, graphql, organizationPages } from "../api.js";
 import { formValue, h, onSubmit, pageOf, pager, show, when } from "../dom.js";
-import { AUDIT_INTEGRITY, AUDIT_LOG } from "../operations.js";
+import { AUDIT_INTEGRITY, AUDIT_LOG, KEY_SETS_AFTER, MEMBERS_AFTER } from "../operations.js";
 import { AUDIT_ACTIONS } from "./auditactions.js";
+import { organizationNav } from "./orgnav.js";
 
 /**
  * @typedef {{
@@ -42,6 +43,16 @@ export async function renderAudit(main, organizationId, filter = {}, cursors = [
   const log = organization.auditLog;
   /** @type {Entry[]} */
   const entries = log.edges.map((/** @type {{node: Entry}} */ e) => e.node);
+  const choices = {
+    members: await everyNode(
+      organization.members,
+      organizationPages(MEMBERS_AFTER, organizationId, "members"),
+    ),
+    keySets: await everyNode(
+      organization.keySets,
+      organizationPages(KEY_SETS_AFTER, organizationId, "keySets"),
+    ),
+  };
   /** @param {AuditFilter} next @param {(string | null)[]} pages */
   const go = (next, pages) => renderAudit(main, organizationId, next, pages);
   show(
@@ -57,8 +68,9 @@ export async function renderAudit(main, organizationId, filter = {}, cursors = [
       }),
     ),
     h("h1", { text: `${organization.name}: audit log` }),
+    organizationNav(organizationId, "/audit", true),
     integrity(organizationId),
-    filters(organization, filter, (next) => go(next, [null])),
+    filters(choices, filter, (next) => go(next, [null])),
     h("p", {
       role: "status",
       text: `${log.totalCount} ${log.totalCount === 1 ? "entry matches" : "entries match"}.`,
@@ -103,14 +115,14 @@ function integrity(organizationId) {
 /**
  * The filter's form: each control one field of AuditFilter; Apply asks the API again.
  * @param {{
- *   members: {edges: {node: {user: {id: string, name: string, email: string}}}[]},
- *   keySets: {edges: {node: {id: string, label: string}}[]}
- * }} organization
+ *   members: {user: {id: string, name: string, email: string}}[],
+ *   keySets: {id: string, label: string}[]
+ * }} choices every member and key set of the organization
  * @param {AuditFilter} filter
  * @param {(filter: AuditFilter) => void} apply
  * @returns {HTMLFormElement}
  */
-function filters(organization, filter, apply) {
+function filters(choices, filter, apply) {
   /** @param {string} text @param {string} name @param {[string, string][]} options */
   const choice = (text, name, options, /** @type {string | undefined} */ chosen) =>
     h(
@@ -147,13 +159,13 @@ function filters(organization, filter, apply) {
     choice(
       "Actor",
       "actorId",
-      organization.members.edges.map(({ node }) => [node.user.id, node.user.name]),
+      choices.members.map(({ user }) => [user.id, user.name]),
       filter.actorId,
     ),
     choice(
       "Key set",
       "keySetId",
-      organization.keySets.edges.map(({ node }) => [node.id, node.label]),
+      choices.keySets.map(({ id, label }) => [id, label]),
       filter.keySetId,
     ),
     moment("From", "since", filter.since),

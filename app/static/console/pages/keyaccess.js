@@ -4,9 +4,9 @@
  * organization's catalog names of the set's scope) and its networks (the IP allow-list).
  * Only what changed goes to updateKeySet.
  */
-import { graphql } from "../api.js";
+import { everyNode, graphql, organizationPages } from "../api.js";
 import { checkboxes } from "../dom.js";
-import { KEY_SET_ACCESS } from "../operations.js";
+import { KEY_SET_ACCESS, PERMISSIONS_AFTER } from "../operations.js";
 import { NETWORKS_FIELD, networksField, typedNetworks } from "./networks.js";
 
 /** @typedef {import("../api.js").UserError} UserError */
@@ -28,11 +28,14 @@ import { NETWORKS_FIELD, networksField, typedNetworks } from "./networks.js";
  */
 export async function loadAccess(keySetId) {
   const { keySet } = await graphql(KEY_SET_ACCESS, { id: keySetId });
+  const { organization } = keySet;
+  /** @type {{name: string, scopes: string[]}[]} */
+  const every = await everyNode(
+    organization.permissions,
+    organizationPages(PERMISSIONS_AFTER, organization.id, "permissions"),
+  );
   /** @type {string[]} */
-  const catalog = keySet.organization.permissions.edges
-    .map((/** @type {{node: {name: string, scopes: string[]}}} */ e) => e.node)
-    .filter((/** @type {{scopes: string[]}} */ p) => p.scopes.includes(keySet.scope))
-    .map((/** @type {{name: string}} */ p) => p.name);
+  const catalog = every.filter((p) => p.scopes.includes(keySet.scope)).map((p) => p.name);
   /** @type {string[]} */
   const held = keySet.permissionNames;
   return {

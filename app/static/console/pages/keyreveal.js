@@ -29,6 +29,8 @@ import { messages } from "./shownonce.js";
 
 /** @type {Record<Slot, string>} */
 const KEY_NAMES = { PRIMARY: "Primary key", SECONDARY: "Secondary key" };
+/** @type {Record<Slot, string>} */
+const SLOT_WORDS = { PRIMARY: "primary", SECONDARY: "secondary" };
 
 /**
  * A key's hint, with View and Copy for those who may read its value.
@@ -39,11 +41,17 @@ const KEY_NAMES = { PRIMARY: "Primary key", SECONDARY: "Secondary key" };
  */
 export function keyWithReveal(keySet, slot, context) {
   const hint = (slot === "PRIMARY" ? keySet.primaryKey : keySet.secondaryKey).hint;
-  const code = h("code", { text: hint });
+  const name = KEY_NAMES[slot];
+  // Which of the two keys this is, in words before its hint.
+  const code = h(
+    "span",
+    { class: "hinted" },
+    h("span", { class: "slot", text: `${SLOT_WORDS[slot]} ` }),
+    h("code", { text: hint }),
+  );
   if (context.keyReveal === "ONCE" || !keySet.viewerIsAdmin || keySet.status === "REVOKED") {
     return code;
   }
-  const name = KEY_NAMES[slot];
   const said = h("span", { role: "status" });
   /** @param {(value: string) => Promise<void> | void} use */
   const reveal = (use) => async () => {

@@ -7,7 +7,7 @@
  * Key values appear only in the answer of the mutation that made them, once, with Copy
  * to clipboard; the table shows hints (`kro_AbCd…wXyZ`) to everyone.
  */
-import { graphql } from "../api.js";
+import { everyNode, graphql, organizationPages } from "../api.js";
 import {
   checkboxes,
   field,
@@ -19,7 +19,7 @@ import {
   pager,
   show,
 } from "../dom.js";
-import { CREATE_KEY_SET, KEY_SETS } from "../operations.js";
+import { CREATE_KEY_SET, KEY_SETS, PERMISSION_GROUPS_AFTER } from "../operations.js";
 import { cancel, withStepUp } from "../stepup.js";
 import { showPending } from "./approvals.js";
 import { filtering, FIRST_VIEW, keyTable, listVariables } from "./keytable.js";
@@ -84,14 +84,19 @@ export async function renderKeySets(
   showKeySets(main, cursors, view, {
     heading: `${organization.name}: keys`,
     above: [organizationsLink()],
-    nav: organizationNav(organizationId),
+    nav: organizationNav(organizationId, "", organization.viewerRole !== "MEMBER"),
     role: `Your role: ${organization.viewerRole.toLowerCase()}.`,
     owner: { organizationId },
     organizationId,
     viewerRole: organization.viewerRole,
+    administersScope: organization.viewerRole !== "MEMBER",
     permissions: ORGANIZATION_PERMISSIONS,
-    groups: nodes(organization.permissionGroups),
+    groups: await everyNode(
+      organization.permissionGroups,
+      organizationPages(PERMISSION_GROUPS_AFTER, organizationId, "permissionGroups"),
+    ),
     maxGrace: organization.keyPolicy.maxGracePeriodSeconds,
+    memberKeySetLimit: organization.keyPolicy.memberKeySetLimit,
     keyReveal: organization.keyReveal,
     keySets: organization.keySets,
     page: (pages, next) => renderKeySets(main, organizationId, pages, next),
@@ -112,12 +117,16 @@ export function nodes(connection) {
  * @typedef {{
  *   heading: string, above: import("../dom.js").Child[], nav: HTMLElement, role: string,
  *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
- *   viewerRole: string | null, permissions: string[], groups: {id: string, name: string}[],
- *   maxGrace: number, keyReveal: string,
+ *   viewerRole: string | null, administersScope: boolean, permissions: string[],
+ *   groups: {id: string, name: string}[],
+ *   maxGrace: number, memberKeySetLimit: number, keyReveal: string,
  *   keySets: {edges: {node: KeySet}[], pageInfo: {hasNextPage: boolean, endCursor: string}},
  *   page: (cursors: (string | null)[], view: View) => Promise<void>
  * }} KeysPage
  * A keys page of one owner (an organization or a system), as its query answered it.
+ * `administersScope`: whether the viewer is an admin of that owner, not only of the key
+ * sets they created (`KeySet.viewerIsAdmin`); muting anomalies is for such admins only.
+ * Others add key sets only where the key policy lets members (`memberKeySetLimit` > 0).
  */
 
 /**
@@ -132,40 +141,33 @@ export function showKeySets(main, cursors, view, page) {
   const context = {
     owner: page.owner,
     organizationId: page.organizationId,
+    administersScope: page.administersScope,
     permissions: page.permissions,
     groups: page.groups,
     maxGrace: page.maxGrace,
     keyReveal: page.keyReveal,
     reload: () => page.page(cursors, view),
   };
-  const organizationPath = `#/organizations/${encodeURIComponent(page.organizationId)}`;
   show(
     main,
     page.above,
     h("h1", { text: page.heading }),
     h("p", { text: page.role }),
-    h("button", { type: "button", text: "Add key", onclick: () => addKey(context) }),
+    (page.administersScope || page.memberKeySetLimit > 0) &&
+      h("button", { type: "button", text: "Add key", onclick: () => addKey(context) }),
     page.nav,
     keySets.length || filtering(view)
       ? keyTable(keySets, context, view, (next) => page.page([null], next))
       : h("p", { text: "No key sets yet.", role: "status" }),
     pager(cursors, page.keySets.pageInfo, (next) => page.page(next, view), "key sets"),
-    page.viewerRole !== "MEMBER" &&
-      h(
-        "p",
-        {},
-        h("a", { href: `${organizationPath}/approvals`, text: "Approval requests" }),
-        " · ",
-        h("a", { href: `${organizationPath}/audit`, text: "Audit log" }),
-      ),
   );
 }
 
 /**
  * @typedef {{
  *   owner: {organizationId: string} | {systemId: string}, organizationId: string,
- *   permissions: string[], groups: {id: string, name: string}[], maxGrace: number,
- *   keyReveal: string, reload: () => Promise<void>
+ *   administersScope: boolean, permissions: string[], groups: {id: string, name: string}[],
+ *   maxGrace: number, keyReveal: string, reload: () => Promise<void>
  * }} Context
  */
 

@@ -85,7 +85,7 @@ export async function renderMembers(
     h("h1", { text: `${role.name}: members` }),
     manages &&
       h("button", { type: "button", text: "Invite member", onclick: () => invite(context) }),
-    organizationNav(organizationId, "/members"),
+    organizationNav(organizationId, "/members", manages),
     h(
       "table",
       {},

@@ -1,5 +1,8 @@
 // @ts-check
-/** The links between an organization's pages: its keys, systems, members and verifiers. */
+/**
+ * The links between an organization's pages: its keys, systems, members and verifiers,
+ * and for its owners and admins its approval requests and audit log.
+ */
 import { graphql } from "../api.js";
 import { h, show } from "../dom.js";
 import { ORGANIZATION_ROLE } from "../operations.js";
@@ -10,18 +13,23 @@ const PAGES = [
   ["/members", "Members"],
   ["/verifiers", "Verifiers"],
 ];
+const MANAGERS_PAGES = [
+  ["/approvals", "Approval requests"],
+  ["/audit", "Audit log"],
+];
 
 /**
  * @param {string} organizationId
  * @param {string} [current] the path after the organization's of the page shown
+ * @param {boolean} [manages] whether the viewer is an owner or admin of the organization
  * @returns {HTMLElement}
  */
-export function organizationNav(organizationId, current = "") {
+export function organizationNav(organizationId, current = "", manages = false) {
   const base = `#/organizations/${encodeURIComponent(organizationId)}`;
   return h(
     "nav",
     { class: "pager", "aria-label": "Organization" },
-    PAGES.map(([path, text]) =>
+    [...PAGES, ...(manages ? MANAGERS_PAGES : [])].map(([path, text]) =>
       h("a", { href: base + path, text, "aria-current": path === current && "page" }),
     ),
   );

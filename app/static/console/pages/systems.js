@@ -4,9 +4,14 @@
  * keys page of keys.js with the system's key sets, and its roles (systemroles.js) for its
  * admins.
  */
-import { graphql } from "../api.js";
+import { everyNode, graphql, organizationPages } from "../api.js";
 import { field, formValue, h, pageOf, pager, show, when } from "../dom.js";
-import { CREATE_SYSTEM, SYSTEM_KEY_SETS, SYSTEMS } from "../operations.js";
+import {
+  CREATE_SYSTEM,
+  PERMISSION_GROUPS_AFTER,
+  SYSTEM_KEY_SETS,
+  SYSTEMS,
+} from "../operations.js";
 import { act } from "./acting.js";
 import { nodes, pageVariables, showKeySets, SYSTEM_PERMISSIONS } from "./keys.js";
 import { FIRST_VIEW } from "./keytable.js";
@@ -49,7 +54,7 @@ export async function renderSystems(main, organizationId, cursors = [null]) {
     organizationsLink(),
     h("h1", { text: `${organization.name}: systems` }),
     h("button", { type: "button", text: "Add system", onclick: add }),
-    organizationNav(organizationId, "/systems"),
+    organizationNav(organizationId, "/systems", organization.viewerRole !== "MEMBER"),
     systems.length
       ? h(
           "ul",
@@ -99,19 +104,25 @@ export async function renderSystem(
   const turnRoles = (next) => renderSystem(main, systemId, cursors, view, next);
   const reload = () => turnRoles(roleCursors);
   /** @type {{id: string, name: string, scope: string}[]} */
-  const groups = nodes(organization.permissionGroups);
+  const groups = await everyNode(
+    organization.permissionGroups,
+    organizationPages(PERMISSION_GROUPS_AFTER, organization.id, "permissionGroups"),
+  );
   const systemRole = system.viewerRole ? `; on this system: ${system.viewerRole}` : "";
+  const roles = `${organization.viewerRole}${systemRole}`.toLowerCase();
   showKeySets(main, cursors, view, {
     heading: `${system.name}: keys`,
     above: [organizationsLink(), h("p", { text: `A system of ${organization.name}.` })],
-    nav: organizationNav(organization.id, "/systems"),
-    role: `Your role: ${organization.viewerRole}${systemRole}.`.toLowerCase(),
+    nav: organizationNav(organization.id, "/systems", organization.viewerRole !== "MEMBER"),
+    role: `Your role: ${roles}.`,
     owner: { systemId },
     organizationId: organization.id,
     viewerRole: organization.viewerRole,
+    administersScope: system.viewerIsAdmin,
     permissions: SYSTEM_PERMISSIONS,
     groups: groups.filter((group) => group.scope === "SYSTEM"),
     maxGrace: system.keyPolicy.maxGracePeriodSeconds,
+    memberKeySetLimit: system.keyPolicy.memberKeySetLimit,
     keyReveal: organization.keyReveal,
     keySets: system.keySets,
     page: (pages, next) => renderSystem(main, systemId, pages, next, roleCursors),

@@ -78,7 +78,7 @@ export async function renderVerifiers(main, organizationId, cursors = [null]) {
     h("h1", { text: `${role.name}: verifiers` }),
     !manages && h("p", { text: "Only the organization's owners and admins manage its verifiers." }),
     manages && h("button", { type: "button", text: "Add verifier", onclick: add }),
-    organizationNav(organizationId, "/verifiers"),
+    organizationNav(organizationId, "/verifiers", manages),
     manages &&
       (verifiers.length
         ? h(
