@@ -311,8 +311,8 @@ CLAIMS: list[tuple[str, str, tuple[float, ...]]] = [
     ),
     (
         "developing/tests.md",
-        r"fails below the floor, `fail_under = ([\d.]+)`",
-        (PYPROJECT["tool"]["coverage"]["report"]["fail_under"],),
+        r"fails below the floor, `coverage-floor = ([\d.]+)`",
+        (PYPROJECT["tool"]["keyrack"]["coverage-floor"],),
     ),
 ]
 
