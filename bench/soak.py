@@ -21,17 +21,25 @@ that stalls cannot hide it by slowing the client down (no coordinated omission):
   out of the verification pool until its answer is in, so every verification knows
   what to expect; a replaced or revoked key is presented again from 2 s after.
 
-A request not answered 10 s after it was due is an error (a timeout). Every `--window`
-seconds the server's resident memory (VmRSS of its process and any workers, /proc) and
-CPU time are sampled; latencies are grouped by the window they were due in, next to how
-late the load generator itself sent them (it shares the machine with the server). At the
-end: a table per window and the verdict, exit 1 if any part fails:
+Every `--window` seconds the server's resident memory (VmRSS of its process and any
+workers, /proc) and CPU time are sampled, with how long its threads and PostgreSQL's
+were ready to run but waited for a CPU (schedstat's run-queue delay) and the machine's
+load average; latencies are grouped by the window they were due in, next to how late
+the load generator itself sent them (it shares the machine with the server). At the end:
+a table per window and the verdict, exit 1 if any part fails:
 
 - memory flat: RSS at the end at most `--rss-growth` % (default 5) above RSS at half time;
 - p99 steady: each kind's p99 in the last window at most `--p99-factor` (default 1.5)
   times its p99 in the second (the first holds the warm-up: imports, plans, caches and
   connection pools filling);
-- no error: none counted, and none in keyrack's log.
+- no error: no wrong answer, no unexpected status (a 5xx among them), no broken
+  connection, nothing in keyrack's log at ERROR and no unhandled exception;
+- no timeout: every request answered within 10 s of when it was due. Timeouts are
+  counted apart from errors and each is shown with its window's load and CPU waits, so
+  that a server starved by other processes can be told from a server that stalled; both
+  fail the run. Run the soak at a higher priority than the machine's other work (`nice
+  -n -10`, inherited by keyrack and PostgreSQL) so that it measures Keyrack rather than
+  its neighbours; the priority is printed with the figures.
 
     python bench/soak.py [--duration 600] [--window 60] [--verify-rate 200]
         [--page-rate 5] [--mutation-rate 2] [--backend postgres|sqlite] [--workers 1]
@@ -85,6 +93,7 @@ from testbed.net import free_port  # noqa: E402
 from testbed.pgcluster import PostgresCluster, start_cluster  # noqa: E402
 
 KINDS = ("verify", "page", "mutation")
+TIMEOUT = "timeout"
 REQUEST_TIMEOUT = 10.0  # seconds from when a request was due to its answer
 IDLE_FOR = 2.0  # seconds a connection is reused after its last answer (uvicorn's limit: 5)
 LATE = 50.0  # ms of send lag worth a note under the verdict
@@ -143,6 +152,13 @@ class Window:
     latency: dict[str, list[float]]  # kind -> [count, p50 ms, p99 ms]
     lag_p99_ms: float  # of all requests: how late the load generator sent them
     errors: int
+    timeouts: int = 0
+    # The server's threads ready to run but waiting for a CPU, over the window, of one
+    # core: what others took from it (other processes, PostgreSQL, the load generator).
+    wait_percent: float = math.nan
+    db_cpu_percent: float = math.nan  # PostgreSQL's processes, the same two ways
+    db_wait_percent: float = math.nan
+    load: float = math.nan  # the machine's load average over the last minute, at its end
 
 
 @dataclass
@@ -152,6 +168,7 @@ class Figures:
     windows: list[Window]
     errors: dict[str, int] = field(default_factory=dict)  # "kind: what" -> count
     server_errors: list[str] = field(default_factory=list)
+    timeouts: dict[str, int] = field(default_factory=dict)  # kind -> count
 
 
 def pick(weights: dict[str, int], rng: random.Random) -> str:
@@ -401,6 +418,24 @@ class Sample:
     at: float  # seconds after the start
     rss_kib: int
     cpu_seconds: float
+    wait_seconds: float
+    db_cpu_seconds: float
+    db_wait_seconds: float
+    load: float
+
+    @classmethod
+    def of(cls, at: float, server_pid: int, db_pid: int | None) -> Sample:
+        pids = procfs.tree(server_pid)
+        db = procfs.tree(db_pid) if db_pid is not None else []
+        return cls(
+            at,
+            procfs.rss_kib(pids),
+            procfs.cpu_seconds(pids),
+            procfs.cpu_wait_seconds(pids),
+            procfs.cpu_seconds(db) + (procfs.reaped_cpu_seconds(db_pid) if db_pid else 0.0),
+            procfs.cpu_wait_seconds(db) if db else math.nan,
+            procfs.load_average(),
+        )
 
 
 async def on_timetable(
@@ -423,7 +458,7 @@ async def on_timetable(
 
 
 async def soak(
-    args: argparse.Namespace, base: str, server_pid: int, census: Path | None
+    args: argparse.Namespace, base: str, server_pid: int, db_pid: int | None, census: Path | None
 ) -> Figures:
     seeding = time.monotonic()
     traffic = await seed(base, args.systems, args.key_sets, args.seed)
@@ -446,6 +481,8 @@ async def soak(
                 # Due, not sent: a request still waiting for a connection counts too.
                 async with asyncio.timeout_at(due + REQUEST_TIMEOUT):
                     error = await request()
+            except TimeoutError:
+                error = TIMEOUT
             except (OSError, EOFError, ValueError, LookupError, TypeError) as exc:
                 error = type(exc).__name__
             answers.append(Answer(kind, due - start, time.monotonic() - due, lag, error))
@@ -455,13 +492,13 @@ async def soak(
     windows = round(args.duration / args.window)
 
     async def sample(due: float) -> None:
-        pids = procfs.tree(server_pid)
-        samples.append(Sample(due - start, procfs.rss_kib(pids), procfs.cpu_seconds(pids)))
+        samples.append(Sample.of(due - start, server_pid, db_pid))
         if census is not None and len(samples) - 1 in (windows // 2, windows):
             await heap.take(server_pid, census, int(len(samples) - 1 > windows // 2))
         if len(samples) > 1:
             print(
-                f"[{due - start:6.0f} s] server RSS {samples[-1].rss_kib / 1024:.1f} MiB",
+                f"[{due - start:6.0f} s] server RSS {samples[-1].rss_kib / 1024:.1f} MiB, "
+                f"load average {samples[-1].load:.2f}",
                 flush=True,
             )
 
@@ -492,11 +529,29 @@ def tabulate(args: argparse.Namespace, answers: list[Answer], samples: list[Samp
             ms = [a.latency * 1000 for a in due if a.kind == kind]
             if ms:
                 latency[kind] = [len(ms), percentile(ms, 0.5), percentile(ms, 0.99)]
-        cpu = (after.cpu_seconds - before.cpu_seconds) / (after.at - before.at) * 100
-        errors = sum(1 for a in due if a.error)
+
+        def percent(seconds: str, before: Sample = before, after: Sample = after) -> float:
+            """Seconds of one core per second over the window, in %."""
+            spent = getattr(after, seconds) - getattr(before, seconds)
+            return float(spent / (after.at - before.at) * 100)
+
         lag = percentile([a.lag * 1000 for a in due], 0.99) if due else math.nan
-        windows.append(Window(after.at, after.rss_kib, cpu, latency, lag, errors))
-    errors = Counter(f"{a.kind} {a.error}" for a in answers if a.error)
+        window = Window(
+            after.at,
+            after.rss_kib,
+            percent("cpu_seconds"),
+            latency,
+            lag,
+            errors=sum(1 for a in due if a.error not in (None, TIMEOUT)),
+            timeouts=sum(1 for a in due if a.error == TIMEOUT),
+            wait_percent=percent("wait_seconds"),
+            db_cpu_percent=percent("db_cpu_seconds"),
+            db_wait_percent=percent("db_wait_seconds"),
+            load=after.load,
+        )
+        windows.append(window)
+    errors = Counter(f"{a.kind} {a.error}" for a in answers if a.error not in (None, TIMEOUT))
+    timeouts = Counter(a.kind for a in answers if a.error == TIMEOUT)
     settings = {
         name: getattr(args, name)
         for name in (
@@ -511,7 +566,14 @@ def tabulate(args: argparse.Namespace, answers: list[Answer], samples: list[Samp
             "key_sets",
         )
     }
-    return Figures(settings, samples[0].rss_kib, windows, dict(errors.most_common()))
+    settings["nice"] = os.nice(0)
+    return Figures(
+        settings,
+        samples[0].rss_kib,
+        windows,
+        dict(errors.most_common()),
+        timeouts=dict(timeouts.most_common()),
+    )
 
 
 def judge(figures: Figures, rss_growth: float, p99_factor: float) -> list[tuple[bool, str]]:
@@ -544,6 +606,22 @@ def judge(figures: Figures, rss_growth: float, p99_factor: float) -> list[tuple[
     count = sum(figures.errors.values())
     listed = "; ".join(f"{n} x {what}" for what, n in figures.errors.items())
     verdict.append((count == 0, f"{count} errors" + (f": {listed}" if listed else "")))
+    late = sum(figures.timeouts.values())
+    where = [
+        f"{w.timeouts} in the window to {w.end:.0f} s (load average {w.load:.1f}, server "
+        f"waiting for a CPU {w.wait_percent:.0f} %"
+        + ("" if math.isnan(w.db_wait_percent) else f", PostgreSQL {w.db_wait_percent:.0f} %")
+        + ")"
+        for w in windows
+        if w.timeouts
+    ]
+    verdict.append(
+        (
+            late == 0,
+            f"{late} timeouts (no answer {REQUEST_TIMEOUT:g} s after due)"
+            + (f": {'; '.join(where)}" if where else ""),
+        )
+    )
     logged = figures.server_errors
     verdict.append(
         (
@@ -561,18 +639,25 @@ def report(figures: Figures, rss_growth: float, p99_factor: float) -> bool:
         f"\n{s['backend']}, {s['workers']} process(es): {s['verify_rate']:g} verifications/s, "
         f"{s['page_rate']:g} keys pages/s, {s['mutation_rate']:g} mutations/s for "
         f"{s['duration']:g} s; {s['systems']} systems x {s['key_sets']} key sets seeded; "
-        f"RSS at the start {figures.rss_start_kib / 1024:.1f} MiB\n"
+        f"nice {s.get('nice', '?')}; RSS at the start {figures.rss_start_kib / 1024:.1f} MiB\n"
     )
     heads = " | ".join(f"{kind} n | p50 ms | p99 ms" for kind in KINDS)
-    print(f"| window end s | RSS MiB | server CPU % | {heads} | send lag p99 ms | errors |")
-    print("|" + " --- |" * (5 + 3 * len(KINDS)))
+    print(
+        "| window end s | load | RSS MiB | server CPU % | CPU wait % | PostgreSQL CPU % | "
+        f"CPU wait % | {heads} | send lag p99 ms | errors | timeouts |"
+    )
+    print("|" + " --- |" * (10 + 3 * len(KINDS)))
     for w in figures.windows:
-        cells = []
+        cells = [f"{w.end:.0f} | {w.load:.1f} | {w.rss_kib / 1024:.1f}"]
+        cells += [
+            "-" if math.isnan(percent) else f"{percent:.0f}"
+            for percent in (w.cpu_percent, w.wait_percent, w.db_cpu_percent, w.db_wait_percent)
+        ]
         for kind in KINDS:
             n, p50, p99 = w.latency.get(kind, [0, math.nan, math.nan])
             cells.append(f"{n:,.0f} | {p50:.1f} | {p99:.1f}")
-        memory = f"{w.rss_kib / 1024:.1f} | {w.cpu_percent:.0f}"
-        print(f"| {w.end:.0f} | {memory} | {' | '.join(cells)} | {w.lag_p99_ms:.1f} | {w.errors} |")
+        cells += [f"{w.lag_p99_ms:.1f}", str(w.errors), str(w.timeouts)]
+        print(f"| {' | '.join(cells)} |")
     print()
     verdict = judge(figures, rss_growth, p99_factor)
     for holds, text in verdict:
@@ -624,7 +709,8 @@ def run(args: argparse.Namespace) -> Figures:
             # Imports under tracemalloc take minutes on a busy machine.
             wait_until_up(base, server, log, within=600 if args.tracemalloc else 60)
             census = workdir if args.heap or args.tracemalloc else None
-            figures = asyncio.run(soak(args, base, server.pid, census))
+            db_pid = cluster.postmaster_pid() if cluster is not None else None
+            figures = asyncio.run(soak(args, base, server.pid, db_pid, census))
             if server.poll() is not None:
                 figures.server_errors.append(f"keyrack exited during the run ({server.returncode})")
         finally:
@@ -638,7 +724,7 @@ def run(args: argparse.Namespace) -> Figures:
     except BaseException:
         print(f"keyrack's log: {log}", file=sys.stderr)
         raise
-    if figures.errors or figures.server_errors:
+    if figures.errors or figures.timeouts or figures.server_errors:
         print(f"keyrack's log: {log}")  # kept, to see what went wrong
     else:
         shutil.rmtree(workdir, ignore_errors=True)
