@@ -144,7 +144,9 @@ class VerificationCache:
         self._keys_by_key_set.setdefault(value.key_set.id, set()).add(key)
 
     def _unindex_dropped(self) -> None:
-        """Forgets the keys no longer in the table, and the key sets left with none."""
+        """Forgets the keys no longer in the table, and the key sets left with none (a
+        change to one of those then drops the unknown table, as for a new key set: more
+        lookups, never a stale answer)."""
         for key_set_id, keys in list(self._keys_by_key_set.items()):
             keys.intersection_update(self._entries)
             if not keys:
@@ -176,9 +178,10 @@ class VerificationCache:
 
 class Sweep:
     """When a table of expiring entries drops the expired ones: on a write, at most once a
-    TTL, so a table holds what was put within the last two TTLs. Without it, expired
-    entries stayed until their table was full (100,000 entries): memory grew with every
-    key ever presented, made-up and replaced ones included, however few were in use."""
+    TTL, so after a write a table holds only what was put within the two TTLs before it
+    (one scan of the table per TTL, on a miss). Without it, expired entries stayed until
+    their table was full (100,000 entries): memory grew with every key ever presented,
+    made-up and replaced ones included, however few were in use."""
 
     __slots__ = ("next_at", "ttl")
 
