@@ -163,6 +163,9 @@ class Window:
     db_cpu_percent: float = math.nan  # PostgreSQL's processes, the same two ways
     db_wait_percent: float = math.nan
     load: float = math.nan  # the machine's load average over the last minute, at its end
+    # The verification cache (/metrics): entries at its end, lookups missed per second.
+    cache_entries: float = math.nan
+    cache_misses_per_second: float = math.nan
 
 
 @dataclass
@@ -173,6 +176,9 @@ class Figures:
     errors: dict[str, int] = field(default_factory=dict)  # "kind: what" -> count
     server_errors: list[str] = field(default_factory=list)
     timeouts: dict[str, int] = field(default_factory=dict)  # kind -> count
+    # Key sets in the verification pool at the end (mutations create more than they
+    # revoke, so the data set, and the lookups it costs, grow through the run).
+    key_sets_end: int = 0
 
 
 def pick(weights: dict[str, int], rng: random.Random) -> str:
@@ -426,6 +432,8 @@ class Sample:
     db_cpu_seconds: float
     db_wait_seconds: float
     load: float
+    cache_entries: float = math.nan
+    cache_misses: float = math.nan
 
     @classmethod
     def of(cls, at: float, server_pid: int, db_pid: int | None) -> Sample:
@@ -440,6 +448,29 @@ class Sample:
             procfs.cpu_wait_seconds(db) if db else math.nan,
             procfs.load_average(),
         )
+
+
+async def scrape(base: str, token: str) -> dict[str, float]:
+    """The server's /metrics, unlabelled samples only, by name (empty if it failed)."""
+    host, port = base.removeprefix("http://").split(":")
+    request = (
+        f"GET /metrics HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {token}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    try:
+        async with asyncio.timeout(REQUEST_TIMEOUT):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(request.encode())
+            answer = await reader.read()
+            writer.close()
+    except OSError:  # TimeoutError among them
+        return {}
+    values = {}
+    for line in answer.decode(errors="replace").splitlines():
+        name, _, value = line.partition(" ")
+        if name.startswith("keyrack_") and "{" not in name:
+            values[name] = float(value)
+    return values
 
 
 async def on_timetable(
@@ -462,7 +493,12 @@ async def on_timetable(
 
 
 async def soak(
-    args: argparse.Namespace, base: str, server_pid: int, db_pid: int | None, census: Path | None
+    args: argparse.Namespace,
+    base: str,
+    metrics_token: str,
+    server_pid: int,
+    db_pid: int | None,
+    census: Path | None,
 ) -> Figures:
     seeding = time.monotonic()
     traffic = await seed(base, args.systems, args.key_sets, args.seed)
@@ -496,7 +532,11 @@ async def soak(
     windows = round(args.duration / args.window)
 
     async def sample(due: float) -> None:
-        samples.append(Sample.of(due - start, server_pid, db_pid))
+        sampled = Sample.of(due - start, server_pid, db_pid)
+        metrics = await scrape(base, metrics_token)
+        sampled.cache_entries = metrics.get("keyrack_verify_cache_entries", math.nan)
+        sampled.cache_misses = metrics.get("keyrack_verify_cache_misses_total", math.nan)
+        samples.append(sampled)
         if census is not None and len(samples) - 1 in (windows // 2, windows):
             await heap.take(server_pid, census, int(len(samples) - 1 > windows // 2))
         if len(samples) > 1:
@@ -515,7 +555,9 @@ async def soak(
         )
     finally:
         traffic.close()
-    return tabulate(args, answers, samples)
+    figures = tabulate(args, answers, samples)
+    figures.key_sets_end = len(traffic.live)
+    return figures
 
 
 def priority() -> str:
@@ -562,6 +604,8 @@ def tabulate(args: argparse.Namespace, answers: list[Answer], samples: list[Samp
             db_cpu_percent=percent("db_cpu_seconds"),
             db_wait_percent=percent("db_wait_seconds"),
             load=after.load,
+            cache_entries=after.cache_entries,
+            cache_misses_per_second=percent("cache_misses") / 100,
         )
         windows.append(window)
     errors = Counter(f"{a.kind} {a.error}" for a in answers if a.error not in (None, TIMEOUT))
@@ -652,21 +696,27 @@ def report(figures: Figures, rss_growth: float, p99_factor: float) -> bool:
     print(
         f"\n{s['backend']}, {s['workers']} process(es): {s['verify_rate']:g} verifications/s, "
         f"{s['page_rate']:g} keys pages/s, {s['mutation_rate']:g} mutations/s for "
-        f"{s['duration']:g} s; {s['systems']} systems x {s['key_sets']} key sets seeded; "
+        f"{s['duration']:g} s; {s['systems']} systems x {s['key_sets']} key sets seeded, "
+        f"{figures.key_sets_end} live at the end; "
         f"{s.get('priority', 'priority not recorded')}; "
         f"RSS at the start {figures.rss_start_kib / 1024:.1f} MiB\n"
     )
     heads = " | ".join(f"{kind} n | p50 ms | p99 ms" for kind in KINDS)
     print(
         "| window end s | load | RSS MiB | server CPU % | CPU wait % | PostgreSQL CPU % | "
-        f"CPU wait % | {heads} | send lag p99 ms | errors | timeouts |"
+        f"CPU wait % | cache entries | cache misses/s | {heads} | send lag p99 ms | errors | "
+        "timeouts |"
     )
-    print("|" + " --- |" * (10 + 3 * len(KINDS)))
+    print("|" + " --- |" * (12 + 3 * len(KINDS)))
     for w in figures.windows:
         cells = [f"{w.end:.0f} | {w.load:.1f} | {w.rss_kib / 1024:.1f}"]
         cells += [
             "-" if math.isnan(percent) else f"{percent:.0f}"
             for percent in (w.cpu_percent, w.wait_percent, w.db_cpu_percent, w.db_wait_percent)
+        ]
+        cells += [
+            "-" if math.isnan(w.cache_entries) else f"{w.cache_entries:,.0f}",
+            "-" if math.isnan(w.cache_misses_per_second) else f"{w.cache_misses_per_second:.1f}",
         ]
         for kind in KINDS:
             n, p50, p99 = w.latency.get(kind, [0, math.nan, math.nan])
@@ -699,6 +749,7 @@ def run(args: argparse.Namespace) -> Figures:
     log = args.server_log or workdir / "keyrack.log"
     server: subprocess.Popen[bytes] | None = None
     figures: Figures | None = None
+    metrics_token = secrets.token_urlsafe(32)
     try:
         try:
             if args.backend == "postgres":
@@ -710,6 +761,7 @@ def run(args: argparse.Namespace) -> Figures:
             env.update(
                 KEYRACK_DATABASE_URL=url,
                 KEYRACK_SECRET_KEY=secrets.token_urlsafe(48),
+                KEYRACK_METRICS_TOKEN=metrics_token,
                 PYTHONPATH=str(ROOT),
             )
             port = free_port()
@@ -725,7 +777,7 @@ def run(args: argparse.Namespace) -> Figures:
             wait_until_up(base, server, log, within=600 if args.tracemalloc else 60)
             census = workdir if args.heap or args.tracemalloc else None
             db_pid = cluster.postmaster_pid() if cluster is not None else None
-            figures = asyncio.run(soak(args, base, server.pid, db_pid, census))
+            figures = asyncio.run(soak(args, base, metrics_token, server.pid, db_pid, census))
             if server.poll() is not None:
                 figures.server_errors.append(f"keyrack exited during the run ({server.returncode})")
         finally:

@@ -70,6 +70,7 @@ def test_a_short_soak_answers_every_request_as_expected_and_reports_each_window(
         assert all(abs(count - WINDOW * rate) <= 1 for count in counts), (kind, counts)
         assert all(0 < w["latency"][kind][1] <= w["latency"][kind][2] for w in windows)
     assert saved["rss_start_kib"] > 20_000
+    assert all(w["cache_entries"] > 0 for w in windows)  # scraped from /metrics
     assert all(w["rss_kib"] >= saved["rss_start_kib"] / 2 for w in windows)
     assert "| window end s | load | RSS MiB | server CPU % | CPU wait % |" in run.stdout
     assert "heap from the first count to the second: " in run.stdout
