@@ -438,14 +438,20 @@ class Sample:
     @classmethod
     def of(cls, at: float, server_pid: int, db_pid: int | None) -> Sample:
         pids = procfs.tree(server_pid)
-        db = procfs.tree(db_pid) if db_pid is not None else []
+        db_cpu = db_wait = math.nan  # SQLite: inside the server
+        if db_pid is not None:
+            db = procfs.tree(db_pid)
+            # Backends that ended took their run-queue delay with them; their CPU time
+            # is kept by the postmaster, which waited for them.
+            db_cpu = procfs.cpu_seconds(db) + procfs.reaped_cpu_seconds(db_pid)
+            db_wait = procfs.cpu_wait_seconds(db)
         return cls(
             at,
             procfs.rss_kib(pids),
             procfs.cpu_seconds(pids),
             procfs.cpu_wait_seconds(pids),
-            procfs.cpu_seconds(db) + (procfs.reaped_cpu_seconds(db_pid) if db_pid else 0.0),
-            procfs.cpu_wait_seconds(db) if db else math.nan,
+            db_cpu,
+            db_wait,
             procfs.load_average(),
         )
 
@@ -720,7 +726,7 @@ def report(figures: Figures, rss_growth: float, p99_factor: float) -> bool:
         ]
         for kind in KINDS:
             n, p50, p99 = w.latency.get(kind, [0, math.nan, math.nan])
-            cells.append(f"{n:,.0f} | {p50:.1f} | {p99:.1f}")
+            cells.append(f"{n:,.0f} | {p50:.1f} | {p99:.1f}" if n else "0 | - | -")
         cells += [f"{w.lag_p99_ms:.1f}", str(w.errors), str(w.timeouts)]
         print(f"| {' | '.join(cells)} |")
     print()
