@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -31,7 +31,7 @@ from app.edges.leaks import GitHubLeakEndpoint
 from app.edges.openapi import PATH as OPENAPI_PATH
 from app.edges.openapi import openapi_endpoint
 from app.edges.verify import VerifyEndpoint
-from app.edges.web import BodySizeLimit, SecurityHeaders
+from app.edges.web import BodySizeLimit, SecurityHeaders, body_cut_short
 from app.graphql.ide import ASSETS_PATH, graphiql_assets
 from app.graphql.view import KeyrackGraphQL
 from app.jobs import background_tasks
@@ -302,6 +302,7 @@ def create_app(
         tracing=tracing,
         middleware=_middleware(settings),
         routes=_routes(parts),
+        exception_handlers={ClientDisconnect: body_cut_short},
         lifespan=_lifespan(
             parts,
             background,

@@ -208,21 +208,29 @@ class PostgresCluster:
         """Start a server stopped by :meth:`stop_server` again, on the same port."""
         self._start()
 
+    def postmaster_pid(self) -> int | None:
+        """The server's first process (its backends are its children), if it runs."""
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            return None
+        return int(pid_file.read_text().split()[0])
+
     def freeze_server(self) -> None:
         """SIGSTOP the server's processes: connections stay open and nothing answers them,
         as when the network to the database fails. Linux only; undo with :meth:`thaw_server`.
         """
-        postmaster = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        postmaster = self.postmaster_pid()
+        if postmaster is None:
+            raise RuntimeError("the server is not running")
         os.kill(postmaster, signal.SIGSTOP)  # first, so that it forks no new backend
         for pid in children(postmaster):
             os.kill(pid, signal.SIGSTOP)
 
     def thaw_server(self) -> None:
         """SIGCONT what :meth:`freeze_server` stopped; harmless on a server that runs."""
-        pid_file = self.data_dir / "postmaster.pid"
-        if not pid_file.exists():
+        postmaster = self.postmaster_pid()
+        if postmaster is None:
             return
-        postmaster = int(pid_file.read_text().split()[0])
         for pid in [*children(postmaster), postmaster]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)

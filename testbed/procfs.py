@@ -1,4 +1,5 @@
-"""A process tree as Linux's /proc shows it: children, resident memory, CPU time.
+"""A process tree as Linux's /proc shows it: children, resident memory, CPU time, and
+the time it waited for a CPU; the machine's load average.
 
 For benchmarks and the throwaway PostgreSQL server, which watch or signal a server and
 the workers it forked. Stdlib only; a process that ends while it is read counts as gone.
@@ -64,3 +65,33 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / _TICKS_PER_SECOND
+
+
+def reaped_cpu_seconds(pid: int) -> float:
+    """CPU time of the children `pid` has waited for (cutime, cstime): with
+    `cpu_seconds` of its live tree, what the tree used, ended children included."""
+    try:
+        fields = _stat_fields(pid)
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[13]) + int(fields[14])) / _TICKS_PER_SECOND
+
+
+def cpu_wait_seconds(pids: list[int]) -> float:
+    """How long the threads of these processes have been ready to run but waiting for a
+    CPU (the run-queue delay of /proc/PID/task/TID/schedstat): CPU the machine owed them,
+    taken by other processes, or by each other."""
+    nanoseconds = 0
+    for pid in pids:
+        for schedstat in (_PROC / str(pid) / "task").glob("*/schedstat"):
+            try:
+                nanoseconds += int(schedstat.read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return nanoseconds / 1e9
+
+
+def load_average() -> float:
+    """The machine's load average over the last minute: processes running or ready to run
+    (and in uninterruptible sleep), whoever's."""
+    return float((_PROC / "loadavg").read_text().split()[0])

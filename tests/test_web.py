@@ -1,12 +1,18 @@
-"""HTTP hardening: strict headers everywhere, CORS for configured origins, size limits."""
+"""HTTP hardening: strict headers everywhere, CORS for configured origins, size limits,
+and no error for a client that hangs up mid-request."""
 
 from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
 
 from app.main import create_app
 from app.settings import Settings
+from tests.support.processes import serving
 
 
 def client_for(app: Starlette) -> httpx.AsyncClient:
@@ -109,3 +115,28 @@ async def test_absurdly_nested_json_to_graphql_is_a_400(http: httpx.AsyncClient)
     )
 
     assert response.status_code == 400
+
+
+def test_a_client_that_hangs_up_before_its_body_is_read_is_no_server_error(
+    tmp_path: Path, database: dict[str, str]
+) -> None:
+    # given: a served process logging JSON
+    env = {**database, "KEYRACK_LOG_FORMAT": "json"}
+    with serving(tmp_path, env) as served:
+        host, port = served.base.removeprefix("http://").split(":")
+
+        # when: a client sends part of a GraphQL request and hangs up, as one that gives
+        # up waiting on a busy server does (the soak's load generator did)
+        with socket.create_connection((host, int(port))) as connection:
+            connection.sendall(
+                b"POST /graphql HTTP/1.1\r\nhost: keyrack.test\r\n"
+                b"content-type: application/json\r\ncontent-length: 100\r\n"
+                b"x-request-id: hung-up-1\r\n\r\n" + b'{"query": "{ viewer'
+            )
+        log = served.log_once_it_shows('"hung-up-1"')
+
+    # then: a bad request (nobody is left to read it), not a 500 with a traceback
+    lines = [json.loads(line) for line in log.splitlines() if line.strip()]
+    [request] = [line for line in lines if line.get("request_id") == "hung-up-1"]
+    assert request["status"] == 400
+    assert [line["message"] for line in lines if line["level"] == "ERROR"] == []

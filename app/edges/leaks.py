@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from app.keysets.keys import KeyMaterial
@@ -106,8 +106,6 @@ class GitHubLeakEndpoint:
             if (retry_after := await self.limits.failed_from(address)) is not None:
                 return _too_many(retry_after)
             return _error(413, f"Body must be at most {MAX_BODY_BYTES} bytes.")
-        except ClientDisconnect:
-            return _error(400, "The request body was cut short.")
         identifier = request.headers.get(IDENTIFIER_HEADER, "")
         signature = request.headers.get(SIGNATURE_HEADER, "")
         if not self.scanner_keys.verify(identifier=identifier, signature=signature, body=body):

@@ -1,7 +1,9 @@
-"""HTTP hardening shared by every route: strict headers, request size limits."""
+"""HTTP hardening shared by every route: strict headers, request size limits, and a
+request whose body never all arrives."""
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -98,3 +100,11 @@ class BodySizeLimit:
             {"error": f"Request body must be at most {self.max_bytes} bytes."}, status_code=413
         )
         await response(scope, receive, send)
+
+
+async def body_cut_short(request: Request, exc: Exception) -> JSONResponse:
+    """The answer to a request whose client hung up before its body was read (Starlette's
+    `ClientDisconnect`), on any route: 400, which nobody may be left to read. Unhandled,
+    it was a 500 with a traceback in the log: a client giving up on a busy server, or
+    sending half a body, looked like a fault of the server's."""
+    return JSONResponse({"error": "The request body was cut short."}, status_code=400)

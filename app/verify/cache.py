@@ -3,7 +3,9 @@
 Keyed by a keyed BLAKE2b of the key (`CacheKeys`), never by plaintext: a third of the
 cost of the HMAC lookup hash (app.keysets.keys), which only a miss, going to the
 database, computes. Unknown keys are cached too, so a flood of made-up but well-formed
-keys costs one query per key per TTL, not one per request.
+keys costs one query per key per TTL, not one per request. Expired entries are swept
+out once a TTL (`Sweep`), so memory follows the keys presented lately, not every key
+presented since the process started.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ipaddress
+import math
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ from app.verify.codes import VerifyCode
 from app.verify.verdict import Verdict
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+K = TypeVar("K")
 V = TypeVar("V")
 
 
@@ -92,6 +96,7 @@ class VerificationCache:
         self._entries: dict[CacheKey, tuple[float, Lookup]] = {}
         self._unknown: dict[CacheKey, float] = {}
         self._keys_by_key_set: dict[int, set[CacheKey]] = {}
+        self._sweep = Sweep(ttl_seconds)
         # Lookups on their way from the database: when an entry expires under load, the
         # requests that miss it wait for one query instead of each running their own.
         self.inflight: dict[CacheKey, asyncio.Future[Lookup | None]] = {}
@@ -120,19 +125,32 @@ class VerificationCache:
     def put(self, key: CacheKey, value: Lookup | None, *, epoch: int) -> None:
         if self.ttl <= 0 or epoch != self.epoch:
             return
-        expires = clock.monotonic() + self.ttl
+        now = clock.monotonic()
+        if self._sweep.due(now):
+            drop_expired(self._unknown, _itself, now)
+            if drop_expired(self._entries, _expiry, now):
+                self._unindex_dropped()
+        expires = now + self.ttl
         if value is None:
             if len(self._unknown) >= self.max_unknown:
-                self.evictions += _shrink(self._unknown, lambda entry: entry)
+                self.evictions += _shrink(self._unknown, _itself, now)
             self._unknown[key] = expires
             return
         if len(self._entries) >= self.max_entries:
-            self.evictions += _shrink(self._entries, lambda entry: entry[0])
-            for keys in self._keys_by_key_set.values():
-                keys.intersection_update(self._entries)
+            self.evictions += _shrink(self._entries, _expiry, now)
+            self._unindex_dropped()
         self._unknown.pop(key, None)
         self._entries[key] = (expires, value)
         self._keys_by_key_set.setdefault(value.key_set.id, set()).add(key)
+
+    def _unindex_dropped(self) -> None:
+        """Forgets the keys no longer in the table, and the key sets left with none (a
+        change to one of those then drops the unknown table, as for a new key set: more
+        lookups, never a stale answer)."""
+        for key_set_id, keys in list(self._keys_by_key_set.items()):
+            keys.intersection_update(self._entries)
+            if not keys:
+                del self._keys_by_key_set[key_set_id]
 
     def evict_key_set(self, key_set_id: int) -> None:
         self.epoch += 1
@@ -158,16 +176,56 @@ class VerificationCache:
         return len(self._entries) + len(self._unknown)
 
 
-def _shrink(table: dict[CacheKey, V], expiry: Callable[[V], float]) -> int:
+class Sweep:
+    """When a table of expiring entries drops the expired ones: on a write, at most once a
+    TTL, so after a write a table holds only what was put within the two TTLs before it
+    (one scan of the table per TTL, on a miss). Without it, expired entries stayed until
+    their table was full (100,000 entries): memory grew with every key ever presented,
+    made-up and replaced ones included, however few were in use."""
+
+    __slots__ = ("next_at", "ttl")
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl = ttl_seconds
+        self.next_at = -math.inf
+
+    def due(self, now: float) -> bool:
+        if now < self.next_at:
+            return False
+        self.next_at = now + self.ttl
+        return True
+
+
+def drop_expired(table: dict[K, V], expiry: Callable[[V], float], now: float) -> int:
+    """Removes the entries whose expiry has passed; returns how many went."""
+    return _drop(table, _expired(table, expiry, now))
+
+
+def _shrink(table: dict[K, V], expiry: Callable[[V], float], now: float) -> int:
     """Drops a full table's expired entries, or else its oldest tenth (dicts keep
     insertion order); returns how many went."""
-    now = clock.monotonic()
-    expired = [key for key, value in table.items() if expiry(value) < now]
-    if len(expired) < len(table) // 10:
-        expired = list(islice(table, max(1, len(table) // 10)))
-    for key in expired:
+    doomed = _expired(table, expiry, now)
+    if len(doomed) < len(table) // 10:
+        doomed = list(islice(table, max(1, len(table) // 10)))
+    return _drop(table, doomed)
+
+
+def _expired(table: dict[K, V], expiry: Callable[[V], float], now: float) -> list[K]:
+    return [key for key, value in table.items() if expiry(value) < now]
+
+
+def _drop(table: dict[K, V], keys: list[K]) -> int:
+    for key in keys:
         del table[key]
-    return len(expired)
+    return len(keys)
+
+
+def _expiry(entry: tuple[float, object]) -> float:
+    return entry[0]
+
+
+def _itself(expires: float) -> float:
+    return expires
 
 
 @dataclass(frozen=True)
@@ -198,6 +256,7 @@ class VerifierCache:
         self.key_of = CacheKeys()
         self._entries: dict[CacheKey, tuple[float, Audience | None]] = {}
         self._key_by_verifier: dict[int, CacheKey] = {}
+        self._sweep = Sweep(ttl_seconds)
         # As VerificationCache.epoch: a lookup older than an eviction stores nothing.
         self.epoch = 0
 
@@ -210,9 +269,16 @@ class VerifierCache:
     def put(self, key: CacheKey, value: Audience | None, *, epoch: int) -> None:
         if self.ttl <= 0 or epoch != self.epoch:
             return
+        now = clock.monotonic()
+        if self._sweep.due(now) and drop_expired(self._entries, _expiry, now):
+            self._key_by_verifier = {
+                verifier: kept
+                for verifier, kept in self._key_by_verifier.items()
+                if kept in self._entries
+            }
         if len(self._entries) >= self.max_entries:
             self.clear()
-        self._entries[key] = (clock.monotonic() + self.ttl, value)
+        self._entries[key] = (now + self.ttl, value)
         if value is not None and value.verifier_id is not None:
             self._key_by_verifier[value.verifier_id] = key
 
@@ -226,3 +292,6 @@ class VerifierCache:
         self.epoch += 1
         self._entries.clear()
         self._key_by_verifier.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

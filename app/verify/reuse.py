@@ -20,7 +20,7 @@ from datetime import datetime
 from app import clock
 from app.keysets import reuse
 from app.keysets.reuse import Presentations, RetiredRef
-from app.verify.cache import Audience
+from app.verify.cache import Audience, Sweep, drop_expired
 
 _MAX_PENDING = 10_000  # dead keys with presentations not yet written
 
@@ -32,6 +32,7 @@ class RetiredCache:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, RetiredRef | None]] = {}
+        self._sweep = Sweep(ttl_seconds)
 
     def get(self, lookup_hash: str) -> tuple[bool, RetiredRef | None]:
         entry = self._entries.get(lookup_hash)
@@ -42,12 +43,18 @@ class RetiredCache:
     def put(self, lookup_hash: str, value: RetiredRef | None) -> None:
         if self.ttl <= 0:
             return
+        now = clock.monotonic()
+        if self._sweep.due(now):
+            drop_expired(self._entries, lambda entry: entry[0], now)
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[lookup_hash] = (clock.monotonic() + self.ttl, value)
+        self._entries[lookup_hash] = (now + self.ttl, value)
 
     def clear(self) -> None:
         self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class ReuseDetector:

@@ -43,7 +43,9 @@ def server_errors(log: Path) -> list[str]:
     "Exception in ASGI application", named here by the traceback's last exception.
     """
     own = re.compile(r" (?:ERROR|CRITICAL) ([\w.]+): (.*)")
-    exception = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception))(?::|$)")
+    # A traceback's exception line: its dotted name at the start of a line, alone or with
+    # a message. Not only names ending in Error: Starlette's ClientDisconnect went unnamed.
+    exception = re.compile(r"^(?!Traceback |During handling |The above )[A-Za-z_][\w.]*(?::|$)")
     found: Counter[str] = Counter()
     in_traceback = False
     last_exception = ""

@@ -34,7 +34,8 @@ def test_a_short_soak_answers_every_request_as_expected_and_reports_each_window(
     tmp_path: Path,
 ) -> None:
     # given light mixed traffic on SQLite, with limits on memory and p99 too wide for a
-    # busy machine to break: what is tested is the run, not this machine's steadiness
+    # busy machine to break (what is tested is the run, not this machine's steadiness),
+    # and the server's heap counted at half time and at the end
     figures = tmp_path / "figures.json"
 
     # when it runs
@@ -49,13 +50,15 @@ def test_a_short_soak_answers_every_request_as_expected_and_reports_each_window(
         "--key-sets=3",
         "--rss-growth=100",
         "--p99-factor=1000",
+        "--heap",
         f"--save={figures}",
     )
 
-    # then nothing went wrong, every request due was sent and timed in its window, and
-    # the server's memory was sampled at each window's end
+    # then nothing went wrong, every request due was sent and timed in its window, the
+    # server's memory was sampled at each window's end and its objects counted twice
     assert run.returncode == 0, run.stdout + run.stderr
     assert "ok   0 errors" in run.stdout
+    assert "ok   0 timeouts" in run.stdout
     assert "ok   keyrack logged 0 kinds of error" in run.stdout
     saved = json.loads(figures.read_text())
     assert saved["errors"] == {}
@@ -66,8 +69,11 @@ def test_a_short_soak_answers_every_request_as_expected_and_reports_each_window(
         assert sum(counts) == DURATION * rate, (kind, counts)
         assert all(abs(count - WINDOW * rate) <= 1 for count in counts), (kind, counts)
         assert all(0 < w["latency"][kind][1] <= w["latency"][kind][2] for w in windows)
-    assert all(w["rss_kib"] > 20_000 for w in [*windows, {"rss_kib": saved["rss_start_kib"]}])
-    assert "| window end s | RSS MiB |" in run.stdout
+    assert saved["rss_start_kib"] > 20_000
+    assert all(w["cache_entries"] > 0 for w in windows)  # scraped from /metrics
+    assert all(w["rss_kib"] >= saved["rss_start_kib"] / 2 for w in windows)
+    assert "| window end s | load | RSS MiB | server CPU % | CPU wait % |" in run.stdout
+    assert "heap from the first count to the second: " in run.stdout
 
 
 def _window(end: int, rss_mib: float, verify_p99: float) -> dict[str, object]:
@@ -84,8 +90,8 @@ def _window(end: int, rss_mib: float, verify_p99: float) -> dict[str, object]:
 
 def test_a_saved_run_judged_again_fails_on_growth_drift_and_errors(tmp_path: Path) -> None:
     # given a saved run whose memory grew 6 % over its second half, whose verification
-    # p99 doubled from the second window to the last while the page's held, and which
-    # counted two wrong answers
+    # p99 doubled from the second window to the last while the page's held, which
+    # counted two wrong answers, and one page that timed out on a loaded machine
     figures = tmp_path / "figures.json"
     settings = {
         "backend": "postgres",
@@ -104,11 +110,12 @@ def test_a_saved_run_judged_again_fails_on_growth_drift_and_errors(tmp_path: Pat
         "windows": [
             _window(10, 99, 9.0),
             _window(20, 100, 4.0),
-            _window(30, 103, 5.0),
+            {**_window(30, 103, 5.0), "timeouts": 1, "load": 9.5, "wait_percent": 40.2},
             _window(40, 106, 8.0),
         ],
         "errors": {"verify meets: NOT_FOUND, not VALID": 2},
         "server_errors": [],
+        "timeouts": {"page": 1},
     }
     figures.write_text(json.dumps(saved))
 
@@ -123,5 +130,7 @@ def test_a_saved_run_judged_again_fails_on_growth_drift_and_errors(tmp_path: Pat
         "FAIL verify p99 4.0 ms in the second window, 8.0 ms in the last: 2.00x (limit 1.5x)",
         "ok   page p99 40.0 ms in the second window, 40.0 ms in the last: 1.00x (limit 1.5x)",
         "FAIL 2 errors: 2 x verify meets: NOT_FOUND, not VALID",
+        "FAIL 1 timeouts (no answer 10 s after due): 1 in the window to 30 s (load average "
+        "9.5, server waiting for a CPU 40 %)",
         "ok   keyrack logged 0 kinds of error",
     ]

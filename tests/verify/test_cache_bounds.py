@@ -1,12 +1,36 @@
 """The verification cache stays bounded, and a flood of unknown keys never pushes out the
-keys services use (it used to empty the whole cache at 100,000 entries)."""
+keys services use (it used to empty the whole cache at 100,000 entries). Expired entries
+go without waiting for a full table: the caches hold the keys presented lately (they
+used to keep every key presented since the start, up to their bounds, which a long soak
+showed as memory growing; bench/soak.py)."""
 
 from __future__ import annotations
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
+from app.clock import MovableClock
+from app.keysets.keys import generate_key
 from app.keysets.models import ApiKey, KeySet, KeySetScope, KeySlot
-from app.verify.cache import Lookup, VerificationCache
+from app.keysets.reuse import RetiredRef
+from app.main import create_app
+from app.settings import Settings
+from app.verify.cache import Audience, Lookup, VerificationCache, VerifierCache
+from app.verify.reuse import RetiredCache
+from tests.support import (
+    GraphQL,
+    bearer,
+    create_key_set,
+    create_organization,
+    create_verifier,
+    sign_up,
+    verifying_client,
+)
+
+METRICS_TOKEN = "metrics-token-for-the-test-0123456789"
+TTL = 600
 
 
 def lookup(key_set_id: int) -> Lookup:
@@ -58,3 +82,66 @@ def test_a_full_table_of_found_keys_drops_its_oldest_tenth_and_stays_evictable(
     assert cache.get(b"known-10")[0]
     assert cache.get(b"known-9") == (False, None)
     assert len(cache) == 9
+
+
+async def test_keys_presented_more_than_a_ttl_ago_leave_the_cache(
+    gql: GraphQL, settings: Settings, backend: str, clock: MovableClock
+) -> None:
+    # given: a served app with /metrics, to which a service presented its key and a
+    # caller two hundred made-up keys (a TTL that real time cannot reach on a busy machine)
+    owner = await sign_up(gql, "owner")
+    organization_id = await create_organization(owner)
+    token = await create_verifier(owner, organizationId=organization_id)
+    created = await create_key_set(owner, organizationId=organization_id, label="Billing")
+    served = create_app(
+        settings.model_copy(
+            update={"metrics_token": SecretStr(METRICS_TOKEN), "verify_cache_ttl_seconds": TTL}
+        ),
+        connection_name=backend,
+    )
+    transport = httpx.ASGITransport(app=served, client=("198.51.100.9", 4000))
+    async with verifying_client(transport, token) as http:
+        for key in [created["primaryKey"], *(generate_key("SYSTEM") for _ in range(200))]:
+            assert (await http.post("/v1/keys/verify", json={"key": key})).status_code == 200
+        before = await cache_entries(http)
+
+        # when: more than a TTL later, the service presents its key again
+        clock.advance(TTL + 1)
+        again = await http.post("/v1/keys/verify", json={"key": created["primaryKey"]})
+        after = await cache_entries(http)
+
+    # then: the cache holds that key alone (it used to keep all 201 until it was full)
+    assert again.json()["code"] == "VALID"
+    assert (before, after) == (201, 1)
+
+
+async def cache_entries(http: httpx.AsyncClient) -> float:
+    scraped = await http.get("/metrics", headers=bearer(METRICS_TOKEN))
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+    }
+    return values["keyrack_verify_cache_entries"]
+
+
+def test_expired_retired_hashes_and_verifier_tokens_leave_their_caches_too(
+    clock: MovableClock,
+) -> None:
+    # given: dead keys and tokens of callers looked up, found or not
+    retired, verifiers = RetiredCache(ttl_seconds=5), VerifierCache(ttl_seconds=5)
+    for n in range(500):
+        found = RetiredRef(api_key_id=n, key_set_id=n, organization_id=1, system_id=None)
+        retired.put(f"dead-{n}", found if n % 2 else None)
+        audience = Audience(counter=f"verifier:{n}", verifier_id=n) if n % 2 else None
+        verifiers.put(f"token-{n}".encode(), audience, epoch=verifiers.epoch)
+
+    # when: more than a TTL later, one of each is looked up again
+    clock.advance(6)
+    retired.put("dead-1", None)
+    verifiers.put(b"token-1", None, epoch=verifiers.epoch)
+
+    # then: that one is all each holds, and revoking a verifier whose token went is a no-op
+    assert (len(retired), len(verifiers)) == (1, 1)
+    verifiers.evict_verifier(3)
+    assert verifiers.get(b"token-1") == (True, None)
