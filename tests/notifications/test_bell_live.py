@@ -25,6 +25,7 @@ from websockets.typing import Subprotocol
 
 from app.graphql.trusted import console_operations, document_id
 from tests.support.processes import Served, run_keyrack, serving
+from tests.support.served import call as call_served
 from tests.support.served import database_env
 
 METRICS_TOKEN = "m" * 40
@@ -96,12 +97,9 @@ _people = iter(range(1_000_000))
 
 
 def call(served: Served, query: str, token: str | None = None, **variables: Any) -> Any:
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    body = httpx.post(
-        f"{served.base}/graphql", json={"query": query, "variables": variables}, headers=headers
-    ).json()
-    assert not body.get("errors"), body
-    return body["data"]
+    """`tests.support.served.call` on the process `served`."""
+    with httpx.Client(base_url=served.base) as http:
+        return call_served(http, query, token, **variables)
 
 
 @dataclass
