@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.console.browsing import Browsing, api, joined, owner_with_organization
+from tests.console.browsing import (
+    CREATE_SYSTEM,
+    Browsing,
+    api,
+    joined,
+    owner_with_organization,
+)
 from tests.support.processes import Served
 
 # Emails of this file only: the server is shared with the other console test files.
@@ -29,10 +35,6 @@ mutation ($input: CreateKeySetInput!) {
   createKeySet(input: $input) {
     keySet { primaryKey { hint } secondaryKey { hint } } userErrors { code }
   }
-}"""
-CREATE_SYSTEM = """
-mutation ($input: CreateSystemInput!) {
-  createSystem(input: $input) { system { id } userErrors { code } }
 }"""
 KEY_POLICY = """
 mutation ($input: UpdateKeyPolicyInput!) {
